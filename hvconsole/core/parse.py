@@ -1,0 +1,365 @@
+"""Tolerant parser from snapshot-v1 JSON (or what Windows PowerShell 5.1 makes of it)
+to the frozen model in :mod:`hvconsole.core.snapshot`.
+
+Accepted quirks (hyperv-notes §9): enum integers as well as names, ``\\/Date(ms)\\/`` as
+well as ISO times, a lone object where a list is expected, the ``{"value": [...],
+"Count": n}`` wrapper, a TimeSpan object for uptime, numbers sent as strings, ``null``
+metrics (kept as unknown). Anything else that is wrong raises :class:`SnapshotFormatError`
+naming the field, never a bare KeyError or TypeError.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any, Callable, Mapping, TypeVar
+
+from . import enums
+from .snapshot import (SCHEMA_ID, ClusterInfo, HostEvent, HostResources, OsInfo, PollError,
+                       Snapshot, VmQuery, VmSample)
+from .timeutil import parse_time
+
+T = TypeVar("T")
+
+_KNOWN_TOP = frozenset({
+    "schema", "host", "polled_at", "reachable", "error", "host_time", "collect_ms", "os",
+    "services", "cluster", "resources", "vm_query", "vms", "events",
+})
+
+
+class SnapshotFormatError(ValueError):
+    """A snapshot that cannot be understood. ``field`` is a dotted path, e.g. ``vms[3].state``."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}" if field else problem)
+
+
+def parse_snapshot_json(text: str | bytes) -> Snapshot:
+    """Parse one JSON document (one trace line, one collector answer)."""
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotFormatError("", f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise SnapshotFormatError("", "JSON nested too deeply") from None
+    return parse_snapshot(obj)
+
+
+def parse_snapshot(obj: Any) -> Snapshot:
+    """Parse a decoded JSON object into a :class:`Snapshot`."""
+    o = _obj(obj, "")
+    schema = o.get("schema")
+    if schema is not None and schema != SCHEMA_ID:
+        raise SnapshotFormatError("schema", f"unsupported schema {str(schema)[:60]!r}, expected {SCHEMA_ID!r}")
+    host = _req_str(o, "host", "")
+    if not host:
+        raise SnapshotFormatError("host", "must not be empty")
+    reachable = _bool(_req(o, "reachable", ""), "reachable")
+    if reachable is None:
+        raise SnapshotFormatError("reachable", "must be true or false")
+    return Snapshot(
+        host=host,
+        polled_at=_req_time(o, "polled_at", ""),
+        reachable=reachable,
+        error=_opt(o, "error", "", _error),
+        host_time=_time(o.get("host_time"), "host_time"),
+        collect_ms=_int(o.get("collect_ms"), "collect_ms"),
+        os=_opt(o, "os", "", _os),
+        services=_opt(o, "services", "", _services),
+        cluster=_opt(o, "cluster", "", _cluster),
+        resources=_opt(o, "resources", "", _resources),
+        vm_query=_opt(o, "vm_query", "", _vm_query),
+        vms=tuple(_vm(v, f"vms[{i}]") for i, v in enumerate(_list(o.get("vms"), "vms"))),
+        events=tuple(_event(e, f"events[{i}]") for i, e in enumerate(_list(o.get("events"), "events"))),
+        extra={k: v for k, v in o.items() if k not in _KNOWN_TOP},
+    )
+
+
+# -- sections ---------------------------------------------------------------------------
+
+def _error(o: Mapping[str, Any], p: str) -> PollError:
+    kind = _req_str(o, "kind", p)
+    if kind not in enums.ERROR_KINDS:
+        raise SnapshotFormatError(f"{p}.kind", f"unknown error kind {kind[:40]!r}")
+    return PollError(kind=kind, message=str(o.get("message") or ""),
+                     elapsed_ms=_int(o.get("elapsed_ms"), f"{p}.elapsed_ms"))
+
+
+def _os(o: Mapping[str, Any], p: str) -> OsInfo:
+    hotfixes = []
+    for i, h in enumerate(_list(o.get("hotfixes"), f"{p}.hotfixes")):
+        if isinstance(h, Mapping):  # Get-HotFix objects passed through whole
+            h = h.get("HotFixID") or h.get("hotfix_id")
+        if not isinstance(h, str):
+            raise SnapshotFormatError(f"{p}.hotfixes[{i}]", "expected a KB id string")
+        h = h.strip().upper()
+        if h:
+            hotfixes.append(h)
+    return OsInfo(
+        product=_str(o.get("product"), f"{p}.product"),
+        build=_int(o.get("build"), f"{p}.build"),
+        ubr=_int(o.get("ubr"), f"{p}.ubr"),
+        display_version=_str(o.get("display_version"), f"{p}.display_version"),
+        last_boot=_time(o.get("last_boot"), f"{p}.last_boot"),
+        pending_reboot=_bool(o.get("pending_reboot"), f"{p}.pending_reboot"),
+        hotfixes=tuple(hotfixes),
+    )
+
+
+def _services(o: Mapping[str, Any], p: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name, status in o.items():
+        if isinstance(status, Mapping):  # a whole Get-Service object
+            status = status.get("Status")
+        out[str(name)] = _enum(status, f"{p}.{name}", enums.SERVICE_STATUS_BY_INT,
+                               enums.SERVICE_STATUSES, unknown="Unknown")
+    return out
+
+
+def _cluster(o: Mapping[str, Any], p: str) -> ClusterInfo:
+    return ClusterInfo(
+        name=_str(o.get("name"), f"{p}.name") or "",
+        node_state=_enum(o.get("node_state"), f"{p}.node_state", enums.CLUSTER_NODE_STATE_BY_INT,
+                         frozenset(enums.CLUSTER_NODE_STATE_BY_INT.values()), unknown="Unknown") or "Unknown",
+        drain_status=_enum(o.get("drain_status"), f"{p}.drain_status", enums.DRAIN_STATUS_BY_INT,
+                           frozenset(enums.DRAIN_STATUS_BY_INT.values()) | {"Unknown"},
+                           unknown="Unknown") or "Unknown",
+    )
+
+
+def _resources(o: Mapping[str, Any], p: str) -> HostResources:
+    kw: dict[str, Any] = {}
+    for name in HostResources.__dataclass_fields__:
+        conv = _int if name == "logical_processors" else _num
+        kw[name] = conv(o.get(name), f"{p}.{name}")
+    return HostResources(**kw)
+
+
+def _vm_query(o: Mapping[str, Any], p: str) -> VmQuery:
+    ok = _bool(_req(o, "ok", p), f"{p}.ok")
+    if ok is None:
+        raise SnapshotFormatError(f"{p}.ok", "must be true or false")
+    return VmQuery(ok=ok, elapsed_ms=_int(o.get("elapsed_ms"), f"{p}.elapsed_ms"),
+                   error=_str(o.get("error"), f"{p}.error"))
+
+
+def _vm(raw: Any, p: str) -> VmSample:
+    o = _obj(raw, p)
+    state = _enum(_req(o, "state", p), f"{p}.state", enums.VM_STATE_BY_INT, enums.VM_STATES, unknown=None)
+    if state is None:
+        raise SnapshotFormatError(f"{p}.state", "must not be null")
+    ops = []
+    for i, s in enumerate(_list(o.get("operational_status"), f"{p}.operational_status")):
+        name = _enum(s, f"{p}.operational_status[{i}]", enums.OPERATIONAL_STATUS_BY_INT,
+                     frozenset(enums.OPERATIONAL_STATUS_BY_INT.values()), unknown=None)
+        if name is not None:
+            ops.append(name)
+    actions_start = frozenset(enums.START_ACTION_BY_INT.values())
+    actions_stop = frozenset(enums.STOP_ACTION_BY_INT.values())
+    return VmSample(
+        id=_req_str(o, "id", p).lower(),
+        name=_req_str(o, "name", p),
+        state=state,
+        health=_enum(o.get("health"), f"{p}.health", enums.HEALTH_BY_INT, enums.HEALTHS, unknown="Unknown"),
+        heartbeat=_enum(o.get("heartbeat"), f"{p}.heartbeat", enums.HEARTBEAT_BY_INT, enums.HEARTBEATS, unknown=None),
+        operational_status=tuple(ops),
+        cpu_pct=_num(o.get("cpu_pct"), f"{p}.cpu_pct"),
+        vcpus=_int(o.get("vcpus"), f"{p}.vcpus"),
+        memory_assigned_mb=_num(o.get("memory_assigned_mb"), f"{p}.memory_assigned_mb"),
+        memory_demand_mb=_num(o.get("memory_demand_mb"), f"{p}.memory_demand_mb"),
+        dynamic_memory=_bool(o.get("dynamic_memory"), f"{p}.dynamic_memory"),
+        uptime_s=_uptime(o.get("uptime_s"), f"{p}.uptime_s"),
+        automatic_start_action=_enum(o.get("automatic_start_action"), f"{p}.automatic_start_action",
+                                     enums.START_ACTION_BY_INT, actions_start, unknown=None),
+        automatic_stop_action=_enum(o.get("automatic_stop_action"), f"{p}.automatic_stop_action",
+                                    enums.STOP_ACTION_BY_INT, actions_stop, unknown=None),
+        generation=_int(o.get("generation"), f"{p}.generation"),
+        is_clustered=_bool(o.get("is_clustered"), f"{p}.is_clustered"),
+        last_backup=_time(o.get("last_backup"), f"{p}.last_backup"),
+    )
+
+
+def _event(raw: Any, p: str) -> HostEvent:
+    o = _obj(raw, p)
+    level = _enum(_req(o, "level", p), f"{p}.level", enums.EVENT_LEVEL_BY_INT, enums.EVENT_LEVELS, unknown=None)
+    if level is None:
+        raise SnapshotFormatError(f"{p}.level", "unknown event level")
+    event_id = _int(_req(o, "id", p), f"{p}.id")
+    if event_id is None:
+        raise SnapshotFormatError(f"{p}.id", "must not be null")
+    vm_id = _str(o.get("vm_id"), f"{p}.vm_id")
+    return HostEvent(
+        time=_req_time(o, "time", p), log=_req_str(o, "log", p), id=event_id, level=level,
+        provider=_str(o.get("provider"), f"{p}.provider"),
+        vm_id=vm_id.lower() if vm_id else None,
+        message=_str(o.get("message"), f"{p}.message"),
+    )
+
+
+# -- scalar helpers ---------------------------------------------------------------------
+
+def _path(p: str, key: str) -> str:
+    return f"{p}.{key}" if p else key
+
+
+def _obj(v: Any, p: str) -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise SnapshotFormatError(p, f"expected an object, got {_kind(v)}")
+    return v
+
+
+def _list(v: Any, p: str) -> list[Any]:
+    """A list, tolerating PS 5.1: a lone object, the value/Count wrapper, null or empty."""
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return v
+    if isinstance(v, Mapping):
+        if "value" in v and isinstance(v.get("value"), list) and set(v) <= {"value", "Count", "count"}:
+            return v["value"]
+        return [v]
+    if isinstance(v, str) and not v.strip():
+        return []  # ConvertTo-Json of an empty pipeline
+    if isinstance(v, str):
+        return [v]  # a single scalar where a list of scalars was meant
+    raise SnapshotFormatError(p, f"expected a list, got {_kind(v)}")
+
+
+def _req(o: Mapping[str, Any], key: str, p: str) -> Any:
+    if key not in o:
+        raise SnapshotFormatError(_path(p, key), "missing")
+    return o[key]
+
+
+def _req_str(o: Mapping[str, Any], key: str, p: str) -> str:
+    v = _str(_req(o, key, p), _path(p, key))
+    if v is None:
+        raise SnapshotFormatError(_path(p, key), "must not be null")
+    return v
+
+
+def _req_time(o: Mapping[str, Any], key: str, p: str) -> datetime:
+    v = _time(_req(o, key, p), _path(p, key))
+    if v is None:
+        raise SnapshotFormatError(_path(p, key), "must not be null")
+    return v
+
+
+def _opt(o: Mapping[str, Any], key: str, p: str, conv: Callable[[Mapping[str, Any], str], T]) -> T | None:
+    v = o.get(key)
+    if v is None:
+        return None
+    path = _path(p, key)
+    return conv(_obj(v, path), path)
+
+
+def _str(v: Any, p: str) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)
+    raise SnapshotFormatError(p, f"expected text, got {_kind(v)}")
+
+
+def _num(v: Any, p: str) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise SnapshotFormatError(p, "expected a number, got a boolean")
+    if isinstance(v, str):
+        try:
+            v = float(v.strip())
+        except ValueError:
+            raise SnapshotFormatError(p, f"expected a number, got {v[:40]!r}") from None
+    if not isinstance(v, (int, float)):
+        raise SnapshotFormatError(p, f"expected a number, got {_kind(v)}")
+    f = float(v)
+    if math.isnan(f) or math.isinf(f):
+        return None  # a counter that could not be read; unknown, not zero
+    return f
+
+
+def _int(v: Any, p: str) -> int | None:
+    f = _num(v, p)
+    if f is None:
+        return None
+    if abs(f) > 2**63:
+        raise SnapshotFormatError(p, "number out of range")
+    return int(round(f))
+
+
+def _bool(v: Any, p: str) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        return v.strip().lower() == "true"
+    raise SnapshotFormatError(p, f"expected true or false, got {_kind(v)}")
+
+
+def _time(v: Any, p: str) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, Mapping) and "DateTime" in v:  # PS 5.1 sometimes wraps with value/DateTime
+        v = v.get("value") or v.get("DateTime")
+    try:
+        return parse_time(v)
+    except ValueError as exc:
+        raise SnapshotFormatError(p, str(exc)) from None
+
+
+def _uptime(v: Any, p: str) -> int | None:
+    if isinstance(v, Mapping):  # a TimeSpan serialised whole
+        if "TotalSeconds" in v:
+            v = v["TotalSeconds"]
+        elif "Ticks" in v:
+            ticks = _num(v["Ticks"], f"{p}.Ticks")
+            v = None if ticks is None else ticks / 10_000_000
+        else:
+            raise SnapshotFormatError(p, "expected seconds or a TimeSpan object")
+    n = _int(v, p)
+    if n is not None and n < 0:
+        raise SnapshotFormatError(p, "must not be negative")
+    return n
+
+
+def _enum(v: Any, p: str, by_int: Mapping[int, str], names: frozenset[str], *, unknown: str | None) -> str | None:
+    """A name from ``names``; integers through ``by_int``. Unknown values become
+    ``unknown`` (or, when that is None, are kept as given if text) rather than failing a
+    whole poll on a value a newer Windows added."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise SnapshotFormatError(p, "expected a name, got a boolean")
+    if isinstance(v, (int, float)):
+        if int(v) in by_int:
+            return by_int[int(v)]
+        if unknown is not None:
+            return unknown
+        return str(int(v))
+    if isinstance(v, str):
+        s = v.strip()
+        if s in names:
+            return s
+        folded = {n.lower(): n for n in names}.get(s.lower())
+        if folded:
+            return folded
+        if s.lstrip("-").isdigit():
+            return _enum(int(s), p, by_int, names, unknown=unknown)
+        if not s:
+            return None
+        return unknown if unknown is not None else s
+    raise SnapshotFormatError(p, f"expected a name, got {_kind(v)}")
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "text", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(v), type(v).__name__)

@@ -1,0 +1,188 @@
+"""The snapshot-v1 model: one poll of one Hyper-V host, as frozen dataclasses.
+
+Field names follow ``contracts/snapshot-v1.schema.json`` one to one, so that
+``to_dict`` writes exactly the contract and a recording made today replays later.
+``None`` always means *unknown*, never zero. Times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from .timeutil import format_time
+
+SCHEMA_ID = "hvconsole.snapshot/1"
+
+
+@dataclass(frozen=True, slots=True)
+class PollError:
+    """Why a poll failed. ``kind`` is one of the contract's error kinds."""
+
+    kind: str
+    message: str
+    elapsed_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OsInfo:
+    product: str | None = None
+    build: int | None = None
+    ubr: int | None = None
+    display_version: str | None = None
+    last_boot: datetime | None = None
+    pending_reboot: bool | None = None
+    hotfixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    name: str
+    node_state: str = "Unknown"
+    drain_status: str = "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class HostResources:
+    logical_processors: int | None = None
+    cpu_total_run_pct: float | None = None
+    cpu_guest_run_pct: float | None = None
+    cpu_root_run_pct: float | None = None
+    memory_total_mb: float | None = None
+    memory_available_mb: float | None = None
+    storage_read_bps: float | None = None
+    storage_write_bps: float | None = None
+    storage_latency_ms: float | None = None
+    network_rx_bps: float | None = None
+    network_tx_bps: float | None = None
+    system_drive_free_mb: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VmQuery:
+    """The VM inventory call itself. ``ok=False`` with VMMS Running = VMMS wedged."""
+
+    ok: bool
+    elapsed_ms: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VmSample:
+    id: str
+    name: str
+    state: str
+    health: str | None = None
+    heartbeat: str | None = None
+    operational_status: tuple[str, ...] = ()
+    cpu_pct: float | None = None
+    vcpus: int | None = None
+    memory_assigned_mb: float | None = None
+    memory_demand_mb: float | None = None
+    dynamic_memory: bool | None = None
+    uptime_s: int | None = None
+    automatic_start_action: str | None = None
+    automatic_stop_action: str | None = None
+    generation: int | None = None
+    is_clustered: bool | None = None
+    last_backup: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostEvent:
+    time: datetime
+    log: str
+    id: int
+    level: str
+    provider: str | None = None
+    vm_id: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    host: str
+    polled_at: datetime
+    reachable: bool
+    error: PollError | None = None
+    host_time: datetime | None = None
+    collect_ms: int | None = None
+    os: OsInfo | None = None
+    services: Mapping[str, str | None] | None = None
+    cluster: ClusterInfo | None = None
+    resources: HostResources | None = None
+    vm_query: VmQuery | None = None
+    vms: tuple[VmSample, ...] = ()
+    events: tuple[HostEvent, ...] = ()
+    # Extra keys the sender added that this version does not know; kept so that a
+    # parse → to_dict round trip loses nothing (forward compatibility).
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def vm_by_id(self, vm_id: str) -> VmSample | None:
+        for vm in self.vms:
+            if vm.id == vm_id:
+                return vm
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The snapshot-v1 JSON object for this snapshot."""
+        d: dict[str, Any] = dict(self.extra)
+        d.update({
+            "schema": SCHEMA_ID,
+            "host": self.host,
+            "polled_at": format_time(self.polled_at),
+            "reachable": self.reachable,
+            "error": None if self.error is None else {
+                "kind": self.error.kind, "message": self.error.message,
+                "elapsed_ms": self.error.elapsed_ms,
+            },
+            "host_time": _t(self.host_time),
+            "collect_ms": self.collect_ms,
+            "os": None if self.os is None else {
+                "product": self.os.product, "build": self.os.build, "ubr": self.os.ubr,
+                "display_version": self.os.display_version,
+                "last_boot": _t(self.os.last_boot),
+                "pending_reboot": self.os.pending_reboot,
+                "hotfixes": list(self.os.hotfixes),
+            },
+            "services": None if self.services is None else dict(self.services),
+            "cluster": None if self.cluster is None else {
+                "name": self.cluster.name, "node_state": self.cluster.node_state,
+                "drain_status": self.cluster.drain_status,
+            },
+            "resources": None if self.resources is None else _fields(self.resources),
+            "vm_query": None if self.vm_query is None else _fields(self.vm_query),
+            "vms": [_vm_dict(vm) for vm in self.vms],
+            "events": [_event_dict(e) for e in self.events],
+        })
+        return d
+
+
+def _t(dt: datetime | None) -> str | None:
+    return None if dt is None else format_time(dt)
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def _vm_dict(vm: VmSample) -> dict[str, Any]:
+    d = _fields(vm)
+    d["operational_status"] = list(vm.operational_status)
+    d["last_backup"] = _t(vm.last_backup)
+    return d
+
+
+def _event_dict(e: HostEvent) -> dict[str, Any]:
+    return {
+        "time": format_time(e.time), "log": e.log, "provider": e.provider, "id": e.id,
+        "level": e.level, "vm_id": e.vm_id, "message": e.message,
+    }
+
+
+def unreachable(host: str, polled_at: datetime, kind: str, message: str,
+                elapsed_ms: int | None = None) -> Snapshot:
+    """The snapshot of a poll that failed: still data, never an exception."""
+    return Snapshot(host=host, polled_at=polled_at, reachable=False,
+                    error=PollError(kind=kind, message=message, elapsed_ms=elapsed_ms))

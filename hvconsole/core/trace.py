@@ -1,0 +1,89 @@
+"""Traces: JSON Lines files of snapshots, read as a stream so that a 100 MB trace is
+processed in bounded memory, and written one line per poll.
+
+A bad line never crashes a reader: :func:`read_trace` reports it to ``on_bad_line``
+(line number and reason) and goes on, or raises :class:`TraceError` naming the line when
+the caller asked for strict reading.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import IO, Callable, Iterator
+
+from .parse import SnapshotFormatError, parse_snapshot_json
+from .snapshot import Snapshot
+
+# A single line longer than this is not a snapshot a collector could have produced; it
+# is refused without being held in memory whole.
+MAX_LINE_BYTES = 32 * 1024 * 1024
+
+
+class TraceError(ValueError):
+    def __init__(self, line_no: int, problem: str):
+        self.line_no = line_no
+        self.problem = problem
+        super().__init__(f"line {line_no}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    line_no: int
+    problem: str
+
+
+def read_trace(stream: IO[bytes], *, strict: bool = False,
+               on_bad_line: Callable[[BadLine], None] | None = None) -> Iterator[Snapshot]:
+    """Yield snapshots from a binary JSONL stream, one line at a time.
+
+    Out-of-order lines (``polled_at`` going backwards for the same host) are reported as
+    bad and skipped: replaying them would make time run backwards for the detector.
+    """
+    last_polled: dict[str, object] = {}
+    line_no = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        line_no += 1
+        problem: str | None = None
+        snap: Snapshot | None = None
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            problem = f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB"
+            _skip_rest_of_line(stream)
+        elif not raw.strip():
+            continue
+        else:
+            try:
+                snap = parse_snapshot_json(raw)
+            except SnapshotFormatError as exc:
+                problem = str(exc)
+            if snap is not None:
+                prev = last_polled.get(snap.host)
+                if prev is not None and snap.polled_at < prev:  # type: ignore[operator]
+                    problem = f"out of order: {snap.host} polled_at goes back in time"
+                    snap = None
+                else:
+                    last_polled[snap.host] = snap.polled_at
+        if problem is not None:
+            if strict:
+                raise TraceError(line_no, problem)
+            if on_bad_line is not None:
+                on_bad_line(BadLine(line_no, problem))
+            continue
+        assert snap is not None
+        yield snap
+
+
+def _skip_rest_of_line(stream: IO[bytes]) -> None:
+    while True:
+        chunk = stream.readline(1024 * 1024)
+        if not chunk or chunk.endswith(b"\n"):
+            return
+
+
+def write_snapshot(stream: IO[str], snap: Snapshot) -> None:
+    """Append one snapshot as one compact JSON line."""
+    stream.write(json.dumps(snap.to_dict(), separators=(",", ":"), ensure_ascii=False))
+    stream.write("\n")

@@ -1,0 +1,1 @@
+"""Widgets only: main window, tile view, graphs, findings, events, dialogs."""

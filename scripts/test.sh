@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian/Ubuntu machine (or reuses what
+# is there), then runs the import contracts and the whole pytest suite. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: a virtual X server for GUI smoke runs, a real Secret Service (keyring
+# integration test) and Samba (SMB package staging). Only installed when missing.
+need_apt=()
+command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb)
+command -v dbus-run-session >/dev/null 2>&1 || need_apt+=(dbus)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
+command -v smbd >/dev/null 2>&1 || need_apt+=(samba)
+# Qt's xcb/offscreen platform plugins need these shared libraries.
+for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libGL.so.1; do
+  ldconfig -p 2>/dev/null | grep -q "$lib" || { need_apt+=(libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libgl1); break; }
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing system packages: ${need_apt[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "note: missing system packages (${need_apt[*]}); tests that need them will be skipped" >&2
+  fi
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import hvconsole, PySide6, winrm, pytestqt' # fail fast if the install did not take
+
+echo "== import contracts"
+.venv/bin/lint-imports
+echo "== tests"
+export QT_QPA_PLATFORM=offscreen
+exec .venv/bin/python -m pytest "$@"
