@@ -1,0 +1,105 @@
+"""How a shipped script and its parameters reach ``powershell.exe`` on the host.
+
+The script bodies travel once per shell, as environment variables set when the shell is
+created; each call sends only a small fixed loader on the command line (WinRM caps the
+command line near 8,191 characters). Parameters are base64 of a UTF-8 JSON object, checked
+against the base64 alphabet before they are placed in the loader, so they are provably
+inert text: no quote, no semicolon, no ``$`` can get through. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Mapping
+
+ENV_PREFIX = "HVC_SCRIPT_"
+# Encoded parameters longer than this go through stdin instead of the command line.
+INLINE_PARAMS_MAX = 2000
+# What Windows accepts as a command line (cmd.exe/CreateProcess); checked before sending.
+COMMAND_LINE_MAX = 8191
+POWERSHELL = "powershell.exe"
+POWERSHELL_ARGS = "-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand"
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_B64 = re.compile(r"^[A-Za-z0-9+/=]*$")
+
+# The loader. {var} is ENV_PREFIX + NAME ([A-Z0-9_]); {params} is either a single-quoted
+# base64 literal or the stdin expression. Nothing else is ever substituted.
+_LOADER = (
+    "$ErrorActionPreference='Stop';$ProgressPreference='SilentlyContinue';"
+    "try{{[Console]::OutputEncoding=New-Object System.Text.UTF8Encoding $false}}catch{{}};"
+    "$b=$env:{var};"
+    "if(-not $b){{[Console]::Out.Write('{{\"hvc_error\":{{\"message\":\"script {var} is not loaded in this shell\"}}}}');exit 86}};"
+    "$s=[System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($b));"
+    "& ([scriptblock]::Create($s)) -HvcParams {params};"
+    "exit $LASTEXITCODE"
+)
+STDIN_PARAMS = "([Console]::In.ReadToEnd())"
+# Exit code of the loader when the shell lacks the script (recreate the shell and retry).
+EXIT_SCRIPT_NOT_LOADED = 86
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """What the client sends for one script call."""
+
+    command: str            # the executable
+    arguments: str          # the rest of the command line
+    stdin: bytes | None     # parameters when too long for the command line, else None
+
+    @property
+    def command_line_length(self) -> int:
+        return len(self.command) + 1 + len(self.arguments)
+
+
+def env_var_name(script: str) -> str:
+    if not _NAME.match(script):
+        raise ValueError(f"bad script name {script!r}")
+    return ENV_PREFIX + script.upper()
+
+
+def script_body(script: str) -> str:
+    """The text of ``scripts/<script>.ps1`` shipped in the package."""
+    env_var_name(script)  # validates the name before it touches a path
+    return (resources.files("hvconsole.remote.scripts") / f"{script}.ps1").read_text(encoding="utf-8")
+
+
+def shipped_scripts() -> tuple[str, ...]:
+    """Names of all scripts shipped as package data."""
+    folder = resources.files("hvconsole.remote.scripts")
+    return tuple(sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".ps1")))
+
+
+def shell_environment(scripts: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Environment variables for a new shell: every shipped script's body, base64."""
+    names = shipped_scripts() if scripts is None else scripts
+    return {env_var_name(n): base64.b64encode(script_body(n).encode("utf-8")).decode("ascii")
+            for n in names}
+
+
+def encode_params(params: Mapping[str, Any]) -> str:
+    raw = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(raw).decode("ascii")
+
+
+def prepare_call(script: str, params: Mapping[str, Any]) -> PreparedCall:
+    """Build the command line (and stdin, if needed) that runs ``script`` with ``params``."""
+    var = env_var_name(script)
+    encoded = encode_params(params)
+    if not _B64.match(encoded):  # cannot happen with b64encode; a guard against future edits
+        raise ValueError("parameters did not encode to base64")
+    inline = len(encoded) <= INLINE_PARAMS_MAX
+    text = _LOADER.format(var=var, params=f"'{encoded}'" if inline else STDIN_PARAMS)
+    encoded_loader = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
+    call = PreparedCall(
+        command=POWERSHELL,
+        arguments=f"{POWERSHELL_ARGS} {encoded_loader}",
+        stdin=None if inline else encoded.encode("ascii"),
+    )
+    if call.command_line_length > COMMAND_LINE_MAX:
+        raise ValueError(f"command line of {call.command_line_length} characters exceeds {COMMAND_LINE_MAX}")
+    return call
