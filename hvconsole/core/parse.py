@@ -185,8 +185,8 @@ def _vm(raw: Any, p: str) -> VmSample:
 def _event(raw: Any, p: str) -> HostEvent:
     o = _obj(raw, p)
     level = _enum(_req(o, "level", p), f"{p}.level", enums.EVENT_LEVEL_BY_INT, enums.EVENT_LEVELS, unknown=None)
-    if level is None:
-        raise SnapshotFormatError(f"{p}.level", "unknown event level")
+    if level not in enums.EVENT_LEVELS:
+        raise SnapshotFormatError(f"{p}.level", f"unknown event level {str(level)[:40]!r}")
     event_id = _int(_req(o, "id", p), f"{p}.id")
     if event_id is None:
         raise SnapshotFormatError(f"{p}.id", "must not be null")
