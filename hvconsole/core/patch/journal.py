@@ -1,0 +1,214 @@
+"""The patch journal: every step's intent is written before it runs and its outcome after.
+
+SQLite in WAL mode under the platform data directory. If the console dies between the two
+writes, the journal shows a step with an intent and no outcome; resume then asks the host
+what really happened instead of trusting memory (docs/patching.md). Rows are only ever
+appended or completed, never rewritten, so the journal is also the audit trail the report
+is built from.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from ..timeutil import format_time, parse_time, utcnow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at  TEXT NOT NULL,
+    kb          TEXT NOT NULL,
+    plan_json   TEXT NOT NULL,
+    state       TEXT NOT NULL             -- planned, running, paused, cancelling, done, failed, cancelled
+);
+CREATE TABLE IF NOT EXISTS steps (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    host        TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    intent_json TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    outcome     TEXT,                     -- NULL while in flight: ok, failed, skipped, cancelled
+    evidence_json TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS steps_by_run ON steps(run_id, host, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+SCHEMA_VERSION = "1"
+RUN_STATES = frozenset({"planned", "running", "paused", "cancelling", "done", "failed", "cancelled"})
+OUTCOMES = frozenset({"ok", "failed", "skipped", "cancelled"})
+
+
+class JournalError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    created_at: datetime
+    kb: str
+    plan: dict[str, Any]
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    id: int
+    run_id: int
+    host: str
+    step: str
+    attempt: int
+    intent: dict[str, Any]
+    started_at: datetime
+    outcome: str | None
+    evidence: dict[str, Any] | None
+    finished_at: datetime | None
+
+    @property
+    def in_flight(self) -> bool:
+        """Intent written, outcome not: the console stopped while this step ran."""
+        return self.outcome is None
+
+
+class Journal:
+    """One SQLite file; safe to use from several threads of one process (one lock), and
+    from a second process reading (WAL)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: an outcome the runner reported must survive a power cut as well as a kill.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        elif row[0] != SCHEMA_VERSION:
+            raise JournalError(f"{path} has journal schema {row[0]}, this version reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------------------
+    def create_run(self, kb: str, plan: Mapping[str, Any]) -> int:
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO runs(created_at, kb, plan_json, state) VALUES (?, ?, ?, 'planned')",
+                             (format_time(utcnow()), kb, _dump(plan)))
+            return int(cur.lastrowid)
+
+    def set_run_state(self, run_id: int, state: str) -> None:
+        if state not in RUN_STATES:
+            raise ValueError(f"unknown run state {state!r}")
+        with self._tx() as db:
+            if db.execute("UPDATE runs SET state=? WHERE id=?", (state, run_id)).rowcount != 1:
+                raise JournalError(f"no run {run_id}")
+
+    def run(self, run_id: int) -> RunRecord:
+        with self._lock:
+            row = self._db.execute("SELECT id, created_at, kb, plan_json, state FROM runs WHERE id=?",
+                                   (run_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no patch run {run_id} in {self.path}")
+        return RunRecord(row[0], parse_time(row[1]), row[2], json.loads(row[3]), row[4])
+
+    def runs(self) -> list[RunRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM runs ORDER BY id DESC").fetchall()
+        return [self.run(r[0]) for r in rows]
+
+    # -- steps ------------------------------------------------------------------------
+    def begin_step(self, run_id: int, host: str, step: str, intent: Mapping[str, Any]) -> int:
+        """Write the intent of a step before acting. Returns the step row id."""
+        with self._tx() as db:
+            attempt = db.execute("SELECT COUNT(*) FROM steps WHERE run_id=? AND host=? AND step=?",
+                                 (run_id, host, step)).fetchone()[0] + 1
+            cur = db.execute(
+                "INSERT INTO steps(run_id, host, step, attempt, intent_json, started_at) VALUES (?,?,?,?,?,?)",
+                (run_id, host, step, attempt, _dump(intent), format_time(utcnow())))
+            return int(cur.lastrowid)
+
+    def finish_step(self, step_id: int, outcome: str, evidence: Mapping[str, Any]) -> None:
+        """Record what a step achieved, with the evidence read from the host."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        with self._tx() as db:
+            n = db.execute("UPDATE steps SET outcome=?, evidence_json=?, finished_at=? "
+                           "WHERE id=? AND outcome IS NULL",
+                           (outcome, _dump(evidence), format_time(utcnow()), step_id)).rowcount
+            if n != 1:
+                raise JournalError(f"step {step_id} does not exist or is already finished")
+
+    def steps(self, run_id: int, host: str | None = None) -> list[StepRecord]:
+        sql = ("SELECT id, run_id, host, step, attempt, intent_json, started_at, outcome, evidence_json, "
+               "finished_at FROM steps WHERE run_id=?")
+        args: tuple[Any, ...] = (run_id,)
+        if host is not None:
+            sql += " AND host=?"
+            args += (host,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        return [StepRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), parse_time(r[6]), r[7],
+                           None if r[8] is None else json.loads(r[8]),
+                           None if r[9] is None else parse_time(r[9])) for r in rows]
+
+    def last_ok(self, run_id: int, host: str, step: str) -> StepRecord | None:
+        """The latest successful record of ``step`` on ``host``, if any."""
+        for rec in reversed(self.steps(run_id, host)):
+            if rec.step == step and rec.outcome == "ok":
+                return rec
+        return None
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _tx(self) -> "_Tx":
+        return _Tx(self)
+
+
+class _Tx:
+    """BEGIN IMMEDIATE … COMMIT under the journal's lock."""
+
+    def __init__(self, journal: Journal):
+        self._j = journal
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._j._lock.acquire()
+        try:
+            self._j._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._j._lock.release()
+            raise
+        return self._j._db
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        try:
+            self._j._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._j._lock.release()
+
+
+def _dump(obj: Mapping[str, Any]) -> str:
+    return json.dumps(dict(obj), ensure_ascii=False, sort_keys=True, default=str)
+
+
+def iter_in_flight(journal: Journal, run_id: int) -> Iterator[StepRecord]:
+    """Steps whose outcome was never written (the console stopped mid-step)."""
+    return (s for s in journal.steps(run_id) if s.in_flight)
