@@ -1,0 +1,73 @@
+"""The maintenance notice for stakeholders: what is patched when, and which services go
+down for how long. Plain text, ready to paste into mail or chat; the admin edits it in the
+wizard before it is stored with the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Mapping, Sequence
+
+from .plan import PatchPlan
+
+# A conservative per-host estimate: drain + install + reboot + verify + restore.
+DEFAULT_MINUTES_PER_HOST = 45
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedVm:
+    name: str
+    host: str
+    state: str
+
+
+_IMPACT = {
+    "live-migrate": "moved to another host while running: no downtime expected",
+    "save": "saved before the host restarts and resumed afterwards: unavailable for the host's maintenance",
+    "shutdown": "shut down cleanly and started again afterwards: unavailable for the host's maintenance",
+    "host-default": "handled by the host's automatic stop and start actions: expect an outage",
+}
+
+
+def estimate_end(plan: PatchPlan, minutes_per_host: int = DEFAULT_MINUTES_PER_HOST) -> datetime | None:
+    if plan.window_start is None:
+        return None
+    total = 0.0
+    for wave in plan.waves:
+        rounds = -(-len(wave.hosts) // wave.parallel)  # ceil: hosts are patched `parallel` at a time
+        total += rounds * minutes_per_host
+    total += plan.gate.soak_minutes * (len(plan.waves) - 1)
+    return plan.window_start + timedelta(minutes=total)
+
+
+def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm],
+                   vm_ids: Mapping[str, str] | None = None, contact: str = "",
+                   minutes_per_host: int = DEFAULT_MINUTES_PER_HOST) -> str:
+    """``vm_ids`` maps VM name → id so per-VM overrides in the plan apply to the text."""
+    start = plan.window_start
+    end = estimate_end(plan, minutes_per_host)
+    when = (f"{start:%A %d %B %Y, %H:%M} UTC until about {end:%H:%M} UTC" if start and end
+            else "time to be announced")
+    lines = [
+        f"Subject: Planned maintenance of Hyper-V hosts: {plan.kb}",
+        "",
+        f"We will install {plan.kb} ({title}) on {len(plan.hosts)} virtualization host(s).",
+        f"When: {when}.",
+        "",
+        "Order:",
+    ]
+    for i, wave in enumerate(plan.waves):
+        label = "pilot, then a soak period before anything else" if i == 0 else f"after the {plan.waves[i - 1].name} wave passes its health check"
+        lines.append(f"  {i + 1}. {wave.name}: {', '.join(wave.hosts)} ({label})")
+    running = [v for v in vms if v.host in plan.hosts and v.state in ("Running", "RunningCritical")]
+    if running:
+        lines += ["", "Affected virtual machines:"]
+        ids = vm_ids or {}
+        for v in sorted(running, key=lambda v: (v.host.lower(), v.name.lower())):
+            handling = plan.handling_for(ids.get(v.name, ""))
+            lines.append(f"  - {v.name} (on {v.host}): {_IMPACT[handling.action]}")
+    lines += ["", "If a host does not pass its checks, the rollout stops and the remaining hosts are left untouched."]
+    if contact:
+        lines += ["", f"Questions: {contact}"]
+    return "\n".join(lines)

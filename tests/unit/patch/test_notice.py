@@ -1,0 +1,26 @@
+"""The stakeholder notice names the window, the order and the impact per VM."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hvconsole.core.patch.notice import AffectedVm, compose_notice, estimate_end
+from hvconsole.core.patch.plan import HealthGate, PatchPlan, VmHandling, Wave
+
+
+def test_notice_text():
+    plan = PatchPlan(kb="KB5061906", waves=(Wave("pilot", ("HV03",)), Wave("production", ("HV01", "HV02"), parallel=2)),
+                     vm_overrides={"id-sql": VmHandling("live-migrate", "HV04")},
+                     window_start=datetime(2026, 11, 26, 22, 0, tzinfo=timezone.utc), gate=HealthGate(soak_minutes=30))
+    # pilot 45 min + soak 30 min + production (2 hosts in parallel) 45 min
+    assert estimate_end(plan) == datetime(2026, 11, 27, 0, 0, tzinfo=timezone.utc)
+    text = compose_notice(plan, "VMs stop responding", [
+        AffectedVm("SQL01", "HV03", "Running"), AffectedVm("WEB01", "HV01", "Running"),
+        AffectedVm("OLD", "HV01", "Off"), AffectedVm("ELSEWHERE", "HV09", "Running")],
+        vm_ids={"SQL01": "id-sql"}, contact="it-ops@example.org")
+    assert "Thursday 26 November 2026, 22:00 UTC until about 00:00 UTC" in text
+    assert "1. pilot: HV03" in text and "2. production: HV01, HV02" in text
+    assert "SQL01 (on HV03): moved to another host while running" in text
+    assert "WEB01 (on HV01): saved before the host restarts" in text
+    assert "OLD" not in text and "ELSEWHERE" not in text
+    assert text.rstrip().endswith("Questions: it-ops@example.org")
