@@ -1,0 +1,109 @@
+"""A real Samba server on loopback for tests: a private smb.conf, every state directory in a
+temp folder, a share named ``C$`` like a Windows admin share, one user with a password made
+up at run time. Needs ``smbd``/``smbpasswd`` (Debian package samba) and root (to add the
+Unix user); callers skip otherwise."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+USER = "hvcstage"
+
+
+def available() -> str | None:
+    """None when a Samba server can be started here, else the reason it cannot."""
+    if not shutil.which("smbd") or not shutil.which("smbpasswd"):
+        return "Samba (smbd, smbpasswd) is not installed"
+    if os.geteuid() != 0:
+        return "starting Samba with its own user needs root"
+    return None
+
+
+@dataclass
+class SambaServer:
+    root: Path
+    port: int
+    share_dir: Path
+    user: str
+    password: str = field(repr=False)
+    proc: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(root: Path) -> SambaServer:
+    for d in ("share", "state", "cache", "lock", "private", "pid", "log", "ncalrpc"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    share = root / "share"
+    share.chmod(0o777)
+    port = _free_port()
+    conf = root / "smb.conf"
+    conf.write_text(f"""[global]
+    server role = standalone server
+    smb ports = {port}
+    interfaces = lo
+    bind interfaces only = yes
+    disable netbios = yes
+    state directory = {root / 'state'}
+    cache directory = {root / 'cache'}
+    lock directory = {root / 'lock'}
+    private dir = {root / 'private'}
+    pid directory = {root / 'pid'}
+    ncalrpc dir = {root / 'ncalrpc'}
+    log file = {root / 'log'}/log.%m
+    log level = 1
+    passdb backend = tdbsam:{root / 'private'}/passdb.tdb
+    server min protocol = SMB2
+    load printers = no
+    printing = bsd
+    printcap name = /dev/null
+    disable spoolss = yes
+
+[C$]
+    path = {share}
+    read only = no
+    force user = root
+    guest ok = no
+""")
+    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", USER], check=True, capture_output=True)
+    password = secrets.token_urlsafe(12)
+    subprocess.run(["smbpasswd", "-c", str(conf), "-s", "-a", USER], input=f"{password}\n{password}\n",
+                   text=True, check=True, capture_output=True)
+    proc = subprocess.Popen(["smbd", "-F", "--no-process-group", "-s", str(conf), "--debug-stdout"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            # smbd signals its whole process group on shutdown: give it its own.
+                            start_new_session=True)
+    server = SambaServer(root=root, port=port, share_dir=share, user=USER, password=password, proc=proc)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"smbd exited with {proc.returncode}; see {root / 'log'}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError("smbd did not start listening within 30 s")
