@@ -1,5 +1,431 @@
 # hvconsole-script: collect
 param([Parameter(Mandatory=$true)][string]$HvcParams)
-$ProgressPreference = "SilentlyContinue"; $ErrorActionPreference = "Stop"
-# placeholder until the collector lands
-exit 1
+$ProgressPreference='SilentlyContinue'; $ErrorActionPreference='Stop'
+# One poll of one Hyper-V host: the snapshot-v1 host part as one JSON document on stdout
+# (docs/collection-script.md). Windows PowerShell 5.1, any UI language: enums go out as
+# names, times as UTC ISO text we format ourselves, counters come from CIM classes (English
+# names) rather than localized Get-Counter paths. $HvcParams is data, never script text.
+
+$clock = [Diagnostics.Stopwatch]::StartNew()
+$hostTime = [DateTime]::UtcNow
+$where = 'start'
+$warnings = [Collections.Generic.List[string]]::new()
+# Pipelines that timed out; their threads may never come back (see the end of the script).
+$abandoned = [Collections.Generic.List[object]]::new()
+$inv = [Globalization.CultureInfo]::InvariantCulture
+$levelNames = @{ 0 = 'Information'; 1 = 'Critical'; 2 = 'Error'; 3 = 'Warning'; 4 = 'Information'; 5 = 'Verbose' }
+$hyperVChannels = @('VMMS', 'Worker', 'Compute', 'Hypervisor', 'StorageVSP', 'High-Availability') |
+  ForEach-Object { "Microsoft-Windows-Hyper-V-$_-Admin" }
+# System log: which provider may report which id (ids alone collide between providers).
+# BugCheck 1001 is written by WER-SystemErrorReporting, event source name BugCheck.
+$systemSources = @{
+  'Microsoft-Windows-Kernel-Power' = @(41); 'EventLog' = @(6008)
+  'Microsoft-Windows-WER-SystemErrorReporting' = @(1001); 'BugCheck' = @(1001)
+  'Service Control Manager' = @(7031, 7034)
+  'Microsoft-Windows-FailoverClustering' = @(1069, 1135, 1146, 1177, 1205, 1230, 1672)
+}
+$vmIdPattern = '(?i)(?:Name=[''"]VmId[''"]>|<VmId>)\s*\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'
+$messageMax = 600
+
+function ConvertTo-IsoUtc($Time) {
+  if ($null -eq $Time) { return $null }
+  $t = [DateTime]$Time
+  if ($t.Kind -ne [DateTimeKind]::Utc) { $t = $t.ToUniversalTime() }
+  return $t.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", $inv)
+}
+
+function Get-InnermostMessage($Failure) {
+  $ex = $Failure
+  if ($Failure -is [Management.Automation.ErrorRecord]) { $ex = $Failure.Exception }
+  if ($ex -isnot [Exception]) { return [string]$Failure }
+  while ($null -ne $ex.InnerException) { $ex = $ex.InnerException }
+  return $ex.Message
+}
+
+function Add-Warning([string]$Area, $Failure) { $warnings.Add($Area + ': ' + (Get-InnermostMessage $Failure)) }
+
+# A failing probe becomes a warning, not a failed snapshot. Its output is discarded so no
+# probe can leak text into stdout.
+function Invoke-Probe([string]$ProbeName, [scriptblock]$Body) {
+  try { $null = & $Body } catch { Add-Warning $ProbeName $_ }
+}
+
+# A counter value; a missing property throws so a wrong name shows as a warning, not a 0.
+function Get-CimNumber($Instance, [string]$Property) {
+  if ($null -eq $Instance) { return $null }
+  $prop = $Instance.CimInstanceProperties[$Property]
+  if ($null -eq $prop) { throw "$($Instance.CimClass.CimClassName) has no property $Property" }
+  if ($null -eq $prop.Value) { return $null }
+  return [double]$prop.Value
+}
+
+function Get-CimSum($Instances, [string]$Property) {
+  $sum = 0.0
+  foreach ($i in $Instances) { $v = Get-CimNumber $i $Property; if ($null -ne $v) { $sum += $v } }
+  return $sum
+}
+
+function Get-TotalInstance([string]$ClassName) { Get-CimInstance -ClassName $ClassName -Filter "Name='_Total'" }
+
+# -- bounded queries ---------------------------------------------------------------------
+# Get-VM against a wedged VMMS (Get-Cluster against a sick cluster) can block for minutes.
+# Such a query runs in a second runspace and we wait at most its budget. On timeout:
+# BeginStop, never Stop(), which blocks until the stuck call returns.
+
+function Start-BoundedQuery([scriptblock]$Body) {
+  $started = [Diagnostics.Stopwatch]::StartNew()
+  try {
+    # CreateDefault2: core commands only, modules load on first use; quicker to open.
+    $shell = [powershell]::Create([Management.Automation.Runspaces.InitialSessionState]::CreateDefault2())
+    [void]$shell.AddScript($Body.ToString()).AddArgument($started)
+    return [pscustomobject]@{ Shell = $shell; Clock = $started; Handle = $shell.BeginInvoke(); Failure = $null }
+  } catch {
+    return [pscustomobject]@{ Shell = $null; Clock = $started; Handle = $null; Failure = (Get-InnermostMessage $_) }
+  }
+}
+
+# -> { ok, elapsed_ms, error, value }; value is the last object the query returned.
+function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
+  $result = [pscustomobject]@{ ok = $false; elapsed_ms = $null; error = $Job.Failure; value = $null }
+  if ($null -eq $Job.Failure) {
+    $left = [int][Math]::Max(0, $TimeoutMs - $Job.Clock.ElapsedMilliseconds)
+    if (-not $Job.Handle.AsyncWaitHandle.WaitOne($left)) {
+      [void]$Job.Shell.BeginStop($null, $null)
+      $abandoned.Add($Job.Shell)
+      $result.error = "timeout after $TimeoutMs ms"
+    } else {
+      try {
+        $out = @($Job.Shell.EndInvoke($Job.Handle))
+        if ($out.Count -gt 0) { $result.value = $out[$out.Count - 1] }
+        $result.ok = $true
+      } catch { $result.error = Get-InnermostMessage $_ }
+    }
+  }
+  $result.elapsed_ms = [int64]$Job.Clock.ElapsedMilliseconds
+  if ($result.ok -and $null -ne $result.value.elapsed_ms) { $result.elapsed_ms = [int64]$result.value.elapsed_ms }
+  return $result
+}
+
+# Runs in the second runspace: nothing from this script's scope is visible there.
+$vmQueryBody = {
+  param($Clock)
+  $ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'
+  function Get-Name($Value) { if ($null -ne $Value) { $Value.ToString() } }
+  function Get-Mb($Bytes) { if ($null -ne $Bytes) { [Math]::Round([double]$Bytes / 1048576, 1) } }
+  $problems = [Collections.Generic.List[string]]::new()
+  # One unreadable VM must not hide the others: report its error, fail only on nothing.
+  $getVmErrors = $null
+  $vms = @(Hyper-V\Get-VM -ErrorAction SilentlyContinue -ErrorVariable getVmErrors)
+  foreach ($er in @($getVmErrors)) { if ($null -ne $er) { $problems.Add('Get-VM: ' + $er.ToString()) } }
+  if ($vms.Count -eq 0 -and $problems.Count -gt 0) { throw $problems[0] }
+  # One bulk CIM call for all VMs, never one per VM: health and last backup by VM GUID.
+  $msvm = @{}
+  if ($vms.Count -gt 0) {
+    try {
+      foreach ($cs in @(Get-CimInstance -Namespace 'root/virtualization/v2' -ClassName 'Msvm_ComputerSystem')) { $msvm[[string]$cs.Name] = $cs }
+    } catch { $problems.Add('Msvm_ComputerSystem: ' + $_.Exception.Message) }
+  }
+  $healthNames = @{ 5 = 'Ok'; 20 = 'MajorFailure'; 25 = 'CriticalFailure' }
+  $rows = [Collections.Generic.List[object]]::new()
+  foreach ($vm in $vms) {
+    $id = ([string]$vm.VMId).ToLowerInvariant()
+    $state = Get-Name $vm.State
+    $cs = $msvm[$id]
+    $health = $null; $backup = $null
+    if ($null -ne $cs) {
+      $health = $healthNames[[int]$cs.HealthState]
+      if ($null -eq $health) { $health = 'Unknown' }
+      $b = $cs.LastSuccessfulBackupTime
+      # WMI says "never" with a zero date.
+      if ($b -is [DateTime] -and $b.Year -gt 1970) {
+        $backup = $b.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", [Globalization.CultureInfo]::InvariantCulture)
+      }
+    }
+    # Get-VM's own VMHeartbeatStatus (the WMI heartbeat numbers differ); none when off.
+    $heartbeat = $null
+    if ($state -notlike 'Off*') { $heartbeat = Get-Name $vm.Heartbeat }
+    $uptime = $null
+    if ($null -ne $vm.Uptime) { $uptime = [int64][Math]::Floor($vm.Uptime.TotalSeconds) }
+    $rows.Add([ordered]@{
+      id = $id; name = [string]$vm.Name; state = $state; health = $health; heartbeat = $heartbeat
+      operational_status = @(foreach ($s in @($vm.OperationalStatus)) { if ($null -ne $s) { $s.ToString() } })
+      cpu_pct = $vm.CPUUsage; vcpus = $vm.ProcessorCount
+      memory_assigned_mb = Get-Mb $vm.MemoryAssigned; memory_demand_mb = Get-Mb $vm.MemoryDemand
+      dynamic_memory = $vm.DynamicMemoryEnabled; uptime_s = $uptime
+      automatic_start_action = Get-Name $vm.AutomaticStartAction
+      automatic_stop_action = Get-Name $vm.AutomaticStopAction
+      generation = $vm.Generation; is_clustered = $vm.IsClustered; last_backup = $backup
+    })
+  }
+  [pscustomobject]@{ vms = $rows.ToArray(); problems = $problems.ToArray(); elapsed_ms = [int64]$Clock.ElapsedMilliseconds }
+}
+
+$clusterQueryBody = {
+  param($Clock)
+  $ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'
+  if (-not (Get-Module -ListAvailable -Name 'FailoverClusters')) { return [pscustomobject]@{ module = $false } }
+  $cluster = FailoverClusters\Get-Cluster
+  $node = FailoverClusters\Get-ClusterNode -Name $env:COMPUTERNAME
+  [pscustomobject]@{ module = $true; name = [string]$cluster.Name
+    node_state = $node.State.ToString(); drain_status = $node.DrainStatus.ToString() }
+}
+
+# -- host sections -----------------------------------------------------------------------
+
+function Open-RegistryKey([string]$Path) { [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey($Path) }
+
+# Win32_OperatingSystem feeds both os.last_boot and the memory figures: read it once.
+function Get-OsCim { try { return Get-CimInstance -ClassName 'Win32_OperatingSystem' } catch { Add-Warning 'os.cim' $_ } }
+
+function Get-OsInfo($OsCim) {
+  $os = [ordered]@{ product = $null; build = $null; ubr = $null; display_version = $null
+    last_boot = $null; pending_reboot = $null; pending_reboot_reasons = @(); hotfixes = @() }
+  Invoke-Probe 'os.version' {
+    $cv = Open-RegistryKey 'SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    $os.product = $cv.GetValue('ProductName')
+    $os.display_version = $cv.GetValue('DisplayVersion')
+    $build = $cv.GetValue('CurrentBuild'); if ($null -ne $build) { $os.build = [int]$build }
+    $ubr = $cv.GetValue('UBR'); if ($null -ne $ubr) { $os.ubr = [int]$ubr }
+  }
+  if ($null -ne $OsCim) { $os.last_boot = ConvertTo-IsoUtc $OsCim.LastBootUpTime }
+  Invoke-Probe 'os.pending_reboot' {
+    $reasons = [Collections.Generic.List[string]]::new()
+    if (Open-RegistryKey 'SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') { $reasons.Add('CBS') }
+    if (Open-RegistryKey 'SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') { $reasons.Add('WindowsUpdate') }
+    # PendingFileRenameOperations is a value, not a key: look at its content.
+    $renames = (Open-RegistryKey 'SYSTEM\CurrentControlSet\Control\Session Manager').GetValue('PendingFileRenameOperations')
+    if (@($renames | Where-Object { $_ }).Count -gt 0) { $reasons.Add('PendingFileRename') }
+    $os.pending_reboot = $reasons.Count -gt 0
+    $os.pending_reboot_reasons = $reasons.ToArray()
+  }
+  Invoke-Probe 'os.hotfixes' {
+    # The class behind Get-HotFix, without Get-HotFix's per-entry account lookups.
+    $ids = [Collections.Generic.SortedSet[string]]::new()
+    foreach ($q in @(Get-CimInstance -ClassName 'Win32_QuickFixEngineering' -Property 'HotFixID')) {
+      $id = [string]$q.HotFixID
+      if ($id -match '^KB\d+$') { [void]$ids.Add($id.ToUpperInvariant()) }
+    }
+    $os.hotfixes = @($ids)
+  }
+  return $os
+}
+
+# -> { states: name -> status name or null (not installed), objects: name -> service }
+function Get-ServiceStates($Names) {
+  $states = [ordered]@{}; $objects = @{}
+  foreach ($n in $Names) {
+    $states[$n] = $null
+    try {
+      $objects[$n] = Get-Service -Name $n -ErrorAction Stop
+      $states[$n] = $objects[$n].Status.ToString()
+    } catch {
+      if ([string]$_.FullyQualifiedErrorId -notlike 'NoServiceFoundForGivenName*') { $states[$n] = 'Unknown'; Add-Warning "services.$n" $_ }
+    }
+  }
+  return [pscustomobject]@{ states = $states; objects = $objects }
+}
+
+function Get-HostResources($OsCim) {
+  $r = [ordered]@{ logical_processors = $null; cpu_total_run_pct = $null; cpu_guest_run_pct = $null
+    cpu_root_run_pct = $null; memory_total_mb = $null; memory_available_mb = $null
+    storage_read_bps = $null; storage_write_bps = $null; storage_latency_ms = $null
+    network_rx_bps = $null; network_tx_bps = $null; system_drive_free_mb = $null }
+  $hv = 'Win32_PerfFormattedData_HvStats_HyperVHypervisor'
+  Invoke-Probe 'resources.cpu_total' {
+    # The non-_Total instances count the host's logical processors, which the root
+    # partition's own view (Win32_ComputerSystem) can under-report.
+    $count = 0
+    foreach ($lp in @(Get-CimInstance -ClassName ($hv + 'LogicalProcessor'))) {
+      if ($lp.Name -eq '_Total') { $r.cpu_total_run_pct = Get-CimNumber $lp 'PercentTotalRunTime' } else { $count++ }
+    }
+    if ($count -gt 0) { $r.logical_processors = $count }
+  }
+  if ($null -eq $r.logical_processors) {
+    Invoke-Probe 'resources.logical_processors' {
+      $r.logical_processors = [int](Get-CimInstance -ClassName 'Win32_ComputerSystem').NumberOfLogicalProcessors
+    }
+  }
+  Invoke-Probe 'resources.cpu_root' { $r.cpu_root_run_pct = Get-CimNumber (Get-TotalInstance ($hv + 'RootVirtualProcessor')) 'PercentTotalRunTime' }
+  Invoke-Probe 'resources.cpu_guest' { $r.cpu_guest_run_pct = Get-CimNumber (Get-TotalInstance ($hv + 'VirtualProcessor')) 'PercentGuestRunTime' }
+  if ($null -ne $OsCim) {
+    $r.memory_total_mb = [Math]::Round([double]$OsCim.TotalVisibleMemorySize / 1024, 1)
+    $r.memory_available_mb = [Math]::Round([double]$OsCim.FreePhysicalMemory / 1024, 1)
+  }
+  Invoke-Probe 'resources.storage' {
+    $devices = $null
+    try { $devices = @(Get-CimInstance -ClassName 'Win32_PerfFormattedData_Counters_HyperVVirtualStorageDevice') }
+    catch { Add-Warning 'resources.storage (Hyper-V class; PhysicalDisk used)' $_ }
+    if ($null -ne $devices) {
+      $r.storage_read_bps = Get-CimSum $devices 'ReadBytesPersec'
+      $r.storage_write_bps = Get-CimSum $devices 'WriteBytesPersec'
+      # Each device's latency weighted by its operations, so idle disks do not dilute it.
+      $ops = 0.0; $weighted = 0.0
+      foreach ($d in $devices) {
+        $n = (Get-CimSum @($d) 'ReadOperationsPerSec') + (Get-CimSum @($d) 'WriteOperationsPerSec')
+        $ops += $n; $weighted += $n * (Get-CimSum @($d) 'Latency')
+      }
+      if ($devices.Count -gt 0) { $r.storage_latency_ms = 0.0 }
+      if ($ops -gt 0) { $r.storage_latency_ms = [Math]::Round($weighted / $ops, 2) }
+    } else {
+      # Formatted PhysicalDisk latency is in whole seconds (always 0): leave it unknown.
+      $disk = Get-TotalInstance 'Win32_PerfFormattedData_PerfDisk_PhysicalDisk'
+      $r.storage_read_bps = Get-CimNumber $disk 'DiskReadBytesPersec'
+      $r.storage_write_bps = Get-CimNumber $disk 'DiskWriteBytesPersec'
+    }
+  }
+  Invoke-Probe 'resources.network' {
+    $nics = $null
+    # __DEVICE_/__TEAMNIC_ instances are the host's physical side: the same bytes again.
+    try {
+      $nics = @(Get-CimInstance -ClassName 'Win32_PerfFormattedData_NvspNicStats_HyperVVirtualNetworkAdapter' |
+        Where-Object { $_.Name -notlike '*__DEVICE*' -and $_.Name -notlike '*__TEAMNIC*' })
+    } catch { Add-Warning 'resources.network (Hyper-V class; Tcpip used)' $_ }
+    if ($null -eq $nics) { $nics = @(Get-CimInstance -ClassName 'Win32_PerfFormattedData_Tcpip_NetworkInterface') }
+    $r.network_rx_bps = Get-CimSum $nics 'BytesReceivedPersec'
+    $r.network_tx_bps = Get-CimSum $nics 'BytesSentPersec'
+  }
+  Invoke-Probe 'resources.system_drive' {
+    $r.system_drive_free_mb = [Math]::Round((New-Object System.IO.DriveInfo -ArgumentList $env:SystemDrive).TotalFreeSpace / 1048576, 1)
+  }
+  return $r
+}
+
+# Appends one Get-WinEvent query's events to $Into. "No events" and "no such log" are
+# normal answers; anything else becomes one warning.
+function Read-Events([hashtable]$Filter, [int]$Max, [bool]$WithVmId, $Into) {
+  $errs = $null
+  $found = @(Get-WinEvent -FilterHashtable $Filter -MaxEvents $Max -ErrorAction SilentlyContinue -ErrorVariable errs)
+  foreach ($er in @($errs)) {
+    if ($null -ne $er -and [string]$er.FullyQualifiedErrorId -notlike 'NoMatching*') { Add-Warning "events.$($Filter.LogName)" $er; break }
+  }
+  foreach ($e in $found) {
+    if ($Filter.LogName -eq 'System' -and $systemSources[[string]$e.ProviderName] -notcontains $e.Id) { continue }
+    $vmId = $null
+    if ($WithVmId) {
+      $m = [regex]::Match($e.ToXml(), $vmIdPattern)
+      if ($m.Success) { $vmId = $m.Groups[1].Value.ToLowerInvariant() }
+    }
+    $level = $levelNames[[int]$e.Level]
+    if ($null -eq $level) { $level = 'Information' }
+    $message = [string]$e.Message
+    if ($message.Length -gt $messageMax) { $message = $message.Substring(0, $messageMax) + '...' }
+    if (-not $message) { $message = $null }
+    $Into.Add([pscustomobject]@{ time = ConvertTo-IsoUtc $e.TimeCreated; log = [string]$e.LogName
+      provider = [string]$e.ProviderName; id = [int]$e.Id; level = $level; vm_id = $vmId; message = $message })
+  }
+}
+
+# -> { events, bookmark }: the newest $Max events after $Since (exclusive: the previous
+# bookmark, already delivered) over all channels, oldest first.
+function Get-HostEvents($Since, [int]$Max) {
+  $sinceText = ConvertTo-IsoUtc $Since
+  if ($Max -le 0) { return [pscustomobject]@{ events = @(); bookmark = $sinceText } }
+  # Get-WinEvent turns StartTime into text and back in the current culture: the Kind
+  # (a UTC value would move by the zone offset) and the milliseconds are lost. So pass
+  # local time, and filter exactly on our own ISO strings below.
+  $start = (Get-Date).AddMinutes(-60)
+  if ($null -ne $Since) { $start = $Since.ToLocalTime() }
+  $all = [Collections.Generic.List[object]]::new()
+  foreach ($channel in $hyperVChannels) {
+    Invoke-Probe "events.$channel" { Read-Events @{ LogName = $channel; StartTime = $start } $Max $true $all }
+  }
+  $systemIds = @($systemSources.Values | ForEach-Object { $_ } | Sort-Object -Unique)
+  Invoke-Probe 'events.System' { Read-Events @{ LogName = 'System'; Id = $systemIds; StartTime = $start } $Max $false $all }
+  $fresh = @($all | Where-Object { $null -eq $sinceText -or [string]::CompareOrdinal($_.time, $sinceText) -gt 0 })
+  $newest = @($fresh | Sort-Object -Property 'time', 'log', 'id' -Descending | Select-Object -First $Max)
+  [array]::Reverse($newest)
+  $bookmark = $sinceText
+  if ($newest.Count -gt 0) { $bookmark = $newest[$newest.Count - 1].time }
+  return [pscustomobject]@{ events = $newest; bookmark = $bookmark }
+}
+
+function Get-ClusterInfo($Services, $Job, [int]$TimeoutMs) {
+  $svc = $Services.objects['clussvc']
+  if ($null -eq $svc) { return $null }
+  if ($null -eq $Job) {
+    # Feature installed but never joined leaves clussvc disabled: not a cluster node.
+    if ([string]$svc.StartType -eq 'Disabled') { return $null }
+    return [ordered]@{ name = ''; node_state = 'Down'; drain_status = 'Unknown' }
+  }
+  $result = Wait-BoundedQuery $Job $TimeoutMs
+  if (-not $result.ok) {
+    $warnings.Add('cluster: ' + $result.error)
+    return [ordered]@{ name = ''; node_state = 'Unknown'; drain_status = 'Unknown' }
+  }
+  $v = $result.value
+  if (-not $v.module) { $warnings.Add('cluster: clussvc runs but the FailoverClusters module is missing'); return $null }
+  return [ordered]@{ name = $v.name; node_state = $v.node_state; drain_status = $v.drain_status }
+}
+
+function Get-IntParam($Value, [int]$Default, [int]$Min, [int]$Max) {
+  if ($null -eq $Value) { return $Default }
+  return [int][Math]::Min($Max, [Math]::Max($Min, [int]$Value))
+}
+
+# -- main --------------------------------------------------------------------------------
+try {
+  $where = 'params'
+  $params = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($HvcParams.Trim())) | ConvertFrom-Json
+  $maxEvents = Get-IntParam $params.max_events 100 0 1000
+  $vmTimeoutMs = Get-IntParam $params.vm_query_timeout_ms 10000 500 120000
+  $since = $null
+  if ($params.events_since -is [DateTime]) { $since = $params.events_since.ToUniversalTime() }
+  elseif ($params.events_since) {
+    $since = [DateTime]::Parse([string]$params.events_since, $inv, [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal')
+  }
+
+  # Start the slow, bounded queries first; the rest of the collection overlaps with them.
+  $where = 'vm query start'
+  $vmJob = Start-BoundedQuery $vmQueryBody
+  $where = 'services'
+  $services = Get-ServiceStates @('vmms', 'vmcompute', 'clussvc', 'winrm')
+  $clusterJob = $null
+  if ($services.states['clussvc'] -eq 'Running') { $clusterJob = Start-BoundedQuery $clusterQueryBody }
+
+  $where = 'os'
+  $osCim = Get-OsCim
+  $os = Get-OsInfo $osCim
+  $where = 'resources'
+  $resources = Get-HostResources $osCim
+  $where = 'events'
+  $events = Get-HostEvents $since $maxEvents
+
+  $where = 'vm query'
+  $vmResult = Wait-BoundedQuery $vmJob $vmTimeoutMs
+  $vms = @()
+  if ($vmResult.ok) {
+    $vms = @($vmResult.value.vms)
+    foreach ($problem in @($vmResult.value.problems)) { if ($problem) { $warnings.Add('vm_query: ' + $problem) } }
+  }
+  $where = 'cluster'
+  $cluster = Get-ClusterInfo $services $clusterJob $vmTimeoutMs
+
+  $where = 'output'
+  $doc = [ordered]@{
+    host_time = ConvertTo-IsoUtc $hostTime
+    collect_ms = [int64]$clock.ElapsedMilliseconds
+    os = $os
+    services = $services.states
+    cluster = $cluster
+    resources = $resources
+    vm_query = [ordered]@{ ok = $vmResult.ok; elapsed_ms = $vmResult.elapsed_ms; error = $vmResult.error }
+    vms = $vms
+    events = @($events.events)
+    events_bookmark = $events.bookmark
+    warnings = $warnings.ToArray()
+  }
+  $json = ConvertTo-Json -InputObject $doc -Depth 6 -Compress
+} catch {
+  $failure = [ordered]@{ hvc_error = [ordered]@{ message = (Get-InnermostMessage $_); where = $where } }
+  [Console]::Out.Write((ConvertTo-Json -InputObject $failure -Compress))
+  [Console]::Out.Flush()
+  if ($abandoned.Count -gt 0) { [Environment]::Exit(1) }
+  exit 1
+}
+[Console]::Out.Write($json)
+[Console]::Out.Flush()
+# A timed-out pipeline runs on a foreground thread that may never leave its WMI call, and
+# powershell.exe may wait for it (or try to close its runspace) on the way out. The answer
+# is written; leave at once rather than hang the WinRM command.
+if ($abandoned.Count -gt 0) { [Environment]::Exit(0) }
+exit 0
