@@ -1,0 +1,111 @@
+"""``hvconsole-sim``: run the simulated site from a terminal.
+
+``serve`` starts one WS-Management endpoint per simulated host on loopback and runs
+until SIGINT or SIGTERM; ``--json`` prints one line per host with its URL and the
+credentials (random per run) before serving, for scripts and tests. ``record`` writes a
+scenario's or the demo's trace (snapshot-v1 JSON Lines) without any network;
+``scenarios`` lists the named scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from datetime import datetime, timezone
+from typing import TextIO
+
+from .clock import SimClock
+from .demo import build_demo_site
+from .model_site import SimSite
+from .scenarios import SCENARIOS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hvconsole-sim", description="The simulated Hyper-V site.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve = sub.add_parser("serve", help="serve the site as WS-Man endpoints on 127.0.0.1")
+    _site_options(serve)
+    serve.add_argument("--port", type=int, default=0, help="first port (hosts get port, port+1, ...); 0 = free ports")
+    serve.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    serve.add_argument("--json", action="store_true", help="print one JSON object per host per line")
+    rec = sub.add_parser("record", help="write a trace of the site (JSON Lines) to stdout")
+    _site_options(rec)
+    rec.add_argument("--seconds", type=float, default=None, help="how long (default: the scenario's duration, or 300)")
+    rec.add_argument("--interval", type=float, default=5.0, help="seconds between two polls of a host")
+    sub.add_parser("scenarios", help="list the named scenarios")
+    return parser
+
+
+def _site_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--site", default="demo", help="'demo' or a scenario name (see 'scenarios')")
+    p.add_argument("--seed", type=int, default=1)
+
+
+def make_site(name: str, seed: int, clock: SimClock | None) -> SimSite:
+    if name == "demo":
+        return build_demo_site(seed, clock)
+    if name not in SCENARIOS:
+        raise SystemExit(f"hvconsole-sim: unknown site {name!r}; 'demo' or one of: {', '.join(SCENARIOS)}")
+    return SCENARIOS[name].build(seed, clock=clock)
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from .serve import serve_site
+
+    site = make_site(args.site, args.seed, SimClock(speed=args.speed))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    served = serve_site(site, base_port=args.port)
+    try:
+        for h in served.hosts:
+            if args.json:
+                out.write(json.dumps({"host": h.name, "url": h.url, "user": h.user, "password": h.password}) + "\n")
+            else:
+                out.write(f"{h.name:<8} {h.url}\n")
+        if not args.json:
+            out.write(f"user: {served.hosts[0].user if served.hosts else ''}  "
+                      f"password: {served.hosts[0].password if served.hosts else ''}  "
+                      f"(transport plaintext; Ctrl+C stops)\n")
+        out.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        served.stop()
+    return 0
+
+
+def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
+    from .record import record
+
+    scenario = SCENARIOS.get(args.site)
+    start = datetime.now(timezone.utc) if scenario is None else None
+    site = make_site(args.site, args.seed, SimClock.manual(start) if start else None)
+    seconds = args.seconds if args.seconds is not None else (scenario.duration_s if scenario else 300.0)
+    for snapshot in record(site, seconds=seconds, interval=args.interval):
+        out.write(json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False) + "\n")
+    out.flush()
+    return 0
+
+
+def cmd_scenarios(out: TextIO) -> int:
+    for s in SCENARIOS.values():
+        out.write(f"{s.name:<28} {s.kind:<9} onset {s.onset_s:>4.0f} s  {s.description}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = sys.stdout
+    if args.command == "serve":
+        return cmd_serve(args, out)
+    if args.command == "record":
+        return cmd_record(args, out)
+    return cmd_scenarios(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The demo site: four hosts and forty VMs of an ordinary mid-sized company.
+
+HV01 and HV02 are standalone Windows Server 2022 hosts: HV01 still runs the regressed
+build of KB5058385 (20348.3692), HV02 already has the out-of-band fix KB5061906
+(20348.3695). HV03 and HV04 are a two-node Windows Server 2025 cluster. Within the first
+minute a VM on HV01 freezes the way that regression froze VMs (Running, heartbeat lost, CPU
+pegged, a Worker-Admin error); a second one follows a few minutes later. Benign
+look-alikes are there from the start: a build agent booting, appliances without
+integration services, idle VMs, an application-critical heartbeat, a guest reboot. After
+that the site lives on its own: background activity is scheduled in ten-minute blocks,
+each drawn from (seed, block), so the demo never runs out and stays reproducible.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from .clock import SimClock
+from .model_host import SimHost
+from .model_load import IDLE, LoadProfile
+from .model_site import SimSite
+from .model_vm import SimVM
+
+FREEZE_VM = "SQL-PROD-02"      # freezes at FREEZE_AT_S on HV01
+FREEZE_AT_S = 35.0
+SECOND_FREEZE_VM = "WEB-02"
+SECOND_FREEZE_AT_S = 300.0
+BLOCK_S = 600.0
+
+_HOSTS = (
+    # name, build, ubr, hotfixes, LPs, memory MB, cluster, clock skew ms, CLIXML stderr noise
+    ("HV01", 20348, 3692, ("KB5012170", "KB5058385"), 48, 393216, None, 420, True),
+    ("HV02", 20348, 3695, ("KB5012170", "KB5058385", "KB5061906"), 48, 393216, None, -180, False),
+    ("HV03", 26100, 4656, ("KB5062553", "KB5064489"), 64, 524288, "HVCL01", 35, False),
+    ("HV04", 26100, 4652, ("KB5062553",), 64, 524288, "HVCL01", -60, False),
+)
+
+# load profiles by role: base %, swing %, diurnal weight
+_ROLE = {
+    "dc": LoadProfile(4, 3, 0.6), "sql": LoadProfile(38, 18, 1.0), "exch": LoadProfile(22, 10, 1.0),
+    "web": LoadProfile(15, 12, 1.0), "fs": LoadProfile(6, 5, 1.0), "rds": LoadProfile(30, 20, 1.0),
+    "app": LoadProfile(20, 14, 1.0), "build": LoadProfile(55, 35, 0.3, period_s=40.0),
+    "infra": LoadProfile(3, 2, 0.2), "idle": IDLE, "appliance": LoadProfile(7, 4, 0.4),
+}
+
+# name, host, role, guest, vcpus, memory MB, dynamic, initial state, stop action, backup hour
+_VMS = (
+    ("DC01", "HV01", "dc", "windows", 2, 4096, True, "Running", "ShutDown", 22.0),
+    ("SQL-PROD-01", "HV01", "sql", "windows", 8, 32768, False, "Running", "ShutDown", 23.0),
+    ("SQL-PROD-02", "HV01", "sql", "windows", 8, 32768, False, "Running", "ShutDown", 23.5),
+    ("EXCH-01", "HV01", "exch", "windows", 6, 24576, False, "Running", "ShutDown", 21.0),
+    ("WEB-01", "HV01", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
+    ("WEB-02", "HV01", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
+    ("FS01", "HV01", "fs", "windows", 4, 8192, True, "Running", "Save", 20.0),
+    ("PRINT01", "HV01", "idle", "windows", 2, 4096, True, "Running", "Save", None),
+    ("BUILD-AGENT-01", "HV01", "build", "windows", 8, 16384, False, "Running", "TurnOff", None),
+    ("LB-APPLIANCE-01", "HV01", "appliance", "appliance", 2, 2048, False, "Running", "TurnOff", None),
+    ("DC02", "HV02", "dc", "windows", 2, 4096, True, "Running", "ShutDown", 22.0),
+    ("SQL-DEV-01", "HV02", "sql", "windows", 4, 16384, False, "Running", "Save", None),
+    ("EXCH-02", "HV02", "exch", "windows", 6, 24576, False, "Running", "ShutDown", 21.0),
+    ("WEB-03", "HV02", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
+    ("RDS-01", "HV02", "rds", "windows", 8, 32768, True, "Running", "Save", 1.0),
+    ("RDS-02", "HV02", "rds", "windows", 8, 32768, True, "Running", "Save", 1.0),
+    ("FS-Büro-01", "HV02", "fs", "windows", 2, 8192, True, "Running", "Save", 20.0),
+    ("BUILD-AGENT-02", "HV02", "build", "windows", 8, 16384, False, "Running", "TurnOff", None),
+    ("BUILD-AGENT-03", "HV02", "build", "windows", 8, 16384, False, "Off", "TurnOff", None),
+    ("MON-LINUX-01", "HV02", "infra", "linux", 2, 4096, False, "Running", "ShutDown", 3.0),
+    ("APP-ERP-01", "HV03", "app", "windows", 8, 32768, False, "Running", "Save", 23.0),
+    ("APP-ERP-02", "HV03", "app", "windows", 8, 32768, False, "Running", "Save", 23.0),
+    ("SQL-PROD-03", "HV03", "sql", "windows", 12, 65536, False, "Running", "ShutDown", 23.5),
+    ("WSUS01", "HV03", "infra", "windows", 2, 8192, True, "Running", "Save", 2.0),
+    ("CA01", "HV03", "idle", "windows", 2, 4096, False, "Running", "ShutDown", 22.0),
+    ("JUMP01", "HV03", "infra", "windows", 2, 4096, True, "Running", "Save", None),
+    ("BACKUP01", "HV03", "infra", "windows", 4, 16384, False, "Running", "ShutDown", None),
+    ("FW-APPLIANCE-01", "HV03", "appliance", "appliance", 4, 4096, False, "Running", "TurnOff", None),
+    ("LINUX-DOCKER-01", "HV03", "web", "linux", 4, 16384, False, "Running", "ShutDown", 3.0),
+    ("TEST-WIN11-01", "HV03", "idle", "windows", 2, 4096, True, "Saved", "Save", None),
+    ("APP-CRM-01", "HV04", "app", "windows", 4, 16384, False, "Running", "Save", 23.0),
+    ("APP-CRM-02", "HV04", "app", "windows", 4, 16384, False, "Running", "Save", 23.0),
+    ("RDS-03", "HV04", "rds", "windows", 8, 32768, True, "Running", "Save", 1.0),
+    ("WEB-04", "HV04", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
+    ("KMS01", "HV04", "idle", "windows", 1, 2048, True, "Running", "Save", None),
+    ("SFTP-LINUX-01", "HV04", "infra", "linux", 2, 2048, False, "Running", "ShutDown", 3.0),
+    ("VPN-APPLIANCE-01", "HV04", "appliance", "appliance", 2, 4096, False, "Running", "TurnOff", None),
+    ("HR-APP-01", "HV04", "app", "windows", 4, 8192, True, "Running", "Save", 23.0),
+    ("LAB-DC-01", "HV04", "dc", "windows", 2, 4096, True, "Off", "ShutDown", None),
+    ("TEMPLATE-WS2022", "HV04", "idle", "windows", 2, 4096, False, "Off", "ShutDown", None),
+)
+
+
+def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
+    """The demo site on ``clock`` (default: real time from now)."""
+    site = SimSite(clock, seed=seed, name="demo")
+    rng = site.rng("demo-layout")
+    for name, build, ubr, hotfixes, lps, memory, cluster, skew, noisy in _HOSTS:
+        site.add_host(SimHost(name, build=build, ubr=ubr, hotfixes=hotfixes, logical_processors=lps,
+                              memory_total_mb=memory, cluster=cluster, clock_skew_ms=skew,
+                              clixml_progress=noisy, uptime_s=rng.uniform(3, 40) * 86400))
+    for name, host, role, guest, vcpus, memory, dynamic, state, stop, backup in _VMS:
+        clustered = site.host(host).cluster is not None
+        site.host(host).add_vm(SimVM(
+            name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), vcpus=vcpus, memory_mb=memory,
+            dynamic_memory=dynamic, generation=1 if guest == "appliance" else 2, guest=guest,
+            load=_ROLE[role], automatic_start_action="Nothing" if state == "Off" else "StartIfRunning",
+            automatic_stop_action=stop, backup_hour=backup, is_clustered=clustered, state=state,
+            uptime_s=rng.uniform(0.5, 30) * 86400))
+    site.vm("HR-APP-01").app_critical = True        # an application problem, not a freeze
+    _script_first_minutes(site)
+    site.at(BLOCK_S, lambda t: _activity_block(site, 1))
+    return site
+
+
+def _script_first_minutes(site: SimSite) -> None:
+    vm = site.vm
+    site.at(10.0, lambda t: vm("BUILD-AGENT-03").start())                          # booting look-alike
+    site.at(FREEZE_AT_S, lambda t: vm(FREEZE_VM).hang("pegged", event="worker_not_responding"))
+    site.at(150.0, lambda t: vm("WEB-03").guest_reboot())                          # patch night leftover
+    site.at(SECOND_FREEZE_AT_S, lambda t: vm(SECOND_FREEZE_VM).hang("flat", event="worker_not_responding"))
+    site.at(420.0, lambda t: site.host("HV03").live_migrate(vm("JUMP01"), site.host("HV04")))
+
+
+def _activity_block(site: SimSite, block: int) -> None:
+    """Ordinary life for one ten-minute block: a reboot, build agents, a migration."""
+    rng = site.rng("activity", block)
+    start = block * BLOCK_S
+    healthy = [v for h in site.hosts.values() for v in h.vms
+               if v.state == "Running" and v.guest == "windows" and v.name not in (FREEZE_VM, SECOND_FREEZE_VM)]
+    if healthy and rng.random() < 0.5:
+        chosen = rng.choice(healthy)
+        site.at(start + rng.uniform(0, BLOCK_S), lambda t: chosen.guest_reboot())
+    for agent in ("BUILD-AGENT-01", "BUILD-AGENT-02", "BUILD-AGENT-03"):
+        if rng.random() < 0.3:
+            when = start + rng.uniform(0, BLOCK_S)
+            site.at(when, lambda t, name=agent: _toggle(site, name))
+    if rng.random() < 0.3:
+        when = start + rng.uniform(0, BLOCK_S)
+        site.at(when, lambda t: _migrate_one(site, rng.random()))
+    site.at(start + BLOCK_S, lambda t: _activity_block(site, block + 1))
+
+
+def _toggle(site: SimSite, name: str) -> None:
+    vm = site.vm(name)
+    if vm.state == "Running":
+        vm.shutdown() or vm.turn_off()
+    elif vm.state == "Off":
+        vm.start()
+
+
+def _migrate_one(site: SimSite, pick: float) -> None:
+    nodes = [h for h in site.hosts.values() if h.cluster is not None and h.power == "up"]
+    if len(nodes) < 2:
+        return
+    source = max(nodes, key=lambda h: len(h.vms))
+    dest = next(h for h in nodes if h is not source)
+    movers = [v for v in source.vms if v.is_clustered and v.state == "Running" and not v.migrating]
+    if movers:
+        source.live_migrate(movers[int(pick * len(movers)) % len(movers)], dest)

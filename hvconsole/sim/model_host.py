@@ -1,0 +1,355 @@
+"""A simulated Windows Server Hyper-V host: OS and update state, services, cluster
+membership, resources that follow its VMs, and the host-level conditions of
+hyperv-notes §3/§7 (reboots that take minutes, a wedged VMMS, a hung WinRM, a slow host).
+
+The patch workflow drives the mutable parts through methods: :meth:`SimHost.install_update`
+stages an update (the KB shows at once, the UBR only after the reboot), :meth:`reboot`
+takes the host away and brings it back with a new last boot, possibly still pending a
+second reboot, or never (``fail=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .model_events import EventLog
+from .model_load import jitter, unit
+from .model_site import _text_key
+from .model_vm import SimVM
+
+if TYPE_CHECKING:
+    from .model_site import SimSite
+
+_PRODUCTS = {20348: ("Windows Server 2022 Datacenter", "21H2"),
+             26100: ("Windows Server 2025 Datacenter", "24H2"),
+             17763: ("Windows Server 2019 Datacenter", "1809")}
+
+
+@dataclass
+class Cluster:
+    name: str
+    node_state: str = "Up"
+    drain_status: str = "NotInitiated"
+
+
+@dataclass
+class PendingUpdate:
+    kb: str
+    build: int
+    ubr: int
+    reboots_left: int
+
+
+class SimHost:
+    def __init__(self, name: str, *, build: int = 20348, ubr: int = 3692, hotfixes: tuple[str, ...] = (),
+                 product: str | None = None, display_version: str | None = None,
+                 logical_processors: int = 32, memory_total_mb: int = 262144,
+                 system_drive_free_mb: int = 61440, uptime_s: float = 6 * 86400.0,
+                 cluster: str | None = None, clock_skew_ms: int = 0, clixml_progress: bool = False):
+        known = _PRODUCTS.get(build, (f"Windows Server Datacenter ({build})", None))
+        self.name = name
+        self.build, self.ubr = build, ubr
+        self.product = product or known[0]
+        self.display_version = display_version or known[1]
+        self.hotfixes: list[str] = list(hotfixes)
+        self.pending: list[PendingUpdate] = []
+        self.logical_processors = logical_processors
+        self.memory_total_mb = memory_total_mb
+        self.system_drive_free_mb = system_drive_free_mb
+        self.last_boot_t = -uptime_s
+        self.cluster = Cluster(cluster) if cluster else None
+        self.clock_skew_s = clock_skew_ms / 1000.0   # hosts' clocks are never quite right
+        self.clixml_progress = clixml_progress        # stderr noise even on success (notes §9)
+        self.seed = _text_key(name)
+        self.vms: list[SimVM] = []
+        self.events = EventLog()
+        self.site: SimSite | None = None
+        self.power = "up"            # up | stopping (still answering) | down
+        self.hung = False            # WinRM unanswered
+        self.vmms_wedged = False     # Get-VM times out while the vmms service says Running
+        self.slow_factor = 1.0       # collection takes this many times longer
+        self.storage_stalled = False
+        self.boot_fails = False      # the next boot never completes
+        self.reboots = 0
+        self._vmms_ready_t = -1e18
+        self._vmms_stopped_until_t = -1e18
+        self._vmms_crashes = 0
+
+    # -- inventory ----------------------------------------------------------------------
+
+    def attach(self, site: "SimSite") -> None:
+        self.site = site
+        boot = self.last_boot_t
+        self.events.write(boot, "os_started", when=site.time_of(boot).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.events.write(boot + 9.0, "eventlog_started")
+
+    def add_vm(self, vm: SimVM, *, arriving: bool = False) -> SimVM:
+        vm.host = self
+        self.vms.append(vm)
+        if not arriving and vm.state == "Running" and vm._boot_t is not None:
+            self.events.write(vm._boot_t, "vm_started", vm_id=vm.id, vm=vm.name)
+        return vm
+
+    def vm(self, name: str) -> SimVM:
+        for vm in self.vms:
+            if vm.name == name:
+                return vm
+        raise KeyError(f"no VM {name!r} on {self.name}")
+
+    def _site(self) -> "SimSite":
+        if self.site is None:
+            raise RuntimeError(f"host {self.name} is not in a site")
+        return self.site
+
+    # -- what the outside sees ----------------------------------------------------------
+
+    def reachability(self) -> str:
+        """'up', 'hung' (WinRM does not answer) or 'down' (connection refused)."""
+        if self.power == "down":
+            return "down"
+        return "hung" if self.hung else "up"
+
+    @property
+    def pending_reboot(self) -> bool:
+        return bool(self.pending)
+
+    def services(self, t: float) -> dict[str, str | None]:
+        vmms = "Stopped" if t < self._vmms_stopped_until_t else (
+            "StartPending" if t < self._vmms_ready_t else "Running")
+        return {"vmms": vmms, "vmcompute": "Running",
+                "clussvc": None if self.cluster is None else "Running", "winrm": "Running"}
+
+    def vm_query_problem(self, t: float) -> str | None:
+        """Why Get-VM fails now: 'wedged' (times out), 'vmms-starting', or None."""
+        if self.vmms_wedged:
+            return "wedged"
+        if t < self._vmms_ready_t:
+            return "vmms-starting"
+        return None
+
+    def resources(self, t: float, samples: list[dict[str, Any]]) -> dict[str, float | int | None]:
+        lp = self.logical_processors
+        busy = sum((s["cpu_pct"] or 0) * (s["vcpus"] or 0) for s in samples) / 100.0  # busy vCPUs
+        guest = min(100.0, busy / lp * 100.0)
+        root = jitter(self.seed, t, 1.2, 3.4) + 0.04 * guest + (7.0 if self.vmms_wedged else 0.0)
+        assigned = sum(s["memory_assigned_mb"] or 0 for s in samples)
+        reserve = 4096 + self.memory_total_mb * 0.02
+        available = max(512.0, self.memory_total_mb - reserve - assigned - jitter(self.seed, t, 0, 600, grain_s=10))
+        latency = jitter(self.seed ^ 3, t, 0.6, 2.1) + busy / lp * 2.0
+        if self.storage_stalled:
+            latency = jitter(self.seed ^ 3, t, 140.0, 420.0)
+        return {
+            "logical_processors": lp,
+            "cpu_total_run_pct": round(min(100.0, guest + root), 2),
+            "cpu_guest_run_pct": round(guest, 2),
+            "cpu_root_run_pct": round(root, 2),
+            # TotalVisibleMemorySize: a little less than what is installed.
+            "memory_total_mb": round(self.memory_total_mb * 0.9987, 1),
+            "memory_available_mb": round(available, 1),
+            "storage_read_bps": round(busy * 3.2e6 + jitter(self.seed ^ 4, t, 2e5, 9e5)),
+            "storage_write_bps": round(busy * 1.4e6 + jitter(self.seed ^ 5, t, 1e5, 6e5)),
+            "storage_latency_ms": round(latency, 2),
+            "network_rx_bps": round(busy * 9.0e5 + jitter(self.seed ^ 6, t, 5e4, 3e5)),
+            "network_tx_bps": round(busy * 6.5e5 + jitter(self.seed ^ 8, t, 4e4, 2e5)),
+            "system_drive_free_mb": float(int(self.system_drive_free_mb - t / 3600.0 * 4.0)),
+        }
+
+    # -- conditions ---------------------------------------------------------------------
+
+    def hang(self) -> None:
+        with self._site().acting():
+            self.hung = True
+
+    def unhang(self) -> None:
+        with self._site().acting():
+            self.hung = False
+
+    def wedge_vmms(self) -> None:
+        with self._site().acting() as t:
+            self.vmms_wedged = True
+            for vm in self.vms[:1]:
+                self.events.write(t, "vmms_op_timeout", vm_id=vm.id, vm=vm.name)
+
+    def unwedge_vmms(self) -> None:
+        with self._site().acting():
+            self.vmms_wedged = False
+
+    def crash_vmms(self) -> None:
+        """vmms.exe dies: 7031, the service manager restarts it after 60 s (VMs keep running)."""
+        with self._site().acting() as t:
+            self._vmms_crashes += 1
+            self.events.write(t, "service_crashed_restart",
+                              service="Hyper-V Virtual Machine Management", count=self._vmms_crashes)
+            self._vmms_stopped_until_t = t + 60.0
+            self._vmms_ready_t = t + 60.0 + 5.0 + 10.0 * unit(self.seed, 25, self._vmms_crashes)
+
+    def set_slow(self, factor: float) -> None:
+        with self._site().acting():
+            self.slow_factor = max(1.0, factor)
+
+    # -- updates and reboots ------------------------------------------------------------
+
+    def install_update(self, kb: str, *, ubr: int, build: int | None = None, reboots: int = 1,
+                       title: str | None = None) -> None:
+        """An update installed and waiting for its reboot(s): the KB is listed at once,
+        the build moves only when the host boots (notes §6)."""
+        with self._site().acting() as t:
+            if kb not in self.hotfixes:
+                self.hotfixes.append(kb)
+            self.pending.append(PendingUpdate(kb, build or self.build, ubr, max(1, reboots)))
+            self.events.write(t, "update_installed", title=title or f"Cumulative update ({kb})")
+
+    def reboot(self, *, planned: bool = True, down_s: float | None = None, fail: bool = False,
+               user: str = "CONTOSO\\hvadmin") -> bool:
+        """Restart the host: VMs follow their automatic stop action, WinRM goes away for
+        a few minutes, then the host is back with a new last boot (unless ``fail``)."""
+        site = self._site()
+        with site.acting() as t:
+            if self.power != "up":
+                return False
+            self.power = "stopping"
+            self.boot_fails = self.boot_fails or fail
+            if planned:
+                self.events.write(t, "planned_restart", host=self.name, user=user)
+            busy = False
+            for vm in list(self.vms):
+                vm.was_running_before_host_stop = vm.state in ("Running", "Paused", "Starting")
+                if not vm.was_running_before_host_stop:
+                    continue
+                busy = True
+                action = vm.automatic_stop_action
+                if action == "Save":
+                    vm.save()
+                elif action == "ShutDown":
+                    vm.shutdown() or vm.turn_off()
+                else:
+                    vm.turn_off()
+            wait = unit(self.seed, 21, self.reboots) * 15.0 + (40.0 if busy else 12.0)
+            site.after(wait, lambda t2: self._go_down(t2, planned, down_s))
+            return True
+
+    def crash(self, down_s: float | None = None) -> None:
+        """A bugcheck: everything stops at once, events tell the story after the boot."""
+        with self._site().acting() as t:
+            if self.power == "down":
+                return
+            for vm in self.vms:
+                vm.was_running_before_host_stop = vm.state in ("Running", "Paused", "Starting")
+            self._go_down(t, planned=False, down_s=down_s, bugcheck=True)
+
+    def _go_down(self, t: float, planned: bool, down_s: float | None, bugcheck: bool = False) -> None:
+        for vm in self.vms:
+            vm._epoch += 1                  # whatever was in flight ends with the host
+            vm.migrating = False
+            if vm.state in ("Saving", "Saved"):
+                vm.state, vm._boot_t = "Saved", None
+            elif vm.state != "Off":
+                vm.state, vm._boot_t = "Off", None
+            vm._cpu_mode, vm._frozen, vm.health = None, None, "Ok"
+        if planned:
+            self.events.write(t, "eventlog_stopped")
+        self.power = "down"
+        self.hung = False
+        if self.cluster is not None:
+            self.cluster.node_state = "Down"
+            if not planned:   # the surviving nodes notice the loss (a planned restart leaves cleanly)
+                for peer in self._site().hosts.values():
+                    if peer is not self and peer.cluster is not None and peer.cluster.name == self.cluster.name \
+                            and peer.power == "up":
+                        peer.events.write(t + 5.0, "cluster_node_removed", node=self.name)
+        if self.boot_fails:
+            return                          # never comes back: the patch workflow must notice
+        down = down_s if down_s is not None else 90.0 + 150.0 * unit(self.seed, 22, self.reboots)
+        self._site().after(down, lambda t2: self._come_up(t2, planned, t, bugcheck))
+
+    def _come_up(self, t: float, planned: bool, went_down_t: float, bugcheck: bool) -> None:
+        site = self._site()
+        self.reboots += 1
+        self.power = "up"
+        self.last_boot_t = t - (25.0 + 20.0 * unit(self.seed, 23, self.reboots))
+        for update in list(self.pending):
+            self.build, self.ubr = update.build, update.ubr
+            update.reboots_left -= 1
+            if update.reboots_left <= 0:
+                self.pending.remove(update)
+        if self.build in _PRODUCTS:
+            self.product, self.display_version = _PRODUCTS[self.build]
+        boot = self.last_boot_t
+        self.events.write(boot, "os_started", when=site.time_of(boot).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.events.write(boot + 9.0, "eventlog_started")
+        if not planned:
+            self.events.write(boot + 11.0, "kernel_power_41")
+            self.events.write(boot + 12.0, "unexpected_shutdown",
+                              when=site.time_of(went_down_t).strftime("%d/%m/%Y %H:%M:%S"))
+            if bugcheck:
+                self.events.write(boot + 40.0, "bugcheck", code="0x000000d1 (0x0, 0x2, 0x0, 0x0)")
+        if self.cluster is not None:
+            self.cluster.node_state = "Paused" if self.cluster.drain_status == "Completed" else "Up"
+        # The ugly part: WinRM answers before VMMS has finished starting.
+        self._vmms_ready_t = t + 8.0 + 12.0 * unit(self.seed, 24, self.reboots)
+        site.at(self._vmms_ready_t, self._autostart_vms)
+
+    def _autostart_vms(self, t: float) -> None:
+        for i, vm in enumerate(self.vms):
+            wanted = vm.automatic_start_action == "Start" or (
+                vm.automatic_start_action == "StartIfRunning" and vm.was_running_before_host_stop)
+            if wanted:
+                self._site().after(2.0 + i * 1.5, lambda _t, vm=vm: vm.start())
+
+    # -- moving VMs (live migration, cluster drain) -------------------------------------
+
+    def live_migrate(self, vm: SimVM, dest: "SimHost", duration_s: float | None = None) -> float | None:
+        """Move a running VM to ``dest``; returns the seconds it will take, or None."""
+        site = self._site()
+        with site.acting() as t:
+            if vm not in self.vms or vm.state != "Running" or dest.power != "up" or vm.migrating:
+                return None
+            seconds = duration_s if duration_s is not None else (
+                12.0 + vm.memory_mb / 1024.0 * (0.8 + unit(vm.seed, 31, int(t)) * 0.8))
+            vm.migrating = True
+            self.events.write(t, "lm_started", vm_id=vm.id, vm=vm.name, dest=dest.name)
+
+            def arrived(t2: float) -> None:
+                vm.migrating = False
+                if vm in self.vms and dest.power == "up":
+                    self.vms.remove(vm)
+                    dest.add_vm(vm, arriving=True)
+                    self.events.write(t2, "lm_completed", vm_id=vm.id, vm=vm.name)
+                    dest.events.write(t2, "lm_arrived", vm_id=vm.id, vm=vm.name, source=self.name)
+            site.after(seconds, arrived)
+            return seconds
+
+    def drain(self) -> bool:
+        """Suspend-ClusterNode -Drain: pause the node, live-migrate clustered VMs away."""
+        site = self._site()
+        with site.acting():
+            if self.cluster is None or self.power != "up":
+                return False
+            targets = [h for h in site.hosts.values() if h is not self and h.cluster is not None
+                       and h.cluster.name == self.cluster.name and h.cluster.node_state == "Up"
+                       and h.power == "up"]
+            self.cluster.node_state, self.cluster.drain_status = "Paused", "InProgress"
+            movers = [vm for vm in self.vms if vm.is_clustered and vm.state == "Running"]
+            if movers and not targets:
+                self.cluster.drain_status = "Failed"
+                return False
+
+            def next_move(t: float, i: int = 0) -> None:
+                if i >= len(movers):
+                    if self.cluster is not None:
+                        self.cluster.drain_status = "Completed"
+                    return
+                took = self.live_migrate(movers[i], targets[i % len(targets)])
+                site.after((took or 0.0) + 1.0, lambda t2: next_move(t2, i + 1))
+            site.after(1.0, next_move)
+            return True
+
+    def resume_node(self) -> None:
+        """Resume-ClusterNode (no failback)."""
+        with self._site().acting():
+            if self.cluster is not None and self.power == "up":
+                self.cluster.node_state, self.cluster.drain_status = "Up", "NotInitiated"
+
+    def __repr__(self) -> str:
+        return f"SimHost({self.name!r}, {self.build}.{self.ubr}, {self.power}, {len(self.vms)} VMs)"

@@ -1,0 +1,107 @@
+"""hvconsole-sim as a user runs it: serve in a subprocess (JSON lines, pywinrm, SIGINT),
+record to JSON Lines, list the scenarios."""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from typing import IO
+
+import pytest
+
+from hvconsole.remote.loader import prepare_call, shell_environment
+from hvconsole.sim import cli
+from hvconsole.sim.scenarios import SCENARIOS
+
+
+def _lines(stream: IO[str]) -> "queue.Queue[str]":
+    q: "queue.Queue[str]" = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            q.put(line)
+    threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("site, hosts", [("demo", 4), ("live-migration", 2)])
+def test_serve_prints_json_lines_answers_pywinrm_and_stops_on_sigint(site: str, hosts: int) -> None:
+    pytest.importorskip("hvconsole.sim.wsman")
+    import winrm
+
+    proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--json", "--site", site,
+                             "--speed", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = _lines(proc.stdout)  # type: ignore[arg-type]
+        served = [json.loads(lines.get(timeout=30)) for _ in range(hosts)]
+        assert [set(s) for s in served] == [{"host", "url", "user", "password"}] * hosts
+        assert len({s["password"] for s in served}) == 1 and len(served[0]["password"]) >= 16
+        first = served[0]
+        protocol = winrm.Protocol(first["url"], transport="plaintext", username=first["user"],
+                                  password=first["password"], server_cert_validation="ignore")
+        shell = protocol.open_shell(env_vars=shell_environment(), codepage=65001)
+        call = prepare_call("collect", {"events_since": None, "max_events": 10, "vm_query_timeout_ms": 5000})
+        command = protocol.run_command(shell, call.command, [call.arguments])
+        stdout, _, code = protocol.get_command_output(shell, command)
+        protocol.cleanup_command(shell, command)
+        protocol.close_shell(shell)
+        assert code == 0 and json.loads(stdout)["vms"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_serve_exits_cleanly_on_sigterm() -> None:
+    pytest.importorskip("hvconsole.sim.wsman")
+    proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", "idle-vm"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = _lines(proc.stdout)  # type: ignore[arg-type]
+        assert lines.get(timeout=30).startswith("HV01 ")
+        assert "password:" in lines.get(timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_record_writes_a_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main(["record", "--site", "vmms-wedged", "--seconds", "60"]) == 0
+    snaps = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(snaps) >= 8 and all(s["host"] == "HV01" for s in snaps)
+    assert any(s["reachable"] and not s["vm_query"]["ok"] for s in snaps)
+
+
+def test_record_of_the_demo_starts_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main(["record", "--seconds", "10", "--interval", "5"]) == 0
+    assert {json.loads(line)["host"] for line in out.getvalue().splitlines()} == {"HV01", "HV02", "HV03", "HV04"}
+
+
+def test_scenarios_are_listed_and_unknown_sites_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main(["scenarios"]) == 0
+    assert [line.split()[0] for line in out.getvalue().splitlines()] == list(SCENARIOS)
+    with pytest.raises(SystemExit):
+        cli.main(["record", "--site", "no-such-site"])
