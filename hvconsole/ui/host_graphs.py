@@ -1,0 +1,391 @@
+"""Live resource graphs of one Hyper-V host (pyqtgraph): hypervisor CPU run time, memory,
+storage throughput and latency, network throughput, over the last 5 minutes or hour.
+
+The widget only reads a :class:`~hvconsole.core.history.HostHistory`; the main window owns
+the :class:`~hvconsole.core.history.SiteHistory`, feeds it snapshots and calls
+:meth:`HostGraphs.refresh` once per tick. A refresh is one ``setData`` per curve on the
+visible window of the preallocated ring buffers, with fixed or computed y ranges (no
+auto-range passes), antialiasing off and 1-px pens, as the design brief asks.
+
+Also holds the small plotting helpers that the VM detail dialog shares (time plots with a
+local-clock axis, curves, the window toggle, value formatting).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from hvconsole.core.history import HostHistory
+
+WINDOW_CHOICES: tuple[tuple[str, int], ...] = (("5 min", 300), ("1 h", 3600))
+DEFAULT_WINDOW_S = 3600
+
+# Tableau-10 hues: distinguishable, and readable on light and dark backgrounds alike.
+# Blue is always "in" (read, receive), orange always "out" (write, send).
+BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#7f7f7f")
+UNREACHABLE_BRUSH = (214, 39, 40, 40)
+# Left axes of stacked plots share one width so their time axes line up exactly.
+LEFT_AXIS_WIDTH = 58
+RIGHT_AXIS_WIDTH = 46
+# Memory in binary GB (1024 MB), as Windows, Hyper-V Manager and the tiles show it.
+MB_PER_GB = 1024.0
+
+
+# -- helpers shared with vm_detail ------------------------------------------------------
+
+def palette_colors(widget: QWidget) -> tuple[QColor, QColor]:
+    """(background, foreground) of the surrounding Qt palette, so graphs follow the
+    application's light or dark theme instead of pyqtgraph's fixed black."""
+    pal = widget.palette()
+    return pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.WindowText)
+
+
+def make_time_plot(layout: pg.GraphicsLayout, foreground: QColor, *, units: str,
+                   label: str = "", row: int | None = None, si_prefix: bool = True) -> pg.PlotItem:
+    """A plot with a local-clock time axis, grid, no mouse interaction and no menus:
+    the x range is set by the widget on every refresh, so panning would be undone.
+    ``si_prefix=False`` for units that must not be scaled (no "mGB" for a small VM)."""
+    plot = layout.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.setMouseEnabled(x=False, y=False)
+    # Vertical grid only: pyqtgraph drops the end tick labels ("0", "100 %") of an axis
+    # that draws grid lines, and those are the labels that say what the scale is.
+    plot.showGrid(x=True, y=False, alpha=0.25)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(foreground)
+        axis.setTextPen(foreground)
+    plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+    plot.setLabel("left", label, units=units)
+    plot.getAxis("left").enableAutoSIPrefix(si_prefix)
+    # The title is the legend; let it span the axes' columns too (it sits over the view
+    # box column only by default), so that three "name value" pairs fit in ~420 px.
+    plot.layout.removeItem(plot.titleLabel)
+    plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)
+    # An empty right axis of the same width as a real one keeps stacked plots aligned
+    # when one of them (storage latency) needs a second scale.
+    plot.showAxis("right")
+    right = plot.getAxis("right")
+    right.setWidth(RIGHT_AXIS_WIDTH)
+    right.setStyle(showValues=False)
+    right.setPen(pg.mkPen(None))
+    return plot
+
+
+def make_curve(plot: pg.PlotItem, color: str, *, dashed: bool = False,
+               fill: bool = False) -> pg.PlotDataItem:
+    pen = pg.mkPen(color, width=1,
+                   style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+    curve = pg.PlotDataItem(pen=pen, antialias=False, connect="finite")
+    if fill:
+        c = QColor(color)
+        c.setAlpha(60)
+        curve.setFillLevel(0.0)
+        curve.setBrush(c)
+    plot.addItem(curve)
+    return curve
+
+
+def legend_html(entries: list[tuple[str, str, str]]) -> str:
+    """A plot title that is its legend: colour key, name and current value per curve.
+    Only our own fixed words and formatted numbers go in here, never host-provided text
+    (pyqtgraph renders titles as HTML)."""
+    return "&nbsp;&nbsp;".join(
+        f"<span style='color:{color}'>&#9632; {name}</span>&nbsp;{value}"
+        for color, name, value in entries)
+
+
+def fmt_pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0f} %"
+
+
+def fmt_rate(v: float | None) -> str:
+    return "—" if v is None else pg.siFormat(v, precision=3, suffix="B/s")
+
+
+def fmt_gb(mb: float | None) -> str:
+    return "—" if mb is None else f"{mb / MB_PER_GB:.1f} GB"
+
+
+def fmt_ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f} ms"
+
+
+def local_hms(dt: datetime) -> str:
+    """The admin's wall clock, like the graphs' time axes."""
+    return dt.astimezone().strftime("%H:%M:%S")
+
+
+def rate_ceiling(*series: np.ndarray, floor: float) -> float:
+    """Top of a 0-based y range: 10 % above the largest visible value, at least ``floor``
+    so that an idle host does not get a y axis zoomed into noise."""
+    top = floor
+    for s in series:
+        if s.size and not np.isnan(s).all():
+            top = max(top, float(np.nanmax(s)) * 1.1)
+    return top
+
+
+class WindowToggle(QWidget):
+    """Exclusive "5 min | 1 h" buttons. Emits ``window_changed(seconds)`` on a click."""
+
+    window_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        box = QHBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        self._group = QButtonGroup(self)
+        self._group.setExclusive(True)
+        self.buttons: dict[int, QToolButton] = {}
+        for text, seconds in WINDOW_CHOICES:
+            b = QToolButton(self)
+            b.setText(text)
+            b.setCheckable(True)
+            b.setToolTip(f"Show the last {text}")
+            self._group.addButton(b, seconds)
+            box.addWidget(b)
+            self.buttons[seconds] = b
+        self._group.idClicked.connect(self.window_changed)
+
+    def set_checked(self, seconds: int) -> None:
+        """Reflect a window set in code; a window with no button unchecks all."""
+        b = self.buttons.get(seconds)
+        if b is not None:
+            b.setChecked(True)
+        else:
+            self._group.setExclusive(False)
+            for btn in self.buttons.values():
+                btn.setChecked(False)
+            self._group.setExclusive(True)
+
+
+# -- the host graphs --------------------------------------------------------------------
+
+class HostGraphs(QWidget):
+    """Four stacked plots of one host's resources, for a ~420 px wide side pane."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._history: HostHistory | None = None
+        self._window_s = DEFAULT_WINDOW_S
+        bg, fg = palette_colors(self)
+        self._fg = fg
+
+        self.title = QLabel("No host selected", self)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # host names are data
+        bold = QFont(self.title.font())
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.status = QLabel("", self)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # error messages come from hosts
+        self.status.setWordWrap(True)
+        self.toggle = WindowToggle(self)
+        self.toggle.set_checked(self._window_s)
+        self.toggle.window_changed.connect(self.set_window)
+
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.toggle)
+
+        self.graphics = pg.GraphicsLayoutWidget(self)
+        self.graphics.setBackground(bg)
+        self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.graphics.ci.setSpacing(4)
+        # pyqtgraph draws a right axis label a few px past the axis: leave room for it.
+        self.graphics.ci.setContentsMargins(2, 2, 8, 2)
+        self._build_plots()
+
+        box = QVBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addLayout(header)
+        box.addWidget(self.status)
+        box.addWidget(self.graphics, 1)
+        self.setMinimumSize(360, 480)
+        self._show_empty()
+
+    def _build_plots(self) -> None:
+        lay, fg = self.graphics.ci, self._fg
+        self.cpu_plot = make_time_plot(lay, fg, label="CPU run", units="%", row=0, si_prefix=False)
+        self.cpu_plot.setYRange(0, 100, padding=0.02)
+        self.cpu_plot.getAxis("left").setTicks([[(v, str(v)) for v in (0, 25, 50, 75, 100)]])
+        for level in (25, 50, 75):
+            self.cpu_plot.addItem(pg.InfiniteLine(level, angle=0, movable=False,
+                                                  pen=pg.mkPen(GREY, width=1, style=Qt.PenStyle.DotLine)),
+                                  ignoreBounds=True)
+        self.cpu_total = make_curve(self.cpu_plot, BLUE)
+        self.cpu_guest = make_curve(self.cpu_plot, GREEN)
+        self.cpu_root = make_curve(self.cpu_plot, ORANGE)
+
+        self.mem_plot = make_time_plot(lay, fg, label="Memory", units="GB", row=1, si_prefix=False)
+        self.mem_used = make_curve(self.mem_plot, PURPLE, fill=True)
+        self.mem_total = make_curve(self.mem_plot, GREY, dashed=True)
+
+        self.disk_plot = make_time_plot(lay, fg, label="Storage", units="B/s", row=2)
+        self.disk_read = make_curve(self.disk_plot, BLUE)
+        self.disk_write = make_curve(self.disk_plot, ORANGE)
+        self.latency_view, self.disk_latency = self._add_latency_axis(self.disk_plot, fg)
+
+        self.net_plot = make_time_plot(lay, fg, label="Network", units="B/s", row=3)
+        self.net_rx = make_curve(self.net_plot, BLUE)
+        self.net_tx = make_curve(self.net_plot, ORANGE)
+
+        self.plots = (self.cpu_plot, self.mem_plot, self.disk_plot, self.net_plot)
+        self.curves = (self.cpu_total, self.cpu_guest, self.cpu_root, self.mem_used,
+                       self.mem_total, self.disk_read, self.disk_write, self.disk_latency,
+                       self.net_rx, self.net_tx)
+        # Per plot: the legend entries (colour, name, history field, value formatter).
+        self._legends = (
+            (self.cpu_plot, ((BLUE, "total", "cpu_total_pct", fmt_pct),
+                             (GREEN, "guest", "cpu_guest_pct", fmt_pct),
+                             (ORANGE, "root", "cpu_root_pct", fmt_pct))),
+            (self.mem_plot, ((PURPLE, "used", "memory_used_mb", fmt_gb),
+                             (GREY, "total", "memory_total_mb", fmt_gb))),
+            (self.disk_plot, ((BLUE, "read", "storage_read_bps", fmt_rate),
+                              (ORANGE, "write", "storage_write_bps", fmt_rate),
+                              (RED, "latency", "storage_latency_ms", fmt_ms))),
+            (self.net_plot, ((BLUE, "rx", "network_rx_bps", fmt_rate),
+                             (ORANGE, "tx", "network_tx_bps", fmt_rate))),
+        )
+        self.unreachable_bands = []
+        for plot in self.plots:
+            if plot is not self.cpu_plot:
+                plot.setXLink(self.cpu_plot)
+            band = pg.LinearRegionItem(movable=False, brush=UNREACHABLE_BRUSH,
+                                       pen=pg.mkPen(None))
+            band.setZValue(-10)
+            band.hide()
+            plot.addItem(band, ignoreBounds=True)
+            self.unreachable_bands.append(band)
+
+    def _add_latency_axis(self, plot: pg.PlotItem, fg: QColor) -> tuple[pg.ViewBox, pg.PlotDataItem]:
+        """Latency has its own scale (ms) on the right axis, in a second view box that
+        follows the plot's x range and geometry (pyqtgraph's multiple-axes pattern)."""
+        view = pg.ViewBox(enableMouse=False, enableMenu=False)
+        right = plot.getAxis("right")
+        right.setStyle(showValues=True)
+        right.setPen(fg)
+        right.setTextPen(QColor(RED))
+        right.setLabel("latency", units="ms", color=RED)
+        right.enableAutoSIPrefix(False)  # plain ms, never "kms"
+        plot.scene().addItem(view)
+        right.linkToView(view)
+        view.setXLink(plot)
+        curve = pg.PlotDataItem(pen=pg.mkPen(RED, width=1), antialias=False, connect="finite")
+        view.addItem(curve)
+        plot.vb.sigResized.connect(self._sync_latency_view)
+        return view, curve
+
+    def _sync_latency_view(self) -> None:
+        self.latency_view.setGeometry(self.disk_plot.vb.sceneBoundingRect())
+
+    # -- API ----------------------------------------------------------------------------
+
+    @property
+    def window_s(self) -> int:
+        return self._window_s
+
+    def set_history(self, host_history: HostHistory | None) -> None:
+        """Show this host (or nothing) and redraw at once."""
+        self._history = host_history
+        self.refresh()
+
+    def set_window(self, seconds: int) -> None:
+        """Show the last ``seconds`` (the toggle offers 300 and 3600)."""
+        if seconds <= 0:
+            raise ValueError("window must be positive")
+        self._window_s = int(seconds)
+        self.toggle.set_checked(self._window_s)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw from the history: call once per poll tick."""
+        h = self._history
+        if h is None or h.last_time is None:
+            self._show_empty(None if h is None else h.name)
+            return
+        right = h.last_time
+        left = right - self._window_s
+        # Own copies: pyqtgraph keeps the arrays and repaints later, possibly while a
+        # poller thread appends to the ring buffer (the caller's lock is released by then).
+        times, values = h.buffer.since(left, copy=True)
+        col = dict(zip(h.buffer.fields, values))
+        self.title.setText(h.name)
+        self._update_status(h)
+
+        self.cpu_total.setData(times, col["cpu_total_pct"])
+        self.cpu_guest.setData(times, col["cpu_guest_pct"])
+        self.cpu_root.setData(times, col["cpu_root_pct"])
+
+        used_gb = col["memory_used_mb"] / MB_PER_GB
+        total_gb = col["memory_total_mb"] / MB_PER_GB
+        self.mem_used.setData(times, used_gb)
+        self.mem_total.setData(times, total_gb)
+        self.mem_plot.setYRange(0, rate_ceiling(used_gb, total_gb, floor=1.0), padding=0.02)
+
+        self.disk_read.setData(times, col["storage_read_bps"])
+        self.disk_write.setData(times, col["storage_write_bps"])
+        self.disk_latency.setData(times, col["storage_latency_ms"])
+        self.disk_plot.setYRange(0, rate_ceiling(col["storage_read_bps"], col["storage_write_bps"],
+                                                 floor=1e6), padding=0.02)
+        self.latency_view.setYRange(0, rate_ceiling(col["storage_latency_ms"], floor=10.0), padding=0.02)
+
+        self.net_rx.setData(times, col["network_rx_bps"])
+        self.net_tx.setData(times, col["network_tx_bps"])
+        self.net_plot.setYRange(0, rate_ceiling(col["network_rx_bps"], col["network_tx_bps"],
+                                                floor=1e6), padding=0.02)
+
+        self.cpu_plot.setXRange(left, right, padding=0)
+        self._update_titles(h)
+        self._update_bands(h, right)
+
+    # -- pieces of refresh --------------------------------------------------------------
+
+    def _update_titles(self, h: HostHistory | None) -> None:
+        for plot, entries in self._legends:
+            plot.setTitle(legend_html([
+                (color, name, fmt(None if h is None else h.buffer.latest(field)))
+                for color, name, field, fmt in entries]), color=self._fg, size="8pt")
+
+    def _update_status(self, h: HostHistory) -> None:
+        if h.unreachable_since is not None:
+            err = h.last_snapshot.error if h.last_snapshot is not None else None
+            reason = "" if err is None else f" ({err.kind}: {err.message})"
+            self.status.setText(f"Unreachable since {local_hms(h.unreachable_since)}{reason}")
+            self.status.setStyleSheet(f"color: {RED}; font-weight: bold;")
+        else:
+            snap = h.last_reachable
+            cpus = None if snap is None or snap.resources is None else snap.resources.logical_processors
+            extra = "" if cpus is None else f" · {cpus} logical processors"
+            polled = "" if snap is None else f"Last poll {local_hms(snap.polled_at)}"
+            self.status.setText(polled + extra)
+            self.status.setStyleSheet("")
+
+    def _update_bands(self, h: HostHistory, right: float) -> None:
+        since = h.unreachable_since
+        for band in self.unreachable_bands:
+            if since is None:
+                band.hide()
+            else:
+                band.setRegion((since.timestamp(), right))
+                band.show()
+
+    def _show_empty(self, name: str | None = None) -> None:
+        self.title.setText(name or "No host selected")
+        self.status.setText("No data yet" if name else "")
+        self.status.setStyleSheet("")
+        for curve in self.curves:
+            curve.setData([], [])
+        for band in self.unreachable_bands:
+            band.hide()
+        self._update_titles(None)
