@@ -77,14 +77,35 @@ def test_wrong_password_is_refused() -> None:
     assert not snap.reachable and snap.error is not None and snap.error.kind == "auth"
 
 
-def test_fixed_ports_and_given_credentials() -> None:
+def _two_free_ports() -> int:
+    """A base port whose successor is free too (other tests grab ephemeral ports meanwhile)."""
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-    with serve_site(SCENARIOS["live-migration"].build(), base_port=base, username="lab", password="pw-from-test") as served:
-        assert [h.url for h in served.hosts] == [f"http://127.0.0.1:{base}/wsman", f"http://127.0.0.1:{base + 1}/wsman"]
-        assert {(h.user, h.password) for h in served.hosts} == {("lab", "pw-from-test")}
+    for _ in range(50):
+        with socket.socket() as a, socket.socket() as b:
+            a.bind(("127.0.0.1", 0))
+            base = a.getsockname()[1]
+            try:
+                b.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError("no two consecutive free ports on loopback")
+
+
+def test_fixed_ports_and_given_credentials() -> None:
+    import secrets
+    secret = secrets.token_urlsafe(8)
+    for attempt in range(5):
+        base = _two_free_ports()
+        try:
+            served = serve_site(SCENARIOS["live-migration"].build(), base_port=base, username="lab", password=secret)
+        except OSError:
+            continue  # taken between the probe and the bind: try other ports
+        with served:
+            assert [h.url for h in served.hosts] == [f"http://127.0.0.1:{base}/wsman", f"http://127.0.0.1:{base + 1}/wsman"]
+            assert {(h.user, h.password) for h in served.hosts} == {("lab", secret)}
+        return
+    raise AssertionError("could not bind two consecutive ports in 5 attempts")
 
 
 def test_hung_host_stops_answering_and_comes_back() -> None:
