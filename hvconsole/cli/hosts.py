@@ -1,0 +1,368 @@
+"""``hvconsole hosts``: the host inventory and its passwords from the command line.
+
+    hvconsole hosts add NAME --address A --user U [--port N] [--transport T]
+                        [--ca-bundle PEM] [--no-verify] [--group G] [--password-stdin]
+    hvconsole hosts list [--json]
+    hvconsole hosts edit NAME [--name NEW] [--address A] ... [--password | --password-stdin]
+    hvconsole hosts remove NAME [--yes]
+    hvconsole hosts test NAME [--timeout S] [--json] [--password-stdin]
+    hvconsole hosts import FILE [--format csv|json]
+    hvconsole hosts export FILE|- [--format csv|json]
+
+A password is typed at a no-echo prompt (``getpass``) or read as one line from stdin with
+``--password-stdin``; never from the command line, where other users could read it in the
+process list and the shell would keep it in its history. It goes to the OS keyring only.
+
+Exit codes: 0 done (or connection OK), 1 the connection test failed, 2 bad input or
+inventory problem, 3 no usable OS keyring, 4 the connection works with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_TEST_FAILED, EXIT_BAD_INPUT, EXIT_NO_KEYRING, EXIT_TEST_WARNING = 0, 1, 2, 3, 4
+TLS_WARNING = ("WARNING: the server certificate of {name} will NOT be validated; anyone on the network "
+               "path can impersonate the host and capture the credential. Use a CA bundle instead.")
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
+        super().__init__(message)
+        self.code = code
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("hosts", help="manage the host inventory and stored passwords",
+                                   description="Manage the Hyper-V hosts and their passwords (OS keyring).")
+    _add_commands(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m hvconsole.cli.hosts``), the same commands."""
+    parser = argparse.ArgumentParser(prog="hvconsole hosts")
+    _add_commands(parser)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+def _add_commands(parser: argparse.ArgumentParser) -> None:
+    from hvconsole.core.inventory import Transport
+
+    sub = parser.add_subparsers(dest="hosts_command", metavar="COMMAND", required=True)
+    transports = [t.value for t in Transport]
+
+    def connection_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
+        req = not editing
+        p.add_argument("--address", required=req, help="DNS name, IPv4 or IPv6 address of the host")
+        p.add_argument("--user", required=req, help="DOMAIN\\user or user@domain (or a local account)")
+        p.add_argument("--port", type=int, help="WinRM port (default 5985, 5986 for https)")
+        p.add_argument("--transport", choices=transports, help="default ntlm (encrypted over HTTP)")
+        p.add_argument("--ca-bundle", metavar="PEM", help="CA certificate(s) that issued the host's HTTPS certificate")
+        p.add_argument("--no-verify", action="store_true", help="https: do NOT validate the certificate (lab only)")
+        p.add_argument("--group", help="free label, e.g. a patch ring such as pilot or prod")
+
+    p = sub.add_parser("add", help="add a host and store its password")
+    p.add_argument("name")
+    connection_options(p, editing=False)
+    p.add_argument("--password-stdin", action="store_true", help="read the password as one line from stdin")
+    p.set_defaults(handler=_guard(cmd_add))
+
+    p = sub.add_parser("list", help="list the hosts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_guard(cmd_list))
+
+    p = sub.add_parser("edit", help="change a host (and optionally its password)")
+    p.add_argument("name")
+    p.add_argument("--name", dest="new_name", help="rename the host")
+    connection_options(p, editing=True)
+    p.add_argument("--verify", action="store_true", help="https: validate the certificate again")
+    pw = p.add_mutually_exclusive_group()
+    pw.add_argument("--password", action="store_true", help="prompt for a new password")
+    pw.add_argument("--password-stdin", action="store_true", help="read a new password from stdin")
+    p.set_defaults(handler=_guard(cmd_edit))
+
+    p = sub.add_parser("remove", help="remove a host and its stored password")
+    p.add_argument("name")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(handler=_guard(cmd_remove))
+
+    p = sub.add_parser("test", help="test the connection and say what to fix")
+    p.add_argument("name")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--password-stdin", action="store_true", help="test with this password instead of the stored one")
+    p.set_defaults(handler=_guard(cmd_test))
+
+    p = sub.add_parser("import", help="add hosts from a CSV or JSON export (no passwords)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--format", choices=("csv", "json"))
+    p.set_defaults(handler=_guard(cmd_import))
+
+    p = sub.add_parser("export", help="write the hosts as CSV or JSON (never passwords)")
+    p.add_argument("file", help="a path, or - for stdout")
+    p.add_argument("--format", choices=("csv", "json"))
+    p.set_defaults(handler=_guard(cmd_export))
+
+
+def _guard(handler):
+    """Turn the expected failures into one line on stderr and an exit code."""
+    def run(args: argparse.Namespace) -> int:
+        from hvconsole.core.inventory import InventoryError
+        from hvconsole.credentials import CredentialStoreError, KeyringUnavailableError
+        prefix = f"hvconsole hosts {args.hosts_command}: "
+        try:
+            return handler(args)
+        except CliError as exc:
+            _err(prefix + str(exc))
+            return exc.code
+        except KeyringUnavailableError as exc:
+            _err(prefix + str(exc))
+            return EXIT_NO_KEYRING
+        except (InventoryError, CredentialStoreError) as exc:
+            _err(prefix + str(exc))
+            return EXIT_BAD_INPUT
+    return run
+
+
+# -- commands -----------------------------------------------------------------------------
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from hvconsole.core.inventory import DuplicateHostError, Host
+
+    host = Host(name=args.name, address=args.address, username=args.user, port=args.port,
+                transport=args.transport or "ntlm", ca_bundle=args.ca_bundle,
+                verify_tls=not args.no_verify, group=args.group)
+    _check_ca_bundle(host)
+    book = _open_book(_keyring(unchanged="the host was not added"))
+    existing = book.inventory.find(host.name)
+    if existing is not None:       # before the password prompt, not after
+        raise DuplicateHostError(f"a host named {existing.name!r} already exists (names ignore case)")
+    book.add(host, _read_password(args, host))
+    print(f"added {host.name} ({host.url}, {host.transport.value}); password stored in the OS keyring")
+    print(f"check it with: hvconsole hosts test {_quote(host.name)}")
+    _warn_unverified(host)
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    passwords, note = _keyring_or_none()
+    book = _open_book(passwords)
+    rows = []
+    for h in book.inventory:
+        stored = None if passwords is None else book.password(h) is not None
+        rows.append({**h.to_dict(), "url": h.url, "password_stored": stored})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        print("no hosts yet: add one with `hvconsole hosts add NAME --address A --user U`")
+    else:
+        table = [("NAME", "URL", "TRANSPORT", "USER", "GROUP", "PASSWORD")]
+        for r in rows:
+            pw = {True: "stored", False: "MISSING", None: "?"}[r["password_stored"]]
+            transport = r["transport"] + (" (NOT VERIFIED)" if r["verify_tls"] is False else "")
+            table.append((r["name"], r["url"], transport, r["username"], r["group"] or "", pw))
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        for row in table:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if note and rows:
+        _err(f"note: stored passwords cannot be checked: {note}")
+    return EXIT_OK
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from hvconsole.core.inventory import Transport
+
+    if args.no_verify and args.verify:
+        raise CliError("--verify and --no-verify contradict each other")
+    want_password = args.password or args.password_stdin
+    book = _open_book(_keyring(unchanged="nothing was changed") if want_password else None)
+    old = book.inventory.get(args.name)
+    changes: dict[str, Any] = {}
+    for attr, value in (("name", args.new_name), ("address", args.address), ("username", args.user),
+                        ("port", args.port), ("transport", args.transport), ("group", args.group),
+                        ("ca_bundle", args.ca_bundle)):
+        if value is not None:
+            changes[attr] = value
+    if args.no_verify or args.verify:
+        changes["verify_tls"] = bool(args.verify)
+    if args.no_verify:
+        changes.setdefault("ca_bundle", None)
+    if not Transport(changes.get("transport", old.transport)).uses_tls:
+        # Leaving HTTPS: its certificate options no longer mean anything.
+        changes.setdefault("ca_bundle", None)
+        changes.setdefault("verify_tls", True)
+    new = old.with_changes(**changes)
+    _check_ca_bundle(new)
+    book.update(old.name, new, _read_password(args, new) if want_password else None)
+    print(f"updated {new.name} ({new.url}, {new.transport.value})" +
+          ("; new password stored" if want_password else ""))
+    _warn_unverified(new)
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from hvconsole.credentials import CredentialStoreError
+
+    passwords, reason = _keyring_or_none()
+    book = _open_book(passwords)
+    host = book.inventory.get(args.name)
+    if passwords is None:
+        _err(f"warning: the stored password cannot be removed: {reason}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(f"not removing {host.name} without confirmation: add --yes")
+        reply = input(f"Remove {host.name} ({host.address}) and its stored password? [y/N] ")
+        if reply.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return EXIT_OK
+    try:
+        _, deleted = book.remove(host.name)
+    except CredentialStoreError as exc:   # the host is gone already; only the secret stayed
+        _err(f"the stored password could not be removed: {exc}")
+        deleted = None
+    suffix = {True: " and its stored password", False: " (it had no stored password)", None: ""}[deleted]
+    print(f"removed {host.name}{suffix}")
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from hvconsole.remote.probe import probe_host
+
+    book = _open_book(None if args.password_stdin else _keyring(unchanged="nothing was tested"))
+    host = book.inventory.get(args.name)
+    password = _read_password(args, host) if args.password_stdin else book.password(host)
+    if password is None:
+        raise CliError(f"no password stored for {host.name}: set one with "
+                       f"`hvconsole hosts edit {_quote(host.name)} --password`")
+    result = probe_host(host, password, timeout_s=args.timeout)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        label = {"ok": "OK", "warning": "WARNING", "cancelled": "CANCELLED"}.get(result.severity, "FAILED")
+        tag = "" if result.ok else f" ({result.outcome.value})"
+        print(f"{label}{tag}: {result.message}")
+        if result.hint:
+            print(f"  fix: {result.hint}")
+        if result.wsman_code is not None:
+            print(f"  WS-Management code: {result.wsman_code} (0x{result.wsman_code:08X})")
+    _warn_unverified(host)
+    return {"ok": EXIT_OK, "warning": EXIT_TEST_WARNING}.get(result.severity, EXIT_TEST_FAILED)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from hvconsole.core.inventory import parse_import
+
+    fmt = args.format or _format_of(str(args.file))
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")   # Excel writes a BOM
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    hosts = parse_import(text, fmt)
+    added = _open_book(None).add_many(hosts)
+    print(f"imported {len(added)} host(s): {', '.join(h.name for h in added) or 'none'}")
+    if added:
+        print("set each password with: hvconsole hosts edit NAME --password")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hvconsole.core.atomic_file import atomic_write_text
+    from hvconsole.core.inventory import export_csv, export_json
+
+    fmt = args.format or ("csv" if args.file == "-" else _format_of(args.file))
+    inventory = _open_book(None).inventory
+    text = export_csv(inventory) if fmt == "csv" else export_json(inventory)
+    if args.file == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(Path(args.file), text)
+        print(f"exported {len(inventory)} host(s) to {args.file} (no passwords)")
+    return EXIT_OK
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+def _open_book(passwords):
+    from hvconsole import paths
+    from hvconsole.core.inventory import HostBook, InventoryStore
+
+    book = HostBook(InventoryStore(paths.inventory_path()), passwords)
+    if book.load_problem:
+        _err(f"warning: the inventory could not be read ({book.load_problem}); it was kept as "
+             f"{book.moved_to} and an empty inventory is used")
+    return book
+
+
+def _keyring(*, unchanged: str):
+    """The OS keyring, or a CliError saying it is unusable and that ``unchanged`` holds."""
+    store, reason = _keyring_or_none()
+    if store is None:
+        raise CliError(f"{reason}\n{unchanged[:1].upper()}{unchanged[1:]}: the command line cannot keep a "
+                       "password for later without a keyring (the window can, for its session).",
+                       EXIT_NO_KEYRING)
+    return store
+
+
+def _keyring_or_none():
+    """(store, None) when the OS keyring answers, else (None, why not)."""
+    from hvconsole.credentials import CredentialStore, KeyringUnavailableError
+
+    try:
+        store = CredentialStore()
+        store.verify()
+        return store, None
+    except KeyringUnavailableError as exc:
+        return None, str(exc)
+
+
+def _read_password(args: argparse.Namespace, host):
+    from hvconsole.credentials import Secret
+
+    if getattr(args, "password_stdin", False):
+        line = sys.stdin.readline()
+        text = line[:-1] if line.endswith("\n") else line
+        text = text[:-1] if text.endswith("\r") else text
+    else:
+        if not sys.stdin.isatty():
+            raise CliError("no terminal to ask for the password: pipe it in with --password-stdin")
+        text = getpass.getpass(f"Password for {host.username} on {host.name}: ")
+    if not text:
+        raise CliError("the password is empty")
+    return Secret(text)
+
+
+def _check_ca_bundle(host) -> None:
+    if host.ca_bundle and not Path(host.ca_bundle).is_file():
+        raise CliError(f"--ca-bundle: {host.ca_bundle} is not a file")
+
+
+def _warn_unverified(host) -> None:
+    if host.tls_unverified:
+        _err(TLS_WARNING.format(name=host.name))
+
+
+def _format_of(name: str) -> str:
+    lowered = name.lower()
+    if lowered.endswith(".csv"):
+        return "csv"
+    if lowered.endswith(".json"):
+        return "json"
+    raise CliError(f"cannot tell the format of {name}: add --format csv or --format json")
+
+
+def _quote(name: str) -> str:
+    return name if name.replace("-", "").replace(".", "").isalnum() else json.dumps(name, ensure_ascii=False)
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

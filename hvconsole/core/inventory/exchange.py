@@ -1,0 +1,61 @@
+"""Import and export of the inventory as CSV or JSON, for moving a site's host list
+between PCs or editing it in a spreadsheet. Exports carry no ids (the other PC's keyring
+has none of these entries) and never a secret; imports refuse a password column outright.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from .fields import FIELDS, SECRET_KEYS, InventoryError
+from .model import Host, Inventory
+from .store import describe_load_failure
+
+
+def export_json(inventory: Inventory) -> str:
+    # Without ids: an export seeds another PC, whose keyring has none of these entries.
+    return json.dumps(inventory.to_document(include_ids=False), ensure_ascii=False, indent=2) + "\n"
+
+
+def export_csv(inventory: Inventory) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for host in inventory:
+        row = host.to_dict(include_id=False)
+        writer.writerow({k: "" if row[k] is None else row[k] for k in FIELDS})
+    return out.getvalue()
+
+
+def parse_import(text: str, fmt: str) -> list[Host]:
+    """Hosts from an exported CSV or JSON text (fresh ids); every problem is reported at
+    once, naming its row, as one :class:`InventoryError`."""
+    if fmt == "json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InventoryError(describe_load_failure(exc)) from None
+        return list(Inventory.from_document(doc, keep_ids=False))
+    if fmt != "csv":
+        raise InventoryError(f"unknown import format {fmt!r} (csv or json)")
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {c.strip().lower() for c in reader.fieldnames or ()}
+    if SECRET_KEYS & columns:
+        raise InventoryError("the CSV has a password column: hvconsole never imports passwords from files; "
+                             "remove the column and set each password with `hvconsole hosts edit NAME "
+                             "--password-stdin`")
+    missing = {"name", "address", "username"} - columns
+    if missing:
+        raise InventoryError(f"the CSV lacks the column(s) {', '.join(sorted(missing))}; expected {','.join(FIELDS)}")
+    hosts, problems = [], []
+    for row in reader:
+        clean = {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+        try:
+            hosts.append(Host.from_dict({k: v for k, v in clean.items() if v != ""}, keep_id=False))
+        except InventoryError as exc:
+            problems.append(f"line {reader.line_num}: {exc}")
+    if problems:
+        raise InventoryError("; ".join(problems))
+    return hosts

@@ -1,0 +1,203 @@
+"""Fields of an inventory host: the transports, and one validator per field that
+normalises the admin's input or raises :class:`HostValidationError` naming the field and
+saying, in admin words, what to type instead.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+import uuid
+from enum import StrEnum
+from typing import Any, Mapping
+
+HTTP_PORT = 5985
+HTTPS_PORT = 5986
+MAX_NAME_LENGTH = 64
+MAX_GROUP_LENGTH = 64
+MAX_USERNAME_LENGTH = 256
+
+
+class Transport(StrEnum):
+    """How the client talks to the host's WinRM service."""
+
+    NTLM = "ntlm"                # NTLM with WinRM message encryption over HTTP (default)
+    KERBEROS = "kerberos"        # Kerberos with message encryption over HTTP (domain only)
+    CREDSSP = "credssp"          # CredSSP (delegates the credential to the host)
+    HTTPS = "https"              # NTLM inside TLS, the HTTPS listener (5986)
+    HTTPS_BASIC = "https-basic"  # Basic inside TLS: local accounts only, Basic must be enabled
+    PLAINTEXT = "plaintext"      # Basic over plain HTTP: only to this PC (the demo site)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self in (Transport.HTTPS, Transport.HTTPS_BASIC)
+
+    @property
+    def default_port(self) -> int:
+        return HTTPS_PORT if self.uses_tls else HTTP_PORT
+
+
+TRANSPORT_LABELS: Mapping[Transport, str] = {
+    Transport.NTLM: "NTLM, encrypted messages over HTTP (recommended)",
+    Transport.KERBEROS: "Kerberos, encrypted messages over HTTP (domain accounts)",
+    Transport.CREDSSP: "CredSSP (the host receives your credential)",
+    Transport.HTTPS: "HTTPS listener, NTLM inside TLS",
+    Transport.HTTPS_BASIC: "HTTPS listener, Basic inside TLS (local accounts)",
+    Transport.PLAINTEXT: "Plain HTTP with Basic, this PC only (demo)",
+}
+
+# Columns of the CSV export, in order; also the keys of one JSON host entry (plus "id").
+FIELDS = ("name", "address", "port", "transport", "username", "group", "ca_bundle", "verify_tls")
+# Column or key names that would mean someone tried to put a secret into a file.
+SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "credential", "credentials"})
+
+
+class InventoryError(ValueError):
+    """Anything wrong with the inventory, in words an admin can act on."""
+
+
+class HostValidationError(InventoryError):
+    def __init__(self, field_name: str, problem: str):
+        self.field = field_name
+        self.problem = problem
+        super().__init__(f"{field_name}: {problem}")
+
+
+class DuplicateHostError(InventoryError):
+    pass
+
+
+class UnknownHostError(InventoryError):
+    pass
+
+
+class InventoryConflictError(InventoryError):
+    pass
+
+
+def new_host_id() -> str:
+    return uuid.uuid4().hex
+
+
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LOOKS_NUMERIC = re.compile(r"^[0-9.]+$")
+_USER_FORBIDDEN = set('"/\\[]:;|=,+*?<>')
+_DOMAIN_FORBIDDEN = set('\\/:*?"<>|')
+
+
+def _has_control(text: str) -> bool:
+    # Cc = control, Cf = invisible format characters (zero-width joiners, bidi overrides):
+    # both let two names look identical on screen while differing underneath.
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
+
+
+def validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise HostValidationError("name", "must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise HostValidationError("name", f"at most {MAX_NAME_LENGTH} characters")
+    if _has_control(name):
+        raise HostValidationError("name", "contains control or invisible characters")
+    return name
+
+
+def validate_address(address: str) -> str:
+    """A DNS name, an IPv4 or an IPv6 address (brackets allowed); returned normalised."""
+    text = (address or "").strip()
+    if not text:
+        raise HostValidationError("address", "must not be empty")
+    if "://" in text or "/" in text:
+        raise HostValidationError("address", "give the host name or IP only, without http:// or a path")
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if ":" in text:
+        bare, sep, zone = text.partition("%")
+        try:
+            return str(ipaddress.IPv6Address(bare)) + sep + zone
+        except ValueError:
+            raise HostValidationError(
+                "address", f"{text!r} is not a valid IPv6 address (to give a port, use the port field)") from None
+    if _LOOKS_NUMERIC.match(text):
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            raise HostValidationError("address", f"{text!r} is not a valid IPv4 address") from None
+    if not text.isascii():
+        raise HostValidationError("address", "use the ASCII (punycode, xn--...) form of an international name")
+    name = text[:-1] if text.endswith(".") else text
+    if len(name) > 253:
+        raise HostValidationError("address", "a DNS name has at most 253 characters")
+    for label in name.split("."):
+        if not _DNS_LABEL.match(label):
+            raise HostValidationError(
+                "address", f"{text!r} is not a valid DNS name (letters, digits and hyphens between dots; "
+                           "no spaces or underscores)")
+    return text
+
+
+def is_loopback(address: str) -> bool:
+    if address.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_port(port: Any) -> int | None:
+    if port is None or port == "":
+        return None
+    try:
+        value = int(str(port).strip())
+    except ValueError:
+        raise HostValidationError("port", f"{port!r} is not a number") from None
+    if not 1 <= value <= 65535:
+        raise HostValidationError("port", "must be between 1 and 65535")
+    return value
+
+
+def validate_username(username: str) -> str:
+    """``DOMAIN\\user``, ``.\\user``, ``user@domain`` or a bare local account name."""
+    user = (username or "").strip()
+    if not user:
+        raise HostValidationError("username", "must not be empty (DOMAIN\\user or user@domain)")
+    if len(user) > MAX_USERNAME_LENGTH or _has_control(user):
+        raise HostValidationError("username", "too long or contains control characters")
+    if "\\" in user:
+        domain, _, account = user.partition("\\")
+        if not domain or not account or "\\" in account or "@" in account:
+            raise HostValidationError("username", "use DOMAIN\\user (one backslash) or user@domain")
+        if _DOMAIN_FORBIDDEN & set(domain):
+            raise HostValidationError("username", f"the domain part {domain!r} contains a character Windows forbids")
+    elif "@" in user:
+        account, _, domain = user.partition("@")
+        if not account or not domain or "@" in domain or " " in domain:
+            raise HostValidationError("username", "a UPN looks like user@domain.example")
+    else:
+        account = user
+    if _USER_FORBIDDEN & set(account):
+        raise HostValidationError("username", f"the account name {account!r} contains a character Windows forbids "
+                                              '(" / \\ [ ] : ; | = , + * ? < >)')
+    return user
+
+
+def validate_group(group: str | None) -> str | None:
+    group = (group or "").strip()
+    if not group:
+        return None
+    if len(group) > MAX_GROUP_LENGTH or _has_control(group):
+        raise HostValidationError("group", f"at most {MAX_GROUP_LENGTH} printable characters")
+    return group
+
+
+def parse_bool(value: Any, field_name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y", ""):
+        return True
+    if text in ("0", "false", "no", "n"):
+        return False
+    raise HostValidationError(field_name, f"{value!r} is not true or false")

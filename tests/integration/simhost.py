@@ -1,0 +1,63 @@
+"""One simulated Hyper-V host behind a real WS-Management endpoint on loopback, for the
+connection-test, CLI and dialog tests: the product's real client code talks to it over
+HTTP(S) with Basic or NTLM, exactly as it would to a Windows host."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from hvconsole.core.inventory import Host
+from hvconsole.sim.host_agent import HostAgent
+from hvconsole.sim.model import SimHost, SimSite
+from hvconsole.sim.wsman.endpoint import WsmanEndpoint
+
+USER = "demo"
+
+
+@dataclass
+class SimEndpoint:
+    site: SimSite
+    sim: SimHost
+    endpoint: WsmanEndpoint
+    password: str = field(repr=False)
+    user: str = USER
+    bind: str = "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
+
+    def host(self, *, name: str = "HV01", transport: str = "plaintext", **fields: Any) -> Host:
+        """The inventory entry an admin would type for this endpoint."""
+        fields.setdefault("address", self.bind)
+        fields.setdefault("username", self.user)
+        fields.setdefault("port", self.port)
+        return Host(name=name, transport=transport, **fields)
+
+
+@contextmanager
+def sim_endpoint(*, auth: str = "basic", tls: Any = None, bind: str = "127.0.0.1",
+                 user: str = USER, name: str = "HV01") -> Iterator[SimEndpoint]:
+    """A started endpoint for one simulated host (answers without artificial latency);
+    stopped on exit whatever happened."""
+    site = SimSite(seed=7)
+    sim = site.add_host(SimHost(name))
+    password = secrets.token_urlsafe(16)
+    endpoint = WsmanEndpoint(HostAgent(sim, site, latency_scale=0.0), username=user, password=password,
+                             auth=auth, tls=tls, bind=bind, name=name)
+    endpoint.start()
+    try:
+        yield SimEndpoint(site, sim, endpoint, password, user, bind)
+    finally:
+        endpoint.stop()
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,289 @@
+"""The connection test against a real WS-Management endpoint (the simulated host) over
+loopback: every outcome an admin can meet, each with its message and fix, and never the
+password in any of them."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import winrm.transport
+
+from hvconsole.credentials import Secret
+from hvconsole.remote import probe as probe_module
+from hvconsole.remote.probe import Outcome, judge, probe_host, target_for
+from hvconsole.remote.target import CancelToken
+from hvconsole.sim import host_agent
+from hvconsole.sim.handlers_probe import ProbeProfile, set_probe_profile
+from hvconsole.sim.host_agent import ScriptFailure
+from hvconsole.sim.wsman.tls import issue_certificate
+from tests.integration.simhost import closed_port, sim_endpoint
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def run(host, password: str, **kw):
+    result = probe_host(host, Secret(password), **kw)
+    shown = json.dumps(result.to_dict(), ensure_ascii=False)
+    assert password not in shown, "the password leaked into the probe result"
+    return result
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    return issue_certificate(tmp_path_factory.mktemp("tls"))
+
+
+# -- it works -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("auth, transport", [("basic", "plaintext"), ("ntlm", "ntlm")])
+def test_ok_reports_what_the_host_is(auth: str, transport: str) -> None:
+    with sim_endpoint(auth=auth) as sim:
+        result = run(sim.host(transport=transport), sim.password, timeout_s=20)
+    assert result.outcome is Outcome.OK and result.ok and result.severity == "ok"
+    assert result.step == "checks" and result.hint == ""
+    assert result.facts["os"]["build"] == sim.sim.build and result.facts["is_admin"] is True
+    assert f"{sim.sim.build}.{sim.sim.ubr}" in result.message and "Hyper-V is ready" in result.message
+
+
+def test_ntlm_with_a_non_ascii_account() -> None:
+    with sim_endpoint(auth="ntlm", user="Jörg") as sim:
+        assert run(sim.host(transport="ntlm"), sim.password, timeout_s=20).outcome is Outcome.OK
+
+
+# -- credentials and rights ---------------------------------------------------------------
+
+@pytest.mark.parametrize("auth, transport, hint", [
+    ("basic", "plaintext", "Basic authentication works only with local accounts"),
+    ("ntlm", "ntlm", "DOMAIN\\user"),
+])
+def test_wrong_password_is_credentials_rejected(auth: str, transport: str, hint: str) -> None:
+    with sim_endpoint(auth=auth) as sim:
+        wrong = sim.password + "-typo"
+        result = run(sim.host(transport=transport), wrong, timeout_s=20)
+        assert sim.password not in json.dumps(result.to_dict())
+    assert result.outcome is Outcome.CREDENTIALS_REJECTED and result.step == "winrm"
+    assert "rejected the user name or password for demo" in result.message and hint in result.hint
+
+
+def test_not_an_administrator() -> None:
+    with sim_endpoint() as sim:
+        set_probe_profile(sim.sim, ProbeProfile(user="CORP\\helpdesk", is_admin=False, in_hyperv_admins=False))
+        result = run(sim.host(), sim.password, timeout_s=20)
+    assert result.outcome is Outcome.NOT_ADMIN and result.severity == "error"
+    assert "CORP\\helpdesk" in result.message and "Administrators" in result.hint
+
+
+@pytest.mark.parametrize("profile, outcome, fix", [
+    (ProbeProfile(hyperv_module=False), Outcome.NO_HYPERV_MODULE, "Hyper-V-PowerShell"),
+    (ProbeProfile(hyperv_module=False, hyperv_role=False), Outcome.NO_HYPERV_MODULE, "is this a Hyper-V host"),
+    (ProbeProfile(hyperv_role=False), Outcome.NO_HYPERV_ROLE, "Install-WindowsFeature Hyper-V"),
+])
+def test_missing_hyperv_pieces(profile: ProbeProfile, outcome: Outcome, fix: str) -> None:
+    with sim_endpoint() as sim:
+        set_probe_profile(sim.sim, profile)
+        result = run(sim.host(), sim.password, timeout_s=20)
+    assert result.outcome is outcome and fix in result.hint
+
+
+# -- network ------------------------------------------------------------------------------
+
+def test_refused_port_says_enable_psremoting() -> None:
+    port = closed_port()
+    with sim_endpoint() as sim:
+        result = run(sim.host(port=port), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.REFUSED and result.step == "connect"
+    assert "Enable-PSRemoting" in result.hint and f"TCP {port}" in result.hint
+
+
+def test_endpoint_that_went_away_is_refused() -> None:
+    with sim_endpoint() as sim:
+        sim.endpoint.faults.refuse()
+        result = run(sim.host(), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.REFUSED
+
+
+def test_unknown_name_is_name_not_resolved(monkeypatch) -> None:
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(probe_module.socket, "getaddrinfo", no_such_name)
+    with sim_endpoint() as sim:
+        result = run(sim.host(address="localhost"), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.NAME_NOT_RESOLVED and result.step == "resolve"
+    assert "could not be resolved" in result.message and "nslookup" in result.hint
+
+
+def test_hung_winrm_is_a_timeout_after_connecting() -> None:
+    with sim_endpoint() as sim:
+        sim.endpoint.faults.hang()
+        result = run(sim.host(), sim.password, timeout_s=2)
+        sim.endpoint.faults.clear()
+    assert result.outcome is Outcome.TIMEOUT and result.step == "winrm"
+    assert "accepted the connection" in result.message and "Restart-Service WinRM" in result.hint
+
+
+def test_non_winrm_web_server_on_the_port() -> None:
+    class NotWinrm(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = b"<html><body>Not Found</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotWinrm)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with sim_endpoint() as sim:
+            result = run(sim.host(port=server.server_address[1]), sim.password, timeout_s=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.outcome is Outcome.NOT_WINRM and "5985" in result.hint
+
+
+# -- WS-Management faults -----------------------------------------------------------------
+
+@pytest.mark.parametrize("fault, outcome, code, fix", [
+    ("quota", Outcome.QUOTA, 2150859173, "MaxShellsPerUser"),
+    ("access_denied", Outcome.ACCESS_DENIED, 5, "LocalAccountTokenFilterPolicy"),
+    ("encryption_required", Outcome.ENCRYPTION_POLICY, 5, "use the ntlm or https transport"),
+])
+def test_faults_are_told_apart_by_code_and_text(fault: str, outcome: Outcome, code: int, fix: str) -> None:
+    with sim_endpoint() as sim:
+        sim.endpoint.faults.fault_next(fault, count=10)   # also covers a retry on a fresh shell
+        result = run(sim.host(), sim.password, timeout_s=10)
+    assert result.outcome is outcome and result.wsman_code == code and fix in result.hint
+
+
+def test_script_failure_on_the_host(monkeypatch) -> None:
+    def broken(host, params, now):
+        raise ScriptFailure("Get-Module : the module cache is corrupt", "probe")
+
+    monkeypatch.setitem(host_agent._HANDLERS, "probe", broken)
+    with sim_endpoint() as sim:
+        result = run(sim.host(), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.SCRIPT_FAILED and "module cache is corrupt" in result.message
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("auth, transport", [("ntlm", "https"), ("basic", "https-basic")])
+def test_https_with_the_ca_bundle_or_without_validation(tls, auth: str, transport: str) -> None:
+    with sim_endpoint(auth=auth, tls=tls) as sim:
+        assert run(sim.host(transport=transport, ca_bundle=tls.ca_file), sim.password,
+                   timeout_s=20).outcome is Outcome.OK
+        assert run(sim.host(transport=transport, address="localhost", ca_bundle=tls.ca_file), sim.password,
+                   timeout_s=20).outcome is Outcome.OK
+        unverified = sim.host(transport=transport, verify_tls=False)
+        assert unverified.tls_unverified and run(unverified, sim.password, timeout_s=20).ok
+
+
+def test_https_with_an_unknown_ca_is_a_tls_problem(tls) -> None:
+    with sim_endpoint(auth="ntlm", tls=tls) as sim:
+        result = run(sim.host(transport="https"), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.TLS and result.step == "tls"
+    assert "not accepted" in result.message and "CA bundle" in result.hint
+
+
+def test_https_certificate_for_another_name_is_a_tls_problem(tls) -> None:
+    with sim_endpoint(auth="ntlm", tls=tls, bind="127.0.0.2") as sim:   # the certificate names 127.0.0.1
+        result = run(sim.host(transport="https", ca_bundle=tls.ca_file), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.TLS and "mismatch" in result.message
+
+
+def test_https_to_a_plain_http_listener(tls) -> None:
+    with sim_endpoint(auth="ntlm") as sim:
+        result = run(sim.host(transport="https", verify_tls=False), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.TLS and "5986" in result.hint
+
+
+def test_plain_http_to_an_https_listener(tls) -> None:
+    with sim_endpoint(auth="ntlm", tls=tls) as sim:
+        result = run(sim.host(transport="ntlm"), sim.password, timeout_s=10)
+    assert result.outcome is Outcome.NOT_WINRM and "choose the https transport" in result.hint
+
+
+def test_missing_ca_bundle_file(tmp_path: Path) -> None:
+    with sim_endpoint() as sim:
+        result = run(sim.host(transport="https", ca_bundle=str(tmp_path / "nope.pem")), sim.password)
+    assert result.outcome is Outcome.CLIENT_SETUP and result.step == "setup"
+
+
+# -- client side, cancelling, robustness --------------------------------------------------
+
+def test_kerberos_without_its_library_is_a_setup_problem(monkeypatch) -> None:
+    monkeypatch.setattr(winrm.transport, "HAVE_KERBEROS", False)
+    with sim_endpoint() as sim:
+        result = run(sim.host(transport="kerberos", username="demo@corp.example"), sim.password)
+    assert result.outcome is Outcome.CLIENT_SETUP and "pywinrm[kerberos]" in result.hint
+
+
+def test_cancel_before_start_and_during_a_hang() -> None:
+    with sim_endpoint() as sim:
+        token = CancelToken()
+        token.cancel()
+        assert run(sim.host(), sim.password, cancel=token).outcome is Outcome.CANCELLED
+
+        sim.endpoint.faults.hang()
+        token = CancelToken()
+        box = {}
+        worker = threading.Thread(target=lambda: box.update(r=run(sim.host(), sim.password, timeout_s=3,
+                                                                  cancel=token)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while sim.endpoint.stats.requests_total == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        token.cancel()
+        worker.join(20)
+        sim.endpoint.faults.clear()
+    assert not worker.is_alive() and box["r"].outcome is Outcome.CANCELLED
+    assert box["r"].severity == "cancelled"
+
+
+def test_an_unexpected_client_error_is_still_an_answer() -> None:
+    def exploding(target):
+        raise ValueError("boom")
+
+    with sim_endpoint() as sim:
+        result = run(sim.host(), sim.password, session_factory=exploding)
+    assert result.outcome is Outcome.CLIENT_SETUP and "unexpectedly" in result.message
+
+
+def test_target_for_maps_transports_and_hides_the_password(tls) -> None:
+    password = secrets.token_urlsafe(12)
+    with sim_endpoint() as sim:
+        cases = {
+            "plaintext": ("plaintext", "http://", "validate", None),
+            "https": ("ntlm", "https://", "validate", tls.ca_file),
+            "https-basic": ("ssl", "https://", "ignore", None),
+        }
+        for transport, (expected, scheme, validation, ca) in cases.items():
+            extra = {"ca_bundle": ca} if ca else ({"verify_tls": False} if validation == "ignore" else {})
+            target = target_for(sim.host(transport=transport, **extra), Secret(password))
+            assert (target.transport, target.server_cert_validation, target.ca_trust_path) == \
+                   (expected, validation, ca)
+            assert target.url.startswith(scheme) and target.password == password
+            assert password not in repr(target)
+
+
+def test_judge_warns_when_vmms_is_not_running_and_fails_on_unknowns() -> None:
+    with sim_endpoint() as sim:
+        host = sim.host()
+    facts = {"user": "HV01\\demo", "is_admin": True, "hyperv_module": True, "vmms": "StartPending",
+             "os": {"product": "Windows Server 2025 Datacenter", "build": 26100, "ubr": 4652}}
+    outcome, message, hint = judge(host, facts)
+    assert outcome is Outcome.VMMS_NOT_RUNNING and "StartPending" in message and "Start-Service vmms" in hint
+    outcome, message, _ = judge(host, {"is_admin": None, "hyperv_module": True, "checks_failed": ["identity"]})
+    assert outcome is Outcome.SCRIPT_FAILED and "identity" in message
