@@ -134,7 +134,7 @@ def _update(raw: Any, where: str, origin: str) -> CatalogUpdate:
     if not _KB.match(kb):
         raise CatalogError(where, f"kb {kb[:20]!r} is not of the form KB1234567")
     kind = raw.get("kind", "other")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise CatalogError(where, f"kind must be one of {sorted(_KINDS)}")
     try:
         released = date.fromisoformat(_text(raw, "released", where))
@@ -157,10 +157,11 @@ def _target(raw: Any, where: str) -> BuildTarget:
     if not isinstance(raw, Mapping):
         raise CatalogError(where, "target must be an object")
     build, ubr = raw.get("build"), raw.get("min_ubr")
-    if not isinstance(build, int) or not isinstance(ubr, int) or build <= 0 or ubr < 0:
+    if (not isinstance(build, int) or not isinstance(ubr, int) or isinstance(build, bool)
+            or isinstance(ubr, bool) or build <= 0 or ubr < 0):
         raise CatalogError(where, "build and min_ubr must be whole numbers (e.g. 20348 and 3695)")
     track = raw.get("track", "standard")
-    if track not in _TRACKS:
+    if not isinstance(track, str) or track not in _TRACKS:
         raise CatalogError(where, f"track must be one of {sorted(_TRACKS)}")
     return BuildTarget(product=str(raw.get("product") or ""), build=build, min_ubr=ubr, track=track)
 

@@ -41,8 +41,8 @@ def parse_snapshot_json(text: str | bytes) -> Snapshot:
     """Parse one JSON document (one trace line, one collector answer)."""
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SnapshotFormatError("", f"not valid JSON ({exc})") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, digit-count limit
+        raise SnapshotFormatError("", f"not valid JSON ({str(exc)[:120]})") from None
     except RecursionError:
         raise SnapshotFormatError("", "JSON nested too deeply") from None
     return parse_snapshot(obj)
@@ -274,11 +274,14 @@ def _num(v: Any, p: str) -> float | None:
     if isinstance(v, str):
         try:
             v = float(v.strip())
-        except ValueError:
+        except (ValueError, OverflowError):
             raise SnapshotFormatError(p, f"expected a number, got {v[:40]!r}") from None
     if not isinstance(v, (int, float)):
         raise SnapshotFormatError(p, f"expected a number, got {_kind(v)}")
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:
+        raise SnapshotFormatError(p, "number out of range") from None
     if math.isnan(f) or math.isinf(f):
         return None  # a counter that could not be read; unknown, not zero
     return f
@@ -338,6 +341,8 @@ def _enum(v: Any, p: str, by_int: Mapping[int, str], names: frozenset[str], *, u
     if isinstance(v, bool):
         raise SnapshotFormatError(p, "expected a name, got a boolean")
     if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise SnapshotFormatError(p, "expected a name, got a non-finite number")
         if int(v) in by_int:
             return by_int[int(v)]
         if unknown is not None:
@@ -350,7 +355,7 @@ def _enum(v: Any, p: str, by_int: Mapping[int, str], names: frozenset[str], *, u
         folded = {n.lower(): n for n in names}.get(s.lower())
         if folded:
             return folded
-        if s.lstrip("-").isdigit():
+        if s.lstrip("-").isdecimal() and s.isascii():
             return _enum(int(s), p, by_int, names, unknown=unknown)
         if not s:
             return None

@@ -81,6 +81,8 @@ def test_user_entries_extend_and_override(tmp_path):
         {"kb": "not-a-kb", "title": "x", "released": "2026-01-01", "targets": []},
         {"kb": "KB1234567", "title": "x", "released": "2026-01-01",
          "targets": [{"build": 20348, "min_ubr": 1}], "packages": [{"file": "..\\evil.msu"}]},
+        {"kb": "KB1234568", "title": "x", "released": "2026-01-01", "kind": ["OOB"],
+         "targets": [{"build": 20348, "min_ubr": 1, "track": {}}]},
     ]}))
     (user / "broken.json").write_text("{")
     cat = load_catalog(SHIPPED, user)
@@ -90,6 +92,7 @@ def test_user_entries_extend_and_override(tmp_path):
     assert any("updates[2]" in p and "KB1234567" in p for p in problems)
     assert any("updates[3]" in p and "bare file name" in p for p in problems)
     assert any("broken.json" in p for p in problems)
+    assert any("updates[4]" in p and "kind" in p for p in problems)
 
 
 def test_not_a_catalog():

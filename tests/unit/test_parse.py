@@ -118,7 +118,8 @@ def test_malformed_input_names_the_field(snap, mutate, field):
     assert field in str(info.value)
 
 
-@pytest.mark.parametrize("text", [b"", b"{", b"\xff\xfe", b"[1,2]", b"null", b'"text"', b"[" * 100000])
+@pytest.mark.parametrize("text", [b"", b"{", b"\xff\xfe", b"[1,2]", b"null", b'"text"', b"[" * 100000,
+                                  b'{"host": "' + b"9" * 5000 + b'"}', b'{"host": ' + b"9" * 5000 + b"}"])
 def test_garbage_json_is_one_clear_error(text):
     with pytest.raises(SnapshotFormatError):
         parse_snapshot_json(text)
@@ -128,3 +129,24 @@ def test_hostile_names_are_kept_verbatim(snap):
     snap["vms"][0]["name"] = "a'; Stop-Computer -Force; '<script>"
     parsed = parse_snapshot(snap)
     assert parsed.vms[0].name == "a'; Stop-Computer -Force; '<script>"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("state", float("inf")), ("state", float("nan")), ("cpu_pct", 10 ** 400), ("heartbeat", "\u00b2"),
+    ("memory_assigned_mb", "1e999999"),
+])
+def test_numeric_edge_cases_never_escape_as_raw_exceptions(snap, field, value):
+    snap["vms"][0][field] = value
+    try:
+        parsed = parse_snapshot(snap)
+    except SnapshotFormatError as exc:
+        assert exc.field == f"vms[0].{field}"
+    else:  # tolerated values must come out as unknown or as text, never as garbage numbers
+        got = getattr(parsed.vms[0], field)
+        assert got is None or isinstance(got, str)
+
+
+def test_json_edge_numbers_in_a_line(snap):
+    text = json.dumps(snap).replace('"cpu_pct": 3', '"cpu_pct": 1e400').replace('"uptime_s": 431000', '"uptime_s": NaN', 1)
+    parsed = parse_snapshot_json(text)
+    assert parsed.vms[0].cpu_pct is None and parsed.vms[0].uptime_s is None

@@ -97,6 +97,7 @@ class Journal:
         if row is None:
             self._db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
         elif row[0] != SCHEMA_VERSION:
+            self._db.close()
             raise JournalError(f"{path} has journal schema {row[0]}, this version reads {SCHEMA_VERSION}")
 
     def close(self) -> None:

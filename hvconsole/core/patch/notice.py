@@ -6,8 +6,8 @@ wizard before it is stored with the plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
 
 from .plan import PatchPlan
 
@@ -17,6 +17,7 @@ DEFAULT_MINUTES_PER_HOST = 45
 
 @dataclass(frozen=True, slots=True)
 class AffectedVm:
+    id: str          # per-VM handling in the plan is keyed by id: names are not unique
     name: str
     host: str
     state: str
@@ -41,14 +42,16 @@ def estimate_end(plan: PatchPlan, minutes_per_host: int = DEFAULT_MINUTES_PER_HO
     return plan.window_start + timedelta(minutes=total)
 
 
-def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm],
-                   vm_ids: Mapping[str, str] | None = None, contact: str = "",
+def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm], contact: str = "",
                    minutes_per_host: int = DEFAULT_MINUTES_PER_HOST) -> str:
-    """``vm_ids`` maps VM name → id so per-VM overrides in the plan apply to the text."""
-    start = plan.window_start
+    start = plan.window_start.astimezone(timezone.utc) if plan.window_start else None
     end = estimate_end(plan, minutes_per_host)
-    when = (f"{start:%A %d %B %Y, %H:%M} UTC until about {end:%H:%M} UTC" if start and end
-            else "time to be announced")
+    if start and end:
+        end = end.astimezone(timezone.utc)
+        until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%A %d %B, %H:%M}"
+        when = f"{start:%A %d %B %Y, %H:%M} UTC until about {until} UTC"
+    else:
+        when = "time to be announced"
     lines = [
         f"Subject: Planned maintenance of Hyper-V hosts: {plan.kb}",
         "",
@@ -58,16 +61,18 @@ def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm],
         "Order:",
     ]
     for i, wave in enumerate(plan.waves):
-        label = "pilot, then a soak period before anything else" if i == 0 else f"after the {plan.waves[i - 1].name} wave passes its health check"
+        label = ("pilot, then a soak period before anything else" if i == 0
+                 else f"after the {plan.waves[i - 1].name} wave passes its health check")
         lines.append(f"  {i + 1}. {wave.name}: {', '.join(wave.hosts)} ({label})")
     running = [v for v in vms if v.host in plan.hosts and v.state in ("Running", "RunningCritical")]
     if running:
         lines += ["", "Affected virtual machines:"]
-        ids = vm_ids or {}
         for v in sorted(running, key=lambda v: (v.host.lower(), v.name.lower())):
-            handling = plan.handling_for(ids.get(v.name, ""))
-            lines.append(f"  - {v.name} (on {v.host}): {_IMPACT[handling.action]}")
-    lines += ["", "If a host does not pass its checks, the rollout stops and the remaining hosts are left untouched."]
+            lines.append(f"  - {v.name} (on {v.host}): {_IMPACT[plan.handling_for(v.id).action]}")
+    if plan.stop_on_failure:
+        lines += ["", "If a host does not pass its checks, the rollout stops and the remaining hosts are left untouched."]
+    else:
+        lines += ["", "If a host does not pass its checks, it is left out and the rollout continues with the others."]
     if contact:
         lines += ["", f"Questions: {contact}"]
     return "\n".join(lines)

@@ -100,7 +100,11 @@ class PatchPlan:
         return tuple(h for w in self.waves for h in w.hosts)
 
     def handling_for(self, vm_id: str) -> VmHandling:
-        return self.vm_overrides.get(vm_id, self.vm_default)
+        # VM ids are GUIDs; snapshots carry them lower-cased, a user may type them upper.
+        for key, handling in self.vm_overrides.items():
+            if key.lower() == vm_id.lower():
+                return handling
+        return self.vm_default
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,25 +123,54 @@ class PatchPlan:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PatchPlan":
+        """A plan from its JSON form; anything malformed is a PlanError naming the part."""
+        if not isinstance(d, Mapping):
+            raise PlanError("a patch plan must be a JSON object")
         try:
+            waves = []
+            for w in _seq(d.get("waves"), "waves"):
+                hosts = _seq(_obj(w, "wave").get("hosts"), "wave hosts")
+                if not all(isinstance(h, str) and h.strip() for h in hosts):
+                    raise PlanError("wave hosts must be host names")
+                waves.append(Wave(str(w.get("name") or "wave"), tuple(h.strip() for h in hosts),
+                                  int(w.get("parallel", 1))))
+            package = _opt_obj(d, "package")
+            overrides = _opt_obj(d, "vm_overrides")
             return cls(
-                kb=str(d["kb"]).upper(),
-                waves=tuple(Wave(str(w["name"]), tuple(str(h) for h in w["hosts"]), int(w.get("parallel", 1)))
-                            for w in d["waves"]),
-                package=PackageSource(**{k: d.get("package", {}).get(k) for k in ("kind", "location", "sha256")
-                                         if d.get("package", {}).get(k) is not None}),
-                vm_default=VmHandling(**d.get("vm_default", {})),
-                vm_overrides={str(k): VmHandling(**v) for k, v in d.get("vm_overrides", {}).items()},
+                kb=str(d["kb"]).strip().upper(),
+                waves=tuple(waves),
+                package=PackageSource(**{k: package[k] for k in ("kind", "location", "sha256")
+                                         if package.get(k) is not None}),
+                vm_default=VmHandling(**_opt_obj(d, "vm_default")),
+                vm_overrides={str(k).lower(): VmHandling(**_obj(v, "vm override")) for k, v in overrides.items()},
                 window_start=parse_time(d["window_start"]) if d.get("window_start") else None,
                 stop_on_failure=bool(d.get("stop_on_failure", True)),
-                gate=HealthGate(**d.get("gate", {})),
+                gate=HealthGate(**_opt_obj(d, "gate")),
                 reboot_timeout_s=float(d.get("reboot_timeout_s", 1800.0)),
                 notice=str(d.get("notice", "")),
             )
         except PlanError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanError(f"not a valid patch plan: {exc}") from None
+
+
+def _seq(v: Any, what: str) -> list[Any]:
+    if not isinstance(v, list):
+        raise PlanError(f"{what} must be a list")
+    return v
+
+
+def _opt_obj(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """An optional object member: absent or null is empty, anything else must be an object."""
+    v = d.get(key)
+    return {} if v is None else _obj(v, key)
+
+
+def _obj(v: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise PlanError(f"{what} must be an object")
+    return v
 
 
 def _handling_dict(h: VmHandling) -> dict[str, Any]:

@@ -94,13 +94,19 @@ def _host_report(host: str, records: list[StepRecord]) -> HostReport:
 
 
 def _status(records: list[StepRecord]) -> str:
+    """Decided by the latest attempt of each step: a failed attempt that a retry fixed is
+    history (it stays in the step table), not the host's status."""
     if not records:
         return "not started"
-    if any(r.outcome == "failed" for r in records):
+    latest: dict[str, StepRecord] = {}
+    for r in records:  # journal order: later attempts overwrite earlier ones
+        latest[r.step] = r
+    outcomes = {r.outcome for r in latest.values()}
+    if "failed" in outcomes:
         return "failed"
-    if any(r.outcome == "cancelled" for r in records):
+    if "cancelled" in outcomes:
         return "cancelled"
-    ok = {r.step for r in records if r.outcome in ("ok", "skipped")}
+    ok = {step for step, r in latest.items() if r.outcome in ("ok", "skipped")}
     if "verify" in ok and all(s in ok for s in STEPS):
         return "verified"
     return "in progress"

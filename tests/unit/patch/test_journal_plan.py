@@ -93,3 +93,19 @@ def test_bad_plan_documents_give_plan_errors():
                              "vm_default": {"action": "live-migrate"}})
     with pytest.raises(PlanError, match="VM handling"):
         VmHandling("teleport")
+
+
+@pytest.mark.parametrize("doc", [
+    [], {"kb": "KB1", "waves": [{"name": "p", "hosts": "HV01"}]},
+    {"kb": "KB1", "waves": [{"name": "p", "hosts": ["HV01"]}], "package": None, "gate": []},
+    {"kb": "KB1", "waves": [{"name": "p", "hosts": [1]}]},
+    {"kb": "KB1", "waves": "HV01"},
+])
+def test_malformed_plan_documents(doc):
+    with pytest.raises(PlanError):
+        PatchPlan.from_dict(doc)
+
+
+def test_override_lookup_ignores_guid_case():
+    plan = make_plan(vm_overrides={"3F2C-AB": VmHandling("shutdown")})
+    assert plan.handling_for("3f2c-ab").action == "shutdown"

@@ -76,3 +76,16 @@ def test_html_escapes_every_host_value(tmp_path):
         "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "b", "table", "tr", "th", "td",
         "span", "pre", "ul", "li"}
     assert not re.search(r"(src|href)=", page)
+
+
+def test_a_retried_step_that_succeeded_does_not_fail_the_host(tmp_path):
+    j = Journal(tmp_path / "j.sqlite")
+    run = j.create_run("KB1", PatchPlan(kb="KB1", waves=(Wave("pilot", ("HV01",)),)).to_dict())
+    for step in STEPS:
+        if step == "install":
+            j.finish_step(j.begin_step(run, "HV01", step, {}), "failed", {"exit_code": 5})
+        j.finish_step(j.begin_step(run, "HV01", step, {}), "ok", {"summary": step})
+    rep = build_report(j, run)
+    assert rep["hosts"][0]["status"] == "verified"
+    assert [s["outcome"] for s in rep["hosts"][0]["steps"] if s["step"] == "install"] == ["failed", "ok"]
+    j.close()
