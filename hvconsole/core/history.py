@@ -370,8 +370,10 @@ class SiteHistory:
             if vm is None:
                 vm = self._vms[vm_id] = VmHistory(
                     vm_id, snap.host, self.capacity, self.gap_after_s, self._transitions_per_vm)
-            elif vm.last_seen is not None and snap.polled_at < vm.last_seen:
-                continue  # another host already reported it later (live migration)
+            elif vm.buffer.last_time is not None and snap.polled_at.timestamp() < vm.buffer.last_time:
+                # Another host already reported it later, or a gap row was written after this
+                # sample's time (a vanish or an outage seen by another host's worker first).
+                continue
             vm._add(snap.host, snap.polled_at, sample)
         host = self._hosts[snap.host]
         host.vm_ids = frozenset(seen)

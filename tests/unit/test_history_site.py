@@ -189,6 +189,18 @@ def test_live_migration_moves_the_vm_without_marking_it_vanished():
     assert [v.vm_id for v in site.vms("HV02")] == ["a"] and site.vms("HV01") == []
 
 
+def test_late_sample_from_the_new_host_after_a_gap_row_is_dropped_not_raised():
+    # HV01 reports the VM gone at t=10 (a gap row at 10); HV02's worker delivers its
+    # t=8 sample of the same VM afterwards. It is older than the gap row: drop it quietly.
+    site = SiteHistory()
+    site.add(snap(0, host="HV01", vms=(vm("a"),)))
+    site.add(snap(1, host="HV02"))
+    site.add(snap(10, host="HV01"))
+    assert site.add(snap(8, host="HV02", vms=(vm("a"),))) is not False
+    site.add(snap(13, host="HV02", vms=(vm("a", cpu=42.0),)))
+    assert site.vm("a").host == "HV02" and site.vm("a").latest.cpu_pct == 42.0
+
+
 def test_events_are_kept_per_host_without_duplicates_and_found_by_vm():
     e1 = HostEvent(time=at(1), log="Microsoft-Windows-Hyper-V-Worker-Admin", id=18560,
                    level="Critical", vm_id="a", message="reset")
