@@ -109,10 +109,15 @@ class FaultControl:
     def _set_mode(self, mode: str) -> None:
         with self._switch:
             with self._cond:
-                previous, self._mode = self._mode, mode
-                self._cond.notify_all()
+                previous = self._mode
             if self._on_listening_change is not None and (previous == "refuse") != (mode == "refuse"):
+                # Open or close the listener first: if reopening fails (port taken), the mode
+                # stays "refuse" and a later clear() tries again, instead of claiming "none"
+                # with nothing listening.
                 self._on_listening_change(mode != "refuse")
+            with self._cond:
+                self._mode = mode
+                self._cond.notify_all()
 
 
 class EndpointStats:
