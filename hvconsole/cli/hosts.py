@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -356,8 +357,14 @@ def _format_of(name: str) -> str:
     raise CliError(f"cannot tell the format of {name}: add --format csv or --format json")
 
 
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
 def _quote(name: str) -> str:
-    return name if name.replace("-", "").replace(".", "").isalnum() else json.dumps(name, ensure_ascii=False)
+    """A host name to show inside a copy-paste command. Only names that need no quoting in
+    any shell are pasted; others (e.g. ``web $(id)``, which double quotes would not defuse in
+    bash or PowerShell) become a placeholder, so a printed hint never runs anything."""
+    return name if _SAFE_NAME.match(name) else "<name>"
 
 
 def _err(message: str) -> None:

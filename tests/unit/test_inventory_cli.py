@@ -69,6 +69,14 @@ def test_add_stores_host_in_file_and_password_in_keyring_only(home, memory, monk
     assert password not in out.out + out.err + caplog.text
 
 
+def test_hint_never_pastes_a_name_a_shell_would_expand(home, memory, monkeypatch, password, capsys) -> None:
+    assert add(monkeypatch, password, "web $(id>x)") == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "hvconsole hosts test <name>" in out and "$(" not in out.split("check it with:")[1]
+    assert add(monkeypatch, password, "HV-02.lab") == cli.EXIT_OK
+    assert "hvconsole hosts test HV-02.lab" in capsys.readouterr().out
+
+
 def test_password_with_spaces_and_unicode_survives_stdin(home, memory, monkeypatch) -> None:
     tricky = f"  späce {secrets.token_urlsafe(8)} パス  "
     assert add(monkeypatch, tricky) == cli.EXIT_OK

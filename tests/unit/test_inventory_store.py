@@ -59,6 +59,10 @@ def test_missing_file_is_an_empty_inventory_without_complaint(tmp_path: Path) ->
     (b'{"format": "hvconsole.inventory", "version": 7, "hosts": []}', "version 7"),
     (b'{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": "A", "address": "a.example", '
      b'"username": "u"}, {"name": "a", "address": "b.example", "username": "u"}]}', "already exists"),
+    (b'{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": "A", "address": "a.example", '
+     b'"username": "u", "group": 1}]}', "group: must be text"),
+    (b'{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": ["A"], "address": "a.example", '
+     b'"username": "u"}]}', "name: must be text"),
 ])
 def test_corrupt_or_unknown_version_file_is_moved_aside_and_reported(tmp_path: Path, content: bytes,
                                                                       says: str) -> None:

@@ -86,6 +86,16 @@ _USER_FORBIDDEN = set('"/\\[]:;|=,+*?<>')
 _DOMAIN_FORBIDDEN = set('\\/:*?"<>|')
 
 
+def text_field(value: object, field_name: str) -> str:
+    """The stripped text of a field read from a file or a form; a non-text value (a number
+    or a list in a hand-edited hosts.json) is a validation error, not a crash."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise HostValidationError(field_name, f"must be text, not {type(value).__name__}")
+    return value.strip()
+
+
 def _has_control(text: str) -> bool:
     # Cc = control, Cf = invisible format characters (zero-width joiners, bidi overrides):
     # both let two names look identical on screen while differing underneath.
@@ -93,7 +103,7 @@ def _has_control(text: str) -> bool:
 
 
 def validate_name(name: str) -> str:
-    name = (name or "").strip()
+    name = text_field(name, "name")
     if not name:
         raise HostValidationError("name", "must not be empty")
     if len(name) > MAX_NAME_LENGTH:
@@ -105,7 +115,7 @@ def validate_name(name: str) -> str:
 
 def validate_address(address: str) -> str:
     """A DNS name, an IPv4 or an IPv6 address (brackets allowed); returned normalised."""
-    text = (address or "").strip()
+    text = text_field(address, "address")
     if not text:
         raise HostValidationError("address", "must not be empty")
     if "://" in text or "/" in text:
@@ -160,7 +170,7 @@ def validate_port(port: Any) -> int | None:
 
 def validate_username(username: str) -> str:
     """``DOMAIN\\user``, ``.\\user``, ``user@domain`` or a bare local account name."""
-    user = (username or "").strip()
+    user = text_field(username, "username")
     if not user:
         raise HostValidationError("username", "must not be empty (DOMAIN\\user or user@domain)")
     if len(user) > MAX_USERNAME_LENGTH or _has_control(user):
@@ -184,7 +194,7 @@ def validate_username(username: str) -> str:
 
 
 def validate_group(group: str | None) -> str | None:
-    group = (group or "").strip()
+    group = text_field(group, "group")
     if not group:
         return None
     if len(group) > MAX_GROUP_LENGTH or _has_control(group):

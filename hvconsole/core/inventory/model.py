@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from .fields import (FIELDS, SECRET_KEYS, DuplicateHostError, HostValidationError, InventoryError,
-                     Transport, UnknownHostError, is_loopback, new_host_id, parse_bool,
+                     Transport, UnknownHostError, is_loopback, new_host_id, parse_bool, text_field,
                      validate_address, validate_group, validate_name, validate_port,
                      validate_username)
 
@@ -49,9 +49,9 @@ class Host:
             raise HostValidationError("transport", f"{self.transport!r} is not one of {choices}") from None
         put("port", validate_port(self.port))
         put("group", validate_group(self.group))
-        put("ca_bundle", (self.ca_bundle or "").strip() or None)
+        put("ca_bundle", text_field(self.ca_bundle, "ca_bundle") or None)
         put("verify_tls", parse_bool(self.verify_tls, "verify_tls"))
-        if not re.fullmatch(r"[0-9a-f]{32}", self.id or ""):
+        if not isinstance(self.id, str) or not re.fullmatch(r"[0-9a-f]{32}", self.id):
             raise HostValidationError("id", "must be 32 lowercase hex digits")
         self._check_transport_rules()
 
