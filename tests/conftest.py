@@ -3,10 +3,13 @@ reads or writes the real user's configuration, data or logs."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 # Before any Qt import: the suite runs without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Every path the product writes (inventory, settings, journal) goes under this folder.
-os.environ["HVCONSOLE_HOME"] = tempfile.mkdtemp(prefix="hvconsole-test-home-")
+os.environ["HVCONSOLE_HOME"] = _home = tempfile.mkdtemp(prefix="hvconsole-test-home-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)

@@ -32,7 +32,6 @@ def _lines(stream: IO[str]) -> "queue.Queue[str]":
 @pytest.mark.slow
 @pytest.mark.parametrize("site, hosts", [("demo", 4), ("live-migration", 2)])
 def test_serve_prints_json_lines_answers_pywinrm_and_stops_on_sigint(site: str, hosts: int) -> None:
-    pytest.importorskip("hvconsole.sim.wsman")
     import winrm
 
     proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--json", "--site", site,
@@ -64,7 +63,6 @@ def test_serve_prints_json_lines_answers_pywinrm_and_stops_on_sigint(site: str, 
 
 
 def test_serve_exits_cleanly_on_sigterm() -> None:
-    pytest.importorskip("hvconsole.sim.wsman")
     proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", "idle-vm"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

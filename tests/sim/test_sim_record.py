@@ -59,7 +59,6 @@ def test_events_are_reported_once_across_a_long_recording() -> None:
 
 
 def test_record_gives_what_the_real_client_gets_over_wsman() -> None:
-    pytest.importorskip("hvconsole.sim.wsman")
     from hvconsole.remote.collector import Collector
     from hvconsole.remote.target import Target
     from hvconsole.sim.serve import serve_site

@@ -11,7 +11,6 @@ from typing import Callable
 import jsonschema
 import pytest
 
-pytest.importorskip("hvconsole.sim.wsman")
 
 import winrm  # noqa: E402
 

@@ -52,7 +52,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(root: Path) -> SambaServer:
+def start(root: Path, attempts: int = 3) -> SambaServer:
+    """Start smbd on a free loopback port. The port is probed and then handed to smbd, so
+    another process can take it in between: then smbd exits and we try another port."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            return _start_once(root)
+        except RuntimeError as exc:
+            last = exc
+    raise RuntimeError(f"smbd did not start in {attempts} attempts: {last}")
+
+
+def _start_once(root: Path) -> SambaServer:
     for d in ("share", "state", "cache", "lock", "private", "pid", "log", "ncalrpc"):
         (root / d).mkdir(parents=True, exist_ok=True)
     share = root / "share"
