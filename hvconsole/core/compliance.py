@@ -37,8 +37,8 @@ class Compliance:
 
 def assess(host: str, snap: Snapshot | None, update: CatalogUpdate, track: str = "standard") -> Compliance:
     """Classify one host against one update. ``track`` is the host's servicing track
-    (hotpatch hosts have their own UBR sequence; the snapshot cannot tell, so the
-    inventory says)."""
+    (hotpatch hosts have their own UBR sequence and the snapshot cannot tell); callers pass
+    "standard" unless the admin said otherwise."""
     if snap is None:
         return Compliance(host, update.kb, UNKNOWN, "never polled")
     if not snap.reachable:

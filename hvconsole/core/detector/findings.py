@@ -7,7 +7,8 @@ findings that appear, change (severity or evidence signature) or end, and builds
 sentences only then: a finding that merely lasts another poll costs two assignments.
 
 A finding ends after ``recovery_polls`` clear polls in a row (one good poll after a freeze
-proves nothing either), or at once when the entity goes away or enters maintenance. When a
+proves nothing either), at once when a host answers again or the entity enters maintenance,
+and after ``recovery_polls`` polls without it when a VM leaves its host's inventory. When a
 slot's kind changes (``heartbeat-lost`` becomes ``heartbeat-lost-cpu-flat``) the old
 finding ends, noting what superseded it, and a new one opens.
 """
