@@ -130,7 +130,11 @@ class Verification:
 
 def verify_fixed(after: Snapshot, target: BuildTarget, kb: str, install_started: datetime) -> Verification:
     """Proof of fix: booted after the install started, build at or above the target, nothing
-    pending, vmms running; the KB in Get-HotFix is recorded as supporting evidence only."""
+    pending, vmms running; the KB in Get-HotFix is recorded as supporting evidence only.
+
+    ``install_started`` must be on the **host's** clock (the install task's ``started_at`` as
+    the host reported it), because ``last_boot`` is: comparing with the console's clock would
+    fail a host whose clock runs behind (a workgroup host without time sync)."""
     checks: list[tuple[str, bool, str]] = []
     if not after.reachable or after.os is None:
         return Verification(False, (("reachable", False, after.error.message if after.error else "no data"),))
