@@ -1,0 +1,130 @@
+"""The collector: one poll of one host = one run of ``collect.ps1`` on the reused shell,
+turned into a :class:`~hvconsole.core.snapshot.Snapshot`.
+
+``poll()`` never raises for a remote problem: a host that is down, hung, misconfigured
+or answering garbage yields a ``reachable: false`` snapshot whose ``error`` says why
+(architecture: "any failure → a reachable:false Snapshot with error.kind"). The events
+bookmark the host returns is sent back on the next poll so that each event is reported
+once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Callable
+
+from hvconsole.core.parse import SnapshotFormatError, parse_snapshot
+from hvconsole.core.snapshot import SCHEMA_ID, Snapshot, unreachable
+from hvconsole.core.timeutil import format_time, parse_time, utcnow
+
+from .answer import json_document
+from .errors import RemoteError
+from .session import HostSession
+from .target import CancelToken, Target
+
+log = logging.getLogger(__name__)
+
+SCRIPT = "collect"
+
+
+class Collector:
+    """Polls one host. Use from one thread at a time (a second concurrent ``poll`` waits
+    for the first, bounded by the timeout)."""
+
+    def __init__(self, target: Target, *, timeout_s: float = 30.0, max_events: int = 200,
+                 vm_query_timeout_ms: int = 15000, clock: Callable[[], datetime] = utcnow,
+                 max_output_bytes: int = 8 * 2**20, operation_timeout_s: int = 20):
+        self.target = target
+        self.timeout_s = float(timeout_s)
+        self.max_events = int(max_events)
+        self.vm_query_timeout_ms = int(vm_query_timeout_ms)
+        self._clock = clock
+        # The polling shell carries only the collect script: a small Create, and the patch
+        # scripts' bodies do not travel to every host every time a shell is replaced.
+        self._session = HostSession(target, operation_timeout_s=operation_timeout_s,
+                                    max_output_bytes=max_output_bytes, scripts=(SCRIPT,))
+        self._bookmark: str | None = None
+        self._busy = threading.Lock()
+
+    @property
+    def session(self) -> HostSession:
+        """The underlying session (request counts for tests and benchmarks)."""
+        return self._session
+
+    @property
+    def events_bookmark(self) -> str | None:
+        return self._bookmark
+
+    def poll(self, cancel: CancelToken | None = None) -> Snapshot:
+        """Collect one snapshot. Never raises for remote problems."""
+        started = time.monotonic()
+        if not self._busy.acquire(timeout=self.timeout_s):
+            return self._failed("timeout", f"the previous poll of {self.target.name} is still running",
+                                started)
+        try:
+            return self._poll(cancel, started)
+        except RemoteError as err:
+            return self._failed(err.kind, err.message, started, err.elapsed_ms)
+        except Exception as exc:  # a bug must not stop polling; it is logged in full
+            log.exception("%s: unexpected failure while polling", self.target.name)
+            return self._failed("protocol", f"polling {self.target.name} failed unexpectedly "
+                                            f"({type(exc).__name__})", started)
+        finally:
+            self._busy.release()
+
+    def close(self, wait_s: float | None = None) -> None:
+        """Delete the remote shell and drop the connection. Never raises.
+
+        A poll still running on another thread is waited for up to ``wait_s`` (default:
+        the poll timeout; cancel it first to make this quick). If it does not finish, the
+        session is left to it: sharing one pywinrm session between threads is unsafe, and
+        the host drops an idle shell by itself.
+        """
+        if not self._busy.acquire(timeout=self.timeout_s if wait_s is None else max(0.0, wait_s)):
+            log.info("%s: poll still running; not closing its session", self.target.name)
+            return
+        try:
+            self._session.close()
+        except Exception:  # close is best effort by contract
+            log.debug("%s: close failed", self.target.name, exc_info=True)
+        finally:
+            self._busy.release()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _poll(self, cancel: CancelToken | None, started: float) -> Snapshot:
+        params = {"events_since": self._bookmark, "max_events": self.max_events,
+                  "vm_query_timeout_ms": self.vm_query_timeout_ms}
+        result = self._session.run_script(SCRIPT, params, timeout_s=self.timeout_s, cancel=cancel)
+        doc = json_document(result, host=self.target.name, script=SCRIPT)
+        bookmark = doc.pop("events_bookmark", None)
+        # The client owns these fields, whatever the host sent.
+        doc.update({"schema": SCHEMA_ID, "host": self.target.name,
+                    "polled_at": format_time(self._clock()), "reachable": True, "error": None})
+        try:
+            snap = parse_snapshot(doc)
+        except SnapshotFormatError as exc:
+            raise RemoteError("protocol", f"the answer from {self.target.name} has a bad field "
+                                          f"{exc.field or '(top level)'}: {exc.problem}",
+                              elapsed_ms=result.elapsed_ms) from None
+        self._remember_bookmark(bookmark)
+        return snap
+
+    def _remember_bookmark(self, bookmark: object) -> None:
+        if bookmark is None:
+            return
+        try:
+            parse_time(bookmark)  # type: ignore[arg-type]
+        except ValueError:
+            # Keep the previous one: events may repeat, but none are skipped.
+            log.warning("%s: ignoring a malformed events bookmark", self.target.name)
+            return
+        self._bookmark = str(bookmark)
+
+    def _failed(self, kind: str, message: str, started: float, elapsed_ms: int | None = None) -> Snapshot:
+        if elapsed_ms is None:
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+        return unreachable(self.target.name, self._clock(), kind, message, elapsed_ms)

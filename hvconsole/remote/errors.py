@@ -1,0 +1,223 @@
+"""The error taxonomy of remote calls: every failure becomes one :class:`RemoteError` whose
+``kind`` is one of the snapshot contract's error kinds and whose ``message`` is one sentence
+an admin can act on ("no answer from HV01 within 30 s"), never a traceback and never a
+password.
+
+:func:`classify` maps what requests, urllib3, ssl, socket and pywinrm raise. Their
+exceptions nest (requests wraps urllib3's MaxRetryError, which holds the socket error in
+``reason``), so the cause chain is searched, most specific kind first.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+import xml.etree.ElementTree as ET
+from typing import Iterator
+
+import requests
+import urllib3.exceptions as u3
+from winrm.exceptions import (AuthenticationError, WinRMError, WinRMOperationTimeoutError,
+                              WinRMTransportError, WSManFaultError)
+
+from hvconsole.core.enums import ERROR_KINDS
+
+KINDS = ERROR_KINDS   # the snapshot contract's error kinds
+MAX_MESSAGE_CHARS = 400
+
+# WS-Management fault codes (MS-WSMV / winerror.h) the client reacts to.
+WSMAN_OPERATION_TIMEOUT = 2150858793    # 0x80338029: idle Receive, retry
+WSMAN_INVALID_SELECTORS = 2150858843    # 0x8033805B: shell or command id unknown (gone)
+WSMAN_QUOTA_MAX_SHELLS = 2150859173     # 0x803381A5: too many shells for this user
+WSMAN_QUOTA_MAX_OPERATIONS = 2150859174  # 0x803381A6: the user's operations quota is spent
+#                                         (a text shell counts every command until deleted)
+
+
+class RemoteError(Exception):
+    """A remote call failed. ``kind`` is a snapshot-v1 error kind."""
+
+    def __init__(self, kind: str, message: str, *, wsman_code: int | None = None,
+                 elapsed_ms: int | None = None, cancelled: bool = False):
+        if kind not in KINDS:
+            raise ValueError(f"unknown error kind {kind!r}")
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.wsman_code = wsman_code
+        self.elapsed_ms = elapsed_ms
+        self.cancelled = cancelled
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"RemoteError({self.kind!r}, {self.message!r}, wsman_code={self.wsman_code})"
+
+    def with_elapsed(self, elapsed_ms: int) -> "RemoteError":
+        """This error with the call's duration filled in (kept if already known)."""
+        if self.elapsed_ms is None:
+            self.elapsed_ms = elapsed_ms
+        return self
+
+    def scrubbed(self, *secrets: str | None) -> "RemoteError":
+        """This error with every given secret removed from the message."""
+        self.message = scrub(self.message, *secrets)
+        self.args = (self.message,)
+        return self
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    """``text`` with each non-empty secret replaced by ``***`` and the length bounded."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return text
+
+
+def classify(exc: BaseException, *, host: str = "the host", timeout_s: float | None = None,
+             elapsed_ms: int | None = None) -> RemoteError:
+    """Map any exception from a WinRM call to a :class:`RemoteError`.
+
+    ``host`` names the host in the message; ``timeout_s`` is the deadline the call had
+    (for "no answer within N s").
+    """
+    if isinstance(exc, RemoteError):
+        return exc.with_elapsed(elapsed_ms) if elapsed_ms is not None else exc
+    err = _classify(exc, host, timeout_s)
+    err.elapsed_ms = elapsed_ms
+    return err
+
+
+def fault_reason(exc: WSManFaultError) -> str:
+    """The human part of a WS-Man fault: the WSManFault message if present, else the
+    SOAP reason, whitespace collapsed."""
+    text = exc.reason or ""
+    try:
+        root = ET.fromstring(exc.response) if exc.response else None
+    except ET.ParseError:
+        root = None
+    if root is not None:
+        for node in root.iter():
+            if node.tag.endswith("}Message") and "wsmanfault" in node.tag:
+                inner = " ".join(t.strip() for t in node.itertext() if t.strip())
+                if inner:
+                    text = inner
+                    break
+    return " ".join(text.split()) or "no reason given"
+
+
+def is_shell_gone(exc: BaseException) -> bool:
+    """A fault meaning the shell (or command) no longer exists on the host."""
+    if not isinstance(exc, WSManFaultError):
+        return False
+    sub = (exc.fault_subcode or "").lower()
+    return exc.wsman_fault_code == WSMAN_INVALID_SELECTORS or sub.endswith("invalidselectors")
+
+
+def is_quota(exc: BaseException) -> bool:
+    """A fault meaning a per-user or per-shell quota is spent (a new shell may help)."""
+    if not isinstance(exc, WSManFaultError):
+        return False
+    sub = (exc.fault_subcode or "").lower()
+    return (exc.wsman_fault_code in (WSMAN_QUOTA_MAX_SHELLS, WSMAN_QUOTA_MAX_OPERATIONS)
+            or sub.endswith("quotalimit") or "quota" in (exc.reason or "").lower())
+
+
+# -- internals ---------------------------------------------------------------------------
+
+def _classify(exc: BaseException, host: str, timeout_s: float | None) -> RemoteError:
+    within = f" within {seconds_text(timeout_s)}" if timeout_s is not None else ""
+    causes = list(_causes(exc))
+
+    fault = _first(causes, WSManFaultError)
+    if fault is not None:
+        code = fault.wsman_fault_code
+        where = f"WS-Management fault {code} (0x{code:08X})" if code is not None else \
+            f"a WS-Management fault (HTTP {fault.code})"
+        return RemoteError("fault", f"{host} answered with {where}: {fault_reason(fault)}",
+                           wsman_code=code)
+    if _first(causes, WinRMOperationTimeoutError) is not None:
+        return RemoteError("timeout", f"no answer from {host}{within} (operation timed out on the host)",
+                           wsman_code=WSMAN_OPERATION_TIMEOUT)
+    if _first(causes, AuthenticationError) is not None:
+        return RemoteError("auth", f"{host} rejected the user name or password")
+    transport_err = _first(causes, WinRMTransportError)
+    if transport_err is not None:
+        if transport_err.code in (401, 403):
+            return RemoteError("auth", f"{host} refused access (HTTP {transport_err.code})")
+        return RemoteError("protocol", f"{host} gave an unexpected HTTP {transport_err.code} answer "
+                                       f"that is not a WS-Management fault")
+
+    # TLS before connection errors: requests.SSLError is a ConnectionError.
+    cert = _first(causes, ssl.SSLCertVerificationError)
+    if cert is not None:
+        detail = getattr(cert, "verify_message", None) or "verification failed"
+        return RemoteError("tls", f"the TLS certificate of {host} was not accepted: {detail}")
+    if _first(causes, ssl.SSLError, requests.exceptions.SSLError, u3.SSLError) is not None:
+        return RemoteError("tls", f"the TLS handshake with {host} failed")
+
+    # Timeouts before refusals: urllib3's NewConnectionError subclasses ConnectTimeoutError,
+    # and a read timeout while streaming a body surfaces as requests.ConnectionError.
+    if _first(causes, requests.exceptions.ConnectTimeout) is not None or \
+            any(isinstance(c, u3.ConnectTimeoutError) and not isinstance(c, u3.NewConnectionError)
+                for c in causes):
+        return RemoteError("timeout", f"no connection to {host}{within}")
+    if _first(causes, requests.exceptions.ReadTimeout, u3.ReadTimeoutError, socket.timeout,
+              TimeoutError) is not None:
+        return RemoteError("timeout", f"no answer from {host}{within}")
+
+    if _first(causes, u3.NameResolutionError, socket.gaierror) is not None:
+        return RemoteError("refused", f"the name of {host} could not be resolved")
+    if _first(causes, ConnectionRefusedError) is not None or _errno_in(causes, {errno.ECONNREFUSED}):
+        return RemoteError("refused", f"{host} refused the connection (is WinRM running and the port open?)")
+    if _errno_in(causes, {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN}):
+        return RemoteError("refused", f"{host} cannot be reached on the network")
+    if _first(causes, ConnectionResetError, ConnectionAbortedError, BrokenPipeError) is not None or \
+            _first(causes, u3.ProtocolError) is not None:
+        return RemoteError("refused", f"{host} closed the connection")
+    if _first(causes, u3.NewConnectionError, requests.exceptions.ConnectionError, ConnectionError) is not None:
+        return RemoteError("refused", f"{host} cannot be reached")
+
+    if _first(causes, ET.ParseError) is not None:
+        return RemoteError("protocol", f"{host} gave an answer that is not XML")
+    if _first(causes, StopIteration, AssertionError, KeyError, IndexError) is not None:
+        return RemoteError("protocol", f"{host} gave an unexpected WS-Management answer")
+    if _first(causes, requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) is not None:
+        return RemoteError("protocol", f"the answer from {host} was cut off or garbled")
+    if _first(causes, WinRMError) is not None:
+        return RemoteError("protocol", f"the WinRM exchange with {host} failed: {exc}")
+    if _first(causes, OSError) is not None:
+        return RemoteError("refused", f"{host} cannot be reached ({type(exc).__name__})")
+    return RemoteError("protocol", f"talking to {host} failed unexpectedly ({type(exc).__name__})")
+
+
+def _causes(exc: BaseException, depth: int = 0) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps: ``reason`` (urllib3), exception args (requests),
+    ``__cause__`` and ``__context__``."""
+    if depth > 8:
+        return
+    yield exc
+    seen: list[BaseException] = []
+    for inner in (getattr(exc, "reason", None), *getattr(exc, "args", ()), exc.__cause__, exc.__context__):
+        if isinstance(inner, BaseException) and inner is not exc and all(inner is not s for s in seen):
+            seen.append(inner)
+            yield from _causes(inner, depth + 1)
+
+
+def _first(causes: list[BaseException], *types: type) -> BaseException | None:
+    for c in causes:
+        if isinstance(c, types):
+            return c
+    return None
+
+
+def _errno_in(causes: list[BaseException], codes: set[int]) -> bool:
+    return any(isinstance(c, OSError) and c.errno in codes for c in causes)
+
+
+def seconds_text(s: float) -> str:
+    """``30 s``, ``1.5 s``: a duration as the messages write it."""
+    return f"{s:.0f} s" if s >= 10 or float(s).is_integer() else f"{s:.1f} s"

@@ -1,0 +1,90 @@
+"""How to reach one host (:class:`Target`) and how a caller stops a call (:class:`CancelToken`).
+
+A Target is plain configuration: it opens no connection. It refuses the combinations that
+would put a password on the wire in clear text (Basic over HTTP to anything but this
+machine), because pywinrm would otherwise do exactly that without a word.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+TRANSPORTS = frozenset({"ntlm", "kerberos", "credssp", "ssl", "plaintext"})
+CERT_VALIDATION = frozenset({"validate", "ignore"})
+
+
+class TargetError(ValueError):
+    """A Target that must not be used as configured (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One host: inventory name, WS-Man URL and credentials. The password never appears
+    in ``repr()``/``str()`` (so it cannot leak into a log line or a traceback)."""
+
+    name: str
+    url: str
+    username: str
+    password: str = field(repr=False)
+    transport: str = "ntlm"
+    server_cert_validation: str = "validate"
+    ca_trust_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.strip():
+            raise TargetError("a host needs a name")
+        if self.transport not in TRANSPORTS:
+            raise TargetError(f"unknown transport {self.transport!r} for {self.name}; "
+                              f"use one of {', '.join(sorted(TRANSPORTS))}")
+        if self.server_cert_validation not in CERT_VALIDATION:
+            raise TargetError(f"server_cert_validation for {self.name} must be 'validate' or 'ignore'")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetError(f"the address of {self.name} must look like "
+                              f"http://host:5985/wsman or https://host:5986/wsman")
+        if self.transport == "plaintext" and not is_loopback(parts.hostname):
+            raise TargetError(
+                f"{self.name}: the 'plaintext' transport sends the password unencrypted and is "
+                f"only allowed to this machine (127.0.0.1); use ntlm, kerberos or credssp, "
+                f"or ssl with an https:// address")
+        if self.transport == "ssl" and parts.scheme != "https" and not is_loopback(parts.hostname):
+            raise TargetError(f"{self.name}: the 'ssl' transport needs an https:// address")
+
+    @property
+    def hostname(self) -> str:
+        """The host part of the URL (what the admin would ping)."""
+        return urlsplit(self.url).hostname or self.url
+
+
+def is_loopback(hostname: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if hostname.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class CancelToken:
+    """Thread-safe "please stop" flag. A cancelled call stops at its next boundary
+    (between two HTTP requests); it never interrupts a request half-way."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to ``timeout_s`` or until cancelled; True when cancelled."""
+        return self._event.wait(max(0.0, timeout_s))

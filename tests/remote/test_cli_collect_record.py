@@ -1,0 +1,67 @@
+"""``hvconsole collect`` and ``hvconsole record`` as an admin runs them: subprocesses that
+start the demo site on loopback and poll it through the real client."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+from hvconsole.core.trace import read_trace
+
+RUN_TIMEOUT_S = 120   # generous: the subprocess starts the whole demo site
+
+
+def hvconsole(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hvconsole", *args], capture_output=True,
+                          text=True, timeout=RUN_TIMEOUT_S)
+
+
+def test_collect_json_prints_one_valid_snapshot(snapshot_validator):
+    done = hvconsole("collect", "--demo", "HV01", "--json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1   # one line: appending it to a trace keeps a trace
+    doc = json.loads(done.stdout)
+    snapshot_validator.validate(doc)
+    assert (doc["host"], doc["reachable"], doc["error"]) == ("HV01", True, None)
+    assert doc["vms"]
+
+
+def test_collect_summary_is_short_and_readable():
+    done = hvconsole("collect", "--demo", "hv02")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("HV02  reachable at ")
+    assert any(line.strip().startswith("VMs ") for line in lines)
+    assert len(lines) <= 10
+
+
+def test_collect_unknown_demo_host_lists_the_demo_hosts():
+    done = hvconsole("collect", "--demo", "NOPE")
+    assert done.returncode == 2
+    assert "no demo host 'NOPE'" in done.stderr
+    assert "HV01, HV02, HV03, HV04" in done.stderr
+    assert done.stdout == ""
+
+
+def test_without_demo_both_commands_say_the_inventory_is_not_there_yet(tmp_path):
+    for args in (("collect",), ("record", "-o", str(tmp_path / "t.jsonl"))):
+        done = hvconsole(*args)
+        assert done.returncode == 2
+        assert "host inventory is not available yet" in done.stderr
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_record_demo_writes_a_trace_that_replays(tmp_path, snapshot_validator):
+    trace = tmp_path / "trace.jsonl"
+    done = hvconsole("record", "--demo", "--seconds", "3", "--interval", "0.5", "-o", str(trace))
+    assert done.returncode == 0, done.stderr
+    data = trace.read_bytes()
+    snaps = list(read_trace(io.BytesIO(data), strict=True))
+    assert {s.host for s in snaps} == {"HV01", "HV02", "HV03", "HV04"}
+    assert all(sum(s.host == h for s in snaps) >= 2 for h in ("HV01", "HV02", "HV03", "HV04"))
+    assert [s.polled_at for s in snaps] == sorted(s.polled_at for s in snaps)
+    for line in data.decode("utf-8").splitlines():
+        snapshot_validator.validate(json.loads(line))
+    assert f"recorded {len(snaps)} polls of 4 hosts to {trace}" in done.stderr
