@@ -192,4 +192,10 @@ def check_plan(plan: PatchPlan, known_hosts: Iterable[str], needs_update: Mappin
             problems.append(f"live-migration destination {handling.destination} is itself being patched")
     if plan.package.kind == "smb-push" and not plan.package.location:
         problems.append("choose the package file to push")
+    if plan.package.kind == "on-host":
+        loc = (plan.package.location or "").replace("/", "\\")
+        # The host scripts only touch files under C:\hvconsole\ (a folder only admins and
+        # SYSTEM may write): a package elsewhere would be refused at install time.
+        if not loc.lower().startswith("c:\\hvconsole\\") or "\\..\\" in loc or loc.endswith("\\.."):
+            problems.append("a package already on the host must be under C:\\hvconsole\\ (e.g. C:\\hvconsole\\packages\\)")
     return problems

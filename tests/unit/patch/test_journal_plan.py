@@ -109,3 +109,14 @@ def test_malformed_plan_documents(doc):
 def test_override_lookup_ignores_guid_case():
     plan = make_plan(vm_overrides={"3F2C-AB": VmHandling("shutdown")})
     assert plan.handling_for("3f2c-ab").action == "shutdown"
+
+
+@pytest.mark.parametrize(("location", "ok"), [
+    ("C:\\hvconsole\\packages\\kb.msu", True), ("c:/hvconsole/packages/kb.msu", True),
+    ("D:\\updates\\kb.msu", False), ("C:\\hvconsole\\..\\Windows\\kb.msu", False), (None, False),
+])
+def test_on_host_package_must_be_under_the_staging_root(location, ok):
+    from hvconsole.core.patch.plan import PackageSource
+    plan = make_plan(package=PackageSource("on-host", location))
+    problems = check_plan(plan, ["HV01", "HV02", "HV03", "HV04"], {})
+    assert (not any("under C:" in p for p in problems)) == ok
