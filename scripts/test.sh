@@ -11,6 +11,7 @@ command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb)
 command -v dbus-run-session >/dev/null 2>&1 || need_apt+=(dbus)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
 command -v smbd >/dev/null 2>&1 || need_apt+=(samba)
+command -v desktop-file-validate >/dev/null 2>&1 || need_apt+=(desktop-file-utils)
 # Qt's xcb/offscreen platform plugins need these shared libraries.
 for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libGL.so.1; do
   ldconfig -p 2>/dev/null | grep -q "$lib" || { need_apt+=(libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libgl1); break; }
