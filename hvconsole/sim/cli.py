@@ -2,9 +2,12 @@
 
 ``serve`` starts one WS-Management endpoint per simulated host on loopback and runs
 until SIGINT or SIGTERM; ``--json`` prints one line per host with its URL and the
-credentials (random per run) before serving, for scripts and tests. ``record`` writes a
-scenario's or the demo's trace (snapshot-v1 JSON Lines) without any network;
-``scenarios`` lists the named scenarios.
+credentials (random per run) before serving, for scripts and tests; ``--state-file``
+writes them to a private file other processes find (``serve.read_state_file``), removed
+on a clean exit. ``record`` writes a scenario's or the demo's trace (snapshot-v1 JSON
+Lines) without any network; ``scenarios`` lists the named freeze scenarios, ``scenarios
+--patch`` the patch scenarios. Sites: ``demo``, ``demo-patch`` (the demo plus a second
+host on the regressed build), or any scenario name.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import signal
 import sys
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TextIO
 
 from .clock import SimClock
-from .demo import build_demo_site
+from .demo import build_demo_site, build_patch_demo_site
 from .model_site import SimSite
 from .scenarios import SCENARIOS
+from .scenarios_patch import PATCH_SCENARIOS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,24 +36,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="first port (hosts get port, port+1, ...); 0 = free ports")
     serve.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     serve.add_argument("--json", action="store_true", help="print one JSON object per host per line")
+    serve.add_argument("--state-file", nargs="?", const="", default=None, metavar="PATH",
+                       help="write the hosts' URLs and credentials to PATH (default: demo-site.json in "
+                            "$HVCONSOLE_HOME or the runtime folder) while serving")
     rec = sub.add_parser("record", help="write a trace of the site (JSON Lines) to stdout")
     _site_options(rec)
     rec.add_argument("--seconds", type=float, default=None, help="how long (default: the scenario's duration, or 300)")
     rec.add_argument("--interval", type=float, default=5.0, help="seconds between two polls of a host")
-    sub.add_parser("scenarios", help="list the named scenarios")
+    listing = sub.add_parser("scenarios", help="list the named scenarios")
+    listing.add_argument("--patch", action="store_true", help="list the patch scenarios instead")
     return parser
 
 
 def _site_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--site", default="demo", help="'demo' or a scenario name (see 'scenarios')")
+    p.add_argument("--site", default="demo", help="'demo', 'demo-patch' or a scenario name (see 'scenarios')")
     p.add_argument("--seed", type=int, default=1)
 
 
 def make_site(name: str, seed: int, clock: SimClock | None) -> SimSite:
     if name == "demo":
         return build_demo_site(seed, clock)
+    if name == "demo-patch":
+        return build_patch_demo_site(seed, clock)
+    if name in PATCH_SCENARIOS:
+        return PATCH_SCENARIOS[name].build(seed, clock=clock)
     if name not in SCENARIOS:
-        raise SystemExit(f"hvconsole-sim: unknown site {name!r}; 'demo' or one of: {', '.join(SCENARIOS)}")
+        raise SystemExit(f"hvconsole-sim: unknown site {name!r}; 'demo', 'demo-patch' or one of: "
+                         f"{', '.join([*SCENARIOS, *PATCH_SCENARIOS])}")
     return SCENARIOS[name].build(seed, clock=clock)
 
 
@@ -60,7 +74,12 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     served = serve_site(site, base_port=args.port)
+    state_file = None
     try:
+        if args.state_file is not None:
+            from .serve import default_state_file, write_state_file
+            state_file = Path(args.state_file) if args.state_file else default_state_file()
+            write_state_file(state_file, served, site=args.site, speed=args.speed)
         for h in served.hosts:
             if args.json:
                 out.write(json.dumps({"host": h.name, "url": h.url, "user": h.user, "password": h.password}) + "\n")
@@ -74,6 +93,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         while not stop.wait(0.5):
             pass
     finally:
+        if state_file is not None:
+            from .serve import remove_state_file
+            remove_state_file(state_file)
         served.stop()
     return 0
 
@@ -91,7 +113,11 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_scenarios(out: TextIO) -> int:
+def cmd_scenarios(out: TextIO, patch: bool = False) -> int:
+    if patch:
+        for p in PATCH_SCENARIOS.values():
+            out.write(f"{p.name:<28} {p.description}\n")
+        return 0
     for s in SCENARIOS.values():
         out.write(f"{s.name:<28} {s.kind:<9} onset {s.onset_s:>4.0f} s  {s.description}\n")
     return 0
@@ -104,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve(args, out)
     if args.command == "record":
         return cmd_record(args, out)
-    return cmd_scenarios(out)
+    return cmd_scenarios(out, args.patch)
 
 
 if __name__ == "__main__":  # pragma: no cover

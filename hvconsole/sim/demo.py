@@ -4,15 +4,23 @@ HV01 and HV02 are standalone Windows Server 2022 hosts: HV01 still runs the regr
 build of KB5058385 (20348.3692), HV02 already has the out-of-band fix KB5061906
 (20348.3695). HV03 and HV04 are a two-node Windows Server 2025 cluster. Within the first
 minute a VM on HV01 freezes the way that regression froze VMs (Running, heartbeat lost, CPU
-pegged, a Worker-Admin error); a second one follows a few minutes later. Benign
-look-alikes are there from the start: a build agent booting, appliances without
+pegged, a Worker-Admin error); a second one follows a few minutes later, and from then on
+HV01 freezes a VM every few minutes for as long as it *runs* the regressed build
+(``regression.py``): patch it and reboot it, and the freezes stop. The fix's package is
+already staged on HV01 (``C:\\hvconsole\\packages``), so a patch run can use it in place.
+Benign look-alikes are there from the start: a build agent booting, appliances without
 integration services, idle VMs, an application-critical heartbeat, a guest reboot. After
 that the site lives on its own: background activity is scheduled in ten-minute blocks,
 each drawn from (seed, block), so the demo never runs out and stays reproducible.
+
+:func:`build_patch_demo_site` ("demo-patch") adds HV05, a second standalone host on the
+regressed build, so that a pilot wave (HV01) and a production wave (HV05) can be run:
+KB5061906 is then needed on two hosts, compliant on one, not applicable on two (WS2025).
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 
 from .clock import SimClock
@@ -20,12 +28,18 @@ from .model_host import SimHost
 from .model_load import IDLE, LoadProfile
 from .model_site import SimSite
 from .model_vm import SimVM
+from .packages import package_bytes
+from .regression import freeze_now, start_regression
 
 FREEZE_VM = "SQL-PROD-02"      # freezes at FREEZE_AT_S on HV01
 FREEZE_AT_S = 35.0
 SECOND_FREEZE_VM = "WEB-02"
 SECOND_FREEZE_AT_S = 300.0
+REGRESSION_FROM_S = 600.0      # from then on HV01 (and HV05) freeze a VM every few minutes
 BLOCK_S = 600.0
+FIX_KB = "KB5061906"
+FIX_PACKAGE = "windows10.0-kb5061906-x64.msu"
+FIX_PACKAGE_PATH = "C:\\hvconsole\\packages\\" + FIX_PACKAGE
 
 _HOSTS = (
     # name, build, ubr, hotfixes, LPs, memory MB, cluster, clock skew ms, CLIXML stderr noise
@@ -91,12 +105,45 @@ _VMS = (
 def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
     """The demo site on ``clock`` (default: real time from now)."""
     site = SimSite(clock, seed=seed, name="demo")
-    rng = site.rng("demo-layout")
-    for name, build, ubr, hotfixes, lps, memory, cluster, skew, noisy in _HOSTS:
+    _add_hosts(site, _HOSTS, _VMS, site.rng("demo-layout"))
+    site.vm("HR-APP-01").app_critical = True        # an application problem, not a freeze
+    site.host("HV01").patch.stage(FIX_PACKAGE_PATH, package_bytes(FIX_PACKAGE))
+    _script_first_minutes(site)
+    start_regression(site, site.host("HV01"), REGRESSION_FROM_S)
+    site.at(BLOCK_S, lambda t: _activity_block(site, 1))
+    return site
+
+
+# The second host on the regressed build in "demo-patch": name, VMs as in _VMS.
+PATCH_HOST = ("HV05", 20348, 3692, ("KB5012170", "KB5058385"), 32, 262144, None, 260, False)
+_PATCH_VMS = (
+    ("DC03", "HV05", "dc", "windows", 2, 4096, True, "Running", "ShutDown", 22.0),
+    ("SQL-REP-01", "HV05", "sql", "windows", 8, 32768, False, "Running", "ShutDown", 23.5),
+    ("APP-LEGACY-01", "HV05", "app", "windows", 4, 8192, True, "Running", "Save", 23.0),
+    ("WEB-05", "HV05", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
+    ("FS02", "HV05", "fs", "windows", 2, 8192, True, "Saved", "Save", 20.0),
+    ("NAS-APPLIANCE-01", "HV05", "appliance", "appliance", 2, 2048, False, "Running", "TurnOff", None),
+)
+
+
+def build_patch_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
+    """The demo site plus HV05, a second host on the regressed build (pilot + production)."""
+    site = build_demo_site(seed, clock)
+    site.name = "demo-patch"
+    rng = site.rng("demo-patch-layout")
+    _add_hosts(site, (PATCH_HOST,), _PATCH_VMS, rng)
+    hv05 = site.host("HV05")
+    hv05.patch.stage(FIX_PACKAGE_PATH, package_bytes(FIX_PACKAGE))
+    start_regression(site, hv05, 240.0)
+    return site
+
+
+def _add_hosts(site: SimSite, hosts: tuple, vms: tuple, rng: random.Random) -> None:
+    for name, build, ubr, hotfixes, lps, memory, cluster, skew, noisy in hosts:
         site.add_host(SimHost(name, build=build, ubr=ubr, hotfixes=hotfixes, logical_processors=lps,
                               memory_total_mb=memory, cluster=cluster, clock_skew_ms=skew,
                               clixml_progress=noisy, uptime_s=rng.uniform(3, 40) * 86400))
-    for name, host, role, guest, vcpus, memory, dynamic, state, stop, backup in _VMS:
+    for name, host, role, guest, vcpus, memory, dynamic, state, stop, backup in vms:
         clustered = site.host(host).cluster is not None
         site.host(host).add_vm(SimVM(
             name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), vcpus=vcpus, memory_mb=memory,
@@ -104,18 +151,15 @@ def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
             load=_ROLE[role], automatic_start_action="Nothing" if state == "Off" else "StartIfRunning",
             automatic_stop_action=stop, backup_hour=backup, is_clustered=clustered, state=state,
             uptime_s=rng.uniform(0.5, 30) * 86400))
-    site.vm("HR-APP-01").app_critical = True        # an application problem, not a freeze
-    _script_first_minutes(site)
-    site.at(BLOCK_S, lambda t: _activity_block(site, 1))
-    return site
 
 
 def _script_first_minutes(site: SimSite) -> None:
     vm = site.vm
+    hv01 = site.host("HV01")
     site.at(10.0, lambda t: vm("BUILD-AGENT-03").start())                          # booting look-alike
-    site.at(FREEZE_AT_S, lambda t: vm(FREEZE_VM).hang("pegged", event="worker_not_responding"))
+    site.at(FREEZE_AT_S, lambda t: freeze_now(hv01, vm(FREEZE_VM)))
     site.at(150.0, lambda t: vm("WEB-03").guest_reboot())                          # patch night leftover
-    site.at(SECOND_FREEZE_AT_S, lambda t: vm(SECOND_FREEZE_VM).hang("flat", event="worker_not_responding"))
+    site.at(SECOND_FREEZE_AT_S, lambda t: freeze_now(hv01, vm(SECOND_FREEZE_VM), cpu="flat"))
     site.at(420.0, lambda t: site.host("HV03").live_migrate(vm("JUMP01"), site.host("HV04")))
 
 
@@ -123,8 +167,8 @@ def _activity_block(site: SimSite, block: int) -> None:
     """Ordinary life for one ten-minute block: a reboot, build agents, a migration."""
     rng = site.rng("activity", block)
     start = block * BLOCK_S
-    healthy = [v for h in site.hosts.values() for v in h.vms
-               if v.state == "Running" and v.guest == "windows" and v.name not in (FREEZE_VM, SECOND_FREEZE_VM)]
+    healthy = [v for h in site.hosts.values() for v in h.vms if v.state == "Running" and v.guest == "windows"
+               and not v.is_hung and v.name not in (FREEZE_VM, SECOND_FREEZE_VM)]
     if healthy and rng.random() < 0.5:
         chosen = rng.choice(healthy)
         site.at(start + rng.uniform(0, BLOCK_S), lambda t: chosen.guest_reboot())

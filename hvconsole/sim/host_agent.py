@@ -45,7 +45,8 @@ except ImportError:  # pragma: no cover - depends on the state of the tree
 
 # Modules that register simulated script handlers when imported. A module that does not
 # exist yet (a teammate's, in progress) is skipped.
-HANDLER_MODULES = ("hvconsole.sim.model_collect", "hvconsole.sim.handlers_probe")
+HANDLER_MODULES = ("hvconsole.sim.model_collect", "hvconsole.sim.handlers_probe",
+                   "hvconsole.sim.handlers_patch")
 EXIT_SCRIPT_NOT_LOADED = 86
 EXIT_TERMINATED = 0xC000013A        # STATUS_CONTROL_C_EXIT: what a killed console process returns
 POWERSHELL_START_S = 0.25           # powershell.exe itself takes a moment before the script runs

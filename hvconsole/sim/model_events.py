@@ -97,6 +97,9 @@ CATALOG: dict[str, EventKind] = {
     "update_installed": EventKind(SYSTEM, "Microsoft-Windows-WindowsUpdateClient", 19, "Information",
                                   "Installation Successful: Windows successfully installed the following "
                                   "update: {title}"),
+    "update_failed": EventKind(SYSTEM, "Microsoft-Windows-WindowsUpdateClient", 20, "Error",
+                               "Installation Failure: Windows failed to install the following update with "
+                               "error {code}: {title}"),
     # Failover clustering, in System [V]
     "cluster_node_removed": EventKind(SYSTEM, _FC, 1135, "Critical",
                                       "Cluster node '{node}' was removed from the active failover cluster "

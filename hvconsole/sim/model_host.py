@@ -5,16 +5,18 @@ hyperv-notes §3/§7 (reboots that take minutes, a wedged VMMS, a hung WinRM, a 
 The patch workflow drives the mutable parts through methods: :meth:`SimHost.install_update`
 stages an update (the KB shows at once, the UBR only after the reboot), :meth:`reboot`
 takes the host away and brings it back with a new last boot, possibly still pending a
-second reboot, or never (``fail=True``).
+second reboot, or never (``fail=True``). What the patch scripts see of a host's disk,
+scheduled tasks and installer lives in ``host.patch`` (``model_patch``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .model_events import EventLog
 from .model_load import jitter, unit
+from .model_patch import HostPatchState
 from .model_site import _text_key
 from .model_vm import SimVM
 
@@ -31,6 +33,8 @@ class Cluster:
     name: str
     node_state: str = "Up"
     drain_status: str = "NotInitiated"
+    drain_done_t: float | None = None        # when the drain in progress will have finished
+    drained_away: list[str] = field(default_factory=list)   # VM ids the last drain moved off
 
 
 @dataclass
@@ -39,6 +43,10 @@ class PendingUpdate:
     build: int
     ubr: int
     reboots_left: int
+    # After how many reboots the running build changes: 1 for most updates; the last one
+    # for an update whose first reboot only prepares it (pending still set, build as before).
+    build_moves_after: int = 1
+    reboots_done: int = 0
 
 
 class SimHost:
@@ -75,6 +83,7 @@ class SimHost:
         self._vmms_ready_t = -1e18
         self._vmms_stopped_until_t = -1e18
         self._vmms_crashes = 0
+        self.patch = HostPatchState(self)
 
     # -- inventory ----------------------------------------------------------------------
 
@@ -191,13 +200,16 @@ class SimHost:
     # -- updates and reboots ------------------------------------------------------------
 
     def install_update(self, kb: str, *, ubr: int, build: int | None = None, reboots: int = 1,
-                       title: str | None = None) -> None:
+                       title: str | None = None, build_on_last_reboot: bool = False) -> None:
         """An update installed and waiting for its reboot(s): the KB is listed at once,
-        the build moves only when the host boots (notes §6)."""
+        the build moves only when the host boots (notes §6), after the first reboot or,
+        with ``build_on_last_reboot``, only after the last one."""
         with self._site().acting() as t:
             if kb not in self.hotfixes:
                 self.hotfixes.append(kb)
-            self.pending.append(PendingUpdate(kb, build or self.build, ubr, max(1, reboots)))
+            reboots = max(1, reboots)
+            self.pending.append(PendingUpdate(kb, build or self.build, ubr, reboots,
+                                              build_moves_after=reboots if build_on_last_reboot else 1))
             self.events.write(t, "update_installed", title=title or f"Cumulative update ({kb})")
 
     def reboot(self, *, planned: bool = True, down_s: float | None = None, fail: bool = False,
@@ -239,6 +251,7 @@ class SimHost:
             self._go_down(t, planned=False, down_s=down_s, bugcheck=True)
 
     def _go_down(self, t: float, planned: bool, down_s: float | None, bugcheck: bool = False) -> None:
+        self.patch.power_lost(t)            # a running installer dies with the host
         for vm in self.vms:
             vm._epoch += 1                  # whatever was in flight ends with the host
             vm.migrating = False
@@ -269,7 +282,9 @@ class SimHost:
         self.power = "up"
         self.last_boot_t = t - (25.0 + 20.0 * unit(self.seed, 23, self.reboots))
         for update in list(self.pending):
-            self.build, self.ubr = update.build, update.ubr
+            update.reboots_done += 1
+            if update.reboots_done >= update.build_moves_after:
+                self.build, self.ubr = update.build, update.ubr
             update.reboots_left -= 1
             if update.reboots_left <= 0:
                 self.pending.remove(update)
@@ -305,9 +320,9 @@ class SimHost:
         with site.acting() as t:
             if vm not in self.vms or vm.state != "Running" or dest.power != "up" or vm.migrating:
                 return None
-            seconds = duration_s if duration_s is not None else (
-                12.0 + vm.memory_mb / 1024.0 * (0.8 + unit(vm.seed, 31, int(t)) * 0.8))
+            seconds = duration_s if duration_s is not None else self.migration_seconds(vm, t)
             vm.migrating = True
+            vm.transition_end_t = t + seconds
             self.events.write(t, "lm_started", vm_id=vm.id, vm=vm.name, dest=dest.name)
 
             def arrived(t2: float) -> None:
@@ -320,10 +335,16 @@ class SimHost:
             site.after(seconds, arrived)
             return seconds
 
+    def migration_seconds(self, vm: SimVM, t: float) -> float:
+        """How long a live migration of ``vm`` started at ``t`` takes (memory-bound)."""
+        return 12.0 + vm.memory_mb / 1024.0 * (0.8 + unit(vm.seed, 31, int(t)) * 0.8)
+
     def drain(self) -> bool:
-        """Suspend-ClusterNode -Drain: pause the node, live-migrate clustered VMs away."""
+        """Suspend-ClusterNode -Drain: pause the node, live-migrate clustered VMs away one
+        after the other. The whole schedule is fixed now, so ``cluster.drain_done_t`` says
+        when it will have finished (what ``-Wait`` waits for)."""
         site = self._site()
-        with site.acting():
+        with site.acting() as t:
             if self.cluster is None or self.power != "up":
                 return False
             targets = [h for h in site.hosts.values() if h is not self and h.cluster is not None
@@ -332,17 +353,22 @@ class SimHost:
             self.cluster.node_state, self.cluster.drain_status = "Paused", "InProgress"
             movers = [vm for vm in self.vms if vm.is_clustered and vm.state == "Running"]
             if movers and not targets:
-                self.cluster.drain_status = "Failed"
+                self.cluster.drain_status, self.cluster.drain_done_t = "Failed", t
                 return False
+            cluster = self.cluster
+            cluster.drained_away = [vm.id for vm in movers]
+            start = t + 1.0
+            for i, vm in enumerate(movers):
+                seconds = self.migration_seconds(vm, start)
+                site.at(start, lambda _t, vm=vm, dest=targets[i % len(targets)], s=seconds:
+                        self.live_migrate(vm, dest, s))
+                start += seconds + 1.0
 
-            def next_move(t: float, i: int = 0) -> None:
-                if i >= len(movers):
-                    if self.cluster is not None:
-                        self.cluster.drain_status = "Completed"
-                    return
-                took = self.live_migrate(movers[i], targets[i % len(targets)])
-                site.after((took or 0.0) + 1.0, lambda t2: next_move(t2, i + 1))
-            site.after(1.0, next_move)
+            def completed(_t: float) -> None:
+                if cluster.drain_status == "InProgress":
+                    cluster.drain_status = "Completed"
+            cluster.drain_done_t = start
+            site.at(start, completed)
             return True
 
     def resume_node(self) -> None:
@@ -350,6 +376,7 @@ class SimHost:
         with self._site().acting():
             if self.cluster is not None and self.power == "up":
                 self.cluster.node_state, self.cluster.drain_status = "Up", "NotInitiated"
+                self.cluster.drain_done_t = None
 
     def __repr__(self) -> str:
         return f"SimHost({self.name!r}, {self.build}.{self.ubr}, {self.power}, {len(self.vms)} VMs)"

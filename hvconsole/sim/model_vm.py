@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .model_site import SimSite
 
 NEVER = math.inf
+FORCED_STOP_S = 300.0     # Stop-VM -Force: the time a guest gets before it is turned off
 GUESTS = ("windows", "linux", "appliance")   # appliance = no integration services at all
 _APP_HEARTBEAT = {"windows": "OkApplicationsHealthy", "linux": "OkApplicationsUnknown"}
 
@@ -64,6 +65,11 @@ class SimVM:
         self.app_critical = False
         self.migrating = False
         self.was_running_before_host_stop = state == "Running"
+        # When the transition in flight (Starting, Stopping, Saving) ends: a patch script
+        # that waits for it (Save-VM, Stop-VM, Start-VM) reports how long it took.
+        self.transition_end_t: float | None = None
+        self.checkpoints = 0          # what Get-VMSnapshot counts (pre-flight warns about them)
+        self.merging = False          # a checkpoint merge in progress (pre-flight refuses)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -96,6 +102,7 @@ class SimVM:
         self._hb_lost_t = NEVER
         self._frozen = None
         self.health = "Ok"
+        self.transition_end_t = None
         return self.site.t
 
     def _boot_guest(self, t: float, *, fresh: bool) -> None:
@@ -125,17 +132,30 @@ class SimVM:
                 self._boot_guest(t2, fresh=not restoring)
                 self._log(t2, "vm_restored" if restoring else "vm_started")
             self._later(delay, running)
+            self.transition_end_t = t + delay
             return True
 
-    def shutdown(self) -> bool:
-        """Stop-VM (graceful): needs a guest that answers its integration services."""
+    def shutdown(self, *, force: bool = False) -> bool:
+        """Stop-VM (graceful): needs a guest that answers its integration services. With
+        ``force`` (Stop-VM -Force) a guest that does not answer is given five minutes
+        and then turned off (hyperv-notes §3)."""
         with self.site.acting():
             t = self.site.t
-            if self.state != "Running" or not self._guest_answers(t):
+            if self.state != "Running":
+                return False
+            answers = self._guest_answers(t)
+            if not answers and not force:
                 return False
             t = self._new_action()
             self.state = "Stopping"
-            self._later(self._draw(t, 5, 10.0, 40.0), lambda t2: self._to_off(t2, "vm_shut_down"))
+            if answers:
+                delay = self._draw(t, 5, 10.0, 40.0)
+                self._later(delay, lambda t2: self._to_off(t2, "vm_shut_down"))
+            else:
+                delay = FORCED_STOP_S
+                self._ic_ready_t = NEVER
+                self._later(delay, lambda t2: self._to_off(t2, "vm_turned_off"))
+            self.transition_end_t = t + delay
             return True
 
     def turn_off(self) -> bool:
@@ -148,20 +168,21 @@ class SimVM:
             return True
 
     def save(self) -> bool:
-        """Save-VM: memory to disk, a few seconds per few GB."""
+        """Save-VM: memory to disk, one to a few seconds per GB."""
         with self.site.acting():
             if self.state not in ("Running", "Paused"):
                 return False
             t = self._new_action()
             self._saved_uptime = self._uptime(t)
             self.state = "Saving"
-            seconds = 3.0 + self.memory_mb / 1024.0 * self._draw(t, 6, 0.6, 1.4)
+            seconds = 3.0 + self.memory_mb / 1024.0 * self._draw(t, 6, 1.0, 2.5)
 
             def saved(t2: float) -> None:
                 self.state = "Saved"
                 self._boot_t = None
                 self._log(t2, "vm_saved")
             self._later(seconds, saved)
+            self.transition_end_t = t + seconds
             return True
 
     def pause(self) -> bool:
@@ -281,6 +302,11 @@ class SimVM:
             self._log(t, "vm_reset")
 
     # -- what Get-VM shows --------------------------------------------------------------
+
+    @property
+    def is_hung(self) -> bool:
+        """A freeze fault is active (hung guest, stalled or critical worker)."""
+        return self._frozen is not None or self._hb_lost_t != NEVER or self._cpu_mode == "pegged"
 
     def _guest_answers(self, t: float) -> bool:
         return self._frozen is None and t >= self._ic_ready_t and t < self._hb_lost_t
