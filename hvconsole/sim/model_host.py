@@ -323,11 +323,14 @@ class SimHost:
             seconds = duration_s if duration_s is not None else self.migration_seconds(vm, t)
             vm.migrating = True
             vm.transition_end_t = t + seconds
+            epoch = vm._epoch
             self.events.write(t, "lm_started", vm_id=vm.id, vm=vm.name, dest=dest.name)
 
             def arrived(t2: float) -> None:
                 vm.migrating = False
-                if vm in self.vms and dest.power == "up":
+                # A source host that went down (or anything else that bumped the VM's epoch)
+                # aborted the migration: the VM stays where it is, in whatever state it is.
+                if vm._epoch == epoch and self.power == "up" and vm in self.vms and dest.power == "up":
                     self.vms.remove(vm)
                     dest.add_vm(vm, arriving=True)
                     self.events.write(t2, "lm_completed", vm_id=vm.id, vm=vm.name)

@@ -179,7 +179,9 @@ class SimVM:
 
             def saved(t2: float) -> None:
                 self.state = "Saved"
-                self._boot_t = None
+                # The saved uptime was taken above; a pause before the save is over too
+                # (left set, uptime would freeze after the next start: a false "stalled").
+                self._boot_t, self._paused_at = None, None
                 self._log(t2, "vm_saved")
             self._later(seconds, saved)
             self.transition_end_t = t + seconds

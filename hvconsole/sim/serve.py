@@ -89,7 +89,6 @@ class ServedSite:
             condition = wanted[served.name]
             if self._applied.get(served.name) == condition:
                 continue
-            self._applied[served.name] = condition
             faults = served.endpoint.faults
             if condition == "down":
                 faults.refuse()
@@ -98,6 +97,8 @@ class ServedSite:
                 faults.hang()
             else:
                 faults.clear()
+            # Recorded only once applied: a failed reopen (port taken) is retried next tick.
+            self._applied[served.name] = condition
 
     def _run_ticker(self) -> None:
         while not self._stop.wait(TICK_S):

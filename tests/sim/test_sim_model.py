@@ -263,6 +263,31 @@ def test_live_migration_and_drain_move_vms_between_cluster_nodes() -> None:
     assert (hv1.cluster.node_state, hv1.cluster.drain_status) == ("Up", "NotInitiated")
 
 
+def test_a_paused_vm_that_is_saved_and_started_again_counts_uptime_again() -> None:
+    site = make_site({"name": "P"})
+    vm = site.vm("P")
+    step(site, 10)
+    assert vm.pause() and vm.save()
+    step(site, 60)
+    assert vm.sample(site.t)["state"] == "Saved"
+    assert vm.start()
+    t1 = step(site, 30)
+    first = vm.sample(t1)["uptime_s"]
+    t2 = step(site, 20)
+    assert vm.sample(t2)["state"] == "Running" and vm.sample(t2)["uptime_s"] >= first + 19
+
+
+def test_a_migration_interrupted_by_a_source_crash_does_not_complete() -> None:
+    site = make_site({"name": "A", "is_clustered": True}, hosts=("HV01", "HV02"), cluster="CL")
+    hv1, hv2 = site.host("HV01"), site.host("HV02")
+    seconds = hv1.live_migrate(site.vm("A"), hv2)
+    assert seconds is not None
+    hv1.crash()
+    step(site, seconds + 1)
+    assert site.vm("A") not in hv2.vms
+    assert not any(e.kind.id == 20417 for e in hv2.events)
+
+
 def test_event_log_returns_newest_after_a_bookmark() -> None:
     site = make_site()
     log = site.host("HV01").events
