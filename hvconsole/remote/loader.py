@@ -1,7 +1,8 @@
 """How a shipped script and its parameters reach ``powershell.exe`` on the host.
 
 The script bodies travel once per shell, as environment variables set when the shell is
-created; each call sends only a small fixed loader on the command line (WinRM caps the
+created, gzip-compressed and base64-encoded (one Windows environment variable holds at most
+32,767 characters; compressed, the largest script uses about a third of that); each call sends only a small fixed loader on the command line (WinRM caps the
 command line near 8,191 characters). Parameters are base64 of a UTF-8 JSON object, checked
 against the base64 alphabet before they are placed in the loader, so they are provably
 inert text: no quote, no semicolon, no ``$`` can get through. See docs/architecture.md.
@@ -10,6 +11,7 @@ inert text: no quote, no semicolon, no ``$`` can get through. See docs/architect
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -34,7 +36,9 @@ _LOADER = (
     "try{{[Console]::OutputEncoding=New-Object System.Text.UTF8Encoding $false}}catch{{}};"
     "$b=$env:{var};"
     "if(-not $b){{[Console]::Out.Write('{{\"hvc_error\":{{\"message\":\"script {var} is not loaded in this shell\"}}}}');exit 86}};"
-    "$s=[System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($b));"
+    "$m=New-Object System.IO.MemoryStream(,[System.Convert]::FromBase64String($b));"
+    "$z=New-Object System.IO.Compression.GZipStream($m,[System.IO.Compression.CompressionMode]::Decompress);"
+    "$s=(New-Object System.IO.StreamReader($z,[System.Text.Encoding]::UTF8)).ReadToEnd();"
     "& ([scriptblock]::Create($s)) -HvcParams {params};"
     "exit $LASTEXITCODE"
 )
@@ -74,11 +78,16 @@ def shipped_scripts() -> tuple[str, ...]:
     return tuple(sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".ps1")))
 
 
+def encode_body(body: str) -> str:
+    """A script body as it travels in the shell environment: gzip, then base64.
+    ``mtime=0`` keeps the encoding deterministic (same script, same bytes)."""
+    return base64.b64encode(gzip.compress(body.encode("utf-8"), mtime=0)).decode("ascii")
+
+
 def shell_environment(scripts: tuple[str, ...] | None = None) -> dict[str, str]:
-    """Environment variables for a new shell: every shipped script's body, base64."""
+    """Environment variables for a new shell: the shipped scripts' bodies, encoded."""
     names = shipped_scripts() if scripts is None else scripts
-    return {env_var_name(n): base64.b64encode(script_body(n).encode("utf-8")).decode("ascii")
-            for n in names}
+    return {env_var_name(n): encode_body(script_body(n)) for n in names}
 
 
 def encode_params(params: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import importlib
 import json
 import logging
@@ -107,7 +108,9 @@ _LOADER = re.compile(
     r"\$b=\$env:(?P<var>HVC_SCRIPT_[A-Z0-9_]+);"
     r"if\(-not \$b\)\{\[Console\]::Out\.Write\('\{\"hvc_error\":\{\"message\":\"script (?P=var) "
     r"is not loaded in this shell\"\}\}'\);exit 86\};"
-    r"\$s=\[System\.Text\.Encoding\]::UTF8\.GetString\(\[System\.Convert\]::FromBase64String\(\$b\)\);"
+    r"\$m=New-Object System\.IO\.MemoryStream\(,\[System\.Convert\]::FromBase64String\(\$b\)\);"
+    r"\$z=New-Object System\.IO\.Compression\.GZipStream\(\$m,\[System\.IO\.Compression\.CompressionMode\]::Decompress\);"
+    r"\$s=\(New-Object System\.IO\.StreamReader\(\$z,\[System\.Text\.Encoding\]::UTF8\)\)\.ReadToEnd\(\);"
     r"& \(\[scriptblock\]::Create\(\$s\)\) -HvcParams "
     r"(?:'(?P<inline>[A-Za-z0-9+/=]*)'|(?P<stdin>\(\[Console\]::In\.ReadToEnd\(\)\)));"
     r"exit \$LASTEXITCODE")
@@ -287,8 +290,9 @@ class HostAgent:
                                  separators=(",", ":"))
             return ScriptAnswer(message.encode("utf-8"), b"", EXIT_SCRIPT_NOT_LOADED, 0.02)
         try:
-            body = base64.b64decode("".join(b.split()), validate=True).decode("utf-8", errors="replace")
-        except (binascii.Error, ValueError):
+            body = gzip.decompress(base64.b64decode("".join(b.split()), validate=True)).decode(
+                "utf-8", errors="replace")
+        except (binascii.Error, ValueError, EOFError, OSError):
             return ScriptAnswer(b"", _encode_stderr(clixml_error(
                 'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid '
                 'Base-64 string as it contains a non-base 64 character, more than two padding characters, '

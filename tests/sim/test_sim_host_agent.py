@@ -4,6 +4,7 @@ by exact body, the collect answer and its contract, and the process timing proto
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import uuid
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ import pytest
 
 from hvconsole.core.parse import parse_snapshot
 from hvconsole.core.snapshot import SCHEMA_ID
-from hvconsole.remote.loader import prepare_call, shell_environment
+from hvconsole.remote.loader import encode_body, prepare_call, shell_environment
 from hvconsole.sim import host_agent
 from hvconsole.sim.clock import SimClock
 from hvconsole.sim.host_agent import HostAgent, ScriptAnswer, interpret
@@ -125,8 +126,8 @@ def test_environment_names_are_case_insensitive_like_windows(agent: HostAgent) -
 
 def test_a_changed_script_body_is_not_recognised(agent: HostAgent) -> None:
     env = shell_environment()
-    body = base64.b64decode(env["HVC_SCRIPT_COLLECT"]).decode("utf-8") + "\nRemove-Item C:\\ -Recurse\n"
-    env["HVC_SCRIPT_COLLECT"] = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    body = gzip.decompress(base64.b64decode(env["HVC_SCRIPT_COLLECT"])).decode("utf-8") + "\nRemove-Item C:\\ -Recurse\n"
+    env["HVC_SCRIPT_COLLECT"] = encode_body(body)
     answer = agent.execute(command_line(), env)
     assert answer.exit_code == 1 and answer.stdout == b""
     assert b"cannot run arbitrary PowerShell" in answer.stderr
