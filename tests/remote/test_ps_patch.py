@@ -25,6 +25,7 @@ from test_ps_scripts import body, code_only, commands, syntax_problems, text, wa
 from test_ps_scripts import parse as _parse
 
 DOC = Path(__file__).parents[2] / "docs" / "patching.md"
+SCRIPTS_DIR = Path(__file__).parents[2] / "hvconsole" / "remote" / "scripts"
 PATCH = tuple(n for n in loader.shipped_scripts() if n.startswith("patch_"))
 BASE64_BUDGET = 25_000
 ISO_FORMAT = "\"yyyy-MM-dd'T'HH:mm:ss.fff'Z'\""
@@ -635,3 +636,17 @@ def test_reboot_is_scheduled_planned_hotfix_with_a_safe_comment():
     assert "@('/r', '/t', [string]$DelayS, '/d', 'p:2:17', '/c', $Comment)" in src
     assert "-replace '[\\x00-\\x1F\\x7F\"\\\\]', ' '" in src  # quotes and backslashes cannot split the argument
     assert "Win32_OperatingSystem" in src and "$alreadyScheduled = 1190" in src
+
+
+_CODE_CONSTANT = re.compile(r"^\[int64\]\$\w+ = (\d+)(?:\s+#\s*(0x[0-9A-Fa-f]+))?", re.M)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SCRIPTS_DIR.glob("*.ps1")))
+def test_decimal_error_codes_match_their_hex_comment(name):
+    """Windows error codes are written in decimal (a hex literal above 0x7FFFFFFF is negative
+    in PowerShell 5.1), which makes a wrong digit invisible: each carries its hex in a comment."""
+    text = (SCRIPTS_DIR / f"{name}.ps1").read_text(encoding="utf-8")
+    for value, hex_comment in _CODE_CONSTANT.findall(text):
+        if int(value) > 0x7FFFFFFF:
+            assert hex_comment, f"{name}: code {value} needs its '# 0x…' comment"
+            assert int(value) == int(hex_comment, 16), f"{name}: {value} is not {hex_comment}"

@@ -16,7 +16,7 @@ $reservedSegment = '\\(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\.[^\\]*)?(\\|\z)'
 $taskFolder = '\hvconsole\'
 # Task Scheduler's "has not run yet" (0x41303) and "is running" (0x41301): started, not over.
 [int64[]]$notOverYet = @(267011, 267009)
-[int64]$endedWithoutResult = 2147500037
+[int64]$endedWithoutResult = 2147500037   # 0x80004005 E_FAIL
 
 function Get-InnermostMessage($Failure) {
   $ex = $Failure
