@@ -117,12 +117,14 @@ class Collector:
         if bookmark is None:
             return
         try:
-            parse_time(bookmark)  # type: ignore[arg-type]
+            when = parse_time(bookmark)  # type: ignore[arg-type]
         except ValueError:
             # Keep the previous one: events may repeat, but none are skipped.
             log.warning("%s: ignoring a malformed events bookmark", self.target.name)
             return
-        self._bookmark = str(bookmark)
+        # Sent back in our own ISO form: the host parses it with DateTime.Parse, which does
+        # not understand the "/Date(ms)/" form PowerShell 5.1 may have produced.
+        self._bookmark = format_time(when)
 
     def _failed(self, kind: str, message: str, started: float, elapsed_ms: int | None = None) -> Snapshot:
         if elapsed_ms is None:

@@ -129,10 +129,17 @@ def target_for(host: Host, password: Any) -> Target:
                   ca_trust_path=host.ca_bundle)
 
 
+def _probe_session(target: Target) -> HostSession:
+    # Only probe.ps1 travels with the shell: 2 KB instead of every shipped script's body.
+    return HostSession(target, scripts=("probe",))
+
+
 def probe_host(host: Host, password: Any, *, timeout_s: float = DEFAULT_TIMEOUT_S,
                cancel: CancelToken | None = None,
-               session_factory: Callable[[Target], HostSession] = HostSession) -> ProbeResult:
+               session_factory: Callable[[Target], HostSession] | None = None) -> ProbeResult:
     """Run the connection test; never raises for anything the host or network does."""
+    if session_factory is None:
+        session_factory = _probe_session
     started = time.monotonic()
     run = _ProbeRun(host, started + timeout_s, timeout_s, cancel)
     step = "setup"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import queue
 import threading
 import time
@@ -94,7 +95,8 @@ class TraceRecorder:
 
     def _poll_loop(self, collector: Collector, start: float, end: float, cancel: CancelToken) -> None:
         try:
-            for k in itertools.count():
+            k = 0
+            while True:
                 due = start + k * self._interval_s
                 if due >= end or cancel.cancelled:
                     break
@@ -102,6 +104,9 @@ class TraceRecorder:
                     break
                 snap = collector.poll(cancel)
                 self._queue.put(snap)
+                # Slots missed while a host hung are skipped, not made up in a burst of
+                # back-to-back polls of a host that has just come back.
+                k = max(k + 1, math.ceil((time.monotonic() - start) / self._interval_s))
         finally:
             self._queue.put(None)   # this host is done
 

@@ -22,7 +22,7 @@ from .installer import METHODS
 from .model_host import SimHost
 from .model_load import unit
 from .model_patch import TASK_HAS_NOT_RUN, TASK_RUNNING
-from .patch_common import (clamped_int, finish, host_time, hvc_path, package_file, ps_int, ps_string,
+from .patch_common import (clamped_int, finish, host_time, hvc_path, package_file, params_error, ps_int, ps_string,
                            sha256_param, task_name, vmms_failure)
 from .patch_vms import handle_drain, handle_restore
 
@@ -237,6 +237,8 @@ def handle_cleanup(host: SimHost, raw: Mapping[str, Any], now: datetime) -> Scri
     name = task_name(raw.get("task_name"))
     package = raw.get("remove_package_path")
     package = None if package is None else hvc_path(package, "remove_package_path")
+    if package is not None and not re.search(r"\.(msu|cab)\Z", package, re.IGNORECASE):
+        raise params_error("remove_package_path must name a .msu or .cab file")
     warnings: list[str] = []
     task = host.patch.task(name)
     if task is not None and task.state in ("Running", "Queued"):

@@ -77,7 +77,11 @@ try {
   $params = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($HvcParams.Trim())) | ConvertFrom-Json
   $taskName = Assert-TaskName $params.task_name
   $packagePath = $null
-  if ($null -ne $params.remove_package_path) { $packagePath = Assert-HvcPath $params.remove_package_path 'remove_package_path' }
+  if ($null -ne $params.remove_package_path) {
+    $packagePath = Assert-HvcPath $params.remove_package_path 'remove_package_path'
+    # Only a package file: a wrong value must never delete results\ (the evidence) or tasks\.
+    if ($packagePath -notmatch '\.(msu|cab)\z') { throw 'remove_package_path must name a .msu or .cab file' }
+  }
 
   $doc = [ordered]@{ task_removed = $false; package_removed = $null; warnings = @() }
   $where = 'task'

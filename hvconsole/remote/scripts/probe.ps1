@@ -24,7 +24,7 @@ try {
         hyperv_module_version = $null
         vmms = $null
         os = $null
-        host_time = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
+        host_time = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", [Globalization.CultureInfo]::InvariantCulture)
         checks_failed = @()
     }
 
