@@ -1,0 +1,365 @@
+"""Performance of the live monitoring window. Prints numbers; asserts nothing.
+
+* ``tick``    GUI-thread time per tick applying one poll of 50 hosts × 40 VMs (2,000 tiles)
+              to the window's models, including the repaint Qt then does (target median
+              ≤ 8 ms). The per-host work (parse, detect, history, rows) is done beforehand,
+              as the worker threads do it, and reported separately.
+* ``stall``   the longest event-loop stall while 20 hosts are polled every 2 s and 4 of
+              them hang (target ≤ 50 ms). The live hosts are five ``hvconsole-sim serve
+              --json`` processes (the demo site has 4 hosts; each process's hosts are
+              renamed S1-HV01 ...); the hung hosts are a separate process whose sockets
+              accept connections and never answer, which is what a hung host looks like.
+* ``memory``  resident memory after an hour of history (720 polls at 5 s) at 50 × 40 VMs,
+              with the real freeze detector, window shown (target ≤ 400 MB).
+* ``startup`` time from process start to the first painted window with ``--demo``
+              (target ≤ 2.5 s), and to the first painted tiles.
+
+Run (offscreen works)::
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/ui.py [tick|stall|memory|startup|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HOSTS, VMS = 50, 40
+ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+
+
+# -- a synthetic site (no network: the tick and memory numbers are the GUI's own) ------
+
+def synthetic_workers(hosts: int, vms: int, interval_s: float = 5.0) -> list:
+    from hvconsole.core.detector import Detector
+    from hvconsole.core.snapshot import HostResources, OsInfo, Snapshot, VmQuery, VmSample
+    from hvconsole.ui.host_worker import HostWorker
+
+    class Scripted:
+        def __init__(self, host: str, index: int):
+            self.host, self.index, self.n = host, index, 0
+
+        def poll(self, cancel=None) -> Snapshot:
+            self.n += 1
+            n, at = self.n, T0 + timedelta(seconds=interval_s * self.n)
+            samples = tuple(VmSample(
+                id=f"{self.index:04d}-{i:04d}-0000-0000-000000000000", name=f"{self.host}-VM{i:03d}",
+                state="Running" if i % 10 else "Off", health="Ok",
+                heartbeat="OkApplicationsHealthy" if i % 10 else None, operational_status=("Ok",),
+                cpu_pct=float((n * 7 + i * 13) % 97) if i % 10 else None, vcpus=4,
+                memory_assigned_mb=8192.0, memory_demand_mb=4000.0 + (n * 31 + i) % 2000,
+                uptime_s=86400 + n * 5) for i in range(vms))
+            return Snapshot(host=self.host, polled_at=at, reachable=True, host_time=at, collect_ms=400,
+                            os=OsInfo(product="Windows Server 2022 Datacenter", build=20348, ubr=3692),
+                            services={"vmms": "Running"},
+                            resources=HostResources(logical_processors=64, cpu_total_run_pct=30.0,
+                                                    memory_total_mb=524288, memory_available_mb=200000),
+                            vm_query=VmQuery(ok=True, elapsed_ms=100), vms=samples)
+
+        def close(self) -> None:
+            pass
+
+    workers = []
+    for h in range(hosts):
+        name = f"HV{h + 1:03d}"
+        collector = Scripted(name, h)
+        workers.append(HostWorker(name, name.lower(), collector_factory=lambda c=collector: c,
+                                  detector_factory=Detector, poll_interval_s=interval_s))
+    return workers
+
+
+def make_app():
+    from PySide6.QtWidgets import QApplication
+
+    from hvconsole.app import SWITCH_INTERVAL_S
+    from hvconsole.ui import theme
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as the app does
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    theme.apply_theme(app)
+    return app
+
+
+def make_window(monitor, size=(1920, 1080)):
+    from hvconsole.ui.main_window import MainWindow
+    window = MainWindow()
+    window.resize(*size)
+    window.attach(monitor, "benchmark")
+    window.show()
+    return window
+
+
+def idle_monitor(workers):
+    """A monitor whose polling never starts: the benchmark hands it batches itself."""
+    from hvconsole.ui.background import InlineTaskRunner
+    from hvconsole.ui.monitor import Monitor
+    from hvconsole.ui.polling import PollingService
+    return Monitor(workers, polling=PollingService(workers, runner_factory=lambda n: InlineTaskRunner()))
+
+
+def stats_ms(values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+    return f"median {statistics.median(values):6.2f} ms   p95 {p95:6.2f} ms   max {values[-1]:6.2f} ms"
+
+
+# -- tick -------------------------------------------------------------------------------
+
+def bench_tick(ticks: int = 40) -> None:
+    from PySide6.QtCore import QCoreApplication
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+          "(wall-clock numbers grow with it; CPU time much less)")
+    app = make_app()
+    workers = synthetic_workers(HOSTS, VMS)
+    print(f"tick: {HOSTS} hosts × {VMS} VMs = {HOSTS * VMS} tiles, window 1920×1080, {ticks} ticks, "
+          f"all 50 hosts and every tile changed in every tick (the worst case: normally a tick "
+          f"carries the few hosts that answered in the last 250 ms)")
+    for graphs in (False, True):
+        monitor = idle_monitor(workers)
+        window = make_window(monitor)
+        if not graphs and window.page.graphs is not None:
+            # Measure the tiles and lists alone: take the host graphs out of this window.
+            window.page.graphs.setParent(None)
+            window.page.graphs = None
+        app.processEvents()
+        worker_ms, apply_ms, tick_ms, tick_cpu_ms, next_ms, full_ms = [], [], [], [], [], []
+        for k in range(ticks + 3):
+            started = time.perf_counter()
+            batch = [w.poll_once() for w in workers]          # the worker threads' share
+            per_host = (time.perf_counter() - started) * 1000 / len(workers)
+            c0, t0 = time.thread_time(), time.perf_counter()
+            monitor.apply_batch(batch)
+            t1 = time.perf_counter()
+            # This turn of the event loop: the repaint Qt posted for what changed.
+            QCoreApplication.sendPostedEvents()
+            t2, c2 = time.perf_counter(), time.thread_time()
+            app.processEvents()        # the next turn: what the tick deferred (graphs)
+            t3 = time.perf_counter()
+            window.repaint()           # for reference: everything
+            t4 = time.perf_counter()
+            if k >= 3:  # the first ticks insert rows and lay out the grid
+                worker_ms.append(per_host)
+                apply_ms.append((t1 - t0) * 1000)
+                tick_ms.append((t2 - t0) * 1000)
+                tick_cpu_ms.append((c2 - c0) * 1000)
+                next_ms.append((t3 - t2) * 1000)
+                full_ms.append((t4 - t3) * 1000)
+        # Steady state: 50 hosts every 5 s, staggered, 250 ms ticks = ~3 hosts per tick.
+        steady_ms = []
+        for k in range(ticks):
+            part = workers[(k * 3) % HOSTS:(k * 3) % HOSTS + 3]
+            batch = [w.poll_once() for w in part]
+            t0 = time.perf_counter()
+            monitor.apply_batch(batch)
+            app.processEvents()
+            steady_ms.append((time.perf_counter() - t0) * 1000)
+        label = "with the host graphs (pyqtgraph) refreshed every tick" if graphs else "tiles, host list, findings"
+        print(f" {label}:")
+        print(f"  apply batch to models (GUI)      {stats_ms(apply_ms)}")
+        print(f"  apply + repaint (GUI, per tick)  {stats_ms(tick_ms)}   target median ≤ 8 ms")
+        print(f"  same, GUI-thread CPU time        {stats_ms(tick_cpu_ms)}   (unaffected by other processes)")
+        print(f"  next event-loop turn (deferred)  {stats_ms(next_ms)}")
+        print(f"  full-window repaint (reference)  {stats_ms(full_ms)}")
+        print(f"  steady state, 3 hosts per tick   {stats_ms(steady_ms)}   (both turns)")
+        if not graphs:
+            print(f"  worker thread, per host poll     {stats_ms(worker_ms)}  (off the GUI thread)")
+        window.close()
+
+
+# -- stall ------------------------------------------------------------------------------
+
+BLACKHOLE = r"""
+import json, socket, sys, time
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); socks.append(s)
+print(json.dumps([s.getsockname()[1] for s in socks]), flush=True)
+held = []
+import selectors
+sel = selectors.DefaultSelector()
+for s in socks: sel.register(s, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        conn, _ = key.fileobj.accept(); held.append(conn)  # accept, read nothing, never answer
+"""
+
+
+def _start_sim(index: int) -> tuple[subprocess.Popen, list[dict]]:
+    proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--json"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    hosts = [json.loads(proc.stdout.readline()) for _ in range(4)]
+    return proc, hosts
+
+
+def bench_stall(seconds: float = 60.0, live_sites: int = 4, hung: int = 4, interval_s: float = 2.0) -> None:
+    from PySide6.QtCore import Qt, QTimer
+
+    from hvconsole.remote.target import Target
+    from hvconsole.ui.host_worker import worker_for_target
+    from hvconsole.ui.monitor import Monitor
+    app = make_app()
+    procs, targets = [], []
+    try:
+        for k in range(live_sites):
+            proc, hosts = _start_sim(k)
+            procs.append(proc)
+            targets += [Target(f"S{k + 1}-{h['host']}", h["url"], h["user"], h["password"], transport="plaintext")
+                        for h in hosts]
+        hole = subprocess.Popen([sys.executable, "-c", BLACKHOLE, str(hung)], stdout=subprocess.PIPE, text=True)
+        procs.append(hole)
+        for i, port in enumerate(json.loads(hole.stdout.readline())):
+            targets.append(Target(f"HUNG-{i + 1}", f"http://127.0.0.1:{port}/wsman", "demo", "x" * 12,
+                                  transport="plaintext"))
+        workers = [worker_for_target(t, timeout_s=10.0, poll_interval_s=interval_s) for t in targets]
+        monitor = Monitor(workers, interval_s=interval_s)
+        window = make_window(monitor)
+        gaps: list[float] = []
+        at: list[tuple[float, int, float]] = []  # (s since start, ticks so far, GUI CPU ms in gap)
+        last = [time.perf_counter(), time.thread_time()]
+        begin = time.perf_counter()
+
+        def beat() -> None:
+            now, cpu = time.perf_counter(), time.thread_time()
+            gaps.append((now - last[0]) * 1000)
+            at.append((now - begin, monitor.ticks, (cpu - last[1]) * 1000))
+            last[0], last[1] = now, cpu
+
+        slow_ticks: list = []
+        monitor.applied.connect(lambda st: slow_ticks.append(st) if st.apply_ms > 10 else None)
+        meter = QTimer()
+        meter.setTimerType(Qt.TimerType.PreciseTimer)
+        meter.timeout.connect(beat)
+        monitor.start()
+        meter.start(5)
+        QTimer.singleShot(int(seconds * 1000), app.quit)
+        app.exec()  # the real event loop, as in the product
+        meter.stop()
+        first_tick = next((i for i, (_, ticks, _) in enumerate(at) if ticks >= 1), 0)
+        # From the first applied tick on (before it, nothing but the empty window exists);
+        # the first tick itself, which inserts every tile, is included.
+        window_gaps = list(zip(gaps, at))[first_tick:]
+        stalls = sorted(g - 5.0 for g, _ in window_gaps)
+        worst = sorted(window_gaps, reverse=True)[:5]
+        rows = monitor.hosts.rows()
+        print(f"stall: {len(targets)} hosts polled every {interval_s:g} s ({hung} hung), {seconds:g} s, "
+              f"window 1920×1080, {monitor.ticks} ticks applied, {monitor.tiles.rowCount()} tiles")
+        print(f"  longest event-loop stall {stalls[-1]:6.1f} ms   p99 {stalls[int(len(stalls) * 0.99)]:5.1f} ms"
+              f"   median {statistics.median(stalls):4.1f} ms   target ≤ 50 ms")
+        print("  worst gaps (GUI thread's own CPU time in each): "
+              + ", ".join(f"{g - 5:.0f} ms ({c:.0f} ms) at {t:.1f} s" for g, (t, _, c) in worst))
+        for st in sorted(slow_ticks, key=lambda st: -st.apply_ms)[:3]:
+            print(f"  slow tick: apply {st.apply_ms:.0f} ms, {len(st.hosts)} hosts, tiles {st.tiles}, "
+                  f"{st.new_findings} new findings, {st.new_events} events")
+        print(f"  reachable {sum(1 for r in rows if r.reachable)}, unreachable "
+              f"{sum(1 for r in rows if r.reachable is False)}: "
+              + ", ".join(f"{r.name}={r.error_kind}" for r in rows if r.reachable is False))
+        t = time.perf_counter()
+        window.close()
+        print(f"  closing the window with {hung} hosts hung took {(time.perf_counter() - t) * 1000:.0f} ms")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+
+
+# -- memory -----------------------------------------------------------------------------
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_memory(polls: int = 720) -> None:
+    app = make_app()
+    before = rss_mb()
+    workers = synthetic_workers(HOSTS, VMS)
+    monitor = idle_monitor(workers)
+    window = make_window(monitor)
+    started = time.perf_counter()
+    for _ in range(polls):
+        monitor.apply_batch([w.poll_once() for w in workers])
+        app.processEvents()
+    took = time.perf_counter() - started
+    history_mb = sum(w.history.nbytes for w in workers) / 2**20
+    print(f"memory: {HOSTS} hosts × {VMS} VMs, {polls} polls each ({polls * 5 / 3600:g} h at 5 s), "
+          f"real detector, window shown; fed in {took:.0f} s")
+    print(f"  resident {rss_mb():6.0f} MB (Qt and window alone: {before:.0f} MB before the site)"
+          f"   target ≤ 400 MB")
+    print(f"  history ring buffers {history_mb:.0f} MB, {monitor.events.rowCount()} events, "
+          f"{monitor.findings.rowCount()} findings")
+    window.close()
+
+
+# -- startup ----------------------------------------------------------------------------
+
+CHILD = r"""
+import sys, time
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
+app = QApplication([sys.argv[0]])
+class Watch(QObject):
+    window_painted = False
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            name = obj.objectName() if hasattr(obj, "objectName") else ""
+            if not self.window_painted and name == "mainWindow":
+                self.window_painted = True
+                print("window", time.time(), flush=True)
+            elif name == "qt_scrollarea_viewport" and obj.parent().objectName() == "tileView" \
+                    and obj.parent().model().rowCount() > 0:
+                print("tiles", time.time(), flush=True)
+                import os; os._exit(0)
+        return False
+watch = Watch()
+app.installEventFilter(watch)
+from hvconsole.app import run_gui
+run_gui(demo=True)
+"""
+
+
+def bench_startup(runs: int = 5) -> None:
+    window_s, tiles_s = [], []
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    for _ in range(runs):
+        t0 = time.time()
+        proc = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env,
+                              timeout=120, cwd=ROOT)
+        marks = dict(line.split() for line in proc.stdout.splitlines() if line.split()[0] in ("window", "tiles"))
+        window_s.append(float(marks["window"]) - t0)
+        tiles_s.append(float(marks["tiles"]) - t0)
+    print(f"startup (--demo, {runs} runs, from process start):")
+    print(f"  first painted window  median {statistics.median(window_s):.2f} s   max {max(window_s):.2f} s"
+          f"   target ≤ 2.5 s")
+    print(f"  first painted tiles   median {statistics.median(tiles_s):.2f} s   max {max(tiles_s):.2f} s"
+          f"   (demo site started, first polls answered)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", nargs="?", default="all", choices=("tick", "stall", "memory", "startup", "all"))
+    parser.add_argument("--seconds", type=float, default=60.0, help="stall: how long to watch")
+    args = parser.parse_args()
+    if args.what in ("startup", "all"):
+        bench_startup()
+    if args.what in ("tick", "all"):
+        bench_tick()
+    if args.what in ("stall", "all"):
+        bench_stall(seconds=args.seconds)
+    if args.what in ("memory", "all"):
+        bench_memory()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Opening VM detail dialogs from the tile grid and keeping them current.
+
+The dialog (:mod:`.vm_detail`) reads a ``SiteHistory``; here each host's history lives
+with its poll worker (see ``host_worker``), so every read happens under that worker's
+lock: on opening, on each tick that brought news of the VM's host, and when the admin
+switches the dialog's time window. Dialogs are non-modal; one per VM.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
+
+from .monitor import Monitor, TickStats
+
+log = logging.getLogger(__name__)
+
+
+class VmDetailWindows(QObject):
+    """See the module docstring."""
+
+    def __init__(self, monitor: Monitor, parent_widget: QWidget):
+        super().__init__(parent_widget)
+        self._monitor = monitor
+        self._parent = parent_widget
+        self._open: dict[str, Any] = {}     # vm_id -> dialog
+        monitor.applied.connect(self._applied)
+
+    def open(self, host: str, vm_id: str) -> Any:
+        """Show the dialog of a VM (raising it if already open); None if unavailable."""
+        dialog = self._open.get(vm_id)
+        if dialog is not None:
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        try:
+            from .vm_detail import VmDetailDialog
+        except ImportError:
+            log.info("the VM detail dialog is not available in this build")
+            return None
+        worker = self._monitor.workers.get(host)
+        if worker is None:
+            return None
+        with worker.history_lock:
+            dialog = VmDetailDialog(vm_id, host, worker.history, self._events(host),
+                                    self._findings(), self._parent)
+        # The dialog redraws from the history when its window toggle changes: do that
+        # under the lock too (its own connection is replaced by a locked one).
+        dialog.toggle.window_changed.disconnect(dialog.set_window)
+        dialog.toggle.window_changed.connect(lambda seconds: self._locked(dialog, dialog.set_window, seconds))
+        dialog.finished.connect(lambda _result: self._open.pop(vm_id, None))
+        self._open[vm_id] = dialog
+        dialog.show()
+        return dialog
+
+    def close_all(self) -> None:
+        for dialog in list(self._open.values()):
+            dialog.close()
+        self._open.clear()
+
+    def _applied(self, stats: TickStats) -> None:
+        for dialog in list(self._open.values()):
+            if dialog.host in stats.hosts:
+                worker = self._monitor.workers.get(dialog.host)
+                if worker is None:
+                    continue
+                self._locked(dialog, dialog.update_from, worker.history,
+                             self._events(dialog.host), self._findings())
+
+    def _locked(self, dialog: Any, method: Any, *args: Any) -> None:
+        worker = self._monitor.workers.get(dialog.host)
+        if worker is None:
+            return
+        try:
+            with worker.history_lock:
+                method(*args)
+        except Exception:  # a broken dialog must not break the tick
+            log.exception("the VM detail dialog failed to refresh")
+
+    def _events(self, host: str) -> list:
+        model = self._monitor.events
+        return [model.line(r).event for r in range(model.rowCount()) if model.line(r).host == host]
+
+    def _findings(self) -> list:
+        return [line.finding for line in self._monitor.findings.lines()]

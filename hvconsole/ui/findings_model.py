@@ -1,0 +1,222 @@
+"""The findings table: active findings and recently ended ones, newest critical first,
+with their evidence, and the admin's acknowledgements.
+
+A finding is identified by (host, VM, kind, first seen): the detector reports it again
+whenever it changes or ends, and the new report replaces the old line. Ended findings
+are kept up to ``keep_ended`` (the "recent" part), oldest dropped first. Acknowledging
+is the console's own bookkeeping (the detector does not know about it): it stops the
+banner and the tray from nagging, the tile badge stays as long as the finding is active.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QFont
+
+from . import theme
+from .formatting import format_clock, one_line, plain_tooltip
+from .vmstate import SEVERITY_RANK, SEVERITY_TINT
+
+FindingKey = tuple[str, "str | None", str, Any]
+FindingRole = int(Qt.ItemDataRole.UserRole) + 1
+
+COLUMNS = ("Severity", "Host", "VM", "Finding", "Since", "Last seen", "Status", "Evidence")
+(COL_SEVERITY, COL_HOST, COL_VM, COL_KIND, COL_SINCE, COL_LAST, COL_STATUS,
+ COL_EVIDENCE) = range(len(COLUMNS))
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_MUTED = QColor("#80868b")
+
+
+def finding_key(f: Any) -> FindingKey:
+    return (f.host, f.vm_id, f.kind, f.first_seen)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingLine:
+    finding: Any            # hvconsole.core.detector Finding (duck-typed)
+    acknowledged: bool = False
+
+    @property
+    def key(self) -> FindingKey:
+        return finding_key(self.finding)
+
+    @property
+    def order(self) -> tuple:
+        f = self.finding
+        # Active before ended, critical before warning, newest first.
+        return (0 if f.active else 1, SEVERITY_RANK.get(f.severity, 9), -f.first_seen.timestamp(),
+                f.host, f.vm_name or "", f.kind)
+
+
+class FindingsModel(QAbstractTableModel):
+    """See the module docstring."""
+
+    # Findings that just appeared as active criticals (for the tray and the banner).
+    new_critical = Signal(object)        # list of findings
+    counts_changed = Signal()
+
+    def __init__(self, keep_ended: int = 200, parent: Any = None):
+        super().__init__(parent)
+        self._lines: list[FindingLine] = []
+        self._keep_ended = keep_ended
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # -- Qt interface --------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._lines)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        line = self._lines[index.row()]
+        f = line.finding
+        col = index.column()
+        if role == _DISPLAY:
+            return self._text(line, col)
+        if role == FindingRole:
+            return line
+        if role == _TOOLTIP:
+            return finding_tooltip(line)
+        if role == _FOREGROUND:
+            if not f.active or line.acknowledged:
+                return _MUTED
+            if col == COL_SEVERITY:
+                return theme.severity_qcolour(f.severity)
+            return None
+        if role == _BACKGROUND and f.active and not line.acknowledged:
+            return theme.colour(SEVERITY_TINT.get(f.severity, "#ffffff"))
+        if role == _FONT and col == COL_SEVERITY and f.active:
+            return self._bold
+        if role == _DECORATION and col == COL_SEVERITY:
+            return theme.icon(f.severity if f.active else "cleared")
+        return None
+
+    @staticmethod
+    def _text(line: FindingLine, col: int) -> str:
+        f = line.finding
+        if col == COL_SEVERITY:
+            return f.severity.capitalize()
+        if col == COL_HOST:
+            return f.host
+        if col == COL_VM:
+            return f.vm_name or ("(host)" if f.vm_id is None else f.vm_id)
+        if col == COL_KIND:
+            return f.kind
+        if col == COL_SINCE:
+            return format_clock(f.first_seen)
+        if col == COL_LAST:
+            return format_clock(f.last_seen)
+        if col == COL_STATUS:
+            status = "Active" if f.active else "Ended"
+            return status + (", acknowledged" if line.acknowledged else "")
+        if col == COL_EVIDENCE:
+            return one_line(f.evidence[0]) if f.evidence else ""
+        return ""
+
+    # -- updating ------------------------------------------------------------------------
+
+    def apply(self, changed: Iterable[Any]) -> list[Any]:
+        """Merge findings the detector reported as appeared, changed or ended. Returns the
+        active critical findings that are new (not seen before under the same key)."""
+        by_key = {line.key: line for line in self._lines}
+        fresh_critical = []
+        touched = False
+        for f in changed:
+            key = finding_key(f)
+            old = by_key.get(key)
+            if old is None and f.active and f.severity == "critical":
+                fresh_critical.append(f)
+            by_key[key] = FindingLine(f, acknowledged=old.acknowledged if old is not None else False)
+            touched = True
+        if not touched:
+            return []
+        lines = sorted(by_key.values(), key=lambda line: line.order)
+        ended = [line for line in lines if not line.finding.active]
+        if len(ended) > self._keep_ended:
+            drop = {line.key for line in sorted(ended, key=lambda l: l.finding.last_seen)
+                    [: len(ended) - self._keep_ended]}
+            lines = [line for line in lines if line.key not in drop]
+        self._replace(lines)
+        if fresh_critical:
+            self.new_critical.emit(fresh_critical)
+        return fresh_critical
+
+    def acknowledge(self, keys: Iterable[FindingKey]) -> int:
+        """Mark findings as seen by the admin; returns how many changed."""
+        wanted = set(keys)
+        changed = 0
+        for i, line in enumerate(self._lines):
+            if line.key in wanted and not line.acknowledged:
+                self._lines[i] = FindingLine(line.finding, acknowledged=True)
+                changed += 1
+        if changed:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._lines) - 1, len(COLUMNS) - 1))
+            self.counts_changed.emit()
+        return changed
+
+    def _replace(self, lines: list[FindingLine]) -> None:
+        # A few dozen lines at most: a reset is simpler than computing moves, and the
+        # selection is restored by key by the view's owner.
+        self.beginResetModel()
+        self._lines = lines
+        self.endResetModel()
+        self.counts_changed.emit()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def line(self, row: int) -> FindingLine:
+        return self._lines[row]
+
+    def lines(self) -> list[FindingLine]:
+        return list(self._lines)
+
+    def active(self) -> list[Any]:
+        return [line.finding for line in self._lines if line.finding.active]
+
+    def unacknowledged_critical(self) -> list[Any]:
+        return [line.finding for line in self._lines
+                if line.finding.active and line.finding.severity == "critical" and not line.acknowledged]
+
+    def row_of(self, key: FindingKey) -> int | None:
+        for i, line in enumerate(self._lines):
+            if line.key == key:
+                return i
+        return None
+
+
+def finding_tooltip(line: FindingLine) -> str:
+    f = line.finding
+    header = f"{f.severity.capitalize()} finding ({'active' if f.active else 'ended'})"
+    lines = [f"Kind: {f.kind}", f"Host: {f.host}"]
+    if f.vm_id is not None:
+        lines.append(f"VM: {f.vm_name or f.vm_id}")
+    lines.append(f"First seen: {format_clock(f.first_seen)}   Last seen: {format_clock(f.last_seen)}")
+    if line.acknowledged:
+        lines.append("Acknowledged")
+    lines.append("Evidence:")
+    lines.extend(f"  • {e}" for e in f.evidence)
+    return plain_tooltip(header, lines)

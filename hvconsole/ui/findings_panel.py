@@ -1,0 +1,87 @@
+"""The findings panel: the findings table with an "Acknowledge" action.
+
+Double-clicking a finding asks the window to show that VM's tile (``show_vm``).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from .findings_model import COL_EVIDENCE, COL_KIND, FindingRole, FindingsModel
+
+
+class FindingsPanel(QWidget):
+    """See the module docstring."""
+
+    show_vm = Signal(str, object)  # host, vm_id (None for a host finding)
+
+    def __init__(self, model: FindingsModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("findingsPanel")
+        self.model = model
+        self.view = QTableView(self)
+        self.view.setObjectName("findingsTable")
+        self.view.setModel(model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_EVIDENCE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_KIND, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.doubleClicked.connect(self._activated)
+
+        self.ack_button = QPushButton("Acknowledge", self)
+        self.ack_button.setToolTip("Mark the selected findings as seen: no more alerts for them")
+        self.ack_button.setEnabled(False)
+        self.ack_button.clicked.connect(self.acknowledge_selected)
+        ack_action = QAction("Acknowledge", self.view)
+        ack_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        ack_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        ack_action.triggered.connect(self.acknowledge_selected)
+        self.view.addAction(ack_action)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("findingsSummary")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(self.ack_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.view)
+
+        self.view.selectionModel().selectionChanged.connect(self._update_button)
+        model.modelReset.connect(self._update_button)
+        model.counts_changed.connect(self._update_summary)
+        self._update_summary()
+
+    def acknowledge_selected(self) -> int:
+        keys = [self.model.line(i.row()).key for i in self.view.selectionModel().selectedRows()]
+        return self.model.acknowledge(keys)
+
+    def _update_button(self, *args: object) -> None:
+        rows = self.view.selectionModel().selectedRows()
+        self.ack_button.setEnabled(any(not self.model.line(i.row()).acknowledged for i in rows))
+
+    def _update_summary(self) -> None:
+        active = self.model.active()
+        critical = sum(1 for f in active if f.severity == "critical")
+        warning = len(active) - critical
+        if not active:
+            self.summary.setText("No active findings")
+        else:
+            self.summary.setText(f"{critical} critical, {warning} warning active")
+        self._update_button()
+
+    def _activated(self, index: QModelIndex) -> None:
+        line = index.data(FindingRole)
+        if line is not None:
+            self.show_vm.emit(line.finding.host, line.finding.vm_id)

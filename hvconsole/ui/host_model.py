@@ -1,0 +1,238 @@
+"""The host list: one line per host with reachability, OS build, poll latency, VM and
+finding counts. An unreachable host is red and says why (error kind and message).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFont
+
+from . import theme
+from .formatting import format_clock, format_ms, format_os_build, format_pct, plain_tooltip
+from .rows import HostRow
+
+HostRowRole = int(Qt.ItemDataRole.UserRole) + 1
+
+COLUMNS = ("Host", "Status", "OS build", "Poll", "VMs", "Findings")
+COL_HOST, COL_STATUS, COL_BUILD, COL_POLL, COL_VMS, COL_FINDINGS = range(len(COLUMNS))
+
+# Error kinds (contract snapshot-v1) in the words an admin uses.
+ERROR_KIND_TEXT = {
+    "timeout": "No answer", "refused": "Refused", "auth": "Auth failed", "tls": "TLS error",
+    "fault": "WS-Man fault", "protocol": "Bad answer", "script": "Script error",
+}
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+# Above this many changed cells in one update, one range signal is cheaper.
+MAX_CELL_SIGNALS = 120
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+_RED = QColor("#b71c1c")
+_RED_BG = QColor("#fdecea")
+_AMBER_BG = QColor("#fff6dc")
+_MUTED = QColor("#5f6368")
+
+
+def status_text(row: HostRow) -> str:
+    """Short enough for a narrow column; the full message is in the tooltip and in the
+    alert lines under the list."""
+    if row.reachable is None:
+        return "Connecting…"
+    if not row.reachable:
+        return ERROR_KIND_TEXT.get(row.error_kind or "", "Unreachable")
+    if row.vm_query_ok is False:
+        return "VMMS stuck"
+    return "OK"
+
+
+def alert_text(row: HostRow) -> str | None:
+    """One line about a host that needs attention (None when it is fine)."""
+    if row.reachable is False:
+        since = f" since {format_clock(row.unreachable_since)}" if row.unreachable_since else ""
+        kind = row.error_kind or "error"
+        return f"{row.name} unreachable{since} — {kind}: {row.error_message or 'no details'}"
+    if row.reachable and row.vm_query_ok is False:
+        return f"{row.name}: the VM inventory call fails while VMMS runs — {row.vm_query_error or 'no answer'}"
+    return None
+
+
+class HostListModel(QAbstractTableModel):
+    """Rows in the order hosts were configured; ``apply`` replaces rows by host name.
+
+    Each row's cells (text, colours, font, icon per column) are worked out once when the
+    row changes, not on every ``data()`` call: a repaint asks for ~8 roles of every
+    visible cell."""
+
+    def __init__(self, names: Iterable[tuple[str, str]] = (), parent: Any = None):
+        super().__init__(parent)
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._rows: list[HostRow] = [HostRow(name=n, address=a, reachable=None) for n, a in names]
+        self._cells: list[list[dict[int, Any]]] = [self._make_cells(r) for r in self._rows]
+        self._pos = {r.name: i for i, r in enumerate(self._rows)}
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return _FLAGS
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        value = self._cells[index.row()][index.column()].get(role)
+        if value is not None:
+            return value
+        if role == HostRowRole:
+            return self._rows[index.row()]
+        if role == _TOOLTIP:
+            return host_tooltip(self._rows[index.row()])
+        return None
+
+    def _make_cells(self, row: HostRow) -> list[dict[int, Any]]:
+        trouble = row.reachable is False or row.vm_query_ok is False
+        background = None
+        if row.reachable is False or row.critical:
+            background = _RED_BG
+        elif row.vm_query_ok is False or row.warning:
+            background = _AMBER_BG
+        cells = []
+        for col in range(len(COLUMNS)):
+            cell: dict[int, Any] = {_DISPLAY: self._text(row, col)}
+            if background is not None:
+                cell[_BACKGROUND] = background
+            if (trouble and col in (COL_HOST, COL_STATUS)) or (col == COL_FINDINGS and row.critical):
+                cell[_FOREGROUND] = _RED
+            elif row.reachable is None:
+                cell[_FOREGROUND] = _MUTED
+            if col == COL_STATUS and trouble:
+                cell[_FONT] = self._bold
+            if col == COL_HOST:
+                cell[_DECORATION] = theme.icon(host_icon_name(row))
+            if col in (COL_POLL, COL_VMS):
+                cell[_ALIGN] = _RIGHT
+            cells.append(cell)
+        return cells
+
+    @staticmethod
+    def _text(row: HostRow, col: int) -> str:
+        if col == COL_HOST:
+            return row.name
+        if col == COL_STATUS:
+            return status_text(row)
+        if col == COL_BUILD:
+            return format_os_build(row.os_build, row.os_ubr)
+        if col == COL_POLL:
+            return format_ms(row.poll_ms)
+        if col == COL_VMS:
+            return f"{row.vm_running}/{row.vm_total}" if row.vm_total else "—"
+        if col == COL_FINDINGS:
+            parts = []
+            if row.critical:
+                parts.append(f"{row.critical} crit")
+            if row.warning:
+                parts.append(f"{row.warning} warn")
+            return ", ".join(parts) if parts else "—"
+        return ""
+
+    # -- updating / reading --------------------------------------------------------------
+
+    def apply(self, rows: Iterable[HostRow]) -> None:
+        """Replace the lines of the given hosts, announcing only the cells that changed.
+
+        Usually that is one cell per host (the poll time). A ``dataChanged`` spanning
+        several cells makes the view repaint all of it; single cells repaint alone, so
+        up to ``MAX_CELL_SIGNALS`` cells are announced one by one, more as one range."""
+        changed: list[tuple[int, int]] = []
+        for row in rows:
+            i = self._pos.get(row.name)
+            if i is None:
+                self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+                self._rows.append(row)
+                self._cells.append(self._make_cells(row))
+                self._pos[row.name] = len(self._rows) - 1
+                self.endInsertRows()
+                continue
+            if self._rows[i] == row:
+                continue
+            old_cells = self._cells[i]
+            self._rows[i] = row
+            self._cells[i] = new_cells = self._make_cells(row)
+            changed += [(i, c) for c in range(len(COLUMNS)) if new_cells[c] != old_cells[c]]
+            if not any(r == i for r, _ in changed[-len(COLUMNS):]):
+                changed.append((i, COL_HOST))  # same look, other facts (tooltip, HostRowRole)
+        if len(changed) <= MAX_CELL_SIGNALS:
+            for r, c in changed:
+                index = self.index(r, c)
+                self.dataChanged.emit(index, index)
+        else:
+            rows_changed = [r for r, _ in changed]
+            self.dataChanged.emit(self.index(min(rows_changed), 0),
+                                  self.index(max(rows_changed), len(COLUMNS) - 1))
+
+    def row_for(self, name: str) -> HostRow | None:
+        i = self._pos.get(name)
+        return None if i is None else self._rows[i]
+
+    def rows(self) -> list[HostRow]:
+        return list(self._rows)
+
+
+def host_icon_name(row: HostRow) -> str:
+    if row.reachable is None:
+        return "host-pending"
+    if not row.reachable:
+        return "host-unreachable"
+    if row.critical or row.vm_query_ok is False:
+        return "host-critical"
+    if row.warning:
+        return "host-warning"
+    return "host-ok"
+
+
+def host_tooltip(row: HostRow) -> str:
+    header = {None: "Host (waiting for the first answer)", True: "Host"}.get(row.reachable, "Host unreachable")
+    lines = [f"Name: {row.name}", f"Address: {row.address}"]
+    if row.reachable is False:
+        lines.append(f"Error: {row.error_kind or 'unknown'} ({status_text(row)})")
+        if row.error_message:
+            lines.append(f"Message: {row.error_message}")
+        if row.unreachable_since is not None:
+            lines.append(f"Not answering since {format_clock(row.unreachable_since)}")
+    if row.os_product:
+        lines.append(f"OS: {row.os_product} {format_os_build(row.os_build, row.os_ubr)}")
+    if row.pending_reboot:
+        lines.append("A reboot is pending")
+    if row.cluster:
+        lines.append(f"Cluster: {row.cluster}")
+    if row.vm_query_ok is False:
+        lines.append(f"VM inventory call failed: {row.vm_query_error or 'no answer'}")
+    if row.cpu_pct is not None:
+        lines.append(f"CPU: {format_pct(row.cpu_pct)}")
+    if row.memory_used_pct is not None:
+        lines.append(f"Memory used: {format_pct(row.memory_used_pct)}")
+    if row.polled_at is not None:
+        lines.append(f"Last poll: {format_clock(row.polled_at)} ({format_ms(row.poll_ms)})")
+    for f in row.host_findings:
+        lines.append(f"{f.severity.capitalize()}: {f.kind}")
+        lines.extend(f"  • {e}" for e in f.evidence)
+    return plain_tooltip(header, lines)

@@ -1,0 +1,133 @@
+"""The host side panel: the host list, and below it the graphs of the selected host.
+
+Selecting a host narrows the tile grid to it (and shows its graphs); clicking the
+selected host again, or "All hosts" in the filter bar, widens it back.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QSplitter,
+                               QTreeView, QVBoxLayout, QWidget)
+
+from .host_model import (COL_BUILD, COL_FINDINGS, COL_HOST, COL_POLL, COL_STATUS, COL_VMS,
+                         HostListModel, HostRowRole, alert_text)
+
+CELL_PADDING = 12
+# The widest text each fixed column usually shows (the host column also has an icon).
+COLUMN_SAMPLES = {COL_HOST: "HV-NODE-01 ", COL_BUILD: "20348.3692", COL_POLL: "1000 ms",
+                  COL_VMS: "40/40", COL_FINDINGS: "1 crit, 1 warn"}
+
+
+class HostPanel(QWidget):
+    """See the module docstring."""
+
+    host_selected = Signal(object)  # host name, or None for "all hosts"
+
+    def __init__(self, model: HostListModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("hostPanel")
+        self.model = model
+        title = QLabel("Hosts", self)
+        title.setObjectName("panelTitle")
+
+        self.view = QTreeView(self)
+        self.view.setObjectName("hostList")
+        self.view.setModel(model)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)
+        self.view.setAlternatingRowColors(False)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setAllColumnsShowFocus(True)
+        # Fixed widths from the font, not ResizeToContents: that mode re-measures every
+        # cell of every row on each update (thousands of data() calls per tick).
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
+        fm = self.view.fontMetrics()
+        icon = self.view.iconSize().width() if self.view.iconSize().isValid() else 16
+        for col, sample in COLUMN_SAMPLES.items():
+            extra = icon + 4 if col == COL_HOST else 0
+            header.resizeSection(col, fm.horizontalAdvance(sample) + extra + CELL_PADDING)
+
+        # Hosts that need attention, with the whole error message (the list has no room).
+        self.alerts = QLabel(self)
+        self.alerts.setObjectName("hostAlerts")
+        self.alerts.setTextFormat(Qt.TextFormat.PlainText)
+        self.alerts.setWordWrap(True)
+        self.alerts.hide()
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.view.clicked.connect(self._clicked)
+        self._last_clicked: str | None = None
+
+        # Where the host graphs go (the graphs widget is built by the main window).
+        self.graphs_frame = QFrame(self)
+        self.graphs_frame.setObjectName("graphsFrame")
+        self.graphs_layout = QVBoxLayout(self.graphs_frame)
+        self.graphs_layout.setContentsMargins(0, 0, 0, 0)
+        self.graphs_title = QLabel("Select a host to see its graphs", self.graphs_frame)
+        self.graphs_title.setObjectName("graphsTitle")
+        self.graphs_title.setTextFormat(Qt.TextFormat.PlainText)
+        self.graphs_layout.addWidget(self.graphs_title)
+
+        list_box = QWidget(self)
+        list_layout = QVBoxLayout(list_box)
+        list_layout.setContentsMargins(0, 0, 0, 0)
+        list_layout.setSpacing(4)
+        list_layout.addWidget(title)
+        list_layout.addWidget(self.view, 1)
+        list_layout.addWidget(self.alerts)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(list_box)
+        self.splitter.addWidget(self.graphs_frame)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+    def update_alerts(self) -> None:
+        """Show one line per host that is unreachable or whose VM list fails."""
+        lines = [text for text in (alert_text(row) for row in self.model.rows()) if text]
+        self.alerts.setText("\n".join(lines))
+        self.alerts.setVisible(bool(lines))
+
+    def selected_host(self) -> str | None:
+        rows = self.view.selectionModel().selectedRows(COL_HOST)
+        if not rows:
+            return None
+        row = rows[0].data(HostRowRole)
+        return None if row is None else row.name
+
+    def select_host(self, name: str | None) -> None:
+        """Select ``name`` in the list (None clears the selection), without echoing."""
+        self.view.selectionModel().blockSignals(True)
+        try:
+            self.view.clearSelection()
+            if name is not None:
+                for r in range(self.model.rowCount()):
+                    index = self.model.index(r, COL_HOST)
+                    if index.data(HostRowRole).name == name:
+                        self.view.selectionModel().select(
+                            index, self.view.selectionModel().SelectionFlag.ClearAndSelect
+                            | self.view.selectionModel().SelectionFlag.Rows)
+                        break
+        finally:
+            self.view.selectionModel().blockSignals(False)
+        self.view.viewport().update()
+
+    def _selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        self.host_selected.emit(self.selected_host())
+
+    def _clicked(self, index: QModelIndex) -> None:
+        # A second click on the selected host goes back to all hosts.
+        name = self.selected_host()
+        if name is not None and name == self._last_clicked:
+            self.view.clearSelection()
+            self._last_clicked = None
+        else:
+            self._last_clicked = name

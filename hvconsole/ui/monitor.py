@@ -1,0 +1,120 @@
+"""The monitor: the models the window shows, fed by the polling service one batch per
+tick. No widgets here: everything it does can be tested without a screen.
+
+Per batch: the newest tiles and host line of each host that answered, every finding
+change and every new event of every result (in arrival order), then one update of each
+model. History lives with each host's worker (see ``host_worker``); readers borrow it
+through :meth:`Monitor.host_history` under the worker's lock.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+from hvconsole.core.history import HostHistory
+
+from .events_model import EventsModel
+from .findings_model import FindingsModel
+from .host_model import HostListModel
+from .host_worker import HostWorker, PollResult
+from .polling import DEFAULT_SHUTDOWN_WAIT_S, PollingService
+from .tile_filter import TileFilterProxy
+from .tile_model import ApplyStats, TileModel
+
+
+@dataclass(frozen=True, slots=True)
+class TickStats:
+    """What one applied batch did, and how long it took on the GUI thread."""
+
+    results: int
+    hosts: tuple[str, ...]          # hosts with a new result in this tick
+    tiles: ApplyStats
+    new_findings: int
+    new_events: int
+    apply_ms: float
+
+
+class Monitor(QObject):
+    """Models + polling for one set of hosts."""
+
+    applied = Signal(object)          # TickStats, after the models were updated
+    new_critical = Signal(object)     # list of findings (re-emitted from the findings model)
+
+    def __init__(self, workers: Sequence[HostWorker], *, polling: PollingService | None = None,
+                 parent: QObject | None = None, **polling_options: Any):
+        super().__init__(parent)
+        self.workers = {w.name: w for w in workers}
+        self.tiles = TileModel(self)
+        self.tile_proxy = TileFilterProxy(self.tiles, self)
+        self.hosts = HostListModel([(w.name, w.address) for w in workers], self)
+        self.findings = FindingsModel(parent=self)
+        self.events = EventsModel(parent=self)
+        self.polling = polling if polling is not None else PollingService(workers, parent=self,
+                                                                          **polling_options)
+        self.polling.batch_ready.connect(self.apply_batch)
+        self.findings.new_critical.connect(self.new_critical)
+        self.ticks = 0
+        self.last_tick: TickStats | None = None
+
+    def start(self) -> None:
+        self.polling.start()
+
+    def shutdown(self, wait_s: float = DEFAULT_SHUTDOWN_WAIT_S) -> bool:
+        return self.polling.shutdown(wait_s)
+
+    def host_names(self) -> list[str]:
+        return list(self.workers)
+
+    def apply_batch(self, batch: Sequence[PollResult]) -> TickStats:
+        """Apply everything that arrived since the last tick, one model update each."""
+        started = time.perf_counter()
+        newest: dict[str, PollResult] = {}
+        changed: list[Any] = []
+        for result in batch:
+            newest[result.host] = result   # a host polled twice in one tick: newest wins
+            changed.extend(result.changed_findings)
+        tile_stats = self.tiles.apply({host: r.tiles for host, r in newest.items()})
+        self.hosts.apply(r.host_row for r in newest.values())
+        fresh = self.findings.apply(changed)
+        new_events = 0
+        for result in batch:
+            if result.events:
+                new_events += self.events.add(result.host, result.events,
+                                              lambda vm_id, host=result.host: self._vm_name(host, vm_id))
+        stats = TickStats(results=len(batch), hosts=tuple(newest), tiles=tile_stats,
+                          new_findings=len(fresh), new_events=new_events,
+                          apply_ms=(time.perf_counter() - started) * 1000.0)
+        self.ticks += 1
+        self.last_tick = stats
+        self.applied.emit(stats)
+        return stats
+
+    def _vm_name(self, host: str, vm_id: str) -> str | None:
+        pos = self.tiles.position(host, vm_id)
+        return None if pos is None else self.tiles.row(pos).vm.name
+
+    @contextmanager
+    def host_history(self, host: str) -> Iterator[HostHistory | None]:
+        """``with monitor.host_history("HV01") as h:`` — the host's history, locked
+        against its worker for the duration of the block (keep the block short)."""
+        worker = self.workers.get(host)
+        if worker is None:
+            yield None
+            return
+        with worker.history_lock:
+            yield worker.history.host(host)
+
+    @contextmanager
+    def vm_history(self, host: str, vm_id: str) -> Iterator[Any]:
+        """Like :meth:`host_history`, for one VM's history (``VmHistory`` or None)."""
+        worker = self.workers.get(host)
+        if worker is None:
+            yield None
+            return
+        with worker.history_lock:
+            yield worker.history.vm(vm_id)

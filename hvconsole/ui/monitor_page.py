@@ -1,0 +1,257 @@
+"""The monitoring page: hosts on the left (list + graphs of the selected host), the VM
+tile grid in the middle with its filter bar and the critical-finding banner, findings and
+events below. Wiring only: the models and their updates live in :mod:`.monitor`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from .detail_windows import VmDetailWindows
+from .events_panel import EventsPanel
+from .findings_model import finding_key
+from .findings_panel import FindingsPanel
+from .host_panel import HostPanel
+from .monitor import Monitor, TickStats
+from .tile_filter import TileFilter
+from .tile_view import FilterBar, TileView
+
+log = logging.getLogger(__name__)
+
+TAB_FINDINGS, TAB_EVENTS = 0, 1
+GRAPH_WINDOW_S = 300
+
+
+class CriticalBanner(QFrame):
+    """A red bar over the tiles while a critical finding is active and unacknowledged."""
+
+    show_clicked = Signal()
+    ack_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("criticalBanner")
+        self.label = QLabel(self)
+        self.label.setObjectName("criticalBannerText")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        show = QPushButton("Show problems", self)
+        show.clicked.connect(self.show_clicked)
+        ack = QPushButton("Acknowledge", self)
+        ack.setToolTip("Mark these critical findings as seen (their tiles keep the badge)")
+        ack.clicked.connect(self.ack_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(show)
+        layout.addWidget(ack)
+        self.hide()
+
+    def set_findings(self, findings: list[Any]) -> None:
+        if not findings:
+            self.hide()
+            return
+        first = findings[0]
+        who = f"VM {first.vm_name or first.vm_id} on {first.host}" if first.vm_id else f"host {first.host}"
+        text = f"⚠  Critical: {who} — {first.kind}"
+        if len(findings) > 1:
+            text += f"   (+{len(findings) - 1} more critical)"
+        self.label.setText(text)
+        self.show()
+
+
+def _make_graphs(parent: QWidget) -> Any:
+    """The teammate's host graphs widget, if it is there; None otherwise."""
+    try:
+        from .host_graphs import HostGraphs
+    except ImportError:
+        return None
+    try:
+        return HostGraphs(parent)
+    except Exception:  # a broken graphs widget must not take the console down
+        log.exception("could not create the host graphs")
+        return None
+
+
+class MonitorPage(QWidget):
+    """See the module docstring."""
+
+    def __init__(self, monitor: Monitor, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("monitorPage")
+        self.monitor = monitor
+        self.host_panel = HostPanel(monitor.hosts, self)
+        self.filter_bar = FilterBar(self)
+        self.filter_bar.set_hosts(monitor.host_names())
+        self.banner = CriticalBanner(self)
+        self.tile_view = TileView(self)
+        self.tile_view.setModel(monitor.tile_proxy)
+        self.findings_panel = FindingsPanel(monitor.findings, self)
+        self.events_panel = EventsPanel(monitor.events, self)
+        self.events_panel.set_hosts(monitor.host_names())
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("bottomTabs")
+        self.tabs.addTab(self.findings_panel, "Findings")
+        self.tabs.addTab(self.events_panel, "Events")
+
+        self.graphs = _make_graphs(self.host_panel.graphs_frame)
+        self._graph_host: str | None = None
+        self._graphs_due = False
+        if self.graphs is not None:
+            self.host_panel.graphs_layout.addWidget(self.graphs, 1)
+            self.host_panel.graphs_title.hide()  # the graphs carry the host's name
+            # Five minutes show movement from the first minute on; the toggle offers 1 h.
+            self.graphs.set_window(GRAPH_WINDOW_S)
+
+        centre = QWidget(self)
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(6)
+        centre_layout.addWidget(self.banner)
+        centre_layout.addWidget(self.filter_bar)
+        centre_layout.addWidget(self.tile_view, 1)
+
+        self.right = QSplitter(Qt.Orientation.Vertical, self)
+        self.right.addWidget(centre)
+        self.right.addWidget(self.tabs)
+        self.right.setStretchFactor(0, 3)
+        self.right.setStretchFactor(1, 1)
+        self.right.setChildrenCollapsible(False)
+        self.main = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main.addWidget(self.host_panel)
+        self.main.addWidget(self.right)
+        self.main.setStretchFactor(0, 0)
+        self.main.setStretchFactor(1, 1)
+        self.main.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.main)
+
+        self.filter_bar.filter_changed.connect(self._filter_changed)
+        self.host_panel.host_selected.connect(self._host_selected)
+        self.findings_panel.show_vm.connect(self.reveal_vm)
+        self.details = VmDetailWindows(monitor, self)
+        self.tile_view.tile_activated.connect(lambda row: self.details.open(row.host, row.vm.id))
+        self.banner.show_clicked.connect(self.show_problems)
+        self.banner.ack_clicked.connect(self.acknowledge_critical)
+        monitor.applied.connect(self._applied)
+        monitor.findings.counts_changed.connect(self._findings_changed)
+        monitor.tile_proxy.rowsInserted.connect(self._update_count)
+        monitor.tile_proxy.rowsRemoved.connect(self._update_count)
+        monitor.tile_proxy.modelReset.connect(self._update_count)
+        monitor.tile_proxy.layoutChanged.connect(self._update_count)
+        self._update_count()
+        self._findings_changed()
+
+    def set_default_sizes(self, width: int, height: int) -> None:
+        host_w = max(480, min(540, int(width * 0.3)))
+        self.main.setSizes([host_w, width - host_w])
+        bottom = max(170, height // 4)
+        self.right.setSizes([height - bottom, bottom])
+        self.host_panel.splitter.setSizes([height * 2 // 5, height * 3 // 5])
+
+    # -- reactions -----------------------------------------------------------------------
+
+    def _filter_changed(self, tile_filter: TileFilter) -> None:
+        self.monitor.tile_proxy.set_tile_filter(tile_filter)
+        hosts = sorted(tile_filter.hosts)
+        self.host_panel.select_host(hosts[0] if len(hosts) == 1 else None)
+        if len(hosts) == 1:
+            self._show_graphs(hosts[0])
+        self._update_count()
+
+    def _host_selected(self, host: str | None) -> None:
+        self.filter_bar.select_host(host)   # emits filter_changed → narrows the tiles
+        if host is not None:
+            self._show_graphs(host)
+
+    def _applied(self, stats: TickStats) -> None:
+        self.host_panel.update_alerts()
+        if self.graphs is None or self._graphs_due:
+            return
+        if self._graph_host is None and self.monitor.host_names():
+            self._graph_host = self.monitor.host_names()[0]
+            self._graphs_due = True
+            QTimer.singleShot(0, lambda: self._show_graphs(self._graph_host))
+        elif self._graph_host in stats.hosts:
+            # Only when the graphed host has news, and in the next turn of the event
+            # loop: the tiles are repainted first, and the graphs' refresh and repaint
+            # (~15 ms with pyqtgraph) do not add to the same pause.
+            self._graphs_due = True
+            QTimer.singleShot(0, self._refresh_graphs)
+
+    def _findings_changed(self) -> None:
+        critical = self.monitor.findings.unacknowledged_critical()
+        self.banner.set_findings(critical)
+        active = len(self.monitor.findings.active())
+        self.tabs.setTabText(TAB_FINDINGS, f"Findings ({active})" if active else "Findings")
+
+    def _update_count(self, *args: object) -> None:
+        self.filter_bar.set_count(self.monitor.tile_proxy.rowCount(), self.monitor.tiles.rowCount())
+
+    # -- graphs --------------------------------------------------------------------------
+
+    def _show_graphs(self, host: str) -> None:
+        """Point the graphs at ``host`` (they redraw at once)."""
+        self._graphs_due = False
+        self._graph_host = host
+        self.host_panel.graphs_title.setText(host)
+        self._draw_graphs(new_host=True)
+
+    def _refresh_graphs(self) -> None:
+        self._graphs_due = False
+        self._draw_graphs(new_host=False)
+
+    def _draw_graphs(self, new_host: bool) -> None:
+        host = self._graph_host
+        if self.graphs is None or host is None:
+            return
+        try:
+            # The history belongs to the host's poll worker: read it under its lock.
+            with self.monitor.host_history(host) as history:
+                if history is None:
+                    return
+                if new_host:
+                    self.graphs.set_history(history)   # redraws
+                else:
+                    self.graphs.refresh()
+        except Exception:  # a graph bug must not stop the tiles from updating
+            log.exception("host graphs failed")
+
+    # -- actions -------------------------------------------------------------------------
+
+    def show_problems(self) -> None:
+        self.filter_bar.problems.setChecked(True)
+        self.tabs.setCurrentIndex(TAB_FINDINGS)
+
+    def acknowledge_critical(self) -> None:
+        self.monitor.findings.acknowledge(finding_key(f) for f in self.monitor.findings.unacknowledged_critical())
+
+    def reveal_vm(self, host: str, vm_id: str | None) -> bool:
+        """Select and scroll to a VM's tile, widening the filter if it hides the tile."""
+        if vm_id is None:
+            self.host_panel.select_host(host)
+            self._host_selected(host)
+            return True
+        pos = self.monitor.tiles.position(host, vm_id)
+        if pos is None:
+            return False
+        proxy = self.monitor.tile_proxy
+        index = proxy.mapFromSource(self.monitor.tiles.index(pos))
+        if not index.isValid():
+            self.filter_bar.search.clear()
+            self.filter_bar.select_host(None)
+            self.filter_bar.state.setCurrentIndex(0)
+            self.filter_bar.problems.setChecked(False)
+            self._filter_changed(self.filter_bar.current_filter())
+            index = proxy.mapFromSource(self.monitor.tiles.index(pos))
+        if not index.isValid():
+            return False
+        self.tile_view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.tile_view.scrollTo(index)
+        return True

@@ -1,0 +1,210 @@
+"""The polling service: one worker per host, results coalesced into one batch per tick.
+
+Each host gets its own single-thread pool (so its Collector and WinRM session stay on one
+thread for the life of the window) and its own schedule: every ``interval_s`` while it
+answers, with capped exponential backoff while it does not. At most one poll per host is
+in flight, so a hung host ties up only its own thread; the others keep updating.
+
+Results arrive on the GUI thread one by one; they are collected and handed on as one
+``batch_ready(list[PollResult])`` per tick, so the models update (and the views repaint)
+once per tick however many hosts answered. The GUI thread never calls the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+
+from hvconsole.remote.target import CancelToken
+
+from .background import TaskRunner
+from .host_worker import HostWorker, PollResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 5.0
+DEFAULT_BACKOFF_CAP_S = 60.0
+# Results that arrive within this window are applied together: at most four model
+# updates and repaints a second, however many hosts answer, and no later than a quarter
+# of a second after the answer.
+DEFAULT_TICK_MS = 250
+# How long closing the window may wait for hosts that are in the middle of a poll.
+DEFAULT_SHUTDOWN_WAIT_S = 1.0
+# Each delay is stretched or shrunk by up to this fraction, so that hosts started together
+# drift apart instead of answering in the same tick forever (and their worker threads
+# stop competing for the interpreter at the same moment).
+DEFAULT_JITTER = 0.1
+
+
+def next_delay_s(interval_s: float, failures: int, cap_s: float) -> float:
+    """Seconds until the next poll: the interval while the host answers; after the n-th
+    failure in a row, interval × 2^(n-1), capped at ``cap_s`` (never below the interval)."""
+    if failures <= 0:
+        return interval_s
+    return max(interval_s, min(cap_s, interval_s * 2 ** min(failures - 1, 30)))
+
+
+def host_thread_runner(name: str) -> TaskRunner:
+    """A runner whose pool has exactly one thread that never expires: every poll of the
+    host runs on the same thread, which therefore owns the host's session."""
+    pool = QThreadPool()
+    pool.setObjectName(f"poll-{name}")
+    pool.setMaxThreadCount(1)
+    pool.setExpiryTimeout(-1)
+    return TaskRunner(pool)
+
+
+@dataclass(eq=False)
+class _HostSlot:
+    worker: HostWorker
+    runner: Any                        # TaskRunner or InlineTaskRunner
+    timer: QTimer
+    interval_s: float
+    failures: int = 0
+    cancel: CancelToken | None = None  # the poll in flight, if any
+
+
+class PollingService(QObject):
+    """Schedules polls of every host and emits their results in batches."""
+
+    batch_ready = Signal(object)        # list[PollResult], oldest first
+
+    def __init__(self, workers: Sequence[HostWorker], *,
+                 runner_factory: Callable[[str], Any] = host_thread_runner,
+                 interval_s: float = DEFAULT_INTERVAL_S,
+                 intervals: dict[str, float] | None = None,
+                 backoff_cap_s: float = DEFAULT_BACKOFF_CAP_S,
+                 tick_ms: int = DEFAULT_TICK_MS,
+                 jitter: float = DEFAULT_JITTER,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._slots: dict[str, _HostSlot] = {}
+        self._backoff_cap_s = backoff_cap_s
+        self._jitter = jitter
+        self._random = random.Random()
+        self._pending: list[PollResult] = []
+        self._running = False
+        self._tick = QTimer(self)
+        self._tick.setSingleShot(True)
+        self._tick.setInterval(tick_ms)
+        self._tick.timeout.connect(self.flush)
+        for worker in workers:
+            timer = QTimer(self)
+            timer.setSingleShot(True)
+            slot = _HostSlot(worker=worker, runner=runner_factory(worker.name), timer=timer,
+                             interval_s=(intervals or {}).get(worker.name, interval_s))
+            timer.timeout.connect(lambda slot=slot: self._poll(slot))
+            self._slots[worker.name] = slot
+
+    # -- control -------------------------------------------------------------------------
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self._slots)
+
+    def worker(self, host: str) -> HostWorker:
+        return self._slots[host].worker
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def start(self) -> None:
+        """Poll every host now, then on each host's own schedule."""
+        self._running = True
+        for slot in self._slots.values():
+            self._poll(slot)
+
+    def poll_now(self, host: str | None = None) -> None:
+        """Poll one host (or all) now, unless a poll of it is already in flight."""
+        if not self._running:
+            return
+        for slot in self._slots.values() if host is None else [self._slots[host]]:
+            if slot.cancel is None:
+                slot.timer.stop()
+                self._poll(slot)
+
+    def in_flight(self, host: str) -> bool:
+        return self._slots[host].cancel is not None
+
+    def failures(self, host: str) -> int:
+        """Failed polls in a row (drives the backoff)."""
+        return self._slots[host].failures
+
+    def due_in_ms(self, host: str) -> int:
+        """Milliseconds until the host's next scheduled poll (-1: none scheduled)."""
+        return self._slots[host].timer.remainingTime()
+
+    def next_delay(self, host: str) -> float:
+        slot = self._slots[host]
+        return next_delay_s(slot.interval_s, slot.failures, self._backoff_cap_s)
+
+    def shutdown(self, wait_s: float = DEFAULT_SHUTDOWN_WAIT_S) -> bool:
+        """Cancel polls in flight, close each host's session on its own thread, and wait
+        at most ``wait_s`` in total. True when every worker thread finished in time;
+        a worker stuck in a hung host's network read is left to finish on its own."""
+        self._running = False
+        self._tick.stop()
+        self._pending.clear()
+        for slot in self._slots.values():
+            slot.timer.stop()
+            if slot.cancel is not None:
+                slot.cancel.cancel()
+            slot.runner.run_last(slot.worker.close)
+        deadline = time.monotonic() + wait_s
+        clean = True
+        for slot in self._slots.values():
+            clean = slot.runner.shutdown(deadline) and clean
+        if not clean:
+            log.warning("closed while some hosts were still answering a poll; not waiting for them")
+        return clean
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _poll(self, slot: _HostSlot) -> None:
+        if not self._running or slot.cancel is not None:
+            return
+        token = CancelToken()
+        slot.cancel = token
+        worker = slot.worker
+        slot.runner.submit(lambda: worker.poll_once(token),
+                           lambda result: self._on_result(slot, token, result),
+                           lambda exc: self._on_error(slot, token, exc))
+
+    def _on_result(self, slot: _HostSlot, token: CancelToken, result: PollResult) -> None:
+        if slot.cancel is token:
+            slot.cancel = None
+        if not self._running:
+            return
+        slot.failures = 0 if result.snapshot.reachable else slot.failures + 1
+        self._pending.append(result)
+        if not self._tick.isActive():
+            self._tick.start()
+        self._schedule(slot)
+
+    def _on_error(self, slot: _HostSlot, token: CancelToken, exc: BaseException) -> None:
+        # poll_once does not raise by design; if it does, keep the host on its schedule.
+        log.error("poll of %s failed inside the console", slot.worker.name, exc_info=exc)
+        if slot.cancel is token:
+            slot.cancel = None
+        if self._running:
+            slot.failures += 1
+            self._schedule(slot)
+
+    def _schedule(self, slot: _HostSlot) -> None:
+        delay = next_delay_s(slot.interval_s, slot.failures, self._backoff_cap_s)
+        if self._jitter:
+            delay *= self._random.uniform(1 - self._jitter, 1 + self._jitter)
+        slot.timer.start(int(delay * 1000))
+
+    def flush(self) -> None:
+        """Hand every result received since the last tick on, as one batch."""
+        self._tick.stop()
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        self.batch_ready.emit(batch)

@@ -1,0 +1,232 @@
+"""View state: immutable rows the Qt models show, built off the GUI thread.
+
+A poll worker turns one snapshot (plus the detector's verdict and a few recent CPU values)
+into :class:`TileRow` and :class:`HostRow` objects; the GUI thread only swaps them into its
+models. Everything a model's ``data()`` or a delegate's ``paint()`` needs is precomputed
+here (sort key, filter fields, worst finding, display texts, sparkline geometry), and an
+unchanged VM keeps its row object, so the GUI thread's per-VM work is an identity test.
+Qt-free, so it is tested without a screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from hvconsole.core.snapshot import Snapshot, VmSample
+
+from .formatting import format_duration, format_mem_pair
+from .spark_geometry import spark_runs
+from .vmstate import GROUP_RUNNING, SEVERITY_RANK, heartbeat_is_bad, heartbeat_text, state_group
+
+# CPU points per tile sparkline: 3 minutes at the default 5 s interval.
+SPARK_POINTS = 36
+
+# Problems first: critical findings, then warnings, then VMs we cannot see right now
+# (host unreachable), then everything else. Lower sorts first.
+RANK_CRITICAL = 0
+RANK_WARNING = 1
+RANK_STALE = 2
+RANK_NORMAL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TileFinding:
+    """What a tile shows of one active finding on its VM."""
+
+    kind: str
+    severity: str
+    first_seen: datetime | None
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TileTexts:
+    """The strings a tile shows, formatted once on the worker thread."""
+
+    status: str
+    cpu: str
+    memory: str
+    heartbeat: str
+    heartbeat_bad: bool
+    uptime: str
+    vcpus: str
+
+
+def tile_texts(vm: VmSample, group: str, stale_reason: str | None) -> TileTexts:
+    running = group == GROUP_RUNNING
+    live = running and stale_reason is None
+    return TileTexts(
+        status=vm.state if stale_reason is None else stale_reason,
+        cpu=f"CPU {vm.cpu_pct:.0f} %" if vm.cpu_pct is not None and live else "CPU —",
+        memory="Mem " + format_mem_pair(vm.memory_assigned_mb, vm.memory_demand_mb),
+        heartbeat="♥ " + heartbeat_text(vm.heartbeat, vm.state),
+        heartbeat_bad=heartbeat_is_bad(vm.heartbeat) and stale_reason is None,
+        uptime="Up " + (format_duration(vm.uptime_s) if vm.uptime_s or running else "—"),
+        vcpus=f"{vm.vcpus} vCPU" if vm.vcpus else "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TileRow:
+    """One VM tile. Equality is value equality; :func:`build_tile_rows` uses it (on the
+    worker thread) to hand back the previous object for an unchanged VM, which is how the
+    tile model knows, by identity, not to repaint it."""
+
+    host: str
+    vm: VmSample
+    cpu_history: tuple[float, ...]          # oldest first, NaN = unknown
+    findings: tuple[TileFinding, ...] = ()  # active, worst first
+    stale_reason: str | None = None         # set when the host did not answer this poll
+    # Derived in __post_init__ so that the GUI thread never recomputes them.
+    vm_id: str = field(default="", init=False)
+    rank: int = field(default=RANK_NORMAL, init=False)
+    sort_key: tuple = field(default=(), init=False)
+    name_folded: str = field(default="", init=False)
+    group: str = field(default="", init=False)
+    texts: TileTexts | None = field(default=None, init=False, repr=False)
+    spark: tuple = field(default=(), init=False, repr=False)   # see spark_geometry
+
+    def __post_init__(self) -> None:
+        if self.findings:
+            rank = min(SEVERITY_RANK.get(f.severity, RANK_WARNING) for f in self.findings)
+        elif self.stale_reason is not None:
+            rank = RANK_STALE
+        else:
+            rank = RANK_NORMAL
+        folded = self.vm.name.casefold()
+        group = state_group(self.vm.state)
+        object.__setattr__(self, "vm_id", self.vm.id)
+        object.__setattr__(self, "rank", rank)
+        object.__setattr__(self, "name_folded", folded)
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "sort_key", (rank, folded, self.host.casefold(), self.vm.id))
+        object.__setattr__(self, "texts", tile_texts(self.vm, group, self.stale_reason))
+        object.__setattr__(self, "spark", spark_runs(self.cpu_history, SPARK_POINTS))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.host, self.vm_id)
+
+    @property
+    def severity(self) -> str | None:
+        """The worst active finding's severity, or None."""
+        return self.findings[0].severity if self.findings else None
+
+    @property
+    def is_problem(self) -> bool:
+        return self.rank < RANK_NORMAL
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    """One line of the host list."""
+
+    name: str
+    address: str
+    reachable: bool | None                 # None: not polled yet
+    error_kind: str | None = None
+    error_message: str | None = None
+    os_product: str | None = None
+    os_build: int | None = None
+    os_ubr: int | None = None
+    pending_reboot: bool | None = None
+    poll_ms: float | None = None           # wall time of the last poll, as the console saw it
+    polled_at: datetime | None = None
+    unreachable_since: datetime | None = None
+    vm_total: int = 0
+    vm_running: int = 0
+    critical: int = 0
+    warning: int = 0
+    vm_query_ok: bool | None = None
+    vm_query_error: str | None = None
+    cpu_pct: float | None = None
+    memory_used_pct: float | None = None
+    cluster: str | None = None
+    host_findings: tuple[TileFinding, ...] = ()   # findings about the host itself
+
+
+def tile_findings(findings: Iterable[Any]) -> dict[str | None, tuple[TileFinding, ...]]:
+    """Group active detector findings by VM id (None = the host itself), worst first."""
+    grouped: dict[str | None, list[TileFinding]] = {}
+    for f in findings:
+        if not getattr(f, "active", True):
+            continue
+        grouped.setdefault(f.vm_id, []).append(TileFinding(
+            kind=str(f.kind), severity=str(f.severity), first_seen=f.first_seen,
+            evidence=tuple(str(e) for e in f.evidence)))
+    return {vm_id: tuple(sorted(items, key=_finding_order))
+            for vm_id, items in grouped.items()}
+
+
+def _finding_order(f: TileFinding) -> tuple:
+    # Worst first; among equals the oldest (the one that has been true longest) first.
+    first = f.first_seen.timestamp() if f.first_seen is not None else 0.0
+    return (SEVERITY_RANK.get(f.severity, 9), first, f.kind)
+
+
+def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str, tuple[float, ...]],
+                    findings_by_vm: dict[str | None, tuple[TileFinding, ...]],
+                    stale_reason: str | None,
+                    previous: dict[str, TileRow] | None = None) -> tuple[TileRow, ...]:
+    """Tiles for one host's VMs. ``vms`` is the newest answered poll's list (or the last
+    one we had, with ``stale_reason``, while the host does not answer). A row equal to
+    the one in ``previous`` is returned as that same object, so that the GUI thread can
+    tell "unchanged" by identity instead of comparing every field."""
+    rows = []
+    seen: set[str] = set()
+    for vm in vms:
+        if vm.id in seen:
+            continue  # a VM listed twice in one poll: show it once
+        seen.add(vm.id)
+        row = TileRow(host=host, vm=vm, cpu_history=cpu_histories.get(vm.id, ()),
+                      findings=findings_by_vm.get(vm.id, ()), stale_reason=stale_reason)
+        old = None if previous is None else previous.get(vm.id)
+        if old is not None:
+            if old == row:
+                row = old
+            elif old.sort_key == row.sort_key:
+                # Same place in the order: share the key object, so that the GUI thread
+                # sees "order unchanged" with an identity test.
+                object.__setattr__(row, "sort_key", old.sort_key)
+        rows.append(row)
+    return tuple(rows)
+
+
+def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: Snapshot | None,
+                   poll_ms: float | None, unreachable_since: datetime | None,
+                   findings_by_vm: dict[str | None, tuple[TileFinding, ...]]) -> HostRow:
+    """The host list line after a poll. OS, VM counts and resources come from the newest
+    poll that answered, so an unreachable host still says what it was running."""
+    severities = [f.severity for items in findings_by_vm.values() for f in items]
+    base = last_answer
+    os = base.os if base is not None else None
+    res = base.resources if base is not None else None
+    mem_pct = None
+    if res is not None and res.memory_total_mb and res.memory_available_mb is not None:
+        mem_pct = 100.0 * (res.memory_total_mb - res.memory_available_mb) / res.memory_total_mb
+    vms = base.vms if base is not None else ()
+    return HostRow(
+        name=name, address=address,
+        reachable=None if snap is None else snap.reachable,
+        error_kind=None if snap is None or snap.error is None else snap.error.kind,
+        error_message=None if snap is None or snap.error is None else snap.error.message,
+        os_product=None if os is None else os.product,
+        os_build=None if os is None else os.build,
+        os_ubr=None if os is None else os.ubr,
+        pending_reboot=None if os is None else os.pending_reboot,
+        poll_ms=poll_ms,
+        polled_at=None if snap is None else snap.polled_at,
+        unreachable_since=unreachable_since,
+        vm_total=len(vms),
+        vm_running=sum(1 for vm in vms if state_group(vm.state) == "Running"),
+        critical=severities.count("critical"),
+        warning=severities.count("warning"),
+        vm_query_ok=None if snap is None or snap.vm_query is None else snap.vm_query.ok,
+        vm_query_error=None if snap is None or snap.vm_query is None else snap.vm_query.error,
+        cpu_pct=None if res is None else res.cpu_total_run_pct,
+        memory_used_pct=mem_pct,
+        cluster=None if base is None or base.cluster is None else base.cluster.name,
+        host_findings=findings_by_vm.get(None, ()),
+    )

@@ -1,0 +1,43 @@
+"""Sparklines painted straight into a cell (after virt-manager): no widget, no plot object.
+
+The geometry comes precomputed in a unit square (:mod:`.spark_geometry`); painting is a
+copy into a ``QPolygonF`` and one scale transform. Percentages use a fixed 0–100 scale, so
+tiles compare at a glance. The area is filled with an opaque colour without
+anti-aliasing (a translucent anti-aliased fill costs ~190 µs a tile), the line is a
+cosmetic pen (its width does not scale with the transform).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from shiboken6 import VoidPtr
+
+
+def polygon(packed: bytes) -> QPolygonF:
+    """A QPolygonF from packed float64 (x, y) pairs, copied into its memory in one go."""
+    poly = QPolygonF()
+    poly.resize(len(packed) // 16)
+    memoryview(VoidPtr(poly.data(), len(packed), True))[:] = packed
+    return poly
+
+
+def paint_sparkline(painter: QPainter, rect: QRectF, runs: tuple[tuple[bytes, bytes], ...],
+                    line: QPen, fill: QColor | None = None) -> None:
+    """Draw precomputed runs scaled into ``rect`` (``line`` must be cosmetic)."""
+    if not runs:
+        return
+    painter.save()
+    painter.translate(rect.left(), rect.bottom())
+    painter.scale(rect.width(), -rect.height())
+    for line_points, fill_points in runs:
+        if fill is not None:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawPolygon(polygon(fill_points))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(line)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPolyline(polygon(line_points))
+    painter.restore()

@@ -1,0 +1,232 @@
+"""Paints one VM tile: state stripe, name, host and state, CPU with a sparkline, memory,
+heartbeat, uptime, and the freeze badge.
+
+Text is drawn as plain text (a VM called ``<b>x</b>`` is shown as typed). The badge's
+tooltip is the finding's evidence; elsewhere on the tile the model's tooltip applies.
+A tick may repaint every visible tile, so painting is built for speed: layouts are
+computed once per tile size, the card and the badge are cached pixmaps, texts are cached
+``QStaticText`` (see :mod:`.paint_cache`), and everything is drawn in tile-local
+coordinates after one ``translate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen
+from PySide6.QtWidgets import (QAbstractItemView, QStyle, QStyledItemDelegate,
+                               QStyleOptionViewItem, QToolTip)
+
+from . import theme
+from .formatting import plain_tooltip
+from .paint_cache import BadgeCache, CardCache, TextCache
+from .rows import TileRow
+from .sparkline import paint_sparkline
+from .tile_model import TileRole
+from .vmstate import SEVERITY_TINT
+
+TILE_SIZE = QSize(244, 104)       # the narrowest a tile gets; the view widens it to fill rows
+TILE_MAX_WIDTH = 330
+STRIPE_W = 6
+PAD = 8
+BADGE_TEXT = {"critical": "FROZEN", "warning": "SUSPECT"}
+
+_TEXT = QColor("#202124")
+_MUTED = QColor("#5f6368")
+_FAINT = QColor("#9aa0a6")
+_BORDER = QColor("#d5d9de")
+_HOVER = QColor("#8fb4e8")
+_SELECT = QColor("#1e6fd9")
+_BAD = QColor("#c62828")
+_WHITE = QColor("#ffffff")
+_STALE_BG = QColor("#eceef1")
+_SPARK_LINE = QColor("#2f6db5")
+_SPARK_FILL = QColor("#dce7f5")   # opaque on purpose: a translucent fill costs 25× more
+VIEW_BACKGROUND = QColor("#e9ebef")  # the tile view's background, behind the cards' corners
+_SELECTED = QStyle.StateFlag.State_Selected
+_HOVERED = QStyle.StateFlag.State_MouseOver
+
+
+@dataclass(frozen=True, slots=True)
+class TileLayout:
+    """Where things go inside one tile, in tile-local coordinates."""
+
+    frame: QRect
+    badge: QRect
+    left: int
+    right: int
+    top: int
+    name_width: int
+    spark: QRectF
+    spark_area: QRectF   # where the line may go: inside the frame, above the base line
+
+
+def tile_layout(size: QSize, badge_size: QSize | None) -> TileLayout:
+    frame = QRect(2, 2, size.width() - 5, size.height() - 5)
+    left = frame.left() + STRIPE_W + PAD
+    right = frame.right() - PAD
+    top = frame.top() + 6
+    badge = QRect() if badge_size is None else QRect(right - badge_size.width() + 1, top,
+                                                     badge_size.width(), badge_size.height())
+    name_width = right - left - (badge.width() + 6 if badge_size is not None else 0)
+    spark = QRectF(left + 78, top + 40, right - left - 78, 19)
+    return TileLayout(frame=frame, badge=badge, left=left, right=right, top=top,
+                      name_width=name_width, spark=spark, spark_area=spark.adjusted(0, 1, 0, -1))
+
+
+class TileDelegate(QStyledItemDelegate):
+    """See the module docstring."""
+
+    def __init__(self, parent=None, base_font: QFont | None = None):
+        super().__init__(parent)
+        base = QFont(base_font) if base_font is not None else QFont()
+        self._text = TextCache(theme.sized(base, 0.0))
+        self._name = TextCache(theme.bold(base, 1.0))
+        self._small = TextCache(theme.sized(base, -0.5))
+        self._badges = BadgeCache(theme.bold(base, -1.5))
+        self._cards = CardCache(STRIPE_W, VIEW_BACKGROUND)
+        self._layouts: dict[tuple, TileLayout] = {}
+        self._state_inks: dict[str, QColor] = {}
+        line = QPen(_SPARK_LINE, 0)  # cosmetic 1 px: a wider pen costs ten times more
+        self._spark_pen = line
+        self._stale_pen = QPen(_FAINT, 0)
+        self._size = QSize(TILE_SIZE)
+
+    # -- size ----------------------------------------------------------------------------
+
+    @property
+    def tile_size(self) -> QSize:
+        return QSize(self._size)
+
+    def set_tile_width(self, width: int) -> bool:
+        """Widen (or narrow) every tile; True if the size changed (the view relays out)."""
+        width = max(TILE_SIZE.width(), min(TILE_MAX_WIDTH, width))
+        if width == self._size.width():
+            return False
+        self._size = QSize(width, TILE_SIZE.height())
+        return True
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return self._size
+
+    def layout(self, size: QSize, badge_text: str | None) -> TileLayout:
+        key = (size.width(), size.height(), badge_text)
+        lay = self._layouts.get(key)
+        if lay is None:
+            lay = tile_layout(size, None if badge_text is None else self._badges.size(badge_text))
+            self._layouts[key] = lay
+        return lay
+
+    # -- painting ------------------------------------------------------------------------
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        row: TileRow | None = index.data(TileRole)
+        if row is None:
+            return
+        vm = row.vm
+        severity = row.severity
+        stale = row.stale_reason is not None
+        badge_text = BADGE_TEXT.get(severity, "PROBLEM") if severity else None
+        rect = option.rect
+        lay = self.layout(rect.size(), badge_text)
+        dpr = painter.device().devicePixelRatioF()
+        state_colour = theme.state_qcolour(vm.state)
+
+        flags = option.state
+        if flags & _SELECTED:
+            border, border_w = _SELECT, 2.0
+        elif severity:
+            border, border_w = theme.severity_qcolour(severity), (2.0 if severity == "critical" else 1.5)
+        elif flags & _HOVERED:
+            border, border_w = _HOVER, 1.5
+        else:
+            border, border_w = _BORDER, 1.0
+        if severity:
+            background = theme.colour(SEVERITY_TINT.get(severity, "#ffffff"))
+        else:
+            background = _STALE_BG if stale else _WHITE
+
+        painter.save()
+        painter.translate(rect.topLeft())
+        painter.drawPixmap(lay.frame.topLeft(), self._cards.get(
+            lay.frame.size(), background, border, border_w, state_colour, stale, dpr))
+        if badge_text:
+            ink = _WHITE if severity == "critical" else _TEXT
+            painter.drawPixmap(lay.badge.topLeft(), self._badges.get(
+                badge_text, theme.severity_qcolour(severity), ink, background, dpr))
+
+        left, right, top = lay.left, lay.right, lay.top
+        texts = row.texts
+        ink = _MUTED if stale else _TEXT
+        name, small, text = self._name, self._small, self._text
+        painter.setPen(ink)
+        painter.setFont(name.font)
+        name.draw(painter, left, top, 18, name.elided(vm.name, lay.name_width))
+
+        # Grouped by font: each setFont costs more than a few extra lines of Python.
+        painter.setFont(text.font)
+        text.draw(painter, left, top + 39, 20, texts.cpu)
+
+        painter.setFont(small.font)
+        small.draw(painter, left, top + 62, 16, texts.memory)
+        painter.setPen(_BAD if texts.heartbeat_bad else ink)
+        small.draw(painter, right, top + 62, 16, texts.heartbeat, right_aligned=True)
+        painter.setPen(_MUTED)
+        host_w = small.draw(painter, left, top + 19, 16, row.host + " · ")
+        small.draw(painter, left, top + 78, 16, texts.uptime)
+        if texts.vcpus:
+            small.draw(painter, right, top + 78, 16, texts.vcpus, right_aligned=True)
+        painter.setPen(_BAD if stale else self._state_ink(vm.state, state_colour))
+        small.draw(painter, left + host_w, top + 19, 16, small.elided(texts.status, int(right - left - host_w)))
+
+        spark = lay.spark
+        painter.setPen(_BORDER)
+        painter.drawLine(int(spark.left()), int(spark.bottom()), int(spark.right()), int(spark.bottom()))
+        paint_sparkline(painter, lay.spark_area, row.spark, self._stale_pen if stale else self._spark_pen,
+                        None if stale else _SPARK_FILL)
+        painter.restore()
+
+    def _state_ink(self, state: str, colour: QColor) -> QColor:
+        """The state's colour, a shade darker so that it reads as text on white."""
+        ink = self._state_inks.get(state)
+        if ink is None:
+            ink = self._state_inks[state] = colour.darker(115)
+        return ink
+
+    # -- tooltips ------------------------------------------------------------------------
+
+    def badge_rect(self, rect: QRect, row: TileRow) -> QRect:
+        """Where the badge of ``row`` is drawn in a tile at ``rect`` (empty if none)."""
+        if not row.severity:
+            return QRect()
+        return self.layout(rect.size(), BADGE_TEXT.get(row.severity, "PROBLEM")).badge.translated(rect.topLeft())
+
+    def tooltip_at(self, rect: QRect, row: TileRow, pos: QPoint) -> str | None:
+        """The badge's evidence tooltip if ``pos`` is on the badge of a tile at ``rect``."""
+        if row.findings and self.badge_rect(rect, row).contains(pos):
+            return badge_tooltip(row)
+        return None
+
+    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView, option: QStyleOptionViewItem,
+                  index: QModelIndex | QPersistentModelIndex) -> bool:
+        if event is not None and event.type() == QEvent.Type.ToolTip and index.isValid():
+            row: TileRow | None = index.data(TileRole)
+            text = None if row is None else self.tooltip_at(option.rect, row, event.pos())
+            if text is not None:
+                QToolTip.showText(event.globalPos(), text, view)
+                return True
+        return super().helpEvent(event, view, option, index)
+
+
+def badge_tooltip(row: TileRow) -> str:
+    """The evidence behind a tile's badge, as plain text."""
+    worst = row.findings[0]
+    header = f"{worst.severity.capitalize()} finding: {worst.kind}"
+    lines = [f"VM {row.vm.name} on {row.host}"]
+    for f in row.findings:
+        since = f" since {f.first_seen.astimezone():%H:%M:%S}" if f.first_seen else ""
+        lines.append(f"{f.severity.capitalize()} · {f.kind}{since}")
+        lines.extend(f"  • {e}" for e in f.evidence)
+    return plain_tooltip(header, lines)

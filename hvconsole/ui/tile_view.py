@@ -1,0 +1,160 @@
+"""The tile grid and the filter bar above it.
+
+:class:`TileView` is a ``QListView`` in icon mode with uniform item sizes and batched
+layout: the view lays out thousands of equal tiles without asking each one its size,
+and the delegate paints only the visible ones. :class:`FilterBar` turns its controls into
+a :class:`~hvconsole.ui.tile_filter.TileFilter`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette, QResizeEvent
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListView, QWidget)
+
+from .rows import TileRow
+from .tile_delegate import TILE_SIZE, VIEW_BACKGROUND, TileDelegate
+from .tile_filter import TileFilter
+from .tile_model import TileRole
+from .vmstate import STATE_GROUPS
+
+ALL_HOSTS = "All hosts"
+ALL_STATES = "All states"
+# Typing in the search box re-filters after a short pause, not on every key.
+SEARCH_DELAY_MS = 150
+
+
+class TileView(QListView):
+    """See the module docstring. ``tile_activated`` carries the TileRow the admin
+    double-clicked (or pressed Enter on)."""
+
+    tile_activated = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("tileView")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(500)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setSpacing(3)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(TILE_SIZE.height() // 3)
+        self.setMouseTracking(True)  # hover highlight
+        # Always there, so that the width tiles are fitted to does not flip with it.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        # The cards are painted opaque on this colour (see paint_cache.CardCache).
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Base, VIEW_BACKGROUND)
+        self.setPalette(palette)
+        self.tile_delegate = TileDelegate(self, self.font())
+        self.setItemDelegate(self.tile_delegate)
+        self.activated.connect(self._activated)  # double click, or Enter on the current tile
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_tiles()
+
+    def fit_tiles(self) -> None:
+        """Widen the tiles so that each row of them fills the view (no ragged right edge)."""
+        spacing = self.spacing()
+        cell = 2 * spacing
+        available = self.viewport().width() - 2
+        columns = max(1, available // (TILE_SIZE.width() + cell))
+        if self.tile_delegate.set_tile_width(available // columns - cell):
+            self.scheduleDelayedItemsLayout()
+
+    def _activated(self, index: QModelIndex) -> None:
+        row = index.data(TileRole)
+        if row is not None:
+            self.tile_activated.emit(row)
+
+    def selected_tiles(self) -> list[TileRow]:
+        return [i.data(TileRole) for i in self.selectionModel().selectedIndexes()]
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(TILE_SIZE.width() + 24, TILE_SIZE.height() + 8)
+
+
+class FilterBar(QWidget):
+    """Search by name, host, state group, and "problems only"."""
+
+    filter_changed = Signal(object)  # TileFilter
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("filterBar")
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search VMs by name")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(200)
+        self.host = QComboBox(self)
+        self.host.addItem(ALL_HOSTS)
+        self.host.setMinimumContentsLength(12)
+        self.host.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.state = QComboBox(self)
+        self.state.addItem(ALL_STATES)
+        self.state.addItems(list(STATE_GROUPS))
+        self.problems = QCheckBox("Problems only", self)
+        self.problems.setToolTip("Show only VMs with a finding, and VMs whose host is not answering")
+        self.count = QLabel(self)
+        self.count.setObjectName("tileCount")
+        self.count.setTextFormat(Qt.TextFormat.PlainText)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.search, 3)
+        layout.addWidget(self.host, 1)
+        layout.addWidget(self.state, 1)
+        layout.addWidget(self.problems)
+        layout.addStretch(1)
+        layout.addWidget(self.count)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._emit)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.host.currentIndexChanged.connect(self._emit)
+        self.state.currentIndexChanged.connect(self._emit)
+        self.problems.toggled.connect(self._emit)
+
+    def set_hosts(self, hosts: Iterable[str]) -> None:
+        """Offer these hosts in the host box, keeping the current choice if still there."""
+        current = self.host.currentText()
+        wanted = [ALL_HOSTS, *hosts]
+        if [self.host.itemText(i) for i in range(self.host.count())] == wanted:
+            return
+        self.host.blockSignals(True)
+        self.host.clear()
+        self.host.addItems(wanted)
+        self.host.setCurrentIndex(max(0, self.host.findText(current, Qt.MatchFlag.MatchExactly)))
+        self.host.blockSignals(False)
+
+    def select_host(self, host: str | None) -> None:
+        self.host.setCurrentIndex(max(0, self.host.findText(host or ALL_HOSTS, Qt.MatchFlag.MatchExactly)))
+
+    def current_filter(self) -> TileFilter:
+        host = self.host.currentText()
+        state = self.state.currentText()
+        return TileFilter(
+            hosts=frozenset() if host == ALL_HOSTS or not host else frozenset({host}),
+            groups=frozenset() if state == ALL_STATES else frozenset({state}),
+            problems_only=self.problems.isChecked(),
+            text=self.search.text(),
+        )
+
+    def set_count(self, shown: int, total: int) -> None:
+        self.count.setText(f"{shown} of {total} VMs" if shown != total else f"{total} VMs")
+
+    def _emit(self) -> None:
+        self._search_timer.stop()
+        self.filter_changed.emit(self.current_filter())

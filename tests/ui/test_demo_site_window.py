@@ -1,0 +1,153 @@
+"""The real window on the real simulated site: WinRM over loopback, the real collector
+and freeze detector, per-host worker threads. The site's clock is stepped by hand, five
+simulated seconds per polling round, so a minute of site time takes a few real seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from hvconsole.app import demo_workers
+from hvconsole.sim.clock import SimClock
+from hvconsole.sim.demo import FREEZE_AT_S, FREEZE_VM, build_demo_site
+from hvconsole.sim.serve import serve_site
+from hvconsole.ui.background import wait_parked
+from hvconsole.ui.host_model import COL_STATUS
+from hvconsole.ui.main_window import MainWindow
+from hvconsole.ui.monitor import Monitor
+from hvconsole.ui.tile_model import TileRole
+
+pytestmark = pytest.mark.slow
+
+STEP_S = 5.0
+ROUND_TIMEOUT_MS = 30_000   # one polling round on a loaded machine: generous
+POLL_TIMEOUT_S = 2.0        # the collector's deadline: a hung host answers "timeout" after this
+
+
+class SteppedSite:
+    """The demo site on a manual clock, and a window polling it round by round."""
+
+    def __init__(self, qtbot):
+        self.qtbot = qtbot
+        self.clock = SimClock.manual()
+        # Hosts answer ten times faster than the demo pretends real ones do.
+        self.served = serve_site(build_demo_site(1, self.clock), latency_scale=0.1)
+        workers = demo_workers(self.served, poll_interval_s=STEP_S, timeout_s=POLL_TIMEOUT_S)
+        # A long interval: polls happen when the test says (poll_now), not on a timer.
+        self.monitor = Monitor(workers, interval_s=3600, tick_ms=20)
+        self.results: dict[str, list] = {w.name: [] for w in workers}
+        self.monitor.polling.batch_ready.connect(self._collect)
+        self.window = MainWindow()
+        qtbot.addWidget(self.window)
+        self.window.resize(1280, 800)
+        self.window.attach(self.monitor, "Demo site (simulated)")
+        self.window.show()
+        self.monitor.start()
+        self.wait_for(self.hosts)
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.monitor.host_names()
+
+    def _collect(self, batch) -> None:
+        for result in batch:
+            self.results[result.host].append(result)
+
+    def wait_for(self, hosts, before: dict[str, int] | None = None) -> None:
+        before = before or {}
+        self.qtbot.waitUntil(lambda: all(len(self.results[h]) > before.get(h, 0) for h in hosts),
+                             timeout=ROUND_TIMEOUT_MS)
+
+    def step(self, hosts=None) -> None:
+        """Advance site time by one interval and poll (the given hosts' answers awaited)."""
+        hosts = self.hosts if hosts is None else hosts
+        before = {h: len(self.results[h]) for h in hosts}
+        self.clock.advance(STEP_S)
+        self.served.sync()
+        self.monitor.polling.poll_now()
+        self.wait_for(hosts, before)
+
+    def site_seconds(self) -> float:
+        return (self.clock.now() - self.clock.start).total_seconds()
+
+    def tiles(self):
+        proxy = self.monitor.tile_proxy
+        return [proxy.index(r, 0).data(TileRole) for r in range(proxy.rowCount())]
+
+    def close(self) -> None:
+        self.window.close()
+        self.served.stop()
+        wait_parked(10)
+
+
+@pytest.fixture
+def stepped(qtbot):
+    site = SteppedSite(qtbot)
+    yield site
+    site.close()
+
+
+def test_every_vm_of_the_site_gets_a_tile(stepped):
+    expected = {(served.name, vm.name) for served in stepped.served.hosts for vm in served.sim.vms}
+    shown = {(t.host, t.vm.name) for t in stepped.tiles()}
+    assert shown == expected
+    assert len(shown) == 40
+    builds = {r.name: f"{r.os_build}.{r.os_ubr}" for r in stepped.monitor.hosts.rows()}
+    assert builds["HV01"] == "20348.3692"
+    assert all(r.reachable for r in stepped.monitor.hosts.rows())
+
+
+def test_a_freeze_gets_its_badge_and_finding_within_a_minute_of_site_time(stepped, qtbot):
+    notified = []
+    stepped.window.notifier.notified.connect(lambda title, body: notified.append(title))
+
+    def frozen_tile():
+        return next((t for t in stepped.tiles() if t.vm.name == FREEZE_VM and t.severity == "critical"), None)
+
+    while frozen_tile() is None and stepped.site_seconds() < FREEZE_AT_S + 60:
+        stepped.step()
+    tile = frozen_tile()
+    assert tile is not None, f"no critical badge on {FREEZE_VM} by {stepped.site_seconds():.0f} s of site time"
+    assert stepped.tiles()[0].severity == "critical"  # problems first
+    assert tile.findings[0].evidence  # the badge's tooltip has evidence to show
+    findings = stepped.monitor.findings
+    rows = [findings.line(r).finding for r in range(findings.rowCount())]
+    assert any(f.vm_name == FREEZE_VM and f.severity == "critical" and f.active for f in rows)
+    assert stepped.window.page.banner.isVisible()
+    assert notified and notified[0].startswith("Critical")
+    # polled_at follows the site's clock: the finding is dated in site time
+    first_seen = next(f.first_seen for f in rows if f.vm_name == FREEZE_VM)
+    assert isinstance(first_seen, datetime)
+    assert (first_seen - stepped.clock.start).total_seconds() <= FREEZE_AT_S + 60
+
+
+def test_a_hung_host_is_shown_unreachable_while_the_others_keep_updating(stepped, qtbot):
+    hung = stepped.served.host("HV03")
+    others = [h for h in stepped.hosts if h != "HV03"]
+    hung.endpoint.faults.hang()
+    try:
+        def hv03_row():
+            return stepped.monitor.hosts.row_for("HV03")
+
+        rounds_while_hung = 0
+        # Keep polling; the others answer every round while HV03's poll waits for its deadline.
+        while hv03_row().reachable is not False:
+            stepped.step(hosts=others)
+            rounds_while_hung += 1
+            assert rounds_while_hung < 200
+        assert rounds_while_hung >= 1
+        row = hv03_row()
+        assert row.error_kind == "timeout"
+        model = stepped.monitor.hosts
+        r = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == "HV03")
+        assert model.index(r, COL_STATUS).data() == "No answer"
+        assert all(t.stale_reason for t in stepped.tiles() if t.host == "HV03")
+        # and the others are still live, with fresh polls
+        for host in others:
+            assert stepped.monitor.hosts.row_for(host).reachable is True
+            assert len(stepped.results[host]) > rounds_while_hung
+        assert all(t.stale_reason is None for t in stepped.tiles() if t.host != "HV03")
+    finally:
+        hung.endpoint.faults.clear()

@@ -1,0 +1,146 @@
+"""Helpers for the GUI tests: snapshot builders, a scripted collector, a small
+deterministic stand-in for the freeze detector, and workers built from them.
+
+The stand-in detector keeps these tests about the window, not about detection
+thresholds: it flags a Running VM whose heartbeat is LostCommunication as a critical
+``heartbeat-lost`` finding at once, and clears it when the heartbeat is back.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from hvconsole.core.snapshot import (HostEvent, HostResources, OsInfo, Snapshot, VmQuery, VmSample,
+                                     unreachable)
+from hvconsole.ui.host_worker import HostWorker
+
+T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=timezone.utc)
+
+
+def vm_id(host: str, i: int) -> str:
+    return f"00000000-0000-4000-8000-{zlib.crc32(host.encode()) % 10**6:06d}{i:06d}"
+
+
+def make_vm(host: str, i: int, *, name: str | None = None, state: str = "Running",
+            heartbeat: str | None = "OkApplicationsHealthy", cpu: float | None = 12.0,
+            uptime_s: int = 86400) -> VmSample:
+    running = state.startswith("Running")
+    return VmSample(id=vm_id(host, i), name=name or f"{host}-VM{i:03d}", state=state,
+                    health="Ok", heartbeat=heartbeat if running else None,
+                    operational_status=("Ok",), cpu_pct=cpu if running else None, vcpus=4,
+                    memory_assigned_mb=8192 if running else 0,
+                    memory_demand_mb=5120 if running else 0, dynamic_memory=True,
+                    uptime_s=uptime_s if running else 0)
+
+
+def make_snapshot(host: str, vms: tuple[VmSample, ...], at: datetime, *,
+                  events: tuple[HostEvent, ...] = (), vm_query_ok: bool = True) -> Snapshot:
+    return Snapshot(
+        host=host, polled_at=at, reachable=True, host_time=at, collect_ms=300,
+        os=OsInfo(product="Windows Server 2022 Datacenter", build=20348, ubr=3692,
+                  display_version="21H2", pending_reboot=False),
+        services={"vmms": "Running", "winrm": "Running"},
+        resources=HostResources(logical_processors=32, cpu_total_run_pct=23.0,
+                                memory_total_mb=262144, memory_available_mb=90000),
+        vm_query=VmQuery(ok=vm_query_ok, elapsed_ms=120,
+                         error=None if vm_query_ok else "Get-VM timed out"),
+        vms=vms if vm_query_ok else (), events=events)
+
+
+def down(host: str, at: datetime, kind: str = "timeout",
+         message: str = "no answer in 10 s") -> Snapshot:
+    return unreachable(host, at, kind, message, 10000)
+
+
+@dataclass(frozen=True)
+class StubFinding:
+    """Duck-typed like hvconsole.core.detector Finding."""
+
+    host: str
+    vm_id: str | None
+    vm_name: str | None
+    kind: str
+    severity: str
+    first_seen: datetime
+    last_seen: datetime
+    active: bool
+    evidence: tuple[str, ...]
+
+
+class StubDetector:
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, StubFinding] = {}
+
+    def feed(self, snap: Snapshot) -> list[StubFinding]:
+        if not snap.reachable:
+            return []
+        changed = []
+        lost = {vm.id: vm for vm in snap.vms
+                if vm.state == "Running" and vm.heartbeat == "LostCommunication"}
+        for vid, vm in lost.items():
+            if vid not in self._open:
+                f = StubFinding(snap.host, vid, vm.name, "heartbeat-lost", "critical",
+                                snap.polled_at, snap.polled_at, True,
+                                (f"heartbeat LostCommunication at {snap.polled_at:%H:%M:%S}",
+                                 "<b>not markup</b> & friends"))
+                self._open[vid] = f
+                changed.append(f)
+        for vid in [v for v in self._open if v not in lost]:
+            f = self._open.pop(vid)
+            ended = StubFinding(f.host, f.vm_id, f.vm_name, f.kind, f.severity, f.first_seen,
+                                snap.polled_at, False, f.evidence)
+            changed.append(ended)
+        return changed
+
+    def active(self) -> list[StubFinding]:
+        return list(self._open.values())
+
+
+class ScriptedCollector:
+    """Answers each poll with ``script(n)`` (n = 1, 2, ...). Can be made to block, like a
+    hung host, until released or cancelled."""
+
+    def __init__(self, script: Callable[[int], Snapshot]):
+        self.script = script
+        self.polls = 0
+        self.closed = False
+        self.threads: set[int] = set()
+        self.hang = threading.Event()      # set: polls block
+        self.release = threading.Event()
+
+    def poll(self, cancel=None) -> Snapshot:
+        self.threads.add(threading.get_ident())
+        self.polls += 1
+        n = self.polls
+        if self.hang.is_set():
+            # Like a blocked HTTP read: a cancel does not interrupt it, only the release
+            # (the read timeout) does.
+            self.release.wait(30)
+        return self.script(n)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def steady_site(hosts: int = 3, vms: int = 5, step_s: float = 5.0
+                ) -> dict[str, Callable[[int], Snapshot]]:
+    """Scripts for ``hosts`` healthy hosts whose CPU moves a little every poll."""
+    def script_for(host: str) -> Callable[[int], Snapshot]:
+        def script(n: int) -> Snapshot:
+            at = T0 + timedelta(seconds=step_s * n)
+            return make_snapshot(host, tuple(make_vm(host, i, cpu=float((n * 7 + i * 13) % 90))
+                                             for i in range(vms)), at)
+        return script
+    return {f"HV{h + 1:02d}": script_for(f"HV{h + 1:02d}") for h in range(hosts)}
+
+
+def make_worker(name: str, collector: ScriptedCollector, detector: StubDetector | None = None) -> HostWorker:
+    det = detector or StubDetector()
+    return HostWorker(name, f"{name.lower()}.example.test", collector_factory=lambda: collector,
+                      detector_factory=lambda: det)
