@@ -1,7 +1,9 @@
-"""GUI entry point: ``hvconsole`` (welcome page) and ``hvconsole --demo``.
+"""GUI entry point: ``hvconsole`` (the configured hosts, or the welcome page when there are
+none) and ``hvconsole --demo``.
 
-The window is shown first; the demo site starts on a background thread and the window
-switches to the monitoring page when it is up, so first paint never waits for it.
+The window is shown first; the inventory and the keyring are read, or the demo site
+starts, on a background thread and the window switches to the monitoring page when that
+is done, so first paint never waits for either.
 ``--screenshot PATH --after S`` saves a PNG of the window after S seconds and exits
 (works with ``QT_QPA_PLATFORM=offscreen``).
 """
@@ -28,6 +30,9 @@ DEMO_LABEL = "Demo site (simulated)"
 STARTING_TEXT = "Starting the simulated demo site on this computer…"
 DEMO_POLL_INTERVAL_S = 5.0
 DEMO_POLL_TIMEOUT_S = 10.0
+CONFIGURED_POLL_INTERVAL_S = 5.0
+CONFIGURED_POLL_TIMEOUT_S = 30.0
+READING_TEXT = "Reading the host inventory and the credential store…"
 # Closing waits this long for hosts that are mid-poll, then lets their threads go.
 CLOSE_WAIT_S = 1.0
 # How long a thread may run Python before the interpreter lets another one in (default
@@ -51,8 +56,77 @@ class GuiSession(QObject):
         # Set when the window closes; a site that finishes starting after that is stopped
         # on the starter's thread, since its result is no longer delivered.
         self._closing = threading.Event()
+        self.book: Any = None           # the configured site's HostBook, once read
         window.welcome.open_demo.connect(self.open_demo)
+        window.welcome.add_host.connect(self.add_host)
+        window.edit_host.connect(self.edit_host)
+        window.remove_host.connect(self.remove_host)
         window.closing.connect(self._closing.set)
+
+    # -- the configured site ------------------------------------------------------------
+
+    def open_configured(self) -> None:
+        """Read the inventory and passwords (off the GUI thread), then monitor those hosts
+        or show the welcome page when there are none."""
+        if self.site is not None or self._closing.is_set():
+            return
+        self.window.show_starting(READING_TEXT)
+        from .remote.configured import load_configured
+        self._starter.submit(load_configured, self._configured_loaded, self._configured_failed)
+
+    def _configured_loaded(self, configured: Any) -> None:
+        if self._closing.is_set() or self.site is not None:
+            return
+        self.book = configured.book
+        self.window.detach()
+        if configured.empty or not configured.targets:
+            self.window.show_welcome()
+            self.window.set_host_actions(True, can_edit=not configured.empty)
+        else:
+            from .ui.host_worker import worker_for_target
+            from .ui.monitor import Monitor
+            workers = [worker_for_target(t, timeout_s=CONFIGURED_POLL_TIMEOUT_S,
+                                         poll_interval_s=CONFIGURED_POLL_INTERVAL_S)
+                       for t in configured.targets]
+            monitor = Monitor(workers, interval_s=CONFIGURED_POLL_INTERVAL_S, parent=self)
+            n = len(workers)
+            self.window.attach(monitor, f"{n} host{'s' if n != 1 else ''}")
+            self.window.set_host_actions(True, can_edit=True)
+            monitor.start()
+        if configured.problems:
+            # Shown over the status bar for a while: hosts left out, and why.
+            self.window.statusBar().showMessage("; ".join(configured.problems), 60_000)
+        else:
+            self.window.statusBar().clearMessage()
+
+    def _configured_failed(self, exc: BaseException) -> None:
+        log.error("reading the host inventory failed", exc_info=exc)
+        self.window.show_error(f"The host inventory could not be read: {exc}")
+
+    def _dialog_book(self) -> Any:
+        if self.book is None:
+            from .remote.configured import open_book
+            self.book = open_book()
+        return self.book
+
+    def add_host(self) -> None:
+        from .ui.host_dialog import HostDialog
+        dialog = HostDialog(self._dialog_book(), parent=self.window)
+        if dialog.exec() == HostDialog.DialogCode.Accepted:
+            self.open_configured()
+
+    def edit_host(self, name: str) -> None:
+        from .ui.host_dialog import HostDialog
+        dialog = HostDialog(self._dialog_book(), host_name=name, parent=self.window)
+        if dialog.exec() == HostDialog.DialogCode.Accepted:
+            self.open_configured()
+
+    def remove_host(self, name: str) -> None:
+        from .ui.host_dialog_remove import confirm_and_remove
+        if confirm_and_remove(self._dialog_book(), name, self.window):
+            self.open_configured()
+
+    # -- the demo site ------------------------------------------------------------------
 
     def open_demo(self) -> None:
         if self.site is not None or self._starting or self._closing.is_set():
@@ -70,6 +144,8 @@ class GuiSession(QObject):
                 _stop_site(site)
             return
         self.site = site
+        self.window.detach()                 # the configured hosts, if they were shown
+        self.window.set_host_actions(False)  # the demo's hosts are not the inventory's
         from .ui.monitor import Monitor  # numpy & co. load after first paint
         workers = demo_workers(site)
         monitor = Monitor(workers, interval_s=DEMO_POLL_INTERVAL_S, parent=self)
@@ -171,7 +247,8 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
         window.show_starting(STARTING_TEXT)
         QTimer.singleShot(0, session.open_demo)  # once the window is up
     else:
-        window.show_welcome()
+        window.show_starting(READING_TEXT)
+        QTimer.singleShot(0, session.open_configured)
     window.show()
     if screenshot:
         QTimer.singleShot(max(0, int(after * 1000)), lambda: session.screenshot_and_quit(screenshot))

@@ -29,6 +29,8 @@ class MainWindow(QMainWindow):
     """See the module docstring. ``closing`` is emitted once, before shutting down."""
 
     closing = Signal()
+    edit_host = Signal(str)      # the host to edit (the one whose graphs are shown)
+    remove_host = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -55,6 +57,7 @@ class MainWindow(QMainWindow):
         self.notifier = Notifier(theme.icon("hvconsole"), self)
         self.notifier.activated.connect(self.bring_to_front)
         self._closed = False
+        self._problems_link: object = None
         self._build_menus()
         # An explicit minimum, set before the window exists, stops the layout from pushing
         # its own minimum to the window on every content change (a size-hint round trip
@@ -66,6 +69,16 @@ class MainWindow(QMainWindow):
         self.demo_action = QAction("Open &demo site", self)
         self.demo_action.triggered.connect(self.welcome.open_demo)
         file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        self.add_host_action = QAction("&Add host…", self)
+        self.add_host_action.triggered.connect(self.welcome.add_host)
+        self.edit_host_action = QAction("&Edit selected host…", self)
+        self.edit_host_action.triggered.connect(lambda: self._with_selected_host(self.edit_host))
+        self.remove_host_action = QAction("&Remove selected host…", self)
+        self.remove_host_action.triggered.connect(lambda: self._with_selected_host(self.remove_host))
+        for action in (self.add_host_action, self.edit_host_action, self.remove_host_action):
+            file_menu.addAction(action)
+        self.set_host_actions(False)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -88,6 +101,21 @@ class MainWindow(QMainWindow):
         self.search_action.triggered.connect(self._focus_search)
         view_menu.addAction(self.search_action)
 
+    def set_host_actions(self, enabled: bool, *, can_edit: bool = False) -> None:
+        """Host editing is for the configured site (not the demo); edit/remove need a host."""
+        self.add_host_action.setEnabled(enabled)
+        self.edit_host_action.setEnabled(enabled and can_edit)
+        self.remove_host_action.setEnabled(enabled and can_edit)
+
+    def selected_host(self) -> str | None:
+        """The host whose graphs are shown (the one picked in the host list)."""
+        return None if self.page is None else self.page._graph_host
+
+    def _with_selected_host(self, signal: Signal) -> None:
+        host = self.selected_host()
+        if host is not None:
+            signal.emit(host)
+
     # -- pages ---------------------------------------------------------------------------
 
     def show_welcome(self) -> None:
@@ -105,6 +133,23 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.welcome)
         self.status_text.setText(message)
 
+    def detach(self, wait_s: float = DEFAULT_SHUTDOWN_WAIT_S) -> bool:
+        """Stop the current monitor and drop its page (the host list changed)."""
+        clean = True
+        if self.page is not None:
+            self.page.details.close_all()
+            self.stack.removeWidget(self.page)
+            self.page.deleteLater()
+            self.page = None
+        if self.monitor is not None:
+            clean = self.monitor.shutdown(wait_s)
+            self.monitor.deleteLater()
+            self.monitor = None
+        self.refresh_action.setEnabled(False)
+        self.search_action.setEnabled(False)
+        self.problems_action.setEnabled(False)
+        return clean
+
     def attach(self, monitor: Monitor, site_label: str) -> MonitorPage:
         """Show ``monitor``'s models; the caller starts polling."""
         self.monitor = monitor
@@ -117,7 +162,10 @@ class MainWindow(QMainWindow):
         monitor.applied.connect(self._applied)
         monitor.new_critical.connect(self.notifier.critical_findings)
         self.problems_action.setEnabled(True)
-        self.problems_action.toggled.connect(self.page.filter_bar.problems.setChecked)
+        if self._problems_link is not None:              # the previous page's
+            self.problems_action.toggled.disconnect(self._problems_link)
+        self._problems_link = self.page.filter_bar.problems.setChecked
+        self.problems_action.toggled.connect(self._problems_link)
         self.page.filter_bar.problems.toggled.connect(self.problems_action.setChecked)
         self.refresh_action.setEnabled(True)
         self.search_action.setEnabled(True)

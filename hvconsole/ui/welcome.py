@@ -1,5 +1,4 @@
-"""The first-run page: no hosts configured yet. Offers "Add host" (arrives with the host
-inventory; shown disabled so the admin knows it is coming) and "Open demo site"."""
+"""The first-run page: no hosts configured yet. Offers "Add host" and "Open demo site"."""
 
 from __future__ import annotations
 
@@ -8,8 +7,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from . import theme
 
-ADD_HOST_PENDING = ("Adding hosts arrives with the host inventory. "
-                    "Until then, try the console on the simulated demo site.")
+ADD_HOST_HINT = ("You need the host's name or address and an account with administrator "
+                 "rights on it; the password is kept in this computer's credential store.")
 
 
 class WelcomePage(QWidget):
@@ -40,10 +39,9 @@ class WelcomePage(QWidget):
 
         self.add_button = QPushButton(theme.icon("add-host"), "Add host…", card)
         self.add_button.setObjectName("addHostButton")
-        self.add_button.setEnabled(False)
-        self.add_button.setToolTip(ADD_HOST_PENDING)
+        self.add_button.setToolTip(ADD_HOST_HINT)
         self.add_button.clicked.connect(self.add_host)
-        note = QLabel(ADD_HOST_PENDING, card)
+        note = QLabel(ADD_HOST_HINT, card)
         note.setObjectName("welcomeNote")
         note.setTextFormat(Qt.TextFormat.PlainText)
         note.setWordWrap(True)

@@ -237,14 +237,16 @@ def test_close_stops_polling(window):
     assert not polling.is_running()
 
 
-def test_welcome_page_offers_demo_and_a_disabled_add_host(qtbot):
+def test_welcome_page_offers_demo_and_add_host(qtbot):
     win = MainWindow()
     qtbot.addWidget(win)
     win.show_welcome()
     win.show()
     page = win.welcome
-    assert not page.add_button.isEnabled()
-    assert "inventory" in page.add_button.toolTip()
+    assert page.add_button.isEnabled()
+    assert "administrator" in page.add_button.toolTip()
+    with qtbot.waitSignal(page.add_host, timeout=2000):
+        qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
     assert page.demo_button.isEnabled()
     with qtbot.waitSignal(page.open_demo, timeout=2000):
         qtbot.mouseClick(page.demo_button, Qt.MouseButton.LeftButton)

@@ -1,0 +1,61 @@
+"""The configured site: the host inventory plus each host's password from the OS keyring,
+turned into connection targets. Used by the window (``hvconsole`` without ``--demo``) and by
+the headless commands (``collect``, ``record``), so both reach the same hosts the same way.
+
+Reading the keyring can block (Secret Service over D-Bus, a locked keychain): callers run
+this off the GUI thread. A host without a saved password is reported, not guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hvconsole import paths
+from hvconsole.core.inventory import InventoryStore
+from hvconsole.core.inventory.book import HostBook
+from hvconsole.credentials import CredentialStoreError, open_store
+
+from .probe import target_for
+from .target import Target, TargetError
+
+
+@dataclass
+class ConfiguredSite:
+    book: HostBook
+    targets: list[Target] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)   # one sentence per host left out
+
+    @property
+    def empty(self) -> bool:
+        return len(self.book.inventory) == 0
+
+
+def open_book(*, allow_session_only: bool = True) -> HostBook:
+    """The inventory from the platform config folder, with the OS keyring (or, when there is
+    none and the caller allows it, passwords for this session only)."""
+    return HostBook(InventoryStore(paths.inventory_path()), open_store(allow_session_only=allow_session_only))
+
+
+def load_configured(book: HostBook | None = None, *, only: list[str] | None = None) -> ConfiguredSite:
+    """Targets for every host in the inventory (or the names in ``only``)."""
+    book = book if book is not None else open_book()
+    site = ConfiguredSite(book=book)
+    if book.load_problem:
+        site.problems.append(book.load_problem)
+    wanted = {n.lower() for n in only} if only else None
+    for host in book.inventory:
+        if wanted is not None and host.name.lower() not in wanted:
+            continue
+        try:
+            password = book.password(host)
+        except CredentialStoreError as exc:
+            site.problems.append(f"{host.name}: cannot read its password: {exc}")
+            continue
+        if password is None:
+            site.problems.append(f"{host.name}: no password saved; edit the host to enter it")
+            continue
+        try:
+            site.targets.append(target_for(host, password))
+        except TargetError as exc:
+            site.problems.append(f"{host.name}: {exc}")
+    return site
