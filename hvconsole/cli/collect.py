@@ -1,9 +1,9 @@
 """``hvconsole collect``: poll one host once through the real WinRM client and print the
 snapshot (``--json``: the snapshot-v1 document; otherwise a short summary).
 
-For now the host comes from the embedded demo site (``--demo HOST``): the site starts in
-this process on loopback, is polled like a real host, and stops. Real hosts need the host
-inventory, which comes later.
+``hvconsole collect HOST`` polls a host of the inventory (``hvconsole hosts``) with its
+password from the OS keyring; ``--demo HOST`` polls a host of the embedded demo site, which
+starts in this process on loopback, is polled like a real host, and stops.
 
 Exit codes: 0 the host answered, 1 it did not (the snapshot says why), 2 usage errors.
 """
@@ -15,8 +15,7 @@ import json
 import sys
 from typing import Any
 
-NO_INVENTORY = ("the host inventory is not available yet; use --demo HOST to poll a host "
-                "of the embedded demo site")
+USAGE = "name a host of the inventory (see `hvconsole hosts list`), or use --demo HOST"
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +23,7 @@ def register(subparsers: Any) -> None:
                               description="Poll one host once through the real WinRM client and "
                                           "print its snapshot. Exit code 0: the host answered; "
                                           "1: it did not (the snapshot says why); 2: usage error.")
+    p.add_argument("host", nargs="?", help="a host of the inventory (hvconsole hosts list)")
     p.add_argument("--demo", metavar="HOST", help="poll HOST of the embedded simulated demo site")
     p.add_argument("--json", action="store_true", help="print the snapshot-v1 JSON document")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
@@ -32,14 +32,17 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.demo:
-        print(f"hvconsole collect: {NO_INVENTORY}", file=sys.stderr)
+    if bool(args.demo) == bool(args.host):
+        print(f"hvconsole collect: {USAGE}", file=sys.stderr)
         return 2
     if args.timeout <= 0:
         print("hvconsole collect: --timeout must be positive", file=sys.stderr)
         return 2
-    from hvconsole.remote.collector import Collector
-
+    if args.host:
+        target = configured_target(args.host)
+        if target is None:
+            return 2
+        return _poll_and_print(target, args)
     site = start_demo_site()
     try:
         targets = demo_targets(site)
@@ -49,13 +52,37 @@ def run(args: argparse.Namespace) -> int:
             print(f"hvconsole collect: no demo host {args.demo!r}; the demo hosts are: {names}",
                   file=sys.stderr)
             return 2
-        collector = Collector(target, timeout_s=args.timeout)
-        try:
-            snap = collector.poll()
-        finally:
-            collector.close()
+        return _poll_and_print(target, args)
     finally:
         site.stop()
+
+
+def configured_target(name: str) -> Any:
+    """The inventory host ``name`` with its password, or None after saying why."""
+    from hvconsole.credentials import CredentialStoreError
+    from hvconsole.remote.configured import load_configured
+    try:
+        configured = load_configured(only=[name])
+    except CredentialStoreError as exc:
+        print(f"hvconsole collect: {exc}", file=sys.stderr)
+        return None
+    if configured.targets:
+        return configured.targets[0]
+    if not any(h.name.lower() == name.lower() for h in configured.book.inventory):
+        print(f"hvconsole collect: no host {name!r} in the inventory (see `hvconsole hosts list`)",
+              file=sys.stderr)
+    for problem in configured.problems:
+        print(f"hvconsole collect: {problem}", file=sys.stderr)
+    return None
+
+
+def _poll_and_print(target: Any, args: argparse.Namespace) -> int:
+    from hvconsole.remote.collector import Collector
+    collector = Collector(target, timeout_s=args.timeout)
+    try:
+        snap = collector.poll()
+    finally:
+        collector.close()
     if args.json:
         # One line, exactly as a trace line: `collect --json >> trace.jsonl` stays a trace.
         print(json.dumps(snap.to_dict(), ensure_ascii=False, separators=(",", ":")))

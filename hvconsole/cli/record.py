@@ -2,8 +2,8 @@
 snapshot per poll in ``polled_at`` order, flushed as it goes) that ``hvconsole detect``
 and the GUI replay.
 
-For now the hosts come from the embedded demo site (``--demo``); real hosts need the host
-inventory, which comes later.
+The hosts are those of the inventory (``hvconsole hosts``), with their passwords from the
+OS keyring, or with ``--demo`` those of the embedded demo site.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-NO_INVENTORY = ("the host inventory is not available yet; use --demo to record the hosts "
-                "of the embedded demo site")
+NO_HOSTS = "no hosts configured: add them with `hvconsole hosts add`, or use --demo"
 
 
 def register(subparsers: Any) -> None:
@@ -34,9 +33,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.demo:
-        print(f"hvconsole record: {NO_INVENTORY}", file=sys.stderr)
-        return 2
     for name in ("seconds", "interval", "timeout"):
         if getattr(args, name) <= 0:
             print(f"hvconsole record: --{name} must be positive", file=sys.stderr)
@@ -45,23 +41,49 @@ def run(args: argparse.Namespace) -> int:
     from hvconsole.remote.collector import Collector
     from hvconsole.remote.recorder import TraceRecorder
 
+    site = None
+    if args.demo:
+        site = start_demo_site()
+        targets = demo_targets(site)
+    else:
+        targets = _configured_targets()
+        if not targets:
+            return 2   # said why; the output file is left untouched
     try:
         out = open(args.output, "w", encoding="utf-8", newline="\n")
     except OSError as exc:
+        if site is not None:
+            site.stop()
         print(f"hvconsole record: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
         return 2
-    site = start_demo_site()
     collectors: list[Collector] = []
     try:
-        collectors = [Collector(t, timeout_s=args.timeout) for t in demo_targets(site)]
+        collectors = [Collector(t, timeout_s=args.timeout) for t in targets]
         stats = TraceRecorder(collectors, out, interval_s=args.interval).run(args.seconds)
     finally:
         for c in collectors:
             c.close()
-        site.stop()
+        if site is not None:
+            site.stop()
         out.close()
     polls = sum(stats.polls.values())
     failed = sum(stats.unreachable.values())
     print(f"recorded {polls} polls of {len(collectors)} hosts to {args.output}"
           + (f" ({failed} unreachable)" if failed else ""), file=sys.stderr)
     return 0
+
+
+def _configured_targets() -> list[Any]:
+    """Every inventory host with a password; the others are named on stderr."""
+    from hvconsole.credentials import CredentialStoreError
+    from hvconsole.remote.configured import load_configured
+    try:
+        configured = load_configured()
+    except CredentialStoreError as exc:
+        print(f"hvconsole record: {exc}", file=sys.stderr)
+        return []
+    for problem in configured.problems:
+        print(f"hvconsole record: left out {problem}", file=sys.stderr)
+    if configured.empty:
+        print(f"hvconsole record: {NO_HOSTS}", file=sys.stderr)
+    return configured.targets

@@ -94,6 +94,13 @@ def test_password_stored_by_one_process_is_used_by_another(keyring_session, kind
         if kind == "demo-plaintext":
             assert len(snapshot["vms"]) > 0
 
+        # The product's own command, as an admin would run it: inventory + keyring + WinRM.
+        collected = run(env, sys.executable, "-m", "hvconsole", "collect", name, "--json")
+        assert collected.returncode == 0, collected.stderr
+        doc = json.loads(collected.stdout)
+        assert doc["host"] == name and doc["reachable"] is True
+        assert password not in collected.stdout + collected.stderr
+
         tested = run(env, *hosts_command(), "test", name)
         assert tested.returncode == 0 and tested.stdout.startswith("OK: connected to"), tested.stdout
 

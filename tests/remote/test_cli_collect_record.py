@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -13,9 +14,14 @@ from hvconsole.core.trace import read_trace
 RUN_TIMEOUT_S = 120   # generous: the subprocess starts the whole demo site
 
 
-def hvconsole(*args: str) -> subprocess.CompletedProcess:
+def hvconsole(*args: str, home=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if home is not None:
+        env["HVCONSOLE_HOME"] = str(home)
+        # No OS keyring in these runs: the commands must say so plainly, never hang on one.
+        env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     return subprocess.run([sys.executable, "-m", "hvconsole", *args], capture_output=True,
-                          text=True, timeout=RUN_TIMEOUT_S)
+                          text=True, timeout=RUN_TIMEOUT_S, env=env)
 
 
 def test_collect_json_prints_one_valid_snapshot(snapshot_validator):
@@ -45,11 +51,14 @@ def test_collect_unknown_demo_host_lists_the_demo_hosts():
     assert done.stdout == ""
 
 
-def test_without_demo_both_commands_say_the_inventory_is_not_there_yet(tmp_path):
-    for args in (("collect",), ("record", "-o", str(tmp_path / "t.jsonl"))):
-        done = hvconsole(*args)
-        assert done.returncode == 2
-        assert "host inventory is not available yet" in done.stderr
+def test_without_demo_an_empty_inventory_is_explained(tmp_path):
+    cases = {("collect",): "name a host of the inventory",
+             ("collect", "HV01"): "no host 'HV01' in the inventory",
+             ("record", "-o", str(tmp_path / "t.jsonl")): "no hosts configured"}
+    for args, says in cases.items():
+        done = hvconsole(*args, home=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert says in done.stderr
     assert not (tmp_path / "t.jsonl").exists()
 
 
