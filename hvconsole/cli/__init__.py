@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Command-group modules under hvconsole.cli, each with register(subparsers).
-COMMAND_MODULES = ("collect", "record", "detect", "hosts")
+COMMAND_MODULES = ("collect", "record", "detect", "hosts", "patch")
 
 
 def build_parser() -> argparse.ArgumentParser:

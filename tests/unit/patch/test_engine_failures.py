@@ -130,3 +130,16 @@ def test_pilot_with_a_critical_finding_fails_the_gate(tmp_path):
     assert any(f["kind"] == "vm-critical-state" and f["vm_id"] == vm.id for f in soak.evidence["findings"])
     assert journal.steps(run_id, "HV02") == []
     assert build_report(journal, run_id)["hosts"][0]["status"] == "failed"
+
+
+def test_a_stale_result_of_another_journal_with_the_same_run_id_is_not_taken(tmp_path):
+    hosts = fake_site("HV01")
+    hosts["HV01"].install_exit = 0x800F0922
+    old, old_id = new_run(tmp_path / "old", plan_for(("HV01",)))
+    assert run(old, old_id, hosts).state == "failed"
+    # The journal is lost; a new one numbers its runs from 1 again.
+    hosts["HV01"].install_exit = 3010
+    journal, run_id = new_run(tmp_path / "new", plan_for(("HV01",)))
+    assert run_id == old_id
+    assert run(journal, run_id, hosts).state == "done"
+    assert hosts["HV01"].install_starts == 2

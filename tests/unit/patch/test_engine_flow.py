@@ -29,6 +29,7 @@ def test_pilot_and_production_run_to_a_verified_report(tmp_path):
         assert [s for s, o in outcomes(journal, run_id, name) if s in STEPS] == list(STEPS)
         assert all(o == "ok" for s, o in outcomes(journal, run_id, name))
         assert host.install_starts == 1 and host.boots == 1 and host.calls["patch_reboot"] == 1
+        assert host.calls["patch_cleanup"] == 1 and not host._tasks     # the install task is gone
         assert (host.build, host.ubr, host.pending) == (20348, 3695, False)
         assert {v.id: v.state for v in host.vms.values()} == before[name]
     # The soak ran on the pilot only, after its maintenance ended and before production.

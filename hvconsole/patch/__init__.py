@@ -1,0 +1,21 @@
+"""The patch engine: executes a :class:`~hvconsole.core.patch.plan.PatchPlan` against real
+(or simulated) hosts, one journalled step at a time.
+
+The decisions that need no network live in ``hvconsole.core.patch`` (plan, journal, step
+decisions, report); this package does the I/O, always through ``hvconsole.remote``:
+
+- ``engine``     the front door: open the journal, create a run, execute (= resume) it;
+- ``host_api``   typed calls to the shipped ``patch_*.ps1`` scripts (docs/patching.md
+                 "Script contract") and fresh snapshots through the collector;
+- ``context``    what one run and one host need while the steps execute;
+- ``control``    pause / cancel requested through the journal, and the run lock;
+- ``waiting``    bounded waits: a reboot (gone, then back with a new boot), settling VMs;
+- ``host_steps`` one function per step; ``preflight`` (pure judgement), ``staging``,
+                 ``vm_steps`` and ``install_steps`` hold the larger ones;
+- ``soak``       the health gate after the pilot wave;
+- ``runner``     waves, hosts in parallel, the failure and cancel paths;
+- ``sites``, ``survey``, ``text``   where the hosts come from (inventory or demo site),
+                 compliance polls, and the CLI's plain-text views.
+
+Nothing here imports Qt: the GUI observes the journal.
+"""

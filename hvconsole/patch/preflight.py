@@ -1,0 +1,112 @@
+"""Judging a host before anything is changed on it (pure: the answer of patch_preflight in,
+problems and warnings out).
+
+Problems stop the host before a single VM is touched: an account that is not a local
+administrator, too little free disk, VMMS not running, a checkpoint merge in progress,
+another cluster node not Up (draining onto a degraded cluster), an update that does not
+target this build. Warnings are reported and the run goes on: a reboot already pending,
+VMs without a recent backup (hyperv-notes §8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from hvconsole.core.catalog import CatalogUpdate
+from hvconsole.core.timeutil import parse_time
+
+_RUNNING = frozenset({"Running", "RunningCritical"})
+
+
+@dataclass
+class PreflightVerdict:
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    build: int | None = None
+    ubr: int | None = None
+    target: str | None = None
+    compliant: bool = False            # already at (or above) the target, nothing pending
+
+    @property
+    def version(self) -> str:
+        return f"{self.build}.{self.ubr}"
+
+
+def judge(doc: Mapping[str, Any], update: CatalogUpdate, *, required_free_mb: int,
+          package_mb: float | None, backup_max_age_h: float, host_now: datetime | None) -> PreflightVerdict:
+    v = PreflightVerdict()
+    v.build, v.ubr = _int(doc.get("build")), _int(doc.get("ubr"))
+    if doc.get("is_admin") is not True:
+        v.problems.append("the account is not a local administrator on the host (installing needs it)")
+    vmms = (doc.get("services") or {}).get("vmms")
+    if vmms != "Running":
+        v.problems.append(f"the Hyper-V management service (vmms) is {vmms or 'not installed'}, not Running")
+    free = _num(doc.get("system_drive_free_mb"))
+    if free is None:
+        v.warnings.append("free space on the system drive is unknown")
+    elif free < required_free_mb:
+        v.problems.append(f"only {free:,.0f} MB free on the system drive; the update needs {required_free_mb:,} MB")
+    staging_free = _num(doc.get("staging_drive_free_mb"))
+    if package_mb is not None and staging_free is not None and staging_free < 2 * package_mb:
+        v.problems.append(f"only {staging_free:,.0f} MB free for the package ({package_mb:,.0f} MB, "
+                          "twice that is needed to unpack it)")
+    vms = [vm for vm in doc.get("vms") or [] if isinstance(vm, Mapping)]
+    for vm in vms:
+        if vm.get("merging"):
+            v.problems.append(f"VM {vm.get('name')!s}: a checkpoint merge is in progress; wait until it ends")
+    cluster = doc.get("cluster")
+    if isinstance(cluster, Mapping):
+        for node in cluster.get("other_nodes") or []:
+            if isinstance(node, Mapping) and node.get("state") != "Up":
+                v.problems.append(f"cluster node {node.get('name')!s} is {node.get('state')!s}: draining onto a "
+                                  "cluster that already lacks a node is not safe")
+    target = update.target_for(v.build)
+    if v.build is None or v.ubr is None:
+        v.problems.append("the host did not report its build")
+    elif target is None:
+        builds = ", ".join(sorted({t.version for t in update.targets}))
+        v.problems.append(f"{update.kb} is not applicable: it targets {builds}; this host runs {v.version}")
+    else:
+        v.target = target.version
+        v.compliant = v.ubr >= target.min_ubr and doc.get("pending_reboot") is not True
+    if doc.get("pending_reboot"):
+        reasons = ", ".join(str(r) for r in doc.get("pending_reboot_reasons") or []) or "reason not given"
+        v.warnings.append(f"a reboot is already pending ({reasons}); the patch reboot will complete it")
+    stale = _without_recent_backup(vms, backup_max_age_h, host_now)
+    if stale:
+        v.warnings.append(f"{len(stale)} running VM(s) without a backup in the last {backup_max_age_h:g} h: "
+                          + ", ".join(stale[:10]) + (" …" if len(stale) > 10 else ""))
+    return v
+
+
+def _without_recent_backup(vms: list[Mapping[str, Any]], max_age_h: float, now: datetime | None) -> list[str]:
+    if now is None:
+        return []
+    oldest = now - timedelta(hours=max_age_h)
+    stale = []
+    for vm in vms:
+        if vm.get("state") not in _RUNNING:
+            continue
+        try:
+            last = parse_time(vm["last_backup"]) if vm.get("last_backup") else None
+        except ValueError:
+            last = None
+        if last is None or last < oldest:
+            stale.append(str(vm.get("name")))
+    return stale
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None

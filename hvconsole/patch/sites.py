@@ -1,0 +1,132 @@
+"""Where a patch run's hosts come from: the admin's inventory (passwords from the OS
+keyring), or the simulated demo site (a ``hvconsole-sim serve`` found through its state
+file, or one started in this process).
+
+A :class:`HostDirectory` maps host names to WinRM :class:`~hvconsole.remote.target.Target`
+objects and knows the site's speed (host seconds per real second: 1 for real hosts, the
+speed-up of a simulated site). It makes the :class:`~hvconsole.patch.host_api.PatchHost`
+(own shell, own collector) each worker thread uses, and the SMB stager.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from hvconsole.remote.collector import Collector
+from hvconsole.remote.session import HostSession
+from hvconsole.remote.target import CancelToken, Target
+
+from .host_api import PatchHost
+from .staging import SmbStager
+
+
+class SiteError(RuntimeError):
+    """The hosts cannot be reached as asked (the message says what to do)."""
+
+
+@dataclass
+class HostDirectory:
+    targets: list[Target]
+    speed: float = 1.0
+    description: str = ""
+    smb_port: int = 445
+    smb_server: str | None = None            # send SMB here instead of each host's address
+    smb_credentials: tuple[str, str] | None = field(default=None, repr=False)   # else each host's own
+    poll_timeout_s: float = 30.0
+    closer: Callable[[], None] | None = field(default=None, repr=False)   # stops an in-process site
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    def target(self, name: str) -> Target:
+        key = name.casefold()
+        for t in self.targets:
+            if t.name.casefold() == key:
+                return t
+        raise KeyError(f"no host {name!r} among {', '.join(self.names()) or 'no hosts'}")
+
+    def patch_host(self, name: str, cancel: CancelToken | None = None) -> PatchHost:
+        target = self.target(name)
+        return PatchHost(target.name, HostSession(target),
+                         Collector(target, timeout_s=self.poll_timeout_s), cancel=cancel)
+
+    def collector(self, name: str) -> Collector:
+        return Collector(self.target(name), timeout_s=self.poll_timeout_s)
+
+    def stager(self) -> SmbStager:
+        server, credentials = self.smb_server, self.smb_credentials
+        return SmbStager(self.target, port=self.smb_port,
+                         server_for=(lambda t: server) if server else None,
+                         credentials=(lambda t: credentials) if credentials else None)
+
+    def close(self) -> None:
+        if self.closer is not None:
+            closer, self.closer = self.closer, None
+            closer()
+
+
+def from_inventory(only: Iterable[str] | None = None) -> HostDirectory:
+    """Every inventory host (or only the named ones) with its password from the keyring."""
+    from hvconsole import paths
+    from hvconsole.core.inventory import InventoryStore
+    from hvconsole.credentials import CredentialStore, CredentialStoreError
+    from hvconsole.remote.probe import target_for
+
+    loaded = InventoryStore(paths.inventory_path()).load()
+    if loaded.problem:
+        raise SiteError(f"the host inventory cannot be used: {loaded.problem}")
+    hosts = list(loaded.inventory)
+    if only is not None:
+        wanted = {n.casefold() for n in only}
+        hosts = [h for h in hosts if h.key in wanted]
+    if not hosts:
+        raise SiteError("no hosts in the inventory; add them with `hvconsole hosts add`, or use --demo")
+    try:
+        store = CredentialStore()
+        targets = []
+        for host in hosts:
+            secret = store.get(host.id)
+            if secret is None:
+                raise SiteError(f"no password stored for {host.name}; set it with "
+                                f"`hvconsole hosts edit {host.name} --password`")
+            targets.append(target_for(host, secret))
+    except CredentialStoreError as exc:
+        raise SiteError(str(exc)) from None
+    return HostDirectory(targets, description="the host inventory")
+
+
+def from_served(hosts: Iterable[Any], speed: float, description: str,
+                closer: Callable[[], None] | None = None) -> HostDirectory:
+    """A directory for simulated hosts given as objects with name, url, user, password."""
+    targets = [Target(name=h.name, url=h.url, username=h.user, password=h.password,
+                      transport=getattr(h, "transport", "plaintext")) for h in hosts]
+    return HostDirectory(targets, speed=speed, description=description, closer=closer)
+
+
+def demo_directory(speed: float, site: str = "demo-patch", *, embedded: bool = True) -> HostDirectory | None:
+    """The demo site: a running ``hvconsole-sim serve --state-file`` (found through its
+    state file, so it outlives a killed runner; its own speed applies) or, when none runs,
+    ``site`` started in this process at ``speed`` (stopped by :meth:`HostDirectory.close`).
+    ``demo-patch`` is the demo plus a second host on the regressed build, the packages of
+    the fix already staged on both: a pilot and a production wave out of the box. With
+    ``embedded=False`` (an existing run must go on against its own site) None instead."""
+    from hvconsole.sim import serve
+
+    state = serve.read_state(serve.default_state_file())
+    if state is not None:
+        hosts = [_Served(h["host"], h["url"], h["user"], h["password"]) for h in state["hosts"]]
+        return from_served(hosts, float(state.get("speed") or 1.0),
+                           f"the simulated site {state.get('site', '')!s} served by process {state['pid']}")
+    if not embedded:
+        return None
+    served = serve.start_demo(speed=speed, site=site)
+    return from_served(served.hosts, speed, f"the embedded {site} site", closer=served.stop)
+
+
+@dataclass(frozen=True)
+class _Served:
+    name: str
+    url: str
+    user: str
+    password: str = field(repr=False)

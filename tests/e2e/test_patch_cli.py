@@ -1,0 +1,114 @@
+"""``hvconsole patch`` as an admin uses it, against a simulated site in another process:
+check, plan, run from the plan file, pause and continue from a second process, status,
+report, cancel, and the exit codes for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from test_patch_support import (SCENARIO, home, patch_cli, sim, snapshot, start_runner,  # noqa: F401 (fixtures)
+                                vm_states, wait_for_intent)
+
+pytestmark = pytest.mark.slow
+JOURNAL = ("data", "patch-journal.sqlite")
+
+
+def cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    return subprocess.run(patch_cli() + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=os.environ.copy())
+
+
+def run_state(home, run_id: int) -> str:
+    from hvconsole.core.patch.journal import Journal
+    with Journal(home.joinpath(*JOURNAL)) as journal:
+        return journal.run(run_id).state
+
+
+def test_check_plan_run_pause_continue_report_cancel(home, sim, tmp_path):
+    check = cli("check", "--demo", "--kb", SCENARIO.kb)
+    assert check.returncode == 0, check.stderr
+    rows = {line.split()[0]: line.split()[2] for line in check.stdout.splitlines()[1:]}
+    assert rows == {"HV01": "needs-update", "HV02": "needs-update"}
+
+    plan_file = tmp_path / "plan.json"
+    made = cli("plan", "--demo", "--kb", SCENARIO.kb, "--pilot", "HV01", "--sha256", SCENARIO.sha256,
+               "--soak-minutes", "1", "-o", str(plan_file))
+    assert made.returncode == 0, made.stderr
+    assert "Subject: Planned maintenance" in made.stdout
+    assert json.loads(plan_file.read_text())["waves"][0]["hosts"] == ["HV01"]
+
+    runner, log = start_runner(tmp_path, "run", "run", "--demo", "--plan", str(plan_file))
+    wait_for_intent(home.joinpath(*JOURNAL), "HV01", "drain", runner, log)
+    assert cli("pause", "1").returncode == 0
+    held = held_steps(home, 1, "HV01")          # the runner stops at its next step boundary
+    status = cli("status", "1")
+    assert "paused" in status.stdout and f"process {runner.pid}" in status.stdout
+    assert runner.poll() is None and len(_steps(home, "HV01")) == held
+    cont = cli("resume", "1")
+    assert cont.returncode == 0 and "running again" in cont.stdout
+    assert runner.wait(timeout=120) == 0, log.read_text()
+    assert run_state(home, 1) == "done"
+
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    report = cli("report", "1", "--html", str(html), "--json", str(js))
+    assert report.returncode == 0 and "1 of 1 host(s) verified" in report.stdout
+    assert json.loads(js.read_text())["hosts"][0]["status"] == "verified"
+    assert "<script" not in html.read_text()
+    listing = cli("status")
+    assert listing.returncode == 0 and "1/1 verified" in listing.stdout
+
+    # Run 2 on HV02: paused once its VMs are being drained, then cancelled from another
+    # process. Wherever the runner was held, the host ends as it was found.
+    before = vm_states(snapshot(sim, "HV02"))
+    runner, log = start_runner(tmp_path, "run2", "run", "--demo", "--kb", SCENARIO.kb, "--pilot", "HV02",
+                               "--sha256", SCENARIO.sha256)
+    wait_for_intent(home.joinpath(*JOURNAL), "HV02", "drain", runner, log, run_id=2)
+    assert cli("pause", "2").returncode == 0
+    held_steps(home, 2, "HV02")
+    cancel = cli("cancel", "2")
+    assert cancel.returncode == 0 and "cancel requested" in cancel.stdout
+    assert runner.wait(timeout=120) == 1, log.read_text()
+    assert run_state(home, 2) == "cancelled"
+    steps = _steps(home, "HV02", run_id=2)
+    assert "cancelled" in steps.values() and steps.get("maintenance-off") == "ok"
+    assert vm_states(snapshot(sim, "HV02")) == before
+
+
+def held_steps(home, run_id: int, host: str, quiet_s: float = 1.5, timeout_s: float = 60.0) -> int:
+    """Wait until the paused run writes no new journal row for ``quiet_s``: it is held."""
+    deadline = time.monotonic() + timeout_s
+    rows, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_rows = len(_rows(home, run_id, host))
+        if now_rows != rows:
+            rows, since = now_rows, time.monotonic()
+        elif time.monotonic() - since >= quiet_s and all(r.outcome for r in _rows(home, run_id, host)):
+            return rows
+        time.sleep(0.1)
+    raise AssertionError("the paused run kept writing to the journal")
+
+
+def test_bad_input_exits_2(home, tmp_path):
+    unknown_kb = cli("run", "--demo", "--kb", "KB0000001", "--pilot", "HV01")
+    assert unknown_kb.returncode == 2 and "not in the update catalog" in unknown_kb.stderr
+    no_plan = cli("run", "--demo")
+    assert no_plan.returncode == 2
+    bad_file = tmp_path / "plan.json"
+    bad_file.write_text("{not json")
+    assert cli("run", "--demo", "--plan", str(bad_file)).returncode == 2
+    assert cli("status", "7").returncode == 2
+
+
+def _rows(home, run_id: int, host: str) -> list:
+    from hvconsole.core.patch.journal import Journal
+    with Journal(home.joinpath(*JOURNAL)) as journal:
+        return journal.steps(run_id, host)
+
+
+def _steps(home, host: str, run_id: int = 1) -> dict[str, str | None]:
+    return {r.step: r.outcome for r in _rows(home, run_id, host)}

@@ -1,0 +1,94 @@
+"""Kill tests: the runner (``hvconsole patch run --demo``, a subprocess) against a simulated
+site served by ``hvconsole-sim serve --state-file --speed N`` (another subprocess) is
+SIGKILLed the moment a step's intent row appears in the journal (read from this process:
+SQLite WAL), once per step. ``hvconsole patch resume`` must then finish the run: every host
+verified, every VM back in its prior state, and nothing applied twice, proven from the
+journal and from what the host itself answers (the install task's start time, the last
+boot, VM states).
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from hvconsole.core.patch.journal import Journal
+from hvconsole.core.patch.report import build_report
+from hvconsole.core.patch.steps import STEPS
+from hvconsole.core.timeutil import format_time
+from test_patch_support import (RUN_TIMEOUT_S, SCENARIO, home, sim, snapshot, start_runner,  # noqa: F401 (fixtures)
+                                vm_states, wait_for_intent)
+
+pytestmark = pytest.mark.slow
+
+
+def host_install_status(directory, host: str, task: str, result_path: str) -> dict:
+    """What the host itself says about the run's install task (the real script, over WinRM)."""
+    from hvconsole.remote.answer import json_document
+    from hvconsole.remote.session import HostSession
+    session = HostSession(directory.target(host))
+    try:
+        result = session.run_script("patch_install_status", {"task_name": task, "result_path": result_path},
+                                    timeout_s=30)
+        return json_document(result, host=host, script="patch_install_status")
+    finally:
+        session.close()
+
+
+# Every step of the pilot, then the soak between the waves (the resumed run goes on to
+# production from there).
+KILL_POINTS = [("HV01", step) for step in STEPS] + [("HV01", "soak")]
+
+
+@pytest.mark.parametrize("host,step", KILL_POINTS, ids=[f"{h}-{s}" for h, s in KILL_POINTS])
+def test_killed_at_a_step_then_resumed(home, sim, tmp_path, host, step):
+    two_waves = step == "soak"
+    before = {h: vm_states(snapshot(sim, h)) for h in ("HV01", "HV02")}
+    waves = ["--pilot", "HV01"] + (["--wave", "prod=HV02"] if two_waves else [])
+    runner, log = start_runner(tmp_path, "run", "run", "--demo", "--kb", SCENARIO.kb, *waves,
+                               "--sha256", SCENARIO.sha256, "--soak-minutes", "1")
+    journal_path = home / "data" / "patch-journal.sqlite"
+    wait_for_intent(journal_path, host, step, runner, log)
+    runner.send_signal(signal.SIGKILL)
+    # Killed, or (a short last step on a loaded machine) already done: resume copes with both.
+    assert runner.wait(timeout=30) in (-signal.SIGKILL, 0), log.read_text()
+
+    resumed, resume_log = start_runner(tmp_path, "resume", "resume", "1", "--demo")
+    assert resumed.wait(timeout=RUN_TIMEOUT_S) == 0, resume_log.read_text()
+
+    hosts = ("HV01", "HV02") if two_waves else ("HV01",)
+    with Journal(journal_path) as journal:
+        assert journal.run(1).state == "done"
+        report = build_report(journal, 1)
+        assert [h["status"] for h in report["hosts"]] == ["verified"] * len(hosts)
+        for h in hosts:
+            records = journal.steps(1, h)
+            assert [s for s in STEPS if not journal.last_ok(1, h, s)] == [
+                s for s in STEPS if any(r.step == s and r.outcome == "skipped" for r in records)]
+            assert_applied_once(records, sim, h)
+            assert vm_states(snapshot(sim, h)) == before[h]
+    if not two_waves:
+        assert vm_states(snapshot(sim, "HV02")) == before["HV02"]
+
+
+def assert_applied_once(records, directory, host: str) -> None:
+    """The journal and the host agree: one install task, one new boot."""
+    installs = [r for r in records if r.step == "install"]
+    assert sum(1 for r in installs if (r.evidence or {}).get("action") == "started") <= 1
+    done = [r for r in installs if r.outcome == "ok"]
+    assert len(done) == 1
+    status = host_install_status(directory, host, done[0].intent["task_name"], done[0].intent["result_path"])
+    assert status["state"] == "done" and status["started_at"] == done[0].evidence["started_at"]
+    # Every last boot the run ever saw is the one before or the one after its reboot.
+    preflight = next(r for r in records if r.step == "preflight" and r.outcome == "ok")
+    reboot = next(r for r in records if r.step == "reboot" and r.outcome == "ok")
+    first_boot, new_boot = preflight.evidence["last_boot"], reboot.evidence["last_boot_after"]
+    assert new_boot > first_boot
+    seen = {r.intent.get("last_boot_before") for r in records if r.step == "reboot"}
+    seen |= {r.evidence.get("last_boot") for r in records if r.step in ("verify",) and r.evidence}
+    seen |= {r.evidence.get("last_boot") for r in records if r.step == "preflight" and r.evidence}
+    assert seen <= {first_boot, new_boot}, seen
+    final = snapshot(directory, host)
+    assert format_time(final.os.last_boot) == new_boot
+    assert final.os.build == 20348 and final.os.ubr == 3695 and final.os.pending_reboot is False
