@@ -22,12 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    reason = samba.available()
-    if reason:
-        pytest.skip(reason)
-    srv = samba.start(tmp_path_factory.mktemp("samba"))
-    yield srv
-    srv.stop()
+    yield from samba.serve_for_tests(tmp_path_factory)
 
 
 @pytest.fixture

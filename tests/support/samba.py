@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 USER = "hvcstage"
 
@@ -44,6 +45,20 @@ class SambaServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+def serve_for_tests(tmp_path_factory) -> Iterator[SambaServer]:
+    """Body of a pytest fixture: a running server for the fixture's scope, or a skip with
+    the reason it cannot run here."""
+    import pytest
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    server = start(tmp_path_factory.mktemp("samba"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _free_port() -> int:
