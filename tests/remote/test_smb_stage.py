@@ -70,7 +70,8 @@ def test_hash_mismatch_is_refused_before_sending(server, package):
 
 def test_wrong_password(server, package):
     with pytest.raises(StageError, match="rejected the credentials") as info:
-        push_package(package, "127.0.0.1", username=server.user, password="not-" + server.password, port=server.port)
+        wrong = server.password[::-1] + "x"   # made up from the real one: never a literal
+        push_package(package, "127.0.0.1", username=server.user, password=wrong, port=server.port)
     assert server.password not in str(info.value)
 
 
