@@ -345,7 +345,14 @@ def bench_startup(runs: int = 5) -> None:
           f"   (demo site started, first polls answered)")
 
 
+
+def _headless_default() -> None:
+    # Without a display the xcb plugin cannot start: measure offscreen instead of aborting.
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 def main() -> int:
+    _headless_default()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", default="all", choices=("tick", "stall", "memory", "startup", "all"))
     parser.add_argument("--seconds", type=float, default=60.0, help="stall: how long to watch")
