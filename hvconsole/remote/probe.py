@@ -272,8 +272,9 @@ class _ProbeRun:
         except ssl.SSLCertVerificationError as exc:
             reason = exc.verify_message or "it could not be verified"
             raise _Stop(Outcome.TLS, f"the host's TLS certificate was not accepted: {reason}",
-                        "give the issuing CA's PEM file as the CA bundle (or install it in this PC's trust "
-                        "store); the certificate must name the address you entered", "tls") from None
+                        "a certificate from your own (e.g. Active Directory) CA needs that CA's PEM file as "
+                        "the CA bundle: only public CAs are trusted otherwise; the certificate must name "
+                        "the address you entered", "tls") from None
         except (TimeoutError, socket.timeout):
             raise _Stop(Outcome.TIMEOUT, f"{self.where} accepted TCP but did not complete a TLS handshake",
                         "check that this port is the WinRM HTTPS listener (`winrm enumerate "

@@ -280,7 +280,8 @@ class HostSession:
                             operation_timeout_sec=op, proxy=None)
         # Same settings, our transport: bounded answers, deadline on the body, counting.
         # proxy=None: never route a host through an environment proxy (and pywinrm warns
-        # when it would); ca_trust_path None means the system trust store.
+        # when it would); ca_trust_path None means requests' bundled public CAs (certifi),
+        # not the OS store: a private CA needs its PEM file (inventory: CA bundle).
         protocol.transport = BoundedTransport(
             endpoint=t.url, username=t.username, password=t.password, service="HTTP",
             ca_trust_path=t.ca_trust_path, read_timeout_sec=op + 10,

@@ -7,10 +7,11 @@ machine), because pywinrm would otherwise do exactly that without a word.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from hvconsole.core.inventory.fields import is_loopback as inventory_is_loopback
 
 TRANSPORTS = frozenset({"ntlm", "kerberos", "credssp", "ssl", "plaintext"})
 CERT_VALIDATION = frozenset({"validate", "ignore"})
@@ -60,13 +61,10 @@ class Target:
 
 
 def is_loopback(hostname: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if hostname.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1): the inventory's rule, so
+    a host the inventory accepts for Basic over HTTP is one the client accepts too. Names
+    that need DNS (``localhost.localdomain`` can resolve through search domains) are not."""
+    return inventory_is_loopback(hostname.strip("[]"))
 
 
 class CancelToken:

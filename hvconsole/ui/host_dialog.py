@@ -123,7 +123,7 @@ class HostDialog(QDialog):
 
     def _build_tls_box(self) -> QGroupBox:
         box = QGroupBox("HTTPS certificate", self)
-        self.validate_system = QRadioButton("Validate with this PC's trusted certificate authorities", box)
+        self.validate_system = QRadioButton("Validate with the public certificate authorities", box)
         self.validate_bundle = QRadioButton("Validate with a CA bundle (PEM file):", box)
         self.validate_none = QRadioButton("Do not validate (lab only)", box)
         self.validation = QButtonGroup(box)

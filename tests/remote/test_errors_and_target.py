@@ -127,3 +127,14 @@ def test_cancel_token_is_visible_across_threads():
     threading.Timer(0.01, token.cancel).start()
     assert token.wait(30)
     assert token.cancelled
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("LOCALHOST.", True), ("127.0.0.2", True), ("[::1]", True), ("::1", True),
+    ("localhost.localdomain", False), ("hv01.corp.example", False), ("10.0.0.1", False),
+])
+def test_inventory_and_client_agree_on_what_loopback_is(host, loopback):
+    from hvconsole.core.inventory import is_loopback as inventory_rule
+    from hvconsole.remote.target import is_loopback as client_rule
+    assert client_rule(host) == loopback
+    assert inventory_rule(host.strip("[]")) == loopback
