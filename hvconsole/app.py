@@ -208,17 +208,12 @@ def demo_workers(site: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
     loopback endpoints; Basic over HTTP, which a Target allows only to this machine).
     ``polled_at`` follows the site's clock, so the freeze detector runs in simulated time
     (a demo or test running the clock faster detects sooner)."""
-    from .remote.target import Target
+    from .remote.configured import served_targets
     from .ui.host_worker import worker_for_target
     sim_clock = getattr(getattr(site, "site", None), "clock", None)
     clock = getattr(sim_clock, "now", None)
-    workers = []
-    for host in site.hosts:
-        target = Target(host.name, host.url, host.user, host.password,
-                        transport=getattr(host, "transport", "plaintext"))
-        workers.append(worker_for_target(target, timeout_s=timeout_s,
-                                         poll_interval_s=poll_interval_s, clock=clock))
-    return workers
+    return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=poll_interval_s, clock=clock)
+            for target in served_targets(site.hosts)]
 
 
 def _initial_size(app: QApplication, screenshot: bool) -> tuple[int, int]:

@@ -101,11 +101,8 @@ def start_demo_site() -> Any:
 
 def demo_targets(site: Any) -> list[Any]:
     """A Target for every host the demo site serves, as a real inventory would give them."""
-    from hvconsole.remote.target import Target
-    # The demo endpoints speak Basic over HTTP on 127.0.0.1: pywinrm's "plaintext", which
-    # Target allows to loopback only.
-    return [Target(name=h.name, url=h.url, username=h.user, password=h.password,
-                   transport="plaintext") for h in site.hosts]
+    from hvconsole.remote.configured import served_targets
+    return served_targets(site.hosts)
 
 
 # -- readable summary ---------------------------------------------------------------------

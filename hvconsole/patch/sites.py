@@ -67,41 +67,27 @@ class HostDirectory:
 
 
 def from_inventory(only: Iterable[str] | None = None) -> HostDirectory:
-    """Every inventory host (or only the named ones) with its password from the keyring."""
-    from hvconsole import paths
-    from hvconsole.core.inventory import InventoryStore
-    from hvconsole.credentials import CredentialStore, CredentialStoreError
-    from hvconsole.remote.probe import target_for
+    """Every inventory host (or only the named ones) with its password from the keyring.
+    Unlike monitoring, a patch run refuses to start with any host it cannot reach."""
+    from hvconsole.credentials import CredentialStoreError
+    from hvconsole.remote.configured import load_configured
 
-    loaded = InventoryStore(paths.inventory_path()).load()
-    if loaded.problem:
-        raise SiteError(f"the host inventory cannot be used: {loaded.problem}")
-    hosts = list(loaded.inventory)
-    if only is not None:
-        wanted = {n.casefold() for n in only}
-        hosts = [h for h in hosts if h.key in wanted]
-    if not hosts:
-        raise SiteError("no hosts in the inventory; add them with `hvconsole hosts add`, or use --demo")
     try:
-        store = CredentialStore()
-        targets = []
-        for host in hosts:
-            secret = store.get(host.id)
-            if secret is None:
-                raise SiteError(f"no password stored for {host.name}; set it with "
-                                f"`hvconsole hosts edit {host.name} --password`")
-            targets.append(target_for(host, secret))
+        configured = load_configured(only=list(only) if only is not None else None)
     except CredentialStoreError as exc:
         raise SiteError(str(exc)) from None
-    return HostDirectory(targets, description="the host inventory")
+    if configured.problems:
+        raise SiteError("; ".join(configured.problems))
+    if not configured.targets:
+        raise SiteError("no hosts in the inventory; add them with `hvconsole hosts add`, or use --demo")
+    return HostDirectory(configured.targets, description="the host inventory")
 
 
 def from_served(hosts: Iterable[Any], speed: float, description: str,
                 closer: Callable[[], None] | None = None) -> HostDirectory:
     """A directory for simulated hosts given as objects with name, url, user, password."""
-    targets = [Target(name=h.name, url=h.url, username=h.user, password=h.password,
-                      transport=getattr(h, "transport", "plaintext")) for h in hosts]
-    return HostDirectory(targets, speed=speed, description=description, closer=closer)
+    from hvconsole.remote.configured import served_targets
+    return HostDirectory(served_targets(hosts), speed=speed, description=description, closer=closer)
 
 
 def demo_directory(speed: float, site: str = "demo-patch", *, embedded: bool = True) -> HostDirectory | None:

@@ -9,6 +9,7 @@ this off the GUI thread. A host without a saved password is reported, not guesse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 from hvconsole import paths
 from hvconsole.core.inventory import InventoryStore
@@ -28,6 +29,14 @@ class ConfiguredSite:
     @property
     def empty(self) -> bool:
         return len(self.book.inventory) == 0
+
+
+def served_targets(hosts: Iterable[Any]) -> list[Target]:
+    """Targets for simulated hosts (objects with name, url, user, password, as
+    ``hvconsole.sim.serve.ServedHost`` or a state-file entry gives them). The demo endpoints
+    speak Basic over HTTP on loopback: pywinrm's "plaintext", which Target allows there only."""
+    return [Target(name=h.name, url=h.url, username=h.user, password=h.password,
+                   transport=getattr(h, "transport", "plaintext")) for h in hosts]
 
 
 def open_book(*, allow_session_only: bool = True) -> HostBook:
