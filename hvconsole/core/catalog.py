@@ -44,6 +44,11 @@ class BuildTarget:
     def version(self) -> str:
         return f"{self.build}.{self.min_ubr}"
 
+    def reached_by(self, build: int | None, ubr: int | None) -> bool:
+        """True when a host running ``build.ubr`` has the fix (same CurrentBuild, UBR at or
+        above the target; UBRs only compare within one build and track)."""
+        return build == self.build and ubr is not None and ubr >= self.min_ubr
+
 
 @dataclass(frozen=True, slots=True)
 class Package:

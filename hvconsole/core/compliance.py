@@ -56,7 +56,7 @@ def assess(host: str, snap: Snapshot | None, update: CatalogUpdate, track: str =
                           f"{update.kb} targets {builds}; this host runs {running} ({track} track)",
                           running=running, kb_seen=kb_seen)
     evidence = f"{update.kb} {'listed' if kb_seen else 'not listed'} by Get-HotFix"
-    if os_info.ubr >= target.min_ubr:
+    if target.reached_by(os_info.build, os_info.ubr):
         if os_info.pending_reboot:
             return Compliance(host, update.kb, COMPLIANT,
                               f"build {running} is at or above {target.version}; another reboot is pending "

@@ -48,8 +48,7 @@ def task_names(hc: HostContext) -> tuple[str, str]:
 def at_target(snap: Snapshot, hc: HostContext) -> bool:
     target = hc.build_target()
     os_info = snap.os if snap.reachable else None
-    return (target is not None and os_info is not None and os_info.build == target.build
-            and (os_info.ubr or 0) >= target.min_ubr)
+    return target is not None and os_info is not None and target.reached_by(os_info.build, os_info.ubr)
 
 
 # -- install -------------------------------------------------------------------------------

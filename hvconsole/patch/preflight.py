@@ -70,7 +70,7 @@ def judge(doc: Mapping[str, Any], update: CatalogUpdate, *, required_free_mb: in
         v.problems.append(f"{update.kb} is not applicable: it targets {builds}; this host runs {v.version}")
     else:
         v.target = target.version
-        v.compliant = v.ubr >= target.min_ubr and doc.get("pending_reboot") is not True
+        v.compliant = target.reached_by(v.build, v.ubr) and doc.get("pending_reboot") is not True
     if doc.get("pending_reboot"):
         reasons = ", ".join(str(r) for r in doc.get("pending_reboot_reasons") or []) or "reason not given"
         v.warnings.append(f"a reboot is already pending ({reasons}); the patch reboot will complete it")

@@ -4,22 +4,20 @@ removed, so a VM name cannot move the cursor or fake a line), never interpreted.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, TextIO
 
 from hvconsole.core.catalog import Catalog
+from hvconsole.core.detector import text as detector_text
 from hvconsole.core.compliance import Compliance
 from hvconsole.core.patch.journal import Journal, RunRecord
 from hvconsole.core.patch.report import build_report
 from hvconsole.core.patch.steps import next_step
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
-
-
 def clean(value: Any, limit: int = 300) -> str:
-    text = _CONTROL.sub("?", str(value)).replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Host-provided text as one printable line (the detector CLI's rule: control and bidi
+    characters become spaces, so a VM name cannot move the cursor or reorder a line)."""
+    return detector_text.clean(str(value), limit)
 
 
 class ProgressPrinter:

@@ -277,7 +277,7 @@ class SimVM:
         if state not in ("Starting", "Stopping"):
             raise ValueError("only Starting and Stopping can get stuck")
         with self.site.acting():
-            t = self._new_action()
+            self._new_action()   # cancels whatever transition was in flight
             if state == "Stopping":
                 self._ic_ready_t = NEVER
                 self._cpu_mode = "low"

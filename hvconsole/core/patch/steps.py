@@ -128,22 +128,28 @@ class Verification:
     checks: tuple[tuple[str, bool, str], ...]    # (check, passed, detail)
 
 
-def verify_fixed(after: Snapshot, target: BuildTarget, kb: str, install_started: datetime) -> Verification:
+def verify_fixed(after: Snapshot, target: BuildTarget, kb: str, install_started: datetime | None) -> Verification:
     """Proof of fix: booted after the install started, build at or above the target, nothing
     pending, vmms running; the KB in Get-HotFix is recorded as supporting evidence only.
 
     ``install_started`` must be on the **host's** clock (the install task's ``started_at`` as
     the host reported it), because ``last_boot`` is: comparing with the console's clock would
-    fail a host whose clock runs behind (a workgroup host without time sync)."""
+    fail a host whose clock runs behind (a workgroup host without time sync). ``None`` means
+    nothing was installed in this run (the host already ran the target build): there is no
+    reboot to prove."""
     checks: list[tuple[str, bool, str]] = []
     if not after.reachable or after.os is None:
         return Verification(False, (("reachable", False, after.error.message if after.error else "no data"),))
     os_info = after.os
-    booted = os_info.last_boot is not None and os_info.last_boot > install_started
-    checks.append(("rebooted after install", booted,
-                   f"last boot {os_info.last_boot.isoformat() if os_info.last_boot else 'unknown'}, "
-                   f"install started {install_started.isoformat()}"))
-    build_ok = os_info.build == target.build and (os_info.ubr or 0) >= target.min_ubr
+    if install_started is None:
+        checks.append(("rebooted after install", True,
+                       "not needed: no install in this run, the host already ran the target build"))
+    else:
+        booted = os_info.last_boot is not None and os_info.last_boot > install_started
+        checks.append(("rebooted after install", booted,
+                       f"last boot {os_info.last_boot.isoformat() if os_info.last_boot else 'unknown'}, "
+                       f"install started {install_started.isoformat()}"))
+    build_ok = target.reached_by(os_info.build, os_info.ubr)
     checks.append(("build at target", build_ok, f"running {os_info.build}.{os_info.ubr}, target {target.version}"))
     checks.append(("nothing pending", os_info.pending_reboot is False,
                    f"pending reboot: {os_info.pending_reboot}"))
