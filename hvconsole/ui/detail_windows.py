@@ -36,21 +36,13 @@ class VmDetailWindows(QObject):
             dialog.raise_()
             dialog.activateWindow()
             return dialog
-        try:
-            from .vm_detail import VmDetailDialog
-        except ImportError:
-            log.info("the VM detail dialog is not available in this build")
-            return None
         worker = self._monitor.workers.get(host)
         if worker is None:
             return None
+        from .vm_detail import VmDetailDialog  # pyqtgraph plots: loaded on first use
         with worker.history_lock:
             dialog = VmDetailDialog(vm_id, host, worker.history, self._events(host),
-                                    self._findings(), self._parent)
-        # The dialog redraws from the history when its window toggle changes: do that
-        # under the lock too (its own connection is replaced by a locked one).
-        dialog.toggle.window_changed.disconnect(dialog.set_window)
-        dialog.toggle.window_changed.connect(lambda seconds: self._locked(dialog, dialog.set_window, seconds))
+                                    self._findings(), self._parent, lock=worker.history_lock)
         dialog.finished.connect(lambda _result: self._open.pop(vm_id, None))
         self._open[vm_id] = dialog
         dialog.show()

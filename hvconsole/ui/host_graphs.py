@@ -13,7 +13,9 @@ local-clock axis, curves, the window toggle, value formatting).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -178,6 +180,7 @@ class HostGraphs(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._history: HostHistory | None = None
+        self._lock: Any = nullcontext()
         self._window_s = DEFAULT_WINDOW_S
         bg, fg = palette_colors(self)
         self._fg = fg
@@ -295,9 +298,12 @@ class HostGraphs(QWidget):
     def window_s(self) -> int:
         return self._window_s
 
-    def set_history(self, host_history: HostHistory | None) -> None:
-        """Show this host (or nothing) and redraw at once."""
+    def set_history(self, host_history: HostHistory | None, lock: Any = None) -> None:
+        """Show this host (or nothing) and redraw at once. ``lock`` guards the history
+        against the worker that writes it: the caller holds it for this call and for
+        :meth:`refresh`; the widget takes it itself when the window toggle redraws."""
         self._history = host_history
+        self._lock = lock if lock is not None else nullcontext()
         self.refresh()
 
     def set_window(self, seconds: int) -> None:
@@ -306,7 +312,8 @@ class HostGraphs(QWidget):
             raise ValueError("window must be positive")
         self._window_s = int(seconds)
         self.toggle.set_checked(self._window_s)
-        self.refresh()
+        with self._lock:
+            self.refresh()
 
     def refresh(self) -> None:
         """Redraw from the history: call once per poll tick."""

@@ -64,19 +64,6 @@ class CriticalBanner(QFrame):
         self.show()
 
 
-def _make_graphs(parent: QWidget) -> Any:
-    """The teammate's host graphs widget, if it is there; None otherwise."""
-    try:
-        from .host_graphs import HostGraphs
-    except ImportError:
-        return None
-    try:
-        return HostGraphs(parent)
-    except Exception:  # a broken graphs widget must not take the console down
-        log.exception("could not create the host graphs")
-        return None
-
-
 class MonitorPage(QWidget):
     """See the module docstring."""
 
@@ -98,14 +85,14 @@ class MonitorPage(QWidget):
         self.tabs.addTab(self.findings_panel, "Findings")
         self.tabs.addTab(self.events_panel, "Events")
 
-        self.graphs = _make_graphs(self.host_panel.graphs_frame)
+        from .host_graphs import HostGraphs  # pyqtgraph loads with the first monitoring page
+        self.graphs = HostGraphs(self.host_panel.graphs_frame)
         self._graph_host: str | None = None
         self._graphs_due = False
-        if self.graphs is not None:
-            self.host_panel.graphs_layout.addWidget(self.graphs, 1)
-            self.host_panel.graphs_title.hide()  # the graphs carry the host's name
-            # Five minutes show movement from the first minute on; the toggle offers 1 h.
-            self.graphs.set_window(GRAPH_WINDOW_S)
+        self.host_panel.graphs_layout.addWidget(self.graphs, 1)
+        self.host_panel.graphs_title.hide()  # the graphs carry the host's name
+        # Five minutes show movement from the first minute on; the toggle offers 1 h.
+        self.graphs.set_window(GRAPH_WINDOW_S)
 
         centre = QWidget(self)
         centre_layout = QVBoxLayout(centre)
@@ -166,12 +153,12 @@ class MonitorPage(QWidget):
 
     def _host_selected(self, host: str | None) -> None:
         self.filter_bar.select_host(host)   # emits filter_changed → narrows the tiles
-        if host is not None:
+        if host is not None and host != self._graph_host:   # filter_changed may have drawn it
             self._show_graphs(host)
 
     def _applied(self, stats: TickStats) -> None:
         self.host_panel.update_alerts()
-        if self.graphs is None or self._graphs_due:
+        if self._graphs_due:
             return
         if self._graph_host is None and self.monitor.host_names():
             self._graph_host = self.monitor.host_names()[0]
@@ -208,15 +195,17 @@ class MonitorPage(QWidget):
 
     def _draw_graphs(self, new_host: bool) -> None:
         host = self._graph_host
-        if self.graphs is None or host is None:
+        worker = self.monitor.workers.get(host) if host is not None else None
+        if worker is None:
             return
         try:
             # The history belongs to the host's poll worker: read it under its lock.
-            with self.monitor.host_history(host) as history:
+            with worker.history_lock:
+                history = worker.history.host(host)
                 if history is None:
                     return
                 if new_host:
-                    self.graphs.set_history(history)   # redraws
+                    self.graphs.set_history(history, lock=worker.history_lock)   # redraws
                 else:
                     self.graphs.refresh()
         except Exception:  # a graph bug must not stop the tiles from updating

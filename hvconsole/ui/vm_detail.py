@@ -11,8 +11,9 @@ plain-text tooltips), never rich text.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -74,8 +75,11 @@ class VmDetailDialog(QDialog):
 
     def __init__(self, vm_id: str, host: str, site_history: SiteHistory,
                  events: Iterable[HostEvent], findings: Iterable[FindingLike],
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, lock: Any = None):
+        """``lock`` guards ``site_history`` against the worker writing it: the caller holds
+        it while constructing and calling :meth:`update_from`; the window toggle takes it."""
         super().__init__(parent)
+        self._lock = lock if lock is not None else nullcontext()
         self.vm_id = vm_id.lower()
         self.host = host
         self._window_s = DEFAULT_WINDOW_S
@@ -179,7 +183,8 @@ class VmDetailDialog(QDialog):
             raise ValueError("window must be positive")
         self._window_s = int(seconds)
         self.toggle.set_checked(self._window_s)
-        self._refresh_plots(self._site.vm(self.vm_id))
+        with self._lock:
+            self._refresh_plots(self._site.vm(self.vm_id))
 
     def update_from(self, site_history: SiteHistory, events: Iterable[HostEvent],
                     findings: Iterable[FindingLike]) -> None:
