@@ -71,8 +71,12 @@ class GuiSession(QObject):
         if self.site is not None or self._closing.is_set():
             return
         self.window.show_starting(READING_TEXT)
-        from .remote.configured import load_configured
-        self._starter.submit(load_configured, self._configured_loaded, self._configured_failed)
+        from .remote.configured import load_configured, open_book
+        passwords = self.book.passwords if self.book is not None else None
+        # A fresh read of the inventory (the CLI may have changed it), but the same password
+        # store: passwords typed "for this session only" must survive the reload.
+        self._starter.submit(lambda: load_configured(open_book(passwords=passwords)),
+                             self._configured_loaded, self._configured_failed)
 
     def _configured_loaded(self, configured: Any) -> None:
         if self._closing.is_set() or self.site is not None:

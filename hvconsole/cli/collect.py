@@ -62,7 +62,7 @@ def configured_target(name: str) -> Any:
     from hvconsole.credentials import CredentialStoreError
     from hvconsole.remote.configured import load_configured
     try:
-        configured = load_configured(only=[name])
+        configured = load_configured(only=[name], allow_session_only=False)
     except CredentialStoreError as exc:
         print(f"hvconsole collect: {exc}", file=sys.stderr)
         return None

@@ -78,7 +78,7 @@ def _configured_targets() -> list[Any]:
     from hvconsole.credentials import CredentialStoreError
     from hvconsole.remote.configured import load_configured
     try:
-        configured = load_configured()
+        configured = load_configured(allow_session_only=False)
     except CredentialStoreError as exc:
         print(f"hvconsole record: {exc}", file=sys.stderr)
         return []

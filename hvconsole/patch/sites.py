@@ -73,7 +73,8 @@ def from_inventory(only: Iterable[str] | None = None) -> HostDirectory:
     from hvconsole.remote.configured import load_configured
 
     try:
-        configured = load_configured(only=list(only) if only is not None else None)
+        configured = load_configured(only=list(only) if only is not None else None,
+                                     allow_session_only=False)
     except CredentialStoreError as exc:
         raise SiteError(str(exc)) from None
     if configured.problems:

@@ -13,8 +13,8 @@ from typing import Any, Iterable
 
 from hvconsole import paths
 from hvconsole.core.inventory import InventoryStore
-from hvconsole.core.inventory.book import HostBook
-from hvconsole.credentials import CredentialStoreError, open_store
+from hvconsole.core.inventory.book import HostBook, PasswordStore
+from hvconsole.credentials import CredentialStoreError, KeyringUnavailableError, open_store
 
 from .probe import target_for
 from .target import Target, TargetError
@@ -39,22 +39,38 @@ def served_targets(hosts: Iterable[Any]) -> list[Target]:
                    transport=getattr(h, "transport", "plaintext")) for h in hosts]
 
 
-def open_book(*, allow_session_only: bool = True) -> HostBook:
-    """The inventory from the platform config folder, with the OS keyring (or, when there is
-    none and the caller allows it, passwords for this session only)."""
-    return HostBook(InventoryStore(paths.inventory_path()), open_store(allow_session_only=allow_session_only))
+def open_book(*, allow_session_only: bool = True, passwords: PasswordStore | None = None) -> HostBook:
+    """The inventory from the platform config folder (read afresh), with ``passwords`` if
+    given (the window keeps one store for its whole session, so passwords typed "for this
+    session only" survive a reload), else the OS keyring, or, when there is none and the
+    caller allows it, a session-only store. Raises KeyringUnavailableError otherwise."""
+    if passwords is None:
+        passwords = open_store(allow_session_only=allow_session_only)
+    return HostBook(InventoryStore(paths.inventory_path()), passwords)
 
 
-def load_configured(book: HostBook | None = None, *, only: list[str] | None = None) -> ConfiguredSite:
-    """Targets for every host in the inventory (or the names in ``only``)."""
-    book = book if book is not None else open_book()
+def load_configured(book: HostBook | None = None, *, only: list[str] | None = None,
+                    allow_session_only: bool = True) -> ConfiguredSite:
+    """Targets for every host in the inventory (or the names in ``only``). A command line
+    cannot keep a password for a session: it passes ``allow_session_only=False`` and a
+    missing keyring is then one problem with its reason, not "no password" per host."""
+    keyring_problem: str | None = None
+    if book is None:
+        try:
+            book = open_book(allow_session_only=allow_session_only)
+        except KeyringUnavailableError as exc:
+            book = HostBook(InventoryStore(paths.inventory_path()), None)
+            keyring_problem = str(exc)
     site = ConfiguredSite(book=book)
     if book.load_problem:
         site.problems.append(book.load_problem)
-    wanted = {n.lower() for n in only} if only else None
+    wanted = {n.casefold() for n in only} if only else None
     for host in book.inventory:
-        if wanted is not None and host.name.lower() not in wanted:
+        if wanted is not None and host.key not in wanted:
             continue
+        if keyring_problem is not None:
+            site.problems.append(f"no password can be read: {keyring_problem}")
+            break
         try:
             password = book.password(host)
         except CredentialStoreError as exc:

@@ -74,3 +74,17 @@ def test_record_demo_writes_a_trace_that_replays(tmp_path, snapshot_validator):
     for line in data.decode("utf-8").splitlines():
         snapshot_validator.validate(json.loads(line))
     assert f"recorded {len(snaps)} polls of 4 hosts to {trace}" in done.stderr
+
+
+def test_without_a_keyring_the_commands_say_so_once(tmp_path):
+    from hvconsole.core.inventory import Host, InventoryStore
+    from hvconsole.core.inventory.book import HostBook
+    book = HostBook(InventoryStore(tmp_path / "config" / "hosts.json"), None)
+    for name in ("HV01", "HV02"):
+        book.add(Host(name=name, address=f"{name.lower()}.corp.example", username="CORP\\admin"), None)
+    for args in (("collect", "HV01"), ("record", "-o", str(tmp_path / "t.jsonl"))):
+        done = hvconsole(*args, home=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("no password can be read: No OS keyring is available") == 1, done.stderr
+        # A command line cannot keep a session password: the fallback must not engage.
+        assert "passwords kept for this session only" not in done.stderr
