@@ -11,7 +11,6 @@ Exit codes: 0 the host answered, 1 it did not (the snapshot says why), 2 usage e
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -77,6 +76,7 @@ def configured_target(name: str) -> Any:
 
 
 def _poll_and_print(target: Any, args: argparse.Namespace) -> int:
+    from hvconsole.core.trace import write_snapshot
     from hvconsole.remote.collector import Collector
     collector = Collector(target, timeout_s=args.timeout)
     try:
@@ -85,7 +85,7 @@ def _poll_and_print(target: Any, args: argparse.Namespace) -> int:
         collector.close()
     if args.json:
         # One line, exactly as a trace line: `collect --json >> trace.jsonl` stays a trace.
-        print(json.dumps(snap.to_dict(), ensure_ascii=False, separators=(",", ":")))
+        write_snapshot(sys.stdout, snap)
     else:
         print(summary(snap))
     return 0 if snap.reachable else 1

@@ -11,7 +11,6 @@ the one the catalog names is never installed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path, PureWindowsPath
 from typing import Callable, Protocol
 
@@ -57,7 +56,7 @@ def package_plan(plan: PatchPlan, update: CatalogUpdate) -> PackagePlan:
         st = local.stat()
         size_mb = st.st_size / 2**20
         # No hash in the plan or catalog: the local file's own hash is what the host must show.
-        expected = expected or _local_sha256(local.resolve(), st.st_size, st.st_mtime_ns)
+        expected = expected or file_sha256(local)
     return PackagePlan(src.kind, name, host_path, local, expected.lower() if expected else None, size_mb)
 
 
@@ -148,7 +147,4 @@ def _good(matches: bool | None, expected: str | None) -> bool:
     return bool(matches) if expected else True
 
 
-@lru_cache(maxsize=8)
-def _local_sha256(path: Path, size: int, mtime_ns: int) -> str:
-    """Hashing a large package once per run is enough (keyed by size and mtime)."""
-    return file_sha256(path)
+

@@ -230,18 +230,15 @@ class HostSession:
             # On Receive/Signal it may be only the command, so the shell is still deleted.
             self._discard_shell(abandon=stage == "running", command_id=command_id)
             return _RetryOnFreshShell(error) if stage == "command" else error
-        if error.kind in ("refused", "auth", "tls") and stage == "shell":
-            # The shell was never created: nothing to clean up; start over next time.
-            self._shell_id = None
-            self._drop_protocol()
+        if stage != "shell" or error.kind == "timeout":
+            # The shell's state is unknown (timeout, cancel, oversized or garbled answer, or a
+            # connection that dropped mid-command): it may live on and count against the
+            # per-user shell quota for its 2-hour idle timeout, so delete it in the
+            # background; that gives up quickly if the host is really gone.
+            self._discard_shell(abandon=True, command_id=command_id)
         elif error.kind in ("refused", "auth", "tls"):
-            # A connection dropped mid-command (reset, failover): the shell may well live on
-            # and count against the per-user shell quota for its 2-hour idle timeout. Try to
-            # delete it in the background; that gives up quickly if the host is really gone.
-            self._discard_shell(abandon=True, command_id=command_id)
-        elif stage != "shell" or error.kind == "timeout":
-            # Timeout, cancel, oversized or garbled answer: the shell's state is unknown.
-            self._discard_shell(abandon=True, command_id=command_id)
+            # The shell was never created: nothing to clean up; start over next time.
+            self._discard_shell(abandon=False)
         return error
 
     # -- shell and protocol lifecycle ---------------------------------------------------

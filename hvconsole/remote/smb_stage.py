@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Callable
@@ -39,6 +40,14 @@ class StageResult:
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 of a local file; a package of hundreds of MB is hashed once per run, not once
+    per host (cached by path, size and modification time)."""
+    st = path.stat()
+    return _sha256_of(path.resolve(), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
