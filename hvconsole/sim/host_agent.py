@@ -24,8 +24,10 @@ import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from xml.sax.saxutils import escape as xml_escape
+
+from .wsman.runner import ProcessOutput
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -35,17 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-try:  # the endpoint teammate's type, when it exists; the fallback unpacks like a tuple too
-    from .wsman.runner import ProcessOutput  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the state of the tree
-    class ProcessOutput(NamedTuple):  # type: ignore[no-redef]
-        stdout: bytes
-        stderr: bytes
-        done: bool
-        exit_code: int | None
-
-# Modules that register simulated script handlers when imported. A module that does not
-# exist yet (a teammate's, in progress) is skipped.
+# Modules that register simulated script handlers when imported (a test may add one that
+# does not exist: it is skipped; a module that exists but fails to import is an error).
 HANDLER_MODULES = ("hvconsole.sim.model_collect", "hvconsole.sim.handlers_probe",
                    "hvconsole.sim.handlers_patch")
 EXIT_SCRIPT_NOT_LOADED = 86
