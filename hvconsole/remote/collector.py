@@ -30,6 +30,26 @@ log = logging.getLogger(__name__)
 SCRIPT = "collect"
 
 
+def snapshot_from_answer(doc: dict, host: str, polled_at: datetime) -> tuple[Snapshot, str | None]:
+    """The client's half of a poll, shared with the simulator's recorder: take the events
+    bookmark out of the collect answer, add the fields the client owns (whatever the host
+    sent), parse. Returns the snapshot and the bookmark to send next time, in our own ISO
+    form (the host parses it with DateTime.Parse, which does not understand the
+    "/Date(ms)/" form PowerShell 5.1 may have produced), or None when there is none or it
+    is malformed. Raises SnapshotFormatError."""
+    raw = doc.pop("events_bookmark", None)
+    doc.update({"schema": SCHEMA_ID, "host": host, "polled_at": format_time(polled_at),
+                "reachable": True, "error": None})
+    snap = parse_snapshot(doc)
+    bookmark = None
+    if raw is not None:
+        try:
+            bookmark = format_time(parse_time(raw))  # type: ignore[arg-type]
+        except ValueError:
+            log.warning("%s: ignoring a malformed events bookmark", host)
+    return snap, bookmark
+
+
 class Collector:
     """Polls one host. Use from one thread at a time (a second concurrent ``poll`` waits
     for the first, bounded by the timeout)."""
@@ -100,31 +120,16 @@ class Collector:
                   "vm_query_timeout_ms": self.vm_query_timeout_ms}
         result = self._session.run_script(SCRIPT, params, timeout_s=self.timeout_s, cancel=cancel)
         doc = json_document(result, host=self.target.name, script=SCRIPT)
-        bookmark = doc.pop("events_bookmark", None)
-        # The client owns these fields, whatever the host sent.
-        doc.update({"schema": SCHEMA_ID, "host": self.target.name,
-                    "polled_at": format_time(self._clock()), "reachable": True, "error": None})
         try:
-            snap = parse_snapshot(doc)
+            snap, bookmark = snapshot_from_answer(doc, self.target.name, self._clock())
         except SnapshotFormatError as exc:
             raise RemoteError("protocol", f"the answer from {self.target.name} has a bad field "
                                           f"{exc.field or '(top level)'}: {exc.problem}",
                               elapsed_ms=result.elapsed_ms) from None
-        self._remember_bookmark(bookmark)
+        if bookmark is not None:
+            self._bookmark = bookmark
+        # else keep the previous one: events may repeat, but none are skipped.
         return snap
-
-    def _remember_bookmark(self, bookmark: object) -> None:
-        if bookmark is None:
-            return
-        try:
-            when = parse_time(bookmark)  # type: ignore[arg-type]
-        except ValueError:
-            # Keep the previous one: events may repeat, but none are skipped.
-            log.warning("%s: ignoring a malformed events bookmark", self.target.name)
-            return
-        # Sent back in our own ISO form: the host parses it with DateTime.Parse, which does
-        # not understand the "/Date(ms)/" form PowerShell 5.1 may have produced.
-        self._bookmark = format_time(when)
 
     def _failed(self, kind: str, message: str, started: float, elapsed_ms: int | None = None) -> Snapshot:
         if elapsed_ms is None:

@@ -14,13 +14,15 @@ The site's manual clock is driven forward; nothing waits for real time.
 from __future__ import annotations
 
 import heapq
-import json
 from typing import Any, Iterator
 
-from hvconsole.core.parse import SnapshotFormatError, parse_snapshot
-from hvconsole.core.snapshot import SCHEMA_ID, unreachable
-from hvconsole.core.timeutil import format_time
+from hvconsole.core.parse import SnapshotFormatError
+from hvconsole.core.snapshot import unreachable
+from hvconsole.remote.answer import json_document
+from hvconsole.remote.collector import snapshot_from_answer
+from hvconsole.remote.errors import RemoteError
 from hvconsole.remote.loader import prepare_call, shell_environment
+from hvconsole.remote.session import ScriptResult
 
 from .host_agent import HostAgent
 from .model_host import SimHost
@@ -79,13 +81,11 @@ class _Poller:
         self.max_events = max_events
         self.vm_query_timeout_ms = vm_query_timeout_ms
         self.agent = HostAgent(host, site, latency_scale=0.0)
-        self.env = shell_environment()
+        self.env = shell_environment(("collect",))   # what the real polling shell carries
         self.bookmark: str | None = None
-        self.count = 0
 
     def poll(self, t: float) -> tuple[dict[str, Any], float]:
         """Run one poll starting at ``t``; returns the snapshot dict and when it finished."""
-        self.count += 1
         name = self.host.name
         reach = self.host.reachability()
         if reach == "down":
@@ -103,21 +103,20 @@ class _Poller:
             return self._failed(t, t + self.timeout_s, "timeout",
                                 f"no answer from {name} within {self.timeout_s:g} s"), t + self.timeout_s
         finish = t + took
+        # The same judgement and client fields as the real collector (remote/answer.py,
+        # remote/collector.py), so a recorded trace is what the product would have seen.
+        result = ScriptResult(stdout=answer.stdout.decode("utf-8", errors="replace"),
+                              stderr=answer.stderr.decode("utf-8", errors="replace"),
+                              exit_code=answer.exit_code, requests=3, elapsed_ms=int(took * 1000))
         try:
-            doc = json.loads(answer.stdout.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            doc = None
-        if not isinstance(doc, dict) or "hvc_error" in doc or answer.exit_code != 0:
-            return self._failed(t, finish, "script", f"collect on {name} exited with code {answer.exit_code}"), finish
-        bookmark = doc.pop("events_bookmark", None)
-        doc.update({"schema": SCHEMA_ID, "host": name, "polled_at": format_time(self.site.time_of(finish)),
-                    "reachable": True, "error": None})
-        try:
-            snapshot = parse_snapshot(doc)
+            doc = json_document(result, host=name, script="collect")
+            snapshot, bookmark = snapshot_from_answer(doc, name, self.site.time_of(finish))
+        except RemoteError as exc:
+            return self._failed(t, finish, exc.kind, exc.message), finish
         except SnapshotFormatError as exc:  # a simulator bug: recorded, like the collector would
             return self._failed(t, finish, "protocol", f"bad field {exc.field}: {exc.problem}"), finish
         if bookmark is not None:
-            self.bookmark = str(bookmark)
+            self.bookmark = bookmark
         return snapshot.to_dict(), finish
 
     def _failed(self, start_t: float, finish_t: float, kind: str, message: str) -> dict[str, Any]:
