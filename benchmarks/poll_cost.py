@@ -31,11 +31,9 @@ from pathlib import Path
 import requests.adapters
 import winrm
 
-from hvconsole.core.parse import parse_snapshot
-from hvconsole.core.snapshot import SCHEMA_ID
-from hvconsole.core.timeutil import format_time, utcnow
+from hvconsole.core.timeutil import utcnow
 from hvconsole.remote import loader
-from hvconsole.remote.collector import Collector
+from hvconsole.remote.collector import Collector, snapshot_from_answer
 from hvconsole.remote.target import Target
 
 
@@ -136,9 +134,7 @@ def fresh_poll(target: Target) -> None:
     assert code == 0, stderr
     # The same client-side work as Collector.poll: decode, add client fields, parse.
     doc = json.loads(stdout.decode("utf-8").lstrip("\ufeff"))
-    doc.pop("events_bookmark", None)
-    doc.update(schema=SCHEMA_ID, host=target.name, polled_at=format_time(utcnow()), reachable=True, error=None)
-    parse_snapshot(doc)
+    snapshot_from_answer(doc, target.name, utcnow())
 
 
 def main() -> int:
