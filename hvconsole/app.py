@@ -114,12 +114,10 @@ class GuiSession(QObject):
         return self.book
 
     def add_host(self) -> None:
-        from .ui.host_dialog import HostDialog
-        dialog = HostDialog(self._dialog_book(), parent=self.window)
-        if dialog.exec() == HostDialog.DialogCode.Accepted:
-            self.open_configured()
+        self.edit_host(None)
 
-    def edit_host(self, name: str) -> None:
+    def edit_host(self, name: str | None) -> None:
+        """The host dialog (add when ``name`` is None); a saved change reloads the site."""
         from .ui.host_dialog import HostDialog
         dialog = HostDialog(self._dialog_book(), host_name=name, parent=self.window)
         if dialog.exec() == HostDialog.DialogCode.Accepted:

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex,
+from PySide6.QtCore import (QModelIndex, QPersistentModelIndex,
                             QSortFilterProxyModel, Qt)
 from PySide6.QtGui import QColor
 
@@ -22,6 +22,7 @@ from hvconsole.core.snapshot import HostEvent
 from . import theme
 from .formatting import format_clock, one_line, plain_tooltip
 from .qtcompat import refilter
+from .table_base import ColumnsTableModel
 
 COLUMNS = ("Time", "Level", "Host", "VM", "Log", "ID", "Message")
 COL_TIME, COL_LEVEL, COL_HOST, COL_VM, COL_LOG, COL_ID, COL_MESSAGE = range(len(COLUMNS))
@@ -55,8 +56,10 @@ def short_log(log: str) -> str:
     return log
 
 
-class EventsModel(QAbstractTableModel):
+class EventsModel(ColumnsTableModel):
     """Newest first, at most ``limit`` lines."""
+
+    columns = COLUMNS
 
     def __init__(self, limit: int = 5000, parent: Any = None):
         super().__init__(parent)
@@ -65,21 +68,8 @@ class EventsModel(QAbstractTableModel):
         self._seen: set[tuple] = set()
         self._seen_order: deque[tuple] = deque()
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._lines)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+    def _row_count(self) -> int:
+        return len(self._lines)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
         if not index.isValid():

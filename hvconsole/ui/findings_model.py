@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
 from . import theme
 from .formatting import format_clock, one_line, plain_tooltip
+from .table_base import ColumnsTableModel
 from .vmstate import SEVERITY_RANK, SEVERITY_TINT
 
 FindingKey = tuple[str, "str | None", str, Any]
@@ -57,8 +58,10 @@ class FindingLine:
                 f.host, f.vm_name or "", f.kind)
 
 
-class FindingsModel(QAbstractTableModel):
+class FindingsModel(ColumnsTableModel):
     """See the module docstring."""
+
+    columns = COLUMNS
 
     # Findings that just appeared as active criticals (for the tray and the banner).
     new_critical = Signal(object)        # list of findings
@@ -73,21 +76,8 @@ class FindingsModel(QAbstractTableModel):
 
     # -- Qt interface --------------------------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._lines)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+    def _row_count(self) -> int:
+        return len(self._lines)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
         if not index.isValid():

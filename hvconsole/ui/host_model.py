@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
 from . import theme
 from .formatting import format_clock, format_ms, format_os_build, format_pct, plain_tooltip
 from .rows import HostRow
+from .table_base import ColumnsTableModel
 
 HostRowRole = int(Qt.ItemDataRole.UserRole) + 1
 
@@ -34,7 +35,6 @@ _FONT = int(Qt.ItemDataRole.FontRole)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 # Above this many changed cells in one update, one range signal is cheaper.
 MAX_CELL_SIGNALS = 120
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 _RED = QColor("#b71c1c")
 _RED_BG = QColor("#fdecea")
@@ -65,12 +65,14 @@ def alert_text(row: HostRow) -> str | None:
     return None
 
 
-class HostListModel(QAbstractTableModel):
+class HostListModel(ColumnsTableModel):
     """Rows in the order hosts were configured; ``apply`` replaces rows by host name.
 
     Each row's cells (text, colours, font, icon per column) are worked out once when the
     row changes, not on every ``data()`` call: a repaint asks for ~8 roles of every
     visible cell."""
+
+    columns = COLUMNS
 
     def __init__(self, names: Iterable[tuple[str, str]] = (), parent: Any = None):
         super().__init__(parent)
@@ -80,21 +82,8 @@ class HostListModel(QAbstractTableModel):
         self._cells: list[list[dict[int, Any]]] = [self._make_cells(r) for r in self._rows]
         self._pos = {r.name: i for i, r in enumerate(self._rows)}
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return _FLAGS
+    def _row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
         if not index.isValid():
