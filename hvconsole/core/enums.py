@@ -26,6 +26,10 @@ VM_STATE_BY_INT: Mapping[int, str] = MappingProxyType({
 })
 VM_STATES = frozenset(VM_STATE_BY_INT.values())
 
+# A VM whose guest runs (RunningCritical: running, with the VM's health not OK). Patching
+# drains and restores these; the detector watches their heartbeat.
+RUNNING_VM_STATES = frozenset({"Running", "RunningCritical"})
+
 # States in which the VM is moving between two stable states. Lasting minutes in one of
 # these is a classic stuck-VM sign (hyperv-notes §3, indicator 5).
 TRANSITIONAL_VM_STATES = frozenset({

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from hvconsole.core.catalog import CatalogUpdate
+from hvconsole.core.enums import RUNNING_VM_STATES
 from hvconsole.core.timeutil import parse_time
 
-_RUNNING = frozenset({"Running", "RunningCritical"})
+_RUNNING = RUNNING_VM_STATES
 
 
 @dataclass

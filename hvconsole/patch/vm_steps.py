@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from hvconsole.core.enums import TRANSITIONAL_VM_STATES
+from hvconsole.core.enums import RUNNING_VM_STATES, TRANSITIONAL_VM_STATES
 from hvconsole.core.patch.steps import PriorVm, prior_vm_states, restore_actions, vms_not_restored
 from hvconsole.core.snapshot import Snapshot, VmSample
 from hvconsole.remote.errors import RemoteError
@@ -23,7 +23,7 @@ from hvconsole.remote.errors import RemoteError
 from .context import HostContext
 from .waiting import hyperv_ready, wait_until
 
-RUNNING = frozenset({"Running", "RunningCritical"})
+RUNNING = RUNNING_VM_STATES
 DRAINED = frozenset({"Off", "Saved"})
 FAILBACK = "Immediate"      # Resume-ClusterNode -Failback Immediate: VMs go home at once
 _VERB = {"save": "save", "shutdown": "shut down", "live-migrate": "live-migrate", "host-default": "leave to the host"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..enums import HEARTBEAT_OK, TRANSITIONAL_VM_STATES, VM_STATES
+from ..enums import HEARTBEAT_OK, RUNNING_VM_STATES, TRANSITIONAL_VM_STATES, VM_STATES
 from ..snapshot import VmSample
 from .events import RecentEvents
 from .findings import Slots
@@ -23,7 +23,7 @@ LOST_HEARTBEATS = frozenset({"LostCommunication", "Error"})
 NO_HEARTBEAT = "NoContact"
 APPS_CRITICAL = "OkApplicationsCritical"
 CRITICAL_STATES = frozenset(s for s in VM_STATES if s.endswith("Critical"))
-UP_STATES = frozenset({RUNNING, "RunningCritical"})
+UP_STATES = RUNNING_VM_STATES
 BAD_HEALTH = frozenset({"CriticalFailure", "MajorFailure"})
 OK_OPS = ("Ok",)
 CRITICAL_OPS = frozenset({"CommunicationTimedOut", "CommunicationFailed", "CriticalIoError"})

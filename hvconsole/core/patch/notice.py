@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
+from ..enums import RUNNING_VM_STATES
 from .plan import PatchPlan
 
 # A conservative per-host estimate: drain + install + reboot + verify + restore.
@@ -64,7 +65,7 @@ def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm], conta
         label = ("pilot, then a soak period before anything else" if i == 0
                  else f"after the {plan.waves[i - 1].name} wave passes its health check")
         lines.append(f"  {i + 1}. {wave.name}: {', '.join(wave.hosts)} ({label})")
-    running = [v for v in vms if v.host in plan.hosts and v.state in ("Running", "RunningCritical")]
+    running = [v for v in vms if v.host in plan.hosts and v.state in RUNNING_VM_STATES]
     if running:
         lines += ["", "Affected virtual machines:"]
         for v in sorted(running, key=lambda v: (v.host.lower(), v.name.lower())):

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
 from ..catalog import BuildTarget
+from ..enums import RUNNING_VM_STATES
 from ..snapshot import Snapshot, VmSample
 from .journal import StepRecord
 
@@ -71,7 +72,7 @@ def restore_actions(prior: Mapping[str, PriorVm], current: Iterable[VmSample]) -
             actions.append(RestoreAction(vm_id, before.name, "none",
                                          f"not on this host any more (was {before.state}); check where it went"))
             continue
-        if before.state in ("Running", "RunningCritical"):
+        if before.state in RUNNING_VM_STATES:
             if vm.state == "Running":
                 actions.append(RestoreAction(vm_id, before.name, "none", "running as before"))
             elif vm.state == "Paused":
