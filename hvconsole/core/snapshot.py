@@ -41,6 +41,9 @@ class ClusterInfo:
     name: str
     node_state: str = "Unknown"
     drain_status: str = "Unknown"
+    # Cluster shared volumes protected by BitLocker (catalog applicability, e.g. KB5063877);
+    # None = not reported. Optional, beyond the contract's listed fields.
+    bitlocker_csvs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,9 @@ class VmSample:
     generation: int | None = None
     is_clustered: bool | None = None
     last_backup: datetime | None = None
+    # A confidential (guest-state isolated) VM; None = not reported (catalog applicability,
+    # e.g. KB5061906). Optional, beyond the contract's listed fields.
+    confidential: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,8 @@ class HostEvent:
     provider: str | None = None
     vm_id: str | None = None
     message: str | None = None
+    # The event's first insertion string (FailoverClustering 1135: the removed node).
+    first_insertion_string: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +158,7 @@ class Snapshot:
             "cluster": None if self.cluster is None else {
                 "name": self.cluster.name, "node_state": self.cluster.node_state,
                 "drain_status": self.cluster.drain_status,
+                **({} if self.cluster.bitlocker_csvs is None else {"bitlocker_csvs": self.cluster.bitlocker_csvs}),
             },
             "resources": None if self.resources is None else _fields(self.resources),
             "vm_query": None if self.vm_query is None else _fields(self.vm_query),
@@ -171,14 +180,19 @@ def _vm_dict(vm: VmSample) -> dict[str, Any]:
     d = _fields(vm)
     d["operational_status"] = list(vm.operational_status)
     d["last_backup"] = _t(vm.last_backup)
+    if vm.confidential is None:
+        del d["confidential"]      # optional field: absent rather than null when unknown
     return d
 
 
 def _event_dict(e: HostEvent) -> dict[str, Any]:
-    return {
+    d = {
         "time": format_time(e.time), "log": e.log, "provider": e.provider, "id": e.id,
         "level": e.level, "vm_id": e.vm_id, "message": e.message,
     }
+    if e.first_insertion_string is not None:
+        d["first_insertion_string"] = e.first_insertion_string
+    return d
 
 
 def unreachable(host: str, polled_at: datetime, kind: str, message: str,
