@@ -20,6 +20,8 @@ import platformdirs
 APP_NAME = "hvconsole"
 HOME_ENV = "HVCONSOLE_HOME"
 INVENTORY_FILE = "hosts.json"
+PATCH_JOURNAL_FILE = "patch-journal.sqlite"
+DEMO_FOLDER = "demo"
 
 
 def _override() -> Path | None:
@@ -54,3 +56,15 @@ def log_dir() -> Path:
 def inventory_path() -> Path:
     """The host inventory file (``hosts.json``); it never contains a password."""
     return config_dir() / INVENTORY_FILE
+
+
+def demo_data_dir() -> Path:
+    """The simulated demo site's own state (``<data dir>/demo``): its patch journal lives
+    here, so demo runs never mix with runs against real hosts."""
+    return data_dir() / DEMO_FOLDER
+
+
+def patch_journal_path(demo: bool = False) -> Path:
+    """The patch journal: ``<data dir>/patch-journal.sqlite`` for the configured hosts,
+    ``<data dir>/demo/patch-journal.sqlite`` for the simulated demo site."""
+    return (demo_data_dir() if demo else data_dir()) / PATCH_JOURNAL_FILE

@@ -1,6 +1,6 @@
 """Where a patch run's hosts come from: the admin's inventory (passwords from the OS
-keyring), or the simulated demo site (a ``hvconsole-sim serve`` found through its state
-file, or one started in this process).
+keyring), or a simulated site that ``hvconsole.site`` (the only place that wires the
+simulator) has opened.
 
 A :class:`HostDirectory` maps host names to WinRM :class:`~hvconsole.remote.target.Target`
 objects and knows the site's speed (host seconds per real second: 1 for real hosts, the
@@ -84,36 +84,27 @@ def from_inventory(only: Iterable[str] | None = None) -> HostDirectory:
     return HostDirectory(configured.targets, description="the host inventory")
 
 
+# -- transitional ----------------------------------------------------------------------
+# The simulated site is wired in ``hvconsole.site`` only (open_demo_site, site_for_served).
+# These two names stay until their last callers have moved, then they go.
+
 def from_served(hosts: Iterable[Any], speed: float, description: str,
                 closer: Callable[[], None] | None = None) -> HostDirectory:
-    """A directory for simulated hosts given as objects with name, url, user, password."""
-    from hvconsole.remote.configured import served_targets
+    """Transitional: a directory for simulated hosts (objects with name, url, user, password)."""
+    from hvconsole.site import served_targets
     return HostDirectory(served_targets(hosts), speed=speed, description=description, closer=closer)
 
 
 def demo_directory(speed: float, site: str = "demo-patch", *, embedded: bool = True) -> HostDirectory | None:
-    """The demo site: a running ``hvconsole-sim serve --state-file`` (found through its
-    state file, so it outlives a killed runner; its own speed applies) or, when none runs,
-    ``site`` started in this process at ``speed`` (stopped by :meth:`HostDirectory.close`).
-    ``demo-patch`` is the demo plus a second host on the regressed build, the packages of
-    the fix already staged on both: a pilot and a production wave out of the box. With
-    ``embedded=False`` (an existing run must go on against its own site) None instead."""
-    from hvconsole.sim import serve
-
-    state = serve.read_state(serve.default_state_file())
-    if state is not None:
-        hosts = [_Served(h["host"], h["url"], h["user"], h["password"]) for h in state["hosts"]]
-        return from_served(hosts, float(state.get("speed") or 1.0),
-                           f"the simulated site {state.get('site', '')!s} served by process {state['pid']}")
-    if not embedded:
-        return None
-    served = serve.start_demo(speed=speed, site=site)
-    return from_served(served.hosts, speed, f"the embedded {site} site", closer=served.stop)
-
-
-@dataclass(frozen=True)
-class _Served:
-    name: str
-    url: str
-    user: str
-    password: str = field(repr=False)
+    """Transitional: ``hvconsole.site.open_demo_site(...).directory()``; the directory's
+    ``close()`` closes the site. None when ``embedded=False`` and no site is running."""
+    from hvconsole.site import open_demo_site
+    try:
+        demo = open_demo_site(speed=speed, name=site, embedded=embedded)
+    except SiteError:
+        if not embedded:
+            return None
+        raise
+    directory = demo.directory()
+    directory.closer = demo.close
+    return directory

@@ -1,6 +1,7 @@
 """The configured site: the host inventory plus each host's password from the OS keyring,
-turned into connection targets. Used by the window (``hvconsole`` without ``--demo``) and by
-the headless commands (``collect``, ``record``), so both reach the same hosts the same way.
+turned into connection targets. ``hvconsole.site.open_configured_site`` builds on it for
+the window (``hvconsole`` without ``--demo``), the headless commands (``collect``,
+``record``) and the patch engine, so all of them reach the same hosts the same way.
 
 Reading the keyring can block (Secret Service over D-Bus, a locked keychain): callers run
 this off the GUI thread. A host without a saved password is reported, not guessed.
@@ -17,7 +18,7 @@ from hvconsole.core.inventory.book import HostBook, PasswordStore
 from hvconsole.credentials import CredentialStoreError, KeyringUnavailableError, open_store
 
 from .probe import target_for
-from .target import Target, TargetError
+from .target import Target
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ConfiguredSite:
     book: HostBook
     targets: list[Target] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)   # one sentence per host left out
+    warnings: list[str] = field(default_factory=list)   # one sentence per host in, but weakly protected
 
     @property
     def empty(self) -> bool:
@@ -32,11 +34,17 @@ class ConfiguredSite:
 
 
 def served_targets(hosts: Iterable[Any]) -> list[Target]:
-    """Targets for simulated hosts (objects with name, url, user, password, as
-    ``hvconsole.sim.serve.ServedHost`` or a state-file entry gives them). The demo endpoints
-    speak Basic over HTTP on loopback: pywinrm's "plaintext", which Target allows there only."""
-    return [Target(name=h.name, url=h.url, username=h.user, password=h.password,
-                   transport=getattr(h, "transport", "plaintext")) for h in hosts]
+    """Transitional: ``hvconsole.site.served_targets`` (the simulated site is wired there
+    only); kept until the last caller has moved."""
+    from hvconsole.site import served_targets as targets
+    return targets(hosts)
+
+
+def tls_warning(name: str) -> str:
+    """The one sentence every command and the window say about a host whose HTTPS
+    certificate is not checked."""
+    return (f"{name}: certificate checking is off; anyone on the network path could pose as this "
+            f"host and receive its password (edit the host to check its certificate)")
 
 
 def open_book(*, allow_session_only: bool = True, passwords: PasswordStore | None = None) -> HostBook:
@@ -54,33 +62,49 @@ def load_configured(book: HostBook | None = None, *, only: list[str] | None = No
     """Targets for every host in the inventory (or the names in ``only``). A command line
     cannot keep a password for a session: it passes ``allow_session_only=False`` and a
     missing keyring is then one problem with its reason, not "no password" per host."""
+    wanted = {n.casefold() for n in only} if only is not None else None
     keyring_problem: str | None = None
     if book is None:
-        try:
-            book = open_book(allow_session_only=allow_session_only)
-        except KeyringUnavailableError as exc:
-            book = HostBook(InventoryStore(paths.inventory_path()), None)
-            keyring_problem = str(exc)
+        book = HostBook(InventoryStore(paths.inventory_path()), None)
+        # The keyring is opened only when a host needs a password: an empty inventory or
+        # an unknown name is said without touching it (a locked keyring would prompt).
+        if any(wanted is None or host.key in wanted for host in book.inventory):
+            try:
+                book.passwords = open_store(allow_session_only=allow_session_only)
+            except KeyringUnavailableError as exc:
+                keyring_problem = str(exc)
     site = ConfiguredSite(book=book)
     if book.load_problem:
         site.problems.append(book.load_problem)
-    wanted = {n.casefold() for n in only} if only else None
+    if only is not None:
+        known = {host.key for host in book.inventory}
+        site.problems += [f"{name}: no such host in the inventory (see `hvconsole hosts list`)"
+                          for name in only if name.casefold() not in known]
     for host in book.inventory:
         if wanted is not None and host.key not in wanted:
             continue
         if keyring_problem is not None:
             site.problems.append(f"no password can be read: {keyring_problem}")
             break
-        try:
-            password = book.password(host)
-        except CredentialStoreError as exc:
-            site.problems.append(f"{host.name}: cannot read its password: {exc}")
-            continue
-        if password is None:
-            site.problems.append(f"{host.name}: no password saved; edit the host to enter it")
-            continue
-        try:
-            site.targets.append(target_for(host, password))
-        except TargetError as exc:
-            site.problems.append(f"{host.name}: {exc}")
+        _add_host(site, book, host)
     return site
+
+
+def _add_host(site: ConfiguredSite, book: HostBook, host: Any) -> None:
+    """One host in, or one problem naming it: nothing about one host stops the others."""
+    try:
+        password = book.password(host)
+    except CredentialStoreError as exc:
+        site.problems.append(f"{host.name}: cannot read its password: {exc}")
+        return
+    if password is None:
+        site.problems.append(f"{host.name}: no password saved; edit the host to enter it")
+        return
+    try:
+        site.targets.append(target_for(host, password))
+    except ValueError as exc:       # TargetError, or an address no URL can carry (an IPv6 zone)
+        reason = str(exc)
+        site.problems.append(reason if reason.startswith(f"{host.name}:") else f"{host.name}: {reason}")
+        return
+    if host.tls_unverified:
+        site.warnings.append(tls_warning(host.name))

@@ -1,0 +1,244 @@
+"""The one place that builds a site: the hosts the console talks to, how fast their clock
+runs, where their patch runs are journalled, and what the admin must be told about them.
+
+Two kinds:
+
+* **configured** (:func:`open_configured_site`): the admin's inventory (``hosts.json``)
+  with each host's password from the OS keyring. Real time, the real patch journal.
+* **demo** (:func:`open_demo_site`): the simulated site on loopback: a running
+  ``hvconsole-sim serve --state-file`` when there is one (it outlives a killed runner),
+  else one started in this process. Its own clock and speed, and its own patch journal
+  under the data folder's ``demo/``, so a demo run never shows up among real runs.
+
+This is the only product module outside ``hvconsole.sim`` that imports the simulator; the
+window, the command lines and the patch engine get a :class:`Site` (or the
+:class:`~hvconsole.patch.sites.HostDirectory` it makes) and never know which kind it is.
+
+Opening a site reads the keyring or binds sockets: callers run it off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
+
+from hvconsole import paths
+from hvconsole.patch.sites import HostDirectory, SiteError
+from hvconsole.remote.target import Target
+
+if TYPE_CHECKING:
+    from hvconsole.core.inventory.book import HostBook
+
+log = logging.getLogger(__name__)
+
+DEMO_LABEL = "Demo site (simulated)"
+CONFIGURED_LABEL = "Configured hosts"
+CLOSE_WAIT_S = 10.0        # a simulated site that does not stop in this long is left to exit with us
+
+__all__ = ["Site", "SiteError", "open_demo_site", "open_configured_site", "journal_path",
+           "served_targets", "site_for_served", "DEMO_LABEL", "CONFIGURED_LABEL"]
+
+
+def journal_path(demo: bool) -> Path:
+    """The patch journal of the configured hosts (``<data dir>/patch-journal.sqlite``) or
+    of the simulated demo site (``<data dir>/demo/patch-journal.sqlite``)."""
+    return paths.patch_journal_path(demo=demo)
+
+
+@dataclass
+class Site:
+    """The hosts of one site and what goes with them. ``problems`` are hosts left out (one
+    sentence each); ``warnings`` are hosts that are in but weaker than they should be
+    (certificate checking off). Neither is ever raised: showing them is the caller's job."""
+
+    kind: Literal["configured", "demo"]
+    label: str
+    targets: list[Target]
+    speed: float = 1.0                                  # host seconds per real second
+    clock: Callable[[], datetime] | None = None         # the hosts' clock; None = real time
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    journal_path: Path = field(default_factory=lambda: journal_path(False))
+    book: "HostBook | None" = None
+    simulated: bool = False
+    description: str = ""                               # for messages: "the embedded demo-patch site"
+    # The in-process simulated site (hvconsole.sim.serve.ServedSite): tests and the demo
+    # reach the simulated hosts through it. None for configured hosts or another process's site.
+    embedded: Any = field(default=None, repr=False)
+    _closer: Callable[[], None] | None = field(default=None, repr=False)
+    _close_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _closed: bool = field(default=False, repr=False)
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    def target(self, name: str) -> Target | None:
+        """The host ``name`` (case-insensitive, as Windows names are), or None."""
+        key = name.casefold()
+        return next((t for t in self.targets if t.name.casefold() == key), None)
+
+    def directory(self) -> HostDirectory:
+        """The hosts for the patch engine and the planning service. The site keeps owning
+        the hosts: closing the directory does not stop them, :meth:`close` does."""
+        return HostDirectory(list(self.targets), speed=self.speed,
+                             description=self.description or self.label)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> bool:
+        """Stop an embedded simulated site (nothing to do for the others). Idempotent and
+        bounded: a stop that hangs is left to a daemon thread after ``wait_s`` so it never
+        keeps the window or a command from exiting. True when everything stopped."""
+        with self._close_lock:
+            if self._closed:
+                return True
+            self._closed = True
+            closer, self._closer = self._closer, None
+        if closer is None:
+            return True
+        done = threading.Event()
+
+        def stop() -> None:
+            try:
+                closer()
+            except Exception:   # a failing stop must not hide the caller's own outcome
+                log.exception("stopping the simulated site failed")
+            finally:
+                done.set()
+
+        threading.Thread(target=stop, name="site-close", daemon=True).start()
+        if not done.wait(wait_s):
+            log.warning("the simulated site did not stop within %.0f s", wait_s)
+            return False
+        return True
+
+    def __enter__(self) -> "Site":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- configured hosts --------------------------------------------------------------------
+
+def open_configured_site(book: "HostBook | None" = None, *, only: Iterable[str] | None = None,
+                         allow_session_only: bool = True) -> Site:
+    """The inventory's hosts (or only the names in ``only``) with their passwords from the
+    keyring (``book``'s store if given). A host that cannot be reached as configured (no
+    password, a keyring error, an address a target refuses) is one problem and left out;
+    the others are in. A command line passes ``allow_session_only=False``: it cannot keep
+    a password for a session, so a missing keyring is one problem with its reason."""
+    from hvconsole.credentials import CredentialStoreError
+    from hvconsole.remote.configured import load_configured
+
+    try:
+        configured = load_configured(book, only=list(only) if only is not None else None,
+                                     allow_session_only=allow_session_only)
+    except CredentialStoreError as exc:
+        return Site(kind="configured", label=CONFIGURED_LABEL, targets=[], problems=[str(exc)],
+                    journal_path=journal_path(False), description="the host inventory")
+    return Site(kind="configured", label=CONFIGURED_LABEL, targets=configured.targets,
+                problems=configured.problems, warnings=configured.warnings,
+                journal_path=journal_path(False), book=configured.book,
+                description="the host inventory")
+
+
+# -- the simulated demo site -------------------------------------------------------------
+
+def open_demo_site(*, speed: float = 1.0, name: str = "demo-patch",
+                   closing: threading.Event | None = None, embedded: bool = True) -> Site:
+    """The simulated demo site. A running ``hvconsole-sim serve --state-file`` is used when
+    there is one (its own site and speed apply; closing this Site leaves it running);
+    otherwise ``name`` ("demo": 4 hosts, 40 VMs, a freeze at 35 s; "demo-patch": the demo
+    plus a second host on the regressed build, the fix's package staged on both) starts in
+    this process at ``speed`` and :meth:`Site.close` stops it.
+
+    ``embedded=False``: never start one (an existing run must go on against the site it
+    started on); raises :class:`SiteError` when none is running. ``closing``: set by a
+    window that closed while the site was starting; the site is then stopped again and the
+    returned Site is already closed (``site.closed``)."""
+    from hvconsole.sim import serve
+
+    state = serve.read_state(serve.default_state_file())
+    if state is not None:
+        return _served_elsewhere(state)
+    if not embedded:
+        raise SiteError("no simulated site is running: the run's hosts live in the `hvconsole-sim serve "
+                        "--state-file` process it started against (an embedded demo site ends with the "
+                        "process that ran it)")
+    if name not in serve.DEMO_SITES:
+        raise SiteError(f"no demo site {name!r}; choose one of {', '.join(sorted(serve.DEMO_SITES))}")
+    if not speed > 0:
+        raise SiteError(f"the demo speed must be a positive number, not {speed:g}")
+    if closing is not None and closing.is_set():
+        raise SiteError("the demo site was not started: the window is closing")
+    try:
+        served = serve.start_demo(speed=speed, site=name)
+    except OSError as exc:
+        raise SiteError(f"the simulated site cannot listen on this machine: {exc}") from None
+    site = site_for_served(served, description=f"the embedded {name} site", owned=True)
+    if closing is not None and closing.is_set():
+        site.close()
+    return site
+
+
+def site_for_served(served: Any, *, description: str = "a simulated site", owned: bool = False) -> Site:
+    """A demo Site for a simulated site served in this process (``hvconsole.sim.serve``'s
+    ``ServedSite``; tests serve their own scenarios). ``owned``: :meth:`Site.close` stops it."""
+    clock = served.site.clock
+    return Site(kind="demo", label=DEMO_LABEL, targets=served_targets(served.hosts),
+                speed=clock.speed if clock.speed > 0 else 1.0, clock=clock.now,
+                journal_path=journal_path(True), simulated=True, description=description,
+                embedded=served, _closer=served.stop if owned else None)
+
+
+def served_targets(hosts: Iterable[Any]) -> list[Target]:
+    """Targets for simulated hosts (objects with name, url, user, password, as a
+    ``ServedHost`` or a state-file entry gives them). The simulated endpoints speak Basic
+    over HTTP on loopback: pywinrm's "plaintext", which a Target allows there only."""
+    return [Target(name=h.name, url=h.url, username=h.user, password=h.password,
+                   transport=getattr(h, "transport", "plaintext")) for h in hosts]
+
+
+@dataclass(frozen=True)
+class _StateHost:
+    name: str
+    url: str
+    user: str
+    password: str = field(repr=False)
+
+
+def _served_elsewhere(state: dict[str, Any]) -> Site:
+    """The site of a running ``hvconsole-sim serve --state-file`` (read with
+    ``serve.read_state``, which has checked its shape and that its process lives)."""
+    hosts = [_StateHost(h["host"], h["url"], h["user"], h["password"]) for h in state["hosts"]]
+    try:
+        speed = float(state.get("speed") or 1.0)
+    except (TypeError, ValueError):
+        speed = 1.0
+    return Site(kind="demo", label=DEMO_LABEL, targets=served_targets(hosts),
+                speed=speed if speed > 0 else 1.0, clock=_state_clock(state, speed),
+                journal_path=journal_path(True), simulated=True,
+                description=f"the simulated site {state.get('site', '')!s} served by process {state['pid']}")
+
+
+def _state_clock(state: dict[str, Any], speed: float) -> Callable[[], datetime] | None:
+    """The serving process's simulated clock, when its state file says where that clock
+    stood at a wall-clock moment (``sim_now`` at ``written_at``); else None (real time)."""
+    from hvconsole.core.timeutil import parse_time
+
+    try:
+        sim_then = parse_time(state["sim_now"])
+        wall_then = parse_time(state["written_at"])
+    except (KeyError, ValueError):
+        return None
+
+    def now() -> datetime:
+        return sim_then + timedelta(seconds=(datetime.now(timezone.utc) - wall_then).total_seconds() * speed)
+    return now
