@@ -78,11 +78,14 @@ EVENT_LEVEL_BY_INT: Mapping[int, str] = MappingProxyType({
 })
 EVENT_LEVELS = frozenset(EVENT_LEVEL_BY_INT.values())
 
-# Microsoft.HyperV.PowerShell.VMOperationalStatus, the values we know [S]; an unknown
-# integer is kept as its number in text rather than guessed.
+# Microsoft.HyperV.PowerShell.VMOperationalStatus, as the decompiled module declares it
+# (neonSDK and fog-hyperv copies of Microsoft.HyperV.PowerShell agree): PredictiveFailure is 5,
+# ApplyingSnapshot is 23769 (sic: Microsoft's typo for 32769, kept because that is the
+# integer the cmdlet emits) and CriticalIoError is 32795. 32769, 32775 and 32791-32794 are
+# not in the enum. An unknown integer is kept as its number in text rather than guessed.
 OPERATIONAL_STATUS_BY_INT: Mapping[int, str] = MappingProxyType({
-    2: "Ok", 3: "Degraded", 6: "PredictiveFailure", 11: "InService", 15: "Dormant",
-    16: "SupportingEntityInError", 32768: "CreatingSnapshot", 32769: "ApplyingSnapshot",
+    2: "Ok", 3: "Degraded", 5: "PredictiveFailure", 11: "InService", 15: "Dormant",
+    16: "SupportingEntityInError", 23769: "ApplyingSnapshot", 32768: "CreatingSnapshot",
     32770: "DeletingSnapshot", 32771: "WaitingToStart", 32772: "MergingDisks",
     32773: "ExportingVirtualMachine", 32774: "MigratingVirtualMachine",
     32776: "BackingUpVirtualMachine", 32777: "ModifyingUpVirtualMachine",
@@ -91,7 +94,7 @@ OPERATIONAL_STATUS_BY_INT: Mapping[int, str] = MappingProxyType({
     32782: "ApplicationCriticalState", 32783: "CommunicationTimedOut",
     32784: "CommunicationFailed", 32785: "NoIommu", 32786: "NoIovSupportInNic",
     32787: "SwitchNotInIovMode", 32788: "IovBlockedByPolicy", 32789: "IovNoAvailResources",
-    32790: "IovGuestDriversNeeded", 32792: "CriticalIoError",
+    32790: "IovGuestDriversNeeded", 32795: "CriticalIoError",
 })
 
 ERROR_KINDS = frozenset({"timeout", "refused", "auth", "tls", "fault", "protocol", "script"})

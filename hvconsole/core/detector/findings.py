@@ -33,7 +33,8 @@ KINDS: dict[str, str] = {
     "heartbeat-lost": "heartbeat LostCommunication/Error while Running, sustained",
     "heartbeat-lost-cpu-flat": "heartbeat lost and CPU flat near 0 %: guest halted",
     "heartbeat-lost-cpu-pegged": "heartbeat lost and vCPUs pegged: guest spinning",
-    "heartbeat-not-restored": "a VM that had a heartbeat restarted and has none after the boot grace",
+    "heartbeat-not-restored": "a VM that had a heartbeat restarted and has none after the boot grace "
+                              "(critical after a guest crash with no sign of a boot)",
     "uptime-stalled": "Running but uptime does not advance: worker not updating, VM not running",
     "vm-critical-state": "*Critical state, health CriticalFailure or OperationalStatus CommunicationTimedOut/Failed",
     "vm-degraded": "health MajorFailure or OperationalStatus Degraded/PredictiveFailure",

@@ -90,17 +90,38 @@ def _spinning_vcpus(lo: float, hi: float, vcpus: int | None, th: Thresholds) -> 
 
 
 def _not_restored(vt: VmTrack, c: VmContext) -> Verdict | None:
+    """A VM whose heartbeat worked, restarted, and shows none since. After a guest crash
+    reset (18560/18590) with no sign of a boot (no heartbeat, CPU flat) it is critical
+    once the heartbeat has been gone as long as a lost heartbeat may be: the restart's
+    boot grace must not hide a VM that never comes back. Otherwise a warning later."""
     th, t = c.th, c.t
     if (vt.hb != NO_HEARTBEAT or not vt.hb_ok_ever or vt.hb_back or vt.started_at is None
-            or t - vt.started_at < th.heartbeat_restore_s or t < vt.migrate_until):
+            or t < vt.migrate_until):
         return None
     started = vt.started_at
+    waited = t - started
+    crash = vt.crash_events
+    # The crash that caused this restart: received around or after it (the reset follows
+    # the event at once; the event arrives with the next poll).
+    crashed = crash is not None and crash.last_received >= started - th.crash_escalation_s
+    cpu = vt.cpu
+    flat = len(cpu) >= th.cpu_window_polls and max(cpu) <= th.cpu_flat_max_pct
+    never_booted = crashed and flat and waited >= th.heartbeat_lost_critical_s
+    if not never_booted and waited < th.heartbeat_restore_s:
+        return None
+    severity = CRITICAL if never_booted else WARNING
 
     def build() -> list[str]:
-        return [f"restarted at {clock(started, t)}; heartbeat NoContact {duration(t - started)} later",
-                "the heartbeat worked before the restart: the guest may be stuck while booting"]
+        lines = [f"restarted at {clock(started, t)}; heartbeat NoContact {duration(waited)} later"]
+        if never_booted and crash is not None:
+            lines.append(f"CPU {pct_range(cpu)} over the last {polls(len(cpu))}: no sign of a boot")
+            lines.append("the restart followed a guest crash and the guest never came back:")
+            lines.extend(crash.lines)
+        else:
+            lines.append("the heartbeat worked before the restart: the guest may be stuck while booting")
+        return lines
 
-    return Verdict("heartbeat-not-restored", WARNING, started, build)
+    return Verdict("heartbeat-not-restored", severity, (started, severity), build)
 
 
 def uptime(vt: VmTrack, c: VmContext) -> Verdict | None:

@@ -30,6 +30,14 @@ CRITICAL_OPS = frozenset({"CommunicationTimedOut", "CommunicationFailed", "Criti
 WARNING_OPS = frozenset({"Degraded", "PredictiveFailure", "SupportingEntityInError"})
 APPS_OPS = frozenset({"ApplicationCriticalState"})
 MIGRATING_OPS = frozenset({"MigratingVirtualMachine", "MigratingPlannedVm"})
+PAUSED_STATES = frozenset({"Paused", "PausedCritical"})
+# Msvm_ComputerSystem.HealthState 25 (Critical Failure) has two documented causes: the VM's
+# worker process does not answer, or the disk holding the VM's files is critically low on
+# space and Hyper-V has paused the VM (Microsoft's Msvm_ComputerSystem page). A paused VM
+# says which one it is.
+HEALTH_25_PAUSED = ("health CriticalFailure (25) while paused: Hyper-V pauses a VM when the volume "
+                    "holding its files runs critically low on space; storage is the likely cause")
+HEALTH_25_RUNNING = "health CriticalFailure (25: worker process not answering, or storage critically low)"
 # Uptime is whole seconds sampled at slightly different points of each collection.
 UPTIME_RESET_TOLERANCE_S = 2
 # Host time and poll time advancing by amounts this far apart means a clock was set.
@@ -114,6 +122,8 @@ class VmTrack:
                 self.lost_since = None
             if hb == NO_HEARTBEAT and self.hb_ok_ever and not self.hb_back and self.started_at is not None:
                 unusual = True  # a restart after which the heartbeat may never return
+                if vm.cpu_pct is not None:
+                    self.cpu.append(vm.cpu_pct)  # a guest that boots uses CPU; a dead one does not
         else:
             self.up_ref_uptime = None
             self.lost_since = None
@@ -130,6 +140,7 @@ class VmTrack:
         self.state_start_seen = prev is not None
         if state in UP_STATES and prev is not None and prev not in UP_STATES:
             self.started_at, self.hb_back = t, False
+            self.cpu.clear()
         if state not in UP_STATES:
             self.up_last = None
 
@@ -144,7 +155,9 @@ class VmTrack:
         if state in CRITICAL_STATES:
             crit.append(f"state {state}")
         if health == "CriticalFailure":
-            crit.append("health CriticalFailure (25: worker process not answering)")
+            crit.append(HEALTH_25_PAUSED if state in PAUSED_STATES else HEALTH_25_RUNNING)
+        elif state == "PausedCritical":
+            crit.append("paused with the VM's health not OK: check free space on the VM's storage first")
         crit.extend(f"operational status {o}" for o in sorted(CRITICAL_OPS.intersection(ops)))
         warn = ["health MajorFailure (20)"] if health == "MajorFailure" else []
         warn.extend(f"operational status {o}" for o in sorted(WARNING_OPS.intersection(ops)))
@@ -164,6 +177,7 @@ class VmTrack:
         if last is not None and up + UPTIME_RESET_TOLERANCE_S < last:
             # Uptime went back: the VM restarted (guest reboot, reset after a crash).
             self.started_at, self.hb_back = t - up, False
+            self.cpu.clear()
             self.up_ref_uptime = None
             if self.restarts is None:
                 self.restarts = deque(maxlen=th.restart_loop_count)
