@@ -17,6 +17,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
 from . import theme
+from .finding_words import evidence_words, kind_words
 from .formatting import format_clock, one_line, plain_tooltip
 from .table_base import ColumnsTableModel
 from .vmstate import SEVERITY_RANK, SEVERITY_TINT
@@ -115,7 +116,7 @@ class FindingsModel(ColumnsTableModel):
         if col == COL_VM:
             return f.vm_name or ("(host)" if f.vm_id is None else f.vm_id)
         if col == COL_KIND:
-            return f.kind
+            return kind_words(f.kind)
         if col == COL_SINCE:
             return format_clock(f.first_seen)
         if col == COL_LAST:
@@ -124,7 +125,7 @@ class FindingsModel(ColumnsTableModel):
             status = "Active" if f.active else "Ended"
             return status + (", acknowledged" if line.acknowledged else "")
         if col == COL_EVIDENCE:
-            return one_line(f.evidence[0]) if f.evidence else ""
+            return one_line(evidence_words(f.evidence[0])) if f.evidence else ""
         return ""
 
     # -- updating ------------------------------------------------------------------------
@@ -154,6 +155,30 @@ class FindingsModel(ColumnsTableModel):
         if fresh_critical:
             self.new_critical.emit(fresh_critical)
         return fresh_critical
+
+    def refresh_seen(self, active: Iterable[Any]) -> int:
+        """Take the newest ``last_seen`` (and evidence) of findings that are still active.
+        The detector reports a lasting finding only when its evidence changes, so without
+        this "Last seen" would stay at the first poll. Repaints the changed rows' cells in
+        place (no reset: the selection stays). Returns how many lines changed."""
+        rows: list[int] = []
+        if not self._lines:
+            return 0
+        pos: dict[FindingKey, int] | None = None
+        for f in active:
+            if pos is None:
+                pos = {line.key: i for i, line in enumerate(self._lines)}
+            i = pos.get(finding_key(f))
+            if i is None:
+                continue
+            line = self._lines[i]
+            if line.finding is f or not line.finding.active or line.finding.last_seen == f.last_seen:
+                continue
+            self._lines[i] = FindingLine(f, acknowledged=line.acknowledged)
+            rows.append(i)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+        return len(rows)
 
     def acknowledge(self, keys: Iterable[FindingKey]) -> int:
         """Mark findings as seen by the admin; returns how many changed."""
@@ -201,12 +226,12 @@ class FindingsModel(ColumnsTableModel):
 def finding_tooltip(line: FindingLine) -> str:
     f = line.finding
     header = f"{f.severity.capitalize()} finding ({'active' if f.active else 'ended'})"
-    lines = [f"Kind: {f.kind}", f"Host: {f.host}"]
+    lines = [f"Finding: {kind_words(f.kind)} ({f.kind})", f"Host: {f.host}"]
     if f.vm_id is not None:
         lines.append(f"VM: {f.vm_name or f.vm_id}")
     lines.append(f"First seen: {format_clock(f.first_seen)}   Last seen: {format_clock(f.last_seen)}")
     if line.acknowledged:
         lines.append("Acknowledged")
     lines.append("Evidence:")
-    lines.extend(f"  • {e}" for e in f.evidence)
+    lines.extend(f"  • {evidence_words(e)}" for e in f.evidence)
     return plain_tooltip(header, lines)

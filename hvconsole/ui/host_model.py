@@ -1,5 +1,7 @@
-"""The host list: one line per host with reachability, OS build, poll latency, VM and
-finding counts. An unreachable host is red and says why (error kind and message).
+"""The host list: one line per host with reachability, OS build, patch compliance, poll
+latency, VM and finding counts. An unreachable host is red and says why (error kind and
+message); a host in a patch run says "patching: <step>" instead of alarming; a host whose
+HTTPS certificate is not checked carries an open-padlock badge.
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
 from . import theme
+from hvconsole.core import compliance as cc
+
+from .finding_words import evidence_words, kind_words
 from .formatting import format_clock, format_ms, format_os_build, format_pct, plain_tooltip
 from .rows import HostRow
 from .table_base import ColumnsTableModel
 
 HostRowRole = int(Qt.ItemDataRole.UserRole) + 1
 
-COLUMNS = ("Host", "Status", "OS build", "Poll", "VMs", "Findings")
-COL_HOST, COL_STATUS, COL_BUILD, COL_POLL, COL_VMS, COL_FINDINGS = range(len(COLUMNS))
+COLUMNS = ("Host", "Status", "OS build", "Compliance", "Poll", "VMs", "Findings")
+COL_HOST, COL_STATUS, COL_BUILD, COL_COMPLIANCE, COL_POLL, COL_VMS, COL_FINDINGS = range(len(COLUMNS))
+CERT_OFF_TEXT = ("Certificate checking is off for this host (lab only): anyone on the network "
+                 "path can pose as it and capture the password")
 
 # Error kinds (contract snapshot-v1) in the words an admin uses.
 ERROR_KIND_TEXT = {
@@ -40,11 +47,18 @@ _RED = QColor("#b71c1c")
 _RED_BG = QColor("#fdecea")
 _AMBER_BG = QColor("#fff6dc")
 _MUTED = QColor("#5f6368")
+_BLUE = QColor("#174ea6")
+_BLUE_BG = QColor("#e8f0fe")
+_AMBER = QColor("#8a5a00")
+_GREEN = QColor("#1e7e34")
+_COMPLIANCE_INK = {cc.NEEDS_UPDATE: _AMBER, cc.PENDING_REBOOT: _AMBER, cc.COMPLIANT: _GREEN}
 
 
 def status_text(row: HostRow) -> str:
     """Short enough for a narrow column; the full message is in the tooltip and in the
     alert lines under the list."""
+    if row.patching is not None:
+        return row.patching          # a reboot or a drained host is expected now
     if row.reachable is None:
         return "Connecting…"
     if not row.reachable:
@@ -55,7 +69,10 @@ def status_text(row: HostRow) -> str:
 
 
 def alert_text(row: HostRow) -> str | None:
-    """One line about a host that needs attention (None when it is fine)."""
+    """One line about a host that needs attention (None when it is fine, or being patched:
+    its silence is the patch run's doing)."""
+    if row.patching is not None:
+        return None
     if row.reachable is False:
         since = f" since {format_clock(row.unreachable_since)}" if row.unreachable_since else ""
         kind = row.error_kind or "error"
@@ -98,9 +115,12 @@ class HostListModel(ColumnsTableModel):
         return None
 
     def _make_cells(self, row: HostRow) -> list[dict[int, Any]]:
-        trouble = row.reachable is False or row.vm_query_ok is False
+        patching = row.patching is not None
+        trouble = (row.reachable is False or row.vm_query_ok is False) and not patching
         background = None
-        if row.reachable is False or row.critical:
+        if patching:
+            background = _BLUE_BG
+        elif row.reachable is False or row.critical:
             background = _RED_BG
         elif row.vm_query_ok is False or row.warning:
             background = _AMBER_BG
@@ -111,12 +131,20 @@ class HostListModel(ColumnsTableModel):
                 cell[_BACKGROUND] = background
             if (trouble and col in (COL_HOST, COL_STATUS)) or (col == COL_FINDINGS and row.critical):
                 cell[_FOREGROUND] = _RED
+            elif patching and col == COL_STATUS:
+                cell[_FOREGROUND] = _BLUE
             elif row.reachable is None:
                 cell[_FOREGROUND] = _MUTED
-            if col == COL_STATUS and trouble:
+            elif col == COL_COMPLIANCE and row.compliance.status in _COMPLIANCE_INK:
+                cell[_FOREGROUND] = _COMPLIANCE_INK[row.compliance.status]
+            if col == COL_STATUS and (trouble or patching):
                 cell[_FONT] = self._bold
             if col == COL_HOST:
                 cell[_DECORATION] = theme.icon(host_icon_name(row))
+            if col == COL_STATUS and row.cert_check_off:
+                cell[_DECORATION] = theme.icon("cert-off")
+            if col == COL_COMPLIANCE:
+                cell[_TOOLTIP] = compliance_tooltip(row)
             if col in (COL_POLL, COL_VMS):
                 cell[_ALIGN] = _RIGHT
             cells.append(cell)
@@ -130,6 +158,8 @@ class HostListModel(ColumnsTableModel):
             return status_text(row)
         if col == COL_BUILD:
             return format_os_build(row.os_build, row.os_ubr)
+        if col == COL_COMPLIANCE:
+            return row.compliance.text
         if col == COL_POLL:
             return format_ms(row.poll_ms)
         if col == COL_VMS:
@@ -187,6 +217,8 @@ class HostListModel(ColumnsTableModel):
 
 
 def host_icon_name(row: HostRow) -> str:
+    if row.patching is not None:
+        return "host-patching"
     if row.reachable is None:
         return "host-pending"
     if not row.reachable:
@@ -201,6 +233,10 @@ def host_icon_name(row: HostRow) -> str:
 def host_tooltip(row: HostRow) -> str:
     header = {None: "Host (waiting for the first answer)", True: "Host"}.get(row.reachable, "Host unreachable")
     lines = [f"Name: {row.name}", f"Address: {row.address}"]
+    if row.patching is not None:
+        lines.append(f"Being patched now ({row.patching}): no freeze alerts for this host")
+    if row.cert_check_off:
+        lines.append(CERT_OFF_TEXT)
     if row.reachable is False:
         lines.append(f"Error: {row.error_kind or 'unknown'} ({status_text(row)})")
         if row.error_message:
@@ -221,7 +257,17 @@ def host_tooltip(row: HostRow) -> str:
         lines.append(f"Memory used: {format_pct(row.memory_used_pct)}")
     if row.polled_at is not None:
         lines.append(f"Last poll: {format_clock(row.polled_at)} ({format_ms(row.poll_ms)})")
+    lines.append(f"Compliance: {row.compliance.text}")
     for f in row.host_findings:
-        lines.append(f"{f.severity.capitalize()}: {f.kind}")
-        lines.extend(f"  • {e}" for e in f.evidence)
+        lines.append(f"{f.severity.capitalize()}: {kind_words(f.kind)}")
+        lines.extend(f"  • {evidence_words(e)}" for e in f.evidence)
+    return plain_tooltip(header, lines)
+
+
+def compliance_tooltip(row: HostRow) -> str:
+    """Why the Compliance column says what it says: one reason per catalog update."""
+    header = f"Compliance of {row.name}: {row.compliance.text}"
+    lines = list(row.compliance.reasons)
+    if row.compliance.freeze_fixes:
+        lines.append("Fixes a freeze: " + ", ".join(f.kb for f in row.compliance.freeze_fixes))
     return plain_tooltip(header, lines)

@@ -10,13 +10,16 @@ from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QSplitter,
                                QTreeView, QVBoxLayout, QWidget)
 
-from .host_model import (COL_BUILD, COL_FINDINGS, COL_HOST, COL_POLL, COL_STATUS, COL_VMS,
-                         HostListModel, HostRowRole, alert_text)
+from .host_model import (COL_BUILD, COL_COMPLIANCE, COL_FINDINGS, COL_HOST, COL_POLL, COL_STATUS,
+                         COL_VMS, HostListModel, HostRowRole, alert_text)
 
 CELL_PADDING = 12
 # The widest text each fixed column usually shows (the host column also has an icon).
-COLUMN_SAMPLES = {COL_HOST: "HV-NODE-01 ", COL_BUILD: "20348.3692", COL_POLL: "1000 ms",
+COLUMN_SAMPLES = {COL_HOST: "HV-NODE-01 ", COL_BUILD: "20348.3692",
+                  COL_COMPLIANCE: "needs update (KB5061906)", COL_POLL: "1000 ms",
                   COL_VMS: "40/40", COL_FINDINGS: "1 crit, 1 warn"}
+# The status column stretches but never below this (it also carries the certificate badge).
+STATUS_SAMPLE = "patching: maintenance-on"
 
 
 class HostPanel(QWidget):
@@ -51,6 +54,9 @@ class HostPanel(QWidget):
         for col, sample in COLUMN_SAMPLES.items():
             extra = icon + 4 if col == COL_HOST else 0
             header.resizeSection(col, fm.horizontalAdvance(sample) + extra + CELL_PADDING)
+        header.setMinimumSectionSize(min(60, header.minimumSectionSize()))
+        self.view.setMinimumWidth(sum(header.sectionSize(c) for c in COLUMN_SAMPLES)
+                                  + fm.horizontalAdvance("No answer") + icon + CELL_PADDING)
 
         # Hosts that need attention, with the whole error message (the list has no room).
         self.alerts = QLabel(self)

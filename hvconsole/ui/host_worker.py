@@ -27,6 +27,8 @@ from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostEvent, Snapshot, VmSample, unreachable
 from hvconsole.core.timeutil import utcnow
 
+from .host_compliance import UNKNOWN_NOT_POLLED, CatalogSource, HostCompliance, summarize
+from .maintenance_feed import MaintenanceFeed
 from .rows import SPARK_POINTS, HostRow, TileRow, build_host_row, build_tile_rows, tile_findings
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,9 @@ class PollResult:
     changed_findings: tuple[Any, ...]   # detector findings that appeared, changed or cleared
     events: tuple[HostEvent, ...]
     poll_ms: float
+    # Every finding active after this poll, with its current last_seen (the detector
+    # reports a finding as "changed" only when its evidence changes, not when it lasts).
+    active_findings: tuple[Any, ...] = ()
 
 
 class HostWorker:
@@ -66,12 +71,21 @@ class HostWorker:
                  collector_factory: Callable[[], CollectorLike],
                  detector_factory: Callable[[], DetectorLike],
                  poll_interval_s: float = 5.0,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow,
+                 maintenance: MaintenanceFeed | None = None,
+                 catalog: CatalogSource | None = None,
+                 cert_check_off: bool = False):
         self.name = name
         self.address = address
         self._collector_factory = collector_factory
         self._detector_factory = detector_factory
-        self._clock = clock
+        self.clock = clock
+        # Shared with the other workers and the window (thread-safe); None: not patched.
+        self.maintenance = maintenance
+        self._catalog = catalog
+        self.cert_check_off = cert_check_off
+        self._compliance: HostCompliance = UNKNOWN_NOT_POLLED
+        self._compliance_os: Any = None                 # the OsInfo it was computed from
         self._collector: CollectorLike | None = None
         self._detector: DetectorLike | None = None
         self.history = SiteHistory(poll_interval_s=poll_interval_s)
@@ -106,21 +120,25 @@ class HostWorker:
             stale_reason = _stale_reason(snap)
         vms = self._last_answer.vms if self._last_answer is not None else ()
         self._update_sparklines(vms, snap if vm_list_ok else None)
+        answered = snap if snap.reachable else self._last_answer
+        patching = self.maintenance.patching(self.name) if self.maintenance is not None else None
+        patching_text = None if patching is None else patching.text
 
         by_vm = tile_findings(active)
         tiles = build_tile_rows(self.name, vms, {k: tuple(v) for k, v in self._cpu.items()},
-                                by_vm, stale_reason, self._tiles)
+                                by_vm, stale_reason, self._tiles, patching=patching_text)
         # Keep the previous rows one poll longer: by the next poll the GUI has replaced
         # them, so they are freed here, on this thread, instead of on the GUI thread in
         # the middle of a tick (freeing 2,000 rows costs a few milliseconds).
         self._retired = self._tiles
         self._tiles = {t.vm_id: t for t in tiles}
-        host_row = build_host_row(self.name, self.address, snap,
-                                  snap if snap.reachable else self._last_answer,
-                                  poll_ms, self._unreachable_since, by_vm)
+        host_row = build_host_row(self.name, self.address, snap, answered,
+                                  poll_ms, self._unreachable_since, by_vm,
+                                  compliance=self._assess(answered), patching=patching_text,
+                                  cert_check_off=self.cert_check_off)
         return PollResult(host=self.name, snapshot=snap, tiles=tiles, host_row=host_row,
                           changed_findings=tuple(changed), events=tuple(snap.events),
-                          poll_ms=poll_ms)
+                          poll_ms=poll_ms, active_findings=tuple(active))
 
     def close(self) -> None:
         """Close the host's session (on the worker thread: closing talks to the host)."""
@@ -143,8 +161,24 @@ class HostWorker:
             # The collector promises not to raise; if it does anyway, polling must go on
             # and the host must show why, not vanish from the window.
             log.exception("%s: poll raised", self.name)
-            return unreachable(self.name, self._clock(), "protocol",
+            return unreachable(self.name, self.clock(), "protocol",
                                f"polling failed inside the console ({type(exc).__name__})")
+
+    def _assess(self, answered: Snapshot | None) -> HostCompliance:
+        """The Compliance column, worked out again only when the host's OS facts change."""
+        if self._catalog is None:
+            return self._compliance
+        os_info = None if answered is None else answered.os
+        if answered is not None and os_info is not None and os_info == self._compliance_os:
+            return self._compliance
+        try:
+            catalog, problem = self._catalog.get()
+            self._compliance = summarize(self.name, answered, catalog, problem)
+        except Exception:   # a compliance bug must not stop the tiles from updating
+            log.exception("%s: compliance failed", self.name)
+            return self._compliance
+        self._compliance_os = os_info
+        return self._compliance
 
     def _detect(self, snap: Snapshot) -> tuple[list[Any], list[Any]]:
         try:
@@ -181,10 +215,14 @@ def _stale_reason(snap: Snapshot) -> str:
 
 def worker_for_target(target: Any, *, timeout_s: float = 10.0, poll_interval_s: float = 5.0,
                       clock: Callable[[], datetime] | None = None,
-                      detector_factory: Callable[[], DetectorLike] | None = None) -> HostWorker:
+                      detector_factory: Callable[[], DetectorLike] | None = None,
+                      maintenance: MaintenanceFeed | None = None,
+                      catalog: CatalogSource | None = None) -> HostWorker:
     """A worker that polls ``target`` (a ``hvconsole.remote.target.Target``) with the real
     Collector and freeze detector. ``clock`` stamps ``polled_at`` (the simulated site
-    passes its own clock so that detection runs in simulated time)."""
+    passes its own clock so that detection runs in simulated time). ``maintenance`` (shared
+    by all workers of a window) silences the detector for hosts being patched; ``catalog``
+    feeds the Compliance column."""
     def make_collector() -> CollectorLike:
         # Imported here, on the worker thread: the WinRM stack is not needed for first paint.
         from hvconsole.remote.collector import Collector
@@ -195,8 +233,16 @@ def worker_for_target(target: Any, *, timeout_s: float = 10.0, poll_interval_s: 
 
     def make_detector() -> DetectorLike:
         from hvconsole.core.detector import Detector
-        return Detector()
+        return Detector(maintenance=None if maintenance is None else maintenance.registry)
 
     return HostWorker(target.name, target.hostname, collector_factory=make_collector,
                       detector_factory=detector_factory or make_detector,
-                      poll_interval_s=poll_interval_s, clock=clock or utcnow)
+                      poll_interval_s=poll_interval_s, clock=clock or utcnow,
+                      maintenance=maintenance, catalog=catalog,
+                      cert_check_off=certificate_check_off(target))
+
+
+def certificate_check_off(target: Any) -> bool:
+    """HTTPS with the server certificate not validated (the inventory's "lab only" choice)."""
+    return (str(getattr(target, "url", "")).lower().startswith("https:")
+            and getattr(target, "server_cert_validation", "validate") == "ignore")

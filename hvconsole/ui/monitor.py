@@ -22,6 +22,7 @@ from .events_model import EventsModel
 from .findings_model import FindingsModel
 from .host_model import HostListModel
 from .host_worker import HostWorker, PollResult
+from .maintenance_feed import MaintenanceFeed
 from .polling import DEFAULT_SHUTDOWN_WAIT_S, PollingService
 from .tile_filter import TileFilterProxy
 from .tile_model import ApplyStats, TileModel
@@ -44,11 +45,17 @@ class Monitor(QObject):
 
     applied = Signal(object)          # TickStats, after the models were updated
     new_critical = Signal(object)     # list of findings (re-emitted from the findings model)
+    maintenance_changed = Signal()    # the set of hosts being patched changed
 
     def __init__(self, workers: Sequence[HostWorker], *, polling: PollingService | None = None,
+                 maintenance: MaintenanceFeed | None = None,
                  parent: QObject | None = None, **polling_options: Any):
         super().__init__(parent)
         self.workers = {w.name: w for w in workers}
+        # Hosts in a patch run's maintenance window; the workers read the same feed.
+        shared = {id(w.maintenance): w.maintenance for w in workers if getattr(w, "maintenance", None)}
+        self.maintenance = maintenance or (next(iter(shared.values())) if len(shared) == 1
+                                           else MaintenanceFeed())
         self.tiles = TileModel(self)
         self.tile_proxy = TileFilterProxy(self.tiles, self)
         self.hosts = HostListModel([(w.name, w.address) for w in workers], self)
@@ -57,7 +64,7 @@ class Monitor(QObject):
         self.polling = polling if polling is not None else PollingService(workers, parent=self,
                                                                           **polling_options)
         self.polling.batch_ready.connect(self.apply_batch)
-        self.findings.new_critical.connect(self.new_critical)
+        self.findings.new_critical.connect(self._new_critical)
         self.ticks = 0
         self.last_tick: TickStats | None = None
 
@@ -81,6 +88,7 @@ class Monitor(QObject):
         tile_stats = self.tiles.apply({host: r.tiles for host, r in newest.items()})
         self.hosts.apply(r.host_row for r in newest.values())
         fresh = self.findings.apply(changed)
+        self.findings.refresh_seen(f for r in newest.values() for f in r.active_findings)
         new_events = 0
         for result in batch:
             if result.events:
@@ -91,8 +99,47 @@ class Monitor(QObject):
                           apply_ms=(time.perf_counter() - started) * 1000.0)
         self.ticks += 1
         self.last_tick = stats
+        self.maintenance.renew(self.clock())
         self.applied.emit(stats)
         return stats
+
+    # -- patching ------------------------------------------------------------------------
+
+    def clock(self) -> Any:
+        """The pollers' clock (the simulated site's for the demo): what ``polled_at`` and
+        the maintenance windows are compared with."""
+        worker = next(iter(self.workers.values()), None)
+        from hvconsole.core.timeutil import utcnow
+        return (worker.clock if worker is not None else utcnow)()
+
+    def set_maintenance(self, active: Sequence[Any]) -> set[str]:
+        """The hosts in a patch run's maintenance window now (``ActiveMaintenance`` objects
+        from the journal). Hosts whose state changed are polled at once, so their rows say
+        "patching: <step>" (or stop saying it) without waiting for the next round."""
+        changed = self.maintenance.update(active, self.clock())
+        for host in changed:
+            if host in self.workers:
+                self.polling.poll_now(host)
+            else:   # the journal may spell the name in another case
+                match = next((h for h in self.workers if h.casefold() == host.casefold()), None)
+                if match is not None:
+                    self.polling.poll_now(match)
+        if changed:
+            self.maintenance_changed.emit()
+        return changed
+
+    def under_maintenance(self, host: str) -> bool:
+        return self.maintenance.covers(host)
+
+    def alerting(self, findings: Sequence[Any]) -> list[Any]:
+        """The findings the window may alert about: none for a host being patched (its
+        VMs are saved and restarted, its host reboots, on purpose)."""
+        return [f for f in findings if not self.maintenance.covers(f.host)]
+
+    def _new_critical(self, findings: Sequence[Any]) -> None:
+        wanted = self.alerting(findings)
+        if wanted:
+            self.new_critical.emit(wanted)
 
     def _vm_name(self, host: str, vm_id: str) -> str | None:
         pos = self.tiles.position(host, vm_id)

@@ -13,6 +13,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from .finding_words import evidence_words, kind_words
+
 NOTIFY_MS = 15000
 MAX_LISTED = 5
 
@@ -23,12 +25,12 @@ def notification_text(findings: Sequence[Any]) -> tuple[str, str]:
         f = findings[0]
         what = f"VM {f.vm_name or f.vm_id} on {f.host}" if f.vm_id else f"Host {f.host}"
         title = "Critical: " + ("possible frozen VM" if f.vm_id else "host problem")
-        body = f"{what}: {f.kind}"
+        body = f"{what}: {kind_words(f.kind)}"
         if f.evidence:
-            body += "\n" + str(f.evidence[0])
+            body += "\n" + evidence_words(str(f.evidence[0]))
         return title, body
     title = f"{len(findings)} new critical findings"
-    lines = [f"{f.host} / {f.vm_name or f.vm_id or 'host'}: {f.kind}" for f in findings[:MAX_LISTED]]
+    lines = [f"{f.host} / {f.vm_name or f.vm_id or 'host'}: {kind_words(f.kind)}" for f in findings[:MAX_LISTED]]
     if len(findings) > MAX_LISTED:
         lines.append(f"… and {len(findings) - MAX_LISTED} more")
     return title, "\n".join(lines)

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 from hvconsole.core.snapshot import Snapshot, VmSample
 
 from .formatting import format_duration, format_mem_pair
+from .host_compliance import UNKNOWN_NOT_POLLED, HostCompliance
 from .spark_geometry import spark_runs
 from .vmstate import GROUP_RUNNING, SEVERITY_RANK, heartbeat_is_bad, heartbeat_text, state_group
 
@@ -54,11 +55,17 @@ class TileTexts:
     vcpus: str
 
 
-def tile_texts(vm: VmSample, group: str, stale_reason: str | None) -> TileTexts:
+def tile_texts(vm: VmSample, group: str, stale_reason: str | None,
+               patching: str | None = None) -> TileTexts:
     running = group == GROUP_RUNNING
     live = running and stale_reason is None
+    status = vm.state if stale_reason is None else stale_reason
+    if patching is not None:
+        # The host is in a patch run's maintenance window: say so where the state is
+        # shown (a saved VM or an unreachable host is expected now, not a problem).
+        status = f"{patching} · {status}"
     return TileTexts(
-        status=vm.state if stale_reason is None else stale_reason,
+        status=status,
         cpu=f"CPU {vm.cpu_pct:.0f} %" if vm.cpu_pct is not None and live else "CPU —",
         memory="Mem " + format_mem_pair(vm.memory_assigned_mb, vm.memory_demand_mb),
         heartbeat="♥ " + heartbeat_text(vm.heartbeat, vm.state),
@@ -79,6 +86,7 @@ class TileRow:
     cpu_history: tuple[float, ...]          # oldest first, NaN = unknown
     findings: tuple[TileFinding, ...] = ()  # active, worst first
     stale_reason: str | None = None         # set when the host did not answer this poll
+    patching: str | None = None             # "patching: install" while the host is in a patch run
     # Derived in __post_init__ so that the GUI thread never recomputes them.
     vm_id: str = field(default="", init=False)
     rank: int = field(default=RANK_NORMAL, init=False)
@@ -91,7 +99,8 @@ class TileRow:
     def __post_init__(self) -> None:
         if self.findings:
             rank = min(SEVERITY_RANK.get(f.severity, RANK_WARNING) for f in self.findings)
-        elif self.stale_reason is not None:
+        elif self.stale_reason is not None and self.patching is None:
+            # A host in a patch run is expected to go quiet: not a problem to sort first.
             rank = RANK_STALE
         else:
             rank = RANK_NORMAL
@@ -102,7 +111,7 @@ class TileRow:
         object.__setattr__(self, "name_folded", folded)
         object.__setattr__(self, "group", group)
         object.__setattr__(self, "sort_key", (rank, folded, self.host.casefold(), self.vm.id))
-        object.__setattr__(self, "texts", tile_texts(self.vm, group, self.stale_reason))
+        object.__setattr__(self, "texts", tile_texts(self.vm, group, self.stale_reason, self.patching))
         object.__setattr__(self, "spark", spark_runs(self.cpu_history, SPARK_POINTS))
 
     @property
@@ -145,6 +154,9 @@ class HostRow:
     memory_used_pct: float | None = None
     cluster: str | None = None
     host_findings: tuple[TileFinding, ...] = ()   # findings about the host itself
+    compliance: HostCompliance = UNKNOWN_NOT_POLLED
+    patching: str | None = None            # "patching: install" (a patch run's maintenance window)
+    cert_check_off: bool = False           # HTTPS without certificate validation (issue 10 #10)
 
 
 def tile_findings(findings: Iterable[Any]) -> dict[str | None, tuple[TileFinding, ...]]:
@@ -169,7 +181,8 @@ def _finding_order(f: TileFinding) -> tuple:
 def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str, tuple[float, ...]],
                     findings_by_vm: dict[str | None, tuple[TileFinding, ...]],
                     stale_reason: str | None,
-                    previous: dict[str, TileRow] | None = None) -> tuple[TileRow, ...]:
+                    previous: dict[str, TileRow] | None = None,
+                    patching: str | None = None) -> tuple[TileRow, ...]:
     """Tiles for one host's VMs. ``vms`` is the newest answered poll's list (or the last
     one we had, with ``stale_reason``, while the host does not answer). A row equal to
     the one in ``previous`` is returned as that same object, so that the GUI thread can
@@ -181,7 +194,8 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
             continue  # a VM listed twice in one poll: show it once
         seen.add(vm.id)
         row = TileRow(host=host, vm=vm, cpu_history=cpu_histories.get(vm.id, ()),
-                      findings=findings_by_vm.get(vm.id, ()), stale_reason=stale_reason)
+                      findings=findings_by_vm.get(vm.id, ()), stale_reason=stale_reason,
+                      patching=patching)
         old = None if previous is None else previous.get(vm.id)
         if old is not None:
             if old == row:
@@ -196,7 +210,9 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
 
 def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: Snapshot | None,
                    poll_ms: float | None, unreachable_since: datetime | None,
-                   findings_by_vm: dict[str | None, tuple[TileFinding, ...]]) -> HostRow:
+                   findings_by_vm: dict[str | None, tuple[TileFinding, ...]], *,
+                   compliance: HostCompliance = UNKNOWN_NOT_POLLED, patching: str | None = None,
+                   cert_check_off: bool = False) -> HostRow:
     """The host list line after a poll. OS, VM counts and resources come from the newest
     poll that answered, so an unreachable host still says what it was running."""
     severities = [f.severity for items in findings_by_vm.values() for f in items]
@@ -229,4 +245,5 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
         memory_used_pct=mem_pct,
         cluster=None if base is None or base.cluster is None else base.cluster.name,
         host_findings=findings_by_vm.get(None, ()),
+        compliance=compliance, patching=patching, cert_check_off=cert_check_off,
     )

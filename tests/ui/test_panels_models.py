@@ -142,7 +142,8 @@ def test_host_list_marks_unreachable_hosts_with_kind_and_message(qtmodeltester):
 def test_notification_text_for_one_and_many():
     title, body = notification_text([finding("SQL-PROD-02")])
     assert title == "Critical: possible frozen VM"
-    assert body.startswith("VM SQL-PROD-02 on HV01: heartbeat-lost")
+    # the detector's machine name in words (issue 10 #15)
+    assert body.startswith("VM SQL-PROD-02 on HV01: Heartbeat lost\n")
     title, body = notification_text([finding(f"VM{i}") for i in range(7)])
     assert title == "7 new critical findings" and "… and 2 more" in body
     title, _ = notification_text([finding(None, kind="host-unreachable")])
