@@ -277,8 +277,8 @@ class HostSession:
                             operation_timeout_sec=op, proxy=None)
         # Same settings, our transport: bounded answers, deadline on the body, counting.
         # proxy=None: never route a host through an environment proxy (and pywinrm warns
-        # when it would); ca_trust_path None means requests' bundled public CAs (certifi),
-        # not the OS store: a private CA needs its PEM file (inventory: CA bundle).
+        # when it would); ca_trust_path None means the OS trust store (trust.py), a CA
+        # bundle means that bundle alone.
         protocol.transport = BoundedTransport(
             endpoint=t.url, username=t.username, password=t.password, service="HTTP",
             ca_trust_path=t.ca_trust_path, read_timeout_sec=op + 10,
@@ -301,7 +301,7 @@ class HostSession:
         assert self._protocol is not None
         op_cap = min(self.operation_timeout_s, CANCEL_CHECK_S) if receive and cancel is not None \
             else self.operation_timeout_s
-        _set_timeouts(self._protocol, deadline, op_cap)
+        _set_timeouts(self._protocol, deadline, op_cap, cancel=cancel, timeout_s=timeout_s)
 
     def _drop_protocol(self) -> None:
         protocol, self._protocol = self._protocol, None
@@ -372,16 +372,20 @@ class HostSession:
                     pass
 
 
-def _set_timeouts(protocol: Protocol, deadline: float, operation_cap_s: int) -> None:
+def _set_timeouts(protocol: Protocol, deadline: float, operation_cap_s: int, *,
+                  cancel: CancelToken | None = None, timeout_s: float | None = None) -> None:
     """The next request may take what is left of the deadline (requests reads
     ``read_timeout_sec`` at send time); the host is asked to answer a second before that
     (OperationTimeout), so that an idle Receive comes back as a retryable fault rather
-    than as our own read timeout."""
+    than as our own read timeout. The transport ends the request at the deadline or on
+    cancel, however slowly the host answers (``transport.py``)."""
     remaining = deadline - time.monotonic()
     protocol.operation_timeout_sec = max(1, min(operation_cap_s, int(remaining) - 1))
     transport = protocol.transport
     transport.read_timeout_sec = max(remaining, 0.001)
     transport.deadline = deadline
+    transport.cancel = cancel
+    transport.timeout_s = timeout_s
 
 
 def _decode(data: bytes) -> str:

@@ -1,22 +1,38 @@
-"""pywinrm's HTTP transport with three things it lacks: a bound on how much of an answer
-is read, a deadline that also covers reading the body, and a count of HTTP requests.
+"""pywinrm's HTTP transport with what it lacks: a bound on how much of an answer is read,
+one deadline for the whole exchange (body included) that a cancel can cut short, a count of
+HTTP requests, and the OS trust store for HTTPS.
 
 pywinrm reads every answer whole (``session.send`` without ``stream``), so a host that
 answers with gigabytes would exhaust memory before any check could run. Here the answer
-is streamed and abandoned as soon as it passes ``max_body_bytes``. The per-request
-timeout is whatever the session sets in ``read_timeout_sec`` before each call (requests
-reads it at send time).
+is streamed and abandoned as soon as it passes ``max_body_bytes``.
+
+A socket timeout bounds one read, not an answer: a host that declares a length and then
+sends one byte every half second would keep a call alive for hours. So every request is
+registered with the process-wide watchdog (``watchdog.py``) for its deadline and cancel
+token; when either comes, the watchdog shuts this transport's sockets down, the blocked
+read returns at once, and the call fails as a timeout (or as cancelled). The sockets are
+known because this transport's connection pools create them through
+``_TrackedConnection`` (urllib3's ``_new_conn``), which records each one.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+import weakref
+from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
 from winrm.transport import Transport
 
-from .errors import RemoteError
+from . import trust
+from .errors import RemoteError, seconds_text
+from .watchdog import WATCHDOG
 
 _CHUNK = 64 * 1024
 
@@ -34,15 +50,31 @@ class BoundedTransport(Transport):
         # because of base64 and the envelope, but messages speak of this one.
         self.output_limit_bytes = output_limit_bytes or max_body_bytes
         self.deadline: float | None = None   # time.monotonic() value; None = no deadline
+        self.timeout_s: float | None = None  # the call's whole timeout, for messages
+        self.cancel: Any = None              # a CancelToken (``.cancelled``) or None
         self.requests_sent = 0
+        self.sockets = SocketSet()
 
     def _send_message_request(self, session: requests.Session,
                               prepared_request: requests.PreparedRequest) -> requests.Response:
+        self._equip(session)
         self.requests_sent += 1
-        response = session.send(prepared_request, timeout=self.read_timeout_sec, stream=True)
-        # requests_ntlm keeps the 401 challenge legs in history: they were requests too.
-        self.requests_sent += len(response.history)
-        self._load_body(response)
+        cancel = self.cancel
+        watch = WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None else None,
+                               self._stop)
+        try:
+            response = session.send(prepared_request, timeout=self.read_timeout_sec, stream=True)
+            # requests_ntlm keeps the 401 challenge legs in history: they were requests too.
+            self.requests_sent += len(response.history)
+            self._load_body(response)
+        except Exception:
+            if watch.fired is not None:
+                raise self._stopped(watch.fired) from None
+            raise
+        finally:
+            watch.done()
+        if watch.fired is not None:  # stopped just as the answer completed: the socket is gone
+            raise self._stopped(watch.fired)
         if response.status_code == 401:
             raise InvalidCredentialsError("the specified credentials were rejected by the server")
         if response.status_code >= 400:
@@ -66,13 +98,36 @@ class BoundedTransport(Transport):
                     raise self._too_large()
                 chunks.append(chunk)
                 if self.deadline is not None and time.monotonic() > self.deadline:
-                    raise RemoteError("timeout", f"the answer from {self.host_label} did not arrive in time")
+                    raise self._stopped("timeout")
         except BaseException:
             response.close()  # an unread rest must not go back to the connection pool
             raise
         # What requests itself does when it preloads a body (Response.content).
         response._content = b"".join(chunks)
         response._content_consumed = True
+
+    def _equip(self, session: requests.Session) -> None:
+        """Once per requests session (pywinrm builds it, and may send the NTLM set-up
+        request from inside ``build_session``, which comes through here first): our own
+        adapters, so that every socket is known and HTTPS trusts the OS store."""
+        if getattr(session, "_hvc_equipped", False):
+            return
+        context = trust.os_trust_context() if (
+            self.endpoint.lower().startswith("https")
+            and trust.uses_os_store(self.server_cert_validation, self.ca_trust_path)) else None
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, _WatchedAdapter(self.sockets, ssl_context=context))
+        session._hvc_equipped = True  # type: ignore[attr-defined]
+
+    def _stop(self, why: str) -> None:
+        """Called by the watchdog (its own thread): end whatever this transport is reading."""
+        self.sockets.shutdown_all()
+
+    def _stopped(self, why: str) -> RemoteError:
+        if why == "cancelled":
+            return RemoteError("timeout", f"the call to {self.host_label} was cancelled", cancelled=True)
+        within = f" within {seconds_text(self.timeout_s)}" if self.timeout_s is not None else " in time"
+        return RemoteError("timeout", f"no answer from {self.host_label}{within}")
 
     def _too_large(self) -> RemoteError:
         return RemoteError("protocol", f"the answer from {self.host_label} is larger than "
@@ -83,3 +138,68 @@ def megabytes(n: int) -> str:
     """``8 MB`` / ``512 KB``: a size as an admin reads it."""
     mb = n / 2**20
     return f"{mb:.0f} MB" if mb >= 1 else f"{n // 1024} KB"
+
+
+class SocketSet:
+    """The live sockets of one transport (weakly held: a closed connection drops out)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+
+    def shutdown_all(self) -> None:
+        """Shut every socket down for reading and writing. Another thread blocked in a read
+        on one of them returns at once (end of stream). The fd itself is left to its owner
+        to close; ``socket.socket.shutdown`` is called on the plain socket level so that a
+        TLS socket is not unwrapped under the reading thread's feet."""
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass   # already closed or never connected
+
+
+def _tracked(base: type, sockets: SocketSet) -> type:
+    """``base`` (urllib3's HTTP(S)Connection) recording each socket it opens in ``sockets``."""
+
+    def _new_conn(self):  # type: ignore[no-untyped-def]
+        sock = base._new_conn(self)
+        sockets.add(sock)
+        return sock
+
+    return type(f"Tracked{base.__name__}", (base,), {"_new_conn": _new_conn})
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose pools make tracked connections; with ``ssl_context`` (the OS
+    trust store) HTTPS verifies against that context alone, not certifi's bundle."""
+
+    def __init__(self, sockets: SocketSet, *, ssl_context=None):  # type: ignore[no-untyped-def]
+        # init_poolmanager runs inside HTTPAdapter.__init__: set what it needs first.
+        self._sockets = sockets
+        self._ssl_context = ssl_context
+        super().__init__()
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        if self._ssl_context is not None:
+            pool_kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        http = type("TrackedHTTPConnectionPool", (HTTPConnectionPool,),
+                    {"ConnectionCls": _tracked(HTTPConnection, self._sockets)})
+        https = type("TrackedHTTPSConnectionPool", (HTTPSConnectionPool,),
+                     {"ConnectionCls": _tracked(HTTPSConnection, self._sockets)})
+        self.poolmanager.pool_classes_by_scheme = {"http": http, "https": https}
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if self._ssl_context is not None and verify is True:
+            # requests would add certifi's bundle to the context; the OS store is the trust.
+            conn.ca_certs = None
+            conn.ca_cert_dir = None

@@ -1,0 +1,130 @@
+"""One background thread that ends blocking network calls at their deadline or on cancel.
+
+A socket timeout bounds one ``recv``, not a whole answer: a host that sends one byte every
+half second keeps every read short and the call alive forever, and a thread blocked in
+``recv`` cannot look at a cancel flag. The only reliable way to stop such a call from
+outside is to shut its socket down, which makes the blocked read return at once. This
+module does the waiting for every call in the process on one daemon thread: a caller
+registers what to do when its time is up (``on_fire``), does its blocking work, and
+removes the watch when done.
+
+``on_fire`` runs on the watchdog thread and must not block (shutting sockets down does not).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+# How often watches with a cancel check are looked at: a cancel is acted on within this.
+CANCEL_POLL_S = 0.1
+
+
+class Watch:
+    """One registered call. ``fired`` tells why it was stopped: ``"timeout"``,
+    ``"cancelled"``, or ``None`` while it was not."""
+
+    __slots__ = ("deadline", "cancelled", "on_fire", "fired", "_active")
+
+    def __init__(self, deadline: float | None, cancelled: Callable[[], bool] | None,
+                 on_fire: Callable[[str], None]):
+        self.deadline = deadline
+        self.cancelled = cancelled
+        self.on_fire = on_fire
+        self.fired: str | None = None
+        self._active = True
+
+    def done(self) -> None:
+        """The call finished (or failed by itself): nothing to stop any more."""
+        WATCHDOG.remove(self)
+
+    def __enter__(self) -> "Watch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done()
+
+
+class Watchdog:
+    """The process-wide watcher. Use :data:`WATCHDOG`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Watch]] = []     # by deadline
+        self._polled: set[Watch] = set()                     # watches with a cancel check
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float | None, cancelled: Callable[[], bool] | None,
+              on_fire: Callable[[str], None]) -> Watch:
+        """Call ``on_fire("timeout")`` at ``deadline`` (a ``time.monotonic()`` value) or
+        ``on_fire("cancelled")`` once ``cancelled()`` is true, unless ``done()`` came first.
+        A deadline already past or a cancel already set fires at once."""
+        w = Watch(deadline, cancelled, on_fire)
+        with self._cond:
+            if deadline is not None:
+                heapq.heappush(self._heap, (deadline, next(self._seq), w))
+            if cancelled is not None:
+                self._polled.add(w)
+            self._ensure_thread()
+            self._cond.notify()
+        return w
+
+    def remove(self, w: Watch) -> None:
+        with self._cond:
+            w._active = False
+            self._polled.discard(w)
+            # Its heap entry is dropped lazily when it comes up (inactive).
+
+    # -- the thread ----------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="hvc-watchdog", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            to_fire: list[tuple[Watch, str]] = []
+            with self._cond:
+                now = time.monotonic()
+                while self._heap and (not self._heap[0][2]._active or self._heap[0][0] <= now):
+                    _, _, w = heapq.heappop(self._heap)
+                    if w._active:
+                        to_fire.append((w, "timeout"))
+                for w in list(self._polled):
+                    if w._active and all(w is not f for f, _ in to_fire) and _safe_check(w):
+                        to_fire.append((w, "cancelled"))
+                for w, why in to_fire:
+                    w._active = False
+                    w.fired = why
+                    self._polled.discard(w)
+                if not to_fire:
+                    wait = None
+                    if self._heap:
+                        wait = max(0.0, self._heap[0][0] - now)
+                    if self._polled:
+                        wait = CANCEL_POLL_S if wait is None else min(wait, CANCEL_POLL_S)
+                    self._cond.wait(wait)
+                    continue
+            for w, why in to_fire:
+                try:
+                    w.on_fire(why)
+                except Exception:  # a failing stop must not stop the watchdog for everyone
+                    log.exception("stopping a call (%s) failed", why)
+
+
+def _safe_check(w: Watch) -> bool:
+    try:
+        return bool(w.cancelled and w.cancelled())
+    except Exception:
+        return False
+
+
+WATCHDOG = Watchdog()
