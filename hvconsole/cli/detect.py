@@ -5,7 +5,9 @@ The trace is streamed (a 100 MB trace is read in bounded memory); ``-`` reads st
 Exit 0 whether or not something was found. A bad line (not JSON, not a snapshot, or
 ``polled_at`` going back for its host) is a warning on stderr naming the line, and is
 skipped. It is fatal (exit 2) only when ``--strict`` is given, or when the input holds no
-valid snapshot at all (then it is not a trace). Unreadable input or thresholds: exit 2.
+valid snapshot at all (then it is not a trace; an empty file included). Unreadable input or
+thresholds: exit 2. Text from the file (host names inside a problem) is printed through
+the detector's ``clean`` so it cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ class _BadLines:
         self.count += 1
         self.first = self.first or bad
         if self.count <= MAX_LINE_WARNINGS:
-            print(f"{PROG}: warning: {self.name} line {bad.line_no}: {bad.problem} (skipped)", file=self.err)
+            print(f"{PROG}: warning: {self.name} line {bad.line_no}: {clean(bad.problem, 300)} (skipped)",
+                  file=self.err)
 
     def summary(self) -> None:
         if self.count > MAX_LINE_WARNINGS:
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         for snap in read_trace(counter, strict=args.strict, on_bad_line=bad):  # type: ignore[arg-type]
             detector.feed(snap)
     except TraceError as exc:
-        print(f"{PROG}: {name} line {exc.line_no}: {exc.problem}", file=err)
+        print(f"{PROG}: {name} line {exc.line_no}: {clean(exc.problem, 300)}", file=err)
         return 2
     except OSError as exc:
         print(f"{PROG}: cannot read {name} after line {counter.lines}: {exc.strerror or exc}", file=err)
@@ -106,7 +109,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     bad.summary()
     if detector.snapshots == 0 and bad.first is not None:
         print(f"{PROG}: {name} is not a trace: no valid snapshot; first problem at line "
-              f"{bad.first.line_no}: {bad.first.problem}", file=err)
+              f"{bad.first.line_no}: {clean(bad.first.problem, 300)}", file=err)
+        return 2
+    if detector.snapshots == 0:
+        print(f"{PROG}: {name} is empty: no snapshot to look at", file=err)
         return 2
     if detector.ignored:
         print(f"{PROG}: warning: {detector.ignored} snapshots ignored: not newer than the "

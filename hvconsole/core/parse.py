@@ -53,7 +53,8 @@ def parse_snapshot(obj: Any) -> Snapshot:
     o = _obj(obj, "")
     schema = o.get("schema")
     if schema is not None and schema != SCHEMA_ID:
-        raise SnapshotFormatError("schema", f"unsupported schema {str(schema)[:60]!r}, expected {SCHEMA_ID!r}")
+        shown = repr(schema[:60]) if isinstance(schema, str) else _kind(schema)
+        raise SnapshotFormatError("schema", f"unsupported schema {shown}, expected {SCHEMA_ID!r}")
     host = _req_str(o, "host", "")
     if not host:
         raise SnapshotFormatError("host", "must not be empty")
@@ -84,7 +85,7 @@ def _error(o: Mapping[str, Any], p: str) -> PollError:
     kind = _req_str(o, "kind", p)
     if kind not in enums.ERROR_KINDS:
         raise SnapshotFormatError(f"{p}.kind", f"unknown error kind {kind[:40]!r}")
-    return PollError(kind=kind, message=str(o.get("message") or ""),
+    return PollError(kind=kind, message=_str(o.get("message"), f"{p}.message") or "",
                      elapsed_ms=_int(o.get("elapsed_ms"), f"{p}.elapsed_ms"))
 
 
@@ -127,6 +128,7 @@ def _cluster(o: Mapping[str, Any], p: str) -> ClusterInfo:
         drain_status=_enum(o.get("drain_status"), f"{p}.drain_status", enums.DRAIN_STATUS_BY_INT,
                            frozenset(enums.DRAIN_STATUS_BY_INT.values()) | {"Unknown"},
                            unknown="Unknown") or "Unknown",
+        bitlocker_csvs=_int(o.get("bitlocker_csvs"), f"{p}.bitlocker_csvs"),
     )
 
 
@@ -179,6 +181,7 @@ def _vm(raw: Any, p: str) -> VmSample:
         generation=_int(o.get("generation"), f"{p}.generation"),
         is_clustered=_bool(o.get("is_clustered"), f"{p}.is_clustered"),
         last_backup=_time(o.get("last_backup"), f"{p}.last_backup"),
+        confidential=_bool(o.get("confidential"), f"{p}.confidential"),
     )
 
 
@@ -196,6 +199,7 @@ def _event(raw: Any, p: str) -> HostEvent:
         provider=_str(o.get("provider"), f"{p}.provider"),
         vm_id=vm_id.lower() if vm_id else None,
         message=_str(o.get("message"), f"{p}.message"),
+        first_insertion_string=_str(o.get("first_insertion_string"), f"{p}.first_insertion_string"),
     )
 
 
@@ -262,6 +266,9 @@ def _str(v: Any, p: str) -> str | None:
     if isinstance(v, str):
         return v
     if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if isinstance(v, int) and not -10**30 < v < 10**30:
+            # str() of an int over 4,300 digits raises ValueError; no host sends such text.
+            raise SnapshotFormatError(p, "number out of range")
         return str(v)
     raise SnapshotFormatError(p, f"expected text, got {_kind(v)}")
 
@@ -341,6 +348,8 @@ def _enum(v: Any, p: str, by_int: Mapping[int, str], names: frozenset[str], *, u
     if isinstance(v, bool):
         raise SnapshotFormatError(p, "expected a name, got a boolean")
     if isinstance(v, (int, float)):
+        if isinstance(v, int) and abs(v) > 2**63:
+            raise SnapshotFormatError(p, "number out of range")
         if isinstance(v, float) and not math.isfinite(v):
             raise SnapshotFormatError(p, "expected a name, got a non-finite number")
         if int(v) in by_int:
@@ -355,7 +364,7 @@ def _enum(v: Any, p: str, by_int: Mapping[int, str], names: frozenset[str], *, u
         folded = {n.lower(): n for n in names}.get(s.lower())
         if folded:
             return folded
-        if s.lstrip("-").isdecimal() and s.isascii():
+        if s.lstrip("-").isdecimal() and s.isascii() and len(s) <= 20:
             return _enum(int(s), p, by_int, names, unknown=unknown)
         if not s:
             return None

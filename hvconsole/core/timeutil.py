@@ -7,20 +7,33 @@ offset suffix, ``\\/Date(ms+0100)\\/``); the parser accepts that form too.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# .NET's DateTime.MaxValue in epoch ms has 15 digits; anything much longer is not a time
+# (and int() of a 4,300-digit string would raise an error of its own).
+_MAX_MS_DIGITS = 18
 
 
 def parse_time(text: str) -> datetime:
-    """Return an aware UTC datetime, or raise ValueError with a readable reason."""
+    """Return an aware UTC datetime, or raise ValueError with a readable reason (also for a
+    well-formed time outside what a datetime can hold, e.g. year 1 with a positive offset,
+    which would otherwise raise OverflowError or the platform's OSError)."""
     if not isinstance(text, str):
         raise ValueError(f"expected a time string, got {type(text).__name__}")
     s = text.strip()
     m = _MS_DATE.match(s)
     if m:
         # The offset suffix only says how the sender displayed it; ms are UTC epoch ms.
-        return datetime.fromtimestamp(int(m.group(1)) / 1000.0, tz=timezone.utc)
+        # Epoch + timedelta, not fromtimestamp: the C library's range differs by platform.
+        digits = m.group(1)
+        if len(digits.lstrip("-")) > _MAX_MS_DIGITS:
+            raise ValueError(f"time out of range: {text[:40]!r}")
+        try:
+            return _EPOCH + timedelta(milliseconds=int(digits))
+        except OverflowError:
+            raise ValueError(f"time out of range: {text[:40]!r}") from None
     if not s:
         raise ValueError("empty time string")
     if s.endswith(("Z", "z")):
@@ -34,7 +47,10 @@ def parse_time(text: str) -> datetime:
     if dt.tzinfo is None:
         # A time without a zone from a host is taken as UTC: the collector writes UTC.
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
+        raise ValueError(f"time out of range: {text[:40]!r}") from None
 
 
 def format_time(dt: datetime) -> str:

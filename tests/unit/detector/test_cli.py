@@ -160,10 +160,48 @@ def test_input_without_any_snapshot_is_exit_2_naming_the_line(tmp_path: Path, co
     assert "is not a trace: no valid snapshot; first problem at line 1" in err
 
 
-def test_empty_input_is_an_empty_result(tmp_path: Path):
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
+def test_empty_input_is_exit_2_as_the_help_says(tmp_path: Path, content: bytes):
     path = tmp_path / "empty.jsonl"
-    path.write_bytes(b"")
-    assert cli(["--json", str(path)])[:2] == (0, '{\n  "schema": "hvconsole.findings/1",\n  "findings": []\n}\n')
+    path.write_bytes(content)
+    rc, out, err = cli(["--json", str(path)])
+    assert (rc, out) == (2, "")
+    assert err == f"hvconsole detect: {path} is empty: no snapshot to look at\n"
+
+
+def test_one_bad_value_skips_its_line_and_keeps_the_rest(tmp_path: Path):
+    """Issue 10: a time a datetime cannot hold or a 5,000-digit integer used to end the run
+    with a traceback (and the whole trace with it); now only that line is skipped."""
+    lines = trace_lines()
+    bad_date = lines[4].replace('"polled_at":"', '"polled_at":"/Date(99999999999999999999)/","x":"', 1)
+    bad_offset = json.loads(lines[5])
+    bad_offset["vms"][0]["last_backup"] = "0001-01-01T00:00:00+01:00"
+    huge = lines[6].replace('"collect_ms":', '"collect_ms":' + "9" * 5000 + ',"y":', 1)
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([*lines[:4], bad_date, json.dumps(bad_offset), huge, *lines[7:]]) + "\n")
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join([*lines[:4], *lines[7:]]) + "\n")
+    rc, out, err = cli(["--json", str(path)])
+    assert rc == 0, err
+    assert len(err.splitlines()) == 3
+    assert all(line.startswith(f"hvconsole detect: warning: {path} line ") for line in err.splitlines())
+    assert "line 5: polled_at: time out of range" in err
+    assert "line 6: vms[0].last_backup: time out of range" in err
+    assert "line 7: not valid JSON" in err
+    _, good_out, _ = cli(["--json", str(good)])
+    assert json.loads(out) == json.loads(good_out) and json.loads(out)["findings"]
+
+
+def test_host_names_in_a_bad_line_warning_are_cleaned(tmp_path: Path):
+    lines = trace_lines()
+    evil = json.loads(lines[1])
+    evil["host"] = "HV01\x1b]0;pwned\x07\u202e"
+    path = tmp_path / "evil.jsonl"
+    # the same host name twice, the second going back in time: "out of order: <host> ..."
+    path.write_text("\n".join([lines[0], json.dumps(evil), json.dumps({**evil, "polled_at": "2000-01-01T00:00:00Z"})]))
+    rc, _, err = cli([str(path)])
+    assert rc == 0 and "out of order" in err
+    assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
 
 
 def test_unreadable_input_is_exit_2(tmp_path: Path):
