@@ -7,11 +7,11 @@ machine), because pywinrm would otherwise do exactly that without a word.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from hvconsole.core.inventory.fields import is_loopback as inventory_is_loopback
 
 TRANSPORTS = frozenset({"ntlm", "kerberos", "credssp", "ssl", "plaintext"})
 CERT_VALIDATION = frozenset({"validate", "ignore"})
@@ -61,10 +61,19 @@ class Target:
 
 
 def is_loopback(hostname: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1): the inventory's rule, so
-    a host the inventory accepts for Basic over HTTP is one the client accepts too. Names
-    that need DNS (``localhost.localdomain`` can resolve through search domains) are not."""
-    return inventory_is_loopback(hostname.strip("[]"))
+    """True only for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1): the
+    places a clear-text password may go without anything on the network deciding where.
+    A name that needs DNS never qualifies: ``localhost.`` (trailing dot) is a fully
+    qualified name that the resolver looks up like any other (RFC 6761 asks resolvers to
+    answer it with loopback, but nothing enforces that), and ``localhost.localdomain`` can
+    go through search domains."""
+    name = hostname.strip("[]")
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 class CancelToken:

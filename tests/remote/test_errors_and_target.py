@@ -130,7 +130,35 @@ def test_cancel_token_is_visible_across_threads():
 
 
 @pytest.mark.parametrize(("host", "loopback"), [
-    ("localhost", True), ("LOCALHOST.", True), ("127.0.0.2", True), ("[::1]", True), ("::1", True),
+    ("localhost", True), ("LOCALHOST", True), ("127.0.0.2", True), ("[::1]", True), ("::1", True),
+    # Names that need DNS never count, however much they look like this machine.
+    ("localhost.", False), ("LOCALHOST.", False), ("localhost.localdomain", False),
+    ("localhost.hv01.corp.example", False), ("127.0.0.1.nip.example", False),
+    ("hv01.corp.example", False), ("10.0.0.1", False), ("", False),
+])
+def test_only_literal_loopback_and_localhost_are_loopback(host, loopback):
+    from hvconsole.remote.target import is_loopback
+    assert is_loopback(host) == loopback
+
+
+@pytest.mark.parametrize("address", ["localhost.", "LocalHost."])
+def test_basic_over_http_to_a_name_that_needs_dns_is_refused(address):
+    """The path a configured host takes (inventory host -> target): a trailing-dot
+    localhost would let DNS decide where a clear-text password goes."""
+    from hvconsole.core.inventory import Host, Transport
+    from hvconsole.remote.probe import target_for
+    secret = secrets.token_urlsafe(16)
+    try:
+        host = Host(name="HV01", address=address, username="admin", transport=Transport.PLAINTEXT)
+    except ValueError:
+        return   # the inventory refused it already: just as good
+    with pytest.raises(TargetError, match="only allowed to this machine") as info:
+        target_for(host, secret)
+    assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("127.0.0.2", True), ("[::1]", True), ("::1", True),
     ("localhost.localdomain", False), ("hv01.corp.example", False), ("10.0.0.1", False),
 ])
 def test_inventory_and_client_agree_on_what_loopback_is(host, loopback):
