@@ -72,6 +72,7 @@ class Site:
     _closer: Callable[[], None] | None = field(default=None, repr=False)
     _close_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def names(self) -> list[str]:
         return [t.name for t in self.targets]
@@ -97,12 +98,13 @@ class Site:
         keeps the window or a command from exiting. True when everything stopped."""
         with self._close_lock:
             if self._closed:
-                return True
+                return self._stopped.is_set()
             self._closed = True
             closer, self._closer = self._closer, None
+        done = self._stopped
         if closer is None:
+            done.set()
             return True
-        done = threading.Event()
 
         def stop() -> None:
             try:
@@ -134,13 +136,14 @@ def open_configured_site(book: "HostBook | None" = None, *, only: Iterable[str] 
     password, a keyring error, an address a target refuses) is one problem and left out;
     the others are in. A command line passes ``allow_session_only=False``: it cannot keep
     a password for a session, so a missing keyring is one problem with its reason."""
+    from hvconsole.core.inventory import InventoryError
     from hvconsole.credentials import CredentialStoreError
     from hvconsole.remote.configured import load_configured
 
     try:
         configured = load_configured(book, only=list(only) if only is not None else None,
                                      allow_session_only=allow_session_only)
-    except CredentialStoreError as exc:
+    except (CredentialStoreError, InventoryError) as exc:   # a keyring that fails, an unreadable hosts.json
         return Site(kind="configured", label=CONFIGURED_LABEL, targets=[], problems=[str(exc)],
                     journal_path=journal_path(False), description="the host inventory")
     return Site(kind="configured", label=CONFIGURED_LABEL, targets=configured.targets,

@@ -2,8 +2,10 @@
 snapshot (``--json``: the snapshot-v1 document; otherwise a short summary).
 
 ``hvconsole collect HOST`` polls a host of the inventory (``hvconsole hosts``) with its
-password from the OS keyring; ``--demo HOST`` polls a host of the embedded demo site, which
-starts in this process on loopback, is polled like a real host, and stops.
+password from the OS keyring; ``--demo HOST`` polls a host of the simulated demo site (a
+running ``hvconsole-sim serve --state-file``, else one started in this process on loopback
+and stopped again), polled like a real host. Both come from ``hvconsole.site``. A host whose
+certificate is not checked is said once on stderr.
 
 Exit codes: 0 the host answered, 1 it did not (the snapshot says why), 2 usage errors.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+
+from hvconsole.core.detector.text import clean
 
 USAGE = "name a host of the inventory (see `hvconsole hosts list`), or use --demo HOST"
 
@@ -32,53 +36,42 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if bool(args.demo) == bool(args.host):
-        print(f"hvconsole collect: {USAGE}", file=sys.stderr)
+        say(f"hvconsole collect: {USAGE}")
         return 2
     if args.timeout <= 0:
-        print("hvconsole collect: --timeout must be positive", file=sys.stderr)
+        say("hvconsole collect: --timeout must be positive")
         return 2
-    if args.host:
-        target = configured_target(args.host)
-        if target is None:
-            return 2
-        return _poll_and_print(target, args)
-    site = start_demo_site()
+    from hvconsole.site import SiteError, open_configured_site, open_demo_site
     try:
-        targets = demo_targets(site)
-        target = next((t for t in targets if t.name.lower() == args.demo.lower()), None)
+        site = open_configured_site(only=[args.host], allow_session_only=False) if args.host \
+            else open_demo_site(name="demo")
+    except SiteError as exc:
+        say(f"hvconsole collect: {exc}")
+        return 2
+    with site:
+        name = args.host or args.demo
+        target = site.target(name)
         if target is None:
-            names = ", ".join(t.name for t in targets)
-            print(f"hvconsole collect: no demo host {args.demo!r}; the demo hosts are: {names}",
-                  file=sys.stderr)
+            if site.simulated:
+                say(f"hvconsole collect: no demo host {name!r}; the demo hosts are: {', '.join(site.names())}")
+            for problem in site.problems:
+                say(f"hvconsole collect: {problem}")
             return 2
-        return _poll_and_print(target, args)
-    finally:
-        site.stop()
+        for warning in site.warnings:
+            say(f"hvconsole collect: {warning}")
+        return _poll_and_print(target, args, site.clock)
 
 
-def configured_target(name: str) -> Any:
-    """The inventory host ``name`` with its password, or None after saying why."""
-    from hvconsole.credentials import CredentialStoreError
-    from hvconsole.remote.configured import load_configured
-    try:
-        configured = load_configured(only=[name], allow_session_only=False)
-    except CredentialStoreError as exc:
-        print(f"hvconsole collect: {exc}", file=sys.stderr)
-        return None
-    if configured.targets:
-        return configured.targets[0]
-    if not any(h.name.lower() == name.lower() for h in configured.book.inventory):
-        print(f"hvconsole collect: no host {name!r} in the inventory (see `hvconsole hosts list`)",
-              file=sys.stderr)
-    for problem in configured.problems:
-        print(f"hvconsole collect: {problem}", file=sys.stderr)
-    return None
+def say(message: str) -> None:
+    """One line on stderr; names and reasons from the inventory or a host are cleaned
+    (control and bidi characters cannot move the cursor or reorder the line)."""
+    print(clean(message, 1000), file=sys.stderr)
 
 
-def _poll_and_print(target: Any, args: argparse.Namespace) -> int:
+def _poll_and_print(target: Any, args: argparse.Namespace, clock: Any = None) -> int:
     from hvconsole.core.trace import write_snapshot
     from hvconsole.remote.collector import Collector
-    collector = Collector(target, timeout_s=args.timeout)
+    collector = Collector(target, timeout_s=args.timeout, **({"clock": clock} if clock else {}))
     try:
         snap = collector.poll()
     finally:
@@ -91,36 +84,25 @@ def _poll_and_print(target: Any, args: argparse.Namespace) -> int:
     return 0 if snap.reachable else 1
 
 
-# -- the demo site, shared with `hvconsole record` ----------------------------------------
-
-def start_demo_site() -> Any:
-    """Start the embedded demo site on loopback (the caller stops it)."""
-    from hvconsole.sim.serve import start_demo
-    return start_demo()
-
-
-def demo_targets(site: Any) -> list[Any]:
-    """A Target for every host the demo site serves, as a real inventory would give them."""
-    from hvconsole.remote.configured import served_targets
-    return served_targets(site.hosts)
-
-
 # -- readable summary ---------------------------------------------------------------------
 
 def summary(snap: Any) -> str:
-    """A few lines an admin reads at a glance."""
+    """A few lines an admin reads at a glance. Every text that came from the host (names,
+    product, errors) is cleaned: a hostile VM or service name cannot drive the terminal."""
+    c = clean
     when = snap.polled_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     if not snap.reachable:
         err = snap.error
         took = f" after {err.elapsed_ms} ms" if err and err.elapsed_ms is not None else ""
-        return f"{snap.host}  UNREACHABLE at {when}{took}\n  {err.kind}: {err.message}"
-    lines = [f"{snap.host}  reachable at {when}"
+        kind, message = (c(err.kind), c(err.message, 500)) if err else ("error", "no reason given")
+        return f"{c(snap.host)}  UNREACHABLE at {when}{took}\n  {kind}: {message}"
+    lines = [f"{c(snap.host)}  reachable at {when}"
              + (f" (collected in {snap.collect_ms} ms)" if snap.collect_ms is not None else "")]
     if snap.os:
         os_ = snap.os
         build = f"{os_.build}.{os_.ubr}" if os_.build is not None and os_.ubr is not None else os_.build
         reboot = {True: ", reboot pending", False: "", None: ", reboot state unknown"}[os_.pending_reboot]
-        lines.append(f"  OS       {os_.product or 'unknown product'}, build {build or '?'}{reboot}")
+        lines.append(f"  OS       {c(os_.product) or 'unknown product'}, build {c(str(build)) if build else '?'}{reboot}")
     if snap.resources:
         r = snap.resources
         lines.append(f"  CPU      {_num(r.cpu_total_run_pct, '%')} of {r.logical_processors or '?'} logical processors; "
@@ -128,12 +110,13 @@ def summary(snap: Any) -> str:
     running = sum(1 for vm in snap.vms if vm.state == "Running")
     query = snap.vm_query
     q = "" if query is None else (f"; VM query ok in {query.elapsed_ms} ms" if query.ok
-                                  else f"; VM QUERY FAILED: {query.error or 'no reason given'}")
+                                  else f"; VM QUERY FAILED: {c(query.error) or 'no reason given'}")
     lines.append(f"  VMs      {len(snap.vms)} ({running} running){q}")
     if snap.services:
-        lines.append("  services " + ", ".join(f"{k} {v or 'not installed'}" for k, v in sorted(snap.services.items())))
+        lines.append("  services " + ", ".join(f"{c(k)} {c(v) or 'not installed'}" for k, v in sorted(snap.services.items())))
     if snap.cluster:
-        lines.append(f"  cluster  {snap.cluster.name}: node {snap.cluster.node_state}, drain {snap.cluster.drain_status}")
+        lines.append(f"  cluster  {c(snap.cluster.name)}: node {c(snap.cluster.node_state)}, "
+                     f"drain {c(snap.cluster.drain_status)}")
     lines.append(f"  events   {len(snap.events)} new")
     return "\n".join(lines)
 

@@ -3,16 +3,24 @@ snapshot per poll in ``polled_at`` order, flushed as it goes) that ``hvconsole d
 and the GUI replay.
 
 The hosts are those of the inventory (``hvconsole hosts``), with their passwords from the
-OS keyring, or with ``--demo`` those of the embedded demo site.
+OS keyring, or with ``--demo`` those of the simulated demo site; both come from
+``hvconsole.site``. Hosts that cannot be reached as configured are named and left out, a
+host whose certificate is not checked is said once, and a progress line reaches stderr
+at least every 30 s so that a long recording is never silent.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
 from typing import Any
 
+from hvconsole.core.detector.text import clean
+
 NO_HOSTS = "no hosts configured: add them with `hvconsole hosts add`, or use --demo"
+PROGRESS_EVERY_S = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -20,70 +28,118 @@ def register(subparsers: Any) -> None:
                               description="Poll every host at an interval, each on its own "
                                           "thread, and write a trace: one snapshot-v1 JSON line "
                                           "per poll, in polled_at order, flushed as it goes.")
-    p.add_argument("--demo", action="store_true", help="record every host of the embedded demo site")
+    p.add_argument("--demo", action="store_true", help="record every host of the simulated demo site")
     p.add_argument("--seconds", type=float, default=60.0, metavar="N",
                    help="how long to record (default 60)")
     p.add_argument("--interval", type=float, default=5.0, metavar="S",
                    help="seconds between polls of one host (default 5)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="give up on a poll after this long (default 30)")
+    p.add_argument("--progress", type=float, default=PROGRESS_EVERY_S, metavar="SECONDS",
+                   help=f"print a progress line on stderr this often (default {PROGRESS_EVERY_S:g}, at most 30)")
     p.add_argument("-o", "--output", required=True, metavar="TRACE.jsonl",
                    help="the trace file to write (replaced if it exists)")
     p.set_defaults(handler=run)
 
 
+def say(message: str) -> None:
+    print(clean(message, 1000), file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    for name in ("seconds", "interval", "timeout"):
-        if getattr(args, name) <= 0:
-            print(f"hvconsole record: --{name} must be positive", file=sys.stderr)
+    for name in ("seconds", "interval", "timeout", "progress"):
+        if not getattr(args, name) > 0:
+            say(f"hvconsole record: --{name} must be a positive number of seconds")
             return 2
-    from hvconsole.cli.collect import demo_targets, start_demo_site
+    from hvconsole.site import SiteError, open_configured_site, open_demo_site
+    try:
+        site = open_demo_site(name="demo") if args.demo else open_configured_site(allow_session_only=False)
+    except SiteError as exc:
+        say(f"hvconsole record: {exc}")
+        return 2
+    with site:
+        for problem in site.problems:
+            say(f"hvconsole record: left out {problem}")
+        if not site.targets:
+            if site.book is not None and len(site.book.inventory) == 0:
+                say(f"hvconsole record: {NO_HOSTS}")
+            return 2   # said why; the output file is left untouched
+        for warning in site.warnings:
+            say(f"hvconsole record: {warning}")
+        return _record(site, args)
+
+
+def _record(site: Any, args: argparse.Namespace) -> int:
     from hvconsole.remote.collector import Collector
     from hvconsole.remote.recorder import TraceRecorder
-
-    site = None
-    if args.demo:
-        site = start_demo_site()
-        targets = demo_targets(site)
-    else:
-        targets = _configured_targets()
-        if not targets:
-            return 2   # said why; the output file is left untouched
     try:
         out = open(args.output, "w", encoding="utf-8", newline="\n")
     except OSError as exc:
-        if site is not None:
-            site.stop()
-        print(f"hvconsole record: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        say(f"hvconsole record: cannot write {args.output}: {exc.strerror}")
         return 2
-    collectors: list[Collector] = []
+    collectors: list[_Watched] = []
     try:
-        collectors = [Collector(t, timeout_s=args.timeout) for t in targets]
-        stats = TraceRecorder(collectors, out, interval_s=args.interval).run(args.seconds)
+        collectors = [_Watched(Collector(t, timeout_s=args.timeout)) for t in site.targets]
+        recorder = TraceRecorder(collectors, out, interval_s=args.interval)
+        with _Progress(collectors, args.seconds, min(args.progress, PROGRESS_EVERY_S)):
+            stats = recorder.run(args.seconds)
     finally:
         for c in collectors:
             c.close()
-        if site is not None:
-            site.stop()
         out.close()
     polls = sum(stats.polls.values())
     failed = sum(stats.unreachable.values())
-    print(f"recorded {polls} polls of {len(collectors)} hosts to {args.output}"
-          + (f" ({failed} unreachable)" if failed else ""), file=sys.stderr)
+    say(f"recorded {polls} polls of {len(collectors)} hosts to {args.output}"
+        + (f" ({failed} unreachable)" if failed else ""))
     return 0
 
 
-def _configured_targets() -> list[Any]:
-    """Every inventory host with a password; the others are named on stderr."""
-    from hvconsole.credentials import CredentialStoreError
-    from hvconsole.remote.configured import load_configured
-    try:
-        configured = load_configured(allow_session_only=False)
-    except CredentialStoreError as exc:
-        print(f"hvconsole record: {exc}", file=sys.stderr)
-        return []
-    for problem in configured.problems:
-        print(f"hvconsole record: left out {problem}", file=sys.stderr)
-    if configured.empty:
-        print(f"hvconsole record: {NO_HOSTS}", file=sys.stderr)
-    return configured.targets
+class _Watched:
+    """A collector that remembers whether its host answered its latest poll (for the
+    progress line: how many hosts are unreachable now, not how often they were)."""
+
+    def __init__(self, collector: Any):
+        self.collector = collector
+        self.target = collector.target
+        self.timeout_s = collector.timeout_s
+        self.last_reachable: bool | None = None
+
+    def poll(self, cancel: Any = None) -> Any:
+        snap = self.collector.poll(cancel)
+        self.last_reachable = snap.reachable
+        return snap
+
+    def close(self) -> None:
+        self.collector.close()
+
+
+class _Progress:
+    """A line on stderr every ``every_s`` while recording: "recorded 12 of 60 s, 3 hosts,
+    1 unreachable". A thread of its own, so a hung host cannot silence it."""
+
+    def __init__(self, collectors: list[Any], seconds: float, every_s: float):
+        self._collectors = collectors
+        self._seconds = seconds
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="record-progress", daemon=True)
+
+    def __enter__(self) -> "_Progress":
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every_s):
+            say(progress_line(time.monotonic() - self._started, self._seconds, self._collectors))
+
+
+def progress_line(elapsed_s: float, seconds: float, collectors: list[Any]) -> str:
+    down = sum(1 for c in collectors if c.last_reachable is False)
+    hosts = len(collectors)
+    return (f"recorded {min(elapsed_s, seconds):.0f} of {seconds:g} s, {hosts} host{'s' if hosts != 1 else ''}, "
+            f"{down} unreachable")

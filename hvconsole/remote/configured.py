@@ -78,7 +78,7 @@ def load_configured(book: HostBook | None = None, *, only: list[str] | None = No
         site.problems.append(book.load_problem)
     if only is not None:
         known = {host.key for host in book.inventory}
-        site.problems += [f"{name}: no such host in the inventory (see `hvconsole hosts list`)"
+        site.problems += [f"no host {name!r} in the inventory (see `hvconsole hosts list`)"
                           for name in only if name.casefold() not in known]
     for host in book.inventory:
         if wanted is not None and host.key not in wanted:

@@ -88,3 +88,107 @@ def test_without_a_keyring_the_commands_say_so_once(tmp_path):
         assert done.stderr.count("no password can be read: No OS keyring is available") == 1, done.stderr
         # A command line cannot keep a session password: the fallback must not engage.
         assert "passwords kept for this session only" not in done.stderr
+
+
+# -- progress, certificate warnings, a bad host among good ones (issues 9 and 10) -----------
+
+import re  # noqa: E402
+import socket  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from hvconsole import paths  # noqa: E402
+from tests.integration import keyrings  # noqa: E402
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "contracts"
+PROGRESS = re.compile(r"^recorded (\d+) of 4 s, 4 hosts, 0 unreachable$", re.M)
+
+
+def test_record_says_how_far_it_is_while_it_records(tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    done = hvconsole("record", "--demo", "--seconds", "4", "--interval", "1", "--progress", "1",
+                     "-o", str(trace))
+    assert done.returncode == 0, done.stderr
+    seen = [int(m.group(1)) for m in PROGRESS.finditer(done.stderr)]
+    assert len(seen) >= 2 and seen == sorted(seen), done.stderr
+    assert trace.stat().st_size > 0
+
+
+def test_record_refuses_a_progress_that_is_not_positive(tmp_path):
+    done = hvconsole("record", "--demo", "--progress", "0", "-o", str(tmp_path / "t.jsonl"))
+    assert done.returncode == 2 and "--progress must be a positive number" in done.stderr
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def inventory(tmp_path, monkeypatch):
+    """HV01: https on a port where nothing listens, certificate checking off; HV-BAD: an
+    imported entry whose address no URL can carry (issue 10 item 5). Passwords in a
+    memory keyring; the commands run in this process, as ``hvconsole`` would run them."""
+    from hvconsole.core.inventory import Host, InventoryStore
+    from hvconsole.core.inventory.book import HostBook
+    from hvconsole.credentials import CredentialStore, Secret
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
+    keyrings.install(monkeypatch)
+    book = HostBook(InventoryStore(paths.inventory_path()), CredentialStore())
+    book.add(Host(name="HV01", address="127.0.0.1", port=closed_port(), username="admin",
+                  transport="https", verify_tls=False), Secret("pw-1"))
+    doc = json.loads(paths.inventory_path().read_text(encoding="utf-8"))
+    doc["hosts"].append(dict(doc["hosts"][0], id="e" * 32, name="HV-BAD", address="fe80::1%]@evil.example"))
+    paths.inventory_path().write_text(json.dumps(doc), encoding="utf-8")
+    CredentialStore().save("e" * 32, Secret("pw-bad"))
+    return tmp_path
+
+
+def run_cli(*argv: str) -> int:
+    from hvconsole.cli import main
+    return main(list(argv))
+
+
+def test_record_leaves_out_the_bad_host_warns_once_and_counts_the_unreachable(inventory, capsys):
+    trace = inventory / "t.jsonl"
+    code = run_cli("record", "--seconds", "3", "--interval", "1", "--progress", "1", "--timeout", "2",
+                   "-o", str(trace))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert err.count("certificate checking is off") == 1, err
+    assert err.count("HV01: certificate checking is off") == 1
+    left_out = [line for line in err.splitlines() if line.startswith("hvconsole record: left out")]
+    assert len(left_out) == 1 and "HV-BAD" in left_out[0], err
+    assert re.search(r"^recorded \d+ of 3 s, 1 host, 1 unreachable$", err, re.M), err
+    snaps = list(read_trace(io.BytesIO(trace.read_bytes()), strict=True))
+    assert snaps and {s.host for s in snaps} == {"HV01"} and not any(s.reachable for s in snaps)
+
+
+def test_collect_warns_once_about_certificate_checking(inventory, capsys):
+    code = run_cli("collect", "HV01", "--timeout", "3")
+    out, err = capsys.readouterr()
+    assert code == 1                                   # nothing listens there
+    assert err.count("certificate checking is off") == 1, err
+    assert out.startswith("HV01  UNREACHABLE at ")
+
+
+def test_collect_names_the_bad_host_in_one_line(inventory, capsys):
+    code = run_cli("collect", "HV-BAD")
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "HV-BAD" in lines[0] and "Traceback" not in err, err
+
+
+def test_the_summary_shows_host_text_without_control_characters():
+    from hvconsole.cli.collect import summary
+    from hvconsole.core.parse import parse_snapshot
+    doc = json.loads((FIXTURES / "example-trace.jsonl").read_text().splitlines()[0])
+    doc["os"]["product"] = "Windows\x1b[2J Server\u202e evil\x07"
+    doc["services"]["vmms"] = "Running\x1b]0;owned\x07"
+    text = summary(parse_snapshot(doc))
+    assert not re.search(r"[\x00-\x1f\x7f\u202a-\u202e]", text.replace("\n", ""))
+    assert "Windows [2J Server evil" in text

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from hvconsole.cli.collect import demo_targets
+from hvconsole.site import served_targets
 from hvconsole.core.trace import read_trace
 from hvconsole.remote.collector import Collector
 from hvconsole.remote.recorder import TraceRecorder
@@ -34,14 +34,14 @@ def demo():
 @pytest.fixture
 def hv01(demo):
     served = demo.hosts[0]
-    target = next(t for t in demo_targets(demo) if t.name == served.name)
+    target = next(t for t in served_targets(demo.hosts) if t.name == served.name)
     c = Collector(target, timeout_s=20)
     yield served, c
     c.close()
 
 
 def test_every_demo_host_collects_a_valid_snapshot(demo, snapshot_validator):
-    targets = demo_targets(demo)
+    targets = served_targets(demo.hosts)
     assert len(targets) == len(demo.hosts) >= 2
     for target in targets:
         c = Collector(target, timeout_s=20)
@@ -135,7 +135,7 @@ def test_slow_host_is_ok_within_the_deadline_and_a_timeout_beyond_it(hv01):
 
 
 def test_a_recorded_trace_replays_through_core_trace(demo, snapshot_validator):
-    collectors = [Collector(t, timeout_s=10) for t in demo_targets(demo)]
+    collectors = [Collector(t, timeout_s=10) for t in served_targets(demo.hosts)]
     out = io.StringIO()
     try:
         stats = TraceRecorder(collectors, out, interval_s=0.5, reorder_window_s=0.5).run(1.6)
@@ -150,3 +150,95 @@ def test_a_recorded_trace_replays_through_core_trace(demo, snapshot_validator):
     assert [s.polled_at for s in snaps] == sorted(s.polled_at for s in snaps)
     for line in out.getvalue().splitlines():
         snapshot_validator.validate(json.loads(line))
+
+
+# -- hvconsole.site: the one place that builds the demo site -------------------------------
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_open_demo_site_embedded_is_polled_through_the_real_client_and_closes(home):
+    from hvconsole.site import DEMO_LABEL, open_demo_site
+    site = open_demo_site(speed=2.0, name="demo")
+    try:
+        assert (site.kind, site.label, site.simulated, site.speed) == ("demo", DEMO_LABEL, True, 2.0)
+        assert site.journal_path == home / "data" / "demo" / "patch-journal.sqlite"
+        assert site.problems == [] and site.warnings == [] and site.book is None
+        sim_clock = site.embedded.site.clock
+        assert abs((site.clock() - sim_clock.now()).total_seconds()) < 1.0    # the site's own clock
+        directory = site.directory()
+        assert directory.names() == ["HV01", "HV02", "HV03", "HV04"] and directory.speed == 2.0
+        for name in directory.names():
+            collector = directory.collector(name)
+            try:
+                snap = collector.poll()
+            finally:
+                collector.close()
+            assert snap.reachable and snap.host == name, snap.error
+        directory.close()                  # the directory does not own the site ...
+        probe = Collector(site.target("hv01"), timeout_s=10)
+        assert probe.poll().reachable
+    finally:
+        started = time.monotonic()
+        assert site.close() is True        # ... the site does, bounded
+        assert site.close() is True and site.closed
+    assert time.monotonic() - started < 10 + SLACK_S
+    snap = probe.poll()
+    probe.close()
+    assert not snap.reachable and snap.error.kind == "refused"
+
+
+def test_open_demo_site_refuses_bad_requests_with_one_sentence(home):
+    import threading
+
+    from hvconsole.site import SiteError, open_demo_site
+    for kw, says in (({"name": "nope"}, "no demo site 'nope'"), ({"speed": 0.0}, "positive"),
+                     ({"embedded": False}, "no simulated site is running")):
+        with pytest.raises(SiteError, match=says):
+            open_demo_site(**kw)
+    closing = threading.Event()
+    closing.set()
+    with pytest.raises(SiteError, match="closing"):
+        open_demo_site(closing=closing)
+
+
+def test_open_demo_site_uses_a_running_sim_serve_and_leaves_it_running(home, tmp_path):
+    """A ``hvconsole-sim serve --state-file`` in another process is found through its state
+    file (as the patch runner finds it after a kill); closing the Site leaves it serving."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from hvconsole.site import open_demo_site
+    log = tmp_path / "sim.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", "demo",
+                                 "--speed", "3", "--state-file"], stdout=out, stderr=subprocess.STDOUT,
+                                env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while not (home / "demo-site.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        site = open_demo_site(speed=50.0, embedded=False)
+        assert site.simulated and site.speed == 3.0 and site.embedded is None
+        assert f"served by process {proc.pid}" in site.description
+        assert site.names() == ["HV01", "HV02", "HV03", "HV04"]
+        site.close()
+        collector = Collector(site.target("HV02"), timeout_s=20)
+        try:
+            snap = collector.poll()
+        finally:
+            collector.close()
+        assert snap.reachable, snap.error           # still served after close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
