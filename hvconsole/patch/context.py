@@ -18,14 +18,17 @@ from hvconsole.core.catalog import BuildTarget, CatalogUpdate
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.patch.journal import Journal, StepRecord
 from hvconsole.core.patch.plan import PatchPlan
+from hvconsole.core.patch.vocabulary import Phase, ProgressEvent, Step, StepOutcome, phase_for_outcome
+from hvconsole.core.timeutil import utcnow
 
 from .control import RunControl
 from .host_api import PatchHost
 
 log = logging.getLogger(__name__)
 
-# progress(host, step, phase, text): phase is start | ok | failed | skipped | cancelled | info
-Progress = Callable[[str, str, str, str], None]
+# Called for every progress event, on the thread that did the work (a host's worker, the
+# soak loop); it must not block. The same events are in the journal (``Journal.events``).
+Progress = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class EngineOptions:
     soak_poll_s: float = 15.0
     min_real_wait_s: float = 0.1
     maintenance_margin_s: float = 3600.0
+    # REAL seconds (not host): the longest silence while the run waits (soak, pause, the
+    # admin's promotion decision) before a progress line says it is still waiting.
+    heartbeat_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -76,12 +82,20 @@ class RunContext:
     # install task), so a run of another journal with the same id never takes it for its own.
     created: datetime | None = None
 
-    def say(self, host: str, step: str, phase: str, text: str) -> None:
+    def say(self, host: str, step: str, phase: Phase | str, text: str) -> ProgressEvent:
+        """Tell the progress callback and the journal's event log (so a window in another
+        process shows the same live log)."""
+        event = ProgressEvent(host, str(step), Phase(phase), text, utcnow())
+        try:
+            self.journal.add_event(self.run_id, event.host, event.step, event.phase, event.text, event.at)
+        except Exception:  # the log is for people; the steps' rows are the record
+            log.exception("writing a progress event to the journal failed")
         if self.progress is not None:
             try:
-                self.progress(host, step, phase, text)
+                self.progress(event)
             except Exception:  # a broken progress printer must not stop a patch run
                 log.exception("progress callback failed")
+        return event
 
 
 class StepHandle:
@@ -92,16 +106,16 @@ class StepHandle:
         self.finished = False
         self.id = hc.run.journal.begin_step(hc.run.run_id, hc.name, step, intent)
         hc.open_step = self
-        hc.run.say(hc.name, step, "start", text)
+        hc.run.say(hc.name, step, Phase.START, text)
 
-    def finish(self, outcome: str, summary: str, **evidence: Any) -> str:
+    def finish(self, outcome: StepOutcome, summary: str, **evidence: Any) -> StepOutcome:
         evidence["summary"] = summary
         self.hc.run.journal.finish_step(self.id, outcome, evidence)
         self.finished = True
         if self.hc.open_step is self:
             self.hc.open_step = None
-        self.hc.run.say(self.hc.name, self.step, outcome, summary)
-        return outcome
+        self.hc.run.say(self.hc.name, self.step, phase_for_outcome(outcome), summary)
+        return StepOutcome(outcome)
 
 
 class HostContext:
@@ -153,6 +167,6 @@ class HostContext:
 
     def build_target(self) -> BuildTarget | None:
         """The catalog's target for this host's CurrentBuild, as preflight read it."""
-        pre = self.last_ok("preflight")
+        pre = self.last_ok(Step.PREFLIGHT)
         build = (pre.evidence or {}).get("current_build") if pre else None
         return self.run.update.target_for(build) if isinstance(build, int) else None

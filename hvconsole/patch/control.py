@@ -1,9 +1,14 @@
-"""Pause and cancel, asked for through the journal, and the lock that says who runs a run.
+"""Pause, cancel, promote and halt, asked for through the journal, and the lock that says
+who runs a run.
 
-The run's state column is the mailbox: ``hvconsole patch pause RUN`` (any process) sets
-``paused``, ``cancel`` sets ``cancelling``, ``resume`` sets ``running`` again. The runner
-reads it **between steps** only: a step is never interrupted half-way (an install runs as
-a scheduled task on the host whatever we do, a reboot cannot be taken back).
+The run's state column is the mailbox: ``hvconsole patch pause RUN`` (any process, or the
+window) sets ``paused``, ``cancel`` sets ``cancelling``, ``resume`` sets ``running`` again.
+After a pilot that passed its soak, a plan with ``confirm_promotion`` waits in
+``awaiting-promotion``; ``promote`` records the admin's decision and lets production start,
+``halt`` records it and the run ends ``cancelled`` ("halted by the admin after the
+pilot") without touching a production host. The runner reads the mailbox **between
+steps** only: a step is never interrupted half-way (an install runs as a scheduled task on
+the host whatever we do, a reboot cannot be taken back).
 
 :class:`RunLock` is an OS file lock next to the journal, held by the process executing a
 run. The OS drops it when that process dies (also on SIGKILL), so ``resume`` can tell a
@@ -14,12 +19,16 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 from hvconsole.core.patch.journal import Journal, JournalError
+from hvconsole.core.patch.vocabulary import (FINISHED_STATES, HALTED_REASON, UNFINISHED_STATES, ControlAction,
+                                             Decision, RunState)
 
-ACTIVE_STATES = frozenset({"planned", "running", "paused", "cancelling"})
-FINAL_STATES = frozenset({"done", "failed", "cancelled"})
+ACTIVE_STATES = UNFINISHED_STATES
+FINAL_STATES = FINISHED_STATES
 
 
 class ControlError(RuntimeError):
@@ -34,37 +43,80 @@ class RunControl:
         self.run_id = run_id
         self.stop = stop or threading.Event()      # set when the process itself must stop
 
-    def state(self) -> str:
-        return self.journal.run(self.run_id).state
+    def state(self) -> RunState:
+        return RunState(self.journal.run(self.run_id).state)
+
+    def decision(self) -> Decision | None:
+        d = self.journal.run(self.run_id).decision
+        return Decision(d) if d else None
 
     def cancel_requested(self) -> bool:
-        return self.stop.is_set() or self.state() == "cancelling"
+        return self.stop.is_set() or self.state() == RunState.CANCELLING
 
-    def wait_while_paused(self, poll_s: float = 0.5, on_pause=None) -> str:
-        """Block while the run is paused; return the state that ended the pause."""
+    def wait_while_paused(self, poll_s: float = 0.5, on_pause: Callable[[], None] | None = None,
+                          every_s: float = 30.0) -> RunState:
+        """Block while the run is paused; return the state that ended the pause.
+        ``on_pause`` is called at once and then every ``every_s`` real seconds, so a paused
+        run is never silent for long."""
         state = self.state()
-        announced = False
-        while state == "paused" and not self.stop.is_set():
-            if not announced and on_pause is not None:
+        next_say = 0.0
+        while state == RunState.PAUSED and not self.stop.is_set():
+            if on_pause is not None and time.monotonic() >= next_say:
                 on_pause()
-                announced = True
+                next_say = time.monotonic() + every_s
             self.stop.wait(poll_s)
             state = self.state()
         return state
 
 
-def request(journal: Journal, run_id: int, action: str) -> str:
-    """Ask for ``pause``, ``cancel`` or ``continue``; returns the state written."""
-    state = journal.run(run_id).state
-    if state in FINAL_STATES:
+def request(journal: Journal, run_id: int, action: str) -> RunState:
+    """Ask for ``pause``, ``continue``, ``cancel``, ``promote`` or ``halt``; returns the
+    state written (or kept). A request that does not fit the run's state is a
+    :class:`ControlError` saying why."""
+    try:
+        action = ControlAction(action)
+    except ValueError:
+        raise ControlError(f"unknown request {action!r}: use one of {', '.join(ControlAction)}") from None
+    record = journal.run(run_id)
+    state = RunState(record.state)
+    if state in FINISHED_STATES:
         raise ControlError(f"run {run_id} is already {state}")
-    wanted = {"pause": "paused", "cancel": "cancelling", "continue": "running"}[action]
-    if action == "pause" and state == "cancelling":
-        raise ControlError(f"run {run_id} is being cancelled; it cannot be paused")
-    if action == "continue" and state == "cancelling":
-        return state            # a cancel that was asked for stays asked for
-    journal.set_run_state(run_id, wanted)
+    if action in (ControlAction.PROMOTE, ControlAction.HALT):
+        if state != RunState.AWAITING_PROMOTION:
+            if record.decision:
+                raise ControlError(f"run {run_id} was already answered ({record.decision}); it is {state}")
+            raise ControlError(f"run {run_id} is not waiting for promotion (it is {state}); "
+                               "promote and halt answer a run whose pilot passed its soak")
+        if action == ControlAction.PROMOTE:
+            journal.set_decision(run_id, Decision.PROMOTE, RunState.RUNNING)
+            return RunState.RUNNING
+        journal.set_decision(run_id, Decision.HALT, RunState.CANCELLING, HALTED_REASON)
+        return RunState.CANCELLING
+    if action == ControlAction.PAUSE:
+        if state == RunState.CANCELLING:
+            raise ControlError(f"run {run_id} is being cancelled; it cannot be paused")
+        if state == RunState.AWAITING_PROMOTION:
+            raise ControlError(f"run {run_id} is waiting for your decision after the pilot: nothing runs until "
+                               f"you promote or halt it")
+    if action == ControlAction.CONTINUE and state in (RunState.CANCELLING, RunState.AWAITING_PROMOTION):
+        return state            # a cancel stays asked for; a promotion needs its own answer
+    wanted = {ControlAction.PAUSE: RunState.PAUSED, ControlAction.CANCEL: RunState.CANCELLING,
+              ControlAction.CONTINUE: RunState.RUNNING}[action]
+    # Written only over an unfinished state: the runner may have just ended the run.
+    if not journal.set_run_state(run_id, wanted, only_from=UNFINISHED_STATES):
+        raise ControlError(f"run {run_id} is already {journal.run(run_id).state}")
     return wanted
+
+
+def executing_pid(journal: Journal, run_id: int) -> int | None:
+    """The pid of the process executing ``run_id`` (-1 when it cannot be read), or None
+    when nobody is. Probing takes the lock for a moment: a runner starting at that instant
+    retries (``RunLock.acquire(wait_s=...)``)."""
+    lock = RunLock(journal.path, run_id)
+    if lock.acquire():
+        lock.release()
+        return None
+    return lock.holder_pid() or -1
 
 
 class RunLock:
@@ -74,15 +126,21 @@ class RunLock:
         self.path = journal_path.with_name(f"{journal_path.name}.run-{run_id}.lock")
         self._fd: int | None = None
 
-    def acquire(self) -> bool:
-        """True when this process now holds the lock; False when another process does."""
+    def acquire(self, wait_s: float = 0.0) -> bool:
+        """True when this process now holds the lock; False when another process does
+        (after trying for ``wait_s`` seconds: a viewer probing the lock holds it briefly)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            _lock(fd)
-        except OSError:
-            os.close(fd)
-            return False
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                _lock(fd)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd

@@ -19,11 +19,11 @@ from hvconsole import paths
 from hvconsole.assets import asset_path
 from hvconsole.core.catalog import Catalog, CatalogUpdate, load_catalog
 from hvconsole.core.maintenance import MaintenanceRegistry
-from hvconsole.core.patch.journal import Journal
+from hvconsole.core.patch.journal import Journal, private_dir
 from hvconsole.core.patch.plan import PatchPlan, PlanError
 
 from .context import EngineOptions, Progress, RunContext
-from .control import RunControl, RunLock
+from .control import RunControl, RunLock, executing_pid
 from .host_api import PatchHost
 from .runner import PatchRunner, RunResult
 from .sites import HostDirectory
@@ -41,7 +41,13 @@ def journal_path() -> Path:
 
 
 def open_journal(path: Path | None = None) -> Journal:
-    return Journal(path or journal_path())
+    """The journal at ``path`` (default: the real one). A journal under the data folder
+    makes that folder 0700 first (earlier versions left it 0755)."""
+    path = path or journal_path()
+    data = paths.data_dir()
+    if path.parent == data or data in path.parents:
+        private_dir(data)
+    return Journal(path)
 
 
 def load_site_catalog() -> Catalog:
@@ -90,7 +96,7 @@ def execute_with(journal: Journal, run_id: int, host_factory: Callable[[str], Pa
     plan = run_plan(journal, run_id)
     update = catalog_update(plan.kb)
     lock = RunLock(journal.path, run_id)
-    if not lock.acquire():
+    if not lock.acquire(wait_s=2.0):
         pid = lock.holder_pid()
         raise EngineError(f"run {run_id} is being executed by another process{f' (pid {pid})' if pid else ''}")
     try:
@@ -105,8 +111,4 @@ def execute_with(journal: Journal, run_id: int, host_factory: Callable[[str], Pa
 
 def is_being_executed(journal: Journal, run_id: int) -> int | None:
     """The pid of the process executing ``run_id``, or None when nobody is."""
-    lock = RunLock(journal.path, run_id)
-    if lock.acquire():
-        lock.release()
-        return None
-    return lock.holder_pid() or -1
+    return executing_pid(journal, run_id)

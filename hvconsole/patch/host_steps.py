@@ -18,6 +18,7 @@ from typing import Callable
 
 from hvconsole.core.detector import CRITICAL, Detector
 from hvconsole.core.patch.steps import STEPS, prior_vm_states, verify_fixed
+from hvconsole.core.patch.vocabulary import Step, StepOutcome
 from hvconsole.core.timeutil import format_time, parse_time, utcnow
 from hvconsole.remote.errors import RemoteError
 
@@ -34,12 +35,12 @@ log = logging.getLogger(__name__)
 def preflight(hc: HostContext) -> str:
     run, opts = hc.run, hc.run.options
     pkg = package_plan(run.plan, run.update)
-    h = hc.begin("preflight", {"kb": run.update.kb, "package_file": pkg.file_name,
+    h = hc.begin(Step.PREFLIGHT, {"kb": run.update.kb, "package_file": pkg.file_name,
                                "required_free_mb": opts.required_free_mb}, "checking the host")
     try:
         doc = hc.api.preflight(STAGING_DIR, pkg.file_name or None, opts.required_free_mb)
     except RemoteError as err:
-        return h.finish("failed", f"cannot check {hc.name}: {err.message}", error_kind=err.kind)
+        return h.finish(StepOutcome.FAILED, f"cannot check {hc.name}: {err.message}", error_kind=err.kind)
     snap = hc.api.snapshot()
     v = judge(doc, run.update, required_free_mb=opts.required_free_mb, package_mb=pkg.size_mb,
               backup_max_age_h=opts.backup_max_age_h, host_now=snap.host_time if snap.reachable else None)
@@ -49,16 +50,16 @@ def preflight(hc: HostContext) -> str:
                 "system_drive_free_mb": doc.get("system_drive_free_mb"), "vm_count": len(doc["vms"]),
                 "staged": doc.get("staged"), "problems": v.problems, "warnings": v.warnings}
     if v.problems:
-        return h.finish("failed", "; ".join(v.problems), **evidence)
+        return h.finish(StepOutcome.FAILED, "; ".join(v.problems), **evidence)
     text = (f"already at {v.target} or later: nothing to install" if v.compliant
             else f"build {v.version}, target {v.target}")
     if v.warnings:
         text += "; warning: " + "; ".join(v.warnings)
-    return h.finish("ok", text, **evidence)
+    return h.finish(StepOutcome.OK, text, **evidence)
 
 
 def compliant_before(hc: HostContext) -> bool:
-    pre = hc.last_ok("preflight")
+    pre = hc.last_ok(Step.PREFLIGHT)
     return bool(pre and (pre.evidence or {}).get("compliant"))
 
 
@@ -69,28 +70,28 @@ def maintenance_on(hc: HostContext) -> str:
     now = utcnow()
     until = now + timedelta(seconds=opts.real(window_host_s))
     reason = f"patching {run.update.kb} (patch run {run.run_id})"
-    h = hc.begin("maintenance-on", {"until": format_time(until), "reason": reason}, "holding alerts for the host")
+    h = hc.begin(Step.MAINTENANCE_ON, {"until": format_time(until), "reason": reason}, "holding alerts for the host")
     run.maintenance.begin(hc.name, until=until, reason=reason)
-    return h.finish("ok", f"alerts for {hc.name} held until {until:%H:%M:%S} UTC at the latest",
+    return h.finish(StepOutcome.OK, f"alerts for {hc.name} held until {until:%H:%M:%S} UTC at the latest",
                     since=format_time(now), until=format_time(until), reason=reason)
 
 
 def maintenance_off(hc: HostContext) -> str:
     """Alerts on again, and what the run left on the host removed: the install task (its
     result file stays as evidence) and a package the run itself pushed there."""
-    had = hc.last_ok("maintenance-on") is not None
-    h = hc.begin("maintenance-off", {"had_window": had}, "alerts on again")
+    had = hc.last_ok(Step.MAINTENANCE_ON) is not None
+    h = hc.begin(Step.MAINTENANCE_OFF, {"had_window": had}, "alerts on again")
     ended = hc.run.maintenance.end(hc.name)
     if not had:
-        return h.finish("skipped", "no maintenance window was opened")
+        return h.finish(StepOutcome.SKIPPED, "no maintenance window was opened")
     cleanup = _cleanup(hc)
-    return h.finish("ok", f"alerts for {hc.name} are on again" + (f"; {cleanup['note']}" if cleanup.get("note") else ""),
+    return h.finish(StepOutcome.OK, f"alerts for {hc.name} are on again" + (f"; {cleanup['note']}" if cleanup.get("note") else ""),
                     ended_at=format_time(utcnow()), was_open=ended, cleanup=cleanup)
 
 
 def _cleanup(hc: HostContext) -> dict[str, object]:
     from .install_steps import task_names
-    if not any(r.step == "install" for r in hc.records()):
+    if not any(r.step == Step.INSTALL for r in hc.records()):
         return {}
     task, _ = task_names(hc)
     pkg = package_plan(hc.run.plan, hc.run.update)
@@ -106,13 +107,13 @@ def _cleanup(hc: HostContext) -> dict[str, object]:
 def verify(hc: HostContext) -> str:
     run, opts = hc.run, hc.run.options
     target = hc.build_target()
-    inst = hc.last_ok("install")
+    inst = hc.last_ok(Step.INSTALL)
     started_text = (inst.evidence or {}).get("started_at") if inst else None
     started = parse_time(started_text) if isinstance(started_text, str) else None
-    h = hc.begin("verify", {"target": target.version if target else None, "install_started": started_text},
+    h = hc.begin(Step.VERIFY, {"target": target.version if target else None, "install_started": started_text},
                  "proving the fix")
     if target is None:
-        return h.finish("failed", "no target build for this host (preflight did not record one)")
+        return h.finish(StepOutcome.FAILED, "no target build for this host (preflight did not record one)")
     _, snap = wait_until(hc, hyperv_ready, opts.settle_timeout_s)
     proof = verify_fixed(snap, target, run.update.kb, started)
     checks = [{"check": c, "passed": p, "detail": d} for c, p, d in proof.checks]
@@ -123,13 +124,13 @@ def verify(hc: HostContext) -> str:
                 "fixed": proof.fixed, "kb_listed": bool(os_info and run.update.kb in os_info.hotfixes)}
     failed = [c["check"] for c in checks if not c["passed"] and "supporting" not in c["check"]]
     if proof.fixed:
-        return h.finish("ok", f"fixed: build {evidence['build']} at or above {target.version}", **evidence)
-    return h.finish("failed", "not proven fixed: " + ", ".join(failed), **evidence)
+        return h.finish(StepOutcome.OK, f"fixed: build {evidence['build']} at or above {target.version}", **evidence)
+    return h.finish(StepOutcome.FAILED, "not proven fixed: " + ", ".join(failed), **evidence)
 
 
 def postcheck(hc: HostContext) -> str:
     opts = hc.run.options
-    h = hc.begin("postcheck", {"polls": opts.postcheck_polls}, "health after patching")
+    h = hc.begin(Step.POSTCHECK, {"polls": opts.postcheck_polls}, "health after patching")
     detector = Detector()       # no maintenance registry: the window must not hide what we look for
     snap = hc.api.snapshot()
     detector.feed(snap)
@@ -143,11 +144,11 @@ def postcheck(hc: HostContext) -> str:
     critical = [f for f in findings if f["severity"] == CRITICAL]
     evidence = {"vms": _states(vms, where), "findings": findings, "reachable": snap.reachable}
     if not snap.reachable:
-        return h.finish("failed", f"{hc.name} stopped answering after patching", **evidence)
+        return h.finish(StepOutcome.FAILED, f"{hc.name} stopped answering after patching", **evidence)
     if critical:
-        return h.finish("failed", f"{len(critical)} critical finding(s): "
+        return h.finish(StepOutcome.FAILED, f"{len(critical)} critical finding(s): "
                         + "; ".join(f"{f['kind']} {f['vm_name'] or ''}".strip() for f in critical), **evidence)
-    return h.finish("ok", f"{len(vms)} VM(s) seen, no critical finding" +
+    return h.finish(StepOutcome.OK, f"{len(vms)} VM(s) seen, no critical finding" +
                     (f", {len(findings)} warning(s)" if findings else ""), **evidence)
 
 
@@ -155,22 +156,22 @@ def _skip_when_compliant(step: str, fn: Callable[[HostContext], str]) -> Callabl
     def run(hc: HostContext) -> str:
         if compliant_before(hc):
             h = hc.begin(step, {"compliant_before": True}, "not needed")
-            return h.finish("skipped", f"not needed: {hc.name} already ran the target build before this run")
+            return h.finish(StepOutcome.SKIPPED, f"not needed: {hc.name} already ran the target build before this run")
         return fn(hc)
     return run
 
 
 STEP_FUNCTIONS: dict[str, Callable[[HostContext], str]] = {
-    "preflight": preflight,
-    "stage": _skip_when_compliant("stage", stage),
-    "maintenance-on": _skip_when_compliant("maintenance-on", maintenance_on),
-    "drain": _skip_when_compliant("drain", drain),
-    "install": _skip_when_compliant("install", install),
-    "reboot": _skip_when_compliant("reboot", reboot),
-    "verify": verify,
-    "restore": restore,
-    "postcheck": postcheck,
-    "maintenance-off": maintenance_off,
+    Step.PREFLIGHT: preflight,
+    Step.STAGE: _skip_when_compliant(Step.STAGE, stage),
+    Step.MAINTENANCE_ON: _skip_when_compliant(Step.MAINTENANCE_ON, maintenance_on),
+    Step.DRAIN: _skip_when_compliant(Step.DRAIN, drain),
+    Step.INSTALL: _skip_when_compliant(Step.INSTALL, install),
+    Step.REBOOT: _skip_when_compliant(Step.REBOOT, reboot),
+    Step.VERIFY: verify,
+    Step.RESTORE: restore,
+    Step.POSTCHECK: postcheck,
+    Step.MAINTENANCE_OFF: maintenance_off,
 }
 assert tuple(STEP_FUNCTIONS) == STEPS, "every step has exactly one function, in order"
 
@@ -190,7 +191,7 @@ def run_step(hc: HostContext, step: str) -> str:
         handle = hc.open_step
         if handle is None or handle.finished:
             handle = hc.begin(step, {"read": "failed before acting"}, "reading the host")
-        return handle.finish("failed", f"{step} failed: {message}", error=message)
+        return handle.finish(StepOutcome.FAILED, f"{step} failed: {message}", error=message)
 
 
 def _iso_text(value: object) -> str | None:

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from hvconsole.core.patch.steps import interpret_exit_code
+from hvconsole.core.patch.vocabulary import Phase, Step, StepOutcome
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, parse_time
 from hvconsole.remote.errors import RemoteError
@@ -61,10 +62,10 @@ def install(hc: HostContext) -> str:
     snap = hc.api.snapshot()
     intent = {"task_name": task, "result_path": result_path, "package_path": package, "method": "auto",
               "found": status.state, "build": _build(snap)}
-    h = hc.begin("install", intent, f"{hc.run.update.kb} via scheduled task {task}")
+    h = hc.begin(Step.INSTALL, intent, f"{hc.run.update.kb} via scheduled task {task}")
     if status.state == "not-found":
         if at_target(snap, hc) and snap.os is not None and not snap.os.pending_reboot:
-            return h.finish("ok", f"already at the target build ({_build(snap)}): nothing installed",
+            return h.finish(StepOutcome.OK, f"already at the target build ({_build(snap)}): nothing installed",
                             action="none", already=True, needs_reboot=False, exit_code=None,
                             meaning="already installed", build=_build(snap))
         try:
@@ -73,7 +74,7 @@ def install(hc: HostContext) -> str:
             # The answer was lost, not necessarily the start: ask the host what happened.
             status = hc.api.install_status(task, result_path)
             if status.state == "not-found":
-                return h.finish("failed", f"could not start the installer: {err.message}", action="none")
+                return h.finish(StepOutcome.FAILED, f"could not start the installer: {err.message}", action="none")
         action = "started"
     else:
         action = f"found {status.state}"     # a resumed run: the task of the first attempt
@@ -81,7 +82,7 @@ def install(hc: HostContext) -> str:
     errors = 0
     while status.state != "done":
         if time.monotonic() >= deadline:
-            return h.finish("failed", f"the installer was still running after {opts.install_timeout_s:.0f} s",
+            return h.finish(StepOutcome.FAILED, f"the installer was still running after {opts.install_timeout_s:.0f} s",
                             action=action, **status.evidence())
         if hc.run.control.stop.wait(opts.real(opts.install_poll_s)):
             raise StopRequested()
@@ -91,13 +92,13 @@ def install(hc: HostContext) -> str:
         except RemoteError as err:
             errors += 1
             if errors >= MAX_STATUS_ERRORS:
-                return h.finish("failed", f"lost track of the installer: {err.message}", action=action)
+                return h.finish(StepOutcome.FAILED, f"lost track of the installer: {err.message}", action=action)
             continue
         if status.state == "not-found":
-            return h.finish("failed", f"the install task {task} disappeared before writing its result",
+            return h.finish(StepOutcome.FAILED, f"the install task {task} disappeared before writing its result",
                             action=action, **status.evidence())
     if status.exit_code is None:
-        return h.finish("failed", "the installer finished without an exit code", action=action, **status.evidence())
+        return h.finish(StepOutcome.FAILED, "the installer finished without an exit code", action=action, **status.evidence())
     verdict = interpret_exit_code(status.exit_code)
     return h.finish(verdict.outcome, verdict.meaning, action=action, meaning=verdict.meaning,
                     needs_reboot=verdict.needs_reboot, already=verdict.already, **_status_evidence(status))
@@ -113,20 +114,20 @@ def _status_evidence(status: InstallStatus) -> dict[str, Any]:
 
 def reboot(hc: HostContext) -> str:
     opts, plan = hc.run.options, hc.run.plan
-    inst = (hc.last_ok("install").evidence or {}) if hc.last_ok("install") else {}
-    attempts = hc.attempts("reboot")
+    inst = (hc.last_ok(Step.INSTALL).evidence or {}) if hc.last_ok(Step.INSTALL) else {}
+    attempts = hc.attempts(Step.REBOOT)
     snap = hc.api.snapshot()
     install_started = _time(inst.get("started_at"))
     first_before = _time(attempts[0].intent.get("last_boot_before")) if attempts else None
     before = first_before or (snap.os.last_boot if snap.reachable and snap.os else None) or install_started
     if not attempts and not _needs_reboot(inst, snap, hc):
-        h = hc.begin("reboot", {"last_boot_before": _iso(before), "needed": False}, "deciding on the reboot")
-        return h.finish("skipped", f"no reboot needed: {inst.get('meaning') or 'nothing installed'}, build "
+        h = hc.begin(Step.REBOOT, {"last_boot_before": _iso(before), "needed": False}, "deciding on the reboot")
+        return h.finish(StepOutcome.SKIPPED, f"no reboot needed: {inst.get('meaning') or 'nothing installed'}, build "
                                    f"{_build(snap)}, nothing pending", last_boot_after=_iso(before))
     intent = {"last_boot_before": _iso(before), "install_started": _iso(install_started),
               "resumed": bool(attempts), "seen": "down" if not snap.reachable else _iso(
                   snap.os.last_boot if snap.os else None)}
-    h = hc.begin("reboot", intent, "restarting the host" if not attempts else "checking an interrupted reboot")
+    h = hc.begin(Step.REBOOT, intent, "restarting the host" if not attempts else "checking an interrupted reboot")
     comment = f"hvconsole: {hc.run.update.kb} (patch run {hc.run.run_id})"
     grace = opts.reboot_delay_s + 120.0
     if attempts:
@@ -136,7 +137,7 @@ def reboot(hc: HostContext) -> str:
     else:
         scheduled_now = True
     if scheduled_now and not _schedule(hc, comment, before, grace):
-        return h.finish("failed", "the host did not schedule the restart", last_boot_before=_iso(before))
+        return h.finish(StepOutcome.FAILED, "the host did not schedule the restart", last_boot_before=_iso(before))
     waited = wait_for_reboot(hc, before, plan.reboot_timeout_s)
     boots = 1
     while waited.back and boots <= opts.max_extra_reboots and _still_pending(waited.snapshot, hc):
@@ -144,7 +145,7 @@ def reboot(hc: HostContext) -> str:
         if attempts and wait_for_down_or_boot(hc, again_before, grace) != "up":
             waited = wait_for_reboot(hc, again_before, plan.reboot_timeout_s)   # already under way
         else:
-            hc.run.say(hc.name, "reboot", "info", "still pending and below the target: a second restart")
+            hc.run.say(hc.name, Step.REBOOT, Phase.INFO, "still pending and below the target: a second restart")
             if not _schedule(hc, comment + ", second restart", again_before, grace):
                 break
             waited = wait_for_reboot(hc, again_before, plan.reboot_timeout_s)
@@ -154,8 +155,8 @@ def reboot(hc: HostContext) -> str:
                 "restarts_seen": boots, "scheduled_by_this_attempt": scheduled_now, "seen_down": waited.seen_down,
                 "build_after": _build(after), "pending_after": after.os.pending_reboot if after.os else None}
     if not waited.back:
-        return h.finish("failed", f"{hc.name} {waited.reason}", **evidence)
-    return h.finish("ok", f"back after {waited.waited_real_s:.0f} s real time, build {_build(after)}", **evidence)
+        return h.finish(StepOutcome.FAILED, f"{hc.name} {waited.reason}", **evidence)
+    return h.finish(StepOutcome.OK, f"back after {waited.waited_real_s:.0f} s real time, build {_build(after)}", **evidence)
 
 
 def _schedule(hc: HostContext, comment: str, before: datetime | None, grace_host_s: float) -> bool:

@@ -7,8 +7,16 @@ Per host: the next step without an ok/skipped outcome is run, until none is left
 step sends the host down the failure path (restore its VMs, end its maintenance window)
 and, with ``plan.stop_on_failure``, no further host of the wave is started (hosts already
 under way finish: a host left half-drained is worse). The pilot wave must succeed and pass
-its soak before the next wave starts. Pause and cancel are read from the journal between
-steps (``control``); cancel puts drained hosts back and ends their maintenance.
+its soak before the next wave starts; with ``plan.confirm_promotion`` the run then waits in
+``awaiting-promotion`` for the admin's ``promote`` or ``halt`` (``control``). Pause and
+cancel are read from the journal between steps; cancel puts drained hosts back and ends
+their maintenance, and a host cancelled between its install and its reboot is reported as
+pending a reboot, with what to do.
+
+The run's closing reason is written to the journal with its state, and every progress
+event goes to the journal's event log (``RunContext.say``): a window in another process
+reads both. While the run only waits (soak, pause, promotion) a line comes at least every
+``options.heartbeat_s`` real seconds.
 """
 
 from __future__ import annotations
@@ -16,10 +24,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 
 from hvconsole.core.patch.plan import Wave
-from hvconsole.core.patch.steps import next_step
+from hvconsole.core.patch.steps import installed_awaiting_reboot, next_step, pending_reboot_advice
+from hvconsole.core.patch.vocabulary import (CHANGING_STEPS, FINISHED_STATES, RUN_WIDE, Decision, HostState, Phase,
+                                             RunEvent, RunState, Step, StepOutcome, phase_for_run_state)
 from hvconsole.core.timeutil import parse_time
 
 from .context import HostContext, RunContext
@@ -29,38 +40,47 @@ from .waiting import StopRequested
 
 log = logging.getLogger(__name__)
 
-# Steps a cancel stops before; the ones after the reboot put the host back and still run.
-CHANGING_STEPS = frozenset({"preflight", "stage", "maintenance-on", "drain", "install", "reboot"})
-# What a host's worker reports.
-DONE, FAILED, CANCELLED, STOPPED = "done", "failed", "cancelled", "stopped"
+# What a host's worker reports (kept as names for the tests and callers that used them).
+DONE, FAILED, CANCELLED, STOPPED = HostState.DONE, HostState.FAILED, HostState.CANCELLED, HostState.STOPPED
 
 
 @dataclass
 class RunResult:
-    state: str                          # the run state written: done | failed | cancelled | running (stopped)
+    state: RunState                     # the run state written: done | failed | cancelled | running (stopped)
     reason: str
-    hosts: dict[str, str] = field(default_factory=dict)   # host -> done | failed | cancelled | stopped | not started
+    hosts: dict[str, str] = field(default_factory=dict)   # host -> HostState (or "at <step>")
+    # Hosts left with the update installed and its reboot not done (a cancel between the
+    # two): host -> what the admin should do.
+    pending_reboot: dict[str, str] = field(default_factory=dict)
 
 
 class PatchRunner:
     def __init__(self, run: RunContext):
         self.run = run
-        self.hosts: dict[str, str] = {h: "not started" for h in run.plan.hosts}
+        self.hosts: dict[str, str] = {h: HostState.NOT_STARTED for h in run.plan.hosts}
 
     # -- the run -----------------------------------------------------------------------------
 
     def execute(self) -> RunResult:
         run = self.run
-        state = run.control.state()
-        if state in ("done", "failed", "cancelled"):
-            return RunResult(state, f"run {run.run_id} is already {state}", self._host_states())
-        if state in ("planned", "paused") and not run.control.stop.is_set():
-            run.journal.set_run_state(run.run_id, "running")
+        record = run.journal.run(run.run_id)
+        state = RunState(record.state)
+        if state in FINISHED_STATES:
+            return RunResult(state, f"run {run.run_id} is already {state}"
+                             + (f": {record.reason}" if record.reason else ""), self._host_states(),
+                             self._pending_reboots())
+        if state in (RunState.PLANNED, RunState.PAUSED) and not run.control.stop.is_set():
+            run.journal.set_run_state(run.run_id, RunState.RUNNING, only_from=frozenset({state}))
         self._reopen_maintenance_windows()
         result = self._waves()
-        if result.state != "running":
-            run.journal.set_run_state(run.run_id, result.state)
-        run.say("*", "run", result.state if result.state != "running" else "info", result.reason)
+        result.pending_reboot = self._pending_reboots()
+        if result.pending_reboot:
+            result.reason += "; " + "; ".join(result.pending_reboot.values())
+        if result.state != RunState.RUNNING:
+            run.journal.set_run_state(run.run_id, result.state, result.reason)
+        else:
+            run.journal.set_run_state(run.run_id, RunState.RUNNING, result.reason, only_from=frozenset({RunState.RUNNING}))
+        run.say(RUN_WIDE, RunEvent.RUN, phase_for_run_state(result.state), result.reason)
         return result
 
     def _waves(self) -> RunResult:
@@ -68,49 +88,94 @@ class PatchRunner:
         for index, wave in enumerate(plan.waves):
             if run.control.cancel_requested() and not run.control.stop.is_set():
                 self._cancel_started_hosts()
-                return RunResult("cancelled", "cancelled before wave " + wave.name, self._host_states())
-            run.say("*", "wave", "start", f"wave {wave.name}: {', '.join(wave.hosts)} ({wave.parallel} at a time)")
+                return RunResult(RunState.CANCELLED, self._cancel_reason(f"cancelled before wave {wave.name}"),
+                                 self._host_states())
+            run.say(RUN_WIDE, RunEvent.WAVE, Phase.START,
+                    f"wave {wave.name}: {', '.join(wave.hosts)} ({wave.parallel} at a time)")
             outcomes = self._run_wave(wave)
             if STOPPED in outcomes.values():
-                return RunResult("running", "stopped; continue with `hvconsole patch resume "
-                                            f"{run.run_id}`", self._host_states())
-            if CANCELLED in outcomes.values() or run.control.state() == "cancelling":
+                return RunResult(RunState.RUNNING, "stopped; continue with `hvconsole patch resume "
+                                                   f"{run.run_id}`", self._host_states())
+            if CANCELLED in outcomes.values() or run.control.state() == RunState.CANCELLING:
                 self._cancel_started_hosts()
-                return RunResult("cancelled", "cancelled", self._host_states())
+                return RunResult(RunState.CANCELLED, self._cancel_reason("cancelled"), self._host_states())
             failed = [h for h, o in outcomes.items() if o == FAILED]
             if failed and (plan.stop_on_failure or index == 0):
                 which = "pilot wave" if index == 0 else f"wave {wave.name}"
-                return RunResult("failed", f"{which} failed on {', '.join(failed)}: the rollout stops there",
+                return RunResult(RunState.FAILED, f"{which} failed on {', '.join(failed)}: the rollout stops there",
                                  self._host_states())
             if index == 0 and len(plan.waves) > 1:
-                gate = self._soak(wave)
+                gate = self._soak(wave) or self._promotion()
                 if gate is not None:
                     return gate
         failed = [h for h, s in self._host_states().items() if s == FAILED]
         if failed:
-            return RunResult("failed", f"finished with failures on {', '.join(failed)}", self._host_states())
-        return RunResult("done", f"all {len(plan.hosts)} host(s) patched and verified", self._host_states())
+            return RunResult(RunState.FAILED, f"finished with failures on {', '.join(failed)}", self._host_states())
+        return RunResult(RunState.DONE, f"all {len(plan.hosts)} host(s) patched and verified", self._host_states())
+
+    def _cancel_reason(self, default: str) -> str:
+        """A halt after the pilot says so; any other cancel says ``default``."""
+        record = self.run.journal.run(self.run.run_id)
+        return record.reason if record.decision == Decision.HALT and record.reason else default
 
     def _soak(self, wave: Wave) -> RunResult | None:
         run = self.run
         state = soak_state(run, wave)
         if state is None:
-            run.say("*", "soak", "start", f"watching {', '.join(wave.hosts)} for {run.plan.gate.soak_minutes:g} min")
+            run.say(RUN_WIDE, RunEvent.SOAK, Phase.START,
+                    f"watching {', '.join(wave.hosts)} for {run.plan.gate.soak_minutes:g} min")
             try:
                 passed, reasons = run_soak(run, wave)
             except StopRequested:
-                return RunResult("running", "stopped during the soak", self._host_states())
-            if run.control.state() == "cancelling":
-                return RunResult("cancelled", "cancelled during the soak", self._host_states())
+                return RunResult(RunState.RUNNING, "stopped during the soak", self._host_states())
+            if run.control.state() == RunState.CANCELLING:
+                return RunResult(RunState.CANCELLED, self._cancel_reason("cancelled during the soak"),
+                                 self._host_states())
             state = "passed" if passed else "failed"
             detail = "; ".join(reasons)
         else:
             detail = "(recorded earlier)"
         if state == "failed":
-            return RunResult("failed", f"the pilot wave did not pass its health gate: {detail}; production "
-                                       "waves were not started", self._host_states())
-        run.say("*", "soak", "ok", "health gate passed: production may start")
+            run.say(RUN_WIDE, RunEvent.SOAK, Phase.FAILED, f"health gate failed: {detail}")
+            return RunResult(RunState.FAILED, f"the pilot wave did not pass its health gate: {detail}; production "
+                                              "waves were not started", self._host_states())
+        run.say(RUN_WIDE, RunEvent.SOAK, Phase.OK, "health gate passed: production may start")
         return None
+
+    def _promotion(self) -> RunResult | None:
+        """With ``confirm_promotion``: wait (stoppable, like a pause) until the admin
+        promotes (None: production starts) or halts (the run ends cancelled)."""
+        run = self.run
+        if not run.plan.confirm_promotion:
+            return None
+        control, opts = run.control, run.options
+        next_say = 0.0
+        while True:
+            record = run.journal.run(run.run_id)
+            state = RunState(record.state)
+            if record.decision == Decision.PROMOTE:
+                run.say(RUN_WIDE, RunEvent.PROMOTION, Phase.OK, "promoted to production by the admin")
+                return None
+            if record.decision == Decision.HALT or state == RunState.CANCELLING:
+                run.say(RUN_WIDE, RunEvent.PROMOTION, Phase.CANCELLED,
+                        record.reason if record.decision == Decision.HALT else "cancelled after the pilot")
+                return RunResult(RunState.CANCELLED, self._cancel_reason("cancelled after the pilot"),
+                                 self._host_states())
+            if state not in (RunState.AWAITING_PROMOTION, RunState.PAUSED):
+                # running (a resume, or a continue) with no answer yet: ask again
+                run.journal.set_run_state(run.run_id, RunState.AWAITING_PROMOTION,
+                                          "the pilot passed its soak: promote to production or halt",
+                                          only_from=frozenset({state}))
+                continue
+            if time.monotonic() >= next_say:
+                run.say(RUN_WIDE, RunEvent.PROMOTION, Phase.INFO,
+                        f"the pilot passed its health gate; waiting for the admin: `hvconsole patch promote "
+                        f"{run.run_id}` starts production, `hvconsole patch halt {run.run_id}` stops here")
+                next_say = time.monotonic() + opts.heartbeat_s
+            if control.stop.wait(0.5):
+                return RunResult(RunState.RUNNING, "stopped while waiting for promotion; "
+                                                   f"`hvconsole patch resume {run.run_id}` waits again",
+                                 self._host_states())
 
     # -- one wave ----------------------------------------------------------------------------
 
@@ -152,9 +217,9 @@ class PatchRunner:
         try:
             while True:
                 records = hc.records()
-                if any(r.outcome == "cancelled" for r in records):
+                if any(r.outcome == StepOutcome.CANCELLED for r in records):
                     return self._set(name, self._cancel_path(hc))
-                if any(r.outcome == "failed" for r in records):
+                if any(r.outcome == StepOutcome.FAILED for r in records):
                     self._put_back(hc)
                     return self._set(name, FAILED)
                 step = next_step(records)
@@ -163,14 +228,18 @@ class PatchRunner:
                 if control.stop.is_set():
                     return self._set(name, STOPPED)
                 state = control.state()
-                if state == "paused":
-                    control.wait_while_paused(on_pause=lambda: self.run.say(name, step, "info", "paused before this step"))
+                if state == RunState.PAUSED:
+                    control.wait_while_paused(
+                        on_pause=lambda: self.run.say(name, step, Phase.INFO,
+                                                      f"paused before {step}: `hvconsole patch resume "
+                                                      f"{self.run.run_id}` continues"),
+                        every_s=self.run.options.heartbeat_s)
                     continue
-                if state == "cancelling" and step in CHANGING_STEPS:
+                if state == RunState.CANCELLING and step in CHANGING_STEPS:
                     if not records:
-                        return self._set(name, "not started")
+                        return self._set(name, HostState.NOT_STARTED)
                     hc.begin(step, {"cancelled": True}, "cancel requested").finish(
-                        "cancelled", "the run was cancelled before this step")
+                        StepOutcome.CANCELLED, "the run was cancelled before this step")
                     continue
                 self._set(name, f"at {step}")
                 run_step(hc, step)
@@ -186,13 +255,14 @@ class PatchRunner:
     def _put_back(self, hc: HostContext) -> None:
         """After a failure or cancel: VMs back as they were, alerts on again. Each runs once
         (a step with an outcome is not repeated; one without, killed mid-way, is)."""
-        finished = {r.step for r in hc.records() if r.outcome in ("ok", "skipped", "failed")}
-        drained = any(r.step == "drain" for r in hc.records())
+        finished = {r.step for r in hc.records()
+                    if r.outcome in (StepOutcome.OK, StepOutcome.SKIPPED, StepOutcome.FAILED)}
+        drained = any(r.step == Step.DRAIN for r in hc.records())
         hc.failure_path = True
-        if drained and "restore" not in finished:
-            run_step(hc, "restore")
-        if hc.last_ok("maintenance-on") is not None and "maintenance-off" not in finished:
-            run_step(hc, "maintenance-off")
+        if drained and Step.RESTORE not in finished:
+            run_step(hc, Step.RESTORE)
+        if hc.last_ok(Step.MAINTENANCE_ON) is not None and Step.MAINTENANCE_OFF not in finished:
+            run_step(hc, Step.MAINTENANCE_OFF)
 
     def _cancel_started_hosts(self) -> None:
         """Cancel hosts of any wave that started but did not finish (a resumed cancel)."""
@@ -210,13 +280,25 @@ class PatchRunner:
     def _host_states(self) -> dict[str, str]:
         return dict(self.hosts)
 
+    def _pending_reboots(self) -> dict[str, str]:
+        """Hosts of this run whose update is installed and whose reboot was cancelled or
+        never reached, while the host is finished with (cancelled or failed)."""
+        run = self.run
+        out: dict[str, str] = {}
+        for name in run.plan.hosts:
+            records = run.journal.steps(run.run_id, name)
+            ended = any(r.outcome in (StepOutcome.CANCELLED, StepOutcome.FAILED) for r in records)
+            if ended and installed_awaiting_reboot(records):
+                out[name] = pending_reboot_advice(name, run.plan.kb)
+        return out
+
     def _reopen_maintenance_windows(self) -> None:
         """The registry lives in memory: after a restart, hosts between maintenance-on and
         maintenance-off are quiet again until their recorded ``until``."""
         run = self.run
         for name in run.plan.hosts:
-            on = run.journal.last_ok(run.run_id, name, "maintenance-on")
-            off = [r for r in run.journal.steps(run.run_id, name) if r.step == "maintenance-off" and r.outcome]
+            on = run.journal.last_ok(run.run_id, name, Step.MAINTENANCE_ON)
+            off = [r for r in run.journal.steps(run.run_id, name) if r.step == Step.MAINTENANCE_OFF and r.outcome]
             if on is not None and not off:
                 ev = on.evidence or {}
                 try:

@@ -16,6 +16,7 @@ from typing import Callable, Protocol
 
 from hvconsole.core.catalog import CatalogUpdate
 from hvconsole.core.patch.plan import PatchPlan
+from hvconsole.core.patch.vocabulary import Step, StepOutcome
 from hvconsole.remote.smb_stage import STAGE_DIR, StageError, StageResult, file_sha256, host_path_for
 from hvconsole.remote.target import Target
 
@@ -97,34 +98,34 @@ class SmbStager:
 def stage(hc: HostContext) -> str:
     pkg = package_plan(hc.run.plan, hc.run.update)
     if not pkg.host_path:
-        h = hc.begin("stage", {"kind": pkg.kind}, "no package")
-        return h.finish("failed", "the plan names no package and the catalog lists none for this update")
+        h = hc.begin(Step.STAGE, {"kind": pkg.kind}, "no package")
+        return h.finish(StepOutcome.FAILED, "the plan names no package and the catalog lists none for this update")
     if pkg.kind == "url":
-        h = hc.begin("stage", {"kind": pkg.kind}, "package from a URL")
-        return h.finish("failed", "downloading on the host is not supported (Kerberos double hop, hyperv-notes "
+        h = hc.begin(Step.STAGE, {"kind": pkg.kind}, "package from a URL")
+        return h.finish(StepOutcome.FAILED, "downloading on the host is not supported (Kerberos double hop, hyperv-notes "
                                   "§7): download the package here and plan an SMB push instead")
     found = hc.api.stage_check(pkg.host_path, pkg.expected_sha256)
     intent = {"kind": pkg.kind, "host_path": pkg.host_path, "expected_sha256": pkg.expected_sha256,
               "local_file": str(pkg.local_path) if pkg.local_path else None,
               "found": {"exists": found.exists, "size": found.size, "sha256": found.sha256}}
-    h = hc.begin("stage", intent, f"{pkg.file_name} to {pkg.host_path}")
+    h = hc.begin(Step.STAGE, intent, f"{pkg.file_name} to {pkg.host_path}")
     if found.exists and _good(found.matches, pkg.expected_sha256):
-        return h.finish("ok", f"already on the host, SHA-256 {found.sha256}", sha256=found.sha256,
+        return h.finish(StepOutcome.OK, f"already on the host, SHA-256 {found.sha256}", sha256=found.sha256,
                         size=found.size, host_path=pkg.host_path, bytes_sent=0, already_there=True)
     if pkg.kind == "on-host":
         if not found.exists:
-            return h.finish("failed", f"{pkg.host_path} is not on the host", host_path=pkg.host_path)
-        return h.finish("failed", f"{pkg.host_path} on the host has SHA-256 {found.sha256}, the catalog says "
+            return h.finish(StepOutcome.FAILED, f"{pkg.host_path} is not on the host", host_path=pkg.host_path)
+        return h.finish(StepOutcome.FAILED, f"{pkg.host_path} on the host has SHA-256 {found.sha256}, the catalog says "
                                   f"{pkg.expected_sha256}: refusing to install it", sha256=found.sha256)
     stager = hc.run.stager
     if stager is None or pkg.local_path is None:
-        return h.finish("failed", "no way to copy the package to the host (no SMB stager or no local file)")
+        return h.finish(StepOutcome.FAILED, "no way to copy the package to the host (no SMB stager or no local file)")
     try:
         if found.exists:          # a complete file that does not match: not ours to keep
             stager.remove(hc.name, pkg.file_name)
         pushed = stager.push(hc.name, pkg.local_path, pkg.expected_sha256)
     except StageError as exc:
-        return h.finish("failed", str(exc), host_path=pkg.host_path)
+        return h.finish(StepOutcome.FAILED, str(exc), host_path=pkg.host_path)
     expected = pkg.expected_sha256 or pushed.sha256
     after = hc.api.stage_check(pkg.host_path, expected)
     if not (after.exists and after.matches):
@@ -133,11 +134,11 @@ def stage(hc: HostContext) -> str:
             removed = "removed it"
         except (StageError, OSError, ValueError) as exc:
             removed = f"could not remove it ({exc})"
-        return h.finish("failed", f"the copy on the host has SHA-256 {after.sha256}, expected {expected}: "
+        return h.finish(StepOutcome.FAILED, f"the copy on the host has SHA-256 {after.sha256}, expected {expected}: "
                                   f"{removed}; it will not be installed", sha256=after.sha256, expected_sha256=expected)
     how = "already there" if pushed.already_there else (
         f"resumed at {pushed.resumed_from:,} bytes" if pushed.resumed_from else "copied")
-    return h.finish("ok", f"{how}: {pushed.size:,} bytes, SHA-256 {after.sha256} verified on the host",
+    return h.finish(StepOutcome.OK, f"{how}: {pushed.size:,} bytes, SHA-256 {after.sha256} verified on the host",
                     sha256=after.sha256, size=after.size, host_path=pkg.host_path, bytes_sent=pushed.bytes_sent,
                     resumed_from=pushed.resumed_from, already_there=pushed.already_there)
 

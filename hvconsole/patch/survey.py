@@ -11,20 +11,23 @@ from hvconsole.core.catalog import Catalog, CatalogUpdate
 from hvconsole.core.compliance import Compliance, assess
 from hvconsole.core.patch.notice import AffectedVm
 from hvconsole.core.snapshot import Snapshot
+from hvconsole.remote.target import CancelToken
 
 from .sites import HostDirectory
 
 MAX_PARALLEL_POLLS = 8
 
 
-def poll_all(directory: HostDirectory, names: Iterable[str] | None = None) -> dict[str, Snapshot]:
-    """One fresh snapshot per host (unreachable hosts included, as data)."""
+def poll_all(directory: HostDirectory, names: Iterable[str] | None = None,
+             cancel: CancelToken | None = None) -> dict[str, Snapshot]:
+    """One fresh snapshot per host (unreachable hosts included, as data). A cancel stops
+    each poll at its next request boundary (the snapshot then says so)."""
     wanted = list(names) if names is not None else directory.names()
 
     def poll(name: str) -> Snapshot:
         collector = directory.collector(name)
         try:
-            return collector.poll()
+            return collector.poll(cancel)
         finally:
             collector.close()
     if not wanted:

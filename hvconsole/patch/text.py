@@ -26,8 +26,9 @@ class ProgressPrinter:
     def __init__(self, out: TextIO):
         self.out = out
 
-    def __call__(self, host: str, step: str, phase: str, text: str) -> None:
-        now = datetime.now(timezone.utc).strftime("%H:%M:%S")
+    def __call__(self, event: Any) -> None:
+        host, step, phase, text = event.host, event.step, event.phase, event.text
+        now = event.at.astimezone(timezone.utc).strftime("%H:%M:%S")
         mark = {"start": "..", "ok": "ok", "failed": "FAILED", "skipped": "skip", "cancelled": "cancel",
                 "info": "--", "done": "DONE", "running": "--"}.get(phase, phase)
         self.out.write(f"{now}  {clean(host, 24):<8} {step:<15} {mark:<6} {clean(text)}\n")

@@ -17,6 +17,7 @@ from typing import Any
 
 from hvconsole.core.enums import RUNNING_VM_STATES, TRANSITIONAL_VM_STATES
 from hvconsole.core.patch.steps import PriorVm, prior_vm_states, restore_actions, vms_not_restored
+from hvconsole.core.patch.vocabulary import Step, StepOutcome
 from hvconsole.core.snapshot import Snapshot, VmSample
 from hvconsole.remote.errors import RemoteError
 
@@ -30,7 +31,7 @@ _VERB = {"save": "save", "shutdown": "shut down", "live-migrate": "live-migrate"
 
 
 def cluster_of(hc: HostContext) -> dict[str, Any] | None:
-    pre = hc.last_ok("preflight")
+    pre = hc.last_ok(Step.PREFLIGHT)
     cluster = (pre.evidence or {}).get("cluster") if pre else None
     return cluster if isinstance(cluster, dict) else None
 
@@ -46,8 +47,8 @@ def drain(hc: HostContext) -> str:
     opts, plan = hc.run.options, hc.run.plan
     _, snap = wait_until(hc, _settled, opts.settle_timeout_s)
     if not hyperv_ready(snap):
-        h = hc.begin("drain", {"read": _why(snap)}, "reading the VMs")
-        return h.finish("failed", f"cannot read the VMs of {hc.name}: {_why(snap)}; nothing was changed")
+        h = hc.begin(Step.DRAIN, {"read": _why(snap)}, "reading the VMs")
+        return h.finish(StepOutcome.FAILED, f"cannot read the VMs of {hc.name}: {_why(snap)}; nothing was changed")
     node = cluster_of(hc) is not None
     actions = []
     for vm in snap.vms:
@@ -62,9 +63,9 @@ def drain(hc: HostContext) -> str:
     plan_text = ", ".join(f"{_VERB[k]} {n}" for k, n in sorted(counts.items())) or "no running VM to move"
     if node:
         plan_text += "; drain the cluster node"
-    h = hc.begin("drain", {"vms": prior, "actions": actions, "cluster_drain": node}, plan_text)
+    h = hc.begin(Step.DRAIN, {"vms": prior, "actions": actions, "cluster_drain": node}, plan_text)
     if not actions and not node:
-        return h.finish("ok", "no running VM on the host", after=_states(snap.vms), not_drained=[])
+        return h.finish(StepOutcome.OK, "no running VM on the host", after=_states(snap.vms), not_drained=[])
     try:
         answer = hc.api.drain(actions, node, opts.drain_timeout_s)
     except RemoteError as err:
@@ -78,8 +79,8 @@ def drain(hc: HostContext) -> str:
     evidence = {"vms": answer.get("vms", []), "cluster": answer.get("cluster"), "after": _states(after.vms),
                 "not_drained": left, "error": answer.get("error")}
     if done:
-        return h.finish("ok", f"drained: {plan_text}", **evidence)
-    return h.finish("failed", f"still running after {opts.drain_timeout_s:.0f} s: {', '.join(left)}"
+        return h.finish(StepOutcome.OK, f"drained: {plan_text}", **evidence)
+    return h.finish(StepOutcome.FAILED, f"still running after {opts.drain_timeout_s:.0f} s: {', '.join(left)}"
                     + (f" ({answer['error']})" if answer.get("error") else ""), **evidence)
 
 
@@ -100,8 +101,8 @@ def restore(hc: HostContext) -> str:
     prior = prior_vm_states(hc.records())
     cluster = cluster_of(hc)
     if not prior and cluster is None:
-        h = hc.begin("restore", {"actions": []}, "nothing was drained")
-        return h.finish("skipped", "no VM was drained on this host")
+        h = hc.begin(Step.RESTORE, {"actions": []}, "nothing was drained")
+        return h.finish(StepOutcome.SKIPPED, "no VM was drained on this host")
     ids = set(prior)
     first = hc.api.snapshot()
     # After a failure (e.g. a host that never came back) an unreachable host is reported at
@@ -110,8 +111,8 @@ def restore(hc: HostContext) -> str:
     _, snap = wait_until(hc, lambda s: _settled(s, ids), patience)
     if not hyperv_ready(snap):
         down = [p.name for p in prior.values() if p.state in RUNNING]
-        h = hc.begin("restore", {"read": _why(snap)}, "reading the VMs")
-        return h.finish("failed", f"cannot restore: {_why(snap)}; VMs that were running: {', '.join(down) or 'none'}",
+        h = hc.begin(Step.RESTORE, {"read": _why(snap)}, "reading the VMs")
+        return h.finish(StepOutcome.FAILED, f"cannot restore: {_why(snap)}; VMs that were running: {', '.join(down) or 'none'}",
                         not_restored=down)
     current, where = vms_everywhere(hc, prior, snap)
     actions = restore_actions(prior, current)
@@ -119,7 +120,7 @@ def restore(hc: HostContext) -> str:
     resume_node = cluster is not None and snap.cluster is not None and snap.cluster.node_state == "Paused"
     intent = {"actions": [asdict(a) for a in actions], "cluster_resume": resume_node, "failback": FAILBACK}
     text = f"start/resume {len(todo)} VM(s)" + ("; resume the cluster node" if resume_node else "")
-    h = hc.begin("restore", intent, text)
+    h = hc.begin(Step.RESTORE, intent, text)
     answer: dict[str, Any] = {"vms": []}
     if todo or resume_node:
         try:
@@ -136,9 +137,9 @@ def restore(hc: HostContext) -> str:
                 "error": answer.get("error")}
     if done:
         moved = sorted({h_ for h_ in where.values() if h_ != hc.name})
-        return h.finish("ok", f"all {len(prior)} VM(s) in their prior state"
+        return h.finish(StepOutcome.OK, f"all {len(prior)} VM(s) in their prior state"
                         + (f" (some running on {', '.join(moved)})" if moved else ""), **evidence)
-    return h.finish("failed", f"not back in their prior state: {', '.join(missing)}", **evidence)
+    return h.finish(StepOutcome.FAILED, f"not back in their prior state: {', '.join(missing)}", **evidence)
 
 
 def vms_everywhere(hc: HostContext, prior: dict[str, PriorVm], snap: Snapshot) -> tuple[list[VmSample], dict[str, str]]:

@@ -5,11 +5,21 @@ writes, the journal shows a step with an intent and no outcome; resume then asks
 what really happened instead of trusting memory (docs/patching.md). Rows are only ever
 appended or completed, never rewritten, so the journal is also the audit trail the report
 is built from.
+
+Besides the steps the journal keeps each run's progress events (``events``: what the
+runner said, so a window in another process shows the same live log and soak countdown),
+the run's closing reason, and the admin's promote/halt decision after the pilot. Those
+columns and the events table were added to schema 1 in place (``_MIGRATIONS``): a journal
+of an older version gains them when opened, and older versions ignore them.
+
+The folder is created 0700 and the file 0600 (POSIX): a run's plan and evidence name
+hosts, VMs and paths that are nobody else's business on a shared machine.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -18,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..timeutil import format_time, parse_time, utcnow
+from .vocabulary import Phase, RunState, StepOutcome
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -25,7 +36,7 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at  TEXT NOT NULL,
     kb          TEXT NOT NULL,
     plan_json   TEXT NOT NULL,
-    state       TEXT NOT NULL             -- planned, running, paused, cancelling, done, failed, cancelled
+    state       TEXT NOT NULL             -- vocabulary.RunState
 );
 CREATE TABLE IF NOT EXISTS steps (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,10 +52,27 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 CREATE INDEX IF NOT EXISTS steps_by_run ON steps(run_id, host, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    at          TEXT NOT NULL,            -- console clock, UTC
+    host        TEXT NOT NULL,            -- '*' for run-wide events
+    step        TEXT NOT NULL,
+    phase       TEXT NOT NULL,            -- vocabulary.Phase
+    text        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id, id);
 """
+# Columns added to schema 1 after its first release: (table, column, declaration).
+_MIGRATIONS = (
+    ("runs", "reason", "TEXT NOT NULL DEFAULT ''"),          # why the run is in its state
+    ("runs", "decision", "TEXT"),                            # vocabulary.Decision, NULL until given
+    ("runs", "decision_at", "TEXT"),
+)
 SCHEMA_VERSION = "1"
-RUN_STATES = frozenset({"planned", "running", "paused", "cancelling", "done", "failed", "cancelled"})
-OUTCOMES = frozenset({"ok", "failed", "skipped", "cancelled"})
+RUN_STATES = frozenset(RunState)
+OUTCOMES = frozenset(StepOutcome)
+PHASES = frozenset(Phase)
 
 
 class JournalError(RuntimeError):
@@ -58,6 +86,22 @@ class RunRecord:
     kb: str
     plan: dict[str, Any]
     state: str
+    reason: str = ""
+    decision: str | None = None          # promote | halt, once the admin answered
+    decision_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One progress event as the runner said it (``vocabulary.ProgressEvent`` + row id)."""
+
+    id: int
+    run_id: int
+    at: datetime
+    host: str
+    step: str
+    phase: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +129,7 @@ class Journal:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -99,6 +143,14 @@ class Journal:
         elif row[0] != SCHEMA_VERSION:
             self._db.close()
             raise JournalError(f"{path} has journal schema {row[0]}, this version reads {SCHEMA_VERSION}")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            for table, column, decl in _MIGRATIONS:
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -117,20 +169,64 @@ class Journal:
                              (format_time(utcnow()), kb, _dump(plan)))
             return int(cur.lastrowid)
 
-    def set_run_state(self, run_id: int, state: str) -> None:
+    def set_run_state(self, run_id: int, state: str, reason: str | None = None, *,
+                      only_from: frozenset[str] | None = None) -> bool:
+        """Write the run's state (and, when given, why). With ``only_from`` the state is
+        written only if the current one is among them (one transaction: a request of
+        another process in between is not overwritten); returns whether it was written."""
         if state not in RUN_STATES:
             raise ValueError(f"unknown run state {state!r}")
         with self._tx() as db:
-            if db.execute("UPDATE runs SET state=? WHERE id=?", (state, run_id)).rowcount != 1:
+            row = db.execute("SELECT state FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise JournalError(f"no run {run_id}")
+            if only_from is not None and row[0] not in only_from:
+                return False
+            if reason is None:
+                db.execute("UPDATE runs SET state=? WHERE id=?", (str(state), run_id))
+            else:
+                db.execute("UPDATE runs SET state=?, reason=? WHERE id=?", (str(state), reason, run_id))
+            return True
+
+    def set_decision(self, run_id: int, decision: str, state: str, reason: str | None = None) -> None:
+        """Record the admin's promote/halt answer and the state it leads to, at once."""
+        with self._tx() as db:
+            n = db.execute("UPDATE runs SET decision=?, decision_at=?, state=?, reason=COALESCE(?, reason) "
+                           "WHERE id=?", (str(decision), format_time(utcnow()), str(state), reason, run_id)).rowcount
+            if n != 1:
                 raise JournalError(f"no run {run_id}")
 
     def run(self, run_id: int) -> RunRecord:
         with self._lock:
-            row = self._db.execute("SELECT id, created_at, kb, plan_json, state FROM runs WHERE id=?",
-                                   (run_id,)).fetchone()
+            row = self._db.execute("SELECT id, created_at, kb, plan_json, state, reason, decision, decision_at "
+                                   "FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             raise JournalError(f"no patch run {run_id} in {self.path}")
-        return RunRecord(row[0], parse_time(row[1]), row[2], json.loads(row[3]), row[4])
+        return RunRecord(row[0], parse_time(row[1]), row[2], json.loads(row[3]), row[4], row[5] or "",
+                         row[6], parse_time(row[7]) if row[7] else None)
+
+    # -- progress events --------------------------------------------------------------
+    def add_event(self, run_id: int, host: str, step: str, phase: str, text: str,
+                  at: datetime | None = None) -> int:
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}")
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO events(run_id, at, host, step, phase, text) VALUES (?,?,?,?,?,?)",
+                             (run_id, format_time(at or utcnow()), host, str(step), str(phase), text))
+            return int(cur.lastrowid)
+
+    def events(self, run_id: int, after_id: int = 0, limit: int | None = None) -> list[EventRecord]:
+        """Events of a run with an id above ``after_id`` (oldest first); with ``limit``,
+        only the newest ``limit`` of them."""
+        with self._lock:
+            if limit is None:
+                rows = self._db.execute("SELECT id, run_id, at, host, step, phase, text FROM events "
+                                        "WHERE run_id=? AND id>? ORDER BY id", (run_id, after_id)).fetchall()
+            else:
+                rows = self._db.execute("SELECT * FROM (SELECT id, run_id, at, host, step, phase, text FROM events "
+                                        "WHERE run_id=? AND id>? ORDER BY id DESC LIMIT ?) ORDER BY id",
+                                        (run_id, after_id, int(limit))).fetchall()
+        return [EventRecord(r[0], r[1], parse_time(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def runs(self) -> list[RunRecord]:
         with self._lock:
@@ -145,7 +241,7 @@ class Journal:
                                  (run_id, host, step)).fetchone()[0] + 1
             cur = db.execute(
                 "INSERT INTO steps(run_id, host, step, attempt, intent_json, started_at) VALUES (?,?,?,?,?,?)",
-                (run_id, host, step, attempt, _dump(intent), format_time(utcnow())))
+                (run_id, host, str(step), attempt, _dump(intent), format_time(utcnow())))
             return int(cur.lastrowid)
 
     def finish_step(self, step_id: int, outcome: str, evidence: Mapping[str, Any]) -> None:
@@ -155,7 +251,7 @@ class Journal:
         with self._tx() as db:
             n = db.execute("UPDATE steps SET outcome=?, evidence_json=?, finished_at=? "
                            "WHERE id=? AND outcome IS NULL",
-                           (outcome, _dump(evidence), format_time(utcnow()), step_id)).rowcount
+                           (str(outcome), _dump(evidence), format_time(utcnow()), step_id)).rowcount
             if n != 1:
                 raise JournalError(f"step {step_id} does not exist or is already finished")
 
@@ -175,7 +271,7 @@ class Journal:
     def last_ok(self, run_id: int, host: str, step: str) -> StepRecord | None:
         """The latest successful record of ``step`` on ``host``, if any."""
         for rec in reversed(self.steps(run_id, host)):
-            if rec.step == step and rec.outcome == "ok":
+            if rec.step == step and rec.outcome == StepOutcome.OK:
                 return rec
         return None
 
@@ -204,6 +300,29 @@ class _Tx:
             self._j._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self._j._lock.release()
+
+
+def _private_file(path: Path) -> None:
+    """Create the journal's folder 0700 and the file 0600 before SQLite opens it (SQLite
+    gives its -wal and -shm files the database file's permissions). An existing file of
+    ours is tightened too: journals of earlier versions were 0644."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if os.name == "nt":  # pragma: no cover - the profile folder's ACL protects it on Windows
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def private_dir(folder: Path) -> None:
+    """Make ``folder`` (the data folder) exist and be 0700 when it is ours (POSIX)."""
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if os.name != "nt" and folder.stat().st_uid == os.getuid():
+        folder.chmod(0o700)
 
 
 def _dump(obj: Mapping[str, Any]) -> str:

@@ -80,6 +80,8 @@ class PatchPlan:
     gate: HealthGate = HealthGate()
     reboot_timeout_s: float = 1800.0
     notice: str = ""                      # the stakeholder notice as sent
+    # After the pilot passed its soak, wait for the admin's promote / halt before production.
+    confirm_promotion: bool = False
 
     def __post_init__(self) -> None:
         if not self.waves:
@@ -119,6 +121,7 @@ class PatchPlan:
                      "heartbeats_back": self.gate.heartbeats_back, "vms_in_prior_state": self.gate.vms_in_prior_state},
             "reboot_timeout_s": self.reboot_timeout_s,
             "notice": self.notice,
+            "confirm_promotion": self.confirm_promotion,
         }
 
     @classmethod
@@ -148,6 +151,7 @@ class PatchPlan:
                 gate=HealthGate(**_opt_obj(d, "gate")),
                 reboot_timeout_s=float(d.get("reboot_timeout_s", 1800.0)),
                 notice=str(d.get("notice", "")),
+                confirm_promotion=bool(d.get("confirm_promotion", False)),   # absent in older plans
             )
         except PlanError:
             raise

@@ -17,16 +17,16 @@ from ..catalog import BuildTarget
 from ..enums import RUNNING_VM_STATES
 from ..snapshot import Snapshot, VmSample
 from .journal import StepRecord
+from .vocabulary import COMPLETED_OUTCOMES, STEP_ORDER, Step, StepOutcome
 
-STEPS = ("preflight", "stage", "maintenance-on", "drain", "install", "reboot", "verify",
-         "restore", "postcheck", "maintenance-off")
+STEPS = STEP_ORDER
 
 
-def next_step(records: Sequence[StepRecord]) -> str | None:
+def next_step(records: Sequence[StepRecord]) -> Step | None:
     """The first step of the sequence without an ``ok`` (or ``skipped``) outcome for this
     host. An in-flight step (intent, no outcome) is returned too: its implementation
     re-reads the host and finishes or repeats it."""
-    done = {r.step for r in records if r.outcome in ("ok", "skipped")}
+    done = {r.step for r in records if r.outcome in COMPLETED_OUTCOMES}
     for step in STEPS:
         if step not in done:
             return step
@@ -44,7 +44,7 @@ def prior_vm_states(records: Iterable[StepRecord]) -> dict[str, PriorVm]:
     """VM states before maintenance: from the *first* drain intent for the host. A later
     attempt would see the VMs the console already saved as Saved and restore them wrongly."""
     for r in records:
-        if r.step == "drain":
+        if r.step == Step.DRAIN:
             return {v["id"]: PriorVm(v["id"], v["name"], v["state"]) for v in r.intent.get("vms", [])}
     return {}
 
@@ -100,7 +100,7 @@ def vms_not_restored(prior: Mapping[str, PriorVm], current: Iterable[VmSample]) 
 
 @dataclass(frozen=True, slots=True)
 class InstallResult:
-    outcome: str          # ok | failed
+    outcome: StepOutcome
     meaning: str
     needs_reboot: bool
     already: bool = False
@@ -110,17 +110,17 @@ def interpret_exit_code(code: int) -> InstallResult:
     """Installer exit codes compared as unsigned 32-bit (hyperv-notes §7)."""
     u = code & 0xFFFFFFFF
     table = {
-        0: InstallResult("ok", "installed", needs_reboot=True),   # DISM /NoRestart still needs the reboot to change the UBR
-        3010: InstallResult("ok", "installed, reboot required", needs_reboot=True),
-        1641: InstallResult("ok", "installed, reboot initiated by the installer", needs_reboot=True),
-        0x00240006: InstallResult("ok", "already installed", needs_reboot=False, already=True),
-        0x80240017: InstallResult("failed", "not applicable to this host (0x80240017)", needs_reboot=False),
-        0x800F081E: InstallResult("failed", "package not applicable (DISM 0x800F081E)", needs_reboot=False),
-        0x80070005: InstallResult("failed", "access denied (0x80070005)", needs_reboot=False),
-        0x800F0922: InstallResult("failed", "servicing failure (0x800F0922): see CBS.log on the host", needs_reboot=False),
-        0x80073712: InstallResult("failed", "component store corrupt (0x80073712): see CBS.log", needs_reboot=False),
+        0: InstallResult(StepOutcome.OK, "installed", needs_reboot=True),   # DISM /NoRestart still needs the reboot to change the UBR
+        3010: InstallResult(StepOutcome.OK, "installed, reboot required", needs_reboot=True),
+        1641: InstallResult(StepOutcome.OK, "installed, reboot initiated by the installer", needs_reboot=True),
+        0x00240006: InstallResult(StepOutcome.OK, "already installed", needs_reboot=False, already=True),
+        0x80240017: InstallResult(StepOutcome.FAILED, "not applicable to this host (0x80240017)", needs_reboot=False),
+        0x800F081E: InstallResult(StepOutcome.FAILED, "package not applicable (DISM 0x800F081E)", needs_reboot=False),
+        0x80070005: InstallResult(StepOutcome.FAILED, "access denied (0x80070005)", needs_reboot=False),
+        0x800F0922: InstallResult(StepOutcome.FAILED, "servicing failure (0x800F0922): see CBS.log on the host", needs_reboot=False),
+        0x80073712: InstallResult(StepOutcome.FAILED, "component store corrupt (0x80073712): see CBS.log", needs_reboot=False),
     }
-    return table.get(u, InstallResult("failed", f"installer failed with exit code {u} (0x{u:08X})", needs_reboot=False))
+    return table.get(u, InstallResult(StepOutcome.FAILED, f"installer failed with exit code {u} (0x{u:08X})", needs_reboot=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,3 +159,22 @@ def verify_fixed(after: Snapshot, target: BuildTarget, kb: str, install_started:
     fixed = all(passed for _, passed, _ in checks)
     checks.append(("KB listed (supporting)", kb in os_info.hotfixes, f"Get-HotFix {'lists' if kb in os_info.hotfixes else 'does not list'} {kb}"))
     return Verification(fixed, tuple(checks))
+
+
+def installed_awaiting_reboot(records: Iterable[StepRecord]) -> bool:
+    """The update was installed on this host in this run and wants a reboot that never
+    happened: no reboot attempt got anywhere (none at all, or only cancelled ones). A
+    reboot that failed was asked for and may have happened; that is the host's verify
+    question, not this one."""
+    records = list(records)
+    installed = any(r.step == Step.INSTALL and r.outcome == StepOutcome.OK and (r.evidence or {}).get("needs_reboot")
+                    for r in records)
+    rebooting = any(r.step == Step.REBOOT and r.outcome in (StepOutcome.OK, StepOutcome.SKIPPED, StepOutcome.FAILED, None)
+                    for r in records)
+    return installed and not rebooting
+
+
+def pending_reboot_advice(host: str, kb: str) -> str:
+    """What the admin must do about a host left installed with its reboot pending."""
+    return (f"{host}: {kb} installed, reboot pending — reboot it in a maintenance window, "
+            f"then `hvconsole patch check`")

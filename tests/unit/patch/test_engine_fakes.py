@@ -274,7 +274,7 @@ def run(journal: Journal, run_id: int, hosts: dict[str, FakeHost], *, stop: thre
     def factory(name: str) -> PatchHost:
         h = hosts[name]            # KeyError: not a known host (a peer lookup)
         return PatchHost(name, h, h)
-    progress = (lambda *e: events.append(e)) if events is not None else None
+    progress = events.append if events is not None else None
     return execute_with(journal, run_id, factory, options=options, stop=stop, progress=progress)
 
 

@@ -41,7 +41,7 @@ def test_pilot_and_production_run_to_a_verified_report(tmp_path):
     # Prior states come from the drain intent: the Off VM stays off, the others run again.
     prior = prior_vm_states(journal.steps(run_id, "HV01"))
     assert sorted(p.state for p in prior.values()) == ["Off", "Running", "Running", "Running"]
-    assert any(e[1] == "drain" and e[2] == "ok" for e in events)
+    assert any(e.step == "drain" and e.phase == "ok" and e.host == "HV01" for e in events)
 
 
 def test_evidence_for_the_report(tmp_path):
