@@ -112,7 +112,7 @@ def collect_document(host: SimHost, params: CollectParams, t: float) -> tuple[di
         "services": host.services(t),
         "cluster": None if host.cluster is None else {
             "name": host.cluster.name, "node_state": host.cluster.node_state,
-            "drain_status": host.cluster.drain_status,
+            "drain_status": host.cluster.drain_status, "bitlocker_csvs": host.cluster.bitlocker_csvs,
         },
         "resources": host.resources(t, samples),
         "vm_query": vm_query,
@@ -120,7 +120,8 @@ def collect_document(host: SimHost, params: CollectParams, t: float) -> tuple[di
         "events": [{"time": host_time(e.t), "log": e.kind.log, "provider": e.kind.provider,
                     "id": e.kind.id, "level": e.kind.level,
                     "vm_id": None if e.kind.log == "System" else e.vm_id,   # only Hyper-V XML has VmId
-                    "message": _clip(e.message)} for e in events],
+                    "message": _clip(e.message),
+                    "first_insertion_string": e.first_insertion_string} for e in events],
         "events_bookmark": host_time(events[-1].t) if events else (
             None if params.events_since is None else format_time(params.events_since)),
         "warnings": [],

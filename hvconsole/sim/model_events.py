@@ -26,6 +26,8 @@ class EventKind:
     id: int
     level: str
     template: str   # str.format template; fields are plain text, never code
+    # The field that is the event's first insertion string (%1), when the sim knows it.
+    first_field: str | None = None
 
 
 _W, _V, _C, _H = ("Microsoft-Windows-Hyper-V-Worker", "Microsoft-Windows-Hyper-V-VMMS",
@@ -100,10 +102,20 @@ CATALOG: dict[str, EventKind] = {
     "update_failed": EventKind(SYSTEM, "Microsoft-Windows-WindowsUpdateClient", 20, "Error",
                                "Installation Failure: Windows failed to install the following update with "
                                "error {code}: {title}"),
-    # Failover clustering, in System [V]
+    "vm_paused_critical_storage": EventKind(
+        WORKER, _W, 16050, "Critical",   # [U] id; the pause on low disk space is [V]
+        "'{vm}' has been paused because it has run out of disk space on the volume that holds its "
+        "files." + _VMID),
+    # Failover clustering, in System [V] (Microsoft's "Failover Clustering system log events"
+    # gives the levels: 1069/1205/1230 Error; 1135/1146/1177/1672 Critical). 1135 is written by
+    # the surviving nodes; its first insertion string is the removed node.
     "cluster_node_removed": EventKind(SYSTEM, _FC, 1135, "Critical",
                                       "Cluster node '{node}' was removed from the active failover cluster "
-                                      "membership."),
+                                      "membership.", first_field="node"),
+    "cluster_node_quarantined": EventKind(SYSTEM, _FC, 1672, "Critical",
+                                          "Cluster node '{node}' has been quarantined.", first_field="node"),
+    "cluster_quorum_lost": EventKind(SYSTEM, _FC, 1177, "Critical",
+                                     "The Cluster service is shutting down because quorum was lost."),
     "cluster_resource_failed": EventKind(SYSTEM, _FC, 1069, "Error",
                                          "Cluster resource 'Virtual Machine {vm}' of type 'Virtual Machine' "
                                          "in clustered role '{vm}' failed."),
@@ -123,6 +135,7 @@ class SimEvent:
     kind: EventKind
     vm_id: str | None
     message: str
+    first_insertion_string: str | None = None
 
 
 class EventLog:
@@ -138,8 +151,10 @@ class EventLog:
         # Whole milliseconds: the bookmark travels as an ISO time with ms precision, and
         # "newer than the bookmark" must not return an event twice.
         t = round(t, 3)
+        first = fields.get(kind.first_field) if kind.first_field else None
         event = SimEvent(t=t, kind=kind, vm_id=vm_id,
-                         message=kind.template.format(vm_id=vm_id, **fields))
+                         message=kind.template.format(vm_id=vm_id, **fields),
+                         first_insertion_string=None if first is None else str(first))
         i = bisect.bisect_right(self._times, t)
         self._times.insert(i, t)
         self._events.insert(i, event)

@@ -35,6 +35,9 @@ class Cluster:
     drain_status: str = "NotInitiated"
     drain_done_t: float | None = None        # when the drain in progress will have finished
     drained_away: list[str] = field(default_factory=list)   # VM ids the last drain moved off
+    # Cluster shared volumes protected by BitLocker (what collect.ps1 counts with
+    # Get-BitLockerVolume; catalog applicability of KB5063877).
+    bitlocker_csvs: int = 0
 
 
 @dataclass

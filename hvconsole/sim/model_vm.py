@@ -32,7 +32,7 @@ class SimVM:
                  generation: int = 2, guest: str = "windows", load: LoadProfile = IDLE,
                  automatic_start_action: str = "StartIfRunning", automatic_stop_action: str = "Save",
                  backup_hour: float | None = None, is_clustered: bool = False,
-                 state: str = "Running", uptime_s: float = 86400.0):
+                 state: str = "Running", uptime_s: float = 86400.0, confidential: bool = False):
         if guest not in GUESTS:
             raise ValueError(f"guest must be one of {GUESTS}")
         if state not in ("Running", "Off", "Saved"):
@@ -50,6 +50,9 @@ class SimVM:
         self.automatic_stop_action = automatic_stop_action
         self.backup_hour = backup_hour
         self.is_clustered = is_clustered
+        # A confidential (guest-state isolated) VM: what collect.ps1 reads from
+        # Msvm_VirtualSystemSettingData.GuestStateIsolationEnabled (KB5061906's scope).
+        self.confidential = confidential
         self.seed = mix64(int(self.id.replace("-", "")[:16], 16))
         self.host: SimHost | None = None
         self.state = state
@@ -296,6 +299,25 @@ class SimVM:
                 self._later(self._draw(t, 9, *period_s), fault)
             self._later(self._draw(self.site.t, 10, 1.0, 4.0), fault)
 
+    def crash_never_boots(self) -> None:
+        """A triple fault (18560) resets the VM, and the guest never boots again: Running,
+        uptime from the reset, heartbeat NoContact for good, CPU flat (a dead firmware loop,
+        a boot disk gone)."""
+        with self.site.acting():
+            t = self._new_action()
+            self._log(t, "triple_fault")
+            self.state, self._boot_t, self._ic_ready_t = "Running", t, NEVER
+            self._cpu_mode = "flat"
+
+    def storage_full_pause(self) -> None:
+        """The volume holding the VM's files runs out of space: Hyper-V pauses the VM and
+        reports HealthState 25 (PausedCritical)."""
+        with self.site.acting():
+            t = self._new_action()
+            self.state, self._paused_at = "Paused", t
+            self.health = "CriticalFailure"
+            self._log(t, "vm_paused_critical_storage")
+
     def recover(self) -> None:
         """An operator fixed it (killed vmwp, reset): the VM boots again."""
         with self.site.acting():
@@ -388,6 +410,7 @@ class SimVM:
             "automatic_start_action": self.automatic_start_action,
             "automatic_stop_action": self.automatic_stop_action, "generation": self.generation,
             "is_clustered": self.is_clustered, "last_backup_t": self.last_backup_t(t),
+            "confidential": self.confidential,
         }
 
     def __repr__(self) -> str:

@@ -152,6 +152,16 @@ def _triple_fault(site: SimSite, onset: float) -> None:
     _at(site, onset, vm.triple_fault_loop)
 
 
+def _crash_never_boots(site: SimSite, onset: float) -> None:
+    vm = _new_vm(site, site.host("HV01"), "APP01", vcpus=4, memory_mb=8192)
+    _at(site, onset, vm.crash_never_boots)
+
+
+def _storage_full_paused(site: SimSite, onset: float) -> None:
+    vm = _new_vm(site, site.host("HV01"), "FILE01", vcpus=2, memory_mb=8192)
+    _at(site, onset, vm.storage_full_pause)
+
+
 # -- look-alikes -----------------------------------------------------------------------
 
 def _booting(site: SimSite, onset: float) -> None:
@@ -189,6 +199,16 @@ def _app_critical(site: SimSite, onset: float) -> None:
     def go() -> None:
         vm.app_critical = True
     _at(site, onset, go)
+
+
+def _crash_then_boots(site: SimSite, onset: float) -> None:
+    host = site.host("HV01")
+    vm = _new_vm(site, host, "APP01")
+
+    def crash() -> None:
+        host.events.write(site.t, "triple_fault", vm_id=vm.id, vm=vm.name)
+        vm.reset()          # the worker resets the VM; this time the guest boots
+    _at(site, onset, crash)
 
 
 def _single_lost_poll(site: SimSite, onset: float) -> None:
@@ -245,6 +265,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _scenario("triple-fault-loop", "freeze", 30.0,
               "APP01 triple-faults and resets (18560) every 35-55 s and never gets its heartbeat back.",
               _triple_fault, _APP01),
+    _scenario("crash-never-boots", "freeze", 30.0,
+              "APP01 triple-faults (18560), is reset, and never boots: Running, heartbeat NoContact, CPU flat.",
+              _crash_never_boots, _APP01),
+    _scenario("storage-full-paused", "freeze", 35.0,
+              "FILE01's volume runs out of space: Hyper-V pauses it, HealthState 25 (PausedCritical).",
+              _storage_full_paused, (Expectation("HV01", "FILE01"),)),
     _scenario("vm-booting", "lookalike", 20.0,
               "APP01 starts: Starting, then Running with heartbeat NoContact for a minute or two.", _booting),
     _scenario("no-integration-services", "lookalike", 0.0,
@@ -260,6 +286,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _scenario("ok-applications-critical", "lookalike", 25.0,
               "APP01's heartbeat reports OkApplicationsCritical: an application problem, not a freeze.",
               _app_critical),
+    _scenario("crash-then-boots", "lookalike", 30.0,
+              "APP01 triple-faults once (18560), is reset and boots normally: heartbeat back within two minutes.",
+              _crash_then_boots),
     _scenario("single-lost-poll", "lookalike", 42.0,
               "HV01 misses one poll (a network blip) and answers normally again.", _single_lost_poll),
     _scenario("host-patch-reboot", "lookalike", 60.0,

@@ -178,3 +178,29 @@ def test_collect_avoids_localized_sources():
     code = code_only(body("collect"))
     for localized in ("LevelDisplayName", "Get-Counter", "DisplayName", "Test-Path", "Get-HotFix"):
         assert localized.lower() not in code.lower(), localized
+
+
+def test_collect_never_adds_a_total_instance_to_its_sums():
+    # windows_exporter drops _Total from every Hyper-V counter set: summing it with the
+    # instances counts every byte twice.
+    src = body("collect")
+    helper = src[src.index("function Get-PerfInstances"):]
+    helper = helper[:helper.index("\n}") + 2]
+    assert "Where-Object { $_.Name -ne '_Total' }" in helper
+    for cls in ("HyperVVirtualStorageDevice", "HyperVVirtualNetworkAdapter", "Tcpip_NetworkInterface"):
+        uses = [line for line in src.splitlines() if cls in line and not line.lstrip().startswith("#")]
+        assert uses and all("Get-PerfInstances '" in line for line in uses), uses
+
+
+def test_collect_reports_the_applicability_facts():
+    code = body("collect")
+    # Confidential VMs: one bulk Msvm_VirtualSystemSettingData call, realized VMs only.
+    assert "-ClassName 'Msvm_VirtualSystemSettingData' -Filter \"VirtualSystemType = 'Microsoft:Hyper-V:System:Realized'\"" in code
+    assert "CimInstanceProperties['GuestStateIsolationEnabled']" in code
+    assert "confidential = $isolated[$id]" in code
+    # BitLocker on cluster shared volumes, module-qualified, inside the bounded cluster query.
+    cluster_query = code[code.index("$clusterQueryBody = {"):code.index("# -- host sections")]
+    assert "FailoverClusters\\Get-ClusterSharedVolume" in cluster_query
+    assert "BitLocker\\Get-BitLockerVolume -MountPoint" in cluster_query
+    # The first insertion string of every event (1135: the removed node).
+    assert "$e.Properties[0].Value" in code and "first_insertion_string = $first" in code

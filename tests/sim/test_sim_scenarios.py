@@ -73,6 +73,11 @@ FREEZE_SIGNS: dict[str, tuple[Callable[[dict], bool], float]] = {
     "host-hung": (_hung, 20),
     "host-wide-freeze": (_host_wide, 25),
     "triple-fault-loop": (_triple_fault, 30),
+    "crash-never-boots": (app01(lambda v: v["state"] == "Running" and v["heartbeat"] == "NoContact"
+                                and v["cpu_pct"] == 0 and v["uptime_s"] < 600), 10),
+    "storage-full-paused": (lambda s: s["reachable"] and any(
+        v["name"] == "FILE01" and v["state"] == "PausedCritical" and v["health"] == "CriticalFailure"
+        for v in s["vms"]), 10),
 }
 
 
@@ -80,7 +85,7 @@ def test_every_scenario_is_described_and_labelled() -> None:
     assert set(FREEZE_SIGNS) | {"uptime-stalled"} == set(FREEZES)
     assert set(LOOKALIKES) == {"vm-booting", "no-integration-services", "idle-vm", "guest-reboot",
                                "planned-shutdown", "live-migration", "ok-applications-critical",
-                               "single-lost-poll", "host-patch-reboot"}
+                               "single-lost-poll", "host-patch-reboot", "crash-then-boots"}
     for s in SCENARIOS.values():
         assert s.description and s.kind in ("freeze", "lookalike")
         if s.kind == "freeze":

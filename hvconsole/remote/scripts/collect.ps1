@@ -67,6 +67,12 @@ function Get-CimSum($Instances, [string]$Property) {
 
 function Get-TotalInstance([string]$ClassName) { Get-CimInstance -ClassName $ClassName -Filter "Name='_Total'" }
 
+# The instances of a counter class to add up: never its _Total, which would count every
+# instance twice (windows_exporter's Hyper-V collector drops _Total from every counter set).
+function Get-PerfInstances([string]$ClassName) {
+  @(Get-CimInstance -ClassName $ClassName | Where-Object { $_.Name -ne '_Total' })
+}
+
 # -- bounded queries ---------------------------------------------------------------------
 # Get-VM against a wedged VMMS (Get-Cluster against a sick cluster) can block for minutes.
 # Such a query runs in a second runspace and we wait at most its budget. On timeout:
@@ -125,6 +131,18 @@ $vmQueryBody = {
       foreach ($cs in @(Get-CimInstance -Namespace 'root/virtualization/v2' -ClassName 'Msvm_ComputerSystem')) { $msvm[[string]$cs.Name] = $cs }
     } catch { $problems.Add('Msvm_ComputerSystem: ' + $_.Exception.Message) }
   }
+  # Confidential (guest-state isolated) VMs, for catalog applicability (KB5061906): one bulk
+  # call, matched by VirtualSystemIdentifier = VM GUID. A build without the property leaves
+  # the VM's value null (unknown), never false.
+  $isolated = @{}
+  if ($vms.Count -gt 0) {
+    try {
+      foreach ($sd in @(Get-CimInstance -Namespace 'root/virtualization/v2' -ClassName 'Msvm_VirtualSystemSettingData' -Filter "VirtualSystemType = 'Microsoft:Hyper-V:System:Realized'")) {
+        $p = $sd.CimInstanceProperties['GuestStateIsolationEnabled']
+        if ($null -ne $p -and $null -ne $p.Value) { $isolated[([string]$sd.VirtualSystemIdentifier).ToLowerInvariant()] = [bool]$p.Value }
+      }
+    } catch { $problems.Add('Msvm_VirtualSystemSettingData: ' + $_.Exception.Message) }
+  }
   $healthNames = @{ 5 = 'Ok'; 20 = 'MajorFailure'; 25 = 'CriticalFailure' }
   $rows = [Collections.Generic.List[object]]::new()
   foreach ($vm in $vms) {
@@ -155,6 +173,7 @@ $vmQueryBody = {
       automatic_start_action = Get-Name $vm.AutomaticStartAction
       automatic_stop_action = Get-Name $vm.AutomaticStopAction
       generation = $vm.Generation; is_clustered = $vm.IsClustered; last_backup = $backup
+      confidential = $isolated[$id]
     })
   }
   [pscustomobject]@{ vms = $rows.ToArray(); problems = $problems.ToArray(); elapsed_ms = [int64]$Clock.ElapsedMilliseconds }
@@ -166,8 +185,22 @@ $clusterQueryBody = {
   if (-not (Get-Module -ListAvailable -Name 'FailoverClusters')) { return [pscustomobject]@{ module = $false } }
   $cluster = FailoverClusters\Get-Cluster
   $node = FailoverClusters\Get-ClusterNode -Name $env:COMPUTERNAME
+  # BitLocker-protected cluster shared volumes, for catalog applicability (KB5063877):
+  # Get-BitLockerVolume on each CSV's mount point, as Microsoft's "Use BitLocker with
+  # Cluster Shared Volumes" does. Unknown (null) when it cannot be read.
+  $bitlocker = $null
+  try {
+    $count = 0
+    foreach ($csv in @(FailoverClusters\Get-ClusterSharedVolume)) {
+      foreach ($info in @($csv.SharedVolumeInfo)) {
+        $volume = BitLocker\Get-BitLockerVolume -MountPoint ([string]$info.FriendlyVolumeName)
+        if ([string]$volume.VolumeStatus -ne 'FullyDecrypted') { $count++ }
+      }
+    }
+    $bitlocker = $count
+  } catch { $bitlocker = $null }
   [pscustomobject]@{ module = $true; name = [string]$cluster.Name
-    node_state = $node.State.ToString(); drain_status = $node.DrainStatus.ToString() }
+    node_state = $node.State.ToString(); drain_status = $node.DrainStatus.ToString(); bitlocker_csvs = $bitlocker }
 }
 
 # -- host sections -----------------------------------------------------------------------
@@ -253,7 +286,7 @@ function Get-HostResources($OsCim) {
   }
   Invoke-Probe 'resources.storage' {
     $devices = $null
-    try { $devices = @(Get-CimInstance -ClassName 'Win32_PerfFormattedData_Counters_HyperVVirtualStorageDevice') }
+    try { $devices = Get-PerfInstances 'Win32_PerfFormattedData_Counters_HyperVVirtualStorageDevice' }
     catch { Add-Warning 'resources.storage (Hyper-V class; PhysicalDisk used)' $_ }
     if ($null -ne $devices) {
       $r.storage_read_bps = Get-CimSum $devices 'ReadBytesPersec'
@@ -277,10 +310,10 @@ function Get-HostResources($OsCim) {
     $nics = $null
     # __DEVICE_/__TEAMNIC_ instances are the host's physical side: the same bytes again.
     try {
-      $nics = @(Get-CimInstance -ClassName 'Win32_PerfFormattedData_NvspNicStats_HyperVVirtualNetworkAdapter' |
+      $nics = @(Get-PerfInstances 'Win32_PerfFormattedData_NvspNicStats_HyperVVirtualNetworkAdapter' |
         Where-Object { $_.Name -notlike '*__DEVICE*' -and $_.Name -notlike '*__TEAMNIC*' })
     } catch { Add-Warning 'resources.network (Hyper-V class; Tcpip used)' $_ }
-    if ($null -eq $nics) { $nics = @(Get-CimInstance -ClassName 'Win32_PerfFormattedData_Tcpip_NetworkInterface') }
+    if ($null -eq $nics) { $nics = Get-PerfInstances 'Win32_PerfFormattedData_Tcpip_NetworkInterface' }
     $r.network_rx_bps = Get-CimSum $nics 'BytesReceivedPersec'
     $r.network_tx_bps = Get-CimSum $nics 'BytesSentPersec'
   }
@@ -310,8 +343,15 @@ function Read-Events([hashtable]$Filter, [int]$Max, [bool]$WithVmId, $Into) {
     $message = [string]$e.Message
     if ($message.Length -gt $messageMax) { $message = $message.Substring(0, $messageMax) + '...' }
     if (-not $message) { $message = $null }
+    # %1 of the event: FailoverClustering 1135 names the removed node there, not the reporter.
+    $first = $null
+    if (@($e.Properties).Count -gt 0 -and $null -ne $e.Properties[0].Value) {
+      $first = [string]$e.Properties[0].Value
+      if ($first.Length -gt 200) { $first = $first.Substring(0, 200) }
+    }
     $Into.Add([pscustomobject]@{ time = ConvertTo-IsoUtc $e.TimeCreated; log = [string]$e.LogName
-      provider = [string]$e.ProviderName; id = [int]$e.Id; level = $level; vm_id = $vmId; message = $message })
+      provider = [string]$e.ProviderName; id = [int]$e.Id; level = $level; vm_id = $vmId; message = $message
+      first_insertion_string = $first })
   }
 }
 
@@ -345,16 +385,17 @@ function Get-ClusterInfo($Services, $Job, [int]$TimeoutMs) {
   if ($null -eq $Job) {
     # Feature installed but never joined leaves clussvc disabled: not a cluster node.
     if ([string]$svc.StartType -eq 'Disabled') { return $null }
-    return [ordered]@{ name = ''; node_state = 'Down'; drain_status = 'Unknown' }
+    return [ordered]@{ name = ''; node_state = 'Down'; drain_status = 'Unknown'; bitlocker_csvs = $null }
   }
   $result = Wait-BoundedQuery $Job $TimeoutMs
   if (-not $result.ok) {
     $warnings.Add('cluster: ' + $result.error)
-    return [ordered]@{ name = ''; node_state = 'Unknown'; drain_status = 'Unknown' }
+    return [ordered]@{ name = ''; node_state = 'Unknown'; drain_status = 'Unknown'; bitlocker_csvs = $null }
   }
   $v = $result.value
   if (-not $v.module) { $warnings.Add('cluster: clussvc runs but the FailoverClusters module is missing'); return $null }
-  return [ordered]@{ name = $v.name; node_state = $v.node_state; drain_status = $v.drain_status }
+  return [ordered]@{ name = $v.name; node_state = $v.node_state; drain_status = $v.drain_status
+    bitlocker_csvs = $v.bitlocker_csvs }
 }
 
 function Get-IntParam($Value, [int]$Default, [int]$Min, [int]$Max) {

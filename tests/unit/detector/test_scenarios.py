@@ -36,10 +36,15 @@ SIGNALS: dict[str, tuple[str, tuple[str, ...]]] = {
     "host-hung": ("host-unreachable", ("timeout", "last answered at")),
     "host-wide-freeze": ("host-wide-failure", ("APP01", "APP02", "SQL01", "FILE01", "LostCommunication")),
     "triple-fault-loop": ("restart-loop", ("18560", "uptime reset")),
+    "crash-never-boots": ("heartbeat-not-restored", ("18560", "no sign of a boot", "never came back")),
+    "storage-full-paused": ("vm-critical-state", ("PausedCritical", "storage is the likely cause")),
 }
 # Stuck transitions are judged from the moment they pass their threshold.
 THRESHOLD_S = {"stuck-stopping": DEFAULT_THRESHOLDS.stopping_stuck_s,
-               "stuck-starting": DEFAULT_THRESHOLDS.transition_stuck_s}
+               "stuck-starting": DEFAULT_THRESHOLDS.transition_stuck_s,
+               # A crash reset earns a boot grace; "never booted" is judged once a lost
+               # heartbeat would be critical anyway.
+               "crash-never-boots": DEFAULT_THRESHOLDS.heartbeat_lost_critical_s}
 
 
 @lru_cache(maxsize=None)
