@@ -37,8 +37,45 @@ class SambaServer:
     password: str = field(repr=False)
     proc: subprocess.Popen | None = None
 
+    def pause(self) -> None:
+        """SIGSTOP smbd and every process it forked (one per client connection): the server
+        stops answering with its connections open, as a hung host or a dead link does."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
+    def processes(self) -> set[int]:
+        """The pids of smbd and its children (they share smbd's process group)."""
+        assert self.proc is not None
+        pids = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue   # gone meanwhile
+            if int(fields[2]) == self.proc.pid:   # pgrp
+                pids.add(int(stat.parent.name))
+        return pids
+
+    def wait_gone(self, pids: set[int], timeout_s: float = 30.0) -> bool:
+        """Wait until none of ``pids`` runs any more (a connection's smbd child exits once it
+        has seen its client go); True if they are gone."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if not pids & self.processes():
+                return True
+            time.sleep(0.05)
+        return False
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
+            try:
+                self.resume()   # a stopped process would not act on SIGTERM
+            except ProcessLookupError:
+                pass
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
