@@ -1,11 +1,13 @@
 """GUI entry point: ``hvconsole`` (the configured hosts, or the welcome page when there are
 none) and ``hvconsole --demo``.
 
-The window is shown first; the inventory and the keyring are read, or the demo site
-starts, on a background thread and the window switches to the monitoring page when that
-is done, so first paint never waits for either.
-``--screenshot PATH --after S`` saves a PNG of the window after S seconds and exits
-(works with ``QT_QPA_PLATFORM=offscreen``).
+The window is shown first; the site (:mod:`hvconsole.site`: the inventory and the keyring,
+or the simulated demo site) is opened on a background thread and the window switches to
+the monitoring page when that is done, so first paint never waits for either. Once a site
+is open, the patch wizard's session is made for it (when this build has the wizard).
+``--screenshot PATH --after S`` saves a PNG of the window after S seconds and exits;
+``--wizard-screenshots DIR`` walks the patch wizard through a demo run and exits with its
+code (both work with ``QT_QPA_PLATFORM=offscreen``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
@@ -27,8 +30,12 @@ from .ui.main_window import MainWindow
 log = logging.getLogger(__name__)
 
 DEMO_LABEL = "Demo site (simulated)"
+DEMO_SITE_NAME = "demo-patch"
 STARTING_TEXT = "Starting the simulated demo site on this computer…"
 DEMO_POLL_INTERVAL_S = 5.0
+# A fast demo clock polls more often (in real seconds), down to this, so that a poll still
+# covers a sensible stretch of simulated time for the freeze detector.
+DEMO_MIN_POLL_INTERVAL_S = 1.0
 DEMO_POLL_TIMEOUT_S = 10.0
 CONFIGURED_POLL_INTERVAL_S = 5.0
 CONFIGURED_POLL_TIMEOUT_S = 30.0
@@ -41,65 +48,66 @@ CLOSE_WAIT_S = 1.0
 SWITCH_INTERVAL_S = 0.002
 SITE_STOP_WAIT_S = 3.0
 SCREENSHOT_SIZE = (1600, 1000)
-
-
+WIZARD_SCREENSHOT_SPEED = 60.0
 class GuiSession(QObject):
-    """What one run of the window has started (the demo site, the monitor), and stopping
-    it all again in bounded time."""
+    """What one run of the window has opened (a site, its monitor, its patch session), and
+    closing it all again in bounded time."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: MainWindow, *, demo_speed: float = 1.0):
         super().__init__(window)
         self.window = window
         self.site: Any = None
+        self.demo_speed = demo_speed
+        self.patch_session: Any = None
         self._starter = TaskRunner()
         self._starting = False
-        # Set when the window closes; a site that finishes starting after that is stopped
+        # Set when the window closes; a site that finishes opening after that is closed
         # on the starter's thread, since its result is no longer delivered.
         self._closing = threading.Event()
         self.book: Any = None           # the configured site's HostBook, once read
+        self._on_site_shown: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
         window.welcome.add_host.connect(self.add_host)
         window.edit_host.connect(self.edit_host)
         window.remove_host.connect(self.remove_host)
         window.closing.connect(self._closing.set)
 
+    def when_site_shown(self, callback: Any) -> None:
+        """Call ``callback(site)`` once the monitor has shown the site's first answers."""
+        self._on_site_shown.append(callback)
+
     # -- the configured site ------------------------------------------------------------
 
     def open_configured(self) -> None:
         """Read the inventory and passwords (off the GUI thread), then monitor those hosts
         or show the welcome page when there are none."""
-        if self.site is not None or self._closing.is_set():
+        if self._closing.is_set() or (self.site is not None and self.site.kind == "demo"):
             return
         self.window.show_starting(READING_TEXT)
-        from .remote.configured import load_configured, open_book
         passwords = self.book.passwords if self.book is not None else None
         # A fresh read of the inventory (the CLI may have changed it), but the same password
         # store: passwords typed "for this session only" must survive the reload.
-        self._starter.submit(lambda: load_configured(open_book(passwords=passwords)),
+        self._starter.submit(lambda: _read_configured(passwords),
                              self._configured_loaded, self._configured_failed)
 
-    def _configured_loaded(self, configured: Any) -> None:
-        if self._closing.is_set() or self.site is not None:
+    def _configured_loaded(self, site: Any) -> None:
+        if self._closing.is_set() or (self.site is not None and self.site.kind == "demo"):
+            site.close()
             return
-        self.book = configured.book
+        self.book = site.book
+        self._drop_site()
         self.window.detach()
-        if configured.empty or not configured.targets:
+        inventory_empty = site.book is None or len(site.book.inventory) == 0
+        if not site.targets:
             self.window.show_welcome()
-            self.window.set_host_actions(True, can_edit=not configured.empty)
+            self.window.set_host_actions(True, can_edit=not inventory_empty)
         else:
-            from .ui.host_worker import worker_for_target
-            from .ui.monitor import Monitor
-            workers = [worker_for_target(t, timeout_s=CONFIGURED_POLL_TIMEOUT_S,
-                                         poll_interval_s=CONFIGURED_POLL_INTERVAL_S)
-                       for t in configured.targets]
-            monitor = Monitor(workers, interval_s=CONFIGURED_POLL_INTERVAL_S, parent=self)
-            n = len(workers)
-            self.window.attach(monitor, f"{n} host{'s' if n != 1 else ''}")
+            self._monitor_site(site, CONFIGURED_POLL_INTERVAL_S, CONFIGURED_POLL_TIMEOUT_S)
             self.window.set_host_actions(True, can_edit=True)
-            monitor.start()
-        if configured.problems:
-            # Shown over the status bar for a while: hosts left out, and why.
-            self.window.statusBar().showMessage("; ".join(configured.problems), 60_000)
+        notes = [*site.problems, *site.warnings]
+        if notes:
+            # Shown over the status bar for a while: hosts left out or weakly protected.
+            self.window.statusBar().showMessage("; ".join(notes), 60_000)
         else:
             self.window.statusBar().clearMessage()
 
@@ -131,41 +139,78 @@ class GuiSession(QObject):
     # -- the demo site ------------------------------------------------------------------
 
     def open_demo(self) -> None:
-        if self.site is not None or self._starting or self._closing.is_set():
+        if (self.site is not None and self.site.kind == "demo") or self._starting or self._closing.is_set():
             return
         self._starting = True
         self.window.welcome.set_busy("Starting the demo site…")
         self.window.show_starting(STARTING_TEXT)
-        closing = self._closing
-        self._starter.submit(lambda: _start_demo_site(closing), self._site_started, self._site_failed)
+        closing, speed = self._closing, self.demo_speed
+        self._starter.submit(lambda: _open_demo(closing, speed), self._site_started, self._site_failed)
 
     def _site_started(self, site: Any) -> None:
         self._starting = False
-        if site is None or self._closing.is_set():
+        if site is None or site.closed or self._closing.is_set():
             if site is not None:
-                _stop_site(site)
+                site.close(SITE_STOP_WAIT_S)
             return
-        self.site = site
+        self._drop_site()
         self.window.detach()                 # the configured hosts, if they were shown
         self.window.set_host_actions(False)  # the demo's hosts are not the inventory's
-        from .ui.monitor import Monitor  # numpy & co. load after first paint
-        workers = demo_workers(site)
-        monitor = Monitor(workers, interval_s=DEMO_POLL_INTERVAL_S, parent=self)
-        self.window.attach(monitor, DEMO_LABEL)
-        monitor.start()
+        interval = max(DEMO_MIN_POLL_INTERVAL_S, DEMO_POLL_INTERVAL_S / max(site.speed, 1.0))
+        self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S)
 
     def _site_failed(self, exc: BaseException) -> None:
         self._starting = False
         log.error("the demo site did not start", exc_info=exc)
         self.window.show_error(f"The demo site could not start: {exc}")
 
+    # -- either ---------------------------------------------------------------------------
+
+    def _monitor_site(self, site: Any, interval_s: float, timeout_s: float) -> None:
+        """Poll ``site``'s hosts in the window and give it a patch session."""
+        from .ui.monitor import Monitor  # numpy & co. load after first paint
+        from .ui import patch_entry
+        self.site = site
+        monitor = Monitor(site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s),
+                          interval_s=interval_s, parent=self)
+        self.window.attach(monitor, site.label)
+        self.patch_session = patch_entry.make_session(site, self.window)
+        self.window.set_patch_session(self.patch_session, site.journal_path)
+        if self._on_site_shown:
+            callbacks, self._on_site_shown = self._on_site_shown, []
+
+            def first_tick(_stats: Any) -> None:
+                monitor.applied.disconnect(first_tick)
+                for callback in callbacks:
+                    callback(site)
+            monitor.applied.connect(first_tick)
+        monitor.start()
+
+    def _drop_site(self) -> bool:
+        """Shut the current patch session down and close the current site (bounded)."""
+        clean = True
+        session, self.patch_session = self.patch_session, None
+        if session is not None:
+            self.window.set_patch_session(None)
+            try:
+                clean = bool(session.shutdown(CLOSE_WAIT_S))
+            except Exception:
+                log.exception("the patch session did not shut down cleanly")
+                clean = False
+        site, self.site = self.site, None
+        if site is not None:
+            clean = site.close(SITE_STOP_WAIT_S) and clean
+        return clean
+
     def stop(self) -> bool:
-        """Stop the demo site (bounded). True when everything stopped in time."""
+        """Close the site (bounded). True when everything stopped in time."""
         self._closing.set()
         clean = self._starter.shutdown(time.monotonic() + 0.5)
-        if self.site is not None:
-            clean = _stop_site(self.site) and clean
-            self.site = None
+        # The window's shutdown already stopped the patch session; this only closes the site.
+        self.patch_session = None
+        site, self.site = self.site, None
+        if site is not None:
+            clean = site.close(SITE_STOP_WAIT_S) and clean
         return clean
 
     def screenshot_and_quit(self, path: str) -> None:
@@ -176,46 +221,64 @@ class GuiSession(QObject):
         assert app is not None
         app.exit(0 if ok else 1)
 
+    def wizard_screenshots_and_quit(self, out_dir: Path) -> None:
+        """The wizard's unattended demo walk, one PNG per page; exits with its code."""
+        from .ui import patch_entry
+        app = QApplication.instance()
+        try:
+            code = patch_entry.save_wizard_screenshots(self.patch_session, out_dir)
+        except Exception as exc:
+            log.exception("the wizard screenshots failed")
+            print(f"hvconsole: the wizard screenshots failed: {exc}", file=sys.stderr)
+            code = 1
+        assert app is not None
+        app.exit(code)
 
-def _start_demo_site(closing: threading.Event) -> Any:
+
+def _read_configured(passwords: Any) -> Any:
+    """On a background thread: the inventory and the keyring. The first read opens the
+    keyring only if a host needs a password (an empty inventory never prompts to unlock
+    one); a reload keeps the session's password store."""
+    from .site import open_configured_site
+    if passwords is None:
+        return open_configured_site()
+    from .remote.configured import open_book
+    return open_configured_site(open_book(passwords=passwords))
+
+
+def _open_demo(closing: threading.Event, speed: float) -> Any:
     """On a background thread: building the site and binding its endpoints takes a
-    moment. Returns None (and stops the site again) if the window closed meanwhile."""
-    from .sim.serve import start_demo
-    site = start_demo()
-    if closing.is_set():
-        site.stop()
+    moment. Returns None (the site stopped again) if the window closed meanwhile."""
+    from .site import open_demo_site
+    site = open_demo_site(speed=speed, name=DEMO_SITE_NAME, closing=closing)
+    if closing.is_set() or site.closed:
+        site.close(SITE_STOP_WAIT_S)
         return None
     return site
 
 
-def _stop_site(site: Any) -> bool:
-    """``site.stop()`` with a bound: a stop that hangs must not keep the process alive."""
-    done = threading.Event()
-
-    def stop() -> None:
-        try:
-            site.stop()
-        except Exception:
-            log.exception("stopping the demo site failed")
-        finally:
-            done.set()
-
-    threading.Thread(target=stop, name="demo-site-stop", daemon=True).start()
-    return done.wait(SITE_STOP_WAIT_S)
-
-
-def demo_workers(site: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
-                 timeout_s: float = DEMO_POLL_TIMEOUT_S) -> list:
-    """One poll worker per simulated host, with the real client stack (WinRM to the
-    loopback endpoints; Basic over HTTP, which a Target allows only to this machine).
-    ``polled_at`` follows the site's clock, so the freeze detector runs in simulated time
-    (a demo or test running the clock faster detects sooner)."""
-    from .remote.configured import served_targets
+def site_workers(site: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
+                 timeout_s: float = DEMO_POLL_TIMEOUT_S, catalog: Any = None) -> list:
+    """One poll worker per host of ``site`` (a :class:`hvconsole.site.Site`), with the real
+    client stack. ``polled_at`` follows the site's clock (the simulated one for the demo,
+    so the freeze detector runs in simulated time). The workers share one maintenance
+    feed (hosts being patched) and one catalog (the Compliance column; by default the
+    site catalog, read once by the first worker that needs it)."""
+    from .ui.host_compliance import CatalogSource
     from .ui.host_worker import worker_for_target
-    sim_clock = getattr(getattr(site, "site", None), "clock", None)
-    clock = getattr(sim_clock, "now", None)
-    return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=poll_interval_s, clock=clock)
-            for target in served_targets(site.hosts)]
+    from .ui.maintenance_feed import MaintenanceFeed
+    feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
+    return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=poll_interval_s,
+                              clock=site.clock, maintenance=feed, catalog=catalog)
+            for target in site.targets]
+
+
+def demo_workers(served: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
+                 timeout_s: float = DEMO_POLL_TIMEOUT_S, catalog: Any = None) -> list:
+    """Poll workers for a simulated site served in this process (tests serve their own)."""
+    from .site import site_for_served
+    return site_workers(site_for_served(served), poll_interval_s=poll_interval_s,
+                        timeout_s=timeout_s, catalog=catalog)
 
 
 def _initial_size(app: QApplication, screenshot: bool) -> tuple[int, int]:
@@ -228,8 +291,19 @@ def _initial_size(app: QApplication, screenshot: bool) -> tuple[int, int]:
     return min(1600, int(geo.width() * 0.92)), min(1000, int(geo.height() * 0.92))
 
 
-def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10.0) -> int:
+def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10.0, *,
+            demo_speed: float | None = None, wizard_screenshots: str | None = None) -> int:
     """Open the window; returns the process exit code."""
+    from .ui.platform_check import check_platform
+    hint = check_platform()
+    if hint is not None:
+        # Qt would abort with a misleading message; say what is missing (and try anyway:
+        # the check can be wrong on an unusual system).
+        print(hint, file=sys.stderr)
+    if wizard_screenshots:
+        demo = True
+        if demo_speed is None:
+            demo_speed = WIZARD_SCREENSHOT_SPEED
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "hvconsole"])
     assert isinstance(app, QApplication)
@@ -238,8 +312,8 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     app.setDesktopFileName("hvconsole")  # Wayland matches the window to hvconsole.desktop
     theme.apply_theme(app)
     window = MainWindow()
-    session = GuiSession(window)
-    window.resize(*_initial_size(app, bool(screenshot)))
+    session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0)
+    window.resize(*_initial_size(app, bool(screenshot or wizard_screenshots)))
     if demo:
         window.show_starting(STARTING_TEXT)
         QTimer.singleShot(0, session.open_demo)  # once the window is up
@@ -249,6 +323,10 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     window.show()
     if screenshot:
         QTimer.singleShot(max(0, int(after * 1000)), lambda: session.screenshot_and_quit(screenshot))
+    if wizard_screenshots:
+        out_dir = Path(wizard_screenshots)
+        session.when_site_shown(
+            lambda _site: QTimer.singleShot(0, lambda: session.wizard_screenshots_and_quit(out_dir)))
     code = app.exec()
     clean = window.shutdown(CLOSE_WAIT_S)
     clean = session.stop() and clean

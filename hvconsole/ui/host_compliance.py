@@ -86,14 +86,17 @@ def summarize(host: str, snap: Snapshot | None, catalog: Catalog | None,
     if snap is None:
         return HostCompliance(cc.UNKNOWN, STATUS_TEXT[cc.UNKNOWN], ("the host has not answered yet",))
     rows = [(u, cc.assess(host, snap, u)) for u in catalog.updates]
-    known = [(u, r) for u, r in rows if r.status != cc.NOT_APPLICABLE]
     if rows and all(r.status == cc.UNKNOWN for _, r in rows):
         return HostCompliance(cc.UNKNOWN, STATUS_TEXT[cc.UNKNOWN], (rows[0][1].reason,))
+    # Updates for this build: those assessed, and those for the build that a condition
+    # rules out (e.g. "only hosts with confidential VMs"): their reason is worth reading.
+    targeted = [(u, r) for u, r in rows if r.status != cc.NOT_APPLICABLE or r.target is not None]
+    known = [(u, r) for u, r in targeted if r.status != cc.NOT_APPLICABLE]
+    reasons = tuple(f"{r.kb}: {r.reason}" for _, r in targeted)
     if not known:
         build = _build_text(snap)
         return HostCompliance(cc.NOT_APPLICABLE, STATUS_TEXT[cc.NOT_APPLICABLE],
-                              (f"no update in the catalog targets build {build}",))
-    reasons = tuple(f"{r.kb}: {r.reason}" for _, r in known)
+                              reasons or (f"no update in the catalog targets build {build}",))
     for status in _ORDER:
         hits = [(u, r) for u, r in known if r.status == status]
         if not hits:

@@ -1,15 +1,23 @@
-"""The main window: a welcome page, a "starting" page, or the monitoring page; the status
-line; the tray notifier; and a close that never waits long on a hung host.
+"""The main window: a welcome page, a "starting" page, or the monitoring page; a banner
+area above the page (several banners at once: a fix is available, a run was interrupted,
+...); the Patch menu and toolbar button; the status line; the tray notifier; and a close
+that never waits long on a hung host (and asks first while a patch run executes here).
+
+The patch wizard (``hvconsole.ui.patch``) is reached only through its session object
+(:meth:`MainWindow.set_patch_session`): the window knows its five methods and two
+signals, nothing of its pages.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QToolBar, QVBoxLayout, QWidget
 
 from . import theme
 from .formatting import format_clock
@@ -23,6 +31,8 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "hvconsole"
 MIN_WIDTH, MIN_HEIGHT = 960, 600
+NO_WIZARD_TEXT = "The patch wizard is not part of this build of hvconsole"
+NO_SITE_TEXT = "Open a site first: the patch wizard works on the hosts shown here"
 
 
 class MainWindow(QMainWindow):
@@ -44,7 +54,24 @@ class MainWindow(QMainWindow):
         self.starting.setTextFormat(Qt.TextFormat.PlainText)
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.starting)
-        self.setCentralWidget(self.stack)
+        # Banners stack above the page, newest last; each removes itself by being deleted.
+        central = QWidget(self)
+        central.setObjectName("centralArea")
+        self.banner_area = QWidget(central)
+        self.banner_area.setObjectName("bannerArea")
+        self._banner_layout = QVBoxLayout(self.banner_area)
+        self._banner_layout.setContentsMargins(6, 6, 6, 0)
+        self._banner_layout.setSpacing(4)
+        self.banner_area.hide()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.banner_area)
+        outer.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.patch_session: Any = None
+        self.fix_offers: Any = None
+        self.journal_path: Path | None = None
         self.page: MonitorPage | None = None
         self.monitor: Monitor | None = None
         self.site_label = QLabel(self)
@@ -101,6 +128,25 @@ class MainWindow(QMainWindow):
         self.search_action.triggered.connect(self._focus_search)
         view_menu.addAction(self.search_action)
 
+        patch_menu = self.menuBar().addMenu("&Patch")
+        self.wizard_action = QAction(theme.icon("patch"), "Open patch &wizard…", self)
+        self.wizard_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.wizard_action.setIconText("Patch")
+        self.wizard_action.triggered.connect(lambda: self.open_wizard())
+        self.runs_action = QAction("Patch &runs…", self)
+        self.runs_action.triggered.connect(self.show_runs)
+        patch_menu.addAction(self.wizard_action)
+        patch_menu.addAction(self.runs_action)
+        self._sync_patch_actions()
+
+        self.toolbar = QToolBar("Main", self)
+        self.toolbar.setObjectName("mainToolbar")
+        self.toolbar.setMovable(False)
+        self.toolbar.setIconSize(QSize(20, 20))
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.addAction(self.wizard_action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+
     def set_host_actions(self, enabled: bool, *, can_edit: bool = False) -> None:
         """Host editing is for the configured site (not the demo); edit/remove need a host."""
         self.add_host_action.setEnabled(enabled)
@@ -115,6 +161,93 @@ class MainWindow(QMainWindow):
         host = self.selected_host()
         if host is not None:
             signal.emit(host)
+
+    # -- banners -------------------------------------------------------------------------
+
+    def add_banner(self, widget: QWidget) -> None:
+        """Show ``widget`` in the banner area above the page (under the ones already there).
+        A banner goes away by being deleted (``deleteLater()``) or by
+        :meth:`remove_banner`; the area hides itself when the last one is gone."""
+        widget.setParent(self.banner_area)
+        self._banner_layout.addWidget(widget)
+        widget.destroyed.connect(self._banner_gone)
+        widget.show()
+        self.banner_area.show()
+
+    def remove_banner(self, widget: QWidget) -> None:
+        self._banner_layout.removeWidget(widget)
+        widget.hide()
+        widget.deleteLater()
+        self._banner_gone()
+
+    def banners(self) -> list[QWidget]:
+        found = []
+        for i in range(self._banner_layout.count()):
+            w = self._banner_layout.itemAt(i).widget()
+            if w is not None and not w.isHidden():
+                found.append(w)
+        return found
+
+    def _banner_gone(self, *args: object) -> None:
+        # destroyed() arrives while the layout still counts the widget: look again later.
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(0, lambda: self.banner_area.setVisible(bool(self.banners())))
+
+    # -- patching --------------------------------------------------------------------------
+
+    def set_patch_session(self, session: Any, journal_path: Path | None = None) -> None:
+        """The patch session of the open site (None: no site, or no wizard in this build).
+        Its maintenance windows reach the monitor; its wizard is behind the Patch menu."""
+        old = self.patch_session
+        if old is not None and old is not session:
+            try:
+                old.maintenance_changed.disconnect(self._maintenance_changed)
+            except (RuntimeError, TypeError):
+                pass
+        self.patch_session = session
+        self.journal_path = journal_path
+        if session is not None and session is not old:
+            session.maintenance_changed.connect(self._maintenance_changed)
+        if self.fix_offers is not None:
+            self.fix_offers.set_wizard(self._wizard_starter())
+        self._sync_patch_actions()
+
+    def _wizard_starter(self) -> Callable[[str, list[str]], Any] | None:
+        if self.patch_session is None:
+            return None
+        return lambda kb, hosts: self.open_wizard(kb, hosts)
+
+    def _sync_patch_actions(self, wizard_missing: bool | None = None) -> None:
+        from . import patch_entry
+        missing = (not patch_entry.wizard_available()) if wizard_missing is None else wizard_missing
+        has = self.patch_session is not None
+        self.wizard_action.setEnabled(has)
+        self.runs_action.setEnabled(self.journal_path is not None)
+        tip = ("Test, roll out and verify an update on the hosts, one ring at a time" if has
+               else NO_WIZARD_TEXT if missing else NO_SITE_TEXT)
+        self.wizard_action.setToolTip(tip)
+        self.wizard_action.setStatusTip(tip)
+
+    def open_wizard(self, kb: str | None = None, hosts: list[str] | None = None) -> Any:
+        if self.patch_session is None:
+            return None
+        return self.patch_session.open_wizard(kb, hosts)
+
+    def show_runs(self) -> Any:
+        if self.journal_path is None:
+            return None
+        from .patch_runs import PatchRunsDialog
+        session = self.patch_session
+        dialog = PatchRunsDialog(self.journal_path, None if session is None else session.show_run, self)
+        if session is not None:
+            session.runs_changed.connect(dialog.refresh)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _maintenance_changed(self, active: Any) -> None:
+        if self.monitor is not None:
+            self.monitor.set_maintenance(list(active or ()))
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -136,6 +269,10 @@ class MainWindow(QMainWindow):
     def detach(self, wait_s: float = DEFAULT_SHUTDOWN_WAIT_S) -> bool:
         """Stop the current monitor and drop its page (the host list changed)."""
         clean = True
+        if self.fix_offers is not None:
+            self.fix_offers.close()
+            self.fix_offers.deleteLater()
+            self.fix_offers = None
         if self.page is not None:
             self.page.details.close_all()
             self.stack.removeWidget(self.page)
@@ -170,6 +307,8 @@ class MainWindow(QMainWindow):
         self.refresh_action.setEnabled(True)
         self.search_action.setEnabled(True)
         self.demo_action.setEnabled(False)
+        from .fix_banner import FixOffers
+        self.fix_offers = FixOffers(monitor, self.add_banner, self._wizard_starter(), self)
         self.status_text.setText(f"Connecting to {len(monitor.host_names())} hosts…")
         return self.page
 
@@ -201,19 +340,38 @@ class MainWindow(QMainWindow):
     # -- closing -------------------------------------------------------------------------
 
     def shutdown(self, wait_s: float = DEFAULT_SHUTDOWN_WAIT_S) -> bool:
-        """Stop polling; waits at most ``wait_s`` for hosts in the middle of a poll."""
+        """Stop polling (and the patch session's threads); waits at most ``wait_s`` for
+        hosts in the middle of a poll."""
         if self._closed:
             return True
         self._closed = True
         self.closing.emit()
         self.notifier.close()
+        clean = True
+        if self.patch_session is not None:
+            try:
+                clean = bool(self.patch_session.shutdown(wait_s))
+            except Exception:    # the window must close whatever the session does
+                log.exception("the patch session did not shut down cleanly")
+                clean = False
         if self.page is not None:
             self.page.details.close_all()
         if self.monitor is None:
-            return True
-        return self.monitor.shutdown(wait_s)
+            return clean
+        return self.monitor.shutdown(wait_s) and clean
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A run executing in this window asks first: keep it paused for later, or cancel
+        # it safely (the session's question); "no" keeps the window open.
+        if not self._closed and self.patch_session is not None:
+            try:
+                may_close = bool(self.patch_session.confirm_close())
+            except Exception:
+                log.exception("the patch session could not answer whether to close")
+                may_close = True
+            if not may_close:
+                event.ignore()
+                return
         self.hide()  # the window goes away at once, whatever the hosts are doing
         self.shutdown()
         event.accept()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QSplitt
 
 from .detail_windows import VmDetailWindows
 from .events_panel import EventsPanel
+from .finding_words import kind_words
 from .findings_model import finding_key
 from .findings_panel import FindingsPanel
 from .host_panel import HostPanel
@@ -57,7 +58,7 @@ class CriticalBanner(QFrame):
             return
         first = findings[0]
         who = f"VM {first.vm_name or first.vm_id} on {first.host}" if first.vm_id else f"host {first.host}"
-        text = f"⚠  Critical: {who} — {first.kind}"
+        text = f"⚠  Critical: {who} — {kind_words(first.kind)}"
         if len(findings) > 1:
             text += f"   (+{len(findings) - 1} more critical)"
         self.label.setText(text)
@@ -127,6 +128,7 @@ class MonitorPage(QWidget):
         self.banner.ack_clicked.connect(self.acknowledge_critical)
         monitor.applied.connect(self._applied)
         monitor.findings.counts_changed.connect(self._findings_changed)
+        monitor.maintenance_changed.connect(self._findings_changed)
         monitor.tile_proxy.rowsInserted.connect(self._update_count)
         monitor.tile_proxy.rowsRemoved.connect(self._update_count)
         monitor.tile_proxy.modelReset.connect(self._update_count)
@@ -172,7 +174,8 @@ class MonitorPage(QWidget):
             QTimer.singleShot(0, self._refresh_graphs)
 
     def _findings_changed(self) -> None:
-        critical = self.monitor.findings.unacknowledged_critical()
+        # Hosts being patched raise no alert: their VMs stop and restart on purpose.
+        critical = self.monitor.alerting(self.monitor.findings.unacknowledged_critical())
         self.banner.set_findings(critical)
         active = len(self.monitor.findings.active())
         self.tabs.setTabText(TAB_FINDINGS, f"Findings ({active})" if active else "Findings")
@@ -218,7 +221,8 @@ class MonitorPage(QWidget):
         self.tabs.setCurrentIndex(TAB_FINDINGS)
 
     def acknowledge_critical(self) -> None:
-        self.monitor.findings.acknowledge(finding_key(f) for f in self.monitor.findings.unacknowledged_critical())
+        self.monitor.findings.acknowledge(
+            finding_key(f) for f in self.monitor.alerting(self.monitor.findings.unacknowledged_critical()))
 
     def reveal_vm(self, host: str, vm_id: str | None) -> bool:
         """Select and scroll to a VM's tile, widening the filter if it hides the tile."""

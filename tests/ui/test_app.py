@@ -46,7 +46,9 @@ def test_demo_screenshot_shows_live_tiles(tmp_path, qapp):
 
 def test_without_hosts_the_welcome_page_is_shown(tmp_path, qapp):
     shot = tmp_path / "welcome.png"
-    proc = run_hvconsole("--screenshot", str(shot), "--after", "0.5", tmp_path=tmp_path)
+    # The inventory is read on a background thread after first paint (its imports take
+    # a moment on a loaded machine): give it a few seconds.
+    proc = run_hvconsole("--screenshot", str(shot), "--after", "4", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     image = QImage(str(shot))
     assert not image.isNull()

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from PySide6.QtCore import Qt
+
 import pytest
 
 from hvconsole.app import demo_workers
+from hvconsole.core.catalog import Catalog, parse_catalog
+from hvconsole.ui.host_compliance import CatalogSource
 from hvconsole.sim.clock import SimClock
 from hvconsole.sim.demo import FREEZE_AT_S, FREEZE_VM, build_demo_site
 from hvconsole.sim.serve import serve_site
@@ -26,6 +30,21 @@ ROUND_TIMEOUT_MS = 30_000   # one polling round on a loaded machine: generous
 POLL_TIMEOUT_S = 2.0        # the collector's deadline: a hung host answers "timeout" after this
 
 
+# The window's rules, not the shipped catalog's current contents (its entries carry
+# applicability conditions that the demo's hosts may or may not meet): one fix for
+# HV01's build whose symptoms describe a freeze, one that does not, and HV02's build reached.
+TEST_CATALOG = Catalog(updates=tuple(parse_catalog({
+    "schema": "hvconsole.catalog/1",
+    "updates": [
+        {"kb": "KB9990001", "title": "Test fix: VMs stop responding", "released": "2025-05-23",
+         "kind": "OOB", "targets": [{"product": "Windows Server 2022", "build": 20348, "min_ubr": 3695}],
+         "symptoms": ["Hyper-V VMs stop responding (heartbeat lost) or restart unexpectedly"]},
+        {"kb": "KB9990002", "title": "Test fix: VMs fail to boot", "released": "2025-05-24",
+         "kind": "OOB", "targets": [{"product": "Windows Server 2022", "build": 20348, "min_ubr": 3694}],
+         "symptoms": ["VMs with VBS enforced cannot start"]},
+    ]}, "test")[0]))
+
+
 class SteppedSite:
     """The demo site on a manual clock, and a window polling it round by round."""
 
@@ -34,7 +53,8 @@ class SteppedSite:
         self.clock = SimClock.manual()
         # Hosts answer ten times faster than the demo pretends real ones do.
         self.served = serve_site(build_demo_site(1, self.clock), latency_scale=0.1)
-        workers = demo_workers(self.served, poll_interval_s=STEP_S, timeout_s=POLL_TIMEOUT_S)
+        workers = demo_workers(self.served, poll_interval_s=STEP_S, timeout_s=POLL_TIMEOUT_S,
+                               catalog=CatalogSource(lambda: TEST_CATALOG))
         # A long interval: polls happen when the test says (poll_now), not on a timer.
         self.monitor = Monitor(workers, interval_s=3600, tick_ms=20)
         self.results: dict[str, list] = {w.name: [] for w in workers}
@@ -151,3 +171,74 @@ def test_a_hung_host_is_shown_unreachable_while_the_others_keep_updating(stepped
         assert all(t.stale_reason is None for t in stepped.tiles() if t.host != "HV03")
     finally:
         hung.endpoint.faults.clear()
+
+
+# -- patching knowledge and polish, through the window on the real site (issues 9, 10) ----
+
+def test_compliance_column_says_which_host_needs_the_fix(stepped):
+    from hvconsole.ui.host_model import COL_COMPLIANCE
+    model = stepped.monitor.hosts
+
+    def cell(host: str, role=None):
+        r = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == host)
+        index = model.index(r, COL_COMPLIANCE)
+        return index.data() if role is None else index.data(role)
+
+    # HV01 runs the regressed build 20348.3692, HV02 the fixed 20348.3695; HV03/HV04 are 2025.
+    assert cell("HV01") == "needs update (KB9990001, KB9990002)"
+    assert cell("HV02") == "compliant"
+    assert cell("HV03") == "not applicable"
+    tip = cell("HV01", Qt.ItemDataRole.ToolTipRole)
+    assert "KB9990001: build 20348.3692 is below 20348.3695" in tip
+    assert "Fixes a freeze: KB9990001" in tip
+    assert "no update in the catalog targets build 26100" in cell("HV03", Qt.ItemDataRole.ToolTipRole)
+    assert model.headerData(COL_COMPLIANCE, Qt.Orientation.Horizontal) == "Compliance"
+
+
+def test_a_freeze_on_a_host_missing_its_fix_offers_the_wizard_and_its_last_seen_advances(stepped, qtbot):
+    from hvconsole.ui.findings_model import COL_KIND, COL_LAST
+
+    class FakeSession:      # the wizard's seam: only open_wizard is used here
+        def __init__(self):
+            self.opened = []
+
+        def open_wizard(self, kb=None, hosts=None):
+            self.opened.append((kb, hosts))
+
+    def offer():
+        return stepped.window.fix_offers.banners.get("KB9990001") if stepped.window.fix_offers else None
+
+    while offer() is None and stepped.site_seconds() < FREEZE_AT_S + 90:
+        stepped.step()
+    banner = offer()
+    assert banner is not None, "no 'Fix available' banner after the freeze on HV01"
+    assert banner in stepped.window.banners() and banner.isVisible()
+    text = banner.label.text()
+    assert text.startswith("Fix available: KB9990001 for HV01 (")
+    assert "KB9990002" not in stepped.window.fix_offers.banners   # its symptoms are not a freeze
+    assert "stop responding" in text
+    # No wizard in this window: the offer says so instead of doing nothing.
+    assert not banner.start_button.isEnabled()
+    session = FakeSession()
+    stepped.window.patch_session = session
+    stepped.window.fix_offers.set_wizard(lambda kb, hosts: stepped.window.open_wizard(kb, hosts))
+    assert banner.start_button.isEnabled()
+    qtbot.mouseClick(banner.start_button, Qt.MouseButton.LeftButton)
+    assert session.opened == [("KB9990001", ["HV01"])]
+    stepped.window.patch_session = None
+
+    # The banner and the findings table speak words, not the detector's identifiers.
+    assert "heartbeat-lost" not in stepped.window.page.banner.label.text()
+    findings = stepped.monitor.findings
+    row = next(r for r in range(findings.rowCount())
+               if findings.line(r).finding.vm_name == FREEZE_VM and findings.line(r).finding.active)
+    assert "-" not in findings.index(row, COL_KIND).data()
+    key = findings.line(row).key
+    first_last_seen = findings.line(row).finding.last_seen
+    for _ in range(3):
+        stepped.step()
+    row = findings.row_of(key)
+    assert row is not None and findings.line(row).finding.active
+    assert findings.line(row).finding.last_seen > first_last_seen
+    from hvconsole.ui.formatting import format_clock
+    assert findings.index(row, COL_LAST).data() == format_clock(findings.line(row).finding.last_seen)
