@@ -1,0 +1,85 @@
+"""What every wizard page shares: its wizard's state and services, background work that
+never runs on the GUI thread, and a one-line status under the page's content."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWizardPage
+
+OK_COLOR, WARN_COLOR, BAD_COLOR, MUTED_COLOR = "#1f7a3a", "#9a6700", "#b00020", "#5f6b7a"
+
+
+class WizardPageBase(QWizardPage):
+    def __init__(self, title: str, subtitle: str, parent: Any = None):
+        super().__init__(parent)
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self._busy = 0
+
+    # The PatchWizard (``wizard()`` is only set once the page is added).
+    @property
+    def wiz(self) -> Any:
+        return self.wizard()
+
+    @property
+    def state(self) -> Any:
+        return self.wiz.state
+
+    @property
+    def busy(self) -> bool:
+        return self._busy > 0
+
+    def run_off_thread(self, fn: Callable[[threading.Event], Any], on_result: Callable[[Any], None],
+                       what: str) -> None:
+        """``fn(cancel)`` on a pool thread; ``on_result`` (or an error line) back here."""
+        self._busy += 1
+        self.completeChanged.emit()
+        cancel = self.wiz.cancel_event
+
+        def done(value: Any) -> None:
+            self._busy -= 1
+            on_result(value)
+            self.completeChanged.emit()
+
+        def error(exc: BaseException) -> None:
+            self._busy -= 1
+            self.say(f"{what} failed: {exc}", BAD_COLOR)
+            self.completeChanged.emit()
+
+        self.wiz.tasks.submit(lambda: fn(cancel), done, error)
+
+    def say(self, text: str, color: str = MUTED_COLOR) -> None:
+        self.status.setStyleSheet(f"color: {color};")
+        self.status.setText(text)
+
+
+def make_table(headers: list[str], stretch: int | None = None) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectRows)
+    table.setAlternatingRowColors(True)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeToContents)
+    if stretch is not None:
+        header.setSectionResizeMode(stretch, QHeaderView.Stretch)
+    return table
+
+
+def cell(text: Any, tooltip: str | None = None, color: str | None = None) -> QTableWidgetItem:
+    """A read-only cell; host-provided text is set as plain text (never rich text)."""
+    item = QTableWidgetItem("—" if text is None else str(text))
+    item.setFlags(Qt.ItemIsSelectable | Qt.ItemIsEnabled)
+    if tooltip:
+        item.setToolTip(tooltip)
+    if color:
+        from PySide6.QtGui import QBrush, QColor
+        item.setForeground(QBrush(QColor(color)))
+    return item
