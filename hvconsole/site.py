@@ -20,6 +20,7 @@ Opening a site reads the keyring or binds sockets: callers run it off the GUI th
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -177,7 +178,7 @@ def open_demo_site(*, speed: float = 1.0, name: str = "demo-patch",
                         "process that ran it)")
     if name not in serve.DEMO_SITES:
         raise SiteError(f"no demo site {name!r}; choose one of {', '.join(sorted(serve.DEMO_SITES))}")
-    if not speed > 0:
+    if not (speed > 0 and math.isfinite(speed)):
         raise SiteError(f"the demo speed must be a positive number, not {speed:g}")
     if closing is not None and closing.is_set():
         raise SiteError("the demo site was not started: the window is closing")

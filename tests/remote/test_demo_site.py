@@ -195,7 +195,7 @@ def test_open_demo_site_refuses_bad_requests_with_one_sentence(home):
     import threading
 
     from hvconsole.site import SiteError, open_demo_site
-    for kw, says in (({"name": "nope"}, "no demo site 'nope'"), ({"speed": 0.0}, "positive"),
+    for kw, says in (({"name": "nope"}, "no demo site 'nope'"), ({"speed": 0.0}, "positive"), ({"speed": float("inf")}, "positive"),
                      ({"embedded": False}, "no simulated site is running")):
         with pytest.raises(SiteError, match=says):
             open_demo_site(**kw)
