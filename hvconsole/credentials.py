@@ -33,9 +33,12 @@ SERVICE = "hvconsole"
 _PROBE_KEY = "hvconsole-availability-check"
 
 NO_KEYRING_HELP = (
-    "On Linux, run a Secret Service (GNOME Keyring or KWallet) in your desktop session and "
-    "unlock it; on Windows and macOS the built-in store is used. Until then hvconsole can "
-    "keep passwords for this session only."
+    "Windows (Credential Manager) and macOS (Keychain) have one built in. On Linux hvconsole needs a "
+    "Secret Service: GNOME Keyring or KWallet, unlocked (logging in to the desktop does that); file "
+    "backends such as keyrings.alt are refused. On a box without a desktop: install gnome-keyring, "
+    "start a D-Bus session with `dbus-run-session -- bash`, and in it unlock the keyring with "
+    "`gnome-keyring-daemon --unlock` (type the keyring password, then Ctrl+D); run hvconsole in that "
+    "shell. Details: docs/bad-input.md. Until then the window can keep passwords for its session only."
 )
 
 

@@ -2,7 +2,7 @@
 
     hvconsole hosts add NAME --address A --user U [--port N] [--transport T]
                         [--ca-bundle PEM] [--no-verify] [--group G] [--password-stdin]
-    hvconsole hosts list [--json]
+    hvconsole hosts list [--json] [--passwords]
     hvconsole hosts edit NAME [--name NEW] [--address A] ... [--password | --password-stdin]
     hvconsole hosts remove NAME [--yes]
     hvconsole hosts test NAME [--timeout S] [--json] [--password-stdin]
@@ -15,6 +15,13 @@ process list and the shell would keep it in its history. It goes to the OS keyri
 
 Exit codes: 0 done (or connection OK), 1 the connection test failed, 2 bad input or
 inventory problem, 3 no usable OS keyring, 4 the connection works with a warning.
+
+The keyring is opened only by a command that needs a password, and only after the host
+name was found: ``list`` never touches it (unless ``--passwords`` asks which are stored),
+so a locked keyring cannot make it prompt, and a mistyped name is said as such. Every line
+of host- or file-supplied text (a connection test's answer, an inventory problem, a
+keyring backend's message) is printed through the detector's ``clean``: no terminal
+escape, control or bidi character reaches the terminal (docs/bad-input.md).
 """
 
 from __future__ import annotations
@@ -74,8 +81,10 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the password as one line from stdin")
     p.set_defaults(handler=_guard(cmd_add))
 
-    p = sub.add_parser("list", help="list the hosts")
+    p = sub.add_parser("list", help="list the hosts (never needs the keyring)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--passwords", action="store_true",
+                   help="also say whether a password is stored (reads the OS keyring, which may prompt)")
     p.set_defaults(handler=_guard(cmd_list))
 
     p = sub.add_parser("edit", help="change a host (and optionally its password)")
@@ -152,8 +161,11 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    passwords, note = _keyring_or_none()
-    book = _open_book(passwords)
+    book = _open_book(None)
+    passwords, note = None, None
+    if args.passwords and len(book.inventory):
+        passwords, note = _keyring_or_none()
+        book.passwords = passwords
     rows = []
     for h in book.inventory:
         stored = None if passwords is None else book.password(h) is not None
@@ -163,11 +175,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif not rows:
         print("no hosts yet: add one with `hvconsole hosts add NAME --address A --user U`")
     else:
-        table = [("NAME", "URL", "TRANSPORT", "USER", "GROUP", "PASSWORD")]
+        table = [("NAME", "URL", "TRANSPORT", "USER", "GROUP") + (("PASSWORD",) if args.passwords else ())]
         for r in rows:
             pw = {True: "stored", False: "MISSING", None: "?"}[r["password_stored"]]
             transport = r["transport"] + (" (NOT VERIFIED)" if r["verify_tls"] is False else "")
-            table.append((r["name"], r["url"], transport, r["username"], r["group"] or "", pw))
+            table.append((r["name"], r["url"], transport, r["username"], r["group"] or "")
+                         + ((pw,) if args.passwords else ()))
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         for row in table:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -182,8 +195,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if args.no_verify and args.verify:
         raise CliError("--verify and --no-verify contradict each other")
     want_password = args.password or args.password_stdin
-    book = _open_book(_keyring(unchanged="nothing was changed") if want_password else None)
-    old = book.inventory.get(args.name)
+    book = _open_book(None)
+    old = book.inventory.get(args.name)         # an unknown name is said before the keyring is asked
+    if want_password:
+        book.passwords = _keyring(unchanged="nothing was changed")
     changes: dict[str, Any] = {}
     for attr, value in (("name", args.new_name), ("address", args.address), ("username", args.user),
                         ("port", args.port), ("transport", args.transport), ("group", args.group),
@@ -210,9 +225,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from hvconsole.credentials import CredentialStoreError
 
+    book = _open_book(None)
+    host = book.inventory.get(args.name)        # an unknown name is said before the keyring is asked
     passwords, reason = _keyring_or_none()
-    book = _open_book(passwords)
-    host = book.inventory.get(args.name)
+    book.passwords = passwords
     if passwords is None:
         _err(f"warning: the stored password cannot be removed: {reason}")
     if not args.yes:
@@ -235,21 +251,26 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from hvconsole.remote.probe import probe_host
 
-    book = _open_book(None if args.password_stdin else _keyring(unchanged="nothing was tested"))
-    host = book.inventory.get(args.name)
+    book = _open_book(None)
+    host = book.inventory.get(args.name)        # an unknown name is said before the keyring is asked
+    if not args.password_stdin:
+        book.passwords = _keyring(unchanged="nothing was tested")
     password = _read_password(args, host) if args.password_stdin else book.password(host)
     if password is None:
         raise CliError(f"no password stored for {host.name}: set one with "
                        f"`hvconsole hosts edit {_quote(host.name)} --password`")
     result = probe_host(host, password, timeout_s=args.timeout)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        # ASCII JSON: the host's own text (OS product, user, PowerShell version) may hold
+        # bidi or C1 control characters, which JSON leaves raw unless every non-ASCII
+        # character is escaped.
+        print(json.dumps(result.to_dict(), ensure_ascii=True, indent=2))
     else:
         label = {"ok": "OK", "warning": "WARNING", "cancelled": "CANCELLED"}.get(result.severity, "FAILED")
         tag = "" if result.ok else f" ({result.outcome.value})"
-        print(f"{label}{tag}: {result.message}")
+        print(f"{label}{tag}: {_clean(result.message)}")
         if result.hint:
-            print(f"  fix: {result.hint}")
+            print(f"  fix: {_clean(result.hint)}")
         if result.wsman_code is not None:
             print(f"  WS-Management code: {result.wsman_code} (0x{result.wsman_code:08X})")
     _warn_unverified(host)
@@ -294,9 +315,8 @@ def _open_book(passwords):
     from hvconsole.core.inventory import HostBook, InventoryStore
 
     book = HostBook(InventoryStore(paths.inventory_path()), passwords)
-    if book.load_problem:
-        _err(f"warning: the inventory could not be read ({book.load_problem}); it was kept as "
-             f"{book.moved_to} and an empty inventory is used")
+    for problem in book.load_problems:     # each says what was wrong and what was done
+        _err(f"warning: {problem}")
     return book
 
 
@@ -367,8 +387,14 @@ def _quote(name: str) -> str:
     return name if _SAFE_NAME.match(name) else "<name>"
 
 
+def _clean(text: str) -> str:
+    """Host- or file-supplied text made safe for a terminal (the one cleaning function)."""
+    from hvconsole.core.detector.text import clean
+    return clean(text, 1000)
+
+
 def _err(message: str) -> None:
-    print(message, file=sys.stderr)
+    print("\n".join(_clean(line) for line in str(message).splitlines()), file=sys.stderr)
 
 
 if __name__ == "__main__":

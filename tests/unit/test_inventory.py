@@ -215,10 +215,10 @@ def test_document_round_trip_keeps_every_field() -> None:
 @pytest.mark.parametrize("doc, says", [
     ([], "JSON object"),
     ({"format": "something-else", "version": 1, "hosts": []}, "not an hvconsole inventory"),
-    ({"format": "hvconsole.inventory", "version": 2, "hosts": []}, "newer release"),
+    ({"format": "hvconsole.inventory", "version": 2, "hosts": []}, "written by a newer hvconsole"),
     ({"format": "hvconsole.inventory", "version": 1, "hosts": {}}, "must be a list"),
     ({"format": "hvconsole.inventory", "version": 1,
-      "hosts": [{"name": "HV01", "address": "bad address", "username": "u"}]}, "hosts[0]: address"),
+      "hosts": [{"name": "HV01", "address": "bad address", "username": "u"}]}, "hosts[0] ('HV01'): address"),
     ({"format": "hvconsole.inventory", "version": 1,
       "hosts": [{"name": "HV01", "address": "a.example", "username": "u", "password": "x"}]},
      "never reads passwords"),
@@ -227,3 +227,24 @@ def test_bad_documents_name_the_problem(doc, says: str) -> None:
     with pytest.raises(InventoryError) as info:
         Inventory.from_document(doc)
     assert says in str(info.value)
+
+
+# -- IPv6 zones (issue 10, item 5) ----------------------------------------------------------
+
+@pytest.mark.parametrize("zone", ["eth0", "12", "enp0s31f6", "br-lan.10", "wl_0"])
+def test_a_sane_ipv6_zone_is_kept_and_makes_a_target(zone: str) -> None:
+    from hvconsole.remote.probe import target_for
+
+    host = Host(name="HV01", address=f"fe80::1%{zone}", username="CORP\\a")
+    assert host.address == f"fe80::1%{zone}"
+    target = target_for(host, "not-a-real-password")
+    assert target.url == f"http://[fe80::1%{zone}]:5985/wsman"
+
+
+@pytest.mark.parametrize("zone", ["", "eth0\r\nX-Evil: 1", "\x1b[2J", "eth\u202e0", "]@evil.example", "a" * 65,
+                                  "eth 0", "eth0%25", "eth0]:80"])
+def test_a_hostile_ipv6_zone_is_refused_as_a_validation_error(zone: str) -> None:
+    with pytest.raises(HostValidationError) as info:
+        Host(name="HV01", address=f"fe80::1%{zone}", username="CORP\\a")
+    assert info.value.field == "address" and "zone" in info.value.problem
+    assert zone.strip() == "" or zone.strip() not in str(info.value)   # never echoed back raw

@@ -148,14 +148,16 @@ def test_list_shows_hosts_and_whether_a_password_is_stored(home, memory, monkeyp
     memory.entries.clear()
     add(monkeypatch, password, "HV03", "--port", "15985")
     capsys.readouterr()
-    assert hosts(monkeypatch, "list", "--json") == cli.EXIT_OK
+    assert hosts(monkeypatch, "list", "--json", "--passwords") == cli.EXIT_OK
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["Hôte-02"]["url"] == "http://[2001:db8::2]:5985/wsman"
     assert rows["Hôte-02"]["username"] == "КОРП\\админ"
     assert [rows[n]["password_stored"] for n in ("HV01", "Hôte-02", "HV03")] == [False, False, True]
-    hosts(monkeypatch, "list")
+    hosts(monkeypatch, "list", "--passwords")
     table = capsys.readouterr().out
     assert "MISSING" in table and "stored" in table and password not in table
+    hosts(monkeypatch, "list")
+    assert "PASSWORD" not in capsys.readouterr().out
 
 
 def test_edit_renames_keeps_the_secret_and_changes_the_password(home, memory, monkeypatch, password,
@@ -207,7 +209,8 @@ def test_corrupt_inventory_is_reported_and_kept(home, memory, monkeypatch, passw
     path.write_text("{ this is not json", encoding="utf-8")
     assert add(monkeypatch, password) == cli.EXIT_OK
     err = capsys.readouterr().err
-    assert "could not be read" in err and "hosts.json.corrupt-" in err
+    assert "hosts.json: not valid JSON" in err and "the file was kept as " in err
+    assert str(path.parent / "hosts.json.corrupt-") in err
     kept = [p for p in path.parent.iterdir() if p.name.startswith("hosts.json.corrupt-")]
     assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == "{ this is not json"
 
@@ -279,3 +282,94 @@ def test_stand_alone_module_runs_as_a_process(home, password) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == cli.EXIT_NO_KEYRING and "No OS keyring" in proc.stderr
     assert password not in proc.stdout + proc.stderr
+
+
+# -- bad input, keyring never touched needlessly (issue 10: items 4, 6, 7, 14) --------------
+
+class TouchyKeyring(keyrings.MemoryKeyring):
+    """A keyring that counts every call and fails it as a locked Secret Service would: a
+    command that must not need the keyring shows it by leaving ``calls`` at 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def get_password(self, service: str, username: str):
+        self.calls += 1
+        import keyring.errors
+        raise keyring.errors.KeyringLocked("Failed to unlock the collection!")
+
+    set_password = delete_password = get_password
+
+
+def test_list_and_unknown_names_never_touch_the_keyring(home, monkeypatch, password, capsys) -> None:
+    keyrings.install(monkeypatch)
+    add(monkeypatch, password)
+    touchy = keyrings.install(monkeypatch, TouchyKeyring())
+    assert hosts(monkeypatch, "list") == cli.EXIT_OK
+    assert hosts(monkeypatch, "list", "--json") == cli.EXIT_OK
+    assert "HV01" in capsys.readouterr().out
+    for argv in (["edit", "HV99", "--password-stdin"], ["remove", "HV99", "--yes"], ["test", "HV99"]):
+        assert hosts(monkeypatch, *argv, stdin=password + "\n") == cli.EXIT_BAD_INPUT, argv
+        assert "no host named 'HV99' in the inventory (known: HV01)" in capsys.readouterr().err
+    assert touchy.calls == 0
+    # asked for, the password column reads the keyring and says it is locked (not a traceback)
+    assert hosts(monkeypatch, "list", "--passwords") == cli.EXIT_OK
+    assert touchy.calls == 1 and "keyring is locked" in capsys.readouterr().err
+
+
+def test_no_keyring_says_which_backends_work_and_how_to_unlock_one(home, monkeypatch, password, capsys) -> None:
+    keyrings.install(monkeypatch, fail.Keyring())
+    assert add(monkeypatch, password) == cli.EXIT_NO_KEYRING
+    err = capsys.readouterr().err
+    for words in ("GNOME Keyring", "KWallet", "keyrings.alt", "dbus-run-session",
+                  "gnome-keyring-daemon --unlock", "docs/bad-input.md"):
+        assert words in err, words
+
+
+def test_a_huge_integer_in_hosts_json_is_no_traceback_for_any_command(home, memory, monkeypatch, password,
+                                                                       capsys) -> None:
+    add(monkeypatch, password, "HV01")
+    add(monkeypatch, password, "HV02")
+    path = paths.inventory_path()
+    doc = path.read_text(encoding="utf-8")
+    path.write_text(doc.replace('"port": null', '"port": ' + "9" * 5000, 1), encoding="utf-8")
+    capsys.readouterr()
+    assert hosts(monkeypatch, "list") == cli.EXIT_OK
+    out, err = capsys.readouterr()
+    assert "HV02" in out and "HV01" not in out                # only the bad entry set aside
+    assert err.startswith("warning: hosts.json: hosts[0] ('HV01'): port:") and "set aside in" in err
+    for argv in (["export", "-"], ["edit", "HV02", "--group", "g"], ["remove", "HV02", "--yes"]):
+        assert hosts(monkeypatch, *argv) == cli.EXIT_OK, argv
+    assert inventory_doc()["hosts"] == []
+
+
+@pytest.mark.parametrize("name, content, says", [
+    ("deep.json", '{"format": "hvconsole.inventory", "version": 1, "hosts": ' + "[" * 100_000, "nested too deeply"),
+    ("big.csv", "name,address,username\nHV01,a.example," + "u" * 200_000 + "\n", "not a CSV row"),
+    ("zone.csv", "name,address,username\nHV01,fe80::1%\u202eevil,u\n", "the IPv6 zone"),
+])
+def test_import_of_a_hostile_file_is_one_message(home, monkeypatch, tmp_path, capsys, name, content, says) -> None:
+    src = tmp_path / name
+    src.write_text(content, encoding="utf-8")
+    assert hosts(monkeypatch, "import", str(src)) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert says in err and len(err.splitlines()) == 1 and "\u202e" not in err
+    assert not paths.inventory_path().exists()
+
+
+def test_connection_test_cleans_the_hosts_own_text(home, memory, monkeypatch, capsys) -> None:
+    with sim_endpoint() as sim:
+        sim.sim.product = "Windows Server\x1b]0;pwned\x07 2022\u202e \x9b31m"
+        argv = ["add", "HV01", "--address", "127.0.0.1", "--port", str(sim.port), "--user", sim.user,
+                "--transport", "plaintext", "--password-stdin"]
+        assert hosts(monkeypatch, *argv, stdin=sim.password + "\n") == cli.EXIT_OK
+        capsys.readouterr()
+        assert hosts(monkeypatch, "test", "HV01") == cli.EXIT_OK
+        out = capsys.readouterr().out
+        assert "Windows Server ]0;pwned 2022" in out
+        assert hosts(monkeypatch, "test", "HV01", "--json") == cli.EXIT_OK
+        out += capsys.readouterr().out
+    for bad in ("\x1b", "\x07", "\u202e", "\x9b"):
+        assert bad not in out
+    assert "\\u202e" in out                                   # JSON keeps it, escaped

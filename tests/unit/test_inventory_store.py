@@ -56,13 +56,10 @@ def test_missing_file_is_an_empty_inventory_without_complaint(tmp_path: Path) ->
     (b"{\"format\": \"hvconsole.inventory\", \"version\": 1, \"hosts\": [", "not valid JSON"),
     (b"\xff\xfe garbage", "not UTF-8"),
     (b"[]", "JSON object"),
-    (b'{"format": "hvconsole.inventory", "version": 7, "hosts": []}', "version 7"),
-    (b'{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": "A", "address": "a.example", '
-     b'"username": "u"}, {"name": "a", "address": "b.example", "username": "u"}]}', "already exists"),
-    (b'{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": "A", "address": "a.example", '
-     b'"username": "u", "group": 1}]}', "group: must be text"),
-    (b'{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": ["A"], "address": "a.example", '
-     b'"username": "u"}]}', "name: must be text"),
+    (b'{"format": "hvconsole.inventory", "version": "one", "hosts": []}', "version 'one'"),
+    (b'{"format": "hvconsole.inventory", "version": 0, "hosts": []}', "version 0"),
+    (b'{"format": "hvconsole.inventory", "version": 1, "hosts": {}}', "must be a list"),
+    (b'{"format": "hvconsole.inventory", "version": 1, "hosts": [' + b"[" * 100_000, "nested too deeply"),
 ])
 def test_corrupt_or_unknown_version_file_is_moved_aside_and_reported(tmp_path: Path, content: bytes,
                                                                       says: str) -> None:
@@ -193,3 +190,118 @@ def test_csv_needs_the_key_columns_and_a_known_format() -> None:
         parse_import("", "xml")
     with pytest.raises(InventoryError, match="not valid JSON"):
         parse_import("{", "json")
+
+
+# -- one bad entry, a newer version, a password in the file (issue 10, item 6) --------------
+
+def _doc(*entries: dict, version: int = 1) -> bytes:
+    return json.dumps({"format": "hvconsole.inventory", "version": version, "hosts": list(entries)}).encode()
+
+
+GOOD_A = {"name": "HV01", "address": "hv01.corp.example", "username": "CORP\\a"}
+GOOD_B = {"name": "HV02", "address": "10.0.0.2", "username": "CORP\\b"}
+
+
+@pytest.mark.parametrize("bad, says", [
+    ({"name": "HV03", "address": "bad address", "username": "u"}, "hosts[1] ('HV03'): address:"),
+    ({"name": "hv01", "address": "c.example", "username": "u"}, "hosts[1] ('hv01'): a host named 'HV01' already exists"),
+    ({"name": ["HV03"], "address": "c.example", "username": "u"}, "hosts[1]: name: must be text"),
+    ({"name": "HV03", "address": "c.example", "username": "u", "port": 10**5000}, "hosts[1] ('HV03'): port:"),
+    ({"name": "HV03", "address": "fe80::1%\r\n\x1b[2J", "username": "u"}, "hosts[1] ('HV03'): address: the IPv6 zone"),
+    ("not an object", "hosts[1]: host: must be an object"),
+])
+def test_one_bad_entry_is_set_aside_alone_and_the_good_ones_stay(tmp_path: Path, bad, says: str) -> None:
+    path = tmp_path / "hosts.json"
+    import sys
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)               # only to WRITE a 5,001-digit port
+    try:
+        path.write_bytes(_doc(GOOD_A, bad, GOOD_B))
+    finally:
+        sys.set_int_max_str_digits(old)
+    result = InventoryStore(path).load()
+    assert [h.name for h in result.inventory] == ["HV01", "HV02"]
+    assert result.moved_to is None and not result.read_only
+    assert result.set_aside_to is not None and result.set_aside_to.name.startswith("hosts.json.rejected-")
+    assert result.problems[0].startswith(f"hosts.json: {says}"), result.problems
+    assert f"set aside in {result.set_aside_to} " in result.problems[0]
+    assert result.problems[-1] == "hosts.json: the other 2 hosts are loaded"
+    assert "\x1b" not in result.problem and "\r" not in result.problem
+    # the file now holds the good entries only; the rejected one is kept, importable once fixed
+    again = InventoryStore(path).load()
+    assert again.problems == () and [h.name for h in again.inventory] == ["HV01", "HV02"]
+    kept = json.loads(result.set_aside_to.read_text(encoding="utf-8"))
+    assert len(kept["hosts"]) == 1 and kept["set_aside_because"] == [result.problems[0].split(": ", 1)[1]
+                                                                       .split("; this entry was set aside")[0]]
+    assert oct(result.set_aside_to.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_password_field_is_removed_from_every_file_and_the_admin_told(tmp_path: Path) -> None:
+    secret_a, secret_b = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    path = tmp_path / "hosts.json"
+    path.write_bytes(_doc({**GOOD_A, "Password": secret_a},
+                          {"name": "HV03", "address": "bad address", "username": "u", "pwd": secret_b}))
+    result = InventoryStore(path).load()
+    assert [h.name for h in result.inventory] == ["HV01"]          # kept, without its password
+    assert any("hosts[0].Password, hosts[1].pwd: a password field was removed from the file; "
+               "hvconsole keeps passwords only in the OS keyring" in p for p in result.problems)
+    every_file = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert secret_a.encode() not in every_file and secret_b.encode() not in every_file
+    assert result.set_aside_to is not None                           # the bad entry, minus its secret
+
+
+@pytest.mark.parametrize("content", [
+    b'{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": "A", "password": "SECRET-1"}',
+    b'{"format": "not-ours", "hosts": [{"name": "A", "Password": "SECRET-1"}]}',
+])
+def test_an_unusable_file_moved_aside_keeps_no_password(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "hosts.json"
+    path.write_bytes(content)
+    result = InventoryStore(path).load()
+    assert result.moved_to is not None and len(result.inventory) == 0
+    assert b"SECRET-1" not in result.moved_to.read_bytes()
+    assert b'"name": "A"' in result.moved_to.read_bytes() or b'"name":"A"' in result.moved_to.read_bytes()
+
+
+def test_a_newer_versions_file_is_neither_used_nor_renamed_nor_changed(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.json"
+    content = _doc(GOOD_A, {**GOOD_B, "new_field_of_v2": {"x": 1}}, version=2)
+    path.write_bytes(content)
+    store = InventoryStore(path)
+    result = store.load()
+    assert result.read_only and len(result.inventory) == 0 and result.moved_to is None
+    assert result.problem.startswith("hosts.json was written by a newer hvconsole (inventory version 2; "
+                                     "this one reads version 1); this version will not change it.")
+    with pytest.raises(InventoryError, match="written by a newer hvconsole.*nothing was saved"):
+        store.save(sample())
+    assert path.read_bytes() == content and sorted(p.name for p in tmp_path.iterdir()) == ["hosts.json"]
+
+
+def test_a_huge_integer_in_the_file_is_the_entrys_problem_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.json"
+    text = _doc(GOOD_A, {**GOOD_B, "port": 5985}).decode().replace("5985", "9" * 5000)
+    path.write_text(text)
+    result = InventoryStore(path).load()
+    assert [h.name for h in result.inventory] == ["HV01"]
+    assert "hosts[1] ('HV02'): port:" in result.problem and "9" * 61 not in result.problem
+
+
+def test_a_huge_integer_in_the_header_moves_the_file_aside(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.json"
+    path.write_text('{"format": "hvconsole.inventory", "version": ' + "9" * 5000 + ', "hosts": []}')
+    result = InventoryStore(path).load()
+    assert result.moved_to is not None and "version 'this" not in result.problem
+    assert "is not one this hvconsole reads" in result.problem
+
+
+@pytest.mark.parametrize("text, fmt, says", [
+    ('{"format": "hvconsole.inventory", "version": 1, "hosts": [' + "[" * 50_000, "json", "nested too deeply"),
+    ('{"format": "hvconsole.inventory", "version": 1, "hosts": [{"name": "A", "address": "a.example", '
+     '"username": "u", "port": ' + "9" * 5000 + "}]}", "json", "port:"),
+    ("name,address,username\nA," + "a" * 140_000 + ",u\n", "csv", "line 2: not a CSV row"),
+    ("name,address,username\nA,fe80::1%]@evil.example,u\n", "csv", "the IPv6 zone"),
+])
+def test_import_problems_are_one_inventory_error(text: str, fmt: str, says: str) -> None:
+    with pytest.raises(InventoryError, match=None) as info:
+        parse_import(text, fmt)
+    assert says in str(info.value)

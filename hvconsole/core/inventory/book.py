@@ -27,16 +27,22 @@ class PasswordStore(Protocol):
 
 
 class HostBook:
-    """The loaded inventory plus where its passwords live. ``load_problem``/``moved_to``
-    report an inventory file that had to be moved aside (show them to the admin)."""
+    """The loaded inventory plus where its passwords live. ``load_problems`` say what was
+    wrong with the inventory file and what was done about it (show each to the admin;
+    ``load_problem`` is all of them in one text); ``moved_to``/``set_aside_to`` are where
+    an unusable file or its rejected entries were kept; ``read_only`` means the file was
+    written by a newer hvconsole and is neither used nor changed."""
 
     def __init__(self, store: InventoryStore, passwords: PasswordStore | None):
         self.store = store
         self.passwords = passwords
         result = store.load()
         self.inventory: Inventory = result.inventory
+        self.load_problems: tuple[str, ...] = result.problems
         self.load_problem: str | None = result.problem
         self.moved_to: Path | None = result.moved_to
+        self.set_aside_to: Path | None = result.set_aside_to
+        self.read_only: bool = result.read_only
 
     def add(self, host: Host, password: Any | None) -> Host:
         staged = Inventory(self.inventory)

@@ -11,7 +11,7 @@ import json
 
 from .fields import FIELDS, SECRET_KEYS, InventoryError
 from .model import Host, Inventory
-from .store import describe_load_failure
+from .store import decode_document
 
 
 def export_json(inventory: Inventory) -> str:
@@ -33,14 +33,18 @@ def parse_import(text: str, fmt: str) -> list[Host]:
     """Hosts from an exported CSV or JSON text (fresh ids); every problem is reported at
     once, naming its row, as one :class:`InventoryError`."""
     if fmt == "json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InventoryError(describe_load_failure(exc)) from None
-        return list(Inventory.from_document(doc, keep_ids=False))
+        return list(Inventory.from_document(decode_document(text), keep_ids=False))
     if fmt != "csv":
         raise InventoryError(f"unknown import format {fmt!r} (csv or json)")
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_hosts(reader)
+    except csv.Error as exc:     # a field over csv's 131,072-character limit, a NUL, ...
+        # line_num counts the lines read before the failing one
+        raise InventoryError(f"line {reader.line_num + 1}: not a CSV row this import can read ({exc})") from None
+
+
+def _csv_hosts(reader: csv.DictReader) -> list[Host]:
     columns = {c.strip().lower() for c in reader.fieldnames or ()}
     if SECRET_KEYS & columns:
         raise InventoryError("the CSV has a password column: hvconsole never imports passwords from files; "

@@ -17,6 +17,7 @@ HTTPS_PORT = 5986
 MAX_NAME_LENGTH = 64
 MAX_GROUP_LENGTH = 64
 MAX_USERNAME_LENGTH = 256
+MAX_PATH_LENGTH = 1024
 
 
 class Transport(StrEnum):
@@ -81,6 +82,12 @@ def new_host_id() -> str:
 
 
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# An IPv6 zone (scope) id: an interface name or index as Windows and Linux name them
+# ("Ethernet0" is not one: Windows zones are interface indexes such as %12; Linux uses
+# names like eth0 or enp0s3). Anything else (spaces, CR/LF, ESC, bidi controls, "]@host")
+# would end up inside a URL and a terminal line, so it is refused (RFC 6874 allows
+# unreserved characters only).
+_ZONE_ID = re.compile(r"^(?:[A-Za-z0-9_.-]{1,64}|[0-9]{1,10})$")
 _LOOKS_NUMERIC = re.compile(r"^[0-9.]+$")
 _USER_FORBIDDEN = set('"/\\[]:;|=,+*?<>')
 _DOMAIN_FORBIDDEN = set('\\/:*?"<>|')
@@ -124,16 +131,20 @@ def validate_address(address: str) -> str:
         text = text[1:-1]
     if ":" in text:
         bare, sep, zone = text.partition("%")
+        if sep and not _ZONE_ID.match(zone):
+            raise HostValidationError(
+                "address", "the IPv6 zone after % must be an interface name or number (letters, digits, "
+                           "_ . -; at most 64), e.g. fe80::1%12 or fe80::1%eth0")
         try:
             return str(ipaddress.IPv6Address(bare)) + sep + zone
         except ValueError:
             raise HostValidationError(
-                "address", f"{text!r} is not a valid IPv6 address (to give a port, use the port field)") from None
+                "address", f"{_shown(text)} is not a valid IPv6 address (to give a port, use the port field)") from None
     if _LOOKS_NUMERIC.match(text):
         try:
             return str(ipaddress.IPv4Address(text))
         except ValueError:
-            raise HostValidationError("address", f"{text!r} is not a valid IPv4 address") from None
+            raise HostValidationError("address", f"{_shown(text)} is not a valid IPv4 address") from None
     if not text.isascii():
         raise HostValidationError("address", "use the ASCII (punycode, xn--...) form of an international name")
     name = text[:-1] if text.endswith(".") else text
@@ -142,7 +153,7 @@ def validate_address(address: str) -> str:
     for label in name.split("."):
         if not _DNS_LABEL.match(label):
             raise HostValidationError(
-                "address", f"{text!r} is not a valid DNS name (letters, digits and hyphens between dots; "
+                "address", f"{_shown(text)} is not a valid DNS name (letters, digits and hyphens between dots; "
                            "no spaces or underscores)")
     return text
 
@@ -159,10 +170,14 @@ def is_loopback(address: str) -> bool:
 def validate_port(port: Any) -> int | None:
     if port is None or port == "":
         return None
+    if isinstance(port, bool) or not isinstance(port, (int, str)):
+        raise HostValidationError("port", f"must be a whole number, not {type(port).__name__}")
+    if isinstance(port, str) and len(port.strip()) > 10:
+        raise HostValidationError("port", f"{_shown(port)} is not a port number (1 to 65535)")
     try:
         value = int(str(port).strip())
     except ValueError:
-        raise HostValidationError("port", f"{port!r} is not a number") from None
+        raise HostValidationError("port", f"{_shown(port)} is not a number") from None
     if not 1 <= value <= 65535:
         raise HostValidationError("port", "must be between 1 and 65535")
     return value
@@ -202,12 +217,33 @@ def validate_group(group: str | None) -> str | None:
     return group
 
 
+def validate_path(path: Any, field_name: str) -> str | None:
+    """A file path typed by the admin (the CA bundle): printable text of sane length."""
+    text = text_field(path, field_name)
+    if not text:
+        return None
+    if len(text) > MAX_PATH_LENGTH or _has_control(text):
+        raise HostValidationError(field_name, f"at most {MAX_PATH_LENGTH} printable characters")
+    return text
+
+
 def parse_bool(value: Any, field_name: str) -> bool:
     if isinstance(value, bool):
         return value
+    if not isinstance(value, (int, str)) or (isinstance(value, int) and value not in (0, 1)):
+        raise HostValidationError(field_name, f"{_shown(value)} is not true or false")
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "y", ""):
         return True
     if text in ("0", "false", "no", "n"):
         return False
-    raise HostValidationError(field_name, f"{value!r} is not true or false")
+    raise HostValidationError(field_name, f"{_shown(value)} is not true or false")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A bad value quoted for a message: repr (so control characters show as escapes, not
+    as terminal commands) and cut, so a megabyte of junk is not echoed back."""
+    if not isinstance(value, str):
+        return type(value).__name__
+    text = repr(value[:limit])
+    return text[:-1] + "…" + text[-1] if len(value) > limit else text

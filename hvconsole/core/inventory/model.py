@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from .fields import (FIELDS, SECRET_KEYS, DuplicateHostError, HostValidationError, InventoryError,
-                     Transport, UnknownHostError, is_loopback, new_host_id, parse_bool, text_field,
-                     validate_address, validate_group, validate_name, validate_port,
+                     Transport, UnknownHostError, _shown, is_loopback, new_host_id, parse_bool,
+                     validate_address, validate_group, validate_name, validate_path, validate_port,
                      validate_username)
 
 FORMAT_ID = "hvconsole.inventory"
@@ -43,13 +43,15 @@ class Host:
         put("address", validate_address(self.address))
         put("username", validate_username(self.username))
         try:
-            put("transport", Transport(str(self.transport).strip().lower()))
+            if not isinstance(self.transport, str):
+                raise ValueError
+            put("transport", Transport(self.transport.strip().lower()))
         except ValueError:
             choices = ", ".join(t.value for t in Transport)
-            raise HostValidationError("transport", f"{self.transport!r} is not one of {choices}") from None
+            raise HostValidationError("transport", f"{_shown(self.transport)} is not one of {choices}") from None
         put("port", validate_port(self.port))
         put("group", validate_group(self.group))
-        put("ca_bundle", text_field(self.ca_bundle, "ca_bundle") or None)
+        put("ca_bundle", validate_path(self.ca_bundle, "ca_bundle"))
         put("verify_tls", parse_bool(self.verify_tls, "verify_tls"))
         if not isinstance(self.id, str) or not re.fullmatch(r"[0-9a-f]{32}", self.id):
             raise HostValidationError("id", "must be 32 lowercase hex digits")
@@ -113,7 +115,7 @@ class Host:
         for required in ("name", "address", "username"):
             kwargs.setdefault(required, "")
         if keep_id and d.get("id") is not None:
-            kwargs["id"] = str(d["id"])
+            kwargs["id"] = d["id"]      # validated in __post_init__ (text of 32 hex digits)
         return cls(**kwargs)
 
 
@@ -146,7 +148,7 @@ class Inventory:
         host = self.find(name)
         if host is None:
             known = ", ".join(h.name for h in self._hosts) or "none yet"
-            raise UnknownHostError(f"no host named {name!r} in the inventory (known: {known})")
+            raise UnknownHostError(f"no host named {_shown(name, 64)} in the inventory (known: {known})")
         return host
 
     def add(self, host: Host) -> Host:
@@ -190,22 +192,67 @@ class Inventory:
 
     @classmethod
     def from_document(cls, doc: Any, *, keep_ids: bool = True) -> "Inventory":
-        """Parse the versioned document; raise :class:`InventoryError` naming the problem."""
+        """Parse the versioned document, all or nothing (an import): raise one
+        :class:`InventoryError` naming every bad entry."""
+        inventory, rejected = cls.from_document_lenient(doc, keep_ids=keep_ids)
+        if rejected:
+            raise InventoryError("; ".join(r.describe() for r in rejected))
+        return inventory
+
+    @classmethod
+    def from_document_lenient(cls, doc: Any, *, keep_ids: bool = True) -> tuple["Inventory", list["RejectedEntry"]]:
+        """The good entries of the document and, separately, each entry that could not be
+        used and why: one bad entry must not cost the admin every other host. A document
+        that is not an inventory at all raises :class:`InventoryError`; one written by a
+        newer version raises :class:`NewerFormatError`."""
         if not isinstance(doc, dict):
             raise InventoryError("the file does not hold a JSON object")
         if doc.get("format") != FORMAT_ID:
-            raise InventoryError(f"not an hvconsole inventory (format {str(doc.get('format'))[:40]!r})")
+            raise InventoryError(f"not an hvconsole inventory (format {_shown(doc.get('format'), 40)})")
         version = doc.get("version")
-        if version != FORMAT_VERSION:
-            raise InventoryError(f"inventory version {str(version)[:20]} is not supported by this hvconsole "
-                                 f"(it reads version {FORMAT_VERSION}); was it written by a newer release?")
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            raise NewerFormatError(version)
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            shown = str(version)[:20] if isinstance(version, int) else _shown(version, 20)
+            raise InventoryError(f"inventory version {shown} is not one this hvconsole reads "
+                                 f"(it reads version {FORMAT_VERSION})")
         entries = doc.get("hosts")
         if not isinstance(entries, list):
             raise InventoryError("'hosts' must be a list")
         inventory = cls()
+        rejected: list[RejectedEntry] = []
         for i, entry in enumerate(entries):
             try:
                 inventory.add(Host.from_dict(entry, keep_id=keep_ids))
             except InventoryError as exc:
-                raise InventoryError(f"hosts[{i}]: {exc}") from None
-        return inventory
+                rejected.append(RejectedEntry(i, entry, str(exc)))
+        return inventory, rejected
+
+
+class NewerFormatError(InventoryError):
+    """The file was written by a newer hvconsole: this one neither uses nor changes it."""
+
+    def __init__(self, version: int):
+        self.version = version
+        super().__init__(f"written by a newer hvconsole (inventory version {str(version)[:20]}; this one reads "
+                         f"version {FORMAT_VERSION}); this version will not change it")
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEntry:
+    """One entry of a document that could not be used: where it was, what it held, why."""
+
+    index: int
+    entry: Any
+    problem: str
+
+    @property
+    def label(self) -> str:
+        """``hosts[3] ('HV03')``: the position, and the name when it is printable text."""
+        name = self.entry.get("name") if isinstance(self.entry, Mapping) else None
+        if isinstance(name, str) and name.strip():
+            return f"hosts[{self.index}] ({_shown(name.strip(), 64)})"
+        return f"hosts[{self.index}]"
+
+    def describe(self) -> str:
+        return f"{self.label}: {self.problem}"
