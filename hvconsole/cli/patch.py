@@ -3,13 +3,19 @@
     hvconsole patch catalog
     hvconsole patch check [--kb KB]
     hvconsole patch plan --kb KB --pilot HOST[,HOST] [--wave NAME=HOST,HOST ...] ... -o plan.json
-    hvconsole patch run (--plan FILE | --kb KB --pilot ... [same options as plan])
-    hvconsole patch resume RUN | status [RUN] | pause RUN | cancel RUN
+    hvconsole patch run (--plan FILE | --kb KB --pilot ... [same options as plan]) [--yes | --dry-run]
+    hvconsole patch resume RUN | status [RUN] | pause RUN | cancel RUN | promote RUN | halt RUN
     hvconsole patch report RUN [--html FILE] [--json FILE]
+
+``run`` prints what it will do on each host and asks "Start run? [y/N]" (``--yes`` starts
+without asking; ``--dry-run`` only prints). Plans are made and checked by the planning
+service the window's wizard uses (``hvconsole.patch.planning``); this module only parses
+arguments and prints.
 
 Every command accepts ``--demo``: the simulated demo site instead of the inventory (a
 ``hvconsole-sim serve`` that is running is used, so it outlives a killed runner; otherwise
-one is started in this process). The journal is ``<data dir>/patch-journal.sqlite``.
+one is started in this process), with its own journal. The journal is
+``<data dir>/patch-journal.sqlite`` (the demo's: ``<data dir>/demo/patch-journal.sqlite``).
 
 Exit codes: 0 done and every host verified (or the command did what it was asked), 1 the
 run failed, stopped or was cancelled, 2 bad input.
@@ -69,14 +75,19 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p = cmd("plan", "write a patch plan after checking it against the hosts", cmd_plan)
     _plan_options(p, required=True)
     p.add_argument("-o", "--output", required=True, metavar="PLAN.json", help="where to write the plan")
-    p = cmd("run", "create a run from a plan and execute it", cmd_run)
+    p = cmd("run", "create a run from a plan and execute it (after showing what it will do)", cmd_run)
     p.add_argument("--plan", metavar="PLAN.json", help="a plan written by `hvconsole patch plan`")
     _plan_options(p, required=False)
+    confirm = p.add_mutually_exclusive_group()
+    confirm.add_argument("-y", "--yes", action="store_true", help="start without asking for confirmation")
+    confirm.add_argument("--dry-run", action="store_true", help="print what the run would do and exit")
     for name, help_ in (("resume", "continue a run from what the journal and the hosts say"),
                         ("pause", "pause a run before its next step"),
-                        ("cancel", "cancel a run: drained hosts are put back")):
-        cmd(name, help_, {"resume": cmd_resume, "pause": cmd_pause, "cancel": cmd_cancel}[name]).add_argument(
-            "run", type=int, metavar="RUN")
+                        ("cancel", "cancel a run: drained hosts are put back"),
+                        ("promote", "start production after the pilot passed its soak (a run waiting for it)"),
+                        ("halt", "stop after the pilot: production is not started, the run ends cancelled")):
+        cmd(name, help_, {"resume": cmd_resume, "pause": cmd_pause, "cancel": cmd_cancel,
+                          "promote": cmd_promote, "halt": cmd_halt}[name]).add_argument("run", type=int, metavar="RUN")
     p = cmd("status", "runs, or where every host of one run stands", cmd_status)
     p.add_argument("run", type=int, nargs="?", metavar="RUN")
     p = cmd("report", "the verification report of a run", cmd_report)
@@ -102,7 +113,10 @@ def _plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--reboot-timeout", type=float, default=1800.0, metavar="SECONDS",
                    help="how long a host may take to come back (host time, default 1800)")
     p.add_argument("--continue-on-failure", action="store_true", help="do not stop a wave at its first failure")
+    p.add_argument("--confirm-promotion", action="store_true",
+                   help="after the pilot's soak passes, wait for `hvconsole patch promote RUN` before production")
     p.add_argument("--window-start", metavar="ISO-TIME", help="maintenance window start (for the notice)")
+    p.add_argument("--contact", default="", help="who stakeholders ask (for the notice)")
     p.add_argument("--smb-port", type=int, default=445, help="SMB port of the hosts' admin share")
     p.add_argument("--no-check", action="store_true", help="skip the compliance check of the plan's hosts")
 
@@ -124,30 +138,53 @@ def _guard(handler: Any, args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
 
-# -- hosts -----------------------------------------------------------------------------------
+# -- hosts and journal -----------------------------------------------------------------------
 
-def _directory(args: argparse.Namespace, *, existing_run: bool = False) -> Any:
-    """The hosts: the inventory, or with --demo the simulated site. An existing run (resume,
-    cancel) must go on against the site it started on, never a fresh embedded one."""
-    from hvconsole.patch import sites
-    if not args.demo:
-        directory = sites.from_inventory()
+def _open_site(args: argparse.Namespace, *, existing_run: bool = False, strict: bool = True) -> Any:
+    """The hosts (``hvconsole.site``): the inventory, or with --demo the simulated site. An
+    existing run (resume, cancel) must go on against the site it started on, never a fresh
+    embedded one. ``strict``: a host that cannot be reached as configured refuses the
+    command (a patch run needs every host); otherwise it is reported and left out."""
+    from hvconsole.site import open_configured_site, open_demo_site
+    if args.demo:
+        site = open_demo_site(speed=args.demo_speed, name="demo-patch", embedded=not existing_run)
     else:
-        directory = sites.demo_directory(args.demo_speed, embedded=not existing_run)
-        if directory is None:
-            raise CliError("no simulated site is running: the run's hosts live in the `hvconsole-sim serve "
-                           "--state-file` process it started against (an embedded demo site dies with the "
-                           "process that ran it)")
+        site = open_configured_site(allow_session_only=False)
+    if site.problems and (strict or not site.targets):
+        site.close()
+        raise CliError("; ".join(site.problems))
+    for line in site.problems + site.warnings:
+        print(f"warning: {clean(line)}", file=sys.stderr)
+    if not site.targets:
+        site.close()
+        raise CliError("no hosts in the inventory; add them with `hvconsole hosts add`, or use --demo")
+    return site
+
+
+def _directory(site: Any, args: argparse.Namespace) -> Any:
+    directory = site.directory()
     if getattr(args, "smb_port", None):
         directory.smb_port = args.smb_port
     return directory
 
 
+def _journal(args: argparse.Namespace) -> Any:
+    """The demo's own journal with --demo, the real one otherwise."""
+    from hvconsole.patch.engine import open_journal
+    from hvconsole.site import journal_path
+    return open_journal(journal_path(bool(args.demo)))
+
+
+def clean(value: Any, limit: int = 300) -> str:
+    from hvconsole.patch.text import clean as _clean
+    return _clean(value, limit)
+
+
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    from hvconsole.cli.patch_text import catalog_text
     from hvconsole.patch.engine import load_site_catalog
-    from hvconsole.patch.text import catalog_text
     catalog = load_site_catalog()
     if args.json:
         print(json.dumps([{"kb": u.kb, "title": u.title, "released": u.released.isoformat(), "kind": u.kind,
@@ -160,28 +197,23 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from hvconsole.cli.patch_text import compliance_text
     from hvconsole.patch.engine import catalog_update, load_site_catalog
-    from hvconsole.patch.survey import compliance_table, poll_all
-    from hvconsole.patch.text import compliance_text
+    from hvconsole.patch.planning import PlanningService
     catalog = load_site_catalog()
     if args.kb:
-        catalog_update(args.kb, catalog)
-    directory = _directory(args)
-    try:
-        rows = compliance_table(poll_all(directory), catalog, args.kb)
-    finally:
-        directory.close()
+        catalog_update(args.kb.strip().upper(), catalog)
+    with _open_site(args, strict=False) as site:
+        service = PlanningService(_directory(site, args), catalog)
+        rows = service.compliance(service.survey(), args.kb.strip().upper() if args.kb else None)
     print(json.dumps([asdict(r) for r in rows], indent=2) if args.json else compliance_text(rows))
     return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     plan = _plan_from_options(args)
-    directory = _directory(args)
-    try:
-        plan = _checked(plan, directory, args.no_check)
-    finally:
-        directory.close()
+    with _open_site(args) as site:
+        plan, _ = _reviewed(plan, site, args)
     Path(args.output).write_text(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(plan.notice or f"plan for {plan.kb} written")
     print(f"\nplan written to {args.output}")
@@ -189,52 +221,68 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hvconsole.core.patch.plan import PatchPlan
-    from hvconsole.patch.engine import create_run, open_journal
+    from hvconsole.cli.patch_text import review_text
+    from hvconsole.patch.engine import create_run
     if args.plan:
-        try:
-            plan = PatchPlan.from_dict(json.loads(Path(args.plan).read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CliError(f"{args.plan} is not a plan file: {exc}") from None
+        plan = _plan_from_file(args.plan)
     elif args.kb and args.pilot:
         plan = _plan_from_options(args)
     else:
         raise CliError("give --plan FILE, or --kb and --pilot")
-    directory = _directory(args)
-    try:
-        plan = _checked(plan, directory, args.no_check)
-        with open_journal() as journal:
+    with _open_site(args) as site:
+        plan, review = _reviewed(plan, site, args)
+        print(review_text(plan, review), flush=True)
+        if args.dry_run:
+            print("\ndry run: nothing was started and no host was changed")
+            return EXIT_OK
+        if not args.yes and not _confirmed():
+            print("not started: no host was changed")
+            return EXIT_FAILED
+        with _journal(args) as journal:
             run_id = create_run(journal, plan)
             print(f"patch run {run_id}: {plan.kb} on {', '.join(plan.hosts)} (journal {journal.path})", flush=True)
-            return _execute(journal, run_id, directory)
-    finally:
-        directory.close()
+            return _execute(journal, run_id, _directory(site, args))
+
+
+def _confirmed() -> bool:
+    """Ask on the terminal; without one, refuse (a script must say --yes)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError("`patch run` asks before it changes any host, and there is no terminal to ask on: "
+                       "add --yes to start without asking, or --dry-run to only see what it would do")
+    try:
+        answer = input("\nStart run? [y/N] ")
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from hvconsole.core.patch.vocabulary import FINISHED_STATES, RunState
     from hvconsole.patch.control import request
-    from hvconsole.patch.engine import is_being_executed, open_journal
-    with open_journal() as journal:
+    from hvconsole.patch.engine import is_being_executed
+    with _journal(args) as journal:
         run = journal.run(args.run)
-        if run.state in ("done", "failed", "cancelled"):
+        if run.state in FINISHED_STATES:
             print(f"run {run.id} is {run.state}; nothing to resume (plan a new run for failed hosts)")
-            return EXIT_OK if run.state == "done" else EXIT_FAILED
+            return EXIT_OK if run.state == RunState.DONE else EXIT_FAILED
         pid = is_being_executed(journal, run.id)
         if pid:
             state = request(journal, run.id, "continue")
-            print(f"run {run.id} is being executed by process {pid}; it is {state} again")
+            if state == RunState.AWAITING_PROMOTION:
+                print(f"run {run.id} is being executed by process {pid} and waits for your decision after the "
+                      f"pilot: `{PROG} promote {run.id}` or `{PROG} halt {run.id}`")
+            else:
+                print(f"run {run.id} is being executed by process {pid}; it is {state} again")
             return EXIT_OK
-        directory = _directory(args, existing_run=True)
-        try:
-            return _execute(journal, run.id, directory)
-        finally:
-            directory.close()
+        with _open_site(args, existing_run=True) as site:
+            return _execute(journal, run.id, _directory(site, args))
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
     from hvconsole.patch.control import request
-    from hvconsole.patch.engine import is_being_executed, open_journal
-    with open_journal() as journal:
+    from hvconsole.patch.engine import is_being_executed
+    with _journal(args) as journal:
         request(journal, args.run, "pause")
         pid = is_being_executed(journal, args.run)
         print(f"run {args.run} paused: " + (f"process {pid} stops before its next step" if pid
@@ -243,39 +291,71 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
+    from hvconsole.core.patch.vocabulary import RunState
     from hvconsole.patch.control import request
-    from hvconsole.patch.engine import is_being_executed, open_journal
-    with open_journal() as journal:
+    from hvconsole.patch.engine import is_being_executed
+    with _journal(args) as journal:
         request(journal, args.run, "cancel")
         pid = is_being_executed(journal, args.run)
         if pid:
             print(f"run {args.run}: cancel requested; process {pid} puts drained hosts back and stops")
             return EXIT_OK
         print(f"run {args.run}: cancelling here (no process is executing it)", flush=True)
-        directory = _directory(args, existing_run=True)
-        try:
-            code = _execute(journal, args.run, directory)
-        finally:
-            directory.close()
-        return EXIT_OK if journal.run(args.run).state == "cancelled" else code
+        with _open_site(args, existing_run=True) as site:
+            code = _execute(journal, args.run, _directory(site, args))
+        return EXIT_OK if journal.run(args.run).state == RunState.CANCELLED else code
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from hvconsole.patch.control import request
+    from hvconsole.patch.engine import is_being_executed
+    with _journal(args) as journal:
+        request(journal, args.run, "promote")
+        pid = is_being_executed(journal, args.run)
+        print(f"run {args.run} promoted to production: " + (
+            f"process {pid} starts the production waves" if pid
+            else f"no process is executing it; `{PROG} resume {args.run}` starts the production waves"))
+    return EXIT_OK
+
+
+def cmd_halt(args: argparse.Namespace) -> int:
+    from hvconsole.core.patch.vocabulary import HALTED_REASON, RunState
+    from hvconsole.patch.control import request
+    from hvconsole.patch.engine import is_being_executed
+    from hvconsole.patch.run_view import run_view
+    with _journal(args) as journal:
+        request(journal, args.run, "halt")
+        pid = is_being_executed(journal, args.run)
+        if pid:
+            print(f"run {args.run} halted after the pilot: process {pid} ends it without starting production")
+            return EXIT_OK
+        # Nobody executes it and it was waiting between the pilot and production: no host
+        # is part-way, so ending it needs no host.
+        view = run_view(journal, args.run, pid=None)
+        if all(h.status in ("done", "not started", "failed", "cancelled") for h in view.hosts):
+            journal.set_run_state(args.run, RunState.CANCELLED, HALTED_REASON,
+                                  only_from=frozenset({RunState.CANCELLING}))
+            print(f"run {args.run}: {HALTED_REASON}; production was not started")
+        else:
+            print(f"run {args.run} halted; `{PROG} cancel {args.run}` finishes it")
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from hvconsole.patch.engine import is_being_executed, open_journal
-    from hvconsole.patch.text import run_text, runs_text
-    with open_journal() as journal:
+    from hvconsole.cli.patch_text import run_text, runs_text
+    from hvconsole.patch.run_view import run_view
+    with _journal(args) as journal:
         if args.run is None:
             print(runs_text(journal))
         else:
-            print(run_text(journal, journal.run(args.run), is_being_executed(journal, args.run)))
+            print(run_text(run_view(journal, args.run)))
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from hvconsole.cli.patch_text import report_text
     from hvconsole.core.patch.report import build_report, render_html
-    from hvconsole.patch.engine import open_journal
-    from hvconsole.patch.text import report_text
-    with open_journal() as journal:
+    with _journal(args) as journal:
         report = build_report(journal, args.run)
     if args.json == "-":
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -292,8 +372,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 # -- helpers ---------------------------------------------------------------------------------
 
 def _execute(journal: Any, run_id: int, directory: Any) -> int:
+    from hvconsole.cli.patch_text import ProgressPrinter
+    from hvconsole.core.patch.vocabulary import HostState, RunState
     from hvconsole.patch.engine import execute
-    from hvconsole.patch.text import ProgressPrinter
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -301,65 +382,71 @@ def _execute(journal: Any, run_id: int, directory: Any) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    print(f"run {run_id}: {result.state}: {result.reason}")
-    verified = result.state == "done" and all(s == "done" for s in result.hosts.values())
+    print(f"run {run_id}: {result.state}: {clean(result.reason, 2000)}")
+    verified = result.state == RunState.DONE and all(s == HostState.DONE for s in result.hosts.values())
     return EXIT_OK if verified else EXIT_FAILED
 
 
-def _plan_from_options(args: argparse.Namespace) -> Any:
-    from hvconsole.core.patch.plan import HealthGate, PackageSource, PatchPlan, VmHandling, Wave
-    from hvconsole.core.timeutil import parse_time
+def _plan_from_file(path: str) -> Any:
+    from hvconsole.core.patch.plan import PatchPlan
+    from hvconsole.patch.planning import local_package_problem
+    try:
+        plan = PatchPlan.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path} is not a plan file: {exc}") from None
+    if plan.package.kind == "smb-push" and plan.package.location:
+        refusal = local_package_problem(Path(plan.package.location))
+        if refusal:
+            raise CliError(refusal)
+    return plan
 
-    def hosts(text: str) -> tuple[str, ...]:
-        return tuple(h.strip() for h in text.split(",") if h.strip())
-    waves = [Wave("pilot", hosts(args.pilot), 1)]
+
+def _plan_from_options(args: argparse.Namespace) -> Any:
+    """CLI options → :class:`PlanDraft` → :func:`build_plan` (the wizard's path)."""
+    from hvconsole.core.patch.plan import VmHandling
+    from hvconsole.core.timeutil import parse_time
+    from hvconsole.patch.engine import load_site_catalog
+    from hvconsole.patch.planning import PlanDraft, build_plan
+
+    def hosts(text: str) -> list[str]:
+        return [h.strip() for h in text.split(",") if h.strip()]
+    waves = []
     for i, spec in enumerate(args.wave, start=1):
         name, sep, names = spec.partition("=")
         if not sep:
             name, names = f"production-{i}", spec
-        waves.append(Wave(name.strip() or f"production-{i}", hosts(names), args.parallel))
+        waves.append((name.strip() or f"production-{i}", hosts(names)))
     if args.package:
-        package = PackageSource("smb-push", str(Path(args.package).resolve()), args.sha256)
+        kind, location = "smb-push", args.package
     elif args.package_on_host or args.demo:
-        package = PackageSource("on-host", args.package_on_host or _catalog_host_path(args.kb), args.sha256)
+        kind, location = "on-host", args.package_on_host       # None: the catalog's path (staged in the demo)
     else:
         raise CliError("give --package FILE (pushed over SMB) or --package-on-host PATH")
     try:
         window = parse_time(args.window_start) if args.window_start else None
     except ValueError as exc:
         raise CliError(f"--window-start: {exc}") from None
-    return PatchPlan(kb=args.kb.strip().upper(), waves=tuple(waves), package=package,
-                     vm_default=VmHandling(args.vm_action, args.destination), window_start=window,
-                     stop_on_failure=not args.continue_on_failure, gate=HealthGate(soak_minutes=args.soak_minutes),
-                     reboot_timeout_s=args.reboot_timeout)
+    draft = PlanDraft(kb=args.kb, pilot=hosts(args.pilot), waves=waves, parallel=args.parallel,
+                      stop_on_failure=not args.continue_on_failure, package_kind=kind, package_location=location,
+                      sha256=args.sha256, vm_default=VmHandling(args.vm_action, args.destination),
+                      window_start=window, soak_minutes=args.soak_minutes, reboot_timeout_s=args.reboot_timeout,
+                      confirm_promotion=args.confirm_promotion, contact=args.contact)
+    return build_plan(draft, load_site_catalog())
 
 
-def _catalog_host_path(kb: str) -> str | None:
-    """Where the catalog's package for ``kb`` is staged on a host (the demo stages it there)."""
-    from hvconsole.patch.engine import catalog_update
-    from hvconsole.remote.smb_stage import host_path_for
-    update = catalog_update(kb.strip().upper())
-    return host_path_for(update.packages[0].file) if update.packages else None
-
-
-def _checked(plan: Any, directory: Any, skip: bool) -> Any:
-    """The plan checked against the hosts (compliance, inventory), with its notice."""
-    import dataclasses
-
-    from hvconsole.core.patch.notice import compose_notice
-    from hvconsole.core.patch.plan import check_plan
-    from hvconsole.patch.engine import catalog_update
-    from hvconsole.patch.survey import affected_vms, needs_update, poll_all
-    update = catalog_update(plan.kb)
-    known = directory.names()
-    unknown = [h for h in plan.hosts if h.casefold() not in {k.casefold() for k in known}]
-    snaps = poll_all(directory, [h for h in plan.hosts if h not in unknown])
-    problems = check_plan(plan, known, {} if skip else needs_update(snaps, update))
-    if problems:
-        raise CliError("the plan cannot run:\n  " + "\n  ".join(problems))
-    if not plan.notice:
-        plan = dataclasses.replace(plan, notice=compose_notice(plan, update.title, affected_vms(snaps)))
-    return plan
+def _reviewed(plan: Any, site: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The plan checked against the hosts by the planning service, with its notice; the
+    review says what the run will do. Problems refuse the plan."""
+    from hvconsole.patch.engine import catalog_update, load_site_catalog
+    from hvconsole.patch.planning import PlanningService, with_notice
+    catalog = load_site_catalog()
+    catalog_update(plan.kb, catalog)
+    service = PlanningService(_directory(site, args), catalog)
+    review = service.review(plan, service.survey(plan.hosts), contact=getattr(args, "contact", ""),
+                            check_compliance=not args.no_check)
+    if review.problems:
+        raise CliError("the plan cannot run:\n  " + "\n  ".join(clean(p, 400) for p in review.problems))
+    return with_notice(plan, review), review
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,7 @@ from test_patch_support import (SCENARIO, home, patch_cli, sim, snapshot, start_
                                 vm_states, wait_for_intent)
 
 pytestmark = pytest.mark.slow
-JOURNAL = ("data", "patch-journal.sqlite")
+JOURNAL = ("data", "demo", "patch-journal.sqlite")   # the demo's own journal
 
 
 def cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
@@ -42,35 +42,35 @@ def test_check_plan_run_pause_continue_report_cancel(home, sim, tmp_path):
     assert "Subject: Planned maintenance" in made.stdout
     assert json.loads(plan_file.read_text())["waves"][0]["hosts"] == ["HV01"]
 
-    runner, log = start_runner(tmp_path, "run", "run", "--demo", "--plan", str(plan_file))
+    runner, log = start_runner(tmp_path, "run", "run", "--demo", "--yes", "--plan", str(plan_file))
     wait_for_intent(home.joinpath(*JOURNAL), "HV01", "drain", runner, log)
-    assert cli("pause", "1").returncode == 0
+    assert cli("pause", "1", "--demo").returncode == 0
     held = held_steps(home, 1, "HV01")          # the runner stops at its next step boundary
-    status = cli("status", "1")
+    status = cli("status", "1", "--demo")
     assert "paused" in status.stdout and f"process {runner.pid}" in status.stdout
     assert runner.poll() is None and len(_steps(home, "HV01")) == held
-    cont = cli("resume", "1")
+    cont = cli("resume", "1", "--demo")
     assert cont.returncode == 0 and "running again" in cont.stdout
     assert runner.wait(timeout=120) == 0, log.read_text()
     assert run_state(home, 1) == "done"
 
     html, js = tmp_path / "r.html", tmp_path / "r.json"
-    report = cli("report", "1", "--html", str(html), "--json", str(js))
+    report = cli("report", "1", "--demo", "--html", str(html), "--json", str(js))
     assert report.returncode == 0 and "1 of 1 host(s) verified" in report.stdout
     assert json.loads(js.read_text())["hosts"][0]["status"] == "verified"
     assert "<script" not in html.read_text()
-    listing = cli("status")
-    assert listing.returncode == 0 and "1/1 verified" in listing.stdout
+    listing = cli("status", "--demo")
+    assert listing.returncode == 0 and "1/1 done" in listing.stdout
 
     # Run 2 on HV02: paused once its VMs are being drained, then cancelled from another
     # process. Wherever the runner was held, the host ends as it was found.
     before = vm_states(snapshot(sim, "HV02"))
-    runner, log = start_runner(tmp_path, "run2", "run", "--demo", "--kb", SCENARIO.kb, "--pilot", "HV02",
+    runner, log = start_runner(tmp_path, "run2", "run", "--demo", "--yes", "--kb", SCENARIO.kb, "--pilot", "HV02",
                                "--sha256", SCENARIO.sha256)
     wait_for_intent(home.joinpath(*JOURNAL), "HV02", "drain", runner, log, run_id=2)
-    assert cli("pause", "2").returncode == 0
+    assert cli("pause", "2", "--demo").returncode == 0
     held_steps(home, 2, "HV02")
-    cancel = cli("cancel", "2")
+    cancel = cli("cancel", "2", "--demo")
     assert cancel.returncode == 0 and "cancel requested" in cancel.stdout
     assert runner.wait(timeout=120) == 1, log.read_text()
     assert run_state(home, 2) == "cancelled"
@@ -101,6 +101,7 @@ def test_bad_input_exits_2(home, tmp_path):
     bad_file = tmp_path / "plan.json"
     bad_file.write_text("{not json")
     assert cli("run", "--demo", "--plan", str(bad_file)).returncode == 2
+    assert cli("status", "7", "--demo").returncode == 2
     assert cli("status", "7").returncode == 2
 
 

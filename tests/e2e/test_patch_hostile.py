@@ -6,7 +6,7 @@ escaped in the HTML report."""
 from __future__ import annotations
 
 from hvconsole.core.patch.report import build_report, render_html
-from hvconsole.patch.sites import from_served
+from hvconsole.site import site_for_served
 from hvconsole.sim.clock import SimClock
 from hvconsole.sim.scenarios_patch import PatchHost, PatchScenario
 from hvconsole.sim.serve import serve_site
@@ -23,7 +23,7 @@ def test_hostile_host_and_vm_names(tmp_path):
     vm.name = EVIL_VM
     served = serve_site(sim_site, latency_scale=0.2)
     try:
-        site = Site(served, from_served(served.hosts, FAST, "hostile"), scenario)
+        site = Site(served, site_for_served(served, description="hostile").directory(), scenario)
         journal, run_id, result = run_plan(site, scenario_plan(scenario, (EVIL_HOST,)), tmp_path / "j.sqlite")
         assert result.state == "done", result.reason
         after = snapshot(site.directory, EVIL_HOST)

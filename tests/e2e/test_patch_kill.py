@@ -46,9 +46,9 @@ def test_killed_at_a_step_then_resumed(home, sim, tmp_path, host, step):
     two_waves = step == "soak"
     before = {h: vm_states(snapshot(sim, h)) for h in ("HV01", "HV02")}
     waves = ["--pilot", "HV01"] + (["--wave", "prod=HV02"] if two_waves else [])
-    runner, log = start_runner(tmp_path, "run", "run", "--demo", "--kb", SCENARIO.kb, *waves,
+    runner, log = start_runner(tmp_path, "run", "run", "--demo", "--yes", "--kb", SCENARIO.kb, *waves,
                                "--sha256", SCENARIO.sha256, "--soak-minutes", "1")
-    journal_path = home / "data" / "patch-journal.sqlite"
+    journal_path = home / "data" / "demo" / "patch-journal.sqlite"
     wait_for_intent(journal_path, host, step, runner, log)
     runner.send_signal(signal.SIGKILL)
     # Killed, or (a short last step on a loaded machine) already done: resume copes with both.

@@ -23,7 +23,8 @@ from hvconsole.core.patch.journal import Journal
 from hvconsole.core.patch.plan import HealthGate, PackageSource, PatchPlan, Wave
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.patch.engine import create_run, execute
-from hvconsole.patch.sites import HostDirectory, demo_directory, from_served
+from hvconsole.patch.sites import HostDirectory
+from hvconsole.site import open_demo_site, site_for_served
 from hvconsole.remote.collector import Collector
 from hvconsole.sim.clock import SimClock
 from hvconsole.sim.scenarios_patch import PATCH_SCENARIOS, PatchScenario
@@ -46,7 +47,7 @@ def scenario_site(name: str, speed: float = SPEED) -> Iterator[Site]:
     scenario = PATCH_SCENARIOS[name]
     served = serve_site(scenario.build(clock=SimClock(speed=speed)), latency_scale=0.2)
     try:
-        yield Site(served, from_served(served.hosts, speed, f"scenario {name}"), scenario)
+        yield Site(served, site_for_served(served, description=f"scenario {name}").directory(), scenario)
     finally:
         served.stop()
 
@@ -157,8 +158,7 @@ def sim(home, tmp_path):
     while not state.exists():
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "sim.log").read_text()
         time.sleep(0.05)
-    directory = demo_directory(FAST, embedded=False)
-    assert directory is not None, "the state file names a live server: the runner will find it too"
+    directory = open_demo_site(embedded=False).directory()   # SiteError: the runner would not find it either
     yield directory
     proc.send_signal(signal.SIGTERM)
     try:

@@ -310,12 +310,17 @@ def _private_file(path: Path) -> None:
         path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
     if os.name == "nt":  # pragma: no cover - the profile folder's ACL protects it on Windows
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    # Never open (and close) a descriptor on an existing journal: closing any descriptor of
+    # a file drops every POSIX lock this process holds on it, also SQLite's own of another
+    # connection to the same journal (sqlite.org/howtocorrupt.html §2.2).
     try:
-        if os.fstat(fd).st_uid == os.getuid():
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    st = path.stat()
+    if st.st_uid == os.getuid() and st.st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def private_dir(folder: Path) -> None:
