@@ -9,7 +9,7 @@ switches the dialog's time window. Dialogs are non-modal; one per VM.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
@@ -22,10 +22,13 @@ log = logging.getLogger(__name__)
 class VmDetailWindows(QObject):
     """See the module docstring."""
 
-    def __init__(self, monitor: Monitor, parent_widget: QWidget):
+    def __init__(self, monitor: Monitor, parent_widget: QWidget,
+                 window_s: Callable[[], int] | None = None):
+        """``window_s()``: the time range a new dialog opens on (the main graphs' range)."""
         super().__init__(parent_widget)
         self._monitor = monitor
         self._parent = parent_widget
+        self._window_s = window_s
         self._open: dict[str, Any] = {}     # vm_id -> dialog
         monitor.applied.connect(self._applied)
 
@@ -42,7 +45,8 @@ class VmDetailWindows(QObject):
         from .vm_detail import VmDetailDialog  # pyqtgraph plots: loaded on first use
         with worker.history_lock:
             dialog = VmDetailDialog(vm_id, host, worker.history, self._events(host),
-                                    self._findings(), self._parent, lock=worker.history_lock)
+                                    self._findings(), self._parent, lock=worker.history_lock,
+                                    window_s=None if self._window_s is None else self._window_s())
         dialog.finished.connect(lambda _result: self._open.pop(vm_id, None))
         self._open[vm_id] = dialog
         dialog.show()

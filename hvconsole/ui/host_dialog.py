@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QRadioButton, QSpinBox, QVBoxLayout, QWidget)
@@ -191,7 +191,39 @@ class HostDialog(QDialog):
         self.ca_edit.setEnabled(choice == VALIDATE_BUNDLE)
         self.ca_browse.setEnabled(choice == VALIDATE_BUNDLE)
         self.no_verify_warning.setVisible(transport.uses_tls and choice == VALIDATE_NONE)
-        self.adjustSize()
+        # The dialog grows (or may shrink) through event(): LayoutRequest.
+
+    # -- size -----------------------------------------------------------------------------
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest and not self._fitting:
+            # A label's text or a box's visibility changed: make room for every wrapped
+            # line at the current width (word-wrapped labels are otherwise squeezed to
+            # their one-line minimum and clipped mid-glyph).
+            self._fitting = True
+            try:
+                self.fit_to_contents()
+            finally:
+                self._fitting = False
+        return handled
+
+    _fitting = False
+
+    def fit_to_contents(self) -> None:
+        """Height for the current width: grow to show everything; never clip below it."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        width = self.width()
+        need = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+                else layout.totalSizeHint().height())
+        if need <= 0:
+            return
+        self.setMinimumHeight(need)
+        if self.height() < need:
+            self.resize(width, need)
 
     def _browse_ca(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "CA bundle", "", "PEM certificates (*.pem *.crt *.cer);;All files (*)")

@@ -122,7 +122,7 @@ class MonitorPage(QWidget):
         self.filter_bar.filter_changed.connect(self._filter_changed)
         self.host_panel.host_selected.connect(self._host_selected)
         self.findings_panel.show_vm.connect(self.reveal_vm)
-        self.details = VmDetailWindows(monitor, self)
+        self.details = VmDetailWindows(monitor, self, window_s=lambda: self.graphs.window_s)
         self.tile_view.tile_activated.connect(lambda row: self.details.open(row.host, row.vm.id))
         self.banner.show_clicked.connect(self.show_problems)
         self.banner.ack_clicked.connect(self.acknowledge_critical)

@@ -1,5 +1,5 @@
 """The VM detail dialog (opened by double-clicking a tile): what the VM is, its CPU and
-memory over the last 5 minutes or hour, its state changes, recent events, and the
+memory over the last 5 minutes or hour (it opens on the range the main graphs show), its state changes, recent events, and the
 detector's findings about it with their evidence.
 
 Everything shown comes from data the main window already holds (the
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGridLayout, QHBoxLayo
 from hvconsole.core.history import SiteHistory, VmHistory
 from hvconsole.core.snapshot import HostEvent, VmSample
 from hvconsole.ui import vmstate
+from hvconsole.ui.finding_words import evidence_words, kind_words
 from hvconsole.ui.formatting import (format_clock, format_duration, format_mem_pair,
                                      one_line, plain_tooltip)
 from hvconsole.ui.host_graphs import (BLUE, DEFAULT_WINDOW_S, MB_PER_GB, ORANGE, PURPLE,
@@ -75,14 +76,15 @@ class VmDetailDialog(QDialog):
 
     def __init__(self, vm_id: str, host: str, site_history: SiteHistory,
                  events: Iterable[HostEvent], findings: Iterable[FindingLike],
-                 parent: QWidget | None = None, lock: Any = None):
+                 parent: QWidget | None = None, lock: Any = None, window_s: int | None = None):
         """``lock`` guards ``site_history`` against the worker writing it: the caller holds
-        it while constructing and calling :meth:`update_from`; the window toggle takes it."""
+        it while constructing and calling :meth:`update_from`; the window toggle takes it.
+        ``window_s``: the time range to open on (the main window passes its graphs')."""
         super().__init__(parent)
         self._lock = lock if lock is not None else nullcontext()
         self.vm_id = vm_id.lower()
         self.host = host
-        self._window_s = DEFAULT_WINDOW_S
+        self._window_s = int(window_s) if window_s and window_s > 0 else DEFAULT_WINDOW_S
         self._site: SiteHistory = site_history
         self._events_key: tuple = ()
         self._findings_key: tuple = ()
@@ -279,12 +281,14 @@ class VmDetailDialog(QDialog):
         self._findings_key = key
         self.findings_view.clear()
         for f in findings:
-            what = f.kind if f.vm_id is not None else f"{f.kind} (host {f.host})"
+            words = kind_words(f.kind)
+            what = words if f.vm_id is not None else f"{words} (host {f.host})"
+            evidence = [evidence_words(line) for line in f.evidence]
             item = QTreeWidgetItem([f.severity, what, format_clock(f.first_seen),
                                     format_clock(f.last_seen), "active" if f.active else "ended"])
             item.setForeground(0, pg.mkColor(vmstate.SEVERITY_COLOUR.get(f.severity, "#5f6368")))
-            item.setToolTip(1, plain_tooltip(f"{f.severity} finding: evidence", f.evidence))
-            for line in f.evidence:
+            item.setToolTip(1, plain_tooltip(f"{f.severity} finding ({f.kind}): evidence", evidence))
+            for line in evidence:
                 item.addChild(QTreeWidgetItem(["", line]))  # under the finding's name
             self.findings_view.addTopLevelItem(item)
             item.setExpanded(f.active)

@@ -267,3 +267,36 @@ def test_remove_asks_and_deletes_host_and_password(qtbot, book, memory, password
     assert "Remove <i>HV01</i> from the console?" in seen[0] and "OS keyring" in seen[0]
     assert len(book.inventory) == 0 and memory.entries == {}
     assert host.name not in paths.inventory_path().read_text(encoding="utf-8")
+
+
+def _clipped(d: HostDialog) -> list[str]:
+    """Names of the visible word-wrapped labels shorter than their text needs."""
+    from PySide6.QtWidgets import QLabel
+    return [f"{w.objectName() or w.text()[:30]}: {w.height()} < {w.heightForWidth(w.width())}"
+            for w in d.findChildren(QLabel)
+            if w.isVisible() and w.wordWrap() and w.height() < w.heightForWidth(w.width())]
+
+
+def test_the_dialog_grows_instead_of_clipping_its_paragraphs(qtbot, memory):
+    """Issue 10 #15: the keyring paragraph and the error lines were clipped mid-glyph when
+    the dialog's content grew (HTTPS box, a long problem, a long test verdict)."""
+    long_reason = ("No OS keyring is available on this PC (keyring found no usable backend). On Linux, "
+                   "run a Secret Service (GNOME Keyring or KWallet) in your desktop session and unlock it.")
+    book = HostBook(InventoryStore(paths.inventory_path()), SessionOnlyStore(reason=long_reason))
+    d = dialog(qtbot, book)
+    d.show()
+    qtbot.waitUntil(lambda: d.store_note.isVisible())
+    assert _clipped(d) == []
+    https = next(i for i in range(d.transport_combo.count())
+                 if Transport(d.transport_combo.itemData(i)).uses_tls)
+    d.transport_combo.setCurrentIndex(https)
+    d.validate_none.setChecked(True)
+    qtbot.waitUntil(lambda: d.no_verify_warning.isVisible())
+    qtbot.waitUntil(lambda: _clipped(d) == [], timeout=5000)
+    fill(d, name="HV01", address="fe80::1%" + "x" * 40, password="")
+    qtbot.mouseClick(d.buttons.button(d.buttons.StandardButton.Save), Qt.MouseButton.LeftButton)
+    assert d.problem.isVisible()
+    d.probe_panel.show_problem("The host answered, but " + "the account lacks the rights it needs; " * 6)
+    qtbot.waitUntil(lambda: _clipped(d) == [], timeout=5000)
+    # and the admin cannot shrink it into clipping again
+    assert d.minimumHeight() >= d.layout().totalHeightForWidth(d.width()) - 1

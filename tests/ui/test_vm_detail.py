@@ -30,8 +30,8 @@ def site() -> SiteHistory:
 
 @pytest.fixture
 def open_dialog(qtbot):
-    def make(vm_id, host, site, evs=(), fnds=()):
-        d = VmDetailDialog(vm_id, host, site, list(evs), list(fnds))
+    def make(vm_id, host, site, evs=(), fnds=(), **kw):
+        d = VmDetailDialog(vm_id, host, site, list(evs), list(fnds), **kw)
         qtbot.addWidget(d)
         return d
     return make
@@ -84,8 +84,9 @@ def test_findings_of_the_vm_and_its_host_with_evidence(open_dialog, site):
     d = open_dialog(FROZEN_VM, "HV01", site, events(), findings())
     rows = texts(d.findings_view)
     # Its own critical finding first, then the host-level one; another VM's is not shown.
-    assert [r[:2] for r in rows] == [["critical", "heartbeat-lost"],
-                                     ["warning", "vmms-slow (host HV01)"]]
+    # In words (a kind the window does not know is spelled out from its hyphens).
+    assert [r[:2] for r in rows] == [["critical", "Heartbeat lost"],
+                                     ["warning", "Vmms slow (host HV01)"]]
     assert all(r[4] == "active" for r in rows)
     top = d.findings_view.topLevelItem(0)
     evidence = [top.child(i).text(1) for i in range(top.childCount())]
@@ -102,7 +103,7 @@ def test_real_detector_findings_are_accepted(open_dialog, site):
                 evidence=("heartbeat LostCommunication for 3 polls",))
     d = open_dialog(FROZEN_VM, "HV01", site, (), [f])
     rows = texts(d.findings_view)
-    assert rows == [["critical", "heartbeat-lost", format_clock(at), format_clock(at), "ended"]]
+    assert rows == [["critical", "Heartbeat lost", format_clock(at), format_clock(at), "ended"]]
     assert not d.findings_view.topLevelItem(0).isExpanded()
 
 
@@ -200,3 +201,22 @@ def test_dialog_shows_and_updates_without_qt_warnings(open_dialog, site, qtbot):
     image = d.grab().toImage()
     assert (image.width(), image.height()) == (760, 720)
     assert d.findings_view.topLevelItemCount() == 1
+
+
+def test_opens_on_the_range_it_is_given_and_long_uptimes_read_as_days(open_dialog, site):
+    # The main window passes its graphs' range (5 min), so both show the same stretch.
+    d = open_dialog(FROZEN_VM, "HV01", site, (), [], window_s=300)
+    assert d.window_s == 300 and d.toggle.buttons[300].isChecked()
+    assert len(d.cpu_curve.getData()[0]) == 300 // INTERVAL_S + 1
+    at = START + timedelta(minutes=50)
+    f = Finding(host="HV01", vm_id=FROZEN_VM, vm_name="VM02", kind="heartbeat-lost-cpu-pegged",
+                severity="critical", first_seen=at, last_seen=at, active=True,
+                evidence=("uptime 1603607 s and advancing: the VM runs, the guest does not answer",
+                          "heartbeat lost for 45 s"))
+    d.update_from(site, (), [f])
+    top = d.findings_view.topLevelItem(0)
+    assert top.text(1) == "Heartbeat lost, CPU pegged (guest spinning)"
+    assert [top.child(i).text(1) for i in range(top.childCount())] == [
+        "uptime 18 d 13 h and advancing: the VM runs, the guest does not answer",
+        "heartbeat lost for 45 s"]           # short counts stay exact
+    assert "heartbeat-lost-cpu-pegged" in top.toolTip(1)   # the machine name, for a search
