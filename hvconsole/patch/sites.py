@@ -11,7 +11,7 @@ speed-up of a simulated site). It makes the :class:`~hvconsole.patch.host_api.Pa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from hvconsole.remote.collector import Collector
 from hvconsole.remote.session import HostSession
@@ -82,29 +82,3 @@ def from_inventory(only: Iterable[str] | None = None) -> HostDirectory:
     if not configured.targets:
         raise SiteError("no hosts in the inventory; add them with `hvconsole hosts add`, or use --demo")
     return HostDirectory(configured.targets, description="the host inventory")
-
-
-# -- transitional ----------------------------------------------------------------------
-# The simulated site is wired in ``hvconsole.site`` only (open_demo_site, site_for_served).
-# These two names stay until their last callers have moved, then they go.
-
-def from_served(hosts: Iterable[Any], speed: float, description: str,
-                closer: Callable[[], None] | None = None) -> HostDirectory:
-    """Transitional: a directory for simulated hosts (objects with name, url, user, password)."""
-    from hvconsole.site import served_targets
-    return HostDirectory(served_targets(hosts), speed=speed, description=description, closer=closer)
-
-
-def demo_directory(speed: float, site: str = "demo-patch", *, embedded: bool = True) -> HostDirectory | None:
-    """Transitional: ``hvconsole.site.open_demo_site(...).directory()``; the directory's
-    ``close()`` closes the site. None when ``embedded=False`` and no site is running."""
-    from hvconsole.site import open_demo_site
-    try:
-        demo = open_demo_site(speed=speed, name=site, embedded=embedded)
-    except SiteError:
-        if not embedded:
-            return None
-        raise
-    directory = demo.directory()
-    directory.closer = demo.close
-    return directory

@@ -10,7 +10,7 @@ this off the GUI thread. A host without a saved password is reported, not guesse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from hvconsole import paths
 from hvconsole.core.inventory import InventoryStore
@@ -31,13 +31,6 @@ class ConfiguredSite:
     @property
     def empty(self) -> bool:
         return len(self.book.inventory) == 0
-
-
-def served_targets(hosts: Iterable[Any]) -> list[Target]:
-    """Transitional: ``hvconsole.site.served_targets`` (the simulated site is wired there
-    only); kept until the last caller has moved."""
-    from hvconsole.site import served_targets as targets
-    return targets(hosts)
 
 
 def tls_warning(name: str) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
@@ -92,14 +93,16 @@ class HostReport:
     steps: list[dict[str, Any]] = field(default_factory=list)   # started/finished: console clock
 
 
-def build_report(journal: Journal, run_id: int, *, simulated: bool = False) -> dict[str, Any]:
+def build_report(journal: Journal, run_id: int, *, simulated: bool | None = None) -> dict[str, Any]:
     """The report document of one run (JSON-ready). ``simulated``: the run patched the
-    simulated demo site (its journal is the demo's own); every rendering says so. A plan
-    that carries ``"simulated": true`` says so too."""
+    simulated demo site; every rendering then says so. None (the default) decides from the
+    journal: the demo's own journal (``paths.patch_journal_path(demo=True)``) holds only
+    simulated runs; a plan that carries ``"simulated": true`` is one too."""
     run = journal.run(run_id)
     records = journal.steps(run_id)
     plan = run.plan if isinstance(run.plan, Mapping) else {}
-    simulated = bool(simulated or plan.get("simulated"))
+    if simulated is None:
+        simulated = _is_demo_journal(journal) or bool(plan.get("simulated"))
     waves = [w for w in plan.get("waves", []) if isinstance(w, Mapping)]
     wave_of = {h: str(w.get("name") or "wave") for w in waves for h in w.get("hosts", []) if isinstance(h, str)}
     hosts = list(wave_of)
@@ -130,6 +133,14 @@ def build_report(journal: Journal, run_id: int, *, simulated: bool = False) -> d
             "failed": sum(r.status == "failed" for r in reports),
         },
     }
+
+
+def _is_demo_journal(journal: Journal) -> bool:
+    from hvconsole import paths     # where the demo keeps its journal; no I/O beyond resolving
+    try:
+        return Path(journal.path).resolve() == paths.patch_journal_path(demo=True).resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def _host_report(host: str, wave: str | None, records: list[StepRecord]) -> HostReport:

@@ -221,3 +221,14 @@ def test_visible_keeps_ordinary_text_and_marks_every_invisible_character():
     assert visible("Größe 名前 web-01") == "Größe 名前 web-01"
     assert visible("a\tb\r\nc") == "a b c"
     assert visible("\u2066x\u2069\u200b\ufeff\x85") == "\\u2066x\\u2069\\u200b\\ufeff\\u0085"
+
+
+def test_a_report_from_the_demo_journal_says_simulated_without_being_told(tmp_path, monkeypatch):
+    from hvconsole import paths
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
+    for demo in (True, False):
+        with Journal(paths.patch_journal_path(demo=demo)) as j:
+            run = j.create_run("KB1", PatchPlan(kb="KB1", waves=(Wave("pilot", ("HV01",)),)).to_dict())
+            rep = build_report(j, run)
+            assert rep["simulated"] is demo and (html.escape(SIMULATED_NOTE) in render_html(rep)) is demo
+            assert build_report(j, run, simulated=True)["simulated"] is True
