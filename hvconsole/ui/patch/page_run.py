@@ -55,6 +55,7 @@ class RunPage(WizardPageBase):
         self.view: Any = None
         self._last_event = 0
         self._dirty = False
+        self._connected = False
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
@@ -67,16 +68,20 @@ class RunPage(WizardPageBase):
         self._show_buttons(None)
         # The engine's progress events arrive as queued signals: each one asks for a fresh
         # view at once instead of at the next tick.
-        self.wiz.session.controller.event.connect(self._progressed)
+        if not self._connected:
+            self.wiz.session.controller.event.connect(self._progressed)
+            self._connected = True
         self.refresh()
         self._timer.start()
 
     def cleanupPage(self) -> None:
         self._timer.stop()
-        try:
-            self.wiz.session.controller.event.disconnect(self._progressed)
-        except (RuntimeError, TypeError):
-            pass
+        if self._connected:
+            self._connected = False
+            try:
+                self.wiz.session.controller.event.disconnect(self._progressed)
+            except (RuntimeError, TypeError):
+                pass        # the session went first
 
     def _progressed(self, _event: Any) -> None:
         self.refresh()
