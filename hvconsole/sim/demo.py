@@ -11,7 +11,10 @@ already staged on HV01 (``C:\\hvconsole\\packages``), so a patch run can use it 
 Benign look-alikes are there from the start: a build agent booting, appliances without
 integration services, idle VMs, an application-critical heartbeat, a guest reboot. After
 that the site lives on its own: background activity is scheduled in ten-minute blocks,
-each drawn from (seed, block), so the demo never runs out and stays reproducible.
+each drawn from (seed, block), so the demo never runs out and stays reproducible. What a
+console does never changes those draws, and the background keeps its hands off hosts that
+were rebooted or are installing and off VMs the console just started, saved or stopped
+(``QUIET_S``): a scripted demo, such as a patch run at 60x, never fails by chance.
 
 :func:`build_patch_demo_site` ("demo-patch") adds HV05, a second standalone host on the
 regressed build, so that a pilot wave (HV01) and a production wave (HV05) can be run:
@@ -150,7 +153,10 @@ def _add_hosts(site: SimSite, hosts: tuple, vms: tuple, rng: random.Random) -> N
             dynamic_memory=dynamic, generation=1 if guest == "appliance" else 2, guest=guest,
             load=_ROLE[role], automatic_start_action="Nothing" if state == "Off" else "StartIfRunning",
             automatic_stop_action=stop, backup_hour=backup, is_clustered=clustered, state=state,
-            uptime_s=rng.uniform(0.5, 30) * 86400))
+            uptime_s=rng.uniform(0.5, 30) * 86400,
+            # KB5061906 is Microsoft's fix for *confidential* VMs (windows-facts-checked): the
+            # hosts on the regressed build (20348.3692) run theirs as confidential VMs.
+            confidential=guest == "windows" and (site.host(host).build, site.host(host).ubr) == (20348, 3692)))
 
 
 def _script_first_minutes(site: SimSite) -> None:
@@ -164,38 +170,82 @@ def _script_first_minutes(site: SimSite) -> None:
 
 
 def _activity_block(site: SimSite, block: int) -> None:
-    """Ordinary life for one ten-minute block: a reboot, build agents, a migration."""
-    rng = site.rng("activity", block)
+    """Ordinary life for one ten-minute block: a reboot, build agents, a migration.
+
+    Every draw has its own stream from (seed, block, what), taken whatever the site looks
+    like, so that what a console does (a patch run saving and restarting VMs) can never
+    change what the site does on its own or when. When its time comes, a change is skipped
+    if it would meddle with the console's work (:func:`_left_alone`): a scripted demo must
+    not fail by chance because the site turned off a VM the console had just restarted."""
     start = block * BLOCK_S
-    healthy = [v for h in site.hosts.values() for v in h.vms if v.state == "Running" and v.guest == "windows"
-               and not v.is_hung and v.name not in (FREEZE_VM, SECOND_FREEZE_VM)]
-    if healthy and rng.random() < 0.5:
-        chosen = rng.choice(healthy)
-        site.at(start + rng.uniform(0, BLOCK_S), lambda t: chosen.guest_reboot())
+
+    def rng(what: str):
+        return site.rng("activity", block, what)
+
+    pick = rng("reboot")
+    if pick.random() < 0.5:
+        when, index = start + pick.uniform(0, BLOCK_S), pick.random()
+        site.at(when, lambda t: _guest_reboot_one(site, t, index))
     for agent in ("BUILD-AGENT-01", "BUILD-AGENT-02", "BUILD-AGENT-03"):
-        if rng.random() < 0.3:
-            when = start + rng.uniform(0, BLOCK_S)
-            site.at(when, lambda t, name=agent: _toggle(site, name))
-    if rng.random() < 0.3:
-        when = start + rng.uniform(0, BLOCK_S)
-        site.at(when, lambda t: _migrate_one(site, rng.random()))
+        draw = rng(agent)
+        if draw.random() < 0.3:
+            when = start + draw.uniform(0, BLOCK_S)
+            site.at(when, lambda t, name=agent: _toggle(site, t, name))
+    draw = rng("migrate")
+    if draw.random() < 0.3:
+        when, index = start + draw.uniform(0, BLOCK_S), draw.random()
+        site.at(when, lambda t: _migrate_one(site, t, index))
     site.at(start + BLOCK_S, lambda t: _activity_block(site, block + 1))
 
 
-def _toggle(site: SimSite, name: str) -> None:
+# How long the site keeps its hands off a VM the console started, saved or stopped, and off
+# a host that was rebooted: as long as a patch run's soak watches it (30 min by default).
+QUIET_S = 1800.0
+
+
+def _left_alone(vm: SimVM, t: float) -> bool:
+    """Whether background activity must not touch ``vm`` now: its host is down, was
+    rebooted or is installing (a patch run is at work), or the VM itself was started, saved
+    or stopped within QUIET_S (the console acted on it), or it is migrating."""
+    host = vm.host
+    if host is None or host.power != "up" or t - host.last_boot_t < QUIET_S or host.patch.installer_running():
+        return True
+    if vm.migrating or vm.state not in ("Running", "Off"):
+        return True
+    return vm.transition_end_t is not None and t - vm.transition_end_t < QUIET_S
+
+
+def _guest_reboot_one(site: SimSite, t: float, index: float) -> None:
+    # Drawn from a fixed list (not from the VMs running now), so the draw never depends
+    # on what the console did; a VM that is not running or must be left alone is skipped.
+    names = sorted(v.name for h in site.hosts.values() for v in h.vms
+                   if v.guest == "windows" and v.name not in (FREEZE_VM, SECOND_FREEZE_VM))
+    if not names:
+        return
+    vm = site.vm(names[int(index * len(names)) % len(names)])
+    if vm.state == "Running" and not vm.is_hung and not _left_alone(vm, t):
+        vm.guest_reboot()
+
+
+def _toggle(site: SimSite, t: float, name: str) -> None:
     vm = site.vm(name)
+    if _left_alone(vm, t):
+        return
     if vm.state == "Running":
         vm.shutdown() or vm.turn_off()
     elif vm.state == "Off":
         vm.start()
 
 
-def _migrate_one(site: SimSite, pick: float) -> None:
+def _migrate_one(site: SimSite, t: float, pick: float) -> None:
     nodes = [h for h in site.hosts.values() if h.cluster is not None and h.power == "up"]
     if len(nodes) < 2:
         return
     source = max(nodes, key=lambda h: len(h.vms))
     dest = next(h for h in nodes if h is not source)
-    movers = [v for v in source.vms if v.is_clustered and v.state == "Running" and not v.migrating]
+    if t - dest.last_boot_t < QUIET_S or dest.patch.installer_running():
+        return
+    movers = [v for v in source.vms if v.is_clustered and v.state == "Running" and not v.migrating
+              and not _left_alone(v, t)]
     if movers:
         source.live_migrate(movers[int(pick * len(movers)) % len(movers)], dest)
