@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .applicability import CONDITIONS
+
 SCHEMA_ID = "hvconsole.catalog/1"
 _KB = re.compile(r"^KB\d{6,8}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -69,6 +71,9 @@ class CatalogUpdate:
     source: str | None = None
     packages: tuple[Package, ...] = ()
     origin: str = "shipped"     # "shipped" or the user file it came from
+    # What must be true of a host for the fix to apply (core.applicability.CONDITIONS,
+    # all must hold): e.g. KB5061906 only for hosts with confidential VMs.
+    applies_if: tuple[str, ...] = ()
 
     def target_for(self, build: int | None, track: str = "standard") -> BuildTarget | None:
         """The target for a host on CurrentBuild ``build``; UBRs only compare within a track."""
@@ -149,13 +154,23 @@ def _update(raw: Any, where: str, origin: str) -> CatalogUpdate:
     if not targets:
         raise CatalogError(where, "needs at least one target build")
     packages = tuple(_package(p, f"{where}.packages[{j}]") for j, p in enumerate(_list(raw, "packages", where)))
+    applies_if = tuple(_condition(c, f"{where}.applies_if[{j}]") for j, c in enumerate(_list(raw, "applies_if", where)))
     return CatalogUpdate(
         kb=kb, title=_text(raw, "title", where), released=released, kind=kind, targets=targets,
         symptoms=tuple(str(s) for s in _list(raw, "symptoms", where)),
         regressed_by=tuple(str(s).upper() for s in _list(raw, "regressed_by", where)),
         source=raw.get("source") if isinstance(raw.get("source"), str) else None,
-        packages=packages, origin=origin,
+        packages=packages, origin=origin, applies_if=applies_if,
     )
+
+
+def _condition(raw: Any, where: str) -> str:
+    """One name from the applicability vocabulary; an unknown name is an error for the
+    entry (a typo must not make a fix look applicable everywhere)."""
+    if not isinstance(raw, str) or raw.strip() not in CONDITIONS:
+        known = ", ".join(sorted(CONDITIONS))
+        raise CatalogError(where, f"unknown condition {str(raw)[:40]!r}; known: {known}")
+    return raw.strip()
 
 
 def _target(raw: Any, where: str) -> BuildTarget:

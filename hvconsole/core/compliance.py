@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .applicability import HostFacts, evaluate, scope_text
 from .catalog import CatalogUpdate
 from .snapshot import Snapshot
 
@@ -29,6 +30,9 @@ class Compliance:
     running: str | None = None     # "20348.3692"
     target: str | None = None      # "20348.3695"
     kb_seen: bool | None = None
+    # The catalog's applicability conditions (``applies_if``): True held, False did not
+    # (status not-applicable), None unknown or not evaluated; ``reason`` says which.
+    applies: bool | None = None
 
     @property
     def needs_action(self) -> bool:
@@ -65,12 +69,21 @@ def assess(host: str, snap: Snapshot | None, update: CatalogUpdate, track: str =
         return Compliance(host, update.kb, COMPLIANT,
                           f"build {running} is at or above {target.version}; {evidence}",
                           running=running, target=target.version, kb_seen=kb_seen)
+    scope = evaluate(update.applies_if, HostFacts.from_snapshot(snap))
+    if scope.holds is False:
+        return Compliance(host, update.kb, NOT_APPLICABLE,
+                          f"not applicable: {scope.reason} ({update.kb} is for {scope_text(update.applies_if)}; "
+                          f"build {running} is below {target.version})",
+                          running=running, target=target.version, kb_seen=kb_seen, applies=False)
+    if scope.reason:
+        evidence += (f"; applies: {scope.reason}" if scope.holds else
+                     f"; treated as applicable: {scope.reason}")
     if os_info.pending_reboot and kb_seen:
         return Compliance(host, update.kb, PENDING_REBOOT,
                           f"{update.kb} is installed but the host still runs {running} (below "
                           f"{target.version}): a reboot is pending to complete it",
-                          running=running, target=target.version, kb_seen=kb_seen)
+                          running=running, target=target.version, kb_seen=kb_seen, applies=scope.holds)
     return Compliance(host, update.kb, NEEDS_UPDATE,
                       f"build {running} is below {target.version}; {evidence}"
                       + ("; a reboot is pending for something else" if os_info.pending_reboot else ""),
-                      running=running, target=target.version, kb_seen=kb_seen)
+                      running=running, target=target.version, kb_seen=kb_seen, applies=scope.holds)

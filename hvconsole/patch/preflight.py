@@ -4,8 +4,18 @@ problems and warnings out).
 Problems stop the host before a single VM is touched: an account that is not a local
 administrator, too little free disk, VMMS not running, a checkpoint merge in progress,
 another cluster node not Up (draining onto a degraded cluster), an update that does not
-target this build. Warnings are reported and the run goes on: a reboot already pending,
-VMs without a recent backup (hyperv-notes §8).
+target this build, a planned live migration that cannot work from a remote session.
+Warnings are reported and the run goes on: a reboot already pending, VMs without a recent
+backup (hyperv-notes §8), an update whose fix is scoped to hosts this one is not (the
+catalog's ``applies_if``: installing a cumulative update is harmless, but not needed).
+
+Live migration: ``Move-VM`` started inside a WinRM session makes a second hop to the
+destination, which needs Kerberos constrained delegation for live migration; CredSSP
+cannot be used remotely (windows-facts-checked; Microsoft's Move-ClusterVirtualMachineRole
+page). The script checks every planned migration with ``Compare-VM -DestinationHost``,
+which fails the same way and early; a failed check is a problem that names the choice:
+fix the setup, or let the VM be saved or shut down for the reboot (the plan's VM handling:
+the admin's consent, never a silent fallback).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from hvconsole.core.applicability import HostFacts, evaluate, scope_text
 from hvconsole.core.catalog import CatalogUpdate
 from hvconsole.core.enums import RUNNING_VM_STATES
 from hvconsole.core.timeutil import parse_time
@@ -72,6 +83,12 @@ def judge(doc: Mapping[str, Any], update: CatalogUpdate, *, required_free_mb: in
     else:
         v.target = target.version
         v.compliant = target.reached_by(v.build, v.ubr) and doc.get("pending_reboot") is not True
+    v.problems.extend(migration_problems(doc.get("migration")))
+    if v.target is not None and not v.compliant and update.applies_if:
+        scope = evaluate(update.applies_if, HostFacts.from_preflight(doc))
+        if scope.holds is False:
+            v.warnings.append(f"{update.kb} is not needed here: {scope.reason} (its fix is for "
+                              f"{scope_text(update.applies_if)}); installing it anyway is harmless")
     if doc.get("pending_reboot"):
         reasons = ", ".join(str(r) for r in doc.get("pending_reboot_reasons") or []) or "reason not given"
         v.warnings.append(f"a reboot is already pending ({reasons}); the patch reboot will complete it")
@@ -80,6 +97,37 @@ def judge(doc: Mapping[str, Any], update: CatalogUpdate, *, required_free_mb: in
         v.warnings.append(f"{len(stale)} running VM(s) without a backup in the last {backup_max_age_h:g} h: "
                           + ", ".join(stale[:10]) + (" …" if len(stale) > 10 else ""))
     return v
+
+
+SECOND_HOP_HINT = ("from a remote session a live migration needs Kerberos with constrained delegation "
+                   "between the hosts (CredSSP cannot be used remotely)")
+
+
+def migration_problems(migration: Any) -> list[str]:
+    """One plain sentence per planned live migration that cannot work, naming the choice."""
+    if not isinstance(migration, Mapping):
+        return []
+    auth = migration.get("authentication")
+    problems = []
+    for check in migration.get("checks") or []:
+        if not isinstance(check, Mapping) or check.get("ok") is True:
+            continue
+        vm = check.get("name") or check.get("id")
+        dest = check.get("destination")
+        if check.get("error"):
+            why = str(check["error"])
+        else:
+            why = "; ".join(str(i) for i in check.get("incompatibilities") or []) or "the check did not pass"
+        hint = SECOND_HOP_HINT
+        if auth == "CredSSP":
+            hint = "the host authenticates live migrations with CredSSP, which cannot be used from a remote session; " \
+                   "switch it to Kerberos with constrained delegation"
+        elif migration.get("enabled") is False:
+            hint = "enable live migration on the host (Enable-VMMigration)"
+        problems.append(f"VM {vm!s} cannot be live-migrated to {dest!s} from the console: {why} "
+                        f"({hint}). Fix the migration setup, or choose save or shut down for this VM "
+                        "(it will then be off during the reboot)")
+    return problems
 
 
 def _without_recent_backup(vms: list[Mapping[str, Any]], max_age_h: float, now: datetime | None) -> list[str]:

@@ -22,8 +22,8 @@ from .installer import METHODS
 from .model_host import SimHost
 from .model_load import unit
 from .model_patch import TASK_HAS_NOT_RUN, TASK_RUNNING
-from .patch_common import (clamped_int, finish, host_time, hvc_path, package_file, params_error, ps_int, ps_string,
-                           sha256_param, task_name, vmms_failure)
+from .patch_common import (as_list, clamped_int, find_vm, finish, guid, host_name, host_time, hvc_path, package_file,
+                           params_error, prop, ps_int, ps_string, sha256_param, task_name, vmms_failure)
 from .patch_vms import handle_drain, handle_restore
 
 HASH_BYTES_PER_S = 400e6        # Get-FileHash on a server's disk
@@ -51,6 +51,8 @@ def handle_preflight(host: SimHost, raw: Mapping[str, Any], now: datetime) -> Sc
     staging_dir = hvc_path(raw.get("staging_dir"), "staging_dir")
     package = None if raw.get("package_file") is None else package_file(raw.get("package_file"))
     required = 0 if raw.get("required_free_mb") is None else max(0, ps_int(raw["required_free_mb"], "required_free_mb"))
+    migrations = [(guid(prop(item, "id")), host_name(prop(item, "destination")))
+                  for item in as_list(raw.get("live_migrations")) if item is not None]
     t = _t(host, now)
     warnings: list[str] = []
     free_mb = round(host.system_drive_free_mb - t / 3600.0 * 4.0 - host.patch.drive.used_bytes() / 2**20, 1)
@@ -62,6 +64,7 @@ def handle_preflight(host: SimHost, raw: Mapping[str, Any], now: datetime) -> Sc
         warnings.append("vms: " + problem)
     else:
         vms = [_preflight_vm(host, vm.sample(t), vm.merging, vm.checkpoints) for vm in host.vms]
+    migration = _migration_readiness(host, migrations, problem)
     staged, hashed = None, None
     if package is not None:
         path = f"{staging_dir}\\{package}"
@@ -80,10 +83,38 @@ def handle_preflight(host: SimHost, raw: Mapping[str, Any], now: datetime) -> Sc
         "cluster": _cluster(host),
         "vms": vms,
         "staged": staged,
+        "migration": migration,
         "warnings": warnings,
     }
-    seconds = 1.2 + 1.3 * unit(host.seed, 63, int(t)) + 0.02 * len(host.vms) + _hash_seconds(hashed)
+    seconds = (1.2 + 1.3 * unit(host.seed, 63, int(t)) + 0.02 * len(host.vms) + _hash_seconds(hashed)
+               + 0.8 * len(migrations))      # Compare-VM asks the destination
     return finish(host, doc, seconds)
+
+
+def _migration_readiness(host: SimHost, migrations: list[tuple[str, str]], vmms: str | None) -> dict[str, Any] | None:
+    """patch_preflight's Get-MigrationReadiness: Compare-VM -DestinationHost per planned
+    live migration, which fails as the migration itself would from a remote session."""
+    doc: dict[str, Any] = {"enabled": None, "authentication": None, "checks": []}
+    if not migrations:
+        return doc
+    if vmms is not None:
+        return None                  # the probe failed: a warning was added already
+    doc.update(enabled=host.migration_enabled, authentication=host.migration_authentication)
+    for vm_id, dest in migrations:
+        vm = find_vm(host, vm_id)
+        check = {"id": vm_id, "name": None if vm is None else vm.name, "destination": dest, "ok": False,
+                 "incompatibilities": [], "skipped_reason": None, "error": None}
+        if vm is None:
+            check.update(ok=True, skipped_reason="not on this host")
+        elif vm.is_clustered:
+            check.update(ok=True, skipped_reason="clustered: the cluster node drain moves it")
+        elif not host.migration_enabled:
+            check["error"] = "live migration is not enabled on this host"
+        else:
+            check["error"] = host.remote_migration_problem(dest)
+            check["ok"] = check["error"] is None
+        doc["checks"].append(check)
+    return doc
 
 
 def _cluster(host: SimHost) -> dict[str, Any] | None:
@@ -93,7 +124,8 @@ def _cluster(host: SimHost) -> dict[str, Any] | None:
              and h.cluster.name == host.cluster.name]
     return {"name": host.cluster.name, "node_state": host.cluster.node_state,
             "drain_status": host.cluster.drain_status,
-            "other_nodes": [{"name": h.name, "state": h.cluster.node_state} for h in peers if h.cluster is not None]}
+            "other_nodes": [{"name": h.name, "state": h.cluster.node_state} for h in peers if h.cluster is not None],
+            "bitlocker_csvs": host.cluster.bitlocker_csvs}
 
 
 def _preflight_vm(host: SimHost, s: Mapping[str, Any], merging: bool, checkpoints: int) -> dict[str, Any]:
@@ -104,7 +136,8 @@ def _preflight_vm(host: SimHost, s: Mapping[str, Any], merging: bool, checkpoint
             "automatic_start_action": s["automatic_start_action"],
             "automatic_stop_action": s["automatic_stop_action"], "is_clustered": s["is_clustered"],
             "merging": merging, "checkpoints": checkpoints,
-            "last_backup": None if backup_t is None else host_time(host, backup_t)}
+            "last_backup": None if backup_t is None else host_time(host, backup_t),
+            "confidential": s.get("confidential")}
 
 
 # -- patch_stage_check -----------------------------------------------------------------

@@ -72,6 +72,13 @@ class SimHost:
         self.cluster = Cluster(cluster) if cluster else None
         self.clock_skew_s = clock_skew_ms / 1000.0   # hosts' clocks are never quite right
         self.clixml_progress = clixml_progress        # stderr noise even on success (notes §9)
+        # Live migration as Get-VMHost reports it, and whether one started from a remote
+        # (WinRM) session can reach another host: that needs Kerberos with constrained
+        # delegation; CredSSP cannot be used remotely (the second hop). Set
+        # migration_delegation False for a host whose live migrations fail from the console.
+        self.migration_enabled = True
+        self.migration_authentication = "Kerberos"
+        self.migration_delegation = True
         self.seed = _text_key(name)
         self.vms: list[SimVM] = []
         self.events = EventLog()
@@ -340,6 +347,20 @@ class SimHost:
                     dest.events.write(t2, "lm_arrived", vm_id=vm.id, vm=vm.name, source=self.name)
             site.after(seconds, arrived)
             return seconds
+
+    def remote_migration_problem(self, dest_name: str) -> str | None:
+        """Why a live migration to ``dest_name`` started from a remote session fails (what
+        Move-VM and Compare-VM -DestinationHost say), or None when it can work."""
+        site = self._site()
+        target = next((h for h in site.hosts.values() if h.name.lower() == dest_name.lower()), None)
+        if target is None or target is self or target.power != "up":
+            return f"Failed to establish a connection with host '{dest_name}'."
+        if self.migration_authentication == "CredSSP" or not self.migration_delegation:
+            # The second hop: the session's credentials cannot be passed on to the destination.
+            return (f"The Virtual Machine Management Service failed to establish a connection for a Virtual "
+                    f"Machine migration with host '{target.name}': No credentials are available in the "
+                    "security package (0x8009030E).")
+        return None
 
     def migration_seconds(self, vm: SimVM, t: float) -> float:
         """How long a live migration of ``vm`` started at ``t`` takes (memory-bound)."""

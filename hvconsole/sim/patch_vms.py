@@ -156,8 +156,19 @@ def _start_action(host: SimHost, vm_id: str, action: str, dest: str | None, t0: 
     return work
 
 
+CLUSTERED_NOT_PER_VM = ("a clustered VM moves only through the cluster: drain the node (cluster_drain), "
+                        "it is not moved per VM")
+
+
 def _start_migration(host: SimHost, vm: SimVM, dest: str, work: _Work) -> None:
     assert host.site is not None
+    if vm.is_clustered:              # patch_drain.ps1: never a per-VM cluster move
+        work.row["error"] = CLUSTERED_NOT_PER_VM
+        return
+    problem = host.remote_migration_problem(dest)
+    if problem is not None:
+        work.row["error"] = f"Virtual machine migration operation for '{vm.name}' failed at migration source. {problem}"
+        return
     target = next((h for h in host.site.hosts.values() if h.name.lower() == dest.lower()), None)
     seconds = None if target is None or target is host else host.live_migrate(vm, target)
     if seconds is None:

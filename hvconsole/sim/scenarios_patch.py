@@ -120,6 +120,9 @@ def _vms(site: SimSite, host: SimHost) -> None:
         (f"TEST-{suffix}", dict(state="Off", automatic_start_action="Nothing")),
         (f"ARCHIVE-{suffix}", dict(state="Saved")),
     )
+    # KB5061906 fixes confidential VMs (Microsoft's scope): on WS2022 the APP VM is one, so
+    # the fix applies to every host of these sites.
+    specs[0][1]["confidential"] = host.build == 20348
     for name, kw in specs:
         rng = site.rng("patch-vm", name)
         kw.setdefault("load", LoadProfile(18, 10))

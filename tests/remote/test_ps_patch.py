@@ -33,7 +33,7 @@ ISO_FORMAT = "\"yyyy-MM-dd'T'HH:mm:ss.fff'Z'\""
 INSTALL_RESULT = {"exit_code", "started_at", "finished_at", "method", "steps", "log"}
 # Fields the scripts answer beyond the contract table (docs/patch-scripts.md lists them).
 EXTRAS = {
-    "patch_preflight": {"space_ok", "warnings", "drain_status"},
+    "patch_preflight": {"space_ok", "warnings", "drain_status", "migration", "confidential", "bitlocker_csvs"},
     "patch_stage_check": set(),
     "patch_drain": set(),
     "patch_install_start": INSTALL_RESULT,
@@ -42,6 +42,9 @@ EXTRAS = {
     "patch_restore": {"skipped_reason"},
     "patch_cleanup": {"warnings"},
 }
+# Parameters beyond the contract table, optional (docs/patch-scripts.md lists them):
+# preflight checks the live migrations the plan intends (issue 11).
+EXTRA_PARAMS = {"patch_preflight": {"live_migrations"}}
 PATH_PARAMS = {"staging_dir", "path", "package_path", "result_path", "remove_package_path"}
 VM_CMDLETS = re.compile(r"^(hyper-v\\)?[a-z]+-vm(snapshot|checkpoint)?$")
 # Trees are read-only here: parse each text once.
@@ -417,7 +420,7 @@ def test_install_answers_and_wrapper_result_carry_the_result_fields():
 @pytest.mark.parametrize("name", PATCH)
 def test_script_reads_exactly_the_contract_parameters(name):
     params = contract()[name][0]
-    assert member_reads(body(name), "$params") == set(params)
+    assert member_reads(body(name), "$params") == set(params) | EXTRA_PARAMS.get(name, set())
     if "vms" in params:
         assert member_reads(body(name), "$request") == {c.name for c in params["vms"].children}
 
@@ -582,7 +585,9 @@ def test_wrapper_installs_the_documented_way():
 def test_task_runs_the_wrapper_as_system_with_a_fixed_command_line():
     src = body("patch_install_start")
     found = {name: (params, n) for name, params, n in commands(src)}
-    assert re.search(r"-UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest", text(found["new-scheduledtaskprincipal"][1]))
+    # LocalSystem by SID: "SYSTEM" is localized on non-English Windows (issue 11).
+    assert re.search(r"-UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest", text(found["new-scheduledtaskprincipal"][1]))
+    assert "-UserId 'SYSTEM'" not in src and "-UserId SYSTEM" not in src
     assert "-Execute $powershellExe -Argument $taskArguments" in text(found["new-scheduledtaskaction"][1])
     (exe,) = assigned(src, "$powershellExe")
     assert text(exe) == "Join-Path $env:SystemRoot 'System32\\WindowsPowerShell\\v1.0\\powershell.exe'"
@@ -614,7 +619,6 @@ def test_install_start_reads_task_and_result_before_it_registers():
 @pytest.mark.parametrize(("name", "cmdlet", "condition"), [
     ("patch_drain", "Hyper-V\\Save-VM", "$Request.action -eq 'save'"),
     ("patch_drain", "Hyper-V\\Stop-VM", "$Request.action -eq 'shutdown'"),
-    ("patch_drain", "FailoverClusters\\Move-ClusterVirtualMachineRole", "$vm.IsClustered"),
     ("patch_drain", "Hyper-V\\Move-VM", "else"),
     ("patch_restore", "Hyper-V\\Start-VM", "$startable -contains $row.state_before"),
     ("patch_restore", "Hyper-V\\Resume-VM", "$resumable -contains $row.state_before"),
@@ -650,3 +654,31 @@ def test_decimal_error_codes_match_their_hex_comment(name):
         if int(value) > 0x7FFFFFFF:
             assert hex_comment, f"{name}: code {value} needs its '# 0x…' comment"
             assert int(value) == int(hex_comment, 16), f"{name}: {value} is not {hex_comment}"
+
+
+def test_clustered_vms_move_only_through_the_cluster_node_drain():
+    # Move-ClusterVirtualMachineRole "cannot be run remotely without CredSSP" (Microsoft's
+    # page for it): no script moves a clustered VM per VM from the WinRM session.
+    for name in PATCH:
+        assert not _command_nodes(body(name), "FailoverClusters\\Move-ClusterVirtualMachineRole"), name
+        assert "move-clustervirtualmachinerole" not in code_only(body(name)).lower().replace("#", ""), name
+    src = body("patch_drain")
+    (drain,) = _command_nodes(src, "FailoverClusters\\Suspend-ClusterNode")
+    assert "-Drain" in text(drain)
+    (move,) = _command_nodes(src, "Hyper-V\\Move-VM")
+    assert guard(move) == "else"
+    branch = src[src.index("} elseif ($vm.IsClustered) {"):src.index("Hyper-V\\Move-VM")]
+    assert "moves only through the cluster" in branch
+
+
+def test_preflight_checks_planned_live_migrations_with_compare_vm():
+    src = body("patch_preflight")
+    (compare,) = _command_nodes(src, "Hyper-V\\Compare-VM")
+    assert "-VM $vm -DestinationHost $m.destination" in text(compare)
+    assert guard(compare) == "else"         # after "not here", "clustered" and "migration disabled"
+    assert "$migrations = Read-Migrations $params.live_migrations" in src
+    assert "[guid]::Parse([string]$item.id)" in src and "-notmatch $hostNamePattern" in src
+    (pattern,) = assigned(src, "$hostNamePattern")
+    (drain_pattern,) = assigned(body("patch_drain"), "$hostNamePattern")
+    assert text(pattern) == text(drain_pattern)
+    assert "VirtualMachineMigrationAuthenticationType" in src and "VirtualMachineMigrationEnabled" in src

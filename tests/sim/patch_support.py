@@ -36,7 +36,9 @@ def small_site(*, build: int = 20348, ubr: int = 3692, staged: bool = True, clus
     for h, name in enumerate(hosts):
         host = site.add_host(SimHost(name, build=build, ubr=ubr, hotfixes=("KB5058385",), cluster=cluster))
         base = 100 * h
-        host.add_vm(SimVM(f"A{h}", vm_id(base + 1), memory_mb=8192, is_clustered=cluster is not None))
+        # A is a confidential VM: KB5061906 applies (Microsoft scopes it to confidential VMs).
+        host.add_vm(SimVM(f"A{h}", vm_id(base + 1), memory_mb=8192, is_clustered=cluster is not None,
+                          confidential=True))
         host.add_vm(SimVM(f"B{h}", vm_id(base + 2), automatic_stop_action="ShutDown", is_clustered=cluster is not None))
         host.add_vm(SimVM(f"C{h}", vm_id(base + 3), state="Off", automatic_start_action="Nothing"))
         host.add_vm(SimVM(f"D{h}", vm_id(base + 4), state="Saved"))

@@ -26,7 +26,7 @@ CONTRACT = {
     "patch_cleanup": {"task_removed", "package_removed"},
 }
 PREFLIGHT_VM = {"id", "name", "state", "heartbeat", "automatic_start_action", "automatic_stop_action", "is_clustered",
-                "merging", "checkpoints", "last_backup"}
+                "merging", "checkpoints", "last_backup", "confidential"}
 DRAIN_VM = {"id", "name", "action", "ok", "state_before", "state_after", "skipped_reason", "error"}
 RESTORE_VM = {"id", "name", "action", "ok", "state_before", "state_after", "error"}
 
@@ -58,7 +58,7 @@ def test_preflight_on_a_cluster_node_and_while_vmms_starts() -> None:
     site = small_site(cluster="CL1", hosts=("HV01", "HV02"))
     doc = call(site, "HV01", "patch_preflight", {"staging_dir": PACKAGE_DIR, "package_file": None})
     assert doc["cluster"] == {"name": "CL1", "node_state": "Up", "drain_status": "NotInitiated",
-                              "other_nodes": [{"name": "HV02", "state": "Up"}]}
+                              "other_nodes": [{"name": "HV02", "state": "Up"}], "bitlocker_csvs": 0}
     assert doc["staged"] is None
     host = site.host("HV01")
     host.crash(down_s=60)

@@ -12,16 +12,20 @@ import pytest
 
 from hvconsole.core import compliance as c
 from hvconsole.core.catalog import CatalogError, load_catalog, parse_catalog
-from hvconsole.core.snapshot import OsInfo, Snapshot, unreachable
+from hvconsole.core.snapshot import ClusterInfo, OsInfo, Snapshot, VmQuery, VmSample, unreachable
 
 SHIPPED = Path(__file__).parents[2] / "resources" / "catalog" / "updates.json"
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 
 
-def snap(build=20348, ubr=3692, pending=False, hotfixes=("KB5058385",)) -> Snapshot:
+CVM = VmSample(id="0f3e", name="CVM01", state="Running", confidential=True)
+
+
+def snap(build=20348, ubr=3692, pending=False, hotfixes=("KB5058385",), vms=(CVM,), cluster=None) -> Snapshot:
     return Snapshot(host="HV01", polled_at=T0, reachable=True,
                     os=OsInfo(product="Windows Server 2022 Datacenter", build=build, ubr=ubr,
-                              pending_reboot=pending, hotfixes=tuple(hotfixes)))
+                              pending_reboot=pending, hotfixes=tuple(hotfixes)),
+                    vm_query=VmQuery(ok=True), vms=tuple(vms), cluster=cluster)
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +102,71 @@ def test_user_entries_extend_and_override(tmp_path):
 def test_not_a_catalog():
     with pytest.raises(CatalogError, match="not a catalog"):
         parse_catalog({"updates": []}, "x.json")
+
+
+# -- applicability (issue 11: Microsoft scopes some fixes narrowly) -------------------------
+
+def _vm(name: str, confidential: bool | None) -> VmSample:
+    return VmSample(id=name.lower(), name=name, state="Running", confidential=confidential)
+
+
+def test_shipped_catalog_scopes_the_narrow_fixes(catalog):
+    assert catalog.get("KB5061906").applies_if == ("confidential-vms",)
+    assert catalog.get("KB5063877").applies_if == ("bitlocker-csvs",)
+    assert catalog.get("KB5064489").applies_if == ()
+
+
+def test_a_host_without_confidential_vms_does_not_need_kb5061906(catalog):
+    kb = catalog.get("KB5061906")
+    plain = c.assess("HV07", snap(vms=(_vm("SQL01", False), _vm("WEB01", False))), kb)
+    assert plain.status == c.NOT_APPLICABLE and not plain.needs_action and plain.applies is False
+    assert plain.reason.startswith("not applicable: no confidential VMs on this host")
+    assert "20348.3692" in plain.reason and "hosts with confidential VMs" in plain.reason
+    needs = c.assess("HV01", snap(vms=(_vm("SQL01", False), _vm("CVM01", True))), kb)
+    assert needs.status == c.NEEDS_UPDATE and needs.applies is True
+    assert "applies: 1 confidential VM(s) on this host: CVM01" in needs.reason
+    # Already fixed: compliant whatever the VMs are.
+    assert c.assess("HV02", snap(ubr=3695, vms=()), kb).status == c.COMPLIANT
+
+
+def test_not_knowing_is_treated_as_applicable(catalog):
+    kb = catalog.get("KB5061906")
+    old = c.assess("HV01", snap(vms=(_vm("SQL01", None),)), kb)      # a host or recording without the fact
+    assert old.status == c.NEEDS_UPDATE and old.applies is None
+    assert "treated as applicable" in old.reason and "unknown" in old.reason
+    wedged = dataclasses.replace(snap(vms=()), vm_query=VmQuery(ok=False, error="timeout"))
+    assert c.assess("HV01", wedged, kb).status == c.NEEDS_UPDATE
+
+
+def test_kb5063877_needs_a_cluster_with_bitlocker_csvs(catalog):
+    kb = catalog.get("KB5063877")
+    ws2019 = dict(build=17763, ubr=7558, hotfixes=("KB5062557",))
+    standalone = c.assess("HV09", snap(**ws2019), kb)
+    assert standalone.status == c.NOT_APPLICABLE and "not a failover-cluster node" in standalone.reason
+    plain_csv = c.assess("HV09", snap(**ws2019, cluster=ClusterInfo("CL", "Up", "NotInitiated", bitlocker_csvs=0)), kb)
+    assert plain_csv.status == c.NOT_APPLICABLE
+    assert "no BitLocker-protected cluster shared volumes" in plain_csv.reason
+    locked = c.assess("HV09", snap(**ws2019, cluster=ClusterInfo("CL", "Up", "NotInitiated", bitlocker_csvs=3)), kb)
+    assert locked.status == c.NEEDS_UPDATE and "3 BitLocker-protected" in locked.reason
+    unknown = c.assess("HV09", snap(**ws2019, cluster=ClusterInfo("CL")), kb)
+    assert unknown.status == c.NEEDS_UPDATE and unknown.applies is None
+
+
+def test_a_custom_entry_uses_the_same_vocabulary_and_typos_are_reported(tmp_path):
+    user = tmp_path / "catalog.d"
+    user.mkdir()
+    (user / "next-oob.json").write_text(json.dumps({"schema": "hvconsole.catalog/1", "updates": [
+        {"kb": "KB5099999", "title": "next OOB", "released": "2026-12-01", "kind": "OOB",
+         "targets": [{"build": 20348, "min_ubr": 4500}], "applies_if": ["clustered-vms", "cluster-node"]},
+        {"kb": "KB5099998", "title": "typo", "released": "2026-12-01", "kind": "OOB",
+         "targets": [{"build": 20348, "min_ubr": 4500}], "applies_if": ["confidential-vm"]},
+    ]}), encoding="utf-8")
+    cat = load_catalog(SHIPPED, user)
+    custom = cat.get("KB5099999")
+    assert custom.applies_if == ("clustered-vms", "cluster-node")
+    assert cat.get("KB5099998") is None
+    [problem] = [p for p in cat.problems if "KB5099998" not in p.where and "applies_if" in p.where]
+    assert "unknown condition 'confidential-vm'" in problem.problem and "confidential-vms" in problem.problem
+    standalone = c.assess("HV01", snap(ubr=3692), custom)
+    assert standalone.status == c.NOT_APPLICABLE and "not a failover-cluster node" not in standalone.reason
+    assert "no clustered VMs on this host" in standalone.reason

@@ -3,7 +3,10 @@ param([Parameter(Mandatory=$true)][string]$HvcParams)
 $ProgressPreference='SilentlyContinue'; $ErrorActionPreference='Stop'
 # Patch step "drain": empty the host before its reboot (hyperv-notes section 8). Optionally
 # pauses and drains the cluster node, then handles each listed VM as asked: save, shut
-# down, live-migrate, or leave it to the host's automatic stop action. Reality first: a
+# down, live-migrate, or leave it to the host's automatic stop action. Clustered VMs move
+# only through the cluster (Suspend-ClusterNode -Drain, whose moves the cluster service
+# performs), never per VM from this session: Move-ClusterVirtualMachineRole "cannot be run
+# remotely without CredSSP" (its Microsoft page). Reality first: a
 # VM that is not Running is left alone and reported as found, so running this again after
 # an interruption never applies anything twice. Everything waits at most timeout_s.
 # VMs are addressed by Id only. docs/patching.md "Script contract", docs/patch-scripts.md.
@@ -115,11 +118,12 @@ function Start-VmAction($Request, [DateTime]$Deadline) {
       # which this non-interactive session could not answer.
       $work.Job = Hyper-V\Stop-VM -VM $vm -Force -AsJob
     } elseif ($vm.IsClustered) {
-      # A clustered VM moves through the cluster, never behind its back with Move-VM. This
-      # call has no -AsJob: it waits itself, at most the seconds left.
-      $null = FailoverClusters\Move-ClusterVirtualMachineRole -VMId $vm.VMId -Node $Request.destination `
-        -MigrationType Live -Wait (Get-SecondsLeft $Deadline)
+      # Never Move-VM behind the cluster's back, and never a per-VM cluster move from a
+      # remote session (second hop): the node drain is the cluster's own way.
+      $row.error = 'a clustered VM moves only through the cluster: drain the node (cluster_drain), it is not moved per VM'
     } else {
+      # Needs Kerberos constrained delegation from a remote session; patch_preflight checks
+      # it first with Compare-VM -DestinationHost.
       $work.Job = Hyper-V\Move-VM -VM $vm -DestinationHost $Request.destination -AsJob
     }
   } catch { $row.error = Get-InnermostMessage $_ }

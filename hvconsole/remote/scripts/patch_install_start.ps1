@@ -280,7 +280,9 @@ function Start-InstallTask([string]$TaskName, [string]$PackagePath, [string]$Res
   # variable part is the validated task name (no space, no quote).
   $taskArguments = @('-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', $wrapperPath) -join ' '
   $action = New-ScheduledTaskAction -Execute $powershellExe -Argument $taskArguments -WorkingDirectory $tasksDir
-  $principal = New-ScheduledTaskPrincipal -UserId 'SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+  # LocalSystem by its SID: the account name is localized on non-English Windows
+  # (chef/win32-taskscheduler #68), S-1-5-18 is not.
+  $principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
   # A WS2016 cumulative update can take an hour; past three the task is stopped.
   $settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries `
     -ExecutionTimeLimit (New-TimeSpan -Hours 3) -MultipleInstances IgnoreNew

@@ -13,6 +13,7 @@ $inv = [Globalization.CultureInfo]::InvariantCulture
 $hvcPathPattern = '\AC:\\hvconsole(\\[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?)+\z'
 $reservedSegment = '\\(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\.[^\\]*)?(\\|\z)'
 $fileNamePattern = '\A[A-Za-z0-9_-][A-Za-z0-9._-]{0,150}\.(msu|cab)\z'
+$hostNamePattern = '\A[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\z'
 # Services a patch run depends on: Schedule runs the installer task, TrustedInstaller is the
 # servicing engine behind DISM, the rest are what must be healthy before and after.
 $serviceNames = @('vmms', 'vmcompute', 'clussvc', 'winrm', 'Schedule', 'TrustedInstaller')
@@ -46,6 +47,64 @@ function Assert-HvcPath($Value, [string]$Name) {
 }
 
 function Get-Name($Value) { if ($null -ne $Value) { return $Value.ToString() } }
+
+# The VM with this Id on this host, or $null when it is not here (moved, deleted). Get-VM -Id
+# throws for an unknown id; a full listing then tells "not here" from "VMMS failed".
+function Find-Vm([guid]$Id) {
+  try { return Hyper-V\Get-VM -Id $Id }
+  catch {
+    $here = @(Hyper-V\Get-VM | Where-Object { $_.VMId -eq $Id })
+    if ($here.Count -eq 0) { return $null }
+    throw
+  }
+}
+
+# -> the validated live migrations the plan intends: [{id, destination}].
+function Read-Migrations($Items) {
+  $list = [Collections.Generic.List[object]]::new()
+  foreach ($item in @($Items)) {
+    if ($null -eq $item) { continue }
+    $id = [guid]::Parse([string]$item.id)
+    $destination = [string]$item.destination
+    if ($destination.Length -gt 253 -or $destination -notmatch $hostNamePattern) { throw 'destination must be a host name' }
+    $list.Add([pscustomobject]@{ id = $id; destination = $destination })
+  }
+  return , $list.ToArray()
+}
+
+# Can each planned live migration work when started from this WinRM session? Move-VM from a
+# remote session makes a second hop to the destination: it needs Kerberos with constrained
+# delegation for live migration; CredSSP cannot be used remotely (Microsoft's
+# Move-ClusterVirtualMachineRole and live-migration setup pages; windows-facts-checked).
+# Compare-VM -DestinationHost makes the same connection and fails the same way, early,
+# without changing anything. Clustered VMs are left to the cluster's node drain.
+function Get-MigrationReadiness($Migrations) {
+  $result = [ordered]@{ enabled = $null; authentication = $null; checks = @() }
+  if ($Migrations.Count -eq 0) { return $result }
+  $vmHost = Hyper-V\Get-VMHost
+  $result.enabled = [bool]$vmHost.VirtualMachineMigrationEnabled
+  $result.authentication = Get-Name $vmHost.VirtualMachineMigrationAuthenticationType
+  $checks = [Collections.Generic.List[object]]::new()
+  foreach ($m in $Migrations) {
+    $check = [ordered]@{ id = $m.id.ToString(); name = $null; destination = $m.destination; ok = $false
+      incompatibilities = @(); skipped_reason = $null; error = $null }
+    try {
+      $vm = Find-Vm $m.id
+      if ($null -eq $vm) { $check.ok = $true; $check.skipped_reason = 'not on this host' }
+      elseif ($vm.IsClustered) { $check.name = [string]$vm.Name; $check.ok = $true; $check.skipped_reason = 'clustered: the cluster node drain moves it' }
+      elseif (-not $result.enabled) { $check.name = [string]$vm.Name; $check.error = 'live migration is not enabled on this host' }
+      else {
+        $check.name = [string]$vm.Name
+        $report = Hyper-V\Compare-VM -VM $vm -DestinationHost $m.destination
+        $check.incompatibilities = @(foreach ($i in @($report.Incompatibilities)) { if ($null -ne $i) { [string]$i.Message } })
+        $check.ok = $check.incompatibilities.Count -eq 0
+      }
+    } catch { $check.error = Get-InnermostMessage $_ }
+    $checks.Add($check)
+  }
+  $result.checks = $checks.ToArray()
+  return $result
+}
 
 function Get-FreeMb([string]$Path) {
   $drive = New-Object System.IO.DriveInfo -ArgumentList ([IO.Path]::GetPathRoot($Path))
@@ -90,7 +149,7 @@ function Get-ClusterState($ClussvcStatus) {
   $svc = Get-Service -Name 'clussvc'
   if ([string]$svc.StartType -eq 'Disabled') { return $null }
   if ($ClussvcStatus -ne 'Running') {
-    return [ordered]@{ name = ''; node_state = 'Down'; drain_status = 'Unknown'; other_nodes = @() }
+    return [ordered]@{ name = ''; node_state = 'Down'; drain_status = 'Unknown'; other_nodes = @(); bitlocker_csvs = $null }
   }
   $cluster = FailoverClusters\Get-Cluster
   $others = [Collections.Generic.List[object]]::new()
@@ -99,8 +158,20 @@ function Get-ClusterState($ClussvcStatus) {
     if ([string]$node.Name -eq $env:COMPUTERNAME) { $me = $node; continue }
     $others.Add([ordered]@{ name = [string]$node.Name; state = Get-Name $node.State })
   }
+  # BitLocker-protected cluster shared volumes (catalog applicability, KB5063877).
+  $bitlocker = $null
+  try {
+    $count = 0
+    foreach ($csv in @(FailoverClusters\Get-ClusterSharedVolume)) {
+      foreach ($info in @($csv.SharedVolumeInfo)) {
+        $volume = BitLocker\Get-BitLockerVolume -MountPoint ([string]$info.FriendlyVolumeName)
+        if ([string]$volume.VolumeStatus -ne 'FullyDecrypted') { $count++ }
+      }
+    }
+    $bitlocker = $count
+  } catch { $warnings.Add('cluster.bitlocker_csvs: ' + (Get-InnermostMessage $_)) }
   return [ordered]@{ name = [string]$cluster.Name; node_state = Get-Name $me.State
-    drain_status = Get-Name $me.DrainStatus; other_nodes = $others.ToArray() }
+    drain_status = Get-Name $me.DrainStatus; other_nodes = $others.ToArray(); bitlocker_csvs = $bitlocker }
 }
 
 function Get-VmRows {
@@ -126,6 +197,16 @@ function Get-VmRows {
       }
     } catch { $warnings.Add('vms.last_backup: ' + (Get-InnermostMessage $_)) }
   }
+  # Confidential VMs (catalog applicability, KB5061906), as collect.ps1 reads them.
+  $isolated = @{}
+  if ($vms.Count -gt 0) {
+    try {
+      foreach ($sd in @(Get-CimInstance -Namespace 'root/virtualization/v2' -ClassName 'Msvm_VirtualSystemSettingData' -Filter "VirtualSystemType = 'Microsoft:Hyper-V:System:Realized'")) {
+        $p = $sd.CimInstanceProperties['GuestStateIsolationEnabled']
+        if ($null -ne $p -and $null -ne $p.Value) { $isolated[([string]$sd.VirtualSystemIdentifier).ToLowerInvariant()] = [bool]$p.Value }
+      }
+    } catch { $warnings.Add('vms.confidential: ' + (Get-InnermostMessage $_)) }
+  }
   $rows = [Collections.Generic.List[object]]::new()
   foreach ($vm in $vms) {
     $id = ([string]$vm.VMId).ToLowerInvariant()
@@ -141,19 +222,19 @@ function Get-VmRows {
       automatic_stop_action = Get-Name $vm.AutomaticStopAction
       is_clustered = [bool]$vm.IsClustered
       merging = $status -contains 'MergingDisks'
-      checkpoints = $count; last_backup = $backups[$id]
+      checkpoints = $count; last_backup = $backups[$id]; confidential = $isolated[$id]
     })
   }
   return , $rows.ToArray()
 }
 
 # The answer; each probe sets its own fields and leaves null + a warning when it fails.
-function Get-PreflightDocument([string]$StagingDir, $PackageFile, [int]$RequiredFreeMb) {
+function Get-PreflightDocument([string]$StagingDir, $PackageFile, [int]$RequiredFreeMb, $Migrations) {
   $doc = [ordered]@{
     is_admin = $null; product = $null; build = $null; ubr = $null; last_boot = $null
     pending_reboot = $null; pending_reboot_reasons = @(); services = $null
     system_drive_free_mb = $null; staging_drive_free_mb = $null; space_ok = $null
-    cluster = $null; vms = @(); staged = $null; warnings = @()
+    cluster = $null; vms = @(); staged = $null; migration = $null; warnings = @()
   }
   Invoke-Probe 'is_admin' {
     # The token of this session: remote UAC may filter a local admin account.
@@ -179,6 +260,7 @@ function Get-PreflightDocument([string]$StagingDir, $PackageFile, [int]$Required
   }
   Invoke-Probe 'cluster' { $doc.cluster = Get-ClusterState $doc.services['clussvc'] }
   Invoke-Probe 'vms' { $doc.vms = Get-VmRows }
+  Invoke-Probe 'migration' { $doc.migration = Get-MigrationReadiness $Migrations }
   if ($null -ne $PackageFile) {
     Invoke-Probe 'staged' {
       $file = Join-Path $StagingDir $PackageFile
@@ -205,9 +287,10 @@ try {
   }
   $requiredFreeMb = 0
   if ($null -ne $params.required_free_mb) { $requiredFreeMb = [Math]::Max(0, [int]$params.required_free_mb) }
+  $migrations = Read-Migrations $params.live_migrations
 
   $where = 'checks'
-  $doc = Get-PreflightDocument $stagingDir $packageFile $requiredFreeMb
+  $doc = Get-PreflightDocument $stagingDir $packageFile $requiredFreeMb $migrations
 
   $where = 'output'
   $json = ConvertTo-Json -InputObject $doc -Depth 6 -Compress
