@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import html.parser
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -117,3 +123,88 @@ def parse_html(text: str) -> TagCollector:
     parser.feed(text)
     parser.close()
     return parser
+
+
+# -- a simulated site and a wizard in processes of their own (kill-and-resume, CLI runs) -----
+
+START_TIMEOUT_S = 60.0
+
+
+@pytest.fixture
+def served(home, tmp_path):
+    """``hvconsole-sim serve --site patch-ok --state-file`` in its own process, so the site
+    outlives a killed wizard; ``open_demo_site`` finds it through the state file."""
+    with (tmp_path / "sim.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", "patch-ok",
+                                 "--speed", str(SPEED), "--state-file"], stdout=log, stderr=subprocess.STDOUT,
+                                env=os.environ.copy())
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (home / "demo-site.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "sim.log").read_text()
+        time.sleep(0.05)
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+def start_child(tmp_path: Path, name: str, args: list[str]) -> tuple[subprocess.Popen, Path]:
+    out = tmp_path / f"{name}.log"
+    with out.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    return proc, out
+
+
+def start_wizard_child(tmp_path: Path, soak_minutes: float = SOAK_MINUTES) -> tuple[subprocess.Popen, Path]:
+    """This file as a script: a window's session whose wizard walks to "Start run"."""
+    return start_child(tmp_path, "wizard", [__file__, "wizard-run", str(soak_minutes)])
+
+
+def wait_for_intent(journal: Path, host: str, step: str, proc: subprocess.Popen, log: Path,
+                    run_id: int = 1, timeout_s: float = RUN_TIMEOUT_S) -> None:
+    """Poll the journal another process writes (read-only, WAL) until ``step``'s intent on
+    ``host`` is there."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the child ended before {step}:\n{log.read_text()}"
+        if journal.exists():
+            try:
+                with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as db:
+                    if db.execute("SELECT 1 FROM steps WHERE run_id=? AND host=? AND step=?",
+                                  (run_id, host, step)).fetchone():
+                        return
+            except sqlite3.OperationalError:
+                pass      # the schema is being created
+        time.sleep(0.005)
+    raise AssertionError(f"no {step} intent on {host} within {timeout_s} s:\n{log.read_text()}")
+
+
+def _wizard_run(soak_minutes: float) -> int:
+    """The child: the demo site found through the state file, a session, the wizard walked
+    to "Start run" (test ring HV01, production HV02), then the run until it ends."""
+    from PySide6.QtWidgets import QApplication
+
+    from hvconsole.ui.patch.autopilot import Autopilot
+    from hvconsole.ui.patch.state import TEST_RING
+    app = QApplication([])
+    site = open_demo_site(embedded=False)
+    window = Window()
+    session = PatchSession(site, window, window.add_banner)
+    ap = Autopilot(session.open_wizard(), timeout_s=RUN_TIMEOUT_S)
+    run_id = ap.walk_to_run("KB5061906", {"HV01": TEST_RING, "HV02": "production wave 1"}, soak_minutes)
+    print(f"started run {run_id}", flush=True)
+    state = ap.finish_run(RUN_TIMEOUT_S)
+    print(f"run {run_id} {state}", flush=True)
+    session.shutdown(10)
+    app.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["wizard-run"]:
+        sys.exit(_wizard_run(float(sys.argv[2])))
+    sys.exit(f"usage: {sys.argv[0]} wizard-run SOAK_MINUTES")
