@@ -8,18 +8,26 @@ on a clean exit. ``record`` writes a scenario's or the demo's trace (snapshot-v1
 Lines) without any network; ``scenarios`` lists the named freeze scenarios, ``scenarios
 --patch`` the patch scenarios. Sites: ``demo``, ``demo-patch`` (the demo plus a second
 host on the regressed build), or any scenario name.
+
+Bad arguments (a port outside 0-65535 or one the site's hosts would run past, a speed that
+is not a positive number, an unknown site, a port already taken) are one line on stderr and
+exit 2, as argparse does for its own errors; never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
 import signal
 import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
+
+from hvconsole import __version__
 
 from .clock import SimClock
 from .demo import build_demo_site, build_patch_demo_site
@@ -30,22 +38,49 @@ from .scenarios_patch import PATCH_SCENARIOS
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hvconsole-sim", description="The simulated Hyper-V site.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = sub.add_parser("serve", help="serve the site as WS-Man endpoints on 127.0.0.1")
     _site_options(serve)
-    serve.add_argument("--port", type=int, default=0, help="first port (hosts get port, port+1, ...); 0 = free ports")
-    serve.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    serve.add_argument("--port", type=_port, default=0,
+                       help="first port (hosts get port, port+1, ...); 0 = free ports")
+    serve.add_argument("--speed", type=_positive("speed"), default=1.0,
+                       help="simulated seconds per real second (a positive number)")
     serve.add_argument("--json", action="store_true", help="print one JSON object per host per line")
     serve.add_argument("--state-file", nargs="?", const="", default=None, metavar="PATH",
                        help="write the hosts' URLs and credentials to PATH (default: demo-site.json in "
                             "$HVCONSOLE_HOME or the runtime folder) while serving")
     rec = sub.add_parser("record", help="write a trace of the site (JSON Lines) to stdout")
     _site_options(rec)
-    rec.add_argument("--seconds", type=float, default=None, help="how long (default: the scenario's duration, or 300)")
-    rec.add_argument("--interval", type=float, default=5.0, help="seconds between two polls of a host")
+    rec.add_argument("--seconds", type=_positive("seconds"), default=None,
+                     help="how long (default: the scenario's duration, or 300)")
+    rec.add_argument("--interval", type=_positive("interval"), default=5.0, help="seconds between two polls of a host")
     listing = sub.add_parser("scenarios", help="list the named scenarios")
     listing.add_argument("--patch", action="store_true", help="list the patch scenarios instead")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0 for free ports, else 1-65535)")
+    return port
+
+
+def _positive(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{name} must be a positive number, not {text[:20]}")
+        return value
+    parse.__name__ = name        # argparse names the type in its messages
+    return parse
 
 
 def _site_options(p: argparse.ArgumentParser) -> None:
@@ -61,19 +96,33 @@ def make_site(name: str, seed: int, clock: SimClock | None) -> SimSite:
     if name in PATCH_SCENARIOS:
         return PATCH_SCENARIOS[name].build(seed, clock=clock)
     if name not in SCENARIOS:
-        raise SystemExit(f"hvconsole-sim: unknown site {name!r}; 'demo', 'demo-patch' or one of: "
+        raise UsageError(f"unknown site {name[:40]!r}; 'demo', 'demo-patch' or one of: "
                          f"{', '.join([*SCENARIOS, *PATCH_SCENARIOS])}")
     return SCENARIOS[name].build(seed, clock=clock)
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing: one line on stderr, exit 2."""
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from .serve import serve_site
 
     site = make_site(args.site, args.seed, SimClock(speed=args.speed))
+    if args.port and args.port + len(site.hosts) - 1 > 65535:
+        raise UsageError(f"--port {args.port}: the site's {len(site.hosts)} hosts need ports {args.port}-"
+                         f"{args.port + len(site.hosts) - 1}, beyond 65535")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    served = serve_site(site, base_port=args.port)
+    try:
+        served = serve_site(site, base_port=args.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            last = args.port + len(site.hosts) - 1
+            raise UsageError(f"--port {args.port}: a port in {args.port}-{last} is already in use; "
+                             "pick another first port, or 0 for free ports") from None
+        raise UsageError(f"cannot listen on 127.0.0.1: {exc.strerror or exc}") from None
     state_file = None
     try:
         if args.state_file is not None:
@@ -124,13 +173,17 @@ def cmd_scenarios(out: TextIO, patch: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     out = sys.stdout
-    if args.command == "serve":
-        return cmd_serve(args, out)
-    if args.command == "record":
-        return cmd_record(args, out)
-    return cmd_scenarios(out, args.patch)
+    try:
+        if args.command == "serve":
+            return cmd_serve(args, out)
+        if args.command == "record":
+            return cmd_record(args, out)
+        return cmd_scenarios(out, args.patch)
+    except UsageError as exc:
+        parser.exit(2, f"{parser.prog} {args.command}: {exc}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -123,7 +123,13 @@ class ServedSite:
 
 def serve_site(site: SimSite, *, base_port: int = 0, username: str = "demo",
                password: str | None = None, latency_scale: float = 1.0) -> ServedSite:
-    """Start one endpoint per host (ports ``base_port + i``, or free ports when 0)."""
+    """Start one endpoint per host (ports ``base_port + i``, or free ports when 0). A
+    ``base_port`` whose hosts would run past 65535 is a ValueError before anything listens;
+    a port already taken is the endpoint's OSError (EADDRINUSE), every endpoint closed."""
+    if not isinstance(base_port, int) or not 0 <= base_port <= 65535 or \
+            (base_port and base_port + len(site.hosts) - 1 > 65535):
+        raise ValueError(f"base_port {base_port!r}: the {len(site.hosts)} hosts need ports within 1-65535 "
+                         "(or 0 for free ports)")
     endpoint_class = _endpoint_class()
     secret = password if password is not None else secrets.token_urlsafe(16)
     hosts: list[ServedHost] = []

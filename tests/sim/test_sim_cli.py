@@ -103,3 +103,46 @@ def test_scenarios_are_listed_and_unknown_sites_refused(monkeypatch: pytest.Monk
     assert [line.split()[0] for line in out.getvalue().splitlines()] == list(SCENARIOS)
     with pytest.raises(SystemExit):
         cli.main(["record", "--site", "no-such-site"])
+
+
+# -- bad arguments: one line and exit 2, never a traceback (issue 10, item 13) --------------
+
+@pytest.mark.parametrize("argv, says", [
+    (["serve", "--port", "70000"], "argument --port: 70000 is not a port"),
+    (["serve", "--port", "-1"], "argument --port: -1 is not a port"),
+    (["serve", "--port", "eighty"], "argument --port: 'eighty' is not a port number"),
+    (["serve", "--port", "65534"], "--port 65534: the site's 4 hosts need ports 65534-65537, beyond 65535"),
+    (["serve", "--speed", "-5"], "argument --speed: speed must be a positive number, not -5"),
+    (["serve", "--speed", "0"], "argument --speed: speed must be a positive number, not 0"),
+    (["serve", "--speed", "inf"], "argument --speed: speed must be a positive number, not inf"),
+    (["serve", "--site", "no-such-site"], "hvconsole-sim serve: unknown site 'no-such-site'"),
+    (["record", "--interval", "0"], "argument --interval: interval must be a positive number, not 0"),
+    (["record", "--seconds", "nan"], "argument --seconds: seconds must be a positive number, not nan"),
+])
+def test_bad_arguments_are_one_message_and_exit_2(capsys, argv: list[str], says: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and says in err and "Traceback" not in err
+
+
+def test_a_busy_port_is_one_message_and_exit_2() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"hvconsole-sim serve: --port {port}: a port in {port}-{port + 3} is already in use; "
+                           "pick another first port, or 0 for free ports\n")
+
+
+def test_version(capsys) -> None:
+    from hvconsole import __version__
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == f"hvconsole-sim {__version__}\n"

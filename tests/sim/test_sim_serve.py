@@ -164,3 +164,15 @@ def test_stop_ends_every_endpoint_and_is_idempotent() -> None:
     import requests
     with pytest.raises(requests.ConnectionError):
         requests.post(urls[0], data=b"", timeout=2)
+
+
+@pytest.mark.parametrize("port", [-1, 70000, 65535])
+def test_a_base_port_out_of_range_is_refused_before_anything_listens(port: int) -> None:
+    from datetime import datetime, timezone
+
+    from hvconsole.sim.clock import SimClock
+    from hvconsole.sim.demo import build_demo_site
+
+    site = build_demo_site(1, SimClock.manual(datetime(2026, 11, 25, tzinfo=timezone.utc)))
+    with pytest.raises(ValueError, match="need ports within 1-65535"):
+        serve_site(site, base_port=port)
