@@ -63,7 +63,7 @@ class Condition:
     evaluate: Callable[[HostFacts], Verdict]
 
 
-def _names(names: list[str], limit: int = 5) -> str:
+def _names(names: list[str], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
 
 

@@ -75,9 +75,9 @@ def assess(host: str, snap: Snapshot | None, update: CatalogUpdate, track: str =
                           f"not applicable: {scope.reason} ({update.kb} is for {scope_text(update.applies_if)}; "
                           f"build {running} is below {target.version})",
                           running=running, target=target.version, kb_seen=kb_seen, applies=False)
-    if scope.reason:
-        evidence += (f"; applies: {scope.reason}" if scope.holds else
-                     f"; treated as applicable: {scope.reason}")
+    if scope.reason:   # the scope first: it is what an admin asks next
+        evidence = (f"applies: {scope.reason}" if scope.holds else
+                    f"treated as applicable: {scope.reason}") + f"; {evidence}"
     if os_info.pending_reboot and kb_seen:
         return Compliance(host, update.kb, PENDING_REBOOT,
                           f"{update.kb} is installed but the host still runs {running} (below "

@@ -2,8 +2,8 @@
 
 The script bodies travel once per shell, as environment variables set when the shell is
 created, gzip-compressed and base64-encoded (one Windows environment variable holds at most
-32,767 characters; compressed, the largest script uses about a third of that); each call sends only a small fixed loader on the command line (WinRM caps the
-command line near 8,191 characters). Parameters are base64 of a UTF-8 JSON object, checked
+32,767 characters; compressed, the largest script uses about a third of that); each call
+sends only a small fixed loader on the command line. Parameters are base64 of a UTF-8 JSON object, checked
 against the base64 alphabet before they are placed in the loader, so they are provably
 inert text: no quote, no semicolon, no ``$`` can get through. See docs/architecture.md.
 """
@@ -21,7 +21,11 @@ from typing import Any, Mapping
 ENV_PREFIX = "HVC_SCRIPT_"
 # Encoded parameters longer than this go through stdin instead of the command line.
 INLINE_PARAMS_MAX = 2000
-# What Windows accepts as a command line (cmd.exe/CreateProcess); checked before sending.
+# The command line is checked against cmd.exe's limit (8,191 characters, Microsoft's "Command
+# prompt line string limitation"), not WinRM's: WinRM itself has no such cap and
+# CreateProcess takes 32,767. The client skips cmd.exe (WINRS_SKIP_CMD_SHELL), so this cap is
+# conservative on purpose: the loader needs about 1 kB, and a host that does run the
+# command through cmd.exe (an older or differently configured WinRS) still works.
 COMMAND_LINE_MAX = 8191
 POWERSHELL = "powershell.exe"
 POWERSHELL_ARGS = "-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand"
