@@ -339,12 +339,19 @@ class PlanningService:
 
     # -- review -------------------------------------------------------------------------------
 
-    def review(self, plan: PatchPlan, snaps: Mapping[str, Snapshot], *, contact: str = "",
+    def review(self, plan: PatchPlan | PlanDraft, snaps: Mapping[str, Snapshot], *, contact: str = "",
                check_compliance: bool = True) -> PlanReview:
         """Everything the admin must see before "Start run": what stops the plan, the
         compliance of its hosts, the VMs it touches, the actions per host in order, the
-        estimated downtime and the stakeholder notice. Hosts missing from ``snaps`` are
-        polled here."""
+        estimated downtime and the stakeholder notice (``contact`` goes into it; a draft
+        brings its own). Hosts missing from ``snaps`` are polled here. A draft that
+        cannot be a plan is reviewed as that one problem."""
+        if isinstance(plan, PlanDraft):
+            contact = contact or plan.contact
+            try:
+                plan = build_plan(plan, self.catalog)
+            except PlanError as exc:
+                return PlanReview([str(exc)], [], [], {}, {}, "")
         update = self.catalog.get(plan.kb)
         if update is None:
             return PlanReview([f"{plan.kb} is not in the update catalog"], [], [], {}, {}, plan.notice)
