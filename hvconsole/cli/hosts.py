@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_TEST_FAILED, EXIT_BAD_INPUT, EXIT_NO_KEYRING, EXIT_TEST_WARNING = 0, 1, 2, 3, 4
+MAX_IMPORT_BYTES = 10_000_000   # thousands of hosts fit in far less; a bigger file is a mistake
 TLS_WARNING = ("WARNING: the server certificate of {name} will NOT be validated; anyone on the network "
                "path can impersonate the host and capture the credential. Use a CA bundle instead.")
 
@@ -136,6 +137,10 @@ def _guard(handler):
             return EXIT_NO_KEYRING
         except (InventoryError, CredentialStoreError) as exc:
             _err(prefix + str(exc))
+            return EXIT_BAD_INPUT
+        except OSError as exc:        # the inventory folder not writable, a full disk, ...
+            where = f" {exc.filename}" if exc.filename else ""
+            _err(f"{prefix}cannot write{where}: {exc.strerror or exc}")
             return EXIT_BAD_INPUT
     return run
 
@@ -282,9 +287,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     fmt = args.format or _format_of(str(args.file))
     try:
-        text = args.file.read_text(encoding="utf-8-sig")   # Excel writes a BOM
+        with args.file.open("rb") as f:
+            data = f.read(MAX_IMPORT_BYTES + 1)
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise CliError(f"{args.file} is larger than {MAX_IMPORT_BYTES // 1_000_000} MB: not a host list")
+    try:
+        text = data.decode("utf-8-sig")   # Excel writes a BOM
+    except UnicodeDecodeError:
+        raise CliError(f"{args.file} is not UTF-8 text (in Excel: Save As, CSV UTF-8)") from None
     hosts = parse_import(text, fmt)
     added = _open_book(None).add_many(hosts)
     print(f"imported {len(added)} host(s): {', '.join(h.name for h in added) or 'none'}")

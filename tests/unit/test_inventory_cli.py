@@ -373,3 +373,28 @@ def test_connection_test_cleans_the_hosts_own_text(home, memory, monkeypatch, ca
     for bad in ("\x1b", "\x07", "\u202e", "\x9b"):
         assert bad not in out
     assert "\\u202e" in out                                   # JSON keeps it, escaped
+
+
+def test_import_of_a_file_that_is_not_utf8_or_too_big_is_one_message(home, monkeypatch, tmp_path, capsys) -> None:
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("name,address,username\nZürich,a.example,u\n".encode("latin-1"))
+    assert hosts(monkeypatch, "import", str(latin)) == cli.EXIT_BAD_INPUT
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"name,address,username\n" + b"x" * (cli.MAX_IMPORT_BYTES + 1))
+    assert hosts(monkeypatch, "import", str(big)) == cli.EXIT_BAD_INPUT
+    assert "larger than 10 MB" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_one_message(home, memory, monkeypatch, password, capsys) -> None:
+    import errno
+
+    from hvconsole.core.inventory import store
+
+    def full(path, text, **_):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    monkeypatch.setattr(store, "atomic_write_text", full)
+    assert add(monkeypatch, password) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err == f"hvconsole hosts add: cannot write {paths.inventory_path()}: No space left on device\n"
+    assert memory.entries == {}                       # the password saved first was taken back
