@@ -135,6 +135,17 @@ def build_report(journal: Journal, run_id: int, *, simulated: bool | None = None
     }
 
 
+_ISO_TIME = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
+
+
+def _times_in_text(text: Any) -> Any:
+    """ISO times inside an evidence sentence ("last boot 2026-12-07T05:08:34.509+00:00")
+    in the report's one format; anything that is not text is returned as it is."""
+    if not isinstance(text, str):
+        return text
+    return _ISO_TIME.sub(lambda m: report_time(m.group()) or m.group(), text)
+
+
 def _is_demo_journal(journal: Journal) -> bool:
     from hvconsole import paths     # where the demo keeps its journal; no I/O beyond resolving
     try:
@@ -150,7 +161,7 @@ def _host_report(host: str, wave: str | None, records: list[StepRecord]) -> Host
         rep.steps.append({"step": r.step, "attempt": r.attempt, "outcome": r.outcome or "in flight",
                           "started_at": report_time(r.started_at),
                           "finished_at": report_time(r.finished_at),
-                          "summary": ev.get("summary", "")})
+                          "summary": _times_in_text(ev.get("summary", ""))})
         if r.step == "preflight" and r.outcome == "ok":
             rep.build_before = ev.get("build")
             rep.last_boot_before = report_time(ev.get("last_boot"))
@@ -164,7 +175,8 @@ def _host_report(host: str, wave: str | None, records: list[StepRecord]) -> Host
         elif r.step == "verify" and r.outcome is not None:
             rep.build_after = ev.get("build")
             rep.last_boot_after = report_time(ev.get("last_boot"))
-            rep.checks = list(ev.get("checks", []))
+            rep.checks = [dict(c, detail=_times_in_text(c.get("detail"))) if isinstance(c, Mapping) else c
+                          for c in ev.get("checks", [])]
         elif r.step == "postcheck" and r.outcome is not None:
             rep.vms_after = list(ev.get("vms", []))
             rep.soak_findings = list(ev.get("findings", []))

@@ -98,7 +98,10 @@ def journal_with(tmp_path, *, cancel_after_install: bool) -> tuple[Journal, int]
                 return j, run
             if step == "verify":
                 ev.update(build="20348.3695", last_boot="2026-12-07T06:05:00.000Z",
-                          checks=[{"check": "build at target", "passed": True, "detail": "20348.3695"}])
+                          checks=[{"check": "build at target", "passed": True, "detail": "20348.3695"},
+                                  {"check": "rebooted after install", "passed": True,
+                                   "detail": "last boot 2026-12-07T06:05:00.509000+00:00, "
+                                             "install started 2026-12-07T06:01:02.710Z"}])
             if step == "postcheck":
                 ev.update(vms=vms)
             j.finish_step(sid, "ok", ev)
@@ -126,6 +129,7 @@ def test_every_time_has_one_format_and_a_named_clock(tmp_path):
     assert f"Created {rep['created_at']} (console clock), report generated {rep['generated_at']} (console clock)" in text
     assert "When (host clock)" in page and "Started (console clock)" in page and "Finished (console clock)" in page
     assert "2026-12-07 06:05:00 UTC" in page
+    assert "last boot 2026-12-07 06:05:00 UTC, install started 2026-12-07 06:01:02 UTC" in page
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", page), "an ISO time slipped through in another format"
 
 
