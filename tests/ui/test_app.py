@@ -15,7 +15,7 @@ from PySide6.QtGui import QImage
 
 from hvconsole.ui import vmstate
 
-pytestmark = pytest.mark.slow
+
 
 PROCESS_TIMEOUT_S = 90  # generous: a cold start on a loaded machine
 
@@ -31,9 +31,11 @@ def colour_counts(image: QImage, step: int = 2) -> Counter:
                    for y in range(0, image.height(), step))
 
 
+@pytest.mark.slow
 def test_demo_screenshot_shows_live_tiles(tmp_path, qapp):
     shot = tmp_path / "demo.png"
-    proc = run_hvconsole("--demo", "--screenshot", str(shot), "--after", "5", tmp_path=tmp_path)
+    # Starting the site, five first polls (a shell each) on a loaded machine: generous.
+    proc = run_hvconsole("--demo", "--screenshot", str(shot), "--after", "15", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     image = QImage(str(shot))
     assert not image.isNull()
@@ -44,6 +46,7 @@ def test_demo_screenshot_shows_live_tiles(tmp_path, qapp):
     assert "Fatal Python error" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_without_hosts_the_welcome_page_is_shown(tmp_path, qapp):
     shot = tmp_path / "welcome.png"
     # The inventory is read on a background thread after first paint (its imports take
@@ -57,6 +60,7 @@ def test_without_hosts_the_welcome_page_is_shown(tmp_path, qapp):
     assert seen[vmstate.COLOUR_RUNNING] < 500     # no tiles, only the logo
 
 
+@pytest.mark.slow
 def test_unwritable_screenshot_path_fails_plainly(tmp_path, qapp):
     target = tmp_path / "missing-dir" / "x.png"
     proc = run_hvconsole("--screenshot", str(target), "--after", "0", tmp_path=tmp_path)
@@ -64,6 +68,7 @@ def test_unwritable_screenshot_path_fails_plainly(tmp_path, qapp):
     assert "could not write the screenshot" in proc.stderr
 
 
+@pytest.mark.slow
 def test_open_demo_site_from_the_welcome_page(qtbot):
     from hvconsole.app import GuiSession
     from hvconsole.ui.background import wait_parked
@@ -76,9 +81,44 @@ def test_open_demo_site_from_the_welcome_page(qtbot):
     qtbot.mouseClick(window.welcome.demo_button, Qt.MouseButton.LeftButton)
     assert window.stack.currentWidget() is window.starting
     qtbot.waitUntil(lambda: window.page is not None, timeout=30_000)
-    qtbot.waitUntil(lambda: window.monitor.tiles.rowCount() == 40, timeout=30_000)
+    site = session.site
+    assert site.kind == "demo" and site.simulated
+    vms = sum(len(host.sim.vms) for host in site.embedded.hosts)   # the demo-patch site: 5 hosts
+    assert len(site.targets) == 5
+    qtbot.waitUntil(lambda: window.monitor.tiles.rowCount() == vms, timeout=30_000)
     assert window.windowTitle().endswith("Demo site (simulated)")
+    # The demo has its own patch journal (Patch ▸ Patch runs… reads it), never the real one.
+    assert window.journal_path == site.journal_path and window.journal_path.parent.name == "demo"
+    assert window.patch_session is session.patch_session
     window.close()
     assert session.stop()
     assert session.site is None
     assert wait_parked(10)
+
+
+# -- the window's command line --------------------------------------------------------------------
+
+def test_version(capsys):
+    from hvconsole import __version__
+    from hvconsole.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hvconsole {__version__}"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--demo", "--demo-speed", "0"], "the demo speed must be above 0"),
+    (["--demo", "--demo-speed", "-5"], "the demo speed must be above 0"),
+    (["--demo", "--demo-speed", "fast"], "'fast' is not a number"),
+    (["--demo-speed", "10"], "--demo-speed only applies with --demo"),
+    (["--after", "3"], "--after only applies with --screenshot"),
+    (["--screenshot", "x.png", "--after", "-1"], "--after must be between 0 and 86400"),
+])
+def test_bad_window_options_get_one_clear_line(args, message, capsys):
+    from hvconsole.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
