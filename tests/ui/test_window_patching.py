@@ -247,3 +247,23 @@ def test_the_vm_detail_window_opens_on_the_main_graphs_range(window):
     dialog = window.page.details.open("HV01", tile.vm.id)
     assert dialog.window_s == 300
     dialog.close()
+
+
+def test_maintenance_read_from_a_real_journal_marks_the_host(window, tmp_path):
+    """The shape the patch session hands over is ``watch.open_maintenance``'s: a run in
+    another process that put HV01 in maintenance and is installing there now."""
+    from hvconsole.patch.watch import open_maintenance
+    with Journal(tmp_path / "patch-journal.sqlite") as journal:
+        run = journal.create_run("KB5061906", {"kb": "KB5061906", "waves": [{"name": "pilot", "hosts": ["HV01"]}]})
+        journal.set_run_state(run, "running")
+        on = journal.begin_step(run, "HV01", "maintenance-on", {})
+        journal.finish_step(on, "ok", {})
+        journal.begin_step(run, "HV01", "install", {})      # in flight
+        active = open_maintenance(journal)
+    assert [(a.host, str(a.step)) for a in active] == [("HV01", "install")]
+    session = FakeSession()
+    window.set_patch_session(session, tmp_path / "patch-journal.sqlite")
+    session.maintenance_changed.emit(active)
+    window.monitor.polling.flush()
+    assert host_cell(window, "HV01", COL_STATUS) == "patching: install"
+    assert window.monitor.under_maintenance("HV01") and not window.monitor.under_maintenance("HV02")
