@@ -319,7 +319,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_halt(args: argparse.Namespace) -> int:
-    from hvconsole.core.patch.vocabulary import HALTED_REASON, RunState
+    from hvconsole.core.patch.vocabulary import HALTED_REASON, HostStatus, RunState
     from hvconsole.patch.control import request
     from hvconsole.patch.engine import is_being_executed
     from hvconsole.patch.run_view import run_view
@@ -332,7 +332,7 @@ def cmd_halt(args: argparse.Namespace) -> int:
         # Nobody executes it and it was waiting between the pilot and production: no host
         # is part-way, so ending it needs no host.
         view = run_view(journal, args.run, pid=None)
-        if all(h.status in ("done", "not started", "failed", "cancelled") for h in view.hosts):
+        if all(h.finished or h.status == HostStatus.NOT_STARTED for h in view.hosts):
             journal.set_run_state(args.run, RunState.CANCELLED, HALTED_REASON,
                                   only_from=frozenset({RunState.CANCELLING}))
             print(f"run {args.run}: {HALTED_REASON}; production was not started")
@@ -354,6 +354,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from hvconsole.cli.patch_text import report_text
+    from hvconsole.core.patch.vocabulary import RunState
     from hvconsole.core.patch.report import build_report, render_html
     with _journal(args) as journal:
         report = build_report(journal, args.run)
@@ -365,7 +366,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if args.html:
         Path(args.html).write_text(render_html(report), encoding="utf-8")
-    ok = report["state"] == "done" and report["summary"]["verified"] == report["summary"]["hosts"]
+    ok = report["state"] == RunState.DONE and report["summary"]["verified"] == report["summary"]["hosts"]
     return EXIT_OK if ok else EXIT_FAILED
 
 

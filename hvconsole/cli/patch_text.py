@@ -14,7 +14,7 @@ from typing import Any, Iterable, TextIO
 from hvconsole.core.catalog import Catalog
 from hvconsole.core.compliance import Compliance
 from hvconsole.core.patch.journal import Journal
-from hvconsole.core.patch.vocabulary import Phase, ProgressEvent, RunState
+from hvconsole.core.patch.vocabulary import HostStatus, Phase, ProgressEvent, RunState
 from hvconsole.patch.text import clean
 
 _MARKS = {Phase.START: "..", Phase.OK: "ok", Phase.FAILED: "FAILED", Phase.SKIPPED: "skip",
@@ -83,8 +83,8 @@ def runs_text(journal: Journal) -> str:
     rows = []
     for run in journal.runs():
         view = run_view(journal, run.id)
-        done = sum(h.status == "done" for h in view.hosts)
-        failed = sum(h.status == "failed" for h in view.hosts)
+        done = sum(h.status == HostStatus.DONE for h in view.hosts)
+        failed = sum(h.status == HostStatus.FAILED for h in view.hosts)
         pending = len(view.pending_reboot)
         rows.append([str(run.id), run.created_at.strftime("%Y-%m-%d %H:%M"), run.kb, str(view.state),
                      f"{done}/{len(view.hosts)} done, {failed} failed"

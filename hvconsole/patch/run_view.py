@@ -17,14 +17,13 @@ from typing import Any
 
 from hvconsole.core.patch.journal import EventRecord, Journal, RunRecord, StepRecord
 from hvconsole.core.patch.steps import installed_awaiting_reboot, next_step, pending_reboot_advice
-from hvconsole.core.patch.vocabulary import (COMPLETED_OUTCOMES, FINISHED_STATES, STEP_ORDER, Decision, RunEvent,
-                                             RunState, StepOutcome)
+from hvconsole.core.patch.vocabulary import (COMPLETED_OUTCOMES, FINISHED_STATES, HOST_FINISHED, STEP_ORDER, Decision,
+                                             HostStatus, RunEvent, RunState, StepOutcome, StepState)
 from hvconsole.core.timeutil import parse_time, utcnow
 
 from .control import executing_pid
 
-# StepView.state values (a step's outcome, or where it stands without one).
-PENDING, RUNNING = "pending", "running"
+PENDING, RUNNING = StepState.PENDING, StepState.RUNNING
 # How many of the newest progress events a view carries (the live log's tail).
 LOG_TAIL = 200
 
@@ -32,7 +31,7 @@ LOG_TAIL = 200
 @dataclass(frozen=True)
 class StepView:
     step: str
-    state: str                      # pending | running | ok | failed | skipped | cancelled
+    state: StepState
     started: datetime | None = None
     finished: datetime | None = None
     elapsed_s: float | None = None  # finished - started, or now - started while running
@@ -47,12 +46,12 @@ class HostTimeline:
     steps: list[StepView]
     current_step: str | None        # the step in flight, or the next one to run (None: finished)
     pending_reboot: bool            # installed, reboot cancelled/never reached, host finished with
-    status: str = "not started"     # not started | in progress | done | failed | cancelled
+    status: HostStatus = HostStatus.NOT_STARTED
     advice: str = ""                # what the admin should do (pending reboot)
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed", "cancelled")
+        return self.status in HOST_FINISHED
 
 
 @dataclass(frozen=True)
@@ -146,21 +145,22 @@ def _timeline(host: str, wave: str, records: list[StepRecord], now: datetime, fi
         last = rows[-1]
         end = last.finished_at
         elapsed = ((end or now) - last.started_at).total_seconds()
-        steps.append(StepView(str(step), last.outcome or RUNNING, last.started_at, end, max(0.0, elapsed),
+        steps.append(StepView(str(step), StepState(last.outcome) if last.outcome else RUNNING, last.started_at, end,
+                              max(0.0, elapsed),
                               str((last.evidence or {}).get("summary", "")), len(rows)))
     ended = any(r.outcome in (StepOutcome.FAILED, StepOutcome.CANCELLED) for r in records if r.step in STEP_ORDER)
     in_flight = next((r.step for r in reversed(records) if r.outcome is None and r.step in STEP_ORDER), None)
     nxt = next_step([r for r in records if r.step in STEP_ORDER]) if records else STEP_ORDER[0]
     if any(r.outcome == StepOutcome.FAILED for r in records if r.step in STEP_ORDER):
-        status = "failed"
+        status = HostStatus.FAILED
     elif any(r.outcome == StepOutcome.CANCELLED for r in records if r.step in STEP_ORDER):
-        status = "cancelled"
+        status = HostStatus.CANCELLED
     elif records and nxt is None:
-        status = "done"
+        status = HostStatus.DONE
     elif records:
-        status = "in progress"
+        status = HostStatus.IN_PROGRESS
     else:
-        status = "not started"
+        status = HostStatus.NOT_STARTED
     current = in_flight or (None if ended or nxt is None or not records else str(nxt))
     pending = (ended or finished_run) and installed_awaiting_reboot(records)
     return HostTimeline(host=host, wave=wave, steps=steps, current_step=current, pending_reboot=pending,

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from hvconsole.core.patch.plan import Wave
 from hvconsole.core.patch.steps import installed_awaiting_reboot, next_step, pending_reboot_advice
-from hvconsole.core.patch.vocabulary import (CHANGING_STEPS, FINISHED_STATES, RUN_WIDE, Decision, HostState, Phase,
-                                             RunEvent, RunState, Step, StepOutcome, phase_for_run_state)
+from hvconsole.core.patch.vocabulary import (CHANGING_STEPS, FINISHED_STATES, RUN_WIDE, Decision, GateVerdict, HostState,
+                                             Phase, RunEvent, RunState, Step, StepOutcome, phase_for_run_state)
 from hvconsole.core.timeutil import parse_time
 
 from .context import HostContext, RunContext
@@ -131,11 +131,11 @@ class PatchRunner:
             if run.control.state() == RunState.CANCELLING:
                 return RunResult(RunState.CANCELLED, self._cancel_reason("cancelled during the soak"),
                                  self._host_states())
-            state = "passed" if passed else "failed"
+            state = GateVerdict.PASSED if passed else GateVerdict.FAILED
             detail = "; ".join(reasons)
         else:
             detail = "(recorded earlier)"
-        if state == "failed":
+        if state == GateVerdict.FAILED:
             run.say(RUN_WIDE, RunEvent.SOAK, Phase.FAILED, f"health gate failed: {detail}")
             return RunResult(RunState.FAILED, f"the pilot wave did not pass its health gate: {detail}; production "
                                               "waves were not started", self._host_states())

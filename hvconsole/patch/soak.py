@@ -27,7 +27,7 @@ from hvconsole.core.enums import HEARTBEAT_OK
 from hvconsole.core.patch.plan import Wave
 from hvconsole.core.patch.steps import prior_vm_states, vms_not_restored
 from hvconsole.core.patch.vocabulary import Step, StepOutcome
-from hvconsole.core.patch.vocabulary import RUN_WIDE, Phase, RunEvent
+from hvconsole.core.patch.vocabulary import RUN_WIDE, GateVerdict, Phase, RunEvent
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, utcnow
 
@@ -38,7 +38,7 @@ from .waiting import StopRequested
 STEP = RunEvent.SOAK
 
 
-def soak_state(run: RunContext, wave: Wave) -> str | None:
+def soak_state(run: RunContext, wave: Wave) -> GateVerdict | None:
     """``passed`` / ``failed`` when every host of ``wave`` has a finished soak row, else None."""
     verdicts = []
     for host in wave.hosts:
@@ -46,7 +46,7 @@ def soak_state(run: RunContext, wave: Wave) -> str | None:
         if not rows:
             return None
         verdicts.append(rows[-1].outcome)
-    return "passed" if all(v == "ok" for v in verdicts) else "failed"
+    return GateVerdict.PASSED if all(v == StepOutcome.OK for v in verdicts) else GateVerdict.FAILED
 
 
 def run_soak(run: RunContext, wave: Wave) -> tuple[bool, list[str]]:

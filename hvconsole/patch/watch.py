@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hvconsole.core.patch.journal import Journal, RunRecord, StepRecord
-from hvconsole.core.patch.vocabulary import FINISHED_STATES, STEP_ORDER, RunState, Step, StepOutcome
+from hvconsole.core.patch.vocabulary import FINISHED_STATES, STEP_ORDER, RunEvent, RunState, Step, StepOutcome
 from hvconsole.core.timeutil import parse_time, utcnow
 
 from .control import executing_pid
@@ -99,7 +99,7 @@ def _summaries(journal: Journal) -> list[RunSummary]:
 
 def _where(records: list[StepRecord]) -> StepRecord | None:
     """The step in flight (a kill leaves one), else the last step recorded."""
-    steps = [r for r in records if r.step in STEP_ORDER or r.step == "soak"]
+    steps = [r for r in records if r.step in STEP_ORDER or r.step == RunEvent.SOAK]
     return next((r for r in reversed(steps) if r.outcome is None), steps[-1] if steps else None)
 
 

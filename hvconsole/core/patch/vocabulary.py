@@ -96,6 +96,37 @@ class HostState(StrEnum):
     STOPPED = "stopped"        # the process stopped; the journal has where it stood
 
 
+class HostStatus(StrEnum):
+    """Where one host of a run stands, as the journal tells it (``run_view``)."""
+
+    NOT_STARTED = "not started"
+    IN_PROGRESS = "in progress"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+HOST_FINISHED = frozenset({HostStatus.DONE, HostStatus.FAILED, HostStatus.CANCELLED})
+
+
+class StepState(StrEnum):
+    """A step in a host's timeline: its outcome, or where it stands without one."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class GateVerdict(StrEnum):
+    """The soak's health gate over all pilot hosts."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+
+
 class Decision(StrEnum):
     """The admin's answer to a run awaiting promotion."""
 
