@@ -194,3 +194,25 @@ def test_read_trace_keeps_good_lines_and_reports_bad_ones(trace):
     # of its host is kept; at least the first good line always is.
     if good and good[0]:
         assert snaps and snaps[0].polled_at.isoformat().startswith("2026-11-25T09:00:00")
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(traces())
+def test_detect_command_never_raises_and_exits_0_or_2(tmp_path_factory, trace):
+    """``hvconsole detect`` over the same traces: a result (0) or one message (2), never a
+    traceback; 0 exactly when some line held a snapshot."""
+    import argparse
+
+    from hvconsole.cli import detect
+
+    data, good = trace
+    path = tmp_path_factory.mktemp("trace") / "t.jsonl"
+    path.write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    args = argparse.Namespace(trace=str(path), json=True, thresholds=None, strict=False)
+    rc = detect.run(args, out=out, err=err)
+    kept = list(read_trace(io.BytesIO(data)))
+    assert rc == (0 if kept else 2)
+    assert "\x1b" not in err.getvalue() and "\u202e" not in err.getvalue()
