@@ -78,20 +78,26 @@ def _record(site: Any, args: argparse.Namespace) -> int:
         say(f"hvconsole record: cannot write {args.output}: {exc.strerror}")
         return 2
     collectors: list[_Watched] = []
+    interrupted = False
     try:
         collectors = [_Watched(Collector(t, timeout_s=args.timeout)) for t in site.targets]
         recorder = TraceRecorder(collectors, out, interval_s=args.interval)
         with _Progress(collectors, args.seconds, min(args.progress, PROGRESS_EVERY_S)):
-            stats = recorder.run(args.seconds)
+            try:
+                recorder.run(args.seconds)
+            except KeyboardInterrupt:       # Ctrl+C: the recorder has written what it had
+                interrupted = True
     finally:
         for c in collectors:
             c.close()
         out.close()
+    stats = recorder.stats
     polls = sum(stats.polls.values())
     failed = sum(stats.unreachable.values())
-    say(f"recorded {polls} polls of {len(collectors)} hosts to {args.output}"
+    say(("interrupted: " if interrupted else "")
+        + f"recorded {polls} polls of {len(collectors)} hosts to {args.output}"
         + (f" ({failed} unreachable)" if failed else ""))
-    return 0
+    return 130 if interrupted else 0
 
 
 class _Watched:

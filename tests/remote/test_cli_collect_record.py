@@ -194,3 +194,24 @@ def test_the_summary_shows_host_text_without_control_characters():
     text = summary(parse_snapshot(doc))
     assert not re.search(r"[\x00-\x1f\x7f\u202a-\u202e]", text.replace("\n", ""))
     assert "Windows [2J Server evil" in text
+
+
+def test_ctrl_c_keeps_the_trace_and_says_what_was_recorded(tmp_path):
+    import signal
+    trace = tmp_path / "trace.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "hvconsole", "record", "--demo", "--seconds", "600",
+                             "--interval", "0.5", "--progress", "1", "-o", str(trace)],
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        first = proc.stderr.readline()           # a progress line: it is recording
+        assert first.startswith("recorded "), first
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, rest
+    assert re.search(rf"^interrupted: recorded \d+ polls of 4 hosts to {re.escape(str(trace))}", rest, re.M), rest
+    assert "Traceback" not in rest
+    assert list(read_trace(io.BytesIO(trace.read_bytes()), strict=True))
