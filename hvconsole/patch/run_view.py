@@ -149,7 +149,12 @@ def _timeline(host: str, wave: str, records: list[StepRecord], now: datetime, fi
                               max(0.0, elapsed),
                               str((last.evidence or {}).get("summary", "")), len(rows)))
     ended = any(r.outcome in (StepOutcome.FAILED, StepOutcome.CANCELLED) for r in records if r.step in STEP_ORDER)
-    in_flight = next((r.step for r in reversed(records) if r.outcome is None and r.step in STEP_ORDER), None)
+    # In flight: a step whose LATEST attempt has no outcome. An earlier attempt killed
+    # mid-way keeps its open row for ever (rows are never rewritten); the resume's new
+    # attempt is the one that counts.
+    latest = {r.step: r for r in records if r.step in STEP_ORDER}
+    in_flight = next((r.step for r in sorted(latest.values(), key=lambda r: r.id, reverse=True)
+                      if r.outcome is None), None)
     nxt = next_step([r for r in records if r.step in STEP_ORDER]) if records else STEP_ORDER[0]
     if any(r.outcome == StepOutcome.FAILED for r in records if r.step in STEP_ORDER):
         status = HostStatus.FAILED

@@ -98,8 +98,14 @@ def _summaries(journal: Journal) -> list[RunSummary]:
 
 
 def _where(records: list[StepRecord]) -> StepRecord | None:
-    """The step in flight (a kill leaves one), else the last step recorded."""
-    steps = [r for r in records if r.step in STEP_ORDER or r.step == RunEvent.SOAK]
+    """The step in flight (a kill leaves one), else the last step recorded. Only each
+    (host, step)'s latest attempt counts: a killed attempt's row stays open after the
+    resume's new attempt finished."""
+    latest: dict[tuple[str, str], StepRecord] = {}
+    for r in records:
+        if r.step in STEP_ORDER or r.step == RunEvent.SOAK:
+            latest[(r.host, r.step)] = r
+    steps = sorted(latest.values(), key=lambda r: r.id)
     return next((r for r in reversed(steps) if r.outcome is None), steps[-1] if steps else None)
 
 

@@ -71,11 +71,15 @@ def test_a_run_stopped_mid_install_is_interrupted_and_its_host_still_in_maintena
     finally:
         lock.release()
 
-    # Resumed to the end: nothing open any more.
+    # Resumed to the end: nothing open any more, though the killed attempt's row stays open.
     hosts["HV01"].stop_after.clear()
     assert run(journal, run_id, hosts).state == RunState.DONE
     assert open_maintenance(journal) == [] and interrupted_runs(journal) == []
     assert hosts["HV01"].install_starts == 1
+    assert [r.outcome for r in journal.steps(run_id, "HV01") if r.step == "install"] == [None, "ok"]
+    view = run_view(journal, run_id)
+    assert [(h.status, h.current_step) for h in view.hosts] == [("done", None), ("done", None)]
+    assert {s.step: (s.state, s.attempts) for s in view.hosts[0].steps}["install"] == ("ok", 2)
 
 
 def test_a_planned_run_not_started(tmp_path):
