@@ -58,7 +58,10 @@ def format_time(dt: datetime) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     dt = dt.astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # Not strftime("%Y"): glibc writes year 1 as "1", not "0001", and the result would not
+    # parse back. Year 1 is real input: PowerShell's DateTime.MinValue, /Date(-62135596800000)/.
+    return (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+            f"{dt.microsecond // 1000:03d}Z")
 
 
 def utcnow() -> datetime:

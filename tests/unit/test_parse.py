@@ -150,3 +150,40 @@ def test_json_edge_numbers_in_a_line(snap):
     text = json.dumps(snap).replace('"cpu_pct": 3', '"cpu_pct": 1e400').replace('"uptime_s": 431000', '"uptime_s": NaN', 1)
     parsed = parse_snapshot_json(text)
     assert parsed.vms[0].cpu_pct is None and parsed.vms[0].uptime_s is None
+
+
+@pytest.mark.parametrize("text, written", [
+    ("/Date(-62135596800000)/", "0001-01-01T00:00:00.000Z"),     # PowerShell's DateTime.MinValue
+    ("0999-05-01T12:00:00.5Z", "0999-05-01T12:00:00.500Z"),
+    ("9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"),
+])
+def test_extreme_times_are_written_so_that_they_read_back(snap, text: str, written: str):
+    snap["vms"][0]["last_backup"] = text
+    parsed = parse_snapshot(snap)
+    out = parsed.to_dict()
+    assert out["vms"][0]["last_backup"] == written
+    assert parse_snapshot(out) == parsed
+
+
+@pytest.mark.parametrize("field, value", [
+    ("polled_at", "/Date(99999999999999999999)/"), ("polled_at", "/Date(-99999999999999999999)/"),
+    ("host_time", "0001-01-01T00:00:00+01:00"), ("host_time", "9999-12-31T23:59:59-01:00"),
+    ("host_time", "/Date(253402300800000)/"),
+])
+def test_times_beyond_a_datetime_are_a_format_error_naming_the_field(snap, field: str, value: str):
+    snap[field] = value
+    with pytest.raises(SnapshotFormatError) as info:
+        parse_snapshot(snap)
+    assert info.value.field == field and info.value.problem.startswith("time out of range")
+
+
+def test_huge_numbers_in_text_or_objects_are_format_errors(snap):
+    snap["vms"][0]["state"] = "9" * 5000                 # a digit text an enum would have converted
+    assert parse_snapshot(snap).vms[0].state == "9" * 5000  # kept as an unknown name, not int()'d
+    snap["vms"][0]["state"] = 10 ** 4000
+    with pytest.raises(SnapshotFormatError, match="number out of range"):
+        parse_snapshot(snap)
+    snap["vms"][0]["state"] = "Running"
+    snap["vms"][0]["name"] = 10 ** 4000                  # str() of it would raise ValueError
+    with pytest.raises(SnapshotFormatError, match="vms\\[0\\].name: number out of range"):
+        parse_snapshot(snap)
