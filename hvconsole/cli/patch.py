@@ -319,22 +319,15 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_halt(args: argparse.Namespace) -> int:
-    from hvconsole.core.patch.vocabulary import HALTED_REASON, HostStatus, RunState
-    from hvconsole.patch.control import request
+    from hvconsole.core.patch.vocabulary import HALTED_REASON
+    from hvconsole.patch.control import end_halted, request
     from hvconsole.patch.engine import is_being_executed
-    from hvconsole.patch.run_view import run_view
     with _journal(args) as journal:
         request(journal, args.run, "halt")
         pid = is_being_executed(journal, args.run)
         if pid:
             print(f"run {args.run} halted after the pilot: process {pid} ends it without starting production")
-            return EXIT_OK
-        # Nobody executes it and it was waiting between the pilot and production: no host
-        # is part-way, so ending it needs no host.
-        view = run_view(journal, args.run, pid=None)
-        if all(h.finished or h.status == HostStatus.NOT_STARTED for h in view.hosts):
-            journal.set_run_state(args.run, RunState.CANCELLED, HALTED_REASON,
-                                  only_from=frozenset({RunState.CANCELLING}))
+        elif end_halted(journal, args.run):
             print(f"run {args.run}: {HALTED_REASON}; production was not started")
         else:
             print(f"run {args.run} halted; `{PROG} cancel {args.run}` finishes it")

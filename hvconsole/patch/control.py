@@ -25,7 +25,7 @@ from typing import Callable
 
 from hvconsole.core.patch.journal import Journal, JournalError
 from hvconsole.core.patch.vocabulary import (FINISHED_STATES, HALTED_REASON, UNFINISHED_STATES, ControlAction,
-                                             Decision, RunState)
+                                             Decision, RunEvent, RunState, StepOutcome)
 
 ACTIVE_STATES = UNFINISHED_STATES
 FINAL_STATES = FINISHED_STATES
@@ -106,6 +106,26 @@ def request(journal: Journal, run_id: int, action: str) -> RunState:
     if not journal.set_run_state(run_id, wanted, only_from=UNFINISHED_STATES):
         raise ControlError(f"run {run_id} is already {journal.run(run_id).state}")
     return wanted
+
+
+def end_halted(journal: Journal, run_id: int) -> bool:
+    """A halt that no process is there to carry out: when the run was halted between the
+    pilot and production and no host is part-way (every host finished or not started),
+    end it ``cancelled`` here, since there is nothing to put back. True when it ended."""
+    from hvconsole.core.patch.steps import next_step
+    record = journal.run(run_id)
+    if record.decision != Decision.HALT or record.state != RunState.CANCELLING:
+        return False
+    if executing_pid(journal, run_id) is not None:
+        return False
+    hosts = [h for w in record.plan.get("waves") or [] for h in w.get("hosts") or []]
+    for host in hosts:
+        records = [r for r in journal.steps(run_id, host) if r.step != RunEvent.SOAK]
+        ended = any(r.outcome in (StepOutcome.FAILED, StepOutcome.CANCELLED) for r in records)
+        if records and not ended and next_step(records) is not None:
+            return False          # part-way: `cancel` puts it back through the engine
+    return journal.set_run_state(run_id, RunState.CANCELLED, HALTED_REASON,
+                                 only_from=frozenset({RunState.CANCELLING}))
 
 
 def executing_pid(journal: Journal, run_id: int) -> int | None:

@@ -174,3 +174,20 @@ def test_requests_that_do_not_fit_say_why(tmp_path):
     with pytest.raises(ControlError, match="being cancelled"):
         request(journal, run_id, "pause")
     assert request(journal, run_id, "continue") == RunState.CANCELLING      # a cancel stays asked for
+
+
+def test_a_halt_nobody_carries_out_ends_the_run_only_when_no_host_is_part_way(tmp_path):
+    from hvconsole.patch.control import end_halted
+    journal, run_id = new_run(tmp_path, promotion_plan())
+    journal.set_run_state(run_id, RunState.AWAITING_PROMOTION)
+    step = journal.begin_step(run_id, "HV02", "preflight", {})
+    journal.finish_step(step, "ok", {"summary": "fine"})          # production part-way (a stray start)
+    request(journal, run_id, "halt")
+    assert not end_halted(journal, run_id) and journal.run(run_id).state == RunState.CANCELLING
+
+    journal2, run2 = new_run(tmp_path / "b", promotion_plan())
+    journal2.set_run_state(run2, RunState.AWAITING_PROMOTION)
+    request(journal2, run2, "halt")
+    assert end_halted(journal2, run2)
+    assert (journal2.run(run2).state, journal2.run(run2).reason) == ("cancelled", HALTED_REASON)
+    assert not end_halted(journal2, run2)          # once
