@@ -139,12 +139,12 @@ def validate_address(address: str) -> str:
             return str(ipaddress.IPv6Address(bare)) + sep + zone
         except ValueError:
             raise HostValidationError(
-                "address", f"{_shown(text)} is not a valid IPv6 address (to give a port, use the port field)") from None
+                "address", f"{shown_value(text)} is not a valid IPv6 address (to give a port, use the port field)") from None
     if _LOOKS_NUMERIC.match(text):
         try:
             return str(ipaddress.IPv4Address(text))
         except ValueError:
-            raise HostValidationError("address", f"{_shown(text)} is not a valid IPv4 address") from None
+            raise HostValidationError("address", f"{shown_value(text)} is not a valid IPv4 address") from None
     if not text.isascii():
         raise HostValidationError("address", "use the ASCII (punycode, xn--...) form of an international name")
     name = text[:-1] if text.endswith(".") else text
@@ -153,7 +153,7 @@ def validate_address(address: str) -> str:
     for label in name.split("."):
         if not _DNS_LABEL.match(label):
             raise HostValidationError(
-                "address", f"{_shown(text)} is not a valid DNS name (letters, digits and hyphens between dots; "
+                "address", f"{shown_value(text)} is not a valid DNS name (letters, digits and hyphens between dots; "
                            "no spaces or underscores)")
     return text
 
@@ -173,11 +173,11 @@ def validate_port(port: Any) -> int | None:
     if isinstance(port, bool) or not isinstance(port, (int, str)):
         raise HostValidationError("port", f"must be a whole number, not {type(port).__name__}")
     if isinstance(port, str) and len(port.strip()) > 10:
-        raise HostValidationError("port", f"{_shown(port)} is not a port number (1 to 65535)")
+        raise HostValidationError("port", f"{shown_value(port)} is not a port number (1 to 65535)")
     try:
         value = int(str(port).strip())
     except ValueError:
-        raise HostValidationError("port", f"{_shown(port)} is not a number") from None
+        raise HostValidationError("port", f"{shown_value(port)} is not a number") from None
     if not 1 <= value <= 65535:
         raise HostValidationError("port", "must be between 1 and 65535")
     return value
@@ -231,16 +231,16 @@ def parse_bool(value: Any, field_name: str) -> bool:
     if isinstance(value, bool):
         return value
     if not isinstance(value, (int, str)) or (isinstance(value, int) and value not in (0, 1)):
-        raise HostValidationError(field_name, f"{_shown(value)} is not true or false")
+        raise HostValidationError(field_name, f"{shown_value(value)} is not true or false")
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "y", ""):
         return True
     if text in ("0", "false", "no", "n"):
         return False
-    raise HostValidationError(field_name, f"{_shown(value)} is not true or false")
+    raise HostValidationError(field_name, f"{shown_value(value)} is not true or false")
 
 
-def _shown(value: Any, limit: int = 60) -> str:
+def shown_value(value: Any, limit: int = 60) -> str:
     """A bad value quoted for a message: repr (so control characters show as escapes, not
     as terminal commands) and cut, so a megabyte of junk is not echoed back."""
     if not isinstance(value, str):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from .fields import (FIELDS, SECRET_KEYS, DuplicateHostError, HostValidationError, InventoryError,
-                     Transport, UnknownHostError, _shown, is_loopback, new_host_id, parse_bool,
+                     Transport, UnknownHostError, shown_value, is_loopback, new_host_id, parse_bool,
                      validate_address, validate_group, validate_name, validate_path, validate_port,
                      validate_username)
 
@@ -48,7 +48,7 @@ class Host:
             put("transport", Transport(self.transport.strip().lower()))
         except ValueError:
             choices = ", ".join(t.value for t in Transport)
-            raise HostValidationError("transport", f"{_shown(self.transport)} is not one of {choices}") from None
+            raise HostValidationError("transport", f"{shown_value(self.transport)} is not one of {choices}") from None
         put("port", validate_port(self.port))
         put("group", validate_group(self.group))
         put("ca_bundle", validate_path(self.ca_bundle, "ca_bundle"))
@@ -148,7 +148,7 @@ class Inventory:
         host = self.find(name)
         if host is None:
             known = ", ".join(h.name for h in self._hosts) or "none yet"
-            raise UnknownHostError(f"no host named {_shown(name, 64)} in the inventory (known: {known})")
+            raise UnknownHostError(f"no host named {shown_value(name, 64)} in the inventory (known: {known})")
         return host
 
     def add(self, host: Host) -> Host:
@@ -208,12 +208,12 @@ class Inventory:
         if not isinstance(doc, dict):
             raise InventoryError("the file does not hold a JSON object")
         if doc.get("format") != FORMAT_ID:
-            raise InventoryError(f"not an hvconsole inventory (format {_shown(doc.get('format'), 40)})")
+            raise InventoryError(f"not an hvconsole inventory (format {shown_value(doc.get('format'), 40)})")
         version = doc.get("version")
         if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
             raise NewerFormatError(version)
         if version != FORMAT_VERSION or isinstance(version, bool):
-            shown = str(version)[:20] if isinstance(version, int) else _shown(version, 20)
+            shown = str(version)[:20] if isinstance(version, int) else shown_value(version, 20)
             raise InventoryError(f"inventory version {shown} is not one this hvconsole reads "
                                  f"(it reads version {FORMAT_VERSION})")
         entries = doc.get("hosts")
@@ -251,7 +251,7 @@ class RejectedEntry:
         """``hosts[3] ('HV03')``: the position, and the name when it is printable text."""
         name = self.entry.get("name") if isinstance(self.entry, Mapping) else None
         if isinstance(name, str) and name.strip():
-            return f"hosts[{self.index}] ({_shown(name.strip(), 64)})"
+            return f"hosts[{self.index}] ({shown_value(name.strip(), 64)})"
         return f"hosts[{self.index}]"
 
     def describe(self) -> str:
