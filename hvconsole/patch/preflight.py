@@ -26,6 +26,8 @@ from typing import Any, Mapping
 
 from hvconsole.core.applicability import HostFacts, evaluate, scope_text
 from hvconsole.core.catalog import CatalogUpdate
+from hvconsole.core.patch.plan import PatchPlan
+from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.enums import RUNNING_VM_STATES
 from hvconsole.core.timeutil import parse_time
 
@@ -97,6 +99,17 @@ def judge(doc: Mapping[str, Any], update: CatalogUpdate, *, required_free_mb: in
         v.warnings.append(f"{len(stale)} running VM(s) without a backup in the last {backup_max_age_h:g} h: "
                           + ", ".join(stale[:10]) + (" …" if len(stale) > 10 else ""))
     return v
+
+
+def planned_live_migrations(plan: PatchPlan, snap: Snapshot) -> list[dict[str, str]]:
+    """The ``live_migrations`` parameter of patch_preflight: every running VM the plan would
+    live-migrate (the script itself skips clustered ones: the node drain moves those)."""
+    wanted = []
+    for vm in snap.vms if snap.reachable else ():
+        handling = plan.handling_for(vm.id)
+        if vm.state in _RUNNING and handling.action == "live-migrate" and handling.destination:
+            wanted.append({"id": vm.id, "destination": handling.destination})
+    return wanted
 
 
 SECOND_HOP_HINT = ("from a remote session a live migration needs Kerberos with constrained delegation "

@@ -6,10 +6,13 @@ cannot work is refused with the reason and the choice; the sim's host flag
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from hvconsole.core.catalog import load_catalog
-from hvconsole.patch.preflight import judge
+from hvconsole.core.patch.plan import PatchPlan, VmHandling, Wave
+from hvconsole.core.snapshot import Snapshot, VmSample
+from hvconsole.patch.preflight import judge, planned_live_migrations
 
 from patch_support import PACKAGE, PACKAGE_DIR, call, small_site, step, vm_id
 
@@ -97,3 +100,19 @@ def test_preflight_warns_when_the_fix_is_scoped_elsewhere():
     doc, verdict = _preflight(site, [])
     assert verdict.problems == []
     assert any(w.startswith("KB5061906 is not needed here: no confidential VMs on this host") for w in verdict.warnings)
+
+
+def test_planned_live_migrations_are_the_running_vms_the_plan_would_move():
+    plan = PatchPlan(kb="KB5061906", waves=(Wave("pilot", ("HV01",)),),
+                     vm_default=VmHandling("save"),
+                     vm_overrides={A0.upper(): VmHandling("live-migrate", "HV02"),
+                                   vm_id(3): VmHandling("live-migrate", "HV02")})
+    snap = Snapshot(host="HV01", polled_at=datetime(2026, 11, 25, tzinfo=timezone.utc), reachable=True,
+                    vms=(VmSample(id=A0, name="A0", state="Running"), VmSample(id=vm_id(3), name="C0", state="Off"),
+                         VmSample(id=vm_id(2), name="B0", state="Running")))
+    assert planned_live_migrations(plan, snap) == [{"id": A0, "destination": "HV02"}]
+    # What the engine sends is what the script checks.
+    site = small_site(hosts=("HV01", "HV02"))
+    site.host("HV01").migration_delegation = False
+    _, verdict = _preflight(site, planned_live_migrations(plan, snap))
+    assert verdict.problems and "A0" in verdict.problems[0]
