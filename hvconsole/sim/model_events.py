@@ -102,10 +102,6 @@ CATALOG: dict[str, EventKind] = {
     "update_failed": EventKind(SYSTEM, "Microsoft-Windows-WindowsUpdateClient", 20, "Error",
                                "Installation Failure: Windows failed to install the following update with "
                                "error {code}: {title}"),
-    "vm_paused_critical_storage": EventKind(
-        WORKER, _W, 16050, "Critical",   # [U] id; the pause on low disk space is [V]
-        "'{vm}' has been paused because it has run out of disk space on the volume that holds its "
-        "files." + _VMID),
     # Failover clustering, in System [V] (Microsoft's "Failover Clustering system log events"
     # gives the levels: 1069/1205/1230 Error; 1135/1146/1177/1672 Critical). 1135 is written by
     # the surviving nodes; its first insertion string is the removed node.

@@ -310,13 +310,14 @@ class SimVM:
             self._cpu_mode = "flat"
 
     def storage_full_pause(self) -> None:
-        """The volume holding the VM's files runs out of space: Hyper-V pauses the VM and
-        reports HealthState 25 (PausedCritical)."""
+        """The volume holding the VM's files runs out of space: below about 200 MB free
+        Hyper-V pauses the VM, "Paused-Critical" (Ben Armstrong, Microsoft, "Why is my
+        virtual machine Paused-Critical?"), HealthState 25. No event is written here: its
+        id is not verified."""
         with self.site.acting():
             t = self._new_action()
             self.state, self._paused_at = "Paused", t
             self.health = "CriticalFailure"
-            self._log(t, "vm_paused_critical_storage")
 
     def recover(self) -> None:
         """An operator fixed it (killed vmwp, reset): the VM boots again."""
