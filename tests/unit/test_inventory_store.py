@@ -305,3 +305,28 @@ def test_import_problems_are_one_inventory_error(text: str, fmt: str, says: str)
     with pytest.raises(InventoryError, match=None) as info:
         parse_import(text, fmt)
     assert says in str(info.value)
+
+
+def test_a_file_that_cannot_be_repaired_is_used_read_only_and_left_alone(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from hvconsole.core.inventory import store as store_module
+
+    def read_only(path, text, **_):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+    monkeypatch.setattr(store_module, "atomic_write_text", read_only)
+    monkeypatch.setattr(store_module, "move_aside",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system")))
+    path = tmp_path / "hosts.json"
+    content = _doc(GOOD_A, {"name": "HV03", "address": "bad address", "username": "u"})
+    path.write_bytes(content)
+    store = InventoryStore(path)
+    result = store.load()
+    assert [h.name for h in result.inventory] == ["HV01"] and result.read_only
+    assert "could not be repaired (Read-only file system)" in result.problem
+    with pytest.raises(InventoryError, match="could not be set aside; nothing was saved"):
+        store.save(result.inventory)
+    path.write_bytes(b"{ not json")
+    result = InventoryStore(path).load()
+    assert result.read_only and "could not be moved aside (Read-only file system)" in result.problem
+    assert path.read_bytes() == b"{ not json"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic_file import atomic_write_text, move_aside
+from ..atomic_file import atomic_write_bytes, atomic_write_text, move_aside
 from .fields import SECRET_KEYS, InventoryConflictError, InventoryError
 from .model import FORMAT_ID, FORMAT_VERSION, Inventory, NewerFormatError, RejectedEntry
 
@@ -116,14 +116,22 @@ class InventoryStore:
         self._read_digest = _digest(text.encode("utf-8"))
 
     def _unusable(self, raw: bytes, sanitized: Any | None, problem: str) -> LoadResult:
-        """Move the whole file aside (its secret values blanked) and start empty."""
-        moved = move_aside(self.path, "corrupt")
-        if sanitized is not None:
-            atomic_write_text(moved, json.dumps(sanitized, ensure_ascii=False, indent=2) + "\n")
-        else:
-            redacted, count = redact_secret_values(raw)
-            if count:
-                moved.write_bytes(redacted)
+        """Move the whole file aside (its secret values blanked) and start empty. When it
+        cannot be moved (a read-only folder), it is left in place and never overwritten."""
+        try:
+            moved = move_aside(self.path, "corrupt")
+            if sanitized is not None:
+                atomic_write_text(moved, json.dumps(sanitized, ensure_ascii=False, indent=2) + "\n")
+            else:
+                redacted, count = redact_secret_values(raw)
+                if count:
+                    atomic_write_bytes(moved, redacted)
+        except OSError as exc:
+            self._read_digest = _digest(raw)
+            self._refusal = f"{self.path} cannot be used and could not be moved aside"
+            return LoadResult(Inventory(), read_only=True, problems=(
+                f"{self.path.name}: {problem}; it could not be moved aside ({exc.strerror or exc}), so it is "
+                "left as it is and no hosts are loaded from it",))
         self._read_digest = None
         return LoadResult(Inventory(), moved_to=moved, problems=(
             f"{self.path.name}: {problem}; the file was kept as {moved} and no hosts are loaded from it",))
@@ -143,15 +151,28 @@ class InventoryStore:
             self._read_digest = _digest(raw)
             return LoadResult(inventory, problems=(
                 f"{name} changed while it was being read; load it again",))
+        try:
+            if rejected:
+                aside = _aside_name(self.path, "rejected")
+                atomic_write_text(aside, _rejected_document(rejected))
+            self._write(inventory)
+        except OSError as exc:
+            # Nothing could be set aside or rewritten: use the good entries, change nothing,
+            # and refuse to save over the file (the bad entries would be lost).
+            self._read_digest = _digest(raw)
+            self._refusal = f"{self.path} holds entries that could not be set aside"
+            problems = [f"{name}: {r.describe()}" for r in rejected]
+            if removed:
+                problems.append(f"{name}: {', '.join(removed)}: holds a password field; " + PASSWORD_HINT)
+            problems.append(f"{name}: could not be repaired ({exc.strerror or exc}); the good entries are "
+                            "used and the file is left as it is until it can be written")
+            return LoadResult(inventory, problems=tuple(problems), read_only=True)
         if rejected:
-            aside = _aside_name(self.path, "rejected")
-            atomic_write_text(aside, _rejected_document(rejected))
             problems += [f"{name}: {r.describe()}; this entry was set aside in {aside} "
                          f"(fix it there and `hvconsole hosts import` it)" for r in rejected]
         if removed:
             problems.append(f"{name}: {', '.join(removed)}: a password field was removed from the file; "
                             + PASSWORD_HINT)
-        self._write(inventory)
         if rejected:
             kept = len(inventory)
             problems.append(f"{name}: the other {kept} host{'s' if kept != 1 else ''} "
