@@ -30,6 +30,8 @@ from typing import Any, Callable, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What a caller may pass to stop a copy: a threading.Event or a remote.target.CancelToken.
+Cancel = Any
 
 STAGE_DIR = PureWindowsPath("hvconsole", "packages")
 # NTSTATUS codes that mean "these credentials may not use the admin share".
@@ -84,13 +86,14 @@ def host_path_for(file_name: str, drive: str = "C") -> str:
 
 def push_package(local: Path, server: str, *, username: str, password: str, port: int = 445,
                  share: str = "C$", expected_sha256: str | None = None, timeout_s: float = 60.0,
-                 stall_timeout_s: float = STALL_TIMEOUT_S, cancel: threading.Event | None = None,
+                 stall_timeout_s: float = STALL_TIMEOUT_S, cancel: "Cancel | None" = None,
                  progress: Callable[[int, int], None] | None = None) -> StageResult:
     """Copy ``local`` to the host's staging folder. Raises StageError.
 
     ``timeout_s`` bounds the TCP connect; ``stall_timeout_s`` bounds any stretch without
     progress after that (the call then fails within it, plus well under a second); a set
-    ``cancel`` ends the copy within a second. Both leave a resumable partial copy."""
+    ``cancel`` (a ``threading.Event`` or a ``CancelToken``) ends the copy within a second.
+    Both leave a resumable partial copy."""
     if not local.is_file():
         raise StageError(f"package file {local} does not exist")
     if "\\" in local.name or "/" in local.name:
@@ -188,7 +191,7 @@ def _copy(job: "_Job", local: Path, server: str, *, username: str, password: str
 class _Job:
     """One SMB operation on a worker thread, watched for progress and cancel by the caller."""
 
-    def __init__(self, server: str, stall_timeout_s: float, cancel: threading.Event | None):
+    def __init__(self, server: str, stall_timeout_s: float, cancel: "Cancel | None"):
         if stall_timeout_s <= 0:
             raise ValueError("stall_timeout_s must be positive")
         self.server = server
@@ -205,7 +208,13 @@ class _Job:
 
     @property
     def cancel_requested(self) -> bool:
-        return self._abandoned.is_set() or (self.cancel is not None and self.cancel.is_set())
+        return self._abandoned.is_set() or self._cancel_set()
+
+    def _cancel_set(self) -> bool:
+        if self.cancel is None:
+            return False
+        is_set = getattr(self.cancel, "is_set", None)
+        return bool(is_set()) if is_set is not None else bool(self.cancel.cancelled)
 
     def step(self, done_bytes: int | None = None) -> None:
         """An SMB call completed: progress. Stops the worker if the caller gave up on it."""
@@ -248,7 +257,7 @@ class _Job:
             worker.join(_WATCH_SLICE_S)
             if not worker.is_alive():
                 break
-            if self.cancel is not None and self.cancel.is_set():
+            if self._cancel_set():
                 worker.join(_CANCEL_GRACE_S)      # it may stop cleanly at the next block
                 if not worker.is_alive():
                     break

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from hvconsole.remote.smb_stage import StageError, host_path_for, push_package, remove_staged
+from hvconsole.remote.target import CancelToken
 from tests.support import samba
 
 pytestmark = pytest.mark.integration
@@ -77,12 +78,16 @@ def test_wrong_password(server, package):
     assert server.password not in str(info.value)
 
 
-def test_cancel_leaves_a_resumable_partial(server, package):
-    cancel = threading.Event()
+@pytest.mark.parametrize("make_cancel, stop", [
+    (threading.Event, lambda c: c.set()),
+    (CancelToken, lambda c: c.cancel()),     # the patch engine's token works as well
+])
+def test_cancel_leaves_a_resumable_partial(server, package, make_cancel, stop):
+    cancel = make_cancel()
 
     def progress(done, total):
         if done >= 2 * 1024 * 1024:
-            cancel.set()
+            stop(cancel)
 
     with pytest.raises(StageError, match="cancelled"):
         push(server, package, cancel=cancel, progress=progress)
