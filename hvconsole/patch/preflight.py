@@ -127,16 +127,19 @@ def migration_problems(migration: Any) -> list[str]:
             continue
         vm = check.get("name") or check.get("id")
         dest = check.get("destination")
-        if check.get("error"):
-            why = str(check["error"])
-        else:
-            why = "; ".join(str(i) for i in check.get("incompatibilities") or []) or "the check did not pass"
-        hint = SECOND_HOP_HINT
-        if auth == "CredSSP":
-            hint = "the host authenticates live migrations with CredSSP, which cannot be used from a remote session; " \
-                   "switch it to Kerberos with constrained delegation"
-        elif migration.get("enabled") is False:
-            hint = "enable live migration on the host (Enable-VMMigration)"
+        if migration.get("enabled") is False:
+            why, hint = str(check.get("error") or "live migration is disabled"), \
+                "enable live migration on the host (Enable-VMMigration)"
+        elif auth == "CredSSP":
+            why = str(check.get("error") or "the check did not pass")
+            hint = ("the host authenticates live migrations with CredSSP, which cannot be used from a remote "
+                    "session; switch it to Kerberos with constrained delegation")
+        elif check.get("error"):
+            why, hint = str(check["error"]), SECOND_HOP_HINT
+        else:   # Compare-VM answered: the destination cannot take this VM as it is
+            why = "Compare-VM reports: " + ("; ".join(str(i) for i in check.get("incompatibilities") or [])
+                                            or "not compatible")
+            hint = "a VM on local storage also needs its storage moved, which the drain does not do"
         problems.append(f"VM {vm!s} cannot be live-migrated to {dest!s} from the console: {why} "
                         f"({hint}). Fix the migration setup, or choose save or shut down for this VM "
                         "(it will then be off during the reboot)")

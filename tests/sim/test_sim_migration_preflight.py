@@ -116,3 +116,13 @@ def test_planned_live_migrations_are_the_running_vms_the_plan_would_move():
     site.host("HV01").migration_delegation = False
     _, verdict = _preflight(site, planned_live_migrations(plan, snap))
     assert verdict.problems and "A0" in verdict.problems[0]
+
+
+def test_an_incompatible_destination_is_reported_with_compare_vms_words():
+    doc = {"is_admin": True, "build": 20348, "ubr": 3692, "services": {"vmms": "Running"}, "vms": [],
+           "system_drive_free_mb": 50000, "migration": {"enabled": True, "authentication": "Kerberos", "checks": [
+               {"id": A0, "name": "A0", "destination": "HV02", "ok": False, "skipped_reason": None, "error": None,
+                "incompatibilities": ["The virtual machine's hard disk is not accessible on the destination."]}]}}
+    [problem] = judge(doc, KB, required_free_mb=0, package_mb=None, backup_max_age_h=1e6, host_now=None).problems
+    assert "Compare-VM reports: The virtual machine's hard disk is not accessible" in problem
+    assert "constrained delegation" not in problem and "choose save or shut down" in problem
