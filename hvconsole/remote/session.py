@@ -44,8 +44,9 @@ MAX_ENV_VALUE_CHARS = 32_767
 # How long a background clean-up of an abandoned shell, or close(), may take.
 CLEANUP_DEADLINE_S = 10.0
 CLOSE_DEADLINE_S = 5.0
-# With a cancel token, a Receive waits at most this long on the host, so a cancel is
-# seen within a few seconds even while a long command is running.
+# With a cancel token, a Receive waits at most this long on the host. A cancel itself is
+# acted on at once (the transport's watchdog shuts the request's socket down); the cap
+# keeps the host's side of an abandoned Receive short as well.
 CANCEL_CHECK_S = 5
 UTF8_BOM = b"\xef\xbb\xbf"
 

@@ -166,14 +166,23 @@ class SocketSet:
 
 
 def _tracked(base: type, sockets: SocketSet) -> type:
-    """``base`` (urllib3's HTTP(S)Connection) recording each socket it opens in ``sockets``."""
+    """``base`` (urllib3's HTTP(S)Connection) recording each socket it opens in ``sockets``:
+    the plain socket as soon as it is connected, and for HTTPS also the TLS socket that
+    replaces it (wrapping detaches the plain socket object from its descriptor, so shutting
+    the old object down would do nothing). During the TLS handshake itself only the
+    per-read timeout applies."""
 
     def _new_conn(self):  # type: ignore[no-untyped-def]
         sock = base._new_conn(self)
         sockets.add(sock)
         return sock
 
-    return type(f"Tracked{base.__name__}", (base,), {"_new_conn": _new_conn})
+    def connect(self) -> None:  # type: ignore[no-untyped-def]
+        base.connect(self)
+        if self.sock is not None:
+            sockets.add(self.sock)
+
+    return type(f"Tracked{base.__name__}", (base,), {"_new_conn": _new_conn, "connect": connect})
 
 
 class _WatchedAdapter(HTTPAdapter):

@@ -39,6 +39,7 @@ class DripServer:
     per chunk) or ``headers`` (the status line and headers themselves byte by byte)."""
 
     mode: str
+    tls: object = None            # a sim TlsConfig: serve HTTPS with its certificate
     sock: socket.socket = field(init=False)
     requests: int = 0
     bytes_dripped: int = 0
@@ -57,7 +58,8 @@ class DripServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/wsman"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/wsman"
 
     def close(self) -> None:
         self.stop.set()
@@ -101,6 +103,8 @@ class DripServer:
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(1.0)
         try:
+            if self.tls is not None:
+                conn = self.tls.server_context().wrap_socket(conn, server_side=True)
             if not self._read_request(conn):
                 return
             head = b"HTTP/1.1 200 \r\nContent-Type: application/soap+xml;charset=UTF-8\r\n"
@@ -204,6 +208,34 @@ def test_a_patch_step_against_a_dripping_host_ends_at_its_deadline(drip, passwor
     assert password not in caught.value.message
     assert elapsed < DEADLINE_S + WITHIN_S, f"the patch step took {elapsed:.1f} s"
     patch_host.close()
+
+
+def test_a_dripping_host_over_https_is_cut_off_too(password, tmp_path):
+    """Over TLS the socket that is read is the TLS one: it must be the one shut down."""
+    from hvconsole.sim.wsman.tls import issue_certificate
+    tls = issue_certificate(tmp_path / "tls")
+    server = DripServer("length", tls=tls)
+    try:
+        t = Target(name="HV-DRIP", url=server.url, username="hvc-test", password=password,
+                   transport="ssl", ca_trust_path=tls.ca_file)
+        collector = Collector(t, timeout_s=DEADLINE_S)
+        started = time.monotonic()
+        snap = collector.poll()
+        elapsed = time.monotonic() - started
+        assert snap.error.kind == "timeout" and server.bytes_dripped > 0, snap.error
+        assert elapsed < DEADLINE_S + WITHIN_S, f"the poll took {elapsed:.1f} s"
+        token = CancelToken()
+        worker, box = in_background(lambda: collector.poll(token))
+        before = server.bytes_dripped
+        end = time.monotonic() + 20
+        while server.bytes_dripped == before and time.monotonic() < end:
+            time.sleep(0.02)
+        cancelled_at = time.monotonic()
+        token.cancel()
+        worker.join(30)
+        assert box["ended"] - cancelled_at < WITHIN_S and "cancelled" in box["value"].error.message
+    finally:
+        server.close()
 
 
 def test_dripping_headers_end_at_the_deadline_too(password):
