@@ -268,7 +268,10 @@ def site_workers(site: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
     from .ui.host_worker import worker_for_target
     from .ui.maintenance_feed import MaintenanceFeed
     feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
-    return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=poll_interval_s,
+    # The history spaces its samples in the hosts' time: a demo clock running N times
+    # faster puts N × the interval between two polls (else every poll looks like a gap).
+    history_interval_s = poll_interval_s * (site.speed if site.clock is not None else 1.0)
+    return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=history_interval_s,
                               clock=site.clock, maintenance=feed, catalog=catalog)
             for target in site.targets]
 
