@@ -90,6 +90,10 @@ class MonitorPage(QWidget):
         self.graphs = HostGraphs(self.host_panel.graphs_frame)
         self._graph_host: str | None = None
         self._graphs_due = False
+        # The graphs start on the first host; once the admin clears the host selection
+        # they show no host (not the last one, which would look selected) until one is picked.
+        self._graphs_auto = True
+        self._host_filter: tuple[str, ...] = ()
         self.host_panel.graphs_layout.addWidget(self.graphs, 1)
         self.host_panel.graphs_title.hide()  # the graphs carry the host's name
         # Five minutes show movement from the first minute on; the toggle offers 1 h.
@@ -147,22 +151,27 @@ class MonitorPage(QWidget):
 
     def _filter_changed(self, tile_filter: TileFilter) -> None:
         self.monitor.tile_proxy.set_tile_filter(tile_filter)
-        hosts = sorted(tile_filter.hosts)
+        hosts = tuple(sorted(tile_filter.hosts))
         self.host_panel.select_host(hosts[0] if len(hosts) == 1 else None)
         if len(hosts) == 1:
             self._show_graphs(hosts[0])
+        elif self._host_filter and not hosts:
+            self.clear_graphs()          # back to all hosts
+        self._host_filter = hosts
         self._update_count()
 
     def _host_selected(self, host: str | None) -> None:
         self.filter_bar.select_host(host)   # emits filter_changed → narrows the tiles
-        if host is not None and host != self._graph_host:   # filter_changed may have drawn it
+        if host is None:
+            self.clear_graphs()
+        elif host != self._graph_host:      # filter_changed may have drawn it
             self._show_graphs(host)
 
     def _applied(self, stats: TickStats) -> None:
         self.host_panel.update_alerts()
         if self._graphs_due:
             return
-        if self._graph_host is None and self.monitor.host_names():
+        if self._graph_host is None and self._graphs_auto and self.monitor.host_names():
             self._graph_host = self.monitor.host_names()[0]
             self._graphs_due = True
             QTimer.singleShot(0, lambda: self._show_graphs(self._graph_host))
@@ -184,6 +193,16 @@ class MonitorPage(QWidget):
         self.filter_bar.set_count(self.monitor.tile_proxy.rowCount(), self.monitor.tiles.rowCount())
 
     # -- graphs --------------------------------------------------------------------------
+
+    def clear_graphs(self) -> None:
+        """No host selected: the graphs say so instead of staying on the last host."""
+        self._graphs_auto = False
+        self._graphs_due = False
+        self._graph_host = None
+        try:
+            self.graphs.set_history(None)
+        except Exception:  # a graph bug must not stop the tiles from updating
+            log.exception("host graphs failed")
 
     def _show_graphs(self, host: str) -> None:
         """Point the graphs at ``host`` (they redraw at once)."""

@@ -267,3 +267,21 @@ def test_maintenance_read_from_a_real_journal_marks_the_host(window, tmp_path):
     window.monitor.polling.flush()
     assert host_cell(window, "HV01", COL_STATUS) == "patching: install"
     assert window.monitor.under_maintenance("HV01") and not window.monitor.under_maintenance("HV02")
+
+
+def test_clearing_the_host_selection_clears_the_graphs(window, qtbot):
+    """Issue 10 #15: the graphs stayed on a host after the selection was cleared."""
+    page = window.page
+    qtbot.waitUntil(lambda: page.graphs.title.text() == "HV01")      # the first host, to start
+    page.host_panel.select_host("HV02")
+    page._host_selected("HV02")
+    assert page.graphs.title.text() == "HV02" and window.selected_host() == "HV02"
+    page.filter_bar.select_host(None)                                # "All hosts"
+    assert page.graphs.title.text() == "No host selected" and window.selected_host() is None
+    poll(window)                                                     # and it stays cleared
+    qtbot.wait(50)
+    assert page.graphs.title.text() == "No host selected"
+    page._host_selected("HV01")
+    assert page.graphs.title.text() == "HV01"
+    page._host_selected(None)                                        # a second click on it
+    assert page.graphs.title.text() == "No host selected"
