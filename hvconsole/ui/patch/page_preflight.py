@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
 
 from .page_base import BAD_COLOR, MUTED_COLOR, OK_COLOR, WARN_COLOR, WizardPageBase, cell, make_table
 
@@ -22,7 +22,10 @@ class PreflightPage(WizardPageBase):
         self.rerun.clicked.connect(self.start)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.rerun)
+        row = QHBoxLayout()
+        row.addWidget(self.rerun)
+        row.addStretch(1)
+        layout.addLayout(row)
         layout.addWidget(self.status)
         self._rings: dict[str, str] = {}
         self._rows: dict[str, int] = {}
@@ -85,7 +88,10 @@ class PreflightPage(WizardPageBase):
         elif kept:
             self.say(f"Kept out of the run: {', '.join(kept)}. The others are ready.", WARN_COLOR)
         else:
-            self.say("Every planned host passed the pre-flight checks.", OK_COLOR)
+            warned = [h for h, p in self.state.preflight.items() if p.warnings]
+            self.say("Every planned host passed the pre-flight checks"
+                     + (f" ({', '.join(warned)} with warnings: read them before going on)." if warned else "."),
+                     OK_COLOR)
 
     def isComplete(self) -> bool:
         state = self.state

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
                                QVBoxLayout, QWizard)
 
@@ -35,6 +36,8 @@ class RunPage(WizardPageBase):
         self.timeline = RunTable()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         for key, text in (("pause", "Pause"), ("continue", "Continue"), ("cancel", "Cancel run…"),
@@ -48,9 +51,9 @@ class RunPage(WizardPageBase):
         layout = QVBoxLayout(self)
         for w in (self.header, self.progress, self.soak):
             layout.addWidget(w)
-        layout.addWidget(self.timeline.table, 3)
+        layout.addWidget(self.timeline.table, 2)
         layout.addLayout(row)
-        layout.addWidget(self.log, 2)
+        layout.addWidget(self.log, 3)
         layout.addWidget(self.status)
         self.view: Any = None
         self._last_event = 0
@@ -113,7 +116,8 @@ class RunPage(WizardPageBase):
     def show_view(self, view: Any) -> None:
         self.view = view
         self.timeline.show(view)
-        self.progress.setValue(int(round(view.progress_fraction * 100)))
+        if self.progress.value() != int(round(view.progress_fraction * 100)):
+            self.progress.setValue(int(round(view.progress_fraction * 100)))
         state = str(view.state)
         who = ("executed by this window" if self.wiz.session.executes(view.run_id)
                else f"executed by process {view.executing_pid}" if view.executing_pid
@@ -127,7 +131,8 @@ class RunPage(WizardPageBase):
                      f"{_esc(', '.join(h.host for h in pending))}.</b> The update is installed there but not in "
                      "effect until the host restarts; its VMs are back as they were.<br>"
                      + "<br>".join(_esc(h.advice) for h in pending if h.advice) + "</span>")
-        self.header.setText(text)
+        if self.header.text() != text:
+            self.header.setText(text)
         self._show_soak(view.soak, state)
         for ev in view.events:
             if ev.id > self._last_event:
@@ -138,7 +143,8 @@ class RunPage(WizardPageBase):
 
     def _show_soak(self, soak: Any, state: str) -> None:
         if soak is None:
-            self.soak.setText("")
+            if self.soak.text():
+                self.soak.setText("")
             return
         if soak.passed is None:
             left = soak.remaining_s or 0
@@ -150,7 +156,9 @@ class RunPage(WizardPageBase):
                 text += " — production waits for “Promote to production”."
         else:
             text, color = f"Health gate failed: {_esc(soak.verdict_text)}", BAD_COLOR
-        self.soak.setText(f"<span style='color:{color}'>{text}</span>")
+        html_text = f"<span style='color:{color}'>{text}</span>"
+        if self.soak.text() != html_text:
+            self.soak.setText(html_text)
 
     def _show_buttons(self, view: Any) -> None:
         state = str(view.state) if view else ""

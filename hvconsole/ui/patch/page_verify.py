@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget,
-                               QTextBrowser, QVBoxLayout, QWizard)
+                               QTextBrowser, QVBoxLayout, QWidget, QWizard)
 
 from hvconsole.core.patch.report import render_html
 
@@ -24,13 +24,20 @@ class VerifyPage(WizardPageBase):
         super().__init__("Verify", "What the run proved on every host, and a watch for the freeze coming back.",
                          parent)
         self.setButtonText(QWizard.FinishButton, "Close")
-        self.hosts = make_table(["Host", "Verdict", "Build before", "Build after", "KB before", "KB after"], stretch=1)
-        self.vms = make_table(["VM", "Host", "Before", "After"], stretch=0)
+        self.hosts = make_table(["Host", "Verdict", "Build before", "Build after", "KB before", "KB after",
+                                 "Proof"], stretch=6)
+        self.vms = make_table(["VM", "Host", "Before", "After"])
+        self.vms.horizontalHeader().setStretchLastSection(True)
         self.report_view = QTextBrowser()
         self.report_view.setOpenLinks(False)
+        summary = QWidget()
+        box = QVBoxLayout(summary)
+        box.addWidget(QLabel("<b>Hosts</b>"))
+        box.addWidget(self.hosts, 2)
+        box.addWidget(QLabel("<b>Virtual machines</b> (state before maintenance → now)"))
+        box.addWidget(self.vms, 3)
         tabs = QTabWidget()
-        tabs.addTab(self.hosts, "Hosts")
-        tabs.addTab(self.vms, "VMs")
+        tabs.addTab(summary, "Hosts and VMs")
         tabs.addTab(self.report_view, "Report")
         self.tabs = tabs
         self.watch_minutes = QDoubleSpinBox(minimum=1, maximum=7 * 24 * 60, decimals=0, suffix=" min")
@@ -78,10 +85,13 @@ class VerifyPage(WizardPageBase):
             self.hosts.insertRow(r)
             status = h["status"]
             self.hosts.setItem(r, 0, cell(h["host"]))
-            self.hosts.setItem(r, 1, cell("fixed" if status == "verified" else status,
-                                          "\n".join(f"{c.get('check')}: {'pass' if c.get('passed') else 'FAIL'} "
-                                                    f"{c.get('detail', '')}" for c in h.get("checks") or []),
+            checks = h.get("checks") or []
+            proof = "\n".join(f"{c.get('check')}: {'pass' if c.get('passed') else 'FAIL'} {c.get('detail', '')}"
+                              for c in checks)
+            self.hosts.setItem(r, 1, cell("fixed" if status == "verified" else status, proof,
                                           OK_COLOR if status == "verified" else BAD_COLOR))
+            self.hosts.setItem(r, 6, cell("; ".join(f"{c.get('check')} {'✓' if c.get('passed') else '✗'}"
+                                                    for c in checks) or "—", proof))
             self.hosts.setItem(r, 2, cell(h.get("build_before")))
             self.hosts.setItem(r, 3, cell(h.get("build_after")))
             self.hosts.setItem(r, 4, cell(_kb_text(before.get(h["host"]), kb)))
@@ -128,8 +138,9 @@ class VerifyPage(WizardPageBase):
 
     def _watched(self, st: Any) -> None:
         text = (f"Post-patch watch of {', '.join(st.hosts)}: " +
-                ("finished" if st.finished else f"{int(st.remaining_s) // 60}:{int(st.remaining_s) % 60:02d} left")
-                + f" ({st.rounds} polls). ")
+                ("finished" if st.finished else
+                 f"about {int(st.remaining_s) // 60}:{int(st.remaining_s) % 60:02d} left (real time)")
+                + f", {st.rounds} poll round(s). ")
         if st.recurrences:
             text += "RECURRENCE: " + "; ".join(st.recurrences)
             color = BAD_COLOR

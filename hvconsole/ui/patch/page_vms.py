@@ -60,8 +60,7 @@ class VmsPage(WizardPageBase):
             dest.addItems(others)
             handling = state.draft.vm_overrides.get(vm.id, state.draft.vm_default)
             action.setCurrentText(ACTIONS[handling.action])
-            if handling.destination:
-                dest.setCurrentText(handling.destination)
+            dest.setCurrentIndex(others.index(handling.destination) if handling.destination in others else -1)
             dest.setEnabled(handling.action == "live-migrate")
             action.currentTextChanged.connect(lambda _t, i=vm.id: self._vm_changed(i))
             dest.currentTextChanged.connect(lambda _t, i=vm.id: self._vm_changed(i))
@@ -89,6 +88,13 @@ class VmsPage(WizardPageBase):
         combo, dest = self._combos[vm_id]
         action = LABEL_TO_ACTION[combo.currentText()]
         dest.setEnabled(action == "live-migrate")
+        if action == "live-migrate" and dest.currentIndex() < 0 and dest.count():
+            dest.setCurrentIndex(0)         # signals: this handler runs again with a destination
+            return
+        if action != "live-migrate" and dest.currentIndex() >= 0:
+            dest.blockSignals(True)
+            dest.setCurrentIndex(-1)
+            dest.blockSignals(False)
         overrides = self.state.draft.vm_overrides
         if action == "live-migrate" and not dest.currentText():
             self.say("Live migration needs another host that is not being patched; none is known.", BAD_COLOR)

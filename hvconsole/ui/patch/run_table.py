@@ -26,7 +26,17 @@ def elapsed_text(seconds: float | None) -> str:
 class RunTable:
     def __init__(self) -> None:
         self.table: QTableWidget = make_table(["Host", "Ring"])
+        self.table.horizontalHeader().setStretchLastSection(True)
         self._steps: list[str] = []
+        self._shown: dict[tuple[int, int], tuple] = {}     # what each cell shows: unchanged cells are not touched
+
+    def _set(self, r: int, c: int, text: str, tip: str | None = None, color: str | None = None) -> None:
+        # Every refresh (each second, and on every progress event) would otherwise replace
+        # all cells, and a resize-to-contents header measures each one again.
+        key = (text, tip, color)
+        if self._shown.get((r, c)) != key:
+            self._shown[(r, c)] = key
+            self.table.setItem(r, c, cell(text, tip, color))
 
     def show(self, view: Any) -> None:
         steps = [s.step for s in view.hosts[0].steps] if view.hosts else []
@@ -34,13 +44,16 @@ class RunTable:
             self._steps = steps
             self.table.setColumnCount(2 + len(steps))
             self.table.setHorizontalHeaderLabels(["Host", "Ring", *(SHORT.get(s, s) for s in steps)])
-        self.table.setRowCount(len(view.hosts))
+            self._shown.clear()
+        if self.table.rowCount() != len(view.hosts):
+            self.table.setRowCount(len(view.hosts))
+            self._shown.clear()
         for r, host in enumerate(view.hosts):
             note = " (reboot pending)" if host.pending_reboot else ""
-            self.table.setItem(r, 0, cell(host.host + note, color=BAD_COLOR if note else None))
-            self.table.setItem(r, 1, cell(host.wave))
+            self._set(r, 0, host.host + note, None, BAD_COLOR if note else None)
+            self._set(r, 1, "test ring" if host.wave == view.hosts[0].wave else host.wave)
             for c, step in enumerate(host.steps, start=2):
                 mark, color = MARKS.get(str(step.state), ("?", MUTED_COLOR))
                 text = f"{mark} {elapsed_text(step.elapsed_s)}".strip()
                 tip = f"{step.step}: {step.state}" + (f"\n{step.summary}" if step.summary else "")
-                self.table.setItem(r, c, cell(text, tip, color))
+                self._set(r, c, text, tip, color)
