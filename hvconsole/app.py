@@ -83,6 +83,10 @@ class GuiSession(QObject):
         or show the welcome page when there are none."""
         if self._closing.is_set() or (self.site is not None and self.site.kind == "demo"):
             return
+        if not self._may_replace_site():
+            self.window.statusBar().showMessage(
+                "The host list is reloaded when the patch run executing here has ended", 60_000)
+            return
         self.window.show_starting(READING_TEXT)
         passwords = self.book.passwords if self.book is not None else None
         # A fresh read of the inventory (the CLI may have changed it), but the same password
@@ -141,6 +145,10 @@ class GuiSession(QObject):
     def open_demo(self) -> None:
         if (self.site is not None and self.site.kind == "demo") or self._starting or self._closing.is_set():
             return
+        if not self._may_replace_site():
+            self.window.statusBar().showMessage(
+                "The demo site opens when the patch run executing here has ended", 60_000)
+            return
         self._starting = True
         self.window.welcome.set_busy("Starting the demo site…")
         self.window.show_starting(STARTING_TEXT)
@@ -185,6 +193,13 @@ class GuiSession(QObject):
                     callback(site)
             monitor.applied.connect(first_tick)
         monitor.start()
+
+    def _may_replace_site(self) -> bool:
+        """Before the shown site is replaced (a host was edited, the demo opened): not
+        while a patch run executes in this window (replacing the site would stop it). The
+        seam has no "busy" question; the session's run controller answers it."""
+        controller = getattr(self.patch_session, "controller", None)
+        return not bool(getattr(controller, "running", False))
 
     def _drop_site(self) -> bool:
         """Shut the current patch session down and close the current site (bounded)."""

@@ -285,3 +285,24 @@ def test_clearing_the_host_selection_clears_the_graphs(window, qtbot):
     assert page.graphs.title.text() == "HV01"
     page._host_selected(None)                                        # a second click on it
     assert page.graphs.title.text() == "No host selected"
+
+
+def test_the_site_is_not_replaced_while_a_run_executes_here(qtbot):
+    """Editing a host reloads the site, which would stop a run executing in this window."""
+    from types import SimpleNamespace
+
+    from hvconsole.app import GuiSession
+    win = MainWindow()
+    qtbot.addWidget(win)
+    session = GuiSession(win)
+    session.patch_session = SimpleNamespace(controller=SimpleNamespace(running=True))
+    session.site = SimpleNamespace(kind="configured")
+    session.open_configured()
+    assert "when the patch run executing here has ended" in win.statusBar().currentMessage()
+    assert session._starter.pending == 0            # nothing was read
+    session.open_demo()
+    assert not session._starting and session._starter.pending == 0
+    session.patch_session = None
+    session.site = None
+    win.close()
+    assert session.stop()
