@@ -96,7 +96,11 @@ class PatchRunner:
             if STOPPED in outcomes.values():
                 return RunResult(RunState.RUNNING, "stopped; continue with `hvconsole patch resume "
                                                    f"{run.run_id}`", self._host_states())
-            if CANCELLED in outcomes.values() or run.control.state() == RunState.CANCELLING:
+            # A cancel that came after the last wave's every host finished has nothing left
+            # to cancel: the run is done, and says so.
+            finished_all = (index == len(plan.waves) - 1 and len(outcomes) == len(wave.hosts)
+                            and all(o == DONE for o in outcomes.values()))
+            if CANCELLED in outcomes.values() or (run.control.state() == RunState.CANCELLING and not finished_all):
                 self._cancel_started_hosts()
                 return RunResult(RunState.CANCELLED, self._cancel_reason("cancelled"), self._host_states())
             failed = [h for h, o in outcomes.items() if o == FAILED]

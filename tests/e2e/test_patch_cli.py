@@ -44,7 +44,9 @@ def test_check_plan_run_pause_continue_report_cancel(home, sim, tmp_path):
 
     runner, log = start_runner(tmp_path, "run", "run", "--demo", "--yes", "--plan", str(plan_file))
     wait_for_intent(home.joinpath(*JOURNAL), "HV01", "drain", runner, log)
-    assert cli("pause", "1", "--demo").returncode == 0
+    pause_now(home, 1)
+    paused = cli("pause", "1", "--demo")
+    assert paused.returncode == 0 and f"process {runner.pid} stops before its next step" in paused.stdout
     held = held_steps(home, 1, "HV01")          # the runner stops at its next step boundary
     status = cli("status", "1", "--demo")
     assert "paused" in status.stdout and f"process {runner.pid}" in status.stdout
@@ -68,7 +70,7 @@ def test_check_plan_run_pause_continue_report_cancel(home, sim, tmp_path):
     runner, log = start_runner(tmp_path, "run2", "run", "--demo", "--yes", "--kb", SCENARIO.kb, "--pilot", "HV02",
                                "--sha256", SCENARIO.sha256)
     wait_for_intent(home.joinpath(*JOURNAL), "HV02", "drain", runner, log, run_id=2)
-    assert cli("pause", "2", "--demo").returncode == 0
+    pause_now(home, 2)
     held_steps(home, 2, "HV02")
     cancel = cli("cancel", "2", "--demo")
     assert cancel.returncode == 0 and "cancel requested" in cancel.stdout
@@ -77,6 +79,15 @@ def test_check_plan_run_pause_continue_report_cancel(home, sim, tmp_path):
     steps = _steps(home, "HV02", run_id=2)
     assert "cancelled" in steps.values() and steps.get("maintenance-off") == "ok"
     assert vm_states(snapshot(sim, "HV02")) == before
+
+
+def pause_now(home, run_id: int) -> None:
+    """Pause through the journal at once (what `patch pause` does): starting a CLI process
+    takes longer on a loaded machine than the rest of a host's run at FAST speed."""
+    from hvconsole.core.patch.journal import Journal
+    from hvconsole.patch.control import request
+    with Journal(home.joinpath(*JOURNAL)) as journal:
+        request(journal, run_id, "pause")
 
 
 def held_steps(home, run_id: int, host: str, quiet_s: float = 1.5, timeout_s: float = 60.0) -> int:

@@ -191,3 +191,13 @@ def test_a_halt_nobody_carries_out_ends_the_run_only_when_no_host_is_part_way(tm
     assert end_halted(journal2, run2)
     assert (journal2.run(run2).state, journal2.run(run2).reason) == ("cancelled", HALTED_REASON)
     assert not end_halted(journal2, run2)          # once
+
+
+def test_a_cancel_after_the_last_host_finished_leaves_the_run_done(tmp_path):
+    hosts = fake_site("HV01")
+    journal, run_id = new_run(tmp_path, plan_for(("HV01",)))
+    # patch_cleanup runs inside maintenance-off, the host's last step: nothing is left to cancel.
+    hosts["HV01"].on_call = lambda script, params: script == "patch_cleanup" and request(journal, run_id, "cancel")
+    result = run(journal, run_id, hosts)
+    assert result.state == RunState.DONE and journal.run(run_id).state == "done", result.reason
+    assert not any(r.outcome == "cancelled" for r in journal.steps(run_id))
