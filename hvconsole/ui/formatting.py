@@ -43,6 +43,20 @@ def format_mem_pair(assigned_mb: float | None, demand_mb: float | None) -> str:
     return f"{g(assigned_mb)} / {g(demand_mb)} GB"
 
 
+def format_mem_tile(assigned_mb: float | None, demand_mb: float | None) -> str:
+    """A tile's memory line, each figure named: ``Mem 16.0 GB · demand 8.9 GB``.
+
+    "Mem" is what Hyper-V has assigned to the VM (``MemoryAssigned``), "demand" what the
+    guest asks for (``MemoryDemand``, reported with Dynamic Memory). Without a demand
+    figure (or with nothing assigned and nothing asked for: a VM that is off) only the
+    assigned memory is shown."""
+    if assigned_mb is None and demand_mb is None:
+        return "Mem —"
+    if demand_mb is None or (not demand_mb and not assigned_mb):
+        return f"Mem {format_mb(assigned_mb)}"
+    return f"Mem {format_mb(assigned_mb)} · demand {format_mb(demand_mb)}"
+
+
 def format_duration(seconds: float | None) -> str:
     """Uptime-style: ``45 s``, ``12 min``, ``5 h 03 min``, ``12 d 4 h``."""
     if seconds is None:

@@ -1,11 +1,22 @@
 """Live resource graphs of one Hyper-V host (pyqtgraph): hypervisor CPU run time, memory,
 storage throughput and latency, network throughput, over the last 5 minutes or hour.
 
-The widget only reads a :class:`~hvconsole.core.history.HostHistory`; the main window owns
-the :class:`~hvconsole.core.history.SiteHistory`, feeds it snapshots and calls
-:meth:`HostGraphs.refresh` once per tick. A refresh is one ``setData`` per curve on the
-visible window of the preallocated ring buffers, with fixed or computed y ranges (no
-auto-range passes), antialiasing off and 1-px pens, as the design brief asks.
+The widget only reads a :class:`~hvconsole.core.history.HostHistory`; the host's poll
+worker owns it and the monitoring page calls :meth:`HostGraphs.refresh` when the shown
+host has news. A refresh is built to fit a frame next to 2,000 tiles (docs/performance.md):
+
+* the window's data is kept here and only the rows added since the last refresh are read
+  from the ring buffer and appended (:class:`SeriesWindow`); a new host, a new window
+  length or a buffer that went back in time reloads it;
+* one ``setData`` per curve on light ``PlotCurveItem`` objects (~20 µs each, whatever
+  the number of points up to an hour's 792; a ``PlotDataItem`` costs ~150 µs for its
+  downsampling and clipping, which pay off only for far larger series than ours);
+* fixed or "nice" y ranges that change only when the data outgrows them (no auto-range
+  passes, no axis re-layout every tick), antialiasing off and 1-px pens;
+* each plot's legend (colour key, name, current value) is drawn as plain text by
+  :class:`LegendLine` and repainted only when a value changed: no HTML layout per tick;
+* only the bottom plot labels the time axis (the plots share it); the others keep the
+  vertical grid lines.
 
 Also holds the small plotting helpers that the VM detail dialog shares (time plots with a
 local-clock axis, curves, the window toggle, value formatting).
@@ -13,14 +24,15 @@ local-clock axis, curves, the window toggle, value formatting).
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -137,6 +149,138 @@ def rate_ceiling(*series: np.ndarray, floor: float) -> float:
     return top
 
 
+def nice_ceiling(*series: np.ndarray, floor: float) -> float:
+    """Like :func:`rate_ceiling`, rounded up to 1, 2 or 5 × a power of ten, so the y range
+    (and its axis labels) changes only when the data outgrows it, not with every poll."""
+    top = rate_ceiling(*series, floor=floor)
+    exponent = math.floor(math.log10(top))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        nice = step * 10.0 ** exponent
+        if nice >= top * (1 - 1e-9):
+            return nice
+    return top
+
+
+def make_series_curve(color: str, *, dashed: bool = False, fill: bool = False,
+                      width: float = 1) -> pg.PlotCurveItem:
+    """A light curve for a live series: NaN breaks the line, no antialiasing."""
+    pen = pg.mkPen(color, width=width,
+                   style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+    curve = pg.PlotCurveItem(pen=pen, antialias=False, connect="finite")
+    if fill:
+        c = QColor(color)
+        c.setAlpha(60)
+        curve.setFillLevel(0.0)
+        curve.setBrush(c)
+    return curve
+
+
+class LegendLine(pg.GraphicsWidget):
+    """A plot's title that is its legend: per curve a colour key and name, then the
+    current value, on one line of plain text.
+
+    Replaces pyqtgraph's HTML title (``setHtml`` and a re-layout on every change, ~0.5 ms
+    a plot per tick). Only our own words and formatted numbers are shown, and
+    ``drawText`` never interprets markup in any case."""
+
+    def __init__(self, entries: tuple[tuple[str, str], ...], foreground: QColor, font: QFont):
+        super().__init__()
+        self._keys = tuple((QColor(color), f"\u25a0 {name}") for color, name in entries)
+        self._values = ("—",) * len(entries)
+        self._fg = QColor(foreground)
+        self._font = QFont(font)
+        self._metrics = QFontMetricsF(self._font)
+        self._height = math.ceil(self._metrics.height()) + 4
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(self._height)
+        self.setMaximumHeight(self._height)
+
+    @property
+    def line_height(self) -> int:
+        return self._height
+
+    def text(self) -> str:
+        """What the line says, e.g. ``■ total 41 %   ■ guest 3 %``."""
+        return "   ".join(f"{key} {value}" for (_, key), value in zip(self._keys, self._values))
+
+    def set_values(self, values: tuple[str, ...]) -> None:
+        if values != self._values:
+            self._values = values
+            self.update()
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        m = self._metrics
+        gap, space = m.horizontalAdvance("   "), m.horizontalAdvance(" ")
+        pieces = [(key, value) for (_, key), value in zip(self._keys, self._values)]
+        total = sum(m.horizontalAdvance(k) + space + m.horizontalAdvance(v) for k, v in pieces)
+        total += gap * max(0, len(pieces) - 1)
+        rect = self.boundingRect()
+        x = rect.left() + max(0.0, (rect.width() - total) / 2)   # centred, as the title was
+        y = rect.top() + (rect.height() - m.height()) / 2 + m.ascent()
+        painter.setFont(self._font)
+        for (colour, key), value in zip(self._keys, self._values):
+            painter.setPen(colour)
+            painter.drawText(QPointF(x, y), key)
+            x += m.horizontalAdvance(key) + space
+            painter.setPen(self._fg)
+            painter.drawText(QPointF(x, y), value)
+            x += m.horizontalAdvance(value) + gap
+
+
+class SeriesWindow:
+    """The graphs' own copy of the shown window of one host's ring buffer.
+
+    Each refresh reads only the rows added since the previous one and appends them, then
+    drops what fell out of the window; the whole window is read again only for a new
+    host, a new window length, or a buffer that no longer continues ours. The arrays
+    handed to the curves are our own (new ones each time the data changes), never
+    views of the ring buffer that a poller thread writes after the lock is released."""
+
+    def __init__(self) -> None:
+        self.history: HostHistory | None = None
+        self.window_s: float = 0.0
+        self.times = np.empty(0)
+        self.values = np.empty((0, 0))
+        self.fields: tuple[str, ...] = ()
+        self.appended = 0        # rows added by the last update (for tests and benchmarks)
+        self.reloaded = False    # True if the last update read the whole window
+
+    def clear(self) -> None:
+        self.__init__()
+
+    def column(self, field: str) -> np.ndarray:
+        return self.values[self.fields.index(field)]
+
+    def update(self, h: HostHistory, window_s: float) -> None:
+        """Bring the window up to ``h``'s newest row (caller holds the history's lock)."""
+        right = h.last_time
+        left = right - window_s
+        buf = h.buffer
+        last = float(self.times[-1]) if self.times.size else None
+        if h is not self.history or window_s != self.window_s or last is None or right < last:
+            times, values = buf.since(left, copy=True)
+            self.history, self.window_s, self.fields = h, window_s, buf.fields
+            self.times, self.values = times, values
+            self.appended, self.reloaded = times.size, True
+            return
+        self.reloaded = False
+        new_t, new_v = buf.since(last)
+        # ``since`` includes the rows at our newest time, which we already hold (rows
+        # of equal time are appended in order, so any beyond those are new).
+        held = int(self.times.size - np.searchsorted(self.times, last, side="left"))
+        new_t, new_v = new_t[held:], new_v[:, held:]
+        self.appended = new_t.size
+        if new_t.size:
+            self.times = np.concatenate((self.times, new_t))
+            self.values = np.concatenate((self.values, new_v), axis=1)
+        self._trim(left)
+
+    def _trim(self, left: float) -> None:
+        start = int(np.searchsorted(self.times, left, side="left"))
+        if start:
+            self.times, self.values = self.times[start:], self.values[:, start:]
+
+
 class WindowToggle(QWidget):
     """Exclusive "5 min | 1 h" buttons. Emits ``window_changed(seconds)`` on a click."""
 
@@ -182,6 +326,10 @@ class HostGraphs(QWidget):
         self._history: HostHistory | None = None
         self._lock: Any = nullcontext()
         self._window_s = DEFAULT_WINDOW_S
+        self._data = SeriesWindow()
+        self._shown_rows = 0
+        self._y_tops: dict[int, float] = {}
+        self._status_alarming = False
         bg, fg = palette_colors(self)
         self._fg = fg
 
@@ -226,22 +374,22 @@ class HostGraphs(QWidget):
             self.cpu_plot.addItem(pg.InfiniteLine(level, angle=0, movable=False,
                                                   pen=pg.mkPen(GREY, width=1, style=Qt.PenStyle.DotLine)),
                                   ignoreBounds=True)
-        self.cpu_total = make_curve(self.cpu_plot, BLUE)
-        self.cpu_guest = make_curve(self.cpu_plot, GREEN)
-        self.cpu_root = make_curve(self.cpu_plot, ORANGE)
+        self.cpu_total = self._curve(self.cpu_plot, BLUE)
+        self.cpu_guest = self._curve(self.cpu_plot, GREEN)
+        self.cpu_root = self._curve(self.cpu_plot, ORANGE)
 
         self.mem_plot = make_time_plot(lay, fg, label="Memory", units="GB", row=1, si_prefix=False)
-        self.mem_used = make_curve(self.mem_plot, PURPLE, fill=True)
-        self.mem_total = make_curve(self.mem_plot, GREY, dashed=True)
+        self.mem_used = self._curve(self.mem_plot, PURPLE, fill=True)
+        self.mem_total = self._curve(self.mem_plot, GREY, dashed=True)
 
         self.disk_plot = make_time_plot(lay, fg, label="Storage", units="B/s", row=2)
-        self.disk_read = make_curve(self.disk_plot, BLUE)
-        self.disk_write = make_curve(self.disk_plot, ORANGE)
+        self.disk_read = self._curve(self.disk_plot, BLUE)
+        self.disk_write = self._curve(self.disk_plot, ORANGE)
         self.latency_view, self.disk_latency = self._add_latency_axis(self.disk_plot, fg)
 
         self.net_plot = make_time_plot(lay, fg, label="Network", units="B/s", row=3)
-        self.net_rx = make_curve(self.net_plot, BLUE)
-        self.net_tx = make_curve(self.net_plot, ORANGE)
+        self.net_rx = self._curve(self.net_plot, BLUE)
+        self.net_tx = self._curve(self.net_plot, ORANGE)
 
         self.plots = (self.cpu_plot, self.mem_plot, self.disk_plot, self.net_plot)
         self.curves = (self.cpu_total, self.cpu_guest, self.cpu_root, self.mem_used,
@@ -260,6 +408,21 @@ class HostGraphs(QWidget):
             (self.net_plot, ((BLUE, "rx", "network_rx_bps", fmt_rate),
                              (ORANGE, "tx", "network_tx_bps", fmt_rate))),
         )
+        font = QFont(self.font())
+        font.setPointSizeF(8.0)
+        self.legend_lines: dict[pg.PlotItem, LegendLine] = {}
+        for plot, entries in self._legends:
+            line = LegendLine(tuple((color, name) for color, name, _, _ in entries), self._fg, font)
+            # In the title's place (which make_time_plot spread over the axes' columns).
+            plot.setTitle(None)
+            plot.layout.removeItem(plot.titleLabel)
+            plot.layout.addItem(line, 0, 0, 1, 3)
+            plot.layout.setRowFixedHeight(0, line.line_height)
+            self.legend_lines[plot] = line
+        # The plots share one time axis: only the bottom one labels it; the others keep
+        # its grid lines (labels are most of an axis's repaint when the window moves).
+        for plot in self.plots[:-1]:
+            plot.getAxis("bottom").setStyle(showValues=False)
         self.unreachable_bands = []
         for plot in self.plots:
             if plot is not self.cpu_plot:
@@ -271,7 +434,13 @@ class HostGraphs(QWidget):
             plot.addItem(band, ignoreBounds=True)
             self.unreachable_bands.append(band)
 
-    def _add_latency_axis(self, plot: pg.PlotItem, fg: QColor) -> tuple[pg.ViewBox, pg.PlotDataItem]:
+    @staticmethod
+    def _curve(plot: pg.PlotItem, color: str, **style: Any) -> pg.PlotCurveItem:
+        curve = make_series_curve(color, **style)
+        plot.addItem(curve)
+        return curve
+
+    def _add_latency_axis(self, plot: pg.PlotItem, fg: QColor) -> tuple[pg.ViewBox, pg.PlotCurveItem]:
         """Latency has its own scale (ms) on the right axis, in a second view box that
         follows the plot's x range and geometry (pyqtgraph's multiple-axes pattern)."""
         view = pg.ViewBox(enableMouse=False, enableMenu=False)
@@ -284,7 +453,7 @@ class HostGraphs(QWidget):
         plot.scene().addItem(view)
         right.linkToView(view)
         view.setXLink(plot)
-        curve = pg.PlotDataItem(pen=pg.mkPen(RED, width=1), antialias=False, connect="finite")
+        curve = make_series_curve(RED)
         view.addItem(curve)
         plot.vb.sigResized.connect(self._sync_latency_view)
         return view, curve
@@ -315,68 +484,93 @@ class HostGraphs(QWidget):
         with self._lock:
             self.refresh()
 
+    def clear(self) -> None:
+        """Show no host (the host selection was cleared)."""
+        self.set_history(None)
+
     def refresh(self) -> None:
-        """Redraw from the history: call once per poll tick."""
+        """Redraw from the history: call when the shown host has news (under its lock)."""
         h = self._history
         if h is None or h.last_time is None:
+            self._data.clear()
             self._show_empty(None if h is None else h.name)
             return
         right = h.last_time
         left = right - self._window_s
-        # Own copies: pyqtgraph keeps the arrays and repaints later, possibly while a
-        # poller thread appends to the ring buffer (the caller's lock is released by then).
-        times, values = h.buffer.since(left, copy=True)
-        col = dict(zip(h.buffer.fields, values))
-        self.title.setText(h.name)
+        data = self._data
+        data.update(h, self._window_s)
+        self._set_text(self.title, h.name)
         self._update_status(h)
-
-        self.cpu_total.setData(times, col["cpu_total_pct"])
-        self.cpu_guest.setData(times, col["cpu_guest_pct"])
-        self.cpu_root.setData(times, col["cpu_root_pct"])
-
-        used_gb = col["memory_used_mb"] / MB_PER_GB
-        total_gb = col["memory_total_mb"] / MB_PER_GB
-        self.mem_used.setData(times, used_gb)
-        self.mem_total.setData(times, total_gb)
-        self.mem_plot.setYRange(0, rate_ceiling(used_gb, total_gb, floor=1.0), padding=0.02)
-
-        self.disk_read.setData(times, col["storage_read_bps"])
-        self.disk_write.setData(times, col["storage_write_bps"])
-        self.disk_latency.setData(times, col["storage_latency_ms"])
-        self.disk_plot.setYRange(0, rate_ceiling(col["storage_read_bps"], col["storage_write_bps"],
-                                                 floor=1e6), padding=0.02)
-        self.latency_view.setYRange(0, rate_ceiling(col["storage_latency_ms"], floor=10.0), padding=0.02)
-
-        self.net_rx.setData(times, col["network_rx_bps"])
-        self.net_tx.setData(times, col["network_tx_bps"])
-        self.net_plot.setYRange(0, rate_ceiling(col["network_rx_bps"], col["network_tx_bps"],
-                                                floor=1e6), padding=0.02)
-
+        if data.appended or data.reloaded or data.times.size != self._shown_rows:
+            self._shown_rows = data.times.size
+            self._update_curves(data)
         self.cpu_plot.setXRange(left, right, padding=0)
         self._update_titles(h)
         self._update_bands(h, right)
+
+    def _update_curves(self, data: SeriesWindow) -> None:
+        times, col = data.times, data.column
+        self.cpu_total.setData(times, col("cpu_total_pct"))
+        self.cpu_guest.setData(times, col("cpu_guest_pct"))
+        self.cpu_root.setData(times, col("cpu_root_pct"))
+
+        used_gb = col("memory_used_mb") / MB_PER_GB
+        total_gb = col("memory_total_mb") / MB_PER_GB
+        self.mem_used.setData(times, used_gb)
+        self.mem_total.setData(times, total_gb)
+        self._set_y(self.mem_plot, nice_ceiling(used_gb, total_gb, floor=1.0))
+
+        read, write, latency = col("storage_read_bps"), col("storage_write_bps"), col("storage_latency_ms")
+        self.disk_read.setData(times, read)
+        self.disk_write.setData(times, write)
+        self.disk_latency.setData(times, latency)
+        self._set_y(self.disk_plot, nice_ceiling(read, write, floor=1e6))
+        self._set_y(self.latency_view, nice_ceiling(latency, floor=10.0))
+
+        rx, tx = col("network_rx_bps"), col("network_tx_bps")
+        self.net_rx.setData(times, rx)
+        self.net_tx.setData(times, tx)
+        self._set_y(self.net_plot, nice_ceiling(rx, tx, floor=1e6))
+
+    def _set_y(self, plot: Any, top: float) -> None:
+        """Change a y range only when its ceiling changed (each change re-lays the axis)."""
+        if self._y_tops.get(id(plot)) != top:
+            self._y_tops[id(plot)] = top
+            plot.setYRange(0, top, padding=0.02)
+
+    @staticmethod
+    def _set_text(label: QLabel, text: str) -> None:
+        if label.text() != text:   # a QLabel re-lays its layout on every setText
+            label.setText(text)
 
     # -- pieces of refresh --------------------------------------------------------------
 
     def _update_titles(self, h: HostHistory | None) -> None:
         for plot, entries in self._legends:
-            plot.setTitle(legend_html([
-                (color, name, fmt(None if h is None else h.buffer.latest(field)))
-                for color, name, field, fmt in entries]), color=self._fg, size="8pt")
+            self.legend_lines[plot].set_values(tuple(
+                fmt(None if h is None else h.buffer.latest(field)) for _, _, field, fmt in entries))
+
+    def legend_text(self, plot: pg.PlotItem) -> str:
+        """What ``plot``'s legend line says (for tests and accessibility)."""
+        return self.legend_lines[plot].text()
 
     def _update_status(self, h: HostHistory) -> None:
         if h.unreachable_since is not None:
             err = h.last_snapshot.error if h.last_snapshot is not None else None
             reason = "" if err is None else f" ({err.kind}: {err.message})"
-            self.status.setText(f"Unreachable since {local_hms(h.unreachable_since)}{reason}")
-            self.status.setStyleSheet(f"color: {RED}; font-weight: bold;")
+            self._set_status(f"Unreachable since {local_hms(h.unreachable_since)}{reason}", alarming=True)
         else:
             snap = h.last_reachable
             cpus = None if snap is None or snap.resources is None else snap.resources.logical_processors
             extra = "" if cpus is None else f" · {cpus} logical processors"
             polled = "" if snap is None else f"Last poll {local_hms(snap.polled_at)}"
-            self.status.setText(polled + extra)
-            self.status.setStyleSheet("")
+            self._set_status(polled + extra, alarming=False)
+
+    def _set_status(self, text: str, *, alarming: bool) -> None:
+        self._set_text(self.status, text)
+        if alarming != self._status_alarming:   # a style sheet change re-polishes the label
+            self._status_alarming = alarming
+            self.status.setStyleSheet(f"color: {RED}; font-weight: bold;" if alarming else "")
 
     def _update_bands(self, h: HostHistory, right: float) -> None:
         since = h.unreachable_since
@@ -388,9 +582,9 @@ class HostGraphs(QWidget):
                 band.show()
 
     def _show_empty(self, name: str | None = None) -> None:
-        self.title.setText(name or "No host selected")
-        self.status.setText("No data yet" if name else "")
-        self.status.setStyleSheet("")
+        self._set_text(self.title, name or "No host selected")
+        self._set_status("No data yet" if name else "", alarming=False)
+        self._shown_rows = 0
         for curve in self.curves:
             curve.setData([], [])
         for band in self.unreachable_bands:

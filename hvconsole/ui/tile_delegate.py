@@ -1,12 +1,15 @@
-"""Paints one VM tile: state stripe, name, host and state, CPU with a sparkline, memory,
-heartbeat, uptime, and the freeze badge.
+"""Paints one VM tile: state stripe, name, host and state, CPU with a sparkline, memory
+(assigned and demand, each named), heartbeat, uptime, and the freeze badge.
 
 Text is drawn as plain text (a VM called ``<b>x</b>`` is shown as typed). The badge's
 tooltip is the finding's evidence; elsewhere on the tile the model's tooltip applies.
-A tick may repaint every visible tile, so painting is built for speed: layouts are
-computed once per tile size, the card and the badge are cached pixmaps, texts are cached
-``QStaticText`` (see :mod:`.paint_cache`), and everything is drawn in tile-local
-coordinates after one ``translate``.
+A tick may repaint every visible tile, so painting is built for speed (see
+:mod:`.paint_cache`): each tile is rendered once per immutable row object and look
+(size, selected/hovered, device pixel ratio) into an opaque pixmap, and a repaint of an
+unchanged row is one blit. Rendering a changed row copies the cached pixmap of its
+slow-changing parts (card, badge, name, host and state, vCPUs) and draws only the live
+figures (CPU, memory, heartbeat, uptime, sparkline) on it, with cached ``QStaticText``.
+Layouts are computed once per tile size.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
-from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QToolTip)
 
 from . import theme
-from .formatting import plain_tooltip
-from .paint_cache import BadgeCache, CardCache, TextCache
+from .formatting import format_mem_tile, plain_tooltip
+from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache
 from .rows import TileRow
 from .sparkline import paint_sparkline
 from .tile_model import TileRole
@@ -31,6 +34,13 @@ TILE_MAX_WIDTH = 330
 STRIPE_W = 6
 PAD = 8
 BADGE_TEXT = {"critical": "FROZEN", "warning": "SUSPECT"}
+# How a tile's edge looks: selection, then a finding's colour, then hover, then plain.
+EDGE_SELECTED, EDGE_SEVERITY, EDGE_HOVER, EDGE_PLAIN = "selected", "severity", "hover", "plain"
+# Memory for cached tiles: whole tiles by row object, and their slow-changing parts by
+# value. ~124 KB a tile at 1× (300 × 104 px): each budget holds ~200 tiles at 1×, ~50 at
+# 2×, several screens' worth; beyond that the least recently shown are rendered again.
+TILE_CACHE_BYTES = 24 * 2**20
+BASE_CACHE_BYTES = 24 * 2**20
 
 _TEXT = QColor("#202124")
 _MUTED = QColor("#5f6368")
@@ -86,6 +96,8 @@ class TileDelegate(QStyledItemDelegate):
         self._small = TextCache(theme.sized(base, -0.5))
         self._badges = BadgeCache(theme.bold(base, -1.5))
         self._cards = CardCache(STRIPE_W, VIEW_BACKGROUND)
+        self._bases = PixmapLru(BASE_CACHE_BYTES)
+        self._rendered = RenderedTiles(TILE_CACHE_BYTES)
         self._layouts: dict[tuple, TileLayout] = {}
         self._state_inks: dict[str, QColor] = {}
         line = QPen(_SPARK_LINE, 0)  # cosmetic 1 px: a wider pen costs ten times more
@@ -125,21 +137,91 @@ class TileDelegate(QStyledItemDelegate):
         row: TileRow | None = index.data(TileRole)
         if row is None:
             return
+        rect = option.rect
+        flags = option.state
+        if flags & _SELECTED:
+            edge = EDGE_SELECTED
+        elif row.findings:
+            edge = EDGE_SEVERITY      # the severity's border wins over the hover's
+        elif flags & _HOVERED:
+            edge = EDGE_HOVER
+        else:
+            edge = EDGE_PLAIN
+        dpr = painter.device().devicePixelRatioF()
+        look = (rect.width(), rect.height(), edge, dpr)
+        cache = self._rendered
+        pixmap = cache.get(row, look)
+        if pixmap is not None:
+            painter.drawPixmap(rect.topLeft(), pixmap)
+        elif cache.seen_before(row, look):
+            # Painted a second time (another tick repainting the view, a hover nearby):
+            # worth one pixmap, blitted from now on.
+            pixmap = self.render_tile(row, rect.size(), edge, dpr)
+            cache.put(row, look, pixmap)
+            painter.drawPixmap(rect.topLeft(), pixmap)
+        else:
+            # First sight of this row: most rows are shown once and replaced by the next
+            # poll's, so draw straight onto the view instead of into a pixmap.
+            painter.save()
+            painter.translate(rect.topLeft())
+            painter.drawPixmap(0, 0, self._base(row, rect.size(), edge, dpr))
+            self._draw_live(painter, row, rect.size())
+            painter.restore()
+
+    def render_tile(self, row: TileRow, size: QSize, edge: str, dpr: float) -> QPixmap:
+        """The whole tile as one opaque pixmap: the cached parts that rarely change (see
+        :meth:`_base`), then the live figures drawn on a copy of them."""
+        pixmap = self._base(row, size, edge, dpr).copy()
+        pixmap.setDevicePixelRatio(dpr)
+        painter = QPainter(pixmap)
+        self._draw_live(painter, row, size)
+        painter.end()
+        return pixmap
+
+    def _draw_live(self, painter: QPainter, row: TileRow, size: QSize) -> None:
+        """CPU, memory, heartbeat, uptime and the sparkline: what changes with every poll."""
+        stale = row.stale_reason is not None
+        lay = self.layout(size, BADGE_TEXT.get(row.severity, "PROBLEM") if row.severity else None)
+        left, right, top = lay.left, lay.right, lay.top
+        texts = row.texts
+        ink = _MUTED if stale else _TEXT
+        small, text = self._small, self._text
+        # Grouped by font: each setFont costs more than a few extra lines of Python.
+        painter.setPen(ink)
+        painter.setFont(text.font)
+        text.draw(painter, left, top + 39, 20, texts.cpu)
+        painter.setFont(small.font)
+        painter.setPen(_BAD if texts.heartbeat_bad else ink)
+        heart_w = small.draw(painter, right, top + 62, 16, texts.heartbeat, right_aligned=True)
+        painter.setPen(ink)
+        memory = format_mem_tile(row.vm.memory_assigned_mb, row.vm.memory_demand_mb)
+        small.draw(painter, left, top + 62, 16, small.elided(memory, int(right - left - heart_w - 8)))
+        painter.setPen(_MUTED)
+        small.draw(painter, left, top + 78, 16, texts.uptime)
+        paint_sparkline(painter, lay.spark_area, row.spark, self._stale_pen if stale else self._spark_pen,
+                        None if stale else _SPARK_FILL)
+
+    def _base(self, row: TileRow, size: QSize, edge: str, dpr: float) -> QPixmap:
+        """Card, badge, name, host and state, vCPUs and the sparkline's base line: the
+        parts that change only with the VM's state, findings or the tile's look, cached
+        by those values (so a new row object with a new CPU figure reuses them)."""
         vm = row.vm
         severity = row.severity
         stale = row.stale_reason is not None
+        texts = row.texts
+        key = (size.width(), size.height(), edge, dpr, severity, stale, vm.state, vm.name,
+               row.host, texts.status, texts.vcpus)
+        pixmap = self._bases.get(key)
+        if pixmap is not None:
+            return pixmap
         badge_text = BADGE_TEXT.get(severity, "PROBLEM") if severity else None
-        rect = option.rect
-        lay = self.layout(rect.size(), badge_text)
-        dpr = painter.device().devicePixelRatioF()
+        lay = self.layout(size, badge_text)
         state_colour = theme.state_qcolour(vm.state)
-
-        flags = option.state
-        if flags & _SELECTED:
+        if edge == EDGE_SELECTED:
             border, border_w = _SELECT, 2.0
-        elif severity:
+        elif edge == EDGE_SEVERITY:
             border, border_w = theme.severity_qcolour(severity), (2.0 if severity == "critical" else 1.5)
-        elif flags & _HOVERED:
+        elif edge == EDGE_HOVER:
             border, border_w = _HOVER, 1.5
         else:
             border, border_w = _BORDER, 1.0
@@ -148,45 +230,34 @@ class TileDelegate(QStyledItemDelegate):
         else:
             background = _STALE_BG if stale else _WHITE
 
-        painter.save()
-        painter.translate(rect.topLeft())
+        pixmap = QPixmap(size * dpr)
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(VIEW_BACKGROUND)   # opaque: a blit is a copy, not a blend
+        painter = QPainter(pixmap)
         painter.drawPixmap(lay.frame.topLeft(), self._cards.get(
             lay.frame.size(), background, border, border_w, state_colour, stale, dpr))
         if badge_text:
-            ink = _WHITE if severity == "critical" else _TEXT
             painter.drawPixmap(lay.badge.topLeft(), self._badges.get(
-                badge_text, theme.severity_qcolour(severity), ink, background, dpr))
-
+                badge_text, theme.severity_qcolour(severity), _WHITE if severity == "critical" else _TEXT,
+                background, dpr))
         left, right, top = lay.left, lay.right, lay.top
-        texts = row.texts
-        ink = _MUTED if stale else _TEXT
-        name, small, text = self._name, self._small, self._text
-        painter.setPen(ink)
+        name, small = self._name, self._small
+        painter.setPen(_MUTED if stale else _TEXT)
         painter.setFont(name.font)
         name.draw(painter, left, top, 18, name.elided(vm.name, lay.name_width))
-
-        # Grouped by font: each setFont costs more than a few extra lines of Python.
-        painter.setFont(text.font)
-        text.draw(painter, left, top + 39, 20, texts.cpu)
-
         painter.setFont(small.font)
-        small.draw(painter, left, top + 62, 16, texts.memory)
-        painter.setPen(_BAD if texts.heartbeat_bad else ink)
-        small.draw(painter, right, top + 62, 16, texts.heartbeat, right_aligned=True)
         painter.setPen(_MUTED)
         host_w = small.draw(painter, left, top + 19, 16, row.host + " · ")
-        small.draw(painter, left, top + 78, 16, texts.uptime)
         if texts.vcpus:
             small.draw(painter, right, top + 78, 16, texts.vcpus, right_aligned=True)
         painter.setPen(_BAD if stale else self._state_ink(vm.state, state_colour))
         small.draw(painter, left + host_w, top + 19, 16, small.elided(texts.status, int(right - left - host_w)))
-
         spark = lay.spark
         painter.setPen(_BORDER)
         painter.drawLine(int(spark.left()), int(spark.bottom()), int(spark.right()), int(spark.bottom()))
-        paint_sparkline(painter, lay.spark_area, row.spark, self._stale_pen if stale else self._spark_pen,
-                        None if stale else _SPARK_FILL)
-        painter.restore()
+        painter.end()
+        self._bases.put(key, pixmap)
+        return pixmap
 
     def _state_ink(self, state: str, colour: QColor) -> QColor:
         """The state's colour, a shade darker so that it reads as text on white."""

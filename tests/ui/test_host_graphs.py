@@ -33,7 +33,7 @@ def graphs(qtbot) -> HostGraphs:
     return w
 
 
-def xy(curve: pg.PlotDataItem) -> tuple[np.ndarray, np.ndarray]:
+def xy(curve: pg.PlotCurveItem) -> tuple[np.ndarray, np.ndarray]:
     x, y = curve.getData()
     return (np.array([]), np.array([])) if x is None else (x, y)
 
@@ -67,10 +67,13 @@ def test_an_hour_of_data_fills_every_curve(graphs, site):
 def test_legend_shows_current_values(graphs, site):
     host = site.host("HV01")
     graphs.set_history(host)
-    cpu_title = graphs.cpu_plot.titleLabel.text
-    assert f"total</span>&nbsp;{host.buffer.latest('cpu_total_pct'):.0f} %" in cpu_title
-    assert "GB" in graphs.mem_plot.titleLabel.text
-    assert "MB/s" in graphs.disk_plot.titleLabel.text and " ms" in graphs.disk_plot.titleLabel.text
+    cpu_title = graphs.legend_text(graphs.cpu_plot)
+    assert f"■ total {host.buffer.latest('cpu_total_pct'):.0f} %" in cpu_title
+    assert "GB" in graphs.legend_text(graphs.mem_plot)
+    disk = graphs.legend_text(graphs.disk_plot)
+    assert "MB/s" in disk and " ms" in disk
+    # Plain text drawn by the legend line itself: pyqtgraph's HTML title is not used.
+    assert not graphs.cpu_plot.titleLabel.isVisible()
 
 
 def test_window_toggle_switches_between_five_minutes_and_an_hour(graphs, site, qtbot):
@@ -101,15 +104,18 @@ def test_set_window_from_code_updates_the_toggle(graphs, site):
 def test_refresh_is_one_set_data_per_curve(graphs, site, monkeypatch):
     graphs.set_history(site.host("HV01"))
     calls: list[int] = []
-    original = pg.PlotDataItem.setData
+    original = pg.PlotCurveItem.setData
 
     def counting(self, *args, **kwargs):
         calls.append(id(self))
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(pg.PlotDataItem, "setData", counting)
-    graphs.refresh()
+    monkeypatch.setattr(pg.PlotCurveItem, "setData", counting)
+    graphs.set_window(300)    # a new window: read in full, one setData per curve
     assert sorted(calls) == sorted(id(c) for c in graphs.curves)
+    calls.clear()
+    graphs.refresh()          # nothing new in the history: the curves are left alone
+    assert calls == []
 
 
 def test_refresh_follows_new_snapshots(graphs):
@@ -124,7 +130,7 @@ def test_refresh_follows_new_snapshots(graphs):
     assert x[-1] == at.timestamp() and y[-1] == 77.0
     _, used = xy(graphs.mem_used)
     assert math.isnan(used[-1])  # unknown memory is a gap, not zero
-    assert "77 %" in graphs.cpu_plot.titleLabel.text
+    assert "77 %" in graphs.legend_text(graphs.cpu_plot)
 
 
 def test_unreachable_host_shows_a_gap_a_band_and_since_when(graphs):
@@ -198,7 +204,7 @@ def test_host_that_never_answered(graphs):
     assert graphs.status.text().startswith(f"Unreachable since {local_hms(START)}")
     _, y = xy(graphs.cpu_total)
     assert np.isnan(y).all()
-    assert "total</span>&nbsp;—&nbsp;" in graphs.cpu_plot.titleLabel.text  # unknown, not 0 %
+    assert "■ total —" in graphs.legend_text(graphs.cpu_plot)  # unknown, not 0 %
 
 
 def test_curves_do_not_alias_the_ring_buffer(graphs):
@@ -211,3 +217,56 @@ def test_curves_do_not_alias_the_ring_buffer(graphs):
         x, y = xy(curve)
         assert not np.shares_memory(x, host.buffer._times)
         assert not np.shares_memory(y, host.buffer._values)
+
+
+def test_refresh_appends_only_the_new_rows(graphs):
+    """Incremental: a refresh reads only what the poller added since the last one, and
+    the curves equal a fresh read of the window (nothing lost, nothing doubled)."""
+    site = synthetic_site(ticks=800)  # more than an hour: the ring buffer has wrapped
+    host = site.host("HV01")
+    graphs.set_history(host)
+    assert graphs._data.reloaded
+    for k in range(1, 4):
+        at = START + timedelta(seconds=(799 + k) * INTERVAL_S)
+        site.add(Snapshot(host="HV01", polled_at=at, reachable=True,
+                          resources=HostResources(cpu_total_run_pct=float(k))))
+    graphs.refresh()
+    assert not graphs._data.reloaded and graphs._data.appended == 3
+    x, y = xy(graphs.cpu_total)
+    times, values = host.buffer.since(host.last_time - graphs.window_s)
+    np.testing.assert_array_equal(x, times)
+    np.testing.assert_array_equal(y, values[host.buffer.fields.index("cpu_total_pct")])
+    assert list(y[-3:]) == [1.0, 2.0, 3.0]
+
+
+def test_a_gap_row_at_the_newest_time_is_not_lost(graphs):
+    site = synthetic_site(ticks=30)
+    host = site.host("HV01")
+    graphs.set_history(host)
+    host.buffer.append_gap(host.last_time)   # same time as the newest row
+    graphs.refresh()
+    _, y = xy(graphs.cpu_total)
+    assert np.isnan(y[-1]) and not np.isnan(y[-2])
+
+
+def test_clear_empties_the_graphs_and_forgets_the_host(graphs, site):
+    graphs.set_history(site.host("HV01"))
+    graphs.clear()
+    assert graphs.title.text() == "No host selected"
+    assert all(xy(c)[0].size == 0 for c in graphs.curves)
+    assert "■ total —" in graphs.legend_text(graphs.cpu_plot)
+    graphs.refresh()   # the page's next tick: still nothing shown
+    assert all(xy(c)[0].size == 0 for c in graphs.curves)
+
+
+def test_y_ranges_are_nice_and_hold_still():
+    from hvconsole.ui.host_graphs import nice_ceiling
+    assert nice_ceiling(np.array([31e6]), floor=1e6) == 50e6      # 34.1 MB/s → 50 MB/s
+    assert nice_ceiling(np.array([0.5]), floor=1.0) == 1.0
+    assert nice_ceiling(np.array([170.0]), floor=1.0) == 200.0
+    assert nice_ceiling(np.array([np.nan]), floor=10.0) == 10.0
+
+
+def test_only_the_bottom_plot_labels_the_time_axis(graphs):
+    assert graphs.net_plot.getAxis("bottom").style["showValues"]
+    assert not any(p.getAxis("bottom").style["showValues"] for p in graphs.plots[:-1])

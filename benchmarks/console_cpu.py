@@ -1,0 +1,145 @@
+"""Steady-state CPU of the console: 50 hosts × 40 VMs polled every 5 s. Prints numbers;
+asserts nothing.
+
+The simulated site runs in a separate process (one WS-Management endpoint per host, NTLM
+with message encryption, as a domain-joined Hyper-V host answers), so that the figure is
+the console's alone: this process's CPU time (all threads: the poll workers' NTLM sealing,
+HTTP, XML, JSON parsing, the freeze detector, history and rows; and the GUI thread's model
+updates and painting) over a measured stretch, as percent of one core.
+
+Run (offscreen works)::
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/console_cpu.py [--seconds 60]
+    # where the time goes: sample every thread with py-spy while it runs
+    py-spy record --idle -o profile.svg -- .venv/bin/python benchmarks/console_cpu.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The site process: HOSTS hosts of VMS VMs each, roles cycled from the demo's load
+# profiles, served with NTLM over HTTP (sealed bodies), one line of JSON per host.
+SITE = r"""
+import json, sys, uuid, random, signal, threading
+from hvconsole.sim.clock import SimClock
+from hvconsole.sim.demo import _ROLE
+from hvconsole.sim.host_agent import HostAgent
+from hvconsole.sim.model_host import SimHost
+from hvconsole.sim.model_site import SimSite
+from hvconsole.sim.model_vm import SimVM
+from hvconsole.sim.serve import ServedHost, ServedSite
+from hvconsole.sim.wsman import WsmanEndpoint
+hosts, vms = int(sys.argv[1]), int(sys.argv[2])
+site = SimSite(SimClock(), seed=7, name="cpu-bench")
+rng = random.Random(7)
+roles = sorted(_ROLE)
+for h in range(hosts):
+    host = site.add_host(SimHost(f"HV{h + 1:03d}", build=20348, ubr=3695, hotfixes=("KB5061906",),
+                                 logical_processors=64, memory_total_mb=524288, cluster=None,
+                                 clock_skew_ms=0, clixml_progress=False, uptime_s=10 * 86400))
+    for i in range(vms):
+        role = roles[(h + i) % len(roles)]
+        host.add_vm(SimVM(f"HV{h + 1:03d}-VM{i:03d}", str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                          vcpus=4, memory_mb=8192, dynamic_memory=bool(i % 2), generation=2,
+                          guest="windows", load=_ROLE[role], automatic_start_action="StartIfRunning",
+                          automatic_stop_action="Save", backup_hour=None, is_clustered=False,
+                          state="Off" if i % 10 == 0 else "Running", uptime_s=5 * 86400))
+served_hosts = []
+for sim in site.hosts.values():
+    ep = WsmanEndpoint(HostAgent(sim, site), username="bench", password="bench-password-1",
+                       auth="ntlm", name=sim.name)
+    ep.start()
+    served_hosts.append(ServedHost(sim.name, ep.url, "bench", "bench-password-1", ep, sim))
+served = ServedSite(site, served_hosts)
+served.start()
+for s in served_hosts:
+    print(json.dumps({"host": s.name, "url": s.url, "user": s.user, "password": s.password}), flush=True)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+threading.Event().wait()
+"""
+
+
+def process_cpu_s() -> float:
+    """User + system CPU of this process, every thread included."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> int:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--vms", type=int, default=40)
+    parser.add_argument("--interval", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring")
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds measured")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+          "(CPU time is this process's own; wall-clock figures grow with the load)")
+
+    sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import QTimer
+
+    from benchmarks.ui import make_app, make_window
+    from hvconsole.remote.target import Target
+    from hvconsole.ui.host_worker import worker_for_target
+    from hvconsole.ui.monitor import Monitor
+
+    site = subprocess.Popen([sys.executable, "-c", SITE, str(args.hosts), str(args.vms)],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        hosts = [json.loads(site.stdout.readline()) for _ in range(args.hosts)]
+        app = make_app()
+        targets = [Target(h["host"], h["url"], h["user"], h["password"], transport="ntlm") for h in hosts]
+        workers = [worker_for_target(t, timeout_s=10.0, poll_interval_s=args.interval) for t in targets]
+        monitor = Monitor(workers, interval_s=args.interval)
+        window = make_window(monitor)
+        marks: dict[str, tuple[float, float, int, float]] = {}
+        site_cpu: dict[str, float] = {}
+
+        def site_cpu_s() -> float:
+            with open(f"/proc/{site.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        def mark(name: str) -> None:
+            marks[name] = (time.perf_counter(), process_cpu_s(), monitor.ticks, time.thread_time())
+            site_cpu[name] = site_cpu_s()
+
+        monitor.start()
+        QTimer.singleShot(int(args.warmup * 1000), lambda: mark("start"))
+        QTimer.singleShot(int((args.warmup + args.seconds) * 1000), lambda: (mark("end"), app.quit()))
+        app.exec()
+        wall = marks["end"][0] - marks["start"][0]
+        cpu = marks["end"][1] - marks["start"][1]
+        gui = marks["end"][3] - marks["start"][3]
+        rows = monitor.hosts.rows()
+        polls = sum(1 for _ in rows)
+        print(f"console CPU: {args.hosts} hosts × {args.vms} VMs = {monitor.tiles.rowCount()} tiles, polled every "
+              f"{args.interval:g} s over NTLM (sealed), window 1920×1080 shown; {args.warmup:g} s warm-up, "
+              f"{wall:.0f} s measured, {marks['end'][2] - marks['start'][2]} ticks")
+        print(f"  console process   {100 * cpu / wall:5.1f} % of one core   (CPU {cpu:.1f} s in {wall:.1f} s wall)")
+        print(f"  of which GUI thread {100 * gui / wall:5.1f} % of one core   (CPU {gui:.1f} s)")
+        print(f"  simulated site process (not the console) {100 * (site_cpu['end'] - site_cpu['start']) / wall:5.1f} %")
+        print(f"  reachable {sum(1 for r in rows if r.reachable)} of {polls} hosts")
+        window.close()
+        monitor.shutdown(5.0)
+    finally:
+        site.terminate()
+        site.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
