@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PureWindowsPath
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Union
 
 from hvconsole.core.catalog import Catalog, CatalogUpdate
 from hvconsole.core.compliance import UNKNOWN, Compliance, assess
@@ -48,7 +48,7 @@ SHUTDOWN_BOOT_MIN = 3.0        # guest shutdown + boot
 LIVE_MIGRATE_MIN = 0.0         # a live migration pauses the VM for seconds only
 HOST_INSTALL_MIN = 20.0        # a cumulative update installed by DISM: typically 10-30 min
 HASH_CHUNK = 1024 * 1024
-Cancel = "CancelToken | threading.Event | None"
+Cancel = Union[CancelToken, threading.Event, None]      # the GUI's workers pass events
 
 
 @dataclass
@@ -301,11 +301,12 @@ class PlanningService:
                 size = answer.size if size is None else size
         if bad:
             return PackageCheck(False, "the package is not ready on every host: " + "; ".join(bad))
-        digest = hashes.pop() if len(hashes) == 1 else None
-        if expected is None and len(hashes) > 0:
-            return PackageCheck(False, f"{path} differs between the hosts and the catalog lists no hash for it")
-        how = "matching the catalog's SHA-256" if expected else f"SHA-256 {digest}"
-        return PackageCheck(True, f"{path} is on all {len(hosts)} host(s), {how}", digest or expected, size)
+        if len(hashes) > 1:      # only possible without an expected hash
+            return PackageCheck(False, f"{path} differs between the hosts and the catalog lists no hash for it: "
+                                       + ", ".join(sorted(str(h) for h in hashes)))
+        digest = next(iter(hashes), None) or expected
+        how = "matching the catalog's SHA-256" if expected else f"SHA-256 {digest} (the catalog lists none)"
+        return PackageCheck(True, f"{path} is on all {len(hosts)} host(s), {how}", digest, size)
 
     # -- pre-flight ---------------------------------------------------------------------------
 

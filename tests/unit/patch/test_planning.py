@@ -264,3 +264,14 @@ def test_review_problems_stop_the_plan(tmp_path):
     assert "does not exist" in text
     skipped = service.review(plan, {}, check_compliance=False)
     assert not any("does not need" in p or "cannot tell" in p for p in skipped.problems)
+
+
+def test_without_a_catalog_hash_the_hosts_must_agree():
+    directory = site()
+    service = PlanningService(directory, catalog(sha=None))
+    draft = PlanDraft(kb=KB, pilot=["HV01"], waves=[("prod", ["HV02"])])
+    same = service.check_package(draft)
+    assert same.ok and same.sha256 == GOOD_SHA and "the catalog lists none" in same.message
+    directory.hosts["HV02"].files[PACKAGE_PATH.lower()] = "ef" * 32
+    differ = service.check_package(draft)
+    assert not differ.ok and "differs between the hosts" in differ.message
