@@ -11,6 +11,7 @@ exceptions nest (requests wraps urllib3's MaxRetryError, which holds the socket 
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -34,11 +35,24 @@ WSMAN_QUOTA_MAX_OPERATIONS = 2150859174  # 0x803381A6: the user's operations quo
 #                                         (a text shell counts every command until deleted)
 
 
+# Finer causes of an ``auth`` error when the transport is Kerberos (``RemoteError.cause``):
+# each needs a different fix from the admin, none of which is "check the password".
+KRB_NO_TICKET = "kerberos-no-ticket"        # no ticket for the account here, or it expired
+KRB_CLOCK_SKEW = "kerberos-clock-skew"      # clocks differ by more than the 5 minutes allowed
+KRB_NO_KDC = "kerberos-no-kdc"              # the realm has no KDC this PC can find or reach
+KRB_UNKNOWN_SPN = "kerberos-unknown-spn"    # the KDC knows no HTTP/<host> service principal
+KRB_MUTUAL = "kerberos-mutual"              # the host did not prove it holds the service key
+KRB_FAILED = "kerberos-failed"              # any other Kerberos failure (its text is kept)
+KERBEROS_CAUSES = frozenset({KRB_NO_TICKET, KRB_CLOCK_SKEW, KRB_NO_KDC, KRB_UNKNOWN_SPN, KRB_MUTUAL,
+                             KRB_FAILED})
+
+
 class RemoteError(Exception):
-    """A remote call failed. ``kind`` is a snapshot-v1 error kind."""
+    """A remote call failed. ``kind`` is a snapshot-v1 error kind; ``cause`` optionally
+    narrows it (one of :data:`KERBEROS_CAUSES`) for whoever explains the error."""
 
     def __init__(self, kind: str, message: str, *, wsman_code: int | None = None,
-                 elapsed_ms: int | None = None, cancelled: bool = False):
+                 elapsed_ms: int | None = None, cancelled: bool = False, cause: str | None = None):
         if kind not in KINDS:
             raise ValueError(f"unknown error kind {kind!r}")
         super().__init__(message)
@@ -47,6 +61,7 @@ class RemoteError(Exception):
         self.wsman_code = wsman_code
         self.elapsed_ms = elapsed_ms
         self.cancelled = cancelled
+        self.cause = cause
 
     def __str__(self) -> str:
         return self.message
@@ -142,6 +157,9 @@ def _classify(exc: BaseException, host: str, timeout_s: float | None) -> RemoteE
     if _first(causes, WinRMOperationTimeoutError) is not None:
         return RemoteError("timeout", f"no answer from {host}{within} (operation timed out on the host)",
                            wsman_code=WSMAN_OPERATION_TIMEOUT)
+    kerberos = next((c for c in causes if _is_kerberos_error(c)), None)
+    if kerberos is not None:
+        return classify_kerberos(kerberos, host=host)
     if _first(causes, AuthenticationError) is not None:
         return RemoteError("auth", f"{host} rejected the user name or password")
     transport_err = _first(causes, WinRMTransportError)
@@ -192,6 +210,89 @@ def _classify(exc: BaseException, host: str, timeout_s: float | None) -> RemoteE
     if _first(causes, OSError) is not None:
         return RemoteError("refused", f"{host} cannot be reached ({type(exc).__name__})")
     return RemoteError("protocol", f"talking to {host} failed unexpectedly ({type(exc).__name__})")
+
+
+def _is_kerberos_error(exc: BaseException) -> bool:
+    """pywinrm's vendored requests_kerberos errors (matched by name: importing that package
+    needs pykerberos, which a PC without Kerberos support lacks), and pyspnego's/gssapi's
+    GSS errors."""
+    name = type(exc).__name__
+    module = type(exc).__module__ or ""
+    return (name in ("KerberosExchangeError", "MutualAuthenticationError") and "kerberos" in module) or \
+        (name == "GSSError" and module.startswith(("gssapi", "kerberos", "spnego")))
+
+
+# MIT Kerberos (krb5/error_tables/krb5_err.et, k5e1_err.et) and Heimdal word these the same;
+# the texts reach us inside pykerberos' exception args, e.g. (("Unspecified GSS failure...",
+# 851968), ("Can't find client principal admin@CORP.EXAMPLE in cache collection", -1765328243)).
+_NO_TICKET_TEXTS = ("can't find client principal", "no credentials cache found", "no kerberos credentials",
+                    "credentials cache file", "no credentials were supplied", "matching credential not found")
+_EXPIRED_TEXTS = ("ticket expired", "credential has expired", "credentials have expired")
+_NO_KDC_TEXTS = ("cannot find kdc for", "cannot contact any kdc", "cannot resolve network address for kdc",
+                 "cannot resolve servers for kdc")
+_QUOTED_REALM = re.compile(r"""realm ["']([^"']+)["']""")
+_SERVER_PRINCIPAL = re.compile(r"Server (\S+) not found in Kerberos database", re.IGNORECASE)
+_CLIENT_PRINCIPAL = re.compile(r"(?:client principal |Client ')([^'\s]+)", re.IGNORECASE)
+
+
+def classify_kerberos(exc: BaseException, *, host: str = "the host") -> RemoteError:
+    """A Kerberos failure as an ``auth`` error with its :data:`cause` and one sentence."""
+    text = _flatten(exc)
+    lowered = text.lower()
+    if type(exc).__name__ == "MutualAuthenticationError":
+        return RemoteError("auth", f"{host} did not prove its identity (Kerberos mutual authentication "
+                                   f"failed)", cause=KRB_MUTUAL)
+    if "clock skew" in lowered:
+        return RemoteError("auth", f"Kerberos refused the login to {host}: the clocks of this computer and "
+                                   f"the domain differ by more than the 5 minutes Kerberos allows",
+                           cause=KRB_CLOCK_SKEW)
+    if any(t in lowered for t in _NO_KDC_TEXTS):
+        found = _QUOTED_REALM.search(text)
+        realm = f"the realm {found.group(1)}" if found else "the Kerberos realm"
+        return RemoteError("auth", f"no domain controller (KDC) for {realm} could be found or reached "
+                                   f"from this computer", cause=KRB_NO_KDC)
+    if any(t in lowered for t in _EXPIRED_TEXTS):
+        return RemoteError("auth", f"the Kerberos ticket of this computer's user has expired, so {host} "
+                                   f"cannot be logged on to", cause=KRB_NO_TICKET)
+    server = _SERVER_PRINCIPAL.search(text)
+    if server is not None and server.group(1).lower().startswith("krbtgt/"):
+        # The ticket for the host's realm must come from a trust the user's realm does not
+        # have: the host's name maps (krb5.conf [domain_realm], or AD) to a foreign realm.
+        foreign = server.group(1)[len("krbtgt/"):].partition("@")[0]
+        return RemoteError("auth", f"the realm {foreign} of {host} has no KDC this computer's realm can "
+                                   f"reach (no trust between the realms)", cause=KRB_NO_KDC)
+    if server is not None:
+        return RemoteError("auth", f"the domain knows no service principal {server.group(1)} for {host}",
+                           cause=KRB_UNKNOWN_SPN)
+    if any(t in lowered for t in _NO_TICKET_TEXTS) or "client" in lowered and "not found in kerberos" in lowered:
+        who = _CLIENT_PRINCIPAL.search(text)
+        whom = f" for {who.group(1)}" if who else ""
+        return RemoteError("auth", f"this computer has no Kerberos ticket{whom} to log on to {host} with",
+                           cause=KRB_NO_TICKET)
+    return RemoteError("auth", f"Kerberos authentication to {host} failed: {_gss_minor(text)}", cause=KRB_FAILED)
+
+
+def _flatten(exc: BaseException) -> str:
+    """Every string inside an exception's args (pykerberos nests tuples), in order."""
+    parts: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, BaseException):
+            walk(value.args)
+    walk(exc)
+    return " ".join(parts) or type(exc).__name__
+
+
+def _gss_minor(text: str) -> str:
+    """The readable part of a GSS error, without the generic major-status preamble."""
+    cleaned = text.replace("Unspecified GSS failure.  Minor code may provide more information", "")
+    cleaned = re.sub(r"\(\s*\(\s*'',?\s*-?\d+\)\s*\)", "", cleaned)
+    return " ".join(cleaned.split())[:200] or "no detail"
 
 
 def _causes(exc: BaseException, depth: int = 0) -> Iterator[BaseException]:

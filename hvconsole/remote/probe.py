@@ -18,8 +18,10 @@ outcomes are :class:`Outcome`; ``docs/hosts-and-credentials.md`` explains each o
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import os
+import re
 import socket
 import ssl
 import threading
@@ -28,12 +30,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Callable, Mapping
 
-import requests.certs
 import winrm.transport
 
 from ..core.inventory import Host, Transport
-from . import answer
-from .errors import RemoteError
+from . import answer, trust
+from .errors import (KRB_CLOCK_SKEW, KRB_MUTUAL, KRB_NO_KDC, KRB_NO_TICKET, KRB_UNKNOWN_SPN,
+                     RemoteError)
 from .session import HostSession
 from .target import CancelToken, Target
 
@@ -66,6 +68,10 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"
     TLS = "tls"
     CREDENTIALS_REJECTED = "credentials-rejected"
+    KERBEROS_NO_TICKET = "kerberos-no-ticket"
+    KERBEROS_CLOCK_SKEW = "kerberos-clock-skew"
+    KERBEROS_NO_KDC = "kerberos-no-kdc"
+    KERBEROS_SPN = "kerberos-spn"
     ACCESS_DENIED = "access-denied"
     ENCRYPTION_POLICY = "encryption-policy"
     QUOTA = "quota"
@@ -118,12 +124,33 @@ class _Stop(Exception):
         self.wsman_code = wsman_code
 
 
+def kerberos_principal(username: str) -> str:
+    """The Kerberos principal for an inventory user name, as Windows forms it: a UPN
+    ``user@corp.example`` names the realm in upper case (``user@CORP.EXAMPLE``: AD realms
+    are the DNS domain upper-cased and MIT compares principals case-sensitively), and
+    ``CORP\\user`` becomes ``user`` in this PC's default realm (krb5.conf
+    ``default_realm``; on a domain member, its own domain), since a NetBIOS domain name is
+    not a realm."""
+    domain, sep, user = username.rpartition("\\")
+    if sep:
+        return user
+    user, sep, realm = username.rpartition("@")
+    return f"{user}@{realm.upper()}" if sep else username
+
+
 def target_for(host: Host, password: Any) -> Target:
     """The remote :class:`Target` for an inventory host and its password (a
-    :class:`hvconsole.credentials.Secret` or text)."""
+    :class:`hvconsole.credentials.Secret` or text).
+
+    For Kerberos the password is not used to log on: pywinrm takes the ticket of
+    ``kerberos_principal(username)`` from this PC's ticket cache (the Windows logon, or
+    ``kinit`` on Linux), as ``Enter-PSSession`` without ``-Credential`` does. The password
+    still travels in the Target (for NTLM hosts it is needed, and it is scrubbed from every
+    error message) but never leaves this process for a Kerberos host (docs/kerberos.md)."""
     secret = password.reveal() if hasattr(password, "reveal") else str(password)
     transport = {Transport.HTTPS: "ntlm", Transport.HTTPS_BASIC: "ssl"}.get(host.transport, host.transport.value)
-    return Target(name=host.name, url=host.url, username=host.username, password=secret,
+    username = kerberos_principal(host.username) if host.transport is Transport.KERBEROS else host.username
+    return Target(name=host.name, url=host.url, username=username, password=secret,
                   transport=transport,
                   server_cert_validation="validate" if host.verify_tls else "ignore",
                   ca_trust_path=host.ca_bundle)
@@ -177,6 +204,13 @@ def _check_client_setup(host: Host) -> None:
     if host.transport is Transport.KERBEROS and not winrm.transport.HAVE_KERBEROS:
         raise _Stop(Outcome.CLIENT_SETUP, "Kerberos support is not installed on this PC",
                     "install it (`pip install 'pywinrm[kerberos]'`) or choose the ntlm transport", "setup")
+    if host.transport is Transport.KERBEROS and _is_ip_address(host.address):
+        # The ticket is for the service principal HTTP/<name>; nobody registers one for an
+        # address, so the KDC could only answer "server not found" (Windows would silently
+        # try NTLM instead, which a Kerberos host entry is meant to avoid).
+        raise _Stop(Outcome.CLIENT_SETUP, f"Kerberos cannot log on to an IP address ({host.address})",
+                    "enter the host's DNS name as registered in its service principal name "
+                    "(`setspn -L HOSTNAME` lists them, e.g. HTTP/hv01.corp.example)", "setup")
     if host.transport is Transport.CREDSSP and not winrm.transport.HAVE_CREDSSP:
         raise _Stop(Outcome.CLIENT_SETUP, "CredSSP support is not installed on this PC",
                     "install it (`pip install 'pywinrm[credssp]'`) or choose the ntlm transport", "setup")
@@ -253,18 +287,14 @@ class _ProbeRun:
 
     def handshake(self, sock: socket.socket) -> None:
         """The TLS handshake the real client will do, with the same trust settings
-        (requests' CA bundle unless a CA bundle is given), so its verdict is the client's."""
+        (``remote.trust``: the OS trust store, or the host's own CA bundle alone), so its
+        verdict is the client's."""
         host = self.host
-        if host.verify_tls:
-            try:
-                context = ssl.create_default_context(cafile=host.ca_bundle or requests.certs.where())
-            except (ssl.SSLError, OSError) as exc:
-                raise _Stop(Outcome.CLIENT_SETUP, f"the CA bundle could not be loaded ({_oserror_text(exc)})",
-                            "give a PEM file holding the CA certificate(s)", "tls") from None
-        else:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+        try:
+            context = trust.client_context(verify=host.verify_tls, ca_bundle=host.ca_bundle)
+        except (ssl.SSLError, OSError) as exc:
+            raise _Stop(Outcome.CLIENT_SETUP, f"the CA bundle could not be loaded ({_oserror_text(exc)})",
+                        "give a PEM file holding the CA certificate(s)", "tls") from None
         sock.settimeout(self.remaining("tls"))
         try:
             with context.wrap_socket(sock, server_hostname=host.address.split("%", 1)[0]):
@@ -272,9 +302,10 @@ class _ProbeRun:
         except ssl.SSLCertVerificationError as exc:
             reason = exc.verify_message or "it could not be verified"
             raise _Stop(Outcome.TLS, f"the host's TLS certificate was not accepted: {reason}",
-                        "a certificate from your own (e.g. Active Directory) CA needs that CA's PEM file as "
-                        "the CA bundle: only public CAs are trusted otherwise; the certificate must name "
-                        "the address you entered", "tls") from None
+                        "the issuing CA must be trusted by this PC (on a domain member, Group Policy puts "
+                        "the Active Directory CA in the machine's trusted roots) or given as the host's CA "
+                        "bundle (a PEM file); the certificate must name the address you entered",
+                        "tls") from None
         except (TimeoutError, socket.timeout):
             raise _Stop(Outcome.TIMEOUT, f"{self.where} accepted TCP but did not complete a TLS handshake",
                         "check that this port is the WinRM HTTPS listener (`winrm enumerate "
@@ -302,13 +333,21 @@ def _explain_remote_error(host: Host, err: RemoteError, where: str) -> _Stop:
     text = err.message
     if err.cancelled:
         return _Stop(Outcome.CANCELLED, "the connection test was cancelled", "", "winrm")
+    if err.kind == "auth" and err.cause is not None and host.transport is Transport.KERBEROS:
+        return _explain_kerberos(host, err)
     if err.kind == "auth":
         if host.transport in (Transport.PLAINTEXT, Transport.HTTPS_BASIC):
             fix = ("Basic authentication works only with local accounts and must be enabled on the host "
                    "(`Set-Item WSMan:\\localhost\\Service\\Auth\\Basic $true`); check the user name and password")
         elif host.transport is Transport.KERBEROS:
-            fix = ("check the password, that this PC can get a Kerberos ticket for the account, and that the "
-                   "address is the host's DNS name (Kerberos does not work with an IP address)")
+            # The KDC issued a ticket, but the host could not use it: its key differs from
+            # the one the KDC has (a host rebuilt or renamed, a duplicate SPN), or the host's
+            # own clock is off.
+            fix = ("the host refused a valid Kerberos ticket: check that HTTP/" + host.address + " is registered "
+                   "to this host's computer account only (`setspn -Q HTTP/" + host.address + "`), that the host's "
+                   "clock is within 5 minutes of the domain's, and that the account may use WinRM on it")
+            return _Stop(Outcome.CREDENTIALS_REJECTED, f"{host.name} refused the Kerberos ticket of "
+                         f"{kerberos_principal(host.username)}", fix, "winrm")
         else:
             fix = ("check the password and the user name form (DOMAIN\\user or user@domain); the account may "
                    "also be locked out or its password expired")
@@ -361,6 +400,48 @@ def _explain_remote_error(host: Host, err: RemoteError, where: str) -> _Stop:
     return _Stop(Outcome.NOT_WINRM, f"the answer from {where} is not what WinRM sends ({text})",
                  "check the port: WinRM listens on 5985 (HTTP) and 5986 (HTTPS), and no proxy or other web "
                  "service may sit in between", "winrm")
+
+
+def _explain_kerberos(host: Host, err: RemoteError) -> _Stop:
+    """The Kerberos causes (``errors.classify_kerberos``), each with what the admin must do."""
+    principal = kerberos_principal(host.username)
+    if err.cause == KRB_NO_TICKET:
+        # The principal Kerberos looked for (the realm filled in from krb5.conf) if the
+        # error names it, else the user name as configured.
+        named = re.search(r"ticket for (\S+@\S+) to", err.message)
+        who = named.group(1) if named else principal if "@" in principal else f"{principal}@YOUR.REALM"
+        return _Stop(Outcome.KERBEROS_NO_TICKET, err.message,
+                     f"log on to Windows with a domain account, or on Linux/macOS run `kinit {who}` "
+                     f"(a ticket lasts about 10 hours); the user name must be the account that holds the ticket",
+                     "winrm")
+    if err.cause == KRB_CLOCK_SKEW:
+        return _Stop(Outcome.KERBEROS_CLOCK_SKEW, err.message,
+                     "the clocks of this computer and the host (or its domain controller) differ by more than "
+                     "5 minutes: sync them (`w32tm /resync` on Windows, NTP/chrony on Linux)", "winrm")
+    if err.cause == KRB_NO_KDC:
+        return _Stop(Outcome.KERBEROS_NO_KDC, err.message,
+                     "the realm has no KDC this PC can reach: check the realm in the user name and krb5.conf "
+                     "([realms], [domain_realm]) or that this PC is a member of (or trusts) the host's domain, "
+                     "and that the domain controllers answer on TCP/UDP 88", "winrm")
+    if err.cause == KRB_UNKNOWN_SPN:
+        return _Stop(Outcome.KERBEROS_SPN, err.message,
+                     f"enter the host's name exactly as in its service principal name (`setspn -L` on the host "
+                     f"lists them, e.g. HTTP/{host.address.lower()}); an alias (CNAME) or IP address has none "
+                     f"unless one was registered", "winrm")
+    if err.cause == KRB_MUTUAL:
+        return _Stop(Outcome.CREDENTIALS_REJECTED, err.message,
+                     "the host could not prove it holds the key of its service principal: check that the "
+                     "name points to the right host and that its computer account is healthy", "winrm")
+    return _Stop(Outcome.CREDENTIALS_REJECTED, err.message,
+                 "check `klist` for a valid ticket, the realm in the user name and the host's DNS name", "winrm")
+
+
+def _is_ip_address(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
+        return True
+    except ValueError:
+        return False
 
 
 def judge(host: Host, facts: Mapping[str, Any]) -> tuple[Outcome, str, str]:

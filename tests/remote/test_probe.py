@@ -287,3 +287,118 @@ def test_judge_warns_when_vmms_is_not_running_and_fails_on_unknowns() -> None:
     assert outcome is Outcome.VMMS_NOT_RUNNING and "StartPending" in message and "Start-Service vmms" in hint
     outcome, message, _ = judge(host, {"is_admin": None, "hyperv_module": True, "checks_failed": ["identity"]})
     assert outcome is Outcome.SCRIPT_FAILED and "identity" in message
+
+
+# -- Kerberos: what each failure means and what to do (end to end: tests/integration/test_kerberos.py)
+
+def _kerberos_exchange_error(*args):
+    """An exception shaped like pywinrm's vendored requests_kerberos.KerberosExchangeError
+    (importing the real one needs pykerberos)."""
+    import requests
+
+    cls = type("KerberosExchangeError", (requests.exceptions.RequestException,),
+               {"__module__": "winrm.vendor.requests_kerberos.exceptions"})
+    return cls(*args)
+
+
+# Texts as pywinrm 0.5 / pykerberos / MIT Kerberos 1.20 write them (observed, and the table in
+# docs/kerberos.md).
+_GSS = "authGSSClientStep() failed: (('Unspecified GSS failure.  Minor code may provide more information', 851968), "
+KERBEROS_TEXTS = [
+    ("authGSSClientInit() failed: (('Unspecified GSS failure.  Minor code may provide more information', 851968), "
+     "(\"Can't find client principal admin@HVTEST.LOCAL in cache collection\", -1765328243))",
+     "kerberos-no-ticket", Outcome.KERBEROS_NO_TICKET, "kinit admin@HVTEST.LOCAL"),
+    (_GSS + "('No Kerberos credentials available (default cache: FILE:/tmp/krb5cc_0)', -1765328243))",
+     "kerberos-no-ticket", Outcome.KERBEROS_NO_TICKET, "kinit"),
+    ("authGSSClientStep() failed: (('The referenced credential has expired', 720896), ('Ticket expired', "
+     "-1765328352))", "kerberos-no-ticket", Outcome.KERBEROS_NO_TICKET, "kinit"),
+    (_GSS + "('Clock skew too great', -1765328347))", "kerberos-clock-skew", Outcome.KERBEROS_CLOCK_SKEW,
+     "differ by more than 5 minutes"),
+    (_GSS + "('Cannot contact any KDC for realm \\'HVTEST.LOCAL\\'', -1765328228))", "kerberos-no-kdc",
+     Outcome.KERBEROS_NO_KDC, "krb5.conf"),
+    (_GSS + "('Cannot find KDC for realm \"CORP.EXAMPLE\"', -1765328230))", "kerberos-no-kdc",
+     Outcome.KERBEROS_NO_KDC, "domain"),
+    (_GSS + "('Server krbtgt/ELSEWHERE.TEST@HVTEST.LOCAL not found in Kerberos database', -1765328377))",
+     "kerberos-no-kdc", Outcome.KERBEROS_NO_KDC, "krb5.conf"),
+    (_GSS + "('Server HTTP/hv09.hvtest.local@HVTEST.LOCAL not found in Kerberos database', -1765328377))",
+     "kerberos-unknown-spn", Outcome.KERBEROS_SPN, "setspn -L"),
+]
+
+
+@pytest.mark.parametrize("text, cause, outcome, fix", KERBEROS_TEXTS)
+def test_kerberos_failures_are_classified(text: str, cause: str, outcome: Outcome, fix: str) -> None:
+    from hvconsole.remote.errors import classify
+
+    err = classify(_kerberos_exchange_error(text), host="HV01")
+    assert err.kind == "auth" and err.cause == cause, err
+    assert "Unspecified GSS failure" not in err.message and len(err.message) < 200
+
+
+def test_kerberos_explanations_need_no_network() -> None:
+    """Each cause's outcome and fix, through the probe's WinRM step (no DNS or TCP needed)."""
+    from hvconsole.core.inventory import Host
+    from hvconsole.remote.errors import classify
+
+    host = Host(name="HV01", address="hv01.hvtest.local", username="CORP\\admin", transport="kerberos")
+    run_ = probe_module._ProbeRun(host, time.monotonic() + 10, 10, None)
+    for text, cause, outcome, fix in KERBEROS_TEXTS:
+        err = classify(_kerberos_exchange_error(text), host="HV01")
+
+        class FailingSession:
+            def run_script(self, *args, **kwargs):
+                raise err
+
+            def close(self) -> None:
+                pass
+
+        with pytest.raises(probe_module._Stop) as stop:
+            run_.run_probe_script(target_for(host, Secret("x")), lambda target: FailingSession())
+        assert stop.value.outcome is outcome and fix in stop.value.hint, (text, stop.value.hint)
+    # Without a realm in the user name, the hint still names the command with a placeholder.
+    err = classify(_kerberos_exchange_error(KERBEROS_TEXTS[1][0]), host="HV01")
+    assert "kinit admin@YOUR.REALM" in probe_module._explain_remote_error(host, err, "x").hint
+
+
+def test_a_mutual_authentication_failure_and_a_refused_ticket_are_credentials_problems() -> None:
+    import requests
+
+    from hvconsole.core.inventory import Host
+    from hvconsole.remote.errors import RemoteError, classify
+
+    mutual = type("MutualAuthenticationError", (requests.exceptions.RequestException,),
+                  {"__module__": "winrm.vendor.requests_kerberos.exceptions"})("Unable to authenticate")
+    err = classify(mutual, host="HV01")
+    assert err.kind == "auth" and err.cause == "kerberos-mutual"
+    host = Host(name="HV01", address="hv01.hvtest.local", username="admin@hvtest.local", transport="kerberos")
+    stop = probe_module._explain_remote_error(host, err, "hv01:5985")
+    assert stop.outcome is Outcome.CREDENTIALS_REJECTED and "service principal" in stop.hint
+    # HTTP 401 after a ticket was sent: the host could not use it (stale keytab, its clock).
+    refused = probe_module._explain_remote_error(
+        host, RemoteError("auth", "HV01 rejected the user name or password"), "hv01:5985")
+    assert refused.outcome is Outcome.CREDENTIALS_REJECTED
+    assert "Kerberos ticket of admin@HVTEST.LOCAL" in refused.message and "setspn -Q HTTP/hv01" in refused.hint
+
+
+@pytest.mark.parametrize("username, principal", [
+    ("admin@corp.example", "admin@CORP.EXAMPLE"),
+    ("Admin@Corp.Example", "Admin@CORP.EXAMPLE"),
+    ("CORP\\admin", "admin"),
+    ("admin", "admin"),
+])
+def test_kerberos_principal_follows_windows(username: str, principal: str) -> None:
+    from hvconsole.core.inventory import Host
+
+    assert probe_module.kerberos_principal(username) == principal
+    if "@" in username or "\\" in username:
+        host = Host(name="HV01", address="hv01.corp.example", username=username, transport="kerberos")
+        target = target_for(host, Secret("pw"))
+        assert target.transport == "kerberos" and target.username == principal
+
+
+def test_kerberos_to_an_ip_address_is_a_setup_problem() -> None:
+    if not winrm.transport.HAVE_KERBEROS:
+        pytest.skip("pywinrm's Kerberos support (pykerberos) is not installed")
+    with sim_endpoint() as sim:
+        result = run(sim.host(transport="kerberos", username="demo@corp.example"), sim.password)
+    assert result.outcome is Outcome.CLIENT_SETUP and result.step == "setup"
+    assert "IP address" in result.message and "setspn -L" in result.hint

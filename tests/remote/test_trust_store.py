@@ -96,9 +96,6 @@ def test_a_ca_unknown_to_the_os_store_is_refused_with_the_certificate_error_and_
     assert "certificate" in probe["message"] and "CA" in probe["hint"]
 
 
-@pytest.mark.xfail(strict=True, reason="the connection test's own TLS step (remote/probe.py, "
-                   "_ProbeRun.handshake) still checks against certifi's bundle; it should use "
-                   "remote.trust.client_context like the client does")
 def test_the_connection_test_trusts_the_os_store_too(site_ca, tmp_path):
     with sim_endpoint(auth="ntlm", tls=site_ca) as sim:
         answer = run_client(site_ca.ca_file, sim.port, sim.user, sim.password, tmp_path)
