@@ -10,6 +10,7 @@ way a step acts: intent first, then the outcome with its evidence.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -128,6 +129,7 @@ class HostContext:
         self._peers: dict[str, PatchHost | None] = {}
         self.open_step: StepHandle | None = None     # intent written, outcome not yet
         self.failure_path = False     # putting the host back after a failure: do not wait long
+        self._last_said: dict[str, float] = {}
 
     @property
     def api(self) -> PatchHost:
@@ -164,6 +166,15 @@ class HostContext:
 
     def begin(self, step: str, intent: Mapping[str, Any], text: str) -> StepHandle:
         return StepHandle(self, step, intent, text)
+
+    def still(self, step: str, what: str, started: float) -> None:
+        """A long wait (an install, a reboot) says it is still going at least every
+        ``options.heartbeat_s`` real seconds: call it on every poll."""
+        now = time.monotonic()
+        if now - self._last_said.get(step, started) >= self.run.options.heartbeat_s:
+            self._last_said[step] = now
+            minutes = (now - started) / 60
+            self.run.say(self.name, step, Phase.INFO, f"{what} ({minutes:.0f} min so far)")
 
     def build_target(self) -> BuildTarget | None:
         """The catalog's target for this host's CurrentBuild, as preflight read it."""

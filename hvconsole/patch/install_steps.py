@@ -78,9 +78,11 @@ def install(hc: HostContext) -> str:
         action = "started"
     else:
         action = f"found {status.state}"     # a resumed run: the task of the first attempt
-    deadline = time.monotonic() + opts.real(opts.install_timeout_s)
+    waiting_since = time.monotonic()
+    deadline = waiting_since + opts.real(opts.install_timeout_s)
     errors = 0
     while status.state != "done":
+        hc.still(Step.INSTALL, "the installer is still running", waiting_since)
         if time.monotonic() >= deadline:
             return h.finish(StepOutcome.FAILED, f"the installer was still running after {opts.install_timeout_s:.0f} s",
                             action=action, **status.evidence())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
+from hvconsole.core.patch.vocabulary import Step
 from hvconsole.core.snapshot import Snapshot
 
 from .context import HostContext
@@ -60,6 +61,8 @@ def wait_for_reboot(hc: HostContext, last_boot_before: datetime | None, timeout_
     seen_down = False
     snap = hc.api.snapshot()
     while True:
+        hc.still(Step.REBOOT, f"waiting for {hc.name} to come back ({'down' if not snap.reachable else 'answering'})",
+                 started)
         if not snap.reachable:
             seen_down = True
         elif booted_since(snap, last_boot_before) and hyperv_ready(snap):

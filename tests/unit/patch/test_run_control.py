@@ -201,3 +201,16 @@ def test_a_cancel_after_the_last_host_finished_leaves_the_run_done(tmp_path):
     result = run(journal, run_id, hosts)
     assert result.state == RunState.DONE and journal.run(run_id).state == "done", result.reason
     assert not any(r.outcome == "cancelled" for r in journal.steps(run_id))
+
+
+def test_a_long_install_and_reboot_say_they_are_still_going(tmp_path):
+    hosts = fake_site("HV01")
+    hosts["HV01"].install_polls = 6
+    hosts["HV01"].down_polls = 6
+    journal, run_id = new_run(tmp_path, plan_for(("HV01",)))
+    events: list = []
+    result = run(journal, run_id, hosts, events=events, options=dataclasses.replace(OPTIONS, heartbeat_s=0.0))
+    assert result.state == RunState.DONE, result.reason
+    info = [(e.step, e.text) for e in events if e.phase == Phase.INFO and e.host == "HV01"]
+    assert any(step == "install" and "installer is still running" in text for step, text in info)
+    assert any(step == "reboot" and "waiting for HV01 to come back (down)" in text for step, text in info)
