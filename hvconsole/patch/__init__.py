@@ -8,14 +8,22 @@ decisions, report); this package does the I/O, always through ``hvconsole.remote
 - ``host_api``   typed calls to the shipped ``patch_*.ps1`` scripts (docs/patching.md
                  "Script contract") and fresh snapshots through the collector;
 - ``context``    what one run and one host need while the steps execute;
-- ``control``    pause / cancel requested through the journal, and the run lock;
+- ``control``    pause / continue / cancel / promote / halt requested through the journal,
+                 and the run lock;
 - ``waiting``    bounded waits: a reboot (gone, then back with a new boot), settling VMs;
 - ``host_steps`` one function per step; ``preflight`` (pure judgement), ``staging``,
                  ``vm_steps`` and ``install_steps`` hold the larger ones;
 - ``soak``       the health gate after the pilot wave;
 - ``runner``     waves, hosts in parallel, the failure and cancel paths;
-- ``sites``, ``survey``, ``text``   where the hosts come from (inventory or demo site),
-                 compliance polls, and the CLI's plain-text views.
+- ``planning``   the planning service the CLI and the wizard share: draft -> plan, survey,
+                 package and pre-flight checks, the review the admin confirms;
+- ``run_view``, ``watch``   a run, open maintenance windows, interrupted and active runs,
+                 read from the journal only (whichever process executes the run);
+- ``sites``, ``survey``, ``text``   the HostDirectory (targets -> PatchHost, stager),
+                 compliance polls, and ``clean()`` for host text. Sites are built by
+                 ``hvconsole.site``; the CLI's views are ``hvconsole.cli.patch_text``.
 
-Nothing here imports Qt: the GUI observes the journal.
+The run's vocabulary (states, steps, outcomes, progress events) is
+``hvconsole.core.patch.vocabulary``. Nothing here imports Qt or the simulator: the GUI
+observes the journal.
 """
