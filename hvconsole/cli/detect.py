@@ -136,6 +136,10 @@ def load_thresholds(path: str | None) -> Thresholds | None:
             data = json.load(f)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError("not valid JSON (nested too deeply)") from None
+        except ValueError:      # an integer beyond Python's 4,300-digit conversion limit
+            raise ValueError("not valid JSON (a number too long to read)") from None
     return Thresholds.from_mapping(data)
 
 

@@ -97,6 +97,9 @@ def test_thresholds_file_overrides(trace: Path, tmp_path: Path):
     ("{not json", "not valid JSON"),
     ('{"boot_grace": 3}', "did you mean 'boot_grace_s'"),
     ("[1, 2]", "JSON object"),
+    ("[" * 100_000, "not valid JSON (nested too deeply)"),
+    ('{"boot_grace_s": ' + "9" * 5000 + "}", "not valid JSON"),
+    ('{"boot_grace_s": 1e999}', "finite"),
 ])
 def test_bad_thresholds_file_is_exit_2(trace: Path, tmp_path: Path, content, message):
     th = tmp_path / "th.json"
