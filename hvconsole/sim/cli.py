@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "$HVCONSOLE_HOME or the runtime folder) while serving")
     rec = sub.add_parser("record", help="write a trace of the site (JSON Lines) to stdout")
     _site_options(rec)
-    rec.add_argument("--seconds", type=_positive("seconds"), default=None,
-                     help="how long (default: the scenario's duration, or 300)")
-    rec.add_argument("--interval", type=_positive("interval"), default=5.0, help="seconds between two polls of a host")
+    rec.add_argument("--seconds", type=_positive("seconds", at_most=MAX_RECORD_S), default=None,
+                     help="how long, at most 30 days (default: the scenario's duration, or 300)")
+    rec.add_argument("--interval", type=_positive("interval", at_least=MIN_INTERVAL_S), default=5.0,
+                     help="seconds between two polls of a host (at least 0.5)")
     listing = sub.add_parser("scenarios", help="list the named scenarios")
     listing.add_argument("--patch", action="store_true", help="list the patch scenarios instead")
     return parser
@@ -70,7 +71,13 @@ def _port(text: str) -> int:
     return port
 
 
-def _positive(name: str):
+# A trace longer than a month or polls closer than half a second are typing mistakes, not
+# recordings (a month at 5 s is ~500,000 polls per host already).
+MAX_RECORD_S = 30 * 86400.0
+MIN_INTERVAL_S = 0.5
+
+
+def _positive(name: str, *, at_least: float | None = None, at_most: float | None = None):
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -78,6 +85,10 @@ def _positive(name: str):
             raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number") from None
         if not (math.isfinite(value) and value > 0):
             raise argparse.ArgumentTypeError(f"{name} must be a positive number, not {text[:20]}")
+        if at_least is not None and value < at_least:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {at_least:g}, not {text[:20]}")
+        if at_most is not None and value > at_most:
+            raise argparse.ArgumentTypeError(f"{name} must be at most {at_most:,.0f} (30 days), not {text[:20]}")
         return value
     parse.__name__ = name        # argparse names the type in its messages
     return parse

@@ -118,6 +118,8 @@ def test_scenarios_are_listed_and_unknown_sites_refused(monkeypatch: pytest.Monk
     (["serve", "--site", "no-such-site"], "hvconsole-sim serve: unknown site 'no-such-site'"),
     (["record", "--interval", "0"], "argument --interval: interval must be a positive number, not 0"),
     (["record", "--seconds", "nan"], "argument --seconds: seconds must be a positive number, not nan"),
+    (["record", "--seconds", "1e300"], "argument --seconds: seconds must be at most 2,592,000 (30 days), not 1e300"),
+    (["record", "--interval", "0.01"], "argument --interval: interval must be at least 0.5, not 0.01"),
 ])
 def test_bad_arguments_are_one_message_and_exit_2(capsys, argv: list[str], says: str) -> None:
     with pytest.raises(SystemExit) as info:
