@@ -4,7 +4,7 @@ A tile's CPU sparkline is a few dozen percentages. Turning them into points cost
 ~30 µs per tile in Python, too much to do for every visible tile on every tick on the GUI
 thread, so the worker does it once per poll and the delegate only scales the result to
 the tile (:mod:`.sparkline`). Points are packed as native float64 pairs, the memory layout
-of a ``QPolygonF``, so the painter copies them in one go. Qt-free.
+of a ``QPolygonF``, so the painter copies them in one go. Qt-free (NumPy only).
 """
 
 from __future__ import annotations
@@ -13,18 +13,40 @@ import math
 import struct
 from typing import Sequence
 
+import numpy as np
+
 # Half the width of the tick that stands for a lone known value, in units of one step.
 LONE_POINT_HALF_STEP = 0.5
 
 
-def spark_runs(values: Sequence[float], capacity: int, y_max: float = 100.0
+def spark_runs(values: Sequence[float | None], capacity: int, y_max: float = 100.0
                ) -> tuple[tuple[bytes, bytes], ...]:
     """For each unbroken run of known values: ``(line, fill)`` as packed (x, y) float64
     pairs in the unit square (x: 1 = newest, right-aligned over ``capacity`` points;
     y: 0 = 0 %, 1 = ``y_max``). ``fill`` is the line closed down to y = 0. NaN or None
-    (unknown) breaks the line; it never becomes a drop to zero."""
+    (unknown) breaks the line; it never becomes a drop to zero.
+
+    Every VM's row is rebuilt on every poll (2,000 rows per 5 s at the largest site), so
+    this is written for speed: a series without gaps (the usual case) is packed by NumPy
+    in one go, ~2× faster than a loop over the values."""
     if capacity < 2 or not values:
         return ()
+    n = len(values)
+    if n == 1 or None in values or any(v != v for v in values):   # NaN is not equal to itself
+        # Gaps (or nothing known: a VM that is off) are rarer: per value in Python.
+        return _runs_with_gaps(values, capacity, y_max)
+    ys = np.array(values, dtype=np.float64)
+    np.clip(ys / y_max, 0.0, 1.0, out=ys)
+    xs = _x_positions(n, capacity)
+    points = np.empty(2 * n)
+    points[0::2] = xs
+    points[1::2] = ys
+    line = points.tobytes()
+    return ((line, _PAIR.pack(float(xs[0]), 0.0) + line + _PAIR.pack(float(xs[-1]), 0.0)),)
+
+
+def _runs_with_gaps(values: Sequence[float | None], capacity: int, y_max: float
+                    ) -> tuple[tuple[bytes, bytes], ...]:
     step = 1.0 / (capacity - 1)
     n = len(values)
     out = []
@@ -45,7 +67,23 @@ def spark_runs(values: Sequence[float], capacity: int, y_max: float = 100.0
                 first_x, last_x = run[0] - half, run[0] + half
                 run = [first_x, y, last_x, y]
             line = struct.pack(f"{len(run)}d", *run)
-            fill = struct.pack("2d", first_x, 0.0) + line + struct.pack("2d", last_x, 0.0)
+            fill = _PAIR.pack(first_x, 0.0) + line + _PAIR.pack(last_x, 0.0)
             out.append((line, fill))
             run = []
     return tuple(out)
+
+
+_PAIR = struct.Struct("=2d")
+_X_CACHE: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _x_positions(n: int, capacity: int) -> np.ndarray:
+    """x of each of ``n`` values, right-aligned over ``capacity`` points (read-only)."""
+    xs = _X_CACHE.get((n, capacity))
+    if xs is None:
+        step = 1.0 / (capacity - 1)
+        xs = 1.0 - step * (n - 1 - np.arange(n, dtype=np.float64))
+        xs.flags.writeable = False
+        if len(_X_CACHE) < 256:
+            _X_CACHE[(n, capacity)] = xs
+    return xs
