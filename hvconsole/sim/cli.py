@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "$HVCONSOLE_HOME or the runtime folder) while serving")
     rec = sub.add_parser("record", help="write a trace of the site (JSON Lines) to stdout")
     _site_options(rec)
-    rec.add_argument("--seconds", type=_positive("seconds", at_most=MAX_RECORD_S), default=None,
+    rec.add_argument("--seconds", type=_positive("seconds", at_most=MAX_RECORD_S, at_most_words="30 days"), default=None,
                      help="how long, at most 30 days (default: the scenario's duration, or 300)")
     rec.add_argument("--interval", type=_positive("interval", at_least=MIN_INTERVAL_S), default=5.0,
                      help="seconds between two polls of a host (at least 0.5)")
@@ -77,7 +77,8 @@ MAX_RECORD_S = 30 * 86400.0
 MIN_INTERVAL_S = 0.5
 
 
-def _positive(name: str, *, at_least: float | None = None, at_most: float | None = None):
+def _positive(name: str, *, at_least: float | None = None, at_most: float | None = None,
+              at_most_words: str = ""):
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -88,7 +89,7 @@ def _positive(name: str, *, at_least: float | None = None, at_most: float | None
         if at_least is not None and value < at_least:
             raise argparse.ArgumentTypeError(f"{name} must be at least {at_least:g}, not {text[:20]}")
         if at_most is not None and value > at_most:
-            raise argparse.ArgumentTypeError(f"{name} must be at most {at_most:,.0f} (30 days), not {text[:20]}")
+            raise argparse.ArgumentTypeError(f"{name} must be at most {at_most:,.0f}{f" ({at_most_words})" if at_most_words else ""}, not {text[:20]}")
         return value
     parse.__name__ = name        # argparse names the type in its messages
     return parse
