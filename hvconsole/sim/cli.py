@@ -89,7 +89,8 @@ def _positive(name: str, *, at_least: float | None = None, at_most: float | None
         if at_least is not None and value < at_least:
             raise argparse.ArgumentTypeError(f"{name} must be at least {at_least:g}, not {text[:20]}")
         if at_most is not None and value > at_most:
-            raise argparse.ArgumentTypeError(f"{name} must be at most {at_most:,.0f}{f" ({at_most_words})" if at_most_words else ""}, not {text[:20]}")
+            words = f" ({at_most_words})" if at_most_words else ""
+            raise argparse.ArgumentTypeError(f"{name} must be at most {at_most:,.0f}{words}, not {text[:20]}")
         return value
     parse.__name__ = name        # argparse names the type in its messages
     return parse
