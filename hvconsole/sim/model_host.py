@@ -50,6 +50,22 @@ class PendingUpdate:
     # for an update whose first reboot only prepares it (pending still set, build as before).
     build_moves_after: int = 1
     reboots_done: int = 0
+    installed_t: float = 0.0          # when it was installed (Get-HotFix InstalledOn: the day)
+
+
+@dataclass
+class SimVolume:
+    """A volume as Win32_Volume reports it (``path`` is its mount path, ending in a backslash)."""
+
+    path: str
+    size_mb: float
+    free_mb: float
+    label: str | None = None
+    is_system: bool = False
+
+
+# Get-VMHostSupportedVersion -Default per build (configuration version of new VMs).
+CONFIG_VERSIONS = {17763: "9.0", 20348: "10.0", 26100: "12.0"}
 
 
 class SimHost:
@@ -94,6 +110,16 @@ class SimHost:
         self._vmms_stopped_until_t = -1e18
         self._vmms_crashes = 0
         self.patch = HostPatchState(self)
+        # -- configuration the health check reads (audit.ps1, sim/handlers_audit.py) ---------
+        self.numa_nodes = 2                          # logical processors split evenly
+        self.memory_reserve_mb: float | None = None  # the MemoryReserve registry value, if set
+        # Where new VMs' disks go; the system volume's free space follows system_drive_free_mb.
+        self.data_volume = SimVolume("C:\\ClusterStorage\\Volume1\\" if cluster else "D:\\",
+                                     8 * 1048576.0 if cluster else 4 * 1048576.0,
+                                     5 * 1048576.0 if cluster else 2.5 * 1048576.0,
+                                     "CSV1" if cluster else "VMs")
+        self.bpa_available = False                   # the BestPractices module with a Hyper-V scan
+        self.bpa_results: list[dict[str, Any]] = []  # Get-BpaResult objects (non-compliant only)
 
     # -- inventory ----------------------------------------------------------------------
 
@@ -203,6 +229,16 @@ class SimHost:
             self._vmms_stopped_until_t = t + 60.0
             self._vmms_ready_t = t + 60.0 + 5.0 + 10.0 * unit(self.seed, 25, self._vmms_crashes)
 
+    def stop_vmms(self) -> None:
+        """An admin ran `Stop-Service vmms`: Stopped (Get-VM fails) until :meth:`start_vmms`."""
+        with self._site().acting():
+            self._vmms_stopped_until_t = self._vmms_ready_t = float("inf")
+
+    def start_vmms(self) -> None:
+        """`Start-Service vmms` after :meth:`stop_vmms`: Running again at once."""
+        with self._site().acting() as t:
+            self._vmms_stopped_until_t = self._vmms_ready_t = t
+
     def set_slow(self, factor: float) -> None:
         with self._site().acting():
             self.slow_factor = max(1.0, factor)
@@ -219,7 +255,8 @@ class SimHost:
                 self.hotfixes.append(kb)
             reboots = max(1, reboots)
             self.pending.append(PendingUpdate(kb, build or self.build, ubr, reboots,
-                                              build_moves_after=reboots if build_on_last_reboot else 1))
+                                              build_moves_after=reboots if build_on_last_reboot else 1,
+                                              installed_t=t))
             self.events.write(t, "update_installed", title=title or f"Cumulative update ({kb})")
 
     def reboot(self, *, planned: bool = True, down_s: float | None = None, fail: bool = False,
