@@ -18,6 +18,7 @@ class WizardPageBase(QWizardPage):
         self.setTitle(title)
         self.setSubTitle(subtitle)
         self.status = QLabel()
+        self.status.setTextFormat(Qt.PlainText)       # messages quote host-provided text
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self._busy = 0
@@ -38,6 +39,8 @@ class WizardPageBase(QWizardPage):
     def run_off_thread(self, fn: Callable[[threading.Event], Any], on_result: Callable[[Any], None],
                        what: str) -> None:
         """``fn(cancel)`` on a pool thread; ``on_result`` (or an error line) back here."""
+        if self.wiz.cancel_event.is_set():
+            return              # the wizard is closing
         self._busy += 1
         self.completeChanged.emit()
         cancel = self.wiz.cancel_event

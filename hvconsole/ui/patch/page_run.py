@@ -94,8 +94,8 @@ class RunPage(WizardPageBase):
                                  f"{ev.phase:<9} {clean(ev.text)}")
 
     def refresh(self) -> None:
-        if self.state.run_id is None:
-            return
+        if self.state.run_id is None or self.wiz is None or self.wiz.cancel_event.is_set():
+            return          # no run yet, or the wizard is closing (a queued progress event came late)
         if self._in_flight:
             self._dirty = True          # one more read when this one is back
             return
