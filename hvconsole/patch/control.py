@@ -130,13 +130,9 @@ def end_halted(journal: Journal, run_id: int) -> bool:
 
 def executing_pid(journal: Journal, run_id: int) -> int | None:
     """The pid of the process executing ``run_id`` (-1 when it cannot be read), or None
-    when nobody is. Probing takes the lock for a moment: a runner starting at that instant
-    retries (``RunLock.acquire(wait_s=...)``)."""
-    lock = RunLock(journal.path, run_id)
-    if lock.acquire():
-        lock.release()
-        return None
-    return lock.holder_pid() or -1
+    when nobody is. Probing takes a shared lock for a moment and writes nothing: a runner
+    starting at that instant retries (``RunLock.acquire(wait_s=...)``)."""
+    return RunLock(journal.path, run_id).probe()
 
 
 class RunLock:
@@ -165,6 +161,23 @@ class RunLock:
         os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd
         return True
+
+    def probe(self) -> int | None:
+        """Who holds the lock (its pid, -1 if unreadable), or None when nobody does. Never
+        creates the file: a run never executed has none."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                _lock_shared(fd)
+            except OSError:
+                return self.holder_pid() or -1
+            _unlock(fd)
+            return None
+        finally:
+            os.close(fd)
 
     def holder_pid(self) -> int | None:
         try:
@@ -197,6 +210,9 @@ if os.name == "nt":  # pragma: no cover - exercised on Windows only
     def _lock(fd: int) -> None:
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
 
+    def _lock_shared(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBRLCK, 1)
+
     def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
@@ -205,6 +221,9 @@ else:
 
     def _lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _lock_shared(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
