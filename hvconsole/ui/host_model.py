@@ -58,7 +58,9 @@ def status_text(row: HostRow) -> str:
     """Short enough for a narrow column; the full message is in the tooltip and in the
     alert lines under the list."""
     if row.patching is not None:
-        return row.patching          # a reboot or a drained host is expected now
+        # A reboot or a drained host is expected now. "maint." keeps the longest steps
+        # (maintenance-on/-off) inside the column; the tooltip says them in full.
+        return row.patching.replace("maintenance-", "maint. ")
     if row.reachable is None:
         return "Connecting…"
     if not row.reachable:

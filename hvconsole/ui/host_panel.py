@@ -16,10 +16,10 @@ from .host_model import (COL_BUILD, COL_COMPLIANCE, COL_FINDINGS, COL_HOST, COL_
 CELL_PADDING = 12
 # The widest text each fixed column usually shows (the host column also has an icon).
 COLUMN_SAMPLES = {COL_HOST: "HV-NODE-01 ", COL_BUILD: "20348.3692",
-                  COL_COMPLIANCE: "needs update (KB5061906)", COL_POLL: "1000 ms",
+                  COL_COMPLIANCE: "pending reboot (KB5061906)", COL_POLL: "1000 ms",
                   COL_VMS: "40/40", COL_FINDINGS: "1 crit, 1 warn"}
 # The status column stretches but never below this (it also carries the certificate badge).
-STATUS_SAMPLE = "patching: maintenance-on"
+STATUS_SAMPLE = "patching: postcheck"
 
 
 class HostPanel(QWidget):
@@ -54,9 +54,11 @@ class HostPanel(QWidget):
         for col, sample in COLUMN_SAMPLES.items():
             extra = icon + 4 if col == COL_HOST else 0
             header.resizeSection(col, fm.horizontalAdvance(sample) + extra + CELL_PADDING)
-        header.setMinimumSectionSize(min(60, header.minimumSectionSize()))
+        # The stretching Status column gets at least room for "patching: postcheck" and the
+        # certificate badge; the list never gets narrower than all columns together.
+        self.status_min_width = fm.horizontalAdvance(STATUS_SAMPLE) + icon + 4 + CELL_PADDING
         self.view.setMinimumWidth(sum(header.sectionSize(c) for c in COLUMN_SAMPLES)
-                                  + fm.horizontalAdvance("No answer") + icon + CELL_PADDING)
+                                  + self.status_min_width + 4)
 
         # Hosts that need attention, with the whole error message (the list has no room).
         self.alerts = QLabel(self)

@@ -141,7 +141,8 @@ class MonitorPage(QWidget):
         self._findings_changed()
 
     def set_default_sizes(self, width: int, height: int) -> None:
-        host_w = max(480, min(540, int(width * 0.3)))
+        # Wide enough for every host column (Status and Compliance say whole sentences).
+        host_w = max(480, min(max(540, self.host_panel.minimumSizeHint().width() + 8), int(width * 0.45)))
         self.main.setSizes([host_w, width - host_w])
         bottom = max(170, height // 4)
         self.right.setSizes([height - bottom, bottom])

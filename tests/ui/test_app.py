@@ -122,3 +122,21 @@ def test_bad_window_options_get_one_clear_line(args, message, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_wizard_screenshots_walk_a_full_demo_run(tmp_path, qapp):
+    """Issue 9: ``hvconsole --wizard-screenshots DIR`` (implies --demo, speed 60) walks the
+    wizard through a whole demo run unattended, one PNG per page, and exits 0."""
+    out = tmp_path / "shots"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "hvconsole", "--wizard-screenshots", str(out)], env=env,
+                          capture_output=True, text=True, timeout=1100)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == ["01-update.png", "02-hosts.png", "03-package.png", "04-preflight.png", "05-vms.png",
+                     "06-window.png", "07-review.png", "08-run.png", "09-verify.png"]
+    for name in names:
+        image = QImage(str(out / name))
+        assert not image.isNull() and image.width() > 600 and image.height() > 400, name
