@@ -215,6 +215,7 @@ class GuiSession(QObject):
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
+        self.window.clear_banners()     # they spoke about the site that is gone
         return clean
 
     def stop(self) -> bool:

@@ -188,6 +188,11 @@ class MainWindow(QMainWindow):
                 found.append(w)
         return found
 
+    def clear_banners(self) -> None:
+        """Remove every banner (the site they spoke about is gone)."""
+        for widget in self.banners():
+            self.remove_banner(widget)
+
     def _banner_gone(self, *args: object) -> None:
         # destroyed() arrives while the layout still counts the widget: look again later.
         from PySide6.QtCore import QTimer

@@ -148,6 +148,10 @@ def test_banners_stack_above_the_page_and_go_away(window, qtbot):
     qtbot.waitUntil(lambda: window.banners() == [second])
     window.remove_banner(second)
     qtbot.waitUntil(lambda: not window.banner_area.isVisible())
+    window.add_banner(QLabel("one"))
+    window.add_banner(QLabel("two"))
+    window.clear_banners()                      # the site changed
+    qtbot.waitUntil(lambda: window.banners() == [] and not window.banner_area.isVisible())
 
 
 def test_closing_asks_the_session_and_stays_open_when_it_says_no(window, tmp_path):
