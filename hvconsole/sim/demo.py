@@ -110,6 +110,8 @@ def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
     site = SimSite(clock, seed=seed, name="demo")
     _add_hosts(site, _HOSTS, _VMS, site.rng("demo-layout"))
     site.vm("HR-APP-01").app_critical = True        # an application problem, not a freeze
+    from .scenarios_audit import configure_demo_health   # the health check's deliberate problems
+    configure_demo_health(site)
     site.host("HV01").patch.stage(FIX_PACKAGE_PATH, package_bytes(FIX_PACKAGE))
     _script_first_minutes(site)
     start_regression(site, site.host("HV01"), REGRESSION_FROM_S)

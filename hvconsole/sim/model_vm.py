@@ -12,6 +12,7 @@ stopped updating (uptime stalls), a critical worker, stuck transitions, a triple
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from .model_load import IDLE, LoadProfile, jitter, mix64, unit
@@ -24,6 +25,26 @@ NEVER = math.inf
 FORCED_STOP_S = 300.0     # Stop-VM -Force: the time a guest gets before it is turned off
 GUESTS = ("windows", "linux", "appliance")   # appliance = no integration services at all
 _APP_HEARTBEAT = {"windows": "OkApplicationsHealthy", "linux": "OkApplicationsUnknown"}
+
+
+@dataclass
+class SimCheckpoint:
+    """One checkpoint as Get-VMSnapshot lists it; ``depth`` 1 has no parent checkpoint."""
+
+    name: str
+    created_t: float          # site seconds (negative: before the site started)
+    depth: int = 1
+    type: str = "Production"  # Standard | Production (Get-VMSnapshot SnapshotType)
+
+
+@dataclass
+class SimDisk:
+    """One virtual hard disk as Get-VHD reports it (``type``: Fixed | Dynamic | Differencing)."""
+
+    path: str
+    type: str = "Dynamic"
+    size_mb: float = 130048.0       # 127 GB: the size Hyper-V Manager proposes for a new disk
+    file_size_mb: float = 40960.0
 
 
 class SimVM:
@@ -73,6 +94,17 @@ class SimVM:
         self.transition_end_t: float | None = None
         self.checkpoints = 0          # what Get-VMSnapshot counts (pre-flight warns about them)
         self.merging = False          # a checkpoint merge in progress (pre-flight refuses)
+        # -- configuration the health check reads (audit.ps1, sim/handlers_audit.py). The
+        # defaults are a well-set VM; sim/scenarios_audit.py gives each misconfiguration.
+        self.config_version: str | None = None       # None: the host's default version
+        self.memory_min_mb: int | None = None        # dynamic memory minimum; None: max(1024, memory/4)
+        self.automatic_start_delay_s = 0             # Hyper-V's default: no delay
+        self.checkpoint_type = "Production"          # the default since Windows Server 2016
+        self.checkpoint_tree: list[SimCheckpoint] = []   # listed besides ``checkpoints`` (a count)
+        self.ic_heartbeat_enabled = True
+        self.ic_shutdown_enabled = True
+        self.ic_state: str | None = None if guest == "appliance" else "UpToDate"
+        self.disks: list[SimDisk] | None = None      # None: one dynamic disk on the host's VM volume
 
     # -- plumbing -----------------------------------------------------------------------
 

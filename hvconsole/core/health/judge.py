@@ -247,8 +247,9 @@ def _vm_checkpoints(vm: VmFacts, facts: HostFacts, t: HealthThresholds, ctx: Aud
                                          f"limit {t.checkpoint_depth}.", vm)
     standard = [c for c in vm.checkpoints if (c.type or "").lower() == "standard"]
     if standard:
-        out.add("checkpoint-standard", f"{len(standard)} standard checkpoints ('{standard[0].name}' ...) on a server "
-                                       f"VM; checkpoint type is {vm.checkpoint_type or 'unknown'}.", vm)
+        which = f"'{standard[0].name}'" if len(standard) == 1 else f"{len(standard)}, the first '{standard[0].name}'"
+        out.add("checkpoint-standard", f"standard checkpoints on a server VM ({which}); new checkpoints are "
+                                       f"{vm.checkpoint_type or 'of an unknown type'}.", vm)
     elif (vm.checkpoint_type or "").lower() == "standard":
         out.add("checkpoint-standard", "checkpoint type Standard: new checkpoints save memory state instead of "
                                        "using VSS in the guest.", vm)
