@@ -237,8 +237,12 @@ class _DoctorRun:
         probe_ms = probe.elapsed_ms
         self._connection_lines(probe, failing, probe_ms, started)
         if probe.outcome not in _SHELL_WORKS:
-            self._rest(Verdict.NOT_RUN, f"needs a working WinRM session ({TITLES.get(failing or '', 'see above')} "
-                       "failed)", "", "")
+            for spec in CHECKS:
+                if spec.key == failing:     # a line after the connection lines (the quotas)
+                    self._emit(spec.key, Verdict.FAIL, probe.message, probe.hint, probe.outcome.value, probe_ms)
+                else:
+                    self._emit(spec.key, Verdict.NOT_RUN, "needs a working WinRM session "
+                               f"({TITLES.get(failing or '', 'see above')} failed)")
             return
         self._host_side_checks(probe)
 

@@ -51,8 +51,8 @@ try {
   try {
     $disk = Get-CimInstance -ClassName Win32_LogicalDisk -Filter ("DeviceID='" + $env:SystemDrive + "'")
     if ($null -ne $disk) {
-      $doc.system_drive.free_mb = [int64]([double]$disk.FreeSpace / 1MB)
-      $doc.system_drive.size_mb = [int64]([double]$disk.Size / 1MB)
+      $doc.system_drive.free_mb = [int64]([double]$disk.FreeSpace / 1048576)
+      $doc.system_drive.size_mb = [int64]([double]$disk.Size / 1048576)
     }
   } catch { $failed.Add('system_drive') }
 
