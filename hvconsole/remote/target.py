@@ -7,10 +7,11 @@ machine), because pywinrm would otherwise do exactly that without a word.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from hvconsole.core.inventory.fields import is_loopback as _inventory_is_loopback
 
 
 TRANSPORTS = frozenset({"ntlm", "kerberos", "credssp", "ssl", "plaintext"})
@@ -61,19 +62,8 @@ class Target:
 
 
 def is_loopback(hostname: str) -> bool:
-    """True only for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1): the
-    places a clear-text password may go without anything on the network deciding where.
-    A name that needs DNS never qualifies: ``localhost.`` (trailing dot) is a fully
-    qualified name that the resolver looks up like any other (RFC 6761 asks resolvers to
-    answer it with loopback, but nothing enforces that), and ``localhost.localdomain`` can
-    go through search domains."""
-    name = hostname.strip("[]")
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
+    """The inventory's loopback rule (``core.inventory.is_loopback``): one rule for both."""
+    return _inventory_is_loopback(hostname)
 
 
 class CancelToken:

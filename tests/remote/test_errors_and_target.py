@@ -160,6 +160,7 @@ def test_basic_over_http_to_a_name_that_needs_dns_is_refused(address):
 @pytest.mark.parametrize(("host", "loopback"), [
     ("localhost", True), ("127.0.0.2", True), ("[::1]", True), ("::1", True),
     ("localhost.localdomain", False), ("hv01.corp.example", False), ("10.0.0.1", False),
+    ("localhost.", False), ("LOCALHOST.", False),
 ])
 def test_inventory_and_client_agree_on_what_loopback_is(host, loopback):
     from hvconsole.core.inventory import is_loopback as inventory_rule

@@ -159,10 +159,18 @@ def validate_address(address: str) -> str:
 
 
 def is_loopback(address: str) -> bool:
-    if address.lower().rstrip(".") == "localhost":
+    """True only for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1): the
+    places a clear-text password may go without anything on the network deciding where.
+    A name that needs DNS never qualifies: ``localhost.`` (trailing dot) is a fully
+    qualified name that the resolver looks up like any other (RFC 6761 asks resolvers to
+    answer it with loopback, but nothing enforces that), and ``localhost.localdomain`` can
+    go through search domains. The one rule for the inventory and the client
+    (``remote.target.is_loopback`` is this function)."""
+    name = address.strip("[]")
+    if name.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
 
