@@ -80,7 +80,7 @@ class Auditor:
                                                 f"{exc.field}: {exc.problem}")
             return HostAudit(self.target.name, self._clock(), answer=doc, facts=facts)
         except RemoteError as err:
-            return self._failed(err.kind, err.message)
+            return self._failed(err.kind, err.message, cancelled=err.cancelled)
         except Exception as exc:  # a bug must not stop the other hosts' audits; logged in full
             log.exception("%s: unexpected failure while auditing", self.target.name)
             return self._failed("protocol", f"auditing {self.target.name} failed unexpectedly ({type(exc).__name__})")
@@ -98,8 +98,9 @@ class Auditor:
         finally:
             self._busy.release()
 
-    def _failed(self, kind: str, message: str) -> HostAudit:
-        return HostAudit(self.target.name, self._clock(), error_kind=kind, error_message=message)
+    def _failed(self, kind: str, message: str, *, cancelled: bool = False) -> HostAudit:
+        return HostAudit(self.target.name, self._clock(), error_kind=kind, error_message=message,
+                         cancelled=cancelled)
 
 
 def judged(audit: HostAudit, thresholds: HealthThresholds, *, now: datetime, snapshot: Snapshot | None = None,

@@ -35,6 +35,7 @@ class HostAudit:
     answer: dict[str, Any] | None = field(default=None, repr=False)
     facts: HostFacts | None = field(default=None, repr=False)
     judgement: HostJudgement | None = None
+    cancelled: bool = False        # the error is a cancel (the service stopped), not the host's fault
 
     @property
     def reachable(self) -> bool:
