@@ -104,7 +104,8 @@ def test_password_stored_by_one_process_is_used_by_another(keyring_session, kind
         tested = run(env, *hosts_command(), "test", name)
         assert tested.returncode == 0 and tested.stdout.startswith("OK: connected to"), tested.stdout
 
-        listed = run(env, *hosts_command(), "list", "--json")
+        # `hosts list` never touches the keyring unless asked to (`--passwords`).
+        listed = run(env, *hosts_command(), "list", "--json", "--passwords")
         row = next(r for r in json.loads(listed.stdout) if r["name"] == name)
         assert row["password_stored"] is True
 
