@@ -242,3 +242,62 @@ def test_a_freeze_on_a_host_missing_its_fix_offers_the_wizard_and_its_last_seen_
     assert findings.line(row).finding.last_seen > first_last_seen
     from hvconsole.ui.formatting import format_clock
     assert findings.index(row, COL_LAST).data() == format_clock(findings.line(row).finding.last_seen)
+
+
+# -- a real patch run in the window: the host being patched raises no alerts (issue 9) -----
+
+@pytest.mark.timeout(600)
+def test_a_patch_run_quiets_its_host_and_says_what_it_does(qtbot):
+    """The window on the embedded demo site (60×), its real patch session, a run on HV01
+    started as the wizard's Start button starts it. While HV01 is in the run's maintenance
+    window (read from the journal), its row and tiles say "patching: <step>", its reboot
+    raises no "host not answering" finding and nothing about it reaches the tray."""
+    from hvconsole.app import GuiSession
+    from hvconsole.patch.planning import PlanDraft, build_plan
+    from hvconsole.ui import patch_entry
+    if not patch_entry.wizard_available():
+        pytest.skip("this build has no patch wizard")
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    session = GuiSession(window, demo_speed=60)
+    window.show()
+    session.open_demo()
+    qtbot.waitUntil(lambda: window.monitor is not None and window.monitor.hosts.row_for("HV01") is not None
+                    and window.monitor.hosts.row_for("HV01").reachable, timeout=60_000)
+    patch = session.patch_session
+    assert patch is not None and window.wizard_action.isEnabled()
+    told: list[tuple[bool, str]] = []
+    window.notifier.notified.connect(
+        lambda title, body: told.append((window.monitor.under_maintenance("HV01"), body)))
+    steps: list[str] = []
+    unreachable_alerts: list = []
+
+    def watch() -> bool:
+        row = window.monitor.hosts.row_for("HV01")
+        if row.patching and (not steps or steps[-1] != row.patching):
+            steps.append(row.patching)
+            assert all(t.patching == row.patching for t in window.monitor.tiles.rows() if t.host == "HV01")
+        unreachable_alerts.extend(f for f in window.monitor.alerting(window.monitor.findings.active())
+                                  if f.host == "HV01" and f.kind == "host-unreachable")
+        return not patch.controller.running
+
+    plan = build_plan(PlanDraft(kb="KB5061906", pilot=["HV01"], soak_minutes=0.5), patch.planning.catalog)
+    patch.start_run(plan)
+    qtbot.waitUntil(watch, timeout=400_000)
+    try:
+        assert "patching: install" in steps and "patching: reboot" in steps, steps
+        assert unreachable_alerts == []
+        assert not [body for during, body in told if during and "HV01" in body]
+        # After the run the host is itself again: fixed, not patching.
+        qtbot.waitUntil(lambda: window.monitor.hosts.row_for("HV01").patching is None, timeout=30_000)
+        row = window.monitor.hosts.row_for
+        try:
+            qtbot.waitUntil(lambda: row("HV01").compliance.text == "compliant", timeout=60_000)
+        except Exception:
+            raise AssertionError(f"{row('HV01').compliance} {row('HV01').os_build}.{row('HV01').os_ubr} "
+                                 f"{patch.read_view(1).state} {patch.read_view(1).reason}") from None
+    finally:
+        window.close()
+        assert session.stop()
+        wait_parked(10)
