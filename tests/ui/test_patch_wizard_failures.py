@@ -15,7 +15,7 @@ from hvconsole.ui.patch.state import TEST_RING
 from hvconsole.ui.patch.wizard import PREFLIGHT, REVIEW, RUN
 from patch_support import RUN_TIMEOUT_S, SOAK_MINUTES, home, scenario, session_for  # noqa: F401
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]   # whole runs on a loaded 2-core machine
 RINGS = {"HV01": TEST_RING, "HV02": "production wave 1"}
 
 

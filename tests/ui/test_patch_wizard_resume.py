@@ -22,7 +22,7 @@ from hvconsole.ui.patch.wizard import RUN
 from patch_support import (RUN_TIMEOUT_S, Window, home, live_banners, served, session_for,  # noqa: F401
                            start_child, start_wizard_child, wait_for_intent)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]   # whole runs on a loaded 2-core machine
 
 
 def banner_with(window, text):

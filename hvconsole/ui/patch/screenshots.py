@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtTest import QTest
 
 from .autopilot import SHOT_NAMES, WizardTimeout, full_demo_run, wait_for
-from .wizard import VERIFY
+from .wizard import RUN, VERIFY
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ def save_wizard_screenshots(session: Any, out_dir: Path) -> int:
         QTest.qWait(100)
         wizard.grab().save(str(out_dir / f"{SHOT_NAMES[VERIFY]}.png"))
         verify.stop_watch()
+        if verify.report and verify.report.get("state") != "done":
+            log.warning("wizard screenshots: the demo run ended %s: %s", verify.report.get("state"),
+                        wizard.page_of(RUN).header.text())
     except WizardTimeout as exc:
         log.error("wizard screenshots: %s", exc)
         return 1
