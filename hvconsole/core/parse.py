@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, TypeVar
 
 from . import enums
-from .snapshot import (SCHEMA_ID, ClusterInfo, HostEvent, HostResources, OsInfo, PollError,
+from .snapshot import (SCHEMA_ID, ClusterInfo, CollectCost, HostEvent, HostResources, OsInfo, PollError,
                        Snapshot, VmQuery, VmSample)
 from .timeutil import parse_time
 
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 _KNOWN_TOP = frozenset({
     "schema", "host", "polled_at", "reachable", "error", "host_time", "collect_ms", "os",
-    "services", "cluster", "resources", "vm_query", "vms", "events",
+    "services", "cluster", "resources", "vm_query", "vms", "events", "collect_cost",
 })
 
 
@@ -75,6 +75,7 @@ def parse_snapshot(obj: Any) -> Snapshot:
         vm_query=_opt(o, "vm_query", "", _vm_query),
         vms=tuple(_vm(v, f"vms[{i}]") for i, v in enumerate(_list(o.get("vms"), "vms"))),
         events=tuple(_event(e, f"events[{i}]") for i, e in enumerate(_list(o.get("events"), "events"))),
+        collect_cost=_opt(o, "collect_cost", "", _collect_cost),
         extra={k: v for k, v in o.items() if k not in _KNOWN_TOP},
     )
 
@@ -146,6 +147,19 @@ def _vm_query(o: Mapping[str, Any], p: str) -> VmQuery:
         raise SnapshotFormatError(f"{p}.ok", "must be true or false")
     return VmQuery(ok=ok, elapsed_ms=_int(o.get("elapsed_ms"), f"{p}.elapsed_ms"),
                    error=_str(o.get("error"), f"{p}.error"))
+
+
+def _collect_cost(o: Mapping[str, Any], p: str) -> CollectCost:
+    """collect.ps1's own cost; a negative figure is a broken counter, kept as unknown."""
+    def non_negative(v: float | None) -> float | None:
+        return None if v is None or v < 0 else v
+    cpu = non_negative(_int(o.get("cpu_ms"), f"{p}.cpu_ms"))
+    raw = o.get("probes_ms")
+    probes = {str(k): _int(v, f"{p}.probes_ms.{k}") for k, v in _obj(raw, f"{p}.probes_ms").items()} \
+        if raw is not None else {}
+    return CollectCost(cpu_ms=None if cpu is None else int(cpu),
+                       peak_working_set_mb=non_negative(_num(o.get("peak_working_set_mb"), f"{p}.peak_working_set_mb")),
+                       probes_ms={k: v for k, v in probes.items() if v is not None and v >= 0})
 
 
 def _vm(raw: Any, p: str) -> VmSample:

@@ -72,6 +72,17 @@ class VmQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class CollectCost:
+    """What one run of collect.ps1 cost the host (optional, snapshot-v1 minor addition):
+    CPU time of its powershell.exe (start-up included), the process's peak working set,
+    and the milliseconds each stage took. A host that does not report it has None."""
+
+    cpu_ms: int | None = None
+    peak_working_set_mb: float | None = None
+    probes_ms: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class VmSample:
     id: str
     name: str
@@ -123,6 +134,7 @@ class Snapshot:
     vm_query: VmQuery | None = None
     vms: tuple[VmSample, ...] = ()
     events: tuple[HostEvent, ...] = ()
+    collect_cost: CollectCost | None = None
     # Extra keys the sender added that this version does not know; kept so that a
     # parse → to_dict round trip loses nothing (forward compatibility).
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -164,6 +176,11 @@ class Snapshot:
             "vm_query": None if self.vm_query is None else _fields(self.vm_query),
             "vms": [_vm_dict(vm) for vm in self.vms],
             "events": [_event_dict(e) for e in self.events],
+            # Written only when the host reported it, so older traces round-trip unchanged.
+            **({} if self.collect_cost is None else {"collect_cost": {
+                "cpu_ms": self.collect_cost.cpu_ms,
+                "peak_working_set_mb": self.collect_cost.peak_working_set_mb,
+                "probes_ms": dict(self.collect_cost.probes_ms)}}),
         })
         return d
 

@@ -8,6 +8,9 @@ $ProgressPreference='SilentlyContinue'; $ErrorActionPreference='Stop'
 
 $clock = [Diagnostics.Stopwatch]::StartNew()
 $hostTime = [DateTime]::UtcNow
+# What this poll costs the host (collect_cost): when each stage ended ($stageEnds, ms since
+# the start), and at the end the CPU time and peak working set of this powershell.exe.
+$stageEnds = [ordered]@{}
 $where = 'start'
 $warnings = [Collections.Generic.List[string]]::new()
 # Pipelines that timed out; their threads may never come back (see the end of the script).
@@ -43,6 +46,24 @@ function Get-InnermostMessage($Failure) {
 }
 
 function Add-Warning([string]$Area, $Failure) { $warnings.Add($Area + ': ' + (Get-InnermostMessage $Failure)) }
+
+# TotalProcessorTime is user + kernel time of this process since it started (powershell.exe
+# start-up, .NET and module loading included): what one poll costs the host's CPU.
+function Get-OwnCost {
+  $probesMs = [ordered]@{}
+  $previous = [int64]0
+  foreach ($stage in @($stageEnds.Keys)) {
+    $probesMs[$stage] = [int64]$stageEnds[$stage] - $previous
+    $previous = [int64]$stageEnds[$stage]
+  }
+  $cost = [ordered]@{ cpu_ms = $null; peak_working_set_mb = $null; probes_ms = $probesMs }
+  Invoke-Probe 'collect_cost' {
+    $self = [Diagnostics.Process]::GetCurrentProcess()
+    $cost.cpu_ms = [int64]$self.TotalProcessorTime.TotalMilliseconds
+    $cost.peak_working_set_mb = [Math]::Round($self.PeakWorkingSet64 / 1048576, 1)
+  }
+  return $cost
+}
 
 # A failing probe becomes a warning, not a failed snapshot. Its output is discarded so no
 # probe can leak text into stdout.
@@ -415,21 +436,28 @@ try {
     $since = [DateTime]::Parse([string]$params.events_since, $inv, [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal')
   }
 
+  $stageEnds['params'] = $clock.ElapsedMilliseconds
+
   # Start the slow, bounded queries first; the rest of the collection overlaps with them.
   $where = 'vm query start'
   $vmJob = Start-BoundedQuery $vmQueryBody
+  $stageEnds['vm_query_start'] = $clock.ElapsedMilliseconds
   $where = 'services'
   $services = Get-ServiceStates @('vmms', 'vmcompute', 'clussvc', 'winrm')
   $clusterJob = $null
   if ($services.states['clussvc'] -eq 'Running') { $clusterJob = Start-BoundedQuery $clusterQueryBody }
+  $stageEnds['services'] = $clock.ElapsedMilliseconds
 
   $where = 'os'
   $osCim = Get-OsCim
   $os = Get-OsInfo $osCim
+  $stageEnds['os'] = $clock.ElapsedMilliseconds
   $where = 'resources'
   $resources = Get-HostResources $osCim
+  $stageEnds['resources'] = $clock.ElapsedMilliseconds
   $where = 'events'
   $events = Get-HostEvents $since $maxEvents
+  $stageEnds['events'] = $clock.ElapsedMilliseconds
 
   $where = 'vm query'
   $vmResult = Wait-BoundedQuery $vmJob $vmTimeoutMs
@@ -438,10 +466,13 @@ try {
     $vms = @($vmResult.value.vms)
     foreach ($problem in @($vmResult.value.problems)) { if ($problem) { $warnings.Add('vm_query: ' + $problem) } }
   }
+  $stageEnds['vm_query'] = $clock.ElapsedMilliseconds
   $where = 'cluster'
   $cluster = Get-ClusterInfo $services $clusterJob $vmTimeoutMs
+  $stageEnds['cluster'] = $clock.ElapsedMilliseconds
 
   $where = 'output'
+  $cost = Get-OwnCost
   $doc = [ordered]@{
     host_time = ConvertTo-IsoUtc $hostTime
     collect_ms = [int64]$clock.ElapsedMilliseconds
@@ -454,6 +485,7 @@ try {
     events = @($events.events)
     events_bookmark = $events.bookmark
     warnings = $warnings.ToArray()
+    collect_cost = $cost
   }
   $json = ConvertTo-Json -InputObject $doc -Depth 6 -Compress
 } catch {
