@@ -12,6 +12,13 @@ command -v dbus-run-session >/dev/null 2>&1 || need_apt+=(dbus)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
 command -v smbd >/dev/null 2>&1 || need_apt+=(samba)
 command -v desktop-file-validate >/dev/null 2>&1 || need_apt+=(desktop-file-utils)
+# Kerberos: a real MIT KDC (kdb5_util, kadmin.local), kinit, faketime (clock skew) and the
+# headers the Python Kerberos modules build against (no wheels: about 2.5 min the first time).
+[ -x /usr/sbin/krb5kdc ] || need_apt+=(krb5-kdc)
+[ -x /usr/sbin/kadmin.local ] || need_apt+=(krb5-admin-server)
+command -v kinit >/dev/null 2>&1 || need_apt+=(krb5-user)
+command -v krb5-config >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
+command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
 # Qt's xcb/offscreen platform plugins need these shared libraries.
 for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libGL.so.1; do
   ldconfig -p 2>/dev/null | grep -q "$lib" || { need_apt+=(libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libgl1); break; }
@@ -27,7 +34,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+# The kerberos extra compiles against libkrb5-dev; without it the Kerberos tests skip.
+extras=test
+if command -v krb5-config >/dev/null 2>&1; then extras=test,kerberos
+else echo "note: no krb5-config (libkrb5-dev): Kerberos support not installed, its tests will be skipped" >&2; fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import hvconsole, PySide6, winrm, pytestqt' # fail fast if the install did not take
 
 echo "== import contracts"

@@ -43,6 +43,9 @@ KRB_NO_KDC = "kerberos-no-kdc"              # the realm has no KDC this PC can f
 KRB_UNKNOWN_SPN = "kerberos-unknown-spn"    # the KDC knows no HTTP/<host> service principal
 KRB_MUTUAL = "kerberos-mutual"              # the host did not prove it holds the service key
 KRB_FAILED = "kerberos-failed"              # any other Kerberos failure (its text is kept)
+# The host answered an NTLM logon without an NTLM challenge: it (or its domain) accepts
+# Kerberos only, as hardened domains configure ("Network security: Restrict NTLM").
+NTLM_NOT_OFFERED = "ntlm-not-offered"
 KERBEROS_CAUSES = frozenset({KRB_NO_TICKET, KRB_CLOCK_SKEW, KRB_NO_KDC, KRB_UNKNOWN_SPN, KRB_MUTUAL,
                              KRB_FAILED})
 
@@ -160,6 +163,10 @@ def _classify(exc: BaseException, host: str, timeout_s: float | None) -> RemoteE
     kerberos = next((c for c in causes if _is_kerberos_error(c)), None)
     if kerberos is not None:
         return classify_kerberos(kerberos, host=host)
+    # requests_ntlm raises PermissionError("Access denied: Server did not respond with NTLM
+    # challenge token"): an OSError, but nothing to do with the network.
+    if any(isinstance(c, PermissionError) and "ntlm challenge" in str(c).lower() for c in causes):
+        return RemoteError("auth", f"{host} does not accept NTLM logons (Kerberos only)", cause=NTLM_NOT_OFFERED)
     if _first(causes, AuthenticationError) is not None:
         return RemoteError("auth", f"{host} rejected the user name or password")
     transport_err = _first(causes, WinRMTransportError)
@@ -252,8 +259,8 @@ def classify_kerberos(exc: BaseException, *, host: str = "the host") -> RemoteEr
         return RemoteError("auth", f"no domain controller (KDC) for {realm} could be found or reached "
                                    f"from this computer", cause=KRB_NO_KDC)
     if any(t in lowered for t in _EXPIRED_TEXTS):
-        return RemoteError("auth", f"the Kerberos ticket of this computer's user has expired, so {host} "
-                                   f"cannot be logged on to", cause=KRB_NO_TICKET)
+        return RemoteError("auth", f"this computer's Kerberos ticket has expired, so it cannot log on to {host}",
+                           cause=KRB_NO_TICKET)
     server = _SERVER_PRINCIPAL.search(text)
     if server is not None and server.group(1).lower().startswith("krbtgt/"):
         # The ticket for the host's realm must come from a trust the user's realm does not

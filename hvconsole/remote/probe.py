@@ -35,7 +35,7 @@ import winrm.transport
 from ..core.inventory import Host, Transport
 from . import answer, trust
 from .errors import (KRB_CLOCK_SKEW, KRB_MUTUAL, KRB_NO_KDC, KRB_NO_TICKET, KRB_UNKNOWN_SPN,
-                     RemoteError)
+                     NTLM_NOT_OFFERED, RemoteError)
 from .session import HostSession
 from .target import CancelToken, Target
 
@@ -335,6 +335,10 @@ def _explain_remote_error(host: Host, err: RemoteError, where: str) -> _Stop:
         return _Stop(Outcome.CANCELLED, "the connection test was cancelled", "", "winrm")
     if err.kind == "auth" and err.cause is not None and host.transport is Transport.KERBEROS:
         return _explain_kerberos(host, err)
+    if err.kind == "auth" and err.cause == NTLM_NOT_OFFERED:
+        return _Stop(Outcome.CREDENTIALS_REJECTED, err.message,
+                     "the host or its domain refuses NTLM: choose the kerberos transport and enter the host's "
+                     "DNS name (docs/kerberos.md)", "winrm")
     if err.kind == "auth":
         if host.transport in (Transport.PLAINTEXT, Transport.HTTPS_BASIC):
             fix = ("Basic authentication works only with local accounts and must be enabled on the host "

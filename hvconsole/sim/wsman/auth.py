@@ -1,6 +1,6 @@
 """How the endpoint authenticates a connection and opens or seals message bodies.
 
-An ``AuthScheme`` is chosen per endpoint (Basic, NTLM, ...) and hands out one
+An ``AuthScheme`` is chosen per endpoint (Basic, NTLM, Kerberos) and hands out one
 ``ConnectionAuth`` per TCP connection, because some schemes (NTLM) authenticate the connection
 rather than the request and then encrypt every body on it. The HTTP layer only asks four
 things: who is this (or which 401 challenge to send), what is the plain body, how to seal the
@@ -21,6 +21,9 @@ SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     user: str
+    # Sent with the reply to the request that completed the handshake: Kerberos' mutual
+    # authentication (``Negotiate <AP-REP>``), which the client insists on.
+    www_authenticate: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

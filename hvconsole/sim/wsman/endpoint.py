@@ -60,7 +60,7 @@ class WsmanEndpoint:
 
     def __init__(self, runner: ProcessRunner, *, username: str, password: str,
                  bind: str = "127.0.0.1", port: int = 0, name: str = "",
-                 auth: str = "basic", tls: TlsConfig | None = None,
+                 auth: str = "basic", tls: TlsConfig | None = None, keytab: str | None = None,
                  max_shells_per_user: int = MAX_SHELLS_PER_USER,
                  max_operations_per_user: int = MAX_OPERATIONS_PER_USER,
                  idle_timeout_s: float = IDLE_TIMEOUT_S,
@@ -69,7 +69,7 @@ class WsmanEndpoint:
         self._requested_port = port
         self.name = name
         self._tls = tls
-        self._auth: AuthScheme = _make_auth(auth, username, password, tls)
+        self._auth: AuthScheme = _make_auth(auth, username, password, tls, keytab)
         self.faults = FaultControl(self._set_listening)
         self.stats = EndpointStats()
         self._shells = ShellTable(runner, max_shells_per_user=max_shells_per_user,
@@ -186,9 +186,10 @@ class WsmanEndpoint:
             return
         conn: ConnectionAuth = handler.connection_state  # type: ignore[assignment]
         outcome = conn.authenticate(handler.headers.get("Authorization"), reject=mode == "unauthorized")
+        auth_headers = tuple(("WWW-Authenticate", v) for v in outcome.www_authenticate)
         if not isinstance(outcome, Authenticated):
             self.stats.count("http_401")
-            self._reply(handler, 401, b"", headers=tuple(("WWW-Authenticate", v) for v in outcome.www_authenticate))
+            self._reply(handler, 401, b"", headers=auth_headers)
             return
         content_type = handler.headers.get("Content-Type", "")
         if content_type.lower().startswith("multipart/encrypted"):
@@ -204,7 +205,7 @@ class WsmanEndpoint:
             return
         if not plain:
             # The empty POST pywinrm sends to finish authentication before encrypting.
-            self._reply(handler, 200, b"")
+            self._reply(handler, 200, b"", headers=auth_headers)
             return
         try:
             request = parse_request(plain)
@@ -217,7 +218,7 @@ class WsmanEndpoint:
         sealed, sealed_type = conn.seal_body(reply.body)
         if sealed_type != SOAP_CONTENT_TYPE:
             self.stats.count("encrypted_replies")
-        self._reply(handler, reply.status, sealed, content_type=sealed_type)
+        self._reply(handler, reply.status, sealed, headers=auth_headers, content_type=sealed_type)
 
     def _reply_unencrypted_refusal(self, handler: WsmanHandler, body: bytes) -> None:
         try:
@@ -238,11 +239,19 @@ class WsmanEndpoint:
         handler.send_plain(status, body, headers, content_type)
 
 
-def _make_auth(kind: str, username: str, password: str, tls: TlsConfig | None) -> AuthScheme:
+def _make_auth(kind: str, username: str, password: str, tls: TlsConfig | None,
+               keytab: str | None) -> AuthScheme:
     if kind == "basic":
         return BasicAuth(username, password)
     if kind == "ntlm":
         from .ntlm import NtlmAuth   # pyspnego is only needed for NTLM endpoints
 
         return NtlmAuth(username, password, require_encryption=tls is None)
-    raise ValueError(f"unknown auth {kind!r}; use 'basic' or 'ntlm'")
+    if kind == "kerberos":
+        if not keytab:
+            raise ValueError("a Kerberos endpoint needs the keytab of its HTTP/<host> service principal")
+        from .kerberos import KerberosAuth   # gssapi is only needed for Kerberos endpoints
+
+        # The password is unused: the KDC checked it when the client got its ticket.
+        return KerberosAuth(keytab, username, require_encryption=tls is None)
+    raise ValueError(f"unknown auth {kind!r}; use 'basic', 'ntlm' or 'kerberos'")

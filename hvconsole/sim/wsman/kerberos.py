@@ -1,0 +1,217 @@
+"""Kerberos authentication (the ``Negotiate`` scheme) with WinRM message encryption, as a
+domain-joined Windows host accepts it, using pyspnego's GSSAPI acceptor and a keytab.
+
+What the client does (pywinrm 0.5, ``transport="kerberos"``, observed against MIT Kerberos):
+
+* the first POST (empty body) carries ``Authorization: Negotiate <token>``: a raw Kerberos
+  AP-REQ (pywinrm's vendored requests_kerberos), or SPNEGO from other clients; the acceptor
+  protocol ``negotiate`` takes both (``kerberos`` would refuse SPNEGO);
+* the answer must be 200 with ``WWW-Authenticate: Negotiate <AP-REP>`` (mutual
+  authentication), or the client raises ``MutualAuthenticationError``;
+* every later body on that keep-alive connection is sealed (MS-WSMV 2.2.9.1.1, the same
+  ``application/HTTP-SPNEGO-session-encrypted`` framing as NTLM), its payload being
+  ``<uint32 LE header length><GSS wrap header><encrypted data>``: pyspnego's
+  ``wrap_winrm``/``unwrap_winrm`` (gss_wrap_iov, DCE style) produce and open exactly that.
+
+The acceptor finds its key in the keytab named by ``KRB5_KTNAME``, which MIT reads when a
+context acquires its credential. The variable is process-wide and every endpoint may have its
+own keytab, so context creation and each handshake step run under one lock with it pointing
+at this endpoint's keytab (``KRB5RCACHETYPE=none`` too: no replay cache file in /var/tmp).
+
+A failed handshake (wrong key, a ticket for another service, a client clock too far off) is
+answered 401 ``Negotiate``, as HTTP.sys does; pyspnego 0.12 reports an acceptor-side clock
+skew as ``AttributeError`` rather than a GSS error, so any exception from a step counts as a
+rejection.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import re
+import struct
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import spnego
+from spnego.exceptions import SpnegoError
+
+from .auth import (
+    SOAP_CONTENT_TYPE,
+    Authenticated,
+    BadMessage,
+    Challenge,
+    ConnectionAuth,
+    EncryptionRequired,
+)
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+ENCRYPTED_CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
+_BOUNDARY = b"--Encrypted Boundary\r\n"
+_END = b"--Encrypted Boundary--\r\n"
+_OCTET_STREAM = b"\tContent-Type: application/octet-stream\r\n"
+_LENGTH = re.compile(rb"Length=(\d+)")
+_NEGOTIATE = Challenge(("Negotiate",))
+_NTLM_SIGNATURE = b"NTLMSSP\x00"
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextmanager
+def _acceptor_env(keytab: str) -> Iterator[None]:
+    """Point MIT Kerberos at ``keytab`` (and no replay cache) for one acceptor call."""
+    wanted = {"KRB5_KTNAME": f"FILE:{keytab}", "KRB5RCACHETYPE": "none"}
+    with _ENV_LOCK:
+        previous = {name: os.environ.get(name) for name in wanted}
+        os.environ.update(wanted)
+        try:
+            yield
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
+
+
+def _principal_user(principal: str) -> str:
+    return principal.rpartition("@")[0] or principal
+
+
+class KerberosAuth:
+    """Kerberos under ``Negotiate`` for one endpoint whose service key is in ``keytab``.
+
+    ``allowed``: the account allowed in (``user@REALM``, or ``user`` for any realm);
+    compared case-insensitively as Windows compares account names. Any other principal the
+    KDC vouches for is refused with 401, as a host refuses an account that is not in its
+    Administrators or Remote Management Users group."""
+
+    name = "kerberos"
+
+    def __init__(self, keytab: str, allowed: str, *, require_encryption: bool) -> None:
+        if not os.path.isfile(keytab):
+            raise ValueError(f"no keytab at {keytab}")
+        self._keytab = keytab
+        self._allowed = allowed.casefold()
+        # As with NTLM: over plain HTTP a default host refuses bodies that are not sealed.
+        self.require_encryption = require_encryption
+
+    def for_connection(self, channel_binding: bytes | None) -> ConnectionAuth:
+        return _KerberosConnection(self)
+
+    def close(self) -> None:
+        pass    # the keytab belongs to whoever created it (a domain join, a test's realm)
+
+    def allows(self, principal: str) -> bool:
+        wanted = self._allowed
+        if "@" in wanted:
+            return principal.casefold() == wanted
+        return _principal_user(principal).casefold() == wanted
+
+    def accept(self, token: bytes) -> tuple[spnego.ContextProxy, bytes | None]:
+        """A new acceptor context stepped once with the client's first token; raises on
+        any failure (see the module docstring)."""
+        with _acceptor_env(self._keytab):
+            context = spnego.server(protocol="negotiate")
+            reply = context.step(token)
+        return context, reply
+
+
+class _KerberosConnection:
+    def __init__(self, scheme: KerberosAuth) -> None:
+        self._scheme = scheme
+        self._context: spnego.ContextProxy | None = None
+        self._user: str | None = None
+        self._seal_reply = False
+
+    def authenticate(self, authorization: str | None, *, reject: bool) -> Authenticated | Challenge:
+        if not authorization:
+            if self._user is not None and not reject:
+                return Authenticated(self._user)
+            self._forget()
+            return _NEGOTIATE
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            token = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            token = b""
+        # A Kerberos-only host: NTLM tokens (even inside "Negotiate") get nowhere, as on a
+        # domain that disabled NTLM.
+        if scheme.lower() not in ("negotiate", "kerberos") or not token or token.startswith(_NTLM_SIGNATURE):
+            self._forget()
+            return _NEGOTIATE
+        self._forget()
+        if reject:
+            return _NEGOTIATE
+        try:
+            context, reply = self._scheme.accept(token)
+        except Exception as exc:     # noqa: BLE001 (see the module docstring: not only SpnegoError)
+            log.debug("Kerberos handshake refused: %s", exc)
+            return _NEGOTIATE
+        if not context.complete:
+            # Kerberos completes in one leg; a client that needs more is not one we speak to.
+            return _NEGOTIATE
+        principal = context.client_principal or ""
+        if not self._scheme.allows(principal):
+            log.debug("Kerberos principal %s is not allowed on this host", principal)
+            return _NEGOTIATE
+        self._context, self._user = context, principal
+        mutual = (f"Negotiate {base64.b64encode(reply).decode('ascii')}",) if reply else ()
+        return Authenticated(principal, www_authenticate=mutual)
+
+    def open_body(self, content_type: str, body: bytes) -> bytes:
+        self._seal_reply = False
+        if content_type.lower().startswith("multipart/encrypted"):
+            if PROTOCOL.lower() not in content_type.lower() or self._context is None:
+                raise BadMessage("not an SPNEGO-encrypted body")
+            plain = self._unseal(body)
+            self._seal_reply = True
+            return plain
+        if body and self._scheme.require_encryption:
+            raise EncryptionRequired()
+        return body
+
+    def seal_body(self, body: bytes) -> tuple[bytes, str]:
+        if not self._seal_reply or self._context is None:
+            return body, SOAP_CONTENT_TYPE
+        wrapped = self._context.wrap_winrm(body)
+        framed = (
+            _BOUNDARY
+            + f"\tContent-Type: {PROTOCOL}\r\n".encode("ascii")
+            + f"\tOriginalContent: type={SOAP_CONTENT_TYPE};Length={len(body)}\r\n".encode("ascii")
+            + _BOUNDARY + _OCTET_STREAM
+            + struct.pack("<I", len(wrapped.header)) + wrapped.header + wrapped.data + _END
+        )
+        return framed, ENCRYPTED_CONTENT_TYPE
+
+    def _unseal(self, body: bytes) -> bytes:
+        assert self._context is not None
+        first = body.find(_BOUNDARY)
+        second = body.find(_BOUNDARY, first + len(_BOUNDARY))
+        length = _LENGTH.search(body, first, second) if first >= 0 and second > first else None
+        start = second + len(_BOUNDARY)
+        if length is None or body[start:start + len(_OCTET_STREAM)] != _OCTET_STREAM or not body.endswith(_END):
+            raise BadMessage("malformed multipart/encrypted body")
+        payload = body[start + len(_OCTET_STREAM):-len(_END)]
+        if len(payload) < 4:
+            raise BadMessage("no Kerberos wrap header")
+        (header_len,) = struct.unpack("<I", payload[:4])
+        header, sealed = payload[4:4 + header_len], payload[4 + header_len:]
+        if len(header) != header_len:
+            raise BadMessage("truncated Kerberos wrap header")
+        try:
+            plain = self._context.unwrap_winrm(header, sealed)
+        except (SpnegoError, ValueError) as exc:
+            raise BadMessage(f"cannot unseal: {exc}") from None
+        if len(plain) != int(length.group(1)):
+            raise BadMessage("sealed length does not match the declared length")
+        return plain
+
+    def _forget(self) -> None:
+        self._context = None
+        self._user = None
