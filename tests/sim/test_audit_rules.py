@@ -127,3 +127,19 @@ def test_every_rule_is_documented_with_its_threshold_and_source():
     doc = (ROOT / "docs" / "health-check.md").read_text(encoding="utf-8")
     for r in RULES:
         assert f"`{r.id}`" in doc, r.id
+
+
+def test_before_and_after_a_patch_the_fixed_problem_is_named():
+    from hvconsole.core.health import HostAudit
+    from hvconsole.core.health.compare import compare_audits
+    site = build_well_set_site()
+    MISCONFIGURATIONS["host-below-target"].apply(site)
+    MISCONFIGURATIONS["checkpoint-old"].apply(site)
+    before = HostAudit("GOOD01", site.now(), judgement=look(site, "GOOD01"))
+    host = site.host("GOOD01")
+    host.ubr, host.hotfixes = 3695, ["KB5058385", "KB5061906"]      # what the patch run did
+    after = HostAudit("GOOD01", site.now(), judgement=look(site, "GOOD01"))
+    diff = compare_audits(before, after)
+    assert [p["rule"] for p in diff["fixed"]] == ["host-below-target"]
+    assert [p["rule"] for p in diff["still"]] == ["checkpoint-old"] and diff["new"] == []
+    json.dumps(diff)
