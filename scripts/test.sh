@@ -13,7 +13,7 @@ command -v gnome-keyring-daemon >/dev/null 2>&1 || need_apt+=(gnome-keyring)
 command -v smbd >/dev/null 2>&1 || need_apt+=(samba)
 command -v desktop-file-validate >/dev/null 2>&1 || need_apt+=(desktop-file-utils)
 # Kerberos: a real MIT KDC (kdb5_util, kadmin.local), kinit, faketime (clock skew) and the
-# headers the Python Kerberos modules build against (no wheels: about 2.5 min the first time).
+# headers the Python Kerberos modules build against (no wheels: 2.5-12 min the first time, then cached).
 [ -x /usr/sbin/krb5kdc ] || need_apt+=(krb5-kdc)
 [ -x /usr/sbin/kadmin.local ] || need_apt+=(krb5-admin-server)
 command -v kinit >/dev/null 2>&1 || need_apt+=(krb5-user)
