@@ -250,8 +250,8 @@ def test_a_freeze_on_a_host_missing_its_fix_offers_the_wizard_and_its_last_seen_
 def test_a_patch_run_quiets_its_host_and_says_what_it_does(qtbot):
     """The window on the embedded demo site (60×), its real patch session, a run on HV01
     started as the wizard's Start button starts it. While HV01 is in the run's maintenance
-    window (read from the journal), its row and tiles say "patching: <step>", its reboot
-    raises no "host not answering" finding and nothing about it reaches the tray."""
+    window (read from the journal), its row and tiles say "patching: <step>", its drain and reboot
+    raises no finding (its open ones end) and nothing about it reaches the tray."""
     from hvconsole.app import GuiSession
     from hvconsole.patch.planning import PlanDraft, build_plan
     from hvconsole.ui import patch_entry
@@ -271,15 +271,17 @@ def test_a_patch_run_quiets_its_host_and_says_what_it_does(qtbot):
     window.notifier.notified.connect(
         lambda title, body: told.append((window.monitor.under_maintenance("HV01"), body)))
     steps: list[str] = []
-    unreachable_alerts: list = []
+    findings_while_patching: list = []
 
     def watch() -> bool:
         row = window.monitor.hosts.row_for("HV01")
         if row.patching and (not steps or steps[-1] != row.patching):
             steps.append(row.patching)
             assert all(t.patching == row.patching for t in window.monitor.tiles.rows() if t.host == "HV01")
-        unreachable_alerts.extend(f for f in window.monitor.alerting(window.monitor.findings.active())
-                                  if f.host == "HV01" and f.kind == "host-unreachable")
+        # The detector itself (fed the journal's window) ends HV01's findings when the
+        # window opens (the frozen SQL-PROD-02's among them) and opens none during it.
+        if row.patching and len(steps) > 1:
+            findings_while_patching.extend(f for f in window.monitor.findings.active() if f.host == "HV01")
         return not patch.controller.running
 
     plan = build_plan(PlanDraft(kb="KB5061906", pilot=["HV01"], soak_minutes=0.5), patch.planning.catalog)
@@ -287,7 +289,7 @@ def test_a_patch_run_quiets_its_host_and_says_what_it_does(qtbot):
     qtbot.waitUntil(watch, timeout=400_000)
     try:
         assert "patching: install" in steps and "patching: reboot" in steps, steps
-        assert unreachable_alerts == []
+        assert findings_while_patching == []
         assert not [body for during, body in told if during and "HV01" in body]
         # After the run the host is itself again: fixed, not patching.
         qtbot.waitUntil(lambda: window.monitor.hosts.row_for("HV01").patching is None, timeout=30_000)
