@@ -251,7 +251,7 @@ def test_a_patch_run_quiets_its_host_and_says_what_it_does(qtbot):
     """The window on the embedded demo site (60×), its real patch session, a run on HV01
     started as the wizard's Start button starts it. While HV01 is in the run's maintenance
     window (read from the journal), its row and tiles say "patching: <step>", its drain and reboot
-    raises no finding (its open ones end) and nothing about it reaches the tray."""
+    raise no finding (its open ones end) and nothing about it reaches the tray."""
     from hvconsole.app import GuiSession
     from hvconsole.patch.planning import PlanDraft, build_plan
     from hvconsole.ui import patch_entry
