@@ -22,22 +22,32 @@ def polygon(packed: bytes) -> QPolygonF:
     return poly
 
 
+# Looked up once: reading a Qt enum member through PySide costs about a microsecond,
+# a noticeable share of a sparkline drawn thirty times per repaint.
+_ANTIALIAS = QPainter.RenderHint.Antialiasing
+_NO_PEN = Qt.PenStyle.NoPen
+_NO_BRUSH = Qt.BrushStyle.NoBrush
+
+
 def paint_sparkline(painter: QPainter, rect: QRectF, runs: tuple[tuple[bytes, bytes], ...],
                     line: QPen, fill: QColor | None = None) -> None:
-    """Draw precomputed runs scaled into ``rect`` (``line`` must be cosmetic)."""
+    """Draw precomputed runs scaled into ``rect`` (``line`` must be cosmetic): every
+    run's fill first, then every run's line (runs never overlap, so this is the same
+    picture as run by run, with one set of pen and brush changes)."""
     if not runs:
         return
     painter.save()
     painter.translate(rect.left(), rect.bottom())
     painter.scale(rect.width(), -rect.height())
-    for line_points, fill_points in runs:
-        if fill is not None:
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(fill)
+    if fill is not None:
+        painter.setRenderHint(_ANTIALIAS, False)
+        painter.setPen(_NO_PEN)
+        painter.setBrush(fill)
+        for _, fill_points in runs:
             painter.drawPolygon(polygon(fill_points))
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(line)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.setRenderHint(_ANTIALIAS, True)
+    painter.setPen(line)
+    painter.setBrush(_NO_BRUSH)
+    for line_points, _ in runs:
         painter.drawPolyline(polygon(line_points))
     painter.restore()
