@@ -1,0 +1,9 @@
+"""The headless agent (``hvconsole agent``): the window's poll workers and freeze detector
+on plain threads, serving Prometheus metrics (docs/history-and-prometheus.md).
+
+* ``runner.py``: one polling thread per host around the window's ``HostWorker``.
+* ``metrics.py``: the ``prometheus_client`` collector that turns the newest polls into
+  metrics, with bounded label cardinality.
+
+Never imports Qt (import-linter contract; a test also checks it at run time).
+"""
