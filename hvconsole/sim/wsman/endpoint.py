@@ -56,7 +56,11 @@ def _loopback_only(bind: str) -> str:
 
 
 class WsmanEndpoint:
-    """One simulated host's WS-Management endpoint. ``start()``, use ``url``, ``stop()``."""
+    """One simulated host's WS-Management endpoint. ``start()``, use ``url``, ``stop()``.
+
+    ``auth``: ``basic``, ``ntlm`` or ``kerberos``. For Kerberos, ``keytab`` holds the key of
+    the host's ``HTTP/<name>`` service principal and ``username`` is the one principal let
+    in (``user@REALM``); the password is unused (the KDC checked it)."""
 
     def __init__(self, runner: ProcessRunner, *, username: str, password: str,
                  bind: str = "127.0.0.1", port: int = 0, name: str = "",
