@@ -402,3 +402,22 @@ def test_kerberos_to_an_ip_address_is_a_setup_problem() -> None:
         result = run(sim.host(transport="kerberos", username="demo@corp.example"), sim.password)
     assert result.outcome is Outcome.CLIENT_SETUP and result.step == "setup"
     assert "IP address" in result.message and "setspn -L" in result.hint
+
+
+def test_a_host_that_refuses_ntlm_is_told_apart_from_a_network_problem() -> None:
+    """requests_ntlm raises PermissionError (an OSError) when the 401 carries no NTLM
+    challenge: a Kerberos-only host, not an unreachable one."""
+    import requests
+
+    from hvconsole.core.inventory import Host
+    from hvconsole.remote.errors import classify
+
+    exc = requests.exceptions.ConnectionError(
+        PermissionError("Access denied: Server did not respond with NTLM challenge token"))
+    err = classify(exc, host="HV01")
+    assert (err.kind, err.cause) == ("auth", "ntlm-not-offered") and "Kerberos only" in err.message
+    host = Host(name="HV01", address="hv01.corp.example", username="CORP\\admin", transport="ntlm")
+    stop = probe_module._explain_remote_error(host, err, "hv01:5985")
+    assert stop.outcome is Outcome.CREDENTIALS_REJECTED and "kerberos transport" in stop.hint
+    # Any other PermissionError is still a local/network problem, not a logon one.
+    assert classify(PermissionError(13, "Permission denied"), host="HV01").kind == "refused"
