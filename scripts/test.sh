@@ -19,6 +19,8 @@ command -v desktop-file-validate >/dev/null 2>&1 || need_apt+=(desktop-file-util
 command -v kinit >/dev/null 2>&1 || need_apt+=(krb5-user)
 command -v krb5-config >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
 command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
+# Prometheus (and promtool): a real server scrapes `hvconsole agent --demo` in the tests.
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 # Qt's xcb/offscreen platform plugins need these shared libraries.
 for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libGL.so.1; do
   ldconfig -p 2>/dev/null | grep -q "$lib" || { need_apt+=(libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libgl1); break; }
