@@ -41,6 +41,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=90.0, metavar="SECONDS",
                    help="give up on a host after this long (default 90)")
     p.add_argument("--no-fix", action="store_true", help="text output: leave out the fix lines")
+    p.add_argument("--screenshot", metavar="PNG", help="also save a picture of the Health check view")
     p.set_defaults(handler=run)
 
 
@@ -123,6 +124,11 @@ def _audit_and_print(targets: list[Any], thresholds: Any, args: argparse.Namespa
         sys.stdout.write("\n")
     else:
         print(report_text(audits, min_severity=args.severity, show_fix=not args.no_fix))
+    if args.screenshot:
+        from hvconsole.ui.health.screenshot import save_audits_screenshot
+        if save_audits_screenshot(audits, targets, args.screenshot, thresholds) != 0:
+            say(f"hvconsole audit: the screenshot could not be saved to {args.screenshot}")
+            return 2
     if fails(audits, floor):
         return 1
     return EXIT_FAILED_HOST if any(not a.reachable for a in audits) else 0

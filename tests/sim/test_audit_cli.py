@@ -58,3 +58,10 @@ def test_audit_bad_input_is_one_clear_message(tmp_path):
     assert nohost.returncode == 2 and "the hosts are: HV01, HV02, HV03, HV04" in nohost.stderr
     empty = hvconsole("audit", home=tmp_path)
     assert empty.returncode == 2 and "Traceback" not in empty.stderr
+
+
+def test_audit_screenshot_saves_the_view(tmp_path):
+    out = tmp_path / "health.png"
+    done = hvconsole("audit", "--demo", "HV03", "--fail-on", "never", "--screenshot", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -16,7 +16,8 @@ TIMEOUT_S = 180.0
 
 
 def save_health_screenshot(path: str, *, timeout_s: float = TIMEOUT_S) -> int:
-    """0 when the picture was saved, 1 (reason logged) otherwise. Needs a QApplication."""
+    """0 when the picture was saved, 1 (reason logged) otherwise. Needs a QApplication.
+    Audits the demo site through the service, as the window would."""
     from hvconsole.assets import asset_path
     from hvconsole.core.catalog import load_catalog
     from hvconsole.site import open_demo_site
@@ -31,7 +32,7 @@ def save_health_screenshot(path: str, *, timeout_s: float = TIMEOUT_S) -> int:
     apply_theme(app)  # type: ignore[arg-type]
     updates = load_catalog(asset_path("catalog", "updates.json")).updates
     with open_demo_site(name="demo") as site:
-        service = HealthService(site.targets, updates=updates, clock=site.clock or None)  # type: ignore[arg-type]
+        service = HealthService(site.targets, updates=updates, clock=site.clock)
         dialog = HealthDialog(service)
         try:
             dialog.show()
@@ -42,13 +43,39 @@ def save_health_screenshot(path: str, *, timeout_s: float = TIMEOUT_S) -> int:
                     log.error("health screenshot: the audits did not finish within %.0f s", timeout_s)
                     return 1
                 QTest.qWait(100)
-            dialog.view.select_first()
-            QTest.qWait(200)
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            if not dialog.grab().save(str(path)):
-                log.error("health screenshot: cannot write %s", path)
-                return 1
-            return 0
+            return grab(dialog, path)
         finally:
             service.stop()
             dialog.close()
+
+
+def grab(dialog: "object", path: str) -> int:
+    """Select the first critical problem (its evidence shows below the list) and save the
+    dialog as a PNG; 0 when saved."""
+    dialog.view.select_first()  # type: ignore[attr-defined]
+    QTest.qWait(200)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not dialog.grab().save(str(path)):  # type: ignore[attr-defined]
+        log.error("health screenshot: cannot write %s", path)
+        return 1
+    return 0
+
+
+def save_audits_screenshot(audits: list, targets: list, path: str, thresholds: "object" = None) -> int:
+    """The view of audits already made (``hvconsole audit --screenshot``); 0 when saved."""
+    import os
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # a picture never needs a visible window
+    from ..theme import apply_theme
+    from .service import HealthService
+    from .view import HealthDialog
+    app = QApplication.instance() or QApplication([])
+    apply_theme(app)  # type: ignore[arg-type]
+    service = HealthService(targets, thresholds=thresholds)  # type: ignore[arg-type]
+    dialog = HealthDialog(service)
+    try:
+        dialog.show()
+        service.show_results(audits)
+        return grab(dialog, path)
+    finally:
+        service.stop()
+        dialog.close()

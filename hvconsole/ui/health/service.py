@@ -47,14 +47,14 @@ class HealthService(QObject):
 
     def __init__(self, targets: Sequence[Target], *, thresholds: HealthThresholds | None = None,
                  updates: Iterable[Any] = (), interval_s: float = INTERVAL_S,
-                 clock: Callable[[], datetime] = utcnow, in_maintenance: Callable[[str], bool] | None = None,
+                 clock: Callable[[], datetime] | None = None, in_maintenance: Callable[[str], bool] | None = None,
                  audit: AuditFn = _default_audit, runner: Any = None, timeout_s: float = 90.0,
                  parent: QObject | None = None):
         super().__init__(parent)
         self._targets = {t.name: t for t in targets}
         self.thresholds = thresholds or HealthThresholds()
         self._updates = list(updates)
-        self._clock = clock
+        self._clock = clock or utcnow
         self._in_maintenance = in_maintenance or (lambda _host: False)
         self._audit = audit
         self._timeout_s = timeout_s
@@ -138,7 +138,21 @@ class HealthService(QObject):
         if shutdown is not None:
             shutdown(time.monotonic() + SHUTDOWN_WAIT_S)
 
+    def show_results(self, audits: Iterable[HostAudit]) -> None:
+        """Take audits made elsewhere (``hvconsole audit --screenshot`` already has them)."""
+        for audit in audits:
+            if audit.host in self._targets:
+                self._results[audit.host] = audit
+                if audit.facts is not None:
+                    with self._lock:
+                        self._trackers[audit.host].observe_audit(audit.facts)
+                self.updated.emit(audit.host)
+
     # -- reading ------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The hosts' clock (a simulated site's runs faster than real time)."""
+        return self._clock()
 
     @property
     def hosts(self) -> list[str]:

@@ -249,7 +249,7 @@ class HealthView(QWidget):
         suffix = path.suffix.lower()
         audits = self.service.audits()
         if suffix == ".json":
-            doc = report_document(audits, self.service.thresholds, self.service._clock())
+            doc = report_document(audits, self.service.thresholds, self.service.now())
             path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         elif suffix == ".csv":
             with path.open("w", encoding="utf-8-sig", newline="") as f:
