@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QLineEdit, QProgressBar, QPushButton,
-                               QRadioButton, QVBoxLayout)
+from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QRadioButton, QVBoxLayout)
 
 from hvconsole.remote.smb_stage import host_path_for
 
@@ -31,22 +31,27 @@ class PackagePage(WizardPageBase):
         self.local_path = QLineEdit(placeholderText="choose the .msu or .cab file")
         self.browse = QPushButton("Browse…")
         self.browse.clicked.connect(self._browse)
-        self.sha = QLineEdit(placeholderText="expected SHA-256 (else the catalog's)")
+        self.sha = QLineEdit(placeholderText="from the vendor; empty: the catalog's, or the first host's file")
         self.check_button = QPushButton("Check the package")
         self.check_button.clicked.connect(self.check)
         self.progress = QProgressBar()
         self.progress.setFormat("SHA-256 %p%")
         self.progress.hide()
         grid = QGridLayout()
-        grid.addWidget(self.on_host, 0, 0, 1, 2)
-        grid.addWidget(self.host_path, 1, 0, 1, 2)
-        grid.addWidget(self.push, 2, 0, 1, 2)
-        grid.addWidget(self.local_path, 3, 0)
-        grid.addWidget(self.browse, 3, 1)
-        grid.addWidget(self.sha, 4, 0, 1, 2)
+        grid.setColumnMinimumWidth(0, 24)          # the fields sit under their choice
+        grid.addWidget(self.on_host, 0, 0, 1, 3)
+        grid.addWidget(self.host_path, 1, 1, 1, 2)
+        grid.addWidget(self.push, 2, 0, 1, 3)
+        grid.addWidget(self.local_path, 3, 1)
+        grid.addWidget(self.browse, 3, 2)
+        grid.addWidget(QLabel("Expected SHA-256"), 4, 0, 1, 3)
+        grid.addWidget(self.sha, 5, 1, 1, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
-        layout.addWidget(self.check_button)
+        row = QHBoxLayout()
+        row.addWidget(self.check_button)
+        row.addStretch(1)
+        layout.addLayout(row)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addStretch(1)
@@ -80,6 +85,9 @@ class PackagePage(WizardPageBase):
             self._edited()
 
     def _edited(self, *_: Any) -> None:
+        on_host = self.on_host.isChecked()
+        self.host_path.setEnabled(on_host)
+        self.local_path.setEnabled(not on_host)
         draft = self.state.draft
         draft.package_kind = "on-host" if self.on_host.isChecked() else "smb-push"
         draft.package_location = (self.host_path.text().strip() if self.on_host.isChecked()

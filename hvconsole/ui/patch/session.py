@@ -119,6 +119,11 @@ class PatchSession(QObject):
 
     # -- runs -------------------------------------------------------------------------------------
 
+    @property
+    def executing(self) -> bool:
+        """True while this process executes a run (replacing the site or closing would stop it)."""
+        return self.controller.running
+
     def start_run(self, plan: Any) -> int:
         if self.controller.running:
             raise RuntimeError(f"run {self.controller.run_id} is still executing in this window")
