@@ -157,7 +157,7 @@ def _boot_storm(facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _
     delay, vms = max(groups.items(), key=lambda kv: (len(kv[1]), -kv[0]))
     if len(vms) >= t.boot_storm_vms:
         out.add("boot-storm", f"{len(vms)} VMs start with the host after the same {delay} s delay, all at once: "
-                              f"{_names(vms)} (limit {t.boot_storm_vms - 1}).")
+                              f"{_names(vms)} ({t.boot_storm_vms} or more at once is a storm).")
 
 
 def _storage(facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _Findings) -> None:
