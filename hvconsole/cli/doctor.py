@@ -114,7 +114,7 @@ def _doctor(args: argparse.Namespace, out: TextIO, target: Any, host: Any, clock
         # ASCII JSON: the host's own text may hold bidi or control characters.
         print(json.dumps(report.to_dict(), ensure_ascii=True, indent=2), file=out)
     else:
-        print(summary_line(report), file=out)
+        print(report.summary(), file=out)
     if args.bundle:
         code = _bundle(args, report, host, target.password, log_lines, "\n".join(lines) + "\n")
         if code:
@@ -159,16 +159,6 @@ def format_line(result: Any) -> str:
     if result.fix:
         text += f"\n        fix: {clean(result.fix, 600)}"
     return text
-
-
-def summary_line(report: Any) -> str:
-    failed = report.failures
-    if report.cancelled:
-        return "cancelled: not every check ran"
-    if not failed:
-        return f"all {len(report.results)} checks passed"
-    names = ", ".join(r.title for r in failed)
-    return f"{len(failed)} of {len(report.results)} checks failed: {names}"
 
 
 def say(message: str) -> None:

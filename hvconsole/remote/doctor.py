@@ -164,6 +164,15 @@ class DoctorReport:
     def failures(self) -> list[CheckResult]:
         return [r for r in self.results if r.verdict is Verdict.FAIL]
 
+    def summary(self) -> str:
+        """One line: "all 17 checks passed", "2 of 17 checks failed: Clock offset, ..."."""
+        if self.cancelled:
+            return "cancelled: not every check ran"
+        failed = self.failures
+        if not failed:
+            return f"all {len(self.results)} checks passed"
+        return f"{len(failed)} of {len(self.results)} checks failed: {', '.join(r.title for r in failed)}"
+
     def result(self, key: str) -> CheckResult | None:
         return next((r for r in self.results if r.key == key), None)
 
