@@ -179,6 +179,11 @@ class Ingest:
     def add_snapshot(self, snap: Snapshot) -> None:
         t = snap.polled_at.timestamp()
         host = self._get("host", snap.host.casefold(), snap.host, snap.host, t)
+        if host.last_t is not None and t < host.last_t:
+            # An older poll of this host (a worker replaced while one was in flight): the
+            # whole snapshot is dropped, its VM states included.
+            self.stats.dropped_out_of_order += 1
+            return
         self.add_sample(host, t, _host_row(snap) if snap.reachable else (None,) * host.nf)
         if not snap.reachable:
             return
@@ -226,10 +231,7 @@ class Ingest:
         mins, means, maxs, ns = acc.result()
         t0 = acc.bucket * MINUTE.step_s
         chunk = self._chunk(s, MINUTE, t0)
-        slot = (t0 - chunk.start) // MINUTE.step_s
-        chunk.counts[slot] = acc.count
-        chunk.stats[:, 0, slot], chunk.stats[:, 1, slot], chunk.stats[:, 2, slot] = mins, means, maxs
-        chunk.dirty = True
+        _store_bucket(chunk, (t0 - chunk.start) // MINUTE.step_s, acc.count, mins, means, maxs)
         q = int(t0 // QUARTER.step_s)
         if s.quarter is not None and s.quarter.bucket != q:
             self._finish_quarter(s)
@@ -245,10 +247,7 @@ class Ingest:
         mins, means, maxs, _ns = acc.result()
         t0 = acc.bucket * QUARTER.step_s
         chunk = self._chunk(s, QUARTER, t0)
-        slot = (t0 - chunk.start) // QUARTER.step_s
-        chunk.counts[slot] = acc.count
-        chunk.stats[:, 0, slot], chunk.stats[:, 1, slot], chunk.stats[:, 2, slot] = mins, means, maxs
-        chunk.dirty = True
+        _store_bucket(chunk, (t0 - chunk.start) // QUARTER.step_s, acc.count, mins, means, maxs)
 
     def _chunk(self, s: _Series, tier: Tier, t0: int) -> _AggChunk:
         start = t0 // tier.chunk_s * tier.chunk_s
@@ -454,6 +453,28 @@ class _SeriesMeta:
     host: str
     name: str
     written_t: float
+
+
+def _store_bucket(chunk: _AggChunk, slot: int, count: int, mins: list[float], means: list[float],
+                  maxs: list[float]) -> None:
+    """Write a finished bucket. A bucket already there is the part written before a
+    restart (clean stop in the middle of the minute): the two are merged, the means
+    weighted by sample count."""
+    old_n = int(chunk.counts[slot])
+    if old_n > 0:
+        old = chunk.stats[:, :, slot]
+        for i in range(len(means)):
+            lo, mid, hi = float(old[i, 0]), float(old[i, 1]), float(old[i, 2])
+            if mid == mid:   # not NaN
+                if means[i] != means[i]:
+                    mins[i], means[i], maxs[i] = lo, mid, hi
+                else:
+                    mins[i], maxs[i] = min(mins[i], lo), max(maxs[i], hi)
+                    means[i] = (means[i] * count + mid * old_n) / (count + old_n)
+        count += old_n
+    chunk.counts[slot] = count
+    chunk.stats[:, 0, slot], chunk.stats[:, 1, slot], chunk.stats[:, 2, slot] = mins, means, maxs
+    chunk.dirty = True
 
 
 def _ts(t: datetime | float) -> float:
