@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from hvconsole.core.health import HostAudit, LiveTracker
+from hvconsole.core.health import HostAudit, parse_audit
 from hvconsole.remote.audit import judged
 from hvconsole.remote.collector import snapshot_from_answer
 from hvconsole.remote.target import Target
 from hvconsole.sim.handlers_audit import audit_document
 from hvconsole.sim.model_collect import CollectParams, collect_document
 from hvconsole.sim.scenarios_audit import MISCONFIGURATIONS, build_well_set_site
-from hvconsole.core.health import parse_audit
 from hvconsole.ui.health import INTERVAL_S, HealthService, VmProblemsPanel
 from hvconsole.ui.health.view import HealthView
 

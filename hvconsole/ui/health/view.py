@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QHe
                                QMessageBox, QPushButton, QSplitter, QTextBrowser, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from hvconsole.core.health import CRITICAL, INFO, SEVERITIES, WARNING, Problem, count_by_severity, report_document
+from hvconsole.core.health import CRITICAL, INFO, WARNING, Problem, count_by_severity, report_document
 from hvconsole.core.health.rules import SEVERITY_RANK, at_or_above
 
 from .service import HealthService
