@@ -180,7 +180,7 @@ class DoctorReport:
         return {"host": self.host, "ok": self.ok, "cancelled": self.cancelled,
                 "started_at": format_time(self.started_at),
                 "finished_at": format_time(self.finished_at) if self.finished_at else None,
-                "checks": [r.to_dict() for r in self.results]}
+                "summary": self.summary(), "checks": [r.to_dict() for r in self.results]}
 
 
 def host_for_target(target: Target) -> Host:
@@ -475,8 +475,8 @@ class _DoctorRun:
                               "Windows default is 30)", "quota")
         if idle < MIN_IDLE_TIMEOUT_MS:
             return self._emit("quotas", Verdict.FAIL, f"{shown}: the host drops an idle shell within a minute, so "
-                              "every poll opens a new one", "raise `WSMan:\\localhost\\Shell\\IdleTimeout` (the "
-                              "Windows default is 7200000 ms)", "quota")
+                              "every poll opens a new one", "raise `WSMan:\\localhost\\Shell\\IdleTimeout` (real hosts "
+                              "show 7200000 ms by default)", "quota")
         self._emit("quotas", Verdict.PASS, shown)
 
     def _clock_line(self) -> None:

@@ -27,8 +27,10 @@ SYSTEM_DRIVE_SIZE_MB = 152_576      # a 150 GB system volume
 
 @dataclass(frozen=True, slots=True)
 class DoctorProfile:
-    """What the simulated host says about its PowerShell and WinRM configuration (the
-    Windows Server defaults unless a test says otherwise)."""
+    """What the simulated host says about its PowerShell and WinRM configuration: what real
+    hosts show by default (MaxShellsPerUser 30, IdleTimeout 7,200,000 ms; the others as
+    ``winrm get winrm/config/winrs`` prints them on Windows Server 2016 and later [U])
+    unless a test says otherwise."""
 
     language_mode: str = "FullLanguage"
     max_shells_per_user: int | None = 30

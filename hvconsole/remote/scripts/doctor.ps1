@@ -33,9 +33,8 @@ try {
 
   try { $doc.language_mode = [string]$ExecutionContext.SessionState.LanguageMode } catch { $failed.Add('language_mode') }
 
-  # Defaults on Windows Server 2012 and later: 30 shells, 7,200,000 ms idle, 10 users,
-  # 25 processes, 2,048 MB, 1,500 operations (learn.microsoft.com "Installation and
-  # configuration for Windows Remote Management", Winrs defaults).
+  # MaxShellsPerUser is 30 by default; IdleTimeout is 7,200,000 ms on real hosts (Microsoft's
+  # configuration page says 180,000). Read back as set, never assumed (docs/doctor.md).
   $quotaPaths = [ordered]@{
     max_shells_per_user = 'WSMan:\localhost\Shell\MaxShellsPerUser'
     idle_timeout_ms = 'WSMan:\localhost\Shell\IdleTimeout'
