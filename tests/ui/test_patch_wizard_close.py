@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from PySide6.QtWidgets import QToolButton
 
 from hvconsole.core.patch.journal import Journal
 from hvconsole.ui.patch.autopilot import Autopilot, wait_for
@@ -46,6 +47,12 @@ def test_keep_paused_stops_the_run_and_a_new_session_offers_to_resume(home, qtbo
             banner = live_banners(again.window)[0]
             assert f"Run {run_id}" in banner.label.text() and "interrupted at HV01" in banner.label.text()
             assert again.confirm_close() is True        # nothing executes here
+            # The admin hides the banner: it stays hidden although the run is still interrupted.
+            banner.findChild(QToolButton).click()
+            for _ in range(2):
+                again.poll()
+                wait_for(lambda: not again._polling, RUN_TIMEOUT_S, "a journal poll")
+            assert live_banners(again.window) == []
 
 
 def test_cancel_safely_keeps_the_window_until_the_hosts_are_back(home, qtbot, monkeypatch):

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit,
 
 from hvconsole.patch.text import clean
 
-from .page_base import BAD_COLOR, MUTED_COLOR, OK_COLOR, WARN_COLOR, WizardPageBase
-from .run_table import RunTable
+from .page_base import BAD_COLOR, MUTED_COLOR, OK_COLOR, WizardPageBase
+from .run_table import RunTable, soak_line
 from .services import AWAITING_PROMOTION, FINISHED_STATES, ControlError
 
 REFRESH_MS = 1000
@@ -142,23 +142,12 @@ class RunPage(WizardPageBase):
         self.completeChanged.emit()
 
     def _show_soak(self, soak: Any, state: str) -> None:
-        if soak is None:
-            if self.soak.text():
-                self.soak.setText("")
-            return
-        if soak.passed is None:
-            left = soak.remaining_s or 0
-            text, color = (f"Soak of the test ring ({_esc(', '.join(soak.hosts))}): "
-                           f"{int(left) // 60}:{int(left) % 60:02d} left. {_esc(soak.verdict_text)}", WARN_COLOR)
-        elif soak.passed:
-            text, color = f"Health gate passed: {_esc(soak.verdict_text)}", OK_COLOR
-            if state == AWAITING_PROMOTION:
-                text += " — production waits for “Promote to production”."
-        else:
-            text, color = f"Health gate failed: {_esc(soak.verdict_text)}", BAD_COLOR
-        html_text = f"<span style='color:{color}'>{text}</span>"
-        if self.soak.text() != html_text:
-            self.soak.setText(html_text)
+        text = ""
+        if soak is not None:
+            line, color = soak_line(soak, state)
+            text = f"<span style='color:{color}'>{_esc(line)}</span>"
+        if self.soak.text() != text:
+            self.soak.setText(text)
 
     def _show_buttons(self, view: Any) -> None:
         state = str(view.state) if view else ""

@@ -57,3 +57,16 @@ class RunTable:
                 text = f"{mark} {elapsed_text(step.elapsed_s)}".strip()
                 tip = f"{step.step}: {step.state}" + (f"\n{step.summary}" if step.summary else "")
                 self._set(r, c, text, tip, color)
+
+
+def soak_line(soak: Any, state: str) -> tuple[str, str]:
+    """The soak as one line of plain text and its colour: a countdown with the gate's live
+    verdict while it runs, then the verdict."""
+    if soak.passed is None:
+        left = int(soak.remaining_s or 0)
+        return (f"Soak of the test ring ({', '.join(soak.hosts)}): {left // 60}:{left % 60:02d} left. "
+                f"{soak.verdict_text}", WARN_COLOR)
+    if soak.passed:
+        waiting = " — production waits for “Promote to production”." if state == "awaiting-promotion" else ""
+        return f"Health gate passed: {soak.verdict_text}{waiting}", OK_COLOR
+    return f"Health gate failed: {soak.verdict_text}", BAD_COLOR

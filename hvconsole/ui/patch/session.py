@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ..background import TaskRunner
 from . import services
-from .banner import RunBanner
+from .banner import BannerBoard, RunBanner
 from .run_controller import RunController
 from .state import TEST_RING, WizardState
 
@@ -38,7 +38,7 @@ class PatchSession(QObject):
         self.controller = RunController(site.journal_path, self.directory, self)
         self.controller.finished.connect(self._on_finished)
         self.controller.failed.connect(self._on_failed)
-        self.banners: dict[tuple[str, int], RunBanner] = {}
+        self.board = BannerBoard(add_banner)
         self.wizards: list[Any] = []
         self.maintenance: list[Any] = []
         self.last_error: str | None = None
@@ -139,7 +139,7 @@ class PatchSession(QObject):
             self.request(run_id, "continue")
             return
         self.controller.start(run_id)
-        self._drop_banner("interrupted", run_id)
+        self.board.drop("interrupted", run_id)
         self.runs_changed.emit()
 
     def request(self, run_id: int, action: str) -> str:
@@ -193,24 +193,10 @@ class PatchSession(QObject):
         if seen != self._runs_seen:
             self._runs_seen = seen
             self.runs_changed.emit()
-        self._sync_banners("interrupted", [r for r in interrupted if r.run_id != mine], self._interrupted_banner)
-        self._sync_banners("elsewhere", [r for r in active if r.run_id != mine and r.executing_pid != os.getpid()],
-                           self._elsewhere_banner)
-
-    def _sync_banners(self, kind: str, runs: list, make: Callable[[Any], RunBanner]) -> None:
-        wanted = {r.run_id: r for r in runs}
-        for (k, run_id) in list(self.banners):
-            if k == kind and run_id not in wanted:
-                self._drop_banner(kind, run_id)
-        for run_id, r in wanted.items():
-            banner = self.banners.get((kind, run_id))
-            if banner is None:
-                banner = make(r)
-                self.banners[(kind, run_id)] = banner
-                banner.destroyed.connect(lambda *_, key=(kind, run_id): self.banners.pop(key, None))
-                self.add_banner(banner)
-            else:
-                banner.set_text(self._banner_text(kind, r))
+        self.board.sync("interrupted", [r for r in interrupted if r.run_id != mine], self._interrupted_banner,
+                        lambda r: self._banner_text("interrupted", r))
+        self.board.sync("elsewhere", [r for r in active if r.run_id != mine and r.executing_pid != os.getpid()],
+                        self._elsewhere_banner, lambda r: self._banner_text("elsewhere", r))
 
     def _banner_text(self, kind: str, r: Any) -> str:
         if kind == "interrupted":
@@ -233,11 +219,6 @@ class PatchSession(QObject):
             QMessageBox.warning(self.window, "Cannot resume", str(exc))
             return
         self.show_run(run_id)
-
-    def _drop_banner(self, kind: str, run_id: int) -> None:
-        banner = self.banners.pop((kind, run_id), None)
-        if banner is not None:
-            banner.dismiss()
 
     # -- the controller's signals (GUI thread) ---------------------------------------------------
 
