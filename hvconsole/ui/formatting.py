@@ -32,7 +32,13 @@ def format_mem_pair(assigned_mb: float | None, demand_mb: float | None) -> str:
     """``assigned / demand`` in one unit (the larger one decides), e.g. ``8.0 / 5.2 GB``."""
     if assigned_mb is None and demand_mb is None:
         return "—"
-    biggest = max(v for v in (assigned_mb, demand_mb) if v is not None)
+    # Called for every VM on every poll (the tile's tooltip): plain comparisons, no generator.
+    if assigned_mb is None:
+        biggest = demand_mb
+    elif demand_mb is None or assigned_mb >= demand_mb:
+        biggest = assigned_mb
+    else:
+        biggest = demand_mb
     if biggest < 1024:
         def f(v: float | None) -> str:
             return "—" if v is None else f"{v:.0f}"

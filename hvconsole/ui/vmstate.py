@@ -57,8 +57,20 @@ def is_critical_state(state: str) -> bool:
     return state.endswith("Critical") and state != "Critical"
 
 
+_GROUP_CACHE: dict[str, str] = {}
+
+
 def state_group(state: str) -> str:
-    """The filter group of a VMState name."""
+    """The filter group of a VMState name (remembered: every VM asks on every poll)."""
+    group = _GROUP_CACHE.get(state)
+    if group is None:
+        group = _state_group(state)
+        if len(_GROUP_CACHE) < 256:   # a host cannot grow this without bound
+            _GROUP_CACHE[state] = group
+    return group
+
+
+def _state_group(state: str) -> str:
     base = base_state(state)
     group = _GROUP_BY_BASE_STATE.get(base)
     if group is not None:
