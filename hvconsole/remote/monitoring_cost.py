@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Iterable
 
-from hvconsole.core.snapshot import Snapshot
+from hvconsole.core.snapshot import CollectCost, Snapshot
 
 # Above this share of one core the panel suggests a longer interval.
 HIGH_SHARE = 0.05
@@ -53,9 +53,15 @@ class MonitoringCost:
 def monitoring_cost(snapshots: Iterable[Snapshot], interval_s: float) -> MonitoringCost | None:
     """The cost from a host's recent snapshots (those that report one), or None when none
     does (an older collect.ps1, or nothing polled yet)."""
+    return cost_of_polls((s.collect_cost for s in snapshots if s.collect_cost is not None), interval_s)
+
+
+def cost_of_polls(costs: Iterable[CollectCost], interval_s: float) -> MonitoringCost | None:
+    """The same from the ``collect_cost`` of recent polls (a host worker can keep these few
+    small objects instead of whole snapshots)."""
     if not (interval_s > 0 and math.isfinite(interval_s)):
         raise ValueError("the poll interval must be a positive number of seconds")
-    costs = [s.collect_cost for s in snapshots if s.collect_cost is not None]
+    costs = list(costs)
     cpu = [c.cpu_ms for c in costs if c.cpu_ms is not None]
     if not cpu:
         return None
