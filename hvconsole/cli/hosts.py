@@ -154,12 +154,18 @@ def cmd_add(args: argparse.Namespace) -> int:
                 transport=args.transport or "ntlm", ca_bundle=args.ca_bundle,
                 verify_tls=not args.no_verify, group=args.group)
     _check_ca_bundle(host)
-    book = _open_book(_keyring(unchanged="the host was not added"))
+    from hvconsole.core.inventory import Transport
+    # Kerberos logs on with the ticket cache (domain logon or kinit), never with a stored
+    # password (docs/kerberos.md): none is asked for unless one is piped in.
+    ticket_only = host.transport is Transport.KERBEROS and not args.password_stdin
+    book = _open_book(None if ticket_only else _keyring(unchanged="the host was not added"))
     existing = book.inventory.find(host.name)
     if existing is not None:       # before the password prompt, not after
         raise DuplicateHostError(f"a host named {existing.name!r} already exists (names ignore case)")
-    book.add(host, _read_password(args, host))
-    print(f"added {host.name} ({host.url}, {host.transport.value}); password stored in the OS keyring")
+    book.add(host, None if ticket_only else _read_password(args, host))
+    stored = ("Kerberos: logs on with your ticket (domain logon or kinit), no password stored" if ticket_only
+              else "password stored in the OS keyring")
+    print(f"added {host.name} ({host.url}, {host.transport.value}); {stored}")
     print(f"check it with: hvconsole hosts test {_quote(host.name)}")
     _warn_unverified(host)
     return EXIT_OK

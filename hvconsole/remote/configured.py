@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hvconsole import paths
-from hvconsole.core.inventory import InventoryStore
+from hvconsole.core.inventory import InventoryStore, Transport
 from hvconsole.core.inventory.book import HostBook, PasswordStore
 from hvconsole.credentials import CredentialStoreError, KeyringUnavailableError, open_store
 
@@ -90,7 +90,11 @@ def _add_host(site: ConfiguredSite, book: HostBook, host: Any) -> None:
     except CredentialStoreError as exc:
         site.problems.append(f"{host.name}: cannot read its password: {exc}")
         return
-    if password is None:
+    if password is None and host.transport is Transport.KERBEROS:
+        # Kerberos logs on with the ticket cache (a domain logon, or kinit), never with a
+        # stored password (docs/kerberos.md): a Kerberos host needs none.
+        password = ""
+    elif password is None:
         site.problems.append(f"{host.name}: no password saved; edit the host to enter it")
         return
     try:
