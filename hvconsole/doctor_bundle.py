@@ -56,7 +56,8 @@ doctor.json        the doctor's checks in order: verdict (pass, fail, not-run, n
                    found, the fix for a failure, how long each check took
 doctor.txt         the same as the lines `hvconsole doctor` prints
 answers/*.json     the raw answer (stdout) of each read-only script the doctor ran on the host:
-                   doctor.ps1, collect.ps1, patch_preflight.ps1, patch_stage_check.ps1
+                   doctor.ps1, collect.ps1, patch_preflight.ps1, patch_stage_check.ps1,
+                   audit.ps1 (the health check)
 trace.jsonl        the host's snapshots of the last hour (snapshot-v1, one JSON document per
                    line), newest last; replay it with `hvconsole detect trace.jsonl`
 console.log        this console's log: the records of the doctor run, then the tail of the

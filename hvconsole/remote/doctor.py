@@ -50,8 +50,8 @@ MAX_CLOCK_OFFSET_S = 120.0              # events and graphs disagree; Kerberos r
 REQUIRED_FREE_MB = 10 * 1024
 # The stage check asks about a file that cannot exist: it proves the script runs and reads.
 ABSENT_PACKAGE = "C:\\hvconsole\\staging\\hvconsole-doctor-absent.msu"
-# The health check of issue 14, run when a build ships it (none ships yet).
-HEALTH_SCRIPT = "health"
+# The health check's read of the host (issue 14, `hvconsole audit`), run when the build ships it.
+HEALTH_SCRIPT = "audit"
 
 
 class Verdict(StrEnum):
@@ -81,7 +81,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("script:collect", "Script collect.ps1"),
     CheckSpec("script:patch_preflight", "Script patch_preflight.ps1"),
     CheckSpec("script:patch_stage_check", "Script patch_stage_check.ps1"),
-    CheckSpec("script:health", "Script health.ps1"),
+    CheckSpec("script:audit", "Script audit.ps1 (health check)"),
     CheckSpec("quotas", "WinRM quotas"),
     CheckSpec("clock", "Clock offset"),
     CheckSpec("disk", "System drive free space"),
@@ -120,7 +120,7 @@ class DoctorTimeouts:
     collect: float = 60.0
     preflight: float = 120.0
     stage_check: float = 60.0
-    health: float = 60.0
+    audit: float = 90.0             # the health check's own deadline (remote.audit.DEFAULT_TIMEOUT_S)
 
 
 @dataclass(frozen=True)
@@ -363,9 +363,9 @@ class _DoctorRun:
         self._script_line("script:patch_preflight", self._preflight)
         self._script_line("script:patch_stage_check", self._stage_check)
         if HEALTH_SCRIPT in loader.shipped_scripts():
-            self._script_line("script:health", self._health)
+            self._script_line("script:audit", self._audit)
         else:
-            self._emit("script:health", Verdict.NOT_APPLICABLE, "this build ships no health check script")
+            self._emit("script:audit", Verdict.NOT_APPLICABLE, "this build ships no health check script")
         if self._stopping():
             return self._cancelled()
         self._quotas_line()
@@ -425,10 +425,22 @@ class _DoctorRun:
                               "a file nobody creates")
         return "a valid answer: reads files under C:\\hvconsole (asked about one that does not exist)"
 
-    def _health(self, session: HostSession) -> str:
-        result = self._call(session, HEALTH_SCRIPT, {}, self.t.health)
+    def _audit(self, session: HostSession) -> str:
+        from hvconsole.core.health import AuditFormatError, parse_audit
+        # The parameters the health check sends (remote.audit.Auditor), its Hyper-V part
+        # bounded well inside this check's deadline.
+        bound_ms = int(max(1000.0, min(60_000.0, (self.t.audit - 5.0) * 1000)))
+        result = self._call(session, HEALTH_SCRIPT, {"vm_query_timeout_ms": bound_ms, "max_checkpoints": 50,
+                                                     "bpa": True}, self.t.audit)
         doc = json_document(result, host=self.host.name, script=HEALTH_SCRIPT)
-        return f"a JSON answer with {len(doc)} fields"
+        try:
+            facts = parse_audit(doc)
+        except AuditFormatError as exc:
+            raise RemoteError("protocol", f"the answer of audit from {self.host.name} has a bad field "
+                              f"{exc.field}: {exc.problem}") from None
+        query = "" if facts.vm_query_ok else f" (VM query failed: {facts.vm_query_error})"
+        return (f"a valid answer: {len(facts.vms)} VMs{query}, {len(facts.warnings)} warnings, "
+                f"{facts.audit_ms} ms on the host")
 
     def _run_doctor_script(self) -> None:
         if self._stopping():
@@ -487,7 +499,8 @@ class _DoctorRun:
         host_time, console_time, uncertainty = self.clock_sample
         offset = (host_time - console_time).total_seconds()
         side = "ahead of" if offset >= 0 else "behind"
-        shown = f"the host's clock is {_duration(abs(offset))} {side} this PC's (±{uncertainty:.1f} s)"
+        within = f"±{uncertainty:.1f} s" if uncertainty >= 0.05 else "±0.1 s"
+        shown = f"the host's clock is {_duration(abs(offset))} {side} this PC's ({within})"
         if abs(offset) - uncertainty > MAX_CLOCK_OFFSET_S:
             return self._emit("clock", Verdict.FAIL, shown,
                               "the clocks of this computer and the host (or its domain controller) differ by more "
@@ -509,8 +522,8 @@ class _DoctorRun:
         shown = f"{name} has {free:,} MB free" + (f" of {size:,} MB" if size else "")
         if free < REQUIRED_FREE_MB:
             return self._emit("disk", Verdict.FAIL, f"{shown}; installing an update needs {REQUIRED_FREE_MB:,} MB",
-                              f"free space on {name}: `Dism /Online /Cleanup-Image /StartComponentCleanup` removes "
-                              "superseded update files, Disk Cleanup (`cleanmgr`) the rest; the patch pre-flight "
+                              f"free space on {name} (`Dism /Online /Cleanup-Image /StartComponentCleanup` removes "
+                              "superseded update files, Disk Cleanup (`cleanmgr`) the rest); the patch pre-flight "
                               "refuses the host until then", "disk-full")
         self._emit("disk", Verdict.PASS, shown)
 

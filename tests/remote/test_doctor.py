@@ -61,7 +61,7 @@ def test_a_healthy_host_passes_every_check(auth: str, transport: str) -> None:
     assert "30 shells per user" in line(report, "quotas").detail
     assert "valid snapshot-v1" in line(report, "script:collect").detail
     assert report.snapshot is not None and report.snapshot.reachable and report.snapshot.vms == ()
-    assert set(report.raw_answers) == {"doctor", "collect", "patch_preflight", "patch_stage_check"}
+    assert set(report.raw_answers) == {"doctor", "collect", "patch_preflight", "patch_stage_check", "audit"}
     assert json.loads(report.raw_answers["doctor"])["language_mode"] == "FullLanguage"
 
 

@@ -31,7 +31,7 @@ VM_NAMES = ("SQL-PROD-01", "Exchange Mailbox 2", "jdoe's build box")
 USER = "hvadmin"
 EXPECTED_FILES = {"README.txt", "doctor.json", "doctor.txt", "trace.jsonl", "console.log", "versions.json",
                   "inventory.json", "answers/doctor.json", "answers/collect.json", "answers/patch_preflight.json",
-                  "answers/patch_stage_check.json"}
+                  "answers/patch_stage_check.json", "answers/audit.json"}
 
 
 @pytest.fixture
