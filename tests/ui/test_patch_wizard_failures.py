@@ -74,16 +74,16 @@ def test_an_install_failure_on_the_test_ring_halts_before_production(home, qtbot
         qtbot.addWidget(wizard)
         ap = Autopilot(wizard, timeout_s=RUN_TIMEOUT_S)
         ap.walk_to_run("KB5061906", RINGS, SOAK_MINUTES)
-        assert ap.finish_run() == "failed"
         page = wizard.page_of(RUN)
+        assert ap.finish_run() == "failed", page.log.toPlainText()
         header = page.header.text()
-        assert "pilot" in header and "HV01" in header and "failed" in header
+        assert "pilot" in header and "HV01" in header and "failed" in header, header
         cell = page.timeline.table.item(0, 2 + 4)            # HV01 · install
-        assert cell.text().startswith("✗") and "0x800F0922" in cell.toolTip()
+        assert cell.text().startswith("✗") and "0x800F0922" in cell.toolTip(), (cell.text(), cell.toolTip())
         hv02 = next(h for h in page.view.hosts if h.host == "HV02")
         assert hv02.status == "not started"
         assert installs(site, "HV02") == 0
-        assert vm_states(session, "HV01") == before
+        assert vm_states(session, "HV01") == before, page.log.toPlainText()
         assert not any(b.isVisible() for b in page.buttons.values() if b is not page.buttons["resume"]), \
             "a finished run offers no controls"
 
