@@ -98,9 +98,13 @@ class PatchHost:
     def snapshot(self) -> Snapshot:
         return self._snapshotter.poll(self._cancel)
 
-    def preflight(self, staging_dir: str, package_file: str | None, required_free_mb: int) -> dict[str, Any]:
+    def preflight(self, staging_dir: str, package_file: str | None, required_free_mb: int,
+                  live_migrations: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """``live_migrations``: ``[{id, destination}]`` the plan would move, which the
+        script checks with Compare-VM (``preflight.planned_live_migrations``)."""
         doc = self._call("patch_preflight", {"staging_dir": staging_dir, "package_file": package_file,
-                                             "required_free_mb": int(required_free_mb)})
+                                             "required_free_mb": int(required_free_mb),
+                                             "live_migrations": list(live_migrations or [])})
         for key in ("is_admin", "build", "ubr", "services", "vms"):
             if key not in doc:
                 raise self._bad("patch_preflight", f"has no {key!r}")

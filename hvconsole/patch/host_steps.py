@@ -24,7 +24,7 @@ from hvconsole.remote.errors import RemoteError
 
 from .context import HostContext
 from .install_steps import install, reboot
-from .preflight import judge
+from .preflight import judge, planned_live_migrations
 from .staging import STAGING_DIR, package_plan, stage
 from .vm_steps import _states, drain, restore, vms_everywhere
 from .waiting import StopRequested, hyperv_ready, wait_until
@@ -37,11 +37,12 @@ def preflight(hc: HostContext) -> str:
     pkg = package_plan(run.plan, run.update)
     h = hc.begin(Step.PREFLIGHT, {"kb": run.update.kb, "package_file": pkg.file_name,
                                "required_free_mb": opts.required_free_mb}, "checking the host")
+    snap = hc.api.snapshot()      # first: the VMs the plan would live-migrate are checked by the script
     try:
-        doc = hc.api.preflight(STAGING_DIR, pkg.file_name or None, opts.required_free_mb)
+        doc = hc.api.preflight(STAGING_DIR, pkg.file_name or None, opts.required_free_mb,
+                               planned_live_migrations(run.plan, snap))
     except RemoteError as err:
         return h.finish(StepOutcome.FAILED, f"cannot check {hc.name}: {err.message}", error_kind=err.kind)
-    snap = hc.api.snapshot()
     v = judge(doc, run.update, required_free_mb=opts.required_free_mb, package_mb=pkg.size_mb,
               backup_max_age_h=opts.backup_max_age_h, host_now=snap.host_time if snap.reachable else None)
     evidence = {"build": v.version, "current_build": v.build, "ubr": v.ubr, "target": v.target,

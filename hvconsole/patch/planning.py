@@ -36,7 +36,7 @@ from hvconsole.remote.smb_stage import host_path_for
 from hvconsole.remote.target import CancelToken
 
 from .context import EngineOptions
-from .preflight import judge
+from .preflight import judge, planned_live_migrations
 from .sites import HostDirectory
 from .staging import STAGING_DIR
 from .survey import compliance_table, poll_all
@@ -328,8 +328,9 @@ class PlanningService:
         except KeyError as exc:
             return HostPreflight(host, error=str(exc.args[0]))
         try:
-            doc = api.preflight(STAGING_DIR, file_name or None, opts.required_free_mb)
             snap = api.snapshot()
+            doc = api.preflight(STAGING_DIR, file_name or None, opts.required_free_mb,
+                                planned_live_migrations(plan, snap))
         except RemoteError as err:
             return HostPreflight(host, error=f"cannot check {host}: {err.message}")
         finally:

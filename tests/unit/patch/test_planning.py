@@ -275,3 +275,18 @@ def test_without_a_catalog_hash_the_hosts_must_agree():
     directory.hosts["HV02"].files[PACKAGE_PATH.lower()] = "ef" * 32
     differ = service.check_package(draft)
     assert not differ.ok and "differs between the hosts" in differ.message
+
+
+def test_planned_live_migrations_go_to_the_preflight_script():
+    directory = site()
+    hv1 = directory.hosts["HV01"]
+    seen: list = []
+    hv1.on_call = lambda script, params: script == "patch_preflight" and seen.append(params)
+    service = PlanningService(directory, catalog())
+    draft = PlanDraft(kb=KB, pilot=["HV01"], vm_default=VmHandling("live-migrate", "HV03"))
+    service.preflight(draft, "HV01")
+    running = sorted(v.id for v in hv1.vms.values() if v.state == "Running")
+    assert sorted(m["id"] for m in seen[-1]["live_migrations"]) == running
+    assert {m["destination"] for m in seen[-1]["live_migrations"]} == {"HV03"}
+    service.preflight(PlanDraft(kb=KB, pilot=["HV01"]), "HV01")      # saves: nothing to check
+    assert seen[-1]["live_migrations"] == []

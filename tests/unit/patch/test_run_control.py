@@ -214,3 +214,16 @@ def test_a_long_install_and_reboot_say_they_are_still_going(tmp_path):
     info = [(e.step, e.text) for e in events if e.phase == Phase.INFO and e.host == "HV01"]
     assert any(step == "install" and "installer is still running" in text for step, text in info)
     assert any(step == "reboot" and "waiting for HV01 to come back (down)" in text for step, text in info)
+
+
+def test_the_engine_sends_its_planned_live_migrations_to_preflight(tmp_path):
+    from hvconsole.core.patch.plan import VmHandling
+    hosts = fake_site("HV01", "HV03")
+    seen: list = []
+    hosts["HV01"].on_call = lambda script, params: script == "patch_preflight" and seen.append(params)
+    plan = dataclasses.replace(plan_for(("HV01",)), vm_default=VmHandling("live-migrate", "HV03"))
+    journal, run_id = new_run(tmp_path, plan)
+    running = sorted(v.id for v in hosts["HV01"].vms.values() if v.state == "Running")
+    run(journal, run_id, hosts)          # the fake cannot live-migrate; only preflight matters here
+    assert sorted(m["id"] for m in seen[0]["live_migrations"]) == running
+    assert {m["destination"] for m in seen[0]["live_migrations"]} == {"HV03"}
