@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # does not exist: it is skipped; a module that exists but fails to import is an error).
 HANDLER_MODULES = ("hvconsole.sim.model_collect", "hvconsole.sim.handlers_probe",
                    "hvconsole.sim.handlers_patch", "hvconsole.sim.handlers_doctor",
-                   "hvconsole.sim.handlers_audit")
+                   "hvconsole.sim.handlers_audit", "hvconsole.sim.handlers_recovery")
 EXIT_SCRIPT_NOT_LOADED = 86
 EXIT_TERMINATED = 0xC000013A        # STATUS_CONTROL_C_EXIT: what a killed console process returns
 POWERSHELL_START_S = 0.25           # powershell.exe itself takes a moment before the script runs

@@ -52,6 +52,12 @@ CATALOG: dict[str, EventKind] = {
     "guest_fatal": EventKind(WORKER, _W, 18590, "Critical",
                              "'{vm}' has encountered a fatal error. The guest operating system reported "
                              "that it failed with the following error codes: ErrorCode0: {code}." + _VMID),
+    # The guest's crash dump after an NMI (recovery). On a real host the dump is written
+    # inside the guest (its System log: 1001 BugCheck); the worker's 18590 above is what the
+    # host sees. This host-side line stands for "the guest said it wrote a dump" [U].
+    "guest_dump_written": EventKind(WORKER, _W, 18590, "Critical",
+                                    "'{vm}' has encountered a fatal error and the guest operating system "
+                                    "reported that it wrote a memory dump (bugcheck 0x80, NMI)." + _VMID),
     "worker_not_responding": EventKind(WORKER, _W, 18606, "Error",  # [U]
                                        "'{vm}' is not responding to requests from the Virtual Machine "
                                        "Management Service." + _VMID),

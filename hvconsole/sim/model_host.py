@@ -102,6 +102,8 @@ class SimHost:
         self.power = "up"            # up | stopping (still answering) | down
         self.hung = False            # WinRM unanswered
         self.vmms_wedged = False     # Get-VM times out while the vmms service says Running
+        # Host actions taken by recovery scripts: (t, action, vm_id) (tests count them).
+        self.recovery_actions: list[tuple[float, str, str | None]] = []
         self.slow_factor = 1.0       # collection takes this many times longer
         self.storage_stalled = False
         self.boot_fails = False      # the next boot never completes
@@ -238,6 +240,17 @@ class SimHost:
         """`Start-Service vmms` after :meth:`stop_vmms`: Running again at once."""
         with self._site().acting() as t:
             self._vmms_stopped_until_t = self._vmms_ready_t = t
+
+    def restart_vmms(self) -> None:
+        """`Restart-Service vmms` (recovery): a wedged VMMS is replaced by a fresh one that
+        answers after a few seconds. Running VMs keep running (their workers do not depend
+        on VMMS; hyperv-notes §7)."""
+        with self._site().acting():
+            t = self._site().t
+            self.vmms_wedged = False
+            self._vmms_stopped_until_t = t + 2.0
+            self._vmms_ready_t = t + 6.0 + 6.0 * unit(self.seed, 26, int(t))
+            self.recovery_actions.append((t, "restart_vmms", None))
 
     def set_slow(self, factor: float) -> None:
         with self._site().acting():

@@ -105,6 +105,12 @@ class SimVM:
         self.ic_shutdown_enabled = True
         self.ic_state: str | None = None if guest == "appliance" else "UpToDate"
         self.disks: list[SimDisk] | None = None      # None: one dynamic disk on the host's VM volume
+        # -- recovery (sim/handlers_recovery.py): a worker process (vmwp.exe) that no longer acts
+        # on requests (Turn Off fails; only ending the process helps), its process id, and
+        # whether a Windows guest is set to bugcheck on an NMI (NMICrashDump).
+        self.worker_hung = False
+        self.worker_pid = 4000 + int(self.seed % 60000) * 4
+        self.nmi_crash_dump = guest == "windows"
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -198,6 +204,8 @@ class SimVM:
         with self.site.acting():
             if self.state in ("Off", "Saved"):
                 return False
+            if self.worker_hung:
+                return False    # the worker does not act on the request (recovery: end it)
             t = self._new_action()
             self._to_off(t, "vm_turned_off")
             return True
@@ -357,6 +365,35 @@ class SimVM:
             t = self._new_action()
             self._boot_guest(t, fresh=True)
             self._log(t, "vm_reset")
+
+    def end_worker(self) -> bool:
+        """Stop-Process on this VM's vmwp.exe: the partition is torn down, the VM is Off
+        (hyperv-notes §3: Microsoft's last resort for a VM stuck in Stopping). A new worker
+        (another process id) starts with the next Start-VM."""
+        with self.site.acting():
+            if self.state in ("Off", "Saved"):
+                return False
+            t = self._new_action()
+            self.worker_hung = False
+            self._to_off(t, "vm_turned_off")
+            self.worker_pid += 4
+            return True
+
+    def inject_nmi(self) -> bool:
+        """Debug-VM -InjectNonMaskableInterrupt. A Windows guest set to bugcheck on NMI
+        writes a dump (bugcheck 0x80, reported by the worker as 18590) and restarts; other
+        guests ignore it. Only a running partition takes an NMI."""
+        with self.site.acting():
+            if self.state not in ("Running",) or self._frozen is not None or self.worker_hung:
+                return False
+            if not self.nmi_crash_dump:
+                return True
+            t = self._new_action()
+            self._log(t, "guest_fatal", code="0x00000080")
+            self._log(t, "guest_dump_written")
+            self._ic_ready_t = NEVER
+            self._later(self._draw(t, 12, 15.0, 30.0), self._guest_reset_step)
+            return True
 
     # -- what Get-VM shows --------------------------------------------------------------
 

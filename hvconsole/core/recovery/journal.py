@@ -1,0 +1,225 @@
+"""The recovery journal: every incident (one VM, or one host's VMMS) and every step of it,
+intent written before the step runs and outcome after.
+
+SQLite in WAL mode beside the patch journal (``recovery-journal.sqlite`` in the same
+folder: the data directory, or its ``demo/`` for the simulated site). If the console dies
+between the two writes, the journal shows a step with no outcome; the engine then reads
+the host before doing anything else and records what it found (docs/recovery.md
+"Resuming"). Rows are appended or completed, never rewritten: the journal is also the
+record the incident report is made from. Folder 0700, file 0600 (POSIX).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..timeutil import format_time, parse_time, utcnow
+from .rules import OUTCOMES, STEPS
+
+FILE_NAME = "recovery-journal.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at  TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    vm_id       TEXT NOT NULL,
+    vm_name     TEXT,
+    who         TEXT NOT NULL,
+    finding_json TEXT,
+    state       TEXT NOT NULL,          -- open | recovered | closed
+    closed_at   TEXT,
+    summary     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS actions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    step        TEXT NOT NULL,
+    intent_json TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    outcome     TEXT,                   -- NULL while in flight
+    evidence_json TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS actions_by_incident ON actions(incident_id, id);
+"""
+STATES = ("open", "recovered", "closed")
+
+
+class RecoveryJournalError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    created_at: datetime
+    host: str
+    vm_id: str
+    vm_name: str | None
+    who: str
+    finding: Mapping[str, Any] | None
+    state: str
+    closed_at: datetime | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    incident_id: int
+    step: str
+    intent: Mapping[str, Any]
+    started_at: datetime
+    outcome: str | None
+    evidence: Mapping[str, Any] | None
+    finished_at: datetime | None
+
+    @property
+    def in_flight(self) -> bool:
+        return self.outcome is None
+
+
+def journal_file(folder: Path) -> Path:
+    return Path(folder) / FILE_NAME
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:   # no user name in this environment (a service account without one)
+        return "unknown"
+
+
+class RecoveryJournal:
+    """One journal file; thread-safe (one connection, one lock)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(self.path.parent, 0o700)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10.0,
+                                       isolation_level=None)
+            if os.name == "posix":
+                os.chmod(self.path, 0o600)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")   # an intent row must survive a kill
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise RecoveryJournalError(f"the recovery journal {self.path.name} cannot be opened: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- incidents -----------------------------------------------------------------------
+
+    def create_incident(self, host: str, vm_id: str, vm_name: str | None, *,
+                        finding: Mapping[str, Any] | None = None, who: str | None = None,
+                        at: datetime | None = None) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO incidents(created_at, host, vm_id, vm_name, who, finding_json, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'open')",
+                (format_time(at or utcnow()), host, vm_id.lower(), vm_name, who or current_user(),
+                 None if finding is None else _dump(finding)))
+            return int(cur.lastrowid)
+
+    def incident(self, incident_id: int) -> Incident:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
+            cols = [d[0] for d in self._db.execute("SELECT * FROM incidents LIMIT 0").description]
+        if row is None:
+            raise RecoveryJournalError(f"no recovery incident {incident_id}")
+        return _incident(dict(zip(cols, row)))
+
+    def incidents(self, *, open_only: bool = False) -> list[Incident]:
+        sql = "SELECT * FROM incidents" + (" WHERE state='open'" if open_only else "") + " ORDER BY id"
+        with self._lock:
+            cur = self._db.execute(sql)
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return [_incident(dict(zip(cols, r))) for r in rows]
+
+    def open_incident(self, host: str, vm_id: str) -> Incident | None:
+        """The newest unfinished incident of this VM (host names compared case-insensitively)."""
+        found = [i for i in self.incidents(open_only=True)
+                 if i.host.casefold() == host.casefold() and i.vm_id == vm_id.lower()]
+        return found[-1] if found else None
+
+    def set_vm_name(self, incident_id: int, vm_name: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE incidents SET vm_name=? WHERE id=? AND vm_name IS NULL", (vm_name, incident_id))
+
+    def close_incident(self, incident_id: int, state: str, summary: str, at: datetime | None = None) -> None:
+        if state not in STATES[1:]:
+            raise ValueError(f"an incident closes as recovered or closed, not {state!r}")
+        with self._lock:
+            self._db.execute("UPDATE incidents SET state=?, summary=?, closed_at=? WHERE id=? AND state='open'",
+                             (state, summary, format_time(at or utcnow()), incident_id))
+
+    # -- actions -------------------------------------------------------------------------
+
+    def begin(self, incident_id: int, step: str, intent: Mapping[str, Any], at: datetime | None = None) -> int:
+        if step not in STEPS:
+            raise ValueError(f"unknown recovery step {step!r}")
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO actions(incident_id, step, intent_json, started_at) VALUES (?, ?, ?, ?)",
+                (incident_id, step, _dump(intent), format_time(at or utcnow())))
+            return int(cur.lastrowid)
+
+    def finish(self, action_id: int, outcome: str, evidence: Mapping[str, Any], at: datetime | None = None) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        with self._lock:
+            self._db.execute("UPDATE actions SET outcome=?, evidence_json=?, finished_at=? "
+                             "WHERE id=? AND outcome IS NULL",
+                             (outcome, _dump(evidence), format_time(at or utcnow()), action_id))
+
+    def actions(self, incident_id: int) -> list[Action]:
+        with self._lock:
+            cur = self._db.execute("SELECT * FROM actions WHERE incident_id=? ORDER BY id", (incident_id,))
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return [_action(dict(zip(cols, r))) for r in rows]
+
+    def active_steps(self) -> list[tuple[Incident, Action]]:
+        """Steps in flight now, with their incident (for the maintenance registry: the
+        detector is silent for that VM only while one runs)."""
+        out = []
+        for incident in self.incidents(open_only=True):
+            out += [(incident, a) for a in self.actions(incident.id) if a.in_flight]
+        return out
+
+
+def _dump(value: Mapping[str, Any]) -> str:
+    return json.dumps(dict(value), ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _incident(row: dict[str, Any]) -> Incident:
+    return Incident(id=row["id"], created_at=parse_time(row["created_at"]), host=row["host"], vm_id=row["vm_id"],
+                    vm_name=row["vm_name"], who=row["who"], finding=_load(row["finding_json"]), state=row["state"],
+                    closed_at=None if row["closed_at"] is None else parse_time(row["closed_at"]),
+                    summary=row["summary"] or "")
+
+
+def _action(row: dict[str, Any]) -> Action:
+    return Action(id=row["id"], incident_id=row["incident_id"], step=row["step"], intent=_load(row["intent_json"]),
+                  started_at=parse_time(row["started_at"]), outcome=row["outcome"],
+                  evidence=_load(row["evidence_json"]),
+                  finished_at=None if row["finished_at"] is None else parse_time(row["finished_at"]))
