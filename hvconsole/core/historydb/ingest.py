@@ -167,6 +167,9 @@ class Ingest:
                     self._finish_minute(s)
                     self._finish_quarter(s)
             self._write_pending()
+            if self._now is not None:
+                # The right edge of every graph and of an export's "--since 10m".
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('newest', ?)", (repr(self._now),))
             self._maybe_retain()
             self.conn.execute("COMMIT")
         except BaseException:

@@ -123,7 +123,10 @@ class HistoryReader:
         return got[0] if got else None
 
     def newest_time(self) -> float | None:
-        row = self.conn.execute("SELECT max(last_seen) FROM series").fetchone()
+        """The newest sample time written (hosts' clock), None for an empty file."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='newest'").fetchone()
+        if row is None:
+            row = self.conn.execute("SELECT max(last_seen) FROM series").fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def _series(self, sql: str, args: tuple = ()) -> list[SeriesInfo]:
