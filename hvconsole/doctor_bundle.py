@@ -253,12 +253,16 @@ def write_bundle(path: Path, data: BundleInput, *, redact_names: bool = False,
 
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, text in files.items():
-            info = zipfile.ZipInfo(name, date_time=now.timetuple()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, text.encode("utf-8"))
-    tmp.replace(path)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, text in files.items():
+                info = zipfile.ZipInfo(name, date_time=now.timetuple()[:6])
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, text.encode("utf-8"))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)     # a full disk or a folder in the way leaves no half zip
+        raise
     return path
 
 

@@ -175,6 +175,15 @@ def test_a_password_that_reached_a_log_line_or_an_answer_is_scrubbed(tmp_path):
     assert password not in text and "***" in text
 
 
+def test_a_bundle_that_cannot_be_written_leaves_nothing_behind(tmp_path):
+    from hvconsole.core.inventory import Host
+    (tmp_path / "taken.zip").mkdir()          # a folder where the zip should go
+    data = BundleInput(report=_Report({}), host=Host(name="HV01", address="hv01", username="u"))
+    with pytest.raises(OSError):
+        write_bundle(tmp_path / "taken.zip", data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.zip"]
+
+
 def test_redactor_is_consistent_and_splits_account_names():
     r = Redactor(enabled=True)
     r.add("USER", "CORP\\jdoe")
