@@ -10,9 +10,10 @@ the one the catalog names is never installed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from hvconsole.core.catalog import CatalogUpdate
 from hvconsole.core.patch.plan import PatchPlan
@@ -21,6 +22,8 @@ from hvconsole.remote.smb_stage import STAGE_DIR, StageError, StageResult, file_
 from hvconsole.remote.target import Target
 
 from .context import HostContext
+from .control import RunControl
+from .waiting import StopRequested
 
 STAGING_DIR = str(PureWindowsPath("C:\\") / STAGE_DIR)
 
@@ -64,7 +67,7 @@ def package_plan(plan: PatchPlan, update: CatalogUpdate) -> PackagePlan:
 class Stager(Protocol):
     """Moves a package to a host's staging folder, and takes it away again."""
 
-    def push(self, host: str, local: Path, expected_sha256: str | None) -> StageResult: ...
+    def push(self, host: str, local: Path, expected_sha256: str | None, cancel: Any = None) -> StageResult: ...
 
     def remove(self, host: str, file_name: str) -> None: ...
 
@@ -81,18 +84,44 @@ class SmbStager:
         self._server_for = server_for or (lambda t: t.hostname)
         self._credentials = credentials or (lambda t: (t.username, t.password))
 
-    def push(self, host: str, local: Path, expected_sha256: str | None) -> StageResult:
+    def push(self, host: str, local: Path, expected_sha256: str | None, cancel: Any = None) -> StageResult:
+        """``cancel`` (anything with ``is_set()``) ends the copy within a second, leaving a
+        partial copy the next attempt resumes from; a copy that makes no progress fails after
+        ``smb_stage.STALL_TIMEOUT_S``."""
         from hvconsole.remote.smb_stage import push_package
         target = self._target_for(host)
         user, password = self._credentials(target)
         return push_package(local, self._server_for(target), username=user, password=password,
-                            port=self._port, expected_sha256=expected_sha256)
+                            port=self._port, expected_sha256=expected_sha256, cancel=cancel)
 
     def remove(self, host: str, file_name: str) -> None:
         from hvconsole.remote.smb_stage import remove_staged
         target = self._target_for(host)
         user, password = self._credentials(target)
         remove_staged(self._server_for(target), file_name, username=user, password=password, port=self._port)
+
+
+class RunCancel:
+    """What a long copy polls for "stop now": this process stopping (a signal), or a cancel
+    asked for through the journal (the window or another terminal). Copying a large package
+    takes minutes; a cancel must not wait for it. The journal is read at most every
+    ``JOURNAL_EVERY_S`` seconds, the stop event every time."""
+
+    JOURNAL_EVERY_S = 0.5
+
+    def __init__(self, control: RunControl):
+        self.control = control
+        self._cancelling = False
+        self._read_at = float("-inf")
+
+    def is_set(self) -> bool:
+        if self.control.stop.is_set():
+            return True
+        now = time.monotonic()
+        if not self._cancelling and now - self._read_at >= self.JOURNAL_EVERY_S:
+            self._read_at = now
+            self._cancelling = self.control.cancel_requested()
+        return self._cancelling
 
 
 def stage(hc: HostContext) -> str:
@@ -120,11 +149,18 @@ def stage(hc: HostContext) -> str:
     stager = hc.run.stager
     if stager is None or pkg.local_path is None:
         return h.finish(StepOutcome.FAILED, "no way to copy the package to the host (no SMB stager or no local file)")
+    cancel = RunCancel(hc.run.control)
     try:
         if found.exists:          # a complete file that does not match: not ours to keep
             stager.remove(hc.name, pkg.file_name)
-        pushed = stager.push(hc.name, pkg.local_path, pkg.expected_sha256)
+        pushed = stager.push(hc.name, pkg.local_path, pkg.expected_sha256, cancel=cancel)
     except StageError as exc:
+        if hc.run.control.stop.is_set():
+            # The process is stopping: the step stays in flight and resume continues the
+            # copy from the partial file's size.
+            raise StopRequested(f"stopped while copying to {hc.name}") from None
+        if cancel.is_set():
+            return h.finish(StepOutcome.CANCELLED, f"cancelled during the copy ({exc})", host_path=pkg.host_path)
         return h.finish(StepOutcome.FAILED, str(exc), host_path=pkg.host_path)
     expected = pkg.expected_sha256 or pushed.sha256
     after = hc.api.stage_check(pkg.host_path, expected)
