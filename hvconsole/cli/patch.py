@@ -352,7 +352,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with _journal(args) as journal:
         report = build_report(journal, args.run)
     if args.json == "-":
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        # ASCII escapes on a terminal: a VM name's bidi override or ESC must not act on it.
+        print(json.dumps(report, indent=2, ensure_ascii=True))
     else:
         print(report_text(report))
         if args.json:

@@ -138,7 +138,14 @@ def report_text(report: dict[str, Any]) -> str:
     s = report["summary"]
     lines = [f"run {report['run']} {report['kb']}: {report['state']}; {s['verified']} of {s['hosts']} host(s) "
              f"verified, {s['failed']} failed"]
+    if report.get("simulated"):
+        # A demo run proves nothing about a real host: every rendering of its report says so.
+        lines.append("  simulated site: the hvconsole demo's simulated hosts, no real host was touched")
     for h in report["hosts"]:
         lines.append(f"  {clean(h['host'], 30)}: {h['status']}; build {h['build_before'] or '?'} -> "
                      f"{h['build_after'] or '?'}; installer {h['install_exit_code']} {h['install_meaning'] or ''}".rstrip())
+    for h in report["hosts"]:
+        if h.get("pending_reboot"):
+            lines.append(f"  {clean(h['host'], 30)}: installed, reboot pending: "
+                         f"{clean(h.get('pending_reboot_reason') or 'restart it in a maintenance window')}")
     return "\n".join(lines)
