@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 # Command-group modules under hvconsole.cli, each with register(subparsers).
-COMMAND_MODULES = ("collect", "record", "detect", "hosts", "patch", "doctor", "audit", "history", "agent")
+COMMAND_MODULES = ("collect", "record", "detect", "hosts", "patch", "doctor", "audit", "history", "agent", "recover")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,10 +9,13 @@ front end can skip a gentler step or a confirmation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from .observe import RESTING, RUNNING, Observation
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 CAPTURE, NMI, SHUTDOWN, TURN_OFF, RESET, END_WORKER, START, VERIFY, RESTART_VMMS = (
     "capture", "nmi", "shutdown", "turn_off", "reset", "end_worker", "start", "verify", "restart_vmms")
@@ -118,9 +121,15 @@ def offers(obs: Observation, history: Iterable[tuple[str, str | None]] = ()) -> 
     else:
         put(SHUTDOWN, False, f"the VM is {obs.state}: a guest shutdown needs a running guest")
     gentle_out = not out[SHUTDOWN].allowed or _failed(hist, SHUTDOWN)
-    # 3. Hard stop, only once the gentle way failed or cannot work.
+    # 3. Hard stop, only once the gentle way failed or cannot work, and never on a VM this
+    # incident has just started until verifying it failed: a fresh boot shows Starting,
+    # then no heartbeat for a minute or two, which is not a freeze.
     can_stop = obs.state not in RESTING and sit != "healthy"
-    if not can_stop:
+    just_started = _just_started(hist)
+    if can_stop and just_started:
+        for step in (TURN_OFF, RESET):
+            put(step, False, "the VM was just started by this recovery: verify it first")
+    elif not can_stop:
         why = "nothing to stop: the VM is " + str(obs.state) if obs.state in RESTING else "the VM is healthy"
         put(TURN_OFF, False, why)
         put(RESET, False, why)
@@ -135,20 +144,33 @@ def offers(obs: Observation, history: Iterable[tuple[str, str | None]] = ()) -> 
         put(END_WORKER, False, f"the VM is {obs.state}: its worker is gone already")
     elif obs.worker_pid is None:
         put(END_WORKER, False, "no worker process carries this VM's id")
+    elif just_started:
+        put(END_WORKER, False, "the VM was just started by this recovery: verify it first")
     elif not _failed(hist, TURN_OFF):
         put(END_WORKER, False, "not yet: Turn off has not been tried and failed")
     else:
         put(END_WORKER, True, f"Turn off did not work; the VM is {obs.state}; its worker is process {obs.worker_pid}")
     # 5. Start and verify.
     put(START, obs.state in RESTING, "the VM is " + str(obs.state) + (": start it" if obs.state in RESTING else ""))
-    put(VERIFY, running, "wait for the heartbeat and an advancing uptime" if running
+    booting = running or str(obs.state).startswith("Starting")
+    put(VERIFY, booting, "wait for the heartbeat and an advancing uptime" if booting
         else f"the VM is {obs.state}: nothing to verify yet")
     return _recommend(out, obs, hist)
 
 
+def _just_started(hist: list[tuple[str, str | None]]) -> bool:
+    """This incident's last Start worked and no Verify has failed since."""
+    for step, outcome in reversed(hist):
+        if step == VERIFY and outcome in (FAILED, CANCELLED):
+            return False
+        if step == START:
+            return outcome == OK
+    return False
+
+
 def _recommend(out: dict[str, Offer], obs: Observation, hist: list[tuple[str, str | None]]) -> dict[str, Offer]:
     order = [RESTART_VMMS, SHUTDOWN, TURN_OFF, END_WORKER, START, VERIFY]
-    if obs.situation == "healthy" or obs.situation == "booting":
+    if obs.situation in ("healthy", "booting") or _just_started(hist):
         order = [VERIFY]
     for step in order:
         offer = out.get(step)
@@ -173,7 +195,16 @@ def confirmed(step: str, typed: str | None, host: str, vm_name: str | None) -> b
     expected = confirmation_name(step, host, vm_name)
     if expected is None:
         return True
-    return bool(expected) and typed is not None and typed.strip() == expected.strip()
+    if not expected.strip() or typed is None:
+        return False
+    # A name with a newline or a tab cannot be typed into one line: it is shown, and
+    # compared, with each run of blanks and control characters as one space.
+    return typed.strip() == expected.strip() or typeable(typed) == typeable(expected)
+
+
+def typeable(name: str) -> str:
+    """The name as one line shows it: control characters and runs of blanks as one space."""
+    return " ".join(_CONTROL.sub(" ", name).split())
 
 
 def history_pairs(rows: Iterable[Mapping[str, object]]) -> list[tuple[str, str | None]]:
