@@ -59,6 +59,7 @@ class RunPage(WizardPageBase):
         self._last_event = 0
         self._dirty = False
         self._connected = False
+        self._was_complete = False
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
@@ -66,6 +67,7 @@ class RunPage(WizardPageBase):
 
     def initializePage(self) -> None:
         self.view = None
+        self._was_complete = False
         self._last_event = 0
         self.log.clear()
         self._show_buttons(None)
@@ -139,7 +141,11 @@ class RunPage(WizardPageBase):
                 self.add_log(ev)
                 self._last_event = ev.id
         self._show_buttons(view)
-        self.completeChanged.emit()
+        if self.isComplete() != self._was_complete:
+            # Only on a change: the wizard re-lays out its buttons on every completeChanged
+            # (tens of ms of GUI-thread time per call, measured by benchmarks/wizard_run.py).
+            self._was_complete = self.isComplete()
+            self.completeChanged.emit()
 
     def _show_soak(self, soak: Any, state: str) -> None:
         text = ""
