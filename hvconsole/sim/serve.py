@@ -11,6 +11,13 @@ A site served by ``hvconsole-sim serve --state-file`` can be found by another pr
 patch CLI, whose runner a test may SIGKILL while the hosts live on): the state file says
 which process serves it, at what speed, and each host's URL and credentials
 (:func:`write_state_file`, :func:`read_state_file`, :func:`default_state_file`).
+
+A test that does not measure latency can shorten the simulated hosts' own latencies
+(powershell.exe start-up, Get-VM, a script's run time) in a site served by another process
+(``hvconsole-sim serve``, ``--demo``) with the environment variable
+``HVCONSOLE_SIM_LATENCY_SCALE`` (a factor from 0 to 1; 0 answers at once): it is the
+default ``latency_scale`` of :func:`serve_site`. Unset, the hosts keep their latencies.
+It is a knob for tests and benchmarks, never for an admin's demo.
 """
 
 from __future__ import annotations
@@ -37,6 +44,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2          # real seconds between two looks at the site's host conditions
+LATENCY_SCALE_ENV = "HVCONSOLE_SIM_LATENCY_SCALE"
+
+
+def latency_scale_from_env() -> float:
+    """``HVCONSOLE_SIM_LATENCY_SCALE`` as a factor in [0, 1]; 1 (the hosts' own latencies)
+    when unset. A value that is not such a number is a ValueError naming the variable: a
+    test that meant to speed the site up must not silently run it at full latency."""
+    raw = os.environ.get(LATENCY_SCALE_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:          # also false for NaN
+        raise ValueError(f"{LATENCY_SCALE_ENV}={raw[:40]!r}: expected a number from 0 to 1")
+    return value
 
 
 @dataclass
@@ -58,9 +82,10 @@ def _endpoint_class() -> Any:
 class ServedSite:
     """A running site. ``stop()`` (or leaving the ``with`` block) ends everything."""
 
-    def __init__(self, site: SimSite, hosts: list[ServedHost]):
+    def __init__(self, site: SimSite, hosts: list[ServedHost], *, latency_scale: float = 1.0):
         self.site = site
         self.hosts = hosts
+        self.latency_scale = latency_scale       # what the hosts' agents multiply their latencies by
         self._applied: dict[str, str] = {}
         self._sync_lock = threading.Lock()      # the ticker and a test may sync at once
         self._stop = threading.Event()
@@ -122,14 +147,18 @@ class ServedSite:
 
 
 def serve_site(site: SimSite, *, base_port: int = 0, username: str = "demo",
-               password: str | None = None, latency_scale: float = 1.0) -> ServedSite:
+               password: str | None = None, latency_scale: float | None = None) -> ServedSite:
     """Start one endpoint per host (ports ``base_port + i``, or free ports when 0). A
     ``base_port`` whose hosts would run past 65535 is a ValueError before anything listens;
-    a port already taken is the endpoint's OSError (EADDRINUSE), every endpoint closed."""
+    a port already taken is the endpoint's OSError (EADDRINUSE), every endpoint closed.
+    ``latency_scale`` multiplies the hosts' latencies; None takes it from the environment
+    (:func:`latency_scale_from_env`, 1 when unset)."""
     if not isinstance(base_port, int) or not 0 <= base_port <= 65535 or \
             (base_port and base_port + len(site.hosts) - 1 > 65535):
         raise ValueError(f"base_port {base_port!r}: the {len(site.hosts)} hosts need ports within 1-65535 "
                          "(or 0 for free ports)")
+    if latency_scale is None:
+        latency_scale = latency_scale_from_env()
     endpoint_class = _endpoint_class()
     secret = password if password is not None else secrets.token_urlsafe(16)
     hosts: list[ServedHost] = []
@@ -140,7 +169,7 @@ def serve_site(site: SimSite, *, base_port: int = 0, username: str = "demo",
                                       port=base_port + i if base_port else 0, name=sim.name)
             endpoint.start()
             hosts.append(ServedHost(sim.name, endpoint.url, username, secret, endpoint, sim))
-        served = ServedSite(site, hosts)
+        served = ServedSite(site, hosts, latency_scale=latency_scale)
         served.start()
     except BaseException:
         for h in hosts:
@@ -185,7 +214,11 @@ def default_state_file() -> Path:
 
 def write_state_file(path: Path, served: ServedSite, *, site: str, speed: float) -> None:
     """Write the state file atomically, readable by this user only (it holds passwords)."""
+    from hvconsole.core.timeutil import format_time, utcnow
     doc = {"pid": os.getpid(), "site": site, "speed": speed,
+           # Where the site's clock stood at a wall-clock moment: another process (the window,
+           # a patch run) follows the simulated time from these two (hvconsole.site).
+           "sim_now": format_time(served.site.clock.now()), "written_at": format_time(utcnow()),
            "hosts": [{"host": h.name, "url": h.url, "user": h.user, "password": h.password} for h in served.hosts]}
     atomic_write_text(Path(path), json.dumps(doc, indent=1) + "\n")
 

@@ -40,3 +40,19 @@ def test_without_the_clock_fields_the_clock_is_unknown_and_a_bad_speed_is_one(tm
     site = open_demo_site(embedded=False)
     assert site.clock is None and site.speed == 1.0
     assert site.names() == ["HV01"] and site.target("hv01").transport == "plaintext"
+
+
+def test_a_served_site_writes_where_its_clock_stands_and_the_site_follows_it(tmp_path, monkeypatch):
+    """The real writer: `hvconsole-sim serve --state-file` puts the simulated clock into the
+    state file, so a window or a patch run in another process uses the site's time."""
+    from hvconsole.sim import serve
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
+    served = serve.start_demo(speed=30.0, site="demo")
+    try:
+        serve.write_state_file(serve.default_state_file(), served, site="demo", speed=30.0)
+        site = open_demo_site(embedded=False)
+        assert site.clock is not None
+        gap = abs((site.clock() - served.site.clock.now()).total_seconds())
+        assert gap < 30.0                   # about one real second of slack at 30x
+    finally:
+        served.stop()
