@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QToolButton
 from hvconsole.core.patch.journal import Journal
 from hvconsole.ui.patch.autopilot import Autopilot, wait_for
 from hvconsole.ui.patch.state import TEST_RING
+from hvconsole.ui.patch.wizard import RUN
 from patch_support import RUN_TIMEOUT_S, SOAK_MINUTES, home, live_banners, scenario, session_for  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]   # whole runs on a loaded 2-core machine
@@ -53,6 +54,18 @@ def test_keep_paused_stops_the_run_and_a_new_session_offers_to_resume(home, qtbo
                 again.poll()
                 wait_for(lambda: not again._polling, RUN_TIMEOUT_S, "a journal poll")
             assert live_banners(again.window) == []
+            # Reviewed and cancelled from this window: nobody executes the run, so this
+            # window carries the cancel out and puts HV01 back.
+            again.show_run(run_id)
+            wizard = again.wizards[-1]
+            ap = Autopilot(wizard, timeout_s=RUN_TIMEOUT_S)
+            page = wizard.page_of(RUN)
+            wait_for(lambda: page.view is not None, RUN_TIMEOUT_S, "the run view")
+            assert page.buttons["resume"].isVisibleTo(page) and not page.buttons["continue"].isVisibleTo(page)
+            ap.press("cancel")
+            assert ap.finish_run() == "cancelled", page.log.toPlainText()
+        with Journal(site.journal_path) as journal:
+            assert [r.outcome for r in journal.steps(run_id, "HV01") if r.step == "restore"][-1:] == ["ok"]
 
 
 def test_cancel_safely_keeps_the_window_until_the_hosts_are_back(home, qtbot, monkeypatch):

@@ -155,16 +155,22 @@ class RunPage(WizardPageBase):
         if self.soak.text() != text:
             self.soak.setText(text)
 
+    def _executed(self) -> bool:
+        view = self.view
+        return view is not None and (bool(view.executing_pid) or self.wiz.session.executes(view.run_id))
+
     def _show_buttons(self, view: Any) -> None:
         state = str(view.state) if view else ""
         live = view is not None and state not in FINISHED_STATES
-        executed = view is not None and (bool(view.executing_pid) or self.wiz.session.executes(view.run_id))
-        show = {"pause": live and state in ("running", "planned"), "continue": live and state == "paused",
+        executed = self._executed()
+        show = {"pause": live and executed and state in ("running", "planned"),
+                "continue": live and executed and state == "paused",
                 "cancel": live and state != "cancelling",
                 "promote": state == AWAITING_PROMOTION, "halt": state == AWAITING_PROMOTION,
                 "resume": live and not executed}
         for key, b in self.buttons.items():
-            b.setVisible(show[key])
+            if b.isVisibleTo(self) != show[key]:
+                b.setVisible(show[key])
 
     def act(self, action: str) -> None:
         run_id, session = self.state.run_id, self.wiz.session
@@ -175,7 +181,12 @@ class RunPage(WizardPageBase):
                 session.resume(run_id)
                 self.say("Resumed: the run goes on from what the journal and the hosts say.", OK_COLOR)
             else:
+                nobody = not self._executed()
                 state = session.request(run_id, action)
+                if nobody and action in ("cancel", "promote", "halt"):
+                    # Nobody executes the run (its window closed): this window carries the
+                    # answer out, as `hvconsole patch cancel|promote|halt` does for a dead runner.
+                    session.resume(run_id)
                 self.say(_DONE.get(action, "{state}").format(state=state), MUTED_COLOR)
         except (ControlError, RuntimeError) as exc:
             self.say(str(exc), BAD_COLOR)
