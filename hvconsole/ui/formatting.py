@@ -56,11 +56,25 @@ def format_mem_tile(assigned_mb: float | None, demand_mb: float | None) -> str:
     guest asks for (``MemoryDemand``, reported with Dynamic Memory). Without a demand
     figure (or with nothing assigned and nothing asked for: a VM that is off) only the
     assigned memory is shown."""
+    return mem_tile_variants(assigned_mb, demand_mb)[0]
+
+
+def mem_tile_variants(assigned_mb: float | None, demand_mb: float | None) -> tuple[str, ...]:
+    """The memory line from the longest wording to the shortest that still names both
+    figures (``Mem 16.0 GB · demand 12.8 GB``, ``Mem 16.0 · demand 12.8 GB`` when both are
+    in GB, ``Mem 16.0 · dem. 12.8 GB``): a tile shows the first that fits beside its
+    heartbeat, so the numbers are never cut off when a wording can be."""
     if assigned_mb is None and demand_mb is None:
-        return "Mem —"
+        return ("Mem —",)
     if demand_mb is None or (not demand_mb and not assigned_mb):
-        return f"Mem {format_mb(assigned_mb)}"
-    return f"Mem {format_mb(assigned_mb)} · demand {format_mb(demand_mb)}"
+        return (f"Mem {format_mb(assigned_mb)}",)
+    assigned, demand = format_mb(assigned_mb), format_mb(demand_mb)
+    full = f"Mem {assigned} · demand {demand}"
+    unit = demand.rsplit(" ", 1)[-1]
+    if assigned.endswith(" " + unit):
+        number = assigned[: -len(unit) - 1]
+        return (full, f"Mem {number} · demand {demand}", f"Mem {number} · dem. {demand}")
+    return (full, f"Mem {assigned} · dem. {demand}")
 
 
 def format_duration(seconds: float | None) -> str:

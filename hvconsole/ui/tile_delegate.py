@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem, QToolTip)
 
 from . import theme
-from .formatting import format_mem_tile, plain_tooltip
+from .formatting import mem_tile_variants, plain_tooltip
 from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache
 from .rows import TileRow
 from .sparkline import paint_sparkline
@@ -194,8 +194,10 @@ class TileDelegate(QStyledItemDelegate):
         painter.setPen(_BAD if texts.heartbeat_bad else ink)
         heart_w = small.draw(painter, right, top + 62, 16, texts.heartbeat, right_aligned=True)
         painter.setPen(ink)
-        memory = format_mem_tile(row.vm.memory_assigned_mb, row.vm.memory_demand_mb)
-        small.draw(painter, left, top + 62, 16, small.elided(memory, int(right - left - heart_w - 8)))
+        room = int(right - left - heart_w - 8)
+        wordings = mem_tile_variants(row.vm.memory_assigned_mb, row.vm.memory_demand_mb)
+        memory = next((w for w in wordings if small.metrics.horizontalAdvance(w) <= room), wordings[-1])
+        small.draw(painter, left, top + 62, 16, small.elided(memory, room))
         painter.setPen(_MUTED)
         small.draw(painter, left, top + 78, 16, texts.uptime)
         paint_sparkline(painter, lay.spark_area, row.spark, self._stale_pen if stale else self._spark_pen,

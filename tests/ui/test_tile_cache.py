@@ -11,7 +11,7 @@ from PySide6.QtCore import QItemSelectionModel, QRect
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
-from hvconsole.ui.formatting import format_mem_tile
+from hvconsole.ui.formatting import format_mem_tile, mem_tile_variants
 from hvconsole.ui.paint_cache import PixmapLru, RenderedTiles
 from hvconsole.ui.rows import TileRow
 from hvconsole.ui.tile_delegate import TILE_SIZE, TileDelegate
@@ -106,6 +106,29 @@ def test_memory_line_names_assigned_and_demand():
     assert format_mem_tile(4096.0, None) == "Mem 4.0 GB"     # no demand reported
     assert format_mem_tile(0.0, 0.0) == "Mem 0 MB"           # a VM that is off
     assert format_mem_tile(None, None) == "Mem —"
+    # Shorter wordings for a narrow tile still name both figures, numbers whole.
+    assert mem_tile_variants(16384.0, 13107.2) == (
+        "Mem 16.0 GB · demand 12.8 GB", "Mem 16.0 · demand 12.8 GB", "Mem 16.0 · dem. 12.8 GB")
+    assert mem_tile_variants(2048.0, 700.0)[-1] == "Mem 2.0 GB · dem. 700 MB"
+
+
+def test_a_narrow_tile_shortens_the_memory_wording_instead_of_cutting_the_number():
+    delegate, model = TileDelegate(), TileModel()
+    vm = replace(make_vm("HV01", 0), memory_assigned_mb=16384.0, memory_demand_mb=13107.2,
+                 heartbeat="NoContact")
+    model.apply({"HV01": [TileRow(host="HV01", vm=vm, cpu_history=())]})
+    drawn: list[str] = []
+    original = delegate._small.draw
+    delegate._small.draw = lambda p, x, top, h, text, **kw: drawn.append(text) or original(p, x, top, h, text, **kw)
+    # 260 px: the full wording does not fit beside "No contact", a shorter one does.
+    image = QImage(260, TILE_SIZE.height(), QImage.Format.Format_RGB32)
+    option = QStyleOptionViewItem()
+    option.rect = QRect(0, 0, 260, TILE_SIZE.height())
+    painter = QPainter(image)
+    delegate.paint(painter, option, model.index(0))
+    painter.end()
+    memory = next(t for t in drawn if t.startswith("Mem"))
+    assert memory in mem_tile_variants(16384.0, 13107.2)[1:] and "12.8 GB" in memory
 
 
 def test_pixmap_lru_stays_within_its_budget():
