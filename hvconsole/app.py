@@ -59,6 +59,7 @@ class GuiSession(QObject):
         self.site: Any = None
         self.demo_speed = demo_speed
         self.patch_session: Any = None
+        self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
         self._starter = TaskRunner()
         self._starting = False
         # Set when the window closes; a site that finishes opening after that is closed
@@ -178,8 +179,11 @@ class GuiSession(QObject):
         """Poll ``site``'s hosts in the window and give it a patch session."""
         from .ui.monitor import Monitor  # numpy & co. load after first paint
         from .ui import patch_entry
+        from .ui.host_compliance import CatalogSource
         self.site = site
-        monitor = Monitor(site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s),
+        catalog = CatalogSource()       # one read of the site catalog for polling and health
+        monitor = Monitor(site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s,
+                                       catalog=catalog),
                           interval_s=interval_s, parent=self)
         self.window.attach(monitor, site.label)
         self.patch_session = patch_entry.make_session(site, self.window)
@@ -192,7 +196,52 @@ class GuiSession(QObject):
                 for callback in callbacks:
                     callback(site)
             monitor.applied.connect(first_tick)
+        # Polling starts once the catalog is read (off the GUI thread; the first poll
+        # needed it anyway), so that the health check sees every snapshot from the first.
+        self._starter.submit(catalog.get, lambda _r: self._start_polling(site, monitor, catalog),
+                             lambda _exc: self._start_polling(site, monitor, None))
+
+    def _start_polling(self, site: Any, monitor: Any, catalog: Any) -> None:
+        if self.site is not site or self._closing.is_set():
+            return                              # replaced or closing meanwhile
+        try:
+            if catalog is not None:
+                self._start_health(site, monitor, catalog)
+        except Exception:                       # the health check must not stop monitoring
+            log.exception("the health check could not start")
         monitor.start()
+
+    def _start_health(self, site: Any, monitor: Any, catalog: Any) -> None:
+        """The health check of ``site``'s hosts (issue 14), fed every poll's snapshot; its
+        audits start once every host has answered (or failed) its first poll, so that the
+        first audit already knows each host's build and pending reboot, then every 15 min."""
+        from .core.timeutil import utcnow
+        from .ui.health import HealthService
+        updates = getattr(catalog.get()[0], "updates", ())     # read already: no I/O here
+        clock = site.clock or utcnow            # maintenance windows are in the hosts' clock
+        registry = monitor.maintenance.registry
+        health = self.health = HealthService(
+            site.targets, updates=updates, clock=clock, parent=self,
+            in_maintenance=lambda host: registry.covers(host, None, clock()))
+        for worker in monitor.workers.values():
+            worker.observers += (health.observe,)
+        self.window.set_health(health)
+        waiting = set(monitor.host_names())
+
+        def first_round(stats: Any) -> None:
+            waiting.difference_update(stats.hosts)
+            if not waiting:
+                monitor.applied.disconnect(first_round)
+                if self.health is health:
+                    health.start()
+        monitor.applied.connect(first_round)
+
+    def _stop_health(self) -> None:
+        health, self.health = self.health, None
+        if health is not None:
+            self.window.set_health(None)
+            health.stop()                       # cancels its audits (bounded)
+            health.deleteLater()
 
     def _may_replace_site(self) -> bool:
         """Before the shown site is replaced (a host was edited, the demo opened): not
@@ -212,6 +261,7 @@ class GuiSession(QObject):
             except Exception:
                 log.exception("the patch session did not shut down cleanly")
                 clean = False
+        self._stop_health()
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
@@ -224,6 +274,7 @@ class GuiSession(QObject):
         clean = self._starter.shutdown(time.monotonic() + 0.5)
         # The window's shutdown already stopped the patch session; this only closes the site.
         self.patch_session = None
+        self._stop_health()
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean

@@ -1,6 +1,6 @@
 """Add or edit one host: name, address, connection (with the HTTPS certificate options),
 port, account, password and group, a **Test connection** that runs off the GUI thread,
-and Save, which writes the inventory and the password store as one step
+**Check this host…** (the doctor's checks, issue 17, in their own dialog), and Save, which writes the inventory and the password store as one step
 (:class:`~hvconsole.core.inventory.HostBook`).
 
 The dialog owns no rules: every field is checked by the inventory's own validators, so the
@@ -14,12 +14,12 @@ both succeeded (or show why they did not).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QBoxLayout, QButtonGroup, QComboBox, QDialog, QDialogButtonBox,
+                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLayout,
+                               QLineEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.inventory import (TRANSPORT_LABELS, DuplicateHostError, Host, HostBook,
                               HostValidationError, InventoryError, Transport)
@@ -43,9 +43,13 @@ class HostDialog(QDialog):
     After ``Accepted``, :attr:`saved_host` is what was written."""
 
     def __init__(self, book: HostBook, *, host_name: str | None = None, parent: QWidget | None = None,
-                 runner: Any = None, probe: Any = None, probe_timeout_s: float = 30.0):
+                 runner: Any = None, probe: Any = None, probe_timeout_s: float = 30.0,
+                 clock: Callable[[], Any] | None = None):
+        """``clock``: the hosts' clock for the doctor's clock check (None: real time)."""
         super().__init__(parent)
         self.book = book
+        self.clock = clock
+        self.doctor: Any = None             # the "Check this host" dialog last opened
         self.original: Host | None = book.inventory.get(host_name) if host_name else None
         self.saved_host: Host | None = None
         self.setWindowTitle(f"Edit host – {self.original.name}" if self.original else "Add host")
@@ -54,6 +58,12 @@ class HostDialog(QDialog):
         self.probe_panel = ProbePanel(self, runner=runner, probe=probe, timeout_s=probe_timeout_s)
         self.probe_panel.button.clicked.connect(self._toggle_test)
         self.layout().insertWidget(self.layout().count() - 1, self.probe_panel)
+        self.doctor_button = QPushButton("Check this &host…", self)
+        self.doctor_button.setObjectName("checkThisHost")
+        self.doctor_button.setToolTip("Run every read-only check the console needs on this host, "
+                                      "each with what to do when it fails; save a diagnostic bundle")
+        self.doctor_button.clicked.connect(self.check_host)
+        _place_beside(self.probe_panel, self.probe_panel.button, self.doctor_button)
         self._fill(self.original)
         self._sync_transport()
         # A shown verdict describes the fields as they were: editing them makes it stale.
@@ -257,18 +267,45 @@ class HostDialog(QDialog):
         if self.probe_panel.running:
             self.probe_panel.cancel()
             return
+        inputs = self._connection_inputs("test the connection")
+        if inputs is not None:
+            self.probe_panel.start(*inputs)
+
+    def check_host(self) -> Any:
+        """Open "Check this host" for what the fields describe (the same host and password
+        the connection test would use); its checks start at once, off the GUI thread."""
+        inputs = self._connection_inputs("check this host")
+        if inputs is None:
+            return None
+        from .doctor_dialog import DoctorDialog
+        host, password = inputs
+        if self.doctor is not None:
+            self.doctor.close()         # one at a time: the fields may have changed
+        self.doctor = DoctorDialog(host, password, clock=self.clock, parent=self)
+        self.doctor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.doctor.destroyed.connect(self._doctor_gone)
+        self.doctor.open()
+        self.doctor.start()
+        return self.doctor
+
+    def _doctor_gone(self, *args: object) -> None:
+        self.doctor = None
+
+    def _connection_inputs(self, purpose: str) -> tuple[Host, Callable[[], Secret]] | None:
+        """The host the fields describe and a callable for its password (called on a worker
+        thread: the keyring may block), or None after saying what to fix."""
         try:
             host = self.host_from_fields()
         except HostValidationError as exc:
             self._flag(exc)
             self.probe_panel.show_problem("Fix the highlighted field first.")
-            return
+            return None
         self._flag(None)
         typed = self._typed_password()
         if typed is None and self.original is None:
-            self.probe_panel.show_problem("Type the password to test the connection.")
+            self.probe_panel.show_problem(f"Type the password to {purpose}.")
             self.password_edit.setFocus()
-            return
+            return None
         book, original = self.book, self.original
 
         def password() -> Secret:        # on the worker thread: the keyring may block
@@ -279,7 +316,7 @@ class HostDialog(QDialog):
                 raise LookupError("No password is stored for this host: type it to test.")
             return stored
 
-        self.probe_panel.start(host, password)
+        return host, password
 
     def _save(self) -> None:
         try:
@@ -322,4 +359,27 @@ class HostDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.probe_panel.shutdown()      # never wait for a test on a hung host
+        if self.doctor is not None:
+            self.doctor.close()          # cancels its checks, never waits
         super().done(result)
+
+
+def _place_beside(root: QWidget, anchor: QWidget, widget: QWidget) -> None:
+    """Put ``widget`` right after ``anchor`` in the box layout of ``root`` that holds it
+    (the connection test's row), or under ``root`` if no such row is found."""
+    def find(layout: QLayout | None) -> QBoxLayout | None:
+        if layout is None:
+            return None
+        if isinstance(layout, QBoxLayout) and layout.indexOf(anchor) >= 0:
+            return layout
+        for i in range(layout.count()):
+            found = find(layout.itemAt(i).layout())
+            if found is not None:
+                return found
+        return None
+
+    row = find(root.layout())
+    if row is not None:
+        row.insertWidget(row.indexOf(anchor) + 1, widget)
+    else:
+        root.layout().addWidget(widget)

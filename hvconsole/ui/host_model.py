@@ -1,11 +1,13 @@
 """The host list: one line per host with reachability, OS build, patch compliance, poll
-latency, VM and finding counts. An unreachable host is red and says why (error kind and
+latency (its tooltip: what monitoring costs the host), VM and finding counts, and the
+health check's problem count. An unreachable host is red and says why (error kind and
 message); a host in a patch run says "patching: <step>" instead of alarming; a host whose
 HTTPS certificate is not checked carries an open-padlock badge.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -21,8 +23,9 @@ from .table_base import ColumnsTableModel
 
 HostRowRole = int(Qt.ItemDataRole.UserRole) + 1
 
-COLUMNS = ("Host", "Status", "OS build", "Compliance", "Poll", "VMs", "Findings")
-COL_HOST, COL_STATUS, COL_BUILD, COL_COMPLIANCE, COL_POLL, COL_VMS, COL_FINDINGS = range(len(COLUMNS))
+COLUMNS = ("Host", "Status", "OS build", "Compliance", "Poll", "VMs", "Findings", "Health")
+(COL_HOST, COL_STATUS, COL_BUILD, COL_COMPLIANCE, COL_POLL, COL_VMS, COL_FINDINGS,
+ COL_HEALTH) = range(len(COLUMNS))
 CERT_OFF_TEXT = ("Certificate checking is off for this host (lab only): anyone on the network "
                  "path can pose as it and capture the password")
 
@@ -52,6 +55,43 @@ _BLUE_BG = QColor("#e8f0fe")
 _AMBER = QColor("#8a5a00")
 _GREEN = QColor("#1e7e34")
 _COMPLIANCE_INK = {cc.NEEDS_UPDATE: _AMBER, cc.PENDING_REBOOT: _AMBER, cc.COMPLIANT: _GREEN}
+_HEALTH_INK = {"critical": _RED, "warning": _AMBER}
+HEALTH_HINT = "Double-click to open the Health check for this host"
+
+
+@dataclass(frozen=True, slots=True)
+class HostHealth:
+    """The Health column of one host: the health check's (configuration) problems, which
+    are not the detector's live findings of the Findings column."""
+
+    text: str                    # problems at warning or above: "4"; "—" none, "…" not yet, "?" failed
+    tooltip: str                 # "Health check of HV01: 1 critical, 3 warning, 2 info (checked …)"
+    worst: str | None = None     # "critical" / "warning" / None: the cell's icon and colour
+
+
+NOT_AUDITED = HostHealth("…", plain_tooltip("Health check", ["Not run yet for this host"]))
+
+
+def host_health(service: Any, host: str) -> HostHealth:
+    """The Health column from a ``ui.health.HealthService`` (read on the GUI thread)."""
+    audit = service.audit(host)
+    if audit is None:
+        return NOT_AUDITED
+    when = f"checked {format_clock(audit.audited_at)}"
+    if not audit.reachable:
+        return HostHealth("?", plain_tooltip(
+            f"Health check of {host}: not checked ({when})",
+            [audit.error_message or audit.error_kind or "no answer", HEALTH_HINT]), "warning")
+    counts = {"critical": 0, "warning": 0, "info": 0}
+    for p in audit.problems:
+        counts[p.severity] = counts.get(p.severity, 0) + 1
+    # One number (the column must stay narrow: the tile grid needs the width); its icon
+    # says the worst, the tooltip the split. Info-level notes are not counted.
+    shown = counts["critical"] + counts["warning"]
+    worst = "critical" if counts["critical"] else "warning" if counts["warning"] else None
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no problems"
+    return HostHealth(str(shown) if shown else "—",
+                      plain_tooltip(f"Health check of {host}: {summary} ({when})", [HEALTH_HINT]), worst)
 
 
 def status_text(row: HostRow) -> str:
@@ -98,6 +138,9 @@ class HostListModel(ColumnsTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self._rows: list[HostRow] = [HostRow(name=n, address=a, reachable=None) for n, a in names]
+        # The health check's verdict per host: it arrives on its own schedule (every
+        # 15 minutes), not with the polls, so it is kept beside the rows.
+        self._health: dict[str, HostHealth] = {}
         self._cells: list[list[dict[int, Any]]] = [self._make_cells(r) for r in self._rows]
         self._pos = {r.name: i for i, r in enumerate(self._rows)}
 
@@ -119,6 +162,7 @@ class HostListModel(ColumnsTableModel):
     def _make_cells(self, row: HostRow) -> list[dict[int, Any]]:
         patching = row.patching is not None
         trouble = (row.reachable is False or row.vm_query_ok is False) and not patching
+        health = self._health.get(row.name)
         background = None
         if patching:
             background = _BLUE_BG
@@ -147,13 +191,19 @@ class HostListModel(ColumnsTableModel):
                 cell[_DECORATION] = theme.icon("cert-off")
             if col == COL_COMPLIANCE:
                 cell[_TOOLTIP] = compliance_tooltip(row)
+            if col == COL_POLL:
+                cell[_TOOLTIP] = poll_tooltip(row)
+            if col == COL_HEALTH and health is not None:
+                cell[_TOOLTIP] = health.tooltip
+                if health.worst in _HEALTH_INK:
+                    cell[_FOREGROUND] = _HEALTH_INK[health.worst]
+                    cell[_DECORATION] = theme.icon(health.worst)
             if col in (COL_POLL, COL_VMS):
                 cell[_ALIGN] = _RIGHT
             cells.append(cell)
         return cells
 
-    @staticmethod
-    def _text(row: HostRow, col: int) -> str:
+    def _text(self, row: HostRow, col: int) -> str:
         if col == COL_HOST:
             return row.name
         if col == COL_STATUS:
@@ -173,6 +223,9 @@ class HostListModel(ColumnsTableModel):
             if row.warning:
                 parts.append(f"{row.warning} warn")
             return ", ".join(parts) if parts else "—"
+        if col == COL_HEALTH:
+            health = self._health.get(row.name)
+            return "" if health is None else health.text
         return ""
 
     # -- updating / reading --------------------------------------------------------------
@@ -209,6 +262,25 @@ class HostListModel(ColumnsTableModel):
             rows_changed = [r for r, _ in changed]
             self.dataChanged.emit(self.index(min(rows_changed), 0),
                                   self.index(max(rows_changed), len(COLUMNS) - 1))
+
+    def set_health(self, name: str, health: HostHealth | None) -> None:
+        """Show the health check's verdict for host ``name`` (None: no health check)."""
+        if health is None:
+            if self._health.pop(name, None) is None:
+                return
+        elif self._health.get(name) == health:
+            return
+        else:
+            self._health[name] = health
+        i = self._pos.get(name)
+        if i is None:
+            return
+        self._cells[i] = self._make_cells(self._rows[i])
+        index = self.index(i, COL_HEALTH)
+        self.dataChanged.emit(index, index)
+
+    def health_for(self, name: str) -> HostHealth | None:
+        return self._health.get(name)
 
     def row_for(self, name: str) -> HostRow | None:
         i = self._pos.get(name)
@@ -264,6 +336,19 @@ def host_tooltip(row: HostRow) -> str:
         lines.append(f"{f.severity.capitalize()}: {kind_words(f.kind)}")
         lines.extend(f"  • {evidence_words(e)}" for e in f.evidence)
     return plain_tooltip(header, lines)
+
+
+def poll_tooltip(row: HostRow) -> str:
+    """How long the last poll took as the console saw it, and what polling costs the host
+    (collect.ps1 measures its own CPU time, issue 17)."""
+    lines = [f"Last poll took {format_ms(row.poll_ms)} (as this console measured it)"]
+    if row.monitoring_cost is None:
+        lines.append("The host has not reported what a poll costs it")
+    else:
+        lines.append(row.monitoring_cost[:1].upper() + row.monitoring_cost[1:])
+        if row.cost_suggestion:
+            lines.append(row.cost_suggestion[:1].upper() + row.cost_suggestion[1:])
+    return plain_tooltip(f"Polling {row.name}", lines)
 
 
 def compliance_tooltip(row: HostRow) -> str:

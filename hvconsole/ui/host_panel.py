@@ -1,7 +1,9 @@
 """The host side panel: the host list, and below it the graphs of the selected host.
 
 Selecting a host narrows the tile grid to it (and shows its graphs); clicking the
-selected host again, or "All hosts" in the filter bar, widens it back.
+selected host again, or "All hosts" in the filter bar, widens it back. Under the graphs,
+one line says what monitoring costs the selected host (issue 17). Double-clicking a host's
+Health cell asks for the health check of that host (``health_requested``).
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QSplitter,
                                QTreeView, QVBoxLayout, QWidget)
 
-from .host_model import (COL_BUILD, COL_COMPLIANCE, COL_FINDINGS, COL_HOST, COL_POLL, COL_STATUS,
-                         COL_VMS, HostListModel, HostRowRole, alert_text)
+from .host_model import (COL_BUILD, COL_COMPLIANCE, COL_FINDINGS, COL_HEALTH, COL_HOST, COL_POLL,
+                         COL_STATUS, COL_VMS, HostListModel, HostRowRole, alert_text)
 
 CELL_PADDING = 12
 # The widest text each fixed column usually shows (the host column also has an icon).
 COLUMN_SAMPLES = {COL_HOST: "HV-NODE-01 ", COL_BUILD: "20348.3692",
                   COL_COMPLIANCE: "pending reboot (KB5061906)", COL_POLL: "1000 ms",
-                  COL_VMS: "40/40", COL_FINDINGS: "1 crit, 1 warn"}
+                  COL_VMS: "40/40", COL_FINDINGS: "1 crit, 1 warn", COL_HEALTH: "Health"}
 # The status column stretches but never below this (it also carries the certificate badge).
 STATUS_SAMPLE = "patching: postcheck"
 
@@ -26,6 +28,7 @@ class HostPanel(QWidget):
     """See the module docstring."""
 
     host_selected = Signal(object)  # host name, or None for "all hosts"
+    health_requested = Signal(str)  # host name (its Health cell was double-clicked)
 
     def __init__(self, model: HostListModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -52,7 +55,7 @@ class HostPanel(QWidget):
         fm = self.view.fontMetrics()
         icon = self.view.iconSize().width() if self.view.iconSize().isValid() else 16
         for col, sample in COLUMN_SAMPLES.items():
-            extra = icon + 4 if col == COL_HOST else 0
+            extra = icon + 4 if col in (COL_HOST, COL_HEALTH) else 0
             header.resizeSection(col, fm.horizontalAdvance(sample) + extra + CELL_PADDING)
         # The stretching Status column gets at least room for "patching: postcheck" and the
         # certificate badge; the list never gets narrower than all columns together.
@@ -68,6 +71,7 @@ class HostPanel(QWidget):
         self.alerts.hide()
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.clicked.connect(self._clicked)
+        self.view.doubleClicked.connect(self._double_clicked)
         self._last_clicked: str | None = None
 
         # Where the host graphs go (the graphs widget is built by the main window).
@@ -79,6 +83,13 @@ class HostPanel(QWidget):
         self.graphs_title.setObjectName("graphsTitle")
         self.graphs_title.setTextFormat(Qt.TextFormat.PlainText)
         self.graphs_layout.addWidget(self.graphs_title)
+        # Under the graphs (they are inserted above it): what polling costs the shown host.
+        self.cost_line = QLabel(self.graphs_frame)
+        self.cost_line.setObjectName("monitoringCost")
+        self.cost_line.setTextFormat(Qt.TextFormat.PlainText)
+        self.cost_line.setWordWrap(True)
+        self.cost_line.hide()
+        self.graphs_layout.addWidget(self.cost_line)
 
         list_box = QWidget(self)
         list_layout = QVBoxLayout(list_box)
@@ -103,6 +114,22 @@ class HostPanel(QWidget):
         lines = [text for text in (alert_text(row) for row in self.model.rows()) if text]
         self.alerts.setText("\n".join(lines))
         self.alerts.setVisible(bool(lines))
+
+    def show_cost(self, host: str | None) -> None:
+        """The monitoring cost line for ``host`` (the one whose graphs are shown)."""
+        row = None if host is None else self.model.row_for(host)
+        if row is None or row.monitoring_cost is None:
+            self.cost_line.hide()
+            return
+        text = f"{row.name}: {row.monitoring_cost}"
+        if row.cost_suggestion:
+            text += f" — {row.cost_suggestion}"
+        self.cost_line.setText(text)
+        # Amber when the host pays a lot for being watched (the sentence says what to do).
+        self.cost_line.setProperty("high", bool(row.cost_suggestion))
+        self.cost_line.style().unpolish(self.cost_line)
+        self.cost_line.style().polish(self.cost_line)
+        self.cost_line.show()
 
     def selected_host(self) -> str | None:
         rows = self.view.selectionModel().selectedRows(COL_HOST)
@@ -130,6 +157,14 @@ class HostPanel(QWidget):
 
     def _selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
         self.host_selected.emit(self.selected_host())
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        # The release that ends a double-click is a click too: it must not count as a
+        # second click on the selected host (which would clear the selection).
+        self._last_clicked = None
+        row = index.data(HostRowRole)
+        if index.column() == COL_HEALTH and row is not None:
+            self.health_requested.emit(row.name)
 
     def _clicked(self, index: QModelIndex) -> None:
         # A second click on the selected host goes back to all hosts.

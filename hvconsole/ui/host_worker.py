@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostEvent, Snapshot, VmSample, unreachable
 from hvconsole.core.timeutil import utcnow
+from hvconsole.remote.monitoring_cost import MonitoringCost, cost_of_polls
 
 from .host_compliance import UNKNOWN_NOT_POLLED, CatalogSource, HostCompliance, summarize
 from .maintenance_feed import MaintenanceFeed
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 # One NaN object for "unknown" so that unchanged sparklines compare equal by identity
 # (float('nan') != float('nan'), but a tuple compares identical items as equal).
 UNKNOWN = math.nan
+# The monitoring cost shown per host is the median of this many recent polls' own cost.
+COST_POLLS = 12
 
 
 class CollectorLike(Protocol):
@@ -96,6 +99,11 @@ class HostWorker:
         self._tiles: dict[str, TileRow] = {}           # last rows, reused when unchanged
         self._retired: dict[str, TileRow] = {}         # the rows before those (see poll_once)
         self._closed = False
+        self.poll_interval_s = poll_interval_s
+        self._costs: deque[Any] = deque(maxlen=COST_POLLS)   # collect_cost of recent polls
+        # Called with every snapshot on this thread (e.g. the health check's observe);
+        # replaced as a whole tuple from the GUI thread, so no lock is needed to read it.
+        self.observers: tuple[Callable[[Snapshot], None], ...] = ()
 
     # -- on the worker thread ------------------------------------------------------------
 
@@ -105,6 +113,7 @@ class HostWorker:
         snap = self._collect(cancel)
         poll_ms = (time.monotonic() - started) * 1000.0
         changed, active = self._detect(snap)
+        self._notify(snap)
         with self.history_lock:
             self.history.add(snap)
 
@@ -135,7 +144,7 @@ class HostWorker:
         host_row = build_host_row(self.name, self.address, snap, answered,
                                   poll_ms, self._unreachable_since, by_vm,
                                   compliance=self._assess(answered), patching=patching_text,
-                                  cert_check_off=self.cert_check_off)
+                                  cert_check_off=self.cert_check_off, cost=self._cost(snap))
         return PollResult(host=self.name, snapshot=snap, tiles=tiles, host_row=host_row,
                           changed_findings=tuple(changed), events=tuple(snap.events),
                           poll_ms=poll_ms, active_findings=tuple(active))
@@ -179,6 +188,22 @@ class HostWorker:
             return self._compliance
         self._compliance_os = os_info
         return self._compliance
+
+    def _notify(self, snap: Snapshot) -> None:
+        for observe in self.observers:
+            try:
+                observe(snap)
+            except Exception:   # an observer's bug must not stop the tiles from updating
+                log.exception("%s: a snapshot observer failed", self.name)
+
+    def _cost(self, snap: Snapshot) -> MonitoringCost | None:
+        """What polling costs the host, from the cost collect.ps1 reports about itself."""
+        if snap.collect_cost is not None:
+            self._costs.append(snap.collect_cost)
+        try:
+            return cost_of_polls(self._costs, self.poll_interval_s)
+        except ValueError:      # no usable interval: say nothing rather than something wrong
+            return None
 
     def _detect(self, snap: Snapshot) -> tuple[list[Any], list[Any]]:
         try:

@@ -1,11 +1,13 @@
 """The main window: a welcome page, a "starting" page, or the monitoring page; a banner
 area above the page (several banners at once: a fix is available, a run was interrupted,
-...); the Patch menu and toolbar button; the status line; the tray notifier; and a close
-that never waits long on a hung host (and asks first while a patch run executes here).
+...); the Patch menu and toolbar button; View ▸ Health check… (and its toolbar button);
+the status line; the tray notifier; and a close that never waits long on a hung host (and
+asks first while a patch run executes here).
 
 The patch wizard (``hvconsole.ui.patch``) is reached only through its session object
 (:meth:`MainWindow.set_patch_session`): the window knows its five methods and two
-signals, nothing of its pages.
+signals, nothing of its pages. The health check (``hvconsole.ui.health``) is reached through
+its service (:meth:`MainWindow.set_health`), made by the app for each site.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QToolBar, QVBoxLayout, QWidget
 
 from . import theme
@@ -33,6 +35,21 @@ APP_TITLE = "hvconsole"
 MIN_WIDTH, MIN_HEIGHT = 960, 600
 NO_WIZARD_TEXT = "The patch wizard is not part of this build of hvconsole"
 NO_SITE_TEXT = "Open a site first: the patch wizard works on the hosts shown here"
+HEALTH_TIP = ("How the hosts and VMs are set up: over-allocation, dynamic memory, checkpoints, "
+              "backups, start/stop actions… each problem with its evidence and the fix")
+NO_HEALTH_TEXT = "Open a site first: the health check reads the hosts shown here"
+# A clipboard with a check mark, in the palette of the other toolbar icon (patch.svg).
+HEALTH_ICON_SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24">
+<rect x="4" y="3.5" width="16" height="19" rx="2" fill="#1e6fd9" stroke="#174ea6"/>
+<rect x="8.5" y="1.8" width="7" height="4" rx="1" fill="#eef1f5" stroke="#174ea6"/>
+<path d="M8 13.5l3 3 5.5-6" fill="none" stroke="#ffffff" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>
+</svg>"""
+
+
+def health_icon() -> QIcon:
+    pixmap = QPixmap()
+    pixmap.loadFromData(QByteArray(HEALTH_ICON_SVG), "SVG")
+    return QIcon(pixmap) if not pixmap.isNull() else QIcon()
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +87,8 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.patch_session: Any = None
+        self.health: Any = None             # the open site's HealthService (ui.health)
+        self.health_dialog: Any = None      # its view, kept while the site is open
         self.fix_offers: Any = None
         self.journal_path: Path | None = None
         self.page: MonitorPage | None = None
@@ -127,6 +146,13 @@ class MainWindow(QMainWindow):
         self.search_action.setEnabled(False)
         self.search_action.triggered.connect(self._focus_search)
         view_menu.addAction(self.search_action)
+        view_menu.addSeparator()
+        self.health_action = QAction(health_icon(), "&Health check…", self)
+        self.health_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        self.health_action.setIconText("Health check")
+        self.health_action.triggered.connect(lambda: self.open_health())
+        view_menu.addAction(self.health_action)
+        self._sync_health_action()
 
         patch_menu = self.menuBar().addMenu("&Patch")
         self.wizard_action = QAction(theme.icon("patch"), "Open patch &wizard…", self)
@@ -145,6 +171,7 @@ class MainWindow(QMainWindow):
         self.toolbar.setIconSize(QSize(20, 20))
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.addAction(self.wizard_action)
+        self.toolbar.addAction(self.health_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
     def set_host_actions(self, enabled: bool, *, can_edit: bool = False) -> None:
@@ -216,6 +243,50 @@ class MainWindow(QMainWindow):
         if self.fix_offers is not None:
             self.fix_offers.set_wizard(self._wizard_starter())
         self._sync_patch_actions()
+
+    # -- the health check ----------------------------------------------------------------
+
+    def set_health(self, service: Any) -> None:
+        """The open site's health service (None: no site). Its counts go to the host list
+        and the VM detail windows; View ▸ Health check… shows its view."""
+        if service is self.health:
+            return
+        if self.health_dialog is not None:
+            # The view reads the old service: it goes with it.
+            self.health_dialog.close()
+            self.health_dialog.deleteLater()
+            self.health_dialog = None
+        self.health = service
+        if self.page is not None:
+            self.page.set_health(service)
+        self._sync_health_action()
+
+    def _sync_health_action(self) -> None:
+        has = self.health is not None
+        self.health_action.setEnabled(has)
+        tip = HEALTH_TIP if has else NO_HEALTH_TEXT
+        self.health_action.setToolTip(tip)
+        self.health_action.setStatusTip(tip)
+
+    def open_health(self, host: str | None = None) -> Any:
+        """Show the Health check view (one per site, raised if open), narrowed to ``host``
+        when one is given (a double-click on its Health cell)."""
+        if self.health is None:
+            return None
+        if self.health_dialog is None:
+            from .health import HealthDialog
+            # Not deleted on close: reopening shows the same filters, and the view's
+            # connections to the service end only when the service does (set_health).
+            self.health_dialog = HealthDialog(self.health, self)
+        view = self.health_dialog.view
+        if host is not None:
+            index = view.host_filter.findData(host)
+            if index >= 0:
+                view.host_filter.setCurrentIndex(index)
+        self.health_dialog.show()
+        self.health_dialog.raise_()
+        self.health_dialog.activateWindow()
+        return self.health_dialog
 
     def _wizard_starter(self) -> Callable[[str, list[str]], Any] | None:
         if self.patch_session is None:
@@ -299,6 +370,9 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.page)
         self.stack.setCurrentWidget(self.page)
         self.page.set_default_sizes(self.width(), self.height())
+        self.page.health_requested.connect(self.open_health)
+        if self.health is not None:
+            self.page.set_health(self.health)
         self.site_label.setText(site_label)
         self.setWindowTitle(f"{APP_TITLE} — {site_label}")
         monitor.applied.connect(self._applied)

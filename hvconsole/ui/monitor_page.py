@@ -1,6 +1,9 @@
 """The monitoring page: hosts on the left (list + graphs of the selected host), the VM
 tile grid in the middle with its filter bar and the critical-finding banner, findings and
 events below. Wiring only: the models and their updates live in :mod:`.monitor`.
+
+With a health service (:meth:`MonitorPage.set_health`) the host list gets its Health
+column and every VM detail window a "Health (n)" tab with that VM's problems.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .events_panel import EventsPanel
 from .finding_words import kind_words
 from .findings_model import finding_key
 from .findings_panel import FindingsPanel
+from .host_model import host_health
 from .host_panel import HostPanel
 from .monitor import Monitor, TickStats
 from .tile_filter import TileFilter
@@ -68,6 +72,8 @@ class CriticalBanner(QFrame):
 class MonitorPage(QWidget):
     """See the module docstring."""
 
+    health_requested = Signal(str)      # a host's Health cell was double-clicked
+
     def __init__(self, monitor: Monitor, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("monitorPage")
@@ -94,7 +100,9 @@ class MonitorPage(QWidget):
         # they show no host (not the last one, which would look selected) until one is picked.
         self._graphs_auto = True
         self._host_filter: tuple[str, ...] = ()
-        self.host_panel.graphs_layout.addWidget(self.graphs, 1)
+        # Above the monitoring-cost line, which is the frame's last widget.
+        layout_ = self.host_panel.graphs_layout
+        layout_.insertWidget(layout_.indexOf(self.host_panel.cost_line), self.graphs, 1)
         self.host_panel.graphs_title.hide()  # the graphs carry the host's name
         # Five minutes show movement from the first minute on; the toggle offers 1 h.
         self.graphs.set_window(GRAPH_WINDOW_S)
@@ -127,7 +135,11 @@ class MonitorPage(QWidget):
         self.host_panel.host_selected.connect(self._host_selected)
         self.findings_panel.show_vm.connect(self.reveal_vm)
         self.details = VmDetailWindows(monitor, self, window_s=lambda: self.graphs.window_s)
-        self.tile_view.tile_activated.connect(lambda row: self.details.open(row.host, row.vm.id))
+        self.health: Any = None
+        self._health_tabs: dict[Any, Any] = {}     # open VM detail dialog -> its Health panel
+        self._vm_dialogs: dict[Any, None] = {}     # VM detail dialogs open now (in order)
+        self.tile_view.tile_activated.connect(lambda row: self.open_vm(row.host, row.vm.id))
+        self.host_panel.health_requested.connect(self.health_requested)
         self.banner.show_clicked.connect(self.show_problems)
         self.banner.ack_clicked.connect(self.acknowledge_critical)
         monitor.applied.connect(self._applied)
@@ -170,6 +182,7 @@ class MonitorPage(QWidget):
 
     def _applied(self, stats: TickStats) -> None:
         self.host_panel.update_alerts()
+        self.host_panel.show_cost(self._graph_host)
         if self._graphs_due:
             return
         if self._graph_host is None and self._graphs_auto and self.monitor.host_names():
@@ -200,6 +213,7 @@ class MonitorPage(QWidget):
         self._graphs_auto = False
         self._graphs_due = False
         self._graph_host = None
+        self.host_panel.show_cost(None)
         try:
             self.graphs.set_history(None)
         except Exception:  # a graph bug must not stop the tiles from updating
@@ -210,6 +224,7 @@ class MonitorPage(QWidget):
         self._graphs_due = False
         self._graph_host = host
         self.host_panel.graphs_title.setText(host)
+        self.host_panel.show_cost(host)
         self._draw_graphs(new_host=True)
 
     def _refresh_graphs(self) -> None:
@@ -233,6 +248,74 @@ class MonitorPage(QWidget):
                     self.graphs.refresh()
         except Exception:  # a graph bug must not stop the tiles from updating
             log.exception("host graphs failed")
+
+    # -- the health check ----------------------------------------------------------------
+
+    def set_health(self, service: Any) -> None:
+        """Show ``service``'s verdicts (a ``ui.health.HealthService``; None: none)."""
+        old, self.health = self.health, service
+        if old is not None:
+            try:
+                old.updated.disconnect(self._health_updated)
+            except (RuntimeError, TypeError):
+                pass
+        for dialog in list(self._health_tabs):
+            self._drop_health_tab(dialog)
+        for host in self.monitor.host_names():
+            self.monitor.hosts.set_health(host, None if service is None else host_health(service, host))
+        if service is not None:
+            service.updated.connect(self._health_updated)
+            for dialog in self._vm_dialogs:
+                self._add_health_tab(dialog)
+
+    def _health_updated(self, host: str) -> None:
+        if self.health is None:
+            return
+        self.monitor.hosts.set_health(host, host_health(self.health, host))
+        for dialog, panel in self._health_tabs.items():
+            self._title_health_tab(dialog, panel)
+
+    def open_vm(self, host: str, vm_id: str) -> Any:
+        """The VM detail window, with the VM's health problems when there is a health check."""
+        dialog = self.details.open(host, vm_id)
+        if dialog is None or dialog in self._vm_dialogs:
+            return dialog
+        self._vm_dialogs[dialog] = None
+        dialog.finished.connect(lambda _r, d=dialog: self._vm_dialog_closed(d))
+        if self.health is not None:
+            self._add_health_tab(dialog)
+        return dialog
+
+    def _vm_dialog_closed(self, dialog: Any) -> None:
+        self._vm_dialogs.pop(dialog, None)
+        self._drop_health_tab(dialog)
+
+    def _add_health_tab(self, dialog: Any) -> None:
+        from .health import VmProblemsPanel
+        panel = VmProblemsPanel(self.health, dialog.vm_id, dialog)
+        # Appended: the dialog names its own tabs by position.
+        dialog.tabs.addTab(panel, "Health")
+        self._health_tabs[dialog] = panel
+        self._title_health_tab(dialog, panel)
+
+    def _drop_health_tab(self, dialog: Any) -> None:
+        panel = self._health_tabs.pop(dialog, None)
+        if panel is None:
+            return
+        try:
+            dialog.tabs.removeTab(dialog.tabs.indexOf(panel))
+            # Hidden, not deleted: its connection to the service is a lambda that would
+            # outlive it (the service goes away with the site, and so does the dialog).
+            panel.hide()
+        except RuntimeError:        # the dialog is already gone
+            pass
+
+    @staticmethod
+    def _title_health_tab(dialog: Any, panel: Any) -> None:
+        try:
+            dialog.tabs.setTabText(dialog.tabs.indexOf(panel), f"Health ({panel.count})")
+        except RuntimeError:
+            pass
 
     # -- actions -------------------------------------------------------------------------
 

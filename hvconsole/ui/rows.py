@@ -157,6 +157,11 @@ class HostRow:
     compliance: HostCompliance = UNKNOWN_NOT_POLLED
     patching: str | None = None            # "patching: install" (a patch run's maintenance window)
     cert_check_off: bool = False           # HTTPS without certificate validation (issue 10 #10)
+    # What polling costs the host (collect.ps1 measures itself, issue 17 #3): "monitoring
+    # costs 0.4 s of CPU per poll, 8 % of one core at 5 s", and a longer interval to use
+    # when that is a lot (else ""). None: the host has not reported a cost.
+    monitoring_cost: str | None = None
+    cost_suggestion: str = ""
 
 
 def tile_findings(findings: Iterable[Any]) -> dict[str | None, tuple[TileFinding, ...]]:
@@ -212,9 +217,10 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
                    poll_ms: float | None, unreachable_since: datetime | None,
                    findings_by_vm: dict[str | None, tuple[TileFinding, ...]], *,
                    compliance: HostCompliance = UNKNOWN_NOT_POLLED, patching: str | None = None,
-                   cert_check_off: bool = False) -> HostRow:
+                   cert_check_off: bool = False, cost: Any = None) -> HostRow:
     """The host list line after a poll. OS, VM counts and resources come from the newest
-    poll that answered, so an unreachable host still says what it was running."""
+    poll that answered, so an unreachable host still says what it was running. ``cost``: the
+    host's ``remote.monitoring_cost.MonitoringCost`` from its recent polls (or None)."""
     severities = [f.severity for items in findings_by_vm.values() for f in items]
     base = last_answer
     os = base.os if base is not None else None
@@ -246,4 +252,6 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
         cluster=None if base is None or base.cluster is None else base.cluster.name,
         host_findings=findings_by_vm.get(None, ()),
         compliance=compliance, patching=patching, cert_check_off=cert_check_off,
+        monitoring_cost=None if cost is None else cost.text(),
+        cost_suggestion="" if cost is None else cost.suggestion(),
     )
