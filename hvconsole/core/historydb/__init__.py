@@ -25,7 +25,7 @@ from .writer import HistoryWriter
 
 # What the store costs on disk, measured by benchmarks/history.py (docs/history-and-prometheus.md):
 # per VM for 90 days of history, with the host's share added per host.
-BUDGET_BYTES_PER_VM = 600 * 1024
+BUDGET_BYTES_PER_VM = 300 * 1024
 BUDGET_BYTES_PER_HOST = 2 * 1024 * 1024
 
 
