@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
 
 from .page_base import BAD_COLOR, MUTED_COLOR, OK_COLOR, WARN_COLOR, WizardPageBase, cell, make_table
+from .services import HostPreflight
 
 
 class PreflightPage(WizardPageBase):
@@ -51,7 +52,7 @@ class PreflightPage(WizardPageBase):
             self.table.setItem(r, 0, cell(host))
             self.table.setItem(r, 1, cell(self._rings[host]))
             self.table.setItem(r, 2, cell("checking…", color=MUTED_COLOR))
-            self.run_off_thread(lambda cancel, h=host: planning.preflight(draft, h, cancel=cancel),
+            self.run_off_thread(lambda cancel, h=host: _preflight(planning, draft, h, cancel),
                                 self._checked, f"the pre-flight of {host}")
         self.rerun.setEnabled(False)
         self.say(f"Checking {len(self._rows)} host(s)…")
@@ -97,3 +98,12 @@ class PreflightPage(WizardPageBase):
         state = self.state
         return (not self.busy and bool(state.draft.pilot)
                 and all(h in state.preflight and not state.preflight[h].blocked for h in state.planned_hosts()))
+
+
+def _preflight(planning: Any, draft: Any, host: str, cancel: Any) -> Any:
+    """The planning service's verdict; anything it raises blocks the host with the reason
+    (a host that cannot be judged is never committed)."""
+    try:
+        return planning.preflight(draft, host, cancel=cancel)
+    except Exception as exc:  # a bug or an unforeseen answer: shown on the host's row
+        return HostPreflight(host, error=f"{type(exc).__name__}: {exc}")
