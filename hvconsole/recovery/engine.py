@@ -73,7 +73,10 @@ class RecoveryEngine:
     def __init__(self, journal: RecoveryJournal, host: RecoveryHost, vm_id: str, *,
                  vm_name: str | None = None, finding: Mapping[str, Any] | None = None, speed: float = 1.0,
                  maintenance: MaintenanceRegistry | None = None, progress: Progress | None = None,
-                 clock: Callable[[], datetime] | None = None, who: str | None = None):
+                 clock: Callable[[], datetime] | None = None, who: str | None = None,
+                 finding_open: Callable[[], bool] | None = None):
+        """``finding_open``: the window's detector, asked whether this VM still has an
+        open finding; Verify then also waits for it to clear (thread-safe, never blocking)."""
         self.journal = journal
         self.host = host
         self.vm_id = vm_id.lower()
@@ -84,6 +87,7 @@ class RecoveryEngine:
         self._progress = progress
         self._clock = clock or utcnow
         self.who = who or current_user()
+        self._finding_open = finding_open
         self.incident_id: int | None = None
         self.continued: bool = False                  # an unfinished incident was picked up
         self.interrupted: list[Action] = []           # its steps that had no outcome
@@ -283,9 +287,10 @@ class RecoveryEngine:
             obs = self.read()
             last = obs
             if obs.situation == "healthy":
-                if good is not None and (obs.uptime_s or 0) > (good.uptime_s or 0):
+                if good is not None and (obs.uptime_s or 0) > (good.uptime_s or 0) and not self._finding_still_open():
                     return rules.OK, ("running, heartbeat OK, uptime advancing "
-                                      f"({good.uptime_s} s -> {obs.uptime_s} s)"), None, obs
+                                      f"({good.uptime_s} s -> {obs.uptime_s} s)"
+                                      + ("; the finding has cleared" if self._finding_open else "")), None, obs
                 good = obs
             else:
                 good = None
@@ -295,6 +300,15 @@ class RecoveryEngine:
                 return rules.FAILED, "not verified in time: " + describe(last), None, last
             if self._cancel.wait(min(poll, left)):
                 return rules.CANCELLED, "cancelled by the admin: " + describe(last), None, last
+
+    def _finding_still_open(self) -> bool:
+        if self._finding_open is None:
+            return False
+        try:
+            return bool(self._finding_open())
+        except Exception:   # the window's detector is gone: judge by the host alone
+            log.debug("finding check failed", exc_info=True)
+            return False
 
     # -- plumbing ------------------------------------------------------------------------
 

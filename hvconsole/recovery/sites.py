@@ -15,7 +15,7 @@ from .host_api import SCRIPTS, RecoveryHost
 
 def engine_for(site: Any, host: str, vm_id: str, *, vm_name: str | None = None,
                finding: Mapping[str, Any] | None = None, maintenance: MaintenanceRegistry | None = None,
-               progress: Progress | None = None) -> RecoveryEngine:
+               progress: Progress | None = None, finding_open: Any = None) -> RecoveryEngine:
     target = site.target(host)
     if target is None:
         raise SiteError(f"{host!r} is not one of this site's hosts ({', '.join(site.names()) or 'none'})")
@@ -23,4 +23,5 @@ def engine_for(site: Any, host: str, vm_id: str, *, vm_name: str | None = None,
     speed = float(getattr(site, "speed", 1.0) or 1.0)
     api = RecoveryHost(target.name, session, speed=speed)
     return RecoveryEngine(journal_for(site), api, vm_id, vm_name=vm_name, finding=finding, speed=speed,
-                          maintenance=maintenance, progress=progress, clock=getattr(site, "clock", None))
+                          maintenance=maintenance, progress=progress, clock=getattr(site, "clock", None),
+                          finding_open=finding_open)

@@ -70,7 +70,14 @@ def test_frozen_demo_vm_recovered_and_verified(qtbot, demo):
         vm = sim(demo).vm(FREEZE_VM)
         vm_id = vm.id
     registry = MaintenanceRegistry()
-    dialog = open_recovery(None, demo, "HV01", vm_id, maintenance=registry)
+    # The window's detector, as Verify sees it: the finding clears a little after the VM
+    # is back (here: at the third question), and Verify waits for that.
+    asked: list[int] = []
+
+    def finding_open() -> bool:
+        asked.append(1)
+        return len(asked) < 3
+    dialog = open_recovery(None, demo, "HV01", vm_id, maintenance=registry, finding_open=finding_open)
     qtbot.addWidget(dialog)
     idle(qtbot, dialog)
     assert dialog.observation.situation == "frozen"
@@ -99,6 +106,9 @@ def test_frozen_demo_vm_recovered_and_verified(qtbot, demo):
     assert dialog.confirm_edit.text() == ""          # each hard step confirmed on its own
     assert click_next(qtbot, dialog, rules.START) == rules.OK
     assert click_next(qtbot, dialog, rules.VERIFY) == rules.OK
+    assert len(asked) >= 3 and "finding has cleared" in dialog.log_lines[-1]
+    assert dialog.before_after.text().startswith("Before: Running, heartbeat Lost Communication")
+    assert "After: Running, heartbeat OK" in dialog.before_after.text()
     assert actions(demo, "HV01", vm_id) == ["turn_off", "start"]
     assert registry.windows() == []                   # the detector is silenced only while a step runs
     json_path, html_path = dialog.engine.record_paths

@@ -64,7 +64,7 @@ class RecoveryDialog(QDialog):
 
     def __init__(self, site: Any, host: str, vm_id: str, *, finding: Any = None, vm_name: str | None = None,
                  maintenance: MaintenanceRegistry | None = None, parent: QWidget | None = None,
-                 engine_factory: Any = None):
+                 engine_factory: Any = None, finding_open: Any = None):
         super().__init__(parent)
         self.setWindowTitle("Recover")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
@@ -86,7 +86,7 @@ class RecoveryDialog(QDialog):
         def default_factory(progress: Any) -> Any:
             from hvconsole.recovery.sites import engine_for
             return engine_for(site, host, vm_id, vm_name=self.vm_name, finding=self._finding,
-                              maintenance=maintenance, progress=progress)
+                              maintenance=maintenance, progress=progress, finding_open=finding_open)
         self._factory = engine_factory or default_factory
 
         self.title = _plain(QLabel(f"Recover {self.vm_name or vm_id} on {host}"))
@@ -131,6 +131,7 @@ class RecoveryDialog(QDialog):
         self.close_incident_button.setToolTip("End this recovery without a verified VM (it stays in the journal)")
         self.close_incident_button.setEnabled(False)
         self.close_incident_button.clicked.connect(self.close_incident)
+        self.before_after = _plain(QLabel(""))
         self.record_label = _plain(QLabel(""))
         self.record_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.log_view = QPlainTextEdit()
@@ -158,6 +159,7 @@ class RecoveryDialog(QDialog):
         layout.addWidget(self.confirm_edit)
         layout.addWidget(self.countdown)
         layout.addWidget(self.log_view, 1)
+        layout.addWidget(self.before_after)
         layout.addWidget(self.record_label)
         layout.addLayout(buttons)
         self.resize(760, 720)
@@ -251,6 +253,8 @@ class RecoveryDialog(QDialog):
         else:
             self._refresh()
         self._show_record()
+        if result.step == rules.VERIFY and result.outcome == rules.OK:
+            self._show_before_after()
         self.step_done.emit(result.step, result.outcome)
 
     def _step_failed(self, error: BaseException) -> None:
@@ -353,6 +357,17 @@ class RecoveryDialog(QDialog):
         if paths:
             self.record_label.setText(f"Incident record: {paths[1]}  (JSON: {paths[0]})")
 
+    def _show_before_after(self) -> None:
+        actions = self.engine.journal.actions(self.engine.incident_id)
+        reads = [a.evidence.get("observation") for a in actions if a.evidence and a.evidence.get("observation")]
+        if not reads:
+            return
+
+        def line(o: Mapping[str, Any]) -> str:
+            return (f"{o.get('state')}, heartbeat {o.get('heartbeat') or 'none'}, uptime {o.get('uptime_s')} s, "
+                    f"CPU {o.get('cpu_pct')} %")
+        self.before_after.setText(f"Before: {line(reads[0])}\nAfter: {line(reads[-1])}")
+
     def _log(self, text: str) -> None:
         self.log_lines.append(text)
         self.log_view.appendPlainText(text)
@@ -380,10 +395,13 @@ def _finding_dict(finding: Any) -> dict[str, Any] | None:
 
 
 def open_recovery(parent: QWidget | None, site: Any, host: str, vm_id: str, finding: Any = None, *,
-                  maintenance: MaintenanceRegistry | None = None, vm_name: str | None = None) -> RecoveryDialog:
+                  maintenance: MaintenanceRegistry | None = None, vm_name: str | None = None,
+                  finding_open: Any = None) -> RecoveryDialog:
     """Open the Recover… dialog for one VM (non-modal) and return it. ``maintenance``: the
-    window's registry (the detector is silenced for that VM while a step runs)."""
+    window's registry (the detector is silenced for that VM while a step runs);
+    ``finding_open()``: whether the window's detector still has an open finding for the VM
+    (Verify then waits for it to clear; called off the GUI thread, must not block)."""
     dialog = RecoveryDialog(site, host, vm_id, finding=finding, vm_name=vm_name, maintenance=maintenance,
-                            parent=parent)
+                            parent=parent, finding_open=finding_open)
     dialog.show()
     return dialog
