@@ -241,15 +241,16 @@ class SimHost:
         with self._site().acting() as t:
             self._vmms_stopped_until_t = self._vmms_ready_t = t
 
-    def restart_vmms(self) -> None:
+    def restart_vmms(self, ready_after_s: float | None = None) -> None:
         """`Restart-Service vmms` (recovery): a wedged VMMS is replaced by a fresh one that
-        answers after a few seconds. Running VMs keep running (their workers do not depend
-        on VMMS; hyperv-notes §7)."""
+        answers after a few seconds (``ready_after_s``; a script that waited for it passes
+        0). Running VMs keep running (their workers do not depend on VMMS; hyperv-notes §7)."""
         with self._site().acting():
             t = self._site().t
             self.vmms_wedged = False
-            self._vmms_stopped_until_t = t + 2.0
-            self._vmms_ready_t = t + 6.0 + 6.0 * unit(self.seed, 26, int(t))
+            ready = 6.0 + 6.0 * unit(self.seed, 26, int(t)) if ready_after_s is None else max(0.0, ready_after_s)
+            self._vmms_stopped_until_t = t + min(2.0, ready)
+            self._vmms_ready_t = t + ready
             self.recovery_actions.append((t, "restart_vmms", None))
 
     def set_slow(self, factor: float) -> None:
