@@ -168,3 +168,25 @@ def test_resume_after_a_crash_settles_the_step_from_the_host_and_never_repeats_i
             again.run(rules.TURN_OFF, "APP-HUNG")
         assert again.run(rules.START).outcome == rules.OK
         assert actions(site, "HV01", 1) == ["start"]
+
+
+def test_nmi_dump_then_the_guest_restarts_on_its_own_and_nothing_hard_follows(tmp_path):
+    with served() as site:
+        eng = engine(site, "HV01", 1, tmp_path)
+        eng.open()
+        assert eng.offers()[rules.NMI].allowed and rules.NMI in rules.HARD_STEPS
+        with pytest.raises(StepRefused, match="confirmation"):
+            eng.run(rules.NMI)
+        assert eng.run(rules.NMI, "APP-HUNG").outcome == rules.OK
+        # A Windows guest set to bugcheck on NMI writes its dump and restarts: the next
+        # capture shows the "dump written" event, and Verify finds it back without Turn off.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            captured = eng.run(rules.CAPTURE)
+            events = eng.journal.actions(eng.incident_id)[-1].evidence["events"]
+            if any("memory dump" in e["message"] for e in events):
+                break
+            time.sleep(0.2)
+        assert any("memory dump" in e["message"] for e in events), captured.summary
+        assert eng.run(rules.VERIFY).outcome == rules.OK
+        assert actions(site, "HV01", 1) == ["nmi"]

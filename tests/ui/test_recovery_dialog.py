@@ -193,3 +193,30 @@ def test_hostile_name_is_plain_text_and_confirms_as_shown(qtbot, demo):
     html_text = Path(dialog.engine.record_paths[1]).read_text()
     assert "<b>x</b>" not in html_text and "&lt;b&gt;x&lt;/b&gt;" in html_text
     dialog.close()
+
+
+def test_an_interrupted_recovery_is_offered_to_continue(qtbot, demo):
+    """What a console killed mid-step leaves (an intent without outcome; the CLI kill test
+    does it with a real SIGKILL): the next Recover… picks the incident up, settles the step
+    from the host and says so; nothing is repeated."""
+    from hvconsole.recovery.engine import journal_for
+    wait_sim(demo, FREEZE_AT_S + 15)
+    with sim(demo).lock:
+        vm_id = sim(demo).vm(FREEZE_VM).id
+    journal = journal_for(demo)
+    incident = journal.create_incident("HV01", vm_id, FREEZE_VM)
+    journal.begin(incident, rules.TURN_OFF, {"why": "before the crash"})
+    with sim(demo).acting():
+        sim(demo).vm(FREEZE_VM).turn_off()           # the host had acted before the console died
+    dialog = open_recovery(None, demo, "HV01", vm_id)
+    qtbot.addWidget(dialog)
+    idle(qtbot, dialog)
+    assert dialog.banner.isVisible()
+    assert f"incident {incident}" in dialog.banner.text() and "Turn off" in dialog.banner.text()
+    assert dialog.engine.journal.actions(incident)[0].outcome == rules.INTERRUPTED
+    dialog.capture_box.setChecked(False)
+    assert dialog.proposed() == rules.START
+    assert click_next(qtbot, dialog, rules.START) == rules.OK
+    assert click_next(qtbot, dialog, rules.VERIFY) == rules.OK
+    assert actions(demo, "HV01", vm_id) == ["start"]
+    dialog.close()
