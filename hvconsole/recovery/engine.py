@@ -203,9 +203,9 @@ class RecoveryEngine:
             intent["expected_pid"] = obs.vmms_pid
         action_id = self.journal.begin(self.incident_id, step, intent, at=self._clock())
         budget = self._budget_s(step)
+        silenced = self._maintenance_on(step, budget)
         self._emit("step-started", {"step": step, "deadline_s": self.host.deadline_s(budget),
                                     "host_wait_s": budget, "speed": self.speed})
-        silenced = self._maintenance_on(step, budget)
         answer: Mapping[str, Any] | None = None
         after: Observation | None = None
         try:
@@ -313,7 +313,9 @@ class RecoveryEngine:
     # -- plumbing ------------------------------------------------------------------------
 
     def _maintenance_on(self, step: str, budget_s: float) -> bool:
-        if self.maintenance is None or step not in rules.ACTING_STEPS | {rules.VERIFY}:
+        # Only the acting steps: Verify must let the detector see the VM again, or the
+        # finding it waits for could not clear on its own evidence.
+        if self.maintenance is None or step not in rules.ACTING_STEPS:
             return False
         now = self._clock()
         until = now + timedelta(seconds=budget_s + 120)

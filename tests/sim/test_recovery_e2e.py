@@ -61,7 +61,15 @@ def actions(site: ServedSite, host: str, vm: int | None = None) -> list[str]:
 def test_hung_guest_turned_off_started_and_verified(tmp_path):
     with served() as site:
         registry = MaintenanceRegistry()
-        events: list = []
+        silenced: dict[str, list] = {}
+
+        class Listener(list):
+            def append(self, item):
+                kind, data = item
+                if kind == "step-started":
+                    silenced[data["step"]] = [(w.host, w.vm_id, w.reason) for w in registry.windows()]
+                super().append(item)
+        events = Listener()
         eng = engine(site, "HV01", 1, tmp_path, maintenance=registry, events=events)
         obs = eng.open()
         assert obs.situation == "frozen" and obs.heartbeat == "Lost Communication"
@@ -89,7 +97,11 @@ def test_hung_guest_turned_off_started_and_verified(tmp_path):
         record = json.loads((record_folder(eng.journal) / f"incident-{incident.id}.json").read_text())
         assert record["before"]["heartbeat"] == "Lost Communication" and record["after"]["heartbeat"] == "OK"
         assert [s["step"] for s in record["steps"]] == ["capture", "turn_off", "start", "verify"]
-        # The detector was silenced for that VM only while a step ran.
+        # The detector was silenced for that VM only while an acting step ran (not while
+        # reading, and not while verifying: the finding must be able to clear).
+        assert silenced["turn_off"] == [("HV01", vm_id(1), "recovery: Turn off")]
+        assert silenced["start"] == [("HV01", vm_id(1), "recovery: Start")]
+        assert silenced["capture"] == [] and silenced["verify"] == []
         assert registry.windows() == []
         assert any(k == "step-started" for k, _ in events)
 
