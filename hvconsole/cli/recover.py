@@ -157,6 +157,8 @@ def _run(args: argparse.Namespace, input_fn: Callable[[str], str]) -> int:
                 return EXIT_UNREACHABLE
             step = engine.recommended()
             if step is None:
+                if obs is not None and obs.situation == "paused":
+                    say(engine.offers()[rules.TURN_OFF].reason + ". Nothing was done.")
                 break
             if step in failed and step != rules.VERIFY:
                 say(f"{rules.TITLES[step]} failed already; stopping here. The journal and the record say what "

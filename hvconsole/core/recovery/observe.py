@@ -38,7 +38,7 @@ class Observation:
 
     @property
     def situation(self) -> str:
-        """unreachable | vmms-wedged | gone | off | stuck | frozen | booting | healthy"""
+        """unreachable | vmms-wedged | gone | off | stuck | paused | frozen | booting | healthy"""
         if not self.reachable:
             return "unreachable"
         if not self.vmms_ok:
@@ -49,7 +49,9 @@ class Observation:
             return "off"
         if self.state in TRANSITIONS:
             return "stuck"
-        if self.state in RUNNING and self.heartbeat == "OK" and self.state == "Running":
+        if str(self.state).startswith("Paused"):
+            return "paused"
+        if self.state == "Running" and self.heartbeat == "OK":
             return "healthy"
         if self.state == "Running" and self.heartbeat == "No Contact" and (self.uptime_s or 0) < 300:
             return "booting"

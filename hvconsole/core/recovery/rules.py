@@ -136,6 +136,11 @@ def offers(obs: Observation, history: Iterable[tuple[str, str | None]] = ()) -> 
     elif not gentle_out:
         put(TURN_OFF, False, "not yet: the guest shutdown can still work (try it first)")
         put(RESET, False, "not yet: the guest shutdown can still work (try it first)")
+    elif sit == "paused":
+        why = ("the VM is paused; Paused-Critical usually means the volume holding its files is out of space: "
+               "free space there and resume it (Resume-VM); Turn off only if that is not the cause")
+        put(TURN_OFF, True, why)
+        put(RESET, False, "the VM is paused: free its volume's space and resume it, or use Turn off")
     else:
         put(TURN_OFF, True, "the gentle way failed or cannot work: " + out[SHUTDOWN].reason)
         put(RESET, running, "as Turn off, then boots at once" if running else f"the VM is {obs.state}: use Turn off")
@@ -172,6 +177,8 @@ def _recommend(out: dict[str, Offer], obs: Observation, hist: list[tuple[str, st
     order = [RESTART_VMMS, SHUTDOWN, TURN_OFF, END_WORKER, START, VERIFY]
     if obs.situation in ("healthy", "booting") or _just_started(hist):
         order = [VERIFY]
+    elif obs.situation == "paused":
+        order = []     # nothing proposed: see the Turn off reason
     for step in order:
         offer = out.get(step)
         if step in (SHUTDOWN, TURN_OFF) and _failed(hist, step):

@@ -133,3 +133,10 @@ def test_the_inspect_answer_is_read_tolerantly():
     wrapped = dict(doc, events={"value": [{"id": 1}, {"id": 2}], "Count": 2}, vm=None)
     assert len(from_inspect(wrapped).events) == 2 and from_inspect(wrapped).situation == "gone"
     assert from_inspect({}).situation == "vmms-wedged"
+
+
+def test_a_paused_critical_vm_is_not_pushed_towards_turn_off():
+    o = obs(state="PausedCritical", heartbeat="Paused", shutdown=None)
+    assert o.situation == "paused"
+    assert recommended(o) is None
+    assert "out of space" in rules.offers(o)[rules.TURN_OFF].reason
