@@ -38,7 +38,12 @@ from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, Q
 
 from hvconsole.core.history import HostHistory
 
-WINDOW_CHOICES: tuple[tuple[str, int], ...] = (("5 min", 300), ("1 h", 3600))
+from . import stored_history
+from .stored_history import LONG_WINDOW_CHOICES, MarkerLayer, RangeLoader, StoredRange, is_long
+
+# 5 min and 1 h come from the in-memory history; 1 day, 7 days and 90 days from the
+# history file (stored_history.py), when the window's site has one.
+WINDOW_CHOICES: tuple[tuple[str, int], ...] = (("5 min", 300), ("1 h", 3600)) + LONG_WINDOW_CHOICES
 DEFAULT_WINDOW_S = 3600
 
 # Tableau-10 hues: distinguishable, and readable on light and dark backgrounds alike.
@@ -281,8 +286,19 @@ class SeriesWindow:
             self.times, self.values = self.times[start:], self.values[:, start:]
 
 
+class StoredData:
+    """A stored range (or stored past + the in-memory hour) in SeriesWindow's shape."""
+
+    def __init__(self, times: np.ndarray, values: np.ndarray, fields: tuple[str, ...]):
+        self.times, self.values, self.fields = times, values, fields
+
+    def column(self, field: str) -> np.ndarray:
+        return self.values[self.fields.index(field)]
+
+
 class WindowToggle(QWidget):
-    """Exclusive "5 min | 1 h" buttons. Emits ``window_changed(seconds)`` on a click."""
+    """Exclusive "5 min | 1 h | 1 day | 7 days | 90 days" buttons. Emits
+    ``window_changed(seconds)`` on a click."""
 
     window_changed = Signal(int)
 
@@ -356,6 +372,12 @@ class HostGraphs(QWidget):
         # pyqtgraph draws a right axis label a few px past the axis: leave room for it.
         self.graphics.ci.setContentsMargins(2, 2, 8, 2)
         self._build_plots()
+        # Ranges beyond the in-memory hour, and the past before it after a restart.
+        self._loader = RangeLoader(self)
+        self._past_loader = RangeLoader(self)
+        self._past: StoredRange | None = None
+        self._long_host: str | None = None
+        self.markers = MarkerLayer(self.plots)
 
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
@@ -495,20 +517,88 @@ class HostGraphs(QWidget):
             self._data.clear()
             self._show_empty(None if h is None else h.name)
             return
+        path = stored_history.store()
+        if is_long(self._window_s) and path is not None:
+            self._refresh_long(h, path)
+            return
+        if self._long_host is not None:      # back from a stored range
+            self._long_host = None
+            self.markers.clear()
+            self._shown_rows = -1
         right = h.last_time
         left = right - self._window_s
         data = self._data
         data.update(h, self._window_s)
         self._set_text(self.title, h.name)
         self._update_status(h)
-        if data.appended or data.reloaded or data.times.size != self._shown_rows:
+        past = self._stored_past(h, path, left, right, data)
+        if past is not None:
+            self._shown_rows = -1
+            self._update_curves(past)
+        elif data.appended or data.reloaded or data.times.size != self._shown_rows:
             self._shown_rows = data.times.size
             self._update_curves(data)
         self.cpu_plot.setXRange(left, right, padding=0)
         self._update_titles(h)
         self._update_bands(h, right)
 
-    def _update_curves(self, data: SeriesWindow) -> None:
+    # -- stored history ------------------------------------------------------------------
+
+    def _refresh_long(self, h: HostHistory, path: Any) -> None:
+        """1 day / 7 days / 90 days: drawn from the history file, read off this thread."""
+        right = h.last_time
+        left = right - self._window_s
+        self._set_text(self.title, h.name)
+        self._update_status(h)
+        if self._long_host != h.name:        # another host, or just switched: no stale lines
+            self._long_host = h.name
+            self._data.clear()
+            self.markers.clear()
+            for curve in self.curves:
+                curve.setData([], [])
+        if self._loader.needs(h.name, None, self._window_s, right):
+            self._loader.request(path, h.name, None, self._window_s, right, self._show_stored)
+        self.cpu_plot.setXRange(left, right, padding=0)
+        self._update_titles(h)
+        self._update_bands(h, right)
+
+    def _show_stored(self, result: StoredRange) -> None:
+        h = self._history
+        if h is None or result.host != h.name or not is_long(self._window_s):
+            return
+        if result.series is None:
+            self._set_status("No stored history of this host yet", alarming=False)
+            return
+        s = result.series
+        self._update_curves(StoredData(s.times, s.mean, s.fields))
+        self.markers.show(result.markers)
+
+    def _stored_past(self, h: HostHistory, path: Any, left: float, right: float,
+                     data: SeriesWindow) -> StoredData | None:
+        """After a restart the in-memory hour is short: the stored polls before it fill the
+        window, so opening the window shows the past at once."""
+        if path is None or not data.times.size or data.times[0] <= left + 60.0:
+            self._past = None
+            return None
+        if self._past_loader.needs(h.name, None, self._window_s, right):
+            self._past_loader.request(path, h.name, None, self._window_s, right, self._got_past,
+                                      tier=stored_history_raw())
+        past = self._past
+        if past is None or past.host != h.name or past.series is None or not len(past.series):
+            return None
+        keep = past.series.times < data.times[0]
+        if not keep.any() or past.series.fields != data.fields:
+            return None
+        return StoredData(np.concatenate((past.series.times[keep], data.times)),
+                          np.concatenate((past.series.mean[:, keep], data.values), axis=1), data.fields)
+
+    def _got_past(self, result: StoredRange) -> None:
+        self._past = result
+        if self._history is not None and not is_long(self._window_s):
+            with self._lock:
+                self.refresh()
+
+    def _update_curves(self, data: "SeriesWindow | StoredData") -> None:
         times, col = data.times, data.column
         self.cpu_total.setData(times, col("cpu_total_pct"))
         self.cpu_guest.setData(times, col("cpu_guest_pct"))
@@ -582,6 +672,7 @@ class HostGraphs(QWidget):
                 band.show()
 
     def _show_empty(self, name: str | None = None) -> None:
+        self.markers.clear()
         self._set_text(self.title, name or "No host selected")
         self._set_status("No data yet" if name else "", alarming=False)
         self._shown_rows = 0
@@ -590,3 +681,9 @@ class HostGraphs(QWidget):
         for band in self.unreachable_bands:
             band.hide()
         self._update_titles(None)
+
+
+def stored_history_raw() -> Any:
+    """The full-resolution tier (the hour before the in-memory one starts)."""
+    from hvconsole.core.historydb import RAW
+    return RAW

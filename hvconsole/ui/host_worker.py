@@ -93,6 +93,9 @@ class HostWorker:
         self._detector: DetectorLike | None = None
         self.history = SiteHistory(poll_interval_s=poll_interval_s)
         self.history_lock = threading.Lock()
+        # The persistent history (core.historydb.HistoryWriter, set by the window): each
+        # poll is queued there too; queuing never waits on the disk.
+        self.history_writer: Any = None
         self._last_answer: Snapshot | None = None       # newest poll with a VM list
         self._unreachable_since: datetime | None = None
         self._cpu: dict[str, deque[float]] = {}
@@ -116,6 +119,9 @@ class HostWorker:
         self._notify(snap)
         with self.history_lock:
             self.history.add(snap)
+        writer = self.history_writer
+        if writer is not None:
+            writer.add(snap, changed)
 
         vm_list_ok = snap.reachable and (snap.vm_query is None or snap.vm_query.ok)
         if snap.reachable:

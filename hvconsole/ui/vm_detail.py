@@ -1,5 +1,7 @@
 """The VM detail dialog (opened by double-clicking a tile): what the VM is, its CPU and
-memory over the last 5 minutes or hour (it opens on the range the main graphs show), its state changes, recent events, and the
+memory over the last 5 minutes or hour, or 1 day / 7 days / 90 days from the history
+file with findings and patch events as markers (it opens on the range the main graphs
+show), its state changes, recent events, and the
 detector's findings about it with their evidence.
 
 Everything shown comes from data the main window already holds (the
@@ -28,10 +30,12 @@ from hvconsole.ui import vmstate
 from hvconsole.ui.finding_words import evidence_words, kind_words
 from hvconsole.ui.formatting import (format_clock, format_duration, format_mem_pair,
                                      one_line, plain_tooltip)
+from hvconsole.ui import stored_history
 from hvconsole.ui.host_graphs import (BLUE, DEFAULT_WINDOW_S, MB_PER_GB, ORANGE, PURPLE,
                                       RED, WindowToggle, fmt_gb, fmt_pct, legend_html,
                                       local_hms, make_curve, make_time_plot, palette_colors,
                                       rate_ceiling)
+from hvconsole.ui.stored_history import MarkerLayer, RangeLoader, StoredRange, is_long
 
 MAX_EVENTS_SHOWN = 200
 ALARMING_HEARTBEATS = frozenset({"LostCommunication", "Error"})
@@ -119,6 +123,9 @@ class VmDetailDialog(QDialog):
         top.addWidget(self.toggle)
 
         self._build_plots()
+        # 1 day / 7 days / 90 days come from the history file, read off the GUI thread.
+        self._loader = RangeLoader(self)
+        self.markers = MarkerLayer((self.cpu_plot, self.mem_plot))
         self._build_tabs()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
@@ -243,6 +250,7 @@ class VmDetailDialog(QDialog):
         if vm is None or vm.buffer.last_time is None:
             for curve in self.curves:
                 curve.setData([], [])
+            self.markers.clear()
             self._set_titles(None)
             return
         host = self._site.host(vm.host)
@@ -250,6 +258,19 @@ class VmDetailDialog(QDialog):
         if host is not None and host.last_time is not None:
             right = max(right, host.last_time)  # keep moving while the host is silent
         left = right - self._window_s
+        path = stored_history.store()
+        if is_long(self._window_s) and path is not None:
+            if self._loader.needs(vm.host, self.vm_id, self._window_s, right):
+                if self._loader.loaded_key is None or self._loader.loaded_key[2] != self._window_s:
+                    for curve in self.curves:   # not the previous range's lines meanwhile
+                        curve.setData([], [])
+                self._loader.request(path, vm.host, self.vm_id, self._window_s, right, self._show_stored)
+            self.cpu_plot.setXRange(left, right, padding=0)
+            self._set_titles(vm)
+            return
+        if self._loader.loaded_key is not None:
+            self._loader.forget()
+            self.markers.clear()
         times, values = vm.buffer.since(left, copy=True)  # pyqtgraph keeps them (see HostGraphs)
         col = dict(zip(vm.buffer.fields, values))
         assigned = col["memory_assigned_mb"] / MB_PER_GB
@@ -260,6 +281,19 @@ class VmDetailDialog(QDialog):
         self.mem_plot.setYRange(0, rate_ceiling(assigned, demand, floor=1.0), padding=0.02)
         self.cpu_plot.setXRange(left, right, padding=0)
         self._set_titles(vm)
+
+    def _show_stored(self, result: StoredRange) -> None:
+        if not is_long(self._window_s) or result.series is None:
+            return
+        s = result.series
+        col = dict(zip(s.fields, s.mean))
+        assigned = col["memory_assigned_mb"] / MB_PER_GB
+        demand = col["memory_demand_mb"] / MB_PER_GB
+        self.cpu_curve.setData(s.times, col["cpu_pct"])
+        self.mem_assigned.setData(s.times, assigned)
+        self.mem_demand.setData(s.times, demand)
+        self.mem_plot.setYRange(0, rate_ceiling(assigned, demand, floor=1.0), padding=0.02)
+        self.markers.show(result.markers)
 
     def _set_titles(self, vm: VmHistory | None) -> None:
         def latest(field: str) -> float | None:

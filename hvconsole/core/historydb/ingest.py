@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -430,9 +431,11 @@ class Ingest:
             per = tier.step_s // 60
             n = values.shape[1] // per
             v = values[:, :n * per].reshape(values.shape[0], n, per)
-            mean = np.nanmean(v, axis=2) if per > 1 else v[:, :, 0]
-            lo = np.nanmin(v, axis=2) if per > 1 else mean
-            hi = np.nanmax(v, axis=2) if per > 1 else mean
+            with warnings.catch_warnings():   # a field never measured: NaN, as intended
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(v, axis=2) if per > 1 else v[:, :, 0]
+                lo = np.nanmin(v, axis=2) if per > 1 else mean
+                hi = np.nanmax(v, axis=2) if per > 1 else mean
             first_slot = start // tier.step_s
             for c0 in range((first_slot // tier.slots) * tier.slots, first_slot + n, tier.slots):
                 chunk_start = c0 * tier.step_s
