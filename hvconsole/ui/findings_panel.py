@@ -1,6 +1,8 @@
-"""The findings panel: the findings table with an "Acknowledge" action.
+"""The findings panel: the findings table with an "Acknowledge" action, and "Recover…"
+for a VM finding that a guided recovery can act on (a freeze, a VM stuck in a transition).
 
-Double-clicking a finding asks the window to show that VM's tile (``show_vm``).
+Double-clicking a finding asks the window to show that VM's tile (``show_vm``); Recover…
+asks it to open the recovery of that VM (``recover``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,25 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from .findings_model import COL_EVIDENCE, COL_KIND, FindingRole, FindingsModel
+from .host_compliance import FREEZE_KINDS
+
+# VM findings the Recover… flow is for (issue 15): the VM froze, hangs, or is stuck in a
+# transition. Host-level findings (vm_id None) have no VM to recover.
+RECOVERABLE_KINDS = (FREEZE_KINDS - {"host-wide-failure"}) | {"stuck-transition"}
+RECOVER_TIP = ("Guided recovery of this VM: evidence first, then the least harmful step that "
+               "can work; every step journalled")
+
+
+def recoverable(finding: object) -> bool:
+    return (getattr(finding, "vm_id", None) is not None and bool(getattr(finding, "active", False))
+            and getattr(finding, "kind", None) in RECOVERABLE_KINDS)
 
 
 class FindingsPanel(QWidget):
     """See the module docstring."""
 
     show_vm = Signal(str, object)  # host, vm_id (None for a host finding)
+    recover = Signal(object)       # the finding whose VM to recover
 
     def __init__(self, model: FindingsModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -45,6 +60,16 @@ class FindingsPanel(QWidget):
         ack_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         ack_action.triggered.connect(self.acknowledge_selected)
         self.view.addAction(ack_action)
+        self.recover_action = QAction("&Recover…", self.view)
+        self.recover_action.setToolTip(RECOVER_TIP)
+        self.recover_action.setEnabled(False)
+        self.recover_action.triggered.connect(self.recover_selected)
+        self.view.addAction(self.recover_action)
+        self.recover_button = QPushButton("Recover…", self)
+        self.recover_button.setObjectName("recoverButton")
+        self.recover_button.setToolTip(RECOVER_TIP)
+        self.recover_button.setEnabled(False)
+        self.recover_button.clicked.connect(self.recover_selected)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.summary = QLabel(self)
         self.summary.setObjectName("findingsSummary")
@@ -52,6 +77,7 @@ class FindingsPanel(QWidget):
 
         bar = QHBoxLayout()
         bar.addWidget(self.summary, 1)
+        bar.addWidget(self.recover_button)
         bar.addWidget(self.ack_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -67,9 +93,25 @@ class FindingsPanel(QWidget):
         keys = [self.model.line(i.row()).key for i in self.view.selectionModel().selectedRows()]
         return self.model.acknowledge(keys)
 
+    def selected_recoverable(self) -> object | None:
+        """The one selected finding, when Recover… can act on it."""
+        rows = self.view.selectionModel().selectedRows()
+        if len(rows) != 1:
+            return None
+        finding = self.model.line(rows[0].row()).finding
+        return finding if recoverable(finding) else None
+
+    def recover_selected(self) -> None:
+        finding = self.selected_recoverable()
+        if finding is not None:
+            self.recover.emit(finding)
+
     def _update_button(self, *args: object) -> None:
         rows = self.view.selectionModel().selectedRows()
         self.ack_button.setEnabled(any(not self.model.line(i.row()).acknowledged for i in rows))
+        can_recover = self.selected_recoverable() is not None
+        self.recover_button.setEnabled(can_recover)
+        self.recover_action.setEnabled(can_recover)
 
     def _update_summary(self) -> None:
         active = self.model.active()

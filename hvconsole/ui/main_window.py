@@ -7,7 +7,8 @@ asks first while a patch run executes here).
 The patch wizard (``hvconsole.ui.patch``) is reached only through its session object
 (:meth:`MainWindow.set_patch_session`): the window knows its five methods and two
 signals, nothing of its pages. The health check (``hvconsole.ui.health``) is reached through
-its service (:meth:`MainWindow.set_health`), made by the app for each site.
+its service (:meth:`MainWindow.set_health`), made by the app for each site; Recover…
+(``hvconsole.ui.recovery``) needs the site itself (:meth:`MainWindow.set_site`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
         self.patch_session: Any = None
         self.health: Any = None             # the open site's HealthService (ui.health)
         self.health_dialog: Any = None      # its view, kept while the site is open
+        self.site: Any = None               # the open hvconsole.site.Site (Recover… acts on it)
+        self.recoveries: dict[str, Any] = {}   # vm_id -> its open Recover… dialog
         self.fix_offers: Any = None
         self.journal_path: Path | None = None
         self.page: MonitorPage | None = None
@@ -288,6 +291,44 @@ class MainWindow(QMainWindow):
         self.health_dialog.activateWindow()
         return self.health_dialog
 
+    # -- recovery --------------------------------------------------------------------------
+
+    def set_site(self, site: Any) -> None:
+        """The site the shown hosts belong to (None: none); Recover… acts on its hosts."""
+        if site is not self.site:
+            for dialog in list(self.recoveries.values()):
+                dialog.close()          # cancels a step in flight, never waits for a host
+            self.recoveries.clear()
+        self.site = site
+
+    def open_recovery(self, host: str, vm_id: str, finding: Any = None) -> Any:
+        """The Recover… dialog of one VM (raised if already open for it)."""
+        if self.site is None or self.monitor is None or self.page is None:
+            return None
+        dialog = self.recoveries.get(vm_id)
+        if dialog is not None and dialog.isVisible():
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        from .recovery import open_recovery
+        pos = self.monitor.tiles.position(host, vm_id)
+        name = None if pos is None else self.monitor.tiles.row(pos).vm.name
+        page = self.page
+        dialog = open_recovery(
+            self, self.site, host, vm_id, finding, vm_name=name,
+            # The pollers' detectors read this registry: a step in progress silences them
+            # for that VM only (its host, for a VMMS restart).
+            maintenance=self.monitor.maintenance.registry,
+            finding_open=lambda: page.finding_open(host, vm_id))
+        self.recoveries[vm_id] = dialog
+        dialog.finished.connect(lambda _r, v=vm_id, d=dialog: self._recovery_closed(v, d))
+        return dialog
+
+    def _recovery_closed(self, vm_id: str, dialog: Any) -> None:
+        # Not deleted: a step cancelled by the close may still report from its thread.
+        if self.recoveries.get(vm_id) is dialog:
+            del self.recoveries[vm_id]
+
     def _wizard_starter(self) -> Callable[[str, list[str]], Any] | None:
         if self.patch_session is None:
             return None
@@ -371,6 +412,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.page)
         self.page.set_default_sizes(self.width(), self.height())
         self.page.health_requested.connect(self.open_health)
+        self.page.recover_requested.connect(self.open_recovery)
         if self.health is not None:
             self.page.set_health(self.health)
         self.site_label.setText(site_label)

@@ -4,6 +4,10 @@ events below. Wiring only: the models and their updates live in :mod:`.monitor`.
 
 With a health service (:meth:`MonitorPage.set_health`) the host list gets its Health
 column and every VM detail window a "Health (n)" tab with that VM's problems.
+
+Recover… (issue 15) is asked for from a finding (the findings panel), a tile's context
+menu, or a VM detail window; the page only says which VM (``recover_requested``): the
+window opens the recovery, which needs the site.
 """
 
 from __future__ import annotations
@@ -11,19 +15,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QMenu, QPushButton,
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from .detail_windows import VmDetailWindows
 from .events_panel import EventsPanel
 from .finding_words import kind_words
 from .findings_model import finding_key
-from .findings_panel import FindingsPanel
+from .findings_panel import RECOVER_TIP, FindingsPanel, recoverable
 from .host_model import host_health
 from .host_panel import HostPanel
 from .monitor import Monitor, TickStats
 from .tile_filter import TileFilter
+from .tile_model import TileRole
 from .tile_view import FilterBar, TileView
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ class MonitorPage(QWidget):
     """See the module docstring."""
 
     health_requested = Signal(str)      # a host's Health cell was double-clicked
+    recover_requested = Signal(str, str, object)   # host, vm_id, the finding (or None)
 
     def __init__(self, monitor: Monitor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -140,6 +146,14 @@ class MonitorPage(QWidget):
         self._vm_dialogs: dict[Any, None] = {}     # VM detail dialogs open now (in order)
         self.tile_view.tile_activated.connect(lambda row: self.open_vm(row.host, row.vm.id))
         self.host_panel.health_requested.connect(self.health_requested)
+        self.findings_panel.recover.connect(lambda f: self.recover_requested.emit(f.host, f.vm_id, f))
+        # The tile grid has no menu of its own: Details… and Recover… on a right-click.
+        self.tile_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tile_view.customContextMenuRequested.connect(self._tile_menu)
+        # (host, vm_id) of every VM with an active finding, replaced as a whole each tick so
+        # that a recovery's worker thread may read it without a lock (finding_open).
+        self._open_findings: frozenset[tuple[str, str]] = frozenset()
+        self.tile_menu: QMenu | None = None
         self.banner.show_clicked.connect(self.show_problems)
         self.banner.ack_clicked.connect(self.acknowledge_critical)
         monitor.applied.connect(self._applied)
@@ -197,6 +211,8 @@ class MonitorPage(QWidget):
             QTimer.singleShot(0, self._refresh_graphs)
 
     def _findings_changed(self) -> None:
+        self._open_findings = frozenset((f.host.casefold(), f.vm_id.lower())
+                                        for f in self.monitor.findings.active() if f.vm_id is not None)
         # Hosts being patched raise no alert: their VMs stop and restart on purpose.
         critical = self.monitor.alerting(self.monitor.findings.unacknowledged_critical())
         self.banner.set_findings(critical)
@@ -282,6 +298,7 @@ class MonitorPage(QWidget):
             return dialog
         self._vm_dialogs[dialog] = None
         dialog.finished.connect(lambda _r, d=dialog: self._vm_dialog_closed(d))
+        self._add_recover_button(dialog)
         if self.health is not None:
             self._add_health_tab(dialog)
         return dialog
@@ -316,6 +333,45 @@ class MonitorPage(QWidget):
             dialog.tabs.setTabText(dialog.tabs.indexOf(panel), f"Health ({panel.count})")
         except RuntimeError:
             pass
+
+    # -- recovery ------------------------------------------------------------------------
+
+    def finding_open(self, host: str, vm_id: str) -> bool:
+        """Whether the detector has an active finding for the VM now (any thread)."""
+        return (host.casefold(), vm_id.lower()) in self._open_findings
+
+    def recover_finding(self, host: str, vm_id: str) -> Any:
+        """The VM's worst active finding the recovery can act on (the record starts at it)."""
+        found = [f for f in self.monitor.findings.active()
+                 if f.host == host and f.vm_id is not None and f.vm_id.lower() == vm_id.lower()
+                 and recoverable(f)]
+        return found[0] if found else None
+
+    def _add_recover_button(self, dialog: Any) -> None:
+        box = dialog.findChild(QDialogButtonBox)
+        if box is None:
+            return
+        button = box.addButton("Recover…", QDialogButtonBox.ButtonRole.ActionRole)
+        button.setObjectName("recoverButton")
+        button.setToolTip(RECOVER_TIP)
+        button.clicked.connect(lambda: self.recover_requested.emit(
+            dialog.host, dialog.vm_id, self.recover_finding(dialog.host, dialog.vm_id)))
+
+    def _tile_menu(self, pos: QPoint) -> None:
+        index = self.tile_view.indexAt(pos)
+        row = index.data(TileRole) if index.isValid() else None
+        if row is None:
+            return
+        menu = QMenu(self.tile_view)
+        menu.addAction("&Details…", lambda: self.open_vm(row.host, row.vm_id))
+        recover = menu.addAction("&Recover…", lambda: self.recover_requested.emit(
+            row.host, row.vm_id, self.recover_finding(row.host, row.vm_id)))
+        # Offered for a VM the console sees a problem with (a finding, or it cannot see it):
+        # the recovery's own rules decide which step may run.
+        recover.setEnabled(row.is_problem)
+        recover.setToolTip(RECOVER_TIP)
+        self.tile_menu = menu           # tests reach the menu shown last
+        menu.popup(self.tile_view.viewport().mapToGlobal(pos))
 
     # -- actions -------------------------------------------------------------------------
 
