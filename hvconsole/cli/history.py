@@ -54,6 +54,14 @@ def register(subparsers: Any) -> None:
     i = sub.add_parser("info", help="what the history file holds and its size on disk")
     _file_args(i)
     i.set_defaults(handler=run_info)
+    d = sub.add_parser("seed-demo", help="give the simulated demo site an accelerated past",
+                       description="Write days of synthetic history for the demo site's hosts and VMs "
+                                   "into the demo's history file (never the real hosts' file), with "
+                                   "the regression's daily freezes until the fix was installed, so the "
+                                   "window's 7-day and 90-day views have a past to show.")
+    d.add_argument("--days", type=float, default=7.0, help="how many days back (default 7, at most 90)")
+    d.add_argument("--replace", action="store_true", help="start the demo's history file again")
+    d.set_defaults(handler=run_seed_demo)
 
 
 def _file_args(p: argparse.ArgumentParser) -> None:
@@ -191,6 +199,66 @@ def _write_json(out: IO[str], host: Any, vm: Any, data: Any, markers: list, t0: 
     }
     json.dump(doc, out, indent=1, allow_nan=False)
     out.write("\n")
+
+
+def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    if not 0 < args.days <= 90:
+        say("--days must be above 0 and at most 90")
+        return 2
+    from hvconsole import paths
+    from hvconsole.core.historydb import HistoryDbError, history_file
+    from hvconsole.core.historydb.schema import connect
+    from hvconsole.core.historydb.synthetic import SeedFreeze, SeedHost, SeedVm, seed
+    from hvconsole.sim.demo import FREEZE_VM, build_demo_site   # the demo's hosts and VMs (model only)
+
+    path = history_file(paths.demo_data_dir())
+    if path.exists():
+        if not args.replace:
+            try:
+                conn = connect(path, create=False)
+                has = conn.execute("SELECT count(*) FROM series").fetchone()[0]
+                conn.close()
+            except HistoryDbError as exc:
+                say(f"{exc}; add --replace to start it again")
+                return 2
+            if has:
+                say(f"the demo's history file already has data ({path}); add --replace to start it again")
+                return 2
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    site = build_demo_site()
+    hosts = []
+    freeze_host = freeze_id = None
+    for h in (site.hosts.values() if isinstance(site.hosts, dict) else site.hosts):
+        vms = tuple(SeedVm(v.id, v.name, float(v.memory_mb), v.state.startswith("Running"))
+                    for v in (h.vms.values() if isinstance(h.vms, dict) else h.vms))
+        hosts.append(SeedHost(h.name, float(h.memory_total_mb), vms))
+        for v in vms:
+            if v.name == FREEZE_VM:
+                freeze_host, freeze_id = h.name, v.id
+    end = time.time() - 60
+    days = int(args.days)
+    # The story the demo tells (sim/demo.py): HV01 got the regressed build three days
+    # ago and SQL-PROD-02 has frozen twice a day since; before it, a quiet week. Patching
+    # HV01 with the fix in the demo is what stops the freezes.
+    patched_at = end - min(3, days / 2) * 86400
+    freezes = []
+    if freeze_host is not None:
+        t = patched_at + 5 * 3600
+        while t < end - 3600:
+            freezes.append(SeedFreeze(t, freeze_host, freeze_id, FREEZE_VM))
+            t += 12 * 3600
+    written = seed(path, hosts, end=end, days=args.days, freezes=freezes)
+    if freeze_host is not None:
+        conn = connect(path)
+        conn.execute("INSERT INTO annotations (t, host, vm_id, category, kind, severity, text) VALUES (?, ?, NULL, "
+                     "'patch', 'install', NULL, ?)",
+                     (patched_at, freeze_host, f"patch run: KB5058385 installed on {freeze_host}, host restarted"))
+        conn.close()
+    print(f"{PROG}: wrote {args.days:g} days of simulated history for {written} hosts and VMs into {path}",
+          file=out)
+    return 0
 
 
 def run_info(args: argparse.Namespace, out: IO[str] | None = None) -> int:
