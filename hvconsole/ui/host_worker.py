@@ -30,7 +30,8 @@ from hvconsole.remote.monitoring_cost import MonitoringCost, cost_of_polls
 
 from .host_compliance import UNKNOWN_NOT_POLLED, CatalogSource, HostCompliance, summarize
 from .maintenance_feed import MaintenanceFeed
-from .rows import SPARK_POINTS, HostRow, TileRow, build_host_row, build_tile_rows, tile_findings
+from .rows import (SPARK_POINTS, HostRow, TileRow, build_host_row, build_tile_rows, tile_findings,
+                   vm_maintenance_notes)
 
 log = logging.getLogger(__name__)
 # One NaN object for "unknown" so that unchanged sparklines compare equal by identity
@@ -140,8 +141,12 @@ class HostWorker:
         patching_text = None if patching is None else patching.text
 
         by_vm = tile_findings(active)
+        # A VM in a recovery step says so on its tile (the detector is silenced for it).
+        notes = (None if self.maintenance is None
+                 else vm_maintenance_notes(self.maintenance.registry, self.name, snap.polled_at))
         tiles = build_tile_rows(self.name, vms, {k: tuple(v) for k, v in self._cpu.items()},
-                                by_vm, stale_reason, self._tiles, patching=patching_text)
+                                by_vm, stale_reason, self._tiles, patching=patching_text,
+                                vm_notes=notes)
         # Keep the previous rows one poll longer: by the next poll the GUI has replaced
         # them, so they are freed here, on this thread, instead of on the GUI thread in
         # the middle of a tick (freeing 2,000 rows costs a few milliseconds).

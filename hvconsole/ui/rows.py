@@ -187,11 +187,13 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
                     findings_by_vm: dict[str | None, tuple[TileFinding, ...]],
                     stale_reason: str | None,
                     previous: dict[str, TileRow] | None = None,
-                    patching: str | None = None) -> tuple[TileRow, ...]:
+                    patching: str | None = None,
+                    vm_notes: dict[str, str] | None = None) -> tuple[TileRow, ...]:
     """Tiles for one host's VMs. ``vms`` is the newest answered poll's list (or the last
     one we had, with ``stale_reason``, while the host does not answer). A row equal to
     the one in ``previous`` is returned as that same object, so that the GUI thread can
-    tell "unchanged" by identity instead of comparing every field."""
+    tell "unchanged" by identity instead of comparing every field. ``vm_notes``: VMs under
+    their own maintenance window (a recovery step), shown like a patched host's note."""
     rows = []
     seen: set[str] = set()
     for vm in vms:
@@ -200,7 +202,7 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
         seen.add(vm.id)
         row = TileRow(host=host, vm=vm, cpu_history=cpu_histories.get(vm.id, ()),
                       findings=findings_by_vm.get(vm.id, ()), stale_reason=stale_reason,
-                      patching=patching)
+                      patching=vm_notes.get(vm.id, patching) if vm_notes else patching)
         old = None if previous is None else previous.get(vm.id)
         if old is not None:
             if old == row:
@@ -211,6 +213,15 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
                 object.__setattr__(row, "sort_key", old.sort_key)
         rows.append(row)
     return tuple(rows)
+
+
+def vm_maintenance_notes(registry: Any, host: str, at: datetime) -> dict[str, str]:
+    """``{vm_id: reason}`` for the VMs of ``host`` under their own maintenance window at
+    ``at`` (a recovery step in progress says "recovery: Turn off"), from a
+    ``core.maintenance.MaintenanceRegistry``; usually empty."""
+    key = host.casefold()
+    return {w.vm_id: w.reason for w in registry.windows()
+            if w.vm_id is not None and w.host.casefold() == key and w.covers(at)}
 
 
 def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: Snapshot | None,

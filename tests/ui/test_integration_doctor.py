@@ -1,27 +1,20 @@
 """"Check this host…" in the host dialog (issue 17): the doctor runs for the host the
 fields describe, with the password the connection test would use (typed, or the stored
-one), against a simulated host behind a real WS-Management endpoint on loopback. And the
-poll worker's part of the monitoring cost and of the health check's feed."""
+one), against a simulated host behind a real WS-Management endpoint on loopback."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import Qt
 
 from hvconsole import paths
 from hvconsole.core.inventory import HostBook, InventoryStore
-from hvconsole.core.snapshot import CollectCost
-from hvconsole.credentials import CredentialStore, Secret
+from hvconsole.credentials import CredentialStore
 from hvconsole.remote.doctor import CHECKS
-from hvconsole.remote.monitoring_cost import cost_of_polls
 from hvconsole.ui.doctor_dialog import DoctorDialog
 from hvconsole.ui.host_dialog import HostDialog
-from hvconsole.ui.host_worker import COST_POLLS
 from tests.integration import keyrings
 from tests.integration.simhost import sim_endpoint
-from ui_support import T0, ScriptedCollector, make_snapshot, make_vm, make_worker
 
 pytestmark = [pytest.mark.timeout(240),
               pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")]
@@ -113,41 +106,3 @@ def test_check_this_host_with_bad_fields_opens_nothing_and_says_what_to_fix(book
     d.password_edit.setText("")
     assert d.check_host() is None
     assert "Type the password to check this host." in d.probe_panel.status.text()
-
-
-# -- the poll worker's part ----------------------------------------------------------------
-
-def costly(host: str, n: int, cpu_ms: int | None):
-    snap = make_snapshot(host, (make_vm(host, 1),), T0 + timedelta(seconds=5 * n))
-    if cpu_ms is None:
-        return snap
-    from dataclasses import replace
-    return replace(snap, collect_cost=CollectCost(cpu_ms=cpu_ms, peak_working_set_mb=70.0 + n))
-
-
-def test_the_worker_puts_the_monitoring_cost_of_its_recent_polls_in_the_host_row():
-    costs = {1: None, 2: 380, 3: 420, 4: 400}
-    collector = ScriptedCollector(lambda n: costly("HV01", n, costs.get(n, 900)))
-    worker = make_worker("HV01", collector)
-    assert worker.poll_once().host_row.monitoring_cost is None       # nothing reported yet
-    rows = [worker.poll_once().host_row for _ in range(3)]
-    expected = cost_of_polls([CollectCost(cpu_ms=c) for c in (380, 420, 400)], worker.poll_interval_s)
-    assert rows[-1].monitoring_cost == expected.text() == "monitoring costs 0.4 s of CPU per poll, 8 % of one core at 5 s"
-    assert rows[-1].cost_suggestion == expected.suggestion() != ""
-    # Only the last COST_POLLS polls count: after that many expensive ones, the median is theirs.
-    for _ in range(COST_POLLS):
-        row = worker.poll_once().host_row
-    assert row.monitoring_cost.startswith("monitoring costs 0.9 s of CPU per poll")
-
-
-def test_every_snapshot_reaches_the_observers_and_a_failing_one_stops_nothing():
-    collector = ScriptedCollector(lambda n: costly("HV01", n, None))
-    worker = make_worker("HV01", collector)
-    seen = []
-
-    def broken(_snap):
-        raise RuntimeError("observer bug")
-    worker.observers += (broken, seen.append)
-    results = [worker.poll_once() for _ in range(3)]
-    assert [s.polled_at for s in seen] == [r.snapshot.polled_at for r in results]
-    assert all(r.tiles for r in results)
