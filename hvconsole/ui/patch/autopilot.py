@@ -1,7 +1,8 @@
 """Walks the wizard the way an admin does (choose in the widgets, press Next), unattended:
 used by ``save_wizard_screenshots``, the benchmark and the tests' child process. Waiting
-keeps the GUI event loop turning (``QTest.qWait``), so background work and queued signals
-arrive exactly as they do for a person at the screen."""
+keeps the GUI event loop turning (a nested ``QEventLoop``, not ``QTest.qWait``: PySide's
+qWait keeps the GIL while it sleeps and starves every other Python thread), so background
+work and queued signals arrive exactly as they do for a person at the screen."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtTest import QTest
+from PySide6.QtCore import QEventLoop, QTimer
 
 from .state import TEST_RING
 from .wizard import HOSTS, PACKAGE, PREFLIGHT, REVIEW, RUN, UPDATE, VERIFY, VMS, WINDOW
@@ -22,12 +23,19 @@ class WizardTimeout(RuntimeError):
     pass
 
 
+def pump(ms: int) -> None:
+    """Run the event loop for ``ms`` milliseconds (idle time releases the GIL)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
 def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not cond():
         if time.monotonic() > deadline:
             raise WizardTimeout(f"timed out after {timeout_s:g} s waiting for {what}")
-        QTest.qWait(20)
+        pump(20)
 
 
 class Autopilot:
@@ -49,7 +57,7 @@ class Autopilot:
 
     def shoot(self, page_id: int) -> None:
         if self.shots is not None:
-            QTest.qWait(50)
+            pump(50)
             self.wizard.grab().save(str(self.shots / f"{SHOT_NAMES[page_id]}.png"))
 
     def next(self, page_id: int) -> None:

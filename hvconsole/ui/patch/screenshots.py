@@ -9,9 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtTest import QTest
-
-from .autopilot import SHOT_NAMES, WizardTimeout, full_demo_run, wait_for
+from .autopilot import SHOT_NAMES, WizardTimeout, full_demo_run, pump, wait_for
 from .wizard import RUN, VERIFY
 
 log = logging.getLogger(__name__)
@@ -31,7 +29,7 @@ def save_wizard_screenshots(session: Any, out_dir: Path) -> int:
         verify.watch_minutes.setValue(WATCH_MINUTES)
         verify.start_watch()
         wait_for(lambda: getattr(verify, "last_watch", None) is not None, TIMEOUT_S, "the post-patch watch")
-        QTest.qWait(100)
+        pump(100)
         wizard.grab().save(str(out_dir / f"{SHOT_NAMES[VERIFY]}.png"))
         verify.stop_watch()
         if verify.report and verify.report.get("state") != "done":
