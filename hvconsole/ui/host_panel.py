@@ -124,11 +124,9 @@ class HostPanel(QWidget):
         text = f"{row.name}: {row.monitoring_cost}"
         if row.cost_suggestion:
             text += f" — {row.cost_suggestion}"
+        # Muted, even with a suggestion: at the default 5 s interval most hosts get one,
+        # and a line that is always coloured stops being read.
         self.cost_line.setText(text)
-        # Amber when the host pays a lot for being watched (the sentence says what to do).
-        self.cost_line.setProperty("high", bool(row.cost_suggestion))
-        self.cost_line.style().unpolish(self.cost_line)
-        self.cost_line.style().polish(self.cost_line)
         self.cost_line.show()
 
     def selected_host(self) -> str | None:
