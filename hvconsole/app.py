@@ -186,6 +186,7 @@ class GuiSession(QObject):
                                        catalog=catalog),
                           interval_s=interval_s, parent=self)
         self.window.attach(monitor, site.label)
+        self.window.set_site(site)      # Recover… acts on its hosts
         self.patch_session = patch_entry.make_session(site, self.window)
         self.window.set_patch_session(self.patch_session, site.journal_path)
         if self._on_site_shown:
@@ -262,6 +263,7 @@ class GuiSession(QObject):
                 log.exception("the patch session did not shut down cleanly")
                 clean = False
         self._stop_health()
+        self.window.set_site(None)      # closes its Recover… dialogs
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
@@ -275,6 +277,7 @@ class GuiSession(QObject):
         # The window's shutdown already stopped the patch session; this only closes the site.
         self.patch_session = None
         self._stop_health()
+        self.window.set_site(None)      # closes its Recover… dialogs
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
