@@ -28,10 +28,14 @@ from hvconsole.site import open_demo_site, site_for_served
 from hvconsole.remote.collector import Collector
 from hvconsole.sim.clock import SimClock
 from hvconsole.sim.scenarios_patch import PATCH_SCENARIOS, PatchScenario
-from hvconsole.sim.serve import ServedSite, serve_site
+from hvconsole.sim.serve import LATENCY_SCALE_ENV, ServedSite, serve_site
 
 SPEED = 200.0           # the main end-to-end run (docs/patching.md lists what it takes)
 FAST = 300.0            # failure paths and special flows: only the sequence matters
+# The hosts' own latencies (powershell.exe start-up, Get-VM) times this, in this process's
+# sites and in `hvconsole-sim serve`: these tests prove order and outcome, not latency, and
+# the simulated host's work (install, reboot, VM saves) still takes its simulated time.
+LATENCY_SCALE = 0.2
 PLANNED_RESTART = 1074       # User32: shutdown.exe restarted the computer
 
 
@@ -45,7 +49,7 @@ class Site:
 @contextlib.contextmanager
 def scenario_site(name: str, speed: float = SPEED) -> Iterator[Site]:
     scenario = PATCH_SCENARIOS[name]
-    served = serve_site(scenario.build(clock=SimClock(speed=speed)), latency_scale=0.2)
+    served = serve_site(scenario.build(clock=SimClock(speed=speed)), latency_scale=LATENCY_SCALE)
     try:
         yield Site(served, site_for_served(served, description=f"scenario {name}").directory(), scenario)
     finally:
@@ -152,7 +156,7 @@ def sim(home, tmp_path):
     with (tmp_path / "sim.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", SCENARIO.name,
                                  "--speed", str(FAST), "--state-file"], stdout=log, stderr=subprocess.STDOUT,
-                                env=os.environ.copy())
+                                env={**os.environ, LATENCY_SCALE_ENV: str(LATENCY_SCALE)})
     state = home / "demo-site.json"
     deadline = time.monotonic() + START_TIMEOUT_S
     while not state.exists():

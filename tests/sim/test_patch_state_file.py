@@ -40,7 +40,8 @@ def test_write_read_remove(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert [p.name for p in path.parent.iterdir()] == ["demo-site.json"]       # no temp file left
         doc = json.loads(path.read_text())
-        assert set(doc) == {"pid", "site", "speed", "hosts"} and doc["pid"] == os.getpid()
+        # sim_now at written_at: where the site's clock stood, for a process that follows its time
+        assert set(doc) == {"pid", "site", "speed", "hosts", "sim_now", "written_at"} and doc["pid"] == os.getpid()
         hosts = read_state_file(path)
         assert hosts == [{"host": "HV01", "url": served.hosts[0].url, "user": served.hosts[0].user,
                           "password": served.hosts[0].password}]

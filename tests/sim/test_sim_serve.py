@@ -176,3 +176,26 @@ def test_a_base_port_out_of_range_is_refused_before_anything_listens(port: int) 
     site = build_demo_site(1, SimClock.manual(datetime(2026, 11, 25, tzinfo=timezone.utc)))
     with pytest.raises(ValueError, match="need ports within 1-65535"):
         serve_site(site, base_port=port)
+
+
+@pytest.mark.parametrize("value,scale", [(None, 1.0), ("", 1.0), ("0", 0.0), ("0.25", 0.25), ("1", 1.0)])
+def test_latency_scale_comes_from_the_environment_when_not_given(monkeypatch, value, scale) -> None:
+    """``HVCONSOLE_SIM_LATENCY_SCALE`` is how a test shortens the latencies of a site served
+    by another process (``hvconsole-sim serve``); an explicit argument still wins."""
+    from hvconsole.sim.serve import LATENCY_SCALE_ENV
+    if value is None:
+        monkeypatch.delenv(LATENCY_SCALE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(LATENCY_SCALE_ENV, value)
+    with serve_site(SCENARIOS["idle-vm"].build()) as served:
+        assert served.latency_scale == scale
+    with serve_site(SCENARIOS["idle-vm"].build(), latency_scale=0.5) as served:
+        assert served.latency_scale == 0.5
+
+
+@pytest.mark.parametrize("value", ["fast", "-0.1", "1.5", "nan"])
+def test_a_bad_latency_scale_in_the_environment_is_refused_before_anything_listens(monkeypatch, value) -> None:
+    from hvconsole.sim.serve import LATENCY_SCALE_ENV
+    monkeypatch.setenv(LATENCY_SCALE_ENV, value)
+    with pytest.raises(ValueError, match=LATENCY_SCALE_ENV):
+        serve_site(SCENARIOS["idle-vm"].build())
