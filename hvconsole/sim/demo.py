@@ -203,6 +203,10 @@ def _activity_block(site: SimSite, block: int) -> None:
 # How long the site keeps its hands off a VM the console started, saved or stopped, and off
 # a host that was rebooted: as long as a patch run's soak watches it (30 min by default).
 QUIET_S = 1800.0
+# A host a patch run has worked on (drain, install, reboot, restore) is left alone for this
+# long after the run's last change: a soak longer than QUIET_S, production waves and the
+# post-patch watch all judge "VMs in their prior state" there.
+PATCH_QUIET_S = 6 * 3600.0
 
 
 def _left_alone(vm: SimVM, t: float) -> bool:
@@ -211,6 +215,8 @@ def _left_alone(vm: SimVM, t: float) -> bool:
     or stopped within QUIET_S (the console acted on it), or it is migrating."""
     host = vm.host
     if host is None or host.power != "up" or t - host.last_boot_t < QUIET_S or host.patch.installer_running():
+        return True
+    if host.patch.worked_t is not None and t - host.patch.worked_t < PATCH_QUIET_S:
         return True
     if vm.migrating or vm.state not in ("Running", "Off"):
         return True
@@ -245,7 +251,8 @@ def _migrate_one(site: SimSite, t: float, pick: float) -> None:
         return
     source = max(nodes, key=lambda h: len(h.vms))
     dest = next(h for h in nodes if h is not source)
-    if t - dest.last_boot_t < QUIET_S or dest.patch.installer_running():
+    if (t - dest.last_boot_t < QUIET_S or dest.patch.installer_running()
+            or (dest.patch.worked_t is not None and t - dest.patch.worked_t < PATCH_QUIET_S)):
         return
     movers = [v for v in source.vms if v.is_clustered and v.state == "Running" and not v.migrating
               and not _left_alone(v, t)]

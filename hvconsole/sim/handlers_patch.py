@@ -306,5 +306,18 @@ HANDLERS = {
     "patch_restore": handle_restore,
     "patch_cleanup": handle_cleanup,
 }
+# The scripts that change a host: the host remembers when a patch run last worked on it, so
+# the demo's background activity keeps its hands off for the rest of the run's story
+# (demo.PATCH_QUIET_S), whatever the soak length or the speed.
+CHANGING = frozenset({"patch_drain", "patch_install_start", "patch_reboot", "patch_restore"})
+
+
+def _marking(handler: Any) -> Any:
+    def handle(host: SimHost, raw: Mapping[str, Any], now: datetime) -> ScriptAnswer:
+        host.patch.worked_t = _t(host, now)
+        return handler(host, raw, now)
+    return handle
+
+
 for _name, _handler in HANDLERS.items():
-    register_script_handler(_name, _handler)
+    register_script_handler(_name, _marking(_handler) if _name in CHANGING else _handler)

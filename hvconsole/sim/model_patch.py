@@ -68,6 +68,7 @@ class HostPatchState:
         self.reboot_at_t: float | None = None              # a scheduled shutdown /r
         self.reboot_comment: str | None = None
         self.installs: list[InstallRecord] = []
+        self.worked_t: float | None = None   # when a patch run last changed this host (drain … restore)
 
     # -- set-up (scenarios, tests) ------------------------------------------------------
 

@@ -71,3 +71,25 @@ def test_what_a_console_does_never_changes_the_sites_own_draws(monkeypatch) -> N
             site.advance_to(t)
         runs.append([entry for entry in log if site.vm(entry[1]).host.name != "HV01"])
     assert runs[0] and runs[0] == runs[1]
+
+
+def test_a_host_a_patch_run_worked_on_stays_calm_through_a_long_soak(monkeypatch) -> None:
+    """A soak longer than QUIET_S (an admin may choose hours) and the production waves after
+    it judge "VMs in their prior state" on the pilot: the site leaves a host a patch run
+    changed alone for PATCH_QUIET_S after the run's last change (drain … restore), marked by
+    the simulated patch scripts themselves."""
+    from hvconsole.sim.demo import PATCH_QUIET_S
+    from hvconsole.sim.host_agent import load_handler_modules
+    log = _background_log(monkeypatch)
+    site = build_patch_demo_site(1, SimClock.manual(START))
+    hv01 = site.host("HV01")
+    site.advance_to(600)
+    running = [vm for vm in hv01.vms if vm.state == "Running"]
+    restore = load_handler_modules()["patch_restore"]        # as a console's restore reaches it
+    restore(hv01, {"vms": [], "cluster_resume": False, "failback": False}, site.clock.now())
+    assert hv01.patch.worked_t is not None
+    log.clear()
+    for t in range(600, 600 + int(3 * 3600), 60):           # a three-hour soak
+        site.advance_to(t)
+    touched = {name for _, name in log} & {vm.name for vm in running}
+    assert touched == set() and PATCH_QUIET_S >= 3 * 3600
