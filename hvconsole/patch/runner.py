@@ -173,8 +173,8 @@ class PatchRunner:
                 continue
             if time.monotonic() >= next_say:
                 run.say(RUN_WIDE, RunEvent.PROMOTION, Phase.INFO,
-                        f"the pilot passed its health gate; waiting for the admin: `hvconsole patch promote "
-                        f"{run.run_id}` starts production, `hvconsole patch halt {run.run_id}` stops here")
+                        f"the test ring passed its health gate; waiting for the admin to promote to production "
+                        f"or halt (the window's buttons, or `hvconsole patch promote|halt {run.run_id}`)")
                 next_say = time.monotonic() + opts.heartbeat_s
             if control.stop.wait(0.5):
                 return RunResult(RunState.RUNNING, "stopped while waiting for promotion; "
