@@ -162,3 +162,18 @@ def test_stop_cancels_a_running_audit(qtbot, site):
     svc.stop()
     assert cancelled.wait(10)
     assert svc.audits() == []
+
+
+def test_a_deleted_view_or_panel_is_never_called_again(qtbot, service, site):
+    """A closed Health check window (open_health_view deletes it) or a VM detail window's
+    panel must not be reached by the service's next update: that raised "Internal C++
+    object already deleted" with lambda connections."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    view = HealthView(service)
+    panel = VmProblemsPanel(service, site.vm("OK-WEB02").id)
+    for widget in (view, panel):
+        widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    service.updated.emit("GOOD01")             # no exception, nothing left listening
+    service.running_changed.emit(False)
+    run_all(qtbot, service)

@@ -114,10 +114,18 @@ class HealthView(QWidget):
         self.host_filter.currentIndexChanged.connect(self.refresh)
         self.search.textChanged.connect(self.refresh)
         self.tree.currentItemChanged.connect(self._show_detail)
-        service.updated.connect(lambda _host: self.refresh())
-        service.running_changed.connect(lambda _r: self._update_summary())
+        # Bound methods, never lambdas: Qt drops a bound method's connection when this widget
+        # is deleted; a lambda would outlive it and raise at the service's next update.
+        service.updated.connect(self._service_updated)
+        service.running_changed.connect(self._running_changed)
         self._fill_hosts()
         self.refresh()
+
+    def _service_updated(self, _host: str) -> None:
+        self.refresh()
+
+    def _running_changed(self, _running: bool) -> None:
+        self._update_summary()
 
     # -- filling --------------------------------------------------------------------------
 
@@ -315,7 +323,10 @@ class VmProblemsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.text)
-        service.updated.connect(lambda _h: self.refresh())
+        service.updated.connect(self._service_updated)    # bound: dropped when this panel goes
+        self.refresh()
+
+    def _service_updated(self, _host: str) -> None:
         self.refresh()
 
     def refresh(self) -> None:
