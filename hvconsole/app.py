@@ -47,6 +47,8 @@ CLOSE_WAIT_S = 1.0
 # thread waits less for the interpreter while they do.
 SWITCH_INTERVAL_S = 0.002
 SITE_STOP_WAIT_S = 3.0
+# Closing writes the history still queued (at most a few seconds of polls) within this.
+HISTORY_CLOSE_WAIT_S = 3.0
 SCREENSHOT_SIZE = (1600, 1000)
 WIZARD_SCREENSHOT_SPEED = 60.0
 class GuiSession(QObject):
@@ -66,6 +68,7 @@ class GuiSession(QObject):
         # on the starter's thread, since its result is no longer delivered.
         self._closing = threading.Event()
         self.book: Any = None           # the configured site's HostBook, once read
+        self.history_writer: Any = None  # the site's history file (core.historydb), if it opened
         self._on_site_shown: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
         window.welcome.add_host.connect(self.add_host)
@@ -182,9 +185,9 @@ class GuiSession(QObject):
         from .ui.host_compliance import CatalogSource
         self.site = site
         catalog = CatalogSource()       # one read of the site catalog for polling and health
-        monitor = Monitor(site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s,
-                                       catalog=catalog),
-                          interval_s=interval_s, parent=self)
+        workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
+        self._open_history(site, workers)
+        monitor = Monitor(workers, interval_s=interval_s, parent=self)
         self.window.attach(monitor, site.label)
         self.window.set_site(site)      # Recover… acts on its hosts
         self.patch_session = patch_entry.make_session(site, self.window)
@@ -246,10 +249,8 @@ class GuiSession(QObject):
 
     def _may_replace_site(self) -> bool:
         """Before the shown site is replaced (a host was edited, the demo opened): not
-        while a patch run executes in this window (replacing the site would stop it). The
-        seam has no "busy" question; the session's run controller answers it."""
-        controller = getattr(self.patch_session, "controller", None)
-        return not bool(getattr(controller, "running", False))
+        while a patch run executes in this window (replacing the site would stop it)."""
+        return not bool(getattr(self.patch_session, "executing", False))
 
     def _drop_site(self) -> bool:
         """Shut the current patch session down and close the current site (bounded)."""
@@ -267,6 +268,7 @@ class GuiSession(QObject):
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
+        clean = self._close_history() and clean
         self.window.clear_banners()     # they spoke about the site that is gone
         return clean
 
@@ -281,7 +283,37 @@ class GuiSession(QObject):
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
-        return clean
+        return self._close_history() and clean
+
+    # -- the history file ------------------------------------------------------------------
+
+    def _open_history(self, site: Any, workers: list) -> None:
+        """Every poll of ``site`` also goes into its history file (the demo's own under
+        ``demo/``), written in batches by the writer's thread; the graphs read 1 day /
+        7 days / 90 days from it. A file that cannot be opened costs only those ranges."""
+        from . import paths
+        from .core.historydb import HistoryDbError, HistoryWriter, history_file
+        from .ui import stored_history
+        self._close_history()
+        path = history_file(paths.demo_data_dir() if site.simulated else paths.data_dir())
+        try:
+            writer = HistoryWriter(path)
+        except (HistoryDbError, OSError) as exc:
+            log.warning("the history file cannot be used: %s", exc)
+            return
+        self.history_writer = writer
+        stored_history.set_store(path)
+        for worker in workers:
+            worker.history_writer = writer
+
+    def _close_history(self) -> bool:
+        """Write what is queued and close the file (bounded). True when done in time."""
+        from .ui import stored_history
+        writer, self.history_writer = self.history_writer, None
+        if writer is None:
+            return True
+        stored_history.set_store(None)
+        return writer.close(HISTORY_CLOSE_WAIT_S)
 
     def screenshot_and_quit(self, path: str) -> None:
         app = QApplication.instance()

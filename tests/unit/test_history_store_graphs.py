@@ -119,3 +119,38 @@ def test_the_vm_dialog_reads_seven_days_too(stored, qtbot) -> None:
     d.set_window(300)
     x, _ = points(d.cpu_curve)
     assert x.size == 60 and len(d.markers) == 0
+
+
+def test_the_window_s_poll_worker_queues_each_poll_and_its_findings(tmp_path: Path) -> None:
+    """What app.py wires: each HostWorker hands its snapshot and changed findings to the
+    site's HistoryWriter (queued, written by the writer's thread)."""
+    from hvconsole.core.detector import Detector
+    from hvconsole.core.historydb import HistoryReader, HistoryWriter
+    from hvconsole.ui.host_worker import HostWorker
+
+    snaps = [poll(END + timedelta(seconds=5 * i), 40.0) for i in range(3)]
+    lost = [Snapshot(host="HV01", polled_at=END + timedelta(seconds=15 + 5 * i), reachable=True,
+                     resources=snaps[0].resources, vm_query=VmQuery(ok=True),
+                     vms=(VmSample(id=VM, name="SQL-01", state="Running", heartbeat="LostCommunication",
+                                   cpu_pct=0.0, memory_assigned_mb=8192, memory_demand_mb=6000),))
+            for i in range(10)]
+    queue = snaps + lost
+
+    class Collector:
+        def poll(self, cancel=None):
+            return queue.pop(0)
+
+        def close(self):
+            pass
+
+    worker = HostWorker("HV01", "hv01.example.test", collector_factory=Collector, detector_factory=Detector)
+    writer = HistoryWriter(tmp_path / "history.sqlite", flush_interval_s=0.05)
+    worker.history_writer = writer
+    for _ in range(13):
+        worker.poll_once()
+    assert writer.flush(30) and writer.close()
+    with HistoryReader(tmp_path / "history.sqlite") as r:
+        times, cpu = r.read(r.host("HV01"), END.timestamp(), END.timestamp() + 120).field("cpu_total_pct")
+        assert len(times) == 13 and cpu[0] == 40.0
+        kinds = {m.kind for m in r.markers("HV01", 0, 2e9, categories=("finding",))}
+        assert kinds & {"heartbeat-lost", "heartbeat-lost-cpu-flat"}
