@@ -26,7 +26,8 @@ A label value is what Windows reported, cut to 128 characters; the library escap
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -38,6 +39,88 @@ from hvconsole.core.enums import HEARTBEAT_OK, HEARTBEATS, VM_STATES
 DEFAULT_MAX_VMS = 5000
 LABEL_MAX = 128
 MB = 1024 * 1024
+
+
+# (key, name, help, labels) of every gauge family, in exposition order.
+_H = ("host",)
+_V = ("host", "vm", "vm_id")
+GAUGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("up", "hvconsole_host_up",
+     "1 when the host answered its newest poll, 0 when it did not",
+     _H),
+    ("poll", "hvconsole_host_poll_duration_seconds",
+     "How long the newest poll of the host took",
+     _H),
+    ("polled", "hvconsole_host_last_poll_timestamp_seconds",
+     "When the agent finished its newest poll of the host (the agent's clock, Unix time)",
+     _H),
+    ("cpu", "hvconsole_host_cpu_usage_ratio",
+     "Host CPU use, all logical processors (Hyper-V Hypervisor Logical Processor, 0-1)",
+     _H),
+    ("mem_total", "hvconsole_host_memory_total_bytes",
+     "Host physical memory",
+     _H),
+    ("mem_avail", "hvconsole_host_memory_available_bytes",
+     "Host memory available",
+     _H),
+    ("rd", "hvconsole_host_storage_read_bytes_per_second",
+     "Host disk reads, as the host measured them",
+     _H),
+    ("wr", "hvconsole_host_storage_write_bytes_per_second",
+     "Host disk writes, as the host measured them",
+     _H),
+    ("lat", "hvconsole_host_storage_latency_seconds",
+     "Host disk latency",
+     _H),
+    ("rx", "hvconsole_host_network_receive_bytes_per_second",
+     "Host network receive",
+     _H),
+    ("tx", "hvconsole_host_network_transmit_bytes_per_second",
+     "Host network transmit",
+     _H),
+    ("vmms", "hvconsole_host_vmms_responding",
+     "1 when the VM query answered (VMMS responsive), 0 when it failed",
+     _H),
+    ("vms", "hvconsole_host_vms",
+     "VMs on the host in its newest answered poll",
+     _H),
+    ("reboot", "hvconsole_host_pending_reboot",
+     "1 when Windows says the host needs a reboot",
+     _H),
+    ("update", "hvconsole_host_update_needed",
+     "1 when the update catalog lists an update this host needs (or needs a reboot to finish)",
+     _H),
+    ("compl", "hvconsole_host_compliance",
+     "The host's compliance against the update catalog (1 for its status)",
+     (*_H, "status")),
+    ("os", "hvconsole_host_os_info",
+     "The host's Windows build (constant 1)",
+     (*_H, "build")),
+    ("state", "hvconsole_vm_state",
+     "1 for the VM's current state (Get-VM State)",
+     (*_V, "state")),
+    ("hb", "hvconsole_vm_heartbeat",
+     "1 for the VM's current heartbeat status (Unknown: no heartbeat integration)",
+     (*_V, "status")),
+    ("hb_ok", "hvconsole_vm_heartbeat_ok",
+     "1 when the guest's heartbeat is OK, 0 when it is lost or in error (absent without one)",
+     _V),
+    ("vcpu", "hvconsole_vm_cpu_usage_ratio",
+     "VM CPU use (0-1 of its virtual processors)",
+     _V),
+    ("vmem", "hvconsole_vm_memory_assigned_bytes",
+     "Memory assigned to the VM",
+     _V),
+    ("vdem", "hvconsole_vm_memory_demand_bytes",
+     "The VM's memory demand",
+     _V),
+    ("up_s", "hvconsole_vm_uptime_seconds",
+     "VM uptime as Hyper-V reports it",
+     _V),
+    ("finding", "hvconsole_finding_active",
+     "1 for each active finding of the freeze detector (vm is empty for a host finding)",
+     ("host", "vm", "kind", "severity")),
+)
 
 
 def label(value: Any) -> str:
@@ -65,38 +148,13 @@ class AgentCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         states = self.runner.states()
-        H = ["host"]
-        V = ["host", "vm", "vm_id"]
-        g = {
-            "up": GaugeMetricFamily("hvconsole_host_up", "1 when the host answered its newest poll, 0 when it did not", labels=H),
-            "poll": GaugeMetricFamily("hvconsole_host_poll_duration_seconds", "How long the newest poll of the host took", labels=H),
-            "polled": GaugeMetricFamily("hvconsole_host_last_poll_timestamp_seconds", "When the agent finished its newest poll of the host (the agent's clock, Unix time)", labels=H),
-            "cpu": GaugeMetricFamily("hvconsole_host_cpu_usage_ratio", "Host CPU use, all logical processors (Hyper-V Hypervisor Logical Processor, 0-1)", labels=H),
-            "mem_total": GaugeMetricFamily("hvconsole_host_memory_total_bytes", "Host physical memory", labels=H),
-            "mem_avail": GaugeMetricFamily("hvconsole_host_memory_available_bytes", "Host memory available", labels=H),
-            "rd": GaugeMetricFamily("hvconsole_host_storage_read_bytes_per_second", "Host disk reads, as the host measured them", labels=H),
-            "wr": GaugeMetricFamily("hvconsole_host_storage_write_bytes_per_second", "Host disk writes, as the host measured them", labels=H),
-            "lat": GaugeMetricFamily("hvconsole_host_storage_latency_seconds", "Host disk latency", labels=H),
-            "rx": GaugeMetricFamily("hvconsole_host_network_receive_bytes_per_second", "Host network receive", labels=H),
-            "tx": GaugeMetricFamily("hvconsole_host_network_transmit_bytes_per_second", "Host network transmit", labels=H),
-            "vmms": GaugeMetricFamily("hvconsole_host_vmms_responding", "1 when the VM query answered (VMMS responsive), 0 when it failed", labels=H),
-            "vms": GaugeMetricFamily("hvconsole_host_vms", "VMs on the host in its newest answered poll", labels=H),
-            "reboot": GaugeMetricFamily("hvconsole_host_pending_reboot", "1 when Windows says the host needs a reboot", labels=H),
-            "update": GaugeMetricFamily("hvconsole_host_update_needed", "1 when the update catalog lists an update this host needs (or needs a reboot to finish)", labels=H),
-            "compl": GaugeMetricFamily("hvconsole_host_compliance", "The host's compliance against the update catalog (1 for its status)", labels=H + ["status"]),
-            "os": GaugeMetricFamily("hvconsole_host_os_info", "The host's Windows build (constant 1)", labels=H + ["build"]),
-            "state": GaugeMetricFamily("hvconsole_vm_state", "1 for the VM's current state (Get-VM State)", labels=V + ["state"]),
-            "hb": GaugeMetricFamily("hvconsole_vm_heartbeat", "1 for the VM's current heartbeat status (Unknown: no heartbeat integration)", labels=V + ["status"]),
-            "hb_ok": GaugeMetricFamily("hvconsole_vm_heartbeat_ok", "1 when the guest's heartbeat is OK, 0 when it is lost or in error (absent without one)", labels=V),
-            "vcpu": GaugeMetricFamily("hvconsole_vm_cpu_usage_ratio", "VM CPU use (0-1 of its virtual processors)", labels=V),
-            "vmem": GaugeMetricFamily("hvconsole_vm_memory_assigned_bytes", "Memory assigned to the VM", labels=V),
-            "vdem": GaugeMetricFamily("hvconsole_vm_memory_demand_bytes", "The VM's memory demand", labels=V),
-            "up_s": GaugeMetricFamily("hvconsole_vm_uptime_seconds", "VM uptime as Hyper-V reports it", labels=V),
-            "finding": GaugeMetricFamily("hvconsole_finding_active", "1 for each active finding of the freeze detector (vm is empty for a host finding)", labels=["host", "vm", "kind", "severity"]),
-        }
+        H = list(_H)
+        g = {key: GaugeMetricFamily(name, help_, labels=list(labels)) for key, name, help_, labels in GAUGES}
         polls = CounterMetricFamily("hvconsole_agent_polls", "Polls the agent finished, per host", labels=H)
-        fails = CounterMetricFamily("hvconsole_agent_poll_failures", "Polls that did not reach the host or failed", labels=H)
-        skipped = GaugeMetricFamily("hvconsole_agent_vms_not_exported", "VMs left out of the per-VM metrics by the agent's --max-vms limit")
+        fails = CounterMetricFamily("hvconsole_agent_poll_failures", "Polls that did not reach the host or failed",
+                                    labels=H)
+        skipped = GaugeMetricFamily("hvconsole_agent_vms_not_exported",
+                                    "VMs left out of the per-VM metrics by the agent's --max-vms limit")
         info = GaugeMetricFamily("hvconsole_agent_info", "The agent's version (constant 1)", labels=["version"])
         info.add_metric([label(self.version)], 1)
 
@@ -159,8 +217,8 @@ class AgentCollector(Collector):
     @staticmethod
     def _vm(g: dict[str, Any], host: str, vm: Any) -> None:
         labels = [host, label(vm.name), label(vm.id)]
-        g["state"].add_metric(labels + [_closed(vm.state, VM_STATES)], 1)
-        g["hb"].add_metric(labels + [_closed(vm.heartbeat, HEARTBEATS)], 1)
+        g["state"].add_metric([*labels, _closed(vm.state, VM_STATES)], 1)
+        g["hb"].add_metric([*labels, _closed(vm.heartbeat, HEARTBEATS)], 1)
         if vm.heartbeat is not None and vm.heartbeat in HEARTBEATS and vm.heartbeat != "Disabled":
             g["hb_ok"].add_metric(labels, 1 if vm.heartbeat in HEARTBEAT_OK else 0)
         if vm.cpu_pct is not None:

@@ -132,7 +132,7 @@ def _serve(site: Any, args: argparse.Namespace, host: str, port: int, stop: thre
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AgentCollector(runner, max_vms=args.max_vms, version=__version__))
     try:
-        server, thread = start_http_server(port, addr=host, registry=registry)
+        server, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         say(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
         if writer is not None:

@@ -21,7 +21,7 @@ import math
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,7 +91,7 @@ def parse_when(text: str, now: float) -> float:
     except ValueError:
         raise ValueError(f"{text!r} is neither an ISO 8601 time nor a duration like 90m, 24h or 7d") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -144,7 +144,7 @@ def run_export(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _num(v: float) -> float | None:
@@ -210,7 +210,7 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from hvconsole.core.historydb import HistoryDbError, history_file
     from hvconsole.core.historydb.schema import connect
     from hvconsole.core.historydb.synthetic import SeedFreeze, SeedHost, SeedVm, seed
-    from hvconsole.sim.demo import FREEZE_VM, build_demo_site   # the demo's hosts and VMs (model only)
+    from hvconsole.sim.demo import FREEZE_VM, build_demo_site  # the demo's hosts and VMs (model only)
 
     path = history_file(paths.demo_data_dir())
     if path.exists():

@@ -13,12 +13,13 @@ that a newer request has made stale. No store: the graphs show the hour they hol
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThreadPool, Qt
+from PySide6.QtCore import QObject, Qt, QThreadPool
 
 from .background import TaskRunner
 from .formatting import plain_tooltip

@@ -19,9 +19,10 @@ import logging
 import math
 import sqlite3
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,9 +92,13 @@ class _Acc:
         mins, means, maxs = [], [], []
         for i, n in enumerate(self.ns):
             if n:
-                mins.append(self.mins[i]); maxs.append(self.maxs[i]); means.append(self.sums[i] / n)
+                mins.append(self.mins[i])
+                maxs.append(self.maxs[i])
+                means.append(self.sums[i] / n)
             else:
-                mins.append(NAN); maxs.append(NAN); means.append(NAN)
+                mins.append(NAN)
+                maxs.append(NAN)
+                means.append(NAN)
         return mins, means, maxs, list(self.ns)
 
 
@@ -216,7 +221,7 @@ class Ingest:
             self._flush_raw(s)
             s.raw_start, s.raw_offsets, s.raw_values = start, [], []
             self._load_raw(s)
-        s.raw_offsets.append(int(round((t - start) * 1000)))
+        s.raw_offsets.append(round((t - start) * 1000))
         s.raw_values.append(vals)
         s.raw_dirty = True
         # the minute
@@ -334,6 +339,7 @@ class Ingest:
             sid = self.conn.execute(
                 "INSERT INTO series (kind, key, host, name, last_seen) VALUES (?, ?, ?, ?, ?)",
                 (kind, key, host, name, t)).lastrowid
+            assert sid is not None   # an INSERT into a rowid table always sets it
         else:
             sid = row[0]
             self.conn.execute("UPDATE series SET host=?, name=?, last_seen=? WHERE id=?", (host, name, t, sid))

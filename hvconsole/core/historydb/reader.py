@@ -93,7 +93,7 @@ class HistoryReader:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "HistoryReader":
+    def __enter__(self) -> HistoryReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -141,7 +141,7 @@ class HistoryReader:
         return self._read_agg(series, tier, t0, t1)
 
     def _chunks(self, series: SeriesInfo, tier: Tier, t0: float, t1: float) -> list[tuple[int, bytes]]:
-        lo = int(math.floor(t0 / tier.chunk_s)) * tier.chunk_s
+        lo = math.floor(t0 / tier.chunk_s) * tier.chunk_s
         return self.conn.execute(
             "SELECT start, data FROM chunks WHERE series_id=? AND tier=? AND start>=? AND start<=? "
             "ORDER BY start", (series.id, tier.id, lo, int(t1))).fetchall()
@@ -166,8 +166,8 @@ class HistoryReader:
 
     def _read_agg(self, series: SeriesInfo, tier: Tier, t0: float, t1: float) -> SeriesRange:
         fields, kinds = fields_for(series.kind), kinds_for(series.kind)
-        first = int(math.floor(t0 / tier.step_s))
-        last = int(math.floor(t1 / tier.step_s))
+        first = math.floor(t0 / tier.step_s)
+        last = math.floor(t1 / tier.step_s)
         n = max(0, last - first + 1)
         counts = np.zeros(n, dtype=np.int64)
         stats = np.full((len(fields), 3, n), np.nan)

@@ -18,9 +18,10 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..snapshot import Snapshot
 from .ingest import Annotation, Ingest
