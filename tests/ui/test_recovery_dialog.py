@@ -8,6 +8,7 @@ shown as plain text. Host actions are counted in the simulated host."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -109,6 +110,8 @@ def test_frozen_demo_vm_recovered_and_verified(qtbot, demo):
     assert len(asked) >= 3 and "finding has cleared" in dialog.log_lines[-1]
     assert dialog.before_after.text().startswith("Before: Running, heartbeat Lost Communication")
     assert "After: Running, heartbeat OK" in dialog.before_after.text()
+    # Uptime reads as an admin says it ("18 d 13 h", "4 min"), never as raw seconds.
+    assert not re.search(r"uptime \d{3,} s", dialog.before_after.text()), dialog.before_after.text()
     assert actions(demo, "HV01", vm_id) == ["turn_off", "start"]
     assert registry.windows() == []                   # the detector is silenced only while a step runs
     json_path, html_path = dialog.engine.record_paths

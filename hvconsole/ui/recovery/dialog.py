@@ -28,6 +28,7 @@ from hvconsole.core.recovery import rules
 from hvconsole.core.recovery.observe import Observation
 
 from ..background import TaskRunner
+from ..formatting import format_duration, format_pct
 
 log = logging.getLogger(__name__)
 
@@ -364,8 +365,11 @@ class RecoveryDialog(QDialog):
             return
 
         def line(o: Mapping[str, Any]) -> str:
-            return (f"{o.get('state')}, heartbeat {o.get('heartbeat') or 'none'}, uptime {o.get('uptime_s')} s, "
-                    f"CPU {o.get('cpu_pct')} %")
+            uptime = o.get("uptime_s")
+            cpu = o.get("cpu_pct")
+            return (f"{o.get('state')}, heartbeat {o.get('heartbeat') or 'none'}, "
+                    f"uptime {format_duration(uptime if isinstance(uptime, (int, float)) else None)}, "
+                    f"CPU {format_pct(cpu if isinstance(cpu, (int, float)) else None)}")
         self.before_after.setText(f"Before: {line(reads[0])}\nAfter: {line(reads[-1])}")
 
     def _log(self, text: str) -> None:
