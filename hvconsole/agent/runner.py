@@ -155,16 +155,18 @@ class AgentRunner:
             self._on_result(result)
 
 
-def site_workers(site: Any, *, poll_interval_s: float, timeout_s: float = 10.0) -> list[Any]:
+def site_workers(site: Any, *, poll_interval_s: float, timeout_s: float = 10.0,
+                 catalog: Any = None) -> list[Any]:
     """One HostWorker per host of ``site`` (a :class:`hvconsole.site.Site`), built exactly
     as the window builds them (hvconsole/app.py ``site_workers``, which lives in a Qt
     module): the site's clock stamps ``polled_at``; one maintenance feed and one catalog
-    shared by all; the history spaced in the hosts' time."""
+    (``catalog``, default: the site catalog) shared by all; the history spaced in the
+    hosts' time. app.py's ``site_workers`` can be this function (one code path)."""
     from hvconsole.ui.host_compliance import CatalogSource
     from hvconsole.ui.host_worker import worker_for_target
     from hvconsole.ui.maintenance_feed import MaintenanceFeed
 
-    feed, catalog = MaintenanceFeed(), CatalogSource()
+    feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
     history_interval_s = poll_interval_s * (site.speed if site.clock is not None else 1.0)
     return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=history_interval_s,
                               clock=site.clock, maintenance=feed, catalog=catalog)
