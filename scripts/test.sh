@@ -45,6 +45,12 @@ else echo "note: no krb5-config (libkrb5-dev): Kerberos support not installed, i
 
 echo "== import contracts"
 .venv/bin/lint-imports
+# Lint and type-check the packages that pass them (docs/house-rules.md); the paths and rules
+# are in pyproject.toml ([tool.ruff], [tool.mypy]).
+echo "== ruff"
+.venv/bin/ruff check hvconsole/core hvconsole/remote
+echo "== mypy"
+.venv/bin/mypy
 echo "== tests"
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest "$@"

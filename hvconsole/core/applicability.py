@@ -15,8 +15,9 @@ applicable, because "patch it" is the safe side of not knowing).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from .snapshot import Snapshot
 
@@ -31,7 +32,7 @@ class HostFacts:
     bitlocker_csvs: int | None            # None: unknown (or not a cluster node)
 
     @classmethod
-    def from_snapshot(cls, snap: Snapshot) -> "HostFacts":
+    def from_snapshot(cls, snap: Snapshot) -> HostFacts:
         known = snap.vm_query is None or snap.vm_query.ok
         return cls(vms=tuple((vm.name, vm.confidential, vm.is_clustered) for vm in snap.vms),
                    vms_known=known and snap.reachable,
@@ -39,7 +40,7 @@ class HostFacts:
                    bitlocker_csvs=None if snap.cluster is None else snap.cluster.bitlocker_csvs)
 
     @classmethod
-    def from_preflight(cls, doc: Mapping[str, Any]) -> "HostFacts":
+    def from_preflight(cls, doc: Mapping[str, Any]) -> HostFacts:
         vms = tuple((str(vm.get("name")), _opt_bool(vm.get("confidential")), _opt_bool(vm.get("is_clustered")))
                     for vm in doc.get("vms") or [] if isinstance(vm, Mapping))
         cluster = doc.get("cluster")
@@ -135,5 +136,5 @@ def evaluate(names: Iterable[str], facts: HostFacts) -> Verdict:
     return Verdict(True, "; ".join(v.reason for v in verdicts))
 
 
-def _opt_bool(value: Any) -> bool | None:
+def _opt_bool(value: object) -> bool | None:
     return value if isinstance(value, bool) else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # Owner-only: the inventory holds no secret, but host names, accounts and the shape of
@@ -66,7 +66,7 @@ def move_aside(path: Path, reason: str, *, now: datetime | None = None) -> Path:
     restore, and the program can start afresh without destroying anything.
     """
     path = Path(path)
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.{reason}-{stamp}")
     counter = 1
     while target.exists():  # two failures within one second must not overwrite each other

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .applicability import CONDITIONS
 
@@ -93,7 +94,7 @@ class Catalog:
         return next((u for u in self.updates if u.kb == kb), None)
 
 
-def parse_catalog(doc: Any, origin: str) -> tuple[list[CatalogUpdate], list[CatalogError]]:
+def parse_catalog(doc: object, origin: str) -> tuple[list[CatalogUpdate], list[CatalogError]]:
     """Parse one catalog document; bad entries are returned as problems, not raised."""
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_ID:
         raise CatalogError(origin, f"not a catalog file (expected \"schema\": \"{SCHEMA_ID}\")")
@@ -137,7 +138,7 @@ def load_catalog(shipped: Path, user_dir: Path | None = None) -> Catalog:
     return Catalog(updates=tuple(ordered), problems=tuple(problems))
 
 
-def _update(raw: Any, where: str, origin: str) -> CatalogUpdate:
+def _update(raw: object, where: str, origin: str) -> CatalogUpdate:
     if not isinstance(raw, Mapping):
         raise CatalogError(where, "entry must be an object")
     kb = _text(raw, "kb", where).upper()
@@ -164,7 +165,7 @@ def _update(raw: Any, where: str, origin: str) -> CatalogUpdate:
     )
 
 
-def _condition(raw: Any, where: str) -> str:
+def _condition(raw: object, where: str) -> str:
     """One name from the applicability vocabulary; an unknown name is an error for the
     entry (a typo must not make a fix look applicable everywhere)."""
     if not isinstance(raw, str) or raw.strip() not in CONDITIONS:
@@ -173,7 +174,7 @@ def _condition(raw: Any, where: str) -> str:
     return raw.strip()
 
 
-def _target(raw: Any, where: str) -> BuildTarget:
+def _target(raw: object, where: str) -> BuildTarget:
     if not isinstance(raw, Mapping):
         raise CatalogError(where, "target must be an object")
     build, ubr = raw.get("build"), raw.get("min_ubr")
@@ -186,7 +187,7 @@ def _target(raw: Any, where: str) -> BuildTarget:
     return BuildTarget(product=str(raw.get("product") or ""), build=build, min_ubr=ubr, track=track)
 
 
-def _package(raw: Any, where: str) -> Package:
+def _package(raw: object, where: str) -> Package:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("file"), str) or not raw["file"].strip():
         raise CatalogError(where, "package needs a file name")
     name = raw["file"].strip()

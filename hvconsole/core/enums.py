@@ -9,8 +9,8 @@ PowerShell table is used here, because that is what ``Get-VM`` reports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 # Microsoft.HyperV.PowerShell.VMState. Values above ForceShutdown differ between Windows
 # versions, which is why the collector sends names; this table is the 2019+ numbering.

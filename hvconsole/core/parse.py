@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from . import enums
-from .snapshot import (SCHEMA_ID, ClusterInfo, CollectCost, HostEvent, HostResources, OsInfo, PollError,
-                       Snapshot, VmQuery, VmSample)
+from .snapshot import (
+    SCHEMA_ID,
+    ClusterInfo,
+    CollectCost,
+    HostEvent,
+    HostResources,
+    OsInfo,
+    PollError,
+    Snapshot,
+    VmQuery,
+    VmSample,
+)
 from .timeutil import parse_time
 
 T = TypeVar("T")
@@ -48,7 +59,7 @@ def parse_snapshot_json(text: str | bytes) -> Snapshot:
     return parse_snapshot(obj)
 
 
-def parse_snapshot(obj: Any) -> Snapshot:
+def parse_snapshot(obj: object) -> Snapshot:
     """Parse a decoded JSON object into a :class:`Snapshot`."""
     o = _obj(obj, "")
     schema = o.get("schema")
@@ -162,7 +173,7 @@ def _collect_cost(o: Mapping[str, Any], p: str) -> CollectCost:
                        probes_ms={k: v for k, v in probes.items() if v is not None and v >= 0})
 
 
-def _vm(raw: Any, p: str) -> VmSample:
+def _vm(raw: object, p: str) -> VmSample:
     o = _obj(raw, p)
     state = _enum(_req(o, "state", p), f"{p}.state", enums.VM_STATE_BY_INT, enums.VM_STATES, unknown=None)
     if state is None:
@@ -199,7 +210,7 @@ def _vm(raw: Any, p: str) -> VmSample:
     )
 
 
-def _event(raw: Any, p: str) -> HostEvent:
+def _event(raw: object, p: str) -> HostEvent:
     o = _obj(raw, p)
     level = _enum(_req(o, "level", p), f"{p}.level", enums.EVENT_LEVEL_BY_INT, enums.EVENT_LEVELS, unknown=None)
     if level not in enums.EVENT_LEVELS:
@@ -223,13 +234,13 @@ def _path(p: str, key: str) -> str:
     return f"{p}.{key}" if p else key
 
 
-def _obj(v: Any, p: str) -> Mapping[str, Any]:
+def _obj(v: object, p: str) -> Mapping[str, Any]:
     if not isinstance(v, Mapping):
         raise SnapshotFormatError(p, f"expected an object, got {_kind(v)}")
     return v
 
 
-def _list(v: Any, p: str) -> list[Any]:
+def _list(v: object, p: str) -> list[Any]:
     """A list, tolerating PS 5.1: a lone object, the value/Count wrapper, null or empty."""
     if v is None:
         return []
@@ -274,7 +285,7 @@ def _opt(o: Mapping[str, Any], key: str, p: str, conv: Callable[[Mapping[str, An
     return conv(_obj(v, path), path)
 
 
-def _str(v: Any, p: str) -> str | None:
+def _str(v: object, p: str) -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
@@ -287,16 +298,17 @@ def _str(v: Any, p: str) -> str | None:
     raise SnapshotFormatError(p, f"expected text, got {_kind(v)}")
 
 
-def _num(v: Any, p: str) -> float | None:
+def _num(v: object, p: str) -> float | None:
     if v is None:
         return None
     if isinstance(v, bool):
         raise SnapshotFormatError(p, "expected a number, got a boolean")
     if isinstance(v, str):
+        text = v
         try:
-            v = float(v.strip())
+            v = float(text.strip())
         except (ValueError, OverflowError):
-            raise SnapshotFormatError(p, f"expected a number, got {v[:40]!r}") from None
+            raise SnapshotFormatError(p, f"expected a number, got {text[:40]!r}") from None
     if not isinstance(v, (int, float)):
         raise SnapshotFormatError(p, f"expected a number, got {_kind(v)}")
     try:
@@ -308,16 +320,16 @@ def _num(v: Any, p: str) -> float | None:
     return f
 
 
-def _int(v: Any, p: str) -> int | None:
+def _int(v: object, p: str) -> int | None:
     f = _num(v, p)
     if f is None:
         return None
     if abs(f) > 2**63:
         raise SnapshotFormatError(p, "number out of range")
-    return int(round(f))
+    return round(f)
 
 
-def _bool(v: Any, p: str) -> bool | None:
+def _bool(v: object, p: str) -> bool | None:
     if v is None or isinstance(v, bool):
         return v
     if isinstance(v, int) and v in (0, 1):
@@ -327,7 +339,7 @@ def _bool(v: Any, p: str) -> bool | None:
     raise SnapshotFormatError(p, f"expected true or false, got {_kind(v)}")
 
 
-def _time(v: Any, p: str) -> datetime | None:
+def _time(v: object, p: str) -> datetime | None:
     if v is None:
         return None
     if isinstance(v, Mapping) and "DateTime" in v:  # PS 5.1 sometimes wraps with value/DateTime
@@ -338,7 +350,7 @@ def _time(v: Any, p: str) -> datetime | None:
         raise SnapshotFormatError(p, str(exc)) from None
 
 
-def _uptime(v: Any, p: str) -> int | None:
+def _uptime(v: object, p: str) -> int | None:
     if isinstance(v, Mapping):  # a TimeSpan serialised whole
         if "TotalSeconds" in v:
             v = v["TotalSeconds"]
@@ -353,7 +365,7 @@ def _uptime(v: Any, p: str) -> int | None:
     return n
 
 
-def _enum(v: Any, p: str, by_int: Mapping[int, str], names: frozenset[str], *, unknown: str | None) -> str | None:
+def _enum(v: object, p: str, by_int: Mapping[int, str], names: frozenset[str], *, unknown: str | None) -> str | None:
     """A name from ``names``; integers through ``by_int``. Unknown values become
     ``unknown`` (or, when that is None, are kept as given if text) rather than failing a
     whole poll on a value a newer Windows added."""
@@ -386,7 +398,7 @@ def _enum(v: Any, p: str, by_int: Mapping[int, str], names: frozenset[str], *, u
     raise SnapshotFormatError(p, f"expected a name, got {_kind(v)}")
 
 
-def _kind(v: Any) -> str:
+def _kind(v: object) -> str:
     if v is None:
         return "null"
     return {dict: "an object", list: "a list", str: "text", bool: "a boolean",

@@ -7,9 +7,10 @@ Field names follow ``contracts/snapshot-v1.schema.json`` one to one, so that
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from .timeutil import format_time
 

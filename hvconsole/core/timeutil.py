@@ -7,16 +7,16 @@ offset suffix, ``\\/Date(ms+0100)\\/``); the parser accepts that form too.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # .NET's DateTime.MaxValue in epoch ms has 15 digits; anything much longer is not a time
 # (and int() of a 4,300-digit string would raise an error of its own).
 _MAX_MS_DIGITS = 18
 
 
-def parse_time(text: str) -> datetime:
+def parse_time(text: object) -> datetime:
     """Return an aware UTC datetime, or raise ValueError with a readable reason (also for a
     well-formed time outside what a datetime can hold, e.g. year 1 with a positive offset,
     which would otherwise raise OverflowError or the platform's OSError)."""
@@ -46,9 +46,9 @@ def parse_time(text: str) -> datetime:
         raise ValueError(f"not an ISO-8601 time: {text[:40]!r}") from None
     if dt.tzinfo is None:
         # A time without a zone from a host is taken as UTC: the collector writes UTC.
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     try:
-        return dt.astimezone(timezone.utc)
+        return dt.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
         raise ValueError(f"time out of range: {text[:40]!r}") from None
 
@@ -56,8 +56,8 @@ def parse_time(text: str) -> datetime:
 def format_time(dt: datetime) -> str:
     """ISO-8601 UTC with millisecond precision and a ``Z``."""
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    dt = dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    dt = dt.astimezone(UTC)
     # Not strftime("%Y"): glibc writes year 1 as "1", not "0001", and the result would not
     # parse back. Year 1 is real input: PowerShell's DateTime.MinValue, /Date(-62135596800000)/.
     return (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
@@ -65,4 +65,4 @@ def format_time(dt: datetime) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -9,8 +9,9 @@ the caller asked for strict reading.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Callable, Iterator
+from typing import IO
 
 from .parse import SnapshotFormatError, parse_snapshot_json
 from .snapshot import Snapshot

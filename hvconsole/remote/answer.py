@@ -49,7 +49,7 @@ def json_document(result: ScriptResult, *, host: str, script: str) -> dict[str, 
     return doc
 
 
-def _hvc_error_text(err: Any) -> str:
+def _hvc_error_text(err: object) -> str:
     if isinstance(err, dict):
         message = str(err.get("message") or "no message").strip()
         where = err.get("where")

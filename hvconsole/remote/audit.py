@@ -14,12 +14,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Callable, Iterable
 
 from hvconsole.core.catalog import CatalogUpdate
-from hvconsole.core.health import (AuditContext, AuditFormatError, HealthThresholds, HostAudit, LiveView,
-                                   judge_host, parse_audit)
+from hvconsole.core.health import (
+    AuditContext,
+    AuditFormatError,
+    HealthThresholds,
+    HostAudit,
+    LiveView,
+    judge_host,
+    parse_audit,
+)
 from hvconsole.core.health.patching import compliance_for
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import utcnow
@@ -113,8 +120,8 @@ def judged(audit: HostAudit, thresholds: HealthThresholds, *, now: datetime, sna
                            in_maintenance=in_maintenance, live=live)
     judgement = judge_host(audit.host, audit.facts, thresholds, context)
     if snapshot is None:
-        judgement = type(judgement)(judgement.host, judgement.problems, judgement.skipped + (
-            "host-below-target: no snapshot of the host to decide its compliance",))
+        no_snapshot = "host-below-target: no snapshot of the host to decide its compliance"
+        judgement = type(judgement)(judgement.host, judgement.problems, (*judgement.skipped, no_snapshot))
     return HostAudit(audit.host, audit.audited_at, audit.error_kind, audit.error_message, audit.answer,
                      audit.facts, judgement)
 

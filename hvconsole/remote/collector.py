@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from hvconsole.core.parse import SnapshotFormatError, parse_snapshot
 from hvconsole.core.snapshot import SCHEMA_ID, Snapshot, unreachable
@@ -44,7 +44,7 @@ def snapshot_from_answer(doc: dict, host: str, polled_at: datetime) -> tuple[Sna
     bookmark = None
     if raw is not None:
         try:
-            bookmark = format_time(parse_time(raw))  # type: ignore[arg-type]
+            bookmark = format_time(parse_time(raw))
         except ValueError:
             log.warning("%s: ignoring a malformed events bookmark", host)
     return snap, bookmark

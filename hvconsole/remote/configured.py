@@ -10,11 +10,10 @@ this off the GUI thread. A host without a saved password is reported, not guesse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from hvconsole import paths
-from hvconsole.core.inventory import InventoryStore, Transport
-from hvconsole.core.inventory.book import HostBook, PasswordStore
+from hvconsole.core.inventory import Host, InventoryStore, Transport
+from hvconsole.core.inventory.book import HostBook, Password, PasswordStore
 from hvconsole.credentials import CredentialStoreError, KeyringUnavailableError, open_store
 
 from .probe import target_for
@@ -83,8 +82,9 @@ def load_configured(book: HostBook | None = None, *, only: list[str] | None = No
     return site
 
 
-def _add_host(site: ConfiguredSite, book: HostBook, host: Any) -> None:
+def _add_host(site: ConfiguredSite, book: HostBook, host: Host) -> None:
     """One host in, or one problem naming it: nothing about one host stops the others."""
+    password: Password | str | None
     try:
         password = book.password(host)
     except CredentialStoreError as exc:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from hvconsole.core.inventory import Host, Transport
+from hvconsole.core.inventory.book import Password
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, parse_time, utcnow
 
@@ -195,7 +197,7 @@ def host_for_target(target: Target) -> Host:
                 verify_tls=verify)
 
 
-def run_doctor(host: Host, password: Any, *, clock: Callable[[], datetime] = utcnow,
+def run_doctor(host: Host, password: Password | str, *, clock: Callable[[], datetime] = utcnow,
                cancel: CancelToken | None = None, timeouts: DoctorTimeouts = DoctorTimeouts(),
                on_result: Callable[[CheckResult], None] | None = None,
                session_factory: Callable[[Target], HostSession] | None = None) -> DoctorReport:
@@ -207,7 +209,7 @@ def run_doctor(host: Host, password: Any, *, clock: Callable[[], datetime] = utc
 
 
 class _DoctorRun:
-    def __init__(self, host: Host, password: Any, clock: Callable[[], datetime], cancel: CancelToken | None,
+    def __init__(self, host: Host, password: Password | str, clock: Callable[[], datetime], cancel: CancelToken | None,
                  timeouts: DoctorTimeouts, on_result: Callable[[CheckResult], None] | None,
                  session_factory: Callable[[Target], HostSession] | None):
         self.host, self.password, self.clock, self.cancel = host, password, clock, cancel
@@ -471,7 +473,7 @@ class _DoctorRun:
         if doc is None:
             return self._emit("quotas", Verdict.FAIL, f"the quotas could not be read: {self.doctor_error}",
                               "see the Windows PowerShell event log on the host", "script-failed")
-        winrm = doc.get("winrm") if isinstance(doc.get("winrm"), Mapping) else {}
+        winrm = doc["winrm"] if isinstance(doc.get("winrm"), Mapping) else {}
         shells, idle = _int(winrm.get("max_shells_per_user")), _int(winrm.get("idle_timeout_ms"))
         ops = _int(winrm.get("max_concurrent_operations_per_user"))
         if shells is None or idle is None:
@@ -612,7 +614,7 @@ def _int(value: Any) -> int | None:
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs} s" if secs else f"{minutes} min"
 
 

@@ -51,7 +51,7 @@ def check_listener(host: Host, timeout_s: float) -> ListenerFinding:
     where = f"{host.address}:{host.effective_port}"
     try:
         status, offered = _anonymous_post(host, timeout_s)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return ListenerFinding(False, "no-answer", f"{where} accepted TCP but sent no HTTP answer within "
                                f"{timeout_s:.0f} s", "the WinRM service or the host may be hung or overloaded: "
                                "check it from its console and restart WinRM (`Restart-Service WinRM`)")
@@ -109,9 +109,9 @@ def _speaks_tls(host: Host, timeout_s: float) -> bool:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host.address.split("%", 1)[0], host.effective_port), timeout=timeout_s) as raw:
-            with context.wrap_socket(raw):
-                return True
+        address = (host.address.split("%", 1)[0], host.effective_port)
+        with socket.create_connection(address, timeout=timeout_s) as raw, context.wrap_socket(raw):
+            return True
     except (OSError, ssl.SSLError):
         return False
 

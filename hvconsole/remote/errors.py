@@ -15,12 +15,18 @@ import re
 import socket
 import ssl
 import xml.etree.ElementTree as ET
-from typing import Iterator
+from collections.abc import Iterator
+from typing import TypeVar
 
 import requests
 import urllib3.exceptions as u3
-from winrm.exceptions import (AuthenticationError, WinRMError, WinRMOperationTimeoutError,
-                              WinRMTransportError, WSManFaultError)
+from winrm.exceptions import (
+    AuthenticationError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
 
 from hvconsole.core.enums import ERROR_KINDS
 
@@ -72,13 +78,13 @@ class RemoteError(Exception):
     def __repr__(self) -> str:
         return f"RemoteError({self.kind!r}, {self.message!r}, wsman_code={self.wsman_code})"
 
-    def with_elapsed(self, elapsed_ms: int) -> "RemoteError":
+    def with_elapsed(self, elapsed_ms: int) -> RemoteError:
         """This error with the call's duration filled in (kept if already known)."""
         if self.elapsed_ms is None:
             self.elapsed_ms = elapsed_ms
         return self
 
-    def scrubbed(self, *secrets: str | None) -> "RemoteError":
+    def scrubbed(self, *secrets: str | None) -> RemoteError:
         """This error with every given secret removed from the message."""
         self.message = scrub(self.message, *secrets)
         self.args = (self.message,)
@@ -271,7 +277,7 @@ def classify_kerberos(exc: BaseException, *, host: str = "the host") -> RemoteEr
     if server is not None:
         return RemoteError("auth", f"the domain knows no service principal {server.group(1)} for {host}",
                            cause=KRB_UNKNOWN_SPN)
-    if any(t in lowered for t in _NO_TICKET_TEXTS) or "client" in lowered and "not found in kerberos" in lowered:
+    if any(t in lowered for t in _NO_TICKET_TEXTS) or ("client" in lowered and "not found in kerberos" in lowered):
         who = _CLIENT_PRINCIPAL.search(text)
         whom = f" for {who.group(1)}" if who else ""
         return RemoteError("auth", f"this computer has no Kerberos ticket{whom} to log on to {host} with",
@@ -315,7 +321,10 @@ def _causes(exc: BaseException, depth: int = 0) -> Iterator[BaseException]:
             yield from _causes(inner, depth + 1)
 
 
-def _first(causes: list[BaseException], *types: type) -> BaseException | None:
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _first(causes: list[BaseException], *types: type[_E]) -> _E | None:
     for c in causes:
         if isinstance(c, types):
             return c

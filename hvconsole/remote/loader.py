@@ -14,9 +14,10 @@ import base64
 import gzip
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 ENV_PREFIX = "HVC_SCRIPT_"
 # Encoded parameters longer than this go through stdin instead of the command line.
@@ -39,7 +40,8 @@ _LOADER = (
     "$ErrorActionPreference='Stop';$ProgressPreference='SilentlyContinue';"
     "try{{[Console]::OutputEncoding=New-Object System.Text.UTF8Encoding $false}}catch{{}};"
     "$b=$env:{var};"
-    "if(-not $b){{[Console]::Out.Write('{{\"hvc_error\":{{\"message\":\"script {var} is not loaded in this shell\"}}}}');exit 86}};"
+    "if(-not $b){{[Console]::Out.Write("
+    "'{{\"hvc_error\":{{\"message\":\"script {var} is not loaded in this shell\"}}}}');exit 86}};"
     "$m=New-Object System.IO.MemoryStream(,[System.Convert]::FromBase64String($b));"
     "$z=New-Object System.IO.Compression.GZipStream($m,[System.IO.Compression.CompressionMode]::Decompress);"
     "$s=(New-Object System.IO.StreamReader($z,[System.Text.Encoding]::UTF8)).ReadToEnd();"

@@ -26,18 +26,27 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import winrm.transport
 
 from ..core.inventory import Host, Transport
+from ..core.inventory.book import Password
 from . import answer, trust
-from .errors import (KRB_CLOCK_SKEW, KRB_MUTUAL, KRB_NO_KDC, KRB_NO_TICKET, KRB_UNKNOWN_SPN,
-                     NTLM_NOT_OFFERED, RemoteError)
+from .errors import (
+    KRB_CLOCK_SKEW,
+    KRB_MUTUAL,
+    KRB_NO_KDC,
+    KRB_NO_TICKET,
+    KRB_UNKNOWN_SPN,
+    NTLM_NOT_OFFERED,
+    RemoteError,
+)
 from .session import HostSession
-from .target import CancelToken, Target
+from .target import CancelToken, Target, TransportName
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +140,22 @@ def kerberos_principal(username: str) -> str:
     ``CORP\\user`` becomes ``user`` in this PC's default realm (krb5.conf
     ``default_realm``; on a domain member, its own domain), since a NetBIOS domain name is
     not a realm."""
-    domain, sep, user = username.rpartition("\\")
+    _domain, sep, user = username.rpartition("\\")
     if sep:
         return user
     user, sep, realm = username.rpartition("@")
     return f"{user}@{realm.upper()}" if sep else username
 
 
-def target_for(host: Host, password: Any) -> Target:
+# The inventory's transport as pywinrm names it: HTTPS is NTLM inside TLS, Basic inside TLS
+# is pywinrm's "ssl"; the others carry the same name.
+_PYWINRM_TRANSPORT: dict[Transport, TransportName] = {
+    Transport.NTLM: "ntlm", Transport.KERBEROS: "kerberos", Transport.CREDSSP: "credssp",
+    Transport.HTTPS: "ntlm", Transport.HTTPS_BASIC: "ssl", Transport.PLAINTEXT: "plaintext",
+}
+
+
+def target_for(host: Host, password: Password | str) -> Target:
     """The remote :class:`Target` for an inventory host and its password (a
     :class:`hvconsole.credentials.Secret` or text).
 
@@ -147,8 +164,8 @@ def target_for(host: Host, password: Any) -> Target:
     ``kinit`` on Linux), as ``Enter-PSSession`` without ``-Credential`` does. The password
     still travels in the Target (for NTLM hosts it is needed, and it is scrubbed from every
     error message) but never leaves this process for a Kerberos host (docs/kerberos.md)."""
-    secret = password.reveal() if hasattr(password, "reveal") else str(password)
-    transport = {Transport.HTTPS: "ntlm", Transport.HTTPS_BASIC: "ssl"}.get(host.transport, host.transport.value)
+    secret = password if isinstance(password, str) else password.reveal()
+    transport = _PYWINRM_TRANSPORT[host.transport]
     username = kerberos_principal(host.username) if host.transport is Transport.KERBEROS else host.username
     return Target(name=host.name, url=host.url, username=username, password=secret,
                   transport=transport,
@@ -161,7 +178,7 @@ def _probe_session(target: Target) -> HostSession:
     return HostSession(target, scripts=("probe",))
 
 
-def probe_host(host: Host, password: Any, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+def probe_host(host: Host, password: Password | str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
                cancel: CancelToken | None = None,
                session_factory: Callable[[Target], HostSession] | None = None) -> ProbeResult:
     """Run the connection test; never raises for anything the host or network does."""
@@ -306,7 +323,7 @@ class _ProbeRun:
                         "the Active Directory CA in the machine's trusted roots) or given as the host's CA "
                         "bundle (a PEM file); the certificate must name the address you entered",
                         "tls") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Stop(Outcome.TIMEOUT, f"{self.where} accepted TCP but did not complete a TLS handshake",
                         "check that this port is the WinRM HTTPS listener (`winrm enumerate "
                         "winrm/config/listener` on the host)", "tls") from None

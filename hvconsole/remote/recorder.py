@@ -17,9 +17,10 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, IO, Sequence
+from typing import IO
 
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import utcnow

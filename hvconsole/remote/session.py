@@ -19,11 +19,13 @@ A HostSession belongs to one thread at a time (pywinrm sessions are not thread-s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, cast
 
 from winrm.exceptions import WinRMOperationTimeoutError
 from winrm.protocol import Protocol
@@ -93,7 +95,7 @@ class HostSession:
     @property
     def requests_sent(self) -> int:
         """HTTP requests sent so far by this session (background clean-ups included)."""
-        current = self._protocol.transport.requests_sent if self._protocol is not None else 0
+        current = _bounded(self._protocol).requests_sent if self._protocol is not None else 0
         with self._lock:
             return self._retired_requests + current
 
@@ -120,7 +122,7 @@ class HostSession:
                     stdout, stderr, code = self._run_once(call, deadline, timeout_s, cancel)
                 except _RetryOnFreshShell as retry:
                     if attempt == 2:
-                        raise retry.error
+                        raise retry.error from None
                     log.info("%s: retrying on a new shell (%s)", self.target.name, retry.error.message)
                     continue
                 if code == loader.EXIT_SCRIPT_NOT_LOADED and attempt == 1:
@@ -274,7 +276,9 @@ class HostSession:
         op = self.operation_timeout_s
         protocol = Protocol(endpoint=t.url, transport=t.transport, username=t.username,
                             password=t.password, server_cert_validation=t.server_cert_validation,
-                            ca_trust_path=t.ca_trust_path, read_timeout_sec=op + 10,
+                            # None: no CA bundle (pywinrm accepts it; its annotation says str)
+                            ca_trust_path=t.ca_trust_path,  # type: ignore[arg-type]
+                            read_timeout_sec=op + 10,
                             operation_timeout_sec=op, proxy=None)
         # Same settings, our transport: bounded answers, deadline on the body, counting.
         # proxy=None: never route a host through an environment proxy (and pywinrm warns
@@ -309,7 +313,7 @@ class HostSession:
         if protocol is None:
             return
         with self._lock:
-            self._retired_requests += protocol.transport.requests_sent
+            self._retired_requests += _bounded(protocol).requests_sent
         try:
             protocol.transport.close_session()
         except Exception as exc:  # closing sockets of a broken connection may complain
@@ -366,11 +370,14 @@ class HostSession:
         finally:
             if protocol is not None:
                 with self._lock:
-                    self._retired_requests += protocol.transport.requests_sent
-                try:
+                    self._retired_requests += _bounded(protocol).requests_sent
+                with contextlib.suppress(Exception):
                     protocol.transport.close_session()
-                except Exception:
-                    pass
+
+
+def _bounded(protocol: Protocol) -> BoundedTransport:
+    """The protocol's transport: always ours, ``_new_protocol`` puts it there."""
+    return cast(BoundedTransport, protocol.transport)
 
 
 def _set_timeouts(protocol: Protocol, deadline: float, operation_cap_s: int, *,
@@ -382,8 +389,9 @@ def _set_timeouts(protocol: Protocol, deadline: float, operation_cap_s: int, *,
     cancel, however slowly the host answers (``transport.py``)."""
     remaining = deadline - time.monotonic()
     protocol.operation_timeout_sec = max(1, min(operation_cap_s, int(remaining) - 1))
-    transport = protocol.transport
-    transport.read_timeout_sec = max(remaining, 0.001)
+    transport = _bounded(protocol)
+    # pywinrm annotates it int, but hands it to requests, which takes a float timeout.
+    transport.read_timeout_sec = max(remaining, 0.001)  # type: ignore[assignment]
     transport.deadline = deadline
     transport.cancel = cancel
     transport.timeout_s = timeout_s

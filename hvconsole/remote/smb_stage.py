@@ -18,20 +18,33 @@ file, so the next attempt resumes from its size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import socket
 import threading
 import time
-from functools import lru_cache
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PureWindowsPath
-from typing import Any, Callable, TypeVar
+from types import TracebackType
+from typing import Any, Literal, Protocol, TypeVar
+
+from .target import CancelToken
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# What a caller may pass to stop a copy: a threading.Event or a remote.target.CancelToken.
-Cancel = Any
+
+
+class StopFlag(Protocol):
+    """What threading.Event offers to stop a copy (the patch engine passes its own flag)."""
+
+    def is_set(self) -> bool: ...
+
+
+# What a caller may pass to stop a copy: anything with is_set() or a remote.target.CancelToken.
+Cancel = StopFlag | CancelToken
 
 STAGE_DIR = PureWindowsPath("hvconsole", "packages")
 # NTSTATUS codes that mean "these credentials may not use the admin share".
@@ -86,7 +99,7 @@ def host_path_for(file_name: str, drive: str = "C") -> str:
 
 def push_package(local: Path, server: str, *, username: str, password: str, port: int = 445,
                  share: str = "C$", expected_sha256: str | None = None, timeout_s: float = 60.0,
-                 stall_timeout_s: float = STALL_TIMEOUT_S, cancel: "Cancel | None" = None,
+                 stall_timeout_s: float = STALL_TIMEOUT_S, cancel: Cancel | None = None,
                  progress: Callable[[int, int], None] | None = None) -> StageResult:
     """Copy ``local`` to the host's staging folder. Raises StageError.
 
@@ -132,7 +145,7 @@ def remove_staged(server: str, file_name: str, *, username: str, password: str, 
     job.run(remove, what=lambda: f"removing {file_name} from {server}", where=lambda: "")
 
 
-def _copy(job: "_Job", local: Path, server: str, *, username: str, password: str, port: int, share: str,
+def _copy(job: _Job, local: Path, server: str, *, username: str, password: str, port: int, share: str,
           timeout_s: float, size: int, digest: str, progress: Callable[[int, int], None] | None) -> StageResult:
     """The SMB part of :func:`push_package`, on the worker thread."""
     import smbclient
@@ -191,7 +204,7 @@ def _copy(job: "_Job", local: Path, server: str, *, username: str, password: str
 class _Job:
     """One SMB operation on a worker thread, watched for progress and cancel by the caller."""
 
-    def __init__(self, server: str, stall_timeout_s: float, cancel: "Cancel | None"):
+    def __init__(self, server: str, stall_timeout_s: float, cancel: Cancel | None):
         if stall_timeout_s <= 0:
             raise ValueError("stall_timeout_s must be positive")
         self.server = server
@@ -213,8 +226,9 @@ class _Job:
     def _cancel_set(self) -> bool:
         if self.cancel is None:
             return False
-        is_set = getattr(self.cancel, "is_set", None)
-        return bool(is_set()) if is_set is not None else bool(self.cancel.cancelled)
+        if isinstance(self.cancel, CancelToken):
+            return self.cancel.cancelled
+        return bool(self.cancel.is_set())
 
     def step(self, done_bytes: int | None = None) -> None:
         """An SMB call completed: progress. Stops the worker if the caller gave up on it."""
@@ -290,10 +304,8 @@ class _Job:
             sock = getattr(getattr(connection, "transport", None), "_sock", None)
             if sock is None:
                 continue
-            try:
+            with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _SmbScope:
@@ -305,7 +317,8 @@ class _SmbScope:
         self.job._cache = self.cache
         return {"connection_cache": self.cache}
 
-    def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         import smbclient
         try:
             smbclient.reset_connection_cache(fail_on_error=False, connection_cache=self.cache)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from hvconsole.core.inventory.fields import is_loopback as _inventory_is_loopback
 
-
-TRANSPORTS = frozenset({"ntlm", "kerberos", "credssp", "ssl", "plaintext"})
-CERT_VALIDATION = frozenset({"validate", "ignore"})
+# pywinrm's names (its Protocol takes exactly these literals).
+TransportName = Literal["ntlm", "kerberos", "credssp", "ssl", "plaintext"]
+CertValidation = Literal["validate", "ignore"]
+TRANSPORTS: frozenset[str] = frozenset({"ntlm", "kerberos", "credssp", "ssl", "plaintext"})
+CERT_VALIDATION: frozenset[str] = frozenset({"validate", "ignore"})
 
 
 class TargetError(ValueError):
@@ -31,8 +34,8 @@ class Target:
     url: str
     username: str
     password: str = field(repr=False)
-    transport: str = "ntlm"
-    server_cert_validation: str = "validate"
+    transport: TransportName = "ntlm"
+    server_cert_validation: CertValidation = "validate"
     ca_trust_path: str | None = None
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ known because this transport's connection pools create them through
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -32,6 +33,7 @@ from winrm.transport import Transport
 
 from . import trust
 from .errors import RemoteError, seconds_text
+from .target import CancelToken
 from .watchdog import WATCHDOG
 
 _CHUNK = 64 * 1024
@@ -41,8 +43,8 @@ class BoundedTransport(Transport):
     """A :class:`winrm.transport.Transport` that streams answers with a size cap and a
     deadline, and counts the HTTP requests it sends (NTLM handshake legs included)."""
 
-    def __init__(self, *args, host_label: str = "the host", max_body_bytes: int = 32 * 2**20,
-                 output_limit_bytes: int | None = None, **kwargs):
+    def __init__(self, *args: Any, host_label: str = "the host", max_body_bytes: int = 32 * 2**20,
+                 output_limit_bytes: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.host_label = host_label
         self.max_body_bytes = max_body_bytes
@@ -51,7 +53,7 @@ class BoundedTransport(Transport):
         self.output_limit_bytes = output_limit_bytes or max_body_bytes
         self.deadline: float | None = None   # time.monotonic() value; None = no deadline
         self.timeout_s: float | None = None  # the call's whole timeout, for messages
-        self.cancel: Any = None              # a CancelToken (``.cancelled``) or None
+        self.cancel: CancelToken | None = None
         self.requests_sent = 0
         self.sockets = SocketSet()
 
@@ -163,25 +165,23 @@ class SocketSet:
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):   # already closed or never connected
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass   # already closed or never connected
 
 
-def _tracked(base: type, sockets: SocketSet) -> type:
+def _tracked(base: type[HTTPConnection], sockets: SocketSet) -> type[HTTPConnection]:
     """``base`` (urllib3's HTTP(S)Connection) recording each socket it opens in ``sockets``:
     the plain socket as soon as it is connected, and for HTTPS also the TLS socket that
     replaces it (wrapping detaches the plain socket object from its descriptor, so shutting
     the old object down would do nothing). During the TLS handshake itself only the
     per-read timeout applies."""
 
-    def _new_conn(self):  # type: ignore[no-untyped-def]
+    def _new_conn(self: HTTPConnection) -> socket.socket:
         sock = base._new_conn(self)
         sockets.add(sock)
         return sock
 
-    def connect(self) -> None:  # type: ignore[no-untyped-def]
+    def connect(self: HTTPConnection) -> None:
         base.connect(self)
         if self.sock is not None:
             sockets.add(self.sock)

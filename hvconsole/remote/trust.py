@@ -18,7 +18,7 @@ import ssl
 import truststore
 
 
-def uses_os_store(server_cert_validation: str, ca_trust_path: str | None) -> bool:
+def uses_os_store(server_cert_validation: str | None, ca_trust_path: str | None) -> bool:
     """True when a host's certificate is checked against the OS trust store (validation
     on and no CA bundle of its own)."""
     return server_cert_validation == "validate" and not ca_trust_path

@@ -18,7 +18,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,10 @@ class Watch:
         """The call finished (or failed by itself): nothing to stop any more."""
         WATCHDOG.remove(self)
 
-    def __enter__(self) -> "Watch":
+    def __enter__(self) -> Watch:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.done()
 
 

@@ -10,8 +10,9 @@ history of ended findings is capped. Not thread-safe: one owner thread feeds and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from ..maintenance import MaintenanceRegistry
 from ..snapshot import Snapshot
@@ -58,7 +59,8 @@ class Detector:
             self.ignored += 1
             return []
         book = self._book
-        book.changes = changes = []
+        changes: list[Finding] = []
+        book.changes = changes
         self.snapshots += 1
         self._now = max(self._now, t)
         at = snap.polled_at

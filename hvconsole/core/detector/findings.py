@@ -16,9 +16,10 @@ finding ends, noting what superseded it, and a new one opens.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Hashable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from ..timeutil import format_time
 from .text import clock
@@ -76,7 +77,7 @@ class Finding:
         }
 
 
-def sort_key(f: "Finding | _Open") -> tuple:
+def sort_key(f: Finding | _Open) -> tuple:
     """Order of appearance, then host, VM and kind: the same for live and replay."""
     return (f.first_seen, f.host.casefold(), (f.vm_name or "").casefold(), f.vm_id or "", f.kind)
 
@@ -120,7 +121,7 @@ class _Open:
         f = self._frozen
         if note is None and f is not None and f.last_seen == self.last_seen and f.active == active:
             return f
-        evidence = self.evidence if note is None else self.evidence + (note,)
+        evidence = self.evidence if note is None else (*self.evidence, note)
         f = Finding(self.host, self.vm_id, self.vm_name, self.kind, self.severity,
                     self.first_seen, self.last_seen, active, evidence)
         if note is None:

@@ -9,8 +9,8 @@ are removed and long messages are cut. Rendering to HTML is the UI's job (escape
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 _SPACES = re.compile(r"\s+")
@@ -29,7 +29,7 @@ def clean(text: str | None, limit: int = MESSAGE_MAX) -> str:
 
 
 def to_datetime(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def clock(ts: float, ref: float | None = None) -> str:
@@ -43,7 +43,7 @@ def clock(ts: float, ref: float | None = None) -> str:
 
 def duration(seconds: float) -> str:
     """``45 s``, ``5 min 20 s``, ``2 h 05 min``: what a person reads at a glance."""
-    s = int(round(max(0.0, seconds)))
+    s = round(max(0.0, seconds))
     if s < 120:
         return f"{s} s"
     if s < 3600:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class Thresholds:
     """State of a host with no poll at all for this long (trace time) is dropped."""
 
     @classmethod
-    def from_mapping(cls, overrides: Mapping[str, Any]) -> "Thresholds":
+    def from_mapping(cls, overrides: Mapping[str, Any]) -> Thresholds:
         """Defaults with ``overrides`` applied; raises ValueError naming the bad key."""
         if not isinstance(overrides, Mapping):
             raise ValueError("thresholds must be a JSON object of name: number")
@@ -152,7 +153,7 @@ class Thresholds:
             raise ValueError("host_wide_min_vms must be at least 2: one VM is not a host problem")
 
 
-def _coerce(name: str, raw: Any, type_name: Any) -> int | float:
+def _coerce(name: str, raw: object, type_name: Any) -> int | float:
     # Fields are annotated as strings ("int"/"float") because of the __future__ import.
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise ValueError(f"{name} must be a number, got {type(raw).__name__}")

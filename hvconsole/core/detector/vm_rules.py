@@ -35,7 +35,8 @@ def heartbeat(vt: VmTrack, c: VmContext) -> Verdict | None:
         return None
     if vt.lost_since is None:
         return _not_restored(vt, c)
-    lasted = t - vt.lost_since
+    lost_since = vt.lost_since
+    lasted = t - lost_since
     if vt.lost_polls < th.heartbeat_lost_polls or lasted < th.heartbeat_lost_s:
         return None
     cpu = vt.cpu
@@ -59,7 +60,7 @@ def heartbeat(vt: VmTrack, c: VmContext) -> Verdict | None:
     signature = (severity, long_lost, crash.count if crash is not None and crashed else 0)
 
     def build() -> list[str]:
-        lines = [f"heartbeat {vt.lost_hb} since {clock(vt.lost_since, t)} "
+        lines = [f"heartbeat {vt.lost_hb} since {clock(lost_since, t)} "
                  f"({polls(vt.lost_polls)}, {duration(lasted)}) while Running"]
         if cpu:
             lines.append(f"CPU {pct_range(cpu)} over the last {polls(len(cpu))}"
@@ -162,8 +163,8 @@ def applications(vt: VmTrack, c: VmContext) -> Verdict | None:
         return None
     v = _run_verdict("applications-critical", WARNING, vt.apps_why, vt.apps_since, vt.apps_polls, vt, c)
     build = v.build
-    return v._replace(build=lambda: build() + [
-        "the guest answers: an application inside reports a problem, the VM is not frozen"])
+    note = "the guest answers: an application inside reports a problem, the VM is not frozen"
+    return v._replace(build=lambda: [*build(), note])
 
 
 def _run_verdict(kind: str, severity: str, why: tuple[str, ...], since: float, n: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .report import HostAudit
-from .rules import Problem, SEVERITY_RANK
+from .rules import SEVERITY_RANK, Problem
 
 
 def _key(p: Problem) -> tuple[str, str | None, str]:

@@ -8,9 +8,10 @@ fields are ignored, as a newer script may send more.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from ..timeutil import parse_time
 
@@ -134,13 +135,13 @@ class HostFacts:
 
 # -- field readers ------------------------------------------------------------------------
 
-def _obj(raw: Any, field: str) -> Mapping[str, Any]:
+def _obj(raw: object, field: str) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise AuditFormatError(field, "must be an object")
     return raw
 
 
-def _list(raw: Any, field: str) -> list[Any]:
+def _list(raw: object, field: str) -> list[Any]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -198,7 +199,7 @@ def _time(raw: Mapping[str, Any], key: str, field: str) -> datetime | None:
 
 # -- the answer ---------------------------------------------------------------------------
 
-def parse_audit(doc: Any) -> HostFacts:
+def parse_audit(doc: object) -> HostFacts:
     """The checked facts of one audit answer; raises :class:`AuditFormatError`."""
     doc = _obj(doc, "answer")
     if doc.get("audit_version") != AUDIT_VERSION:
@@ -225,13 +226,15 @@ def parse_audit(doc: Any) -> HostFacts:
         pending_reboot=_bool(os_, "pending_reboot", "host.os"),
         pending_reboot_since=_time(os_, "pending_reboot_since", "host.os"),
         logical_processors=_int(host, "logical_processors", "host"),
-        numa_nodes=tuple(_numa(n, f"host.numa_nodes[{i}]") for i, n in enumerate(_list(host.get("numa_nodes"), "host.numa_nodes"))),
+        numa_nodes=tuple(_numa(n, f"host.numa_nodes[{i}]")
+                         for i, n in enumerate(_list(host.get("numa_nodes"), "host.numa_nodes"))),
         memory_total_mb=_num(host, "memory_total_mb", "host"),
         memory_available_mb=_num(host, "memory_available_mb", "host"),
         memory_reserve_mb=_num(host, "memory_reserve_mb", "host"),
         system_drive=_str(host, "system_drive", "host"),
         supported_config_version=_str(host, "supported_config_version", "host"),
-        volumes=tuple(_volume(v, f"host.volumes[{i}]") for i, v in enumerate(_list(host.get("volumes"), "host.volumes"))),
+        volumes=tuple(_volume(v, f"host.volumes[{i}]")
+                      for i, v in enumerate(_list(host.get("volumes"), "host.volumes"))),
         cluster_name=None if cluster is None else _str(cluster, "name", "host.cluster"),
         node_state=None if cluster is None else _str(cluster, "node_state", "host.cluster"),
         drain_status=None if cluster is None else _str(cluster, "drain_status", "host.cluster"),
@@ -244,26 +247,28 @@ def parse_audit(doc: Any) -> HostFacts:
     )
 
 
-def _numa(raw: Any, field: str) -> NumaNode:
+def _numa(raw: object, field: str) -> NumaNode:
     raw = _obj(raw, field)
-    return NumaNode(_int(raw, "node", field) or 0, _int(raw, "logical_processors", field), _num(raw, "memory_mb", field))
+    return NumaNode(_int(raw, "node", field) or 0, _int(raw, "logical_processors", field),
+                    _num(raw, "memory_mb", field))
 
 
-def _volume(raw: Any, field: str) -> Volume:
+def _volume(raw: object, field: str) -> Volume:
     raw = _obj(raw, field)
     return Volume(_str(raw, "path", field, required=True) or "", _str(raw, "label", field),
                   _num(raw, "size_mb", field), _num(raw, "free_mb", field), bool(_bool(raw, "is_system", field)))
 
 
-def _bpa(raw: Any, field: str) -> BpaResult:
+def _bpa(raw: object, field: str) -> BpaResult:
     raw = _obj(raw, field)
     rule = raw.get("rule_id")
-    return BpaResult(None if rule is None else str(rule)[:80], _str(raw, "severity", field), _str(raw, "category", field),
-                     _str(raw, "title", field), _str(raw, "problem", field), _str(raw, "impact", field),
+    return BpaResult(None if rule is None else str(rule)[:80], _str(raw, "severity", field),
+                     _str(raw, "category", field), _str(raw, "title", field), _str(raw, "problem", field),
+                     _str(raw, "impact", field),
                      _str(raw, "resolution", field))
 
 
-def _vm(raw: Any, field: str) -> VmFacts:
+def _vm(raw: object, field: str) -> VmFacts:
     raw = _obj(raw, field)
     ic = raw.get("integration_services")
     ic = {} if ic is None else _obj(ic, f"{field}.integration_services")
@@ -274,8 +279,10 @@ def _vm(raw: Any, field: str) -> VmFacts:
         state=_str(raw, "state", field), generation=_int(raw, "generation", field),
         config_version=_str(raw, "config_version", field), vcpus=_int(raw, "vcpus", field),
         memory_startup_mb=_num(raw, "memory_startup_mb", field), dynamic_memory=_bool(raw, "dynamic_memory", field),
-        memory_minimum_mb=_num(raw, "memory_minimum_mb", field), memory_maximum_mb=_num(raw, "memory_maximum_mb", field),
-        memory_assigned_mb=_num(raw, "memory_assigned_mb", field), memory_demand_mb=_num(raw, "memory_demand_mb", field),
+        memory_minimum_mb=_num(raw, "memory_minimum_mb", field),
+        memory_maximum_mb=_num(raw, "memory_maximum_mb", field),
+        memory_assigned_mb=_num(raw, "memory_assigned_mb", field),
+        memory_demand_mb=_num(raw, "memory_demand_mb", field),
         automatic_start_action=_str(raw, "automatic_start_action", field),
         automatic_start_delay_s=_int(raw, "automatic_start_delay_s", field),
         automatic_stop_action=_str(raw, "automatic_stop_action", field),
@@ -290,13 +297,13 @@ def _vm(raw: Any, field: str) -> VmFacts:
     )
 
 
-def _checkpoint(raw: Any, field: str) -> Checkpoint:
+def _checkpoint(raw: object, field: str) -> Checkpoint:
     raw = _obj(raw, field)
     return Checkpoint(_str(raw, "name", field) or "", _time(raw, "created", field),
                       max(1, _int(raw, "depth", field) or 1), _str(raw, "type", field))
 
 
-def _disk(raw: Any, field: str) -> Disk:
+def _disk(raw: object, field: str) -> Disk:
     raw = _obj(raw, field)
     return Disk(_str(raw, "path", field, required=True) or "", _str(raw, "type", field), _num(raw, "size_mb", field),
                 _num(raw, "file_size_mb", field), _str(raw, "volume", field))

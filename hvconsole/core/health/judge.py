@@ -11,12 +11,12 @@ with the console's (``context.now``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Sequence
 
 from ..compliance import NEEDS_UPDATE, Compliance
-from .facts import HostFacts, VmFacts
+from .facts import Disk, HostFacts, VmFacts
 from .live import LiveView
 from .rules import CONSOLE, CRITICAL, HOST_BPA, INFO, SEVERITY_RANK, WARNING, Problem, rule
 from .thresholds import HealthThresholds
@@ -161,7 +161,7 @@ def _boot_storm(facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _
 
 
 def _storage(facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _Findings) -> None:
-    by_volume: dict[str, list[tuple[VmFacts, object]]] = {}
+    by_volume: dict[str, list[tuple[VmFacts, Disk]]] = {}
     for vm in facts.vms:
         for disk in vm.disks:
             if disk.volume:
@@ -176,12 +176,13 @@ def _storage(facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _Fin
         if pct < t.volume_free_pct:
             severity = CRITICAL if free < t.paused_critical_free_mb else None
             out.add("volume-low-free", f"{volume.path} has {_gb(free)} free of {_gb(size)} ({pct:.1f} %), below "
-                                       f"{t.volume_free_pct:g} %; it holds {len(disks)} virtual disks of {vm_count} VMs.",
+                                       f"{t.volume_free_pct:g} %; it holds {len(disks)} virtual disks "
+                                       f"of {vm_count} VMs.",
                     severity=severity)
-        dynamic = [d for _, d in disks if (d.type or "").lower() == "dynamic" and d.size_mb]  # type: ignore[attr-defined]
-        growth = sum(max(0.0, (d.size_mb or 0) - (d.file_size_mb or 0)) for d in dynamic)  # type: ignore[attr-defined]
+        dynamic = [d for _, d in disks if (d.type or "").lower() == "dynamic" and d.size_mb]
+        growth = sum(max(0.0, (d.size_mb or 0) - (d.file_size_mb or 0)) for d in dynamic)
         if dynamic and growth > free:
-            maximum = sum(d.size_mb or 0 for d in dynamic)  # type: ignore[attr-defined]
+            maximum = sum(d.size_mb or 0 for d in dynamic)
             out.add("volume-overprovisioned",
                     f"the {len(dynamic)} dynamically expanding disks on {volume.path} may grow by {_gb(growth)} more "
                     f"(maximum {_gb(maximum)} in total); the volume has {_gb(free)} free.")
@@ -234,7 +235,8 @@ def _vm_memory(vm: VmFacts, facts: HostFacts, t: HealthThresholds, ctx: AuditCon
 def _vm_checkpoints(vm: VmFacts, facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _Findings) -> None:
     now = facts.host_time
     old = sorted((c for c in vm.checkpoints if c.created is not None
-                  and (now - c.created).total_seconds() > t.checkpoint_age_days * 86400), key=lambda c: c.created)
+                  and (now - c.created).total_seconds() > t.checkpoint_age_days * 86400),
+                 key=lambda c: c.created or now)
     if old:
         first = old[0]
         assert first.created is not None
@@ -269,12 +271,13 @@ def _vm_checkpoints(vm: VmFacts, facts: HostFacts, t: HealthThresholds, ctx: Aud
 def _vm_storage(vm: VmFacts, facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _Findings) -> None:
     system = next((v.path for v in facts.volumes if v.is_system), None)
     drive = (facts.system_drive or "").rstrip("\\").casefold()
-    on_system = [d for d in vm.disks if (d.volume is not None and system is not None and d.volume.casefold() == system.casefold())
+    on_system = [d for d in vm.disks
+                 if (d.volume is not None and system is not None and d.volume.casefold() == system.casefold())
                  or (d.volume is None and drive and d.path.casefold().startswith(drive + "\\"))]
     if on_system:
         size = sum(d.size_mb or 0 for d in on_system)
-        out.add("vhd-on-system-drive", f"{len(on_system)} virtual disk(s) on the system drive {system or facts.system_drive}: "
-                                       f"{on_system[0].path} (up to {_gb(size)}).", vm)
+        out.add("vhd-on-system-drive", f"{len(on_system)} virtual disk(s) on the system drive "
+                                       f"{system or facts.system_drive}: {on_system[0].path} (up to {_gb(size)}).", vm)
     live = ctx.live.vms.get(vm.id) if ctx.live is not None else None
     if vm.state == "PausedCritical":
         out.add("paused-critical", f"state PausedCritical at {_day(facts.host_time)}.", vm)
@@ -346,7 +349,8 @@ def _patching(facts: HostFacts, t: HealthThresholds, ctx: AuditContext, out: _Fi
 
 def _bpa(facts: HostFacts, out: _Findings, skipped: list[str]) -> None:
     if not facts.bpa_available:
-        skipped.append("host-bpa: " + (facts.bpa_error or "the host has no Best Practices Analyzer results for Hyper-V"))
+        skipped.append("host-bpa: "
+                       + (facts.bpa_error or "the host has no Best Practices Analyzer results for Hyper-V"))
         return
     r = rule("host-bpa")
     for res in facts.bpa_results:

@@ -9,9 +9,9 @@ lock (``HealthService`` does).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
 
 from ..snapshot import Snapshot
 from .facts import HostFacts

@@ -3,7 +3,7 @@ decided from its latest snapshot (``core.compliance``: the running build is the 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..catalog import CatalogUpdate
 from ..compliance import Compliance, assess

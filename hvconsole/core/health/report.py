@@ -10,9 +10,10 @@ VM name cannot drive the terminal.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..detector.text import clean
 from ..timeutil import format_time

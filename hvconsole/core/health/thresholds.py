@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 class ThresholdError(ValueError):
@@ -58,7 +59,7 @@ class HealthThresholds:
     pending_reboot_hours: float = 24.0
 
     @classmethod
-    def from_mapping(cls, raw: Any) -> "HealthThresholds":
+    def from_mapping(cls, raw: object) -> HealthThresholds:
         if not isinstance(raw, Mapping):
             raise ThresholdError("the thresholds must be a JSON object of name: number")
         names = {f.name: f for f in dataclasses.fields(cls)}

@@ -14,15 +14,27 @@ Qt-free and keyring-free on purpose: passwords live only in the OS keyring
 
 from .book import HostBook, PasswordStore
 from .exchange import export_csv, export_json, parse_import
-from .fields import (HTTP_PORT, HTTPS_PORT, TRANSPORT_LABELS, DuplicateHostError,
-                     HostValidationError, InventoryConflictError, InventoryError, Transport,
-                     UnknownHostError, is_loopback, validate_address, validate_username)
+from .fields import (
+                     HTTP_PORT,
+                     HTTPS_PORT,
+                     TRANSPORT_LABELS,
+                     DuplicateHostError,
+                     HostValidationError,
+                     InventoryConflictError,
+                     InventoryError,
+                     Transport,
+                     UnknownHostError,
+                     is_loopback,
+                     validate_address,
+                     validate_username,
+)
 from .model import FORMAT_ID, FORMAT_VERSION, Host, Inventory, NewerFormatError, RejectedEntry
 from .store import InventoryStore, LoadResult
 
 __all__ = [
     "FORMAT_ID", "FORMAT_VERSION", "HTTP_PORT", "HTTPS_PORT", "TRANSPORT_LABELS",
-    "DuplicateHostError", "Host", "HostBook", "PasswordStore", "HostValidationError", "Inventory", "InventoryConflictError",
+    "DuplicateHostError", "Host", "HostBook", "PasswordStore", "HostValidationError", "Inventory",
+    "InventoryConflictError",
     "InventoryError", "InventoryStore", "LoadResult", "NewerFormatError", "RejectedEntry", "Transport",
     "UnknownHostError",
     "export_csv", "export_json", "is_loopback", "parse_import", "validate_address",

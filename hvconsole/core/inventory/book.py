@@ -17,12 +17,22 @@ from .model import Host, Inventory
 from .store import InventoryStore
 
 
-class PasswordStore(Protocol):
-    kind: str
-    description: str
+class Password(Protocol):
+    """A password that shows its text only when asked (hvconsole.credentials.Secret)."""
 
+    def reveal(self) -> str: ...
+
+
+class PasswordStore(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+
+    # Each store keeps the secret type it hands out (hvconsole.credentials.Secret): what
+    # ``save`` takes is that store's own type, hence not narrowed here.
     def save(self, host_id: str, password: Any) -> None: ...
-    def get(self, host_id: str) -> Any | None: ...
+    def get(self, host_id: str) -> Password | None: ...
     def delete(self, host_id: str) -> bool: ...
 
 
@@ -44,7 +54,7 @@ class HostBook:
         self.set_aside_to: Path | None = result.set_aside_to
         self.read_only: bool = result.read_only
 
-    def add(self, host: Host, password: Any | None) -> Host:
+    def add(self, host: Host, password: Password | None) -> Host:
         staged = Inventory(self.inventory)
         staged.add(host)                       # a duplicate name fails before anything is written
         if password is not None:
@@ -66,7 +76,7 @@ class HostBook:
         self.inventory = staged
         return added
 
-    def update(self, name: str, new: Host, password: Any | None = None) -> Host:
+    def update(self, name: str, new: Host, password: Password | None = None) -> Host:
         """Replace host ``name`` by ``new`` (same id); store ``password`` if given."""
         staged = Inventory(self.inventory)
         staged.update(name, new)
@@ -97,7 +107,7 @@ class HostBook:
             return host, None
         return host, self.passwords.delete(host.id)
 
-    def password(self, host: Host) -> Any | None:
+    def password(self, host: Host) -> Password | None:
         return self._passwords().get(host.id)
 
     def _passwords(self) -> PasswordStore:

@@ -9,8 +9,8 @@ import ipaddress
 import re
 import unicodedata
 import uuid
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Mapping
 
 HTTP_PORT = 5985
 HTTPS_PORT = 5986
@@ -139,7 +139,8 @@ def validate_address(address: str) -> str:
             return str(ipaddress.IPv6Address(bare)) + sep + zone
         except ValueError:
             raise HostValidationError(
-                "address", f"{shown_value(text)} is not a valid IPv6 address (to give a port, use the port field)") from None
+                "address",
+                f"{shown_value(text)} is not a valid IPv6 address (to give a port, use the port field)") from None
     if _LOOKS_NUMERIC.match(text):
         try:
             return str(ipaddress.IPv4Address(text))
@@ -175,7 +176,7 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def validate_port(port: Any) -> int | None:
+def validate_port(port: object) -> int | None:
     if port is None or port == "":
         return None
     if isinstance(port, bool) or not isinstance(port, (int, str)):
@@ -225,7 +226,7 @@ def validate_group(group: str | None) -> str | None:
     return group
 
 
-def validate_path(path: Any, field_name: str) -> str | None:
+def validate_path(path: object, field_name: str) -> str | None:
     """A file path typed by the admin (the CA bundle): printable text of sane length."""
     text = text_field(path, field_name)
     if not text:
@@ -235,7 +236,7 @@ def validate_path(path: Any, field_name: str) -> str | None:
     return text
 
 
-def parse_bool(value: Any, field_name: str) -> bool:
+def parse_bool(value: object, field_name: str) -> bool:
     if isinstance(value, bool):
         return value
     if not isinstance(value, (int, str)) or (isinstance(value, int) and value not in (0, 1)):
@@ -248,7 +249,7 @@ def parse_bool(value: Any, field_name: str) -> bool:
     raise HostValidationError(field_name, f"{shown_value(value)} is not true or false")
 
 
-def shown_value(value: Any, limit: int = 60) -> str:
+def shown_value(value: object, limit: int = 60) -> str:
     """A bad value quoted for a message: repr (so control characters show as escapes, not
     as terminal commands) and cut, so a megabyte of junk is not echoed back."""
     if not isinstance(value, str):

@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
-from .fields import (FIELDS, SECRET_KEYS, DuplicateHostError, HostValidationError, InventoryError,
-                     Transport, UnknownHostError, shown_value, is_loopback, new_host_id, parse_bool,
-                     validate_address, validate_group, validate_name, validate_path, validate_port,
-                     validate_username)
+from .fields import (
+    FIELDS,
+    SECRET_KEYS,
+    DuplicateHostError,
+    HostValidationError,
+    InventoryError,
+    Transport,
+    UnknownHostError,
+    is_loopback,
+    new_host_id,
+    parse_bool,
+    shown_value,
+    validate_address,
+    validate_group,
+    validate_name,
+    validate_path,
+    validate_port,
+    validate_username,
+)
 
 FORMAT_ID = "hvconsole.inventory"
 FORMAT_VERSION = 1
@@ -36,7 +52,7 @@ class Host:
     id: str = field(default_factory=new_host_id)
 
     def __post_init__(self) -> None:
-        def put(name: str, value: Any) -> None:
+        def put(name: str, value: object) -> None:
             object.__setattr__(self, name, value)
 
         put("name", validate_name(self.name))
@@ -89,7 +105,7 @@ class Host:
     def tls_unverified(self) -> bool:
         return self.transport.uses_tls and not self.verify_tls
 
-    def with_changes(self, **changes: Any) -> "Host":
+    def with_changes(self, **changes: Any) -> Host:
         """A validated copy with some fields changed (the id stays)."""
         return dataclasses.replace(self, **changes)
 
@@ -103,7 +119,7 @@ class Host:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, keep_id: bool = True) -> "Host":
+    def from_dict(cls, d: Mapping[str, Any], *, keep_id: bool = True) -> Host:
         if not isinstance(d, Mapping):
             raise HostValidationError("host", "must be an object")
         secret_keys = SECRET_KEYS & {str(k).strip().lower() for k in d}
@@ -111,7 +127,7 @@ class Host:
             raise HostValidationError(
                 sorted(secret_keys)[0], "hvconsole never reads passwords from files; remove it and set the "
                                         "password with `hvconsole hosts edit NAME --password-stdin`")
-        kwargs = {k: d.get(k) for k in FIELDS if d.get(k) is not None}
+        kwargs: dict[str, Any] = {k: d.get(k) for k in FIELDS if d.get(k) is not None}
         for required in ("name", "address", "username"):
             kwargs.setdefault(required, "")
         if keep_id and d.get("id") is not None:
@@ -191,7 +207,7 @@ class Inventory:
                 "hosts": [h.to_dict(include_id=include_ids) for h in self._hosts]}
 
     @classmethod
-    def from_document(cls, doc: Any, *, keep_ids: bool = True) -> "Inventory":
+    def from_document(cls, doc: object, *, keep_ids: bool = True) -> Inventory:
         """Parse the versioned document, all or nothing (an import): raise one
         :class:`InventoryError` naming every bad entry."""
         inventory, rejected = cls.from_document_lenient(doc, keep_ids=keep_ids)
@@ -200,7 +216,7 @@ class Inventory:
         return inventory
 
     @classmethod
-    def from_document_lenient(cls, doc: Any, *, keep_ids: bool = True) -> tuple["Inventory", list["RejectedEntry"]]:
+    def from_document_lenient(cls, doc: object, *, keep_ids: bool = True) -> tuple[Inventory, list[RejectedEntry]]:
         """The good entries of the document and, separately, each entry that could not be
         used and why: one bad entry must not cost the admin every other host. A document
         that is not an inventory at all raises :class:`InventoryError`; one written by a

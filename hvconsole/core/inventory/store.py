@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,7 @@ def _bounded_int(digits: str) -> int | str:
     return int(digits) if len(digits.lstrip("-")) <= MAX_INT_DIGITS else digits
 
 
-def strip_secrets(doc: Any) -> list[str]:
+def strip_secrets(doc: object) -> list[str]:
     """Remove every secret-named key (``password``, ``pwd``, ...) anywhere in ``doc``, in
     place; return where each was (``hosts[1].password``). Iterative: depth is no limit."""
     removed: list[str] = []
@@ -236,8 +237,8 @@ def _printable_path(path: str) -> str:
 
 
 def _aside_name(path: Path, reason: str) -> Path:
-    from datetime import datetime, timezone
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    from datetime import datetime
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.{reason}-{stamp}")
     counter = 1
     while target.exists():

@@ -22,10 +22,11 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..timeutil import format_time, parse_time, utcnow
 from .vocabulary import Phase, RunState, StepOutcome
@@ -156,7 +157,7 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -167,7 +168,7 @@ class Journal:
         with self._tx() as db:
             cur = db.execute("INSERT INTO runs(created_at, kb, plan_json, state) VALUES (?, ?, ?, 'planned')",
                              (format_time(utcnow()), kb, _dump(plan)))
-            return int(cur.lastrowid)
+            return _inserted_id(cur)
 
     def set_run_state(self, run_id: int, state: str, reason: str | None = None, *,
                       only_from: frozenset[str] | None = None) -> bool:
@@ -213,7 +214,7 @@ class Journal:
         with self._tx() as db:
             cur = db.execute("INSERT INTO events(run_id, at, host, step, phase, text) VALUES (?,?,?,?,?,?)",
                              (run_id, format_time(at or utcnow()), host, str(step), str(phase), text))
-            return int(cur.lastrowid)
+            return _inserted_id(cur)
 
     def events(self, run_id: int, after_id: int = 0, limit: int | None = None) -> list[EventRecord]:
         """Events of a run with an id above ``after_id`` (oldest first); with ``limit``,
@@ -242,7 +243,7 @@ class Journal:
             cur = db.execute(
                 "INSERT INTO steps(run_id, host, step, attempt, intent_json, started_at) VALUES (?,?,?,?,?,?)",
                 (run_id, host, str(step), attempt, _dump(intent), format_time(utcnow())))
-            return int(cur.lastrowid)
+            return _inserted_id(cur)
 
     def finish_step(self, step_id: int, outcome: str, evidence: Mapping[str, Any]) -> None:
         """Record what a step achieved, with the evidence read from the host."""
@@ -276,7 +277,7 @@ class Journal:
         return None
 
     # -- plumbing ---------------------------------------------------------------------
-    def _tx(self) -> "_Tx":
+    def _tx(self) -> _Tx:
         return _Tx(self)
 
 
@@ -295,7 +296,7 @@ class _Tx:
             raise
         return self._j._db
 
-    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         try:
             self._j._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
@@ -337,3 +338,10 @@ def _dump(obj: Mapping[str, Any]) -> str:
 def iter_in_flight(journal: Journal, run_id: int) -> Iterator[StepRecord]:
     """Steps whose outcome was never written (the console stopped mid-step)."""
     return (s for s in journal.steps(run_id) if s.in_flight)
+
+
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The row id of the INSERT just run (sqlite3 sets it after every INSERT)."""
+    if cur.lastrowid is None:
+        raise sqlite3.DatabaseError("the INSERT reported no row id")
+    return cur.lastrowid

@@ -5,9 +5,9 @@ wizard before it is stored with the plan.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from datetime import UTC, datetime, timedelta
 
 from ..enums import RUNNING_VM_STATES
 from .plan import PatchPlan
@@ -45,10 +45,10 @@ def estimate_end(plan: PatchPlan, minutes_per_host: int = DEFAULT_MINUTES_PER_HO
 
 def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm], contact: str = "",
                    minutes_per_host: int = DEFAULT_MINUTES_PER_HOST) -> str:
-    start = plan.window_start.astimezone(timezone.utc) if plan.window_start else None
+    start = plan.window_start.astimezone(UTC) if plan.window_start else None
     end = estimate_end(plan, minutes_per_host)
     if start and end:
-        end = end.astimezone(timezone.utc)
+        end = end.astimezone(UTC)
         until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%A %d %B, %H:%M}"
         when = f"{start:%A %d %B %Y, %H:%M} UTC until about {until} UTC"
     else:
@@ -71,7 +71,8 @@ def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm], conta
         for v in sorted(running, key=lambda v: (v.host.lower(), v.name.lower())):
             lines.append(f"  - {v.name} (on {v.host}): {_IMPACT[plan.handling_for(v.id).action]}")
     if plan.stop_on_failure:
-        lines += ["", "If a host does not pass its checks, the rollout stops and the remaining hosts are left untouched."]
+        lines += ["", "If a host does not pass its checks, the rollout stops "
+                      "and the remaining hosts are left untouched."]
     else:
         lines += ["", "If a host does not pass its checks, it is left out and the rollout continues with the others."]
     if contact:

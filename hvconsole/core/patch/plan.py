@@ -7,9 +7,10 @@ was agreed, the CLI can read one from a file, and the GUI wizard builds the same
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..timeutil import format_time, parse_time
 
@@ -125,7 +126,7 @@ class PatchPlan:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "PatchPlan":
+    def from_dict(cls, d: Mapping[str, Any]) -> PatchPlan:
         """A plan from its JSON form; anything malformed is a PlanError naming the part."""
         if not isinstance(d, Mapping):
             raise PlanError("a patch plan must be a JSON object")
@@ -159,7 +160,7 @@ class PatchPlan:
             raise PlanError(f"not a valid patch plan: {exc}") from None
 
 
-def _seq(v: Any, what: str) -> list[Any]:
+def _seq(v: object, what: str) -> list[Any]:
     if not isinstance(v, list):
         raise PlanError(f"{what} must be a list")
     return v
@@ -171,7 +172,7 @@ def _opt_obj(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return {} if v is None else _obj(v, key)
 
 
-def _obj(v: Any, what: str) -> Mapping[str, Any]:
+def _obj(v: object, what: str) -> Mapping[str, Any]:
     if not isinstance(v, Mapping):
         raise PlanError(f"{what} must be an object")
     return v
@@ -201,5 +202,6 @@ def check_plan(plan: PatchPlan, known_hosts: Iterable[str], needs_update: Mappin
         # The host scripts only touch files under C:\hvconsole\ (a folder only admins and
         # SYSTEM may write): a package elsewhere would be refused at install time.
         if not loc.lower().startswith("c:\\hvconsole\\") or "\\..\\" in loc or loc.endswith("\\.."):
-            problems.append("a package already on the host must be under C:\\hvconsole\\ (e.g. C:\\hvconsole\\packages\\)")
+            problems.append("a package already on the host must be under C:\\hvconsole\\ "
+                            "(e.g. C:\\hvconsole\\packages\\)")
     return problems

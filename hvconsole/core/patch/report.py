@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..timeutil import parse_time, utcnow
 from .journal import Journal, StepRecord
@@ -51,13 +52,14 @@ def report_time(value: datetime | str | None) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
+        text = value
         try:
-            value = parse_time(value)
+            value = parse_time(text)
         except ValueError:
-            return value
+            return text
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime(TIME_FORMAT)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 # Which clock every time field of the report document is on (also written into it).
@@ -138,7 +140,7 @@ def build_report(journal: Journal, run_id: int, *, simulated: bool | None = None
 _ISO_TIME = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 
 
-def _times_in_text(text: Any) -> Any:
+def _times_in_text(text: object) -> Any:
     """ISO times inside an evidence sentence ("last boot 2026-12-07T05:08:34.509+00:00")
     in the report's one format; anything that is not text is returned as it is."""
     if not isinstance(text, str):
@@ -147,7 +149,7 @@ def _times_in_text(text: Any) -> Any:
 
 
 def _is_demo_journal(journal: Journal) -> bool:
-    from hvconsole import paths     # where the demo keeps its journal; no I/O beyond resolving
+    from hvconsole import paths  # where the demo keeps its journal; no I/O beyond resolving
     try:
         return Path(journal.path).resolve() == paths.patch_journal_path(demo=True).resolve()
     except (OSError, RuntimeError):
@@ -245,16 +247,16 @@ def plan_rows(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
         ring = "test ring (pilot)" if i == 0 else f"production wave {i}"
         rows.append((f"Wave {i + 1}: {w.get('name') or 'wave'}",
                      f"{ring}: {hosts}; {w.get('parallel', 1)} host(s) at a time"))
-    pkg = plan.get("package") if isinstance(plan.get("package"), Mapping) else {}
+    pkg = plan["package"] if isinstance(plan.get("package"), Mapping) else {}
     kind = {"smb-push": "pushed from this PC over SMB", "on-host": "already on each host",
             "url": "downloaded by each host"}.get(str(pkg.get("kind")), str(pkg.get("kind") or "?"))
     rows.append(("Package", f"{kind}: {pkg.get('location') or 'the catalog default'}"
                  + (f" (SHA-256 {pkg['sha256']})" if pkg.get("sha256") else "")))
     rows.append(("VM handling", _handling(plan.get("vm_default")) + " (default for running VMs)"))
-    overrides = plan.get("vm_overrides") if isinstance(plan.get("vm_overrides"), Mapping) else {}
+    overrides = plan["vm_overrides"] if isinstance(plan.get("vm_overrides"), Mapping) else {}
     for vm_id, handling in overrides.items():
         rows.append((f"VM {vm_id}", _handling(handling)))
-    gate = plan.get("gate") if isinstance(plan.get("gate"), Mapping) else {}
+    gate = plan["gate"] if isinstance(plan.get("gate"), Mapping) else {}
     conditions = [text for key, text in (("no_critical_findings", "no critical findings"),
                                          ("heartbeats_back", "heartbeats back"),
                                          ("vms_in_prior_state", "VMs in their prior state")) if gate.get(key)]
@@ -265,12 +267,13 @@ def plan_rows(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
                      else "automatic when the soak passes"))
     rows.append(("Maintenance window", f"starts {report_time(plan.get('window_start'))}"
                  if plan.get("window_start") else "not set (runs when started)"))
-    rows.append(("On a failure", "stop the wave" if plan.get("stop_on_failure", True) else "go on with the other hosts"))
+    rows.append(("On a failure",
+                 "stop the wave" if plan.get("stop_on_failure", True) else "go on with the other hosts"))
     rows.append(("Restart timeout", f"{_num(float(plan.get('reboot_timeout_s', 1800)) / 60)} min (host clock)"))
     return rows
 
 
-def _handling(value: Any) -> str:
+def _handling(value: object) -> str:
     if not isinstance(value, Mapping):
         return "save"
     action = str(value.get("action") or "save")
@@ -291,7 +294,8 @@ def _num(value: Any) -> str:
 _CSS = """
 body{font:14px/1.4 "Segoe UI",system-ui,sans-serif;margin:24px;color:#1b1b1b}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:8px 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.verified{color:#0a7a2f;font-weight:600}.failed{color:#b00020;font-weight:600}
 .pass{color:#0a7a2f}.fail{color:#b00020}.muted{color:#666}
 .banner{padding:8px 12px;border:1px solid #c80;background:#fff6e0;font-weight:600}
@@ -404,11 +408,11 @@ def visible(text: str) -> str:
     return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", _LINE_BREAKS.sub(" ", text))
 
 
-def _e(value: Any) -> str:
+def _e(value: object) -> str:
     return "—" if value is None else html.escape(visible(str(value)), quote=True)
 
 
-def _t(value: Any, clock: str | None = None) -> str:
+def _t(value: object, clock: str | None = None) -> str:
     """A time as text; with ``clock`` "2026-12-07 04:45:00 UTC (host clock)", without it
     where the column header already names the clock."""
     if value is None:

@@ -9,9 +9,9 @@ what an installer exit code means, and whether a host is proven fixed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
 
 from ..catalog import BuildTarget
 from ..enums import RUNNING_VM_STATES
@@ -110,17 +110,21 @@ def interpret_exit_code(code: int) -> InstallResult:
     """Installer exit codes compared as unsigned 32-bit (hyperv-notes §7)."""
     u = code & 0xFFFFFFFF
     table = {
-        0: InstallResult(StepOutcome.OK, "installed", needs_reboot=True),   # DISM /NoRestart still needs the reboot to change the UBR
+        # DISM /NoRestart still needs the reboot to change the UBR
+        0: InstallResult(StepOutcome.OK, "installed", needs_reboot=True),
         3010: InstallResult(StepOutcome.OK, "installed, reboot required", needs_reboot=True),
         1641: InstallResult(StepOutcome.OK, "installed, reboot initiated by the installer", needs_reboot=True),
         0x00240006: InstallResult(StepOutcome.OK, "already installed", needs_reboot=False, already=True),
         0x80240017: InstallResult(StepOutcome.FAILED, "not applicable to this host (0x80240017)", needs_reboot=False),
         0x800F081E: InstallResult(StepOutcome.FAILED, "package not applicable (DISM 0x800F081E)", needs_reboot=False),
         0x80070005: InstallResult(StepOutcome.FAILED, "access denied (0x80070005)", needs_reboot=False),
-        0x800F0922: InstallResult(StepOutcome.FAILED, "servicing failure (0x800F0922): see CBS.log on the host", needs_reboot=False),
-        0x80073712: InstallResult(StepOutcome.FAILED, "component store corrupt (0x80073712): see CBS.log", needs_reboot=False),
+        0x800F0922: InstallResult(StepOutcome.FAILED, "servicing failure (0x800F0922): see CBS.log on the host",
+                                  needs_reboot=False),
+        0x80073712: InstallResult(StepOutcome.FAILED, "component store corrupt (0x80073712): see CBS.log",
+                                  needs_reboot=False),
     }
-    return table.get(u, InstallResult(StepOutcome.FAILED, f"installer failed with exit code {u} (0x{u:08X})", needs_reboot=False))
+    unknown = InstallResult(StepOutcome.FAILED, f"installer failed with exit code {u} (0x{u:08X})", needs_reboot=False)
+    return table.get(u, unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,8 @@ def verify_fixed(after: Snapshot, target: BuildTarget, kb: str, install_started:
     vmms = (after.services or {}).get("vmms")
     checks.append(("vmms running", vmms == "Running", f"vmms {vmms}"))
     fixed = all(passed for _, passed, _ in checks)
-    checks.append(("KB listed (supporting)", kb in os_info.hotfixes, f"Get-HotFix {'lists' if kb in os_info.hotfixes else 'does not list'} {kb}"))
+    listed = kb in os_info.hotfixes
+    checks.append(("KB listed (supporting)", listed, f"Get-HotFix {'lists' if listed else 'does not list'} {kb}"))
     return Verification(fixed, tuple(checks))
 
 
@@ -169,8 +174,8 @@ def installed_awaiting_reboot(records: Iterable[StepRecord]) -> bool:
     records = list(records)
     installed = any(r.step == Step.INSTALL and r.outcome == StepOutcome.OK and (r.evidence or {}).get("needs_reboot")
                     for r in records)
-    rebooting = any(r.step == Step.REBOOT and r.outcome in (StepOutcome.OK, StepOutcome.SKIPPED, StepOutcome.FAILED, None)
-                    for r in records)
+    reached = (StepOutcome.OK, StepOutcome.SKIPPED, StepOutcome.FAILED, None)
+    rebooting = any(r.step == Step.REBOOT and r.outcome in reached for r in records)
     return installed and not rebooting
 
 

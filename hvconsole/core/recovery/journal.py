@@ -16,10 +16,11 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..timeutil import format_time, parse_time, utcnow
 from .rules import OUTCOMES, STEPS
@@ -133,7 +134,7 @@ class RecoveryJournal:
                 "VALUES (?, ?, ?, ?, ?, ?, 'open')",
                 (format_time(at or utcnow()), host, vm_id.lower(), vm_name, who or current_user(),
                  None if finding is None else _dump(finding)))
-            return int(cur.lastrowid)
+            return _inserted_id(cur)
 
     def incident(self, incident_id: int) -> Incident:
         with self._lock:
@@ -141,7 +142,7 @@ class RecoveryJournal:
             cols = [d[0] for d in self._db.execute("SELECT * FROM incidents LIMIT 0").description]
         if row is None:
             raise RecoveryJournalError(f"no recovery incident {incident_id}")
-        return _incident(dict(zip(cols, row)))
+        return _incident(dict(zip(cols, row, strict=True)))
 
     def incidents(self, *, open_only: bool = False) -> list[Incident]:
         sql = "SELECT * FROM incidents" + (" WHERE state='open'" if open_only else "") + " ORDER BY id"
@@ -149,7 +150,7 @@ class RecoveryJournal:
             cur = self._db.execute(sql)
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
-        return [_incident(dict(zip(cols, r))) for r in rows]
+        return [_incident(dict(zip(cols, r, strict=True))) for r in rows]
 
     def open_incident(self, host: str, vm_id: str) -> Incident | None:
         """The newest unfinished incident of this VM (host names compared case-insensitively)."""
@@ -177,7 +178,7 @@ class RecoveryJournal:
             cur = self._db.execute(
                 "INSERT INTO actions(incident_id, step, intent_json, started_at) VALUES (?, ?, ?, ?)",
                 (incident_id, step, _dump(intent), format_time(at or utcnow())))
-            return int(cur.lastrowid)
+            return _inserted_id(cur)
 
     def finish(self, action_id: int, outcome: str, evidence: Mapping[str, Any], at: datetime | None = None) -> None:
         if outcome not in OUTCOMES:
@@ -192,7 +193,7 @@ class RecoveryJournal:
             cur = self._db.execute("SELECT * FROM actions WHERE incident_id=? ORDER BY id", (incident_id,))
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
-        return [_action(dict(zip(cols, r))) for r in rows]
+        return [_action(dict(zip(cols, r, strict=True))) for r in rows]
 
     def active_steps(self) -> list[tuple[Incident, Action]]:
         """Steps in flight now, with their incident (for the maintenance registry: the
@@ -223,3 +224,10 @@ def _action(row: dict[str, Any]) -> Action:
                   started_at=parse_time(row["started_at"]), outcome=row["outcome"],
                   evidence=_load(row["evidence_json"]),
                   finished_at=None if row["finished_at"] is None else parse_time(row["finished_at"]))
+
+
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The row id of the INSERT just run (sqlite3 sets it after every INSERT)."""
+    if cur.lastrowid is None:
+        raise sqlite3.DatabaseError("the INSERT reported no row id")
+    return cur.lastrowid

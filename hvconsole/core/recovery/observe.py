@@ -6,8 +6,9 @@ engine reads before each step), never from what the console remembers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 RUNNING = frozenset({"Running", "RunningCritical"})
 RESTING = frozenset({"Off", "Saved", "OffCritical", "SavedCritical", "FastSaved", "FastSavedCritical"})
@@ -77,11 +78,11 @@ def unreachable(error: str) -> Observation:
 def from_inspect(doc: Mapping[str, Any]) -> Observation:
     """An Observation from the recover_inspect document (shape checked loosely: a field
     missing is None, never an exception)."""
-    query = doc.get("vm_query") if isinstance(doc.get("vm_query"), Mapping) else {}
-    vmms = doc.get("vmms") if isinstance(doc.get("vmms"), Mapping) else {}
-    vm = doc.get("vm") if isinstance(doc.get("vm"), Mapping) else None
-    worker = doc.get("worker") if isinstance(doc.get("worker"), Mapping) else None
-    shutdown = vm.get("shutdown_service") if vm is not None and isinstance(vm.get("shutdown_service"), Mapping) else None
+    query = _mapping(doc.get("vm_query")) or {}
+    vmms = _mapping(doc.get("vmms")) or {}
+    vm = _mapping(doc.get("vm"))
+    worker = _mapping(doc.get("worker"))
+    shutdown = None if vm is None else _mapping(vm.get("shutdown_service"))
     events = doc.get("events")
     if isinstance(events, Mapping) and isinstance(events.get("value"), list):
         events = events["value"]            # PowerShell 5.1's wrapped array
@@ -94,14 +95,20 @@ def from_inspect(doc: Mapping[str, Any]) -> Observation:
         state=None if vm is None else _str(vm.get("state")), status=None if vm is None else _str(vm.get("status")),
         heartbeat=None if vm is None else _str(vm.get("heartbeat")),
         shutdown_status=None if shutdown is None or not shutdown.get("enabled", True) else _str(shutdown.get("status")),
-        uptime_s=None if vm is None else _int(vm.get("uptime_s")), cpu_pct=None if vm is None else _int(vm.get("cpu_pct")),
+        uptime_s=None if vm is None else _int(vm.get("uptime_s")),
+        cpu_pct=None if vm is None else _int(vm.get("cpu_pct")),
         worker_pid=None if worker is None else _int(worker.get("pid")), worker=worker,
         events=tuple(e for e in (events or []) if isinstance(e, Mapping)),
         host_time=_str(doc.get("host_time")), error=None if query.get("ok") else _str(query.get("error")),
         raw=dict(doc))
 
 
-def _str(value: Any) -> str | None:
+def _mapping(value: object) -> Mapping[str, Any] | None:
+    """A JSON object of the answer, or None for anything else (absent, null, a list)."""
+    return value if isinstance(value, Mapping) else None
+
+
+def _str(value: object) -> str | None:
     return None if value is None else str(value)
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..atomic_file import atomic_write_text
 from ..timeutil import format_time, parse_time
@@ -45,7 +46,8 @@ def build_record(incident: Incident, actions: Iterable[Action]) -> dict[str, Any
         timeline.append({"at": format_time(incident.closed_at), "what": f"incident {incident.state}",
                          "detail": incident.summary})
     timeline.sort(key=lambda row: _sort_time(row["at"]))
-    before = next((dict(a.evidence.get("observation") or {}) for a in acts if a.evidence and a.evidence.get("observation")), None)
+    before = next((dict(a.evidence.get("observation") or {})
+                   for a in acts if a.evidence and a.evidence.get("observation")), None)
     after = next((dict(a.evidence.get("observation") or {}) for a in reversed(acts)
                   if a.evidence and a.evidence.get("observation")), None)
     return {
@@ -72,7 +74,7 @@ def _first_vm_event(actions: list[Action]) -> dict[str, Any] | None:
     return None
 
 
-def _sort_time(text: Any) -> datetime:
+def _sort_time(text: object) -> datetime:
     try:
         return parse_time(str(text))
     except (TypeError, ValueError):
@@ -83,8 +85,12 @@ def to_json(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, indent=2, sort_keys=False, default=str)
 
 
-def _e(value: Any) -> str:
+def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+_RECORD_CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+               "td,th{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}")
 
 
 def to_html(record: dict[str, Any]) -> str:
@@ -94,7 +100,8 @@ def to_html(record: dict[str, Any]) -> str:
                      for r in record["timeline"])
     steps = "\n".join(
         f"<tr><td>{_e(s['title'])}</td><td>{_e(s['outcome'] or 'in flight')}</td><td>{_e(s['started'])}</td>"
-        f"<td>{_e(s['finished'])}</td><td>{_e((s['evidence'] or {}).get('summary'))}</td></tr>" for s in record["steps"])
+        f"<td>{_e(s['finished'])}</td><td>{_e((s['evidence'] or {}).get('summary'))}</td></tr>"
+        for s in record["steps"])
 
     def state_table(label: str, obs: dict[str, Any] | None) -> str:
         if not obs:
@@ -106,14 +113,15 @@ def to_html(record: dict[str, Any]) -> str:
     finding_html = "<p>opened without a finding</p>" if not finding else (
         f"<p>{_e(finding.get('kind'))} ({_e(finding.get('severity'))}), first seen {_e(finding.get('first_seen'))}</p>"
         "<ul>" + "".join(f"<li>{_e(e)}</li>" for e in finding.get("evidence") or []) + "</ul>")
+    closed = "; closed " + _e(inc["closed"]) if inc["closed"] else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>{_e(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}}</style>
+<style>{_RECORD_CSS}</style>
 </head><body>
 <h1>{_e(title)}</h1>
-<p>Opened {_e(inc['opened'])} by {_e(inc['who'])}; state: <b>{_e(inc['state'])}</b>{'; closed ' + _e(inc['closed']) if inc['closed'] else ''}.</p>
+<p>Opened {_e(inc['opened'])} by {_e(inc['who'])}; state: <b>{_e(inc['state'])}</b>{closed}.</p>
 <p>{_e(inc['summary'])}</p>
 <h2>Finding</h2>
 {finding_html}

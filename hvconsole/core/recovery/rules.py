@@ -10,8 +10,8 @@ front end can skip a gentler step or a confirmation.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from .observe import RESTING, RUNNING, Observation
 
