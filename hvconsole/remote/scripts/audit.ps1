@@ -39,7 +39,7 @@ function Get-IntParam($Value, [int]$Default, [int]$Min, [int]$Max) {
 function Get-Mb($Bytes) { if ($null -ne $Bytes) { [Math]::Round([double]$Bytes / 1048576, 1) } }
 
 # -- bounded queries (as in collect.ps1) ----------------------------------------------------
-function Start-BoundedQuery([scriptblock]$Body, $Argument) {
+function Start-AuditQuery([scriptblock]$Body, $Argument) {
   $started = [Diagnostics.Stopwatch]::StartNew()
   try {
     $shell = [powershell]::Create([Management.Automation.Runspaces.InitialSessionState]::CreateDefault2())
@@ -50,7 +50,7 @@ function Start-BoundedQuery([scriptblock]$Body, $Argument) {
   }
 }
 
-function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
+function Wait-AuditQuery($Job, [int]$TimeoutMs) {
   $result = [pscustomobject]@{ ok = $false; elapsed_ms = $null; error = $Job.Failure; value = $null }
   if ($null -eq $Job.Failure) {
     $left = [int][Math]::Max(0, $TimeoutMs - $Job.Clock.ElapsedMilliseconds)
@@ -76,7 +76,7 @@ $vmAuditBody = {
   param($Clock, $MaxCheckpoints)
   $ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'
   $inv = [Globalization.CultureInfo]::InvariantCulture
-  function Get-Name($Value) { if ($null -ne $Value) { $Value.ToString() } }
+  function Get-Name($Value) { if ($null -ne $Value) { return $Value.ToString() } }
   function Get-Mb($Bytes) { if ($null -ne $Bytes) { [Math]::Round([double]$Bytes / 1048576, 1) } }
   function ConvertTo-IsoUtc($Time) {
     if ($null -eq $Time) { return $null }
@@ -248,10 +248,10 @@ try {
   if ($null -ne $params.bpa) { $readBpa = [bool]$params.bpa }
 
   $where = 'vm query start'
-  $vmJob = Start-BoundedQuery $vmAuditBody $maxCheckpoints
+  $vmJob = Start-AuditQuery $vmAuditBody $maxCheckpoints
   $clusterJob = $null
   $clussvc = Get-Service -Name 'clussvc' -ErrorAction SilentlyContinue
-  if ($null -ne $clussvc -and [string]$clussvc.Status -eq 'Running') { $clusterJob = Start-BoundedQuery $clusterQueryBody $null }
+  if ($null -ne $clussvc -and [string]$clussvc.Status -eq 'Running') { $clusterJob = Start-AuditQuery $clusterQueryBody $null }
 
   $where = 'os'
   $osCim = Get-CimInstance -ClassName Win32_OperatingSystem
@@ -279,7 +279,7 @@ try {
   if ($readBpa) { $bpa = Get-BpaFacts }
 
   $where = 'vm query'
-  $vmResult = Wait-BoundedQuery $vmJob $vmTimeoutMs
+  $vmResult = Wait-AuditQuery $vmJob $vmTimeoutMs
   $vms = @(); $numa = @(); $supported = $null
   if ($vmResult.ok) {
     $vms = @($vmResult.value.vms); $numa = @($vmResult.value.numa); $supported = $vmResult.value.supported
@@ -293,7 +293,7 @@ try {
   $where = 'cluster'
   $cluster = $null
   if ($null -ne $clusterJob) {
-    $c = Wait-BoundedQuery $clusterJob $vmTimeoutMs
+    $c = Wait-AuditQuery $clusterJob $vmTimeoutMs
     if ($c.ok) { $cluster = [ordered]@{ name = $c.value.name; node_state = $c.value.node_state; drain_status = $c.value.drain_status } }
     else { $warnings.Add('cluster: ' + $c.error); $cluster = [ordered]@{ name = $null; node_state = 'Unknown'; drain_status = 'Unknown' } }
   }

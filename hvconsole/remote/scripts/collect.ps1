@@ -137,7 +137,7 @@ function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
 $vmQueryBody = {
   param($Clock)
   $ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'
-  function Get-Name($Value) { if ($null -ne $Value) { $Value.ToString() } }
+  function Get-Name($Value) { if ($null -ne $Value) { return $Value.ToString() } }
   function Get-Mb($Bytes) { if ($null -ne $Bytes) { [Math]::Round([double]$Bytes / 1048576, 1) } }
   $problems = [Collections.Generic.List[string]]::new()
   # One unreadable VM must not hide the others: report its error, fail only on nothing.

@@ -46,7 +46,7 @@ function Find-Vm([guid]$Id) {
 }
 
 # -> the list of validated requests; any invalid value rejects the whole call before acting.
-function Read-Requests($Items) {
+function Read-DrainRequests($Items) {
   $requests = [Collections.Generic.List[object]]::new()
   foreach ($request in @($Items)) {
     if ($null -eq $request) { continue }
@@ -161,7 +161,7 @@ function Complete-VmAction($Work, [DateTime]$Deadline) {
 try {
   $where = 'params'
   $params = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($HvcParams.Trim())) | ConvertFrom-Json
-  $requests = Read-Requests $params.vms
+  $requests = Read-DrainRequests $params.vms
   $clusterDrain = $params.cluster_drain -eq $true
   $timeoutS = 900
   if ($null -ne $params.timeout_s) { $timeoutS = [int][Math]::Min(7200, [Math]::Max(30, [int]$params.timeout_s)) }

@@ -33,8 +33,10 @@ function Get-InnermostMessage($Failure) {
   return $ex.Message
 }
 
+function Add-Warning([string]$Area, $Failure) { $warnings.Add($Area + ': ' + (Get-InnermostMessage $Failure)) }
+
 function Invoke-Probe([string]$ProbeName, [scriptblock]$Body) {
-  try { $null = & $Body } catch { $warnings.Add($ProbeName + ': ' + (Get-InnermostMessage $_)) }
+  try { $null = & $Body } catch { Add-Warning $ProbeName $_ }
 }
 
 function Assert-HvcPath($Value, [string]$Name) {
@@ -124,7 +126,7 @@ function Get-PendingRebootReasons {
 }
 
 # -> name -> status name, or null when the service is not installed.
-function Get-ServiceStates {
+function Get-PreflightServiceStates {
   $states = [ordered]@{}
   foreach ($n in $serviceNames) {
     $states[$n] = $null
@@ -252,7 +254,7 @@ function Get-PreflightDocument([string]$StagingDir, $PackageFile, [int]$Required
     $doc.pending_reboot_reasons = Get-PendingRebootReasons
     $doc.pending_reboot = $doc.pending_reboot_reasons.Count -gt 0
   }
-  $doc.services = Get-ServiceStates
+  $doc.services = Get-PreflightServiceStates
   Invoke-Probe 'space' {
     $doc.system_drive_free_mb = Get-FreeMb $env:SystemDrive
     $doc.staging_drive_free_mb = Get-FreeMb $StagingDir

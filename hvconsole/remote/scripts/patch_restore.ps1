@@ -43,7 +43,7 @@ function Find-Vm([guid]$Id) {
 }
 
 # -> validated requests; any invalid value rejects the whole call before anything is done.
-function Read-Requests($Items) {
+function Read-RestoreRequests($Items) {
   $requests = [Collections.Generic.List[object]]::new()
   foreach ($request in @($Items)) {
     if ($null -eq $request) { continue }
@@ -133,7 +133,7 @@ function Restore-Vm($Request, [DateTime]$Deadline) {
 try {
   $where = 'params'
   $params = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($HvcParams.Trim())) | ConvertFrom-Json
-  $requests = Read-Requests $params.vms
+  $requests = Read-RestoreRequests $params.vms
   $clusterResume = $params.cluster_resume -eq $true
   $failback = Read-Failback $params.failback
   $deadline = [DateTime]::UtcNow.AddSeconds($budgetS)

@@ -25,9 +25,9 @@ function Get-IsoTime($Value) {
   return ([DateTime]$Value).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ss.fffZ', $inv)
 }
 
-function Get-IntParam($Value, [int]$Default, [int]$Low, [int]$High) {
+function Get-IntParam($Value, [int]$Default, [int]$Min, [int]$Max) {
   if ($null -eq $Value) { return $Default }
-  return [Math]::Min($High, [Math]::Max($Low, [int]$Value))
+  return [int][Math]::Min($Max, [Math]::Max($Min, [int]$Value))
 }
 
 # The vmms service and the process behind it (Win32_Service.ProcessId; 0 when stopped).

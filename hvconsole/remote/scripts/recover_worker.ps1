@@ -74,9 +74,7 @@ try {
 } catch {
   $failure = [ordered]@{ hvc_error = [ordered]@{ message = (Get-InnermostMessage $_); where = $where } }
   [Console]::Out.Write((ConvertTo-Json -InputObject $failure -Compress))
-  [Console]::Out.Flush()
   exit 1
 }
 [Console]::Out.Write($json)
-[Console]::Out.Flush()
 exit 0
