@@ -39,9 +39,10 @@ function Get-IntParam($Value, [int]$Default, [int]$Min, [int]$Max) {
 function Get-Mb($Bytes) { if ($null -ne $Bytes) { [Math]::Round([double]$Bytes / 1048576, 1) } }
 
 # -- bounded queries (as in collect.ps1) ----------------------------------------------------
-function Start-AuditQuery([scriptblock]$Body, $Argument) {
+function Start-BoundedQuery([scriptblock]$Body, $Argument) {
   $started = [Diagnostics.Stopwatch]::StartNew()
   try {
+    # CreateDefault2: core commands only, modules load on first use; quicker to open.
     $shell = [powershell]::Create([Management.Automation.Runspaces.InitialSessionState]::CreateDefault2())
     [void]$shell.AddScript($Body.ToString()).AddArgument($started).AddArgument($Argument)
     return [pscustomobject]@{ Shell = $shell; Clock = $started; Handle = $shell.BeginInvoke(); Failure = $null }
@@ -50,7 +51,7 @@ function Start-AuditQuery([scriptblock]$Body, $Argument) {
   }
 }
 
-function Wait-AuditQuery($Job, [int]$TimeoutMs) {
+function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
   $result = [pscustomobject]@{ ok = $false; elapsed_ms = $null; error = $Job.Failure; value = $null }
   if ($null -eq $Job.Failure) {
     $left = [int][Math]::Max(0, $TimeoutMs - $Job.Clock.ElapsedMilliseconds)
@@ -68,6 +69,8 @@ function Wait-AuditQuery($Job, [int]$TimeoutMs) {
     }
   }
   $result.elapsed_ms = [int64]$Job.Clock.ElapsedMilliseconds
+  # The query's own time when it reports one: the script may come to wait for it late.
+  if ($result.ok -and $null -ne $result.value.elapsed_ms) { $result.elapsed_ms = [int64]$result.value.elapsed_ms }
   return $result
 }
 
@@ -248,10 +251,10 @@ try {
   if ($null -ne $params.bpa) { $readBpa = [bool]$params.bpa }
 
   $where = 'vm query start'
-  $vmJob = Start-AuditQuery $vmAuditBody $maxCheckpoints
+  $vmJob = Start-BoundedQuery $vmAuditBody $maxCheckpoints
   $clusterJob = $null
   $clussvc = Get-Service -Name 'clussvc' -ErrorAction SilentlyContinue
-  if ($null -ne $clussvc -and [string]$clussvc.Status -eq 'Running') { $clusterJob = Start-AuditQuery $clusterQueryBody $null }
+  if ($null -ne $clussvc -and [string]$clussvc.Status -eq 'Running') { $clusterJob = Start-BoundedQuery $clusterQueryBody $null }
 
   $where = 'os'
   $osCim = Get-CimInstance -ClassName Win32_OperatingSystem
@@ -279,7 +282,7 @@ try {
   if ($readBpa) { $bpa = Get-BpaFacts }
 
   $where = 'vm query'
-  $vmResult = Wait-AuditQuery $vmJob $vmTimeoutMs
+  $vmResult = Wait-BoundedQuery $vmJob $vmTimeoutMs
   $vms = @(); $numa = @(); $supported = $null
   if ($vmResult.ok) {
     $vms = @($vmResult.value.vms); $numa = @($vmResult.value.numa); $supported = $vmResult.value.supported
@@ -293,7 +296,7 @@ try {
   $where = 'cluster'
   $cluster = $null
   if ($null -ne $clusterJob) {
-    $c = Wait-AuditQuery $clusterJob $vmTimeoutMs
+    $c = Wait-BoundedQuery $clusterJob $vmTimeoutMs
     if ($c.ok) { $cluster = [ordered]@{ name = $c.value.name; node_state = $c.value.node_state; drain_status = $c.value.drain_status } }
     else { $warnings.Add('cluster: ' + $c.error); $cluster = [ordered]@{ name = $null; node_state = 'Unknown'; drain_status = 'Unknown' } }
   }

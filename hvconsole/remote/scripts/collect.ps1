@@ -99,12 +99,12 @@ function Get-PerfInstances([string]$ClassName) {
 # Such a query runs in a second runspace and we wait at most its budget. On timeout:
 # BeginStop, never Stop(), which blocks until the stuck call returns.
 
-function Start-BoundedQuery([scriptblock]$Body) {
+function Start-BoundedQuery([scriptblock]$Body, $Argument) {
   $started = [Diagnostics.Stopwatch]::StartNew()
   try {
     # CreateDefault2: core commands only, modules load on first use; quicker to open.
     $shell = [powershell]::Create([Management.Automation.Runspaces.InitialSessionState]::CreateDefault2())
-    [void]$shell.AddScript($Body.ToString()).AddArgument($started)
+    [void]$shell.AddScript($Body.ToString()).AddArgument($started).AddArgument($Argument)
     return [pscustomobject]@{ Shell = $shell; Clock = $started; Handle = $shell.BeginInvoke(); Failure = $null }
   } catch {
     return [pscustomobject]@{ Shell = $null; Clock = $started; Handle = $null; Failure = (Get-InnermostMessage $_) }
@@ -117,6 +117,7 @@ function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
   if ($null -eq $Job.Failure) {
     $left = [int][Math]::Max(0, $TimeoutMs - $Job.Clock.ElapsedMilliseconds)
     if (-not $Job.Handle.AsyncWaitHandle.WaitOne($left)) {
+      # BeginStop, never Stop(): Stop() blocks until the stuck call returns.
       [void]$Job.Shell.BeginStop($null, $null)
       $abandoned.Add($Job.Shell)
       $result.error = "timeout after $TimeoutMs ms"
@@ -129,6 +130,7 @@ function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
     }
   }
   $result.elapsed_ms = [int64]$Job.Clock.ElapsedMilliseconds
+  # The query's own time when it reports one: the script may come to wait for it late.
   if ($result.ok -and $null -ne $result.value.elapsed_ms) { $result.elapsed_ms = [int64]$result.value.elapsed_ms }
   return $result
 }
