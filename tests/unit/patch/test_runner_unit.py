@@ -88,18 +88,24 @@ def test_a_cancelled_host_cancels_the_run(tmp_path):
     assert r.waves_run == ["pilot", "prod1"]
 
 
-def test_a_cancel_asked_for_between_waves_starts_no_other_wave(tmp_path):
-    r = runner(tmp_path)
+def cancel_during(r: ScriptedRunner, wave_name: str) -> None:
+    """The admin cancels while ``wave_name`` runs; its hosts still finish their steps."""
     journal, run_id = r.run.journal, r.run.run_id
     journal.set_run_state(run_id, RunState.RUNNING)
     run_wave = r._run_wave
 
     def then_cancel(wave):
         outcomes = run_wave(wave)
-        request(journal, run_id, "cancel")
+        if wave.name == wave_name:
+            request(journal, run_id, "cancel")
         return outcomes
 
     r._run_wave = then_cancel
+
+
+def test_a_cancel_asked_for_between_waves_starts_no_other_wave(tmp_path):
+    r = runner(tmp_path)
+    cancel_during(r, "pilot")
     result = r.execute()
     # The pilot's hosts all finished, but it was not the last wave: the run is cancelled.
     assert (result.state, result.reason) == (RunState.CANCELLED, "cancelled")
@@ -108,17 +114,7 @@ def test_a_cancel_asked_for_between_waves_starts_no_other_wave(tmp_path):
 
 def test_a_cancel_after_the_last_wave_finished_leaves_the_run_done(tmp_path):
     r = runner(tmp_path)
-    journal, run_id = r.run.journal, r.run.run_id
-    journal.set_run_state(run_id, RunState.RUNNING)
-    run_wave = r._run_wave
-
-    def cancel_in_last(wave):
-        outcomes = run_wave(wave)
-        if wave.name == "prod2":
-            request(journal, run_id, "cancel")
-        return outcomes
-
-    r._run_wave = cancel_in_last
+    cancel_during(r, "prod2")
     assert r.execute().state == RunState.DONE
 
 
