@@ -22,7 +22,7 @@ from hvconsole.ui.patch.page_review import review_html
 from hvconsole.ui.patch.services import load_site_catalog
 from hvconsole.ui.patch.state import WizardState
 from hvconsole.ui.patch.wizard import PACKAGE, PatchWizard
-from patch_support import home, parse_html  # noqa: F401
+from wizard_support import home, parse_html  # noqa: F401
 
 KB = "KB5061906"
 

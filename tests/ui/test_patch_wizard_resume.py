@@ -19,7 +19,7 @@ from hvconsole.core.patch.journal import Journal
 from hvconsole.site import journal_path, open_demo_site
 from hvconsole.ui.patch.autopilot import Autopilot, wait_for
 from hvconsole.ui.patch.wizard import RUN
-from patch_support import (RUN_TIMEOUT_S, Window, home, live_banners, served, session_for,  # noqa: F401
+from wizard_support import (RUN_TIMEOUT_S, Window, home, live_banners, served, session_for,  # noqa: F401
                            start_child, start_wizard_child, wait_for_intent)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]   # whole runs on a loaded 2-core machine

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from hvconsole.ui.patch.screenshots import save_wizard_screenshots
-from patch_support import demo, home, session_for  # noqa: F401
+from wizard_support import demo, home, session_for  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]   # whole runs on a loaded 2-core machine
 NAMES = ["01-update", "02-hosts", "03-package", "04-preflight", "05-vms", "06-window", "07-review", "08-run",
