@@ -53,4 +53,6 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== tests"
 export QT_QPA_PLATFORM=offscreen
-exec .venv/bin/python -m pytest "$@"
+# Two workers: most of the suite waits on simulated hosts and child processes, so the two
+# cores are kept busy (docs/performance.md, "Test suite"); `-n 0` as an argument runs it in one process.
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
