@@ -299,7 +299,7 @@ def test_the_site_is_not_replaced_while_a_run_executes_here(qtbot):
     win = MainWindow()
     qtbot.addWidget(win)
     session = GuiSession(win)
-    session.patch_session = SimpleNamespace(controller=SimpleNamespace(running=True))
+    session.patch_session = SimpleNamespace(executing=True)     # PatchSession.executing
     session.site = SimpleNamespace(kind="configured")
     session.open_configured()
     assert "when the patch run executing here has ended" in win.statusBar().currentMessage()
