@@ -305,9 +305,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file} is not UTF-8 text (in Excel: Save As, CSV UTF-8)") from None
     hosts = parse_import(text, fmt)
     added = _open_book(None).add_many(hosts)
-    print(f"imported {len(added)} host(s): {', '.join(h.name for h in added) or 'none'}")
+    print(f"imported {len(added)} host(s): {', '.join(_clean(h.name) for h in added) or 'none'}")
     if added:
         print("set each password with: hvconsole hosts edit NAME --password")
+    for host in added:               # an imported line may turn certificate checking off
+        _warn_unverified(host)
     return EXIT_OK
 
 

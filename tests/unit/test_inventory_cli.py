@@ -398,3 +398,15 @@ def test_a_full_disk_is_one_message(home, memory, monkeypatch, password, capsys)
     err = capsys.readouterr().err
     assert err == f"hvconsole hosts add: cannot write {paths.inventory_path()}: No space left on device\n"
     assert memory.entries == {}                       # the password saved first was taken back
+
+
+def test_import_warns_about_a_host_whose_certificate_is_not_checked(home, memory, monkeypatch, tmp_path,
+                                                                     capsys) -> None:
+    """Issue 10 item 10: an imported line can turn certificate checking off; the admin is
+    told once per such host, as `hosts add` and `edit` do."""
+    src = tmp_path / "hosts.csv"
+    src.write_text("name,address,transport,username,verify_tls\nHV01,hv01.example,https,u,false\n"
+                   "HV02,hv02.example,https,u,true\n", encoding="utf-8")
+    assert hosts(monkeypatch, "import", str(src)) == cli.EXIT_OK
+    err = capsys.readouterr().err
+    assert err.count("will NOT be validated") == 1 and "HV01" in err and "HV02" not in err, err
