@@ -145,7 +145,23 @@ def report_text(report: dict[str, Any]) -> str:
         lines.append(f"  {clean(h['host'], 30)}: {h['status']}; build {h['build_before'] or '?'} -> "
                      f"{h['build_after'] or '?'}; installer {h['install_exit_code']} {h['install_meaning'] or ''}".rstrip())
     for h in report["hosts"]:
+        if isinstance(h.get("health"), dict):
+            lines.append(f"  {clean(h['host'], 30)}: health {health_line(h['health'])}")
+    for h in report["hosts"]:
         if h.get("pending_reboot"):
             lines.append(f"  {clean(h['host'], 30)}: installed, reboot pending: "
                          f"{clean(h.get('pending_reboot_reason') or 'restart it in a maintenance window')}")
     return "\n".join(lines)
+
+
+def health_line(health: dict[str, Any]) -> str:
+    """One line: the health check's change ("2 fixed, 0 new, 3 still (before: ...; after: ...)"),
+    or why it was not compared."""
+    def side(name: str) -> str:
+        value = health.get(name)
+        return clean(value.get("text") or "?", 160) if isinstance(value, dict) else "not run"
+    both = f"before: {side('before')}; after: {side('after')}"
+    if not health.get("compared"):
+        return f"not compared ({both})"
+    c = health.get("counts") or {}
+    return f"{c.get('fixed', 0)} fixed, {c.get('new', 0)} new, {c.get('still', 0)} still ({both})"

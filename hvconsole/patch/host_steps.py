@@ -22,6 +22,7 @@ from hvconsole.core.patch.vocabulary import Step, StepOutcome
 from hvconsole.core.timeutil import format_time, parse_time, utcnow
 from hvconsole.remote.errors import RemoteError
 
+from .audit_step import health_evidence
 from .context import HostContext
 from .install_steps import install, reboot
 from .preflight import judge, planned_live_migrations
@@ -50,6 +51,8 @@ def preflight(hc: HostContext) -> str:
                 "pending_reboot": doc.get("pending_reboot"), "cluster": doc.get("cluster"),
                 "system_drive_free_mb": doc.get("system_drive_free_mb"), "vm_count": len(doc["vms"]),
                 "staged": doc.get("staged"), "problems": v.problems, "warnings": v.warnings}
+    # The health check before anything changes: evidence for the report, never a gate.
+    evidence["health_before"] = health_evidence(hc, snap, in_maintenance=False)
     if v.problems:
         return h.finish(StepOutcome.FAILED, "; ".join(v.problems), **evidence)
     text = (f"already at {v.target} or later: nothing to install" if v.compliant
@@ -144,6 +147,10 @@ def postcheck(hc: HostContext) -> str:
     findings = [f.to_dict() for f in detector.active(hc.name)]
     critical = [f for f in findings if f["severity"] == CRITICAL]
     evidence = {"vms": _states(vms, where), "findings": findings, "reachable": snap.reachable}
+    # The health check again once the host is back to normal: after the restart AND the
+    # restore (at verify the drained VMs are still saved, and a rule like the boot storm
+    # would call their absence a fix). Still inside the maintenance window.
+    evidence["health_after"] = health_evidence(hc, snap, in_maintenance=hc.run.maintenance.covers(hc.name, None, utcnow()))
     if not snap.reachable:
         return h.finish(StepOutcome.FAILED, f"{hc.name} stopped answering after patching", **evidence)
     if critical:

@@ -68,6 +68,7 @@ TIME_FIELDS = {
     "hosts[].steps[].started_at": CONSOLE, "hosts[].steps[].finished_at": CONSOLE,
     "hosts[].last_boot_before": HOST, "hosts[].last_boot_after": HOST,
     "hosts[].install_started": HOST, "hosts[].install_finished": HOST,
+    "hosts[].health.before.audited_at": CONSOLE, "hosts[].health.after.audited_at": CONSOLE,
     "plan_table: Maintenance window": "UTC as the admin planned it",
 }
 
@@ -93,6 +94,8 @@ class HostReport:
     checks: list[dict[str, Any]] = field(default_factory=list)
     soak_findings: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)   # started/finished: console clock
+    # The health check (issue 14) at preflight and at postcheck (restarted, VMs restored).
+    health: dict[str, Any] | None = None
 
 
 def build_report(journal: Journal, run_id: int, *, simulated: bool | None = None) -> dict[str, Any]:
@@ -158,12 +161,18 @@ def _is_demo_journal(journal: Journal) -> bool:
 
 def _host_report(host: str, wave: str | None, records: list[StepRecord]) -> HostReport:
     rep = HostReport(host=host, wave=wave)
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
     for r in records:
         ev = r.evidence or {}
         rep.steps.append({"step": r.step, "attempt": r.attempt, "outcome": r.outcome or "in flight",
                           "started_at": report_time(r.started_at),
                           "finished_at": report_time(r.finished_at),
                           "summary": _times_in_text(ev.get("summary", ""))})
+        if isinstance(ev.get("health_before"), Mapping) and r.step == "preflight":
+            before = ev["health_before"]
+        if isinstance(ev.get("health_after"), Mapping) and r.step == "postcheck":
+            after = ev["health_after"]
         if r.step == "preflight" and r.outcome == "ok":
             rep.build_before = ev.get("build")
             rep.last_boot_before = report_time(ev.get("last_boot"))
@@ -183,10 +192,61 @@ def _host_report(host: str, wave: str | None, records: list[StepRecord]) -> Host
             rep.vms_after = list(ev.get("vms", []))
             rep.soak_findings = list(ev.get("findings", []))
     rep.vms_before = [asdict(p) for p in prior_vm_states(records).values()]
+    rep.health = health_comparison(before, after) if before is not None or after is not None else None
     rep.status = _status(records)
     rep.pending_reboot_reason = pending_reboot(records)
     rep.pending_reboot = rep.pending_reboot_reason is not None
     return rep
+
+
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def health_comparison(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the patch changed in the host's health check: the problems it ``fixed`` (in
+    the audit before, gone after), the ``new`` ones and those ``still`` there, with counts.
+
+    ``before``/``after`` are the audit summaries the preflight and postcheck steps journaled
+    (``patch.audit_step``); the matching is ``core.health.compare.compare_audits``'s, on
+    the stored summaries: a problem is the same when rule, VM (its id; the name if an
+    older journal has no id) and title are, whatever its evidence numbers now say. The
+    lists stay empty unless both audits answered: a failed audit proves nothing."""
+    def usable(s: Mapping[str, Any] | None) -> bool:
+        return s is not None and bool(s.get("reachable")) and s.get("available", True) is not False
+
+    def problems(s: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+        return [p for p in (s or {}).get("problems") or [] if isinstance(p, Mapping)]
+
+    def key(p: Mapping[str, Any]) -> tuple[str, str, str]:
+        return (str(p.get("rule")), str(p.get("vm_id") or p.get("vm_name") or ""), str(p.get("title")))
+
+    def order(p: Mapping[str, Any]) -> tuple[int, str, str]:
+        return (_SEVERITY_ORDER.get(str(p.get("severity")), 3), str(p.get("vm_name") or ""), str(p.get("rule")))
+
+    def brief(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: p.get(k) for k in ("rule", "severity", "vm_name", "title", "evidence")}
+
+    def side(s: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if s is None:
+            return None
+        return {"available": usable(s), "audited_at": report_time(s.get("audited_at")),
+                "text": s.get("text") or (None if usable(s) else f"audit not available: {s.get('error')}"),
+                "problems": [brief(p) for p in problems(s)]}
+
+    out: dict[str, Any] = {"before": side(before), "after": side(after), "compared": False,
+                           "fixed": [], "new": [], "still": [], "counts": {"fixed": 0, "new": 0, "still": 0}}
+    if not (usable(before) and usable(after)):
+        missing = [name for name, s in (("before", before), ("after", after)) if not usable(s)]
+        out["note"] = "not compared: no audit " + " and ".join(missing) + " the update"
+        return out
+    old = {key(p): p for p in problems(before)}
+    new = {key(p): p for p in problems(after)}
+    out["compared"] = True
+    out["fixed"] = [brief(p) for p in sorted((old[k] for k in old.keys() - new.keys()), key=order)]
+    out["new"] = [brief(p) for p in sorted((new[k] for k in new.keys() - old.keys()), key=order)]
+    out["still"] = [brief(p) for p in sorted((new[k] for k in new.keys() & old.keys()), key=order)]
+    out["counts"] = {name: len(out[name]) for name in ("fixed", "new", "still")}
+    return out
 
 
 def pending_reboot(records: Iterable[StepRecord]) -> str | None:
@@ -373,6 +433,7 @@ def _host_section(h: dict[str, Any]) -> list[str]:
             parts.append(f"<tr><td>{e(c.get('check'))}</td><td class='{'pass' if ok else 'fail'}'>"
                          f"{'pass' if ok else 'FAIL'}</td><td>{e(c.get('detail'))}</td></tr>")
         parts.append("</table>")
+    parts += _health_section(h.get("health"))
     after = {v.get("id"): v.get("state") for v in h["vms_after"] if isinstance(v, Mapping)}
     if h["vms_before"]:
         parts.append("<table><tr><th>VM</th><th>Before</th><th>After</th></tr>")
@@ -392,6 +453,38 @@ def _host_section(h: dict[str, Any]) -> list[str]:
               f"<td>{_t(st['started_at'])}</td><td>{_t(st['finished_at'])}</td><td>{e(st['summary'])}</td></tr>"
               for st in h["steps"]]
     parts.append("</table>")
+    return parts
+
+
+def _health_section(health: Mapping[str, Any] | None) -> list[str]:
+    """The host's health check before and after the update: one line per audit, then the
+    problems the update fixed, brought and left, each escaped like every host text."""
+    e = _e
+    if not isinstance(health, Mapping):
+        return []
+    parts = ["<h3>Health check before and after</h3>", "<table><tr><th>Audit</th><th>When (console clock)</th>"
+             "<th>Result</th></tr>"]
+    for label, key in (("Before (preflight)", "before"), ("After (post-check)", "after")):
+        side = health.get(key)
+        if isinstance(side, Mapping):
+            parts.append(f"<tr><td>{label}</td><td>{_t(side.get('audited_at'))}</td><td>{e(side.get('text'))}</td></tr>")
+        else:
+            parts.append(f"<tr><td>{label}</td><td>—</td><td>not run</td></tr>")
+    parts.append("</table>")
+    if not health.get("compared"):
+        parts.append(f"<p class='muted'>{e(health.get('note'))}</p>")
+        return parts
+    c = health.get("counts") or {}
+    parts.append(f"<p>{e(c.get('fixed', 0))} fixed, {e(c.get('new', 0))} new, {e(c.get('still', 0))} still there.</p>")
+    rows = [(label, p) for label, name in (("fixed", "fixed"), ("NEW", "new"), ("still", "still"))
+            for p in health.get(name) or [] if isinstance(p, Mapping)]
+    if rows:
+        parts.append("<table><tr><th>Change</th><th>Severity</th><th>Rule</th><th>VM</th><th>Problem</th>"
+                     "<th>Evidence</th></tr>")
+        parts += [f"<tr><td class='{'pass' if label == 'fixed' else 'fail' if label == 'NEW' else 'muted'}'>{label}</td>"
+                  f"<td>{e(p.get('severity'))}</td><td>{e(p.get('rule'))}</td><td>{e(p.get('vm_name') or '(host)')}</td>"
+                  f"<td>{e(p.get('title'))}</td><td>{e(p.get('evidence'))}</td></tr>" for label, p in rows]
+        parts.append("</table>")
     return parts
 
 
