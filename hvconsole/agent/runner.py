@@ -2,8 +2,8 @@
 
 Each host gets a :class:`hvconsole.ui.host_worker.HostWorker` (the very class the window
 uses: collector, freeze detector, compliance, maintenance feed; the module is Qt-free,
-which a test checks) and one thread of its own that polls it every ``interval_s`` while
-it answers and backs off exponentially, capped, while it does not (the window's
+which a test checks) and one thread of its own that polls it every ``interval_s`` (or the
+host's own interval from the inventory, carried by its worker) while it answers and backs off exponentially, capped, while it does not (the window's
 schedule). The newest :class:`~hvconsole.ui.host_worker.PollResult` of every host is
 kept for the metrics endpoint; a :class:`~hvconsole.core.historydb.HistoryWriter`, when
 given, gets every snapshot and the findings that changed.
@@ -99,6 +99,11 @@ class AgentRunner:
             t.join(max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in self._threads)
 
+    def interval_for(self, worker: Any) -> float:
+        """The host's own interval (the inventory's, on the worker) or the agent's."""
+        own = getattr(worker, "scheduled_interval_s", None)
+        return float(own) if own else self.interval_s
+
     def poll_all_once(self) -> None:
         """One poll of every host, in this thread (tests and ``--once``)."""
         for worker in self._workers:
@@ -112,7 +117,7 @@ class AgentRunner:
                 self._poll(worker)
                 with self._lock:
                     failures = self._states[worker.name].failures_in_row
-                delay = next_delay_s(self.interval_s, failures)
+                delay = next_delay_s(self.interval_for(worker), failures)
                 delay *= self._random.uniform(1 - JITTER, 1 + JITTER)
                 if self._stop.wait(delay):
                     break
@@ -162,12 +167,16 @@ def site_workers(site: Any, *, poll_interval_s: float, timeout_s: float = 10.0,
     module): the site's clock stamps ``polled_at``; one maintenance feed and one catalog
     (``catalog``, default: the site catalog) shared by all; the history spaced in the
     hosts' time. app.py's ``site_workers`` can be this function (one code path)."""
+    from hvconsole.remote.configured import host_poll_intervals
     from hvconsole.ui.host_compliance import CatalogSource
     from hvconsole.ui.host_worker import worker_for_target
     from hvconsole.ui.maintenance_feed import MaintenanceFeed
 
     feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
-    history_interval_s = poll_interval_s * (site.speed if site.clock is not None else 1.0)
-    return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=history_interval_s,
-                              clock=site.clock, maintenance=feed, catalog=catalog)
+    scale = site.speed if site.clock is not None else 1.0
+    intervals = host_poll_intervals(site)    # a host's own interval (inventory), else the agent's
+    return [worker_for_target(target, timeout_s=timeout_s,
+                              poll_interval_s=intervals.get(target.name, poll_interval_s) * scale,
+                              clock=site.clock, maintenance=feed, catalog=catalog,
+                              scheduled_interval_s=intervals.get(target.name))
             for target in site.targets]

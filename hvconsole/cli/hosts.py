@@ -75,6 +75,9 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--ca-bundle", metavar="PEM", help="CA certificate(s) that issued the host's HTTPS certificate")
         p.add_argument("--no-verify", action="store_true", help="https: do NOT validate the certificate (lab only)")
         p.add_argument("--group", help="free label, e.g. a patch ring such as pilot or prod")
+        p.add_argument("--poll-interval", metavar="S",
+                       help="seconds between polls of this host, 5 to 3600 (default: the window's)"
+                            + ("; 'default' goes back to it" if editing else ""))
 
     p = sub.add_parser("add", help="add a host and store its password")
     p.add_argument("name")
@@ -152,7 +155,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     host = Host(name=args.name, address=args.address, username=args.user, port=args.port,
                 transport=args.transport or "ntlm", ca_bundle=args.ca_bundle,
-                verify_tls=not args.no_verify, group=args.group)
+                verify_tls=not args.no_verify, group=args.group, poll_interval_s=args.poll_interval)
     _check_ca_bundle(host)
     from hvconsole.core.inventory import Transport
     # Kerberos logs on with the ticket cache (domain logon or kinit), never with a stored
@@ -216,6 +219,9 @@ def cmd_edit(args: argparse.Namespace) -> int:
                         ("ca_bundle", args.ca_bundle)):
         if value is not None:
             changes[attr] = value
+    if args.poll_interval is not None:
+        # Validated by Host (one message naming the field); "default" clears it.
+        changes["poll_interval_s"] = None if args.poll_interval.strip().lower() == "default" else args.poll_interval
     if args.no_verify or args.verify:
         changes["verify_tls"] = bool(args.verify)
     if args.no_verify:

@@ -10,6 +10,7 @@ this off the GUI thread. A host without a saved password is reported, not guesse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hvconsole import paths
 from hvconsole.core.inventory import Host, InventoryStore, Transport
@@ -47,6 +48,18 @@ def open_book(*, allow_session_only: bool = True, passwords: PasswordStore | Non
     if passwords is None:
         passwords = open_store(allow_session_only=allow_session_only)
     return HostBook(InventoryStore(paths.inventory_path()), passwords)
+
+
+def host_poll_intervals(site: Any) -> dict[str, float]:
+    """Each host's own poll interval from ``site``'s inventory (``hvconsole.site.Site``),
+    by name; hosts without one (and a site without an inventory, the demo) are absent and
+    use the window's or agent's default."""
+    book = getattr(site, "book", None)
+    if book is None:
+        return {}
+    names = {t.name for t in getattr(site, "targets", ())}
+    return {h.name: float(h.poll_interval_s) for h in book.inventory
+            if h.poll_interval_s is not None and h.name in names}
 
 
 def load_configured(book: HostBook | None = None, *, only: list[str] | None = None,

@@ -104,6 +104,9 @@ class HostWorker:
         self._retired: dict[str, TileRow] = {}         # the rows before those (see poll_once)
         self._closed = False
         self.poll_interval_s = poll_interval_s
+        # The host's own interval in real seconds (the inventory's poll_interval_s), which
+        # the window's and the agent's schedulers use instead of their default; None: theirs.
+        self.scheduled_interval_s: float | None = None
         self._costs: deque[Any] = deque(maxlen=COST_POLLS)   # collect_cost of recent polls
         # Called with every snapshot on this thread (e.g. the health check's observe);
         # replaced as a whole tuple from the GUI thread, so no lock is needed to read it.
@@ -253,12 +256,14 @@ def worker_for_target(target: Any, *, timeout_s: float = 10.0, poll_interval_s: 
                       clock: Callable[[], datetime] | None = None,
                       detector_factory: Callable[[], DetectorLike] | None = None,
                       maintenance: MaintenanceFeed | None = None,
-                      catalog: CatalogSource | None = None) -> HostWorker:
+                      catalog: CatalogSource | None = None,
+                      scheduled_interval_s: float | None = None) -> HostWorker:
     """A worker that polls ``target`` (a ``hvconsole.remote.target.Target``) with the real
     Collector and freeze detector. ``clock`` stamps ``polled_at`` (the simulated site
     passes its own clock so that detection runs in simulated time). ``maintenance`` (shared
     by all workers of a window) silences the detector for hosts being patched; ``catalog``
-    feeds the Compliance column."""
+    feeds the Compliance column; ``scheduled_interval_s`` is the host's own poll interval
+    (see :attr:`HostWorker.scheduled_interval_s`)."""
     def make_collector() -> CollectorLike:
         # Imported here, on the worker thread: the WinRM stack is not needed for first paint.
         from hvconsole.remote.collector import Collector
@@ -271,11 +276,13 @@ def worker_for_target(target: Any, *, timeout_s: float = 10.0, poll_interval_s: 
         from hvconsole.core.detector import Detector
         return Detector(maintenance=None if maintenance is None else maintenance.registry)
 
-    return HostWorker(target.name, target.hostname, collector_factory=make_collector,
-                      detector_factory=detector_factory or make_detector,
-                      poll_interval_s=poll_interval_s, clock=clock or utcnow,
-                      maintenance=maintenance, catalog=catalog,
-                      cert_check_off=certificate_check_off(target))
+    worker = HostWorker(target.name, target.hostname, collector_factory=make_collector,
+                        detector_factory=detector_factory or make_detector,
+                        poll_interval_s=poll_interval_s, clock=clock or utcnow,
+                        maintenance=maintenance, catalog=catalog,
+                        cert_check_off=certificate_check_off(target))
+    worker.scheduled_interval_s = scheduled_interval_s
+    return worker
 
 
 def certificate_check_off(target: Any) -> bool:

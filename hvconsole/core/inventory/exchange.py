@@ -21,11 +21,14 @@ def export_json(inventory: Inventory) -> str:
 
 def export_csv(inventory: Inventory) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    # The optional poll_interval_s column only when a host has one, as in the JSON: a
+    # site that never set one exports the same columns as before (spreadsheets keyed on them).
+    columns = [k for k in FIELDS if k != "poll_interval_s" or any(h.poll_interval_s for h in inventory)]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for host in inventory:
         row = host.to_dict(include_id=False)
-        writer.writerow({k: "" if row[k] is None else row[k] for k in FIELDS})
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
     return out.getvalue()
 
 

@@ -49,7 +49,13 @@ TRANSPORT_LABELS: Mapping[Transport, str] = {
 }
 
 # Columns of the CSV export, in order; also the keys of one JSON host entry (plus "id").
-FIELDS = ("name", "address", "port", "transport", "username", "group", "ca_bundle", "verify_tls")
+FIELDS = ("name", "address", "port", "transport", "username", "group", "ca_bundle", "verify_tls",
+          "poll_interval_s")
+# The per-host poll interval (optional; absent = the window's default). Every poll starts
+# one powershell.exe on the host (remote/monitoring_cost.py), so below 5 s monitoring
+# itself becomes load; above an hour a frozen VM would go unnoticed for too long.
+MIN_POLL_INTERVAL_S = 5
+MAX_POLL_INTERVAL_S = 3600
 # Column or key names that would mean someone tried to put a secret into a file.
 SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "credential", "credentials"})
 
@@ -190,6 +196,30 @@ def validate_port(port: object) -> int | None:
     if not 1 <= value <= 65535:
         raise HostValidationError("port", "must be between 1 and 65535")
     return value
+
+
+def validate_poll_interval(value: object) -> int | None:
+    """Whole seconds between two polls of the host, or None for the default. Accepts a
+    number or its text (a CSV cell, a form field); "" means the default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    problem = f"must be a whole number of seconds from {MIN_POLL_INTERVAL_S} to {MAX_POLL_INTERVAL_S}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise HostValidationError("poll_interval_s", f"{problem}, not {type(value).__name__}")
+    if isinstance(value, str):
+        text = value.strip().removesuffix("s").strip()
+        if len(text) > 10 or not text.isdigit():
+            raise HostValidationError("poll_interval_s", f"{shown_value(value)}: {problem}")
+        seconds = int(text)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise HostValidationError("poll_interval_s", problem)
+        seconds = int(value)
+    else:
+        seconds = value
+    if not MIN_POLL_INTERVAL_S <= seconds <= MAX_POLL_INTERVAL_S:
+        raise HostValidationError("poll_interval_s", problem)
+    return seconds
 
 
 def validate_username(username: str) -> str:

@@ -29,6 +29,7 @@ from .fields import (
     validate_group,
     validate_name,
     validate_path,
+    validate_poll_interval,
     validate_port,
     validate_username,
 )
@@ -49,6 +50,9 @@ class Host:
     group: str | None = None          # free label, e.g. a patch ring: "pilot", "prod"
     ca_bundle: str | None = None      # PEM file of a private CA (TLS transports only)
     verify_tls: bool = True           # False = "do not validate" (warned everywhere)
+    # Seconds between polls of this host; None = the window's default. Optional in the
+    # file: version-1 files without it load unchanged (from_dict reads only known keys).
+    poll_interval_s: int | None = None
     id: str = field(default_factory=new_host_id)
 
     def __post_init__(self) -> None:
@@ -69,6 +73,7 @@ class Host:
         put("group", validate_group(self.group))
         put("ca_bundle", validate_path(self.ca_bundle, "ca_bundle"))
         put("verify_tls", parse_bool(self.verify_tls, "verify_tls"))
+        put("poll_interval_s", validate_poll_interval(self.poll_interval_s))
         if not isinstance(self.id, str) or not re.fullmatch(r"[0-9a-f]{32}", self.id):
             raise HostValidationError("id", "must be 32 lowercase hex digits")
         self._check_transport_rules()
@@ -116,6 +121,8 @@ class Host:
             "transport": self.transport.value, "username": self.username, "group": self.group,
             "ca_bundle": self.ca_bundle, "verify_tls": self.verify_tls,
         })
+        if self.poll_interval_s is not None:    # absent = default: the file stays as before
+            d["poll_interval_s"] = self.poll_interval_s
         return d
 
     @classmethod
