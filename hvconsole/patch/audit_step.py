@@ -83,7 +83,7 @@ def read_audit(hc: HostContext, snapshot: Snapshot | None, *, in_maintenance: bo
     except AuditFormatError as exc:
         return HostAudit(hc.name, utcnow(), error_kind="protocol",
                          error_message=f"the audit answer has a bad field {exc.field}: {exc.problem}")
-    except Exception as exc:  # noqa: BLE001 - evidence must never fail a patch step
+    except Exception as exc:  # evidence must never fail a patch step
         log.warning("%s: the audit failed unexpectedly", hc.name, exc_info=True)
         return HostAudit(hc.name, utcnow(), error_kind="protocol",
                          error_message=f"the audit could not run ({type(exc).__name__}: {str(exc)[:200]})")
@@ -92,7 +92,7 @@ def read_audit(hc: HostContext, snapshot: Snapshot | None, *, in_maintenance: bo
         return judged(audit, thresholds or HealthThresholds(), now=utcnow(),
                       snapshot=snapshot if snapshot is not None and snapshot.reachable else None,
                       updates=(hc.run.update,), in_maintenance=in_maintenance)
-    except Exception as exc:  # noqa: BLE001 - a judging bug is logged in full, the step goes on
+    except Exception as exc:  # a judging bug is logged in full, the step goes on
         log.exception("%s: judging the audit failed", hc.name)
         return HostAudit(hc.name, audit.audited_at, error_kind="protocol",
                          error_message=f"judging the audit failed ({type(exc).__name__})")
@@ -103,7 +103,7 @@ def summary_of(audit: HostAudit) -> dict[str, Any]:
     across two audits (the VM id: a VM renamed between them is still the same VM), the
     counts by severity and one sentence for the step's log."""
     summary = audit_summary(audit) or {}
-    for item, problem in zip(summary.get("problems", []), audit.problems):
+    for item, problem in zip(summary.get("problems", []), audit.problems, strict=True):
         item["vm_id"] = problem.vm_id
     if not audit.reachable:
         summary["available"] = False

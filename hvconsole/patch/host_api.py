@@ -123,7 +123,8 @@ class PatchHost:
         doc = self._call("patch_install_status", {"task_name": task_name, "result_path": result_path})
         return self._install(doc, "patch_install_status", ("done", "running", "not-found"))
 
-    def audit(self, params: Mapping[str, Any], *, timeout_s: float, cancel: CancelToken | None = None) -> dict[str, Any]:
+    def audit(self, params: Mapping[str, Any], *, timeout_s: float,
+              cancel: CancelToken | None = None) -> dict[str, Any]:
         """The read-only ``audit.ps1`` of the health check (docs/health-check.md) through
         this host's shell, with the caller's deadline and cancel (the patch steps bound it
         tighter than the other calls). Raises :class:`RemoteError` like the others."""

@@ -150,7 +150,8 @@ def postcheck(hc: HostContext) -> str:
     # The health check again once the host is back to normal: after the restart AND the
     # restore (at verify the drained VMs are still saved, and a rule like the boot storm
     # would call their absence a fix). Still inside the maintenance window.
-    evidence["health_after"] = health_evidence(hc, snap, in_maintenance=hc.run.maintenance.covers(hc.name, None, utcnow()))
+    in_window = hc.run.maintenance.covers(hc.name, None, utcnow())
+    evidence["health_after"] = health_evidence(hc, snap, in_maintenance=in_window)
     if not snap.reachable:
         return h.finish(StepOutcome.FAILED, f"{hc.name} stopped answering after patching", **evidence)
     if critical:

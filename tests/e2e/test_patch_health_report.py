@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+from test_patch_support import FAST, run_plan, scenario_plan, scenario_site, story
+
 from hvconsole.cli.patch_text import report_text
 from hvconsole.core.patch.report import build_report, render_html
-from test_patch_support import FAST, run_plan, scenario_plan, scenario_site, story
 
 
 class _Text(HTMLParser):

@@ -481,8 +481,9 @@ def _health_section(health: Mapping[str, Any] | None) -> list[str]:
     if rows:
         parts.append("<table><tr><th>Change</th><th>Severity</th><th>Rule</th><th>VM</th><th>Problem</th>"
                      "<th>Evidence</th></tr>")
-        parts += [f"<tr><td class='{'pass' if label == 'fixed' else 'fail' if label == 'NEW' else 'muted'}'>{label}</td>"
-                  f"<td>{e(p.get('severity'))}</td><td>{e(p.get('rule'))}</td><td>{e(p.get('vm_name') or '(host)')}</td>"
+        css = {"fixed": "pass", "NEW": "fail", "still": "muted"}
+        parts += [f"<tr><td class='{css[label]}'>{label}</td><td>{e(p.get('severity'))}</td>"
+                  f"<td>{e(p.get('rule'))}</td><td>{e(p.get('vm_name') or '(host)')}</td>"
                   f"<td>{e(p.get('title'))}</td><td>{e(p.get('evidence'))}</td></tr>" for label, p in rows]
         parts.append("</table>")
     return parts

@@ -4,7 +4,7 @@ fixed, brought and left, in the JSON, the HTML (escaped) and the terminal text."
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from hvconsole.cli.patch_text import report_text
@@ -17,7 +17,7 @@ from hvconsole.patch.audit_step import summary_of
 
 EVIL_HOST = "<script>alert(1)</script>"
 EVIL_VM = "<img src=x onerror=alert(1)>\u202e"
-AT = datetime(2026, 12, 7, 5, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
 
 
 def _problem(rule: str, severity: str, vm_id: str | None, vm_name: str | None, evidence: str) -> Problem:
@@ -46,9 +46,8 @@ def _journal(tmp_path, before: HostAudit, after: HostAudit | None):
             ev.update(build="20348.3692", health_before=summary_of(before))
         if step == "verify":
             ev.update(build="20348.3695", checks=[])
-        if step == "postcheck":
-            if after is not None:
-                ev["health_after"] = summary_of(after)
+        if step == "postcheck" and after is not None:
+            ev["health_after"] = summary_of(after)
         j.finish_step(sid, "ok", ev)
     return j, run
 
@@ -74,7 +73,8 @@ def test_fixed_new_and_still_with_counts(tmp_path):
     assert health["compared"] is True
     assert health["counts"] == {"fixed": 1, "new": 1, "still": 2}
     assert [p["rule"] for p in health["fixed"]] == ["pending-reboot-long"]
-    assert [(p["rule"], p["severity"], p["vm_name"]) for p in health["new"]] == [("stop-action-turnoff", "critical", "SQL01")]
+    assert [(p["rule"], p["severity"], p["vm_name"]) for p in health["new"]] == [
+        ("stop-action-turnoff", "critical", "SQL01")]
     # ordered by severity; the "still" entry shows the evidence as it is now
     assert [p["rule"] for p in health["still"]] == ["checkpoint-old", "generation-1"]
     assert health["still"][0]["evidence"] == "checkpoint 41 days old"
@@ -119,7 +119,8 @@ def test_terminal_line_per_host(tmp_path):
     j, run = _journal(tmp_path, _audit(PENDING, GEN1), _audit(GEN1))
     lines = [x for x in report_text(build_report(j, run)).splitlines() if ": health " in x]
     assert len(lines) == 1
-    assert "1 fixed, 0 new, 1 still (before: 0 critical, 1 warning, 1 info; after: 0 critical, 0 warning, 1 info)" in lines[0]
+    assert ("1 fixed, 0 new, 1 still (before: 0 critical, 1 warning, 1 info; "
+            "after: 0 critical, 0 warning, 1 info)") in lines[0]
     j.close()
 
 
@@ -132,3 +133,29 @@ def test_journal_without_audits_has_no_health(tmp_path):
     assert report["hosts"][0]["health"] is None
     assert "health" not in report_text(report)
     j.close()
+
+
+def test_a_host_that_cannot_audit_is_patched_all_the_same(tmp_path):
+    # The engine fakes know no `audit` script (HV01) or answer it with garbage (HV02): the
+    # run still ends verified, and the evidence and the report say why there is no audit.
+    from test_engine_fakes import fake_site, new_run, plan_for, run
+
+    hosts = fake_site("HV01", "HV02")
+    hosts["HV02"]._audit = lambda params: {"schema": "not-an-audit"}    # type: ignore[attr-defined]
+    journal, run_id = new_run(tmp_path, plan_for(("HV01", "HV02")))
+    result = run(journal, run_id, hosts)
+    assert result.state == "done", result.reason
+    report = build_report(journal, run_id)
+    assert report["summary"]["verified"] == 2
+    for name in ("HV01", "HV02"):
+        steps = {r.step: r for r in journal.steps(run_id, name)}
+        assert steps["preflight"].outcome == steps["postcheck"].outcome == "ok"
+        for step, key in (("preflight", "health_before"), ("postcheck", "health_after")):
+            evidence = steps[step].evidence[key]
+            assert evidence["available"] is False
+            assert evidence["text"].startswith("audit not available: ")
+        health = next(h for h in report["hosts"] if h["host"] == name)["health"]
+        assert health["compared"] is False
+        assert health["note"] == "not compared: no audit before and after the update"
+    assert hosts["HV02"].calls["audit"] == 2
+    journal.close()
