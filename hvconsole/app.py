@@ -68,6 +68,7 @@ class GuiSession(QObject):
         # on the starter's thread, since its result is no longer delivered.
         self._closing = threading.Event()
         self.book: Any = None           # the configured site's HostBook, once read
+        self.interval_changer: Any = None  # ui.poll_interval.PollIntervalChanger of the shown site
         self.history_writer: Any = None  # the site's history file (core.historydb), if it opened
         self._on_site_shown: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
@@ -187,8 +188,9 @@ class GuiSession(QObject):
         catalog = CatalogSource()       # one read of the site catalog for polling and health
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
         self._open_history(site, workers)
-        monitor = Monitor(workers, interval_s=interval_s, parent=self)
-        self.window.attach(monitor, site.label)
+        monitor = Monitor(workers, interval_s=interval_s, parent=self)     # + each host's own interval
+        page = self.window.attach(monitor, site.label)
+        self._offer_interval_changes(site, monitor, page)
         self.window.set_site(site)      # Recover… acts on its hosts
         self.patch_session = patch_entry.make_session(site, self.window)
         self.window.set_patch_session(self.patch_session, site.journal_path)
@@ -204,6 +206,16 @@ class GuiSession(QObject):
         # needed it anyway), so that the health check sees every snapshot from the first.
         self._starter.submit(catalog.get, lambda _r: self._start_polling(site, monitor, catalog),
                              lambda _exc: self._start_polling(site, monitor, None))
+
+    def _offer_interval_changes(self, site: Any, monitor: Any, page: Any) -> None:
+        """"Raise to 9 s" under a host's graphs: confirmed, saved in the site's inventory
+        (none for the demo: this session only), then that host alone is rescheduled."""
+        from .ui.poll_interval import PollIntervalChanger
+        changer = PollIntervalChanger(monitor.polling, getattr(site, "book", None),
+                                      runner=self._starter, parent=page)
+        page.raise_interval_requested.connect(lambda host, seconds: changer.request(host, seconds, self.window))
+        changer.message.connect(lambda text: self.window.statusBar().showMessage(text, 30_000))
+        self.interval_changer = changer
 
     def _start_polling(self, site: Any, monitor: Any, catalog: Any) -> None:
         if self.site is not site or self._closing.is_set():
@@ -366,15 +378,19 @@ def site_workers(site: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
     so the freeze detector runs in simulated time). The workers share one maintenance
     feed (hosts being patched) and one catalog (the Compliance column; by default the
     site catalog, read once by the first worker that needs it)."""
+    from .remote.configured import host_poll_intervals
     from .ui.host_compliance import CatalogSource
     from .ui.host_worker import worker_for_target
     from .ui.maintenance_feed import MaintenanceFeed
     feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
     # The history spaces its samples in the hosts' time: a demo clock running N times
     # faster puts N × the interval between two polls (else every poll looks like a gap).
-    history_interval_s = poll_interval_s * (site.speed if site.clock is not None else 1.0)
-    return [worker_for_target(target, timeout_s=timeout_s, poll_interval_s=history_interval_s,
-                              clock=site.clock, maintenance=feed, catalog=catalog)
+    scale = site.speed if site.clock is not None else 1.0
+    intervals = host_poll_intervals(site)    # a host's own interval (inventory), else the site's
+    return [worker_for_target(target, timeout_s=timeout_s,
+                              poll_interval_s=intervals.get(target.name, poll_interval_s) * scale,
+                              clock=site.clock, maintenance=feed, catalog=catalog,
+                              scheduled_interval_s=intervals.get(target.name))
             for target in site.targets]
 
 

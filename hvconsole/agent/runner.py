@@ -3,10 +3,11 @@
 Each host gets a :class:`hvconsole.ui.host_worker.HostWorker` (the very class the window
 uses: collector, freeze detector, compliance, maintenance feed; the module is Qt-free,
 which a test checks) and one thread of its own that polls it every ``interval_s`` (or the
-host's own interval from the inventory, carried by its worker) while it answers and backs off exponentially, capped, while it does not (the window's
-schedule). The newest :class:`~hvconsole.ui.host_worker.PollResult` of every host is
-kept for the metrics endpoint; a :class:`~hvconsole.core.historydb.HistoryWriter`, when
-given, gets every snapshot and the findings that changed.
+host's own interval from the inventory, carried by its worker) while it answers and backs
+off exponentially, capped, while it does not (the window's schedule). The newest
+:class:`~hvconsole.ui.host_worker.PollResult` of every host is kept for the metrics
+endpoint; a :class:`~hvconsole.core.historydb.HistoryWriter`, when given, gets every
+snapshot and the findings that changed.
 
 Stopping cancels the polls in flight (every remote call has a deadline and honours the
 cancel token), closes each host's session on its own thread and waits a bounded time.

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QBoxLayout, QButtonGroup, QComboBox, QDialog, QDi
 
 from ..core.inventory import (TRANSPORT_LABELS, DuplicateHostError, Host, HostBook,
                               HostValidationError, InventoryError, Transport)
+from ..core.inventory.fields import MAX_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S
 from ..credentials import CredentialStoreError, Secret
 from .host_dialog_probe import ProbePanel
 
@@ -104,6 +105,16 @@ class HostDialog(QDialog):
         self.group_combo.setMinimumWidth(220)
         self.group_combo.addItems(sorted({h.group for h in self.book.inventory if h.group}))
         self.group_combo.lineEdit().setPlaceholderText("optional, e.g. pilot or prod")
+        # One below the lowest interval stands for "the window's default" (Qt shows the
+        # special text at the minimum), so the field can never hold an invalid number.
+        self.interval_spin = QSpinBox(self)
+        self.interval_spin.setObjectName("pollInterval")
+        self.interval_spin.setRange(MIN_POLL_INTERVAL_S - 1, MAX_POLL_INTERVAL_S)
+        self.interval_spin.setSuffix(" s")
+        self.interval_spin.setSpecialValueText("default")
+        self.interval_spin.setMinimumWidth(140)
+        self.interval_spin.setToolTip("Seconds between polls of this host. Each poll starts PowerShell on the "
+                                      "host; a longer interval costs it less CPU")
 
         form.addRow("&Name:", self.name_edit)
         form.addRow("&Address:", self.address_edit)
@@ -115,6 +126,7 @@ class HostDialog(QDialog):
         form.addRow("Pass&word:", self.password_edit)
         form.addRow("", self.store_note)
         form.addRow("&Group:", self.group_combo)
+        form.addRow("Poll &every:", self.interval_spin)
 
         self.problem = _plain("", self)
         self.problem.setObjectName("formProblem")
@@ -181,6 +193,7 @@ class HostDialog(QDialog):
         self.port_spin.setValue(host.port or 0)
         self.user_edit.setText(host.username)
         self.group_combo.setCurrentText(host.group or "")
+        self.interval_spin.setValue(host.poll_interval_s or self.interval_spin.minimum())
         self.password_edit.setPlaceholderText("unchanged (leave empty to keep the stored password)")
         if host.ca_bundle:
             self.validate_bundle.setChecked(True)
@@ -250,6 +263,8 @@ class HostDialog(QDialog):
             "port": self.port_spin.value() or None, "group": self.group_combo.currentText(),
             "ca_bundle": self.ca_edit.text() if choice == VALIDATE_BUNDLE else None,
             "verify_tls": choice != VALIDATE_NONE,
+            "poll_interval_s": (None if self.interval_spin.value() == self.interval_spin.minimum()
+                                else self.interval_spin.value()),
         }
         if choice == VALIDATE_BUNDLE and not fields["ca_bundle"].strip():
             raise HostValidationError("ca_bundle", "choose the CA bundle file, or another validation option")

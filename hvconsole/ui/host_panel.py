@@ -2,18 +2,40 @@
 
 Selecting a host narrows the tile grid to it (and shows its graphs); clicking the
 selected host again, or "All hosts" in the filter bar, widens it back. Under the graphs,
-one line says what monitoring costs the selected host (issue 17). Double-clicking a host's
-Health cell asks for the health check of that host (``health_requested``).
+one line says what monitoring costs the selected host (issue 17) and, when that is a lot,
+offers "Raise to 9 s" (``raise_interval_requested``: the page confirms and applies it).
+Double-clicking a host's Health cell asks for the health check of that host (``health_requested``).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QSplitter,
-                               QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .host_model import (COL_BUILD, COL_COMPLIANCE, COL_FINDINGS, COL_HEALTH, COL_HOST, COL_POLL,
-                         COL_STATUS, COL_VMS, HostListModel, HostRowRole, alert_text)
+from .host_model import (
+    COL_BUILD,
+    COL_COMPLIANCE,
+    COL_FINDINGS,
+    COL_HEALTH,
+    COL_HOST,
+    COL_POLL,
+    COL_STATUS,
+    COL_VMS,
+    HostListModel,
+    HostRowRole,
+    alert_text,
+)
 
 CELL_PADDING = 12
 # The widest text each fixed column usually shows (the host column also has an icon).
@@ -29,6 +51,7 @@ class HostPanel(QWidget):
 
     host_selected = Signal(object)  # host name, or None for "all hosts"
     health_requested = Signal(str)  # host name (its Health cell was double-clicked)
+    raise_interval_requested = Signal(str, int)  # host name, the suggested interval in seconds
 
     def __init__(self, model: HostListModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -83,13 +106,26 @@ class HostPanel(QWidget):
         self.graphs_title.setObjectName("graphsTitle")
         self.graphs_title.setTextFormat(Qt.TextFormat.PlainText)
         self.graphs_layout.addWidget(self.graphs_title)
-        # Under the graphs (they are inserted above it): what polling costs the shown host.
-        self.cost_line = QLabel(self.graphs_frame)
+        # Under the graphs (they are inserted above it): what polling costs the shown host,
+        # and the action that takes the suggested longer interval.
+        self.cost_row = QWidget(self.graphs_frame)
+        cost_layout = QHBoxLayout(self.cost_row)
+        cost_layout.setContentsMargins(0, 0, 0, 0)
+        self.cost_line = QLabel(self.cost_row)
         self.cost_line.setObjectName("monitoringCost")
         self.cost_line.setTextFormat(Qt.TextFormat.PlainText)
         self.cost_line.setWordWrap(True)
         self.cost_line.hide()
-        self.graphs_layout.addWidget(self.cost_line)
+        self.raise_button = QPushButton(self.cost_row)
+        self.raise_button.setObjectName("raisePollInterval")
+        self.raise_button.setFlat(True)
+        self.raise_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.raise_button.hide()
+        self.raise_button.clicked.connect(self._raise_clicked)
+        self._raise_offer: tuple[str, int] | None = None
+        cost_layout.addWidget(self.cost_line, 1)
+        cost_layout.addWidget(self.raise_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.graphs_layout.addWidget(self.cost_row)
 
         list_box = QWidget(self)
         list_layout = QVBoxLayout(list_box)
@@ -120,6 +156,7 @@ class HostPanel(QWidget):
         row = None if host is None else self.model.row_for(host)
         if row is None or row.monitoring_cost is None:
             self.cost_line.hide()
+            self._offer(None)
             return
         text = f"{row.name}: {row.monitoring_cost}"
         if row.cost_suggestion:
@@ -128,6 +165,21 @@ class HostPanel(QWidget):
         # and a line that is always coloured stops being read.
         self.cost_line.setText(text)
         self.cost_line.show()
+        self._offer(None if row.suggested_interval_s is None else (row.name, row.suggested_interval_s))
+
+    def _offer(self, offer: tuple[str, int] | None) -> None:
+        """Show "Raise to N s" for (host, N), or hide it."""
+        self._raise_offer = offer
+        if offer is None:
+            self.raise_button.hide()
+            return
+        self.raise_button.setText(f"Raise to {offer[1]} s")
+        self.raise_button.setToolTip(f"Poll {offer[0]} every {offer[1]} s from now on (asks first)")
+        self.raise_button.show()
+
+    def _raise_clicked(self) -> None:
+        if self._raise_offer is not None:
+            self.raise_interval_requested.emit(*self._raise_offer)
 
     def selected_host(self) -> str | None:
         rows = self.view.selectionModel().selectedRows(COL_HOST)

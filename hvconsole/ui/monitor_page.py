@@ -79,6 +79,7 @@ class MonitorPage(QWidget):
 
     health_requested = Signal(str)      # a host's Health cell was double-clicked
     recover_requested = Signal(str, str, object)   # host, vm_id, the finding (or None)
+    raise_interval_requested = Signal(str, int)    # host, seconds: "Raise to 9 s" under its graphs
 
     def __init__(self, monitor: Monitor, parent: QWidget | None = None):
         super().__init__(parent)
@@ -108,7 +109,7 @@ class MonitorPage(QWidget):
         self._host_filter: tuple[str, ...] = ()
         # Above the monitoring-cost line, which is the frame's last widget.
         layout_ = self.host_panel.graphs_layout
-        layout_.insertWidget(layout_.indexOf(self.host_panel.cost_line), self.graphs, 1)
+        layout_.insertWidget(layout_.indexOf(self.host_panel.cost_row), self.graphs, 1)
         self.host_panel.graphs_title.hide()  # the graphs carry the host's name
         # Five minutes show movement from the first minute on; the toggle offers 1 h.
         self.graphs.set_window(GRAPH_WINDOW_S)
@@ -146,6 +147,7 @@ class MonitorPage(QWidget):
         self._vm_dialogs: dict[Any, None] = {}     # VM detail dialogs open now (in order)
         self.tile_view.tile_activated.connect(lambda row: self.open_vm(row.host, row.vm.id))
         self.host_panel.health_requested.connect(self.health_requested)
+        self.host_panel.raise_interval_requested.connect(self.raise_interval_requested)
         self.findings_panel.recover.connect(lambda f: self.recover_requested.emit(f.host, f.vm_id, f))
         # The tile grid has no menu of its own: Details… and Recover… on a right-click.
         self.tile_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

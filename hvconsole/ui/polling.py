@@ -49,6 +49,12 @@ def next_delay_s(interval_s: float, failures: int, cap_s: float) -> float:
     return max(interval_s, min(cap_s, interval_s * 2 ** min(failures - 1, 30)))
 
 
+def _own_interval(worker: Any) -> float | None:
+    """The host's own interval (the inventory's ``poll_interval_s``, carried by its worker)."""
+    own = getattr(worker, "scheduled_interval_s", None)
+    return float(own) if own else None
+
+
 def host_thread_runner(name: str) -> TaskRunner:
     """A runner whose pool has exactly one thread that never expires: every poll of the
     host runs on the same thread, which therefore owns the host's session."""
@@ -97,7 +103,7 @@ class PollingService(QObject):
             timer = QTimer(self)
             timer.setSingleShot(True)
             slot = _HostSlot(worker=worker, runner=runner_factory(worker.name), timer=timer,
-                             interval_s=(intervals or {}).get(worker.name, interval_s))
+                             interval_s=(intervals or {}).get(worker.name) or _own_interval(worker) or interval_s)
             timer.timeout.connect(lambda slot=slot: self._poll(slot))
             self._slots[worker.name] = slot
 
@@ -138,6 +144,30 @@ class PollingService(QObject):
     def due_in_ms(self, host: str) -> int:
         """Milliseconds until the host's next scheduled poll (-1: none scheduled)."""
         return self._slots[host].timer.remainingTime()
+
+    def interval(self, host: str) -> float:
+        """Seconds between two polls of ``host`` while it answers."""
+        return self._slots[host].interval_s
+
+    def set_interval(self, host: str, interval_s: float) -> None:
+        """Poll ``host`` every ``interval_s`` from now on. Only that host's slot changes:
+        the other hosts' workers (their history, detector state and session) and
+        schedules are untouched, and so is this host's worker. A poll in flight finishes
+        and schedules the next one with the new interval; a waiting timer is restarted
+        so that a shorter interval is not held up by the old, longer wait."""
+        if not (interval_s > 0 and interval_s < float("inf")):
+            raise ValueError("the poll interval must be a positive number of seconds")
+        slot = self._slots[host]
+        old, slot.interval_s = slot.interval_s, float(interval_s)
+        # The worker's own interval (its monitoring cost and history spacing) follows in
+        # proportion: the demo's worker counts in simulated seconds, N × the real ones.
+        worker = slot.worker
+        if old > 0 and getattr(worker, "poll_interval_s", None):
+            worker.poll_interval_s = worker.poll_interval_s * slot.interval_s / old
+        if hasattr(worker, "scheduled_interval_s"):
+            worker.scheduled_interval_s = slot.interval_s
+        if self._running and slot.cancel is None and slot.timer.isActive():
+            self._schedule(slot)
 
     def next_delay(self, host: str) -> float:
         slot = self._slots[host]

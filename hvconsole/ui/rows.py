@@ -162,6 +162,9 @@ class HostRow:
     # when that is a lot (else ""). None: the host has not reported a cost.
     monitoring_cost: str | None = None
     cost_suggestion: str = ""
+    # The interval the suggestion names, in whole seconds within the inventory's range,
+    # when it is longer than the host's interval now (the "Raise to 9 s" action); else None.
+    suggested_interval_s: int | None = None
 
 
 def tile_findings(findings: Iterable[Any]) -> dict[str | None, tuple[TileFinding, ...]]:
@@ -265,4 +268,16 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
         compliance=compliance, patching=patching, cert_check_off=cert_check_off,
         monitoring_cost=None if cost is None else cost.text(),
         cost_suggestion="" if cost is None else cost.suggestion(),
+        suggested_interval_s=suggested_interval(cost),
     )
+
+
+def suggested_interval(cost: Any) -> int | None:
+    """The longer interval the cost line offers (see HostRow.suggested_interval_s)."""
+    if cost is None or not cost.suggestion():
+        return None
+    from hvconsole.core.inventory.fields import MAX_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S
+    from hvconsole.remote.monitoring_cost import HIGH_SHARE, interval_for_share
+    seconds = int(min(MAX_POLL_INTERVAL_S, max(MIN_POLL_INTERVAL_S,
+                                              interval_for_share(cost.cpu_s_per_poll, HIGH_SHARE))))
+    return seconds if seconds > cost.interval_s else None

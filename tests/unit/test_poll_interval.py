@@ -12,8 +12,16 @@ import pytest
 
 from hvconsole import paths
 from hvconsole.cli import hosts as cli
-from hvconsole.core.inventory import (Host, HostValidationError, Inventory, InventoryError, InventoryStore,
-                                      export_csv, export_json, parse_import)
+from hvconsole.core.inventory import (
+    Host,
+    HostValidationError,
+    Inventory,
+    InventoryError,
+    InventoryStore,
+    export_csv,
+    export_json,
+    parse_import,
+)
 from tests.integration import keyrings
 
 
