@@ -189,12 +189,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif not rows:
         print("no hosts yet: add one with `hvconsole hosts add NAME --address A --user U`")
     else:
-        table = [("NAME", "URL", "TRANSPORT", "USER", "GROUP") + (("PASSWORD",) if args.passwords else ())]
+        # The POLL column only when some host has its own interval (the others: "default").
+        polls = any(r.get("poll_interval_s") for r in rows)
+        table = [("NAME", "URL", "TRANSPORT", "USER", "GROUP") + (("POLL",) if polls else ())
+                 + (("PASSWORD",) if args.passwords else ())]
         for r in rows:
             pw = {True: "stored", False: "MISSING", None: "?"}[r["password_stored"]]
             transport = r["transport"] + (" (NOT VERIFIED)" if r["verify_tls"] is False else "")
+            poll = f"{r['poll_interval_s']} s" if r.get("poll_interval_s") else "default"
             table.append((r["name"], r["url"], transport, r["username"], r["group"] or "")
-                         + ((pw,) if args.passwords else ()))
+                         + ((poll,) if polls else ()) + ((pw,) if args.passwords else ()))
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         for row in table:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -137,6 +137,9 @@ def test_cli_add_and_edit_set_and_clear_the_interval(home, monkeypatch, capsys) 
     assert run(monkeypatch, "list", "--json") == cli.EXIT_OK
     rows = json.loads(capsys.readouterr().out)
     assert [r.get("poll_interval_s") for r in rows] == [None, 120]
+    assert run(monkeypatch, "list") == cli.EXIT_OK
+    header, first, second = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "POLL" and first.split()[-1] == "default" and second.endswith("120 s")
 
 
 @pytest.mark.parametrize("value", ["2", "3601", "often", "10.5"])
