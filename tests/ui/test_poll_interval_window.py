@@ -67,10 +67,13 @@ def test_raise_from_the_cost_line_switches_only_that_host(qtbot, monkeypatch) ->
         {n: i for n, i in intervals_before.items() if n != host}
     assert "for this session only" in window.statusBar().currentMessage()
     # The next poll of that host is at most the new interval away (plus jitter), and the
-    # cost line now speaks of the new interval and offers nothing more.
+    # cost line now speaks of the new interval. The simulated cost jitters from poll to
+    # poll, so its median may still ask for a second or two more: any offer left is
+    # measured against the new interval.
     assert polling.due_in_ms(host) <= seconds * 1000 * 1.2
     qtbot.waitUntil(lambda: f"at {seconds} s" in panel.cost_line.text(), timeout=3 * seconds * 1000 + 30_000)
-    assert not panel.raise_button.isVisible()
+    if panel.raise_button.isVisible():
+        assert int(panel.raise_button.text().removeprefix("Raise to ").removesuffix(" s")) > seconds
 
     window.close()
     assert session.stop()
