@@ -334,6 +334,20 @@ class SiteHistory:
         self._last_prune: float | None = None
         self.dropped_out_of_order = 0
 
+    def set_poll_interval(self, poll_interval_s: float) -> None:
+        """The hosts are now polled every ``poll_interval_s``: a silence is a gap only past
+        GAP_INTERVALS of the new interval, for the series already here and those to come
+        (raised live from 5 s to 20 s, every new point would otherwise look like a gap). The
+        capacity stays: slower polling covers more time in the same memory."""
+        if not poll_interval_s > 0:
+            raise ValueError("poll_interval_s must be positive")
+        self.poll_interval_s = float(poll_interval_s)
+        self.gap_after_s = GAP_INTERVALS * self.poll_interval_s
+        for host in self._hosts.values():
+            host._gap_after_s = self.gap_after_s
+        for vm in self._vms.values():
+            vm._gap_after_s = self.gap_after_s
+
     # -- feeding ------------------------------------------------------------------------
 
     def add(self, snap: Snapshot) -> bool:

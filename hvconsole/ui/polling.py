@@ -166,6 +166,10 @@ class PollingService(QObject):
             worker.poll_interval_s = worker.poll_interval_s * slot.interval_s / old
         if hasattr(worker, "scheduled_interval_s"):
             worker.scheduled_interval_s = slot.interval_s
+        history, lock = getattr(worker, "history", None), getattr(worker, "history_lock", None)
+        if history is not None and lock is not None and getattr(worker, "poll_interval_s", None):
+            with lock:              # the graphs read it under this lock
+                history.set_poll_interval(worker.poll_interval_s)
         if self._running and slot.cancel is None and slot.timer.isActive():
             self._schedule(slot)
 

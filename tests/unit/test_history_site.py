@@ -259,3 +259,19 @@ def test_two_thousand_vms_for_an_hour_fit_in_a_bounded_footprint():
     assert site.nbytes < 55 * 2**20
     # Everything else (objects, dicts, deques, transitions) is small next to the arrays.
     assert traced < site.nbytes * 1.2
+
+
+def test_a_slower_poll_interval_set_live_is_not_drawn_as_gaps():
+    """Raised live from 5 s to 20 s (the window's "Raise to N s"): the series already there
+    take the new gap threshold, so 20 s polls draw a line, not a gap at every point."""
+    hist = SiteHistory(poll_interval_s=5.0)
+    for i in range(4):
+        hist.add(snap(5.0 * i, vms=(vm("vm-a"),)))
+    hist.set_poll_interval(20.0)
+    for i in range(1, 5):
+        hist.add(snap(15.0 + 20.0 * i, vms=(vm("vm-a"),)))
+    times, values = hist.host("HV01").buffer.view()
+    assert hist.gap_after_s == 60.0
+    assert not np.isnan(values).all(axis=0).any(), "a gap was drawn between 20 s polls"
+    _, vm_values = hist.vm("vm-a").buffer.view()
+    assert not np.isnan(vm_values).all(axis=0).any()
