@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import time
@@ -55,11 +56,12 @@ for h in range(hosts):
                           automatic_stop_action="Save", backup_hour=None, is_clustered=False,
                           state="Off" if i % 10 == 0 else "Running", uptime_s=5 * 86400))
 served_hosts = []
+bench_password = secrets.token_urlsafe(16)      # made up at run time
 for sim in site.hosts.values():
-    ep = WsmanEndpoint(HostAgent(sim, site), username="bench", password="bench-password-1",
+    ep = WsmanEndpoint(HostAgent(sim, site), username="bench", password=bench_password,
                        auth="ntlm", name=sim.name)
     ep.start()
-    served_hosts.append(ServedHost(sim.name, ep.url, "bench", "bench-password-1", ep, sim))
+    served_hosts.append(ServedHost(sim.name, ep.url, "bench", bench_password, ep, sim))
 served = ServedSite(site, served_hosts)
 served.start()
 for s in served_hosts:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from tests.integration import kdc, secret_service
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 REPO = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT_S = 90
-DECOY_PASSWORD = "stored-but-not-the-kerberos-password"
+DECOY_PASSWORD = secrets.token_urlsafe(16)   # stored, but not the Kerberos password
 
 
 def need(reason: str | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import secrets
 import uuid
 import zipfile
 from pathlib import Path
@@ -167,7 +168,7 @@ class _Report:
 
 def test_a_password_that_reached_a_log_line_or_an_answer_is_scrubbed(tmp_path):
     from hvconsole.core.inventory import Host
-    password = "S3cret-Pa55!word"
+    password = secrets.token_urlsafe(12) + "!"      # made up at run time
     data = BundleInput(report=_Report({"collect": json.dumps({"echo": f"pw={password}"})}),
                        host=Host(name="HV01", address="hv01.corp.example", username="CORP\\jdoe"),
                        password=password, log_lines=[f"DEBUG something said {password}"])

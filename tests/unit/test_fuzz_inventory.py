@@ -12,6 +12,7 @@ import copy
 import csv
 import io
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=N
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
 
-SECRET = "hunter2-SECRET-VALUE"
+SECRET = secrets.token_urlsafe(16)           # made up at run time; must never reach a file
 HUGE_INT = "\x00HUGE-INT\x00"            # stands for a 5,000-digit integer in the JSON text
 HUGE_INT_JSON = json.dumps(HUGE_INT)
 
