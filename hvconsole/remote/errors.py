@@ -30,6 +30,8 @@ from winrm.exceptions import (
 
 from hvconsole.core.enums import ERROR_KINDS
 
+from .kerberos_ticket import ticket_expired
+
 KINDS = ERROR_KINDS   # the snapshot contract's error kinds
 MAX_MESSAGE_CHARS = 400
 
@@ -252,6 +254,11 @@ def classify_kerberos(exc: BaseException, *, host: str = "the host") -> RemoteEr
     """A Kerberos failure as an ``auth`` error with its :data:`cause` and one sentence."""
     text = _flatten(exc)
     lowered = text.lower()
+    if any(t in lowered for t in _EXPIRED_TEXTS) or ticket_expired():
+        # First: an expired ticket can surface as any of the failures below (see
+        # kerberos_ticket), and its fix is always the same one command.
+        return RemoteError("auth", f"this computer's Kerberos ticket has expired, so it cannot log on to {host}",
+                           cause=KRB_NO_TICKET)
     if type(exc).__name__ == "MutualAuthenticationError":
         return RemoteError("auth", f"{host} did not prove its identity (Kerberos mutual authentication "
                                    f"failed)", cause=KRB_MUTUAL)
@@ -264,9 +271,6 @@ def classify_kerberos(exc: BaseException, *, host: str = "the host") -> RemoteEr
         realm = f"the realm {found.group(1)}" if found else "the Kerberos realm"
         return RemoteError("auth", f"no domain controller (KDC) for {realm} could be found or reached "
                                    f"from this computer", cause=KRB_NO_KDC)
-    if any(t in lowered for t in _EXPIRED_TEXTS):
-        return RemoteError("auth", f"this computer's Kerberos ticket has expired, so it cannot log on to {host}",
-                           cause=KRB_NO_TICKET)
     server = _SERVER_PRINCIPAL.search(text)
     if server is not None and server.group(1).lower().startswith("krbtgt/"):
         # The ticket for the host's realm must come from a trust the user's realm does not

@@ -164,6 +164,38 @@ def _expire_soon(realm: kdc.Kdc, ccache: Path) -> None:
         time.sleep(0.5)
 
 
+def _mutual_failure() -> Exception:
+    """What pywinrm's vendored requests_kerberos raises when its check of the host's answer
+    fails (matched by class name and module, as errors.py does)."""
+    cls = type("MutualAuthenticationError", (Exception,), {"__module__": "winrm.vendor.requests_kerberos.exceptions"})
+    return cls("Unable to authenticate <Response [200]>")
+
+
+def test_an_expired_ticket_is_named_even_when_the_exchange_fails_as_something_else(realm, tmp_path, monkeypatch):
+    """Within the KDC's clock-skew allowance an expired TGT still buys a service ticket that
+    ends in the past, and the exchange then fails as a mutual-authentication error (seen on
+    a loaded CI run). The admin must still be told the ticket expired and to run kinit."""
+    from hvconsole.remote.errors import KRB_MUTUAL, KRB_NO_TICKET, classify_kerberos
+    from hvconsole.remote.kerberos_ticket import ticket_expired
+
+    ccache = tmp_path / "ccache"
+    for key, value in realm.client_env(ccache).items():
+        if key.startswith("KRB5"):
+            monkeypatch.setenv(key, value)
+    got = realm.kinit(ccache)
+    assert got.returncode == 0, got.stderr
+    assert not ticket_expired()
+    assert classify_kerberos(_mutual_failure(), host="HV01").cause == KRB_MUTUAL
+
+    _expire_soon(realm, ccache)
+    assert ticket_expired()
+    told = classify_kerberos(_mutual_failure(), host="HV01")
+    assert (told.kind, told.cause) == ("auth", KRB_NO_TICKET) and "expired" in told.message, told
+
+    ccache.unlink()                      # no ticket at all is "no ticket", not "expired"
+    assert not ticket_expired()
+
+
 CASES = {
     # name: (inventory host, how the ticket cache is prepared, outcome, in message, in hint)
     "no-ticket": ("HV01", "empty", "kerberos-no-ticket", "no Kerberos ticket for admin@HVTEST.LOCAL",
