@@ -48,7 +48,7 @@ echo "== import contracts"
 # Lint and type-check the packages that pass them (docs/house-rules.md); the paths and rules
 # are in pyproject.toml ([tool.ruff], [tool.mypy]).
 echo "== ruff"
-.venv/bin/ruff check hvconsole/core hvconsole/remote
+.venv/bin/ruff check hvconsole/core hvconsole/remote hvconsole/doctor
 echo "== mypy"
 .venv/bin/mypy
 echo "== tests"

@@ -91,8 +91,8 @@ def _usage_problem(args: argparse.Namespace) -> str:
 
 
 def _doctor(args: argparse.Namespace, out: TextIO, target: Any, host: Any, clock: Any) -> int:
-    from hvconsole.doctor_bundle import capture_log
-    from hvconsole.remote.doctor import DoctorTimeouts, host_for_target, run_doctor
+    from hvconsole.doctor.bundle import capture_log
+    from hvconsole.doctor.checks import DoctorTimeouts, host_for_target, run_doctor
 
     if host is None:
         host = host_for_target(target)
@@ -125,7 +125,7 @@ def _doctor(args: argparse.Namespace, out: TextIO, target: Any, host: Any, clock
 def _bundle(args: argparse.Namespace, report: Any, host: Any, password: str, log_lines: list[str],
             text: str) -> int:
     from hvconsole import paths
-    from hvconsole.doctor_bundle import BundleInput, write_bundle
+    from hvconsole.doctor.bundle import BundleInput, write_bundle
     snapshots = _trace_snapshots(args.trace, host.name) if args.trace else []
     try:
         path = write_bundle(Path(args.bundle).expanduser(), BundleInput(

@@ -51,7 +51,7 @@ class DoctorDialog(QDialog):
                  snapshots: Callable[[], Iterable[Any]] | None = None, runner: Any = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
-        from ..remote.doctor import CHECKS
+        from ..doctor.checks import CHECKS
         self._checks = CHECKS
         self.host, self._password, self._clock, self._snapshots = host, password, clock, snapshots
         self._runner = runner if runner is not None else TaskRunner(parent=self)
@@ -126,8 +126,8 @@ class DoctorDialog(QDialog):
 
         def work() -> Any:
             # On a pool thread: the keyring, the network, the log capture.
-            from ..doctor_bundle import capture_log
-            from ..remote.doctor import run_doctor
+            from ..doctor.bundle import capture_log
+            from ..doctor.checks import run_doctor
             secret = self._password()
 
             def emit(result: Any) -> None:
@@ -208,7 +208,7 @@ class DoctorDialog(QDialog):
 
         def work() -> Path:
             from .. import paths
-            from ..doctor_bundle import BundleInput, write_bundle
+            from ..doctor.bundle import BundleInput, write_bundle
             recent = list(snapshots()) if snapshots is not None else []
             return write_bundle(path, BundleInput(report=report, host=host, password=secret, snapshots=recent,
                                                   log_lines=log_lines, log_dir=paths.log_dir()),

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from hvconsole.credentials import Secret
-from hvconsole.remote.doctor import CHECKS, DoctorReport, Verdict, host_for_target, run_doctor
+from hvconsole.doctor.checks import CHECKS, DoctorReport, Verdict, host_for_target, run_doctor
 from hvconsole.remote.target import CancelToken
 from hvconsole.sim.handlers_doctor import DoctorProfile, set_doctor_profile
 from hvconsole.sim.handlers_probe import ProbeProfile, set_probe_profile
@@ -205,7 +205,7 @@ def test_constrained_language_mode() -> None:
 
 
 def test_a_hung_host_is_cut_off_at_the_deadline() -> None:
-    from hvconsole.remote.doctor import DoctorTimeouts
+    from hvconsole.doctor.checks import DoctorTimeouts
     with sim_endpoint() as sim:
         sim.endpoint.faults.hang()
         report = doctor(sim, timeouts=DoctorTimeouts(connection=2, listener=2))

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from hvconsole.remote.doctor import CHECKS
+from hvconsole.doctor.checks import CHECKS
 
 RUN_TIMEOUT_S = 180   # generous: the subprocess starts the whole demo site on a loaded machine
 pytestmark = pytest.mark.timeout(400)

@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from hvconsole.credentials import Secret
-from hvconsole.remote.doctor import CHECKS
+from hvconsole.doctor.checks import CHECKS
 from hvconsole.ui.doctor_dialog import DoctorDialog
 from tests.integration.simhost import sim_endpoint
 

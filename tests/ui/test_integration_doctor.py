@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from hvconsole import paths
 from hvconsole.core.inventory import HostBook, InventoryStore
 from hvconsole.credentials import CredentialStore
-from hvconsole.remote.doctor import CHECKS
+from hvconsole.doctor.checks import CHECKS
 from hvconsole.ui.doctor_dialog import DoctorDialog
 from hvconsole.ui.host_dialog import HostDialog
 from tests.integration import keyrings

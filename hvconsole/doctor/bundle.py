@@ -26,16 +26,19 @@ import re
 import sys
 import threading
 import zipfile
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from hvconsole.core.inventory import Host
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, utcnow
+
+from .checks import DoctorReport
 
 TRACE_WINDOW = timedelta(hours=1)
 MAX_LOG_BYTES = 2 * 2**20            # per log file: its tail
@@ -139,7 +142,7 @@ def _name_parts(name: str) -> list[str]:
 def _identifying(text: str) -> bool:
     """Long enough to be a name and not a number: replacing "20" or "ok" everywhere would
     break times and values, and tell nobody anything."""
-    return len(text) >= 3 and not re.fullmatch(r"[\d\W_]+", text) or bool(re.fullmatch(r"[\d.:]{7,}", text))
+    return (len(text) >= 3 and not re.fullmatch(r"[\d\W_]+", text)) or bool(re.fullmatch(r"[\d.:]{7,}", text))
 
 
 # -- the console's log -------------------------------------------------------------------
@@ -217,7 +220,7 @@ def versions() -> dict[str, Any]:
 class BundleInput:
     """Everything a bundle is made of; the caller gathers it (the CLI or the window)."""
 
-    report: Any                                     # hvconsole.remote.doctor.DoctorReport
+    report: DoctorReport
     host: Host
     password: str | None = field(default=None, repr=False)
     snapshots: Iterable[Snapshot] = ()              # that host's recent snapshots (any order)
@@ -266,9 +269,9 @@ def write_bundle(path: Path, data: BundleInput, *, redact_names: bool = False,
     return path
 
 
-def _last_hour(host: str, snapshots: Iterable[Snapshot], report: Any) -> list[Snapshot]:
+def _last_hour(host: str, snapshots: Iterable[Snapshot], report: DoctorReport) -> list[Snapshot]:
     mine = [s for s in snapshots if s.host.casefold() == host.casefold()]
-    if getattr(report, "snapshot", None) is not None:
+    if report.snapshot is not None:
         mine.append(report.snapshot)
     if not mine:
         return []
@@ -338,7 +341,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
-def _plain_lines(report: Any) -> str:
+def _plain_lines(report: DoctorReport) -> str:
     lines = []
     for r in report.results:
         lines.append(f"{r.verdict.value.upper():8} {r.title}: {r.detail}")

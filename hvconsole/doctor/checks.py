@@ -5,7 +5,7 @@ The first lines come from the connection test (``remote.probe``): this PC's setu
 resolution, TCP, TLS, authentication, administrator rights, Hyper-V. Their words and fixes
 are the connection test's own, so an admin reads the same sentence in the host dialog, in
 ``hvconsole hosts test`` and here. The doctor then looks further than the connection test:
-what the WinRM port offers (``doctor_listener``), PowerShell's language mode, every shipped
+what the WinRM port offers (``doctor.listener``), PowerShell's language mode, every shipped
 read-only script run once with its answer checked by the parser the product uses for it,
 the WinRM quotas, the clock offset and the system drive (``scripts/doctor.ps1``).
 
@@ -31,15 +31,17 @@ from hvconsole.core.inventory import Host, Transport
 from hvconsole.core.inventory.book import Password
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, parse_time, utcnow
+from hvconsole.patch.host_api import PatchHost
+from hvconsole.patch.staging import STAGING_DIR
+from hvconsole.remote import loader
+from hvconsole.remote.answer import json_document
+from hvconsole.remote.collector import snapshot_from_answer
+from hvconsole.remote.errors import RemoteError
+from hvconsole.remote.probe import Outcome, ProbeResult, judge, probe_host, target_for
+from hvconsole.remote.session import HostSession, ScriptResult
+from hvconsole.remote.target import CancelToken, Target
 
-from . import loader
-from .answer import json_document
-from .collector import snapshot_from_answer
-from .doctor_listener import check_listener
-from .errors import RemoteError
-from .probe import Outcome, ProbeResult, judge, probe_host, target_for
-from .session import HostSession, ScriptResult
-from .target import CancelToken, Target
+from .listener import check_listener
 
 log = logging.getLogger(__name__)
 
@@ -411,15 +413,12 @@ class _DoctorRun:
         return f"a valid snapshot-v1 answer: {vms}, {len(snap.extra.get('warnings') or ())} warnings{cost}"
 
     def _preflight(self, session: HostSession) -> str:
-        from hvconsole.patch.host_api import PatchHost
-        from hvconsole.patch.staging import STAGING_DIR
         api = PatchHost(self.host.name, _Bounded(self, session, self.t.preflight), _NoSnapshots())
         doc = api.preflight(STAGING_DIR, None, REQUIRED_FREE_MB)
         return (f"a valid answer: build {doc.get('build')}.{doc.get('ubr')}, {len(doc['vms'])} VMs, "
                 f"{len(doc.get('warnings') or [])} warnings")
 
     def _stage_check(self, session: HostSession) -> str:
-        from hvconsole.patch.host_api import PatchHost
         api = PatchHost(self.host.name, _Bounded(self, session, self.t.stage_check), _NoSnapshots())
         check = api.stage_check(ABSENT_PACKAGE, None)
         if check.exists:

@@ -14,8 +14,8 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 
-from ..core.inventory import Host, Transport
-from . import trust
+from hvconsole.core.inventory import Host, Transport
+from hvconsole.remote import trust
 
 # The schemes a transport can log on with (any one offered is enough). pywinrm's ntlm and
 # https transports send "Negotiate" carrying NTLM; "NTLM" alone is not offered by WinRM.
