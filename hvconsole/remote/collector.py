@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from hvconsole.core.parse import SnapshotFormatError, parse_snapshot
+from hvconsole.core.poll_budget import vm_query_budget_ms
 from hvconsole.core.snapshot import SCHEMA_ID, Snapshot, unreachable
 from hvconsole.core.timeutil import format_time, parse_time, utcnow
 
@@ -52,15 +53,18 @@ def snapshot_from_answer(doc: dict, host: str, polled_at: datetime) -> tuple[Sna
 
 class Collector:
     """Polls one host. Use from one thread at a time (a second concurrent ``poll`` waits
-    for the first, bounded by the timeout)."""
+    for the first, bounded by the timeout). ``vm_query_timeout_ms`` defaults to what the
+    deadline ``timeout_s`` leaves for Get-VM (``core.poll_budget``), so that a wedged VMMS
+    comes back as ``vm_query.ok = false`` rather than as a poll timeout."""
 
     def __init__(self, target: Target, *, timeout_s: float = 30.0, max_events: int = 200,
-                 vm_query_timeout_ms: int = 15000, clock: Callable[[], datetime] = utcnow,
+                 vm_query_timeout_ms: int | None = None, clock: Callable[[], datetime] = utcnow,
                  max_output_bytes: int = 8 * 2**20, operation_timeout_s: int = 20):
         self.target = target
         self.timeout_s = float(timeout_s)
         self.max_events = int(max_events)
-        self.vm_query_timeout_ms = int(vm_query_timeout_ms)
+        self.vm_query_timeout_ms = (vm_query_budget_ms(self.timeout_s) if vm_query_timeout_ms is None
+                                    else int(vm_query_timeout_ms))
         self._clock = clock
         # The polling shell carries only the collect script: a small Create, and the patch
         # scripts' bodies do not travel to every host every time a shell is replaced.

@@ -431,7 +431,9 @@ try {
   $where = 'params'
   $params = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($HvcParams.Trim())) | ConvertFrom-Json
   $maxEvents = Get-IntParam $params.max_events 100 0 1000
-  $vmTimeoutMs = Get-IntParam $params.vm_query_timeout_ms 10000 500 120000
+  # The default is the client's budget for a 10 s poll (core/poll_budget.py): the script
+  # gives up on Get-VM early enough for its answer to beat the call's deadline.
+  $vmTimeoutMs = Get-IntParam $params.vm_query_timeout_ms 7000 500 120000
   $since = $null
   if ($params.events_since -is [DateTime]) { $since = $params.events_since.ToUniversalTime() }
   elseif ($params.events_since) {
