@@ -21,12 +21,16 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 SERVICE = "hvconsole"
 # A name no host id can take (ids are 32 hex digits): reading it proves the store answers.
@@ -189,7 +193,7 @@ class CredentialStore:
         log.info("deleted the password for host %s from %s", host_id, self._name)
         return True
 
-    def _call(self, action: str, fn, key: str, secret: str | None = None):
+    def _call(self, action: str, fn: Callable[..., _T], key: str, secret: str | None = None) -> _T:
         args = (self._service, key) if secret is None else (self._service, key, secret)
         try:
             return fn(*args)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hvconsole.core.catalog import BuildTarget, CatalogUpdate
 from hvconsole.core.maintenance import MaintenanceRegistry
@@ -102,7 +103,7 @@ class RunContext:
 class StepHandle:
     """One journal row: the intent is written on creation, :meth:`finish` writes the rest."""
 
-    def __init__(self, hc: "HostContext", step: str, intent: Mapping[str, Any], text: str):
+    def __init__(self, hc: HostContext, step: str, intent: Mapping[str, Any], text: str):
         self.hc, self.step = hc, step
         self.finished = False
         self.id = hc.run.journal.begin_step(hc.run.run_id, hc.name, step, intent)

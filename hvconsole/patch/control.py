@@ -18,14 +18,23 @@ live runner (only flip the state) from a dead one (take over and continue).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hvconsole.core.patch.journal import Journal, JournalError
-from hvconsole.core.patch.vocabulary import (FINISHED_STATES, HALTED_REASON, UNFINISHED_STATES, ControlAction,
-                                             Decision, RunEvent, RunState, StepOutcome)
+from hvconsole.core.patch.vocabulary import (
+    FINISHED_STATES,
+    HALTED_REASON,
+    UNFINISHED_STATES,
+    ControlAction,
+    Decision,
+    RunEvent,
+    RunState,
+    StepOutcome,
+)
 
 ACTIVE_STATES = UNFINISHED_STATES
 FINAL_STATES = FINISHED_STATES
@@ -53,7 +62,7 @@ class RunControl:
     def cancel_requested(self) -> bool:
         return self.stop.is_set() or self.state() == RunState.CANCELLING
 
-    def wait_while_paused(self, poll_s: float = 0.5, on_pause: Callable[[], None] | None = None,
+    def wait_while_paused(self, poll_s: float = 0.5, on_pause: Callable[[], object] | None = None,
                           every_s: float = 30.0) -> RunState:
         """Block while the run is paused; return the state that ended the pause.
         ``on_pause`` is called at once and then every ``every_s`` real seconds, so a paused
@@ -194,7 +203,7 @@ class RunLock:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         if not self.acquire():
             pid = self.holder_pid()
             raise JournalError(f"run is being executed by another process{f' (pid {pid})' if pid else ''}")
@@ -204,7 +213,7 @@ class RunLock:
         self.release()
 
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
     def _lock(fd: int) -> None:

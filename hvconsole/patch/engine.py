@@ -12,8 +12,9 @@ the hosts themselves. Only one process executes a run at a time (``control.RunLo
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hvconsole import paths
 from hvconsole.assets import asset_path

@@ -11,9 +11,11 @@ save) are data inside the answer. ``snapshot()`` never raises: an unreachable ho
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, parse_time
@@ -88,10 +90,8 @@ class PatchHost:
 
     def close(self) -> None:
         for closeable in (self._runner, self._snapshotter):
-            try:
+            with contextlib.suppress(Exception):    # closing is best effort: the host may be rebooting
                 closeable.close()
-            except Exception:  # closing is best effort: the host may be rebooting
-                pass
 
     # -- reading -------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ alone: the steps that would change it are recorded as skipped, and it is still v
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from hvconsole.core.detector import CRITICAL, Detector
 from hvconsole.core.patch.steps import STEPS, prior_vm_states, verify_fixed
@@ -89,7 +89,8 @@ def maintenance_off(hc: HostContext) -> str:
     if not had:
         return h.finish(StepOutcome.SKIPPED, "no maintenance window was opened")
     cleanup = _cleanup(hc)
-    return h.finish(StepOutcome.OK, f"alerts for {hc.name} are on again" + (f"; {cleanup['note']}" if cleanup.get("note") else ""),
+    note = f"; {cleanup['note']}" if cleanup.get("note") else ""
+    return h.finish(StepOutcome.OK, f"alerts for {hc.name} are on again{note}",
                     ended_at=format_time(utcnow()), was_open=ended, cleanup=cleanup)
 
 
@@ -126,7 +127,7 @@ def verify(hc: HostContext) -> str:
                 "last_boot": format_time(os_info.last_boot) if os_info and os_info.last_boot else None,
                 "pending_reboot": os_info.pending_reboot if os_info else None, "checks": checks,
                 "fixed": proof.fixed, "kb_listed": bool(os_info and run.update.kb in os_info.hotfixes)}
-    failed = [c["check"] for c in checks if not c["passed"] and "supporting" not in c["check"]]
+    failed = [c for c, passed, _ in proof.checks if not passed and "supporting" not in c]
     if proof.fixed:
         return h.finish(StepOutcome.OK, f"fixed: build {evidence['build']} at or above {target.version}", **evidence)
     return h.finish(StepOutcome.FAILED, "not proven fixed: " + ", ".join(failed), **evidence)
@@ -193,7 +194,7 @@ def run_step(hc: HostContext, step: str) -> str:
         return STEP_FUNCTIONS[step](hc)
     except StopRequested:
         raise
-    except Exception as exc:  # noqa: BLE001 - every failure must reach the journal
+    except Exception as exc:
         if not isinstance(exc, RemoteError):
             log.exception("%s: step %s failed unexpectedly", hc.name, step)   # a bug: keep the traceback
         message = exc.message if isinstance(exc, RemoteError) else f"{type(exc).__name__}: {exc}"

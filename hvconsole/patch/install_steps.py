@@ -100,7 +100,8 @@ def install(hc: HostContext) -> str:
             return h.finish(StepOutcome.FAILED, f"the install task {task} disappeared before writing its result",
                             action=action, **status.evidence())
     if status.exit_code is None:
-        return h.finish(StepOutcome.FAILED, "the installer finished without an exit code", action=action, **status.evidence())
+        return h.finish(StepOutcome.FAILED, "the installer finished without an exit code", action=action,
+                        **status.evidence())
     verdict = interpret_exit_code(status.exit_code)
     return h.finish(verdict.outcome, verdict.meaning, action=action, meaning=verdict.meaning,
                     needs_reboot=verdict.needs_reboot, already=verdict.already, **_status_evidence(status))
@@ -116,7 +117,8 @@ def _status_evidence(status: InstallStatus) -> dict[str, Any]:
 
 def reboot(hc: HostContext) -> str:
     opts, plan = hc.run.options, hc.run.plan
-    inst = (hc.last_ok(Step.INSTALL).evidence or {}) if hc.last_ok(Step.INSTALL) else {}
+    installed = hc.last_ok(Step.INSTALL)
+    inst = (installed.evidence or {}) if installed else {}
     attempts = hc.attempts(Step.REBOOT)
     snap = hc.api.snapshot()
     install_started = _time(inst.get("started_at"))
@@ -158,7 +160,8 @@ def reboot(hc: HostContext) -> str:
                 "build_after": _build(after), "pending_after": after.os.pending_reboot if after.os else None}
     if not waited.back:
         return h.finish(StepOutcome.FAILED, f"{hc.name} {waited.reason}", **evidence)
-    return h.finish(StepOutcome.OK, f"back after {waited.waited_real_s:.0f} s real time, build {_build(after)}", **evidence)
+    return h.finish(StepOutcome.OK, f"back after {waited.waited_real_s:.0f} s real time, build {_build(after)}",
+                    **evidence)
 
 
 def _schedule(hc: HostContext, comment: str, before: datetime | None, grace_host_s: float) -> bool:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PureWindowsPath
-from typing import Callable, Iterable, Mapping, Union
 
 from hvconsole.core.catalog import Catalog, CatalogUpdate
 from hvconsole.core.compliance import UNKNOWN, Compliance, assess
@@ -36,6 +36,7 @@ from hvconsole.remote.smb_stage import host_path_for
 from hvconsole.remote.target import CancelToken
 
 from .context import EngineOptions
+from .host_api import StageCheck
 from .preflight import judge, planned_live_migrations
 from .sites import HostDirectory
 from .staging import STAGING_DIR
@@ -48,7 +49,7 @@ SHUTDOWN_BOOT_MIN = 3.0        # guest shutdown + boot
 LIVE_MIGRATE_MIN = 0.0         # a live migration pauses the VM for seconds only
 HOST_INSTALL_MIN = 20.0        # a cumulative update installed by DISM: typically 10-30 min
 HASH_CHUNK = 1024 * 1024
-Cancel = Union[CancelToken, threading.Event, None]      # the GUI's workers pass events
+Cancel = CancelToken | threading.Event | None      # the GUI's workers pass events
 
 
 @dataclass
@@ -271,7 +272,7 @@ class PlanningService:
         if problem:
             return PackageCheck(False, problem)
 
-        def ask(name: str) -> tuple[str, object]:
+        def ask(name: str) -> tuple[str, StageCheck | RemoteError]:
             if token.cancelled:
                 return name, RemoteError("cancelled", "cancelled")
             try:
@@ -288,7 +289,9 @@ class PlanningService:
             answers = list(pool.map(ask, hosts))
         if token.cancelled:
             return PackageCheck(False, "the package check was cancelled")
-        bad, hashes, size = [], set(), None
+        bad: list[str] = []
+        hashes: set[str | None] = set()
+        size: int | None = None
         for name, answer in answers:
             if isinstance(answer, RemoteError):
                 bad.append(f"{name}: cannot check ({answer.message})")

@@ -20,15 +20,16 @@ the admin's consent, never a silent fallback).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from hvconsole.core.applicability import HostFacts, evaluate, scope_text
 from hvconsole.core.catalog import CatalogUpdate
+from hvconsole.core.enums import RUNNING_VM_STATES
 from hvconsole.core.patch.plan import PatchPlan
 from hvconsole.core.snapshot import Snapshot
-from hvconsole.core.enums import RUNNING_VM_STATES
 from hvconsole.core.timeutil import parse_time
 
 _RUNNING = RUNNING_VM_STATES

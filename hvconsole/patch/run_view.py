@@ -17,8 +17,18 @@ from typing import Any
 
 from hvconsole.core.patch.journal import EventRecord, Journal, RunRecord, StepRecord
 from hvconsole.core.patch.steps import installed_awaiting_reboot, next_step, pending_reboot_advice
-from hvconsole.core.patch.vocabulary import (COMPLETED_OUTCOMES, FINISHED_STATES, HOST_FINISHED, STEP_ORDER, Decision,
-                                             HostStatus, RunEvent, RunState, StepOutcome, StepState)
+from hvconsole.core.patch.vocabulary import (
+    COMPLETED_OUTCOMES,
+    FINISHED_STATES,
+    HOST_FINISHED,
+    STEP_ORDER,
+    Decision,
+    HostStatus,
+    RunEvent,
+    RunState,
+    StepOutcome,
+    StepState,
+)
 from hvconsole.core.timeutil import parse_time, utcnow
 
 from .control import executing_pid
@@ -26,6 +36,8 @@ from .control import executing_pid
 PENDING, RUNNING = StepState.PENDING, StepState.RUNNING
 # How many of the newest progress events a view carries (the live log's tail).
 LOG_TAIL = 200
+# A timeline step counts as done in the states matching the outcomes a run does not repeat.
+_COMPLETED_STATES = frozenset(StepState(o) for o in COMPLETED_OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,7 @@ class RunView:
 
 
 def run_view(journal: Journal, run_id: int, now: datetime | None = None, *,
-             pid: int | None | bool = True) -> RunView:
+             pid: int | bool | None = True) -> RunView:
     """The view of ``run_id``. ``now`` is the console's UTC clock (tests pass one); ``pid``
     is the executing process if the caller already knows it (``True``: look it up)."""
     now = now or utcnow()
@@ -203,7 +215,7 @@ def _fraction(hosts: list[HostTimeline], soak: SoakView | None, has_soak: bool) 
     total = len(hosts) * len(STEP_ORDER)
     done = 0.0
     for h in hosts:
-        done += len(STEP_ORDER) if h.finished else sum(s.state in COMPLETED_OUTCOMES for s in h.steps)
+        done += len(STEP_ORDER) if h.finished else sum(s.state in _COMPLETED_STATES for s in h.steps)
     if has_soak:
         total += len(STEP_ORDER)
         if soak is not None:

@@ -26,11 +26,24 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from hvconsole.core.patch.plan import Wave
 from hvconsole.core.patch.steps import installed_awaiting_reboot, next_step, pending_reboot_advice
-from hvconsole.core.patch.vocabulary import (CHANGING_STEPS, FINISHED_STATES, RUN_WIDE, Decision, GateVerdict, HostState,
-                                             Phase, RunEvent, RunState, Step, StepOutcome, phase_for_run_state)
+from hvconsole.core.patch.vocabulary import (
+    CHANGING_STEPS,
+    FINISHED_STATES,
+    RUN_WIDE,
+    Decision,
+    GateVerdict,
+    HostState,
+    Phase,
+    RunEvent,
+    RunState,
+    Step,
+    StepOutcome,
+    phase_for_run_state,
+)
 from hvconsole.core.timeutil import parse_time
 
 from .context import HostContext, RunContext
@@ -79,7 +92,8 @@ class PatchRunner:
         if result.state != RunState.RUNNING:
             run.journal.set_run_state(run.run_id, result.state, result.reason)
         else:
-            run.journal.set_run_state(run.run_id, RunState.RUNNING, result.reason, only_from=frozenset({RunState.RUNNING}))
+            run.journal.set_run_state(run.run_id, RunState.RUNNING, result.reason,
+                                      only_from=frozenset({RunState.RUNNING}))
         run.say(RUN_WIDE, RunEvent.RUN, phase_for_run_state(result.state), result.reason)
         return result
 
@@ -204,7 +218,7 @@ class PatchRunner:
                     outcome = self._set(host, STOPPED)
                 with lock:
                     outcomes[host] = outcome
-                if outcome == FAILED and self.run.plan.stop_on_failure or outcome in (STOPPED, CANCELLED):
+                if (outcome == FAILED and self.run.plan.stop_on_failure) or outcome in (STOPPED, CANCELLED):
                     stop_starting.set()
 
         threads = [threading.Thread(target=worker, name=f"patch-{wave.name}-{i}", daemon=True)
@@ -233,11 +247,8 @@ class PatchRunner:
                     return self._set(name, STOPPED)
                 state = control.state()
                 if state == RunState.PAUSED:
-                    control.wait_while_paused(
-                        on_pause=lambda: self.run.say(name, step, Phase.INFO,
-                                                      f"paused before {step}: `hvconsole patch resume "
-                                                      f"{self.run.run_id}` continues"),
-                        every_s=self.run.options.heartbeat_s)
+                    control.wait_while_paused(on_pause=partial(self._say_paused, name, step),
+                                              every_s=self.run.options.heartbeat_s)
                     continue
                 if state == RunState.CANCELLING and step in CHANGING_STEPS:
                     if not records:
@@ -277,6 +288,10 @@ class PatchRunner:
 
     # -- bookkeeping -------------------------------------------------------------------------
 
+    def _say_paused(self, name: str, step: str) -> None:
+        self.run.say(name, step, Phase.INFO,
+                     f"paused before {step}: `hvconsole patch resume {self.run.run_id}` continues")
+
     def _set(self, host: str, state: str) -> str:
         self.hosts[host] = state
         return state
@@ -306,6 +321,7 @@ class PatchRunner:
             if on is not None and not off:
                 ev = on.evidence or {}
                 try:
-                    run.maintenance.begin(name, until=parse_time(ev["until"]), reason=str(ev.get("reason") or "patching"))
+                    run.maintenance.begin(name, until=parse_time(ev["until"]),
+                                          reason=str(ev.get("reason") or "patching"))
                 except (KeyError, ValueError):
                     log.warning("maintenance window of %s in run %s is unreadable", name, run.run_id)

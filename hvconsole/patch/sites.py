@@ -10,8 +10,8 @@ speed-up of a simulated site). It makes the :class:`~hvconsole.patch.host_api.Pa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from hvconsole.remote.collector import Collector
 from hvconsole.remote.session import HostSession

@@ -26,8 +26,7 @@ from hvconsole.core.detector import CRITICAL, Detector
 from hvconsole.core.enums import HEARTBEAT_OK
 from hvconsole.core.patch.plan import Wave
 from hvconsole.core.patch.steps import prior_vm_states, vms_not_restored
-from hvconsole.core.patch.vocabulary import Step, StepOutcome
-from hvconsole.core.patch.vocabulary import RUN_WIDE, GateVerdict, Phase, RunEvent
+from hvconsole.core.patch.vocabulary import RUN_WIDE, GateVerdict, Phase, RunEvent, Step, StepOutcome
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, utcnow
 
@@ -92,13 +91,14 @@ def run_soak(run: RunContext, wave: Wave) -> tuple[bool, list[str]]:
             if run.control.stop.wait(wait):
                 raise StopRequested()
         reasons_all: list[str] = []
-        for hc, h in zip(contexts, handles):
+        for hc, h in zip(contexts, handles, strict=True):     # one handle per host, made above
             reasons = _check(hc, last[hc.name], list(critical[hc.name].values())).reasons
             findings = list(critical[hc.name].values()) + [
                 f.to_dict() for f in detector.active(hc.name) if f.severity != CRITICAL]
             if reasons:
                 reasons_all += [f"{hc.name}: {r}" for r in reasons]
-                h.finish(StepOutcome.FAILED, "health gate failed: " + "; ".join(reasons), findings=findings, polls=polls)
+                h.finish(StepOutcome.FAILED, "health gate failed: " + "; ".join(reasons), findings=findings,
+                         polls=polls)
             else:
                 h.finish(StepOutcome.OK, f"health gate passed after {gate.soak_minutes:g} min ({polls} polls)",
                          findings=findings, polls=polls)

@@ -11,9 +11,10 @@ the one the catalog names is never installed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from hvconsole.core.catalog import CatalogUpdate
 from hvconsole.core.patch.plan import PatchPlan
@@ -131,8 +132,8 @@ def stage(hc: HostContext) -> str:
         return h.finish(StepOutcome.FAILED, "the plan names no package and the catalog lists none for this update")
     if pkg.kind == "url":
         h = hc.begin(Step.STAGE, {"kind": pkg.kind}, "package from a URL")
-        return h.finish(StepOutcome.FAILED, "downloading on the host is not supported (Kerberos double hop, hyperv-notes "
-                                  "§7): download the package here and plan an SMB push instead")
+        return h.finish(StepOutcome.FAILED, "downloading on the host is not supported (Kerberos double hop, "
+                                            "hyperv-notes §7): download the package here and plan an SMB push instead")
     found = hc.api.stage_check(pkg.host_path, pkg.expected_sha256)
     intent = {"kind": pkg.kind, "host_path": pkg.host_path, "expected_sha256": pkg.expected_sha256,
               "local_file": str(pkg.local_path) if pkg.local_path else None,

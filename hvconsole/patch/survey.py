@@ -4,8 +4,8 @@ by ``plan``/``run`` to refuse hosts that do not need the update."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
 
 from hvconsole.core.catalog import Catalog, CatalogUpdate
 from hvconsole.core.compliance import Compliance, assess
@@ -34,7 +34,7 @@ def poll_all(directory: HostDirectory, names: Iterable[str] | None = None,
         return {}
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_POLLS, len(wanted)), thread_name_prefix="survey") as pool:
         snaps = list(pool.map(poll, wanted))
-    return {directory.target(n).name: s for n, s in zip(wanted, snaps)}
+    return {directory.target(n).name: s for n, s in zip(wanted, snaps, strict=True)}
 
 
 def compliance_table(snaps: dict[str, Snapshot], catalog: Catalog, kb: str | None = None) -> list[Compliance]:

@@ -50,16 +50,20 @@ def drain(hc: HostContext) -> str:
         h = hc.begin(Step.DRAIN, {"read": _why(snap)}, "reading the VMs")
         return h.finish(StepOutcome.FAILED, f"cannot read the VMs of {hc.name}: {_why(snap)}; nothing was changed")
     node = cluster_of(hc) is not None
-    actions = []
+    actions: list[dict[str, str | None]] = []
+    acted: set[str] = set()         # the VMs the console moves itself ("host-default" ones are the host's)
+    counts: Counter[str] = Counter()
     for vm in snap.vms:
         if vm.state not in RUNNING or (node and vm.is_clustered):
             continue       # not running: left as found; clustered on a node: the cluster drain moves it
         handling = plan.handling_for(vm.id)
         actions.append({"id": vm.id, "action": handling.action, "destination": handling.destination})
+        counts[handling.action] += 1
+        if handling.action != "host-default":
+            acted.add(vm.id)
     prior = [{"id": vm.id, "name": vm.name, "state": vm.state, "heartbeat": vm.heartbeat,
               "is_clustered": vm.is_clustered} for vm in snap.vms]
     names = {vm.id: vm.name for vm in snap.vms}
-    counts = Counter(a["action"] for a in actions)
     plan_text = ", ".join(f"{_VERB[k]} {n}" for k, n in sorted(counts.items())) or "no running VM to move"
     if node:
         plan_text += "; drain the cluster node"
@@ -70,12 +74,12 @@ def drain(hc: HostContext) -> str:
         answer = hc.api.drain(actions, node, opts.drain_timeout_s)
     except RemoteError as err:
         answer = {"vms": [], "cluster": None, "error": err.message}
-    acted = {a["id"] for a in actions if a["action"] != "host-default"}
 
     def drained(s: Snapshot) -> bool:
         return s.reachable and not _still_running(s, acted, node)
     done, after = wait_until(hc, drained, opts.drain_timeout_s)
-    left = [names.get(i, i) for i in sorted(_still_running(after, acted, node))] if after.reachable else ["(host not answering)"]
+    left = ([names.get(i, i) for i in sorted(_still_running(after, acted, node))] if after.reachable
+            else ["(host not answering)"])
     evidence = {"vms": answer.get("vms", []), "cluster": answer.get("cluster"), "after": _states(after.vms),
                 "not_drained": left, "error": answer.get("error")}
     if done:
@@ -85,11 +89,9 @@ def drain(hc: HostContext) -> str:
 
 
 def _still_running(snap: Snapshot, acted: set[str], node: bool) -> set[str]:
-    left = set()
+    left: set[str] = set()
     for vm in snap.vms:
-        if vm.id in acted and vm.state not in DRAINED:
-            left.add(vm.id)
-        elif node and vm.is_clustered and vm.state in RUNNING:
+        if (vm.id in acted and vm.state not in DRAINED) or (node and vm.is_clustered and vm.state in RUNNING):
             left.add(vm.id)
     return left
 
@@ -112,7 +114,8 @@ def restore(hc: HostContext) -> str:
     if not hyperv_ready(snap):
         down = [p.name for p in prior.values() if p.state in RUNNING]
         h = hc.begin(Step.RESTORE, {"read": _why(snap)}, "reading the VMs")
-        return h.finish(StepOutcome.FAILED, f"cannot restore: {_why(snap)}; VMs that were running: {', '.join(down) or 'none'}",
+        return h.finish(StepOutcome.FAILED,
+                        f"cannot restore: {_why(snap)}; VMs that were running: {', '.join(down) or 'none'}",
                         not_restored=down)
     current, where = vms_everywhere(hc, prior, snap)
     actions = restore_actions(prior, current)

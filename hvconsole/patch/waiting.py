@@ -10,9 +10,9 @@ stops early when the process is told to stop. Times compared are always the **ho
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from hvconsole.core.patch.vocabulary import Step
 from hvconsole.core.snapshot import Snapshot

@@ -53,7 +53,7 @@ def open_maintenance(journal: Journal, now: datetime | None = None) -> list[Acti
     now = now or utcnow()
     out: list[ActiveMaintenance] = []
     for run in unfinished_runs(journal):
-        pid: int | None | bool = True
+        pid: int | bool | None = True
         for host, records in _by_host(journal.steps(run.id)).items():
             on = next((r for r in reversed(records) if r.step == Step.MAINTENANCE_ON and r.outcome == StepOutcome.OK),
                       None)

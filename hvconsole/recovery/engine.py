@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.recovery import rules
@@ -253,7 +254,8 @@ class RecoveryEngine:
         if step == rules.END_WORKER:
             answer = self.host.end_worker(self.vm_id, intent.get("expected_pid"))
             if answer.get("ended"):
-                return rules.OK, f"worker process {answer.get('pid')} ended; VM {answer.get('state_after')}", answer, None
+                ended = f"worker process {answer.get('pid')} ended; VM {answer.get('state_after')}"
+                return rules.OK, ended, answer, None
             return self._not_done(answer)
         if step == rules.RESTART_VMMS:
             answer = self.host.restart_vmms(intent.get("expected_pid"))
@@ -261,11 +263,14 @@ class RecoveryEngine:
             if query.get("ok"):
                 how = "restarted" if answer.get("restarted") else str(answer.get("skipped_reason"))
                 return rules.OK, f"vmms {how}; Get-VM answers in {query.get('elapsed_ms')} ms", answer, None
-            return rules.FAILED, f"vmms {answer.get('status_after')}, Get-VM still fails: {query.get('error')}", answer, None
-        wait = {rules.SHUTDOWN: SHUTDOWN_WAIT_S, rules.TURN_OFF: TURN_OFF_WAIT_S, rules.START: START_WAIT_S}.get(step, 30)
+            still = f"vmms {answer.get('status_after')}, Get-VM still fails: {query.get('error')}"
+            return rules.FAILED, still, answer, None
+        wait = {rules.SHUTDOWN: SHUTDOWN_WAIT_S, rules.TURN_OFF: TURN_OFF_WAIT_S,
+                rules.START: START_WAIT_S}.get(step, 30)
         answer = self.host.vm_action(self.vm_id, step, int(wait))
         if answer.get("done"):
-            return rules.OK, f"{rules.TITLES[step]}: VM {answer.get('state_before')} -> {answer.get('state_after')}", answer, None
+            moved = f"{rules.TITLES[step]}: VM {answer.get('state_before')} -> {answer.get('state_after')}"
+            return rules.OK, moved, answer, None
         return self._not_done(answer)
 
     def _not_done(self, answer: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], None]:

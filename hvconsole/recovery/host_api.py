@@ -8,7 +8,9 @@ A failure to reach the host, or an answer that is not what the contract says, is
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 from hvconsole.patch.host_api import ScriptRunner
 from hvconsole.remote.answer import json_document
@@ -31,10 +33,8 @@ class RecoveryHost:
         self.cancel = cancel
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):    # best effort: the host may not answer
             self._runner.close()
-        except Exception:   # best effort: the host may not answer
-            pass
 
     def deadline_s(self, host_wait_s: float) -> float:
         """The real-time deadline of a call whose host side may wait ``host_wait_s``."""

@@ -3,7 +3,8 @@ its target, clock and speed, and the recovery journal beside the site's patch jo
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.patch.sites import SiteError
