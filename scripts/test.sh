@@ -48,7 +48,8 @@ echo "== import contracts"
 # Lint and type-check the packages that pass them (docs/house-rules.md); the paths and rules
 # are in pyproject.toml ([tool.ruff], [tool.mypy]).
 echo "== ruff"
-.venv/bin/ruff check hvconsole/core hvconsole/remote hvconsole/doctor
+.venv/bin/ruff check hvconsole/core hvconsole/remote hvconsole/patch hvconsole/recovery hvconsole/doctor \
+  hvconsole/credentials.py
 echo "== mypy"
 .venv/bin/mypy
 echo "== tests"
