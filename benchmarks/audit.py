@@ -20,7 +20,7 @@ from hvconsole.core.health import AuditContext, HealthThresholds, judge_host  # 
 from hvconsole.remote import loader  # noqa: E402
 from hvconsole.remote.audit import Auditor  # noqa: E402
 from hvconsole.remote.target import Target  # noqa: E402
-from hvconsole.sim.demo import build_demo_site  # noqa: E402
+from hvconsole.sim.scenarios.demo import build_demo_site  # noqa: E402
 from hvconsole.sim.serve import serve_site  # noqa: E402
 
 

@@ -211,6 +211,22 @@ def served_targets(hosts: Iterable[Any]) -> list[Target]:
 
 
 @dataclass(frozen=True)
+class DemoModel:
+    """The demo site's hosts and VMs as built, at simulated time 0 and not served: what
+    ``hvconsole history seed-demo`` writes a past for, so that past matches the demo."""
+    site: Any          # hvconsole.sim.model.SimSite
+    freeze_vm: str     # the VM the demo's story freezes (on the regressed build)
+
+
+def demo_model() -> DemoModel:
+    """The model of the "demo" site (4 hosts, 40 VMs), built without a clock running or a
+    socket bound."""
+    from hvconsole.sim.scenarios.demo import FREEZE_VM, build_demo_site
+
+    return DemoModel(site=build_demo_site(), freeze_vm=FREEZE_VM)
+
+
+@dataclass(frozen=True)
 class _StateHost:
     name: str
     url: str

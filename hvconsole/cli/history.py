@@ -210,7 +210,7 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from hvconsole.core.historydb import HistoryDbError, history_file
     from hvconsole.core.historydb.schema import connect
     from hvconsole.core.historydb.synthetic import SeedFreeze, SeedHost, SeedVm, seed
-    from hvconsole.sim.demo import FREEZE_VM, build_demo_site  # the demo's hosts and VMs (model only)
+    from hvconsole.site import demo_model
 
     path = history_file(paths.demo_data_dir())
     if path.exists():
@@ -227,7 +227,8 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 return 2
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-    site = build_demo_site()
+    demo = demo_model()   # the demo's hosts and VMs (model only, not served)
+    site = demo.site
     hosts = []
     freeze_host = freeze_id = None
     for h in (site.hosts.values() if isinstance(site.hosts, dict) else site.hosts):
@@ -235,11 +236,11 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                     for v in (h.vms.values() if isinstance(h.vms, dict) else h.vms))
         hosts.append(SeedHost(h.name, float(h.memory_total_mb), vms))
         for v in vms:
-            if v.name == FREEZE_VM:
+            if v.name == demo.freeze_vm:
                 freeze_host, freeze_id = h.name, v.id
     end = time.time() - 60
     days = int(args.days)
-    # The story the demo tells (sim/demo.py): HV01 got the regressed build three days
+    # The story the demo tells (sim/scenarios/demo.py): HV01 got the regressed build three days
     # ago and SQL-PROD-02 has frozen twice a day since; before it, a quiet week. Patching
     # HV01 with the fix in the demo is what stops the freezes.
     patched_at = end - min(3, days / 2) * 86400
@@ -247,7 +248,7 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     if freeze_host is not None:
         t = patched_at + 5 * 3600
         while t < end - 3600:
-            freezes.append(SeedFreeze(t, freeze_host, freeze_id, FREEZE_VM))
+            freezes.append(SeedFreeze(t, freeze_host, freeze_id, demo.freeze_vm))
             t += 12 * 3600
     written = seed(path, hosts, end=end, days=args.days, freezes=freezes)
     if freeze_host is not None:

@@ -29,11 +29,11 @@ from typing import TextIO
 
 from hvconsole import __version__
 
-from .clock import SimClock
-from .demo import build_demo_site, build_patch_demo_site
-from .model_site import SimSite
-from .scenarios import SCENARIOS
-from .scenarios_patch import PATCH_SCENARIOS
+from .model.clock import SimClock
+from .scenarios.demo import build_demo_site, build_patch_demo_site
+from .model.site import SimSite
+from .scenarios.freeze import SCENARIOS
+from .scenarios.patch import PATCH_SCENARIOS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@
 Each host gets a poller like the real one (``remote/collector.py``): one poll at a time,
 the next starting ``interval`` after the previous one started or when it finished,
 whichever is later. A poll runs the real command line (``remote/loader.prepare_call``)
-through the host's :class:`~hvconsole.sim.host_agent.HostAgent`, and the answer is turned
+through the host's :class:`~hvconsole.sim.agent.host_agent.HostAgent`, and the answer is turned
 into a snapshot the way the collector does it: ``events_bookmark`` taken out and sent
 back next time, ``schema/host/polled_at/reachable/error`` added, and the result parsed
 and re-serialised by ``core.parse``. A hung host yields ``reachable: false`` with error
@@ -24,10 +24,10 @@ from hvconsole.remote.errors import RemoteError
 from hvconsole.remote.loader import prepare_call, shell_environment
 from hvconsole.remote.session import ScriptResult
 
-from .host_agent import HostAgent
-from .model_host import SimHost
-from .model_load import jitter
-from .model_site import SimSite
+from .agent.host_agent import HostAgent
+from .model.host import SimHost
+from .model.load import jitter
+from .model.site import SimSite
 
 NETWORK_S = 0.035        # HTTP round trips of one call on a LAN (Command + Receive + Signal)
 

@@ -1,7 +1,7 @@
 """Serve a simulated site: one WS-Management endpoint per host on loopback, plus a ticker.
 
 Used by ``hvconsole-sim serve``, the GUI's ``--demo``, tests and benchmarks. Each host's
-endpoint runs commands through that host's :class:`~hvconsole.sim.host_agent.HostAgent`.
+endpoint runs commands through that host's :class:`~hvconsole.sim.agent.host_agent.HostAgent`.
 The ticker runs the site's timeline in the background and keeps each endpoint's fault
 mode in step with its host: a host that is down refuses connections (and forgets its
 shells, as a reboot does), a hung host accepts requests and never answers, a host back up
@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from hvconsole.core.atomic_file import atomic_write_text
 
-from .clock import SimClock
-from .demo import build_demo_site, build_patch_demo_site
-from .host_agent import HostAgent
-from .model_host import SimHost
-from .model_site import SimSite
+from .model.clock import SimClock
+from .scenarios.demo import build_demo_site, build_patch_demo_site
+from .agent.host_agent import HostAgent
+from .model.host import SimHost
+from .model.site import SimSite
 
 if TYPE_CHECKING:
     from .wsman import WsmanEndpoint

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from hvconsole.core.patch.report import build_report, render_html
 from hvconsole.site import site_for_served
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.scenarios_patch import PatchHost, PatchScenario
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.patch import PatchHost, PatchScenario
 from hvconsole.sim.serve import serve_site
 from test_patch_support import FAST, Site, ground_truth, run_plan, scenario_plan, snapshot
 

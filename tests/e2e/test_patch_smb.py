@@ -13,7 +13,7 @@ import pytest
 
 from hvconsole.core.patch.plan import PackageSource
 from hvconsole.core.patch.report import build_report
-from hvconsole.sim.packages import corrupted
+from hvconsole.sim.model.packages import corrupted
 from test_patch_support import FAST, ground_truth, run_plan, scenario_plan, scenario_site
 from tests.support import samba
 

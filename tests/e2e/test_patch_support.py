@@ -26,8 +26,8 @@ from hvconsole.patch.engine import create_run, execute
 from hvconsole.patch.sites import HostDirectory
 from hvconsole.site import open_demo_site, site_for_served
 from hvconsole.remote.collector import Collector
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.scenarios_patch import PATCH_SCENARIOS, PatchScenario
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.patch import PATCH_SCENARIOS, PatchScenario
 from hvconsole.sim.serve import LATENCY_SCALE_ENV, ServedSite, serve_site
 
 SPEED = 200.0           # the main end-to-end run (docs/patching.md lists what it takes)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from hvconsole.core.inventory import Host
-from hvconsole.sim.host_agent import HostAgent
+from hvconsole.sim.agent.host_agent import HostAgent
 from hvconsole.sim.model import SimHost, SimSite
 from hvconsole.sim.wsman.endpoint import WsmanEndpoint
 

@@ -58,7 +58,7 @@ def realm(tmp_path_factory) -> Iterator[kdc.Kdc]:
 @pytest.fixture(scope="module")
 def host(realm):
     """One simulated Hyper-V host whose WinRM listener accepts Kerberos for admin@REALM."""
-    from hvconsole.sim.host_agent import HostAgent
+    from hvconsole.sim.agent.host_agent import HostAgent
     from hvconsole.sim.model import SimHost, SimSite
     from hvconsole.sim.wsman.endpoint import WsmanEndpoint
 

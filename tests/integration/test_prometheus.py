@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hvconsole.sim.demo import FREEZE_AT_S, FREEZE_VM
+from hvconsole.sim.scenarios.demo import FREEZE_AT_S, FREEZE_VM
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "resources" / "prometheus"

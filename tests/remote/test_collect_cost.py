@@ -14,7 +14,7 @@ from hvconsole.remote import loader
 from hvconsole.remote.collector import Collector
 from hvconsole.remote.monitoring_cost import interval_for_share, monitoring_cost
 from hvconsole.remote.probe import target_for
-from hvconsole.sim.model_vm import SimVM
+from hvconsole.sim.model.vm import SimVM
 from tests.integration.simhost import sim_endpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"

@@ -23,8 +23,8 @@ SLACK_S = 10.0
 def demo():
     """The demo site as start_demo() builds it, with the simulated hosts' own latencies
     (powershell.exe start-up, Get-VM) shortened so the suite stays quick."""
-    from hvconsole.sim.clock import SimClock
-    from hvconsole.sim.demo import build_demo_site
+    from hvconsole.sim.model.clock import SimClock
+    from hvconsole.sim.scenarios.demo import build_demo_site
     from hvconsole.sim.serve import serve_site
     site = serve_site(build_demo_site(1, SimClock(speed=1.0)), latency_scale=0.2)
     yield site

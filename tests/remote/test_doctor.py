@@ -12,8 +12,8 @@ import pytest
 from hvconsole.credentials import Secret
 from hvconsole.doctor.checks import CHECKS, DoctorReport, Verdict, host_for_target, run_doctor
 from hvconsole.remote.target import CancelToken
-from hvconsole.sim.handlers_doctor import DoctorProfile, set_doctor_profile
-from hvconsole.sim.handlers_probe import ProbeProfile, set_probe_profile
+from hvconsole.sim.agent.doctor import DoctorProfile, set_doctor_profile
+from hvconsole.sim.agent.probe import ProbeProfile, set_probe_profile
 from hvconsole.sim.wsman.tls import issue_certificate
 from tests.integration.simhost import sim_endpoint
 

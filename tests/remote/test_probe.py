@@ -19,9 +19,9 @@ from hvconsole.credentials import Secret
 from hvconsole.remote import probe as probe_module
 from hvconsole.remote.probe import Outcome, judge, probe_host, target_for
 from hvconsole.remote.target import CancelToken
-from hvconsole.sim import host_agent
-from hvconsole.sim.handlers_probe import ProbeProfile, set_probe_profile
-from hvconsole.sim.host_agent import ScriptFailure
+from hvconsole.sim.agent import host_agent
+from hvconsole.sim.agent.probe import ProbeProfile, set_probe_profile
+from hvconsole.sim.agent.host_agent import ScriptFailure
 from hvconsole.sim.wsman.tls import issue_certificate
 from tests.integration.simhost import closed_port, sim_endpoint
 

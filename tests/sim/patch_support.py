@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.handlers_patch import HANDLERS
-from hvconsole.sim.host_agent import ScriptFailure
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.agent.patch import HANDLERS
+from hvconsole.sim.agent.host_agent import ScriptFailure
 from hvconsole.sim.model import SimHost, SimSite, SimVM
-from hvconsole.sim.packages import package_bytes, package_sha256
+from hvconsole.sim.model.packages import package_bytes, package_sha256
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 PACKAGE = "windows10.0-kb5061906-x64.msu"

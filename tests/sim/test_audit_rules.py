@@ -17,11 +17,11 @@ from hvconsole.core.catalog import load_catalog
 from hvconsole.core.health import (RULES, AuditContext, HealthThresholds, LiveTracker, judge_host, parse_audit)
 from hvconsole.core.health.patching import compliance_for
 from hvconsole.remote.collector import snapshot_from_answer
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.demo import build_demo_site
-from hvconsole.sim.handlers_audit import audit_document
-from hvconsole.sim.model_collect import CollectParams, collect_document
-from hvconsole.sim.scenarios_audit import MISCONFIGURATIONS, build_well_set_site
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.demo import build_demo_site
+from hvconsole.sim.agent.audit import audit_document
+from hvconsole.sim.agent.collect import CollectParams, collect_document
+from hvconsole.sim.scenarios.audit import MISCONFIGURATIONS, build_well_set_site
 
 ROOT = Path(__file__).parents[2]
 SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "contracts" / "audit-v1.schema.json").read_text())

@@ -16,8 +16,8 @@ pytest.importorskip("hvconsole.sim.wsman")
 from hvconsole.core.health import HealthThresholds  # noqa: E402
 from hvconsole.remote.audit import Auditor, audit_host  # noqa: E402
 from hvconsole.remote.target import CancelToken, Target  # noqa: E402
-from hvconsole.sim.clock import SimClock  # noqa: E402
-from hvconsole.sim.scenarios_audit import MISCONFIGURATIONS, build_well_set_site  # noqa: E402
+from hvconsole.sim.model.clock import SimClock  # noqa: E402
+from hvconsole.sim.scenarios.audit import MISCONFIGURATIONS, build_well_set_site  # noqa: E402
 from hvconsole.sim.serve import ServedHost, ServedSite, serve_site  # noqa: E402
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from patch_support import START, small_site, vm_id
 
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.handlers_patch import HANDLERS
-from hvconsole.sim.host_drive import FolderDrive, MemoryDrive, PathError, full_path
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.agent.patch import HANDLERS
+from hvconsole.sim.model.host_drive import FolderDrive, MemoryDrive, PathError, full_path
 from hvconsole.sim.model import SimHost, SimSite, SimVM
 
 

@@ -13,11 +13,11 @@ from hvconsole.core.catalog import load_catalog
 from hvconsole.core.compliance import COMPLIANT, NEEDS_UPDATE, NOT_APPLICABLE, assess
 from hvconsole.core.parse import parse_snapshot
 from hvconsole.core.timeutil import parse_time
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.demo import FIX_PACKAGE_PATH, build_demo_site, build_patch_demo_site
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.demo import FIX_PACKAGE_PATH, build_demo_site, build_patch_demo_site
 from hvconsole.sim.model import SimSite
 from hvconsole.sim.record import record
-from hvconsole.sim.regression import Regression, freeze_now
+from hvconsole.sim.scenarios.regression import Regression, freeze_now
 
 
 def freeze_onsets(snaps: list[dict], host: str) -> list[tuple[float, str]]:

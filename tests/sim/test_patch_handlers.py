@@ -9,9 +9,9 @@ import pytest
 from patch_support import (PACKAGE, PACKAGE_DIR, PACKAGE_PATH, RESULT_PATH, TASK, call, failure, has,
                            install_params, small_site, status_params, step, vm_id)
 
-from hvconsole.sim.handlers_patch import HANDLERS
-from hvconsole.sim.host_agent import load_handler_modules
-from hvconsole.sim.packages import corrupted, package_bytes, package_sha256
+from hvconsole.sim.agent.patch import HANDLERS
+from hvconsole.sim.agent.host_agent import load_handler_modules
+from hvconsole.sim.model.packages import corrupted, package_bytes, package_sha256
 
 CONTRACT = {
     "patch_preflight": {"is_admin", "product", "build", "ubr", "last_boot", "pending_reboot", "pending_reboot_reasons",

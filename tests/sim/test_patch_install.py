@@ -9,11 +9,11 @@ import pytest
 from patch_support import (PACKAGE, PACKAGE_PATH, RESULT_PATH, TASK, call, install_params, small_site,
                            status_params, step, vmms_up, wait_for)
 
-from hvconsole.sim.installer import (EXIT_ALREADY_INSTALLED, EXIT_DISM_NOT_APPLICABLE, EXIT_FILE_CORRUPT,
+from hvconsole.sim.model.installer import (EXIT_ALREADY_INSTALLED, EXIT_DISM_NOT_APPLICABLE, EXIT_FILE_CORRUPT,
                                      EXIT_NOT_APPLICABLE, EXIT_OK, EXIT_REBOOT_REQUIRED, EXIT_SERVICING_FAILURE,
                                      EXIT_WRAPPER_FAILED, InstallOutcome, select_exit_code)
 from hvconsole.sim.model import SimSite
-from hvconsole.sim.packages import corrupted, kb_of, package_bytes
+from hvconsole.sim.model.packages import corrupted, kb_of, package_bytes
 
 
 def install_and_wait(site: SimSite, method: str = "auto", path: str = PACKAGE_PATH) -> tuple[dict, float]:

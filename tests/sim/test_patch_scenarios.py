@@ -8,8 +8,8 @@ import pytest
 from patch_support import patch_run
 
 from hvconsole.sim import cli
-from hvconsole.sim.scenarios import SCENARIOS
-from hvconsole.sim.scenarios_patch import PACKAGE_PATH, PATCH_SCENARIOS
+from hvconsole.sim.scenarios.freeze import SCENARIOS
+from hvconsole.sim.scenarios.patch import PACKAGE_PATH, PATCH_SCENARIOS
 
 STOP_AT = {"install-failed": "install", "not-applicable": "install", "no-return": "reboot", "hash-mismatch": "stage"}
 

@@ -19,7 +19,7 @@ pytest.importorskip("hvconsole.sim.wsman")
 
 from hvconsole.remote.session import HostSession  # noqa: E402
 from hvconsole.remote.target import Target  # noqa: E402
-from hvconsole.sim.scenarios import SCENARIOS  # noqa: E402
+from hvconsole.sim.scenarios.freeze import SCENARIOS  # noqa: E402
 from hvconsole.sim.serve import (default_state_file, pid_alive, read_state, read_state_file,  # noqa: E402
                                  remove_state_file, serve_site, write_state_file)
 

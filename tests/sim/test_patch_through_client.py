@@ -19,7 +19,7 @@ from hvconsole.remote.collector import Collector  # noqa: E402
 from hvconsole.remote.errors import RemoteError  # noqa: E402
 from hvconsole.remote.session import HostSession  # noqa: E402
 from hvconsole.remote.target import Target  # noqa: E402
-from hvconsole.sim.scenarios_patch import PACKAGE_DIR, PACKAGE_FILE, PACKAGE_PATH, PATCH_SCENARIOS  # noqa: E402
+from hvconsole.sim.scenarios.patch import PACKAGE_DIR, PACKAGE_FILE, PACKAGE_PATH, PATCH_SCENARIOS  # noqa: E402
 from hvconsole.sim.serve import ServedHost, ServedSite, serve_site  # noqa: E402
 
 RESULT = "C:\\hvconsole\\results\\KB5061906.json"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.scenarios_recovery import HANG_AT_S, build_recovery_site, vm_id
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.recovery import HANG_AT_S, build_recovery_site, vm_id
 from hvconsole.sim.serve import serve_site, write_state_file
 
 SPEED = 40.0

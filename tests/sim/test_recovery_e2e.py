@@ -23,8 +23,8 @@ from hvconsole.recovery.host_api import SCRIPTS, RecoveryHost
 from hvconsole.recovery.engine import RecoveryEngine
 from hvconsole.remote.session import HostSession
 from hvconsole.site import site_for_served
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.scenarios_recovery import HANG_AT_S, HOSTILE_NAME, build_recovery_site, vm_id
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.recovery import HANG_AT_S, HOSTILE_NAME, build_recovery_site, vm_id
 from hvconsole.sim.serve import ServedSite, serve_site
 
 SPEED = 40.0

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from hvconsole.sim.handlers_recovery import HANDLERS
-from hvconsole.sim.host_agent import ScriptFailure
-from hvconsole.sim.scenarios_recovery import HANG_AT_S, build_recovery_site, vm_id
+from hvconsole.sim.agent.recovery import HANDLERS
+from hvconsole.sim.agent.host_agent import ScriptFailure
+from hvconsole.sim.scenarios.recovery import HANG_AT_S, build_recovery_site, vm_id
 
 
 def call(site, host: str, script: str, params: dict) -> dict:

@@ -16,7 +16,7 @@ import pytest
 
 from hvconsole.remote.loader import prepare_call, shell_environment
 from hvconsole.sim import cli
-from hvconsole.sim.scenarios import SCENARIOS
+from hvconsole.sim.scenarios.freeze import SCENARIOS
 
 
 def _lines(stream: IO[str]) -> "queue.Queue[str]":

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hvconsole.sim.clock import SimClock
+from hvconsole.sim.model.clock import SimClock
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 

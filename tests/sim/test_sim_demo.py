@@ -10,9 +10,10 @@ from pathlib import Path
 import jsonschema
 
 from hvconsole.core.timeutil import parse_time
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.demo import FREEZE_AT_S, FREEZE_VM, build_demo_site
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.demo import FREEZE_AT_S, FREEZE_VM, build_demo_site
 from hvconsole.sim.record import record
+from hvconsole.site import demo_model
 
 START = datetime(2026, 11, 25, 8, 30, tzinfo=timezone.utc)
 SCHEMA = json.loads((Path(__file__).parents[1] / "fixtures/contracts/snapshot-v1.schema.json").read_text())
@@ -40,6 +41,15 @@ def test_demo_site_make_up() -> None:
     assert {"Running", "Off", "Saved"} <= states
     assert sum(vm.guest == "appliance" for vm in vms) >= 2 and any(vm.guest == "linux" for vm in vms)
 
+
+
+def test_the_site_builder_gives_the_demo_model_unserved() -> None:
+    # `hvconsole history seed-demo` reaches the demo's model through hvconsole.site (the one
+    # door to the simulator): the same hosts and VMs, the freezing VM among them, no clock running.
+    demo = demo_model()
+    assert list(demo.site.hosts) == ["HV01", "HV02", "HV03", "HV04"]
+    assert demo.freeze_vm == FREEZE_VM
+    assert FREEZE_VM in {vm.name for vm in demo.site.hosts["HV01"].vms}
 
 def test_a_freeze_starts_in_the_first_minute_on_the_unpatched_host() -> None:
     snaps = demo_trace(100)

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.demo import QUIET_S, build_patch_demo_site
-from hvconsole.sim.model_vm import SimVM
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.demo import QUIET_S, build_patch_demo_site
+from hvconsole.sim.model.vm import SimVM
 
 START = datetime(2026, 11, 25, 8, 30, tzinfo=timezone.utc)
 
@@ -78,8 +78,8 @@ def test_a_host_a_patch_run_worked_on_stays_calm_through_a_long_soak(monkeypatch
     it judge "VMs in their prior state" on the pilot: the site leaves a host a patch run
     changed alone for PATCH_QUIET_S after the run's last change (drain … restore), marked by
     the simulated patch scripts themselves."""
-    from hvconsole.sim.demo import PATCH_QUIET_S
-    from hvconsole.sim.host_agent import load_handler_modules
+    from hvconsole.sim.scenarios.demo import PATCH_QUIET_S
+    from hvconsole.sim.agent.host_agent import load_handler_modules
     log = _background_log(monkeypatch)
     site = build_patch_demo_site(1, SimClock.manual(START))
     hv01 = site.host("HV01")

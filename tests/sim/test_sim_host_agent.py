@@ -16,9 +16,9 @@ import pytest
 from hvconsole.core.parse import parse_snapshot
 from hvconsole.core.snapshot import SCHEMA_ID
 from hvconsole.remote.loader import encode_body, prepare_call, shell_environment
-from hvconsole.sim import host_agent
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.host_agent import HostAgent, ScriptAnswer, interpret
+from hvconsole.sim.agent import host_agent
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.agent.host_agent import HostAgent, ScriptAnswer, interpret
 from hvconsole.sim.model import LoadProfile, SimHost, SimSite, SimVM
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
@@ -258,7 +258,7 @@ def test_progress_noise_on_stderr_does_not_change_the_verdict(site: SimSite) -> 
 
 def test_handler_registry_dispatches_and_tolerates_missing_modules(
         agent: HostAgent, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(host_agent, "HANDLER_MODULES", ("hvconsole.sim.model_collect", "hvconsole.sim.no_such_handlers"))
+    monkeypatch.setattr(host_agent, "HANDLER_MODULES", ("hvconsole.sim.agent.collect", "hvconsole.sim.no_such_handlers"))
     monkeypatch.setattr(host_agent, "_handlers_loaded", False)
     handlers = host_agent.load_handler_modules()
     assert "collect" in handlers

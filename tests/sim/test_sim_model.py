@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hvconsole.sim.clock import SimClock
+from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.model import LoadProfile, SimHost, SimSite, SimVM
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
@@ -178,7 +178,7 @@ def test_samples_do_not_depend_on_how_often_the_site_is_polled() -> None:
 
 
 def test_different_seeds_give_different_vm_ids_and_loads() -> None:
-    from hvconsole.sim.demo import build_demo_site
+    from hvconsole.sim.scenarios.demo import build_demo_site
     a = build_demo_site(1, SimClock.manual(START))
     b = build_demo_site(2, SimClock.manual(START))
     assert a.vm("DC01").id != b.vm("DC01").id

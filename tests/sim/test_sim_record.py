@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import pytest
 
 from hvconsole.core.timeutil import parse_time
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.demo import build_demo_site
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.demo import build_demo_site
 from hvconsole.sim.record import _Poller, record
-from hvconsole.sim.scenarios import SCENARIO_START, SCENARIOS
+from hvconsole.sim.scenarios.freeze import SCENARIO_START, SCENARIOS
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 

@@ -15,7 +15,7 @@ import pytest
 
 from hvconsole.core.timeutil import parse_time
 from hvconsole.sim.record import record
-from hvconsole.sim.scenarios import SCENARIO_START, SCENARIOS, Scenario
+from hvconsole.sim.scenarios.freeze import SCENARIO_START, SCENARIOS, Scenario
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "fixtures/contracts/snapshot-v1.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())

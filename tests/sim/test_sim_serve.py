@@ -18,7 +18,7 @@ from hvconsole.core.snapshot import SCHEMA_ID  # noqa: E402
 from hvconsole.remote.collector import Collector  # noqa: E402
 from hvconsole.remote.loader import prepare_call, shell_environment  # noqa: E402
 from hvconsole.remote.target import Target  # noqa: E402
-from hvconsole.sim.scenarios import SCENARIOS  # noqa: E402
+from hvconsole.sim.scenarios.freeze import SCENARIOS  # noqa: E402
 from hvconsole.sim.serve import ServedHost, serve_site, start_demo  # noqa: E402
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "fixtures/contracts/snapshot-v1.schema.json").read_text())
@@ -170,8 +170,8 @@ def test_stop_ends_every_endpoint_and_is_idempotent() -> None:
 def test_a_base_port_out_of_range_is_refused_before_anything_listens(port: int) -> None:
     from datetime import datetime, timezone
 
-    from hvconsole.sim.clock import SimClock
-    from hvconsole.sim.demo import build_demo_site
+    from hvconsole.sim.model.clock import SimClock
+    from hvconsole.sim.scenarios.demo import build_demo_site
 
     site = build_demo_site(1, SimClock.manual(datetime(2026, 11, 25, tzinfo=timezone.utc)))
     with pytest.raises(ValueError, match="need ports within 1-65535"):

@@ -11,9 +11,9 @@ from pathlib import Path
 import jsonschema
 
 from hvconsole.core.parse import parse_snapshot
-from hvconsole.sim.model_events import CATALOG
+from hvconsole.sim.model.events import CATALOG
 from hvconsole.sim.record import record
-from hvconsole.sim.scenarios import SCENARIOS
+from hvconsole.sim.scenarios.freeze import SCENARIOS
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "fixtures/contracts/snapshot-v1.schema.json").read_text())
 

@@ -14,7 +14,7 @@ from hvconsole.app import GuiSession
 from hvconsole.core.inventory import Host, InventoryStore
 from hvconsole.core.inventory.book import HostBook
 from hvconsole.credentials import CredentialStore, Secret
-from hvconsole.sim.scenarios import SCENARIOS
+from hvconsole.sim.scenarios.freeze import SCENARIOS
 from hvconsole.sim.serve import serve_site
 from hvconsole.ui.main_window import MainWindow
 

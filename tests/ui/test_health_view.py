@@ -17,9 +17,9 @@ from hvconsole.core.health import HostAudit, parse_audit
 from hvconsole.remote.audit import judged
 from hvconsole.remote.collector import snapshot_from_answer
 from hvconsole.remote.target import Target
-from hvconsole.sim.handlers_audit import audit_document
-from hvconsole.sim.model_collect import CollectParams, collect_document
-from hvconsole.sim.scenarios_audit import MISCONFIGURATIONS, build_well_set_site
+from hvconsole.sim.agent.audit import audit_document
+from hvconsole.sim.agent.collect import CollectParams, collect_document
+from hvconsole.sim.scenarios.audit import MISCONFIGURATIONS, build_well_set_site
 from hvconsole.ui.health import INTERVAL_S, HealthService, VmProblemsPanel
 from hvconsole.ui.health.view import HealthView
 

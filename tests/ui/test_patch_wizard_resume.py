@@ -83,7 +83,7 @@ def test_killed_wizard_run_is_resumed_from_the_banner_of_a_new_window(home, serv
 
 
 def test_a_run_from_the_command_line_is_shown_live_with_pause_and_continue(home, served, qtbot, tmp_path):
-    from hvconsole.sim.scenarios_patch import PATCH_SCENARIOS
+    from hvconsole.sim.scenarios.patch import PATCH_SCENARIOS
     scenario = PATCH_SCENARIOS["patch-ok"]
     cli, log = start_child(tmp_path, "cli", ["-m", "hvconsole", "patch", "run", "--demo", "--yes", "--kb", scenario.kb,
                                              "--pilot", "HV01", "--wave", "prod=HV02", "--soak-minutes", "1",

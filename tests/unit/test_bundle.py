@@ -22,7 +22,7 @@ import pytest
 from hvconsole import paths
 from hvconsole.core.trace import read_trace
 from hvconsole.doctor.bundle import BundleInput, Redactor, read_bundle, write_bundle
-from hvconsole.sim.model_vm import SimVM
+from hvconsole.sim.model.vm import SimVM
 from tests.integration import keyrings
 from tests.integration.simhost import sim_endpoint
 

@@ -183,7 +183,7 @@ def test_every_resource_file_is_found_by_assets_in_the_bundle(layout, tmp_path, 
 
 def test_modules_imported_by_name_are_collected(spec_run):
     from hvconsole.cli import COMMAND_MODULES
-    from hvconsole.sim.host_agent import HANDLER_MODULES
+    from hvconsole.sim.agent.host_agent import HANDLER_MODULES
     hidden = set(spec_run.analysis.kwargs["hiddenimports"])
     wanted = {f"hvconsole.cli.{n}" for n in COMMAND_MODULES} | set(HANDLER_MODULES)
     assert wanted <= hidden

@@ -2,7 +2,7 @@
 
 The endpoint knows nothing of Hyper-V or PowerShell: a ``Command`` request becomes one
 ``ProcessRunner.start`` call, and the resulting ``SimProcess`` is fed stdin (``Send``), drained
-(``Receive``) and stopped (``Signal``). The host agent (``hvconsole/sim/host_agent.py``) is the
+(``Receive``) and stopped (``Signal``). The host agent (``hvconsole/sim/agent/host_agent.py``) is the
 real implementation; the tests use a small scripted one.
 """
 

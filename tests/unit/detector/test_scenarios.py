@@ -1,4 +1,4 @@
-"""The labelled scenario suite (``hvconsole.sim.scenarios``), recorded at 5 s polls:
+"""The labelled scenario suite (``hvconsole.sim.scenarios.freeze``), recorded at 5 s polls:
 every freeze gets a critical finding on the right host or VM within 60 s of its onset (a
 stuck transition: of passing its threshold), with evidence that names the signals that
 fired; no look-alike produces a critical; feeding live equals replaying."""
@@ -15,7 +15,7 @@ from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.parse import parse_snapshot
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.sim.record import record
-from hvconsole.sim.scenarios import SCENARIO_START, SCENARIOS
+from hvconsole.sim.scenarios.freeze import SCENARIO_START, SCENARIOS
 
 START: datetime = SCENARIO_START
 INTERVAL = 5.0

@@ -15,9 +15,9 @@ from hvconsole.core.health import (AuditContext, AuditFormatError, HealthThresho
                                    ThresholdError, fails, judge_host, parse_audit, report_document, report_text)
 from hvconsole.core.health.report import WIDTH
 from hvconsole.core.snapshot import Snapshot, VmQuery, VmSample
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.handlers_audit import audit_document
-from hvconsole.sim.scenarios_audit import build_well_set_site
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.agent.audit import audit_document
+from hvconsole.sim.scenarios.audit import build_well_set_site
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "fixtures" / "contracts" / "audit-v1.schema.json").read_text())
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)

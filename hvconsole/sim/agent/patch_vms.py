@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from .host_agent import ScriptAnswer, ScriptFailure
-from .model_host import SimHost
-from .model_vm import SimVM
+from ..model.host import SimHost
+from ..model.vm import SimVM
 from .patch_common import (as_list, clamped_int, find_vm, finish, guid, host_name, is_true, prop,
                            ps_string, vmms_failure)
 

@@ -4,7 +4,7 @@ Time inside the model is a float ``t``: simulated seconds since the site's start
 change (a VM finishing its boot, a scripted freeze, a host coming back from a reboot) is
 an action on one timeline, run in (time, order) sequence when somebody looks at the site
 (:meth:`SimSite.advance`). Between looks nothing is computed: load curves are pure
-functions of time (``model_load``). So a 50-host site idles for free, and the same seed
+functions of time (``load``). So a 50-host site idles for free, and the same seed
 gives the same history whether it was polled every 2 s or once an hour.
 """
 
@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .clock import SimClock
-from .model_load import mix64
+from .load import mix64
 
 if TYPE_CHECKING:
-    from .model_host import SimHost
-    from .model_vm import SimVM
+    from .host import SimHost
+    from .vm import SimVM
 
 Action = Callable[[float], None]
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from .handlers_probe import probe_profile
+from .probe import probe_profile
 from .host_agent import ScriptAnswer, register_script_handler
-from .model_collect import ps_json
-from .model_host import SimHost
+from .collect import ps_json
+from ..model.host import SimHost
 
 # Starting powershell.exe, reading the WSMan: drive and one CIM instance.
 BASE_DURATION_S = 0.3

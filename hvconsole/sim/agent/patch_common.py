@@ -20,11 +20,11 @@ import re
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .host_agent import ScriptAnswer, ScriptFailure
-from .model_collect import ps_json
+from .collect import ps_json
 
 if TYPE_CHECKING:
-    from .model_host import SimHost
-    from .model_vm import SimVM
+    from ..model.host import SimHost
+    from ..model.vm import SimVM
 
 # The scripts' own patterns (PowerShell's -match ignores case, hence re.I).
 _HVC_PATH = re.compile(r"C:\\hvconsole(\\[A-Za-z0-9_-]([A-Za-z0-9._-]*[A-Za-z0-9_-])?)+", re.I)

@@ -6,7 +6,7 @@ The patch workflow drives the mutable parts through methods: :meth:`SimHost.inst
 stages an update (the KB shows at once, the UBR only after the reboot), :meth:`reboot`
 takes the host away and brings it back with a new last boot, possibly still pending a
 second reboot, or never (``fail=True``). What the patch scripts see of a host's disk,
-scheduled tasks and installer lives in ``host.patch`` (``model_patch``).
+scheduled tasks and installer lives in ``host.patch`` (``host_patch``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .model_events import EventLog
-from .model_load import jitter, unit
-from .model_patch import HostPatchState
-from .model_site import _text_key
-from .model_vm import SimVM
+from .events import EventLog
+from .load import jitter, unit
+from .host_patch import HostPatchState
+from .site import _text_key
+from .vm import SimVM
 
 if TYPE_CHECKING:
-    from .model_site import SimSite
+    from .site import SimSite
 
 _PRODUCTS = {20348: ("Windows Server 2022 Datacenter", "21H2"),
              26100: ("Windows Server 2025 Datacenter", "24H2"),
@@ -112,7 +112,7 @@ class SimHost:
         self._vmms_stopped_until_t = -1e18
         self._vmms_crashes = 0
         self.patch = HostPatchState(self)
-        # -- configuration the health check reads (audit.ps1, sim/handlers_audit.py) ---------
+        # -- configuration the health check reads (audit.ps1, sim/agent/audit.py) ---------
         self.numa_nodes = 2                          # logical processors split evenly
         self.memory_reserve_mb: float | None = None  # the MemoryReserve registry value, if set
         # Where new VMs' disks go; the system volume's free space follows system_drive_free_mb.

@@ -19,15 +19,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from .clock import SimClock
-from .installer import EXIT_NOT_APPLICABLE, EXIT_OK, EXIT_REBOOT_REQUIRED, EXIT_SERVICING_FAILURE, InstallOutcome
-from .model_host import SimHost
-from .model_load import LoadProfile
-from .model_site import SimSite
-from .model_vm import SimVM
-from .packages import corrupted, package_bytes, package_sha256
+from ..model.clock import SimClock
+from ..model.installer import EXIT_NOT_APPLICABLE, EXIT_OK, EXIT_REBOOT_REQUIRED, EXIT_SERVICING_FAILURE, InstallOutcome
+from ..model.host import SimHost
+from ..model.load import LoadProfile
+from ..model.site import SimSite
+from ..model.vm import SimVM
+from ..model.packages import corrupted, package_bytes, package_sha256
 from .regression import start_regression
-from .scenarios import SCENARIO_START
+from .freeze import SCENARIO_START
 
 KB = "KB5061906"
 PACKAGE_FILE = "windows10.0-kb5061906-x64.msu"

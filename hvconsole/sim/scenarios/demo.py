@@ -6,7 +6,7 @@ build of KB5058385 (20348.3692), HV02 already has the out-of-band fix KB5061906
 minute a VM on HV01 freezes the way that regression froze VMs (Running, heartbeat lost, CPU
 pegged, a Worker-Admin error); a second one follows a few minutes later, and from then on
 HV01 freezes a VM every few minutes for as long as it *runs* the regressed build
-(``regression.py``): patch it and reboot it, and the freezes stop. The fix's package is
+(``regression``): patch it and reboot it, and the freezes stop. The fix's package is
 already staged on HV01 (``C:\\hvconsole\\packages``), so a patch run can use it in place.
 Benign look-alikes are there from the start: a build agent booting, appliances without
 integration services, idle VMs, an application-critical heartbeat, a guest reboot. After
@@ -26,12 +26,12 @@ from __future__ import annotations
 import random
 import uuid
 
-from .clock import SimClock
-from .model_host import SimHost
-from .model_load import IDLE, LoadProfile
-from .model_site import SimSite
-from .model_vm import SimVM
-from .packages import package_bytes
+from ..model.clock import SimClock
+from ..model.host import SimHost
+from ..model.load import IDLE, LoadProfile
+from ..model.site import SimSite
+from ..model.vm import SimVM
+from ..model.packages import package_bytes
 from .regression import freeze_now, start_regression
 
 FREEZE_VM = "SQL-PROD-02"      # freezes at FREEZE_AT_S on HV01
@@ -110,7 +110,7 @@ def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
     site = SimSite(clock, seed=seed, name="demo")
     _add_hosts(site, _HOSTS, _VMS, site.rng("demo-layout"))
     site.vm("HR-APP-01").app_critical = True        # an application problem, not a freeze
-    from .scenarios_audit import configure_demo_health   # the health check's deliberate problems
+    from .audit import configure_demo_health   # the health check's deliberate problems
     configure_demo_health(site)
     site.host("HV01").patch.stage(FIX_PACKAGE_PATH, package_bytes(FIX_PACKAGE))
     _script_first_minutes(site)

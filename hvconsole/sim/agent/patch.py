@@ -16,12 +16,12 @@ import re
 from datetime import datetime
 from typing import Any, Mapping
 
-from .handlers_probe import probe_profile
+from .probe import probe_profile
 from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
-from .installer import METHODS
-from .model_host import SimHost
-from .model_load import unit
-from .model_patch import TASK_HAS_NOT_RUN, TASK_RUNNING
+from ..model.installer import METHODS
+from ..model.host import SimHost
+from ..model.load import unit
+from ..model.host_patch import TASK_HAS_NOT_RUN, TASK_RUNNING
 from .patch_common import (as_list, clamped_int, find_vm, finish, guid, host_name, host_time, hvc_path, package_file,
                            params_error, prop, ps_int, ps_string, sha256_param, task_name, vmms_failure)
 from .patch_vms import handle_drain, handle_restore

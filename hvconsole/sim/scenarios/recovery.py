@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import uuid
 
-from .clock import SimClock
-from .model_host import SimHost
-from .model_site import SimSite
-from .model_vm import SimVM
-from .scenarios import SCENARIO_START
+from ..model.clock import SimClock
+from ..model.host import SimHost
+from ..model.site import SimSite
+from ..model.vm import SimVM
+from .freeze import SCENARIO_START
 
 HOSTILE_NAME = "x'; Stop-Computer -Force; $(rm -r C:\\) \"<script>alert(1)</script>\n&amp;"
 HANG_AT_S = 5.0

@@ -7,7 +7,7 @@ call repeated after a console crash does nothing twice. Every action really appl
 appended to ``host.recovery_actions`` (time, action, vm id): the tests count host actions
 there, not in anything the console wrote.
 
-What the sim models for recovery (sim/model_vm.py, model_host.py): a hung guest whose
+What the sim models for recovery (sim/model/vm.py, host.py): a hung guest whose
 shutdown service does not answer (``SimVM.hang``), a VM stuck in Stopping whose worker
 ignores Turn Off (``stick("Stopping")`` plus ``worker_hung``) and goes Off only when its
 worker is ended, a wedged VMMS that answers again after a restart
@@ -20,9 +20,9 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
-from .model_host import SimHost
-from .model_load import unit
-from .model_vm import SimVM
+from ..model.host import SimHost
+from ..model.load import unit
+from ..model.vm import SimVM
 from .patch_common import clamped_int, find_vm, finish, guid, host_time, params_error, ps_int, ps_string, vmms_failure
 
 VM_ACTIONS = ("nmi", "shutdown", "turn_off", "reset", "start")
@@ -236,7 +236,7 @@ def _state_at(vm: SimVM, t: float) -> str:
 
 
 def _reprint(answer: ScriptAnswer, doc: Mapping[str, Any]) -> ScriptAnswer:
-    from .model_collect import ps_json
+    from .collect import ps_json
     return ScriptAnswer(ps_json(doc).encode("utf-8"), answer.stderr, answer.exit_code, answer.duration_s)
 
 

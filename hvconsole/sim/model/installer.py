@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from .host_drive import file_name_of
-from .model_load import unit
+from .load import unit
 from .packages import kb_of, package_sha256, update_target, update_title
 
 if TYPE_CHECKING:
-    from .model_host import SimHost
+    from .host import SimHost
 
 # Exit codes (hyperv-notes §7), unsigned 32-bit as the wrapper writes them.
 EXIT_OK = 0

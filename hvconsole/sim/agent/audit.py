@@ -16,10 +16,10 @@ from typing import Any, Mapping
 from hvconsole.core.timeutil import format_time
 
 from .host_agent import ScriptAnswer, register_script_handler
-from .model_collect import _int_param, ps_json
-from .model_host import CONFIG_VERSIONS, SimHost, SimVolume
-from .model_load import jitter
-from .model_vm import SimDisk, SimVM
+from .collect import _int_param, ps_json
+from ..model.host import CONFIG_VERSIONS, SimHost, SimVolume
+from ..model.load import jitter
+from ..model.vm import SimDisk, SimVM
 
 # Defaults and bounds as audit.ps1's Get-IntParam applies them.
 VM_QUERY_TIMEOUT_MS = (60000, 1000, 300000)

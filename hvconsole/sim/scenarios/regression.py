@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model_host import SimHost
-    from .model_site import SimSite
-    from .model_vm import SimVM
+    from ..model.host import SimHost
+    from ..model.site import SimSite
+    from ..model.vm import SimVM
 
 
 @dataclass(frozen=True)

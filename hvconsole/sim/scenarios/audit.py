@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from .clock import SimClock
-from .model_host import SimHost
-from .model_load import LoadProfile
-from .model_site import SimSite
-from .model_vm import SimCheckpoint, SimDisk, SimVM
+from ..model.clock import SimClock
+from ..model.host import SimHost
+from ..model.load import LoadProfile
+from ..model.site import SimSite
+from ..model.vm import SimCheckpoint, SimDisk, SimVM
 
 DAY = 86400.0
 APP = LoadProfile(20, 10, 1.0)

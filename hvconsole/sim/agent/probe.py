@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from .host_agent import ScriptAnswer, register_script_handler
-from .model_collect import ps_json
-from .model_host import SimHost
+from .collect import ps_json
+from ..model.host import SimHost
 
 # Starting powershell.exe and reading a registry key, a service and the module list.
 BASE_DURATION_S = 0.25

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from .clock import SimClock
-from .model_host import SimHost
-from .model_load import IDLE, LoadProfile
-from .model_site import SimSite
-from .model_vm import SimVM
+from ..model.clock import SimClock
+from ..model.host import SimHost
+from ..model.load import IDLE, LoadProfile
+from ..model.site import SimSite
+from ..model.vm import SimVM
 
 # A fixed default start: a scenario recorded twice with the same seed is the same trace.
 SCENARIO_START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)

@@ -16,9 +16,9 @@ from typing import Any, Mapping
 from hvconsole.core.timeutil import format_time, parse_time
 
 from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
-from .model_events import SimEvent
-from .model_host import SimHost
-from .model_load import jitter
+from ..model.events import SimEvent
+from ..model.host import SimHost
+from ..model.load import jitter
 
 # Defaults and bounds exactly as collect.ps1's Get-IntParam applies them (it clamps).
 MAX_EVENTS = (100, 0, 1000)

@@ -27,21 +27,21 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from xml.sax.saxutils import escape as xml_escape
 
-from .wsman.runner import ProcessOutput
+from ..wsman.runner import ProcessOutput
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .model_host import SimHost
-    from .model_site import SimSite
+    from ..model.host import SimHost
+    from ..model.site import SimSite
 
 log = logging.getLogger(__name__)
 
 # Modules that register simulated script handlers when imported (a test may add one that
 # does not exist: it is skipped; a module that exists but fails to import is an error).
-HANDLER_MODULES = ("hvconsole.sim.model_collect", "hvconsole.sim.handlers_probe",
-                   "hvconsole.sim.handlers_patch", "hvconsole.sim.handlers_doctor",
-                   "hvconsole.sim.handlers_audit", "hvconsole.sim.handlers_recovery")
+HANDLER_MODULES = ("hvconsole.sim.agent.collect", "hvconsole.sim.agent.probe",
+                   "hvconsole.sim.agent.patch", "hvconsole.sim.agent.doctor",
+                   "hvconsole.sim.agent.audit", "hvconsole.sim.agent.recovery")
 EXIT_SCRIPT_NOT_LOADED = 86
 EXIT_TERMINATED = 0xC000013A        # STATUS_CONTROL_C_EXIT: what a killed console process returns
 POWERSHELL_START_S = 0.25           # powershell.exe itself takes a moment before the script runs

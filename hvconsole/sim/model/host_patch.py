@@ -3,7 +3,7 @@
 The patch workflow installs through a **scheduled task running as SYSTEM** whose wrapper
 runs the installer and writes a result file (hyperv-notes §7, ``patch_install_start.ps1``).
 Here that task is :class:`ScheduledTask`; starting it runs the simulated installer on the
-site's timeline (``installer.py`` decides what it does), and when it finishes its result
+site's timeline (``installer`` decides what it does), and when it finishes its result
 file appears on the host's drive (``host_drive``), in the wrapper's format, and the update
 takes effect the way Windows does it: the KB is listed at once, the running build changes
 only after the reboot that completes it (``SimHost.install_update``). A reboot while the
@@ -23,7 +23,7 @@ from .host_drive import FolderDrive, MemoryDrive
 from .installer import InstallOutcome, InstallRun, plan_install
 
 if TYPE_CHECKING:
-    from .model_host import SimHost
+    from .host import SimHost
 
 # Task Scheduler's LastTaskResult values that are not an installer's exit code.
 TASK_HAS_NOT_RUN = 0x41303              # SCHED_S_TASK_HAS_NOT_RUN

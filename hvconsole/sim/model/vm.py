@@ -15,11 +15,11 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .model_load import IDLE, LoadProfile, jitter, mix64, unit
+from .load import IDLE, LoadProfile, jitter, mix64, unit
 
 if TYPE_CHECKING:
-    from .model_host import SimHost
-    from .model_site import SimSite
+    from .host import SimHost
+    from .site import SimSite
 
 NEVER = math.inf
 FORCED_STOP_S = 300.0     # Stop-VM -Force: the time a guest gets before it is turned off
@@ -94,8 +94,8 @@ class SimVM:
         self.transition_end_t: float | None = None
         self.checkpoints = 0          # what Get-VMSnapshot counts (pre-flight warns about them)
         self.merging = False          # a checkpoint merge in progress (pre-flight refuses)
-        # -- configuration the health check reads (audit.ps1, sim/handlers_audit.py). The
-        # defaults are a well-set VM; sim/scenarios_audit.py gives each misconfiguration.
+        # -- configuration the health check reads (audit.ps1, sim/agent/audit.py). The
+        # defaults are a well-set VM; sim/scenarios/audit.py gives each misconfiguration.
         self.config_version: str | None = None       # None: the host's default version
         self.memory_min_mb: int | None = None        # dynamic memory minimum; None: max(1024, memory/4)
         self.automatic_start_delay_s = 0             # Hyper-V's default: no delay
@@ -105,7 +105,7 @@ class SimVM:
         self.ic_shutdown_enabled = True
         self.ic_state: str | None = None if guest == "appliance" else "UpToDate"
         self.disks: list[SimDisk] | None = None      # None: one dynamic disk on the host's VM volume
-        # -- recovery (sim/handlers_recovery.py): a worker process (vmwp.exe) that no longer acts
+        # -- recovery (sim/agent/recovery.py): a worker process (vmwp.exe) that no longer acts
         # on requests (Turn Off fails; only ending the process helps), its process id, and
         # whether a Windows guest is set to bugcheck on an NMI (NMICrashDump).
         self.worker_hung = False
