@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # profiles, served with NTLM over HTTP (sealed bodies), one line of JSON per host.
 SITE = r"""
 import json, sys, uuid, random, signal, threading
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.demo import _ROLE
-from hvconsole.sim.host_agent import HostAgent
-from hvconsole.sim.model_host import SimHost
-from hvconsole.sim.model_site import SimSite
-from hvconsole.sim.model_vm import SimVM
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.demo import _ROLE
+from hvconsole.sim.agent.host_agent import HostAgent
+from hvconsole.sim.model.host import SimHost
+from hvconsole.sim.model.site import SimSite
+from hvconsole.sim.model.vm import SimVM
 from hvconsole.sim.serve import ServedHost, ServedSite
 from hvconsole.sim.wsman import WsmanEndpoint
 hosts, vms = int(sys.argv[1]), int(sys.argv[2])

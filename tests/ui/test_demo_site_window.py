@@ -14,8 +14,8 @@ import pytest
 from hvconsole.app import demo_workers
 from hvconsole.core.catalog import Catalog, parse_catalog
 from hvconsole.ui.host_compliance import CatalogSource
-from hvconsole.sim.clock import SimClock
-from hvconsole.sim.demo import FREEZE_AT_S, FREEZE_VM, build_demo_site
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.scenarios.demo import FREEZE_AT_S, FREEZE_VM, build_demo_site
 from hvconsole.sim.serve import serve_site
 from hvconsole.ui.background import wait_parked
 from hvconsole.ui.host_model import COL_STATUS

@@ -14,7 +14,7 @@ from PySide6.QtCore import QItemSelectionModel
 
 from hvconsole.app import GuiSession
 from hvconsole.core.recovery import rules
-from hvconsole.sim.demo import FREEZE_VM
+from hvconsole.sim.scenarios.demo import FREEZE_VM
 from hvconsole.ui.background import wait_parked
 from hvconsole.ui.findings_panel import recoverable
 from hvconsole.ui.main_window import MainWindow

@@ -99,7 +99,7 @@ def test_wizard_rolls_out_from_test_ring_to_production_and_verifies(home, qtbot,
 
 
 def site_sha(site):
-    from hvconsole.sim.scenarios_patch import PATCH_SCENARIOS
+    from hvconsole.sim.scenarios.patch import PATCH_SCENARIOS
     return PATCH_SCENARIOS["patch-ok"].sha256
 
 
