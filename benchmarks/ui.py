@@ -51,7 +51,7 @@ T0 = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 def synthetic_workers(hosts: int, vms: int, interval_s: float = 5.0) -> list:
     from hvconsole.core.detector import Detector
     from hvconsole.core.snapshot import HostResources, OsInfo, Snapshot, VmQuery, VmSample
-    from hvconsole.ui.host_worker import HostWorker
+    from hvconsole.monitoring.host_worker import HostWorker
 
     class Scripted:
         def __init__(self, host: str, index: int):
@@ -161,8 +161,8 @@ def make_window(monitor, size=(1920, 1080)):
 def idle_monitor(workers):
     """A monitor whose polling never starts: the benchmark hands it batches itself."""
     from hvconsole.ui.background import InlineTaskRunner
-    from hvconsole.ui.monitor import Monitor
-    from hvconsole.ui.polling import PollingService
+    from hvconsole.ui.monitor.monitor import Monitor
+    from hvconsole.ui.monitor.polling import PollingService
     return Monitor(workers, polling=PollingService(workers, runner_factory=lambda n: InlineTaskRunner()))
 
 
@@ -284,8 +284,8 @@ def bench_stall(seconds: float = 60.0, live_sites: int = 4, hung: int = 4, inter
     from PySide6.QtCore import Qt, QTimer
 
     from hvconsole.remote.target import Target
-    from hvconsole.ui.host_worker import worker_for_target
-    from hvconsole.ui.monitor import Monitor
+    from hvconsole.monitoring.host_worker import worker_for_target
+    from hvconsole.ui.monitor.monitor import Monitor
     print_load()
     log = DispatchLog()
     app = make_app(log)

@@ -68,7 +68,7 @@ class GuiSession(QObject):
         # on the starter's thread, since its result is no longer delivered.
         self._closing = threading.Event()
         self.book: Any = None           # the configured site's HostBook, once read
-        self.interval_changer: Any = None  # ui.poll_interval.PollIntervalChanger of the shown site
+        self.interval_changer: Any = None  # ui.hosts.poll_interval.PollIntervalChanger of the shown site
         self.history_writer: Any = None  # the site's history file (core.historydb), if it opened
         self._on_site_shown: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
@@ -135,13 +135,13 @@ class GuiSession(QObject):
 
     def edit_host(self, name: str | None) -> None:
         """The host dialog (add when ``name`` is None); a saved change reloads the site."""
-        from .ui.host_dialog import HostDialog
+        from .ui.hosts.host_dialog import HostDialog
         dialog = HostDialog(self._dialog_book(), host_name=name, parent=self.window)
         if dialog.exec() == HostDialog.DialogCode.Accepted:
             self.open_configured()
 
     def remove_host(self, name: str) -> None:
-        from .ui.host_dialog_remove import confirm_and_remove
+        from .ui.hosts.host_dialog_remove import confirm_and_remove
         if confirm_and_remove(self._dialog_book(), name, self.window):
             self.open_configured()
 
@@ -181,9 +181,9 @@ class GuiSession(QObject):
 
     def _monitor_site(self, site: Any, interval_s: float, timeout_s: float) -> None:
         """Poll ``site``'s hosts in the window and give it a patch session."""
-        from .ui.monitor import Monitor  # numpy & co. load after first paint
+        from .monitoring.host_compliance import CatalogSource
         from .ui import patch_entry
-        from .ui.host_compliance import CatalogSource
+        from .ui.monitor.monitor import Monitor  # numpy & co. load after first paint
         self.site = site
         catalog = CatalogSource()       # one read of the site catalog for polling and health
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
@@ -210,7 +210,7 @@ class GuiSession(QObject):
     def _offer_interval_changes(self, site: Any, monitor: Any, page: Any) -> None:
         """"Raise to 9 s" under a host's graphs: confirmed, saved in the site's inventory
         (none for the demo: this session only), then that host alone is rescheduled."""
-        from .ui.poll_interval import PollIntervalChanger
+        from .ui.hosts.poll_interval import PollIntervalChanger
         changer = PollIntervalChanger(monitor.polling, getattr(site, "book", None),
                                       runner=self._starter, parent=page)
         page.raise_interval_requested.connect(lambda host, seconds: changer.request(host, seconds, self.window))
@@ -305,7 +305,7 @@ class GuiSession(QObject):
         7 days / 90 days from it. A file that cannot be opened costs only those ranges."""
         from . import paths
         from .core.historydb import HistoryDbError, HistoryWriter, history_file
-        from .ui import stored_history
+        from .ui.hosts import stored_history
         self._close_history()
         path = history_file(paths.demo_data_dir() if site.simulated else paths.data_dir())
         try:
@@ -320,7 +320,7 @@ class GuiSession(QObject):
 
     def _close_history(self) -> bool:
         """Write what is queued and close the file (bounded). True when done in time."""
-        from .ui import stored_history
+        from .ui.hosts import stored_history
         writer, self.history_writer = self.history_writer, None
         if writer is None:
             return True
@@ -378,10 +378,10 @@ def site_workers(site: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
     so the freeze detector runs in simulated time). The workers share one maintenance
     feed (hosts being patched) and one catalog (the Compliance column; by default the
     site catalog, read once by the first worker that needs it)."""
+    from .monitoring.host_compliance import CatalogSource
+    from .monitoring.host_worker import worker_for_target
+    from .monitoring.maintenance_feed import MaintenanceFeed
     from .remote.configured import host_poll_intervals
-    from .ui.host_compliance import CatalogSource
-    from .ui.host_worker import worker_for_target
-    from .ui.maintenance_feed import MaintenanceFeed
     feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
     # The history spaces its samples in the hosts' time: a demo clock running N times
     # faster puts N × the interval between two polls (else every poll looks like a gap).

@@ -1,11 +1,11 @@
 """The headless poller: the window's poll workers, without the window.
 
-Each host gets a :class:`hvconsole.ui.host_worker.HostWorker` (the very class the window
+Each host gets a :class:`hvconsole.monitoring.host_worker.HostWorker` (the very class the window
 uses: collector, freeze detector, compliance, maintenance feed; the module is Qt-free,
 which a test checks) and one thread of its own that polls it every ``interval_s`` (or the
 host's own interval from the inventory, carried by its worker) while it answers and backs
 off exponentially, capped, while it does not (the window's schedule). The newest
-:class:`~hvconsole.ui.host_worker.PollResult` of every host is kept for the metrics
+:class:`~hvconsole.monitoring.host_worker.PollResult` of every host is kept for the metrics
 endpoint; a :class:`~hvconsole.core.historydb.HistoryWriter`, when given, gets every
 snapshot and the findings that changed.
 
@@ -33,7 +33,7 @@ JITTER = 0.1
 
 
 def next_delay_s(interval_s: float, failures: int, cap_s: float = BACKOFF_CAP_S) -> float:
-    """The window's schedule (ui/polling.py ``next_delay_s``, which imports Qt): the
+    """The window's schedule (ui/monitor/polling.py ``next_delay_s``, which imports Qt): the
     interval while the host answers; after the n-th failure in a row interval × 2^(n-1),
     capped at ``cap_s`` and never below the interval."""
     if failures <= 0:
@@ -168,10 +168,10 @@ def site_workers(site: Any, *, poll_interval_s: float, timeout_s: float = 10.0,
     module): the site's clock stamps ``polled_at``; one maintenance feed and one catalog
     (``catalog``, default: the site catalog) shared by all; the history spaced in the
     hosts' time. app.py's ``site_workers`` can be this function (one code path)."""
+    from hvconsole.monitoring.host_compliance import CatalogSource
+    from hvconsole.monitoring.host_worker import worker_for_target
+    from hvconsole.monitoring.maintenance_feed import MaintenanceFeed
     from hvconsole.remote.configured import host_poll_intervals
-    from hvconsole.ui.host_compliance import CatalogSource
-    from hvconsole.ui.host_worker import worker_for_target
-    from hvconsole.ui.maintenance_feed import MaintenanceFeed
 
     feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
     scale = site.speed if site.clock is not None else 1.0

@@ -22,12 +22,12 @@ from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QToolBar, QVBoxLayout, QWidget
 
+from ..monitoring.formatting import format_clock
 from . import theme
-from .formatting import format_clock
-from .monitor import Monitor, TickStats
-from .monitor_page import MonitorPage
-from .notify import Notifier
-from .polling import DEFAULT_SHUTDOWN_WAIT_S
+from .findings.notify import Notifier
+from .monitor.monitor import Monitor, TickStats
+from .monitor.monitor_page import MonitorPage
+from .monitor.polling import DEFAULT_SHUTDOWN_WAIT_S
 from .welcome import WelcomePage
 
 log = logging.getLogger(__name__)
@@ -353,7 +353,7 @@ class MainWindow(QMainWindow):
     def show_runs(self) -> Any:
         if self.journal_path is None:
             return None
-        from .patch_runs import PatchRunsDialog
+        from .patch.runs_dialog import PatchRunsDialog
         session = self.patch_session
         dialog = PatchRunsDialog(self.journal_path, None if session is None else session.show_run, self)
         if session is not None:
@@ -428,7 +428,7 @@ class MainWindow(QMainWindow):
         self.refresh_action.setEnabled(True)
         self.search_action.setEnabled(True)
         self.demo_action.setEnabled(False)
-        from .fix_banner import FixOffers
+        from .findings.fix_banner import FixOffers
         self.fix_offers = FixOffers(monitor, self.add_banner, self._wizard_starter(), self)
         self.status_text.setText(f"Connecting to {len(monitor.host_names())} hosts…")
         return self.page

@@ -14,8 +14,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from ..assets import asset_path
-
-from . import vmstate
+from ..monitoring import vmstate
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from hvconsole.ui import vmstate
-
-
+from hvconsole.monitoring import vmstate
 
 PROCESS_TIMEOUT_S = 90  # generous: a cold start on a loaded machine
 

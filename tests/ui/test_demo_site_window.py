@@ -7,21 +7,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import Qt
-
 import pytest
+from PySide6.QtCore import Qt
 
 from hvconsole.app import demo_workers
 from hvconsole.core.catalog import Catalog, parse_catalog
-from hvconsole.ui.host_compliance import CatalogSource
+from hvconsole.monitoring.host_compliance import CatalogSource
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.scenarios.demo import FREEZE_AT_S, FREEZE_VM, build_demo_site
 from hvconsole.sim.serve import serve_site
 from hvconsole.ui.background import wait_parked
-from hvconsole.ui.host_model import COL_STATUS
+from hvconsole.ui.hosts.host_model import COL_STATUS
 from hvconsole.ui.main_window import MainWindow
-from hvconsole.ui.monitor import Monitor
-from hvconsole.ui.tile_model import TileRole
+from hvconsole.ui.monitor.monitor import Monitor
+from hvconsole.ui.monitor.tile_model import TileRole
 
 pytestmark = pytest.mark.slow
 
@@ -176,7 +175,7 @@ def test_a_hung_host_is_shown_unreachable_while_the_others_keep_updating(stepped
 # -- patching knowledge and polish, through the window on the real site (issues 9, 10) ----
 
 def test_compliance_column_says_which_host_needs_the_fix(stepped):
-    from hvconsole.ui.host_model import COL_COMPLIANCE
+    from hvconsole.ui.hosts.host_model import COL_COMPLIANCE
     model = stepped.monitor.hosts
 
     def cell(host: str, role=None):
@@ -196,7 +195,7 @@ def test_compliance_column_says_which_host_needs_the_fix(stepped):
 
 
 def test_a_freeze_on_a_host_missing_its_fix_offers_the_wizard_and_its_last_seen_advances(stepped, qtbot):
-    from hvconsole.ui.findings_model import COL_KIND, COL_LAST
+    from hvconsole.ui.findings.findings_model import COL_KIND, COL_LAST
 
     class FakeSession:      # the wizard's seam: only open_wizard is used here
         def __init__(self):
@@ -240,7 +239,7 @@ def test_a_freeze_on_a_host_missing_its_fix_offers_the_wizard_and_its_last_seen_
     row = findings.row_of(key)
     assert row is not None and findings.line(row).finding.active
     assert findings.line(row).finding.last_seen > first_last_seen
-    from hvconsole.ui.formatting import format_clock
+    from hvconsole.monitoring.formatting import format_clock
     assert findings.index(row, COL_LAST).data() == format_clock(findings.line(row).finding.last_seen)
 
 

@@ -15,8 +15,8 @@ from hvconsole import paths
 from hvconsole.core.inventory import Host, HostBook, InventoryStore, Transport
 from hvconsole.credentials import SERVICE, CredentialStore, Secret, SessionOnlyStore
 from hvconsole.ui import background
-from hvconsole.ui.host_dialog import HostDialog
-from hvconsole.ui.host_dialog_remove import confirm_and_remove
+from hvconsole.ui.hosts.host_dialog import HostDialog
+from hvconsole.ui.hosts.host_dialog_remove import confirm_and_remove
 from tests.integration import keyrings
 from tests.integration.simhost import sim_endpoint
 

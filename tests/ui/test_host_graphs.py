@@ -11,11 +11,11 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from test_host_graphs_synthetic import HOSTILE_NAME, INTERVAL_S, START, TICKS, synthetic_site
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot, unreachable
-from hvconsole.ui.host_graphs import BLUE, HostGraphs, local_hms
-from test_host_graphs_synthetic import HOSTILE_NAME, INTERVAL_S, START, TICKS, synthetic_site
+from hvconsole.ui.hosts.host_graphs import BLUE, HostGraphs, local_hms
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +260,7 @@ def test_clear_empties_the_graphs_and_forgets_the_host(graphs, site):
 
 
 def test_y_ranges_are_nice_and_hold_still():
-    from hvconsole.ui.host_graphs import nice_ceiling
+    from hvconsole.ui.hosts.host_graphs import nice_ceiling
     assert nice_ceiling(np.array([31e6]), floor=1e6) == 50e6      # 34.1 MB/s → 50 MB/s
     assert nice_ceiling(np.array([0.5]), floor=1.0) == 1.0
     assert nice_ceiling(np.array([170.0]), floor=1.0) == 200.0

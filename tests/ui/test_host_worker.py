@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from hvconsole.ui.host_worker import HostWorker
-from hvconsole.ui.rows import SPARK_POINTS
-from hvconsole.ui.rows import RANK_CRITICAL, RANK_NORMAL, RANK_STALE
-
 from ui_support import T0, ScriptedCollector, StubDetector, down, make_snapshot, make_vm, make_worker
+
+from hvconsole.monitoring.host_worker import HostWorker
+from hvconsole.monitoring.rows import RANK_CRITICAL, RANK_NORMAL, RANK_STALE, SPARK_POINTS
 
 
 def test_poll_builds_tiles_host_row_and_sparklines():

@@ -12,7 +12,7 @@ from hvconsole.core.inventory import HostBook, InventoryStore
 from hvconsole.credentials import CredentialStore
 from hvconsole.doctor.checks import CHECKS
 from hvconsole.ui.doctor_dialog import DoctorDialog
-from hvconsole.ui.host_dialog import HostDialog
+from hvconsole.ui.hosts.host_dialog import HostDialog
 from tests.integration import keyrings
 from tests.integration.simhost import sim_endpoint
 

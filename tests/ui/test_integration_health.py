@@ -18,9 +18,9 @@ from PySide6.QtWidgets import QApplication
 
 from hvconsole.app import GuiSession
 from hvconsole.ui.background import wait_parked
-from hvconsole.ui.host_model import COL_HEALTH, COL_POLL, HostRowRole, host_health
+from hvconsole.ui.hosts.host_model import COL_HEALTH, COL_POLL, HostRowRole, host_health
 from hvconsole.ui.main_window import MainWindow
-from hvconsole.ui.tile_model import TileRole
+from hvconsole.ui.monitor.tile_model import TileRole
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300),
               # The offscreen platform says these (a reopened view is raised); not ours to fix.
@@ -33,8 +33,9 @@ SHOTS = os.environ.get("HVC_INTEGRATION_SHOTS")
 
 
 def wait_until(predicate, timeout_ms: int = WAIT_MS) -> None:
-    from PySide6.QtTest import QTest
     import time
+
+    from PySide6.QtTest import QTest
     deadline = time.monotonic() + timeout_ms / 1000
     while not predicate():
         assert time.monotonic() < deadline, "timed out"

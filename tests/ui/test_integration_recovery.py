@@ -16,9 +16,9 @@ from hvconsole.app import GuiSession
 from hvconsole.core.recovery import rules
 from hvconsole.sim.scenarios.demo import FREEZE_VM
 from hvconsole.ui.background import wait_parked
-from hvconsole.ui.findings_panel import recoverable
+from hvconsole.ui.findings.findings_panel import recoverable
 from hvconsole.ui.main_window import MainWindow
-from hvconsole.ui.tile_model import TileRole
+from hvconsole.ui.monitor.tile_model import TileRole
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420),
               pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints",

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from hvconsole.core.snapshot import CollectCost
-from hvconsole.remote.monitoring_cost import cost_of_polls
-from hvconsole.ui.host_worker import COST_POLLS, HostWorker
-from hvconsole.ui.maintenance_feed import MaintenanceFeed
 from ui_support import T0, ScriptedCollector, StubDetector, make_snapshot, make_vm, make_worker
+
+from hvconsole.core.snapshot import CollectCost
+from hvconsole.monitoring.host_worker import COST_POLLS, HostWorker
+from hvconsole.monitoring.maintenance_feed import MaintenanceFeed
+from hvconsole.remote.monitoring_cost import cost_of_polls
 
 
 def costly(host: str, n: int, cpu_ms: int | None):

@@ -9,16 +9,15 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import QStyleOptionViewItem, QToolTip
+from ui_support import T0, down, make_snapshot, make_vm
 
 from hvconsole.core.snapshot import HostEvent
 from hvconsole.ui.background import InlineTaskRunner
-from hvconsole.ui.host_model import COL_STATUS, HostRowRole
+from hvconsole.ui.hosts.host_model import COL_STATUS, HostRowRole
 from hvconsole.ui.main_window import MainWindow
-from hvconsole.ui.monitor import Monitor
-from hvconsole.ui.polling import PollingService
-from hvconsole.ui.tile_model import TileRole
-
-from ui_support import T0, down, make_snapshot, make_vm
+from hvconsole.ui.monitor.monitor import Monitor
+from hvconsole.ui.monitor.polling import PollingService
+from hvconsole.ui.monitor.tile_model import TileRole
 
 HOSTS = ("HV01", "HV02", "HV03")
 VMS = 5

@@ -7,16 +7,16 @@ from datetime import timedelta
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import Qt as GuiQt
+from ui_support import T0, StubFinding
 
 from hvconsole.core.snapshot import HostEvent
-from hvconsole.ui import formatting
-from hvconsole.ui.events_model import LEVEL_CHOICES, EventsFilterProxy, EventsModel
-from hvconsole.ui.findings_model import COL_STATUS, FindingsModel, finding_key
-from hvconsole.ui.host_model import COL_BUILD, COL_FINDINGS, COL_STATUS as HOST_STATUS, HostListModel, alert_text
-from hvconsole.ui.notify import notification_text
-from hvconsole.ui.rows import HostRow
-
-from ui_support import T0, StubFinding
+from hvconsole.monitoring import formatting
+from hvconsole.monitoring.rows import HostRow
+from hvconsole.ui.findings.events_model import LEVEL_CHOICES, EventsFilterProxy, EventsModel
+from hvconsole.ui.findings.findings_model import COL_STATUS, FindingsModel, finding_key
+from hvconsole.ui.findings.notify import notification_text
+from hvconsole.ui.hosts.host_model import COL_BUILD, COL_FINDINGS, HostListModel, alert_text
+from hvconsole.ui.hosts.host_model import COL_STATUS as HOST_STATUS
 
 pytestmark = pytest.mark.usefixtures("qapp")
 

@@ -11,12 +11,12 @@ import json
 from email import policy
 
 import pytest
+from wizard_support import RUN_TIMEOUT_S, SOAK_MINUTES, demo, home, parse_html, scenario, session_for  # noqa: F401
 
 from hvconsole.core.patch.journal import Journal
 from hvconsole.ui.patch.autopilot import Autopilot, wait_for
 from hvconsole.ui.patch.state import TEST_RING
 from hvconsole.ui.patch.wizard import RUN, WINDOW
-from wizard_support import RUN_TIMEOUT_S, SOAK_MINUTES, demo, home, parse_html, scenario, session_for  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]   # whole runs on a loaded 2-core machine
 

@@ -11,7 +11,7 @@ import pytest
 from hvconsole import paths
 from hvconsole.core.inventory import Host, HostBook, InventoryStore
 from hvconsole.credentials import CredentialStore, Secret
-from hvconsole.ui.host_dialog import HostDialog
+from hvconsole.ui.hosts.host_dialog import HostDialog
 from tests.integration import keyrings
 
 pytestmark = [pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")]

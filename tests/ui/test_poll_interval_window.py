@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from hvconsole.core.inventory import Host, HostBook, Inventory, InventoryStore
-from hvconsole.ui import poll_interval
-from hvconsole.ui.polling import PollingService
+from hvconsole.ui.hosts import poll_interval
+from hvconsole.ui.monitor.polling import PollingService
 
 pytestmark = pytest.mark.slow
 

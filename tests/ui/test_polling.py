@@ -7,11 +7,10 @@ import time
 from datetime import timedelta
 
 import pytest
+from ui_support import T0, down, make_snapshot, make_vm, steady_site
 
 from hvconsole.ui.background import InlineTaskRunner, wait_parked
-from hvconsole.ui.polling import PollingService, next_delay_s
-
-from ui_support import T0, down, make_snapshot, make_vm, steady_site
+from hvconsole.ui.monitor.polling import PollingService, next_delay_s
 
 WAIT_MS = 15_000
 

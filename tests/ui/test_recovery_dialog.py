@@ -16,8 +16,8 @@ import pytest
 
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.recovery import rules
-from hvconsole.site import open_demo_site
 from hvconsole.sim.scenarios.demo import FREEZE_AT_S, FREEZE_VM
+from hvconsole.site import open_demo_site
 from hvconsole.ui.recovery import open_recovery
 
 pytestmark = pytest.mark.timeout(300)

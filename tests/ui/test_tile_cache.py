@@ -10,15 +10,14 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QRect
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
-
-from hvconsole.ui.formatting import format_mem_tile, mem_tile_variants
-from hvconsole.ui.paint_cache import PixmapLru, RenderedTiles
-from hvconsole.ui.rows import TileRow
-from hvconsole.ui.tile_delegate import TILE_SIZE, TileDelegate
-from hvconsole.ui.tile_model import TileModel
-from hvconsole.ui.tile_view import TileView
-
 from ui_support import make_vm
+
+from hvconsole.monitoring.formatting import format_mem_tile, mem_tile_variants
+from hvconsole.monitoring.rows import TileRow
+from hvconsole.ui.monitor.paint_cache import PixmapLru, RenderedTiles
+from hvconsole.ui.monitor.tile_delegate import TILE_SIZE, TileDelegate
+from hvconsole.ui.monitor.tile_model import TileModel
+from hvconsole.ui.monitor.tile_view import TileView
 
 pytestmark = pytest.mark.usefixtures("qapp")
 

@@ -7,14 +7,13 @@ import pytest
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
-
-from hvconsole.ui import vmstate
-from hvconsole.ui.rows import TileFinding, TileRow
-from hvconsole.ui.tile_delegate import TILE_MAX_WIDTH, TILE_SIZE, TileDelegate
-from hvconsole.ui.tile_model import TileModel
-from hvconsole.ui.tile_view import TileView
-
 from ui_support import T0, make_vm
+
+from hvconsole.monitoring import vmstate
+from hvconsole.monitoring.rows import TileFinding, TileRow
+from hvconsole.ui.monitor.tile_delegate import TILE_MAX_WIDTH, TILE_SIZE, TileDelegate
+from hvconsole.ui.monitor.tile_model import TileModel
+from hvconsole.ui.monitor.tile_view import TileView
 
 pytestmark = pytest.mark.usefixtures("qapp")  # fonts and painting need the application
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPersistentModelIndex, Qt
-
-from hvconsole.ui.rows import TileFinding, TileRow
-from hvconsole.ui.tile_filter import TileFilter, TileFilterProxy
-from hvconsole.ui.tile_model import TileModel, TileRole, tile_tooltip
-
 from ui_support import T0, make_vm
+
+from hvconsole.monitoring.rows import TileFinding, TileRow
+from hvconsole.ui.monitor.tile_filter import TileFilter, TileFilterProxy
+from hvconsole.ui.monitor.tile_model import TileModel, TileRole, tile_tooltip
 
 
 def tile(host, i, *, name=None, state="Running", cpu=10.0, severity=None, stale=None, history=()):

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from hvconsole.ui.spark_geometry import LONE_POINT_HALF_STEP, spark_runs
+from hvconsole.monitoring.spark_geometry import LONE_POINT_HALF_STEP, spark_runs
 
 
 def pairs(packed: bytes) -> list[tuple[float, float]]:

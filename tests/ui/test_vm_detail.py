@@ -10,15 +10,24 @@ from datetime import timedelta
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+from test_host_graphs_synthetic import (
+    FROZEN_VM,
+    HOSTILE_NAME,
+    INTERVAL_S,
+    START,
+    TICKS,
+    events,
+    findings,
+    synthetic_site,
+    vm_ids,
+)
 
 from hvconsole.core.detector import Finding
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot, VmSample, unreachable
-from hvconsole.ui.formatting import format_clock
-from hvconsole.ui.host_graphs import local_hms
-from hvconsole.ui.vm_detail import VmDetailDialog
-from test_host_graphs_synthetic import (FROZEN_VM, HOSTILE_NAME, INTERVAL_S, START, TICKS,
-                                        events, findings, synthetic_site, vm_ids)
+from hvconsole.monitoring.formatting import format_clock
+from hvconsole.ui.hosts.host_graphs import local_hms
+from hvconsole.ui.vm.vm_detail import VmDetailDialog
 
 HOSTILE_VM = vm_ids()[0]
 

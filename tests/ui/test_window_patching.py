@@ -13,19 +13,18 @@ from datetime import timedelta
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel
+from ui_support import T0, ScriptedCollector, StubDetector, make_snapshot, make_vm
 
 from hvconsole.core.patch.journal import Journal
+from hvconsole.monitoring.host_worker import HostWorker, certificate_check_off
+from hvconsole.monitoring.maintenance_feed import MaintenanceFeed
 from hvconsole.ui import patch_entry, theme
 from hvconsole.ui.background import InlineTaskRunner
-from hvconsole.ui.host_model import CERT_OFF_TEXT, COL_STATUS, HostRowRole
-from hvconsole.ui.host_worker import HostWorker, certificate_check_off
+from hvconsole.ui.hosts.host_model import CERT_OFF_TEXT, COL_STATUS, HostRowRole
 from hvconsole.ui.main_window import NO_SITE_TEXT, NO_WIZARD_TEXT, MainWindow
-from hvconsole.ui.maintenance_feed import MaintenanceFeed
-from hvconsole.ui.monitor import Monitor
-from hvconsole.ui.polling import PollingService
-from hvconsole.ui.tile_model import TileRole
-
-from ui_support import T0, ScriptedCollector, StubDetector, make_snapshot, make_vm
+from hvconsole.ui.monitor.monitor import Monitor
+from hvconsole.ui.monitor.polling import PollingService
+from hvconsole.ui.monitor.tile_model import TileRole
 
 HOSTS = ("HV01", "HV02")
 
@@ -238,7 +237,7 @@ def test_patch_runs_lists_the_journal_and_opens_a_run(window, tmp_path, qtbot):
 
 
 def test_no_journal_yet_is_no_runs(tmp_path, qtbot):
-    from hvconsole.ui.patch_runs import PatchRunsDialog
+    from hvconsole.ui.patch.runs_dialog import PatchRunsDialog
     dialog = PatchRunsDialog(tmp_path / "none.sqlite", None)
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: "No patch runs yet" in dialog.status.text(), timeout=10_000)

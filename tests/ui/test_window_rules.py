@@ -8,15 +8,21 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
+from ui_support import T0, down, make_snapshot, make_vm
 
 from hvconsole.core.catalog import Catalog, parse_catalog
 from hvconsole.core.detector import KINDS, Detector
+from hvconsole.monitoring.finding_words import KIND_WORDS, evidence_words, kind_words
+from hvconsole.monitoring.host_compliance import (
+    FREEZE_KINDS,
+    CatalogSource,
+    FreezeFix,
+    fix_offers,
+    is_freeze_fix_symptom,
+    summarize,
+)
+from hvconsole.monitoring.maintenance_feed import HOLD, MaintenanceFeed
 from hvconsole.ui import platform_check
-from hvconsole.ui.finding_words import KIND_WORDS, evidence_words, kind_words
-from hvconsole.ui.host_compliance import (FREEZE_KINDS, CatalogSource, FreezeFix, fix_offers,
-                                          is_freeze_fix_symptom, summarize)
-from hvconsole.ui.maintenance_feed import HOLD, MaintenanceFeed
-from ui_support import T0, down, make_snapshot, make_vm
 
 CATALOG = Catalog(updates=tuple(parse_catalog({
     "schema": "hvconsole.catalog/1",

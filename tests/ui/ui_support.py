@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from hvconsole.core.snapshot import (HostEvent, HostResources, OsInfo, Snapshot, VmQuery, VmSample,
-                                     unreachable)
-from hvconsole.ui.host_worker import HostWorker
+from hvconsole.core.snapshot import HostEvent, HostResources, OsInfo, Snapshot, VmQuery, VmSample, unreachable
+from hvconsole.monitoring.host_worker import HostWorker
 
 T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=timezone.utc)
 

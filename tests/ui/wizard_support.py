@@ -20,10 +20,10 @@ from typing import Any, Iterator
 import pytest
 from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
-from hvconsole.site import Site, open_demo_site, site_for_served
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.scenarios.patch import PATCH_SCENARIOS
 from hvconsole.sim.serve import serve_site
+from hvconsole.site import Site, open_demo_site, site_for_served
 from hvconsole.ui.background import wait_parked
 from hvconsole.ui.patch.session import PatchSession
 

@@ -26,7 +26,7 @@ from hvconsole.cli import build_parser
 from hvconsole.cli.agent import parse_listen
 from hvconsole.core.detector import Detector
 from hvconsole.core.snapshot import HostResources, OsInfo, Snapshot, VmQuery, VmSample, unreachable
-from hvconsole.ui.host_worker import HostWorker
+from hvconsole.monitoring.host_worker import HostWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "resources" / "prometheus"
@@ -135,7 +135,7 @@ def test_hostile_names_stay_label_values_and_cardinality_is_capped() -> None:
 
 
 def test_the_agent_s_schedule_is_the_window_s() -> None:
-    from hvconsole.ui.polling import next_delay_s as window_delay   # Qt, for comparison only
+    from hvconsole.ui.monitor.polling import next_delay_s as window_delay  # Qt, for comparison only
     for failures in range(0, 12):
         for interval in (1.0, 5.0, 30.0):
             assert next_delay_s(interval, failures, 60.0) == window_delay(interval, failures, 60.0)
@@ -175,7 +175,7 @@ def test_stopping_cancels_a_poll_in_flight_and_closes_the_session() -> None:
 def test_the_agent_imports_no_qt() -> None:
     code = ("import sys, hvconsole.cli.agent, hvconsole.agent.runner, hvconsole.agent.metrics;"
             "from hvconsole.agent.runner import site_workers;"
-            "import hvconsole.ui.host_worker, hvconsole.ui.host_compliance, hvconsole.ui.maintenance_feed;"
+            "import hvconsole.monitoring.host_worker, hvconsole.monitoring.host_compliance, hvconsole.monitoring.maintenance_feed;"
             "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'shiboken'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -15,8 +15,8 @@ from hvconsole.core.historydb import Annotation
 from hvconsole.core.historydb.ingest import Ingest
 from hvconsole.core.historydb.schema import connect
 from hvconsole.core.snapshot import HostResources, Snapshot, VmQuery, VmSample
-from hvconsole.ui import stored_history
-from hvconsole.ui.host_graphs import WINDOW_CHOICES, HostGraphs
+from hvconsole.ui.hosts import stored_history
+from hvconsole.ui.hosts.host_graphs import WINDOW_CHOICES, HostGraphs
 
 END = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
 VM = "11111111-2222-3333-4444-555555555555"
@@ -108,7 +108,7 @@ def test_without_a_history_file_the_long_range_shows_the_hour_held(graphs, store
 
 
 def test_the_vm_dialog_reads_seven_days_too(stored, qtbot) -> None:
-    from hvconsole.ui.vm_detail import VmDetailDialog
+    from hvconsole.ui.vm.vm_detail import VmDetailDialog
     d = VmDetailDialog(VM, "HV01", stored, [], [], window_s=7 * 86400)
     qtbot.addWidget(d)
     d.show()
@@ -126,7 +126,7 @@ def test_the_window_s_poll_worker_queues_each_poll_and_its_findings(tmp_path: Pa
     site's HistoryWriter (queued, written by the writer's thread)."""
     from hvconsole.core.detector import Detector
     from hvconsole.core.historydb import HistoryReader, HistoryWriter
-    from hvconsole.ui.host_worker import HostWorker
+    from hvconsole.monitoring.host_worker import HostWorker
 
     snaps = [poll(END + timedelta(seconds=5 * i), 40.0) for i in range(3)]
     lost = [Snapshot(host="HV01", polled_at=END + timedelta(seconds=15 + 5 * i), reachable=True,

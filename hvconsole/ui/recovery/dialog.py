@@ -20,15 +20,25 @@ from typing import Any, Mapping
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QCheckBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.recovery import rules
 from hvconsole.core.recovery.observe import Observation
+from hvconsole.monitoring.formatting import format_duration, format_pct
 
 from ..background import TaskRunner
-from ..formatting import format_duration, format_pct
 
 log = logging.getLogger(__name__)
 

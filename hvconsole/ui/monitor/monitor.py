@@ -17,12 +17,12 @@ from typing import Any, Iterator, Sequence
 from PySide6.QtCore import QObject, Signal
 
 from hvconsole.core.history import HostHistory
+from hvconsole.monitoring.host_worker import HostWorker, PollResult
+from hvconsole.monitoring.maintenance_feed import MaintenanceFeed
 
-from .events_model import EventsModel
-from .findings_model import FindingsModel
-from .host_model import HostListModel
-from .host_worker import HostWorker, PollResult
-from .maintenance_feed import MaintenanceFeed
+from ..findings.events_model import EventsModel
+from ..findings.findings_model import FindingsModel
+from ..hosts.host_model import HostListModel
 from .polling import DEFAULT_SHUTDOWN_WAIT_S, PollingService
 from .tile_filter import TileFilterProxy
 from .tile_model import ApplyStats, TileModel

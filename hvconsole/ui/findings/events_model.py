@@ -13,16 +13,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from PySide6.QtCore import (QModelIndex, QPersistentModelIndex,
-                            QSortFilterProxyModel, Qt)
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
 from hvconsole.core.snapshot import HostEvent
+from hvconsole.monitoring.formatting import format_clock, one_line, plain_tooltip
 
-from . import theme
-from .formatting import format_clock, one_line, plain_tooltip
-from .qtcompat import refilter
-from .table_base import ColumnsTableModel
+from .. import theme
+from ..qtcompat import refilter
+from ..table_base import ColumnsTableModel
 
 COLUMNS = ("Time", "Level", "Host", "VM", "Log", "ID", "Message")
 COL_TIME, COL_LEVEL, COL_HOST, COL_VM, COL_LOG, COL_ID, COL_MESSAGE = range(len(COLUMNS))

@@ -14,9 +14,10 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from . import theme
-from .host_compliance import FreezeFix, fix_offers
-from .monitor import Monitor
+from hvconsole.monitoring.host_compliance import FreezeFix, fix_offers
+
+from .. import theme
+from ..monitor.monitor import Monitor
 
 MAX_HOSTS_NAMED = 4
 SYMPTOM_CHARS = 90

@@ -15,8 +15,9 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Signal
 
-from .qtcompat import refilter
-from .rows import RANK_NORMAL, TileRow
+from hvconsole.monitoring.rows import RANK_NORMAL, TileRow
+
+from ..qtcompat import refilter
 from .tile_model import TileModel
 
 

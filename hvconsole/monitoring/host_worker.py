@@ -30,8 +30,7 @@ from hvconsole.remote.monitoring_cost import MonitoringCost, cost_of_polls
 
 from .host_compliance import UNKNOWN_NOT_POLLED, CatalogSource, HostCompliance, summarize
 from .maintenance_feed import MaintenanceFeed
-from .rows import (SPARK_POINTS, HostRow, TileRow, build_host_row, build_tile_rows, tile_findings,
-                   vm_maintenance_notes)
+from .rows import SPARK_POINTS, HostRow, TileRow, build_host_row, build_tile_rows, tile_findings, vm_maintenance_notes
 
 log = logging.getLogger(__name__)
 # One NaN object for "unknown" so that unchanged sparklines compare equal by identity

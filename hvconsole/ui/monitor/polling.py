@@ -20,10 +20,10 @@ from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
+from hvconsole.monitoring.host_worker import HostWorker, PollResult
 from hvconsole.remote.target import CancelToken
 
-from .background import TaskRunner
-from .host_worker import HostWorker, PollResult
+from ..background import TaskRunner
 
 log = logging.getLogger(__name__)
 

@@ -17,14 +17,38 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtWidgets import (QBoxLayout, QButtonGroup, QComboBox, QDialog, QDialogButtonBox,
-                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLayout,
-                               QLineEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..core.inventory import (TRANSPORT_LABELS, DuplicateHostError, Host, HostBook,
-                              HostValidationError, InventoryError, Transport)
-from ..core.inventory.fields import MAX_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S
-from ..credentials import CredentialStoreError, Secret
+from hvconsole.core.inventory import (
+    TRANSPORT_LABELS,
+    DuplicateHostError,
+    Host,
+    HostBook,
+    HostValidationError,
+    InventoryError,
+    Transport,
+)
+from hvconsole.core.inventory.fields import MAX_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S
+from hvconsole.credentials import CredentialStoreError, Secret
+
 from .host_dialog_probe import ProbePanel
 
 VALIDATE_SYSTEM, VALIDATE_BUNDLE, VALIDATE_NONE = 0, 1, 2
@@ -292,7 +316,7 @@ class HostDialog(QDialog):
         inputs = self._connection_inputs("check this host")
         if inputs is None:
             return None
-        from .doctor_dialog import DoctorDialog
+        from ..doctor_dialog import DoctorDialog
         host, password = inputs
         if self.doctor is not None:
             self.doctor.close()         # one at a time: the fields may have changed

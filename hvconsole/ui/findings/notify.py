@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from .finding_words import evidence_words, kind_words
+from hvconsole.monitoring.finding_words import evidence_words, kind_words
 
 NOTIFY_MS = 15000
 MAX_LISTED = 5

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
-from .monitor import Monitor, TickStats
+from ..monitor.monitor import Monitor, TickStats
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..core.inventory import Host
-from ..remote.target import CancelToken
-from .background import TaskRunner
+from hvconsole.core.inventory import Host
+from hvconsole.remote.target import CancelToken
+
+from ..background import TaskRunner
 
 if TYPE_CHECKING:
-    from ..remote.probe import ProbeResult
+    from hvconsole.remote.probe import ProbeResult
 
 ProbeFn = Callable[..., "ProbeResult"]
 DEFAULT_TIMEOUT_S = 30.0
@@ -91,7 +92,7 @@ class ProbePanel(QWidget):
         def work() -> "ProbeResult":
             probe = self._probe
             if probe is None:  # imported here, on the worker: the dialog opens without pywinrm
-                from ..remote.probe import probe_host as probe
+                from hvconsole.remote.probe import probe_host as probe
             return probe(host, password(), timeout_s=self._timeout_s, cancel=token)
 
         self.button.setText("Cancel &test")

@@ -18,9 +18,9 @@ from typing import Any, Mapping, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from .formatting import format_duration, format_mem_pair, format_pct, plain_tooltip
-from .rows import TileRow
-from .vmstate import heartbeat_text
+from hvconsole.monitoring.formatting import format_duration, format_mem_pair, format_pct, plain_tooltip
+from hvconsole.monitoring.rows import TileRow
+from hvconsole.monitoring.vmstate import heartbeat_text
 
 TileRole = int(Qt.ItemDataRole.UserRole) + 1     # the TileRow itself
 KeyRole = int(Qt.ItemDataRole.UserRole) + 2      # (host, vm_id)
@@ -43,7 +43,7 @@ class ApplyStats:
 
 
 class TileModel(QAbstractListModel):
-    """See the module docstring. Rows are :class:`~hvconsole.ui.rows.TileRow` objects."""
+    """See the module docstring. Rows are :class:`~hvconsole.monitoring.rows.TileRow` objects."""
 
     # Some row's state group, problem rank or name changed: a filter may now answer
     # differently for it (the proxy does not re-filter on dataChanged by itself).

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from hvconsole.core.inventory import InventoryError
 
-from .background import TaskRunner
+from ..background import TaskRunner
 
 log = logging.getLogger(__name__)
 

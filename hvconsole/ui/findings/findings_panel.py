@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hvconsole.monitoring.host_compliance import FREEZE_KINDS
 
 from .findings_model import COL_EVIDENCE, COL_KIND, FindingRole, FindingsModel
-from .host_compliance import FREEZE_KINDS
 
 # VM findings the Recover… flow is for (issue 15): the VM froze, hangs, or is stuck in a
 # transition. Host-level findings (vm_id None) have no VM to recover.

@@ -13,13 +13,13 @@ from typing import Any, Iterable
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
-from . import theme
 from hvconsole.core import compliance as cc
+from hvconsole.monitoring.finding_words import evidence_words, kind_words
+from hvconsole.monitoring.formatting import format_clock, format_ms, format_os_build, format_pct, plain_tooltip
+from hvconsole.monitoring.rows import HostRow
 
-from .finding_words import evidence_words, kind_words
-from .formatting import format_clock, format_ms, format_os_build, format_pct, plain_tooltip
-from .rows import HostRow
-from .table_base import ColumnsTableModel
+from .. import theme
+from ..table_base import ColumnsTableModel
 
 HostRowRole = int(Qt.ItemDataRole.UserRole) + 1
 

@@ -9,8 +9,8 @@ from typing import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from ..core.inventory import Host, HostBook, InventoryError
-from ..credentials import CredentialStoreError
+from hvconsole.core.inventory import Host, HostBook, InventoryError
+from hvconsole.credentials import CredentialStoreError
 
 
 def remove_question(host: Host, book: HostBook, parent: QWidget | None = None) -> QMessageBox:

@@ -16,11 +16,12 @@ from typing import Any, Iterable
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
-from . import theme
-from .finding_words import evidence_words, kind_words
-from .formatting import format_clock, one_line, plain_tooltip
-from .table_base import ColumnsTableModel
-from .vmstate import SEVERITY_RANK, SEVERITY_TINT
+from hvconsole.monitoring.finding_words import evidence_words, kind_words
+from hvconsole.monitoring.formatting import format_clock, one_line, plain_tooltip
+from hvconsole.monitoring.vmstate import SEVERITY_RANK, SEVERITY_TINT
+
+from .. import theme
+from ..table_base import ColumnsTableModel
 
 FindingKey = tuple[str, "str | None", str, Any]
 FindingRole = int(Qt.ItemDataRole.UserRole) + 1

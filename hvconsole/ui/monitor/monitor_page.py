@@ -16,16 +16,27 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QDialogButtonBox, QFrame, QHBoxLayout, QLabel, QMenu, QPushButton,
-                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialogButtonBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .detail_windows import VmDetailWindows
-from .events_panel import EventsPanel
-from .finding_words import kind_words
-from .findings_model import finding_key
-from .findings_panel import RECOVER_TIP, FindingsPanel, recoverable
-from .host_model import host_health
-from .host_panel import HostPanel
+from hvconsole.monitoring.finding_words import kind_words
+
+from ..findings.events_panel import EventsPanel
+from ..findings.findings_model import finding_key
+from ..findings.findings_panel import RECOVER_TIP, FindingsPanel, recoverable
+from ..hosts.host_model import host_health
+from ..hosts.host_panel import HostPanel
+from ..vm.detail_windows import VmDetailWindows
 from .monitor import Monitor, TickStats
 from .tile_filter import TileFilter
 from .tile_model import TileRole
@@ -99,7 +110,7 @@ class MonitorPage(QWidget):
         self.tabs.addTab(self.findings_panel, "Findings")
         self.tabs.addTab(self.events_panel, "Events")
 
-        from .host_graphs import HostGraphs  # pyqtgraph loads with the first monitoring page
+        from ..hosts.host_graphs import HostGraphs  # pyqtgraph loads with the first monitoring page
         self.graphs = HostGraphs(self.host_panel.graphs_frame)
         self._graph_host: str | None = None
         self._graphs_due = False
@@ -310,7 +321,7 @@ class MonitorPage(QWidget):
         self._drop_health_tab(dialog)
 
     def _add_health_tab(self, dialog: Any) -> None:
-        from .health import VmProblemsPanel
+        from ..health import VmProblemsPanel
         panel = VmProblemsPanel(self.health, dialog.vm_id, dialog)
         # Appended: the dialog names its own tabs by position.
         dialog.tabs.addTab(panel, "Health")

@@ -9,8 +9,8 @@ as typed. No host text is ever escaped into or spliced into HTML.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 import textwrap
+from datetime import datetime, timezone
 from typing import Iterable
 
 TOOLTIP_WIDTH = 100

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
 from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QStyle, QStyledItemDelegate,
-                               QStyleOptionViewItem, QToolTip)
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
-from . import theme
-from .formatting import mem_tile_variants, plain_tooltip
+from hvconsole.monitoring.formatting import mem_tile_variants, plain_tooltip
+from hvconsole.monitoring.rows import TileRow
+from hvconsole.monitoring.vmstate import SEVERITY_TINT
+
+from .. import theme
 from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache
-from .rows import TileRow
 from .sparkline import paint_sparkline
 from .tile_model import TileRole
-from .vmstate import SEVERITY_TINT
 
 TILE_SIZE = QSize(244, 104)       # the narrowest a tile gets; the view widens it to fill rows
 TILE_MAX_WIDTH = 330

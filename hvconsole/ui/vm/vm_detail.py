@@ -20,22 +20,45 @@ from typing import Any, Iterable, Protocol, Sequence
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout, QLabel,
-                               QLayout, QSizePolicy, QTabWidget, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QSizePolicy,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hvconsole.core.history import SiteHistory, VmHistory
 from hvconsole.core.snapshot import HostEvent, VmSample
-from hvconsole.ui import vmstate
-from hvconsole.ui.finding_words import evidence_words, kind_words
-from hvconsole.ui.formatting import (format_clock, format_duration, format_mem_pair,
-                                     one_line, plain_tooltip)
-from hvconsole.ui import stored_history
-from hvconsole.ui.host_graphs import (BLUE, DEFAULT_WINDOW_S, MB_PER_GB, ORANGE, PURPLE,
-                                      RED, WindowToggle, fmt_gb, fmt_pct, legend_html,
-                                      local_hms, make_curve, make_time_plot, palette_colors,
-                                      rate_ceiling)
-from hvconsole.ui.stored_history import MarkerLayer, RangeLoader, StoredRange, is_long
+from hvconsole.monitoring import vmstate
+from hvconsole.monitoring.finding_words import evidence_words, kind_words
+from hvconsole.monitoring.formatting import format_clock, format_duration, format_mem_pair, one_line, plain_tooltip
+from hvconsole.ui.hosts import stored_history
+from hvconsole.ui.hosts.host_graphs import (
+    BLUE,
+    DEFAULT_WINDOW_S,
+    MB_PER_GB,
+    ORANGE,
+    PURPLE,
+    RED,
+    WindowToggle,
+    fmt_gb,
+    fmt_pct,
+    legend_html,
+    local_hms,
+    make_curve,
+    make_time_plot,
+    palette_colors,
+    rate_ceiling,
+)
+from hvconsole.ui.hosts.stored_history import MarkerLayer, RangeLoader, StoredRange, is_long
 
 MAX_EVENTS_SHOWN = 200
 ALARMING_HEARTBEATS = frozenset({"LostCommunication", "Error"})

@@ -3,7 +3,7 @@
 :class:`TileView` is a ``QListView`` in icon mode with uniform item sizes and batched
 layout: the view lays out thousands of equal tiles without asking each one its size,
 and the delegate paints only the visible ones. :class:`FilterBar` turns its controls into
-a :class:`~hvconsole.ui.tile_filter.TileFilter`.
+a :class:`~hvconsole.ui.monitor.tile_filter.TileFilter`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,23 @@ from typing import Iterable
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette, QResizeEvent
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListView, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QWidget,
+)
 
-from .rows import TileRow
+from hvconsole.monitoring.rows import TileRow
+from hvconsole.monitoring.vmstate import STATE_GROUPS
+
 from .tile_delegate import TILE_SIZE, VIEW_BACKGROUND, TileDelegate
 from .tile_filter import TileFilter
 from .tile_model import TileRole
-from .vmstate import STATE_GROUPS
 
 ALL_HOSTS = "All hosts"
 ALL_STATES = "All states"

@@ -21,8 +21,9 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QThreadPool
 
-from .background import TaskRunner
-from .formatting import plain_tooltip
+from hvconsole.monitoring.formatting import plain_tooltip
+
+from ..background import TaskRunner
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,2 @@
+"""Findings and events: their tables and panels, the tray notifier and the "Fix available"
+banner."""
