@@ -95,8 +95,8 @@ def main() -> int:
 
     from benchmarks.ui import make_app, make_window
     from hvconsole.remote.target import Target
-    from hvconsole.ui.host_worker import worker_for_target
-    from hvconsole.ui.monitor import Monitor
+    from hvconsole.monitoring.host_worker import worker_for_target
+    from hvconsole.ui.monitor.monitor import Monitor
 
     site = subprocess.Popen([sys.executable, "-c", SITE, str(args.hosts), str(args.vms)],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
