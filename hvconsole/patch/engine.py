@@ -20,8 +20,9 @@ from hvconsole import paths
 from hvconsole.assets import asset_path
 from hvconsole.core.catalog import Catalog, CatalogUpdate, load_catalog
 from hvconsole.core.maintenance import MaintenanceRegistry
-from hvconsole.core.patch.journal import Journal, private_dir
+from hvconsole.core.patch.journal import Journal
 from hvconsole.core.patch.plan import PatchPlan, PlanError
+from hvconsole.core.sqlite_store import private_dir
 
 from .context import EngineOptions, Progress, RunContext
 from .control import RunControl, RunLock, executing_pid

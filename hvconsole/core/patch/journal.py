@@ -12,22 +12,20 @@ the run's closing reason, and the admin's promote/halt decision after the pilot.
 columns and the events table were added to schema 1 in place (``_MIGRATIONS``): a journal
 of an older version gains them when opened, and older versions ignore them.
 
-The folder is created 0700 and the file 0600 (POSIX): a run's plan and evidence name
-hosts, VMs and paths that are nobody else's business on a shared machine.
+The file is opened like every journal of the console (``core.sqlite_store``: WAL, full
+sync, schema version, the folder 0700 and the file 0600 on POSIX).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..sqlite_store import SqliteStore, StoreOpenError, dump_json, inserted_id
 from ..timeutil import format_time, parse_time, utcnow
 from .vocabulary import Phase, RunState, StepOutcome
 
@@ -52,7 +50,6 @@ CREATE TABLE IF NOT EXISTS steps (
     finished_at TEXT
 );
 CREATE INDEX IF NOT EXISTS steps_by_run ON steps(run_id, host, id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id      INTEGER NOT NULL REFERENCES runs(id),
@@ -130,32 +127,21 @@ class Journal:
 
     def __init__(self, path: Path):
         self.path = path
-        _private_file(path)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: an outcome the runner reported must survive a power cut as well as a kill.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
-            self._db.close()
-            raise JournalError(f"{path} has journal schema {row[0]}, this version reads {SCHEMA_VERSION}")
+        try:
+            self._store = SqliteStore(path, _SCHEMA, SCHEMA_VERSION, what="the patch journal")
+        except StoreOpenError as exc:
+            raise JournalError(str(exc)) from None
         self._migrate()
 
     def _migrate(self) -> None:
-        with self._tx() as db:
+        with self._store.transaction() as db:
             for table, column, decl in _MIGRATIONS:
                 have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
                 if column not in have:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -165,10 +151,10 @@ class Journal:
 
     # -- runs -------------------------------------------------------------------------
     def create_run(self, kb: str, plan: Mapping[str, Any]) -> int:
-        with self._tx() as db:
+        with self._store.transaction() as db:
             cur = db.execute("INSERT INTO runs(created_at, kb, plan_json, state) VALUES (?, ?, ?, 'planned')",
-                             (format_time(utcnow()), kb, _dump(plan)))
-            return _inserted_id(cur)
+                             (format_time(utcnow()), kb, dump_json(plan)))
+            return inserted_id(cur)
 
     def set_run_state(self, run_id: int, state: str, reason: str | None = None, *,
                       only_from: frozenset[str] | None = None) -> bool:
@@ -177,7 +163,7 @@ class Journal:
         another process in between is not overwritten); returns whether it was written."""
         if state not in RUN_STATES:
             raise ValueError(f"unknown run state {state!r}")
-        with self._tx() as db:
+        with self._store.transaction() as db:
             row = db.execute("SELECT state FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise JournalError(f"no run {run_id}")
@@ -191,16 +177,16 @@ class Journal:
 
     def set_decision(self, run_id: int, decision: str, state: str, reason: str | None = None) -> None:
         """Record the admin's promote/halt answer and the state it leads to, at once."""
-        with self._tx() as db:
+        with self._store.transaction() as db:
             n = db.execute("UPDATE runs SET decision=?, decision_at=?, state=?, reason=COALESCE(?, reason) "
                            "WHERE id=?", (str(decision), format_time(utcnow()), str(state), reason, run_id)).rowcount
             if n != 1:
                 raise JournalError(f"no run {run_id}")
 
     def run(self, run_id: int) -> RunRecord:
-        with self._lock:
-            row = self._db.execute("SELECT id, created_at, kb, plan_json, state, reason, decision, decision_at "
-                                   "FROM runs WHERE id=?", (run_id,)).fetchone()
+        with self._store.reading() as db:
+            row = db.execute("SELECT id, created_at, kb, plan_json, state, reason, decision, decision_at "
+                             "FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             raise JournalError(f"no patch run {run_id} in {self.path}")
         return RunRecord(row[0], parse_time(row[1]), row[2], json.loads(row[3]), row[4], row[5] or "",
@@ -211,48 +197,48 @@ class Journal:
                   at: datetime | None = None) -> int:
         if phase not in PHASES:
             raise ValueError(f"unknown phase {phase!r}")
-        with self._tx() as db:
+        with self._store.transaction() as db:
             cur = db.execute("INSERT INTO events(run_id, at, host, step, phase, text) VALUES (?,?,?,?,?,?)",
                              (run_id, format_time(at or utcnow()), host, str(step), str(phase), text))
-            return _inserted_id(cur)
+            return inserted_id(cur)
 
     def events(self, run_id: int, after_id: int = 0, limit: int | None = None) -> list[EventRecord]:
         """Events of a run with an id above ``after_id`` (oldest first); with ``limit``,
         only the newest ``limit`` of them."""
-        with self._lock:
+        with self._store.reading() as db:
             if limit is None:
-                rows = self._db.execute("SELECT id, run_id, at, host, step, phase, text FROM events "
-                                        "WHERE run_id=? AND id>? ORDER BY id", (run_id, after_id)).fetchall()
+                rows = db.execute("SELECT id, run_id, at, host, step, phase, text FROM events "
+                                  "WHERE run_id=? AND id>? ORDER BY id", (run_id, after_id)).fetchall()
             else:
-                rows = self._db.execute("SELECT * FROM (SELECT id, run_id, at, host, step, phase, text FROM events "
-                                        "WHERE run_id=? AND id>? ORDER BY id DESC LIMIT ?) ORDER BY id",
-                                        (run_id, after_id, int(limit))).fetchall()
+                rows = db.execute("SELECT * FROM (SELECT id, run_id, at, host, step, phase, text FROM events "
+                                  "WHERE run_id=? AND id>? ORDER BY id DESC LIMIT ?) ORDER BY id",
+                                  (run_id, after_id, int(limit))).fetchall()
         return [EventRecord(r[0], r[1], parse_time(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def runs(self) -> list[RunRecord]:
-        with self._lock:
-            rows = self._db.execute("SELECT id FROM runs ORDER BY id DESC").fetchall()
+        with self._store.reading() as db:
+            rows = db.execute("SELECT id FROM runs ORDER BY id DESC").fetchall()
         return [self.run(r[0]) for r in rows]
 
     # -- steps ------------------------------------------------------------------------
     def begin_step(self, run_id: int, host: str, step: str, intent: Mapping[str, Any]) -> int:
         """Write the intent of a step before acting. Returns the step row id."""
-        with self._tx() as db:
+        with self._store.transaction() as db:
             attempt = db.execute("SELECT COUNT(*) FROM steps WHERE run_id=? AND host=? AND step=?",
                                  (run_id, host, step)).fetchone()[0] + 1
             cur = db.execute(
                 "INSERT INTO steps(run_id, host, step, attempt, intent_json, started_at) VALUES (?,?,?,?,?,?)",
-                (run_id, host, str(step), attempt, _dump(intent), format_time(utcnow())))
-            return _inserted_id(cur)
+                (run_id, host, str(step), attempt, dump_json(intent), format_time(utcnow())))
+            return inserted_id(cur)
 
     def finish_step(self, step_id: int, outcome: str, evidence: Mapping[str, Any]) -> None:
         """Record what a step achieved, with the evidence read from the host."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        with self._tx() as db:
+        with self._store.transaction() as db:
             n = db.execute("UPDATE steps SET outcome=?, evidence_json=?, finished_at=? "
                            "WHERE id=? AND outcome IS NULL",
-                           (str(outcome), _dump(evidence), format_time(utcnow()), step_id)).rowcount
+                           (str(outcome), dump_json(evidence), format_time(utcnow()), step_id)).rowcount
             if n != 1:
                 raise JournalError(f"step {step_id} does not exist or is already finished")
 
@@ -263,8 +249,8 @@ class Journal:
         if host is not None:
             sql += " AND host=?"
             args += (host,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        with self._store.reading() as db:
+            rows = db.execute(sql + " ORDER BY id", args).fetchall()
         return [StepRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), parse_time(r[6]), r[7],
                            None if r[8] is None else json.loads(r[8]),
                            None if r[9] is None else parse_time(r[9])) for r in rows]
@@ -276,72 +262,7 @@ class Journal:
                 return rec
         return None
 
-    # -- plumbing ---------------------------------------------------------------------
-    def _tx(self) -> _Tx:
-        return _Tx(self)
-
-
-class _Tx:
-    """BEGIN IMMEDIATE … COMMIT under the journal's lock."""
-
-    def __init__(self, journal: Journal):
-        self._j = journal
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._j._lock.acquire()
-        try:
-            self._j._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._j._lock.release()
-            raise
-        return self._j._db
-
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        try:
-            self._j._db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self._j._lock.release()
-
-
-def _private_file(path: Path) -> None:
-    """Create the journal's folder 0700 and the file 0600 before SQLite opens it (SQLite
-    gives its -wal and -shm files the database file's permissions). An existing file of
-    ours is tightened too: journals of earlier versions were 0644."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-    if os.name == "nt":  # pragma: no cover - the profile folder's ACL protects it on Windows
-        return
-    # Never open (and close) a descriptor on an existing journal: closing any descriptor of
-    # a file drops every POSIX lock this process holds on it, also SQLite's own of another
-    # connection to the same journal (sqlite.org/howtocorrupt.html §2.2).
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        return
-    except FileExistsError:
-        pass
-    st = path.stat()
-    if st.st_uid == os.getuid() and st.st_mode & 0o077:
-        path.chmod(0o600)
-
-
-def private_dir(folder: Path) -> None:
-    """Make ``folder`` (the data folder) exist and be 0700 when it is ours (POSIX)."""
-    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
-    if os.name != "nt" and folder.stat().st_uid == os.getuid():
-        folder.chmod(0o700)
-
-
-def _dump(obj: Mapping[str, Any]) -> str:
-    return json.dumps(dict(obj), ensure_ascii=False, sort_keys=True, default=str)
-
 
 def iter_in_flight(journal: Journal, run_id: int) -> Iterator[StepRecord]:
     """Steps whose outcome was never written (the console stopped mid-step)."""
     return (s for s in journal.steps(run_id) if s.in_flight)
-
-
-def _inserted_id(cur: sqlite3.Cursor) -> int:
-    """The row id of the INSERT just run (sqlite3 sets it after every INSERT)."""
-    if cur.lastrowid is None:
-        raise sqlite3.DatabaseError("the INSERT reported no row id")
-    return cur.lastrowid

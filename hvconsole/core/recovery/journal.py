@@ -1,8 +1,9 @@
 """The recovery journal: every incident (one VM, or one host's VMMS) and every step of it,
 intent written before the step runs and outcome after.
 
-SQLite in WAL mode beside the patch journal (``recovery-journal.sqlite`` in the same
-folder: the data directory, or its ``demo/`` for the simulated site). If the console dies
+SQLite beside the patch journal (``recovery-journal.sqlite`` in the same folder: the data
+directory, or its ``demo/`` for the simulated site), opened like every journal of the
+console (``core.sqlite_store``: WAL, full sync, schema version). If the console dies
 between the two writes, the journal shows a step with no outcome; the engine then reads
 the host before doing anything else and records what it found (docs/recovery.md
 "Resuming"). Rows are appended or completed, never rewritten: the journal is also the
@@ -13,15 +14,13 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
-import sqlite3
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..sqlite_store import SqliteStore, StoreOpenError, dump_json, inserted_id, private_dir
 from ..timeutil import format_time, parse_time, utcnow
 from .rules import OUTCOMES, STEPS
 
@@ -51,6 +50,7 @@ CREATE TABLE IF NOT EXISTS actions (
 );
 CREATE INDEX IF NOT EXISTS actions_by_incident ON actions(incident_id, id);
 """
+SCHEMA_VERSION = "1"
 STATES = ("open", "recovered", "closed")
 
 
@@ -104,50 +104,40 @@ class RecoveryJournal:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if os.name == "posix":
-            os.chmod(self.path.parent, 0o700)
-        self._lock = threading.Lock()
+        private_dir(self.path.parent)
         try:
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10.0,
-                                       isolation_level=None)
-            if os.name == "posix":
-                os.chmod(self.path, 0o600)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")   # an intent row must survive a kill
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise RecoveryJournalError(f"the recovery journal {self.path.name} cannot be opened: {exc}") from None
+            self._store = SqliteStore(self.path, _SCHEMA, SCHEMA_VERSION, what="the recovery journal")
+        except StoreOpenError as exc:
+            raise RecoveryJournalError(str(exc)) from None
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
     # -- incidents -----------------------------------------------------------------------
 
     def create_incident(self, host: str, vm_id: str, vm_name: str | None, *,
                         finding: Mapping[str, Any] | None = None, who: str | None = None,
                         at: datetime | None = None) -> int:
-        with self._lock:
-            cur = self._db.execute(
+        with self._store.transaction() as db:
+            cur = db.execute(
                 "INSERT INTO incidents(created_at, host, vm_id, vm_name, who, finding_json, state) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'open')",
                 (format_time(at or utcnow()), host, vm_id.lower(), vm_name, who or current_user(),
-                 None if finding is None else _dump(finding)))
-            return _inserted_id(cur)
+                 None if finding is None else dump_json(finding)))
+            return inserted_id(cur)
 
     def incident(self, incident_id: int) -> Incident:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
-            cols = [d[0] for d in self._db.execute("SELECT * FROM incidents LIMIT 0").description]
+        with self._store.reading() as db:
+            row = db.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
+            cols = [d[0] for d in db.execute("SELECT * FROM incidents LIMIT 0").description]
         if row is None:
             raise RecoveryJournalError(f"no recovery incident {incident_id}")
         return _incident(dict(zip(cols, row, strict=True)))
 
     def incidents(self, *, open_only: bool = False) -> list[Incident]:
         sql = "SELECT * FROM incidents" + (" WHERE state='open'" if open_only else "") + " ORDER BY id"
-        with self._lock:
-            cur = self._db.execute(sql)
+        with self._store.reading() as db:
+            cur = db.execute(sql)
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
         return [_incident(dict(zip(cols, r, strict=True))) for r in rows]
@@ -159,38 +149,38 @@ class RecoveryJournal:
         return found[-1] if found else None
 
     def set_vm_name(self, incident_id: int, vm_name: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE incidents SET vm_name=? WHERE id=? AND vm_name IS NULL", (vm_name, incident_id))
+        with self._store.transaction() as db:
+            db.execute("UPDATE incidents SET vm_name=? WHERE id=? AND vm_name IS NULL", (vm_name, incident_id))
 
     def close_incident(self, incident_id: int, state: str, summary: str, at: datetime | None = None) -> None:
         if state not in STATES[1:]:
             raise ValueError(f"an incident closes as recovered or closed, not {state!r}")
-        with self._lock:
-            self._db.execute("UPDATE incidents SET state=?, summary=?, closed_at=? WHERE id=? AND state='open'",
-                             (state, summary, format_time(at or utcnow()), incident_id))
+        with self._store.transaction() as db:
+            db.execute("UPDATE incidents SET state=?, summary=?, closed_at=? WHERE id=? AND state='open'",
+                       (state, summary, format_time(at or utcnow()), incident_id))
 
     # -- actions -------------------------------------------------------------------------
 
     def begin(self, incident_id: int, step: str, intent: Mapping[str, Any], at: datetime | None = None) -> int:
         if step not in STEPS:
             raise ValueError(f"unknown recovery step {step!r}")
-        with self._lock:
-            cur = self._db.execute(
+        with self._store.transaction() as db:
+            cur = db.execute(
                 "INSERT INTO actions(incident_id, step, intent_json, started_at) VALUES (?, ?, ?, ?)",
-                (incident_id, step, _dump(intent), format_time(at or utcnow())))
-            return _inserted_id(cur)
+                (incident_id, step, dump_json(intent), format_time(at or utcnow())))
+            return inserted_id(cur)
 
     def finish(self, action_id: int, outcome: str, evidence: Mapping[str, Any], at: datetime | None = None) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        with self._lock:
-            self._db.execute("UPDATE actions SET outcome=?, evidence_json=?, finished_at=? "
-                             "WHERE id=? AND outcome IS NULL",
-                             (outcome, _dump(evidence), format_time(at or utcnow()), action_id))
+        with self._store.transaction() as db:
+            db.execute("UPDATE actions SET outcome=?, evidence_json=?, finished_at=? "
+                       "WHERE id=? AND outcome IS NULL",
+                       (outcome, dump_json(evidence), format_time(at or utcnow()), action_id))
 
     def actions(self, incident_id: int) -> list[Action]:
-        with self._lock:
-            cur = self._db.execute("SELECT * FROM actions WHERE incident_id=? ORDER BY id", (incident_id,))
+        with self._store.reading() as db:
+            cur = db.execute("SELECT * FROM actions WHERE incident_id=? ORDER BY id", (incident_id,))
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
         return [_action(dict(zip(cols, r, strict=True))) for r in rows]
@@ -202,10 +192,6 @@ class RecoveryJournal:
         for incident in self.incidents(open_only=True):
             out += [(incident, a) for a in self.actions(incident.id) if a.in_flight]
         return out
-
-
-def _dump(value: Mapping[str, Any]) -> str:
-    return json.dumps(dict(value), ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _load(text: str | None) -> Any:
@@ -224,10 +210,3 @@ def _action(row: dict[str, Any]) -> Action:
                   started_at=parse_time(row["started_at"]), outcome=row["outcome"],
                   evidence=_load(row["evidence_json"]),
                   finished_at=None if row["finished_at"] is None else parse_time(row["finished_at"]))
-
-
-def _inserted_id(cur: sqlite3.Cursor) -> int:
-    """The row id of the INSERT just run (sqlite3 sets it after every INSERT)."""
-    if cur.lastrowid is None:
-        raise sqlite3.DatabaseError("the INSERT reported no row id")
-    return cur.lastrowid
