@@ -124,7 +124,7 @@ def test_json_columns_are_sorted_and_say_what_json_cannot_as_text(tmp_path):
 def test_the_patch_journal_reports_a_damaged_file_as_a_journal_error(tmp_path):
     path = tmp_path / "journal.sqlite"
     path.write_bytes(b"garbage " * 200)
-    with pytest.raises(JournalError, match="the patch journal journal.sqlite cannot be opened"):
+    with pytest.raises(JournalError, match=r"the patch journal journal\.sqlite cannot be opened"):
         Journal(path)
 
 
