@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .events import EventLog
-from .load import jitter, unit
+from .load import jitter, text_key, unit
 from .host_patch import HostPatchState
-from .site import _text_key
 from .vm import SimVM
 
 if TYPE_CHECKING:
@@ -95,7 +94,7 @@ class SimHost:
         self.migration_enabled = True
         self.migration_authentication = "Kerberos"
         self.migration_delegation = True
-        self.seed = _text_key(name)
+        self.seed = text_key(name)
         self.vms: list[SimVM] = []
         self.events = EventLog()
         self.site: SimSite | None = None
@@ -217,10 +216,6 @@ class SimHost:
             self.vmms_wedged = True
             for vm in self.vms[:1]:
                 self.events.write(t, "vmms_op_timeout", vm_id=vm.id, vm=vm.name)
-
-    def unwedge_vmms(self) -> None:
-        with self._site().acting():
-            self.vmms_wedged = False
 
     def crash_vmms(self) -> None:
         """vmms.exe dies: 7031, the service manager restarts it after 60 s (VMs keep running)."""

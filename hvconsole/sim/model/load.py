@@ -23,6 +23,15 @@ def mix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
+
+def text_key(text: str) -> int:
+    """A 64-bit key for a name (a host's seed, an RNG's purpose): FNV-1a, stable across
+    runs, unlike hash()."""
+    h = 0xCBF29CE484222325
+    for b in text.encode("utf-8"):
+        h = ((h ^ b) * 0x100000001B3) & _MASK
+    return h
+
 def unit(seed: int, *keys: int) -> float:
     """A uniform number in [0, 1) determined by ``seed`` and integer ``keys``."""
     h = mix64(seed & _MASK)

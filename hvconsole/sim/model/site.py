@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .clock import SimClock
-from .load import mix64
+from .load import mix64, text_key
 
 if TYPE_CHECKING:
     from .host import SimHost
@@ -66,14 +66,6 @@ class SimSite:
         """The clock's time after running the timeline up to it."""
         return self.time_of(self.advance())
 
-    def use_clock(self, clock: SimClock) -> None:
-        """Swap the clock before anything ran (serve a scenario in real time)."""
-        with self.lock:
-            if self._t > 0:
-                raise RuntimeError("the clock can only be replaced before the site has run")
-            self.clock = clock
-            self.start = _whole_ms(clock.now())
-
     def advance(self) -> float:
         """Run every action due up to the clock's current time; return that time."""
         return self.advance_to(self.t_of(self.clock.now()))
@@ -111,9 +103,6 @@ class SimSite:
     def after(self, delay_s: float, action: Action) -> None:
         self.at(self._t + max(0.0, delay_s), action)
 
-    def pending_actions(self) -> int:
-        return len(self._queue)
-
     # -- inventory ----------------------------------------------------------------------
 
     def add_host(self, host: "SimHost") -> "SimHost":
@@ -148,7 +137,7 @@ class SimSite:
         """A private RNG for one purpose: draws for one VM never shift another's."""
         h = mix64(self.seed)
         for k in keys:
-            h = mix64(h ^ (k if isinstance(k, int) else _text_key(k)))
+            h = mix64(h ^ (k if isinstance(k, int) else text_key(k)))
         return random.Random(h)
 
 
@@ -156,10 +145,3 @@ def _whole_ms(dt: datetime) -> datetime:
     """Times on the wire have millisecond precision; so does the site's origin, so that an
     event at a whole-millisecond ``t`` round-trips through an ISO bookmark exactly."""
     return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
-
-
-def _text_key(text: str) -> int:
-    h = 0xCBF29CE484222325
-    for b in text.encode("utf-8"):   # FNV-1a: stable across runs, unlike hash()
-        h = ((h ^ b) * 0x100000001B3) & ((1 << 64) - 1)
-    return h
