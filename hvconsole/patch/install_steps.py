@@ -17,6 +17,7 @@ reports a pending reboot and a build below the target.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -173,7 +174,7 @@ def _schedule(hc: HostContext, comment: str, before: datetime | None, grace_host
         return wait_for_down_or_boot(hc, before, grace_host_s) != "up"
 
 
-def _needs_reboot(inst: dict[str, Any], snap: Snapshot, hc: HostContext) -> bool:
+def _needs_reboot(inst: Mapping[str, Any], snap: Snapshot, hc: HostContext) -> bool:
     """Installed (or already installed, still pending): reboot. At the target with nothing
     pending: an extra reboot would only take the VMs down for nothing."""
     if inst.get("needs_reboot"):

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..journal_step import JournalledStep
 from ..sqlite_store import SqliteStore, StoreOpenError, dump_json, inserted_id
 from ..timeutil import format_time, parse_time, utcnow
 from .vocabulary import Phase, RunState, StepOutcome
@@ -102,23 +103,13 @@ class EventRecord:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class StepRecord:
-    id: int
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord(JournalledStep):
+    """A step of a run on one host; ``attempt`` counts from 1 per (host, step)."""
+
     run_id: int
     host: str
-    step: str
     attempt: int
-    intent: dict[str, Any]
-    started_at: datetime
-    outcome: str | None
-    evidence: dict[str, Any] | None
-    finished_at: datetime | None
-
-    @property
-    def in_flight(self) -> bool:
-        """Intent written, outcome not: the console stopped while this step ran."""
-        return self.outcome is None
 
 
 class Journal:
@@ -251,9 +242,10 @@ class Journal:
             args += (host,)
         with self._store.reading() as db:
             rows = db.execute(sql + " ORDER BY id", args).fetchall()
-        return [StepRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), parse_time(r[6]), r[7],
-                           None if r[8] is None else json.loads(r[8]),
-                           None if r[9] is None else parse_time(r[9])) for r in rows]
+        return [StepRecord(id=r[0], run_id=r[1], host=r[2], step=r[3], attempt=r[4], intent=json.loads(r[5]),
+                           started_at=parse_time(r[6]), outcome=r[7],
+                           evidence=None if r[8] is None else json.loads(r[8]),
+                           finished_at=None if r[9] is None else parse_time(r[9])) for r in rows]
 
     def last_ok(self, run_id: int, host: str, step: str) -> StepRecord | None:
         """The latest successful record of ``step`` on ``host``, if any."""

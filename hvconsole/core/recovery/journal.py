@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..journal_step import JournalledStep
 from ..sqlite_store import SqliteStore, StoreOpenError, dump_json, inserted_id, private_dir
 from ..timeutil import format_time, parse_time, utcnow
 from .rules import OUTCOMES, STEPS
@@ -72,20 +73,11 @@ class Incident:
     summary: str
 
 
-@dataclass(frozen=True)
-class Action:
-    id: int
-    incident_id: int
-    step: str
-    intent: Mapping[str, Any]
-    started_at: datetime
-    outcome: str | None
-    evidence: Mapping[str, Any] | None
-    finished_at: datetime | None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action(JournalledStep):
+    """A step of one incident."""
 
-    @property
-    def in_flight(self) -> bool:
-        return self.outcome is None
+    incident_id: int
 
 
 def journal_file(folder: Path) -> Path:
