@@ -182,6 +182,7 @@ class GuiSession(QObject):
     def _monitor_site(self, site: Any, interval_s: float, timeout_s: float) -> None:
         """Poll ``site``'s hosts in the window and give it a patch session."""
         from .monitoring.host_compliance import CatalogSource
+        from .monitoring.workers import site_workers
         from .ui import patch_entry
         from .ui.monitor.monitor import Monitor  # numpy & co. load after first paint
         self.site = site
@@ -371,32 +372,10 @@ def _open_demo(closing: threading.Event, speed: float) -> Any:
     return site
 
 
-def site_workers(site: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
-                 timeout_s: float = DEMO_POLL_TIMEOUT_S, catalog: Any = None) -> list:
-    """One poll worker per host of ``site`` (a :class:`hvconsole.site.Site`), with the real
-    client stack. ``polled_at`` follows the site's clock (the simulated one for the demo,
-    so the freeze detector runs in simulated time). The workers share one maintenance
-    feed (hosts being patched) and one catalog (the Compliance column; by default the
-    site catalog, read once by the first worker that needs it)."""
-    from .monitoring.host_compliance import CatalogSource
-    from .monitoring.host_worker import worker_for_target
-    from .monitoring.maintenance_feed import MaintenanceFeed
-    from .remote.configured import host_poll_intervals
-    feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
-    # The history spaces its samples in the hosts' time: a demo clock running N times
-    # faster puts N × the interval between two polls (else every poll looks like a gap).
-    scale = site.speed if site.clock is not None else 1.0
-    intervals = host_poll_intervals(site)    # a host's own interval (inventory), else the site's
-    return [worker_for_target(target, timeout_s=timeout_s,
-                              poll_interval_s=intervals.get(target.name, poll_interval_s) * scale,
-                              clock=site.clock, maintenance=feed, catalog=catalog,
-                              scheduled_interval_s=intervals.get(target.name))
-            for target in site.targets]
-
-
 def demo_workers(served: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
                  timeout_s: float = DEMO_POLL_TIMEOUT_S, catalog: Any = None) -> list:
     """Poll workers for a simulated site served in this process (tests serve their own)."""
+    from .monitoring.workers import site_workers
     from .site import site_for_served
     return site_workers(site_for_served(served), poll_interval_s=poll_interval_s,
                         timeout_s=timeout_s, catalog=catalog)

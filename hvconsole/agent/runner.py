@@ -23,22 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hvconsole.monitoring.schedule import DEFAULT_INTERVAL_S, JITTER, next_delay_s, own_interval
 from hvconsole.remote.target import CancelToken
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 5.0
-BACKOFF_CAP_S = 60.0
-JITTER = 0.1
-
-
-def next_delay_s(interval_s: float, failures: int, cap_s: float = BACKOFF_CAP_S) -> float:
-    """The window's schedule (ui/monitor/polling.py ``next_delay_s``, which imports Qt): the
-    interval while the host answers; after the n-th failure in a row interval × 2^(n-1),
-    capped at ``cap_s`` and never below the interval."""
-    if failures <= 0:
-        return interval_s
-    return max(interval_s, min(cap_s, interval_s * 2 ** min(failures - 1, 30)))
 
 
 @dataclass
@@ -102,8 +91,7 @@ class AgentRunner:
 
     def interval_for(self, worker: Any) -> float:
         """The host's own interval (the inventory's, on the worker) or the agent's."""
-        own = getattr(worker, "scheduled_interval_s", None)
-        return float(own) if own else self.interval_s
+        return own_interval(worker) or self.interval_s
 
     def poll_all_once(self) -> None:
         """One poll of every host, in this thread (tests and ``--once``)."""
@@ -160,24 +148,3 @@ class AgentRunner:
         if self._on_result is not None:
             self._on_result(result)
 
-
-def site_workers(site: Any, *, poll_interval_s: float, timeout_s: float = 10.0,
-                 catalog: Any = None) -> list[Any]:
-    """One HostWorker per host of ``site`` (a :class:`hvconsole.site.Site`), built exactly
-    as the window builds them (hvconsole/app.py ``site_workers``, which lives in a Qt
-    module): the site's clock stamps ``polled_at``; one maintenance feed and one catalog
-    (``catalog``, default: the site catalog) shared by all; the history spaced in the
-    hosts' time. app.py's ``site_workers`` can be this function (one code path)."""
-    from hvconsole.monitoring.host_compliance import CatalogSource
-    from hvconsole.monitoring.host_worker import worker_for_target
-    from hvconsole.monitoring.maintenance_feed import MaintenanceFeed
-    from hvconsole.remote.configured import host_poll_intervals
-
-    feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
-    scale = site.speed if site.clock is not None else 1.0
-    intervals = host_poll_intervals(site)    # a host's own interval (inventory), else the agent's
-    return [worker_for_target(target, timeout_s=timeout_s,
-                              poll_interval_s=intervals.get(target.name, poll_interval_s) * scale,
-                              clock=site.clock, maintenance=feed, catalog=catalog,
-                              scheduled_interval_s=intervals.get(target.name))
-            for target in site.targets]

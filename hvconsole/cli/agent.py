@@ -116,7 +116,8 @@ def _serve(site: Any, args: argparse.Namespace, host: str, port: int, stop: thre
 
     from hvconsole import __version__
     from hvconsole.agent.metrics import AgentCollector
-    from hvconsole.agent.runner import AgentRunner, site_workers
+    from hvconsole.agent.runner import AgentRunner
+    from hvconsole.monitoring.workers import site_workers
 
     if args.interval is not None:
         interval = args.interval

@@ -10,7 +10,8 @@ import pytest
 from ui_support import T0, down, make_snapshot, make_vm, steady_site
 
 from hvconsole.ui.background import InlineTaskRunner, wait_parked
-from hvconsole.ui.monitor.polling import PollingService, next_delay_s
+from hvconsole.monitoring.schedule import next_delay_s
+from hvconsole.ui.monitor.polling import PollingService
 
 WAIT_MS = 15_000
 

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hvconsole.agent.metrics import LABEL_MAX, AgentCollector
-from hvconsole.agent.runner import AgentRunner, next_delay_s
+from hvconsole.agent.runner import AgentRunner
 from hvconsole.cli import build_parser
 from hvconsole.cli.agent import parse_listen
 from hvconsole.core.detector import Detector
@@ -135,10 +135,11 @@ def test_hostile_names_stay_label_values_and_cardinality_is_capped() -> None:
 
 
 def test_the_agent_s_schedule_is_the_window_s() -> None:
-    from hvconsole.ui.monitor.polling import next_delay_s as window_delay  # Qt, for comparison only
-    for failures in range(0, 12):
-        for interval in (1.0, 5.0, 30.0):
-            assert next_delay_s(interval, failures, 60.0) == window_delay(interval, failures, 60.0)
+    from hvconsole.agent import runner
+    from hvconsole.monitoring import schedule
+    from hvconsole.ui.monitor import polling  # Qt, for comparison only
+    assert runner.next_delay_s is schedule.next_delay_s is polling.next_delay_s
+    assert runner.own_interval is schedule.own_interval is polling.own_interval
 
 
 class BlockingWorker:
@@ -174,7 +175,7 @@ def test_stopping_cancels_a_poll_in_flight_and_closes_the_session() -> None:
 
 def test_the_agent_imports_no_qt() -> None:
     code = ("import sys, hvconsole.cli.agent, hvconsole.agent.runner, hvconsole.agent.metrics;"
-            "from hvconsole.agent.runner import site_workers;"
+            "from hvconsole.monitoring.workers import site_workers;"
             "import hvconsole.monitoring.host_worker, hvconsole.monitoring.host_compliance, hvconsole.monitoring.maintenance_feed;"
             "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'shiboken'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)

@@ -176,7 +176,7 @@ def test_the_agent_polls_each_host_at_its_own_interval() -> None:
 def test_configured_site_workers_carry_each_hosts_interval() -> None:
     from types import SimpleNamespace
 
-    from hvconsole.agent.runner import site_workers
+    from hvconsole.monitoring.workers import site_workers
     from hvconsole.core.inventory import InventoryStore as Store
     from hvconsole.remote.target import Target
 

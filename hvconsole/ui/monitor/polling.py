@@ -21,38 +21,21 @@ from typing import Any, Callable, Sequence
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from hvconsole.monitoring.host_worker import HostWorker, PollResult
+from hvconsole.monitoring.schedule import BACKOFF_CAP_S, DEFAULT_INTERVAL_S, JITTER, next_delay_s, own_interval
 from hvconsole.remote.target import CancelToken
 
 from ..background import TaskRunner
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 5.0
-DEFAULT_BACKOFF_CAP_S = 60.0
+DEFAULT_BACKOFF_CAP_S = BACKOFF_CAP_S
 # Results that arrive within this window are applied together: at most four model
 # updates and repaints a second, however many hosts answer, and no later than a quarter
 # of a second after the answer.
 DEFAULT_TICK_MS = 250
 # How long closing the window may wait for hosts that are in the middle of a poll.
 DEFAULT_SHUTDOWN_WAIT_S = 1.0
-# Each delay is stretched or shrunk by up to this fraction, so that hosts started together
-# drift apart instead of answering in the same tick forever (and their worker threads
-# stop competing for the interpreter at the same moment).
-DEFAULT_JITTER = 0.1
-
-
-def next_delay_s(interval_s: float, failures: int, cap_s: float) -> float:
-    """Seconds until the next poll: the interval while the host answers; after the n-th
-    failure in a row, interval × 2^(n-1), capped at ``cap_s`` (never below the interval)."""
-    if failures <= 0:
-        return interval_s
-    return max(interval_s, min(cap_s, interval_s * 2 ** min(failures - 1, 30)))
-
-
-def _own_interval(worker: Any) -> float | None:
-    """The host's own interval (the inventory's ``poll_interval_s``, carried by its worker)."""
-    own = getattr(worker, "scheduled_interval_s", None)
-    return float(own) if own else None
+DEFAULT_JITTER = JITTER
 
 
 def host_thread_runner(name: str) -> TaskRunner:
@@ -103,7 +86,7 @@ class PollingService(QObject):
             timer = QTimer(self)
             timer.setSingleShot(True)
             slot = _HostSlot(worker=worker, runner=runner_factory(worker.name), timer=timer,
-                             interval_s=(intervals or {}).get(worker.name) or _own_interval(worker) or interval_s)
+                             interval_s=(intervals or {}).get(worker.name) or own_interval(worker) or interval_s)
             timer.timeout.connect(lambda slot=slot: self._poll(slot))
             self._slots[worker.name] = slot
 
