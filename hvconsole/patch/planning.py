@@ -473,9 +473,9 @@ def _reboot_minutes(plan: PatchPlan) -> float:
 
 
 def _run_actions(plan: PatchPlan) -> list[str]:
-    out = [f"pilot wave: {', '.join(plan.pilot.hosts)}"]
+    out = [f"test ring: {', '.join(plan.pilot.hosts)}"]
     if len(plan.waves) > 1:
-        out.append(f"soak: watches the pilot for {plan.gate.soak_minutes:g} min; production starts only if no "
+        out.append(f"soak: watches the test ring for {plan.gate.soak_minutes:g} min; production starts only if no "
                    "critical finding appears, heartbeats are back and every VM is in its prior state")
         if plan.confirm_promotion:
             out.append("then waits for you to promote the run to production (or halt it)")

@@ -155,7 +155,7 @@ class PatchRunner:
             detail = "(recorded earlier)"
         if state == GateVerdict.FAILED:
             run.say(RUN_WIDE, RunEvent.SOAK, Phase.FAILED, f"health gate failed: {detail}")
-            return RunResult(RunState.FAILED, f"the pilot wave did not pass its health gate: {detail}; production "
+            return RunResult(RunState.FAILED, f"the test ring did not pass its health gate: {detail}; production "
                                               "waves were not started", self._host_states())
         run.say(RUN_WIDE, RunEvent.SOAK, Phase.OK, "health gate passed: production may start")
         return None

@@ -233,6 +233,9 @@ def test_review_lists_actions_per_host_downtime_and_notice():
     assert actions.index("saves 1 VM (SQL01)") < actions.index(f"installs {KB} from {PACKAGE_PATH}")
     assert actions[-1].startswith("checks the host's health")
     assert any("promote" in a for a in review.run_actions)
+    # the wizard's word for the first wave, in the run as a whole too
+    assert review.run_actions[0] == "test ring: HV01" and "watches the test ring" in review.run_actions[1]
+    assert not any("pilot" in a for a in review.run_actions)
     reboot = 10.0
     assert review.downtime_minutes[sql.id] == pytest.approx(8 + HOST_INSTALL_MIN + reboot)
     assert review.downtime_minutes[web.id] == pytest.approx(SHUTDOWN_BOOT_MIN + HOST_INSTALL_MIN + reboot)

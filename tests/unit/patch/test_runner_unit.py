@@ -126,7 +126,7 @@ def test_a_soak_verdict_in_the_journal_is_not_soaked_again(tmp_path, verdict, st
     result = r.execute()
     assert result.state == state
     if state == RunState.FAILED:
-        assert result.reason == ("the pilot wave did not pass its health gate: (recorded earlier); "
+        assert result.reason == ("the test ring did not pass its health gate: (recorded earlier); "
                                  "production waves were not started")
         assert r.waves_run == ["pilot"]
 
