@@ -27,10 +27,8 @@ rejection.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import os
-import re
 import struct
 import threading
 from contextlib import contextmanager
@@ -39,25 +37,10 @@ from typing import Iterator
 import spnego
 from spnego.exceptions import SpnegoError
 
-from .auth import (
-    SOAP_CONTENT_TYPE,
-    Authenticated,
-    BadMessage,
-    Challenge,
-    ConnectionAuth,
-    EncryptionRequired,
-)
+from .auth import Authenticated, BadMessage, Challenge, ConnectionAuth
+from .sealing import END, NEGOTIATE, NTLM_SIGNATURE, SealedConnection
 
 log = logging.getLogger(__name__)
-
-PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
-ENCRYPTED_CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
-_BOUNDARY = b"--Encrypted Boundary\r\n"
-_END = b"--Encrypted Boundary--\r\n"
-_OCTET_STREAM = b"\tContent-Type: application/octet-stream\r\n"
-_LENGTH = re.compile(rb"Length=(\d+)")
-_NEGOTIATE = Challenge(("Negotiate",))
-_NTLM_SIGNATURE = b"NTLMSSP\x00"
 
 _ENV_LOCK = threading.Lock()
 
@@ -98,7 +81,6 @@ class KerberosAuth:
             raise ValueError(f"no keytab at {keytab}")
         self._keytab = keytab
         self._allowed = allowed.casefold()
-        # As with NTLM: over plain HTTP a default host refuses bodies that are not sealed.
         self.require_encryption = require_encryption
 
     def for_connection(self, channel_binding: bytes | None) -> ConnectionAuth:
@@ -122,82 +104,42 @@ class KerberosAuth:
         return context, reply
 
 
-class _KerberosConnection:
-    def __init__(self, scheme: KerberosAuth) -> None:
-        self._scheme = scheme
-        self._context: spnego.ContextProxy | None = None
-        self._user: str | None = None
-        self._seal_reply = False
+class _KerberosConnection(SealedConnection):
+    _scheme: KerberosAuth
 
-    def authenticate(self, authorization: str | None, *, reject: bool) -> Authenticated | Challenge:
-        if not authorization:
-            if self._user is not None and not reject:
-                return Authenticated(self._user)
-            self._forget()
-            return _NEGOTIATE
-        scheme, _, encoded = authorization.partition(" ")
-        try:
-            token = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            token = b""
+    def _handshake(self, scheme: str, token: bytes, *, reject: bool) -> Authenticated | Challenge:
         # A Kerberos-only host: NTLM tokens (even inside "Negotiate") get nowhere, as on a
         # domain that disabled NTLM.
-        if scheme.lower() not in ("negotiate", "kerberos") or not token or token.startswith(_NTLM_SIGNATURE):
+        if scheme.lower() not in ("negotiate", "kerberos") or not token or token.startswith(NTLM_SIGNATURE):
             self._forget()
-            return _NEGOTIATE
+            return NEGOTIATE
         self._forget()
         if reject:
-            return _NEGOTIATE
+            return NEGOTIATE
         try:
             context, reply = self._scheme.accept(token)
         except Exception as exc:     # noqa: BLE001 (see the module docstring: not only SpnegoError)
             log.debug("Kerberos handshake refused: %s", exc)
-            return _NEGOTIATE
+            return NEGOTIATE
         if not context.complete:
             # Kerberos completes in one leg; a client that needs more is not one we speak to.
-            return _NEGOTIATE
+            return NEGOTIATE
         principal = context.client_principal or ""
         if not self._scheme.allows(principal):
             log.debug("Kerberos principal %s is not allowed on this host", principal)
-            return _NEGOTIATE
+            return NEGOTIATE
         self._context, self._user = context, principal
         mutual = (f"Negotiate {base64.b64encode(reply).decode('ascii')}",) if reply else ()
         return Authenticated(principal, www_authenticate=mutual)
 
-    def open_body(self, content_type: str, body: bytes) -> bytes:
-        self._seal_reply = False
-        if content_type.lower().startswith("multipart/encrypted"):
-            if PROTOCOL.lower() not in content_type.lower() or self._context is None:
-                raise BadMessage("not an SPNEGO-encrypted body")
-            plain = self._unseal(body)
-            self._seal_reply = True
-            return plain
-        if body and self._scheme.require_encryption:
-            raise EncryptionRequired()
-        return body
+    def _wrap(self, context: spnego.ContextProxy, body: bytes) -> bytes:
+        wrapped = context.wrap_winrm(body)
+        return struct.pack("<I", len(wrapped.header)) + wrapped.header + wrapped.data
 
-    def seal_body(self, body: bytes) -> tuple[bytes, str]:
-        if not self._seal_reply or self._context is None:
-            return body, SOAP_CONTENT_TYPE
-        wrapped = self._context.wrap_winrm(body)
-        framed = (
-            _BOUNDARY
-            + f"\tContent-Type: {PROTOCOL}\r\n".encode("ascii")
-            + f"\tOriginalContent: type={SOAP_CONTENT_TYPE};Length={len(body)}\r\n".encode("ascii")
-            + _BOUNDARY + _OCTET_STREAM
-            + struct.pack("<I", len(wrapped.header)) + wrapped.header + wrapped.data + _END
-        )
-        return framed, ENCRYPTED_CONTENT_TYPE
-
-    def _unseal(self, body: bytes) -> bytes:
-        assert self._context is not None
-        first = body.find(_BOUNDARY)
-        second = body.find(_BOUNDARY, first + len(_BOUNDARY))
-        length = _LENGTH.search(body, first, second) if first >= 0 and second > first else None
-        start = second + len(_BOUNDARY)
-        if length is None or body[start:start + len(_OCTET_STREAM)] != _OCTET_STREAM or not body.endswith(_END):
+    def _unwrap(self, context: spnego.ContextProxy, payload: bytes, plain_length: int) -> bytes:
+        if not payload.endswith(END):
             raise BadMessage("malformed multipart/encrypted body")
-        payload = body[start + len(_OCTET_STREAM):-len(_END)]
+        payload = payload[:-len(END)]
         if len(payload) < 4:
             raise BadMessage("no Kerberos wrap header")
         (header_len,) = struct.unpack("<I", payload[:4])
@@ -205,13 +147,6 @@ class _KerberosConnection:
         if len(header) != header_len:
             raise BadMessage("truncated Kerberos wrap header")
         try:
-            plain = self._context.unwrap_winrm(header, sealed)
+            return context.unwrap_winrm(header, sealed)
         except (SpnegoError, ValueError) as exc:
             raise BadMessage(f"cannot unseal: {exc}") from None
-        if len(plain) != int(length.group(1)):
-            raise BadMessage("sealed length does not match the declared length")
-        return plain
-
-    def _forget(self) -> None:
-        self._context = None
-        self._user = None
