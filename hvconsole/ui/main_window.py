@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
 
     def selected_host(self) -> str | None:
         """The host whose graphs are shown (the one picked in the host list)."""
-        return None if self.page is None else self.page._graph_host
+        return None if self.page is None else self.page.graph_host
 
     def _with_selected_host(self, signal: Signal) -> None:
         host = self.selected_host()

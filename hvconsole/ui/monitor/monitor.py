@@ -3,20 +3,21 @@ tick. No widgets here: everything it does can be tested without a screen.
 
 Per batch: the newest tiles and host line of each host that answered, every finding
 change and every new event of every result (in arrival order), then one update of each
-model. History lives with each host's worker (see ``host_worker``); readers borrow it
-through :meth:`Monitor.host_history` under the worker's lock.
+model. History lives with each host's worker (see ``host_worker``); widgets borrow it
+through :meth:`Monitor.host_history` / :meth:`Monitor.site_history`, which hold the worker's
+lock for the block, and redraw later under :meth:`Monitor.history_lock`.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
-from hvconsole.core.history import HostHistory
+from hvconsole.core.history import HostHistory, SiteHistory
 from hvconsole.monitoring.host_worker import HostWorker, PollResult
 from hvconsole.monitoring.maintenance_feed import MaintenanceFeed
 
@@ -145,23 +146,27 @@ class Monitor(QObject):
         pos = self.tiles.position(host, vm_id)
         return None if pos is None else self.tiles.row(pos).vm.name
 
+    def history_lock(self, host: str) -> AbstractContextManager[Any]:
+        """What guards ``host``'s history against its poll worker: a widget that redraws on
+        its own (a window toggle, a stored range arriving) takes it for the redraw. An
+        unknown host has no writer, so nothing to hold."""
+        worker = self.workers.get(host)
+        return nullcontext() if worker is None else worker.history_lock
+
     @contextmanager
     def host_history(self, host: str) -> Iterator[HostHistory | None]:
         """``with monitor.host_history("HV01") as h:`` — the host's history, locked
         against its worker for the duration of the block (keep the block short)."""
-        worker = self.workers.get(host)
-        if worker is None:
-            yield None
-            return
-        with worker.history_lock:
-            yield worker.history.host(host)
+        with self.site_history(host) as site:
+            yield None if site is None else site.host(host)
 
     @contextmanager
-    def vm_history(self, host: str, vm_id: str) -> Iterator[Any]:
-        """Like :meth:`host_history`, for one VM's history (``VmHistory`` or None)."""
+    def site_history(self, host: str) -> Iterator[SiteHistory | None]:
+        """Like :meth:`host_history`, for all its worker keeps (the host and its VMs): a VM
+        window reads the VM and, while the host is silent, the host."""
         worker = self.workers.get(host)
         if worker is None:
             yield None
             return
         with worker.history_lock:
-            yield worker.history.vm(vm_id)
+            yield worker.history

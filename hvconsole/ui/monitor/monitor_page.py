@@ -237,6 +237,11 @@ class MonitorPage(QWidget):
 
     # -- graphs --------------------------------------------------------------------------
 
+    @property
+    def graph_host(self) -> str | None:
+        """The host whose graphs are shown (None: none)."""
+        return self._graph_host
+
     def clear_graphs(self) -> None:
         """No host selected: the graphs say so instead of staying on the last host."""
         self._graphs_auto = False
@@ -262,17 +267,15 @@ class MonitorPage(QWidget):
 
     def _draw_graphs(self, new_host: bool) -> None:
         host = self._graph_host
-        worker = self.monitor.workers.get(host) if host is not None else None
-        if worker is None:
+        if host is None:
             return
         try:
             # The history belongs to the host's poll worker: read it under its lock.
-            with worker.history_lock:
-                history = worker.history.host(host)
+            with self.monitor.host_history(host) as history:
                 if history is None:
                     return
                 if new_host:
-                    self.graphs.set_history(history, lock=worker.history_lock)   # redraws
+                    self.graphs.set_history(history, lock=self.monitor.history_lock(host))   # redraws
                 else:
                     self.graphs.refresh()
         except Exception:  # a graph bug must not stop the tiles from updating

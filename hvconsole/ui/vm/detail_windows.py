@@ -39,14 +39,14 @@ class VmDetailWindows(QObject):
             dialog.raise_()
             dialog.activateWindow()
             return dialog
-        worker = self._monitor.workers.get(host)
-        if worker is None:
-            return None
         from .vm_detail import VmDetailDialog  # pyqtgraph plots: loaded on first use
-        with worker.history_lock:
-            dialog = VmDetailDialog(vm_id, host, worker.history, self._events(host),
-                                    self._findings(), self._parent, lock=worker.history_lock,
-                                    window_s=None if self._window_s is None else self._window_s())
+        events, findings = self._events(host), self._findings()     # the models: outside the lock
+        window_s = None if self._window_s is None else self._window_s()
+        with self._monitor.site_history(host) as history:
+            if history is None:
+                return None
+            dialog = VmDetailDialog(vm_id, host, history, events, findings, self._parent,
+                                    lock=self._monitor.history_lock(host), window_s=window_s)
         dialog.finished.connect(lambda _result: self._open.pop(vm_id, None))
         self._open[vm_id] = dialog
         dialog.show()
@@ -60,19 +60,14 @@ class VmDetailWindows(QObject):
     def _applied(self, stats: TickStats) -> None:
         for dialog in list(self._open.values()):
             if dialog.host in stats.hosts:
-                worker = self._monitor.workers.get(dialog.host)
-                if worker is None:
-                    continue
-                self._locked(dialog, dialog.update_from, worker.history,
-                             self._events(dialog.host), self._findings())
+                self._refresh(dialog)
 
-    def _locked(self, dialog: Any, method: Any, *args: Any) -> None:
-        worker = self._monitor.workers.get(dialog.host)
-        if worker is None:
-            return
+    def _refresh(self, dialog: Any) -> None:
         try:
-            with worker.history_lock:
-                method(*args)
+            events, findings = self._events(dialog.host), self._findings()
+            with self._monitor.site_history(dialog.host) as history:
+                if history is not None:
+                    dialog.update_from(history, events, findings)
         except Exception:  # a broken dialog must not break the tick
             log.exception("the VM detail dialog failed to refresh")
 
