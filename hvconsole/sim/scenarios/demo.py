@@ -44,6 +44,20 @@ FIX_KB = "KB5061906"
 FIX_PACKAGE = "windows10.0-kb5061906-x64.msu"
 FIX_PACKAGE_PATH = "C:\\hvconsole\\packages\\" + FIX_PACKAGE
 
+
+def _vm_table(text: str) -> tuple[tuple, ...]:
+    """Rows of the VM tables below, typed: (name, host, role, guest, vcpus, memory MB,
+    dynamic memory, initial state, stop action, backup hour or None)."""
+    rows = []
+    for line in text.strip().splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        name, host, role, guest, vcpus, memory, kind, state, stop, backup = line.split()
+        rows.append((name, host, role, guest, int(vcpus), int(memory), kind == "dynamic", state, stop,
+                     None if backup == "-" else float(backup)))
+    return tuple(rows)
+
+
 _HOSTS = (
     # name, build, ubr, hotfixes, LPs, memory MB, cluster, clock skew ms, CLIXML stderr noise
     ("HV01", 20348, 3692, ("KB5012170", "KB5058385"), 48, 393216, None, 420, True),
@@ -60,49 +74,51 @@ _ROLE = {
     "infra": LoadProfile(3, 2, 0.2), "idle": IDLE, "appliance": LoadProfile(7, 4, 0.4),
 }
 
-# name, host, role, guest, vcpus, memory MB, dynamic, initial state, stop action, backup hour
-_VMS = (
-    ("DC01", "HV01", "dc", "windows", 2, 4096, True, "Running", "ShutDown", 22.0),
-    ("SQL-PROD-01", "HV01", "sql", "windows", 8, 32768, False, "Running", "ShutDown", 23.0),
-    ("SQL-PROD-02", "HV01", "sql", "windows", 8, 32768, False, "Running", "ShutDown", 23.5),
-    ("EXCH-01", "HV01", "exch", "windows", 6, 24576, False, "Running", "ShutDown", 21.0),
-    ("WEB-01", "HV01", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
-    ("WEB-02", "HV01", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
-    ("FS01", "HV01", "fs", "windows", 4, 8192, True, "Running", "Save", 20.0),
-    ("PRINT01", "HV01", "idle", "windows", 2, 4096, True, "Running", "Save", None),
-    ("BUILD-AGENT-01", "HV01", "build", "windows", 8, 16384, False, "Running", "TurnOff", None),
-    ("LB-APPLIANCE-01", "HV01", "appliance", "appliance", 2, 2048, False, "Running", "TurnOff", None),
-    ("DC02", "HV02", "dc", "windows", 2, 4096, True, "Running", "ShutDown", 22.0),
-    ("SQL-DEV-01", "HV02", "sql", "windows", 4, 16384, False, "Running", "Save", None),
-    ("EXCH-02", "HV02", "exch", "windows", 6, 24576, False, "Running", "ShutDown", 21.0),
-    ("WEB-03", "HV02", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
-    ("RDS-01", "HV02", "rds", "windows", 8, 32768, True, "Running", "Save", 1.0),
-    ("RDS-02", "HV02", "rds", "windows", 8, 32768, True, "Running", "Save", 1.0),
-    ("FS-Büro-01", "HV02", "fs", "windows", 2, 8192, True, "Running", "Save", 20.0),
-    ("BUILD-AGENT-02", "HV02", "build", "windows", 8, 16384, False, "Running", "TurnOff", None),
-    ("BUILD-AGENT-03", "HV02", "build", "windows", 8, 16384, False, "Off", "TurnOff", None),
-    ("MON-LINUX-01", "HV02", "infra", "linux", 2, 4096, False, "Running", "ShutDown", 3.0),
-    ("APP-ERP-01", "HV03", "app", "windows", 8, 32768, False, "Running", "Save", 23.0),
-    ("APP-ERP-02", "HV03", "app", "windows", 8, 32768, False, "Running", "Save", 23.0),
-    ("SQL-PROD-03", "HV03", "sql", "windows", 12, 65536, False, "Running", "ShutDown", 23.5),
-    ("WSUS01", "HV03", "infra", "windows", 2, 8192, True, "Running", "Save", 2.0),
-    ("CA01", "HV03", "idle", "windows", 2, 4096, False, "Running", "ShutDown", 22.0),
-    ("JUMP01", "HV03", "infra", "windows", 2, 4096, True, "Running", "Save", None),
-    ("BACKUP01", "HV03", "infra", "windows", 4, 16384, False, "Running", "ShutDown", None),
-    ("FW-APPLIANCE-01", "HV03", "appliance", "appliance", 4, 4096, False, "Running", "TurnOff", None),
-    ("LINUX-DOCKER-01", "HV03", "web", "linux", 4, 16384, False, "Running", "ShutDown", 3.0),
-    ("TEST-WIN11-01", "HV03", "idle", "windows", 2, 4096, True, "Saved", "Save", None),
-    ("APP-CRM-01", "HV04", "app", "windows", 4, 16384, False, "Running", "Save", 23.0),
-    ("APP-CRM-02", "HV04", "app", "windows", 4, 16384, False, "Running", "Save", 23.0),
-    ("RDS-03", "HV04", "rds", "windows", 8, 32768, True, "Running", "Save", 1.0),
-    ("WEB-04", "HV04", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
-    ("KMS01", "HV04", "idle", "windows", 1, 2048, True, "Running", "Save", None),
-    ("SFTP-LINUX-01", "HV04", "infra", "linux", 2, 2048, False, "Running", "ShutDown", 3.0),
-    ("VPN-APPLIANCE-01", "HV04", "appliance", "appliance", 2, 4096, False, "Running", "TurnOff", None),
-    ("HR-APP-01", "HV04", "app", "windows", 4, 8192, True, "Running", "Save", 23.0),
-    ("LAB-DC-01", "HV04", "dc", "windows", 2, 4096, True, "Off", "ShutDown", None),
-    ("TEMPLATE-WS2022", "HV04", "idle", "windows", 2, 4096, False, "Off", "ShutDown", None),
-)
+# The VMs: load profile by role (_ROLE), vCPUs, memory MB (dynamic or static), initial state,
+# automatic stop action, local hour of the nightly backup (- for none).
+_VMS = _vm_table("""
+    # name            host  role       guest      CPU MB     memory   state    stop      backup hour
+    DC01              HV01  dc         windows    2   4096   dynamic  Running  ShutDown  22
+    SQL-PROD-01       HV01  sql        windows    8   32768  static   Running  ShutDown  23
+    SQL-PROD-02       HV01  sql        windows    8   32768  static   Running  ShutDown  23.5
+    EXCH-01           HV01  exch       windows    6   24576  static   Running  ShutDown  21
+    WEB-01            HV01  web        windows    4   8192   dynamic  Running  Save      22.5
+    WEB-02            HV01  web        windows    4   8192   dynamic  Running  Save      22.5
+    FS01              HV01  fs         windows    4   8192   dynamic  Running  Save      20
+    PRINT01           HV01  idle       windows    2   4096   dynamic  Running  Save      -
+    BUILD-AGENT-01    HV01  build      windows    8   16384  static   Running  TurnOff   -
+    LB-APPLIANCE-01   HV01  appliance  appliance  2   2048   static   Running  TurnOff   -
+    DC02              HV02  dc         windows    2   4096   dynamic  Running  ShutDown  22
+    SQL-DEV-01        HV02  sql        windows    4   16384  static   Running  Save      -
+    EXCH-02           HV02  exch       windows    6   24576  static   Running  ShutDown  21
+    WEB-03            HV02  web        windows    4   8192   dynamic  Running  Save      22.5
+    RDS-01            HV02  rds        windows    8   32768  dynamic  Running  Save      1
+    RDS-02            HV02  rds        windows    8   32768  dynamic  Running  Save      1
+    FS-Büro-01        HV02  fs         windows    2   8192   dynamic  Running  Save      20
+    BUILD-AGENT-02    HV02  build      windows    8   16384  static   Running  TurnOff   -
+    BUILD-AGENT-03    HV02  build      windows    8   16384  static   Off      TurnOff   -
+    MON-LINUX-01      HV02  infra      linux      2   4096   static   Running  ShutDown  3
+    APP-ERP-01        HV03  app        windows    8   32768  static   Running  Save      23
+    APP-ERP-02        HV03  app        windows    8   32768  static   Running  Save      23
+    SQL-PROD-03       HV03  sql        windows    12  65536  static   Running  ShutDown  23.5
+    WSUS01            HV03  infra      windows    2   8192   dynamic  Running  Save      2
+    CA01              HV03  idle       windows    2   4096   static   Running  ShutDown  22
+    JUMP01            HV03  infra      windows    2   4096   dynamic  Running  Save      -
+    BACKUP01          HV03  infra      windows    4   16384  static   Running  ShutDown  -
+    FW-APPLIANCE-01   HV03  appliance  appliance  4   4096   static   Running  TurnOff   -
+    LINUX-DOCKER-01   HV03  web        linux      4   16384  static   Running  ShutDown  3
+    TEST-WIN11-01     HV03  idle       windows    2   4096   dynamic  Saved    Save      -
+    APP-CRM-01        HV04  app        windows    4   16384  static   Running  Save      23
+    APP-CRM-02        HV04  app        windows    4   16384  static   Running  Save      23
+    RDS-03            HV04  rds        windows    8   32768  dynamic  Running  Save      1
+    WEB-04            HV04  web        windows    4   8192   dynamic  Running  Save      22.5
+    KMS01             HV04  idle       windows    1   2048   dynamic  Running  Save      -
+    SFTP-LINUX-01     HV04  infra      linux      2   2048   static   Running  ShutDown  3
+    VPN-APPLIANCE-01  HV04  appliance  appliance  2   4096   static   Running  TurnOff   -
+    HR-APP-01         HV04  app        windows    4   8192   dynamic  Running  Save      23
+    LAB-DC-01         HV04  dc         windows    2   4096   dynamic  Off      ShutDown  -
+    TEMPLATE-WS2022   HV04  idle       windows    2   4096   static   Off      ShutDown  -
+""")
 
 
 def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
@@ -119,16 +135,17 @@ def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
     return site
 
 
-# The second host on the regressed build in "demo-patch": name, VMs as in _VMS.
+# The second host on the regressed build in "demo-patch": as in _HOSTS, its VMs as in _VMS.
 PATCH_HOST = ("HV05", 20348, 3692, ("KB5012170", "KB5058385"), 32, 262144, None, 260, False)
-_PATCH_VMS = (
-    ("DC03", "HV05", "dc", "windows", 2, 4096, True, "Running", "ShutDown", 22.0),
-    ("SQL-REP-01", "HV05", "sql", "windows", 8, 32768, False, "Running", "ShutDown", 23.5),
-    ("APP-LEGACY-01", "HV05", "app", "windows", 4, 8192, True, "Running", "Save", 23.0),
-    ("WEB-05", "HV05", "web", "windows", 4, 8192, True, "Running", "Save", 22.5),
-    ("FS02", "HV05", "fs", "windows", 2, 8192, True, "Saved", "Save", 20.0),
-    ("NAS-APPLIANCE-01", "HV05", "appliance", "appliance", 2, 2048, False, "Running", "TurnOff", None),
-)
+_PATCH_VMS = _vm_table("""
+    # name            host  role       guest      CPU MB     memory   state    stop      backup hour
+    DC03              HV05  dc         windows    2   4096   dynamic  Running  ShutDown  22
+    SQL-REP-01        HV05  sql        windows    8   32768  static   Running  ShutDown  23.5
+    APP-LEGACY-01     HV05  app        windows    4   8192   dynamic  Running  Save      23
+    WEB-05            HV05  web        windows    4   8192   dynamic  Running  Save      22.5
+    FS02              HV05  fs         windows    2   8192   dynamic  Saved    Save      20
+    NAS-APPLIANCE-01  HV05  appliance  appliance  2   2048   static   Running  TurnOff   -
+""")
 
 
 def build_patch_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:

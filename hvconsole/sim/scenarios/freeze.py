@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from ..model.clock import SimClock
 from ..model.host import SimHost
@@ -93,33 +93,25 @@ def _at(site: SimSite, t: float, action: Callable[[], object]) -> None:
     site.at(t, lambda _t: action())
 
 
-# -- freezes ---------------------------------------------------------------------------
-
-def _hang(cpu: str) -> Callable[[SimSite, float], None]:
+def _one_vm(act: Callable[[SimVM], object], name: str = "APP01", **vm: Any) -> Callable[[SimSite, float], None]:
+    """The script of a scenario about one VM on HV01: the VM (``vm``: its make-up) from the
+    start, ``act`` on it at the onset."""
     def script(site: SimSite, onset: float) -> None:
-        vm = _new_vm(site, site.host("HV01"), "APP01", vcpus=4, memory_mb=16384)
-        _at(site, onset, lambda: vm.hang(cpu))
+        made = _new_vm(site, site.host("HV01"), name, **vm)
+        _at(site, onset, lambda: act(made))
     return script
 
 
-def _uptime_stalled(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01", vcpus=4, memory_mb=16384)
-    _at(site, onset, vm.stall)
+# -- freezes ---------------------------------------------------------------------------
+
+def _hang(cpu: str) -> Callable[[SimSite, float], None]:
+    return _one_vm(lambda vm: vm.hang(cpu), vcpus=4, memory_mb=16384)
 
 
-def _critical(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01", vcpus=4, memory_mb=16384)
-    _at(site, onset, vm.go_critical)
-
-
-def _stuck_stopping(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01", vcpus=4, memory_mb=16384)
-    _at(site, onset, lambda: vm.stick("Stopping"))
-
-
-def _stuck_starting(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01", state="Off", automatic_start_action="Nothing")
-    _at(site, onset, lambda: vm.stick("Starting"))
+_uptime_stalled = _one_vm(SimVM.stall, vcpus=4, memory_mb=16384)
+_critical = _one_vm(SimVM.go_critical, vcpus=4, memory_mb=16384)
+_stuck_stopping = _one_vm(lambda vm: vm.stick("Stopping"), vcpus=4, memory_mb=16384)
+_stuck_starting = _one_vm(lambda vm: vm.stick("Starting"), state="Off", automatic_start_action="Nothing")
 
 
 def _vmms_wedged(site: SimSite, onset: float) -> None:
@@ -147,26 +139,14 @@ def _host_wide(site: SimSite, onset: float) -> None:
     _at(site, onset, freeze)
 
 
-def _triple_fault(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01")
-    _at(site, onset, vm.triple_fault_loop)
-
-
-def _crash_never_boots(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01", vcpus=4, memory_mb=8192)
-    _at(site, onset, vm.crash_never_boots)
-
-
-def _storage_full_paused(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "FILE01", vcpus=2, memory_mb=8192)
-    _at(site, onset, vm.storage_full_pause)
+_triple_fault = _one_vm(SimVM.triple_fault_loop)
+_crash_never_boots = _one_vm(SimVM.crash_never_boots, vcpus=4, memory_mb=8192)
+_storage_full_paused = _one_vm(SimVM.storage_full_pause, "FILE01", vcpus=2, memory_mb=8192)
 
 
 # -- look-alikes -----------------------------------------------------------------------
 
-def _booting(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01", state="Off", automatic_start_action="Nothing")
-    _at(site, onset, vm.start)
+_booting = _one_vm(SimVM.start, state="Off", automatic_start_action="Nothing")
 
 
 def _no_integration(site: SimSite, onset: float) -> None:
@@ -178,14 +158,8 @@ def _idle(site: SimSite, onset: float) -> None:
     _new_vm(site, site.host("HV01"), "KMS01", load=IDLE, vcpus=1, memory_mb=2048)
 
 
-def _guest_reboot(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01")
-    _at(site, onset, vm.guest_reboot)
-
-
-def _planned_shutdown(site: SimSite, onset: float) -> None:
-    vm = _new_vm(site, site.host("HV01"), "APP01", automatic_stop_action="ShutDown")
-    _at(site, onset, vm.shutdown)
+_guest_reboot = _one_vm(SimVM.guest_reboot)
+_planned_shutdown = _one_vm(SimVM.shutdown, automatic_stop_action="ShutDown")
 
 
 def _live_migration(site: SimSite, onset: float) -> None:
