@@ -86,7 +86,7 @@ class Redactor:
     _counts: dict[str, int] = field(default_factory=dict)
     _pattern: re.Pattern[str] | None = None
 
-    def add(self, kind: str, name: Any) -> None:
+    def add(self, kind: str, name: object) -> None:
         if not self.enabled or not isinstance(name, str) or not _identifying(name.strip()):
             return
         name = name.strip()
@@ -109,7 +109,7 @@ class Redactor:
             self._pattern = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE)
         return self._pattern.sub(lambda m: self._names[m.group(0).casefold()], value)
 
-    def value(self, obj: Any) -> Any:
+    def value(self, obj: object) -> object:
         """A JSON value with every string value redacted (keys are field names, kept so the
         documents still parse as their contracts say)."""
         if isinstance(obj, str):
@@ -308,7 +308,7 @@ def _learn_names(redactor: Redactor, data: BundleInput, snapshots: list[Snapshot
         _names_in_answer(redactor, doc)
 
 
-def _names_in_answer(redactor: Redactor, doc: Any) -> None:
+def _names_in_answer(redactor: Redactor, doc: object) -> None:
     """VM, cluster, node and user names in a script's answer (whatever the script)."""
     if isinstance(doc, dict):
         for key, value in doc.items():
@@ -337,7 +337,7 @@ def _answer(redactor: Redactor, stdout: str) -> str:
         return redactor.text(stdout)
 
 
-def _json(value: Any) -> str:
+def _json(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hvconsole.core.catalog import BuildTarget, CatalogUpdate
 from hvconsole.core.maintenance import MaintenanceRegistry
@@ -25,6 +25,9 @@ from hvconsole.core.timeutil import utcnow
 
 from .control import RunControl
 from .host_api import PatchHost
+
+if TYPE_CHECKING:      # staging imports this module: its Protocol is needed for the annotation only
+    from .staging import Stager
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ class RunContext:
     control: RunControl
     options: EngineOptions = field(default_factory=EngineOptions)
     maintenance: MaintenanceRegistry = field(default_factory=MaintenanceRegistry)
-    stager: Any = None                            # staging.SmbStager or a test double
+    stager: Stager | None = None                  # staging.SmbStager or a test double
     progress: Progress | None = None
     # When the run was created: with the run id it names what the run leaves on a host (the
     # install task), so a run of another journal with the same id never takes it for its own.

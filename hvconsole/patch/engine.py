@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from hvconsole import paths
 from hvconsole.assets import asset_path
@@ -29,6 +28,7 @@ from .control import RunControl, RunLock, executing_pid
 from .host_api import PatchHost
 from .runner import PatchRunner, RunResult
 from .sites import HostDirectory
+from .staging import Stager
 
 JOURNAL_FILE = "patch-journal.sqlite"
 
@@ -92,7 +92,7 @@ def execute(journal: Journal, run_id: int, directory: HostDirectory, *, options:
 
 
 def execute_with(journal: Journal, run_id: int, host_factory: Callable[[str], PatchHost], *,
-                 options: EngineOptions, stager: Any = None, progress: Progress | None = None,
+                 options: EngineOptions, stager: Stager | None = None, progress: Progress | None = None,
                  stop: threading.Event | None = None, maintenance: MaintenanceRegistry | None = None) -> RunResult:
     """:func:`execute` with the hosts given as a factory of :class:`PatchHost` objects."""
     plan = run_plan(journal, run_id)

@@ -183,7 +183,7 @@ class PatchHost:
         return RemoteError("protocol", f"the answer of {script} from {self.name} {problem}")
 
 
-def _list(value: Any) -> list[Any]:
+def _list(value: object) -> list[Any]:
     """PowerShell 5.1 prints a lone item without brackets and may wrap lists as
     ``{"value": [...], "Count": n}`` (hyperv-notes §9)."""
     if value is None:
@@ -199,7 +199,7 @@ def _int_or_none(value: Any) -> int | None:
     return int(value)
 
 
-def _str_or_none(value: Any) -> str | None:
+def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 

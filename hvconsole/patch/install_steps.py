@@ -192,7 +192,7 @@ def _build(snap: Snapshot) -> str | None:
     return f"{snap.os.build}.{snap.os.ubr}"
 
 
-def _time(value: Any) -> datetime | None:
+def _time(value: object) -> datetime | None:
     try:
         return parse_time(value) if isinstance(value, str) and value else None
     except ValueError:

@@ -117,7 +117,7 @@ SECOND_HOP_HINT = ("from a remote session a live migration needs Kerberos with c
                    "between the hosts (CredSSP cannot be used remotely)")
 
 
-def migration_problems(migration: Any) -> list[str]:
+def migration_problems(migration: object) -> list[str]:
     """One plain sentence per planned live migration that cannot work, naming the choice."""
     if not isinstance(migration, Mapping):
         return []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from hvconsole.core.patch.journal import EventRecord, Journal, RunRecord, StepRecord
 from hvconsole.core.patch.steps import installed_awaiting_reboot, next_step, pending_reboot_advice
@@ -227,7 +226,7 @@ def _fraction(hosts: list[HostTimeline], soak: SoakView | None, has_soak: bool) 
     return min(1.0, done / total)
 
 
-def _time(value: Any) -> datetime | None:
+def _time(value: object) -> datetime | None:
     try:
         return parse_time(value) if isinstance(value, str) and value else None
     except ValueError:

@@ -18,12 +18,14 @@ state").
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from hvconsole.core.detector import CRITICAL, Detector
 from hvconsole.core.enums import HEARTBEAT_OK
+from hvconsole.core.patch.journal import StepRecord
 from hvconsole.core.patch.plan import Wave
 from hvconsole.core.patch.steps import prior_vm_states, vms_not_restored
 from hvconsole.core.patch.vocabulary import RUN_WIDE, GateVerdict, Phase, RunEvent, Step, StepOutcome
@@ -165,7 +167,7 @@ def live_text(remaining_real_s: float, checks: list[GateCheck]) -> str:
     return f"soak: {left} left; {', '.join(parts)} ({verdict})"
 
 
-def _heartbeats_before(records: list[Any]) -> dict[str, str | None]:
+def _heartbeats_before(records: Sequence[StepRecord]) -> dict[str, str | None]:
     """Heartbeats as the first drain intent recorded them (before maintenance)."""
     for r in records:
         if r.step == Step.DRAIN:

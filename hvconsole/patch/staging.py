@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
-from typing import Any, Protocol
+from typing import Protocol
 
 from hvconsole.core.catalog import CatalogUpdate
 from hvconsole.core.patch.plan import PatchPlan
 from hvconsole.core.patch.vocabulary import Step, StepOutcome
-from hvconsole.remote.smb_stage import STAGE_DIR, StageError, StageResult, file_sha256, host_path_for
+from hvconsole.remote.smb_stage import STAGE_DIR, Cancel, StageError, StageResult, file_sha256, host_path_for
 from hvconsole.remote.target import Target
 
 from .context import HostContext
@@ -68,7 +68,8 @@ def package_plan(plan: PatchPlan, update: CatalogUpdate) -> PackagePlan:
 class Stager(Protocol):
     """Moves a package to a host's staging folder, and takes it away again."""
 
-    def push(self, host: str, local: Path, expected_sha256: str | None, cancel: Any = None) -> StageResult: ...
+    def push(self, host: str, local: Path, expected_sha256: str | None,
+             cancel: Cancel | None = None) -> StageResult: ...
 
     def remove(self, host: str, file_name: str) -> None: ...
 
@@ -85,7 +86,8 @@ class SmbStager:
         self._server_for = server_for or (lambda t: t.hostname)
         self._credentials = credentials or (lambda t: (t.username, t.password))
 
-    def push(self, host: str, local: Path, expected_sha256: str | None, cancel: Any = None) -> StageResult:
+    def push(self, host: str, local: Path, expected_sha256: str | None,
+             cancel: Cancel | None = None) -> StageResult:
         """``cancel`` (anything with ``is_set()``) ends the copy within a second, leaving a
         partial copy the next attempt resumes from; a copy that makes no progress fails after
         ``smb_stage.STALL_TIMEOUT_S``."""

@@ -3,12 +3,10 @@ views live in ``hvconsole.cli.patch_text``, the window's in ``hvconsole.ui.patch
 
 from __future__ import annotations
 
-from typing import Any
-
 from hvconsole.core.detector import text as detector_text
 
 
-def clean(value: Any, limit: int = 300) -> str:
+def clean(value: object, limit: int = 300) -> str:
     """Control and bidi characters become spaces (the detector's rule), so a VM name
     cannot move the cursor, reorder a line or fake one."""
     return detector_text.clean(str(value), limit)

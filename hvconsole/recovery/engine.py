@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.recovery import rules
@@ -31,7 +31,7 @@ from hvconsole.core.recovery.observe import Observation, from_inspect, unreachab
 from hvconsole.core.recovery.record import build_record, write_record
 from hvconsole.core.timeutil import format_time, utcnow
 from hvconsole.remote.errors import RemoteError
-from hvconsole.remote.target import CancelToken
+from hvconsole.remote.target import CancelToken, Target
 
 from .host_api import RecoveryHost
 
@@ -61,7 +61,19 @@ class StepResult:
     answer: Mapping[str, Any] | None = None
 
 
-def journal_for(site: Any) -> RecoveryJournal:
+class RecoverySite(Protocol):
+    """What recovery needs of a site (``hvconsole.site.Site`` offers it; that module sits
+    above the engines, so it is named here by what it does)."""
+
+    @property
+    def journal_path(self) -> Path: ...
+
+    def target(self, name: str) -> Target | None: ...
+
+    def names(self) -> list[str]: ...
+
+
+def journal_for(site: RecoverySite) -> RecoveryJournal:
     """The recovery journal beside the site's patch journal (real or demo data folder)."""
     return RecoveryJournal(Path(site.journal_path).parent / FILE_NAME)
 

@@ -3,20 +3,20 @@ its target, clock and speed, and the recovery journal beside the site's patch jo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.patch.sites import SiteError
 from hvconsole.remote.session import HostSession
 
-from .engine import Progress, RecoveryEngine, journal_for
+from .engine import Progress, RecoveryEngine, RecoverySite, journal_for
 from .host_api import SCRIPTS, RecoveryHost
 
 
-def engine_for(site: Any, host: str, vm_id: str, *, vm_name: str | None = None,
+def engine_for(site: RecoverySite, host: str, vm_id: str, *, vm_name: str | None = None,
                finding: Mapping[str, Any] | None = None, maintenance: MaintenanceRegistry | None = None,
-               progress: Progress | None = None, finding_open: Any = None) -> RecoveryEngine:
+               progress: Progress | None = None, finding_open: Callable[[], bool] | None = None) -> RecoveryEngine:
     target = site.target(host)
     if target is None:
         raise SiteError(f"{host!r} is not one of this site's hosts ({', '.join(site.names()) or 'none'})")
