@@ -19,7 +19,9 @@ Qt-free and database-free: bytes in, NumPy arrays out.
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,6 +61,24 @@ def encode_raw(offsets_ms: Sequence[int], values: np.ndarray) -> bytes:
             + np.ascontiguousarray(values, dtype="<f4").tobytes())
 
 
+# The array typecode of a uint32 (``I`` is 4 bytes on every platform CPython runs on today).
+U32 = "I" if array("I").itemsize == 4 else "L"
+
+
+def encode_raw_arrays(offsets_ms: array, values: array, nf: int) -> bytes:
+    """The bytes of :func:`encode_raw`, from what live ingest appends to: ``array(U32)``
+    offsets and the values row after row in an ``array("f")``. No NumPy array is built:
+    the chunk of the current five minutes is encoded again at every flush, for every series."""
+    n = len(offsets_ms)
+    if n > 0xFFFF:
+        raise ValueError("a raw chunk holds at most 65535 samples")
+    if sys.byteorder != "little":
+        offsets_ms, values = array(offsets_ms.typecode, offsets_ms), array(values.typecode, values)
+        offsets_ms.byteswap()
+        values.byteswap()
+    return _RAW_HEADER.pack(VERSION, nf, n) + offsets_ms.tobytes() + values.tobytes()
+
+
 def decode_raw(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
     """``(offsets_ms uint32 (n,), values float64 (n, fields))``."""
     version, nf, n = _RAW_HEADER.unpack_from(blob)
@@ -74,8 +94,10 @@ def decode_raw(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
 # -- aggregates -------------------------------------------------------------------------------
 
 def _shuffle(a: np.ndarray) -> bytes:
-    b = a.view(np.uint8).reshape(a.shape[0], a.itemsize)
-    return b.T.tobytes()
+    """Each row of ``a`` (one array, or a stack of them) byte-shuffled, rows one after the other."""
+    rows = a.reshape(-1, a.shape[-1])
+    b = rows.view(np.uint8).reshape(rows.shape[0], rows.shape[1], a.itemsize)
+    return b.transpose(0, 2, 1).tobytes()
 
 
 def _unshuffle(buf: bytes, dtype: str, n: int) -> np.ndarray:
@@ -85,15 +107,17 @@ def _unshuffle(buf: bytes, dtype: str, n: int) -> np.ndarray:
 
 
 def _quantise(kind: str, v: np.ndarray) -> np.ndarray:
-    nan = np.isnan(v)
     if kind == PCT:
-        q = np.rint(np.clip(np.nan_to_num(v), 0.0, _PCT_MAX) * 100.0).astype("<u2")
-        q[nan] = _PCT_NAN
-        return q
+        # clip keeps NaN and maps ±inf to the bounds; NaN then becomes the marker.
+        q = np.clip(v, 0.0, _PCT_MAX) * 100.0
+        np.rint(q, out=q)
+        q[np.isnan(q)] = _PCT_NAN
+        return q.astype("<u2")
     if kind == MB:
-        q = np.rint(np.clip(np.nan_to_num(v), 0.0, _MB_MAX)).astype("<u4")
-        q[nan] = _MB_NAN
-        return q
+        q = np.clip(v, 0.0, _MB_MAX)
+        np.rint(q, out=q)
+        q[np.isnan(q)] = _MB_NAN
+        return q.astype("<u4")
     return v.astype("<f4")
 
 
@@ -117,9 +141,8 @@ def encode_agg(kinds: Sequence[str], counts: np.ndarray, stats: np.ndarray) -> b
     """``counts`` (slots,) samples per slot; ``stats`` (fields, 3, slots): min, mean, max."""
     nf, slots = len(kinds), counts.shape[0]
     parts = [_shuffle(np.minimum(counts, 0xFFFF).astype("<u2"))]
-    for i, kind in enumerate(kinds):
-        for s in range(3):
-            parts.append(_shuffle(_quantise(kind, stats[i, s])))
+    # A field's min, mean and max at once: three rows, each shuffled on its own.
+    parts += [_shuffle(_quantise(kind, stats[i])) for i, kind in enumerate(kinds)]
     return _AGG_HEADER.pack(VERSION, nf, slots) + zlib.compress(b"".join(parts), 6)
 
 

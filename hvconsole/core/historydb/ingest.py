@@ -19,6 +19,7 @@ import logging
 import math
 import sqlite3
 import warnings
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +72,22 @@ class _Acc:
         self.ns = [0] * nf
         self.count = 0
 
+    def add_sample(self, values: Sequence[float]) -> None:
+        """One poll's values (NaN: unknown), the bucket's sample count included: the
+        minute accumulators take a sample of every series at every poll, so this is
+        :meth:`add` without the weights and the extremes of an aggregate."""
+        mins, maxs, sums, ns = self.mins, self.maxs, self.sums, self.ns
+        for i, v in enumerate(values):
+            if v != v:  # NaN
+                continue
+            if v < mins[i]:
+                mins[i] = v
+            if v > maxs[i]:
+                maxs[i] = v
+            sums[i] += v
+            ns[i] += 1
+        self.count += 1
+
     def add(self, values: Sequence[float], weight_n: Sequence[int] | None = None,
             mins: Sequence[float] | None = None, maxs: Sequence[float] | None = None) -> None:
         for i, v in enumerate(values):
@@ -110,7 +127,9 @@ class _AggChunk:
 
 
 class _Series:
-    """What the ingest holds in memory for one series."""
+    """What the ingest holds in memory for one series. The raw chunk in progress is kept
+    as the arrays its encoding is made of (offsets, then the values row after row), so
+    that writing it again at every flush costs two copies, not a NumPy round trip."""
 
     __slots__ = ("id", "kind", "nf", "last_t", "raw_start", "raw_offsets", "raw_values",
                  "raw_dirty", "minute", "quarter", "hour_chunk", "day_chunk")
@@ -120,8 +139,8 @@ class _Series:
         self.nf = len(fields_for(kind))
         self.last_t: float | None = None
         self.raw_start: int | None = None
-        self.raw_offsets: list[int] = []
-        self.raw_values: list[Sequence[float]] = []
+        self.raw_offsets = array(codec.U32)
+        self.raw_values = array("f")
         self.raw_dirty = False
         self.minute: _Acc | None = None
         self.quarter: _Acc | None = None
@@ -148,6 +167,7 @@ class Ingest:
         self._series: dict[tuple[str, str], _Series] = {}
         self._meta: dict[int, _SeriesMeta] = {}
         self._pending: dict[tuple[int, int, int], bytes] = {}
+        self._touched: dict[int, tuple[str, str, float]] = {}   # series id → host, name, last_seen
         self._annotations: list[Annotation] = []
         self._vm_state: dict[str, tuple[str, str | None]] = {}
         self._open_findings: set[tuple] = set()
@@ -193,7 +213,8 @@ class Ingest:
             # whole snapshot is dropped, its VM states included.
             self.stats.dropped_out_of_order += 1
             return
-        self.add_sample(host, t, _host_row(snap) if snap.reachable else (None,) * host.nf)
+        at = _At(t)     # every sample of a poll shares its time: where it lands is worked out once
+        self._add(host, at, _floats(_host_row(snap)) if snap.reachable else [NAN] * host.nf)
         if not snap.reachable:
             return
         seen: set[str] = set()
@@ -203,35 +224,36 @@ class Ingest:
                 continue
             seen.add(vm_id)
             s = self._get("vm", vm_id, snap.host, vm.name, t)
-            self.add_sample(s, t, (vm.cpu_pct, vm.memory_assigned_mb, vm.memory_demand_mb))
+            self._add(s, at, _floats((vm.cpu_pct, vm.memory_assigned_mb, vm.memory_demand_mb)))
             self._note_state(snap.host, vm_id, vm.name, vm.state, vm.heartbeat, t)
 
     def add_sample(self, s: _Series, t: float, values: Sequence[float | None]) -> None:
+        self._add(s, _At(t), _floats(values))
+
+    def _add(self, s: _Series, at: _At, vals: list[float]) -> None:
+        """One sample (NaN: unknown) into the raw chunk and the minute in progress."""
+        t = at.t
         if s.last_t is not None and t < s.last_t:
             self.stats.dropped_out_of_order += 1
             return
-        vals = [NAN if v is None else float(v) for v in values]
         s.last_t = t
         if self._now is None or t > self._now:
             self._now = t
         self.stats.samples += 1
-        # raw
-        start = int(t // RAW.chunk_s) * RAW.chunk_s
-        if s.raw_start != start:
+        if s.raw_start != at.raw_start:
             self._flush_raw(s)
-            s.raw_start, s.raw_offsets, s.raw_values = start, [], []
+            s.raw_start, s.raw_offsets, s.raw_values = at.raw_start, array(codec.U32), array("f")
             self._load_raw(s)
-        s.raw_offsets.append(round((t - start) * 1000))
-        s.raw_values.append(vals)
+        s.raw_offsets.append(at.offset_ms)
+        s.raw_values.extend(vals)
         s.raw_dirty = True
-        # the minute
-        bucket = int(t // MINUTE.step_s)
-        if s.minute is not None and s.minute.bucket != bucket:
+        acc = s.minute
+        if acc is not None and acc.bucket != at.minute:
             self._finish_minute(s)
-        if s.minute is None:
-            s.minute = _Acc(bucket, s.nf)
-        s.minute.add(vals)
-        s.minute.count += 1
+            acc = None
+        if acc is None:
+            acc = s.minute = _Acc(at.minute, s.nf)
+        acc.add_sample(vals)
 
     def _finish_minute(self, s: _Series) -> None:
         acc, s.minute = s.minute, None
@@ -291,15 +313,14 @@ class Ingest:
             offsets, values = codec.decode_raw(row[0])
         except Exception:
             return
-        s.raw_offsets = [int(o) for o in offsets]
-        s.raw_values = [list(v) for v in values]
+        s.raw_offsets = array(codec.U32, offsets.tolist())
+        s.raw_values = array("f", values.ravel().tolist())
 
     # -- writing ---------------------------------------------------------------------------
 
     def _flush_raw(self, s: _Series) -> None:
         if s.raw_dirty and s.raw_start is not None:
-            values = np.asarray(s.raw_values, dtype=np.float64).reshape(len(s.raw_values), s.nf)
-            self._pending[(s.id, RAW.id, s.raw_start)] = codec.encode_raw(s.raw_offsets, values)
+            self._pending[(s.id, RAW.id, s.raw_start)] = codec.encode_raw_arrays(s.raw_offsets, s.raw_values, s.nf)
             s.raw_dirty = False
 
     def _queue_agg(self, s: _Series, tier: Tier, chunk: _AggChunk) -> None:
@@ -308,6 +329,7 @@ class Ingest:
         chunk.dirty = False
 
     def _write_pending(self) -> None:
+        self._write_touched()
         for s in self._series.values():
             self._flush_raw(s)
             if s.hour_chunk is not None and s.hour_chunk.dirty:
@@ -349,10 +371,17 @@ class Ingest:
 
     def _touch(self, s: _Series, host: str, name: str, t: float) -> None:
         meta = self._meta[s.id]
-        # Written when what it says changes, and at most once a minute for last_seen.
+        # Written when what it says changes, and at most once a minute for last_seen; with
+        # the batch's other rows (one executemany instead of a statement per series).
         if meta.host != host or meta.name != name or t - meta.written_t >= 60.0:
-            self.conn.execute("UPDATE series SET host=?, name=?, last_seen=? WHERE id=?", (host, name, t, s.id))
+            self._touched[s.id] = (host, name, t)
             meta.host, meta.name, meta.written_t = host, name, t
+
+    def _write_touched(self) -> None:
+        if self._touched:
+            self.conn.executemany("UPDATE series SET host=?, name=?, last_seen=? WHERE id=?",
+                                  [(*row, sid) for sid, row in self._touched.items()])
+            self._touched.clear()
 
     # -- annotations -----------------------------------------------------------------------
 
@@ -404,6 +433,7 @@ class Ingest:
 
     def retain(self, now: float) -> int:
         """Delete what is older than each tier keeps. Returns chunks deleted."""
+        self._write_touched()     # last_seen decides which series are gone
         deleted = 0
         for tier in TIERS:
             # A chunk is deleted once all of it has aged out.
@@ -458,6 +488,22 @@ class Ingest:
         self.stats.chunks_written += len(rows)
         if self._now is None or t_end > self._now:
             self._now = float(t_end)
+
+
+class _At:
+    """Where a sample taken at ``t`` lands: its raw chunk, its offset in it, its minute."""
+
+    __slots__ = ("t", "raw_start", "offset_ms", "minute")
+
+    def __init__(self, t: float):
+        self.t = t
+        self.raw_start = int(t // RAW.chunk_s) * RAW.chunk_s
+        self.offset_ms = round((t - self.raw_start) * 1000)
+        self.minute = int(t // MINUTE.step_s)
+
+
+def _floats(values: Iterable[float | None]) -> list[float]:
+    return [NAN if v is None else float(v) for v in values]
 
 
 @dataclass
