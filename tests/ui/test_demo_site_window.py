@@ -236,7 +236,7 @@ def test_a_freeze_on_a_host_missing_its_fix_offers_the_wizard_and_its_last_seen_
     first_last_seen = findings.line(row).finding.last_seen
     for _ in range(3):
         stepped.step()
-    row = findings.row_of(key)
+    row = next((r for r in range(findings.rowCount()) if findings.line(r).key == key), None)
     assert row is not None and findings.line(row).finding.active
     assert findings.line(row).finding.last_seen > first_last_seen
     from hvconsole.monitoring.formatting import format_clock

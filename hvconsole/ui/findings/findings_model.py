@@ -217,12 +217,6 @@ class FindingsModel(ColumnsTableModel):
         return [line.finding for line in self._lines
                 if line.finding.active and line.finding.severity == "critical" and not line.acknowledged]
 
-    def row_of(self, key: FindingKey) -> int | None:
-        for i, line in enumerate(self._lines):
-            if line.key == key:
-                return i
-        return None
-
 
 def finding_tooltip(line: FindingLine) -> str:
     f = line.finding

@@ -54,10 +54,6 @@ class Notifier(QObject):
             tray.show()
             self._tray = tray
 
-    @property
-    def has_tray(self) -> bool:
-        return self._tray is not None
-
     def critical_findings(self, findings: Sequence[Any]) -> None:
         if not findings:
             return

@@ -10,7 +10,7 @@ says some tile's state, problem rank or name changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Signal
@@ -43,9 +43,6 @@ class TileFilter:
             return False
         needle = self.text.strip().casefold()
         return not needle or needle in row.name_folded
-
-    def with_text(self, text: str) -> "TileFilter":
-        return replace(self, text=text)
 
 
 class TileFilterProxy(QSortFilterProxyModel):

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hvconsole.monitoring.rows import TileRow
 from hvconsole.monitoring.vmstate import STATE_GROUPS
 
 from .tile_delegate import TILE_SIZE, VIEW_BACKGROUND, TileDelegate
@@ -85,9 +84,6 @@ class TileView(QListView):
         row = index.data(TileRole)
         if row is not None:
             self.tile_activated.emit(row)
-
-    def selected_tiles(self) -> list[TileRow]:
-        return [i.data(TileRole) for i in self.selectionModel().selectedIndexes()]
 
     def minimumSizeHint(self) -> QSize:
         return QSize(TILE_SIZE.width() + 24, TILE_SIZE.height() + 8)
