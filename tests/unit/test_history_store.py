@@ -227,6 +227,26 @@ def test_codec_quantises_and_keeps_unknowns() -> None:
         codec.decode_agg(kinds[:2], codec.encode_agg(kinds, counts, stats))
 
 
+def test_live_raw_chunks_encode_to_the_bytes_of_the_numpy_path() -> None:
+    from array import array
+    rng = np.random.default_rng(5)
+    values = rng.uniform(-1e3, 1e9, (60, 11))
+    values[3, 2], values[7, 0], values[9, 4] = np.nan, np.inf, -np.inf
+    offsets = sorted(int(o) for o in rng.integers(0, 300_000, 60))
+    live = codec.encode_raw_arrays(array(codec.U32, offsets), array("f", values.ravel().tolist()), 11)
+    assert live == codec.encode_raw(offsets, values)
+    back_offsets, back = codec.decode_raw(live)
+    assert list(back_offsets) == offsets and np.isnan(back[3, 2]) and back[7, 0] == np.inf
+
+
+def test_infinite_statistics_are_clamped_like_out_of_range_ones() -> None:
+    kinds = (codec.PCT, codec.MB)
+    stats = np.array([[[np.inf], [-np.inf], [np.nan]], [[np.inf], [-np.inf], [5e12]]])
+    _, back = codec.decode_agg(kinds, codec.encode_agg(kinds, np.array([1]), stats))
+    assert list(back[0, :2, 0]) == [655.34, 0.0] and np.isnan(back[0, 2, 0])
+    assert list(back[1, :, 0]) == [0xFFFFFFFE, 0.0, 0xFFFFFFFE]
+
+
 def test_a_file_that_is_not_history_is_one_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "history.sqlite"
     bad.write_bytes(b"this is not a database" * 100)
