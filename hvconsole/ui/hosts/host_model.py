@@ -129,7 +129,7 @@ class HostListModel(ColumnsTableModel):
 
     Each row's cells (text, colours, font, icon per column) are worked out once when the
     row changes, not on every ``data()`` call: a repaint asks for ~8 roles of every
-    visible cell."""
+    visible cell. Tooltips are made only when one is asked for."""
 
     columns = COLUMNS
 
@@ -156,8 +156,18 @@ class HostListModel(ColumnsTableModel):
         if role == HostRowRole:
             return self._rows[index.row()]
         if role == _TOOLTIP:
-            return host_tooltip(self._rows[index.row()])
+            return self._tooltip(self._rows[index.row()], index.column())
         return None
+
+    def _tooltip(self, row: HostRow, col: int) -> str:
+        # Made when asked (a hover), not with every poll: wrapping the tooltips of every
+        # changed host was most of the host list's share of a tick.
+        if col == COL_COMPLIANCE:
+            return compliance_tooltip(row)
+        if col == COL_POLL:
+            return poll_tooltip(row)
+        health = self._health.get(row.name) if col == COL_HEALTH else None
+        return host_tooltip(row) if health is None else health.tooltip
 
     def _make_cells(self, row: HostRow) -> list[dict[int, Any]]:
         patching = row.patching is not None
@@ -189,12 +199,7 @@ class HostListModel(ColumnsTableModel):
                 cell[_DECORATION] = theme.icon(host_icon_name(row))
             if col == COL_STATUS and row.cert_check_off:
                 cell[_DECORATION] = theme.icon("cert-off")
-            if col == COL_COMPLIANCE:
-                cell[_TOOLTIP] = compliance_tooltip(row)
-            if col == COL_POLL:
-                cell[_TOOLTIP] = poll_tooltip(row)
             if col == COL_HEALTH and health is not None:
-                cell[_TOOLTIP] = health.tooltip
                 if health.worst in _HEALTH_INK:
                     cell[_FOREGROUND] = _HEALTH_INK[health.worst]
                     cell[_DECORATION] = theme.icon(health.worst)
@@ -246,14 +251,15 @@ class HostListModel(ColumnsTableModel):
                 self._pos[row.name] = len(self._rows) - 1
                 self.endInsertRows()
                 continue
-            if self._rows[i] == row:
+            if self._rows[i] is row or self._rows[i] == row:
                 continue
             old_cells = self._cells[i]
             self._rows[i] = row
             self._cells[i] = new_cells = self._make_cells(row)
+            # Only cells that look different are announced: a row whose other facts
+            # changed (its tooltips, HostRowRole) is read from the model when asked, and
+            # repainting its unchanged cells every poll was most of the list's repaint.
             changed += [(i, c) for c in range(len(COLUMNS)) if new_cells[c] != old_cells[c]]
-            if not any(r == i for r, _ in changed[-len(COLUMNS):]):
-                changed.append((i, COL_HOST))  # same look, other facts (tooltip, HostRowRole)
         if len(changed) <= MAX_CELL_SIGNALS:
             for r, c in changed:
                 index = self.index(r, c)
