@@ -68,6 +68,17 @@ def test_a_hung_worker_ignores_turn_off_and_ends_only_when_it_is_the_one_read(si
     assert [a for _, a, _ in site.host("HV01").recovery_actions] == ["turn_off", "end_worker"]
 
 
+def test_the_plain_actions_check_the_state_first_and_say_when_the_vm_refuses(site):
+    stopping = call(site, "HV01", "recover_vm", {"vm_id": vm_id(2), "action": "reset"})
+    assert stopping["skipped_reason"] == "VM is Stopping" and not stopping["done"] and stopping["error"] is None
+    site.vm("APP-OK").worker_hung = True       # Running, but its worker takes no interrupt
+    refused = call(site, "HV01", "recover_vm", {"vm_id": vm_id(3), "action": "nmi"})
+    assert not refused["done"] and refused["error"] == "The virtual machine's worker did not accept the interrupt."
+    reset = call(site, "HV01", "recover_vm", {"vm_id": vm_id(1), "action": "reset"})
+    assert reset["done"] and reset["elapsed_ms"] == 1600 and reset["skipped_reason"] is None
+    assert [a for _, a, _ in site.host("HV01").recovery_actions] == ["reset"]
+
+
 def test_vmms_restart_brings_the_queries_back_and_is_not_repeated(site):
     before = call(site, "HV02", "recover_inspect", {"vm_id": vm_id(5), "vm_query_timeout_ms": 2000})
     assert not before["vm_query"]["ok"] and before["vm"] is None

@@ -17,7 +17,7 @@ worker is ended, a wedged VMMS that answers again after a restart
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
 from ..model.host import SimHost
@@ -139,6 +139,15 @@ def handle_inspect(host: SimHost, raw: Mapping[str, Any], now: datetime) -> Scri
 
 # -- recover_vm ------------------------------------------------------------------------
 
+# The actions with no special case: the states the VM must be in, the call, the seconds it
+# takes when the VM accepts it (None: Wait-Job until the transition ends or the budget is
+# spent) and the error when it does not (None: nothing to say).
+_PLAIN_ACTIONS: dict[str, tuple[tuple[str, ...], Callable[[SimVM], bool], float | None, str | None]] = {
+    "reset": (RUNNING, SimVM.reset, 1.0, None),
+    "start": (RESTING, SimVM.start, None, None),
+    "nmi": (RUNNING, SimVM.inject_nmi, 0.5, "The virtual machine's worker did not accept the interrupt."),
+}
+
 def handle_vm(host: SimHost, raw: Mapping[str, Any], now: datetime) -> ScriptAnswer:
     vm_id = guid(raw.get("vm_id"))
     action = ps_string(raw.get("action"))
@@ -187,28 +196,19 @@ def handle_vm(host: SimHost, raw: Mapping[str, Any], now: datetime) -> ScriptAns
             _record(host, t, action, vm_id)
             seconds += 1.0
             row["done"] = True
-    elif action == "reset":
-        if before not in RUNNING:
+    else:
+        needed, call, cost, refused = _PLAIN_ACTIONS[action]
+        if before not in needed:
             row["skipped_reason"] = f"VM is {before}"
-        elif vm.reset():
+        elif call(vm):
             _record(host, t, action, vm_id)
-            seconds += 1.0
-            row["done"] = True
-    elif action == "start":
-        if before not in RESTING:
-            row["skipped_reason"] = f"VM is {before}"
-        elif vm.start():
-            _record(host, t, action, vm_id)
-            seconds += _wait(vm, t, wait_s, row)
-    else:  # nmi
-        if before not in RUNNING:
-            row["skipped_reason"] = f"VM is {before}"
-        elif vm.inject_nmi():
-            _record(host, t, action, vm_id)
-            seconds += 0.5
-            row["done"] = True
-        else:
-            row["error"] = "The virtual machine's worker did not accept the interrupt."
+            if cost is None:
+                seconds += _wait(vm, t, wait_s, row)
+            else:
+                seconds += cost
+                row["done"] = True
+        elif refused is not None:
+            row["error"] = refused
     row["elapsed_ms"] = int(seconds * 1000)
     answer = finish(host, row, seconds)
     # The state after is read when the script ends (the manual clock has moved there).
