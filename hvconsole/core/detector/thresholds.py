@@ -9,11 +9,11 @@ validates the names, the types and the ranges, and says exactly what is wrong.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ..threshold_overrides import threshold_overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +110,7 @@ class Thresholds:
     @classmethod
     def from_mapping(cls, overrides: Mapping[str, Any]) -> Thresholds:
         """Defaults with ``overrides`` applied; raises ValueError naming the bad key."""
-        if not isinstance(overrides, Mapping):
-            raise ValueError("thresholds must be a JSON object of name: number")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, raw in overrides.items():
-            if key not in fields:
-                close = difflib.get_close_matches(str(key), fields, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"unknown threshold {str(key)[:60]!r}{hint}")
-            values[key] = _coerce(key, raw, fields[key].type)
-        result = dataclasses.replace(cls(), **values)
+        result = cls(**threshold_overrides(cls, overrides))
         result.validate()
         return result
 
@@ -152,18 +142,6 @@ class Thresholds:
         if self.host_wide_min_vms < 2:
             raise ValueError("host_wide_min_vms must be at least 2: one VM is not a host problem")
 
-
-def _coerce(name: str, raw: object, type_name: Any) -> int | float:
-    # Fields are annotated as strings ("int"/"float") because of the __future__ import.
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise ValueError(f"{name} must be a number, got {type(raw).__name__}")
-    if isinstance(raw, float) and not math.isfinite(raw):
-        raise ValueError(f"{name} must be a finite number")
-    if type_name == "int":
-        if isinstance(raw, float) and not raw.is_integer():
-            raise ValueError(f"{name} must be a whole number, got {raw}")
-        return int(raw)
-    return float(raw)
 
 
 DEFAULT_THRESHOLDS = Thresholds()

@@ -9,15 +9,11 @@ checks names, types and ranges and says exactly what is wrong.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from ..threshold_overrides import ThresholdError, threshold_overrides
 
-class ThresholdError(ValueError):
-    """A thresholds file that cannot be used, with one sentence saying why."""
+__all__ = ["HealthThresholds", "ThresholdError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,25 +56,8 @@ class HealthThresholds:
 
     @classmethod
     def from_mapping(cls, raw: object) -> HealthThresholds:
-        if not isinstance(raw, Mapping):
-            raise ThresholdError("the thresholds must be a JSON object of name: number")
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ThresholdError(f"unknown threshold {key!r}{hint}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ThresholdError(f"threshold {key!r} must be a number, not {value!r}")
-            if value < 0:
-                raise ThresholdError(f"threshold {key!r} must not be negative, not {value}")
-            if names[key].type in ("int", int):
-                if value != int(value):
-                    raise ThresholdError(f"threshold {key!r} must be a whole number, not {value}")
-                value = int(value)
-            values[key] = value
-        return cls(**values)
+        """Defaults with ``raw`` (a JSON object) applied; raises ThresholdError naming the bad key."""
+        return cls(**threshold_overrides(cls, raw))
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
