@@ -257,12 +257,10 @@ class Ingest:
 
     def _finish_minute(self, s: _Series) -> None:
         acc, s.minute = s.minute, None
-        if acc is None or acc.count == 0:
+        stored = self._store(s, MINUTE, acc)
+        if acc is None or stored is None:
             return
-        mins, means, maxs, ns = acc.result()
-        t0 = acc.bucket * MINUTE.step_s
-        chunk = self._chunk(s, MINUTE, t0)
-        _store_bucket(chunk, (t0 - chunk.start) // MINUTE.step_s, acc.count, mins, means, maxs)
+        t0, (mins, means, maxs, ns) = stored
         q = int(t0 // QUARTER.step_s)
         if s.quarter is not None and s.quarter.bucket != q:
             self._finish_quarter(s)
@@ -273,12 +271,20 @@ class Ingest:
 
     def _finish_quarter(self, s: _Series) -> None:
         acc, s.quarter = s.quarter, None
+        self._store(s, QUARTER, acc)
+
+    def _store(self, s: _Series, tier: Tier, acc: _Acc | None
+               ) -> tuple[int, tuple[list[float], list[float], list[float], list[int]]] | None:
+        """Write a finished bucket into its chunk. Returns its start and its min, mean, max
+        (merged with what a restart left in the bucket) and counts; None when it has no sample."""
         if acc is None or acc.count == 0:
-            return
-        mins, means, maxs, _ns = acc.result()
-        t0 = acc.bucket * QUARTER.step_s
-        chunk = self._chunk(s, QUARTER, t0)
-        _store_bucket(chunk, (t0 - chunk.start) // QUARTER.step_s, acc.count, mins, means, maxs)
+            return None
+        stats = acc.result()
+        mins, means, maxs, _ns = stats
+        t0 = acc.bucket * tier.step_s
+        chunk = self._chunk(s, tier, t0)
+        _store_bucket(chunk, (t0 - chunk.start) // tier.step_s, acc.count, mins, means, maxs)
+        return t0, stats
 
     def _chunk(self, s: _Series, tier: Tier, t0: int) -> _AggChunk:
         start = t0 // tier.chunk_s * tier.chunk_s
