@@ -85,6 +85,11 @@ def make_time_plot(layout: pg.GraphicsLayout, foreground: QColor, *, units: str,
     plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
     plot.setLabel("left", label, units=units)
     plot.getAxis("left").enableAutoSIPrefix(si_prefix)
+    # Times take no SI prefix (the time axes carry no label), and with the automatic
+    # prefix on, every move of the x range re-set the label of the bottom axis and of
+    # the hidden top one as HTML and re-laid them.
+    for name in ("bottom", "top"):
+        plot.getAxis(name).enableAutoSIPrefix(False)
     # The title is the legend; let it span the axes' columns too (it sits over the view
     # box column only by default), so that three "name value" pairs fit in ~420 px.
     plot.layout.removeItem(plot.titleLabel)
