@@ -93,14 +93,16 @@ class GuiSession(QObject):
                 "The host list is reloaded when the patch run executing here has ended", 60_000)
             return
         self.window.show_starting(READING_TEXT)
-        passwords = self.book.passwords if self.book is not None else None
+        passwords, closing = (self.book.passwords if self.book is not None else None), self._closing
         # A fresh read of the inventory (the CLI may have changed it), but the same password
         # store: passwords typed "for this session only" must survive the reload.
-        self._starter.submit(lambda: _read_configured(passwords),
+        self._starter.submit(lambda: _with_history(_read_configured(passwords), closing),
                              self._configured_loaded, self._configured_failed)
 
-    def _configured_loaded(self, site: Any) -> None:
+    def _configured_loaded(self, opened: tuple[Any, Any]) -> None:
+        site, history = opened
         if self._closing.is_set() or (self.site is not None and self.site.kind == "demo"):
+            _close_writer(history)
             site.close()
             return
         self.book = site.book
@@ -111,7 +113,7 @@ class GuiSession(QObject):
             self.window.show_welcome()
             self.window.set_host_actions(True, can_edit=not inventory_empty)
         else:
-            self._monitor_site(site, CONFIGURED_POLL_INTERVAL_S, CONFIGURED_POLL_TIMEOUT_S)
+            self._monitor_site(site, CONFIGURED_POLL_INTERVAL_S, CONFIGURED_POLL_TIMEOUT_S, history)
             self.window.set_host_actions(True, can_edit=True)
         notes = [*site.problems, *site.warnings]
         if notes:
@@ -158,11 +160,14 @@ class GuiSession(QObject):
         self.window.welcome.set_busy("Starting the demo site…")
         self.window.show_starting(STARTING_TEXT)
         closing, speed = self._closing, self.demo_speed
-        self._starter.submit(lambda: _open_demo(closing, speed), self._site_started, self._site_failed)
+        self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
+                             self._site_started, self._site_failed)
 
-    def _site_started(self, site: Any) -> None:
+    def _site_started(self, opened: tuple[Any, Any]) -> None:
         self._starting = False
+        site, history = opened
         if site is None or site.closed or self._closing.is_set():
+            _close_writer(history)
             if site is not None:
                 site.close(SITE_STOP_WAIT_S)
             return
@@ -170,7 +175,7 @@ class GuiSession(QObject):
         self.window.detach()                 # the configured hosts, if they were shown
         self.window.set_host_actions(False)  # the demo's hosts are not the inventory's
         interval = max(DEMO_MIN_POLL_INTERVAL_S, DEMO_POLL_INTERVAL_S / max(site.speed, 1.0))
-        self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S)
+        self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S, history)
 
     def _site_failed(self, exc: BaseException) -> None:
         self._starting = False
@@ -179,8 +184,9 @@ class GuiSession(QObject):
 
     # -- either ---------------------------------------------------------------------------
 
-    def _monitor_site(self, site: Any, interval_s: float, timeout_s: float) -> None:
-        """Poll ``site``'s hosts in the window and give it a patch session."""
+    def _monitor_site(self, site: Any, interval_s: float, timeout_s: float, history: Any) -> None:
+        """Poll ``site``'s hosts in the window and give it a patch session; ``history`` is
+        its history file's writer, opened with the site off the GUI thread (or None)."""
         from .monitoring.host_compliance import CatalogSource
         from .monitoring.workers import site_workers
         from .ui import patch_entry
@@ -188,7 +194,7 @@ class GuiSession(QObject):
         self.site = site
         catalog = CatalogSource()       # one read of the site catalog for polling and health
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
-        self._open_history(site, workers)
+        self._attach_history(history, workers)
         monitor = Monitor(workers, interval_s=interval_s, parent=self)     # + each host's own interval
         page = self.window.attach(monitor, site.label)
         self._offer_interval_changes(site, monitor, page)
@@ -300,22 +306,15 @@ class GuiSession(QObject):
 
     # -- the history file ------------------------------------------------------------------
 
-    def _open_history(self, site: Any, workers: list) -> None:
-        """Every poll of ``site`` also goes into its history file (the demo's own under
-        ``demo/``), written in batches by the writer's thread; the graphs read 1 day /
-        7 days / 90 days from it. A file that cannot be opened costs only those ranges."""
-        from . import paths
-        from .core.historydb import HistoryDbError, HistoryWriter, history_file
+    def _attach_history(self, writer: Any, workers: list) -> None:
+        """Every poll of the site also goes into its history file, written in batches by
+        the writer's thread; the graphs read 1 day / 7 days / 90 days from it."""
         from .ui.hosts import stored_history
         self._close_history()
-        path = history_file(paths.demo_data_dir() if site.simulated else paths.data_dir())
-        try:
-            writer = HistoryWriter(path)
-        except (HistoryDbError, OSError) as exc:
-            log.warning("the history file cannot be used: %s", exc)
+        if writer is None:
             return
         self.history_writer = writer
-        stored_history.set_store(path)
+        stored_history.set_store(writer.path)
         for worker in workers:
             worker.history_writer = writer
 
@@ -359,6 +358,29 @@ def _read_configured(passwords: Any) -> Any:
         return open_configured_site()
     from .remote.configured import open_book
     return open_configured_site(open_book(passwords=passwords))
+
+
+def _with_history(site: Any, closing: threading.Event) -> tuple[Any, Any]:
+    """On a background thread, with the site: its history file (the demo's own under
+    ``demo/``) opened for writing, or None (no hosts to poll, or a file that cannot be used,
+    which costs only the long graph ranges). Opening may wait: up to the file's busy timeout
+    while another process writes it, and on the network when the home is on a share."""
+    if site is None or not site.targets or closing.is_set():
+        return site, None
+    from . import paths
+    from .core.historydb import HistoryDbError, HistoryWriter, history_file
+    path = history_file(paths.demo_data_dir() if site.simulated else paths.data_dir())
+    try:
+        return site, HistoryWriter(path)
+    except (HistoryDbError, OSError) as exc:
+        log.warning("the history file cannot be used: %s", exc)
+        return site, None
+
+
+def _close_writer(writer: Any) -> None:
+    """A history writer opened for a site that is not shown after all."""
+    if writer is not None:
+        writer.close(HISTORY_CLOSE_WAIT_S)
 
 
 def _open_demo(closing: threading.Event, speed: float) -> Any:

@@ -67,10 +67,21 @@ def test_unwritable_screenshot_path_fails_plainly(tmp_path, qapp):
 
 
 @pytest.mark.slow
-def test_open_demo_site_from_the_welcome_page(qtbot):
+def test_open_demo_site_from_the_welcome_page(qtbot, monkeypatch):
+    import threading
+
     from hvconsole.app import GuiSession
+    from hvconsole.core import historydb
     from hvconsole.ui.background import wait_parked
     from hvconsole.ui.main_window import MainWindow
+    on_gui_thread: list[bool] = []
+    real_writer = historydb.HistoryWriter
+
+    def writer(path, **kwargs):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real_writer(path, **kwargs)
+
+    monkeypatch.setattr(historydb, "HistoryWriter", writer)
     window = MainWindow()
     qtbot.addWidget(window)
     session = GuiSession(window)
@@ -88,6 +99,9 @@ def test_open_demo_site_from_the_welcome_page(qtbot):
     # The demo has its own patch journal (Patch ▸ Patch runs… reads it), never the real one.
     assert window.journal_path == site.journal_path and window.journal_path.parent.name == "demo"
     assert window.patch_session is session.patch_session
+    # The history file opened with the site, off the GUI thread: opening waits for a file
+    # another process is writing, and for the network when the home is on a share.
+    assert on_gui_thread == [False] and session.history_writer is not None
     window.close()
     assert session.stop()
     assert session.site is None
