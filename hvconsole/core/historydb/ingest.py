@@ -227,9 +227,6 @@ class Ingest:
             self._add(s, at, _floats((vm.cpu_pct, vm.memory_assigned_mb, vm.memory_demand_mb)))
             self._note_state(snap.host, vm_id, vm.name, vm.state, vm.heartbeat, t)
 
-    def add_sample(self, s: _Series, t: float, values: Sequence[float | None]) -> None:
-        self._add(s, _At(t), _floats(values))
-
     def _add(self, s: _Series, at: _At, vals: list[float]) -> None:
         """One sample (NaN: unknown) into the raw chunk and the minute in progress."""
         t = at.t
