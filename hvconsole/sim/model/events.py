@@ -12,15 +12,11 @@ import bisect
 from dataclasses import dataclass
 from typing import Iterator
 
-WORKER = "Microsoft-Windows-Hyper-V-Worker-Admin"
-VMMS = "Microsoft-Windows-Hyper-V-VMMS-Admin"
-COMPUTE = "Microsoft-Windows-Hyper-V-Compute-Admin"
-HIGH_AVAILABILITY = "Microsoft-Windows-Hyper-V-High-Availability-Admin"
-SYSTEM = "System"
-
 
 @dataclass(frozen=True, slots=True)
 class EventKind:
+    """Where an occurrence is logged and how it reads: channel, provider, ID, level, text."""
+
     log: str
     provider: str
     id: int
@@ -29,6 +25,13 @@ class EventKind:
     # The field that is the event's first insertion string (%1), when the sim knows it.
     first_field: str | None = None
 
+
+# The channels (Get-WinEvent -LogName) the catalog writes to.
+WORKER = "Microsoft-Windows-Hyper-V-Worker-Admin"
+VMMS = "Microsoft-Windows-Hyper-V-VMMS-Admin"
+COMPUTE = "Microsoft-Windows-Hyper-V-Compute-Admin"
+HIGH_AVAILABILITY = "Microsoft-Windows-Hyper-V-High-Availability-Admin"
+SYSTEM = "System"
 
 _W, _V, _C, _H = ("Microsoft-Windows-Hyper-V-Worker", "Microsoft-Windows-Hyper-V-VMMS",
                   "Microsoft-Windows-Hyper-V-Compute", "Microsoft-Windows-Hyper-V-High-Availability")

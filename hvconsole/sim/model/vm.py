@@ -12,7 +12,7 @@ stopped updating (uptime stalls), a critical worker, stuck transitions, a triple
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, InitVar, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from .load import IDLE, LoadProfile, jitter, mix64, unit
@@ -47,36 +47,43 @@ class SimDisk:
     file_size_mb: float = 40960.0
 
 
+# Identity, not field values, tells two VMs apart (eq=False keeps them hashable): two
+# VMs made alike are still two VMs.
+@dataclass(eq=False, repr=False)
 class SimVM:
-    def __init__(self, name: str, vm_id: str, *, vcpus: int = 2, memory_mb: int = 4096,
-                 dynamic_memory: bool = False, memory_max_mb: int | None = None,
-                 generation: int = 2, guest: str = "windows", load: LoadProfile = IDLE,
-                 automatic_start_action: str = "StartIfRunning", automatic_stop_action: str = "Save",
-                 backup_hour: float | None = None, is_clustered: bool = False,
-                 state: str = "Running", uptime_s: float = 86400.0, confidential: bool = False):
+    """One VM: its make-up (the fields, as New-VM and Set-VM give it) and, from
+    ``__post_init__`` on, its state over time."""
+
+    name: str
+    id: str                      # the VM's GUID (stored lower-case)
+    _: KW_ONLY
+    vcpus: int = 2
+    memory_mb: int = 4096
+    dynamic_memory: bool = False
+    memory_max_mb: int | None = None        # None: twice memory_mb (set at creation)
+    generation: int = 2
+    guest: str = "windows"
+    load: LoadProfile = IDLE
+    automatic_start_action: str = "StartIfRunning"
+    automatic_stop_action: str = "Save"
+    backup_hour: float | None = None
+    is_clustered: bool = False
+    state: str = "Running"
+    uptime_s: InitVar[float] = 86400.0
+    # A confidential (guest-state isolated) VM: what collect.ps1 reads from
+    # Msvm_VirtualSystemSettingData.GuestStateIsolationEnabled (KB5061906's scope).
+    confidential: bool = False
+
+    def __post_init__(self, uptime_s: float) -> None:
+        guest, state = self.guest, self.state
         if guest not in GUESTS:
             raise ValueError(f"guest must be one of {GUESTS}")
         if state not in ("Running", "Off", "Saved"):
             raise ValueError("a VM starts out Running, Off or Saved")
-        self.name = name
-        self.id = vm_id.lower()
-        self.vcpus = vcpus
-        self.memory_mb = memory_mb
-        self.dynamic_memory = dynamic_memory
-        self.memory_max_mb = memory_max_mb or memory_mb * 2
-        self.generation = generation
-        self.guest = guest
-        self.load = load
-        self.automatic_start_action = automatic_start_action
-        self.automatic_stop_action = automatic_stop_action
-        self.backup_hour = backup_hour
-        self.is_clustered = is_clustered
-        # A confidential (guest-state isolated) VM: what collect.ps1 reads from
-        # Msvm_VirtualSystemSettingData.GuestStateIsolationEnabled (KB5061906's scope).
-        self.confidential = confidential
+        self.id = self.id.lower()
+        self.memory_max_mb = self.memory_max_mb or self.memory_mb * 2
         self.seed = mix64(int(self.id.replace("-", "")[:16], 16))
         self.host: SimHost | None = None
-        self.state = state
         self.health = "Ok"
         self._epoch = 0
         self._boot_t: float | None = -uptime_s if state == "Running" else None

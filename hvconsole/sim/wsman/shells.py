@@ -77,17 +77,18 @@ class ShellInfo:
     operations: int
 
 
+@dataclass(eq=False)
 class Shell:
-    def __init__(self, shell_id: str, owner: str, client_ip: str, options: ShellOptions,
-                 idle_timeout_s: float, now: float) -> None:
-        self.shell_id = shell_id
-        self.owner = owner
-        self.client_ip = client_ip
-        self.options = options
-        self.idle_timeout_s = idle_timeout_s
-        self.last_used = now
-        self.commands: dict[str, Command] = {}
-        self.operations = 1          # the shell itself is one operation
+    """One open shell: who opened it and from where, its options, its commands."""
+
+    shell_id: str
+    owner: str
+    client_ip: str
+    options: ShellOptions
+    idle_timeout_s: float
+    last_used: float                 # the table's clock; created counts as used
+    commands: dict[str, Command] = field(default_factory=dict)
+    operations: int = 1              # the shell itself is one operation
 
     def info(self) -> ShellInfo:
         o = self.options

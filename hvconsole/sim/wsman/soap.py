@@ -72,6 +72,8 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class WsmanRequest:
+    """One request as read from its envelope: the header's addressing and options, the body."""
+
     action: str
     message_id: str
     resource_uri: str
