@@ -99,7 +99,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
 def _plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     from hvconsole.core.patch.plan import VM_ACTIONS
     p.add_argument("--kb", required=required, help="the update (as in `hvconsole patch catalog`)")
-    p.add_argument("--pilot", required=required, metavar="HOSTS", help="the pilot wave: host[,host]")
+    p.add_argument("--pilot", required=required, metavar="HOSTS", help="the test ring (pilot hosts, patched and soaked first): host[,host]")
     p.add_argument("--wave", action="append", default=[], metavar="NAME=HOSTS",
                    help="a production wave after the pilot (repeatable, in order)")
     p.add_argument("--parallel", type=int, default=1, metavar="N", help="hosts at a time per wave (default 1)")

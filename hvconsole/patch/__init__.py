@@ -13,7 +13,7 @@ decisions, report); this package does the I/O, always through ``hvconsole.remote
 - ``waiting``    bounded waits: a reboot (gone, then back with a new boot), settling VMs;
 - ``host_steps`` one function per step; ``preflight`` (pure judgement), ``staging``,
                  ``vm_steps`` and ``install_steps`` hold the larger ones;
-- ``soak``       the health gate after the pilot wave;
+- ``soak``       the health gate after the test ring;
 - ``runner``     waves, hosts in parallel, the failure and cancel paths;
 - ``planning``   the planning service the CLI and the wizard share: draft -> plan, survey,
                  package and pre-flight checks, the review the admin confirms;

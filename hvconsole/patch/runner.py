@@ -6,7 +6,7 @@ the host what is true before acting, so a run killed at any point continues from
 Per host: the next step without an ok/skipped outcome is run, until none is left. A failed
 step sends the host down the failure path (restore its VMs, end its maintenance window)
 and, with ``plan.stop_on_failure``, no further host of the wave is started (hosts already
-under way finish: a host left half-drained is worse). The pilot wave must succeed and pass
+under way finish: a host left half-drained is worse). The test ring (the pilot wave) must succeed and pass
 its soak before the next wave starts; with ``plan.confirm_promotion`` the run then waits in
 ``awaiting-promotion`` for the admin's ``promote`` or ``halt`` (``control``). Pause and
 cancel are read from the journal between steps; cancel puts drained hosts back and ends
@@ -119,7 +119,7 @@ class PatchRunner:
                 return RunResult(RunState.CANCELLED, self._cancel_reason("cancelled"), self._host_states())
             failed = [h for h, o in outcomes.items() if o == FAILED]
             if failed and (plan.stop_on_failure or index == 0):
-                which = "pilot wave" if index == 0 else f"wave {wave.name}"
+                which = "test ring" if index == 0 else f"wave {wave.name}"
                 return RunResult(RunState.FAILED, f"{which} failed on {', '.join(failed)}: the rollout stops there",
                                  self._host_states())
             if index == 0 and len(plan.waves) > 1:

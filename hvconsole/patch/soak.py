@@ -1,4 +1,4 @@
-"""The soak after the pilot wave: watch the patched pilot hosts for ``gate.soak_minutes``
+"""The soak after the test ring: watch the patched pilot hosts for ``gate.soak_minutes``
 (host time) with the freeze detector, then decide whether production may start.
 
 The gate (``plan.gate``) passes for a host when, over the whole soak, the detector raised

@@ -27,7 +27,7 @@ def run_scenario(name, tmp_path, **plan_kw):
         truth = {h: ground_truth(site, h) for h in ("HV01", "HV02")}
     finally:
         site_cm.__exit__(None, None, None)
-    assert result.state == "failed" and "pilot wave failed on HV01" in result.reason, result.reason
+    assert result.state == "failed" and "test ring failed on HV01" in result.reason, result.reason
     assert journal.steps(run_id, "HV02") == [] and truth["HV02"] == UNTOUCHED
     report = build_report(journal, run_id)
     assert [h["status"] for h in report["hosts"]] == ["failed", "not started"]

@@ -86,7 +86,7 @@ class PatchPlan:
 
     def __post_init__(self) -> None:
         if not self.waves:
-            raise PlanError("a plan needs at least a pilot wave")
+            raise PlanError("a plan needs at least a test ring (the pilot hosts patched first)")
         seen: set[str] = set()
         for wave in self.waves:
             for h in wave.hosts:

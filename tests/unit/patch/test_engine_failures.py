@@ -28,7 +28,7 @@ def test_install_failure_restores_the_host_and_stops_the_rollout(tmp_path):
     before = states(hv01)
     journal, run_id = new_run(tmp_path, plan_for(("HV01",), ("HV02",)))
     result = run(journal, run_id, hosts)
-    assert result.state == "failed" and "pilot wave failed on HV01" in result.reason
+    assert result.state == "failed" and "test ring failed on HV01" in result.reason
     s = steps(journal, run_id, "HV01")
     assert s["install"] == "failed" and "reboot" not in s and s["restore"] == "ok"
     assert_put_back(journal, run_id, hv01, before)

@@ -55,7 +55,7 @@ def test_every_wave_done_makes_the_run_done(tmp_path):
 def test_a_pilot_failure_stops_the_rollout_whatever_the_plan_says(tmp_path, stop_on_failure):
     r = runner(tmp_path, {"HV01": FAILED}, stop_on_failure=stop_on_failure)
     result = r.execute()
-    assert (result.state, result.reason) == (RunState.FAILED, "pilot wave failed on HV01: the rollout stops there")
+    assert (result.state, result.reason) == (RunState.FAILED, "test ring failed on HV01: the rollout stops there")
     assert r.waves_run == ["pilot"]
 
 
@@ -152,8 +152,8 @@ def test_a_halt_after_the_pilot_ends_the_run_cancelled_with_its_reason(tmp_path)
 
 def test_a_finished_run_is_not_run_again(tmp_path):
     r = runner(tmp_path)
-    r.run.journal.set_run_state(r.run.run_id, RunState.FAILED, "pilot wave failed on HV01")
+    r.run.journal.set_run_state(r.run.run_id, RunState.FAILED, "test ring failed on HV01")
     result = r.execute()
     assert (result.state, result.reason) == (RunState.FAILED,
-                                             f"run {r.run.run_id} is already failed: pilot wave failed on HV01")
+                                             f"run {r.run.run_id} is already failed: test ring failed on HV01")
     assert r.waves_run == []
