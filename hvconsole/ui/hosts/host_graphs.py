@@ -545,6 +545,14 @@ class HostGraphs(QWidget):
         self.cpu_plot.setXRange(left, right, padding=0)
         self._update_titles(h)
         self._update_bands(h, right)
+        self._settle_views()
+
+    def _settle_views(self) -> None:
+        """Apply the new ranges to the views' transforms now. pyqtgraph defers that to
+        the start of the next paint, where changing a transform marks the scene dirty
+        again: every refresh was painted twice."""
+        for view in (*(plot.vb for plot in self.plots), self.latency_view):
+            view.prepareForPaint()
 
     # -- stored history ------------------------------------------------------------------
 
