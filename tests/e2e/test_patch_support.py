@@ -180,17 +180,18 @@ def start_runner(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.Pope
 
 
 def wait_for_intent(journal: Path, host: str, step: str, proc: subprocess.Popen, log: Path,
-                    run_id: int = 1) -> None:
+                    run_id: int = 1, more_than: int = 0) -> None:
     """Poll the journal (read-only, another process writes it) until ``step``'s intent on
-    ``host`` in ``run_id`` is there."""
+    ``host`` in ``run_id`` is there (a new one: more than ``more_than`` rows of that step)."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"the runner ended before {step}:\n{log.read_text()}"
         if journal.exists():
             try:
                 with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as db:
-                    if db.execute("SELECT 1 FROM steps WHERE run_id=? AND host=? AND step=?",
-                                  (run_id, host, step)).fetchone():
+                    rows, = db.execute("SELECT COUNT(*) FROM steps WHERE run_id=? AND host=? AND step=?",
+                                       (run_id, host, step)).fetchone()
+                    if rows > more_than:
                         return
             except sqlite3.OperationalError:
                 pass      # the runner is creating the schema
