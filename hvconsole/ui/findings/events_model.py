@@ -21,7 +21,7 @@ from hvconsole.monitoring.formatting import format_clock, one_line, plain_toolti
 
 from .. import theme
 from ..qtcompat import refilter
-from ..table_base import ColumnsTableModel
+from ..table_base import LinesTableModel
 
 COLUMNS = ("Time", "Level", "Host", "VM", "Log", "ID", "Message")
 COL_TIME, COL_LEVEL, COL_HOST, COL_VM, COL_LOG, COL_ID, COL_MESSAGE = range(len(COLUMNS))
@@ -55,7 +55,7 @@ def short_log(log: str) -> str:
     return log
 
 
-class EventsModel(ColumnsTableModel):
+class EventsModel(LinesTableModel[EventLine]):
     """Newest first, at most ``limit`` lines."""
 
     columns = COLUMNS
@@ -63,19 +63,11 @@ class EventsModel(ColumnsTableModel):
     def __init__(self, limit: int = 5000, parent: Any = None):
         super().__init__(parent)
         self._limit = limit
-        self._lines: list[EventLine] = []
         self._seen: set[tuple] = set()
         self._seen_order: deque[tuple] = deque()
 
-    def _row_count(self) -> int:
-        return len(self._lines)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
-        if not index.isValid():
-            return None
-        line = self._lines[index.row()]
+    def _line_data(self, line: EventLine, col: int, role: int) -> Any:
         e = line.event
-        col = index.column()
         if role == _DISPLAY:
             if col == COL_TIME:
                 return format_clock(e.time)
@@ -136,9 +128,6 @@ class EventsModel(ColumnsTableModel):
         self._seen_order.append(key)
         if len(self._seen_order) > 4 * self._limit:
             self._seen.discard(self._seen_order.popleft())
-
-    def line(self, row: int) -> EventLine:
-        return self._lines[row]
 
     def hosts(self) -> list[str]:
         return sorted({line.host for line in self._lines})

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
 from hvconsole.monitoring.finding_words import evidence_words, kind_words
@@ -21,7 +21,7 @@ from hvconsole.monitoring.formatting import format_clock, one_line, plain_toolti
 from hvconsole.monitoring.vmstate import SEVERITY_RANK, SEVERITY_TINT
 
 from .. import theme
-from ..table_base import ColumnsTableModel
+from ..table_base import LinesTableModel
 
 FindingKey = tuple[str, "str | None", str, Any]
 FindingRole = int(Qt.ItemDataRole.UserRole) + 1
@@ -60,7 +60,7 @@ class FindingLine:
                 f.host, f.vm_name or "", f.kind)
 
 
-class FindingsModel(ColumnsTableModel):
+class FindingsModel(LinesTableModel[FindingLine]):
     """See the module docstring."""
 
     columns = COLUMNS
@@ -71,22 +71,14 @@ class FindingsModel(ColumnsTableModel):
 
     def __init__(self, keep_ended: int = 200, parent: Any = None):
         super().__init__(parent)
-        self._lines: list[FindingLine] = []
         self._keep_ended = keep_ended
         self._bold = QFont()
         self._bold.setBold(True)
 
     # -- Qt interface --------------------------------------------------------------------
 
-    def _row_count(self) -> int:
-        return len(self._lines)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
-        if not index.isValid():
-            return None
-        line = self._lines[index.row()]
+    def _line_data(self, line: FindingLine, col: int, role: int) -> Any:
         f = line.finding
-        col = index.column()
         if role == _DISPLAY:
             return self._text(line, col)
         if role == FindingRole:
@@ -203,9 +195,6 @@ class FindingsModel(ColumnsTableModel):
         self.counts_changed.emit()
 
     # -- reading -------------------------------------------------------------------------
-
-    def line(self, row: int) -> FindingLine:
-        return self._lines[row]
 
     def lines(self) -> list[FindingLine]:
         return list(self._lines)
