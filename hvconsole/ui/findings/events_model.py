@@ -21,7 +21,7 @@ from hvconsole.monitoring.formatting import format_clock, one_line, plain_toolti
 
 from .. import theme
 from ..qtcompat import refilter
-from ..table_base import LinesTableModel
+from ..table_base import DECORATION, DISPLAY, FOREGROUND, TOOLTIP, LinesTableModel
 
 COLUMNS = ("Time", "Level", "Host", "VM", "Log", "ID", "Message")
 COL_TIME, COL_LEVEL, COL_HOST, COL_VM, COL_LOG, COL_ID, COL_MESSAGE = range(len(COLUMNS))
@@ -30,10 +30,6 @@ EventRole = int(Qt.ItemDataRole.UserRole) + 1
 LEVEL_COLOURS = {"Critical": "#b71c1c", "Error": "#c62828", "Warning": "#9a6700"}
 LEVEL_ICONS = {"Critical": "critical", "Error": "critical", "Warning": "warning", "Information": "info"}
 
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +64,7 @@ class EventsModel(LinesTableModel[EventLine]):
 
     def _line_data(self, line: EventLine, col: int, role: int) -> Any:
         e = line.event
-        if role == _DISPLAY:
+        if role == DISPLAY:
             if col == COL_TIME:
                 return format_clock(e.time)
             if col == COL_LEVEL:
@@ -86,11 +82,11 @@ class EventsModel(LinesTableModel[EventLine]):
             return None
         if role == EventRole:
             return line
-        if role == _TOOLTIP:
+        if role == TOOLTIP:
             return event_tooltip(line)
-        if role == _FOREGROUND and col in (COL_LEVEL, COL_MESSAGE) and e.level in LEVEL_COLOURS:
+        if role == FOREGROUND and col in (COL_LEVEL, COL_MESSAGE) and e.level in LEVEL_COLOURS:
             return QColor(LEVEL_COLOURS[e.level])
-        if role == _DECORATION and col == COL_LEVEL:
+        if role == DECORATION and col == COL_LEVEL:
             return theme.icon(LEVEL_ICONS.get(e.level, "info"))
         return None
 

@@ -21,7 +21,7 @@ from hvconsole.monitoring.formatting import format_clock, one_line, plain_toolti
 from hvconsole.monitoring.vmstate import SEVERITY_RANK, SEVERITY_TINT
 
 from .. import theme
-from ..table_base import LinesTableModel
+from ..table_base import BACKGROUND, DECORATION, DISPLAY, FONT, FOREGROUND, TOOLTIP, LinesTableModel
 
 FindingKey = tuple[str, "str | None", str, Any]
 FindingRole = int(Qt.ItemDataRole.UserRole) + 1
@@ -30,12 +30,6 @@ COLUMNS = ("Severity", "Host", "VM", "Finding", "Since", "Last seen", "Status", 
 (COL_SEVERITY, COL_HOST, COL_VM, COL_KIND, COL_SINCE, COL_LAST, COL_STATUS,
  COL_EVIDENCE) = range(len(COLUMNS))
 
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
-_FONT = int(Qt.ItemDataRole.FontRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _MUTED = QColor("#80868b")
 
 
@@ -79,23 +73,23 @@ class FindingsModel(LinesTableModel[FindingLine]):
 
     def _line_data(self, line: FindingLine, col: int, role: int) -> Any:
         f = line.finding
-        if role == _DISPLAY:
+        if role == DISPLAY:
             return self._text(line, col)
         if role == FindingRole:
             return line
-        if role == _TOOLTIP:
+        if role == TOOLTIP:
             return finding_tooltip(line)
-        if role == _FOREGROUND:
+        if role == FOREGROUND:
             if not f.active or line.acknowledged:
                 return _MUTED
             if col == COL_SEVERITY:
                 return theme.severity_qcolour(f.severity)
             return None
-        if role == _BACKGROUND and f.active and not line.acknowledged:
+        if role == BACKGROUND and f.active and not line.acknowledged:
             return theme.colour(SEVERITY_TINT.get(f.severity, "#ffffff"))
-        if role == _FONT and col == COL_SEVERITY and f.active:
+        if role == FONT and col == COL_SEVERITY and f.active:
             return self._bold
-        if role == _DECORATION and col == COL_SEVERITY:
+        if role == DECORATION and col == COL_SEVERITY:
             return theme.icon(f.severity if f.active else "cleared")
         return None
 

@@ -17,9 +17,10 @@ from hvconsole.core import compliance as cc
 from hvconsole.monitoring.finding_words import evidence_words, kind_words
 from hvconsole.monitoring.formatting import format_clock, format_ms, format_os_build, format_pct, plain_tooltip
 from hvconsole.monitoring.rows import HostRow
+from hvconsole.monitoring.vmstate import SEVERITY_TINT
 
 from .. import theme
-from ..table_base import ColumnsTableModel
+from ..table_base import ALIGN, BACKGROUND, DECORATION, DISPLAY, FONT, FOREGROUND, TOOLTIP, ColumnsTableModel
 
 HostRowRole = int(Qt.ItemDataRole.UserRole) + 1
 
@@ -35,27 +36,18 @@ ERROR_KIND_TEXT = {
     "fault": "WS-Man fault", "protocol": "Bad answer", "script": "Script error",
 }
 
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
-_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
-_FONT = int(Qt.ItemDataRole.FontRole)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 # Above this many changed cells in one update, one range signal is cheaper.
 MAX_CELL_SIGNALS = 120
 
-_RED = QColor("#b71c1c")
-_RED_BG = QColor("#fdecea")
-_AMBER_BG = QColor("#fff6dc")
-_MUTED = QColor("#5f6368")
-_BLUE = QColor("#174ea6")
-_BLUE_BG = QColor("#e8f0fe")
-_AMBER = QColor("#8a5a00")
-_GREEN = QColor("#1e7e34")
-_COMPLIANCE_INK = {cc.NEEDS_UPDATE: _AMBER, cc.PENDING_REBOOT: _AMBER, cc.COMPLIANT: _GREEN}
-_HEALTH_INK = {"critical": _RED, "warning": _AMBER}
+# A row's tint says its worst state, the severities' own tints as in the findings table
+# (patching is blue); text inks are darker than the tints' colours, to read as text.
+_TINT = {"critical": QColor(SEVERITY_TINT["critical"]), "warning": QColor(SEVERITY_TINT["warning"]),
+         "patching": QColor("#e8f0fe")}
+_INK = {"critical": QColor("#b71c1c"), "warning": QColor("#8a5a00"), "patching": QColor("#174ea6"),
+        "good": QColor("#1e7e34"), "muted": QColor("#5f6368")}
+_COMPLIANCE_INK = {cc.NEEDS_UPDATE: _INK["warning"], cc.PENDING_REBOOT: _INK["warning"], cc.COMPLIANT: _INK["good"]}
+_HEALTH_INK = {"critical": _INK["critical"], "warning": _INK["warning"]}
 HEALTH_HINT = "Double-click to open the Health check for this host"
 
 
@@ -147,7 +139,7 @@ class HostListModel(ColumnsTableModel):
     def _row_count(self) -> int:
         return len(self._rows)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:
         if not index.isValid():
             return None
         value = self._cells[index.row()][index.column()].get(role)
@@ -155,7 +147,7 @@ class HostListModel(ColumnsTableModel):
             return value
         if role == HostRowRole:
             return self._rows[index.row()]
-        if role == _TOOLTIP:
+        if role == TOOLTIP:
             return self._tooltip(self._rows[index.row()], index.column())
         return None
 
@@ -175,36 +167,36 @@ class HostListModel(ColumnsTableModel):
         health = self._health.get(row.name)
         background = None
         if patching:
-            background = _BLUE_BG
+            background = _TINT["patching"]
         elif row.reachable is False or row.critical:
-            background = _RED_BG
+            background = _TINT["critical"]
         elif row.vm_query_ok is False or row.warning:
-            background = _AMBER_BG
+            background = _TINT["warning"]
         cells = []
         for col in range(len(COLUMNS)):
-            cell: dict[int, Any] = {_DISPLAY: self._text(row, col)}
+            cell: dict[int, Any] = {DISPLAY: self._text(row, col)}
             if background is not None:
-                cell[_BACKGROUND] = background
+                cell[BACKGROUND] = background
             if (trouble and col in (COL_HOST, COL_STATUS)) or (col == COL_FINDINGS and row.critical):
-                cell[_FOREGROUND] = _RED
+                cell[FOREGROUND] = _INK["critical"]
             elif patching and col == COL_STATUS:
-                cell[_FOREGROUND] = _BLUE
+                cell[FOREGROUND] = _INK["patching"]
             elif row.reachable is None:
-                cell[_FOREGROUND] = _MUTED
+                cell[FOREGROUND] = _INK["muted"]
             elif col == COL_COMPLIANCE and row.compliance.status in _COMPLIANCE_INK:
-                cell[_FOREGROUND] = _COMPLIANCE_INK[row.compliance.status]
+                cell[FOREGROUND] = _COMPLIANCE_INK[row.compliance.status]
             if col == COL_STATUS and (trouble or patching):
-                cell[_FONT] = self._bold
+                cell[FONT] = self._bold
             if col == COL_HOST:
-                cell[_DECORATION] = theme.icon(host_icon_name(row))
+                cell[DECORATION] = theme.icon(host_icon_name(row))
             if col == COL_STATUS and row.cert_check_off:
-                cell[_DECORATION] = theme.icon("cert-off")
+                cell[DECORATION] = theme.icon("cert-off")
             if col == COL_HEALTH and health is not None:
                 if health.worst in _HEALTH_INK:
-                    cell[_FOREGROUND] = _HEALTH_INK[health.worst]
-                    cell[_DECORATION] = theme.icon(health.worst)
+                    cell[FOREGROUND] = _HEALTH_INK[health.worst]
+                    cell[DECORATION] = theme.icon(health.worst)
             if col in (COL_POLL, COL_VMS):
-                cell[_ALIGN] = _RIGHT
+                cell[ALIGN] = _RIGHT
             cells.append(cell)
         return cells
 
