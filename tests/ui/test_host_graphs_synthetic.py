@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from hvconsole.core.detector.findings import Finding
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostEvent, HostResources, Snapshot, VmSample, unreachable
 
@@ -21,21 +21,6 @@ TICKS = 720  # one hour
 OUTAGE = (600, 624)  # HV02 does not answer for ticks [600, 624): two minutes
 FROZEN_VM = "3f2c6b1e-0000-4000-8000-000000000002"
 HOSTILE_NAME = "<b>x</b>&amp;'; Stop-Computer"
-
-
-@dataclass
-class FakeFinding:
-    """The shape of hvconsole.core.detector.Finding (duck-typed by the dialog)."""
-
-    host: str
-    vm_id: str | None
-    vm_name: str | None
-    kind: str
-    severity: str
-    first_seen: datetime
-    last_seen: datetime
-    active: bool
-    evidence: list[str] = field(default_factory=list)
 
 
 def vm_ids() -> list[str]:
@@ -86,17 +71,17 @@ def events() -> list[HostEvent]:
     ]
 
 
-def findings() -> list[FakeFinding]:
+def findings() -> list[Finding]:
     first = START + timedelta(seconds=665 * INTERVAL_S)
     last = START + timedelta(seconds=(TICKS - 1) * INTERVAL_S)
     return [
-        FakeFinding("HV01", FROZEN_VM, HOSTILE_NAME, "heartbeat-lost", "critical", first, last,
-                    True, ["heartbeat LostCommunication for 11 polls since 09:55:25Z",
-                           "cpu_pct 0 (flat) over the same polls <script>"]),
-        FakeFinding("HV01", vm_ids()[0], "VM01", "transitional-state", "warning", first, last,
-                    False, ["state Starting for 6 min"]),
-        FakeFinding("HV01", None, None, "vmms-slow", "warning", first, last, True,
-                    ["vm_query took 9.8 s"]),
+        Finding("HV01", FROZEN_VM, HOSTILE_NAME, "heartbeat-lost", "critical", first, last,
+                True, ("heartbeat LostCommunication for 11 polls since 09:55:25Z",
+                       "cpu_pct 0 (flat) over the same polls <script>")),
+        Finding("HV01", vm_ids()[0], "VM01", "transitional-state", "warning", first, last,
+                False, ("state Starting for 6 min",)),
+        Finding("HV01", None, None, "vmms-slow", "warning", first, last, True,
+                ("vm_query took 9.8 s",)),
     ]
 
 

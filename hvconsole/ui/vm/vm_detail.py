@@ -14,8 +14,7 @@ plain-text tooltips), never rich text.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import datetime
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hvconsole.core.detector.findings import Finding
 from hvconsole.core.history import SiteHistory, VmHistory
 from hvconsole.core.snapshot import HostEvent, VmSample
 from hvconsole.monitoring import vmstate
@@ -65,19 +65,6 @@ ALARMING_HEARTBEATS = frozenset({"LostCommunication", "Error"})
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
 
 
-class FindingLike(Protocol):
-    """What the dialog reads of a finding (``hvconsole.core.detector.Finding``)."""
-
-    host: str
-    vm_id: str | None
-    vm_name: str | None
-    kind: str
-    severity: str
-    first_seen: datetime
-    last_seen: datetime
-    active: bool
-    evidence: Sequence[str]
-
 
 # Header rows: (key, caption). Two columns of caption/value pairs.
 HEADER_FIELDS: tuple[tuple[str, str], ...] = (
@@ -102,7 +89,7 @@ class VmDetailDialog(QDialog):
     :meth:`update_from` on every tick."""
 
     def __init__(self, vm_id: str, host: str, site_history: SiteHistory,
-                 events: Iterable[HostEvent], findings: Iterable[FindingLike],
+                 events: Iterable[HostEvent], findings: Iterable[Finding],
                  parent: QWidget | None = None, lock: Any = None, window_s: int | None = None):
         """``lock`` guards ``site_history`` against the worker writing it: the caller holds
         it while constructing and calling :meth:`update_from`; the window toggle takes it.
@@ -219,7 +206,7 @@ class VmDetailDialog(QDialog):
             self._refresh_plots(self._site.vm(self.vm_id))
 
     def update_from(self, site_history: SiteHistory, events: Iterable[HostEvent],
-                    findings: Iterable[FindingLike]) -> None:
+                    findings: Iterable[Finding]) -> None:
         """Redraw everything from the current data (call on each tick while open)."""
         self._site = site_history
         vm = site_history.vm(self.vm_id)
@@ -233,7 +220,7 @@ class VmDetailDialog(QDialog):
 
     # -- pieces -------------------------------------------------------------------------
 
-    def _concerns_me(self, f: FindingLike) -> bool:
+    def _concerns_me(self, f: Finding) -> bool:
         """This VM's findings, and host-level ones for its host (a hung host explains a
         hung VM)."""
         if f.vm_id is not None:
@@ -327,7 +314,7 @@ class VmDetailDialog(QDialog):
             (PURPLE, "assigned", fmt_gb(latest("memory_assigned_mb"))),
             (ORANGE, "demand", fmt_gb(latest("memory_demand_mb")))]), color=self._fg, size="8pt")
 
-    def _refresh_findings(self, findings: list[FindingLike]) -> None:
+    def _refresh_findings(self, findings: list[Finding]) -> None:
         findings.sort(key=lambda f: (not f.active, SEVERITY_ORDER.get(f.severity, 9),
                                      -f.first_seen.timestamp()))
         key = tuple((f.host, f.vm_id, f.kind, f.severity, f.first_seen, f.last_seen, f.active,
