@@ -104,16 +104,23 @@ def make_time_plot(layout: pg.GraphicsLayout, foreground: QColor, *, units: str,
     return plot
 
 
+def _curve_pen(color: str, width: float = 1, dashed: bool = False) -> Any:
+    return pg.mkPen(color, width=width, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+
+
+def _fill_under(curve: Any, color: str) -> None:
+    """Shade from the curve down to zero in the curve's colour, faintly."""
+    c = QColor(color)
+    c.setAlpha(60)
+    curve.setFillLevel(0.0)
+    curve.setBrush(c)
+
+
 def make_curve(plot: pg.PlotItem, color: str, *, dashed: bool = False,
                fill: bool = False) -> pg.PlotDataItem:
-    pen = pg.mkPen(color, width=1,
-                   style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-    curve = pg.PlotDataItem(pen=pen, antialias=False, connect="finite")
+    curve = pg.PlotDataItem(pen=_curve_pen(color, dashed=dashed), antialias=False, connect="finite")
     if fill:
-        c = QColor(color)
-        c.setAlpha(60)
-        curve.setFillLevel(0.0)
-        curve.setBrush(c)
+        _fill_under(curve, color)
     plot.addItem(curve)
     return curve
 
@@ -173,14 +180,9 @@ def nice_ceiling(*series: np.ndarray, floor: float) -> float:
 def make_series_curve(color: str, *, dashed: bool = False, fill: bool = False,
                       width: float = 1) -> pg.PlotCurveItem:
     """A light curve for a live series: NaN breaks the line, no antialiasing."""
-    pen = pg.mkPen(color, width=width,
-                   style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-    curve = pg.PlotCurveItem(pen=pen, antialias=False, connect="finite")
+    curve = pg.PlotCurveItem(pen=_curve_pen(color, width, dashed), antialias=False, connect="finite")
     if fill:
-        c = QColor(color)
-        c.setAlpha(60)
-        curve.setFillLevel(0.0)
-        curve.setBrush(c)
+        _fill_under(curve, color)
     return curve
 
 
@@ -300,6 +302,19 @@ class StoredData:
         return self.values[self.fields.index(field)]
 
 
+def title_and_toggle(owner: QWidget, title: QWidget, window_s: int,
+                     on_change: Any) -> tuple[QHBoxLayout, "WindowToggle"]:
+    """A row with ``title`` on the left and the time-range toggle (set to ``window_s``,
+    calling ``on_change(seconds)`` on a click) on the right: the host graphs, a VM window."""
+    toggle = WindowToggle(owner)
+    toggle.set_checked(window_s)
+    toggle.window_changed.connect(on_change)
+    row = QHBoxLayout()
+    row.addWidget(title, 1)
+    row.addWidget(toggle)
+    return row, toggle
+
+
 class WindowToggle(QWidget):
     """Exclusive "5 min | 1 h | 1 day | 7 days | 90 days" buttons. Emits
     ``window_changed(seconds)`` on a click."""
@@ -361,13 +376,7 @@ class HostGraphs(QWidget):
         self.status = QLabel("", self)
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # error messages come from hosts
         self.status.setWordWrap(True)
-        self.toggle = WindowToggle(self)
-        self.toggle.set_checked(self._window_s)
-        self.toggle.window_changed.connect(self.set_window)
-
-        header = QHBoxLayout()
-        header.addWidget(self.title, 1)
-        header.addWidget(self.toggle)
+        header, self.toggle = title_and_toggle(self, self.title, self._window_s, self.set_window)
 
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setBackground(bg)

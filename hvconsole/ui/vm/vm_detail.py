@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QLayout,
     QSizePolicy,
@@ -48,7 +47,6 @@ from hvconsole.ui.hosts.host_graphs import (
     ORANGE,
     PURPLE,
     RED,
-    WindowToggle,
     fmt_gb,
     fmt_pct,
     legend_html,
@@ -57,6 +55,7 @@ from hvconsole.ui.hosts.host_graphs import (
     make_time_plot,
     palette_colors,
     rate_ceiling,
+    title_and_toggle,
 )
 from hvconsole.ui.hosts.stored_history import MarkerLayer, RangeLoader, StoredRange, is_long
 
@@ -125,12 +124,7 @@ class VmDetailDialog(QDialog):
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
 
-        self.toggle = WindowToggle(self)
-        self.toggle.set_checked(self._window_s)
-        self.toggle.window_changed.connect(self.set_window)
-        top = QHBoxLayout()
-        top.addWidget(self.name_label, 1)
-        top.addWidget(self.toggle)
+        top, self.toggle = title_and_toggle(self, self.name_label, self._window_s, self.set_window)
 
         self._build_plots()
         # 1 day / 7 days / 90 days come from the history file, read off the GUI thread.
