@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The site process: HOSTS hosts of VMS VMs each, roles cycled from the demo's load
 # profiles, served with NTLM over HTTP (sealed bodies), one line of JSON per host.
 SITE = r"""
-import json, sys, uuid, random, signal, threading
+import json, secrets, sys, uuid, random, signal, threading
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.scenarios.demo import _ROLE
 from hvconsole.sim.agent.host_agent import HostAgent
