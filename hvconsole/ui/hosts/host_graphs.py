@@ -339,6 +339,13 @@ class WindowToggle(QWidget):
             self.buttons[seconds] = b
         self._group.idClicked.connect(self.window_changed)
 
+    def show_window(self, seconds: int) -> int:
+        """A window chosen in code or by a click, checked here; returns it in whole seconds."""
+        if seconds <= 0:
+            raise ValueError("window must be positive")
+        self.set_checked(int(seconds))
+        return int(seconds)
+
     def set_checked(self, seconds: int) -> None:
         """Reflect a window set in code; a window with no button unchecks all."""
         b = self.buttons.get(seconds)
@@ -511,11 +518,8 @@ class HostGraphs(QWidget):
         self.refresh()
 
     def set_window(self, seconds: int) -> None:
-        """Show the last ``seconds`` (the toggle offers 300 and 3600)."""
-        if seconds <= 0:
-            raise ValueError("window must be positive")
-        self._window_s = int(seconds)
-        self.toggle.set_checked(self._window_s)
+        """Show the last ``seconds`` (the toggle's choices, or any other)."""
+        self._window_s = self.toggle.show_window(seconds)
         with self._lock:
             self.refresh()
 

@@ -9,6 +9,8 @@ from typing import Any, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QWizardPage
 
+from .services import PlanError
+
 OK_COLOR, WARN_COLOR, BAD_COLOR, MUTED_COLOR = "#1f7a3a", "#9a6700", "#b00020", "#5f6b7a"
 
 
@@ -56,6 +58,14 @@ class WizardPageBase(QWizardPage):
             self.completeChanged.emit()
 
         self.wiz.tasks.submit(lambda: fn(cancel), done, error)
+
+    def plan_or_say(self) -> Any:
+        """The plan the choices so far make, or None after saying on the page why not."""
+        try:
+            return self.state.build()
+        except PlanError as exc:
+            self.say(str(exc), BAD_COLOR)
+            return None
 
     def say(self, text: str, color: str = MUTED_COLOR) -> None:
         self.status.setStyleSheet(f"color: {color};")

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QVBoxLayout
 from hvconsole.core.enums import RUNNING_VM_STATES
 
 from .page_base import BAD_COLOR, MUTED_COLOR, WizardPageBase, cell, make_table
-from .services import PlanError, VmHandling
+from .services import VmHandling
 
 ACTIONS = {"save": "Save (resume afterwards)", "shutdown": "Shut down (start afterwards)",
            "live-migrate": "Live-migrate to…", "host-default": "The VM's own automatic stop action"}
@@ -110,10 +110,8 @@ class VmsPage(WizardPageBase):
     def _estimate(self) -> None:
         state, planning = self.state, self.wiz.planning
         state.invalidate_from("review")
-        try:
-            plan = state.build()
-        except PlanError as exc:
-            self.say(str(exc), BAD_COLOR)
+        plan = self.plan_or_say()
+        if plan is None:
             return
         snaps = dict(state.snaps)
         self.run_off_thread(lambda cancel: planning.review(plan, snaps), self._estimated, "the downtime estimate")

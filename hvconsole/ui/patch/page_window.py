@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (QDateTimeEdit, QDoubleSpinBox, QFileDialog, QForm
 
 from .notice_mail import eml_bytes, mailto_url
 from .page_base import BAD_COLOR, OK_COLOR, WizardPageBase
-from .services import PlanError
 
 GATE_TEXT = ("The test ring passes its health gate when, over the whole soak, the freeze detector raised no "
              "critical finding on it, and at its end every host answers, every VM's heartbeat is back and every "
@@ -81,10 +80,8 @@ class WindowPage(WizardPageBase):
         self._start_changed(self.start.dateTime())
         state.draft.contact = self.contact.text().strip()
         state.draft.notice = ""
-        try:
-            plan = state.build()
-        except PlanError as exc:
-            self.say(str(exc), BAD_COLOR)
+        plan = self.plan_or_say()
+        if plan is None:
             return
         snaps = dict(state.snaps)
         contact = state.draft.contact

@@ -192,10 +192,7 @@ class VmDetailDialog(QDialog):
         return self._window_s
 
     def set_window(self, seconds: int) -> None:
-        if seconds <= 0:
-            raise ValueError("window must be positive")
-        self._window_s = int(seconds)
-        self.toggle.set_checked(self._window_s)
+        self._window_s = self.toggle.show_window(seconds)
         with self._lock:
             self._refresh_plots(self._site.vm(self.vm_id))
 
