@@ -120,7 +120,7 @@ def _migration_readiness(host: SimHost, migrations: list[tuple[str, str]], vmms:
 def _cluster(host: SimHost) -> dict[str, Any] | None:
     if host.cluster is None or host.site is None:
         return None
-    peers = [h for h in host.site.hosts.values() if h is not host and h.cluster is not None
+    peers = [h for h in host.site_hosts.values() if h is not host and h.cluster is not None
              and h.cluster.name == host.cluster.name]
     return {"name": host.cluster.name, "node_state": host.cluster.node_state,
             "drain_status": host.cluster.drain_status,

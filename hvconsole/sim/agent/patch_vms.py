@@ -169,7 +169,7 @@ def _start_migration(host: SimHost, vm: SimVM, dest: str, work: _Work) -> None:
     if problem is not None:
         work.row["error"] = f"Virtual machine migration operation for '{vm.name}' failed at migration source. {problem}"
         return
-    target = next((h for h in host.site.hosts.values() if h.name.lower() == dest.lower()), None)
+    target = next((h for h in host.site_hosts.values() if h.name.lower() == dest.lower()), None)
     seconds = None if target is None or target is host else host.live_migrate(vm, target)
     if seconds is None:
         work.row["error"] = (f"Virtual machine migration operation for '{vm.name}' failed at migration source. "
@@ -324,7 +324,7 @@ def _fail_back(host: SimHost, vm_ids: list[str], t0: float) -> None:
     assert site is not None
     start = t0 + 1.0
     for vm_id in vm_ids:
-        found = next(((h, v) for h in site.hosts.values() if h is not host for v in h.vms
+        found = next(((h, v) for h in host.site_hosts.values() if h is not host for v in h.vms
                       if v.id == vm_id and v.state == "Running" and not v.migrating), None)
         if found is not None:
             source, vm = found

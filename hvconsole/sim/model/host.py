@@ -12,7 +12,7 @@ scheduled tasks and installer lives in ``host.patch`` (``host_patch``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .events import EventLog
 from .load import jitter, text_key, unit
@@ -20,7 +20,7 @@ from .host_patch import HostPatchState
 from .vm import SimVM
 
 if TYPE_CHECKING:
-    from .site import SimSite
+    from .timeline import Timeline
 
 _PRODUCTS = {20348: ("Windows Server 2022 Datacenter", "21H2"),
              26100: ("Windows Server 2025 Datacenter", "24H2"),
@@ -97,7 +97,9 @@ class SimHost:
         self.seed = text_key(name)
         self.vms: list[SimVM] = []
         self.events = EventLog()
-        self.site: SimSite | None = None
+        self.site: Timeline | None = None
+        # The hosts of its site, itself included (live migration, a drain, the cluster's view).
+        self.site_hosts: Mapping[str, SimHost] = {}
         self.power = "up"            # up | stopping (still answering) | down
         self.hung = False            # WinRM unanswered
         self.vmms_wedged = False     # Get-VM times out while the vmms service says Running
@@ -124,8 +126,9 @@ class SimHost:
 
     # -- inventory ----------------------------------------------------------------------
 
-    def attach(self, site: "SimSite") -> None:
-        self.site = site
+    def attach(self, site: Timeline, site_hosts: Mapping[str, SimHost]) -> None:
+        """Join a site: its timeline, and its hosts (the site's own, live, mapping)."""
+        self.site, self.site_hosts = site, site_hosts
         boot = self.last_boot_t
         self.events.write(boot, "os_started", when=site.time_of(boot).strftime("%Y-%m-%dT%H:%M:%SZ"))
         self.events.write(boot + 9.0, "eventlog_started")
@@ -143,7 +146,7 @@ class SimHost:
                 return vm
         raise KeyError(f"no VM {name!r} on {self.name}")
 
-    def _site(self) -> "SimSite":
+    def _site(self) -> Timeline:
         if self.site is None:
             raise RuntimeError(f"host {self.name} is not in a site")
         return self.site
@@ -323,7 +326,7 @@ class SimHost:
         if self.cluster is not None:
             self.cluster.node_state = "Down"
             if not planned:   # the surviving nodes notice the loss (a planned restart leaves cleanly)
-                for peer in self._site().hosts.values():
+                for peer in self.site_hosts.values():
                     if peer is not self and peer.cluster is not None and peer.cluster.name == self.cluster.name \
                             and peer.power == "up":
                         peer.events.write(t + 5.0, "cluster_node_removed", node=self.name)
@@ -397,8 +400,8 @@ class SimHost:
     def remote_migration_problem(self, dest_name: str) -> str | None:
         """Why a live migration to ``dest_name`` started from a remote session fails (what
         Move-VM and Compare-VM -DestinationHost say), or None when it can work."""
-        site = self._site()
-        target = next((h for h in site.hosts.values() if h.name.lower() == dest_name.lower()), None)
+        self._site()                    # a host in no site has no one to migrate to
+        target = next((h for h in self.site_hosts.values() if h.name.lower() == dest_name.lower()), None)
         if target is None or target is self or target.power != "up":
             return f"Failed to establish a connection with host '{dest_name}'."
         if self.migration_authentication == "CredSSP" or not self.migration_delegation:
@@ -420,7 +423,7 @@ class SimHost:
         with site.acting() as t:
             if self.cluster is None or self.power != "up":
                 return False
-            targets = [h for h in site.hosts.values() if h is not self and h.cluster is not None
+            targets = [h for h in self.site_hosts.values() if h is not self and h.cluster is not None
                        and h.cluster.name == self.cluster.name and h.cluster.node_state == "Up"
                        and h.power == "up"]
             self.cluster.node_state, self.cluster.drain_status = "Paused", "InProgress"

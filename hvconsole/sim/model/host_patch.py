@@ -15,15 +15,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hvconsole.core.timeutil import format_time
 
 from .host_drive import FolderDrive, MemoryDrive
-from .installer import InstallOutcome, InstallRun, plan_install
+from .installer import InstallHost, InstallOutcome, InstallRun, plan_install
 
 if TYPE_CHECKING:
-    from .host import SimHost
+    from .events import EventLog
+    from .timeline import Timeline
 
 # Task Scheduler's LastTaskResult values that are not an installer's exit code.
 TASK_HAS_NOT_RUN = 0x41303              # SCHED_S_TASK_HAS_NOT_RUN
@@ -56,10 +57,19 @@ class InstallRecord:
     finished_t: float
 
 
+class PatchedHost(InstallHost, Protocol):
+    """What the install state reads of its host (a :class:`~.host.SimHost`) besides what
+    the installer reads: its site's timeline, its event log, its clock's error."""
+
+    site: Timeline | None
+    events: EventLog
+    clock_skew_s: float
+
+
 class HostPatchState:
     """``host.patch``: drive, tasks, install outcomes and reboot behaviour of one host."""
 
-    def __init__(self, host: "SimHost"):
+    def __init__(self, host: PatchedHost):
         self.host = host
         self.drive: MemoryDrive | FolderDrive = MemoryDrive()
         self.tasks: dict[str, ScheduledTask] = {}          # by lower-case name, like Windows
@@ -104,7 +114,8 @@ class HostPatchState:
         """Start-ScheduledTask: the installer runs on the timeline; returns its plan."""
         site = self.host.site
         assert site is not None
-        run_plan = plan_install(self.host, task.package_path, task.method, self.outcomes)
+        runs = sum(known.runs for known in self.tasks.values())
+        run_plan = plan_install(self.host, self.drive, runs, task.package_path, task.method, self.outcomes)
         task.runs += 1
         run = task.runs
         task.state, task.last_result = "Running", TASK_RUNNING

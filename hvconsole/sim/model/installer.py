@@ -18,14 +18,12 @@ simulated site meets the same codes it will meet on a real host.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
-from .host_drive import file_name_of
+from .host_drive import FolderDrive, MemoryDrive, file_name_of
 from .load import unit
 from .packages import kb_of, package_sha256, update_target, update_title
 
-if TYPE_CHECKING:
-    from .host import SimHost
 
 # Exit codes (hyperv-notes §7), unsigned 32-bit as the wrapper writes them.
 EXIT_OK = 0
@@ -91,44 +89,58 @@ def select_exit_code(steps: tuple[tuple[str, int], ...], wrapper_failed: bool = 
     return codes[0] if codes else EXIT_WRAPPER_FAILED
 
 
-def plan_install(host: "SimHost", package_path: str, method: str,
-                 outcomes: Mapping[str, InstallOutcome]) -> InstallRun:
-    """What running the install task for ``package_path`` on ``host`` now will do."""
+class InstallHost(Protocol):
+    """What the installer reads of the host it runs on (a :class:`~.host.SimHost`), and the
+    one change a successful install makes to it."""
+
+    build: int
+    ubr: int
+    hotfixes: list[str]
+    seed: int
+    reboots: int
+
+    def install_update(self, kb: str, *, ubr: int, build: int | None = None, reboots: int = 1,
+                       title: str | None = None, build_on_last_reboot: bool = False) -> None: ...
+
+
+def plan_install(host: InstallHost, drive: MemoryDrive | FolderDrive, runs: int, package_path: str,
+                 method: str, outcomes: Mapping[str, InstallOutcome]) -> InstallRun:
+    """What running the install task for ``package_path`` on ``host`` (its C: ``drive``, its
+    tasks' ``runs`` so far) now will do."""
     name = file_name_of(package_path)
     kb = kb_of(name)
     is_cab = name.lower().endswith(".cab")
     log = [f"build {host.build}, method {'dism' if method == 'auto' else method}, package {name}"]
     problem = None
-    if host.patch.drive.size(package_path) is None:
+    if drive.size(package_path) is None:
         problem = "package not found"
     elif method == "wusa" and is_cab:
         problem = "wusa installs .msu packages only"
     if problem is not None:
         log = [f"wrapper failed: {problem}"]
-        return InstallRun(kb, method, (), EXIT_WRAPPER_FAILED, tuple(log), _seconds(host, "wrapper", None), None)
+        return InstallRun(kb, method, (), EXIT_WRAPPER_FAILED, tuple(log), _seconds(host, runs, "wrapper", None), None)
     method = "dism" if method == "auto" else method
-    kind, code, apply = _decide(host, package_path, method, outcomes)
+    kind, code, apply = _decide(host, drive, package_path, method, outcomes)
     steps = _steps(host, name, kb, method, is_cab, kind, code)
     for cab, step_code in steps:
         log += [f"run {cab}", f"{cab}: exit code {step_code}"]
     exit_code = select_exit_code(steps)
     override = outcomes.get(kb) if kb else None
-    seconds = _seconds(host, kind, override.seconds if override else None)
+    seconds = _seconds(host, runs, kind, override.seconds if override else None)
     return InstallRun(kb, method, steps, exit_code, tuple(log), seconds,
                       apply if exit_code in SUCCESS_CODES else None)
 
 
-def _seconds(host: "SimHost", kind: str, given: tuple[float, float] | None) -> float:
+def _seconds(host: InstallHost, runs: int, kind: str, given: tuple[float, float] | None) -> float:
     low, high = given if given is not None else INSTALL_SECONDS[kind]
-    runs = sum(task.runs for task in host.patch.tasks.values())
     return low + (high - low) * unit(host.seed, 61, host.reboots * 1000 + runs)
 
 
-def _decide(host: "SimHost", package_path: str, method: str,
+def _decide(host: InstallHost, drive: MemoryDrive | FolderDrive, package_path: str, method: str,
             outcomes: Mapping[str, InstallOutcome]) -> tuple[str, int, Callable[[], None] | None]:
     """(kind, the update step's exit code, what success changes)."""
     name = file_name_of(package_path)
-    if host.patch.drive.sha256(package_path) != package_sha256(name):
+    if drive.sha256(package_path) != package_sha256(name):
         return "corrupt", EXIT_FILE_CORRUPT, None
     kb = kb_of(name)
     not_applicable = EXIT_NOT_APPLICABLE if method == "wusa" else EXIT_DISM_NOT_APPLICABLE
@@ -152,7 +164,7 @@ def _decide(host: "SimHost", package_path: str, method: str,
     return "success", EXIT_REBOOT_REQUIRED, _apply(host, kb, host.build, target, 1)
 
 
-def _apply(host: "SimHost", kb: str, build: int, ubr: int, reboots: int) -> Callable[[], None]:
+def _apply(host: InstallHost, kb: str, build: int, ubr: int, reboots: int) -> Callable[[], None]:
     def apply() -> None:
         host.install_update(kb, ubr=ubr, build=build, reboots=reboots, title=update_title(kb),
                             build_on_last_reboot=reboots > 1)
@@ -169,7 +181,7 @@ def _kind_of(code: int) -> str:
     return "failure"
 
 
-def _steps(host: "SimHost", name: str, kb: str | None, method: str, is_cab: bool, kind: str,
+def _steps(host: InstallHost, name: str, kb: str | None, method: str, is_cab: bool, kind: str,
            code: int) -> tuple[tuple[str, int], ...]:
     """The wrapper's steps: one installer call, or expand + servicing stack + update cab."""
     if method != "dism" or is_cab or host.build >= 26100:

@@ -13,18 +13,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import KW_ONLY, InitVar, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .load import IDLE, LoadProfile, jitter, mix64, unit
 
 if TYPE_CHECKING:
-    from .host import SimHost
-    from .site import SimSite
+    from .events import EventLog
+    from .timeline import Timeline
 
 NEVER = math.inf
 FORCED_STOP_S = 300.0     # Stop-VM -Force: the time a guest gets before it is turned off
 GUESTS = ("windows", "linux", "appliance")   # appliance = no integration services at all
 _APP_HEARTBEAT = {"windows": "OkApplicationsHealthy", "linux": "OkApplicationsUnknown"}
+
+
+
+class VmHost(Protocol):
+    """What a VM reads of the host it runs on (a :class:`~.host.SimHost`): the timeline the
+    host's site runs on, and the event log it writes to. Whoever needs more of the host asks
+    the site (``SimSite.find_vm``) or the host itself."""
+
+    name: str
+    site: Timeline | None
+    events: EventLog
 
 
 @dataclass
@@ -83,7 +94,7 @@ class SimVM:
         self.id = self.id.lower()
         self.memory_max_mb = self.memory_max_mb or self.memory_mb * 2
         self.seed = mix64(int(self.id.replace("-", "")[:16], 16))
-        self.host: SimHost | None = None
+        self.host: VmHost | None = None
         self.health = "Ok"
         self._epoch = 0
         self._boot_t: float | None = -uptime_s if state == "Running" else None
@@ -122,7 +133,7 @@ class SimVM:
     # -- plumbing -----------------------------------------------------------------------
 
     @property
-    def site(self) -> "SimSite":
+    def site(self) -> Timeline:
         if self.host is None or self.host.site is None:
             raise RuntimeError(f"VM {self.name} is not on a host in a site")
         return self.host.site

@@ -226,12 +226,11 @@ QUIET_S = 1800.0
 PATCH_QUIET_S = 6 * 3600.0
 
 
-def _left_alone(vm: SimVM, t: float) -> bool:
-    """Whether background activity must not touch ``vm`` now: its host is down, was
-    rebooted or is installing (a patch run is at work), or the VM itself was started, saved
-    or stopped within QUIET_S (the console acted on it), or it is migrating."""
-    host = vm.host
-    if host is None or host.power != "up" or t - host.last_boot_t < QUIET_S or host.patch.installer_running():
+def _left_alone(host: SimHost, vm: SimVM, t: float) -> bool:
+    """Whether background activity must not touch ``vm`` (running on ``host``) now: its host
+    is down, was rebooted or is installing (a patch run is at work), or the VM itself was
+    started, saved or stopped within QUIET_S (the console acted on it), or it is migrating."""
+    if host.power != "up" or t - host.last_boot_t < QUIET_S or host.patch.installer_running():
         return True
     if host.patch.worked_t is not None and t - host.patch.worked_t < PATCH_QUIET_S:
         return True
@@ -247,14 +246,14 @@ def _guest_reboot_one(site: SimSite, t: float, index: float) -> None:
                    if v.guest == "windows" and v.name not in (FREEZE_VM, SECOND_FREEZE_VM))
     if not names:
         return
-    vm = site.vm(names[int(index * len(names)) % len(names)])
-    if vm.state == "Running" and not vm.is_hung and not _left_alone(vm, t):
+    host, vm = site.find_vm(names[int(index * len(names)) % len(names)])
+    if vm.state == "Running" and not vm.is_hung and not _left_alone(host, vm, t):
         vm.guest_reboot()
 
 
 def _toggle(site: SimSite, t: float, name: str) -> None:
-    vm = site.vm(name)
-    if _left_alone(vm, t):
+    host, vm = site.find_vm(name)
+    if _left_alone(host, vm, t):
         return
     if vm.state == "Running":
         vm.shutdown() or vm.turn_off()
@@ -272,6 +271,6 @@ def _migrate_one(site: SimSite, t: float, pick: float) -> None:
             or (dest.patch.worked_t is not None and t - dest.patch.worked_t < PATCH_QUIET_S)):
         return
     movers = [v for v in source.vms if v.is_clustered and v.state == "Running" and not v.migrating
-              and not _left_alone(v, t)]
+              and not _left_alone(source, v, t)]
     if movers:
         source.live_migrate(movers[int(pick * len(movers)) % len(movers)], dest)
