@@ -10,8 +10,8 @@ as typed. No host text is ever escaped into or spliced into HTML.
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 TOOLTIP_WIDTH = 100
 
@@ -34,7 +34,7 @@ def format_mem_pair(assigned_mb: float | None, demand_mb: float | None) -> str:
         return "—"
     # Called for every VM on every poll (the tile's tooltip): plain comparisons, no generator.
     if assigned_mb is None:
-        biggest = demand_mb
+        biggest: float = demand_mb  # type: ignore[assignment]  # not None: both None returned above
     elif demand_mb is None or assigned_mb >= demand_mb:
         biggest = assigned_mb
     else:
@@ -113,7 +113,7 @@ def format_clock(dt: datetime | None) -> str:
     if dt is None:
         return "—"
     local = dt.astimezone()
-    now = datetime.now(timezone.utc).astimezone()
+    now = datetime.now(UTC).astimezone()
     if local.date() == now.date():
         return local.strftime("%H:%M:%S")
     return local.strftime("%Y-%m-%d %H:%M:%S")

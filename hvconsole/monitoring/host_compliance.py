@@ -9,9 +9,9 @@ first: "needs update (KB…)" > "pending reboot" > "compliant"; "not applicable"
 targets the build, "unknown" when the build is not known (never polled, never answered).
 The reasons of :func:`hvconsole.core.compliance.assess` are kept for the tooltip.
 
-The fix rule: a catalog update is a *freeze fix* when one of its symptom lines speaks of VMs that stop responding, freeze, hang or
-restart (:data:`FREEZE_SYMPTOM`). A host that needs such an update (``assess`` says
-"needs update") and has an active freeze finding (:data:`FREEZE_KINDS`) gets the banner
+The fix rule: a catalog update is a *freeze fix* when one of its symptom lines speaks of VMs
+that stop responding, freeze, hang or restart (:data:`FREEZE_SYMPTOM`). A host that needs
+such an update (``assess`` says "needs update") and has an active freeze finding (:data:`FREEZE_KINDS`) gets the banner
 "Fix available". Deliberately simple: symptoms are free text written by people, so the
 rule matches a few plain words rather than pretending to understand them.
 """
@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from hvconsole.core import compliance as cc
 from hvconsole.core.catalog import Catalog

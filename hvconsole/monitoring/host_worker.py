@@ -19,9 +19,10 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostEvent, Snapshot, VmSample, unreachable

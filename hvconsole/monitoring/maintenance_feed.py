@@ -18,9 +18,10 @@ lock. Qt-free.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from hvconsole.core.maintenance import MaintenanceRegistry
 

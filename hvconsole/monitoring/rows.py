@@ -10,9 +10,10 @@ Qt-free, so it is tested without a screen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from hvconsole.core.snapshot import Snapshot, VmSample
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def _runs_with_gaps(values: Sequence[float | None], capacity: int, y_max: float
             if not run:
                 first_x = x
             last_x = x
-            run += (x, min(max(v / y_max, 0.0), 1.0))
+            run += (x, min(max(v / y_max, 0.0), 1.0))  # type: ignore[operator]  # known: not None
         if run and (not known or i == n - 1):
             if len(run) == 2:  # a lone value: a short flat tick
                 y = run[1]
