@@ -199,9 +199,12 @@ def test_the_summary_shows_host_text_without_control_characters():
 def test_ctrl_c_keeps_the_trace_and_says_what_was_recorded(tmp_path):
     import signal
     trace = tmp_path / "trace.jsonl"
+    # Ctrl+C as in a terminal: a suite started in the background of a non-interactive shell
+    # (`nohup ... &`) hands its children SIGINT ignored, and the recorder would never hear it.
     proc = subprocess.Popen([sys.executable, "-m", "hvconsole", "record", "--demo", "--seconds", "600",
                              "--interval", "0.5", "--progress", "1", "-o", str(trace)],
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = proc.stderr.readline()           # a progress line: it is recording
         assert first.startswith("recorded "), first
