@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.patch.report import build_report
 from test_patch_support import QuietWatch, ground_truth, run_plan, scenario_plan, scenario_site, snapshot, story, vm_states
+
+pytestmark = pytest.mark.slow   # a whole patch run: run first (tests/conftest.py)
 
 
 def test_pilot_and_production_end_verified_with_vms_as_before(tmp_path):

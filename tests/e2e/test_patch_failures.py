@@ -9,6 +9,8 @@ import pytest
 from hvconsole.core.patch.report import build_report, render_html
 from test_patch_support import FAST, ground_truth, run_plan, scenario_plan, scenario_site, snapshot, story, vm_states
 
+pytestmark = pytest.mark.slow   # a whole patch run each: run first (tests/conftest.py)
+
 UNTOUCHED = {"boots": 0, "restarts": 0, "installs": 0}
 
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import pytest
+
 from test_patch_support import FAST, run_plan, scenario_plan, scenario_site, story
 
 from hvconsole.cli.patch_text import report_text
 from hvconsole.core.patch.report import build_report, render_html
+
+pytestmark = pytest.mark.slow   # a whole patch run: run first (tests/conftest.py)
 
 
 class _Text(HTMLParser):

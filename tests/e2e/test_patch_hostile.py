@@ -5,12 +5,16 @@ escaped in the HTML report."""
 
 from __future__ import annotations
 
+import pytest
+
 from hvconsole.core.patch.report import build_report, render_html
 from hvconsole.site import site_for_served
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.scenarios.patch import PatchHost, PatchScenario
 from hvconsole.sim.serve import serve_site
 from test_patch_support import FAST, Site, ground_truth, run_plan, scenario_plan, snapshot
+
+pytestmark = pytest.mark.slow   # a whole patch run: run first (tests/conftest.py)
 
 EVIL_HOST = "<script>alert(1)</script>"
 EVIL_VM = "a'; Stop-Computer -Force; '"

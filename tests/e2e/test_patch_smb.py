@@ -17,7 +17,7 @@ from hvconsole.sim.model.packages import corrupted
 from test_patch_support import FAST, ground_truth, run_plan, scenario_plan, scenario_site
 from tests.support import samba
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]   # slow: run first (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
