@@ -104,7 +104,7 @@ def test_the_demo_shows_at_least_five_kinds_of_problem():
             rules.add(p.rule)
             areas.add(p.area)
     assert len(rules) >= 5 and len(areas) >= 5, (rules, areas)
-    # The deliberate ones (scenarios_audit.configure_demo_health) are all there.
+    # The deliberate ones (scenarios.audit.configure_demo_health) are all there.
     assert {"checkpoint-old", "dm-unbounded-maximum", "vhd-on-system-drive", "ic-service-disabled",
             "boot-storm", "host-below-target", "host-bpa", "vm-not-clustered", "config-version-old"} <= rules
 

@@ -1,4 +1,4 @@
-"""The recovery engine end to end against the recovery scenario (sim/scenarios_recovery.py),
+"""The recovery engine end to end against the recovery scenario (sim/scenarios/recovery.py),
 through the real WinRM client and the real ``recover_*.ps1`` scripts recognised by the
 simulated hosts: a hung guest (gentle way impossible, Turn off, Start, verified), a VM
 stuck in Stopping (Turn off fails, the worker is ended, Start, verified), a wedged VMMS
