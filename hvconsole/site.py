@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hvconsole import paths
 from hvconsole.patch.sites import HostDirectory, SiteError
@@ -64,7 +65,7 @@ class Site:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     journal_path: Path = field(default_factory=lambda: journal_path(False))
-    book: "HostBook | None" = None
+    book: HostBook | None = None
     simulated: bool = False
     description: str = ""                               # for messages: "the embedded demo-patch site"
     # The in-process simulated site (hvconsole.sim.serve.ServedSite): tests and the demo
@@ -121,7 +122,7 @@ class Site:
             return False
         return True
 
-    def __enter__(self) -> "Site":
+    def __enter__(self) -> Site:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -130,7 +131,7 @@ class Site:
 
 # -- configured hosts --------------------------------------------------------------------
 
-def open_configured_site(book: "HostBook | None" = None, *, only: Iterable[str] | None = None,
+def open_configured_site(book: HostBook | None = None, *, only: Iterable[str] | None = None,
                          allow_session_only: bool = True) -> Site:
     """The inventory's hosts (or only the names in ``only``) with their passwords from the
     keyring (``book``'s store if given). A host that cannot be reached as configured (no
@@ -260,5 +261,5 @@ def _state_clock(state: dict[str, Any], speed: float) -> Callable[[], datetime] 
         return None
 
     def now() -> datetime:
-        return sim_then + timedelta(seconds=(datetime.now(timezone.utc) - wall_then).total_seconds() * speed)
+        return sim_then + timedelta(seconds=(datetime.now(UTC) - wall_then).total_seconds() * speed)
     return now

@@ -17,6 +17,7 @@ import heapq
 from typing import Any, Iterator
 
 from hvconsole.core.parse import SnapshotFormatError
+from hvconsole.core.poll_budget import DEFAULT_POLL_TIMEOUT_S, vm_query_budget_ms
 from hvconsole.core.snapshot import unreachable
 from hvconsole.remote.answer import json_document
 from hvconsole.remote.collector import snapshot_from_answer
@@ -32,8 +33,8 @@ from .model.site import SimSite
 NETWORK_S = 0.035        # HTTP round trips of one call on a LAN (Command + Receive + Signal)
 
 
-def record(site: SimSite, *, seconds: float, interval: float = 5.0, poll_timeout_s: float = 10.0,
-           max_events: int = 200, vm_query_timeout_ms: int = 5000) -> Iterator[dict[str, Any]]:
+def record(site: SimSite, *, seconds: float, interval: float = 5.0, poll_timeout_s: float = DEFAULT_POLL_TIMEOUT_S,
+           max_events: int = 200, vm_query_timeout_ms: int | None = None) -> Iterator[dict[str, Any]]:
     """Snapshot-v1 dicts for every host every ``interval`` seconds, ``polled_at`` ascending.
 
     The site must run on a manual clock (``SimClock.manual``); it is advanced to the end.
@@ -42,7 +43,9 @@ def record(site: SimSite, *, seconds: float, interval: float = 5.0, poll_timeout
         raise ValueError("record() drives the site's clock: build the site with SimClock.manual()")
     if interval <= 0 or seconds < 0:
         raise ValueError("interval must be positive and seconds not negative")
-    pollers = [_Poller(host, site, poll_timeout_s, max_events, vm_query_timeout_ms)
+    # The client's own rule (core/poll_budget.py): the VM query gives up before the deadline.
+    budget_ms = vm_query_budget_ms(poll_timeout_s) if vm_query_timeout_ms is None else vm_query_timeout_ms
+    pollers = [_Poller(host, site, poll_timeout_s, max_events, budget_ms)
                for host in site.hosts.values()]
     t0 = site.advance()
     end = t0 + seconds

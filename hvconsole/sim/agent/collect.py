@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from hvconsole.core.poll_budget import VM_QUERY_MAX_MS, VM_QUERY_MIN_MS, vm_query_budget_ms
 from hvconsole.core.timeutil import format_time, parse_time
 
 from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
@@ -22,7 +23,8 @@ from ..model.load import jitter
 
 # Defaults and bounds exactly as collect.ps1's Get-IntParam applies them (it clamps).
 MAX_EVENTS = (100, 0, 1000)
-VM_QUERY_TIMEOUT_MS = (10000, 500, 120000)
+# collect.ps1's default and clamp for vm_query_timeout_ms (core/poll_budget.py).
+VM_QUERY_TIMEOUT_MS = (vm_query_budget_ms(), VM_QUERY_MIN_MS, VM_QUERY_MAX_MS)
 NO_BOOKMARK_LOOKBACK_S = 3600.0     # collect.ps1 reads the last 60 minutes on a first poll
 MESSAGE_MAX = 600
 HYPERV_CHANNELS = frozenset(f"Microsoft-Windows-Hyper-V-{c}-Admin" for c in (
