@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from hvconsole.core.inventory import Host, Transport
 from hvconsole.core.inventory.book import Password
+from hvconsole.core.poll_budget import vm_query_budget_ms
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, parse_time, utcnow
 from hvconsole.patch.host_api import PatchHost
@@ -395,7 +396,8 @@ class _DoctorRun:
         self._emit(key, Verdict.PASS, detail, elapsed_ms=_ms(started))
 
     def _collect(self, session: HostSession) -> str:
-        params = {"events_since": None, "max_events": 50, "vm_query_timeout_ms": 15000}
+        # The client's own rule: the VM query gives up before this call's deadline does.
+        params = {"events_since": None, "max_events": 50, "vm_query_timeout_ms": vm_query_budget_ms(self.t.collect)}
         result = self._call(session, "collect", params, self.t.collect)
         doc = json_document(result, host=self.host.name, script="collect")
         from hvconsole.core.parse import SnapshotFormatError
