@@ -77,7 +77,7 @@ def test_an_install_failure_on_the_test_ring_halts_before_production(home, qtbot
         page = wizard.page_of(RUN)
         assert ap.finish_run() == "failed", page.log.toPlainText()
         header = page.header.text()
-        assert "pilot" in header and "HV01" in header and "failed" in header, header
+        assert "test ring" in header and "HV01" in header and "failed" in header, header
         cell = page.timeline.table.item(0, 2 + 4)            # HV01 · install
         assert cell.text().startswith("✗") and "0x800F0922" in cell.toolTip(), (cell.text(), cell.toolTip())
         hv02 = next(h for h in page.view.hosts if h.host == "HV02")
