@@ -23,15 +23,16 @@ import math
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from hvconsole import __version__
 
 from .model.clock import SimClock
-from .scenarios.demo import build_demo_site, build_patch_demo_site
 from .model.site import SimSite
+from .scenarios.demo import build_demo_site, build_patch_demo_site
 from .scenarios.freeze import SCENARIOS
 from .scenarios.patch import PATCH_SCENARIOS
 
@@ -52,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "$HVCONSOLE_HOME or the runtime folder) while serving")
     rec = sub.add_parser("record", help="write a trace of the site (JSON Lines) to stdout")
     _site_options(rec)
-    rec.add_argument("--seconds", type=_positive("seconds", at_most=MAX_RECORD_S, at_most_words="30 days"), default=None,
-                     help="how long, at most 30 days (default: the scenario's duration, or 300)")
+    rec.add_argument("--seconds", type=_positive("seconds", at_most=MAX_RECORD_S, at_most_words="30 days"),
+                     default=None, help="how long, at most 30 days (default: the scenario's duration, or 300)")
     rec.add_argument("--interval", type=_positive("interval", at_least=MIN_INTERVAL_S), default=5.0,
                      help="seconds between two polls of a host (at least 0.5)")
     listing = sub.add_parser("scenarios", help="list the named scenarios")
@@ -78,7 +79,7 @@ MIN_INTERVAL_S = 0.5
 
 
 def _positive(name: str, *, at_least: float | None = None, at_most: float | None = None,
-              at_most_words: str = ""):
+              at_most_words: str = "") -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -166,7 +167,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     from .record import record
 
     scenario = SCENARIOS.get(args.site)
-    start = datetime.now(timezone.utc) if scenario is None else None
+    start = datetime.now(UTC) if scenario is None else None
     site = make_site(args.site, args.seed, SimClock.manual(start) if start else None)
     seconds = args.seconds if args.seconds is not None else (scenario.duration_s if scenario else 300.0)
     for snapshot in record(site, seconds=seconds, interval=args.interval):

@@ -14,7 +14,8 @@ The site's manual clock is driven forward; nothing waits for real time.
 from __future__ import annotations
 
 import heapq
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from hvconsole.core.parse import SnapshotFormatError
 from hvconsole.core.poll_budget import DEFAULT_POLL_TIMEOUT_S, vm_query_budget_ms

@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from hvconsole.core.atomic_file import atomic_write_text
 
-from .model.clock import SimClock
-from .scenarios.demo import build_demo_site, build_patch_demo_site
 from .agent.host_agent import HostAgent
+from .model.clock import SimClock
 from .model.host import SimHost
 from .model.site import SimSite
+from .scenarios.demo import build_demo_site, build_patch_demo_site
 
 if TYPE_CHECKING:
     from .wsman import WsmanEndpoint
@@ -69,7 +69,7 @@ class ServedHost:
     url: str
     user: str
     password: str = field(repr=False)
-    endpoint: "WsmanEndpoint" = field(repr=False)
+    endpoint: WsmanEndpoint = field(repr=False)
     sim: SimHost = field(repr=False)
 
 
@@ -139,7 +139,7 @@ class ServedSite:
         for served in self.hosts:
             served.endpoint.stop()
 
-    def __enter__(self) -> "ServedSite":
+    def __enter__(self) -> ServedSite:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -197,7 +197,7 @@ def default_state_file() -> Path:
     """``$HVCONSOLE_HOME/demo-site.json``, else the platform's per-user runtime folder
     (``$XDG_RUNTIME_DIR/hvconsole`` on Linux): a place that is private and that a reboot
     clears, as it should for a file naming a process and holding passwords."""
-    from hvconsole import paths          # late: keeps this module light for the GUI
+    from hvconsole import paths  # late: keeps this module light for the GUI
 
     home = os.environ.get(paths.HOME_ENV, "").strip()
     if home:

@@ -10,16 +10,17 @@ part time out and the rest still answers.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from hvconsole.core.timeutil import format_time
 
-from .host_agent import ScriptAnswer, register_script_handler
-from .collect import _int_param, ps_json
 from ..model.host import CONFIG_VERSIONS, SimHost, SimVolume
 from ..model.load import jitter
 from ..model.vm import SimDisk, SimVM
+from .collect import _int_param, ps_json
+from .host_agent import ScriptAnswer, register_script_handler
 
 # Defaults and bounds as audit.ps1's Get-IntParam applies them.
 VM_QUERY_TIMEOUT_MS = (60000, 1000, 300000)
@@ -62,8 +63,9 @@ def audit_document(host: SimHost, params: Mapping[str, Any], t: float) -> tuple[
     vm_count = len(host.vms)
     if problem is None:
         elapsed = int((120 + 25 * vm_count) * jitter(host.seed ^ 61, t, 0.8, 1.4, grain_s=0.5) * host.slow_factor)
-        query = {"ok": True, "elapsed_ms": elapsed, "error": None}
-        vms = [_vm(vm, s, host, volumes, t, max_checkpoints, host_time) for vm, s in zip(host.vms, samples)]
+        query: dict[str, object] = {"ok": True, "elapsed_ms": elapsed, "error": None}
+        vms = [_vm(vm, s, host, volumes, t, max_checkpoints, host_time)
+               for vm, s in zip(host.vms, samples, strict=True)]
     elif problem == "wedged":
         elapsed = query_timeout + int(jitter(host.seed ^ 62, t, 1, 25, grain_s=0.5))
         query = {"ok": False, "elapsed_ms": elapsed, "error": f"timeout after {query_timeout} ms"}
@@ -80,7 +82,7 @@ def audit_document(host: SimHost, params: Mapping[str, Any], t: float) -> tuple[
     pending_since = None
     if host.pending:
         first = site.time_of(min(p.installed_t for p in host.pending) + skew)
-        pending_since = format_time(datetime(first.year, first.month, first.day, tzinfo=timezone.utc))
+        pending_since = format_time(datetime(first.year, first.month, first.day, tzinfo=UTC))
     doc = {
         "audit_version": 1,
         "host_time": host_time(t),
@@ -118,7 +120,7 @@ def audit_document(host: SimHost, params: Mapping[str, Any], t: float) -> tuple[
 
 
 def _vm(vm: SimVM, sample: dict[str, Any], host: SimHost, volumes: list[SimVolume], t: float,
-        max_checkpoints: int, host_time: Any) -> dict[str, Any]:
+        max_checkpoints: int, host_time: Callable[[float | None], str | None]) -> dict[str, Any]:
     checkpoints = [{"name": c.name, "created": host_time(c.created_t), "depth": c.depth, "type": c.type}
                    for c in vm.checkpoint_tree]
     # Checkpoints counted by the patch scenarios (``vm.checkpoints``) but not described:

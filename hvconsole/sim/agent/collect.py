@@ -9,17 +9,18 @@ and a CRLF. Times come from the host's own, slightly wrong, clock.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from hvconsole.core.poll_budget import VM_QUERY_MAX_MS, VM_QUERY_MIN_MS, vm_query_budget_ms
 from hvconsole.core.timeutil import format_time, parse_time
 
-from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
 from ..model.events import SimEvent
 from ..model.host import SimHost
 from ..model.load import jitter
+from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
 
 # Defaults and bounds exactly as collect.ps1's Get-IntParam applies them (it clamps).
 MAX_EVENTS = (100, 0, 1000)
@@ -46,7 +47,7 @@ class CollectParams:
     vm_query_timeout_ms: int
 
     @classmethod
-    def from_json(cls, params: Mapping[str, Any]) -> "CollectParams":
+    def from_json(cls, params: Mapping[str, Any]) -> CollectParams:
         since = params.get("events_since")
         since_dt: datetime | None = None
         if since:
@@ -64,7 +65,7 @@ def _int_param(params: Mapping[str, Any], key: str, default: int, low: int, high
     if value is None:
         return default
     try:
-        number = int(round(float(value)))
+        number = round(float(value))
     except (TypeError, ValueError, OverflowError):
         raise ScriptFailure(f'Cannot convert value "{str(value)[:40]}" to type "System.Int32".', "params") from None
     return min(high, max(low, number))

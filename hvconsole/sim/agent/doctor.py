@@ -11,14 +11,15 @@ change with :func:`set_doctor_profile` to play a locked-down or tightly quota'd 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from .probe import probe_profile
-from .host_agent import ScriptAnswer, register_script_handler
-from .collect import ps_json
 from ..model.host import SimHost
+from .collect import ps_json
+from .host_agent import ScriptAnswer, register_script_handler
+from .probe import probe_profile
 
 # Starting powershell.exe, reading the WSMan: drive and one CIM instance.
 BASE_DURATION_S = 0.3
@@ -41,7 +42,7 @@ class DoctorProfile:
     max_concurrent_operations_per_user: int | None = 1500
 
 
-_PROFILES: "weakref.WeakKeyDictionary[SimHost, DoctorProfile]" = weakref.WeakKeyDictionary()
+_PROFILES: weakref.WeakKeyDictionary[SimHost, DoctorProfile] = weakref.WeakKeyDictionary()
 
 
 def set_doctor_profile(host: SimHost, profile: DoctorProfile) -> None:

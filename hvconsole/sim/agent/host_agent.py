@@ -22,9 +22,10 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape
 
 from ..wsman.runner import ProcessOutput
@@ -103,7 +104,8 @@ _LOADER = re.compile(
     r"if\(-not \$b\)\{\[Console\]::Out\.Write\('\{\"hvc_error\":\{\"message\":\"script (?P=var) "
     r"is not loaded in this shell\"\}\}'\);exit 86\};"
     r"\$m=New-Object System\.IO\.MemoryStream\(,\[System\.Convert\]::FromBase64String\(\$b\)\);"
-    r"\$z=New-Object System\.IO\.Compression\.GZipStream\(\$m,\[System\.IO\.Compression\.CompressionMode\]::Decompress\);"
+    r"\$z=New-Object System\.IO\.Compression\.GZipStream\(\$m,"
+    r"\[System\.IO\.Compression\.CompressionMode\]::Decompress\);"
     r"\$s=\(New-Object System\.IO\.StreamReader\(\$z,\[System\.Text\.Encoding\]::UTF8\)\)\.ReadToEnd\(\);"
     r"& \(\[scriptblock\]::Create\(\$s\)\) -HvcParams "
     r"(?:'(?P<inline>[A-Za-z0-9+/=]*)'|(?P<stdin>\(\[Console\]::In\.ReadToEnd\(\)\)));"
@@ -135,7 +137,7 @@ def _parameter(token: str) -> str | None:
     word = token[1:].lower()
     if word in _FLAGS + _VALUED + ("command", "file"):
         return word
-    if word in ("e", "ec", "enc") or "encodedcommand".startswith(word) and len(word) >= 2 and word != "ex":
+    if word in ("e", "ec", "enc") or ("encodedcommand".startswith(word) and len(word) >= 2 and word != "ex"):
         return "encodedcommand"
     matches = [p for p in _FLAGS + _VALUED + ("command", "file") if p.startswith(word)]
     return matches[0] if len(matches) == 1 else ("?" + word)
@@ -226,13 +228,13 @@ class HostAgent:
     """``ProcessRunner`` for one simulated host. ``latency_scale`` multiplies every real
     wait (0 = answer at once, for fast tests and recording)."""
 
-    def __init__(self, host: "SimHost", site: "SimSite", *, latency_scale: float = 1.0):
+    def __init__(self, host: SimHost, site: SimSite, *, latency_scale: float = 1.0):
         self.host = host
         self.site = site
         self.latency_scale = latency_scale
         self.handlers = load_handler_modules()
 
-    def start(self, command_line: str, env: Mapping[str, str], codepage: int) -> "SimulatedProcess":
+    def start(self, command_line: str, env: Mapping[str, str], codepage: int) -> SimulatedProcess:
         with self.site.acting():
             answering = self.host.reachability() == "up"
         if not answering:

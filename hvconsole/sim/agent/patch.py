@@ -13,18 +13,35 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from .probe import probe_profile
-from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
-from ..model.installer import METHODS
 from ..model.host import SimHost
-from ..model.load import unit
 from ..model.host_patch import TASK_HAS_NOT_RUN, TASK_RUNNING
-from .patch_common import (as_list, clamped_int, find_vm, finish, guid, host_name, host_time, hvc_path, package_file,
-                           params_error, prop, ps_int, ps_string, sha256_param, task_name, vmms_failure)
+from ..model.installer import METHODS
+from ..model.load import unit
+from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
+from .patch_common import (
+    as_list,
+    clamped_int,
+    find_vm,
+    finish,
+    guid,
+    host_name,
+    host_time,
+    hvc_path,
+    package_file,
+    params_error,
+    prop,
+    ps_int,
+    ps_string,
+    sha256_param,
+    task_name,
+    vmms_failure,
+)
 from .patch_vms import handle_drain, handle_restore
+from .probe import probe_profile
 
 HASH_BYTES_PER_S = 400e6        # Get-FileHash on a server's disk
 REBOOT_DOWN_S = (120.0, 300.0)  # from "going down" to WinRM answering again
@@ -102,8 +119,8 @@ def _migration_readiness(host: SimHost, migrations: list[tuple[str, str]], vmms:
     doc.update(enabled=host.migration_enabled, authentication=host.migration_authentication)
     for vm_id, dest in migrations:
         vm = find_vm(host, vm_id)
-        check = {"id": vm_id, "name": None if vm is None else vm.name, "destination": dest, "ok": False,
-                 "incompatibilities": [], "skipped_reason": None, "error": None}
+        check: dict[str, Any] = {"id": vm_id, "name": None if vm is None else vm.name, "destination": dest,
+                                 "ok": False, "incompatibilities": [], "skipped_reason": None, "error": None}
         if vm is None:
             check.update(ok=True, skipped_reason="not on this host")
         elif vm.is_clustered:

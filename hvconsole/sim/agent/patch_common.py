@@ -17,10 +17,11 @@ scripts and advancing the clock, and never waits.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from .host_agent import ScriptAnswer, ScriptFailure
 from .collect import ps_json
+from .host_agent import ScriptAnswer, ScriptFailure
 
 if TYPE_CHECKING:
     from ..model.host import SimHost
@@ -114,7 +115,7 @@ def ps_int(value: Any, name: str) -> int:
     if number is None or number != number or abs(number) > 2**31 - 1:
         raise params_error(f'Cannot convert value "{ps_string(value)[:40]}" to type "System.Int32". '
                            'Error: "Input string was not in a correct format."')
-    return int(round(number))
+    return round(number)
 
 
 def clamped_int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -143,12 +144,12 @@ def prop(item: Any, key: str) -> Any:
     return item.get(key) if isinstance(item, Mapping) else None
 
 
-def find_vm(host: "SimHost", vm_id: str) -> "SimVM | None":
+def find_vm(host: SimHost, vm_id: str) -> SimVM | None:
     """Get-VM -Id on this host."""
     return next((vm for vm in host.vms if vm.id == vm_id), None)
 
 
-def vmms_failure(host: "SimHost", t: float) -> str | None:
+def vmms_failure(host: SimHost, t: float) -> str | None:
     """The message of a Hyper-V cmdlet while vmms does not answer, or None."""
     problem = host.vm_query_problem(t)
     if problem == "vmms-starting":
@@ -160,11 +161,11 @@ def vmms_failure(host: "SimHost", t: float) -> str | None:
     return None
 
 
-def host_time(host: "SimHost", t: float | None) -> str | None:
+def host_time(host: SimHost, t: float | None) -> str | None:
     return host.patch.host_time(t)
 
 
-def finish(host: "SimHost", doc: Mapping[str, Any], seconds: float) -> ScriptAnswer:
+def finish(host: SimHost, doc: Mapping[str, Any], seconds: float) -> ScriptAnswer:
     """Print ``doc`` as PowerShell 5.1 would (``[Console]::Out.Write``, no newline), exit 0,
     after ``seconds`` of simulated time (a manual clock moves by that much)."""
     site = host.site

@@ -17,14 +17,15 @@ so a simulated drain of a cluster node can finish sooner than a real one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from .host_agent import ScriptAnswer, ScriptFailure
 from ..model.host import SimHost
+from ..model.timeline import action_calling
 from ..model.vm import SimVM
-from .patch_common import (as_list, clamped_int, find_vm, finish, guid, host_name, is_true, prop,
-                           ps_string, vmms_failure)
+from .host_agent import ScriptAnswer, ScriptFailure
+from .patch_common import as_list, clamped_int, find_vm, finish, guid, host_name, is_true, prop, ps_string, vmms_failure
 
 DRAIN_ACTIONS = ("save", "shutdown", "live-migrate", "host-default")
 RESTORE_ACTIONS = ("start", "resume", "none")
@@ -69,7 +70,8 @@ def handle_drain(host: SimHost, raw: Mapping[str, Any], now: datetime) -> Script
     assert host.site is not None
     t0 = host.site.t_of(now)
     deadline = t0 + timeout_s
-    cluster_doc, cluster_end, moved_by_drain = None, t0, set()
+    cluster_doc: dict[str, Any] | None = None
+    cluster_end, moved_by_drain = t0, set[str]()
     if cluster_drain:
         cluster_doc, cluster_end, moved_by_drain = _drain_cluster(host, t0, deadline)
     time_left = cluster_end < deadline
@@ -329,5 +331,5 @@ def _fail_back(host: SimHost, vm_ids: list[str], t0: float) -> None:
         if found is not None:
             source, vm = found
             seconds = source.migration_seconds(vm, start)
-            site.at(start, lambda _t, src=source, vm=vm, s=seconds: src.live_migrate(vm, host, s))
+            site.at(start, action_calling(source.live_migrate, vm, host, seconds))
             start += seconds + 1.0

@@ -12,13 +12,14 @@ the module, or one without the Hyper-V role.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from .host_agent import ScriptAnswer, register_script_handler
-from .collect import ps_json
 from ..model.host import SimHost
+from .collect import ps_json
+from .host_agent import ScriptAnswer, register_script_handler
 
 # Starting powershell.exe and reading a registry key, a service and the module list.
 BASE_DURATION_S = 0.25
@@ -35,7 +36,7 @@ class ProbeProfile:
     hyperv_role: bool = True         # False: no vmms service at all
 
 
-_PROFILES: "weakref.WeakKeyDictionary[SimHost, ProbeProfile]" = weakref.WeakKeyDictionary()
+_PROFILES: weakref.WeakKeyDictionary[SimHost, ProbeProfile] = weakref.WeakKeyDictionary()
 
 
 def set_probe_profile(host: SimHost, profile: ProbeProfile) -> None:

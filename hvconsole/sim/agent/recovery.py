@@ -16,13 +16,14 @@ worker is ended, a wedged VMMS that answers again after a restart
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
 from ..model.host import SimHost
 from ..model.load import unit
 from ..model.vm import SimVM
+from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
 from .patch_common import clamped_int, find_vm, finish, guid, host_time, params_error, ps_int, ps_string, vmms_failure
 
 VM_ACTIONS = ("nmi", "shutdown", "turn_off", "reset", "start")

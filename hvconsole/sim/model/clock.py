@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SimClock:
@@ -24,7 +24,7 @@ class SimClock:
     def __init__(self, start: datetime | None = None, speed: float = 1.0):
         if speed < 0:
             raise ValueError("speed must not be negative")
-        self._start = _aware(start) if start is not None else datetime.now(timezone.utc)
+        self._start = _aware(start) if start is not None else datetime.now(UTC)
         self._speed = float(speed)
         self._anchor = time.monotonic()
         self._offset_s = 0.0          # advance() jumps, added on top of the running time
@@ -32,7 +32,7 @@ class SimClock:
         self._lock = threading.Lock()
 
     @classmethod
-    def manual(cls, start: datetime | None = None) -> "SimClock":
+    def manual(cls, start: datetime | None = None) -> SimClock:
         """A clock that only moves through :meth:`advance`: deterministic tests."""
         clock = cls(start, speed=0.0)
         clock._manual = True
@@ -79,5 +79,5 @@ class SimClock:
 def _aware(dt: datetime) -> datetime:
     """Naive datetimes are taken as UTC, as everywhere in the project."""
     if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)

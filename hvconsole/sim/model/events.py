@@ -9,8 +9,8 @@ Hyper-V-Worker 185xx family and are marked [U] below: plausible, not verified.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 
 @dataclass(frozen=True, slots=True)

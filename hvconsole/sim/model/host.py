@@ -11,16 +11,15 @@ scheduled tasks and installer lives in ``host.patch`` (``host_patch``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any
 
 from .events import EventLog
-from .load import jitter, text_key, unit
 from .host_patch import HostPatchState
+from .load import jitter, text_key, unit
+from .timeline import Timeline, action_calling
 from .vm import SimVM
-
-if TYPE_CHECKING:
-    from .timeline import Timeline
 
 _PRODUCTS = {20348: ("Windows Server 2022 Datacenter", "21H2"),
              26100: ("Windows Server 2025 Datacenter", "24H2"),
@@ -369,11 +368,11 @@ class SimHost:
             wanted = vm.automatic_start_action == "Start" or (
                 vm.automatic_start_action == "StartIfRunning" and vm.was_running_before_host_stop)
             if wanted:
-                self._site().after(2.0 + i * 1.5, lambda _t, vm=vm: vm.start())
+                self._site().after(2.0 + i * 1.5, action_calling(vm.start))
 
     # -- moving VMs (live migration, cluster drain) -------------------------------------
 
-    def live_migrate(self, vm: SimVM, dest: "SimHost", duration_s: float | None = None) -> float | None:
+    def live_migrate(self, vm: SimVM, dest: SimHost, duration_s: float | None = None) -> float | None:
         """Move a running VM to ``dest``; returns the seconds it will take, or None."""
         site = self._site()
         with site.acting() as t:
@@ -436,8 +435,7 @@ class SimHost:
             start = t + 1.0
             for i, vm in enumerate(movers):
                 seconds = self.migration_seconds(vm, start)
-                site.at(start, lambda _t, vm=vm, dest=targets[i % len(targets)], s=seconds:
-                        self.live_migrate(vm, dest, s))
+                site.at(start, action_calling(self.live_migrate, vm, targets[i % len(targets)], seconds))
                 start += seconds + 1.0
 
             def completed(_t: float) -> None:

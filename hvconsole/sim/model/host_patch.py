@@ -138,7 +138,7 @@ class HostPatchState:
     def result_document(self, run_plan: InstallRun, started_t: float, finished_t: float) -> str:
         """The wrapper's result file: exit code (unsigned), times, method, steps, log tail."""
         times = [started_t + (finished_t - started_t) * i / max(1, len(run_plan.log)) for i in range(len(run_plan.log))]
-        log = "\n".join(f"{self.host_time(when)} {line}" for when, line in zip(times, run_plan.log))
+        log = "\n".join(f"{self.host_time(when)} {line}" for when, line in zip(times, run_plan.log, strict=True))
         return json.dumps({"exit_code": run_plan.exit_code, "started_at": self.host_time(started_t),
                            "finished_at": self.host_time(finished_t), "method": run_plan.method,
                            "steps": [{"cab": cab, "exit_code": code} for cab, code in run_plan.steps],

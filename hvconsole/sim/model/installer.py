@@ -17,13 +17,13 @@ simulated site meets the same codes it will meet on a real host.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol
+from typing import Protocol
 
 from .host_drive import FolderDrive, MemoryDrive, file_name_of
 from .load import unit
 from .packages import kb_of, package_sha256, update_target, update_title
-
 
 # Exit codes (hyperv-notes §7), unsigned 32-bit as the wrapper writes them.
 EXIT_OK = 0

@@ -23,7 +23,7 @@ class SimSite(Timeline):
 
     # -- inventory ----------------------------------------------------------------------
 
-    def add_host(self, host: "SimHost") -> "SimHost":
+    def add_host(self, host: SimHost) -> SimHost:
         with self.lock:
             if host.name in self.hosts:
                 raise ValueError(f"duplicate host {host.name!r}")
@@ -31,13 +31,13 @@ class SimSite(Timeline):
             self.hosts[host.name] = host
             return host
 
-    def host(self, name: str) -> "SimHost":
+    def host(self, name: str) -> SimHost:
         try:
             return self.hosts[name]
         except KeyError:
             raise KeyError(f"no host {name!r} in site {self.name!r}") from None
 
-    def find_vm(self, name: str) -> tuple["SimHost", "SimVM"]:
+    def find_vm(self, name: str) -> tuple[SimHost, SimVM]:
         """The host currently running the VM called ``name`` (VMs move between hosts)."""
         with self.lock:
             for host in self.hosts.values():
@@ -46,5 +46,5 @@ class SimSite(Timeline):
                         return host, vm
         raise KeyError(f"no VM {name!r} in site {self.name!r}")
 
-    def vm(self, name: str) -> "SimVM":
+    def vm(self, name: str) -> SimVM:
         return self.find_vm(name)[1]

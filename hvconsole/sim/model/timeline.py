@@ -17,14 +17,27 @@ import heapq
 import itertools
 import random
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
+from typing import ParamSpec
 
 from .clock import SimClock
 from .load import mix64, text_key
 
-Action = Callable[[float], None]
+# What an action returns is ignored: a VM or host method that reports its own result
+# (a bool, the seconds a migration takes) can be scheduled as it is.
+Action = Callable[[float], object]
+
+_P = ParamSpec("_P")
+
+
+def action_calling(fn: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -> Action:
+    """An action that calls ``fn(*args, **kwargs)`` when its time comes, the time unused.
+
+    The arguments are bound now, so a loop can schedule one action per item (a closure
+    would see the loop variable's last value)."""
+    return lambda _t: fn(*args, **kwargs)
 
 
 class Timeline:

@@ -12,8 +12,9 @@ stopped updating (uptime stalls), a critical worker, stuck transitions, a triple
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import KW_ONLY, InitVar, dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from .load import IDLE, LoadProfile, jitter, mix64, unit
 
@@ -36,6 +37,24 @@ class VmHost(Protocol):
     name: str
     site: Timeline | None
     events: EventLog
+
+
+class VmMakeUp(TypedDict, total=False):
+    """The make-up a scenario gives a new :class:`SimVM` (its keyword fields); the builder
+    adds what it decides itself (clustered or not, the uptime)."""
+
+    vcpus: int
+    memory_mb: int
+    dynamic_memory: bool
+    memory_max_mb: int | None
+    generation: int
+    guest: str
+    load: LoadProfile
+    automatic_start_action: str
+    automatic_stop_action: str
+    backup_hour: float | None
+    state: str
+    confidential: bool
 
 
 @dataclass
@@ -463,7 +482,9 @@ class SimVM:
         if not self.dynamic_memory:
             return self.memory_mb, int(self.memory_mb * pressure)
         demand = int(self.memory_mb * pressure * 1.3)
-        assigned = min(self.memory_max_mb, max(self.memory_mb // 2, int(demand * 1.2)))
+        maximum = self.memory_max_mb
+        assert maximum is not None      # __post_init__ fills it in
+        assigned = min(maximum, max(self.memory_mb // 2, int(demand * 1.2)))
         return assigned - assigned % 2, demand
 
     def last_backup_t(self, t: float) -> float | None:
@@ -492,7 +513,7 @@ class SimVM:
         return {
             "id": self.id, "name": self.name, "state": state, "health": self.health,
             "heartbeat": self._heartbeat(t), "operational_status": ops,
-            "cpu_pct": int(round(cpu)) if running else 0, "vcpus": self.vcpus,
+            "cpu_pct": round(cpu) if running else 0, "vcpus": self.vcpus,
             "memory_assigned_mb": assigned, "memory_demand_mb": demand,
             "dynamic_memory": self.dynamic_memory, "uptime_s": int(self._uptime(t)),
             "automatic_start_action": self.automatic_start_action,

@@ -12,8 +12,8 @@ exactly one thing, returning where the problem must show (host, VM name or None)
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..model.clock import SimClock
 from ..model.host import SimHost

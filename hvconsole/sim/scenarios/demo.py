@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import random
 import uuid
+from functools import partial
 
 from ..model.clock import SimClock
 from ..model.host import SimHost
 from ..model.load import IDLE, LoadProfile
+from ..model.packages import package_bytes
 from ..model.site import SimSite
 from ..model.vm import SimVM
-from ..model.packages import package_bytes
 from .regression import freeze_now, start_regression
 
 FREEZE_VM = "SQL-PROD-02"      # freezes at FREEZE_AT_S on HV01
@@ -126,7 +127,7 @@ def build_demo_site(seed: int = 1, clock: SimClock | None = None) -> SimSite:
     site = SimSite(clock, seed=seed, name="demo")
     _add_hosts(site, _HOSTS, _VMS, site.rng("demo-layout"))
     site.vm("HR-APP-01").app_critical = True        # an application problem, not a freeze
-    from .audit import configure_demo_health   # the health check's deliberate problems
+    from .audit import configure_demo_health  # the health check's deliberate problems
     configure_demo_health(site)
     site.host("HV01").patch.stage(FIX_PACKAGE_PATH, package_bytes(FIX_PACKAGE))
     _script_first_minutes(site)
@@ -198,7 +199,7 @@ def _activity_block(site: SimSite, block: int) -> None:
     not fail by chance because the site turned off a VM the console had just restarted."""
     start = block * BLOCK_S
 
-    def rng(what: str):
+    def rng(what: str) -> random.Random:
         return site.rng("activity", block, what)
 
     pick = rng("reboot")
@@ -209,7 +210,7 @@ def _activity_block(site: SimSite, block: int) -> None:
         draw = rng(agent)
         if draw.random() < 0.3:
             when = start + draw.uniform(0, BLOCK_S)
-            site.at(when, lambda t, name=agent: _toggle(site, t, name))
+            site.at(when, partial(_toggle, site, name=agent))
     draw = rng("migrate")
     if draw.random() < 0.3:
         when, index = start + draw.uniform(0, BLOCK_S), draw.random()

@@ -12,18 +12,19 @@ maintenance windows of ``host-patch-reboot`` are in ``Scenario.maintenance``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 from ..model.clock import SimClock
 from ..model.host import SimHost
 from ..model.load import IDLE, LoadProfile
 from ..model.site import SimSite
-from ..model.vm import SimVM
+from ..model.vm import SimVM, VmMakeUp
 
 # A fixed default start: a scenario recorded twice with the same seed is the same trace.
-SCENARIO_START = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+SCENARIO_START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,14 @@ class Scenario:
         return site
 
 
-def _new_vm(site: SimSite, host: SimHost, name: str, *, load: LoadProfile = LoadProfile(18, 10),
-            guest: str = "windows", state: str = "Running", **kw: object) -> SimVM:
+_TYPICAL_LOAD = LoadProfile(18, 10)
+
+
+def _new_vm(site: SimSite, host: SimHost, name: str, **make_up: Unpack[VmMakeUp]) -> SimVM:
+    make_up.setdefault("load", _TYPICAL_LOAD)
     rng = site.rng("vm-id", name)
-    vm = SimVM(name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), guest=guest, load=load,
-               state=state, is_clustered=host.cluster is not None,
-               uptime_s=rng.uniform(2, 20) * 86400, **kw)  # type: ignore[arg-type]
+    vm = SimVM(name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), is_clustered=host.cluster is not None,
+               uptime_s=rng.uniform(2, 20) * 86400, **make_up)
     return host.add_vm(vm)
 
 
@@ -93,7 +96,8 @@ def _at(site: SimSite, t: float, action: Callable[[], object]) -> None:
     site.at(t, lambda _t: action())
 
 
-def _one_vm(act: Callable[[SimVM], object], name: str = "APP01", **vm: Any) -> Callable[[SimSite, float], None]:
+def _one_vm(act: Callable[[SimVM], object], name: str = "APP01",
+            **vm: Unpack[VmMakeUp]) -> Callable[[SimSite, float], None]:
     """The script of a scenario about one VM on HV01: the VM (``vm``: its make-up) from the
     start, ``act`` on it at the onset."""
     def script(site: SimSite, onset: float) -> None:
@@ -203,10 +207,18 @@ def _patch_reboot(site: SimSite, onset: float) -> None:
     _at(site, onset, host.reboot)
 
 
+class _ScenarioExtras(TypedDict, total=False):
+    """The fields of a :class:`Scenario` that most leave at their default."""
+
+    duration_s: float
+    maintenance: tuple[Maintenance, ...]
+    hosts: tuple[str, ...]
+
+
 def _scenario(name: str, kind: str, onset: float, description: str, script: Callable[[SimSite, float], None],
-              expect: tuple[Expectation, ...] = (), **kw: object) -> Scenario:
+              expect: tuple[Expectation, ...] = (), **kw: Unpack[_ScenarioExtras]) -> Scenario:
     return Scenario(name=name, kind=kind, description=description, onset_s=onset, expect=expect,
-                    script=script, **kw)  # type: ignore[arg-type]
+                    script=script, **kw)
 
 
 _APP01 = (Expectation("HV01", "APP01"),)
@@ -235,7 +247,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
               "HV01 answered, then WinRM stops answering at all.", _host_hung, (Expectation("HV01", None),)),
     _scenario("host-wide-freeze", "freeze", 50.0,
               "Four VMs on HV01 lose their heartbeat together, with Worker-Admin and Compute-Admin errors.",
-              _host_wide, (Expectation("HV01", None),) + tuple(Expectation("HV01", n) for n in HOST_WIDE_VMS)),
+              _host_wide, (Expectation("HV01", None), *(Expectation("HV01", n) for n in HOST_WIDE_VMS))),
     _scenario("triple-fault-loop", "freeze", 30.0,
               "APP01 triple-faults and resets (18560) every 35-55 s and never gets its heartbeat back.",
               _triple_fault, _APP01),

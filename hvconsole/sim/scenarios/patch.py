@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..model.clock import SimClock
-from ..model.installer import EXIT_NOT_APPLICABLE, EXIT_OK, EXIT_REBOOT_REQUIRED, EXIT_SERVICING_FAILURE, InstallOutcome
 from ..model.host import SimHost
+from ..model.installer import EXIT_NOT_APPLICABLE, EXIT_OK, EXIT_REBOOT_REQUIRED, EXIT_SERVICING_FAILURE, InstallOutcome
 from ..model.load import LoadProfile
-from ..model.site import SimSite
-from ..model.vm import SimVM
 from ..model.packages import corrupted, package_bytes, package_sha256
-from .regression import start_regression
+from ..model.site import SimSite
+from ..model.vm import SimVM, VmMakeUp
 from .freeze import SCENARIO_START
+from .regression import start_regression
 
 KB = "KB5061906"
 PACKAGE_FILE = "windows10.0-kb5061906-x64.msu"
@@ -111,14 +111,15 @@ def _vms(site: SimSite, host: SimHost) -> None:
     """The same mix on every host: what a drain and a restore have to deal with."""
     clustered = host.cluster is not None
     suffix = host.name[-2:]
-    specs = (
-        (f"APP-{suffix}", dict(memory_mb=8192, automatic_stop_action="Save")),
-        (f"SQL-{suffix}", dict(memory_mb=16384, vcpus=8, automatic_stop_action="ShutDown", load=LoadProfile(35, 15))),
-        (f"WEB-{suffix}", dict(memory_mb=4096, dynamic_memory=True, automatic_stop_action="Save")),
-        (f"LB-APPLIANCE-{suffix}", dict(guest="appliance", generation=1, automatic_stop_action="TurnOff",
-                                        memory_mb=2048, load=LoadProfile(7, 4, 0.4))),
-        (f"TEST-{suffix}", dict(state="Off", automatic_start_action="Nothing")),
-        (f"ARCHIVE-{suffix}", dict(state="Saved")),
+    specs: tuple[tuple[str, VmMakeUp], ...] = (
+        (f"APP-{suffix}", {"memory_mb": 8192, "automatic_stop_action": "Save"}),
+        (f"SQL-{suffix}", {"memory_mb": 16384, "vcpus": 8, "automatic_stop_action": "ShutDown",
+                           "load": LoadProfile(35, 15)}),
+        (f"WEB-{suffix}", {"memory_mb": 4096, "dynamic_memory": True, "automatic_stop_action": "Save"}),
+        (f"LB-APPLIANCE-{suffix}", {"guest": "appliance", "generation": 1, "automatic_stop_action": "TurnOff",
+                                    "memory_mb": 2048, "load": LoadProfile(7, 4, 0.4)}),
+        (f"TEST-{suffix}", {"state": "Off", "automatic_start_action": "Nothing"}),
+        (f"ARCHIVE-{suffix}", {"state": "Saved"}),
     )
     # KB5061906 fixes confidential VMs (Microsoft's scope): on WS2022 the APP VM is one, so
     # the fix applies to every host of these sites.
@@ -127,7 +128,7 @@ def _vms(site: SimSite, host: SimHost) -> None:
         rng = site.rng("patch-vm", name)
         kw.setdefault("load", LoadProfile(18, 10))
         host.add_vm(SimVM(name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), is_clustered=clustered,
-                          uptime_s=rng.uniform(2, 20) * 86400, **kw))  # type: ignore[arg-type]
+                          uptime_s=rng.uniform(2, 20) * 86400, **kw))
 
 
 def _fixed(host: str, code: int = EXIT_REBOOT_REQUIRED, reboots: int = 1) -> PatchExpectation:

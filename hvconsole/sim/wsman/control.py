@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from typing import Callable
+from collections.abc import Callable
 
 MODES = ("none", "refuse", "hang", "slow", "unauthorized")
 # Kinds accepted by fault_next; faults.py builds the reply for each.

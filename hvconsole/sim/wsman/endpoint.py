@@ -10,12 +10,12 @@ import ipaddress
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .auth import (
     SOAP_CONTENT_TYPE,
-    AuthScheme,
     Authenticated,
+    AuthScheme,
     BadMessage,
     BasicAuth,
     ConnectionAuth,
@@ -123,7 +123,7 @@ class WsmanEndpoint:
         self._shells.close_all()
         self._auth.close()
 
-    def __enter__(self) -> "WsmanEndpoint":
+    def __enter__(self) -> WsmanEndpoint:
         self.start()
         return self
 
@@ -248,13 +248,13 @@ def _make_auth(kind: str, username: str, password: str, tls: TlsConfig | None,
     if kind == "basic":
         return BasicAuth(username, password)
     if kind == "ntlm":
-        from .ntlm import NtlmAuth   # pyspnego is only needed for NTLM endpoints
+        from .ntlm import NtlmAuth  # pyspnego is only needed for NTLM endpoints
 
         return NtlmAuth(username, password, require_encryption=tls is None)
     if kind == "kerberos":
         if not keytab:
             raise ValueError("a Kerberos endpoint needs the keytab of its HTTP/<host> service principal")
-        from .kerberos import KerberosAuth   # gssapi is only needed for Kerberos endpoints
+        from .kerberos import KerberosAuth  # gssapi is only needed for Kerberos endpoints
 
         # The password is unused: the KDC checked it when the client got its ticket.
         return KerberosAuth(keytab, username, require_encryption=tls is None)

@@ -31,8 +31,8 @@ import logging
 import os
 import struct
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import spnego
 from spnego.exceptions import SpnegoError
@@ -118,7 +118,7 @@ class _KerberosConnection(SealedConnection):
             return NEGOTIATE
         try:
             context, reply = self._scheme.accept(token)
-        except Exception as exc:     # noqa: BLE001 (see the module docstring: not only SpnegoError)
+        except Exception as exc:  # see the module docstring: not only SpnegoError
             log.debug("Kerberos handshake refused: %s", exc)
             return NEGOTIATE
         if not context.complete:

@@ -18,8 +18,8 @@ import os
 import struct
 import tempfile
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import spnego
 from spnego.channel_bindings import GssChannelBindings
@@ -71,10 +71,8 @@ class NtlmAuth:
         return _NtlmConnection(self, channel_binding)
 
     def close(self) -> None:
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(self._path)
-        except FileNotFoundError:
-            pass
 
     def new_context(self) -> spnego.ContextProxy:
         with _user_file(self._path):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 from xml.sax.saxutils import escape
 
 from .soap import (

@@ -12,6 +12,7 @@ import logging
 import socket
 import ssl
 import threading
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
@@ -25,9 +26,9 @@ TLS_HANDSHAKE_TIMEOUT_S = 10.0
 class RequestServer(Protocol):
     """Whoever answers the requests that arrive on a connection."""
 
-    def serve(self, handler: "WsmanHandler") -> None: ...
+    def serve(self, handler: WsmanHandler) -> None: ...
 
-    def new_connection(self, handler: "WsmanHandler") -> None: ...
+    def new_connection(self, handler: WsmanHandler) -> None: ...
 
 
 class ConnectionSet:
@@ -53,11 +54,9 @@ class ConnectionSet:
         with self._lock:
             socks = list(self._socks)
         for sock in socks:
-            try:
-                # socket.socket.shutdown, not SSLSocket.shutdown: no TLS goodbye, just EOF.
+            # socket.socket.shutdown, not SSLSocket.shutdown: no TLS goodbye, just EOF.
+            with suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class WsmanHandler(BaseHTTPRequestHandler):
@@ -68,7 +67,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
     # Buffered writes: status line, headers and body leave in one segment, which avoids the
     # Nagle/delayed-ACK stall (40 ms per request) of writing headers and body separately.
     wbufsize = 64 * 1024
-    server: "_HttpServer"
+    server: _HttpServer
     # Set by the endpoint when the connection opens (per-connection authentication state).
     connection_state: object = None
 
@@ -76,10 +75,10 @@ class WsmanHandler(BaseHTTPRequestHandler):
         super().setup()
         self.server.request_server.new_connection(self)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+    def do_POST(self) -> None:  # the name http.server calls
         self.server.request_server.serve(self)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_plain(405, b"")
 
     def send_plain(self, status: int, body: bytes, headers: tuple[tuple[str, str], ...] = (),
@@ -95,7 +94,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.wfile.flush()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: object) -> None:  # the stdlib signature, parameter name included
         log.debug("%s %s", self.address_string(), format % args)
 
 
@@ -113,8 +112,11 @@ class _HttpServer(ThreadingHTTPServer):
         self.closing = False
         super().__init__(address, WsmanHandler)
 
-    def finish_request(self, request: socket.socket, client_address: tuple) -> None:
+    def finish_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: tuple) -> None:
         # Runs in the connection's own thread (ThreadingMixIn).
+        if not isinstance(request, socket.socket):
+            # socketserver's type also covers a datagram server's (data, socket) pair.
+            raise TypeError("a stream server's request is its accepted socket")
         if self.closing:        # accepted just before close(): a closed port answers nothing
             return
         conn: socket.socket = request
@@ -131,7 +133,7 @@ class _HttpServer(ThreadingHTTPServer):
                 except (OSError, ssl.SSLError) as exc:
                     log.debug("TLS handshake with %s failed: %s", client_address, exc)
                     return
-            self.RequestHandlerClass(conn, client_address, self)
+            WsmanHandler(conn, client_address, self)
         finally:
             self.connections.discard(conn)
             if conn is not request:

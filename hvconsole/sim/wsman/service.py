@@ -148,7 +148,7 @@ class ShellService:
         shell = self._shells.get(request.shell_id, caller.user)
         line_el = request.body_child("CommandLine")
         command = _child_text(line_el, "Command") if line_el is not None else None
-        if not command:
+        if line_el is None or not command:
             raise _Fault(faults.invalid_parameter())
         # pywinrm sends all arguments as one rsp:Arguments, Windows' own client one per word.
         arguments = [a.text or "" for a in line_el.iterfind(f"{{{NS_SHELL}}}Arguments")]

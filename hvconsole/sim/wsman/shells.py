@@ -14,11 +14,11 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from .commands import Command, RefusedProcess
-from .runner import ProcessRunner
+from .runner import ProcessRunner, SimProcess
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ class ShellTable:
             if self._operations(mine) + 1 > self.max_operations_per_user:
                 raise QuotaExceeded("operations", self.max_operations_per_user)
             shell.operations += 1
+        process: SimProcess
         if len(command_line) > COMMAND_LINE_MAX:
             process = RefusedProcess(COMMAND_LINE_TOO_LONG, 1)
         else:

@@ -55,7 +55,7 @@ def issue_certificate(directory: str | os.PathLike[str], *, days: int = 2) -> Tl
     """Write ``ca.pem``, ``server.pem`` and ``server.key`` (mode 0600) into ``directory``."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     not_before, not_after = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
