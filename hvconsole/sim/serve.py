@@ -73,7 +73,7 @@ class ServedHost:
     sim: SimHost = field(repr=False)
 
 
-def _endpoint_class() -> Any:
+def _endpoint_class() -> type[WsmanEndpoint]:
     """The WS-Man endpoint class (imported late: the GUI imports this module early)."""
     from .wsman import WsmanEndpoint
     return WsmanEndpoint

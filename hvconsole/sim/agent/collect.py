@@ -78,7 +78,7 @@ def wanted_event(event: SimEvent) -> bool:
     return event.kind.log in HYPERV_CHANNELS
 
 
-def ps_json(doc: Any) -> str:
+def ps_json(doc: object) -> str:
     """JSON as Windows PowerShell 5.1 writes it (compressed, HTML-ish characters escaped)."""
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     # < > ' & occur only inside strings in JSON text, so replacing them keeps it valid.

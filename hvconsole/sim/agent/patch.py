@@ -21,7 +21,7 @@ from ..model.host import SimHost
 from ..model.host_patch import TASK_HAS_NOT_RUN, TASK_RUNNING
 from ..model.installer import METHODS
 from ..model.load import unit
-from .host_agent import ScriptAnswer, ScriptFailure, register_script_handler
+from .host_agent import Handler, ScriptAnswer, ScriptFailure, register_script_handler
 from .patch_common import (
     as_list,
     clamped_int,
@@ -245,7 +245,7 @@ def handle_install_status(host: SimHost, raw: Mapping[str, Any], now: datetime) 
 
 # -- patch_reboot ----------------------------------------------------------------------
 
-def _safe_comment(value: Any) -> str:
+def _safe_comment(value: object) -> str:
     if value is None:
         return DEFAULT_COMMENT
     clean = re.sub(r'[\x00-\x1f\x7f"\\]', " ", ps_string(value)).strip()[:500]
@@ -329,7 +329,7 @@ HANDLERS = {
 CHANGING = frozenset({"patch_drain", "patch_install_start", "patch_reboot", "patch_restore"})
 
 
-def _marking(handler: Any) -> Any:
+def _marking(handler: Handler) -> Handler:
     def handle(host: SimHost, raw: Mapping[str, Any], now: datetime) -> ScriptAnswer:
         host.patch.worked_t = _t(host, now)
         return handler(host, raw, now)

@@ -46,7 +46,7 @@ def params_error(message: str) -> ScriptFailure:
     return ScriptFailure(message, "params")
 
 
-def hvc_path(value: Any, name: str) -> str:
+def hvc_path(value: object, name: str) -> str:
     """Assert-HvcPath: a plain, canonical path under C:\\hvconsole\\ of at most 200 characters."""
     if (not isinstance(value, str) or len(value) > 200 or not _HVC_PATH.fullmatch(value) or ".." in value
             or _RESERVED.search(value)):
@@ -54,19 +54,19 @@ def hvc_path(value: Any, name: str) -> str:
     return value
 
 
-def task_name(value: Any) -> str:
+def task_name(value: object) -> str:
     if not isinstance(value, str) or not _TASK_NAME.fullmatch(value) or ".." in value:
         raise params_error("task_name must be 1-100 letters, digits, dots, dashes or underscores")
     return value
 
 
-def package_file(value: Any) -> str:
+def package_file(value: object) -> str:
     if not isinstance(value, str) or not _PACKAGE_FILE.fullmatch(value) or ".." in value:
         raise params_error("package_file must be a plain .msu or .cab file name")
     return value
 
 
-def sha256_param(value: Any) -> str | None:
+def sha256_param(value: object) -> str | None:
     """patch_stage_check's sha256: null or '' means "no expectation"."""
     if value is None or ps_string(value) == "":
         return None
@@ -75,14 +75,14 @@ def sha256_param(value: Any) -> str | None:
     return ps_string(value).lower()
 
 
-def host_name(value: Any) -> str:
+def host_name(value: object) -> str:
     text = ps_string(value)
     if len(text) > 253 or not _HOST_NAME.fullmatch(text):
         raise params_error("destination must be a host name")
     return text
 
 
-def guid(value: Any) -> str:
+def guid(value: object) -> str:
     """``[guid]::Parse([string]$x)``, printed the way ``.ToString()`` prints it."""
     match = _GUID.fullmatch(ps_string(value).strip())
     if match is None:
@@ -91,7 +91,7 @@ def guid(value: Any) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def ps_string(value: Any) -> str:
+def ps_string(value: object) -> str:
     """``[string]$x`` for what ConvertFrom-Json produces."""
     if value is None:
         return ""
@@ -100,7 +100,7 @@ def ps_string(value: Any) -> str:
     return str(value)
 
 
-def ps_int(value: Any, name: str) -> int:
+def ps_int(value: object, name: str) -> int:
     """``[int]$x``: numbers round half to even, numeric strings parse, the rest fails."""
     if isinstance(value, bool):
         return int(value)
@@ -123,7 +123,7 @@ def clamped_int(raw: Mapping[str, Any], key: str, default: int, low: int, high: 
     return default if value is None else min(high, max(low, ps_int(value, key)))
 
 
-def is_true(value: Any) -> bool:
+def is_true(value: object) -> bool:
     """``$x -eq $true`` (PowerShell converts the right side to the left side's type)."""
     if isinstance(value, bool):
         return value
@@ -134,12 +134,12 @@ def is_true(value: Any) -> bool:
     return False
 
 
-def as_list(value: Any) -> list[Any]:
+def as_list(value: object) -> list[object]:
     """``@($x)``: a lone item becomes a list of one, null a list holding null."""
     return list(value) if isinstance(value, list) else [value]
 
 
-def prop(item: Any, key: str) -> Any:
+def prop(item: object, key: str) -> object:
     """``$item.key`` on whatever the list held (null for a missing property)."""
     return item.get(key) if isinstance(item, Mapping) else None
 

@@ -215,7 +215,7 @@ STARTABLE = ("Off", "Saved", "FastSaved", "Hibernated", "OffCritical", "SavedCri
 RESUMABLE = ("Paused", "PausedCritical")
 
 
-def _failback(value: Any) -> str:
+def _failback(value: object) -> str:
     """Read-Failback: a mode name, true (Immediate) / false (NoFailback), null (Policy)."""
     if value is None:
         return "Policy"

@@ -96,7 +96,7 @@ def _events(host: SimHost, vm_id: str, since: datetime | None, max_events: int, 
              "message": e.message} for e in rows]
 
 
-def _since(value: Any) -> datetime | None:
+def _since(value: object) -> datetime | None:
     if value in (None, ""):
         return None
     from hvconsole.core.timeutil import parse_time
