@@ -6,7 +6,9 @@ intent of a host is the truth about "before" (``steps.prior_vm_states``), becaus
 would see the VMs the console itself saved as Saved. Only running VMs are acted on; a VM
 already saved, stopped or moved is left alone, so running the drain again changes nothing.
 A VM that moved (live migration, cluster drain) counts as restored when it runs on the host
-it moved to: it is looked up there, never assumed.
+it moved to: it is looked up there, never assumed. A drain cut off mid-way (the console
+killed or stopped, its answer lost) may still act on the host: the restore first waits it
+out (``drain_fence``).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from hvconsole.core.enums import RUNNING_VM_STATES, TRANSITIONAL_VM_STATES
 from hvconsole.core.patch.steps import PriorVm, prior_vm_states, restore_actions, vms_not_restored
 from hvconsole.core.patch.vocabulary import Step, StepOutcome
 from hvconsole.core.snapshot import Snapshot, VmSample
+from hvconsole.core.timeutil import format_time
 from hvconsole.remote.errors import RemoteError
 
 from .context import HostContext
+from .drain_fence import still_to_drain, wait_out_interrupted_drain
 from .waiting import hyperv_ready, wait_until
 
 RUNNING = RUNNING_VM_STATES
-DRAINED = frozenset({"Off", "Saved"})
 FAILBACK = "Immediate"      # Resume-ClusterNode -Failback Immediate: VMs go home at once
 _VERB = {"save": "save", "shutdown": "shut down", "live-migrate": "live-migrate", "host-default": "leave to the host"}
 
@@ -67,7 +70,11 @@ def drain(hc: HostContext) -> str:
     plan_text = ", ".join(f"{_VERB[k]} {n}" for k, n in sorted(counts.items())) or "no running VM to move"
     if node:
         plan_text += "; drain the cluster node"
-    h = hc.begin(Step.DRAIN, {"vms": prior, "actions": actions, "cluster_drain": node}, plan_text)
+    # The host's clock and the budget bound how long the script may act if this call is
+    # cut off (drain_fence): a restore then waits that long at most.
+    host_time = format_time(snap.host_time) if snap.host_time is not None else None
+    h = hc.begin(Step.DRAIN, {"vms": prior, "actions": actions, "cluster_drain": node, "host_time": host_time,
+                              "timeout_s": opts.drain_timeout_s}, plan_text)
     if not actions and not node:
         return h.finish(StepOutcome.OK, "no running VM on the host", after=_states(snap.vms), not_drained=[])
     try:
@@ -76,9 +83,9 @@ def drain(hc: HostContext) -> str:
         answer = {"vms": [], "cluster": None, "error": err.message}
 
     def drained(s: Snapshot) -> bool:
-        return s.reachable and not _still_running(s, acted, node)
+        return s.reachable and not still_to_drain(s, acted, node)
     done, after = wait_until(hc, drained, opts.drain_timeout_s)
-    left = ([names.get(i, i) for i in sorted(_still_running(after, acted, node))] if after.reachable
+    left = ([names.get(i, i) for i in sorted(still_to_drain(after, acted, node))] if after.reachable
             else ["(host not answering)"])
     evidence = {"vms": answer.get("vms", []), "cluster": answer.get("cluster"), "after": _states(after.vms),
                 "not_drained": left, "error": answer.get("error")}
@@ -86,14 +93,6 @@ def drain(hc: HostContext) -> str:
         return h.finish(StepOutcome.OK, f"drained: {plan_text}", **evidence)
     return h.finish(StepOutcome.FAILED, f"still running after {opts.drain_timeout_s:.0f} s: {', '.join(left)}"
                     + (f" ({answer['error']})" if answer.get("error") else ""), **evidence)
-
-
-def _still_running(snap: Snapshot, acted: set[str], node: bool) -> set[str]:
-    left: set[str] = set()
-    for vm in snap.vms:
-        if (vm.id in acted and vm.state not in DRAINED) or (node and vm.is_clustered and vm.state in RUNNING):
-            left.add(vm.id)
-    return left
 
 
 # -- restore -------------------------------------------------------------------------------
@@ -106,6 +105,8 @@ def restore(hc: HostContext) -> str:
         h = hc.begin(Step.RESTORE, {"actions": []}, "nothing was drained")
         return h.finish(StepOutcome.SKIPPED, "no VM was drained on this host")
     ids = set(prior)
+    # A drain cut off mid-way may still act: what the host shows now is not yet the truth.
+    late = wait_out_interrupted_drain(hc)
     first = hc.api.snapshot()
     # After a failure (e.g. a host that never came back) an unreachable host is reported at
     # once; otherwise it gets the settle time (vmms may still be starting after a boot).
@@ -121,7 +122,8 @@ def restore(hc: HostContext) -> str:
     actions = restore_actions(prior, current)
     todo = [{"id": a.vm_id, "action": a.action} for a in actions if a.action in ("start", "resume")]
     resume_node = cluster is not None and snap.cluster is not None and snap.cluster.node_state == "Paused"
-    intent = {"actions": [asdict(a) for a in actions], "cluster_resume": resume_node, "failback": FAILBACK}
+    intent = {"actions": [asdict(a) for a in actions], "cluster_resume": resume_node, "failback": FAILBACK,
+              "after_interrupted_drain": format_time(late.ends_by) if late else None}
     text = f"start/resume {len(todo)} VM(s)" + ("; resume the cluster node" if resume_node else "")
     h = hc.begin(Step.RESTORE, intent, text)
     answer: dict[str, Any] = {"vms": []}
