@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import secrets
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,7 +260,7 @@ def pid_alive(pid: int) -> bool:
     """Is process ``pid`` running (a zombie is not)?"""
     if pid <= 0:
         return False
-    if os.name == "nt":
+    if sys.platform == "win32":
         return _pid_alive_windows(pid)
     try:
         os.kill(pid, 0)              # signal 0: existence check only
@@ -274,18 +275,20 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def _pid_alive_windows(pid: int) -> bool:
-    # os.kill(pid, 0) would *terminate* the process on Windows: ask the kernel instead.
-    import ctypes
+# Windows only, behind sys.platform (which mypy understands: on Linux it skips this block).
+if sys.platform == "win32":
+    def _pid_alive_windows(pid: int) -> bool:
+        # os.kill(pid, 0) would *terminate* the process on Windows: ask the kernel instead.
+        import ctypes
 
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)      # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return kernel32.GetLastError() == 5                # access denied: it exists
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return True
-        return code.value == 259                           # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)      # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5                # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259                           # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)

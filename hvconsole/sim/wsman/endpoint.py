@@ -18,7 +18,6 @@ from .auth import (
     AuthScheme,
     BadMessage,
     BasicAuth,
-    ConnectionAuth,
     EncryptionRequired,
 )
 from .control import EndpointStats, FaultControl
@@ -188,7 +187,8 @@ class WsmanEndpoint:
         if handler.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
             self._reply(handler, 404, b"")
             return
-        conn: ConnectionAuth = handler.connection_state  # type: ignore[assignment]
+        conn = handler.connection_state
+        assert conn is not None         # new_connection set it when the connection opened
         outcome = conn.authenticate(handler.headers.get("Authorization"), reject=mode == "unauthorized")
         auth_headers = tuple(("WWW-Authenticate", v) for v in outcome.www_authenticate)
         if not isinstance(outcome, Authenticated):

@@ -14,7 +14,10 @@ import ssl
 import threading
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .auth import ConnectionAuth
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
     wbufsize = 64 * 1024
     server: _HttpServer
     # Set by the endpoint when the connection opens (per-connection authentication state).
-    connection_state: object = None
+    connection_state: ConnectionAuth | None = None
 
     def setup(self) -> None:
         super().setup()
