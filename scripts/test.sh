@@ -54,6 +54,10 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== tests"
 export QT_QPA_PLATFORM=offscreen
+# The suite starts a few hundred Python processes (the CLI, the simulator) that import the
+# same modules: let them share compiled bytecode (__pycache__, ignored by git) instead of
+# each compiling the product again when the environment says not to write it.
+unset PYTHONDONTWRITEBYTECODE
 # Two workers: most of the suite waits on simulated hosts and child processes, so the two
 # cores are kept busy (docs/performance.md, "Test suite"); `-n 0` as an argument runs it in one process.
 exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
