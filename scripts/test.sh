@@ -54,7 +54,7 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== tests"
 export QT_QPA_PLATFORM=offscreen
-# The suite starts a few hundred Python processes (the CLI, the simulator) that import the
+# The suite starts Python processes by the dozen (the CLI, the simulator) that import the
 # same modules: let them share compiled bytecode (__pycache__, ignored by git) instead of
 # each compiling the product again when the environment says not to write it.
 unset PYTHONDONTWRITEBYTECODE
