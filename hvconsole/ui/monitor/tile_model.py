@@ -29,6 +29,8 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
 _CHANGED_ROLES = [TileRole, _DISPLAY, _TOOLTIP, _ACCESSIBLE]
+# Above this many separate runs of changed rows in one tick, one signal spans them all.
+MAX_RUN_SIGNALS = 64
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
@@ -132,8 +134,7 @@ class TileModel(QAbstractListModel):
                 kept = set(ids)
                 gone += [(host, vm_id) for vm_id in host_pos if vm_id not in kept]
         if changed:
-            # One signal for the whole tick, however many tiles changed.
-            self.dataChanged.emit(self.index(min(changed)), self.index(max(changed)), _CHANGED_ROLES)
+            self._announce(changed)
         if gone:
             self._remove(gone)
         if added:
@@ -145,6 +146,27 @@ class TileModel(QAbstractListModel):
             self.filter_inputs_changed.emit()
         return ApplyStats(changed=len(changed), inserted=len(added), removed=len(gone),
                           reordered=order_dirty)
+
+    def _announce(self, changed: list[int]) -> None:
+        """One ``dataChanged`` per run of adjacent changed rows, or one spanning them all
+        when there are more than ``MAX_RUN_SIGNALS`` runs. A single span made the view
+        repaint every tile between the first and the last changed one: the whole grid
+        when a tick brings two hosts whose tiles lie apart."""
+        low, high = min(changed), max(changed)
+        runs: list[tuple[int, int]] = []
+        if high - low + 1 > len(changed):
+            start = end = -2
+            for i in sorted(changed):
+                if i != end + 1:
+                    if end >= 0:
+                        runs.append((start, end))
+                    start = i
+                end = i
+            runs.append((start, end))
+        if not runs or len(runs) > MAX_RUN_SIGNALS:
+            runs = [(low, high)]
+        for first, last in runs:
+            self.dataChanged.emit(self.index(first), self.index(last), _CHANGED_ROLES)
 
     def remove_host(self, host: str) -> None:
         """Forget a host's tiles (host taken out of the inventory)."""
