@@ -1,8 +1,8 @@
 """The VM tile model: one row per VM of the whole site, problems first.
 
 ``apply()`` takes the finished rows of the hosts polled since the last tick and updates
-the model in one batch: unchanged VMs are left alone, changed ones are announced with a
-single ``dataChanged`` spanning them, new and vanished VMs are inserted and removed, and
+the model in one batch: unchanged VMs are left alone, changed ones are announced with one
+``dataChanged`` per run of adjacent rows, new and vanished VMs are inserted and removed, and
 the order (problems first, then by name) is restored with one ``layoutChanged``.
 
 The model keeps its rows in display order itself instead of letting the
