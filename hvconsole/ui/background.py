@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,21 @@ _PARKED: list[QThreadPool] = []
 class TaskRunner(QObject):
     """Runs callables on ``pool`` (default: a private pool). Create it on the GUI thread."""
 
-    _finished = Signal(int, object, object)  # task id, result, exception (or None)
+    # Only the task id crosses threads. The result and the exception wait in ``_outcomes``
+    # (under a lock) for the GUI thread: queued signals that carry Python objects from a
+    # pool thread are where PySide6 6.8+ has crashed (PYSIDE-3124; seen here as a worker
+    # aborting while a pool thread was inside this emit), and an int needs no Python
+    # reference handed between threads. The receiving method is a declared @Slot, as
+    # PySide recommends for cross-thread connections.
+    _finished = Signal(int)
 
     def __init__(self, pool: QThreadPool | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._pool = pool if pool is not None else QThreadPool()
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[ResultCallback, ErrorCallback | None]] = {}
+        self._outcomes: dict[int, tuple[Any, BaseException | None]] = {}
+        self._outcomes_lock = threading.Lock()
         self._accepting = True
         # Emitted from pool threads, received here: Qt queues it to this object's thread.
         self._finished.connect(self._deliver)
@@ -64,15 +73,22 @@ class TaskRunner(QObject):
             result, error = fn(), None
         except Exception as exc:  # delivered to on_error, never lost
             result, error = None, exc
+        with self._outcomes_lock:
+            self._outcomes[task_id] = (result, error)
+        del result, error       # the GUI thread holds the only references from here on
         try:
-            self._finished.emit(task_id, result, error)
+            self._finished.emit(task_id)
         except RuntimeError:
             pass  # the runner was deleted while this task ran: nobody is listening
 
-    def _deliver(self, task_id: int, result: Any, error: BaseException | None) -> None:
+    @Slot(int)
+    def _deliver(self, task_id: int) -> None:
+        with self._outcomes_lock:
+            outcome = self._outcomes.pop(task_id, None)
         callbacks = self._callbacks.pop(task_id, None)
-        if callbacks is None:
+        if callbacks is None or outcome is None:
             return  # discarded by shutdown()
+        result, error = outcome
         on_result, on_error = callbacks
         if error is None:
             on_result(result)
@@ -96,6 +112,8 @@ class TaskRunner(QObject):
         the pool is parked and its threads finish on their own."""
         self._accepting = False
         self._callbacks.clear()
+        with self._outcomes_lock:
+            self._outcomes.clear()
         remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
         if self._pool.waitForDone(remaining_ms):
             return True

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
                                QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
@@ -29,22 +29,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogBut
 from ..core.inventory import Host
 from ..remote.target import CancelToken
 from .background import TaskRunner
+from .mailbox import Mailbox
 
 _MARKS = {"pass": "✔ Pass", "fail": "✖ Fail", "not-run": "– Not run", "n/a": "n/a", "waiting": "…"}
 _COLOURS = {"pass": "#1e7e34", "fail": "#c62828", "not-run": "#5f6368", "n/a": "#5f6368", "waiting": "#1f4e8c"}
 COLUMN_RESULT, COLUMN_CHECK, COLUMN_FOUND = range(3)
 
 
-class _Relay(QObject):
-    """Carries each finished check from the worker to the GUI thread (queued signal)."""
-
-    line = Signal(int, object)      # run number, CheckResult
-
-
 class DoctorDialog(QDialog):
     """Runs ``hvconsole doctor`` for one host and shows it live."""
 
     finished_checks = Signal(object)    # the DoctorReport shown (tests and the window wait on it)
+    line_shown = Signal(object)         # each CheckResult of the current run, as its row is filled
     bundle_saved = Signal(object)       # the Path written, or the exception that stopped it
 
     def __init__(self, host: Host, password: Callable[[], Any], *, clock: Callable[[], Any] | None = None,
@@ -55,8 +51,8 @@ class DoctorDialog(QDialog):
         self._checks = CHECKS
         self.host, self._password, self._clock, self._snapshots = host, password, clock, snapshots
         self._runner = runner if runner is not None else TaskRunner(parent=self)
-        self._relay = _Relay(self)
-        self._relay.line.connect(self._show_line)
+        # Each finished check, posted on the worker's thread, shown here (ui/mailbox.py).
+        self._relay = Mailbox(lambda item: self._live_line(*item), self)
         self._token: CancelToken | None = None
         self._run = 0
         self._secret: Any = None            # kept for the bundle's scrubbing only, never shown
@@ -131,10 +127,7 @@ class DoctorDialog(QDialog):
             secret = self._password()
 
             def emit(result: Any) -> None:
-                try:
-                    relay.line.emit(run, result)
-                except RuntimeError:
-                    pass    # the dialog is gone: nobody is listening
+                relay.post((run, result))       # the dialog gone: dropped, nobody is listening
             with capture_log() as lines:
                 report = run_doctor(host, secret, cancel=token, on_result=emit,
                                     **({"clock": clock} if clock is not None else {}))
@@ -154,6 +147,12 @@ class DoctorDialog(QDialog):
         self._set_running(False)
         if not silent:
             self.status.setText("Checks cancelled: the lines without a result did not run.")
+
+    def _live_line(self, run: int, result: Any) -> None:
+        """A check as it finishes (not the catch-up pass at the end)."""
+        if run == self._run:
+            self._show_line(run, result)
+            self.line_shown.emit(result)
 
     def _show_line(self, run: int, result: Any) -> None:
         if run != self._run:

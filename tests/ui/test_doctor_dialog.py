@@ -31,7 +31,7 @@ def test_a_healthy_host_fills_every_line_with_pass(qtbot):
         d = make(qtbot, sim)
         assert [r[0] for r in d.row_texts()] == ["waiting"] * len(CHECKS)
         lines_seen = []
-        d._relay.line.connect(lambda run, result: lines_seen.append(result.key))
+        d.line_shown.connect(lambda result: lines_seen.append(result.key))
         with qtbot.waitSignal(d.finished_checks, timeout=WAIT_MS) as done:
             d.start()
             assert d.running and not d.save_button.isEnabled() and d.cancel_button.isEnabled()

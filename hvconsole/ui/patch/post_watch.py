@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from ..mailbox import Mailbox
+
 from hvconsole.core.detector import CRITICAL, Detector
 
 POLL_HOST_S = 30.0          # host seconds between rounds (the monitor polls about as often)
@@ -37,6 +39,8 @@ class PostPatchWatch(QObject):
         self.interval_s = max(0.2, POLL_HOST_S / speed)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="post-patch-watch", daemon=True)
+        # The watch thread posts; :attr:`status` is emitted on the GUI thread (ui/mailbox.py).
+        self._mailbox = Mailbox(self.status.emit, self)
 
     def start(self) -> None:
         self._thread.start()
@@ -74,6 +78,6 @@ class PostPatchWatch(QObject):
 
     def _emit(self, status: WatchStatus) -> None:
         try:
-            self.status.emit(status)
+            self._mailbox.post(status)
         except RuntimeError:
             self._stop.set()

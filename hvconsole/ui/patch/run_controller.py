@@ -3,8 +3,9 @@ only through queued signals.
 
 ``engine.execute`` blocks until the run ends, pauses for good or is stopped; it is run on
 a plain Python thread owned by this object. Its progress callback is called on that
-thread (and on the wave's worker threads): it only emits :attr:`event`, which Qt queues to
-the controller's own (GUI) thread. The engine reads pause/cancel from the journal between
+thread (and on the wave's worker threads): it only posts to the controller's mailbox
+(``ui/mailbox.py``), which emits :attr:`event` on the controller's own (GUI) thread — no
+signal carries a Python object across threads. The engine reads pause/cancel from the journal between
 steps; :meth:`stop` (closing the window) sets the engine's ``stop`` event, which ends the
 run at the next wait, resumable from the journal.
 """
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+
+from ..mailbox import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,8 @@ class RunController(QObject):
         self.run_id: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # (signal name, value) posted by the run's threads, emitted here on the GUI thread.
+        self._mailbox = Mailbox(lambda item: getattr(self, item[0]).emit(item[1]), self)
 
     @property
     def running(self) -> bool:
@@ -62,22 +67,19 @@ class RunController(QObject):
         from hvconsole.patch.engine import execute
 
         def progress(event: Any) -> None:
-            try:
-                self.event.emit(event)
-            except RuntimeError:
-                pass        # the controller was deleted while the run went on
+            self._post("event", event)
 
         try:
             with Journal(self.journal_path) as journal:
                 result = execute(journal, run_id, self.directory, progress=progress, stop=stop)
         except Exception as exc:  # EngineError, a journal failure, a bug: shown, never lost
             log.exception("patch run %s stopped", run_id)
-            self._emit(self.failed, str(exc) or type(exc).__name__)
+            self._post("failed", str(exc) or type(exc).__name__)
             return
-        self._emit(self.finished, result)
+        self._post("finished", result)
 
-    def _emit(self, signal: Any, value: Any) -> None:
+    def _post(self, signal_name: str, value: Any) -> None:
         try:
-            signal.emit(value)
+            self._mailbox.post((signal_name, value))
         except RuntimeError:
-            pass
+            pass        # the controller was deleted while the run went on

@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any, Mapping
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,6 +39,7 @@ from hvconsole.core.recovery.observe import Observation
 from hvconsole.monitoring.formatting import format_duration, format_pct
 
 from ..background import TaskRunner
+from ..mailbox import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,6 @@ def _plain(label: QLabel) -> QLabel:
     return label
 
 
-class _Relay(QObject):
-    """Carries the engine's progress from its thread to the GUI thread (queued)."""
-
-    progress = Signal(str, object)
-
-
 class RecoveryDialog(QDialog):
     """See the module docstring. ``engine_factory(progress)`` builds the engine (tests
     pass their own); by default it is made from ``site``."""
@@ -83,8 +78,8 @@ class RecoveryDialog(QDialog):
         self.vm_id = vm_id
         self._finding = _finding_dict(finding)
         self.vm_name = vm_name or (self._finding or {}).get("vm_name")
-        self._relay = _Relay(self)
-        self._relay.progress.connect(self._on_progress)
+        # The engine's progress, posted on its thread, delivered here (ui/mailbox.py).
+        self._relay = Mailbox(lambda item: self._on_progress(*item), self)
         self._runner = TaskRunner(parent=self)
         self.busy = False
         self.engine: Any = None
@@ -187,7 +182,7 @@ class RecoveryDialog(QDialog):
         relay = self._relay
 
         def work() -> Any:
-            engine = self._factory(lambda kind, data: relay.progress.emit(kind, dict(data)))
+            engine = self._factory(lambda kind, data: relay.post((kind, dict(data))))
             engine.open()
             return engine
         self._runner.submit(work, self._opened, self._failed)
