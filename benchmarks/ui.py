@@ -304,8 +304,8 @@ def bench_stall(seconds: float = 60.0, live_sites: int = 4, hung: int = 4, inter
                 gc_freeze: bool = True) -> None:
     from PySide6.QtCore import Qt, QTimer
 
-    from hvconsole.remote.target import Target
     from hvconsole.monitoring.host_worker import worker_for_target
+    from hvconsole.remote.target import Target
     from hvconsole.ui.monitor.monitor import Monitor
     print_load()
     log = DispatchLog()
