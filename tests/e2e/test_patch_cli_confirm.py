@@ -21,9 +21,15 @@ DEMO = ("--demo", "--demo-speed", "300")
 PLAN = ("--kb", KB, "--pilot", "HV01", "--wave", "production=HV05")
 
 
+def cli_env() -> dict[str, str]:
+    """This test's environment (its home) with the embedded demo's host latencies at a fifth:
+    these runs prove what is printed and asked, not timings (docs/performance.md, "Test suite")."""
+    return dict(os.environ, HVCONSOLE_SIM_LATENCY_SCALE="0.2")
+
+
 def cli(*args: str, stdin: int | None = subprocess.DEVNULL, timeout: float = 120.0) -> subprocess.CompletedProcess:
     return subprocess.run(patch_cli() + list(args), capture_output=True, text=True, timeout=timeout,
-                          stdin=stdin, env=os.environ.copy())
+                          stdin=stdin, env=cli_env())
 
 
 def demo_runs(home) -> int:
@@ -68,7 +74,7 @@ def test_on_a_terminal_it_asks_and_no_means_nothing_started(home):
     import pty
     master, slave = pty.openpty()
     proc = subprocess.Popen(patch_cli() + ["run", *DEMO, *PLAN], stdin=slave, stdout=slave, stderr=slave,
-                            env=os.environ.copy(), close_fds=True)
+                            env=cli_env(), close_fds=True)
     os.close(slave)
     seen = b""
     try:
