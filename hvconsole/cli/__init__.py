@@ -47,13 +47,17 @@ def _version() -> str:
 
 def _speed(text: str) -> float:
     """A demo speed: a positive number of simulated seconds per real second."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _number(text)
     if not (0 < value <= 10_000):
         raise argparse.ArgumentTypeError(f"the demo speed must be above 0 and at most 10000, not {text}")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
 def main(argv: list[str] | None = None) -> int:

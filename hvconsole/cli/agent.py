@@ -18,32 +18,35 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import signal
-import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hvconsole.core.detector.text import clean
+from hvconsole.cli import common
+from hvconsole.cli.common import EXIT_USAGE, add_demo_arguments, open_site
+
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
 
 PROG = "hvconsole agent"
+EXIT_STATUS = ("Exit status: 0 after SIGTERM/Ctrl+C, 1 when the address cannot be listened on, "
+               "2 for bad arguments or no host to watch.")
 DEFAULT_LISTEN = "127.0.0.1:9617"
 DEMO_POLL_INTERVAL_S = 5.0        # the window's demo schedule (app.py), in simulated seconds
 DEMO_MIN_POLL_INTERVAL_S = 1.0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser(
         "agent", help="watch the hosts headless and serve /metrics for Prometheus",
         description="Poll the inventory's hosts (or the demo site) with the window's pollers and "
                     "freeze detector, and serve their state as Prometheus metrics.",
-        epilog="Exit status: 0 after SIGTERM/Ctrl+C, 1 when the address cannot be listened on, "
-               "2 for bad arguments or no host to watch.")
+        epilog=EXIT_STATUS)
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADDRESS:PORT",
                    help=f"where to serve /metrics (default {DEFAULT_LISTEN}; port 0 picks a free one). "
                         "The endpoint has no authentication: listen on loopback or a management network")
-    p.add_argument("--demo", action="store_true", help="watch the simulated demo site")
-    p.add_argument("--demo-speed", type=float, default=1.0, metavar="N",
-                   help="with --demo: simulated seconds per real second (default 1)")
+    add_demo_arguments(p, demo_help="watch the simulated demo site",
+                       speed_help="with --demo: simulated seconds per real second (default 1)")
     p.add_argument("--interval", type=float, default=None, metavar="SECONDS",
                    help="seconds between polls of a host (default 5; with --demo 5 simulated seconds)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
@@ -56,7 +59,7 @@ def register(subparsers: Any) -> None:
 
 
 def say(message: str) -> None:
-    print(clean(f"{PROG}: {message}", 1000), file=sys.stderr)
+    common.say(f"{PROG}: {message}")
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -85,29 +88,25 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         host, port = parse_listen(args.listen)
     except ValueError as exc:
         say(str(exc))
-        return 2
+        return EXIT_USAGE
     for name, value, low in (("--timeout", args.timeout, 0.5), ("--interval", args.interval, 0.2),
                              ("--demo-speed", args.demo_speed, 0.0)):
         if value is not None and not (value > low and value <= 100_000):
             say(f"{name} must be above {low:g} (got {value:g})")
-            return 2
+            return EXIT_USAGE
     if args.max_vms < 0:
         say("--max-vms cannot be negative")
-        return 2
+        return EXIT_USAGE
 
-    from hvconsole.site import SiteError, open_configured_site, open_demo_site
-    try:
-        site = open_demo_site(name="demo", speed=args.demo_speed) if args.demo \
-            else open_configured_site(allow_session_only=False)
-    except SiteError as exc:
-        say(str(exc))
-        return 2
+    site = open_site(PROG, demo=args.demo, speed=args.demo_speed)
+    if isinstance(site, int):
+        return site
     with site:
         for line in site.problems + site.warnings:
             say(line)
         if not site.targets:
             say("no host to watch: add hosts with `hvconsole hosts add`, or use --demo")
-            return 2
+            return EXIT_USAGE
         return _serve(site, args, host, port, stop or threading.Event())
 
 
@@ -127,7 +126,7 @@ def _serve(site: Any, args: argparse.Namespace, host: str, port: int, stop: thre
         interval = 5.0
     writer = _open_history(args.history)
     if writer is False:
-        return 2
+        return EXIT_USAGE
     runner = AgentRunner(site_workers(site, poll_interval_s=interval, timeout_s=args.timeout),
                          interval_s=interval, history=writer)
     registry = CollectorRegistry(auto_describe=False)

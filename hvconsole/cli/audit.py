@@ -16,15 +16,19 @@ import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hvconsole.core.detector.text import clean
+from hvconsole.cli.common import EXIT_USAGE, open_site, say
 
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+
+PROG = "hvconsole audit"
 FAIL_ON = ("critical", "warning", "info", "never")
 EXIT_FAILED_HOST = 3
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("audit", help="health check: judge hosts' and VMs' configuration",
                               description="Read each host's and VM's configuration with audit.ps1 and show "
                                           "every problem with its evidence and fix (docs/health-check.md). "
@@ -43,10 +47,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-fix", action="store_true", help="text output: leave out the fix lines")
     p.add_argument("--screenshot", metavar="PNG", help="also save a picture of the Health check view")
     p.set_defaults(handler=run)
-
-
-def say(message: str) -> None:
-    print(clean(message, 1000), file=sys.stderr)
 
 
 def _thresholds(path: str | None) -> Any:
@@ -69,43 +69,39 @@ def _updates() -> list[Any]:
     try:
         return list(load_catalog(asset_path("catalog", "updates.json"), paths.config_dir() / "catalog.d").updates)
     except Exception as exc:     # the audit still runs; only the patching rule goes without
-        say(f"hvconsole audit: the update catalog cannot be read ({exc}); host-below-target is not judged")
+        say(f"{PROG}: the update catalog cannot be read ({exc}); host-below-target is not judged")
         return []
 
 
 def run(args: argparse.Namespace) -> int:
     from hvconsole.core.health import ThresholdError
     if not (0 < args.timeout <= 3600):
-        say("hvconsole audit: --timeout must be above 0 and at most 3600 seconds")
-        return 2
+        say(f"{PROG}: --timeout must be above 0 and at most 3600 seconds")
+        return EXIT_USAGE
     try:
         thresholds = _thresholds(args.thresholds)
     except ThresholdError as exc:
-        say(f"hvconsole audit: --thresholds: {exc}")
-        return 2
-    from hvconsole.site import SiteError, open_configured_site, open_demo_site
-    try:
-        site = open_demo_site(name="demo") if args.demo else \
-            open_configured_site(only=args.hosts or None, allow_session_only=False)
-    except SiteError as exc:
-        say(f"hvconsole audit: {exc}")
-        return 2
+        say(f"{PROG}: --thresholds: {exc}")
+        return EXIT_USAGE
+    site = open_site(PROG, demo=args.demo, only=args.hosts or None)
+    if isinstance(site, int):
+        return site
     with site:
         for problem in site.problems:
-            say(f"hvconsole audit: {problem}")
+            say(f"{PROG}: {problem}")
         for warning in site.warnings:
-            say(f"hvconsole audit: {warning}")
+            say(f"{PROG}: {warning}")
         targets = []
         for name in args.hosts or site.names():
             target = site.target(name)
             if target is None:
                 known = ", ".join(site.names()) or "none"
-                say(f"hvconsole audit: no host {name!r} here; the hosts are: {known}")
-                return 2
+                say(f"{PROG}: no host {name!r} here; the hosts are: {known}")
+                return EXIT_USAGE
             targets.append(target)
         if not targets:
-            say("hvconsole audit: no hosts to audit; add one with `hvconsole hosts add`, or use --demo")
-            return 2
+            say(f"{PROG}: no hosts to audit; add one with `hvconsole hosts add`, or use --demo")
+            return EXIT_USAGE
         return _audit_and_print(targets, thresholds, args, site.clock)
 
 
@@ -127,8 +123,8 @@ def _audit_and_print(targets: list[Any], thresholds: Any, args: argparse.Namespa
     if args.screenshot:
         from hvconsole.ui.health.screenshot import save_audits_screenshot
         if save_audits_screenshot(audits, targets, args.screenshot, thresholds) != 0:
-            say(f"hvconsole audit: the screenshot could not be saved to {args.screenshot}")
-            return 2
+            say(f"{PROG}: the screenshot could not be saved to {args.screenshot}")
+            return EXIT_USAGE
     if fails(audits, floor):
         return 1
     return EXIT_FAILED_HOST if any(not a.reachable for a in audits) else 0

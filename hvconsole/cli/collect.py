@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hvconsole.core.detector.text import clean
+from hvconsole.cli.common import EXIT_USAGE, ONE_HOST_USAGE, add_host_arguments, clean, on_one_host, say
 
-USAGE = "name a host of the inventory (see `hvconsole hosts list`), or use --demo HOST"
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+
+PROG = "hvconsole collect"
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("collect", help="poll one host once and print its snapshot",
                               description="Poll one host once through the real WinRM client and "
                                           "print its snapshot. Exit code 0: the host answered; "
                                           "1: it did not (the snapshot says why); 2: usage error.")
-    p.add_argument("host", nargs="?", help="a host of the inventory (hvconsole hosts list)")
-    p.add_argument("--demo", metavar="HOST", help="poll HOST of the embedded simulated demo site")
+    add_host_arguments(p, demo_help="poll HOST of the embedded simulated demo site")
     p.add_argument("--json", action="store_true", help="print the snapshot-v1 JSON document")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="give up on the host after this long (default 30)")
@@ -36,36 +38,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if bool(args.demo) == bool(args.host):
-        say(f"hvconsole collect: {USAGE}")
-        return 2
+        say(f"{PROG}: {ONE_HOST_USAGE}")
+        return EXIT_USAGE
     if args.timeout <= 0:
-        say("hvconsole collect: --timeout must be positive")
-        return 2
-    from hvconsole.site import SiteError, open_configured_site, open_demo_site
-    try:
-        site = open_configured_site(only=[args.host], allow_session_only=False) if args.host \
-            else open_demo_site(name="demo")
-    except SiteError as exc:
-        say(f"hvconsole collect: {exc}")
-        return 2
-    with site:
-        name = args.host or args.demo
-        target = site.target(name)
-        if target is None:
-            if site.simulated:
-                say(f"hvconsole collect: no demo host {name!r}; the demo hosts are: {', '.join(site.names())}")
-            for problem in site.problems:
-                say(f"hvconsole collect: {problem}")
-            return 2
-        for warning in site.warnings:
-            say(f"hvconsole collect: {warning}")
-        return _poll_and_print(target, args, site.clock)
-
-
-def say(message: str) -> None:
-    """One line on stderr; names and reasons from the inventory or a host are cleaned
-    (control and bidi characters cannot move the cursor or reorder the line)."""
-    print(clean(message, 1000), file=sys.stderr)
+        say(f"{PROG}: --timeout must be positive")
+        return EXIT_USAGE
+    return on_one_host(args, PROG, lambda site, target: _poll_and_print(target, args, site.clock))
 
 
 def _poll_and_print(target: Any, args: argparse.Namespace, clock: Any = None) -> int:

@@ -17,24 +17,26 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from hvconsole.core.detector.text import clean
+from hvconsole.cli.common import EXIT_USAGE, ONE_HOST_USAGE, add_host_arguments, clean, on_one_host, say
 
-USAGE = "name a host of the inventory (see `hvconsole hosts list`), or use --demo HOST"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+    from hvconsole.remote.target import Target
+    from hvconsole.site import Site
+
+PROG = "hvconsole doctor"
+EXIT_OK, EXIT_FAILED = 0, 1
 _LABELS = {"pass": "PASS", "fail": "FAIL", "not-run": "----", "n/a": "n/a "}
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("doctor", help="check one host step by step and say what to fix",
-                              description="Check one host, read-only, in the order a problem would show "
-                                          "itself: name, TCP, TLS, WinRM listener, authentication, "
-                                          "administrator, PowerShell, Hyper-V, the shipped scripts, WinRM "
-                                          "quotas, clock and free space. Exit code 0: every check passed; "
-                                          "1: a check failed; 2: usage error.")
-    p.add_argument("host", nargs="?", help="a host of the inventory (hvconsole hosts list)")
-    p.add_argument("--demo", metavar="HOST", help="check HOST of the embedded simulated demo site")
+def register(subparsers: Subcommands) -> None:
+    p = subparsers.add_parser("doctor", help="check one host step by step and say what to fix", description=(
+        "Check one host, read-only, in the order a problem would show itself: name, TCP, TLS, WinRM listener, "
+        "authentication, administrator, PowerShell, Hyper-V, the shipped scripts, WinRM quotas, clock and free "
+        "space. Exit code 0: every check passed; 1: a check failed; 2: usage error."))
+    add_host_arguments(p, demo_help="check HOST of the embedded simulated demo site")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
     p.add_argument("--bundle", metavar="ZIP", help="also write a diagnostic bundle (a zip with a README)")
     p.add_argument("--redact-names", action="store_true",
@@ -47,36 +49,21 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+    stream = out or sys.stdout
     problem = _usage_problem(args)
     if problem:
-        say(f"hvconsole doctor: {problem}")
+        say(f"{PROG}: {problem}")
         return EXIT_USAGE
-    from hvconsole.site import SiteError, open_configured_site, open_demo_site
-    try:
-        site = open_configured_site(only=[args.host], allow_session_only=False) if args.host \
-            else open_demo_site(name="demo")
-    except SiteError as exc:
-        say(f"hvconsole doctor: {exc}")
-        return EXIT_USAGE
-    with site:
-        name = args.host or args.demo
-        target = site.target(name)
-        if target is None:
-            if site.simulated:
-                say(f"hvconsole doctor: no demo host {name!r}; the demo hosts are: {', '.join(site.names())}")
-            for problem in site.problems:
-                say(f"hvconsole doctor: {problem}")
-            return EXIT_USAGE
-        for warning in site.warnings:
-            say(f"hvconsole doctor: {warning}")
-        host = site.book.inventory.find(name) if site.book is not None else None
-        return _doctor(args, out, target, host, site.clock)
+
+    def check(site: Site, target: Target) -> int:
+        host = site.book.inventory.find(args.host or args.demo) if site.book is not None else None
+        return _doctor(args, stream, target, host, site.clock)
+    return on_one_host(args, PROG, check)
 
 
 def _usage_problem(args: argparse.Namespace) -> str:
     if bool(args.demo) == bool(args.host):
-        return USAGE
+        return ONE_HOST_USAGE
     if not (0 < args.timeout <= 3600):
         return "--timeout must be above 0 and at most 3600 seconds"
     if (args.redact_names or args.trace) and not args.bundle:
@@ -132,9 +119,9 @@ def _bundle(args: argparse.Namespace, report: Any, host: Any, password: str, log
             report=report, host=host, password=password, snapshots=snapshots, log_lines=log_lines,
             log_dir=paths.log_dir(), report_text=text), redact_names=args.redact_names)
     except OSError as exc:
-        say(f"hvconsole doctor: cannot write the bundle {args.bundle}: {exc.strerror or exc}")
+        say(f"{PROG}: cannot write the bundle {args.bundle}: {exc.strerror or exc}")
         return EXIT_USAGE
-    say(f"hvconsole doctor: diagnostic bundle written to {path}"
+    say(f"{PROG}: diagnostic bundle written to {path}"
         + (" (names redacted)" if args.redact_names else ""))
     return 0
 
@@ -149,7 +136,7 @@ def _trace_snapshots(path: str, host: str) -> list[Any]:
     with open(path, "rb") as stream:
         snaps = [s for s in read_trace(stream, on_bad_line=count) if s.host.casefold() == host.casefold()]
     if bad:
-        say(f"hvconsole doctor: {bad} unreadable lines of {path} left out of the bundle")
+        say(f"{PROG}: {bad} unreadable lines of {path} left out of the bundle")
     return snaps
 
 
@@ -160,6 +147,3 @@ def format_line(result: Any) -> str:
         text += f"\n        fix: {clean(result.fix, 600)}"
     return text
 
-
-def say(message: str) -> None:
-    print(clean(message, 1000), file=sys.stderr)

@@ -23,9 +23,15 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
 
-from hvconsole.core.detector.text import clean
+from hvconsole.cli import common
+from hvconsole.cli.common import EXIT_USAGE, clean
+
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+    from hvconsole.core.historydb import HistoryReader
 
 PROG = "hvconsole history"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -33,7 +39,7 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 RESOLUTIONS = ("auto", "full", "1m", "15m")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("history", help="export the stored history of a host or VM",
                               description="Read the persistent history the window and the agent write.")
     sub = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
@@ -70,7 +76,7 @@ def _file_args(p: argparse.ArgumentParser) -> None:
 
 
 def say(message: str) -> None:
-    print(clean(f"{PROG}: {message}", 1000), file=sys.stderr)
+    common.say(f"{PROG}: {message}")
 
 
 def history_path(args: argparse.Namespace) -> Path:
@@ -95,7 +101,7 @@ def parse_when(text: str, now: float) -> float:
     return dt.timestamp()
 
 
-def _open(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace) -> HistoryReader | None:
     from hvconsole.core.historydb import HistoryDbError, HistoryReader
     path = history_path(args)
     try:
@@ -106,36 +112,44 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def run_export(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    out = out or sys.stdout
+    return _reading(args, lambda reader: _export(reader, args, out or sys.stdout))
+
+
+def _reading(args: argparse.Namespace, body: Callable[[HistoryReader], int]) -> int:
+    """``body`` run on the open history file; exit 2 when it cannot be opened (said why)."""
     reader = _open(args)
     if reader is None:
-        return 2
+        return EXIT_USAGE
     with reader:
-        now = reader.newest_time() or time.time()
-        try:
-            t0 = parse_when(args.since, now)
-            t1 = now if args.until is None else parse_when(args.until, now)
-        except ValueError as exc:
-            say(str(exc))
-            return 2
-        if t1 <= t0:
-            say("--since must be before --until")
-            return 2
-        host = reader.host(args.host)
-        if host is None:
-            known = ", ".join(h.name for h in reader.hosts()) or "none yet"
-            say(f"no history of host {args.host!r} (hosts in the file: {known})")
-            return 2
-        series = host
-        if args.vm:
-            series = reader.vm(host.name, args.vm)
-            if series is None:
-                say(f"no history of a VM {args.vm!r} on {host.name}")
-                return 2
-        from hvconsole.core.historydb import MINUTE, QUARTER, RAW
-        tier = {"full": RAW, "1m": MINUTE, "15m": QUARTER}.get(args.resolution)
-        data = reader.read(series, t0, t1, tier)
-        markers = reader.markers(host.name, t0, t1, vm_id=series.key if args.vm else None)
+        return body(reader)
+
+
+def _export(reader: HistoryReader, args: argparse.Namespace, out: IO[str]) -> int:
+    now = reader.newest_time() or time.time()
+    try:
+        t0 = parse_when(args.since, now)
+        t1 = now if args.until is None else parse_when(args.until, now)
+    except ValueError as exc:
+        say(str(exc))
+        return EXIT_USAGE
+    if t1 <= t0:
+        say("--since must be before --until")
+        return EXIT_USAGE
+    host = reader.host(args.host)
+    if host is None:
+        known = ", ".join(h.name for h in reader.hosts()) or "none yet"
+        say(f"no history of host {args.host!r} (hosts in the file: {known})")
+        return EXIT_USAGE
+    series = host
+    if args.vm:
+        series = reader.vm(host.name, args.vm)
+        if series is None:
+            say(f"no history of a VM {args.vm!r} on {host.name}")
+            return EXIT_USAGE
+    from hvconsole.core.historydb import MINUTE, QUARTER, RAW
+    tier = {"full": RAW, "1m": MINUTE, "15m": QUARTER}.get(args.resolution)
+    data = reader.read(series, t0, t1, tier)
+    markers = reader.markers(host.name, t0, t1, vm_id=series.key if args.vm else None)
     if args.json:
         _write_json(out, host, series if args.vm else None, data, markers, t0, t1)
     else:
@@ -205,7 +219,7 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     if not 0 < args.days <= 90:
         say("--days must be above 0 and at most 90")
-        return 2
+        return EXIT_USAGE
     from hvconsole import paths
     from hvconsole.core.historydb import HistoryDbError, history_file
     from hvconsole.core.historydb.schema import connect
@@ -221,10 +235,10 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 conn.close()
             except HistoryDbError as exc:
                 say(f"{exc}; add --replace to start it again")
-                return 2
+                return EXIT_USAGE
             if has:
                 say(f"the demo's history file already has data ({path}); add --replace to start it again")
-                return 2
+                return EXIT_USAGE
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     demo = demo_model()   # the demo's hosts and VMs (model only, not served)
@@ -263,18 +277,17 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
 
 def run_info(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    out = out or sys.stdout
-    reader = _open(args)
-    if reader is None:
-        return 2
+    return _reading(args, lambda reader: _info(reader, args, out or sys.stdout))
+
+
+def _info(reader: HistoryReader, args: argparse.Namespace, out: IO[str]) -> int:
     from hvconsole.core.historydb import budget_bytes
-    with reader:
-        hosts = reader.hosts()
-        vm_count = reader.conn.execute("SELECT count(*) FROM series WHERE kind='vm'").fetchone()[0]
-        chunks = reader.conn.execute("SELECT tier, count(*) FROM chunks GROUP BY tier").fetchall()
-        notes = reader.conn.execute("SELECT count(*) FROM annotations").fetchone()[0]
-        size = reader.disk_bytes()
-        newest = reader.newest_time()
+    hosts = reader.hosts()
+    vm_count = reader.conn.execute("SELECT count(*) FROM series WHERE kind='vm'").fetchone()[0]
+    chunks = reader.conn.execute("SELECT tier, count(*) FROM chunks GROUP BY tier").fetchall()
+    notes = reader.conn.execute("SELECT count(*) FROM annotations").fetchone()[0]
+    size = reader.disk_bytes()
+    newest = reader.newest_time()
     names = {0: "full resolution", 1: "1-minute", 2: "15-minute"}
     print(f"history file  {clean(str(history_path(args)), 500)}", file=out)
     print(f"on disk       {size / 1e6:,.1f} MB (budget for {len(hosts)} hosts and {vm_count} VMs: "

@@ -32,32 +32,27 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-EXIT_OK, EXIT_TEST_FAILED, EXIT_BAD_INPUT, EXIT_NO_KEYRING, EXIT_TEST_WARNING = 0, 1, 2, 3, 4
+from hvconsole.cli.common import EXIT_USAGE, CliError, add_command_group, run_group
+
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+
+EXIT_OK, EXIT_TEST_FAILED, EXIT_BAD_INPUT, EXIT_NO_KEYRING, EXIT_TEST_WARNING = 0, 1, EXIT_USAGE, 3, 4
 MAX_IMPORT_BYTES = 10_000_000   # thousands of hosts fit in far less; a bigger file is a mistake
 TLS_WARNING = ("WARNING: the server certificate of {name} will NOT be validated; anyone on the network "
                "path can impersonate the host and capture the credential. Use a CA bundle instead.")
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
-        super().__init__(message)
-        self.code = code
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("hosts", help="manage the host inventory and stored passwords",
-                                   description="Manage the Hyper-V hosts and their passwords (OS keyring).")
-    _add_commands(parser)
+def register(subparsers: Subcommands) -> None:
+    add_command_group(subparsers, "hosts", _add_commands, help="manage the host inventory and stored passwords",
+                      description="Manage the Hyper-V hosts and their passwords (OS keyring).")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m hvconsole.cli.hosts``), the same commands."""
-    parser = argparse.ArgumentParser(prog="hvconsole hosts")
-    _add_commands(parser)
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return run_group("hvconsole hosts", _add_commands, argv)
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:

@@ -29,31 +29,28 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from hvconsole.cli.common import EXIT_USAGE, CliError, add_command_group, add_demo_arguments, run_group
+
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
 
 PROG = "hvconsole patch"
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, EXIT_USAGE
 DEMO_SPEED = 20.0      # an embedded demo site runs this much faster than real time
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
-        super().__init__(message)
-        self.code = code
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("patch", help="update catalog, compliance and a safe patch rollout",
-                              description=__doc__.split("\n\n")[0])
-    _add_commands(p)
+def register(subparsers: Subcommands) -> None:
+    add_command_group(subparsers, "patch", _add_commands, help="update catalog, compliance and a safe patch rollout",
+                      description=(__doc__ or "").split("\n\n")[0])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m hvconsole.cli.patch``): the same commands."""
-    parser = argparse.ArgumentParser(prog=PROG)
-    _add_commands(parser)
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return run_group(PROG, _add_commands, argv)
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
@@ -61,9 +58,8 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
 
     def cmd(name: str, help_: str, handler: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--demo", action="store_true", help="use the simulated demo site")
-        p.add_argument("--demo-speed", type=float, default=DEMO_SPEED, metavar="N",
-                       help=f"speed of an embedded demo site (default {DEMO_SPEED:g}x real time)")
+        add_demo_arguments(p, demo_help="use the simulated demo site", speed_default=DEMO_SPEED,
+                           speed_help=f"speed of an embedded demo site (default {DEMO_SPEED:g}x real time)")
         p.set_defaults(handler=lambda a: _guard(handler, a))
         return p
 
@@ -279,24 +275,33 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return _execute(journal, run.id, _directory(site, args))
 
 
-def cmd_pause(args: argparse.Namespace) -> int:
+@contextmanager
+def _requested(args: argparse.Namespace, action: str) -> Iterator[tuple[Any, int | None]]:
+    """The journal with ``action`` requested for run ``args.run``, and the process id
+    executing that run (None: no process is), for the command to say what happens next."""
     from hvconsole.patch.control import request
     from hvconsole.patch.engine import is_being_executed
     with _journal(args) as journal:
-        request(journal, args.run, "pause")
-        pid = is_being_executed(journal, args.run)
-        print(f"run {args.run} paused: " + (f"process {pid} stops before its next step" if pid
-                                            else f"`{PROG} resume {args.run}` continues it"))
+        request(journal, args.run, action)
+        yield journal, is_being_executed(journal, args.run)
+
+
+def _request_and_tell(args: argparse.Namespace, action: str, *, executing: str, idle: str) -> int:
+    """Request ``action`` and say what happens next: ``executing`` (``{pid}`` in it is the
+    process that acts on it) when a process executes the run, else ``idle``."""
+    with _requested(args, action) as (_, pid):
+        print(f"run {args.run} " + (executing.format(pid=pid) if pid else idle))
     return EXIT_OK
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _request_and_tell(args, "pause", executing="paused: process {pid} stops before its next step",
+                             idle=f"paused: `{PROG} resume {args.run}` continues it")
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     from hvconsole.core.patch.vocabulary import RunState
-    from hvconsole.patch.control import request
-    from hvconsole.patch.engine import is_being_executed
-    with _journal(args) as journal:
-        request(journal, args.run, "cancel")
-        pid = is_being_executed(journal, args.run)
+    with _requested(args, "cancel") as (journal, pid):
         if pid:
             print(f"run {args.run}: cancel requested; process {pid} puts drained hosts back and stops")
             return EXIT_OK
@@ -307,24 +312,16 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from hvconsole.patch.control import request
-    from hvconsole.patch.engine import is_being_executed
-    with _journal(args) as journal:
-        request(journal, args.run, "promote")
-        pid = is_being_executed(journal, args.run)
-        print(f"run {args.run} promoted to production: " + (
-            f"process {pid} starts the production waves" if pid
-            else f"no process is executing it; `{PROG} resume {args.run}` starts the production waves"))
-    return EXIT_OK
+    return _request_and_tell(args, "promote",
+                             executing="promoted to production: process {pid} starts the production waves",
+                             idle=f"promoted to production: no process is executing it; "
+                                  f"`{PROG} resume {args.run}` starts the production waves")
 
 
 def cmd_halt(args: argparse.Namespace) -> int:
     from hvconsole.core.patch.vocabulary import HALTED_REASON
-    from hvconsole.patch.control import end_halted, request
-    from hvconsole.patch.engine import is_being_executed
-    with _journal(args) as journal:
-        request(journal, args.run, "halt")
-        pid = is_being_executed(journal, args.run)
+    from hvconsole.patch.control import end_halted
+    with _requested(args, "halt") as (journal, pid):
         if pid:
             print(f"run {args.run} halted after the pilot: process {pid} ends it without starting production")
         elif end_halted(journal, args.run):

@@ -12,18 +12,21 @@ at least every 30 s so that a long recording is never silent.
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hvconsole.core.detector.text import clean
+from hvconsole.cli.common import EXIT_USAGE, open_site, say
 
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+
+PROG = "hvconsole record"
 NO_HOSTS = "no hosts configured: add them with `hvconsole hosts add`, or use --demo"
 PROGRESS_EVERY_S = 30.0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("record", help="poll hosts at an interval and write a trace",
                               description="Poll every host at an interval, each on its own "
                                           "thread, and write a trace: one snapshot-v1 JSON line "
@@ -42,30 +45,23 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def say(message: str) -> None:
-    print(clean(message, 1000), file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     for name in ("seconds", "interval", "timeout", "progress"):
         if not getattr(args, name) > 0:
-            say(f"hvconsole record: --{name} must be a positive number of seconds")
-            return 2
-    from hvconsole.site import SiteError, open_configured_site, open_demo_site
-    try:
-        site = open_demo_site(name="demo") if args.demo else open_configured_site(allow_session_only=False)
-    except SiteError as exc:
-        say(f"hvconsole record: {exc}")
-        return 2
+            say(f"{PROG}: --{name} must be a positive number of seconds")
+            return EXIT_USAGE
+    site = open_site(PROG, demo=args.demo)
+    if isinstance(site, int):
+        return site
     with site:
         for problem in site.problems:
-            say(f"hvconsole record: left out {problem}")
+            say(f"{PROG}: left out {problem}")
         if not site.targets:
             if site.book is not None and len(site.book.inventory) == 0:
-                say(f"hvconsole record: {NO_HOSTS}")
-            return 2   # said why; the output file is left untouched
+                say(f"{PROG}: {NO_HOSTS}")
+            return EXIT_USAGE   # said why; the output file is left untouched
         for warning in site.warnings:
-            say(f"hvconsole record: {warning}")
+            say(f"{PROG}: {warning}")
         return _record(site, args)
 
 
@@ -75,8 +71,8 @@ def _record(site: Any, args: argparse.Namespace) -> int:
     try:
         out = open(args.output, "w", encoding="utf-8", newline="\n")
     except OSError as exc:
-        say(f"hvconsole record: cannot write {args.output}: {exc.strerror}")
-        return 2
+        say(f"{PROG}: cannot write {args.output}: {exc.strerror}")
+        return EXIT_USAGE
     collectors: list[_Watched] = []
     interrupted = False
     try:

@@ -16,11 +16,15 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from hvconsole.core.detector.text import clean
+from hvconsole.cli.common import EXIT_USAGE, CliError, add_demo_arguments, clean
 
-EXIT_NOT_RECOVERED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+
+EXIT_NOT_RECOVERED, EXIT_UNREACHABLE = 1, 3
 MAX_STEPS = 12
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 OUT_OF_BAND = ("The console can no longer read or act on this host: WinRM does not answer. What is left is "
@@ -29,11 +33,7 @@ OUT_OF_BAND = ("The console can no longer read or act on this host: WinRM does n
                "stops every VM on it the hard way.")
 
 
-class CliError(Exception):
-    pass
-
-
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("recover", help="guided recovery of a frozen VM: evidence first, gentle before hard",
                               description="Recover a frozen VM (or the host's wedged VMMS): capture evidence, "
                                           "try the guest shutdown, then Turn off, then end the VM's worker "
@@ -42,9 +42,8 @@ def register(subparsers: Any) -> None:
                                           "unreachable.")
     p.add_argument("host", metavar="HOST", help="the Hyper-V host")
     p.add_argument("vm", metavar="VM", help="the VM's name or id (GUID)")
-    p.add_argument("--demo", action="store_true", help="the simulated demo site")
-    p.add_argument("--demo-speed", type=float, default=1.0, metavar="N",
-                   help="with --demo (embedded site): simulated seconds per real second")
+    add_demo_arguments(p, demo_help="the simulated demo site",
+                       speed_help="with --demo (embedded site): simulated seconds per real second")
     p.add_argument("--capture-only", action="store_true", help="capture the evidence, change nothing")
     p.add_argument("--nmi", action="store_true",
                    help="after the evidence, inject an NMI for a guest crash dump (a hard step)")
