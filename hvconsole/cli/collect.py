@@ -80,18 +80,21 @@ def summary(snap: Any) -> str:
         os_ = snap.os
         build = f"{os_.build}.{os_.ubr}" if os_.build is not None and os_.ubr is not None else os_.build
         reboot = {True: ", reboot pending", False: "", None: ", reboot state unknown"}[os_.pending_reboot]
-        lines.append(f"  OS       {c(os_.product) or 'unknown product'}, build {c(str(build)) if build else '?'}{reboot}")
+        product = c(os_.product) or "unknown product"
+        lines.append(f"  OS       {product}, build {c(str(build)) if build else '?'}{reboot}")
     if snap.resources:
         r = snap.resources
-        lines.append(f"  CPU      {_num(r.cpu_total_run_pct, '%')} of {r.logical_processors or '?'} logical processors; "
-                     f"memory {_num(r.memory_available_mb, 'MB')} free of {_num(r.memory_total_mb, 'MB')}")
+        memory = f"memory {_num(r.memory_available_mb, 'MB')} free of {_num(r.memory_total_mb, 'MB')}"
+        lines.append(f"  CPU      {_num(r.cpu_total_run_pct, '%')} of {r.logical_processors or '?'} "
+                     f"logical processors; {memory}")
     running = sum(1 for vm in snap.vms if vm.state == "Running")
     query = snap.vm_query
     q = "" if query is None else (f"; VM query ok in {query.elapsed_ms} ms" if query.ok
                                   else f"; VM QUERY FAILED: {c(query.error) or 'no reason given'}")
     lines.append(f"  VMs      {len(snap.vms)} ({running} running){q}")
     if snap.services:
-        lines.append("  services " + ", ".join(f"{c(k)} {c(v) or 'not installed'}" for k, v in sorted(snap.services.items())))
+        services = sorted(snap.services.items())
+        lines.append("  services " + ", ".join(f"{c(k)} {c(v) or 'not installed'}" for k, v in services))
     if snap.cluster:
         lines.append(f"  cluster  {c(snap.cluster.name)}: node {c(snap.cluster.node_state)}, "
                      f"drain {c(snap.cluster.drain_status)}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from typing import IO, Any
 
 from hvconsole.core.detector import Detector, Finding, Thresholds
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         return 2
     name = "stdin" if args.trace == "-" else args.trace
     try:
-        raw = sys.stdin.buffer if args.trace == "-" else open(args.trace, "rb")
+        # Closed in the finally below (stdin is left open): not a `with`, one stream or the other.
+        raw = sys.stdin.buffer if args.trace == "-" else open(args.trace, "rb")  # noqa: SIM115
     except OSError as exc:
         print(f"{PROG}: cannot read {name}: {exc.strerror or exc}", file=err)
         return 2
@@ -143,7 +145,7 @@ def load_thresholds(path: str | None) -> Thresholds | None:
     return Thresholds.from_mapping(data)
 
 
-def _time(f_time) -> str:
+def _time(f_time: datetime) -> str:
     return f_time.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
@@ -162,7 +164,7 @@ def write_table(out: IO[str], findings: list[Finding]) -> None:
              _cell(f.evidence[0], "evidence")) for f in findings]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     for row in [header, *rows]:
-        cells = [c.ljust(w) for c, w in zip(row, widths)]
+        cells = [c.ljust(w) for c, w in zip(row, widths, strict=False)]   # the last cell is not padded
         print("  ".join([*cells, row[-1]]).rstrip(), file=out)
 
 

@@ -142,7 +142,8 @@ def _trace_snapshots(path: str, host: str) -> list[Any]:
 
 def format_line(result: Any) -> str:
     """One check as printed: label, title, what was found; the fix on the next line."""
-    text = f"  {_LABELS.get(result.verdict.value, result.verdict.value):4}  {result.title:38} {clean(result.detail, 600)}"
+    label = _LABELS.get(result.verdict.value, result.verdict.value)
+    text = f"  {label:4}  {result.title:38} {clean(result.detail, 600)}"
     if result.fix:
         text += f"\n        fix: {clean(result.fix, 600)}"
     return text

@@ -21,9 +21,9 @@ import math
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from hvconsole.cli import common
@@ -140,12 +140,10 @@ def _export(reader: HistoryReader, args: argparse.Namespace, out: IO[str]) -> in
         known = ", ".join(h.name for h in reader.hosts()) or "none yet"
         say(f"no history of host {args.host!r} (hosts in the file: {known})")
         return EXIT_USAGE
-    series = host
-    if args.vm:
-        series = reader.vm(host.name, args.vm)
-        if series is None:
-            say(f"no history of a VM {args.vm!r} on {host.name}")
-            return EXIT_USAGE
+    series = reader.vm(host.name, args.vm) if args.vm else host
+    if series is None:
+        say(f"no history of a VM {args.vm!r} on {host.name}")
+        return EXIT_USAGE
     from hvconsole.core.historydb import MINUTE, QUARTER, RAW
     tier = {"full": RAW, "1m": MINUTE, "15m": QUARTER}.get(args.resolution)
     data = reader.read(series, t0, t1, tier)
@@ -259,7 +257,7 @@ def run_seed_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     # HV01 with the fix in the demo is what stops the freezes.
     patched_at = end - min(3, days / 2) * 86400
     freezes = []
-    if freeze_host is not None:
+    if freeze_host is not None and freeze_id is not None:   # found together
         t = patched_at + 5 * 3600
         while t < end - 3600:
             freezes.append(SeedFreeze(t, freeze_host, freeze_id, demo.freeze_vm))

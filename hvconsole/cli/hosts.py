@@ -37,7 +37,12 @@ from typing import TYPE_CHECKING, Any
 from hvconsole.cli.common import EXIT_USAGE, CliError, add_command_group, run_group
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hvconsole.cli.common import Subcommands
+    from hvconsole.core.inventory import Host, HostBook
+    from hvconsole.core.inventory.book import PasswordStore
+    from hvconsole.credentials import CredentialStore, Secret
 
 EXIT_OK, EXIT_TEST_FAILED, EXIT_BAD_INPUT, EXIT_NO_KEYRING, EXIT_TEST_WARNING = 0, 1, EXIT_USAGE, 3, 4
 MAX_IMPORT_BYTES = 10_000_000   # thousands of hosts fit in far less; a bigger file is a mistake
@@ -119,7 +124,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_guard(cmd_export))
 
 
-def _guard(handler):
+def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the expected failures into one line on stderr and an exit code."""
     def run(args: argparse.Namespace) -> int:
         from hvconsole.core.inventory import InventoryError
@@ -146,13 +151,12 @@ def _guard(handler):
 # -- commands -----------------------------------------------------------------------------
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from hvconsole.core.inventory import DuplicateHostError, Host
+    from hvconsole.core.inventory import DuplicateHostError, Host, Transport
 
     host = Host(name=args.name, address=args.address, username=args.user, port=args.port,
-                transport=args.transport or "ntlm", ca_bundle=args.ca_bundle,
+                transport=Transport(args.transport or "ntlm"), ca_bundle=args.ca_bundle,
                 verify_tls=not args.no_verify, group=args.group, poll_interval_s=args.poll_interval)
     _check_ca_bundle(host)
-    from hvconsole.core.inventory import Transport
     # Kerberos logs on with the ticket cache (domain logon or kinit), never with a stored
     # password (docs/kerberos.md): none is asked for unless one is piped in.
     ticket_only = host.transport is Transport.KERBEROS and not args.password_stdin
@@ -196,7 +200,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                          + ((poll,) if polls else ()) + ((pw,) if args.passwords else ()))
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         for row in table:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     if note and rows:
         _err(f"note: stored passwords cannot be checked: {note}")
     return EXIT_OK
@@ -335,7 +339,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # -- helpers ------------------------------------------------------------------------------
 
-def _open_book(passwords):
+def _open_book(passwords: PasswordStore | None) -> HostBook:
     from hvconsole import paths
     from hvconsole.core.inventory import HostBook, InventoryStore
 
@@ -345,7 +349,7 @@ def _open_book(passwords):
     return book
 
 
-def _keyring(*, unchanged: str):
+def _keyring(*, unchanged: str) -> CredentialStore:
     """The OS keyring, or a CliError saying it is unusable and that ``unchanged`` holds."""
     store, reason = _keyring_or_none()
     if store is None:
@@ -355,7 +359,7 @@ def _keyring(*, unchanged: str):
     return store
 
 
-def _keyring_or_none():
+def _keyring_or_none() -> tuple[CredentialStore | None, str | None]:
     """(store, None) when the OS keyring answers, else (None, why not)."""
     from hvconsole.credentials import CredentialStore, KeyringUnavailableError
 
@@ -367,7 +371,7 @@ def _keyring_or_none():
         return None, str(exc)
 
 
-def _read_password(args: argparse.Namespace, host):
+def _read_password(args: argparse.Namespace, host: Host) -> Secret:
     from hvconsole.credentials import Secret
 
     if getattr(args, "password_stdin", False):
@@ -383,12 +387,12 @@ def _read_password(args: argparse.Namespace, host):
     return Secret(text)
 
 
-def _check_ca_bundle(host) -> None:
+def _check_ca_bundle(host: Host) -> None:
     if host.ca_bundle and not Path(host.ca_bundle).is_file():
         raise CliError(f"--ca-bundle: {host.ca_bundle} is not a file")
 
 
-def _warn_unverified(host) -> None:
+def _warn_unverified(host: Host) -> None:
     if host.tls_unverified:
         _err(TLS_WARNING.format(name=host.name))
 

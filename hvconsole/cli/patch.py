@@ -28,9 +28,9 @@ import json
 import signal
 import sys
 import threading
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hvconsole.cli.common import EXIT_USAGE, CliError, add_command_group, add_demo_arguments, run_group
@@ -95,7 +95,8 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
 def _plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     from hvconsole.core.patch.plan import VM_ACTIONS
     p.add_argument("--kb", required=required, help="the update (as in `hvconsole patch catalog`)")
-    p.add_argument("--pilot", required=required, metavar="HOSTS", help="the test ring (pilot hosts, patched and soaked first): host[,host]")
+    p.add_argument("--pilot", required=required, metavar="HOSTS",
+                   help="the test ring (pilot hosts, patched and soaked first): host[,host]")
     p.add_argument("--wave", action="append", default=[], metavar="NAME=HOSTS",
                    help="a production wave after the pilot (repeatable, in order)")
     p.add_argument("--parallel", type=int, default=1, metavar="N", help="hosts at a time per wave (default 1)")
@@ -344,8 +345,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from hvconsole.cli.patch_text import report_text
-    from hvconsole.core.patch.vocabulary import RunState
     from hvconsole.core.patch.report import build_report, render_html
+    from hvconsole.core.patch.vocabulary import RunState
     with _journal(args) as journal:
         report = build_report(journal, args.run)
     if args.json == "-":

@@ -8,8 +8,9 @@ cannot move the cursor or fake a line), never interpreted.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from hvconsole.core.catalog import Catalog
 from hvconsole.core.compliance import Compliance
@@ -28,7 +29,7 @@ class ProgressPrinter:
         self.out = out
 
     def __call__(self, event: ProgressEvent) -> None:
-        at = event.at.astimezone(timezone.utc).strftime("%H:%M:%S")
+        at = event.at.astimezone(UTC).strftime("%H:%M:%S")
         mark = _MARKS.get(event.phase, str(event.phase))
         self.out.write(f"{at}  {clean(event.host, 24):<8} {clean(event.step, 20):<15} {mark:<6} {clean(event.text)}\n")
         self.out.flush()
@@ -36,8 +37,8 @@ class ProgressPrinter:
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
@@ -115,10 +116,10 @@ def run_text(view: Any, now: datetime | None = None) -> str:
     rows = []
     for h in view.hosts:
         last = next((st for st in reversed(h.steps) if st.state != "pending"), None)
+        took = f" {_elapsed(last.elapsed_s)}" if last and last.elapsed_s is not None else ""
         rows.append([clean(h.host, 30), clean(h.wave, 20), h.status + (" (reboot pending)" if h.pending_reboot else ""),
                      h.current_step or "-",
-                     f"{last.step} {last.state}" + (f" {_elapsed(last.elapsed_s)}" if last.elapsed_s is not None else "")
-                     if last else "-",
+                     f"{last.step} {last.state}{took}" if last else "-",
                      clean(last.summary, 100) if last else ""])
     lines.append(table(rows, ["HOST", "WAVE", "STATUS", "NOW/NEXT", "LAST STEP", "SUMMARY"]))
     for h in view.pending_reboot:
@@ -143,7 +144,8 @@ def report_text(report: dict[str, Any]) -> str:
         lines.append("  simulated site: the hvconsole demo's simulated hosts, no real host was touched")
     for h in report["hosts"]:
         lines.append(f"  {clean(h['host'], 30)}: {h['status']}; build {h['build_before'] or '?'} -> "
-                     f"{h['build_after'] or '?'}; installer {h['install_exit_code']} {h['install_meaning'] or ''}".rstrip())
+                     f"{h['build_after'] or '?'}; installer {h['install_exit_code']} "
+                     f"{h['install_meaning'] or ''}".rstrip())
     for h in report["hosts"]:
         if isinstance(h.get("health"), dict):
             lines.append(f"  {clean(h['host'], 30)}: health {health_line(h['health'])}")

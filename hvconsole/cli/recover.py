@@ -150,13 +150,13 @@ def _run(args: argparse.Namespace, input_fn: Callable[[str], str]) -> int:
             return 0
         failed: list[str] = []
         for _ in range(MAX_STEPS):
-            obs = engine.observation
-            if obs is not None and obs.situation == "unreachable":
+            seen = engine.observation
+            if seen is not None and seen.situation == "unreachable":
                 say(OUT_OF_BAND)
                 return EXIT_UNREACHABLE
             step = engine.recommended()
             if step is None:
-                if obs is not None and obs.situation == "paused":
+                if seen is not None and seen.situation == "paused":
                     say(engine.offers()[rules.TURN_OFF].reason + ". Nothing was done.")
                 break
             if step in failed and step != rules.VERIFY:
