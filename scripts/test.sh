@@ -49,7 +49,7 @@ echo "== import contracts"
 # are in pyproject.toml ([tool.ruff], [tool.mypy]).
 echo "== ruff"
 .venv/bin/ruff check hvconsole/core hvconsole/remote hvconsole/patch hvconsole/recovery hvconsole/doctor \
-  hvconsole/credentials.py hvconsole/site.py hvconsole/monitoring hvconsole/agent hvconsole/sim
+  hvconsole/credentials.py hvconsole/site.py hvconsole/monitoring hvconsole/agent hvconsole/sim hvconsole/cli
 echo "== mypy"
 .venv/bin/mypy
 echo "== tests"

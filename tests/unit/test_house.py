@@ -168,7 +168,8 @@ def test_the_simulator_is_beside_the_stack_not_in_it():
     assert "hvconsole.site" not in door["source_modules"]
 
 
-@pytest.mark.parametrize("name", ["core", "remote", "patch", "recovery", "doctor", "monitoring", "agent", "sim"])
+@pytest.mark.parametrize("name", ["core", "remote", "patch", "recovery", "doctor", "monitoring", "agent", "sim",
+                                  "cli"])
 def test_lint_and_type_check_cover_the_checked_packages(name):
     with open(ROOT / "pyproject.toml", "rb") as f:
         tool = tomllib.load(f)["tool"]
