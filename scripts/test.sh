@@ -60,4 +60,6 @@ export QT_QPA_PLATFORM=offscreen
 unset PYTHONDONTWRITEBYTECODE
 # Two workers: most of the suite waits on simulated hosts and child processes, so the two
 # cores are kept busy (docs/performance.md, "Test suite"); `-n 0` as an argument runs it in one process.
-exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+# A worker that dies (a native crash) ends the run at once with its test named: xdist's
+# replacement worker was seen waiting forever for the dead one's share under loadgroup.
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup --max-worker-restart 0 "$@"
