@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _audit_and_print(targets: list[Any], thresholds: Any, args: argparse.Namespace, clock: Any) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from hvconsole.core.health import fails, report_document, report_text
     from hvconsole.core.timeutil import utcnow
     from hvconsole.remote.audit import audit_host

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
@@ -43,6 +43,31 @@ def clean(text: str | None, limit: int | None = None) -> str:
 def say(message: str) -> None:
     """One cleaned line on stderr."""
     print(clean(message, SAY_MAX), file=sys.stderr, flush=True)
+
+
+def choices_later(action: argparse.Action, load: Callable[[], Iterable[str]]) -> None:
+    """Give ``action`` the choices ``load`` returns, read only when argparse checks a value
+    or prints that command's help: building the parser does not import their module.
+    (Set after ``add_argument``, which would read choices given to it at once.)"""
+    action.choices = _LazyChoices(load)
+
+
+class _LazyChoices:
+
+    def __init__(self, load: Callable[[], Iterable[str]]):
+        self._load = load
+        self._choices: tuple[str, ...] | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._choices is None:
+            self._choices = tuple(self._load())
+        return self._choices
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._all()
 
 
 def add_host_arguments(p: argparse.ArgumentParser, *, demo_help: str) -> None:

@@ -16,18 +16,24 @@ import argparse
 import json
 import sys
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
-from hvconsole.core.detector import Detector, Finding, Thresholds
-from hvconsole.core.detector.text import clean
-from hvconsole.core.trace import BadLine, TraceError, read_trace
+from hvconsole.cli.common import clean
+
+if TYPE_CHECKING:
+    from hvconsole.cli.common import Subcommands
+    from hvconsole.core.detector import Detector, Finding, Thresholds
+    from hvconsole.core.trace import BadLine
+
+# The detector and the trace reader are imported by the handler: building the parser
+# (every `hvconsole` command, `--help` included) does not pay for them.
 
 PROG = "hvconsole detect"
 MAX_LINE_WARNINGS = 20  # then only a count: a broken file must not flood the terminal
 COLUMN_MAX = {"host": 20, "vm": 28, "evidence": 110}
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser(
         "detect", help="find frozen VMs and hosts in a recorded trace",
         description="Run the freeze detector over a recorded trace (JSON Lines of snapshots) "
@@ -93,6 +99,8 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     except OSError as exc:
         print(f"{PROG}: cannot read {name}: {exc.strerror or exc}", file=err)
         return 2
+    from hvconsole.core.detector import Detector
+    from hvconsole.core.trace import TraceError, read_trace
     detector = Detector(thresholds)
     bad = _BadLines(name, err)
     counter = _LineCounter(raw)
@@ -133,6 +141,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
 def load_thresholds(path: str | None) -> Thresholds | None:
     if path is None:
         return None
+    from hvconsole.core.detector import Thresholds
     with open(path, "rb") as f:
         try:
             data = json.load(f)

@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hvconsole.cli.common import EXIT_USAGE, CliError, add_command_group, run_group
+from hvconsole.cli.common import EXIT_USAGE, CliError, add_command_group, choices_later, run_group
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,17 +61,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
-    from hvconsole.core.inventory import Transport
-
     sub = parser.add_subparsers(dest="hosts_command", metavar="COMMAND", required=True)
-    transports = [t.value for t in Transport]
 
     def connection_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         req = not editing
         p.add_argument("--address", required=req, help="DNS name, IPv4 or IPv6 address of the host")
         p.add_argument("--user", required=req, help="DOMAIN\\user or user@domain (or a local account)")
         p.add_argument("--port", type=int, help="WinRM port (default 5985, 5986 for https)")
-        p.add_argument("--transport", choices=transports, help="default ntlm (encrypted over HTTP)")
+        choices_later(p.add_argument("--transport", help="default ntlm (encrypted over HTTP)"), _transports)
         p.add_argument("--ca-bundle", metavar="PEM", help="CA certificate(s) that issued the host's HTTPS certificate")
         p.add_argument("--no-verify", action="store_true", help="https: do NOT validate the certificate (lab only)")
         p.add_argument("--group", help="free label, e.g. a patch ring such as pilot or prod")
@@ -122,6 +119,11 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a path, or - for stdout")
     p.add_argument("--format", choices=("csv", "json"))
     p.set_defaults(handler=_guard(cmd_export))
+
+
+def _transports() -> list[str]:
+    from hvconsole.core.inventory import Transport
+    return [t.value for t in Transport]
 
 
 def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -33,7 +33,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hvconsole.cli.common import EXIT_USAGE, CliError, add_command_group, add_demo_arguments, run_group
+from hvconsole.cli.common import (
+    EXIT_USAGE,
+    CliError,
+    add_command_group,
+    add_demo_arguments,
+    choices_later,
+    run_group,
+)
 
 if TYPE_CHECKING:
     from hvconsole.cli.common import Subcommands
@@ -93,7 +100,6 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def _plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
-    from hvconsole.core.patch.plan import VM_ACTIONS
     p.add_argument("--kb", required=required, help="the update (as in `hvconsole patch catalog`)")
     p.add_argument("--pilot", required=required, metavar="HOSTS",
                    help="the test ring (pilot hosts, patched and soaked first): host[,host]")
@@ -104,7 +110,7 @@ def _plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     src.add_argument("--package", metavar="FILE", help="local package file, pushed to each host over SMB")
     src.add_argument("--package-on-host", metavar="PATH", help="the package is already on each host at PATH")
     p.add_argument("--sha256", help="the package's SHA-256 (else the catalog's, else the local file's)")
-    p.add_argument("--vm-action", choices=VM_ACTIONS, default="save", help="what happens to running VMs")
+    choices_later(p.add_argument("--vm-action", default="save", help="what happens to running VMs"), _vm_actions)
     p.add_argument("--destination", metavar="HOST", help="live-migration destination")
     p.add_argument("--soak-minutes", type=float, default=30.0, help="health watch after the pilot (default 30)")
     p.add_argument("--reboot-timeout", type=float, default=1800.0, metavar="SECONDS",
@@ -116,6 +122,11 @@ def _plan_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--contact", default="", help="who stakeholders ask (for the notice)")
     p.add_argument("--smb-port", type=int, default=445, help="SMB port of the hosts' admin share")
     p.add_argument("--no-check", action="store_true", help="skip the compliance check of the plan's hosts")
+
+
+def _vm_actions() -> tuple[str, ...]:
+    from hvconsole.core.patch.plan import VM_ACTIONS
+    return VM_ACTIONS
 
 
 def _guard(handler: Any, args: argparse.Namespace) -> int:
