@@ -2,7 +2,8 @@
 
 pywinrm's ``Session.run_ps`` opens and deletes a shell (and a TCP/NTLM connection) per
 call and waits forever on a silent host. :class:`HostSession` instead drives
-``winrm.Protocol`` itself (docs/architecture.md, "Running a shipped script"):
+``winrm.Protocol`` itself (docs/architecture.md, "Running a shipped script"), through a
+subclass that sends prepared envelopes (``shell_protocol.py``):
 
 * the shell is opened lazily with codepage 65001, no profile and every shipped script's
   body in its environment, then reused: a steady-state call is Command + Receive + Signal;
@@ -32,6 +33,7 @@ from winrm.protocol import Protocol
 
 from . import loader
 from .errors import RemoteError, classify, is_quota, is_shell_gone, seconds_text
+from .shell_protocol import TemplatedProtocol
 from .target import CancelToken, Target
 from .transport import BoundedTransport, megabytes
 
@@ -274,12 +276,12 @@ class HostSession:
     def _new_protocol(self) -> Protocol:
         t = self.target
         op = self.operation_timeout_s
-        protocol = Protocol(endpoint=t.url, transport=t.transport, username=t.username,
-                            password=t.password, server_cert_validation=t.server_cert_validation,
-                            # None: no CA bundle (pywinrm accepts it; its annotation says str)
-                            ca_trust_path=t.ca_trust_path,  # type: ignore[arg-type]
-                            read_timeout_sec=op + 10,
-                            operation_timeout_sec=op, proxy=None)
+        protocol = TemplatedProtocol(endpoint=t.url, transport=t.transport, username=t.username,
+                                     password=t.password, server_cert_validation=t.server_cert_validation,
+                                     # None: no CA bundle (pywinrm accepts it; its annotation says str)
+                                     ca_trust_path=t.ca_trust_path,  # type: ignore[arg-type]
+                                     read_timeout_sec=op + 10,
+                                     operation_timeout_sec=op, proxy=None)
         # Same settings, our transport: bounded answers, deadline on the body, counting.
         # proxy=None: never route a host through an environment proxy (and pywinrm warns
         # when it would); ca_trust_path None means the OS trust store (trust.py), a CA
