@@ -27,6 +27,7 @@ from hvconsole.cli.common import EXIT_USAGE, add_demo_arguments, open_site
 
 if TYPE_CHECKING:
     from hvconsole.cli.common import Subcommands
+    from hvconsole.site import Site
 
 PROG = "hvconsole agent"
 EXIT_STATUS = ("Exit status: 0 after SIGTERM/Ctrl+C, 1 when the address cannot be listened on, "
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         return _serve(site, args, host, port, stop or threading.Event())
 
 
-def _serve(site: Any, args: argparse.Namespace, host: str, port: int, stop: threading.Event) -> int:
+def _serve(site: Site, args: argparse.Namespace, host: str, port: int, stop: threading.Event) -> int:
     from prometheus_client import CollectorRegistry, start_http_server
 
     from hvconsole import __version__

@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 from hvconsole.cli.common import EXIT_USAGE, open_site, say
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from hvconsole.cli.common import Subcommands
+    from hvconsole.remote.target import Target
 
 PROG = "hvconsole audit"
 FAIL_ON = ("critical", "warning", "info", "never")
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         return _audit_and_print(targets, thresholds, args, site.clock)
 
 
-def _audit_and_print(targets: list[Any], thresholds: Any, args: argparse.Namespace, clock: Any) -> int:
+def _audit_and_print(targets: list[Target], thresholds: Any, args: argparse.Namespace,
+                     clock: Callable[[], datetime] | None) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from hvconsole.core.health import fails, report_document, report_text

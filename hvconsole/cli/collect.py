@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hvconsole.cli.common import EXIT_USAGE, ONE_HOST_USAGE, add_host_arguments, clean, on_one_host, say
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from hvconsole.cli.common import Subcommands
+    from hvconsole.core.snapshot import Snapshot
+    from hvconsole.remote.target import Target
 
 PROG = "hvconsole collect"
 
@@ -46,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
     return on_one_host(args, PROG, lambda site, target: _poll_and_print(target, args, site.clock))
 
 
-def _poll_and_print(target: Any, args: argparse.Namespace, clock: Any = None) -> int:
+def _poll_and_print(target: Target, args: argparse.Namespace, clock: Callable[[], datetime] | None = None) -> int:
     from hvconsole.core.trace import write_snapshot
     from hvconsole.remote.collector import Collector
-    collector = Collector(target, timeout_s=args.timeout, **({"clock": clock} if clock else {}))
+    collector = Collector(target, timeout_s=args.timeout, clock=clock) if clock else \
+        Collector(target, timeout_s=args.timeout)
     try:
         snap = collector.poll()
     finally:
@@ -64,7 +70,7 @@ def _poll_and_print(target: Any, args: argparse.Namespace, clock: Any = None) ->
 
 # -- readable summary ---------------------------------------------------------------------
 
-def summary(snap: Any) -> str:
+def summary(snap: Snapshot) -> str:
     """A few lines an admin reads at a glance. Every text that came from the host (names,
     product, errors) is cleaned: a hostile VM or service name cannot drive the terminal."""
     c = clean

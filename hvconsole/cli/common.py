@@ -1,6 +1,7 @@
 """What the subcommands share: the usage exit code and error, the ``--demo`` and host
 arguments, opening the site (the inventory's hosts or the simulated demo's) with its
-problems said under the command's name, and the stand-alone entry of a command group.
+problems said under the command's name, the stand-alone entry of a command group, and
+choices read only when argparse needs them.
 
 Nothing heavy is imported here at module level: every subcommand module is imported to
 build the parser, so what this module imports is paid by ``hvconsole --help`` too.

@@ -44,6 +44,9 @@ from hvconsole.cli.common import (
 
 if TYPE_CHECKING:
     from hvconsole.cli.common import Subcommands
+    from hvconsole.core.patch.journal import Journal
+    from hvconsole.patch.sites import HostDirectory
+    from hvconsole.site import Site
 
 PROG = "hvconsole patch"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, EXIT_USAGE
@@ -148,7 +151,7 @@ def _guard(handler: Any, args: argparse.Namespace) -> int:
 
 # -- hosts and journal -----------------------------------------------------------------------
 
-def _open_site(args: argparse.Namespace, *, existing_run: bool = False, strict: bool = True) -> Any:
+def _open_site(args: argparse.Namespace, *, existing_run: bool = False, strict: bool = True) -> Site:
     """The hosts (``hvconsole.site``): the inventory, or with --demo the simulated site. An
     existing run (resume, cancel) must go on against the site it started on, never a fresh
     embedded one. ``strict``: a host that cannot be reached as configured refuses the
@@ -169,14 +172,14 @@ def _open_site(args: argparse.Namespace, *, existing_run: bool = False, strict: 
     return site
 
 
-def _directory(site: Any, args: argparse.Namespace) -> Any:
+def _directory(site: Site, args: argparse.Namespace) -> HostDirectory:
     directory = site.directory()
     if getattr(args, "smb_port", None):
         directory.smb_port = args.smb_port
     return directory
 
 
-def _journal(args: argparse.Namespace) -> Any:
+def _journal(args: argparse.Namespace) -> Journal:
     """The demo's own journal with --demo, the real one otherwise."""
     from hvconsole.patch.engine import open_journal
     from hvconsole.site import journal_path
@@ -288,7 +291,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _requested(args: argparse.Namespace, action: str) -> Iterator[tuple[Any, int | None]]:
+def _requested(args: argparse.Namespace, action: str) -> Iterator[tuple[Journal, int | None]]:
     """The journal with ``action`` requested for run ``args.run``, and the process id
     executing that run (None: no process is), for the command to say what happens next."""
     from hvconsole.patch.control import request
@@ -375,7 +378,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _execute(journal: Any, run_id: int, directory: Any) -> int:
+def _execute(journal: Journal, run_id: int, directory: HostDirectory) -> int:
     from hvconsole.cli.patch_text import ProgressPrinter
     from hvconsole.core.patch.vocabulary import HostState, RunState
     from hvconsole.patch.engine import execute
@@ -438,7 +441,7 @@ def _plan_from_options(args: argparse.Namespace) -> Any:
     return build_plan(draft, load_site_catalog())
 
 
-def _reviewed(plan: Any, site: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+def _reviewed(plan: Any, site: Site, args: argparse.Namespace) -> tuple[Any, Any]:
     """The plan checked against the hosts by the planning service, with its notice; the
     review says what the run will do. Problems refuse the plan."""
     from hvconsole.patch.engine import catalog_update, load_site_catalog

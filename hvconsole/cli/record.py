@@ -14,12 +14,16 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hvconsole.cli.common import EXIT_USAGE, open_site, say
 
 if TYPE_CHECKING:
     from hvconsole.cli.common import Subcommands
+    from hvconsole.core.snapshot import Snapshot
+    from hvconsole.remote.collector import Collector
+    from hvconsole.remote.target import CancelToken
+    from hvconsole.site import Site
 
 PROG = "hvconsole record"
 NO_HOSTS = "no hosts configured: add them with `hvconsole hosts add`, or use --demo"
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return _record(site, args)
 
 
-def _record(site: Any, args: argparse.Namespace) -> int:
+def _record(site: Site, args: argparse.Namespace) -> int:
     from hvconsole.remote.collector import Collector
     from hvconsole.remote.recorder import TraceRecorder
     try:
@@ -103,13 +107,13 @@ class _Watched:
     """A collector that remembers whether its host answered its latest poll (for the
     progress line: how many hosts are unreachable now, not how often they were)."""
 
-    def __init__(self, collector: Any):
+    def __init__(self, collector: Collector):
         self.collector = collector
         self.target = collector.target
         self.timeout_s = collector.timeout_s
         self.last_reachable: bool | None = None
 
-    def poll(self, cancel: Any = None) -> Any:
+    def poll(self, cancel: CancelToken | None = None) -> Snapshot:
         snap = self.collector.poll(cancel)
         self.last_reachable = snap.reachable
         return snap
@@ -122,7 +126,7 @@ class _Progress:
     """A line on stderr every ``every_s`` while recording: "recorded 12 of 60 s, 3 hosts,
     1 unreachable". A thread of its own, so a hung host cannot silence it."""
 
-    def __init__(self, collectors: list[Any], seconds: float, every_s: float):
+    def __init__(self, collectors: list[_Watched], seconds: float, every_s: float):
         self._collectors = collectors
         self._seconds = seconds
         self._every_s = every_s
@@ -143,7 +147,7 @@ class _Progress:
             say(progress_line(time.monotonic() - self._started, self._seconds, self._collectors))
 
 
-def progress_line(elapsed_s: float, seconds: float, collectors: list[Any]) -> str:
+def progress_line(elapsed_s: float, seconds: float, collectors: list[_Watched]) -> str:
     down = sum(1 for c in collectors if c.last_reachable is False)
     hosts = len(collectors)
     return (f"recorded {min(elapsed_s, seconds):.0f} of {seconds:g} s, {hosts} host{'s' if hosts != 1 else ''}, "

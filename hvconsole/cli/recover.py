@@ -23,6 +23,8 @@ from hvconsole.cli.common import EXIT_USAGE, CliError, add_demo_arguments, clean
 
 if TYPE_CHECKING:
     from hvconsole.cli.common import Subcommands
+    from hvconsole.remote.target import Target
+    from hvconsole.site import Site
 
 EXIT_NOT_RECOVERED, EXIT_UNREACHABLE = 1, 3
 MAX_STEPS = 12
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_RECOVERED
 
 
-def _open_site(args: argparse.Namespace) -> Any:
+def _open_site(args: argparse.Namespace) -> tuple[Site, Target]:
+    """The site and the target of ``args.host``; a CliError when either cannot be had."""
     from hvconsole.patch.sites import SiteError
     from hvconsole.site import open_configured_site, open_demo_site
     try:
@@ -76,21 +79,22 @@ def _open_site(args: argparse.Namespace) -> Any:
             open_configured_site(only=[args.host], allow_session_only=False)
     except SiteError as exc:
         raise CliError(str(exc)) from None
-    if site.target(args.host) is None:
+    target = site.target(args.host)
+    if target is None:
         problems = "; ".join(site.problems)
         site.close()
         raise CliError(f"{args.host} is not a host of {site.description or site.label}"
                        + (f" ({problems})" if problems else ""))
-    return site
+    return site, target
 
 
-def resolve_vm(site: Any, host: str, vm: str) -> tuple[str, str | None]:
+def resolve_vm(target: Target, host: str, vm: str) -> tuple[str, str | None]:
     """The VM's id (and name) from a name or an id: a name is looked up in one poll of the
     host; two VMs with that name are a usage error listing their ids."""
     if _GUID.match(vm.strip()):
         return vm.strip().strip("{}").lower(), None
     from hvconsole.remote.collector import Collector
-    collector = Collector(site.target(host), timeout_s=60)
+    collector = Collector(target, timeout_s=60)
     try:
         snap = collector.poll()
     finally:
@@ -115,15 +119,15 @@ def _run(args: argparse.Namespace, input_fn: Callable[[str], str]) -> int:
     from hvconsole.recovery.sites import engine_for
     from hvconsole.remote.errors import RemoteError
 
-    site = _open_site(args)
+    site, target = _open_site(args)
     try:
-        vm_id, vm_name = resolve_vm(site, args.host, args.vm)
+        vm_id, vm_name = resolve_vm(target, args.host, args.vm)
 
         def progress(kind: str, data: Any) -> None:
             if kind == "step-started":
                 say(f"  … {rules.TITLES[data['step']]} (at most {data['deadline_s']:.0f} s)")
 
-        engine = engine_for(site, site.target(args.host).name, vm_id, vm_name=vm_name, progress=progress)
+        engine = engine_for(site, target.name, vm_id, vm_name=vm_name, progress=progress)
         try:
             obs = engine.open()
         except RemoteError as exc:
