@@ -110,6 +110,10 @@ function Start-VmAction($Request, [DateTime]$Deadline) {
       $row.skipped_reason = 'left to the host automatic stop action (' + (Get-Name $vm.AutomaticStopAction) + ')'
     } elseif ($runningStates -notcontains $row.state_before) {
       $row.skipped_reason = 'already ' + $row.state_before
+    } elseif ((Get-SecondsLeft $Deadline) -le 0) {
+      # The cluster drain used up the budget: start nothing the engine no longer waits for
+      # (a save landing after a restore would leave the VM saved).
+      $row.error = 'still in progress when the time budget ran out; run drain again'
     } elseif ($Request.action -eq 'save') {
       $work.Job = Hyper-V\Save-VM -VM $vm -AsJob
     } elseif ($Request.action -eq 'shutdown') {
