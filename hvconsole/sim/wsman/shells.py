@@ -139,6 +139,10 @@ class ShellTable:
 
     def start_command(self, shell: Shell, command_line: str) -> Command:
         with self._lock:
+            if shell.shell_id not in self._shells:
+                # Deleted before the command arrived: nothing may run (a client told "shell
+                # gone" retries in a new shell, so a script started here would run twice).
+                raise ShellNotFound(shell.shell_id)
             mine = [s for s in self._shells.values() if s.owner == shell.owner]
             if self._operations(mine) + 1 > self.max_operations_per_user:
                 raise QuotaExceeded("operations", self.max_operations_per_user)
