@@ -179,23 +179,51 @@ def start_runner(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.Pope
     return proc, out
 
 
-def wait_for_intent(journal: Path, host: str, step: str, proc: subprocess.Popen, log: Path,
-                    run_id: int = 1, more_than: int = 0) -> None:
-    """Poll the journal (read-only, another process writes it) until ``step``'s intent on
-    ``host`` in ``run_id`` is there (a new one: more than ``more_than`` rows of that step)."""
+def journal_rows(journal: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """One query on the journal another process writes: a read-only connection of its own,
+    in autocommit (``isolation_level=None``) and closed at once, so every check reads the
+    newest commit (a connection kept open, or a statement left unfinished, holds a read
+    transaction on an old WAL snapshot). No rows while the file or its schema is not there yet."""
+    if not journal.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5,
+                                                isolation_level=None)) as db:
+            return db.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        return []         # the runner is creating the schema
+
+
+def step_rows(journal: Path, host: str, step: str, run_id: int = 1) -> list[tuple[int, str | None]]:
+    """``step``'s rows on ``host`` (id, outcome), oldest first."""
+    return [(r[0], r[1]) for r in journal_rows(
+        journal, "SELECT id, outcome FROM steps WHERE run_id=? AND host=? AND step=? ORDER BY id",
+        (run_id, host, step))]
+
+
+def intent_or_exit(journal: Path, host: str, step: str, proc: subprocess.Popen, run_id: int = 1,
+                   more_than: int = 0) -> bool:
+    """Poll the journal until ``step``'s intent on ``host`` in ``run_id`` is there (a new
+    one: more than ``more_than`` rows of that step): True; or until the process ends
+    first: False (its exit code in ``proc.returncode``)."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the runner ended before {step}:\n{log.read_text()}"
-        if journal.exists():
-            try:
-                with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as db:
-                    rows, = db.execute("SELECT COUNT(*) FROM steps WHERE run_id=? AND host=? AND step=?",
-                                       (run_id, host, step)).fetchone()
-                    if rows > more_than:
-                        return
-            except sqlite3.OperationalError:
-                pass      # the runner is creating the schema
+        # Whether it ended is asked before the journal is read: a process that wrote the
+        # intent and then ended between two polls is still seen to have written it.
+        ended = proc.poll() is not None
+        if len(step_rows(journal, host, step, run_id)) > more_than:
+            return True
+        if ended:
+            return False
         time.sleep(0.005)
-    raise AssertionError(f"no {step} intent within {RUN_TIMEOUT_S} s:\n{log.read_text()}")
+    raise AssertionError(f"no {step} intent within {RUN_TIMEOUT_S} s")
 
 
+def wait_for_intent(journal: Path, host: str, step: str, proc: subprocess.Popen, log: Path,
+                    run_id: int = 1, more_than: int = 0) -> None:
+    """Like :func:`intent_or_exit`, the process ending first being a failure."""
+    try:
+        seen = intent_or_exit(journal, host, step, proc, run_id, more_than)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}:\n{log.read_text()}") from None
+    assert seen, f"the runner ended ({proc.returncode}) before {step}:\n{log.read_text()}"

@@ -173,9 +173,12 @@ def wait_for_intent(journal: Path, host: str, step: str, proc: subprocess.Popen,
         assert proc.poll() is None, f"the child ended before {step}:\n{log.read_text()}"
         if journal.exists():
             try:
-                with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5) as db:
+                # Autocommit and closed at once: no read transaction outlives the check
+                # (one kept open reads an old WAL snapshot).
+                with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5,
+                                                        isolation_level=None)) as db:
                     if db.execute("SELECT 1 FROM steps WHERE run_id=? AND host=? AND step=?",
-                                  (run_id, host, step)).fetchone():
+                                  (run_id, host, step)).fetchall():
                         return
             except sqlite3.OperationalError:
                 pass      # the schema is being created
