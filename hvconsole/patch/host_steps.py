@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from hvconsole.core.detector import CRITICAL, Detector
 from hvconsole.core.patch.steps import STEPS, prior_vm_states, verify_fixed
@@ -185,13 +186,20 @@ STEP_FUNCTIONS: dict[str, Callable[[HostContext], str]] = {
 }
 assert tuple(STEP_FUNCTIONS) == STEPS, "every step has exactly one function, in order"
 
+# A cancel that finds one of these in flight (left by a killed process) settles it: what the
+# host was already doing is taken to its end and recorded, nothing new is started.
+SETTLE_FUNCTIONS: dict[str, Callable[[HostContext], str]] = {
+    Step.INSTALL: partial(install, may_start=False),
+    Step.REBOOT: partial(reboot, may_schedule=False),
+}
 
-def run_step(hc: HostContext, step: str) -> str:
-    """Run one step. A remote failure or a bug inside a step becomes a ``failed`` outcome
-    (written to the journal) instead of an exception; a stop request leaves the step in
-    flight for resume."""
+
+def run_step(hc: HostContext, step: str, *, settle: bool = False) -> str:
+    """Run one step (``settle``: settle it after a cancel, ``SETTLE_FUNCTIONS``). A remote
+    failure or a bug inside a step becomes a ``failed`` outcome (written to the journal)
+    instead of an exception; a stop request leaves the step in flight for resume."""
     try:
-        return STEP_FUNCTIONS[step](hc)
+        return (SETTLE_FUNCTIONS if settle else STEP_FUNCTIONS)[step](hc)
     except StopRequested:
         raise
     except Exception as exc:

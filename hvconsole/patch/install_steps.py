@@ -12,6 +12,13 @@ intent. Already later → the reboot happened; the host is down → it is happen
 after a resume → the step waits out the scheduled delay before asking again, so a reboot
 that was already scheduled is never doubled. A second reboot is taken when the host still
 reports a pending reboot and a build below the target.
+
+A cancel that finds either step in flight (the process was killed inside it) settles it
+instead of calling it "cancelled before this step": ``may_start=False`` /
+``may_schedule=False`` take what the killed attempt began (an install task running or done,
+a restart under way or over) to its end, and never begin anything new. Only an install task
+that does not exist, or a restart that did not come within the scheduled delay plus the
+grace, is recorded as cancelled.
 """
 
 from __future__ import annotations
@@ -21,13 +28,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from hvconsole.core.patch.journal import StepRecord
 from hvconsole.core.patch.steps import interpret_exit_code
 from hvconsole.core.patch.vocabulary import Phase, Step, StepOutcome
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import format_time, parse_time
 from hvconsole.remote.errors import RemoteError
 
-from .context import HostContext
+from .context import HostContext, StepHandle
 from .host_api import InstallStatus
 from .staging import package_plan
 from .waiting import StopRequested, booted_since, wait_for_down_or_boot, wait_for_reboot
@@ -55,7 +63,7 @@ def at_target(snap: Snapshot, hc: HostContext) -> bool:
 
 # -- install -------------------------------------------------------------------------------
 
-def install(hc: HostContext) -> str:
+def install(hc: HostContext, *, may_start: bool = True) -> str:
     opts = hc.run.options
     task, result_path = task_names(hc)
     package = package_plan(hc.run.plan, hc.run.update).host_path
@@ -65,6 +73,9 @@ def install(hc: HostContext) -> str:
               "found": status.state, "build": _build(snap)}
     h = hc.begin(Step.INSTALL, intent, f"{hc.run.update.kb} via scheduled task {task}")
     if status.state == "not-found":
+        if not may_start:
+            return h.finish(StepOutcome.CANCELLED, f"the run was cancelled before the installer started (no task "
+                                                   f"{task} on the host)", action="none")
         if at_target(snap, hc) and snap.os is not None and not snap.os.pending_reboot:
             return h.finish(StepOutcome.OK, f"already at the target build ({_build(snap)}): nothing installed",
                             action="none", already=True, needs_reboot=False, exit_code=None,
@@ -116,7 +127,7 @@ def _status_evidence(status: InstallStatus) -> dict[str, Any]:
 
 # -- reboot --------------------------------------------------------------------------------
 
-def reboot(hc: HostContext) -> str:
+def reboot(hc: HostContext, *, may_schedule: bool = True) -> str:
     opts, plan = hc.run.options, hc.run.plan
     installed = hc.last_ok(Step.INSTALL)
     inst = (installed.evidence or {}) if installed else {}
@@ -130,17 +141,20 @@ def reboot(hc: HostContext) -> str:
         return h.finish(StepOutcome.SKIPPED, f"no reboot needed: {inst.get('meaning') or 'nothing installed'}, build "
                                    f"{_build(snap)}, nothing pending", last_boot_after=_iso(before))
     intent = {"last_boot_before": _iso(before), "install_started": _iso(install_started),
-              "resumed": bool(attempts), "seen": "down" if not snap.reachable else _iso(
-                  snap.os.last_boot if snap.os else None)}
+              "resumed": bool(attempts), "delay_s": opts.reboot_delay_s,
+              "seen": "down" if not snap.reachable else _iso(snap.os.last_boot if snap.os else None)}
     h = hc.begin(Step.REBOOT, intent, "restarting the host" if not attempts else "checking an interrupted reboot")
     comment = f"hvconsole: {hc.run.update.kb} (patch run {hc.run.run_id})"
-    grace = opts.reboot_delay_s + 120.0
+    # The delay an earlier attempt asked for may have been longer than this process's.
+    grace = max([opts.reboot_delay_s, *(_delay(a) for a in attempts)]) + 120.0
     if attempts:
         seen = "down" if not snap.reachable else ("rebooted" if booted_since(snap, before)
                                                  else wait_for_down_or_boot(hc, before, grace))
         scheduled_now = seen == "up"
     else:
         scheduled_now = True
+    if scheduled_now and not may_schedule:
+        return _restart_never_came(hc, h, attempts, before, grace)
     if scheduled_now and not _schedule(hc, comment, before, grace):
         return h.finish(StepOutcome.FAILED, "the host did not schedule the restart", last_boot_before=_iso(before))
     waited = wait_for_reboot(hc, before, plan.reboot_timeout_s)
@@ -149,6 +163,8 @@ def reboot(hc: HostContext) -> str:
         again_before = waited.snapshot.os.last_boot if waited.snapshot.os else None
         if attempts and wait_for_down_or_boot(hc, again_before, grace) != "up":
             waited = wait_for_reboot(hc, again_before, plan.reboot_timeout_s)   # already under way
+        elif not may_schedule:
+            break               # cancelling: the boot that came is recorded, none is added
         else:
             hc.run.say(hc.name, Step.REBOOT, Phase.INFO, "still pending and below the target: a second restart")
             if not _schedule(hc, comment + ", second restart", again_before, grace):
@@ -163,6 +179,27 @@ def reboot(hc: HostContext) -> str:
         return h.finish(StepOutcome.FAILED, f"{hc.name} {waited.reason}", **evidence)
     return h.finish(StepOutcome.OK, f"back after {waited.waited_real_s:.0f} s real time, build {_build(after)}",
                     **evidence)
+
+
+def _restart_never_came(hc: HostContext, h: StepHandle, attempts: list[StepRecord], before: datetime | None,
+                        grace_host_s: float) -> str:
+    """Cancelling an interrupted reboot whose restart did not come: the host kept its boot
+    past the scheduled delay and the grace, so no restart is on its way. The interrupted
+    attempts get that outcome too (they are no longer "may have rebooted"), so the update
+    is reported as installed with its reboot pending."""
+    summary = (f"the run was cancelled; the restart asked for before the stop never came (same boot after "
+               f"{grace_host_s:.0f} s host time): not restarted")
+    for attempt in attempts:
+        if attempt.in_flight:
+            hc.run.journal.finish_step(attempt.id, StepOutcome.CANCELLED,
+                                       {"summary": summary, "settled_by": h.id, "last_boot_before": _iso(before)})
+    return h.finish(StepOutcome.CANCELLED, summary, last_boot_before=_iso(before), last_boot_after=_iso(before),
+                    waited_host_s=grace_host_s)
+
+
+def _delay(attempt: StepRecord) -> float:
+    value = attempt.intent.get("delay_s")
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _schedule(hc: HostContext, comment: str, before: datetime | None, grace_host_s: float) -> bool:

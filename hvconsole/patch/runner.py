@@ -11,7 +11,8 @@ its soak before the next wave starts; with ``plan.confirm_promotion`` the run th
 ``awaiting-promotion`` for the admin's ``promote`` or ``halt`` (``control``). Pause and
 cancel are read from the journal between steps; cancel puts drained hosts back and ends
 their maintenance, and a host cancelled between its install and its reboot is reported as
-pending a reboot, with what to do.
+pending a reboot, with what to do. An install or reboot left in flight by a killed process
+is settled first (``run_step(settle=True)``): what the host already does is waited for.
 
 The run's closing reason is written to the journal with its state, and every progress
 event goes to the journal's event log (``RunContext.say``): a window in another process
@@ -28,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 
+from hvconsole.core.patch.journal import StepRecord
 from hvconsole.core.patch.plan import Wave
 from hvconsole.core.patch.steps import installed_awaiting_reboot, next_step, pending_reboot_advice
 from hvconsole.core.patch.vocabulary import (
@@ -47,7 +49,7 @@ from hvconsole.core.patch.vocabulary import (
 from hvconsole.core.timeutil import parse_time
 
 from .context import HostContext, RunContext
-from .host_steps import run_step
+from .host_steps import SETTLE_FUNCTIONS, run_step
 from .soak import run_soak, soak_state
 from .waiting import StopRequested
 
@@ -253,6 +255,12 @@ class PatchRunner:
                 if state == RunState.CANCELLING and step in CHANGING_STEPS:
                     if not records:
                         return self._set(name, HostState.NOT_STARTED)
+                    if step in SETTLE_FUNCTIONS and _in_flight(records, step):
+                        # A killed process left it mid-way: the host may be installing or
+                        # restarting already, so it was not "cancelled before this step".
+                        self._set(name, f"at {step}")
+                        run_step(hc, step, settle=True)
+                        continue
                     hc.begin(step, {"cancelled": True}, "cancel requested").finish(
                         StepOutcome.CANCELLED, "the run was cancelled before this step")
                     continue
@@ -325,3 +333,9 @@ class PatchRunner:
                                           reason=str(ev.get("reason") or "patching"))
                 except (KeyError, ValueError):
                     log.warning("maintenance window of %s in run %s is unreadable", name, run.run_id)
+
+
+def _in_flight(records: list[StepRecord], step: str) -> bool:
+    """The latest row of ``step`` has its intent and no outcome (its process was killed)."""
+    latest = [r for r in records if r.step == step]
+    return bool(latest) and latest[-1].in_flight
