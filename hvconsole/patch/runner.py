@@ -103,9 +103,11 @@ class PatchRunner:
         run, plan = self.run, self.run.plan
         for index, wave in enumerate(plan.waves):
             if run.control.cancel_requested() and not run.control.stop.is_set():
-                self._cancel_started_hosts()
-                return RunResult(RunState.CANCELLED, self._cancel_reason(f"cancelled before wave {wave.name}"),
-                                 self._host_states())
+                finished = self._cancel_started_hosts()
+                reason = f"cancelled before wave {wave.name}"
+                if finished:    # past (or settled into) their reboot: not left half-patched
+                    reason += f"; {', '.join(finished)} past the reboot and finished"
+                return RunResult(RunState.CANCELLED, self._cancel_reason(reason), self._host_states())
             run.say(RUN_WIDE, RunEvent.WAVE, Phase.START,
                     f"wave {wave.name}: {', '.join(wave.hosts)} ({wave.parallel} at a time)")
             outcomes = self._run_wave(wave)
@@ -287,12 +289,16 @@ class PatchRunner:
         if hc.last_ok(Step.MAINTENANCE_ON) is not None and Step.MAINTENANCE_OFF not in finished:
             run_step(hc, Step.MAINTENANCE_OFF)
 
-    def _cancel_started_hosts(self) -> None:
-        """Cancel hosts of any wave that started but did not finish (a resumed cancel)."""
+    def _cancel_started_hosts(self) -> list[str]:
+        """Cancel hosts of any wave that started but did not finish (a resumed cancel).
+        Returns the hosts that finished instead (already past their reboot)."""
+        finished = []
         for name in self.run.plan.hosts:
             records = self.run.journal.steps(self.run.run_id, name)
-            if records and next_step(records) is not None and self.hosts.get(name) not in (CANCELLED, FAILED):
-                self._run_host(name)
+            part_way = bool(records) and next_step(records) is not None
+            if part_way and self.hosts.get(name) not in (CANCELLED, FAILED) and self._run_host(name) == DONE:
+                finished.append(name)
+        return finished
 
     # -- bookkeeping -------------------------------------------------------------------------
 

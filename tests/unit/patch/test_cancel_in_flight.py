@@ -56,6 +56,7 @@ def test_a_reboot_under_way_is_waited_for_and_the_vms_restored_after_it(tmp_path
     result = _cancel(journal, run_id, host)
 
     assert result.state == RunState.CANCELLED
+    assert "HV01 past the reboot and finished" in result.reason
     reboot = _rows(journal, run_id, Step.REBOOT)[-1]
     assert reboot.outcome == StepOutcome.OK, _summary(reboot)
     assert BEFORE_THIS_STEP not in _summary(reboot)
