@@ -14,6 +14,8 @@ HTTP requests are counted on the client by wrapping ``requests``' HTTPAdapter.se
 sees every request, authentication legs included. Run::
 
     .venv/bin/python benchmarks/poll_cost.py [--polls 20] [--host NAME]
+    # one host of console_cpu.py's site instead: 40 VMs, NTLM with sealed messages
+    .venv/bin/python benchmarks/poll_cost.py --ntlm --polls 200
 """
 
 from __future__ import annotations
@@ -59,11 +61,17 @@ class RequestCounter:
         requests.adapters.HTTPAdapter.send = self._original  # type: ignore[method-assign]
 
 
-def start_site() -> tuple[subprocess.Popen, list[dict]]:
-    """Run ``hvconsole-sim serve --json``; it prints one JSON object per host, then serves."""
-    exe = Path(sys.executable).with_name("hvconsole-sim")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "hvconsole.sim.cli"]
-    proc = subprocess.Popen([*cmd, "serve", "--json"], stdout=subprocess.PIPE, text=True)
+def start_site(ntlm: bool = False) -> tuple[subprocess.Popen, list[dict]]:
+    """Run ``hvconsole-sim serve --json``; it prints one JSON object per host, then serves.
+    With ``ntlm``: one host of console_cpu.py's site (40 VMs, NTLM, sealed bodies)."""
+    if ntlm:
+        from console_cpu import ROOT, SITE
+        cmd = [sys.executable, "-c", SITE, "1", "40"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    else:
+        exe = Path(sys.executable).with_name("hvconsole-sim")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "hvconsole.sim.cli"]
+        proc = subprocess.Popen([*cmd, "serve", "--json"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -141,9 +149,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--polls", type=int, default=20)
     parser.add_argument("--host", help="demo host to poll (default: the first)")
+    parser.add_argument("--ntlm", action="store_true",
+                        help="poll one 40-VM host over NTLM with sealed messages (console_cpu.py's site)")
     args = parser.parse_args()
 
-    proc, hosts = start_site()
+    proc, hosts = start_site(args.ntlm)
+    if args.ntlm:
+        hosts = [{**h, "transport": "ntlm"} for h in hosts]
     counter = RequestCounter()
     counter.install()
     try:
