@@ -82,9 +82,8 @@ def _record(site: Site, args: argparse.Namespace) -> int:
     interrupted = False
     try:
         collectors = [_Watched(Collector(t, timeout_s=args.timeout)) for t in site.targets]
-        # _Watched polls as a Collector does (poll, target, timeout_s: all the recorder uses);
-        # the recorder's signature names the class, not that shape.
-        recorder = TraceRecorder(collectors, out, interval_s=args.interval)  # type: ignore[arg-type]
+        # _Watched polls as a Collector does (poll, target, timeout_s: the recorder's Pollable).
+        recorder = TraceRecorder(collectors, out, interval_s=args.interval)
         with _Progress(collectors, args.seconds, min(args.progress, PROGRESS_EVERY_S)):
             try:
                 recorder.run(args.seconds)

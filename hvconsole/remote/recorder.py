@@ -20,14 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import IO
+from typing import IO, Protocol
 
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import utcnow
 from hvconsole.core.trace import write_snapshot
 
-from .collector import Collector
-from .target import CancelToken
+from .target import CancelToken, Target
 
 REORDER_WINDOW_S = 1.0
 
@@ -40,10 +39,23 @@ class RecordStats:
     late: int = 0     # written after a snapshot stamped later (outside the reorder window)
 
 
+class Pollable(Protocol):
+    """What the recorder asks of a collector (``remote.collector.Collector`` is one; the CLI
+    wraps it to count polls for its progress line)."""
+
+    @property
+    def target(self) -> Target: ...
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    def poll(self, cancel: CancelToken | None = None) -> Snapshot: ...
+
+
 class TraceRecorder:
     """Polls ``collectors`` every ``interval_s`` for ``duration_s`` and writes the trace."""
 
-    def __init__(self, collectors: Sequence[Collector], out: IO[str], *, interval_s: float,
+    def __init__(self, collectors: Sequence[Pollable], out: IO[str], *, interval_s: float,
                  reorder_window_s: float = REORDER_WINDOW_S,
                  clock: Callable[[], datetime] = utcnow):
         if interval_s <= 0:
@@ -94,7 +106,7 @@ class TraceRecorder:
 
     # -- pollers ------------------------------------------------------------------------
 
-    def _poll_loop(self, collector: Collector, start: float, end: float, cancel: CancelToken) -> None:
+    def _poll_loop(self, collector: Pollable, start: float, end: float, cancel: CancelToken) -> None:
         try:
             k = 0
             while True:
