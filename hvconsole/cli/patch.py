@@ -90,7 +90,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     for name, help_ in (("resume", "continue a run from what the journal and the hosts say"),
                         ("pause", "pause a run before its next step"),
                         ("cancel", "cancel a run: drained hosts are put back"),
-                        ("promote", "start production after the pilot passed its soak (a run waiting for it)"),
+                        ("promote", "start production after the test ring passed its soak (a run waiting for it)"),
                         ("halt", "stop after the pilot: production is not started, the run ends cancelled")):
         cmd(name, help_, {"resume": cmd_resume, "pause": cmd_pause, "cancel": cmd_cancel,
                           "promote": cmd_promote, "halt": cmd_halt}[name]).add_argument("run", type=int, metavar="RUN")

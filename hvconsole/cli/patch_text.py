@@ -102,7 +102,7 @@ def run_text(view: Any, now: datetime | None = None) -> str:
     if view.reason:
         lines.append(f"  {clean(view.reason, 600)}")
     if view.state == RunState.AWAITING_PROMOTION:
-        lines.append(f"  the pilot passed its soak: `hvconsole patch promote {view.run_id}` starts production, "
+        lines.append(f"  the test ring passed its soak: `hvconsole patch promote {view.run_id}` starts production, "
                      f"`hvconsole patch halt {view.run_id}` stops here")
     if view.soak is not None:
         s = view.soak

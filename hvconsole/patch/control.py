@@ -95,7 +95,7 @@ def request(journal: Journal, run_id: int, action: str) -> RunState:
             if record.decision:
                 raise ControlError(f"run {run_id} was already answered ({record.decision}); it is {state}")
             raise ControlError(f"run {run_id} is not waiting for promotion (it is {state}); "
-                               "promote and halt answer a run whose pilot passed its soak")
+                               "promote and halt answer a run whose test ring passed its soak")
         if action == ControlAction.PROMOTE:
             journal.set_decision(run_id, Decision.PROMOTE, RunState.RUNNING)
             return RunState.RUNNING

@@ -142,7 +142,7 @@ def _state(record: RunRecord) -> RunState:
 
 def _default_reason(state: RunState) -> str:
     return {RunState.PLANNED: "not started yet", RunState.AWAITING_PROMOTION:
-            "the pilot passed its soak: promote to production or halt"}.get(state, "")
+            "the test ring passed its soak: promote to production or halt"}.get(state, "")
 
 
 def _timeline(host: str, wave: str, records: list[StepRecord], now: datetime, finished_run: bool,

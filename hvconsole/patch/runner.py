@@ -186,7 +186,7 @@ class PatchRunner:
             if state not in (RunState.AWAITING_PROMOTION, RunState.PAUSED):
                 # running (a resume, or a continue) with no answer yet: ask again
                 run.journal.set_run_state(run.run_id, RunState.AWAITING_PROMOTION,
-                                          "the pilot passed its soak: promote to production or halt",
+                                          "the test ring passed its soak: promote to production or halt",
                                           only_from=frozenset({state}))
                 continue
             if time.monotonic() >= next_say:
