@@ -56,8 +56,16 @@ def sim_endpoint(*, auth: str = "basic", tls: Any = None, bind: str = "127.0.0.1
         endpoint.stop()
 
 
+# Sockets holding the ports closed_port() handed out, for the life of the test process.
+_HELD: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port that refuses connections for the rest of this process: bound and never
+    listened on (Linux answers a connect with RST), and kept bound. A port bound and then
+    released could be handed by the OS to the next server a test starts, which then
+    answered where "connection refused" was expected (seen once on CI)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return s.getsockname()[1]

@@ -93,7 +93,7 @@ def test_without_a_keyring_the_commands_say_so_once(tmp_path):
 # -- progress, certificate warnings, a bad host among good ones (issues 9 and 10) -----------
 
 import re  # noqa: E402
-import socket  # noqa: E402
+from tests.integration.simhost import closed_port  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -119,12 +119,6 @@ def test_record_refuses_a_progress_that_is_not_positive(tmp_path):
     done = hvconsole("record", "--demo", "--progress", "0", "-o", str(tmp_path / "t.jsonl"))
     assert done.returncode == 2 and "--progress must be a positive number" in done.stderr
     assert not (tmp_path / "t.jsonl").exists()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
