@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from hvconsole.remote.collector import Collector
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.scenarios.patch import PATCH_SCENARIOS, PatchScenario
 from hvconsole.sim.serve import LATENCY_SCALE_ENV, ServedSite, serve_site
+from tests.integration.simhost import served_site_process
 
 SPEED = 200.0           # the main end-to-end run (docs/patching.md lists what it takes)
 FAST = 300.0            # failure paths and special flows: only the sequence matters
@@ -153,23 +153,10 @@ def home(tmp_path, monkeypatch):
 def sim(home, tmp_path):
     """``hvconsole-sim serve --site patch-ok --speed FAST --state-file`` in its own process;
     yields the directory of its hosts, found as the runner finds them (the state file)."""
-    with (tmp_path / "sim.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", SCENARIO.name,
-                                 "--speed", str(FAST), "--state-file"], stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, LATENCY_SCALE_ENV: str(LATENCY_SCALE)})
-    state = home / "demo-site.json"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not state.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "sim.log").read_text()
-        time.sleep(0.05)
-    directory = open_demo_site(embedded=False).directory()   # SiteError: the runner would not find it either
-    yield directory
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
+    with served_site_process(home, tmp_path / "sim.log", SCENARIO.name, FAST,
+                             env={LATENCY_SCALE_ENV: str(LATENCY_SCALE)}, start_timeout_s=START_TIMEOUT_S):
+        # SiteError here: the runner would not find it either.
+        yield open_demo_site(embedded=False).directory()
 
 
 def start_runner(tmp_path: Path, name: str, *args: str) -> tuple[subprocess.Popen, Path]:

@@ -4,10 +4,16 @@ HTTP(S) with Basic or NTLM, exactly as it would to a Windows host."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 from hvconsole.core.inventory import Host
@@ -69,3 +75,28 @@ def closed_port() -> int:
     s.bind(("127.0.0.1", 0))
     _HELD.append(s)
     return s.getsockname()[1]
+
+
+@contextmanager
+def served_site_process(home: Path, log: Path, site: str, speed: float, *, env: dict[str, str] | None = None,
+                        start_timeout_s: float = 60.0) -> Iterator[subprocess.Popen]:
+    """``hvconsole-sim serve --site SITE --state-file`` in a process of its own (so the site
+    outlives whatever a test kills), yielded once its state file is in ``home``; ended with
+    SIGTERM (then SIGKILL) afterwards. ``env`` is added to this process's environment."""
+    with log.open("wb") as out:     # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", site,
+                                 "--speed", str(speed), "--state-file"], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while not (home / "demo-site.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)

@@ -208,22 +208,9 @@ def test_open_demo_site_refuses_bad_requests_with_one_sentence(home):
 def test_open_demo_site_uses_a_running_sim_serve_and_leaves_it_running(home, tmp_path):
     """A ``hvconsole-sim serve --state-file`` in another process is found through its state
     file (as the patch runner finds it after a kill); closing the Site leaves it serving."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
     from hvconsole.site import open_demo_site
-    log = tmp_path / "sim.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", "demo",
-                                 "--speed", "3", "--state-file"], stdout=out, stderr=subprocess.STDOUT,
-                                env=os.environ.copy())
-    try:
-        deadline = time.monotonic() + 60
-        while not (home / "demo-site.json").exists():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+    from tests.integration.simhost import served_site_process
+    with served_site_process(home, tmp_path / "sim.log", "demo", 3) as proc:
         site = open_demo_site(speed=50.0, embedded=False)
         assert site.simulated and site.speed == 3.0 and site.embedded is None
         assert f"served by process {proc.pid}" in site.description
@@ -235,10 +222,3 @@ def test_open_demo_site_uses_a_running_sim_serve_and_leaves_it_running(home, tmp
         finally:
             collector.close()
         assert snap.reachable, snap.error           # still served after close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)

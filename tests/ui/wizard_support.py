@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import html.parser
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -134,21 +133,11 @@ START_TIMEOUT_S = 60.0
 def served(home, tmp_path):
     """``hvconsole-sim serve --site patch-ok --state-file`` in its own process, so the site
     outlives a killed wizard; ``open_demo_site`` finds it through the state file."""
-    with (tmp_path / "sim.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "hvconsole.sim.cli", "serve", "--site", "patch-ok",
-                                 "--speed", str(SPEED), "--state-file"], stdout=log, stderr=subprocess.STDOUT,
-                                env=os.environ.copy())
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not (home / "demo-site.json").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "sim.log").read_text()
-        time.sleep(0.05)
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
+    # Imported here: the wizard's child processes import this module without the repo's tests package.
+    from tests.integration.simhost import served_site_process
+    with served_site_process(home, tmp_path / "sim.log", "patch-ok", SPEED,
+                             start_timeout_s=START_TIMEOUT_S) as proc:
+        yield proc
 
 
 def start_child(tmp_path: Path, name: str, args: list[str]) -> tuple[subprocess.Popen, Path]:
