@@ -61,10 +61,16 @@ def compose_notice(plan: PatchPlan, title: str, vms: Sequence[AffectedVm], conta
         "",
         "Order:",
     ]
+    soak = f"{plan.gate.soak_minutes:g} minutes" if plan.gate.soak_minutes else "a while"
     for i, wave in enumerate(plan.waves):
-        label = ("pilot, then a soak period before anything else" if i == 0
-                 else f"after the {plan.waves[i - 1].name} wave passes its health check")
-        lines.append(f"  {i + 1}. {wave.name}: {', '.join(wave.hosts)} ({label})")
+        # The wizard and the report call the first wave the test ring; stakeholders read
+        # the same words (the journal keeps the wave's short name, e.g. "pilot").
+        if i == 0:
+            label = f"test ring: patched first, then watched for {soak} before anything else"
+        else:
+            before = "the test ring" if i == 1 else f"production wave {i - 1}"
+            label = f"production wave {i}, after {before} passes its health check"
+        lines.append(f"  {i + 1}. {', '.join(wave.hosts)} ({label})")
     running = [v for v in vms if v.host in plan.hosts and v.state in RUNNING_VM_STATES]
     if running:
         lines += ["", "Affected virtual machines:"]

@@ -20,7 +20,10 @@ def test_notice_text():
         AffectedVm("id-old", "OLD", "HV01", "Off"), AffectedVm("id-x", "ELSEWHERE", "HV09", "Running")],
         contact="it-ops@example.org")
     assert "Thursday 26 November 2026, 22:00 UTC until about Friday 27 November, 00:00 UTC" in text
-    assert "1. pilot: HV03" in text and "2. production: HV01, HV02" in text
+    # The wizard's words: the first wave is the test ring, then production waves.
+    assert "1. HV03 (test ring: patched first, then watched for 30 minutes before anything else)" in text
+    assert "2. HV01, HV02 (production wave 1, after the test ring passes its health check)" in text
+    assert "pilot" not in text
     assert "SQL01 (on HV03): moved to another host while running" in text
     assert "WEB01 (on HV01): saved before the host restarts" in text
     assert "SQL01 (on HV01): saved before the host restarts" in text
