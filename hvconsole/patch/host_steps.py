@@ -85,8 +85,14 @@ def maintenance_off(hc: HostContext) -> str:
     """Alerts on again, and what the run left on the host removed: the install task (its
     result file stays as evidence) and a package the run itself pushed there."""
     had = hc.last_ok(Step.MAINTENANCE_ON) is not None
-    h = hc.begin(Step.MAINTENANCE_OFF, {"had_window": had}, "alerts on again")
+    # A console stopped inside maintenance-on may have held the alerts before it could
+    # record so: that window is closed too (it would end by itself only at its "until").
+    begun = not had and any(r.step == Step.MAINTENANCE_ON and r.in_flight for r in hc.records())
+    h = hc.begin(Step.MAINTENANCE_OFF, {"had_window": had, "window_in_flight": begun}, "alerts on again")
     ended = hc.run.maintenance.end(hc.name)
+    if begun:
+        return h.finish(StepOutcome.OK, f"alerts for {hc.name} are on again (the window a stopped console "
+                                        "was opening is closed)", ended_at=format_time(utcnow()), was_open=ended)
     if not had:
         return h.finish(StepOutcome.SKIPPED, "no maintenance window was opened")
     cleanup = _cleanup(hc)

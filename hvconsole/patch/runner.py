@@ -263,6 +263,14 @@ class PatchRunner:
                         self._set(name, f"at {step}")
                         run_step(hc, step, settle=True)
                         continue
+                    if _in_flight(records, step):
+                        # A stopped process left it mid-way (a drain may have saved VMs, the
+                        # alerts may be held): not "before this step"; _put_back undoes it.
+                        hc.begin(step, {"cancelled": True, "was_in_flight": True}, "cancel requested").finish(
+                            StepOutcome.CANCELLED,
+                            "the run was cancelled while this step was under way (a stopped console left it); "
+                            "what it changed is put back")
+                        continue
                     hc.begin(step, {"cancelled": True}, "cancel requested").finish(
                         StepOutcome.CANCELLED, "the run was cancelled before this step")
                     continue
@@ -286,7 +294,8 @@ class PatchRunner:
         hc.failure_path = True
         if drained and Step.RESTORE not in finished:
             run_step(hc, Step.RESTORE)
-        if hc.last_ok(Step.MAINTENANCE_ON) is not None and Step.MAINTENANCE_OFF not in finished:
+        window_opened = hc.last_ok(Step.MAINTENANCE_ON) is not None or _began(hc.records(), Step.MAINTENANCE_ON)
+        if window_opened and Step.MAINTENANCE_OFF not in finished:
             run_step(hc, Step.MAINTENANCE_OFF)
 
     def _cancel_started_hosts(self) -> list[str]:
@@ -339,6 +348,12 @@ class PatchRunner:
                                           reason=str(ev.get("reason") or "patching"))
                 except (KeyError, ValueError):
                     log.warning("maintenance window of %s in run %s is unreadable", name, run.run_id)
+
+
+def _began(records: list[StepRecord], step: str) -> bool:
+    """``step`` was begun by some process and never got an outcome there (it may have
+    acted: the intent is written before the action)."""
+    return any(r.step == step and r.in_flight for r in records)
 
 
 def _in_flight(records: list[StepRecord], step: str) -> bool:

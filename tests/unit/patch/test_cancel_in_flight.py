@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import threading
 
+from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.patch.journal import Journal, StepRecord
 from hvconsole.core.patch.vocabulary import RunState, Step, StepOutcome
 from hvconsole.patch.control import request
-from tests.unit.patch.test_engine_fakes import FakeHost, fake_site, new_run, plan_for, run
+from hvconsole.patch.engine import execute_with
+from hvconsole.patch.host_api import PatchHost
+from hvconsole.patch.waiting import StopRequested
+from tests.unit.patch.test_engine_fakes import OPTIONS, FakeHost, fake_site, new_run, plan_for, run
 
 BEFORE_THIS_STEP = "cancelled before this step"
 PRIOR_STATES = {"HV01-VM0": "Running", "HV01-VM1": "Running", "HV01-VM2": "Running", "HV01-OFF": "Off"}
@@ -130,3 +134,64 @@ def test_an_install_task_that_does_not_exist_is_not_started_by_the_cancel(tmp_pa
     assert host.install_starts == 1 and host.calls["patch_install_start"] == 1
     assert result.pending_reboot == {}
     assert _rows(journal, run_id, Step.RESTORE)[-1].outcome == StepOutcome.OK
+
+
+UNDER_WAY = "cancelled while this step was under way"
+
+
+def test_a_drain_left_in_flight_is_not_called_cancelled_before_it_and_is_put_back(tmp_path):
+    journal, run_id, host = _killed_in(tmp_path, "patch_drain")
+    assert any(v.state != "Running" for v in host.vms.values() if v.name != "HV01-OFF")   # the drain acted
+
+    result = _cancel(journal, run_id, host)
+
+    assert result.state == RunState.CANCELLED
+    drain = _rows(journal, run_id, Step.DRAIN)[-1]
+    assert drain.outcome == StepOutcome.CANCELLED
+    assert UNDER_WAY in _summary(drain) and BEFORE_THIS_STEP not in _summary(drain)
+    assert _rows(journal, run_id, Step.RESTORE)[-1].outcome == StepOutcome.OK
+    assert {v.name: v.state for v in host.vms.values()} == PRIOR_STATES
+    assert host.calls["patch_install_start"] == 0 and host.calls["patch_reboot"] == 0
+
+
+class _StoppingRegistry(MaintenanceRegistry):
+    """Holds the alerts, then the console is stopped before it can record so (a kill
+    between the action and its journal row)."""
+
+    def __init__(self, stopped: threading.Event) -> None:
+        super().__init__()
+        self.stopped = stopped
+
+    def begin(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().begin(*args, **kwargs)
+        self.stopped.set()
+        raise StopRequested()
+
+
+def test_a_maintenance_window_left_in_flight_is_closed_by_the_cancel(tmp_path):
+    hosts = fake_site("HV01")
+    journal, run_id = new_run(tmp_path, plan_for(("HV01",)))
+    stopped = threading.Event()
+    registry = _StoppingRegistry(stopped)
+    factory = lambda name: PatchHost(name, hosts[name], hosts[name])  # noqa: E731
+    first = execute_with(journal, run_id, factory, options=OPTIONS, stop=stopped, maintenance=registry)
+    assert first.state == RunState.RUNNING
+    on = _rows(journal, run_id, Step.MAINTENANCE_ON)
+    assert on and on[-1].outcome is None                               # left in flight
+    assert registry.windows()                                          # the alerts are held
+    request(journal, run_id, "cancel")
+
+    plain = MaintenanceRegistry.__new__(MaintenanceRegistry)            # the same registry, no stop
+    plain.__dict__ = registry.__dict__
+    result = execute_with(journal, run_id, factory, options=OPTIONS, maintenance=plain)
+
+    assert result.state == RunState.CANCELLED
+    assert UNDER_WAY in _summary(_rows(journal, run_id, Step.MAINTENANCE_ON)[-1])
+    off = _rows(journal, run_id, Step.MAINTENANCE_OFF)[-1]
+    assert off.outcome == StepOutcome.OK, _summary(off)
+    assert not registry.windows()                                      # alerts on again
+    assert host_calls_changing(hosts["HV01"]) == 0
+
+
+def host_calls_changing(host: FakeHost) -> int:
+    return sum(host.calls[s] for s in ("patch_drain", "patch_install_start", "patch_reboot"))
