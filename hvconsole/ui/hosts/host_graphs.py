@@ -39,6 +39,7 @@ from hvconsole.core.history import HostHistory
 
 from . import stored_history
 from .stored_history import LONG_WINDOW_CHOICES, MarkerLayer, RangeLoader, StoredRange, is_long
+from .time_axis import TimeAxis
 
 # 5 min and 1 h come from the in-memory history; 1 day, 7 days and 90 days from the
 # history file (stored_history.py), when the window's site has one.
@@ -67,11 +68,13 @@ def palette_colors(widget: QWidget) -> tuple[QColor, QColor]:
 
 
 def make_time_plot(layout: pg.GraphicsLayout, foreground: QColor, *, units: str,
-                   label: str = "", row: int | None = None, si_prefix: bool = True) -> pg.PlotItem:
-    """A plot with a local-clock time axis, grid, no mouse interaction and no menus:
-    the x range is set by the widget on every refresh, so panning would be undone.
-    ``si_prefix=False`` for units that must not be scaled (no "mGB" for a small VM)."""
-    plot = layout.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+                   label: str = "", row: int | None = None, si_prefix: bool = True,
+                   time_axis: pg.AxisItem | None = None) -> pg.PlotItem:
+    """A plot with a local-clock time axis (or ``time_axis``), grid, no mouse interaction
+    and no menus: the x range is set by the widget on every refresh, so panning would be
+    undone. ``si_prefix=False`` for units that must not be scaled (no "mGB" for a small VM)."""
+    bottom = time_axis if time_axis is not None else pg.DateAxisItem(orientation="bottom")
+    plot = layout.addPlot(row=row, col=0, axisItems={"bottom": bottom})
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.setMouseEnabled(x=False, y=False)
@@ -371,6 +374,10 @@ class HostGraphs(QWidget):
         self._data = SeriesWindow()
         self._shown_rows = 0
         self._y_tops: dict[int, float] = {}
+        # The x axis: seconds before the newest poll (live windows) or Unix time (stored).
+        self._shifts: dict[int, pg.ItemGroup] = {}
+        self._x_offset = 0.0
+        self._x_range: tuple[float, float] | None = None
         self._status_alarming = False
         bg, fg = palette_colors(self)
         self._fg = fg
@@ -409,7 +416,9 @@ class HostGraphs(QWidget):
 
     def _build_plots(self) -> None:
         lay, fg = self.graphics.ci, self._fg
-        self.cpu_plot = make_time_plot(lay, fg, label="CPU run", units="%", row=0, si_prefix=False)
+        self.time_axes = tuple(TimeAxis() for _ in range(4))
+        self.cpu_plot = make_time_plot(lay, fg, label="CPU run", units="%", row=0, si_prefix=False,
+                                       time_axis=self.time_axes[0])
         self.cpu_plot.setYRange(0, 100, padding=0.02)
         self.cpu_plot.getAxis("left").setTicks([[(v, str(v)) for v in (0, 25, 50, 75, 100)]])
         for level in (25, 50, 75):
@@ -420,16 +429,19 @@ class HostGraphs(QWidget):
         self.cpu_guest = self._curve(self.cpu_plot, GREEN)
         self.cpu_root = self._curve(self.cpu_plot, ORANGE)
 
-        self.mem_plot = make_time_plot(lay, fg, label="Memory", units="GB", row=1, si_prefix=False)
+        self.mem_plot = make_time_plot(lay, fg, label="Memory", units="GB", row=1, si_prefix=False,
+                                       time_axis=self.time_axes[1])
         self.mem_used = self._curve(self.mem_plot, PURPLE, fill=True)
         self.mem_total = self._curve(self.mem_plot, GREY, dashed=True)
 
-        self.disk_plot = make_time_plot(lay, fg, label="Storage", units="B/s", row=2)
+        self.disk_plot = make_time_plot(lay, fg, label="Storage", units="B/s", row=2,
+                                        time_axis=self.time_axes[2])
         self.disk_read = self._curve(self.disk_plot, BLUE)
         self.disk_write = self._curve(self.disk_plot, ORANGE)
         self.latency_view, self.disk_latency = self._add_latency_axis(self.disk_plot, fg)
 
-        self.net_plot = make_time_plot(lay, fg, label="Network", units="B/s", row=3)
+        self.net_plot = make_time_plot(lay, fg, label="Network", units="B/s", row=3,
+                                       time_axis=self.time_axes[3])
         self.net_rx = self._curve(self.net_plot, BLUE)
         self.net_tx = self._curve(self.net_plot, ORANGE)
 
@@ -476,11 +488,19 @@ class HostGraphs(QWidget):
             plot.addItem(band, ignoreBounds=True)
             self.unreachable_bands.append(band)
 
-    @staticmethod
-    def _curve(plot: pg.PlotItem, color: str, **style: Any) -> pg.PlotCurveItem:
+    def _curve(self, plot: Any, color: str, **style: Any) -> pg.PlotCurveItem:
+        """A curve in ``plot``'s (or a view box's) shift group: its data keep their Unix
+        times; the group moves them under a fixed x range (see :meth:`_show_x`)."""
         curve = make_series_curve(color, **style)
-        plot.addItem(curve)
+        self._shift_group(plot).addItem(curve)
         return curve
+
+    def _shift_group(self, plot: Any) -> pg.ItemGroup:
+        group = self._shifts.get(id(plot))
+        if group is None:
+            group = self._shifts[id(plot)] = pg.ItemGroup()
+            plot.addItem(group, ignoreBounds=True)
+        return group
 
     def _add_latency_axis(self, plot: pg.PlotItem, fg: QColor) -> tuple[pg.ViewBox, pg.PlotCurveItem]:
         """Latency has its own scale (ms) on the right axis, in a second view box that
@@ -495,8 +515,7 @@ class HostGraphs(QWidget):
         plot.scene().addItem(view)
         right.linkToView(view)
         view.setXLink(plot)
-        curve = make_series_curve(RED)
-        view.addItem(curve)
+        curve = self._curve(view, RED)
         plot.vb.sigResized.connect(self._sync_latency_view)
         return view, curve
 
@@ -508,6 +527,11 @@ class HostGraphs(QWidget):
     @property
     def window_s(self) -> int:
         return self._window_s
+
+    def shown_range(self) -> tuple[float, float]:
+        """The shown time range in Unix time, whichever way the axis reads."""
+        lo, hi = self.cpu_plot.vb.viewRange()[0]
+        return lo + self._x_offset, hi + self._x_offset
 
     def set_history(self, host_history: HostHistory | None, lock: Any = None) -> None:
         """Show this host (or nothing) and redraw at once. ``lock`` guards the history
@@ -555,10 +579,27 @@ class HostGraphs(QWidget):
         elif data.appended or data.reloaded or data.times.size != self._shown_rows:
             self._shown_rows = data.times.size
             self._update_curves(data)
-        self.cpu_plot.setXRange(left, right, padding=0)
+        self._show_x(-float(self._window_s), 0.0, offset=right, relative=True)
         self._update_titles(h)
         self._update_bands(h, right)
-        self._settle_views()
+
+    def _show_x(self, left: float, right: float, *, offset: float, relative: bool) -> None:
+        """Show x from ``left`` to ``right`` with the curves moved by ``-offset``.
+
+        Live windows hold the x range still at (-window, 0) and move the curves (one
+        ``setPos`` per view box): the axes keep their ticks and grid, the views their
+        transforms, and only the curves are painted again. Stored windows move the range
+        over Unix time (offset 0) under a clock and calendar axis."""
+        for axis in self.time_axes:
+            axis.set_relative(relative)
+        if offset != self._x_offset:
+            self._x_offset = offset
+            for group in self._shifts.values():
+                group.setPos(-offset, 0.0)
+        if (left, right) != self._x_range:
+            self._x_range = (left, right)
+            self.cpu_plot.setXRange(left, right, padding=0)
+            self._settle_views()
 
     def _settle_views(self) -> None:
         """Apply the new ranges to the views' transforms now. pyqtgraph defers that to
@@ -583,7 +624,7 @@ class HostGraphs(QWidget):
                 curve.setData([], [])
         if self._loader.needs(h.name, None, self._window_s, right):
             self._loader.request(path, h.name, None, self._window_s, right, self._show_stored)
-        self.cpu_plot.setXRange(left, right, padding=0)
+        self._show_x(left, right, offset=0.0, relative=False)
         self._update_titles(h)
         self._update_bands(h, right)
 
@@ -693,7 +734,8 @@ class HostGraphs(QWidget):
             if since is None:
                 band.hide()
             else:
-                band.setRegion((since.timestamp(), right))
+                # In the view's x: relative to the newest poll in a live window.
+                band.setRegion((since.timestamp() - self._x_offset, right - self._x_offset))
                 band.show()
 
     def _show_empty(self, name: str | None = None) -> None:
