@@ -11,9 +11,11 @@ Qt-free, so it is tested without a screen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from hvconsole.core.snapshot import Snapshot, VmSample
 
@@ -57,7 +59,10 @@ class TileTexts:
 
 
 def tile_texts(vm: VmSample, group: str, stale_reason: str | None,
-               patching: str | None = None) -> TileTexts:
+               patching: str | None = None, previous: TileRow | None = None) -> TileTexts:
+    """``previous``: this VM's row of the poll before; a text whose inputs did not change
+    is taken from it instead of being formatted again (every VM's row is rebuilt on
+    every poll, since its CPU and uptime move)."""
     running = group == GROUP_RUNNING
     live = running and stale_reason is None
     status = vm.state if stale_reason is None else stale_reason
@@ -65,11 +70,19 @@ def tile_texts(vm: VmSample, group: str, stale_reason: str | None,
         # The host is in a patch run's maintenance window: say so where the state is
         # shown (a saved VM or an unreachable host is expected now, not a problem).
         status = f"{patching} · {status}"
+    old = None if previous is None else previous.texts
+    if previous is not None and old is not None:
+        was = previous.vm
+        memory = old.memory if (was.memory_assigned_mb == vm.memory_assigned_mb
+                                and was.memory_demand_mb == vm.memory_demand_mb) else None
+        heartbeat = old.heartbeat if (was.heartbeat == vm.heartbeat and was.state == vm.state) else None
+    else:
+        memory = heartbeat = None
     return TileTexts(
         status=status,
         cpu=f"CPU {vm.cpu_pct:.0f} %" if vm.cpu_pct is not None and live else "CPU —",
-        memory="Mem " + format_mem_pair(vm.memory_assigned_mb, vm.memory_demand_mb),
-        heartbeat="♥ " + heartbeat_text(vm.heartbeat, vm.state),
+        memory=memory or "Mem " + format_mem_pair(vm.memory_assigned_mb, vm.memory_demand_mb),
+        heartbeat=heartbeat or "♥ " + heartbeat_text(vm.heartbeat, vm.state),
         heartbeat_bad=heartbeat_is_bad(vm.heartbeat) and stale_reason is None,
         uptime="Up " + (format_duration(vm.uptime_s) if vm.uptime_s or running else "—"),
         vcpus=f"{vm.vcpus} vCPU" if vm.vcpus else "",
@@ -96,8 +109,14 @@ class TileRow:
     group: str = field(default="", init=False)
     texts: TileTexts | None = field(default=None, init=False, repr=False)
     spark: tuple = field(default=(), init=False, repr=False)   # see spark_geometry
+    # Not stored, not compared: what build_tile_rows already knows. ``spark_given``: the
+    # sparkline geometry of ``cpu_history``, worked out for a whole host at once;
+    # ``previous``: this VM's row of the poll before, whose texts are reused where their
+    # inputs did not change. The row is the same with or without them.
+    spark_given: InitVar[tuple | None] = None
+    previous: InitVar[TileRow | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, spark_given: tuple | None, previous: TileRow | None) -> None:
         if self.findings:
             rank = min(SEVERITY_RANK.get(f.severity, RANK_WARNING) for f in self.findings)
         elif self.stale_reason is not None and self.patching is None:
@@ -105,15 +124,19 @@ class TileRow:
             rank = RANK_STALE
         else:
             rank = RANK_NORMAL
-        folded = self.vm.name.casefold()
-        group = state_group(self.vm.state)
-        object.__setattr__(self, "vm_id", self.vm.id)
+        vm = self.vm
+        # The name's folded form from the previous row when the name is the same.
+        folded = (previous.name_folded if previous is not None and previous.vm.name == vm.name
+                  else vm.name.casefold())
+        group = state_group(vm.state)
+        object.__setattr__(self, "vm_id", vm.id)
         object.__setattr__(self, "rank", rank)
         object.__setattr__(self, "name_folded", folded)
         object.__setattr__(self, "group", group)
-        object.__setattr__(self, "sort_key", (rank, folded, self.host.casefold(), self.vm.id))
-        object.__setattr__(self, "texts", tile_texts(self.vm, group, self.stale_reason, self.patching))
-        object.__setattr__(self, "spark", spark_runs(self.cpu_history, SPARK_POINTS))
+        object.__setattr__(self, "sort_key", (rank, folded, self.host.casefold(), vm.id))
+        object.__setattr__(self, "texts", tile_texts(vm, group, self.stale_reason, self.patching, previous))
+        object.__setattr__(self, "spark", spark_runs(self.cpu_history, SPARK_POINTS)
+                           if spark_given is None else spark_given)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -198,25 +221,91 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
     the one in ``previous`` is returned as that same object, so that the GUI thread can
     tell "unchanged" by identity instead of comparing every field. ``vm_notes``: VMs under
     their own maintenance window (a recovery step), shown like a patched host's note."""
-    rows = []
+    # First what each VM's row is made of, and whether the previous row already is it:
+    # a row's derived fields follow from these inputs alone, so equal inputs mean an
+    # equal row, and the previous object is reused without building a new one.
+    todo: list[tuple[int, VmSample, tuple[float, ...], tuple[TileFinding, ...], str | None,
+                     TileRow | None]] = []
+    rows: list[TileRow | None] = []
     seen: set[str] = set()
     for vm in vms:
-        if vm.id in seen:
+        vm_id = vm.id
+        if vm_id in seen:
             continue  # a VM listed twice in one poll: show it once
-        seen.add(vm.id)
-        row = TileRow(host=host, vm=vm, cpu_history=cpu_histories.get(vm.id, ()),
-                      findings=findings_by_vm.get(vm.id, ()), stale_reason=stale_reason,
-                      patching=vm_notes.get(vm.id, patching) if vm_notes else patching)
-        old = None if previous is None else previous.get(vm.id)
-        if old is not None:
-            if old == row:
-                row = old
-            elif old.sort_key == row.sort_key:
-                # Same place in the order: share the key object, so that the GUI thread
-                # sees "order unchanged" with an identity test.
-                object.__setattr__(row, "sort_key", old.sort_key)
-        rows.append(row)
-    return tuple(rows)
+        seen.add(vm_id)
+        history = cpu_histories.get(vm_id, ())
+        findings = findings_by_vm.get(vm_id, ())
+        note = vm_notes.get(vm_id, patching) if vm_notes else patching
+        old = None if previous is None else previous.get(vm_id)
+        if (old is not None and old.host == host and old.stale_reason == stale_reason
+                and old.patching == note and old.cpu_history == history
+                and old.findings == findings and old.vm == vm):
+            rows.append(old)
+            continue
+        todo.append((len(rows), vm, history, findings, note, old))
+        rows.append(None)  # its place, filled below
+    sparks = spark_batch([item[2] for item in todo], SPARK_POINTS)
+    for (i, vm, history, findings, note, old), spark in zip(todo, sparks, strict=True):
+        row = TileRow(host=host, vm=vm, cpu_history=history, findings=findings,
+                      stale_reason=stale_reason, patching=note, spark_given=spark, previous=old)
+        if old is not None and old.sort_key == row.sort_key:
+            # Same place in the order: share the key object, so that the GUI thread
+            # sees "order unchanged" with an identity test.
+            object.__setattr__(row, "sort_key", old.sort_key)
+        rows[i] = row
+    return tuple(cast(list[TileRow], rows))  # every place is filled by now
+
+
+# The sparkline's x positions and the packing of points, as spark_geometry.spark_runs
+# makes them (tests/unit/test_rows_batch.py holds the two to the same bytes).
+_PAIR_BYTES = 16
+
+
+def _x_positions(n: int, capacity: int) -> np.ndarray:
+    step = 1.0 / (capacity - 1)
+    return 1.0 - step * (n - 1 - np.arange(n, dtype=np.float64))
+
+
+def spark_batch(histories: Sequence[Sequence[float | None]], capacity: int, y_max: float = 100.0
+                ) -> list[tuple | None]:
+    """``spark_runs(h, capacity, y_max)`` for every history, the same bytes, with the
+    usual case (a series without gaps, the same length for most VMs of a host) worked out
+    by NumPy for all of them at once rather than one VM at a time. An entry left None is
+    for the caller to work out alone (a series with gaps or unknowns, or a lone value)."""
+    out: list[tuple | None] = [None] * len(histories)
+    if capacity < 2:
+        return out
+    by_length: dict[int, list[int]] = {}
+    for i, h in enumerate(histories):
+        by_length.setdefault(len(h), []).append(i)
+    for n, members in by_length.items():
+        if n < 2 or len(members) < 2:
+            continue  # a lone value, or one VM alone: nothing to gain
+        try:
+            # None becomes NaN here, and a row with a NaN is left to spark_runs.
+            ys = np.array([histories[i] for i in members], dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        ys /= y_max
+        np.minimum(ys, 1.0, out=ys)
+        np.maximum(ys, 0.0, out=ys)
+        gaps = cast(list[bool], np.isnan(ys).any(axis=1).tolist())
+        xs = _x_positions(n, capacity)
+        # Each row: the fill's first pair, the line's n pairs, the fill's last pair.
+        width = 2 * n + 4
+        points = np.zeros((len(members), width))
+        points[:, 0] = xs[0]
+        points[:, 2:2 * n + 2:2] = xs
+        points[:, 3:2 * n + 2:2] = ys
+        points[:, 2 * n + 2] = xs[-1]
+        blob = points.tobytes()
+        size = 8 * width
+        start = 0
+        for i, gap in zip(members, gaps, strict=True):
+            if not gap:
+                out[i] = ((blob[start + _PAIR_BYTES:start + size - _PAIR_BYTES], blob[start:start + size]),)
+            start += size
+    return out
 
 
 def vm_maintenance_notes(registry: Any, host: str, at: datetime) -> dict[str, str]:

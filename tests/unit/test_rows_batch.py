@@ -1,0 +1,92 @@
+"""The poll worker's shortcuts when it builds a host's tile rows: the sparklines of a whole
+host worked out at once, the previous row's texts and objects reused. Each must give
+exactly the rows the plain construction gives."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from hvconsole.core.snapshot import VmSample
+from hvconsole.monitoring.rows import SPARK_POINTS, TileFinding, TileRow, build_tile_rows, spark_batch
+from hvconsole.monitoring.spark_geometry import spark_runs
+
+
+def vm(i: int, *, cpu: float | None = 12.0, demand: float = 4000.0, uptime: int = 90_000,
+       heartbeat: str | None = "OkApplicationsHealthy", state: str = "Running", name: str | None = None) -> VmSample:
+    return VmSample(id=f"id-{i}", name=name or f"VM{i:02d}", state=state, health="Ok", heartbeat=heartbeat,
+                    operational_status=("Ok",), cpu_pct=cpu, vcpus=4, memory_assigned_mb=8192.0,
+                    memory_demand_mb=demand, uptime_s=uptime)
+
+
+def test_spark_batch_gives_spark_runs_bytes_for_every_kind_of_history():
+    rng = random.Random(12)
+    histories: list[tuple] = []
+    for n in (0, 1, 2, 5, SPARK_POINTS, SPARK_POINTS, SPARK_POINTS):
+        for _ in range(6):
+            histories.append(tuple(rng.uniform(-20.0, 130.0) for _ in range(n)))
+    full = [tuple(rng.uniform(0.0, 100.0) for _ in range(SPARK_POINTS)) for _ in range(5)]
+    histories += full
+    histories.append((*full[0][:-1], math.nan))          # a gap at the newest point
+    histories.append((math.nan, *full[1][1:]))           # a gap at the oldest
+    histories.append((None, *full[2][1:]))               # None: unknown too
+    histories.append((math.nan,) * SPARK_POINTS)          # a VM that is off
+    histories.append((math.inf, -math.inf, *full[3][2:]))
+    histories.append(tuple(0.0 for _ in range(SPARK_POINTS)))
+    histories.append(tuple(-0.0 for _ in range(SPARK_POINTS)))
+    histories.append((3, 4, *full[4][2:]))                # integers, as a hand-made history may hold
+    batch = spark_batch(histories, SPARK_POINTS)
+    assert len(batch) == len(histories)
+    batched = 0
+    for h, got in zip(histories, batch, strict=True):
+        if got is not None:
+            batched += 1
+            assert got == spark_runs(h, SPARK_POINTS), h
+    assert batched >= 30   # the usual case really is done in the batch
+
+
+def test_spark_batch_leaves_alone_what_it_cannot_batch():
+    assert spark_batch([(1.0, 2.0)], SPARK_POINTS) == [None]            # one VM alone
+    assert spark_batch([(1.0,), (2.0,)], SPARK_POINTS) == [None, None]  # lone values
+    assert spark_batch([("x", "y"), ("z", "w")], SPARK_POINTS) == [None, None]
+    assert spark_batch([(1.0, 2.0), (3.0, 4.0)], 1) == [None, None]
+
+
+def test_rows_built_with_the_shortcuts_equal_rows_built_plainly():
+    rng = random.Random(3)
+    vms = [vm(i, cpu=None if i % 5 == 0 else float(i)) for i in range(12)]
+    previous: dict[str, TileRow] | None = None
+    history: dict[str, tuple[float, ...]] = {v.id: () for v in vms}
+    finding = TileFinding(kind="freeze", severity="critical", first_seen=None, evidence=("no heartbeat",))
+    for poll in range(8):
+        vms = [vm(i, cpu=None if i % 5 == 0 else rng.uniform(0, 100),
+                  demand=4000.0 if i % 2 else rng.choice((4000.0, 5000.0)), uptime=90_000 + 5 * poll,
+                  heartbeat="LostCommunication" if (i, poll) == (3, 4) else "OkApplicationsHealthy",
+                  name=f"vm{i:02d}" if poll >= 6 else None) for i in range(12)]
+        history = {v.id: (history[v.id] + (math.nan if v.cpu_pct is None else v.cpu_pct,))[-SPARK_POINTS:]
+                   for v in vms}
+        findings = {"id-3": (finding,)} if poll in (4, 5) else {}
+        stale = "host unreachable (timeout)" if poll == 5 else None
+        rows = build_tile_rows("HV01", vms, history, findings, stale, previous)
+        plain = tuple(TileRow(host="HV01", vm=v, cpu_history=history[v.id], findings=findings.get(v.id, ()),
+                              stale_reason=stale) for v in vms)
+        assert rows == plain
+        for row, expected in zip(rows, plain, strict=True):
+            assert row.texts == expected.texts and row.spark == expected.spark
+        previous = {r.vm_id: r for r in rows}
+
+
+def test_an_unchanged_vm_keeps_its_row_object_and_a_changed_one_its_sort_key():
+    off = vm(0, cpu=None, state="Off", heartbeat=None)
+    running = vm(1, cpu=10.0)
+    history = {off.id: (math.nan, math.nan), running.id: (5.0, 10.0)}
+    first = build_tile_rows("HV01", [off, running], history, {}, None)
+    moved = vm(1, cpu=20.0)
+    second = build_tile_rows("HV01", [off, moved], {off.id: history[off.id], moved.id: (10.0, 20.0)}, {},
+                             None, {r.vm_id: r for r in first})
+    assert second[0] is first[0]
+    assert second[1] is not first[1] and second[1].sort_key is first[1].sort_key
+    assert second[1].texts is not None and second[1].texts.cpu == "CPU 20 %"
+    # Another host's row for the same id is not taken for this one's.
+    other = build_tile_rows("HV02", [off], {off.id: history[off.id]}, {}, None, {r.vm_id: r for r in first})
+    assert other[0] is not first[0] and other[0].host == "HV02"
