@@ -59,7 +59,7 @@ class RingBuffer:
     """
 
     __slots__ = ("fields", "_index", "_times", "_values", "_head", "_size", "_last_t",
-                 "_last_is_gap")
+                 "_last_is_gap", "_capacity", "_width")
 
     def __init__(self, capacity: int, fields: Sequence[str]):
         if capacity < 2:
@@ -76,10 +76,12 @@ class RingBuffer:
         # Kept as Python values: checking them on every append is cheaper than numpy.
         self._last_t: float | None = None
         self._last_is_gap = False
+        self._capacity = capacity
+        self._width = len(self.fields)
 
     @property
     def capacity(self) -> int:
-        return self._times.shape[0]
+        return self._capacity
 
     def __len__(self) -> int:
         return self._size
@@ -100,21 +102,28 @@ class RingBuffer:
     def append(self, t: float, values: Sequence[float | None]) -> None:
         """Add one row; ``None`` (or NaN) is stored as NaN. Raises ValueError if ``t``
         is older than the newest row or ``values`` has the wrong length."""
-        if len(values) != len(self.fields):
-            raise ValueError(f"expected {len(self.fields)} values, got {len(values)}")
+        # Once per VM per poll (2,000 VMs at the largest site): plain Python checks, and
+        # the row handed to NumPy as it is (NumPy stores None in a float array as NaN).
+        if len(values) != self._width:
+            raise ValueError(f"expected {self._width} values, got {len(values)}")
         if not math.isfinite(t):
             raise ValueError(f"time must be finite, got {t}")
         last = self._last_t
         if last is not None and t < last:
             raise ValueError(f"time goes backwards ({t} < {last})")
-        row = [NAN if v is None else v for v in values]
         h = self._head
         self._times[h] = t
-        self._values[:, h] = row
-        self._head = (h + 1) % self.capacity
+        self._values[:, h] = values
+        h += 1
+        self._head = 0 if h == self._capacity else h
         self._last_t = float(t)
-        self._last_is_gap = all(v != v for v in row)  # NaN is the only value != itself
-        if self._size < self.capacity:
+        gap = True
+        for v in values:
+            if v is not None and v == v:   # NaN is the only value != itself
+                gap = False
+                break
+        self._last_is_gap = gap
+        if self._size < self._capacity:
             self._size += 1
 
     def append_gap(self, t: float) -> None:
@@ -284,9 +293,10 @@ class VmHistory:
     def name(self) -> str | None:
         return None if self.latest is None else self.latest.name
 
-    def _add(self, host: str, polled_at: datetime, vm: VmSample) -> None:
+    def _add(self, host: str, polled_at: datetime, vm: VmSample, t: float) -> None:
+        """``t``: ``polled_at`` as epoch seconds (worked out once per poll, not per VM)."""
         prev = self.latest
-        if prev is None or (prev.state, prev.heartbeat) != (vm.state, vm.heartbeat):
+        if prev is None or prev.state != vm.state or prev.heartbeat != vm.heartbeat:
             self.transitions.append(VmTransition(
                 time=polled_at, state=vm.state, heartbeat=vm.heartbeat,
                 previous_state=None if prev is None else prev.state,
@@ -295,8 +305,7 @@ class VmHistory:
         self.latest = vm
         self.last_seen = polled_at
         self.vanished_at = None
-        _append_with_gap(self.buffer, polled_at.timestamp(),
-                         (vm.cpu_pct, vm.memory_assigned_mb, vm.memory_demand_mb),
+        _append_with_gap(self.buffer, t, (vm.cpu_pct, vm.memory_assigned_mb, vm.memory_demand_mb),
                          self._gap_after_s)
 
     def _mark_gap(self, t: float) -> None:
@@ -375,23 +384,28 @@ class SiteHistory:
 
     def _add_vms(self, snap: Snapshot, previous_vm_ids: frozenset[str]) -> None:
         seen = set()
+        vms = self._vms
+        name, at = snap.host, snap.polled_at
+        t = at.timestamp()
         for sample in snap.vms:
             vm_id = sample.id.lower()  # the parser lowercases; hand-made snapshots may not
             if vm_id in seen:
                 continue  # a VM listed twice in one poll: keep the first
             seen.add(vm_id)
-            vm = self._vms.get(vm_id)
+            vm = vms.get(vm_id)
             if vm is None:
-                vm = self._vms[vm_id] = VmHistory(
-                    vm_id, snap.host, self.capacity, self.gap_after_s, self._transitions_per_vm)
-            elif vm.buffer.last_time is not None and snap.polled_at.timestamp() < vm.buffer.last_time:
-                # Another host already reported it later, or a gap row was written after this
-                # sample's time (a vanish or an outage seen by another host's worker first).
-                continue
-            vm._add(snap.host, snap.polled_at, sample)
-        host = self._hosts[snap.host]
+                vm = vms[vm_id] = VmHistory(
+                    vm_id, name, self.capacity, self.gap_after_s, self._transitions_per_vm)
+            else:
+                last = vm.buffer.last_time
+                if last is not None and t < last:
+                    # Another host already reported it later, or a gap row was written after
+                    # this sample's time (a vanish or an outage seen by another host's worker
+                    # first).
+                    continue
+            vm._add(name, at, sample, t)
+        host = self._hosts[name]
         host.vm_ids = frozenset(seen)
-        t = snap.polled_at.timestamp()
         for vm_id in previous_vm_ids - seen:
             vm = self._vms.get(vm_id)
             if vm is not None and vm.host == snap.host and vm.vanished_at is None:
