@@ -3,8 +3,11 @@ none) and ``hvconsole --demo``.
 
 The window is shown first; the site (:mod:`hvconsole.site`: the inventory and the keyring,
 or the simulated demo site) is opened on a background thread and the window switches to
-the monitoring page when that is done, so first paint never waits for either. Once a site
-is open, the patch wizard's session is made for it (when this build has the wizard).
+the monitoring page when that is done, so first paint never waits for either. Meanwhile
+the site's last known hosts and VMs (``monitoring/last_known.py``, written while the window
+last ran) are read on another and shown at once, dimmed and stamped "last known"; each
+host's tiles turn live with its first answer. Once a site is open, the patch wizard's
+session is made for it (when this build has the wizard).
 ``--screenshot PATH --after S`` saves a PNG of the window after S seconds and exits;
 ``--wizard-screenshots DIR`` walks the patch wizard through a demo run and exits with its
 code (both work with ``QT_QPA_PLATFORM=offscreen``).
@@ -50,6 +53,11 @@ SWITCH_INTERVAL_S = 0.002
 SITE_STOP_WAIT_S = 3.0
 # Closing writes the history still queued (at most a few seconds of polls) within this.
 HISTORY_CLOSE_WAIT_S = 3.0
+# Closing writes the last known hosts and VMs (one small file) within this.
+LAST_KNOWN_CLOSE_WAIT_S = 1.0
+# The host graphs (pyqtgraph) are made this long after the tiles are shown: their first
+# paint comes first.
+GRAPHS_AFTER_TILES_MS = 50
 SCREENSHOT_SIZE = (1600, 1000)
 WIZARD_SCREENSHOT_SPEED = 60.0
 class GuiSession(QObject):
@@ -71,6 +79,12 @@ class GuiSession(QObject):
         self.book: Any = None           # the configured site's HostBook, once read
         self.interval_changer: Any = None  # ui.hosts.poll_interval.PollIntervalChanger of the shown site
         self.history_writer: Any = None  # the site's history file (core.historydb), if it opened
+        self.last_known: Any = None      # the site's monitoring.last_known.LastKnownRecorder
+        # The monitor showing the last known tiles while its site opens, and for which
+        # kind of site ("demo" or "configured"); the state read for it (seeds the recorder).
+        self._waiting: tuple[Any, str] | None = None
+        self._last_known_read_for: str | None = None
+        self._last_known_state: Any = None
         self._on_site_shown: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
         window.welcome.add_host.connect(self.add_host)
@@ -94,6 +108,7 @@ class GuiSession(QObject):
                 "The host list is reloaded when the patch run executing here has ended", 60_000)
             return
         self.window.show_starting(READING_TEXT)
+        self._show_last_known("configured")
         passwords, closing = (self.book.passwords if self.book is not None else None), self._closing
         # A fresh read of the inventory (the CLI may have changed it), but the same password
         # store: passwords typed "for this session only" must survive the reload.
@@ -108,13 +123,13 @@ class GuiSession(QObject):
             return
         self.book = site.book
         self._drop_site()
-        self.window.detach()
+        waiting = self._take_waiting(site)
         inventory_empty = site.book is None or len(site.book.inventory) == 0
         if not site.targets:
             self.window.show_welcome()
             self.window.set_host_actions(True, can_edit=not inventory_empty)
         else:
-            self._monitor_site(site, CONFIGURED_POLL_INTERVAL_S, CONFIGURED_POLL_TIMEOUT_S, history)
+            self._monitor_site(site, CONFIGURED_POLL_INTERVAL_S, CONFIGURED_POLL_TIMEOUT_S, history, waiting)
             self.window.set_host_actions(True, can_edit=True)
         notes = [*site.problems, *site.warnings]
         if notes:
@@ -163,6 +178,7 @@ class GuiSession(QObject):
         closing, speed = self._closing, self.demo_speed
         self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
                              self._site_started, self._site_failed)
+        self._show_last_known("demo")
 
     def _site_started(self, opened: tuple[Any, Any]) -> None:
         self._starting = False
@@ -173,21 +189,90 @@ class GuiSession(QObject):
                 site.close(SITE_STOP_WAIT_S)
             return
         self._drop_site()
-        self.window.detach()                 # the configured hosts, if they were shown
+        waiting = self._take_waiting(site)   # else the configured hosts, if shown, go
         self.window.set_host_actions(False)  # the demo's hosts are not the inventory's
         interval = max(DEMO_MIN_POLL_INTERVAL_S, DEMO_POLL_INTERVAL_S / max(site.speed, 1.0))
-        self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S, history)
+        self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S, history, waiting)
 
     def _site_failed(self, exc: BaseException) -> None:
         self._starting = False
         log.error("the demo site did not start", exc_info=exc)
+        self._take_waiting(None)        # its last known tiles go: nothing will turn them live
         self.window.show_error(f"The demo site could not start: {exc}")
+
+    # -- the last known hosts and VMs ---------------------------------------------------------
+
+    def _show_last_known(self, kind: str) -> None:
+        """Read the last known state of the ``kind`` site (off the GUI thread) and show it
+        at once, unless a site or its tiles are shown by then. The monitoring page's modules
+        are imported on that thread too, while the GUI thread is free."""
+        if self.window.monitor is not None or self._waiting is not None:
+            return
+        self._last_known_read_for = kind
+        self._starter.submit(lambda: _read_last_known(kind == "demo"),
+                             lambda read: self._last_known_read(kind, read),
+                             lambda exc: log.warning("the last known state was not shown: %s", exc))
+
+    def _last_known_read(self, kind: str, read: Any) -> None:
+        if (read is None or self._closing.is_set() or self._last_known_read_for != kind
+                or self.site is not None or self.window.monitor is not None):
+            return
+        from .ui.monitor.monitor import Monitor
+        state, tiles, host_rows, newest = read
+        self._last_known_state = state
+        monitor = Monitor.waiting([(h.name, h.address) for h in state.hosts], parent=self)
+        page = self.window.attach(monitor, state.label or (DEMO_LABEL if kind == "demo" else "Hosts"))
+        monitor.show_last_known(tiles, host_rows, newest)
+        self.window.show_last_known()
+        self._waiting = (monitor, kind)
+        self._build_graphs_soon(page)
+
+    def _build_graphs_soon(self, page: Any) -> None:
+        """The page's host graphs, once pyqtgraph is imported (off the GUI thread) and the
+        tiles have had their first paint."""
+        def build(_result: Any = None) -> None:
+            shown: Any = self.window.page
+            if shown is page and not self._closing.is_set():
+                QTimer.singleShot(GRAPHS_AFTER_TILES_MS, shown.build_graphs)
+        self._starter.submit(_import_graphs, build, lambda _exc: build())
+
+    def _take_waiting(self, site: Any) -> Any:
+        """The monitor showing last known tiles, when it shows exactly ``site``'s hosts
+        (it goes on with them); otherwise whatever is shown is detached, and None."""
+        waiting, self._waiting = self._waiting, None
+        self._last_known_read_for = None      # a read still under way is no longer wanted
+        monitor: Any = None if waiting is None else waiting[0]
+        shows = None if monitor is None else monitor.host_names()
+        if (waiting is not None and site is not None and self.window.monitor is monitor
+                and waiting[1] == site.kind and shows == [t.name for t in site.targets]):
+            return monitor
+        self.window.detach()
+        return None
+
+    def _record_last_known(self, site: Any, workers: list) -> None:
+        """Every answered poll of ``site`` also updates its last-known file (written by the
+        recorder's own thread, at most every 30 s and at close)."""
+        from . import paths
+        from .monitoring.last_known import LastKnownRecorder, last_known_file
+        self._close_last_known()
+        state, self._last_known_state = self._last_known_state, None
+        path = last_known_file(paths.demo_data_dir() if site.simulated else paths.data_dir())
+        recorder = self.last_known = LastKnownRecorder(
+            path, site.label, [(w.name, w.address) for w in workers], seed=state)
+        for worker in workers:
+            worker.observers += (recorder.observe,)
+
+    def _close_last_known(self) -> bool:
+        recorder, self.last_known = self.last_known, None
+        return True if recorder is None else recorder.close(LAST_KNOWN_CLOSE_WAIT_S)
 
     # -- either ---------------------------------------------------------------------------
 
-    def _monitor_site(self, site: Any, interval_s: float, timeout_s: float, history: Any) -> None:
+    def _monitor_site(self, site: Any, interval_s: float, timeout_s: float, history: Any,
+                      waiting: Any = None) -> None:
         """Poll ``site``'s hosts in the window and give it a patch session; ``history`` is
-        its history file's writer, opened with the site off the GUI thread (or None)."""
+        its history file's writer, opened with the site off the GUI thread (or None);
+        ``waiting``: the monitor already showing these hosts' last known tiles."""
         from .monitoring.host_compliance import CatalogSource
         from .monitoring.workers import site_workers
         from .ui import patch_entry
@@ -196,8 +281,16 @@ class GuiSession(QObject):
         catalog = CatalogSource()       # one read of the site catalog for polling and health
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
         self._attach_history(history, workers)
-        monitor = Monitor(workers, interval_s=interval_s, parent=self)     # + each host's own interval
-        page = self.window.attach(monitor, site.label)
+        self._record_last_known(site, workers)
+        if waiting is not None:
+            monitor = waiting
+            monitor.connect_workers(workers, interval_s=interval_s)     # + each host's own interval
+            page = self.window.page
+            self.window.set_site_label(site.label)
+        else:
+            monitor = Monitor(workers, interval_s=interval_s, parent=self)
+            page = self.window.attach(monitor, site.label)
+            self._build_graphs_soon(page)
         self._offer_interval_changes(site, monitor, page)
         self.window.set_site(site)      # Recover… acts on its hosts
         self.patch_session = patch_entry.make_session(site, self.window)
@@ -289,6 +382,7 @@ class GuiSession(QObject):
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
         clean = self._close_history() and clean
+        clean = self._close_last_known() and clean
         self.window.clear_banners()     # they spoke about the site that is gone
         return clean
 
@@ -303,6 +397,7 @@ class GuiSession(QObject):
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
+        clean = self._close_last_known() and clean
         return self._close_history() and clean
 
     # -- the history file ------------------------------------------------------------------
@@ -376,6 +471,26 @@ def _with_history(site: Any, closing: threading.Event) -> tuple[Any, Any]:
     except (HistoryDbError, OSError) as exc:
         log.warning("the history file cannot be used: %s", exc)
         return site, None
+
+
+def _read_last_known(demo: bool) -> Any:
+    """On a background thread: the site's last known state and the rows that show it, as
+    ``(state, tiles by host, host rows, newest time)``, or None (no file, or nothing in it).
+    The monitoring page's modules are imported here too (the GUI thread needs them next)."""
+    from . import paths
+    from .monitoring.last_known import last_known_file, last_known_host_row, last_known_tiles, read_last_known
+    from .ui.monitor import monitor_page  # noqa: F401  (imported here, off the GUI thread)
+    state = read_last_known(last_known_file(paths.demo_data_dir() if demo else paths.data_dir()))
+    if state is None or not state.hosts:
+        return None
+    tiles = {h.name: last_known_tiles(h) for h in state.hosts}
+    return (state, tiles, [last_known_host_row(h) for h in state.hosts],
+            max(h.polled_at for h in state.hosts))
+
+
+def _import_graphs() -> None:
+    """On a background thread: pyqtgraph and the host graphs' module (~0.5 s of imports)."""
+    from .ui.hosts import host_graphs  # noqa: F401
 
 
 def _close_writer(writer: Any) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPixmap
@@ -25,10 +25,12 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QToolBar, QVB
 from ..monitoring.formatting import format_clock
 from . import theme
 from .findings.notify import Notifier
-from .monitor.monitor import Monitor, TickStats
-from .monitor.monitor_page import MonitorPage
 from .monitor.polling import DEFAULT_SHUTDOWN_WAIT_S
 from .welcome import WelcomePage
+
+if TYPE_CHECKING:   # the monitoring page loads with the first site (or its last known tiles)
+    from .monitor.monitor import Monitor, TickStats
+    from .monitor.monitor_page import MonitorPage
 
 log = logging.getLogger(__name__)
 
@@ -406,6 +408,7 @@ class MainWindow(QMainWindow):
 
     def attach(self, monitor: Monitor, site_label: str) -> MonitorPage:
         """Show ``monitor``'s models; the caller starts polling."""
+        from .monitor.monitor_page import MonitorPage
         self.monitor = monitor
         self.page = MonitorPage(monitor, self.stack)
         self.stack.addWidget(self.page)
@@ -415,8 +418,7 @@ class MainWindow(QMainWindow):
         self.page.recover_requested.connect(self.open_recovery)
         if self.health is not None:
             self.page.set_health(self.health)
-        self.site_label.setText(site_label)
-        self.setWindowTitle(f"{APP_TITLE} — {site_label}")
+        self.set_site_label(site_label)
         monitor.applied.connect(self._applied)
         monitor.new_critical.connect(self.notifier.critical_findings)
         self.problems_action.setEnabled(True)
@@ -433,6 +435,19 @@ class MainWindow(QMainWindow):
         self.status_text.setText(f"Connecting to {len(monitor.host_names())} hosts…")
         return self.page
 
+    def show_last_known(self) -> None:
+        """Say plainly that the tiles shown are not live yet (the monitor shows its last
+        known tiles, dimmed and stamped, while it connects)."""
+        monitor = self.monitor
+        if monitor is None or not monitor.last_known_hosts():
+            return
+        self.status_text.setText(f"Last known at {format_clock(monitor.last_known_at)} "
+                                 f"— connecting to the hosts…")
+
+    def set_site_label(self, site_label: str) -> None:
+        self.site_label.setText(site_label)
+        self.setWindowTitle(f"{APP_TITLE} — {site_label}")
+
     def _applied(self, stats: TickStats) -> None:
         rows = self.monitor.hosts.rows() if self.monitor is not None else []
         down = sum(1 for r in rows if r.reachable is False)
@@ -441,6 +456,9 @@ class MainWindow(QMainWindow):
         if down:
             parts.append(f"{down} not answering")
         parts.append(f"{vms} VMs")
+        stale = self.monitor.last_known_hosts() if self.monitor is not None else set()
+        if stale:
+            parts.append(f"{len(stale)} {'host' if len(stale) == 1 else 'hosts'} still as last known")
         # In the hosts' clock, like every other time in the window (a demo's runs faster).
         parts.append(f"updated {format_clock(self.monitor.clock() if self.monitor is not None else datetime.now(timezone.utc))}")
         self.status_text.setText(" · ".join(parts))

@@ -1,6 +1,17 @@
 """The monitor: the models the window shows, fed by the polling service one batch per
 tick. No widgets here: everything it does can be tested without a screen.
 
+A monitor may start before its site is open (:meth:`Monitor.waiting`): it then knows its
+hosts' names, shows the tiles they had when the window last ran
+(:meth:`Monitor.show_last_known`, marked as such) and gets its poll workers later
+(:meth:`Monitor.connect_workers`). A host's last known tiles give way to its first poll
+that lists its VMs; until then they stay (an unreachable host still shows what it ran).
+
+The polling service's batches are applied as they come, except hosts' first results: those
+insert or replace every tile of the host (each drawn for the first time), so at most
+:data:`FIRST_TILES_PER_TURN` tiles of them are applied per event-loop turn, the rest a
+moment later, and no turn holds the GUI thread for long however many hosts answer at once.
+
 Per batch: the newest tiles and host line of each host that answered, every finding
 change and every new event of every result (in arrival order), then one update of each
 model. History lives with each host's worker (see ``host_worker``); widgets borrow it
@@ -11,14 +22,13 @@ lock for the block, and redraw later under :meth:`Monitor.history_lock`.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from hvconsole.core.history import HostHistory, SiteHistory
-from hvconsole.monitoring.host_worker import HostWorker, PollResult
 from hvconsole.monitoring.maintenance_feed import MaintenanceFeed
 
 from ..findings.events_model import EventsModel
@@ -27,6 +37,17 @@ from ..hosts.host_model import HostListModel
 from .polling import DEFAULT_SHUTDOWN_WAIT_S, PollingService
 from .tile_filter import TileFilterProxy
 from .tile_model import ApplyStats, TileModel
+
+if TYPE_CHECKING:   # the history and the workers (numpy) load with the site, not before
+    from hvconsole.core.history import HostHistory, SiteHistory
+    from hvconsole.monitoring.host_worker import HostWorker, PollResult
+    from hvconsole.monitoring.rows import HostRow, TileRow
+
+# Hosts' first results: about this many new tiles per event-loop turn (each drawn for the
+# first time, ~0.1 ms apiece, with their host lines), then the next ones after a short
+# pause, so that the tiles' paint runs between two turns instead of after all of them.
+FIRST_TILES_PER_TURN = 40
+FIRST_RESULTS_PAUSE_MS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,33 +71,113 @@ class Monitor(QObject):
 
     def __init__(self, workers: Sequence[HostWorker], *, polling: PollingService | None = None,
                  maintenance: MaintenanceFeed | None = None,
-                 parent: QObject | None = None, **polling_options: Any):
+                 parent: QObject | None = None, hosts: Sequence[tuple[str, str]] | None = None,
+                 **polling_options: Any):
         super().__init__(parent)
+        named = [(w.name, w.address) for w in workers] if hosts is None else list(hosts)
+        self._names = [name for name, _ in named]
+        self.workers: dict[str, HostWorker] = {}
+        self.maintenance = maintenance or MaintenanceFeed()
+        self.tiles = TileModel(self)
+        self.tile_proxy = TileFilterProxy(self.tiles, self)
+        self.hosts = HostListModel(named, self)
+        self.findings = FindingsModel(parent=self)
+        self.events = EventsModel(parent=self)
+        self.polling: PollingService = PollingService([], parent=self)
+        self.polling.batch_ready.connect(self._batch_arrived)
+        self.findings.new_critical.connect(self._new_critical)
+        self.ticks = 0
+        self.last_tick: TickStats | None = None
+        # Hosts still showing their last known tiles, and when those were true (newest).
+        self._last_known: set[str] = set()
+        self.last_known_at: Any = None
+        # Hosts whose first result has not been applied yet, and first results held back
+        # for the next turn (see FIRST_TILES_PER_TURN).
+        self._first_pending = set(self._names)
+        self._held: list[PollResult] = []
+        self._held_timer = QTimer(self)
+        self._held_timer.setSingleShot(True)
+        self._held_timer.setInterval(FIRST_RESULTS_PAUSE_MS)
+        self._held_timer.timeout.connect(lambda: self._batch_arrived([]))
+        if hosts is None or workers:
+            self.connect_workers(workers, polling=polling, maintenance=maintenance, **polling_options)
+
+    @classmethod
+    def waiting(cls, hosts: Sequence[tuple[str, str]], parent: QObject | None = None) -> Monitor:
+        """A monitor for ``hosts`` (name, address) whose site is still opening: it shows
+        last known tiles until :meth:`connect_workers` gives it its poll workers."""
+        return cls([], hosts=hosts, parent=parent)
+
+    def connect_workers(self, workers: Sequence[HostWorker], *, polling: PollingService | None = None,
+                        maintenance: MaintenanceFeed | None = None, **polling_options: Any) -> None:
+        """Poll with ``workers``, one per host this monitor shows, in the same order."""
+        names = [w.name for w in workers]
+        if self._names and names != self._names:
+            raise ValueError("the workers are not the hosts this monitor shows")
+        self._names = names
         self.workers = {w.name: w for w in workers}
         # Hosts in a patch run's maintenance window; the workers read the same feed.
         shared = {id(w.maintenance): w.maintenance for w in workers if getattr(w, "maintenance", None)}
         self.maintenance = maintenance or (next(iter(shared.values())) if len(shared) == 1
-                                           else MaintenanceFeed())
-        self.tiles = TileModel(self)
-        self.tile_proxy = TileFilterProxy(self.tiles, self)
-        self.hosts = HostListModel([(w.name, w.address) for w in workers], self)
-        self.findings = FindingsModel(parent=self)
-        self.events = EventsModel(parent=self)
-        self.polling = polling if polling is not None else PollingService(workers, parent=self,
-                                                                          **polling_options)
-        self.polling.batch_ready.connect(self.apply_batch)
-        self.findings.new_critical.connect(self._new_critical)
-        self.ticks = 0
-        self.last_tick: TickStats | None = None
+                                           else self.maintenance)
+        if polling is not None:
+            old, self.polling = self.polling, polling
+            old.deleteLater()
+        elif polling_options.keys() - {"interval_s", "intervals"}:      # tests' own runners, ticks
+            old, self.polling = self.polling, PollingService(workers, parent=self, **polling_options)
+            old.deleteLater()
+        else:
+            # The same service object as before: whoever holds it (the window, a dialog)
+            # holds the one that polls.
+            self.polling.add_workers(workers, **polling_options)
+            return
+        self.polling.batch_ready.connect(self._batch_arrived)
 
     def start(self) -> None:
         self.polling.start()
 
     def shutdown(self, wait_s: float = DEFAULT_SHUTDOWN_WAIT_S) -> bool:
+        self._held_timer.stop()
+        self._held = []
         return self.polling.shutdown(wait_s)
 
     def host_names(self) -> list[str]:
-        return list(self.workers)
+        return list(self._names)
+
+    # -- last known tiles ----------------------------------------------------------------
+
+    def show_last_known(self, tiles: Mapping[str, Sequence[TileRow]], host_rows: Iterable[HostRow],
+                        at: Any = None) -> set[str]:
+        """Show the tiles and host lines the window last knew (``at``: when they were
+        true, the newest), for the hosts of this monitor that have no result yet. They are
+        models' rows only: nothing reaches the findings, the events or any worker.
+        Returns the hosts shown so."""
+        wanted = {h for h in tiles if h in self._first_pending}
+        if not wanted:
+            return set()
+        self.tiles.apply({h: rows for h, rows in tiles.items() if h in wanted})
+        self.hosts.apply(r for r in host_rows if r.name in wanted)
+        self._last_known |= wanted
+        self.last_known_at = at
+        return wanted
+
+    def last_known_hosts(self) -> set[str]:
+        """Hosts whose tiles are still the last known ones (none answered with its VMs)."""
+        return set(self._last_known)
+
+    # -- results -------------------------------------------------------------------------
+
+    def _batch_arrived(self, batch: Sequence[PollResult]) -> None:
+        """A tick's results from the polling service (or the held ones, ``[]``): applied
+        now, except first results beyond this turn's share, which wait a moment."""
+        batch = [*self._held, *batch] if self._held else list(batch)
+        self._held = []
+        now, later = _first_results_paced(batch, self._first_pending)
+        if later:
+            self._held = later
+            self._held_timer.start()
+        if now:
+            self.apply_batch(now)
 
     def apply_batch(self, batch: Sequence[PollResult]) -> TickStats:
         """Apply everything that arrived since the last tick, one model update each."""
@@ -86,7 +187,15 @@ class Monitor(QObject):
         for result in batch:
             newest[result.host] = result   # a host polled twice in one tick: newest wins
             changed.extend(result.changed_findings)
-        tile_stats = self.tiles.apply({host: r.tiles for host, r in newest.items()})
+        self._first_pending.difference_update(newest)
+        tiles = {}
+        for host, r in newest.items():
+            if host in self._last_known:
+                if not r.tiles and not _lists_vms(r):
+                    continue            # no VM list yet: the last known tiles stay
+                self._last_known.discard(host)
+            tiles[host] = r.tiles
+        tile_stats = self.tiles.apply(tiles)
         self.hosts.apply(r.host_row for r in newest.values())
         fresh = self.findings.apply(changed)
         self.findings.refresh_seen(f for r in newest.values() for f in r.active_findings)
@@ -170,3 +279,32 @@ class Monitor(QObject):
             return
         with worker.history_lock:
             yield worker.history
+
+
+def _lists_vms(result: PollResult) -> bool:
+    """The poll answered with the host's VM list (it may be empty: a host without VMs)."""
+    snap = result.snapshot
+    return bool(snap.reachable) and (snap.vm_query is None or bool(snap.vm_query.ok))
+
+
+def _first_results_paced(batch: list[PollResult], pending: set[str]) -> tuple[list[PollResult], list[PollResult]]:
+    """Split ``batch`` into what to apply now and what to hold for the next turn: every
+    result of a host already shown, and first results (hosts in ``pending``) up to about
+    FIRST_TILES_PER_TURN tiles (at least one host). Order is kept on both sides."""
+    if not pending or not any(r.host in pending for r in batch):
+        return batch, []
+    taken: set[str] = set()
+    held: set[str] = set()
+    budget = FIRST_TILES_PER_TURN
+    for result in batch:
+        host = result.host
+        if host not in pending or host in taken or host in held:
+            continue
+        if taken and len(result.tiles) > budget:
+            held.add(host)
+        else:
+            taken.add(host)
+            budget -= len(result.tiles)
+    if not held:
+        return batch, []
+    return [r for r in batch if r.host not in held], [r for r in batch if r.host in held]

@@ -112,8 +112,9 @@ class MonitorPage(QWidget):
         self.tabs.addTab(self.findings_panel, "Findings")
         self.tabs.addTab(self.events_panel, "Events")
 
-        from ..hosts.host_graphs import HostGraphs  # pyqtgraph loads with the first monitoring page
-        self.graphs = HostGraphs(self.host_panel.graphs_frame)
+        # The host graphs (pyqtgraph, ~0.5 s to import and build) are made after the first
+        # paint (build_graphs), or when first needed: the tiles need not wait for them.
+        self._graphs: Any = None
         self._graph_host: str | None = None
         self._graphs_due = False
         # The graphed host's news is drawn a frame after the tick (see _applied).
@@ -125,12 +126,6 @@ class MonitorPage(QWidget):
         # they show no host (not the last one, which would look selected) until one is picked.
         self._graphs_auto = True
         self._host_filter: tuple[str, ...] = ()
-        # Above the monitoring-cost line, which is the frame's last widget.
-        layout_ = self.host_panel.graphs_layout
-        layout_.insertWidget(layout_.indexOf(self.host_panel.cost_row), self.graphs, 1)
-        self.host_panel.graphs_title.hide()  # the graphs carry the host's name
-        # Five minutes show movement from the first minute on; the toggle offers 1 h.
-        self.graphs.set_window(GRAPH_WINDOW_S)
 
         centre = QWidget(self)
         centre_layout = QVBoxLayout(centre)
@@ -159,7 +154,8 @@ class MonitorPage(QWidget):
         self.filter_bar.filter_changed.connect(self._filter_changed)
         self.host_panel.host_selected.connect(self._host_selected)
         self.findings_panel.show_vm.connect(self.reveal_vm)
-        self.details = VmDetailWindows(monitor, self, window_s=lambda: self.graphs.window_s)
+        self.details = VmDetailWindows(monitor, self,
+                                       window_s=lambda: self.graphs.window_s if self._graphs else GRAPH_WINDOW_S)
         self.health: Any = None
         self._health_tabs: dict[Any, Any] = {}     # open VM detail dialog -> its Health panel
         self._vm_dialogs: dict[Any, None] = {}     # VM detail dialogs open now (in order)
@@ -244,6 +240,29 @@ class MonitorPage(QWidget):
         self.filter_bar.set_count(self.monitor.tile_proxy.rowCount(), self.monitor.tiles.rowCount())
 
     # -- graphs --------------------------------------------------------------------------
+
+    @property
+    def graphs(self) -> Any:
+        """The selected host's graphs (``ui.hosts.host_graphs.HostGraphs``), made on first use."""
+        if self._graphs is None:
+            self.build_graphs()
+        return self._graphs
+
+    def graphs_built(self) -> bool:
+        return self._graphs is not None
+
+    def build_graphs(self) -> None:
+        """Make the graphs now, if not yet (the app calls this once the tiles are up)."""
+        if self._graphs is not None:
+            return
+        from ..hosts.host_graphs import HostGraphs
+        graphs = self._graphs = HostGraphs(self.host_panel.graphs_frame)
+        # Above the monitoring-cost line, which is the frame's last widget.
+        layout_ = self.host_panel.graphs_layout
+        layout_.insertWidget(layout_.indexOf(self.host_panel.cost_row), graphs, 1)
+        self.host_panel.graphs_title.hide()  # the graphs carry the host's name
+        # Five minutes show movement from the first minute on; the toggle offers 1 h.
+        graphs.set_window(GRAPH_WINDOW_S)
 
     @property
     def graph_host(self) -> str | None:

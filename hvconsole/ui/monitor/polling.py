@@ -16,15 +16,17 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
-from hvconsole.monitoring.host_worker import HostWorker, PollResult
 from hvconsole.monitoring.schedule import BACKOFF_CAP_S, DEFAULT_INTERVAL_S, JITTER, next_delay_s, own_interval
 from hvconsole.remote.target import CancelToken
 
 from ..background import TaskRunner
+
+if TYPE_CHECKING:   # the workers (and numpy with them) load with the site, not with the window
+    from hvconsole.monitoring.host_worker import HostWorker, PollResult
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +84,25 @@ class PollingService(QObject):
         self._tick.setSingleShot(True)
         self._tick.setInterval(tick_ms)
         self._tick.timeout.connect(self.flush)
+        self._runner_factory = runner_factory
+        self.add_workers(workers, interval_s=interval_s, intervals=intervals)
+
+    def add_workers(self, workers: Sequence[HostWorker], *, interval_s: float = DEFAULT_INTERVAL_S,
+                    intervals: dict[str, float] | None = None) -> None:
+        """Poll these hosts too (a window that showed its hosts' last known tiles gets its
+        workers once the site is open); they are polled at :meth:`start`, or at once when
+        polling has started."""
         for worker in workers:
+            if worker.name in self._slots:
+                raise ValueError(f"{worker.name} is polled already")
             timer = QTimer(self)
             timer.setSingleShot(True)
-            slot = _HostSlot(worker=worker, runner=runner_factory(worker.name), timer=timer,
+            slot = _HostSlot(worker=worker, runner=self._runner_factory(worker.name), timer=timer,
                              interval_s=(intervals or {}).get(worker.name) or own_interval(worker) or interval_s)
             timer.timeout.connect(lambda slot=slot: self._poll(slot))
             self._slots[worker.name] = slot
+            if self._running:
+                self._poll(slot)
 
     # -- control -------------------------------------------------------------------------
 
