@@ -133,20 +133,31 @@ def _vm_actions() -> tuple[str, ...]:
 
 
 def _guard(handler: Any, args: argparse.Namespace) -> int:
-    from hvconsole.core.catalog import CatalogError
-    from hvconsole.core.patch.journal import JournalError
-    from hvconsole.core.patch.plan import PlanError
-    from hvconsole.patch.control import ControlError
-    from hvconsole.patch.engine import EngineError
-    from hvconsole.patch.sites import SiteError
     try:
         return int(handler(args))
     except CliError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.code
-    except (PlanError, EngineError, SiteError, CatalogError, JournalError, ControlError, OSError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _bad_input_errors()):
+            raise
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _bad_input_errors() -> tuple[type[BaseException], ...]:
+    """The errors that mean bad input (exit 2). The engine's and the sites' are looked up
+    only in modules already imported: `status`, `pause`, `cancel` ... never import the
+    engine (it brings the WinRM client), and a module never imported raised nothing."""
+    from hvconsole.core.catalog import CatalogError
+    from hvconsole.core.patch.journal import JournalError
+    from hvconsole.core.patch.plan import PlanError
+    from hvconsole.patch.control import ControlError
+    errors: list[type[BaseException]] = [PlanError, CatalogError, JournalError, ControlError, OSError]
+    for module, name in (("hvconsole.patch.engine", "EngineError"), ("hvconsole.patch.sites", "SiteError")):
+        if module in sys.modules:
+            errors.append(getattr(sys.modules[module], name))
+    return tuple(errors)
 
 
 # -- hosts and journal -----------------------------------------------------------------------
@@ -181,9 +192,9 @@ def _directory(site: Site, args: argparse.Namespace) -> HostDirectory:
 
 def _journal(args: argparse.Namespace) -> Journal:
     """The demo's own journal with --demo, the real one otherwise."""
-    from hvconsole.patch.engine import open_journal
-    from hvconsole.site import journal_path
-    return open_journal(journal_path(bool(args.demo)))
+    from hvconsole.patch.journal_access import open_journal
+    from hvconsole.paths import patch_journal_path
+    return open_journal(patch_journal_path(demo=bool(args.demo)))
 
 
 def clean(value: Any, limit: int = 300) -> str:
@@ -271,7 +282,7 @@ def _confirmed() -> bool:
 def cmd_resume(args: argparse.Namespace) -> int:
     from hvconsole.core.patch.vocabulary import FINISHED_STATES, RunState
     from hvconsole.patch.control import request
-    from hvconsole.patch.engine import is_being_executed
+    from hvconsole.patch.journal_access import is_being_executed
     with _journal(args) as journal:
         run = journal.run(args.run)
         if run.state in FINISHED_STATES:
@@ -295,7 +306,7 @@ def _requested(args: argparse.Namespace, action: str) -> Iterator[tuple[Journal,
     """The journal with ``action`` requested for run ``args.run``, and the process id
     executing that run (None: no process is), for the command to say what happens next."""
     from hvconsole.patch.control import request
-    from hvconsole.patch.engine import is_being_executed
+    from hvconsole.patch.journal_access import is_being_executed
     with _journal(args) as journal:
         request(journal, args.run, action)
         yield journal, is_being_executed(journal, args.run)
