@@ -96,18 +96,24 @@ def pause_now(home, run_id: int) -> None:
         request(journal, run_id, "pause")
 
 
-def held_steps(home, run_id: int, host: str, quiet_s: float = 1.5, timeout_s: float = 60.0) -> int:
-    """Wait until the paused run writes no new journal row for ``quiet_s``: it is held."""
+def held_steps(home, run_id: int, host: str, quiet_s: float = 0.5, timeout_s: float = 60.0) -> int:
+    """Wait until the paused run is held: the runner said so ("paused before <step>", written
+    from its wait loop between steps), every step it began has its outcome, and no new row
+    appears for ``quiet_s`` after that (a runner that went on would write its next step's
+    intent at once). Returns the host's number of rows."""
+    from hvconsole.core.patch.journal import Journal
     deadline = time.monotonic() + timeout_s
-    rows, since = -1, time.monotonic()
     while time.monotonic() < deadline:
-        now_rows = len(_rows(home, run_id, host))
-        if now_rows != rows:
-            rows, since = now_rows, time.monotonic()
-        elif time.monotonic() - since >= quiet_s and all(r.outcome for r in _rows(home, run_id, host)):
+        with Journal(home.joinpath(*JOURNAL)) as journal:
+            said = any(e.host == host and e.text.startswith("paused before") for e in journal.events(run_id))
+        if said:
+            rows = len(_rows(home, run_id, host))
+            time.sleep(quiet_s)
+            now = _rows(home, run_id, host)
+            assert len(now) == rows and all(r.outcome for r in now), "the paused run kept writing to the journal"
             return rows
-        time.sleep(0.1)
-    raise AssertionError("the paused run kept writing to the journal")
+        time.sleep(0.05)
+    raise AssertionError(f"the runner never said it was paused within {timeout_s} s")
 
 
 def test_bad_input_exits_2(home, tmp_path):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from test_patch_support import home, patch_cli  # noqa: F401 (fixture)
+from test_patch_support import LATENCY_SCALE, home, patch_cli  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 KB = "KB5061906"
@@ -22,9 +22,10 @@ PLAN = ("--kb", KB, "--pilot", "HV01", "--wave", "production=HV05")
 
 
 def cli_env() -> dict[str, str]:
-    """This test's environment (its home) with the embedded demo's host latencies at a fifth:
-    these runs prove what is printed and asked, not timings (docs/performance.md, "Test suite")."""
-    return dict(os.environ, HVCONSOLE_SIM_LATENCY_SCALE="0.2")
+    """This test's environment (its home) with the embedded demo's host latencies scaled down
+    (``LATENCY_SCALE``): these runs prove what is printed and asked, not timings
+    (docs/performance.md, "Test suite")."""
+    return dict(os.environ, HVCONSOLE_SIM_LATENCY_SCALE=str(LATENCY_SCALE))
 
 
 def cli(*args: str, stdin: int | None = subprocess.DEVNULL, timeout: float = 120.0) -> subprocess.CompletedProcess:

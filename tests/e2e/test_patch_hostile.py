@@ -12,7 +12,7 @@ from hvconsole.site import site_for_served
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.scenarios.patch import PatchHost, PatchScenario
 from hvconsole.sim.serve import serve_site
-from test_patch_support import FAST, Site, ground_truth, run_plan, scenario_plan, snapshot
+from test_patch_support import FAST, LATENCY_SCALE, Site, ground_truth, run_plan, scenario_plan, snapshot
 
 pytestmark = pytest.mark.slow   # a whole patch run: run first (tests/conftest.py)
 
@@ -25,7 +25,7 @@ def test_hostile_host_and_vm_names(tmp_path):
     sim_site = scenario.build(clock=SimClock(speed=FAST))
     vm = sim_site.host(EVIL_HOST).vms[0]
     vm.name = EVIL_VM
-    served = serve_site(sim_site, latency_scale=0.2)
+    served = serve_site(sim_site, latency_scale=LATENCY_SCALE)
     try:
         site = Site(served, site_for_served(served, description="hostile").directory(), scenario)
         journal, run_id, result = run_plan(site, scenario_plan(scenario, (EVIL_HOST,)), tmp_path / "j.sqlite")

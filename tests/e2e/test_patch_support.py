@@ -34,8 +34,10 @@ SPEED = 200.0           # the main end-to-end run (docs/patching.md lists what i
 FAST = 300.0            # failure paths and special flows: only the sequence matters
 # The hosts' own latencies (powershell.exe start-up, Get-VM) times this, in this process's
 # sites and in `hvconsole-sim serve`: these tests prove order and outcome, not latency, and
-# the simulated host's work (install, reboot, VM saves) still takes its simulated time.
-LATENCY_SCALE = 0.2
+# the simulated host's work (install, reboot, VM saves) still takes its simulated time. A
+# twentieth, not zero: every call still answers after a moment, so the runner's threads, the
+# pollers and a second process interleave as they do against real hosts.
+LATENCY_SCALE = 0.05
 PLANNED_RESTART = 1074       # User32: shutdown.exe restarted the computer
 
 

@@ -15,18 +15,23 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
+from unittest import mock
 
 import pytest
 from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.scenarios.patch import PATCH_SCENARIOS
-from hvconsole.sim.serve import serve_site
+from hvconsole.sim.serve import LATENCY_SCALE_ENV, serve_site
 from hvconsole.site import Site, open_demo_site, site_for_served
 from hvconsole.ui.background import wait_parked
 from hvconsole.ui.patch.session import PatchSession
 
 SPEED = 300.0            # host seconds per real second: only the sequence matters here
+# The hosts' own latencies (powershell.exe start-up, Get-VM) times this, in every site these
+# tests start (in this process, `hvconsole-sim serve`, the embedded demo): they prove what the
+# wizard shows and the order of a run, not timings (as tests/e2e/test_patch_support.py).
+LATENCY_SCALE = 0.05
 SOAK_MINUTES = 1.0       # host minutes: 0.2 s of real time at SPEED, a few polls
 RUN_TIMEOUT_S = 240.0    # a whole two-wave run on a loaded 2-core machine: generous
 
@@ -39,7 +44,7 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @contextlib.contextmanager
 def scenario(name: str, speed: float = SPEED) -> Iterator[Site]:
-    served = serve_site(PATCH_SCENARIOS[name].build(clock=SimClock(speed=speed)), latency_scale=0.2)
+    served = serve_site(PATCH_SCENARIOS[name].build(clock=SimClock(speed=speed)), latency_scale=LATENCY_SCALE)
     site = site_for_served(served, description=f"scenario {name}", owned=True)
     try:
         yield site
@@ -49,7 +54,9 @@ def scenario(name: str, speed: float = SPEED) -> Iterator[Site]:
 
 @contextlib.contextmanager
 def demo(speed: float = SPEED) -> Iterator[Site]:
-    site = open_demo_site(name="demo-patch", speed=speed)
+    # The embedded demo reads its latency scale from the environment when it starts.
+    with mock.patch.dict(os.environ, {LATENCY_SCALE_ENV: str(LATENCY_SCALE)}):
+        site = open_demo_site(name="demo-patch", speed=speed)
     try:
         yield site
     finally:
@@ -136,7 +143,7 @@ def served(home, tmp_path):
     # Imported here: the wizard's child processes import this module without the repo's tests package.
     from tests.integration.simhost import served_site_process
     with served_site_process(home, tmp_path / "sim.log", "patch-ok", SPEED,
-                             start_timeout_s=START_TIMEOUT_S) as proc:
+                             env={LATENCY_SCALE_ENV: str(LATENCY_SCALE)}, start_timeout_s=START_TIMEOUT_S) as proc:
         yield proc
 
 
