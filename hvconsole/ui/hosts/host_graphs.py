@@ -33,11 +33,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hvconsole.core.history import HostHistory
 
 from . import stored_history
+from .live_curve import LiveCurve
 from .stored_history import LONG_WINDOW_CHOICES, MarkerLayer, RangeLoader, StoredRange, is_long
 from .time_axis import TimeAxis
 
@@ -181,9 +191,10 @@ def nice_ceiling(*series: np.ndarray, floor: float) -> float:
 
 
 def make_series_curve(color: str, *, dashed: bool = False, fill: bool = False,
-                      width: float = 1) -> pg.PlotCurveItem:
-    """A light curve for a live series: NaN breaks the line, no antialiasing."""
-    curve = pg.PlotCurveItem(pen=_curve_pen(color, width, dashed), antialias=False, connect="finite")
+                      width: float = 1) -> LiveCurve:
+    """A light curve for a live series: NaN breaks the line, no antialiasing; its owner
+    gives its bounds (:meth:`LiveCurve.set_frame`)."""
+    curve = LiveCurve(pen=_curve_pen(color, width, dashed), antialias=False, connect="finite")
     if fill:
         _fill_under(curve, color)
     return curve
@@ -376,6 +387,7 @@ class HostGraphs(QWidget):
         self._y_tops: dict[int, float] = {}
         # The x axis: seconds before the newest poll (live windows) or Unix time (stored).
         self._shifts: dict[int, pg.ItemGroup] = {}
+        self._framed: list[tuple[Any, LiveCurve]] = []
         self._x_offset = 0.0
         self._x_range: tuple[float, float] | None = None
         self._status_alarming = False
@@ -477,6 +489,10 @@ class HostGraphs(QWidget):
         # its grid lines (labels are most of an axis's repaint when the window moves).
         for plot in self.plots[:-1]:
             plot.getAxis("bottom").setStyle(showValues=False)
+        # The value axes change only when a y ceiling does: Qt keeps them as pixmaps.
+        for plot in self.plots:
+            for name in ("left", "right"):
+                plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.unreachable_bands = []
         for plot in self.plots:
             if plot is not self.cpu_plot:
@@ -488,12 +504,20 @@ class HostGraphs(QWidget):
             plot.addItem(band, ignoreBounds=True)
             self.unreachable_bands.append(band)
 
-    def _curve(self, plot: Any, color: str, **style: Any) -> pg.PlotCurveItem:
+    def _curve(self, plot: Any, color: str, **style: Any) -> LiveCurve:
         """A curve in ``plot``'s (or a view box's) shift group: its data keep their Unix
         times; the group moves them under a fixed x range (see :meth:`_show_x`)."""
         curve = make_series_curve(color, **style)
         self._shift_group(plot).addItem(curve)
+        self._framed.append((plot, curve))
         return curve
+
+    def _frame_curves(self) -> None:
+        """Bound each curve by its plot's shown time and y range (see live_curve.py)."""
+        left, right = self.shown_range()
+        for plot, curve in self._framed:
+            bottom, top = plot.viewRange()[1]
+            curve.set_frame(left, right, bottom, top)
 
     def _shift_group(self, plot: Any) -> pg.ItemGroup:
         group = self._shifts.get(id(plot))
@@ -600,6 +624,7 @@ class HostGraphs(QWidget):
             self._x_range = (left, right)
             self.cpu_plot.setXRange(left, right, padding=0)
             self._settle_views()
+        self._frame_curves()
 
     def _settle_views(self) -> None:
         """Apply the new ranges to the views' transforms now. pyqtgraph defers that to
@@ -637,6 +662,7 @@ class HostGraphs(QWidget):
             return
         s = result.series
         self._update_curves(StoredData(s.times, s.mean, s.fields))
+        self._frame_curves()      # the y ceilings may have changed
         self.markers.show(result.markers)
 
     def _stored_past(self, h: HostHistory, path: Any, left: float, right: float,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtWidgets import QGraphicsItem
 
 MINUS = "\u2212"   # a real minus sign: a hyphen reads as a dash between labels
 
@@ -62,6 +63,11 @@ class TimeAxis(pg.DateAxisItem):
             self.prepareGeometryChange()   # the bounding rectangle changes with the labels
             self.relative = relative
             self.picture = None      # ticks and labels are drawn again
+            # A relative axis never changes: Qt keeps it as a pixmap, so repainting the
+            # curves over its grid lines is a copy, not a replay of its drawing. A clock
+            # axis changes with every move of the range: a pixmap would be drawn for nothing.
+            self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache if relative
+                              else QGraphicsItem.CacheMode.NoCache)
             self.update()
 
     def boundingRect(self) -> Any:

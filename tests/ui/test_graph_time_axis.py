@@ -1,0 +1,123 @@
+"""The host graphs' time axis and what a refresh repaints: live windows read seconds
+before the newest poll on a scale that holds still (the curves move under it), stored
+windows read clock and dates, and the picture an incremental repaint leaves is the one
+a full repaint draws."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QPointF
+from PySide6.QtGui import QImage
+from test_host_graphs_synthetic import INTERVAL_S, START, synthetic_site
+
+from hvconsole.core.history import SiteHistory
+from hvconsole.core.snapshot import HostResources, Snapshot, unreachable
+from hvconsole.ui.hosts.host_graphs import HostGraphs
+from hvconsole.ui.hosts.time_axis import TimeAxis, relative_label, relative_step
+
+
+@pytest.fixture
+def graphs(qtbot) -> HostGraphs:
+    w = HostGraphs()
+    qtbot.addWidget(w)
+    w.resize(420, 760)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def paint(graphs: HostGraphs) -> None:
+    QCoreApplication.sendPostedEvents()
+    QCoreApplication.processEvents()
+
+
+def poll(site: SiteHistory, tick: int, cpu: float = 40.0, host: str = "HV01") -> None:
+    site.add(Snapshot(host=host, polled_at=START + timedelta(seconds=tick * INTERVAL_S), reachable=True,
+                      resources=HostResources(cpu_total_run_pct=cpu, cpu_guest_run_pct=cpu - 5,
+                                              cpu_root_run_pct=5.0, memory_total_mb=65536.0,
+                                              memory_available_mb=30000.0 + 100 * tick,
+                                              storage_read_bps=5e6 + 1e5 * tick, storage_write_bps=2e6,
+                                              storage_latency_ms=1.0 + tick % 3,
+                                              network_rx_bps=3e6, network_tx_bps=1e6 + 1e4 * tick)))
+
+
+def test_labels_read_the_windows_way():
+    assert [relative_label(v) for v in (-300, -240, -60, 0)] == ["−5 min", "−4 min", "−1 min", "now"]
+    assert [relative_label(v) for v in (-3600, -2700, -30)] == ["−1 h", "−45 min", "−30 s"]
+    assert relative_step(300) == 60 and relative_step(3600) == 900
+    # pyqtgraph's range is a hair wider than asked: still a label every minute.
+    assert relative_step(300.00000000000006) == 60
+
+
+def test_relative_ticks_cover_the_window_from_edge_to_edge(qapp):
+    axis = TimeAxis()
+    axis.set_relative(True)
+    assert axis.tickValues(-300.0, 5e-14, 300) == [(60.0, [-300.0, -240.0, -180.0, -120.0, -60.0, 0.0])]
+    assert axis.tickStrings([-3600.0, 0.0], 1.0, 900.0) == ["−1 h", "now"]
+
+
+def test_a_live_window_holds_its_scale_still_and_moves_the_curves(graphs):
+    site = synthetic_site(ticks=100)
+    graphs.set_window(300)
+    graphs.set_history(site.host("HV01"))
+    paint(graphs)
+    axis = graphs.net_plot.getAxis("bottom")
+    assert axis.relative and graphs.net_plot.vb.viewRange()[0] == pytest.approx([-300, 0])
+    picture, transform = axis.picture, graphs.cpu_plot.vb.childGroup.transform()
+    assert picture is not None
+    for tick in range(100, 106):
+        poll(site, tick)
+        graphs.refresh()
+        paint(graphs)
+    # The axis was not drawn again and the view not re-transformed ...
+    assert axis.picture is picture and graphs.cpu_plot.vb.childGroup.transform() == transform
+    # ... while the newest poll sits at "now", the right edge, and the data keep their times.
+    x, y = graphs.cpu_total.getData()
+    host = site.host("HV01")
+    assert x[-1] == host.last_time
+    newest = graphs.cpu_total.mapToItem(graphs.cpu_plot.vb.childGroup, QPointF(x[-1], y[-1]))
+    assert newest.x() == pytest.approx(0.0, abs=1e-6)
+    assert graphs.shown_range() == pytest.approx((host.last_time - 300, host.last_time))
+
+
+def test_a_stored_window_reads_clock_times(graphs, monkeypatch):
+    from hvconsole.ui.hosts import host_graphs
+    monkeypatch.setattr(host_graphs.stored_history, "store", lambda: "history.sqlite")
+    monkeypatch.setattr(graphs._loader, "request", lambda *args, **kwargs: None)
+    site = synthetic_site(ticks=30)
+    graphs.set_history(site.host("HV01"))
+    graphs.set_window(86400)
+    host = site.host("HV01")
+    assert not graphs.net_plot.getAxis("bottom").relative
+    assert graphs.cpu_plot.vb.viewRange()[0] == pytest.approx([host.last_time - 86400, host.last_time])
+    assert graphs.shown_range() == pytest.approx((host.last_time - 86400, host.last_time))
+    graphs.set_window(300)
+    assert graphs.net_plot.getAxis("bottom").relative
+
+
+def grab_painted(graphs: HostGraphs) -> QImage:
+    # What the window has painted so far (its backing store), not a fresh render.
+    return graphs.screen().grabWindow(graphs.winId()).toImage().convertToFormat(QImage.Format.Format_RGB32)
+
+
+def test_refreshes_leave_the_picture_a_full_repaint_draws(graphs, qtbot):
+    """The curves' bounds, the moved curves and the cached axes: nothing stale is left
+    on screen by the incremental repaints, through an outage and a new y ceiling."""
+    site = synthetic_site(ticks=60)
+    graphs.set_window(300)
+    graphs.set_history(site.host("HV01"))
+    qtbot.wait(50)
+    graphs.graphics.viewport().repaint()
+    for tick in range(60, 72):
+        if 64 <= tick < 67:
+            site.add(unreachable("HV01", START + timedelta(seconds=tick * INTERVAL_S), "timeout", "no answer"))
+        else:
+            poll(site, tick, cpu=20.0 + 5 * (tick % 4))
+        graphs.refresh()
+        paint(graphs)
+    incremental = grab_painted(graphs)
+    graphs.repaint()
+    graphs.graphics.viewport().repaint()
+    assert grab_painted(graphs) == incremental
