@@ -216,6 +216,11 @@ class LegendLine(pg.GraphicsWidget):
         self._font = QFont(font)
         self._metrics = QFontMetricsF(self._font)
         self._height = math.ceil(self._metrics.height()) + 4
+        # Widths measured once (keys) or once per new value, not in every paint.
+        m = self._metrics
+        self._gap, self._space = m.horizontalAdvance("   "), m.horizontalAdvance(" ")
+        self._key_widths = tuple(m.horizontalAdvance(key) for _, key in self._keys)
+        self._value_widths = tuple(m.horizontalAdvance(v) for v in self._values)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self._height)
         self.setMaximumHeight(self._height)
@@ -230,26 +235,29 @@ class LegendLine(pg.GraphicsWidget):
 
     def set_values(self, values: tuple[str, ...]) -> None:
         if values != self._values:
+            m = self._metrics
+            self._value_widths = tuple(
+                width if new == old else m.horizontalAdvance(new)
+                for new, old, width in zip(values, self._values, self._value_widths))
             self._values = values
             self.update()
 
     def paint(self, painter: QPainter, *args: Any) -> None:
-        m = self._metrics
-        gap, space = m.horizontalAdvance("   "), m.horizontalAdvance(" ")
-        pieces = [(key, value) for (_, key), value in zip(self._keys, self._values)]
-        total = sum(m.horizontalAdvance(k) + space + m.horizontalAdvance(v) for k, v in pieces)
-        total += gap * max(0, len(pieces) - 1)
+        m, gap, space = self._metrics, self._gap, self._space
+        total = sum(self._key_widths) + sum(self._value_widths) + space * len(self._keys)
+        total += gap * max(0, len(self._keys) - 1)
         rect = self.boundingRect()
         x = rect.left() + max(0.0, (rect.width() - total) / 2)   # centred, as the title was
         y = rect.top() + (rect.height() - m.height()) / 2 + m.ascent()
         painter.setFont(self._font)
-        for (colour, key), value in zip(self._keys, self._values):
+        for (colour, key), key_width, value, value_width in zip(
+                self._keys, self._key_widths, self._values, self._value_widths):
             painter.setPen(colour)
             painter.drawText(QPointF(x, y), key)
-            x += m.horizontalAdvance(key) + space
+            x += key_width + space
             painter.setPen(self._fg)
             painter.drawText(QPointF(x, y), value)
-            x += m.horizontalAdvance(value) + gap
+            x += value_width + gap
 
 
 class SeriesWindow:
