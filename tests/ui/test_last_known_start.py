@@ -1,0 +1,94 @@
+"""Issue 12, through the user's path: a second start of the window shows the demo site's
+last known tiles before any poll answered (the site is held back from opening here, so none
+can), marked as such; then they turn live on the same page, and a VM gone since disappears."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from hvconsole import paths
+from hvconsole.monitoring.last_known import LAST_KNOWN_WORDS, last_known_file
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path))
+    return tmp_path
+
+
+def start_window(qtbot):
+    from hvconsole.app import GuiSession
+    from hvconsole.ui.main_window import MainWindow
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    session = GuiSession(window)
+    session.open_demo()
+    return window, session
+
+
+def tiles(window) -> list:
+    model = window.monitor.tiles
+    return [model.row(i) for i in range(model.rowCount())]
+
+
+@pytest.mark.slow
+def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, qtbot, monkeypatch, tmp_path):
+    from hvconsole import app
+    from hvconsole.ui.background import wait_parked
+
+    # First start: the demo site answers, then the window closes (its state is written).
+    window, session = start_window(qtbot)
+    qtbot.waitUntil(lambda: session.site is not None and window.monitor.tiles.rowCount() > 0
+                    and not window.monitor.last_known_hosts(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(r.stale_reason is None for r in tiles(window)), timeout=WAIT_MS)
+    first_vms = {(r.host, r.vm.id) for r in tiles(window)}
+    window.close()
+    assert session.stop()
+    path = last_known_file(paths.demo_data_dir())
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert {(h["name"], v["id"]) for h in doc["hosts"] for v in h["vms"]} == first_vms
+    # A VM deleted on HV01 since: known last time, gone by the next answer.
+    doc["hosts"][0]["vms"].append({"id": "retired-vm", "name": "RETIRED-01", "state": "Running"})
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+    # Second start, the site held back from opening: no poll can answer meanwhile.
+    gate = threading.Event()
+    real_open = app._open_demo
+
+    def held_open(closing, speed):
+        gate.wait(WAIT_MS / 1000)
+        return real_open(closing, speed)
+    monkeypatch.setattr(app, "_open_demo", held_open)
+    window, session = start_window(qtbot)
+    try:
+        qtbot.waitUntil(lambda: window.monitor is not None
+                        and window.monitor.tiles.rowCount() == len(first_vms) + 1, timeout=10_000)
+        monitor, page = window.monitor, window.page
+        shown = tiles(window)
+        assert session.site is None and monitor.workers == {}          # nothing polled
+        assert all(r.stale_reason.startswith(LAST_KNOWN_WORDS) for r in shown)
+        assert all(r.findings == () for r in shown) and monitor.findings.rowCount() == 0
+        assert all(h.reachable is None for h in monitor.hosts.rows())   # "Connecting…"
+        assert window.status_text.text().startswith("Last known at ")
+        assert "connecting" in window.status_text.text()
+        assert window.stack.currentWidget() is page and page.tile_view.isVisible()
+        page.grab().save(str(tmp_path / "last-known.png"))              # it paints
+
+        gate.set()
+        qtbot.waitUntil(lambda: session.site is not None and not monitor.last_known_hosts(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: all(r.stale_reason is None for r in tiles(window)), timeout=WAIT_MS)
+        assert window.monitor is monitor and window.page is page      # the same page went on, live
+        assert {(r.host, r.vm.id) for r in tiles(window)} == first_vms  # RETIRED-01 is gone
+        assert not window.status_text.text().startswith("Last known")
+    finally:
+        gate.set()
+        window.close()
+        assert session.stop()
+    assert wait_parked(10)
