@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ui_support import T0, down, make_snapshot, make_vm, steady_site
+from ui_support import T0, down, make_vm, steady_site
 
 from hvconsole.monitoring.last_known import KnownHost, last_known_host_row, last_known_tiles
 from hvconsole.ui.background import InlineTaskRunner

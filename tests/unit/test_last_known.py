@@ -40,7 +40,8 @@ def test_round_trip_keeps_what_a_tile_shows(tmp_path):
     state = read_last_known(path)
     assert state is not None and state.label == "Hosts"
     back = state.host("HV01")
-    assert back is not None and (back.address, back.polled_at, back.os_build, back.cluster) == ("hv01.lab", T0, 20348, "C1")
+    assert back is not None
+    assert (back.address, back.polled_at, back.os_build, back.cluster) == ("hv01.lab", T0, 20348, "C1")
     assert [(v.id, v.name, v.state, v.cpu_pct, v.vcpus, v.memory_demand_mb, v.uptime_s) for v in back.vms] == \
         [("id-1", "VM1", "Running", 12.5, 4, 2048.0, 3600), ("id-2", "VM2", "Off", 12.5, 4, 2048.0, 3600)]
     assert path.stat().st_mode & 0o777 == 0o600
