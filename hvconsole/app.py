@@ -16,6 +16,7 @@ code (both work with ``QT_QPA_PLATFORM=offscreen``).
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import os
 import sys
@@ -85,6 +86,10 @@ class GuiSession(QObject):
         self._waiting: tuple[Any, str] | None = None
         self._last_known_read_for: str | None = None
         self._last_known_state: Any = None
+        # The site catalog, read (and the page's and workers' modules imported) on a
+        # background thread while the first site opens; taken by the first site shown.
+        self._catalog: Any = None
+        self._preparing = False
         self._on_site_shown: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
         window.welcome.add_host.connect(self.add_host)
@@ -109,6 +114,7 @@ class GuiSession(QObject):
             return
         self.window.show_starting(READING_TEXT)
         self._show_last_known("configured")
+        self._prepare()
         passwords, closing = (self.book.passwords if self.book is not None else None), self._closing
         # A fresh read of the inventory (the CLI may have changed it), but the same password
         # store: passwords typed "for this session only" must survive the reload.
@@ -179,6 +185,7 @@ class GuiSession(QObject):
         self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
                              self._site_started, self._site_failed)
         self._show_last_known("demo")
+        self._prepare()
 
     def _site_started(self, opened: tuple[Any, Any]) -> None:
         self._starting = False
@@ -236,6 +243,19 @@ class GuiSession(QObject):
                 QTimer.singleShot(GRAPHS_AFTER_TILES_MS, shown.build_graphs)
         self._starter.submit(_import_graphs, build, lambda _exc: build())
 
+    def _prepare(self) -> None:
+        """While the first site opens: its catalog and the modules its page and workers
+        need, on a background thread (see _prepare_site_view)."""
+        if self._preparing or self.window.monitor is not None:
+            return
+        self._preparing = True
+
+        def prepared(catalog: Any) -> None:
+            if self.site is None:           # else the shown site read its own
+                self._catalog = catalog
+        self._starter.submit(_prepare_site_view, prepared,
+                             lambda exc: log.warning("preparing the monitoring page failed: %s", exc))
+
     def _take_waiting(self, site: Any) -> Any:
         """The monitor showing last known tiles, when it shows exactly ``site``'s hosts
         (it goes on with them); otherwise whatever is shown is detached, and None."""
@@ -278,7 +298,10 @@ class GuiSession(QObject):
         from .ui import patch_entry
         from .ui.monitor.monitor import Monitor  # numpy & co. load after first paint
         self.site = site
-        catalog = CatalogSource()       # one read of the site catalog for polling and health
+        # One read of the site catalog for polling and health (read already, if the
+        # preparation finished before the site opened).
+        read, self._catalog = self._catalog, None
+        catalog = read or CatalogSource()
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
         self._attach_history(history, workers)
         self._record_last_known(site, workers)
@@ -305,6 +328,9 @@ class GuiSession(QObject):
             monitor.applied.connect(first_tick)
         # Polling starts once the catalog is read (off the GUI thread; the first poll
         # needed it anyway), so that the health check sees every snapshot from the first.
+        if read is not None:
+            self._start_polling(site, monitor, catalog)
+            return
         self._starter.submit(catalog.get, lambda _r: self._start_polling(site, monitor, catalog),
                              lambda _exc: self._start_polling(site, monitor, None))
 
@@ -416,10 +442,10 @@ class GuiSession(QObject):
 
     def _close_history(self) -> bool:
         """Write what is queued and close the file (bounded). True when done in time."""
-        from .ui.hosts import stored_history
         writer, self.history_writer = self.history_writer, None
         if writer is None:
             return True
+        from .ui.hosts import stored_history
         stored_history.set_store(None)
         return writer.close(HISTORY_CLOSE_WAIT_S)
 
@@ -486,6 +512,27 @@ def _read_last_known(demo: bool) -> Any:
     tiles = {h.name: last_known_tiles(h) for h in state.hosts}
     return (state, tiles, [last_known_host_row(h) for h in state.hosts],
             max(h.polled_at for h in state.hosts))
+
+
+def _prepare_site_view() -> Any:
+    """On a background thread while the first site opens: the modules the monitoring page
+    and the poll workers need (numpy, pyqtgraph, the WinRM stack, the patch engine's
+    catalog reader), imported here so that the GUI thread never waits for them, and the
+    site catalog read once. Returns the read ``CatalogSource``."""
+    from .monitoring import workers  # noqa: F401
+    from .monitoring.host_compliance import CatalogSource
+    from .remote import collector  # noqa: F401
+    from .ui.hosts import host_graphs, stored_history  # noqa: F401
+    from .ui.monitor import monitor_page  # noqa: F401
+    from .ui import patch_entry
+    if patch_entry.wizard_available():
+        try:
+            importlib.import_module(patch_entry.SESSION_MODULE)
+        except Exception:       # said by make_session, when the site is shown
+            pass
+    catalog = CatalogSource()
+    catalog.get()
+    return catalog
 
 
 def _import_graphs() -> None:
