@@ -92,3 +92,40 @@ def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, q
         window.close()
         assert session.stop()
     assert wait_parked(10)
+
+
+def test_configured_site_last_known_tiles_give_way_to_the_welcome_page(home, qtbot, monkeypatch):
+    """The configured site's file is read the same way; when the inventory turns out to be
+    empty by now, its last known tiles go and the welcome page is shown."""
+    from datetime import UTC, datetime
+
+    from hvconsole import app
+    from hvconsole.app import GuiSession
+    from hvconsole.core.snapshot import VmSample
+    from hvconsole.monitoring.last_known import KnownHost, LastKnown, write_last_known
+    from hvconsole.ui.main_window import MainWindow
+    write_last_known(last_known_file(paths.data_dir()), LastKnown(label="Hosts", hosts=(
+        KnownHost(name="HV01", address="hv01.lab", polled_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+                  vms=(VmSample(id="v1", name="APP-01", state="Running"),)),)))
+    gate = threading.Event()
+    real_read = app._read_configured
+
+    def held_read(passwords):
+        gate.wait(WAIT_MS / 1000)
+        return real_read(passwords)
+    monkeypatch.setattr(app, "_read_configured", held_read)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    session = GuiSession(window)
+    try:
+        session.open_configured()
+        qtbot.waitUntil(lambda: window.monitor is not None and window.monitor.tiles.rowCount() == 1, timeout=10_000)
+        assert window.monitor.tiles.row(0).stale_reason.startswith(LAST_KNOWN_WORDS)
+        gate.set()
+        qtbot.waitUntil(lambda: window.stack.currentWidget() is window.welcome, timeout=WAIT_MS)
+        assert window.monitor is None and window.page is None
+    finally:
+        gate.set()
+        window.close()
+        assert session.stop()
