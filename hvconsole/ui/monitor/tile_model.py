@@ -31,7 +31,6 @@ _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
 _CHANGED_ROLES = [TileRole, _DISPLAY, _TOOLTIP, _ACCESSIBLE]
 # Above this many separate runs of changed rows in one tick, one signal spans them all.
 MAX_RUN_SIGNALS = 64
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +76,9 @@ class TileModel(QAbstractListModel):
             return row.key
         return None
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return _FLAGS
+    # No flags() here: QAbstractListModel's own answers what this model's did (enabled,
+    # selectable, no children; nothing for an invalid index), and the view asks it of
+    # every tile it paints, which in Python cost a call back from C++ per tile.
 
     # -- reading -------------------------------------------------------------------------
 
