@@ -117,8 +117,8 @@ def test_a_narrow_tile_shortens_the_memory_wording_instead_of_cutting_the_number
                  heartbeat="NoContact")
     model.apply({"HV01": [TileRow(host="HV01", vm=vm, cpu_history=())]})
     drawn: list[str] = []
-    original = delegate._small.draw
-    delegate._small.draw = lambda p, x, top, h, text, **kw: drawn.append(text) or original(p, x, top, h, text, **kw)
+    original = delegate._small.put
+    delegate._small.put = lambda p, x, y, text: drawn.append(text) or original(p, x, y, text)
     # 260 px: the full wording does not fit beside "No contact", a shorter one does.
     image = QImage(260, TILE_SIZE.height(), QImage.Format.Format_RGB32)
     option = QStyleOptionViewItem()

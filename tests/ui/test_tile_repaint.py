@@ -64,7 +64,7 @@ def test_a_tick_paints_only_the_changed_tiles_and_the_same_picture_as_a_full_rep
     QCoreApplication.processEvents()
     painted: list[object] = []
     original = view.tile_delegate._draw_live
-    view.tile_delegate._draw_live = lambda p, row, size: painted.append(row) or original(p, row, size)
+    view.tile_delegate._draw_live = lambda p, row, *size: painted.append(row) or original(p, row, *size)
     area = view.viewport().rect()
     shown = sum(1 for i in range(model.rowCount()) if area.intersects(view.visualRect(model.index(i))))
     assert shown > 16                           # all three hosts' first tiles are on screen

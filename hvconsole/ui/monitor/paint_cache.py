@@ -40,6 +40,7 @@ class TextCache:
         self._seen: set[str] = set()
         self._widths: dict[str, int] = {}
         self._elided: dict[tuple[str, int], str] = {}
+        self._points: dict[tuple[float, float], QPointF] = {}
         self._limit = limit
 
     def get(self, text: str) -> QStaticText:
@@ -67,6 +68,56 @@ class TextCache:
 
     def width(self, text: str) -> float:
         return self.get(text).size().width()
+
+    def line_top(self, top: float, line_height: float) -> float:
+        """Where a text vertically centred in a line starting at ``top`` has its top (the
+        ``y`` that :meth:`put` and :meth:`put_right` take)."""
+        return top + (line_height - self.height) / 2
+
+    def put(self, painter: QPainter, x: float, y: float, text: str) -> None:
+        """:meth:`draw` for a left-aligned text whose width nobody needs, at the top ``y``
+        of :meth:`line_top`: the same pixels, without measuring a text seen for the first
+        time (measuring shapes it again) and with the position's ``QPointF`` made once."""
+        st = self._texts.get(text)
+        if st is None:
+            if text not in self._seen:
+                if len(self._seen) >= self._limit:
+                    self._seen.clear()
+                self._seen.add(text)
+                painter.drawText(QPointF(x, y + self.ascent), text)
+                return
+            st = self.get(text)
+        painter.drawStaticText(self._point(x, y), st)
+
+    def put_right(self, painter: QPainter, right: float, y: float, text: str) -> int:
+        """:meth:`draw` right-aligned at ``right``, at the top ``y`` of :meth:`line_top`;
+        returns the text's width."""
+        w = self._widths.get(text)
+        if w is None:
+            if len(self._widths) >= self._limit:
+                self._widths.clear()
+            w = self._widths[text] = self.metrics.horizontalAdvance(text)
+        st = self._texts.get(text)
+        if st is None:
+            if text not in self._seen:
+                if len(self._seen) >= self._limit:
+                    self._seen.clear()
+                self._seen.add(text)
+                painter.drawText(QPointF(right - w, y + self.ascent), text)
+                return w
+            st = self.get(text)
+        painter.drawStaticText(self._point(right - w, y), st)
+        return w
+
+    def _point(self, x: float, y: float) -> QPointF:
+        # A tile's texts sit at a handful of places: a QPointF costs as much as a lookup.
+        key = (x, y)
+        point = self._points.get(key)
+        if point is None:
+            if len(self._points) >= self._limit:
+                self._points.clear()
+            point = self._points[key] = QPointF(x, y)
+        return point
 
     def draw(self, painter: QPainter, x: float, top: float, line_height: float, text: str,
              right_aligned: bool = False) -> float:

@@ -1,7 +1,7 @@
 """Sparklines painted straight into a cell (after virt-manager): no widget, no plot object.
 
 The geometry comes precomputed in a unit square (:mod:`.spark_geometry`); painting is a
-copy into a ``QPolygonF`` and one scale transform. Percentages use a fixed 0–100 scale, so
+copy into a ``QPolygonF`` and one transform per tile size. Percentages use a fixed 0–100 scale, so
 tiles compare at a glance. The area is filled with an opaque colour without
 anti-aliasing (a translucent anti-aliased fill costs ~190 µs a tile), the line is a
 cosmetic pen (its width does not scale with the transform).
@@ -10,7 +10,7 @@ cosmetic pen (its width does not scale with the transform).
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF, QTransform
 from shiboken6 import VoidPtr
 
 
@@ -29,16 +29,19 @@ _NO_PEN = Qt.PenStyle.NoPen
 _NO_BRUSH = Qt.BrushStyle.NoBrush
 
 
-def paint_sparkline(painter: QPainter, rect: QRectF, runs: tuple[tuple[bytes, bytes], ...],
+def paint_sparkline(painter: QPainter, transform: QTransform, runs: tuple[tuple[bytes, bytes], ...],
                     line: QPen, fill: QColor | None = None) -> None:
-    """Draw precomputed runs scaled into ``rect`` (``line`` must be cosmetic): every
+    """Draw precomputed runs through ``transform`` (the unit square onto the line's area,
+    see :func:`unit_transform`; combined with the painter's own), ``line`` cosmetic: every
     run's fill first, then every run's line (runs never overlap, so this is the same
-    picture as run by run, with one set of pen and brush changes)."""
+    picture as run by run, with one set of pen and brush changes).
+
+    Drawn last on a tile, so the painter's transform, pen, brush and anti-aliasing are
+    left as they are for the caller's ``restore()`` or ``end()``: saving and restoring
+    the painter's state here cost as much as drawing the line."""
     if not runs:
         return
-    painter.save()
-    painter.translate(rect.left(), rect.bottom())
-    painter.scale(rect.width(), -rect.height())
+    painter.setWorldTransform(transform, True)
     if fill is not None:
         painter.setRenderHint(_ANTIALIAS, False)
         painter.setPen(_NO_PEN)
@@ -50,4 +53,9 @@ def paint_sparkline(painter: QPainter, rect: QRectF, runs: tuple[tuple[bytes, by
     painter.setBrush(_NO_BRUSH)
     for line_points, _ in runs:
         painter.drawPolyline(polygon(line_points))
-    painter.restore()
+
+
+def unit_transform(rect: QRectF) -> QTransform:
+    """The unit square (y up) onto ``rect``: what ``translate(left, bottom)`` and
+    ``scale(width, -height)`` make, as one transform."""
+    return QTransform(rect.width(), 0.0, 0.0, -rect.height(), rect.left(), rect.bottom())

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
-from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from hvconsole.monitoring.formatting import mem_tile_variants, plain_tooltip
@@ -26,7 +26,7 @@ from hvconsole.monitoring.vmstate import SEVERITY_TINT
 
 from .. import theme
 from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache
-from .sparkline import paint_sparkline
+from .sparkline import paint_sparkline, unit_transform
 from .tile_model import TileRole
 
 TILE_SIZE = QSize(244, 104)       # the narrowest a tile gets; the view widens it to fill rows
@@ -41,6 +41,7 @@ EDGE_SELECTED, EDGE_SEVERITY, EDGE_HOVER, EDGE_PLAIN = "selected", "severity", "
 # 2×, several screens' worth; beyond that the least recently shown are rendered again.
 TILE_CACHE_BYTES = 24 * 2**20
 BASE_CACHE_BYTES = 24 * 2**20
+MEMORY_LINES_KEPT = 4096   # memory wordings remembered by (full wording, room)
 
 _TEXT = QColor("#202124")
 _MUTED = QColor("#5f6368")
@@ -54,8 +55,8 @@ _STALE_BG = QColor("#eceef1")
 _SPARK_LINE = QColor("#2f6db5")
 _SPARK_FILL = QColor("#dce7f5")   # opaque on purpose: a translucent fill costs 25× more
 VIEW_BACKGROUND = QColor("#e9ebef")  # the tile view's background, behind the cards' corners
-_SELECTED = QStyle.StateFlag.State_Selected
-_HOVERED = QStyle.StateFlag.State_MouseOver
+_SELECTED_BIT = QStyle.StateFlag.State_Selected.value
+_HOVERED_BIT = QStyle.StateFlag.State_MouseOver.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,20 @@ class TileLayout:
     name_width: int
     spark: QRectF
     spark_area: QRectF   # where the line may go: inside the frame, above the base line
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLayout:
+    """Where the live figures go, per tile size: text tops per line (for
+    :meth:`.paint_cache.TextCache.put`) and the sparkline's unit-square transform."""
+
+    left: int
+    right: int
+    text_width: int
+    cpu_y: float
+    memory_y: float
+    uptime_y: float
+    spark: QTransform
 
 
 def tile_layout(size: QSize, badge_size: QSize | None) -> TileLayout:
@@ -99,6 +114,8 @@ class TileDelegate(QStyledItemDelegate):
         self._bases = PixmapLru(BASE_CACHE_BYTES)
         self._rendered = RenderedTiles(TILE_CACHE_BYTES)
         self._layouts: dict[tuple, TileLayout] = {}
+        self._live: dict[tuple[int, int], LiveLayout] = {}
+        self._memory: dict[tuple[str, int], str] = {}
         self._state_inks: dict[str, QColor] = {}
         line = QPen(_SPARK_LINE, 0)  # cosmetic 1 px: a wider pen costs ten times more
         self._spark_pen = line
@@ -137,73 +154,105 @@ class TileDelegate(QStyledItemDelegate):
         row: TileRow | None = index.data(TileRole)
         if row is None:
             return
-        rect = option.rect
-        flags = option.state
-        if flags & _SELECTED:
+        x, y, width, height = option.rect.getRect()
+        state = option.state.value    # an int: Python's flag operators cost a call each
+        if state & _SELECTED_BIT:
             edge = EDGE_SELECTED
         elif row.findings:
             edge = EDGE_SEVERITY      # the severity's border wins over the hover's
-        elif flags & _HOVERED:
+        elif state & _HOVERED_BIT:
             edge = EDGE_HOVER
         else:
             edge = EDGE_PLAIN
         dpr = painter.device().devicePixelRatioF()
-        look = (rect.width(), rect.height(), edge, dpr)
+        look = (width, height, edge, dpr)
         cache = self._rendered
         pixmap = cache.get(row, look)
         if pixmap is not None:
-            painter.drawPixmap(rect.topLeft(), pixmap)
+            painter.drawPixmap(x, y, pixmap)
         elif cache.seen_before(row, look):
             # Painted a second time (another tick repainting the view, a hover nearby):
             # worth one pixmap, blitted from now on.
-            pixmap = self.render_tile(row, rect.size(), edge, dpr)
+            pixmap = self.render_tile(row, QSize(width, height), edge, dpr)
             cache.put(row, look, pixmap)
-            painter.drawPixmap(rect.topLeft(), pixmap)
+            painter.drawPixmap(x, y, pixmap)
         else:
             # First sight of this row: most rows are shown once and replaced by the next
             # poll's, so draw straight onto the view instead of into a pixmap.
             painter.save()
-            painter.translate(rect.topLeft())
-            painter.drawPixmap(0, 0, self._base(row, rect.size(), edge, dpr))
-            self._draw_live(painter, row, rect.size())
+            painter.translate(x, y)
+            painter.drawPixmap(0, 0, self._base(row, width, height, edge, dpr))
+            self._draw_live(painter, row, width, height)
             painter.restore()
 
     def render_tile(self, row: TileRow, size: QSize, edge: str, dpr: float) -> QPixmap:
         """The whole tile as one opaque pixmap: the cached parts that rarely change (see
         :meth:`_base`), then the live figures drawn on a copy of them."""
-        pixmap = self._base(row, size, edge, dpr).copy()
+        width, height = size.width(), size.height()
+        pixmap = self._base(row, width, height, edge, dpr).copy()
         pixmap.setDevicePixelRatio(dpr)
         painter = QPainter(pixmap)
-        self._draw_live(painter, row, size)
+        self._draw_live(painter, row, width, height)
         painter.end()
         return pixmap
 
-    def _draw_live(self, painter: QPainter, row: TileRow, size: QSize) -> None:
-        """CPU, memory, heartbeat, uptime and the sparkline: what changes with every poll."""
-        stale = row.stale_reason is not None
-        lay = self.layout(size, BADGE_TEXT.get(row.severity, "PROBLEM") if row.severity else None)
-        left, right, top = lay.left, lay.right, lay.top
+    def _draw_live(self, painter: QPainter, row: TileRow, width: int, height: int) -> None:
+        """CPU, memory, heartbeat, uptime and the sparkline: what changes with every poll.
+        Leaves the painter's state changed (see :func:`.sparkline.paint_sparkline`): the
+        callers restore or end it."""
+        live = self._live.get((width, height))
+        if live is None:
+            live = self._live_layout(width, height)
         texts = row.texts
+        stale = row.stale_reason is not None
         ink = _MUTED if stale else _TEXT
-        small, text = self._small, self._text
+        small = self._small
         # Grouped by font: each setFont costs more than a few extra lines of Python.
         painter.setPen(ink)
-        painter.setFont(text.font)
-        text.draw(painter, left, top + 39, 20, texts.cpu)
+        painter.setFont(self._text.font)
+        self._text.put(painter, live.left, live.cpu_y, texts.cpu)
         painter.setFont(small.font)
-        painter.setPen(_BAD if texts.heartbeat_bad else ink)
-        heart_w = small.draw(painter, right, top + 62, 16, texts.heartbeat, right_aligned=True)
-        painter.setPen(ink)
-        room = int(right - left - heart_w - 8)
-        wordings = mem_tile_variants(row.vm.memory_assigned_mb, row.vm.memory_demand_mb)
-        memory = next((w for w in wordings if small.metrics.horizontalAdvance(w) <= room), wordings[-1])
-        small.draw(painter, left, top + 62, 16, small.elided(memory, room))
-        painter.setPen(_MUTED)
-        small.draw(painter, left, top + 78, 16, texts.uptime)
-        paint_sparkline(painter, lay.spark_area, row.spark, self._stale_pen if stale else self._spark_pen,
+        if texts.heartbeat_bad:
+            painter.setPen(_BAD)
+            heart_w = small.put_right(painter, live.right, live.memory_y, texts.heartbeat)
+            painter.setPen(ink)
+        else:
+            heart_w = small.put_right(painter, live.right, live.memory_y, texts.heartbeat)
+        small.put(painter, live.left, live.memory_y, self._memory_line(row, live.text_width - heart_w - 8))
+        if not stale:
+            painter.setPen(_MUTED)
+        small.put(painter, live.left, live.uptime_y, texts.uptime)
+        paint_sparkline(painter, live.spark, row.spark, self._stale_pen if stale else self._spark_pen,
                         None if stale else _SPARK_FILL)
 
-    def _base(self, row: TileRow, size: QSize, edge: str, dpr: float) -> QPixmap:
+    def _live_layout(self, width: int, height: int) -> LiveLayout:
+        lay = self.layout(QSize(width, height), None)
+        small = self._small
+        live = LiveLayout(left=lay.left, right=lay.right, text_width=int(lay.right - lay.left),
+                          cpu_y=self._text.line_top(lay.top + 39, 20),
+                          memory_y=small.line_top(lay.top + 62, 16),
+                          uptime_y=small.line_top(lay.top + 78, 16),
+                          spark=unit_transform(lay.spark_area))
+        self._live[(width, height)] = live
+        return live
+
+    def _memory_line(self, row: TileRow, room: int) -> str:
+        """The longest memory wording that fits in ``room`` (cut if none does). Measuring
+        the wordings shapes each text, so the choice is remembered by the full wording
+        (which decides the shorter ones) and the room: the figures on a tile move in steps
+        of 0.1 GB, so the same few wordings come back poll after poll."""
+        key = (row.texts.memory, room)
+        memory = self._memory.get(key)
+        if memory is None:
+            small = self._small
+            wordings = mem_tile_variants(row.vm.memory_assigned_mb, row.vm.memory_demand_mb)
+            fits = next((w for w in wordings if small.metrics.horizontalAdvance(w) <= room), wordings[-1])
+            if len(self._memory) >= MEMORY_LINES_KEPT:
+                self._memory.clear()
+            memory = self._memory[key] = small.elided(fits, room)
+        return memory
+
+    def _base(self, row: TileRow, width: int, height: int, edge: str, dpr: float) -> QPixmap:
         """Card, badge, name, host and state, vCPUs and the sparkline's base line: the
         parts that change only with the VM's state, findings or the tile's look, cached
         by those values (so a new row object with a new CPU figure reuses them)."""
@@ -211,11 +260,11 @@ class TileDelegate(QStyledItemDelegate):
         severity = row.severity
         stale = row.stale_reason is not None
         texts = row.texts
-        key = (size.width(), size.height(), edge, dpr, severity, stale, vm.state, vm.name,
-               row.host, texts.status, texts.vcpus)
+        key = (width, height, edge, dpr, severity, stale, vm.state, vm.name, row.host, texts.status, texts.vcpus)
         pixmap = self._bases.get(key)
         if pixmap is not None:
             return pixmap
+        size = QSize(width, height)
         badge_text = BADGE_TEXT.get(severity, "PROBLEM") if severity else None
         lay = self.layout(size, badge_text)
         state_colour = theme.state_qcolour(vm.state)
