@@ -16,6 +16,7 @@ from test_host_graphs_synthetic import HOSTILE_NAME, INTERVAL_S, START, TICKS, s
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot, unreachable
 from hvconsole.ui.hosts.host_graphs import BLUE, HostGraphs, local_hms
+from hvconsole.ui.hosts.status_line import StatusLine
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +176,7 @@ def test_host_names_are_plain_text(graphs):
                       resources=HostResources(cpu_total_run_pct=5.0)))
     graphs.set_history(site.host(HOSTILE_NAME))
     assert graphs.title.textFormat() == Qt.TextFormat.PlainText
-    assert graphs.status.textFormat() == Qt.TextFormat.PlainText
+    assert isinstance(graphs.status, StatusLine)    # draws plain text (drawItemText), no markup
     assert graphs.title.text() == HOSTILE_NAME
 
 

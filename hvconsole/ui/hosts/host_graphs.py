@@ -48,6 +48,7 @@ from hvconsole.core.history import HostHistory
 
 from . import stored_history
 from .live_curve import LiveCurve
+from .status_line import StatusLine
 from .stored_history import LONG_WINDOW_CHOICES, MarkerLayer, RangeLoader, StoredRange, is_long
 from .time_axis import TimeAxis
 
@@ -398,7 +399,6 @@ class HostGraphs(QWidget):
         self._framed: list[tuple[Any, LiveCurve]] = []
         self._x_offset = 0.0
         self._x_range: tuple[float, float] | None = None
-        self._status_alarming = False
         bg, fg = palette_colors(self)
         self._fg = fg
 
@@ -407,9 +407,8 @@ class HostGraphs(QWidget):
         bold = QFont(self.title.font())
         bold.setBold(True)
         self.title.setFont(bold)
-        self.status = QLabel("", self)
-        self.status.setTextFormat(Qt.TextFormat.PlainText)  # error messages come from hosts
-        self.status.setWordWrap(True)
+        # Plain text (error messages come from hosts), repainted without a re-layout.
+        self.status = StatusLine(RED, self)
         header, self.toggle = title_and_toggle(self, self.title, self._window_s, self.set_window)
 
         self.graphics = pg.GraphicsLayoutWidget(self)
@@ -757,10 +756,7 @@ class HostGraphs(QWidget):
             self._set_status(polled + extra, alarming=False)
 
     def _set_status(self, text: str, *, alarming: bool) -> None:
-        self._set_text(self.status, text)
-        if alarming != self._status_alarming:   # a style sheet change re-polishes the label
-            self._status_alarming = alarming
-            self.status.setStyleSheet(f"color: {RED}; font-weight: bold;" if alarming else "")
+        self.status.set_text(text, alarming=alarming)
 
     def _update_bands(self, h: HostHistory, right: float) -> None:
         since = h.unreachable_since
