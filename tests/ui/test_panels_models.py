@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from hvconsole.core.snapshot import HostEvent
 from hvconsole.monitoring import formatting
 from hvconsole.monitoring.rows import HostRow
 from hvconsole.ui.findings.events_model import LEVEL_CHOICES, EventsFilterProxy, EventsModel
-from hvconsole.ui.findings.findings_model import COL_STATUS, FindingsModel, finding_key
+from hvconsole.ui.findings.findings_model import COL_EVIDENCE, COL_LAST, COL_STATUS, FindingsModel, finding_key
 from hvconsole.ui.findings.notify import notification_text
 from hvconsole.ui.hosts.host_model import COL_BUILD, COL_FINDINGS, HostListModel, alert_text
 from hvconsole.ui.hosts.host_model import COL_STATUS as HOST_STATUS
@@ -50,6 +51,23 @@ def test_a_changed_finding_replaces_its_line_and_keeps_its_acknowledgement():
     line = model.line(0)
     assert not line.finding.active and line.acknowledged
     assert model.index(0, COL_STATUS).data() == "Ended, acknowledged"
+
+
+def test_a_moved_last_seen_repaints_only_its_lines_last_three_cells():
+    model = FindingsModel()
+    found = [finding(f"VM{i}", minutes=i) for i in range(5)]
+    model.apply(found)
+    shown = [model.index(r, COL_LAST).data() for r in range(model.rowCount())]
+    announced: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: announced.append((a.row(), a.column(), b.row(), b.column())))
+    later = [replace(f, last_seen=f.last_seen + timedelta(hours=1)) for f in found]
+    assert model.refresh_seen([later[0], later[1], later[4]]) == 3
+    rows = {model.line(r).finding.vm_name: r for r in range(model.rowCount())}
+    moved = sorted(rows[n] for n in ("VM0", "VM1", "VM4"))
+    assert announced == [(moved[0], COL_LAST, moved[0], COL_EVIDENCE), (moved[1], COL_LAST, moved[2], COL_EVIDENCE)]
+    after = [model.index(r, COL_LAST).data() for r in range(model.rowCount())]
+    changed = {r for r in range(model.rowCount()) if after[r] != shown[r]}
+    assert changed == set(moved)      # the new figures are shown, the others kept
 
 
 def test_new_critical_is_announced_once():
