@@ -39,6 +39,7 @@ class StatusLine(QWidget):
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
+        self._laid_out = self._sizes()      # the sizes the layout last asked for
 
     def text(self) -> str:
         return self._text
@@ -50,11 +51,12 @@ class StatusLine(QWidget):
     def set_text(self, text: str, *, alarming: bool) -> None:
         if text == self._text and alarming == self._alarming:
             return
-        before = self._sizes()
         self._text, self._alarming = text, alarming
         self._measure.setFont(self._alarm_font if alarming else self._plain_font)
         self._measure.setText(text)
-        if self._sizes() != before:
+        sizes = self._sizes()
+        if sizes != self._laid_out:
+            self._laid_out = sizes
             self.updateGeometry()
         self.update()
 
@@ -75,6 +77,10 @@ class StatusLine(QWidget):
 
     def heightForWidth(self, width: int) -> int:
         return self._measure.heightForWidth(width)
+
+    def resizeEvent(self, event: Any) -> None:
+        self._laid_out = self._sizes()      # at the new width
+        super().resizeEvent(event)
 
     def paintEvent(self, event: Any) -> None:
         painter = QPainter(self)
