@@ -16,7 +16,13 @@ host has news. A refresh is built to fit a frame next to 2,000 tiles (docs/perfo
 * each plot's legend (colour key, name, current value) is drawn as plain text by
   :class:`LegendLine` and repainted only when a value changed: no HTML layout per tick;
 * only the bottom plot labels the time axis (the plots share it); the others keep the
-  vertical grid lines.
+  vertical grid lines;
+* the live windows (5 min, 1 h) hold their x range still at seconds before the newest
+  poll ("−5 min" ... "now", time_axis.py) and move the curves under it (one ``setPos``
+  per view): the axes keep their ticks and grid, as pixmaps, and the views their
+  transforms; the stored windows (1 day and more) keep clock and dates;
+* the curves are bounded by their plot's frame (live_curve.py), not by their data, and
+  the status line is repainted without re-laying the pane (status_line.py).
 
 Also holds the small plotting helpers that the VM detail dialog shares (time plots with a
 local-clock axis, curves, the window toggle, value formatting).
