@@ -13,6 +13,14 @@ token; when either comes, the watchdog shuts this transport's sockets down, the 
 read returns at once, and the call fails as a timeout (or as cancelled). The sockets are
 known because this transport's connection pools create them through
 ``_TrackedConnection`` (urllib3's ``_new_conn``), which records each one.
+
+Once the connection is set up (authenticated, and for NTLM the sealing keys agreed), the
+shell's requests take a lean path (:class:`_SteadyLane`): the request is sealed and written
+straight onto the kept connection with a head made once, and the answer read by
+``lean_http`` instead of requests, urllib3 and http.client. The guarantees above hold on
+both paths. Whatever is not steady state stays on requests: the handshake, a connection
+that has to be made again (NTLM must authenticate it first), Kerberos, CredSSP and client
+certificates.
 """
 
 from __future__ import annotations
@@ -23,15 +31,18 @@ import threading
 import time
 import weakref
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ClosedPoolError
 from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
 from winrm.transport import Transport
 
-from . import trust
+from . import lean_http, trust
 from .errors import RemoteError, seconds_text
 from .target import CancelToken
 from .watchdog import WATCHDOG
@@ -56,14 +67,57 @@ class BoundedTransport(Transport):
         self.cancel: CancelToken | None = None
         self.requests_sent = 0
         self.sockets = SocketSet()
+        self._lane: _SteadyLane | None = None
+
+    def send_message(self, message: str | bytes) -> bytes:
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        lane = self._lane or self._open_lane()
+        if lane is not None:
+            answer = lane.send(message)
+            if answer is not None:
+                return answer
+            if self.auth_method == "ntlm":
+                # The kept connection is gone (the host drops one idle for 2 minutes). NTLM
+                # logs a connection on, and the sealing keys are that logon's: sent as it
+                # is, the message would meet a 401, and requests_ntlm would log the new
+                # connection on and resend it sealed with the old keys (HTTP 400). So: a
+                # new session, which logs on first and seals with the new keys. The shell
+                # lives on the host, not on the connection.
+                self.close_session()
+        return super().send_message(message)
+
+    def close_session(self) -> None:
+        self._lane = None
+        super().close_session()
+
+    def _open_lane(self) -> _SteadyLane | None:
+        """The lean path, once this transport's connection is set up and its auth lets
+        every request go out alike; None until then (or never: Kerberos, CredSSP, ...)."""
+        session = self.session
+        if session is None or not getattr(session, "_hvc_equipped", False):
+            return None
+        adapter = session.get_adapter(self.endpoint)
+        pool = getattr(adapter, "last_pool", None)
+        if pool is None or session.cert or any(session.proxies.get(k) for k in ("http", "https", "all")):
+            return None
+        auth = session.auth
+        if self.auth_method == "ntlm":
+            # Authenticated once session_security exists; the connection carries it since.
+            if getattr(auth, "session_security", None) is None:
+                return None
+            if self.encryption is not None and not hasattr(self.encryption, "_encrypt_message"):
+                return None
+        elif not isinstance(auth, HTTPBasicAuth) or self.encryption is not None:
+            return None     # Kerberos (its mutual authentication reads every answer), CredSSP
+        self._lane = _SteadyLane(self, session, pool)
+        return self._lane
 
     def _send_message_request(self, session: requests.Session,
                               prepared_request: requests.PreparedRequest) -> requests.Response:
         self._equip(session)
         self.requests_sent += 1
-        cancel = self.cancel
-        watch = WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None else None,
-                               self._stop)
+        watch = self._watch()
         try:
             response = session.send(prepared_request, timeout=self.read_timeout_sec, stream=True)
             # requests_ntlm keeps the 401 challenge legs in history: they were requests too.
@@ -84,6 +138,17 @@ class BoundedTransport(Transport):
             raise WinRMTransportError("http", response.status_code, text.decode("utf-8", "replace"))
         return response
 
+    def _watch(self) -> Any:
+        """Register this request with the watchdog: at the deadline or on cancel it shuts
+        this transport's sockets down."""
+        cancel = self.cancel
+        return WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None else None,
+                              self._stop)
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise self._stopped("timeout")
+
     def _load_body(self, response: requests.Response) -> None:
         """Read the body into ``response.content`` without ever holding more than the cap."""
         limit = self.max_body_bytes
@@ -99,8 +164,7 @@ class BoundedTransport(Transport):
                 if total > limit:
                     raise self._too_large()
                 chunks.append(chunk)
-                if self.deadline is not None and time.monotonic() > self.deadline:
-                    raise self._stopped("timeout")
+                self._check_deadline()
         except BaseException:
             response.close()  # an unread rest must not go back to the connection pool
             raise
@@ -138,6 +202,115 @@ class BoundedTransport(Transport):
     def _too_large(self) -> RemoteError:
         return RemoteError("protocol", f"the answer from {self.host_label} is larger than "
                                        f"{megabytes(self.output_limit_bytes)}")
+
+
+class _SteadyLane:
+    """The lean path of one set-up transport: the kept connection of the pool requests
+    used, a request head rendered once by urllib3 itself (so the bytes on the wire are
+    the same as requests would send), and pywinrm's own sealing and unsealing."""
+
+    def __init__(self, transport: BoundedTransport, session: requests.Session, pool: Any) -> None:
+        self.transport = transport
+        self.pool = pool
+        prepared = session.prepare_request(requests.Request("POST", transport.endpoint, data=b"-"))
+        headers = dict(prepared.headers)
+        encryption = transport.encryption
+        self.marker = ""
+        self.host = None
+        if encryption is not None:
+            # What pywinrm's Encryption.prepare_encrypted_request sets (NTLM: one part).
+            headers["Content-Type"] = (f'multipart/encrypted;protocol="{encryption.protocol_string.decode()}";'
+                                       f'boundary="Encrypted Boundary"')
+            self.marker = f'protocol="{encryption.protocol_string.decode()}"'
+            self.host = urlsplit(transport.endpoint).hostname
+        headers["Content-Length"] = _LENGTH_MARK
+        before, after = _rendered_head(pool, prepared.path_url, headers).split(_LENGTH_MARK.encode())
+        self.head_before, self.head_after = before, after
+
+    def send(self, message: bytes) -> bytes | None:
+        """Send ``message`` and return the answer's text, or None if the kept connection
+        is gone (the caller takes the requests path, which connects and authenticates)."""
+        t = self.transport
+        pool = self.pool
+        try:
+            conn = pool._get_conn()     # urllib3 closes a connection the host has dropped
+        except ClosedPoolError:
+            return None
+        if conn.sock is None:
+            pool._put_conn(conn)
+            return None
+        encryption = t.encryption
+        body = message if encryption is None else \
+            encryption._encrypt_message(message, self.host) + encryption.MIME_BOUNDARY + b"--\r\n"
+        t.requests_sent += 1
+        watch = t._watch()
+        keep = False
+        try:
+            conn.sock.settimeout(t.read_timeout_sec)
+            answer = lean_http.exchange(conn.sock, b"%s%d%s%s" % (self.head_before, len(body), self.head_after, body),
+                                        limit=t.max_body_bytes, after_read=t._check_deadline)
+            keep = answer.keep_alive
+        except lean_http.TooLarge:
+            raise t._too_large() from None
+        except Exception:
+            if watch.fired is not None:
+                raise t._stopped(watch.fired) from None
+            raise
+        finally:
+            watch.done()
+            if not keep or watch.fired is not None:
+                conn.close()    # an unfinished or unwanted stream never serves another request
+            pool._put_conn(conn)
+        if watch.fired is not None:  # stopped just as the answer completed: the socket is gone
+            raise t._stopped(watch.fired)
+        status = answer.status
+        text = answer.content
+        if encryption is not None and self.marker in answer.headers.get("content-type", ""):
+            text = encryption._decrypt_response(_Content(text), self.host)  # type: ignore[arg-type]
+        if status == 401:
+            raise InvalidCredentialsError("the specified credentials were rejected by the server")
+        if status >= 400:
+            raise WinRMTransportError("http", status, text.decode("utf-8", "replace"))
+        return text
+
+
+_LENGTH_MARK = "0000000000"
+
+
+class _Content:
+    """What pywinrm's ``Encryption._decrypt_response`` reads of a response."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+
+class _HeadRecorder:
+    """A stand-in socket that keeps what urllib3 writes to it."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+    def settimeout(self, timeout: float | None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _rendered_head(pool: Any, path: str, headers: dict[str, str | bytes]) -> bytes:
+    """The request head urllib3 writes for this pool (its Host header rules included)."""
+    conn = pool.ConnectionCls(host=pool.host, port=pool.port)
+    conn.sock = _HeadRecorder()
+    try:
+        conn.request("POST", path, body=None, headers=headers)
+        return bytes(conn.sock.data)
+    finally:
+        conn.sock = None
 
 
 def megabytes(n: int) -> str:
@@ -197,7 +370,15 @@ class _WatchedAdapter(HTTPAdapter):
         # init_poolmanager runs inside HTTPAdapter.__init__: set what it needs first.
         self._sockets = sockets
         self._ssl_context = ssl_context
+        self.last_pool: Any = None
         super().__init__()
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+        # The pool requests sends through (with its TLS settings): the lean path uses its
+        # kept, authenticated connection.
+        pool = super().get_connection_with_tls_context(*args, **kwargs)
+        self.last_pool = pool
+        return pool
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
                          **pool_kwargs: Any) -> None:
