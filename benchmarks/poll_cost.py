@@ -10,8 +10,9 @@ the numbers are the client's alone, then polls one host both ways:
   handshake). The collect body cannot go through ``run_ps`` itself (the command line is
   limited to ~8 KB), so it travels the same way as ours: in the new shell's environment.
 
-HTTP requests are counted on the client by wrapping ``requests``' HTTPAdapter.send, which
-sees every request, authentication legs included. Run::
+HTTP requests are counted on the client: ours by the session's own count (its steady-state
+requests bypass requests' adapter), the fresh way by wrapping ``requests``' HTTPAdapter.send,
+which sees every request, authentication legs included. Run::
 
     .venv/bin/python benchmarks/poll_cost.py [--polls 20] [--host NAME]
     # one host of console_cpu.py's site instead: 40 VMs, NTLM with sealed messages
@@ -97,13 +98,14 @@ def target_of(host: dict) -> Target:
 Sample = tuple[float, float, int]   # wall seconds, client CPU seconds, HTTP requests
 
 
-def measure(counter: RequestCounter, fn) -> Sample:
-    before, t0, c0 = counter.count, time.perf_counter(), time.process_time()
+def measure(count, fn) -> Sample:
+    """``count()``: HTTP requests sent so far."""
+    before, t0, c0 = count(), time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t0, time.process_time() - c0, counter.count - before
+    return time.perf_counter() - t0, time.process_time() - c0, count() - before
 
 
-def poll_reuse(target: Target, polls: int, counter: RequestCounter) -> list[Sample]:
+def poll_reuse(target: Target, polls: int) -> list[Sample]:
     collector = Collector(target, timeout_s=60)
     try:
         warm = collector.poll()   # opens the shell (and authenticates): not steady state
@@ -112,7 +114,8 @@ def poll_reuse(target: Target, polls: int, counter: RequestCounter) -> list[Samp
         samples = []
         for _ in range(polls):
             results: list = []
-            samples.append(measure(counter, lambda: results.append(collector.poll())))
+            samples.append(measure(lambda: collector.session.requests_sent,
+                                   lambda results=results: results.append(collector.poll())))
             assert results[0].reachable, results[0].error
         return samples
     finally:
@@ -120,7 +123,7 @@ def poll_reuse(target: Target, polls: int, counter: RequestCounter) -> list[Samp
 
 
 def poll_fresh(target: Target, polls: int, counter: RequestCounter) -> list[Sample]:
-    return [measure(counter, lambda: fresh_poll(target)) for _ in range(polls)]
+    return [measure(lambda: counter.count, lambda: fresh_poll(target)) for _ in range(polls)]
 
 
 def fresh_poll(target: Target) -> None:
@@ -163,7 +166,7 @@ def main() -> int:
         if host is None:
             raise SystemExit(f"no host {args.host!r}; the site has {', '.join(h['host'] for h in hosts)}")
         target = target_of(host)
-        reuse = poll_reuse(target, args.polls, counter)
+        reuse = poll_reuse(target, args.polls)
         fresh = poll_fresh(target, args.polls, counter)
     finally:
         counter.uninstall()
