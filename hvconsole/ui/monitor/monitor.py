@@ -44,10 +44,10 @@ if TYPE_CHECKING:   # the history and the workers (numpy) load with the site, no
     from hvconsole.monitoring.rows import HostRow, TileRow
 
 # Hosts' first results: about this many new tiles per event-loop turn (each drawn for the
-# first time, ~0.1 ms apiece, with their host lines), then the next ones after a short
-# pause, so that the tiles' paint runs between two turns instead of after all of them.
+# first time, ~0.1 ms apiece, with their host lines), the next ones a frame later: a shorter
+# pause is already due when the first share's paint ends, and runs straight after it.
 FIRST_TILES_PER_TURN = 40
-FIRST_RESULTS_PAUSE_MS = 4
+FIRST_RESULTS_PAUSE_MS = 16
 
 
 @dataclass(frozen=True, slots=True)
