@@ -213,8 +213,8 @@ class LastKnownRecorder:
     """Keeps each host's newest answered snapshot (``observe``, called on the hosts' poll
     threads) and writes the file from a thread of its own, at most every ``every_s``
     while something changed, and once more at :meth:`close`. Hosts that did not answer in
-    this run keep the state ``seed`` (the file read at start) had for them; hosts no longer
-    in ``hosts`` are dropped."""
+    this run keep the state ``seed`` (the file read at start; without one, the thread reads
+    the file itself first) had for them; hosts no longer in ``hosts`` are dropped."""
 
     def __init__(self, path: Path, label: str, hosts: Iterable[tuple[str, str]], *,
                  seed: LastKnown | None = None, every_s: float = WRITE_EVERY_S):
@@ -224,10 +224,7 @@ class LastKnownRecorder:
         self._every_s = every_s
         self._lock = threading.Lock()
         self._known: dict[str, KnownHost | Snapshot] = {}
-        if seed is not None:
-            for host in seed.hosts:
-                if self._addresses.get(host.name) == host.address:
-                    self._known[host.name] = host
+        self._seed = seed
         self._dirty = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="last-known-writer", daemon=True)
@@ -270,7 +267,18 @@ class LastKnownRecorder:
             return False
         return True
 
+    def _take_seed(self) -> None:
+        seed = self._seed if self._seed is not None else read_last_known(self.path)
+        self._seed = None
+        if seed is None:
+            return
+        with self._lock:
+            for host in seed.hosts:     # what this run's polls already brought wins
+                if self._addresses.get(host.name) == host.address and host.name not in self._known:
+                    self._known[host.name] = host
+
     def _run(self) -> None:
+        self._take_seed()
         while not self._stop.wait(self._every_s):
             self.write_now()
         self.write_now()

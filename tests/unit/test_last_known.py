@@ -107,3 +107,19 @@ def test_recorder_writes_only_when_something_changed(tmp_path):
     recorder.observe(snap("HV01", 1))
     assert recorder.write_now() is True and recorder.write_now() is False
     assert recorder.close(5.0)
+
+
+def test_recorder_without_a_seed_keeps_the_file_s_hosts_that_did_not_answer(tmp_path):
+    path = tmp_path / "last-known.json"
+    write_last_known(path, LastKnown(label="Hosts", hosts=(
+        KnownHost(name="HV01", address="hv01", polled_at=T0 - timedelta(hours=1), vms=(vm(1),)),
+        KnownHost(name="HV02", address="hv02", polled_at=T0 - timedelta(hours=1), vms=(vm(2),)),
+        KnownHost(name="HV03", address="moved", polled_at=T0, vms=(vm(3),)))))     # another address now
+    recorder = LastKnownRecorder(path, "Hosts", [("HV01", "hv01"), ("HV02", "hv02"), ("HV03", "hv03")],
+                                 every_s=3600)
+    recorder.observe(snap("HV01", 2))
+    assert recorder.close(5.0)
+    state = read_last_known(path)
+    assert state is not None
+    assert [(h.name, h.polled_at, len(h.vms)) for h in state.hosts] == [
+        ("HV01", T0, 2), ("HV02", T0 - timedelta(hours=1), 1)]
