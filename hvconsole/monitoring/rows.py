@@ -11,7 +11,7 @@ Qt-free, so it is tested without a screen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import InitVar, dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -113,6 +113,7 @@ class TileRow:
     # sparkline geometry of ``cpu_history``, worked out for a whole host at once;
     # ``previous``: this VM's row of the poll before, whose texts are reused where their
     # inputs did not change. The row is the same with or without them.
+    _: KW_ONLY
     spark_given: InitVar[tuple | None] = None
     previous: InitVar[TileRow | None] = None
 
