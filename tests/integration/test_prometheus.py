@@ -25,12 +25,17 @@ import pytest
 import yaml
 
 from hvconsole.sim.scenarios.demo import FREEZE_AT_S, FREEZE_VM
+from hvconsole.sim.serve import LATENCY_SCALE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "resources" / "prometheus"
 PROMETHEUS = shutil.which("prometheus") or ("/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None)
 PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None)
-DEMO_SPEED = 10.0
+# The demo's VM freezes 35 simulated seconds in (about a second here); the detector still
+# needs its polls in a row and its simulated seconds (20 s lost, 120 s for critical), so the
+# speed and the poll interval only shorten the wait for them.
+DEMO_SPEED = 30.0
+POLL_S = 0.5         # the agent's poll interval: the detector's six polls in a row in 3 s
 # The live test runs the shipped rules with one change: the frozen-VM rule's `for:` (30 s)
 # cut to this. Its shipped timing is proven offline by the rules' unit tests
 # (test_the_rules_unit_tests_pass); the live run proves the scrape, the expression, the
@@ -98,9 +103,10 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_prometheus_sees_the_demo_freeze_and_the_rule_fires(tmp_path: Path) -> None:
-    env = dict(os.environ, HVCONSOLE_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    # The demo hosts' latencies at a fifth (LATENCY_SCALE_ENV): nothing here is timed but the for:.
+    env = dict(os.environ, HVCONSOLE_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1", **{LATENCY_SCALE_ENV: "0.2"})
     agent = subprocess.Popen([sys.executable, "-m", "hvconsole", "agent", "--demo", "--demo-speed", str(DEMO_SPEED),
-                              "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              "--interval", str(POLL_S), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=env, cwd=ROOT)
     prom = None
     started = time.monotonic()
