@@ -31,7 +31,7 @@ def served(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HVCONSOLE_HOME", str(home))
-    site = serve_site(build_recovery_site(SimClock(speed=SPEED)), latency_scale=0.2)
+    site = serve_site(build_recovery_site(SimClock(speed=SPEED)), latency_scale=0.05)
     write_state_file(home / "demo-site.json", site, site="recovery", speed=SPEED)
     deadline = time.monotonic() + 30
     while site.site.t < HANG_AT_S + 15 and time.monotonic() < deadline:

@@ -32,7 +32,7 @@ SPEED = 40.0
 
 @contextlib.contextmanager
 def served(speed: float = SPEED) -> Iterator[ServedSite]:
-    site = serve_site(build_recovery_site(SimClock(speed=speed)), latency_scale=0.2)
+    site = serve_site(build_recovery_site(SimClock(speed=speed)), latency_scale=0.05)
     try:
         deadline = time.monotonic() + 30
         while site.site.t < HANG_AT_S + 15 and time.monotonic() < deadline:
