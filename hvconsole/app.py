@@ -56,8 +56,8 @@ SITE_STOP_WAIT_S = 3.0
 HISTORY_CLOSE_WAIT_S = 3.0
 # Closing writes the last known hosts and VMs (one small file) within this.
 LAST_KNOWN_CLOSE_WAIT_S = 1.0
-# The host graphs (pyqtgraph) are made this long after the tiles are shown: their first
-# paint comes first.
+# The host graphs (pyqtgraph: ~0.4 s of imports, on a background thread) are made once the
+# first answers are shown, and this long after: the tiles' first paint comes first.
 GRAPHS_AFTER_TILES_MS = 50
 SCREENSHOT_SIZE = (1600, 1000)
 WIZARD_SCREENSHOT_SPEED = 60.0
@@ -228,20 +228,26 @@ class GuiSession(QObject):
         state, tiles, host_rows, newest = read
         self._last_known_state = state
         monitor = Monitor.waiting([(h.name, h.address) for h in state.hosts], parent=self)
-        page = self.window.attach(monitor, state.label or (DEMO_LABEL if kind == "demo" else "Hosts"))
+        self.window.attach(monitor, state.label or (DEMO_LABEL if kind == "demo" else "Hosts"))
         monitor.show_last_known(tiles, host_rows, newest)
         self.window.show_last_known()
         self._waiting = (monitor, kind)
-        self._build_graphs_soon(page)
 
-    def _build_graphs_soon(self, page: Any) -> None:
-        """The page's host graphs, once pyqtgraph is imported (off the GUI thread) and the
-        tiles have had their first paint."""
+    def _graphs_after_first_answers(self, monitor: Any, page: Any) -> None:
+        """The page's host graphs once the first answers are shown: pyqtgraph is imported
+        off the GUI thread meanwhile (importing it there would compete with the site's
+        start and the first polls for the interpreter, which the tiles wait for)."""
         def build(_result: Any = None) -> None:
             shown: Any = self.window.page
-            if shown is page and not self._closing.is_set():
-                QTimer.singleShot(GRAPHS_AFTER_TILES_MS, shown.build_graphs)
-        self._starter.submit(_import_graphs, build, lambda _exc: build())
+            if shown is not page or self._closing.is_set():
+                return
+            self._share_history_store()
+            QTimer.singleShot(GRAPHS_AFTER_TILES_MS, shown.build_graphs)
+
+        def first_answers(_stats: Any) -> None:
+            monitor.applied.disconnect(first_answers)
+            self._starter.submit(_import_graphs, build, lambda _exc: build())
+        monitor.applied.connect(first_answers)
 
     def _prepare(self) -> None:
         """While the first site opens: its catalog and the modules its page and workers
@@ -313,7 +319,7 @@ class GuiSession(QObject):
         else:
             monitor = Monitor(workers, interval_s=interval_s, parent=self)
             page = self.window.attach(monitor, site.label)
-            self._build_graphs_soon(page)
+        self._graphs_after_first_answers(monitor, page)
         self._offer_interval_changes(site, monitor, page)
         self.window.set_site(site)      # Recover… acts on its hosts
         self.patch_session = patch_entry.make_session(site, self.window)
@@ -430,23 +436,30 @@ class GuiSession(QObject):
 
     def _attach_history(self, writer: Any, workers: list) -> None:
         """Every poll of the site also goes into its history file, written in batches by
-        the writer's thread; the graphs read 1 day / 7 days / 90 days from it."""
-        from .ui.hosts import stored_history
+        the writer's thread; the graphs read 1 day / 7 days / 90 days from it (told once
+        they are made, see _share_history_store: its module imports pyqtgraph)."""
         self._close_history()
         if writer is None:
             return
         self.history_writer = writer
-        stored_history.set_store(writer.path)
+        if "hvconsole.ui.hosts.stored_history" in sys.modules:
+            self._share_history_store()
         for worker in workers:
             worker.history_writer = writer
+
+    def _share_history_store(self) -> None:
+        from .ui.hosts import stored_history
+        writer = self.history_writer
+        stored_history.set_store(None if writer is None else writer.path)
 
     def _close_history(self) -> bool:
         """Write what is queued and close the file (bounded). True when done in time."""
         writer, self.history_writer = self.history_writer, None
         if writer is None:
             return True
-        from .ui.hosts import stored_history
-        stored_history.set_store(None)
+        stored = sys.modules.get("hvconsole.ui.hosts.stored_history")
+        if stored is not None:
+            stored.set_store(None)
         return writer.close(HISTORY_CLOSE_WAIT_S)
 
     def screenshot_and_quit(self, path: str) -> None:
@@ -516,13 +529,13 @@ def _read_last_known(demo: bool) -> Any:
 
 def _prepare_site_view() -> Any:
     """On a background thread while the first site opens: the modules the monitoring page
-    and the poll workers need (numpy, pyqtgraph, the WinRM stack, the patch engine's
-    catalog reader), imported here so that the GUI thread never waits for them, and the
-    site catalog read once. Returns the read ``CatalogSource``."""
+    and the poll workers need (numpy, the WinRM stack, the patch session, the patch
+    engine's catalog reader; not pyqtgraph: the graphs come after the first answers),
+    imported here so that the GUI thread never waits for them, and the site catalog read
+    once. Returns the read ``CatalogSource``."""
     from .monitoring import workers  # noqa: F401
     from .monitoring.host_compliance import CatalogSource
     from .remote import collector  # noqa: F401
-    from .ui.hosts import host_graphs, stored_history  # noqa: F401
     from .ui.monitor import monitor_page  # noqa: F401
     from .ui import patch_entry
     if patch_entry.wizard_available():

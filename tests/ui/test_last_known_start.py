@@ -46,7 +46,7 @@ def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, q
     # First start: the demo site answers, then the window closes (its state is written).
     window, session = start_window(qtbot)
     qtbot.waitUntil(lambda: session.site is not None and window.monitor.tiles.rowCount() > 0
-                    and not window.monitor.last_known_hosts(), timeout=WAIT_MS)
+                    and all(h.reachable for h in window.monitor.hosts.rows()), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: all(r.stale_reason is None for r in tiles(window)), timeout=WAIT_MS)
     first_vms = {(r.host, r.vm.id) for r in tiles(window)}
     window.close()
@@ -82,7 +82,8 @@ def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, q
         page.grab().save(str(tmp_path / "last-known.png"))              # it paints
 
         gate.set()
-        qtbot.waitUntil(lambda: session.site is not None and not monitor.last_known_hosts(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: session.site is not None and not monitor.last_known_hosts()
+                        and all(h.reachable for h in monitor.hosts.rows()), timeout=WAIT_MS)
         qtbot.waitUntil(lambda: all(r.stale_reason is None for r in tiles(window)), timeout=WAIT_MS)
         assert window.monitor is monitor and window.page is page      # the same page went on, live
         assert {(r.host, r.vm.id) for r in tiles(window)} == first_vms  # RETIRED-01 is gone

@@ -112,8 +112,9 @@ class MonitorPage(QWidget):
         self.tabs.addTab(self.findings_panel, "Findings")
         self.tabs.addTab(self.events_panel, "Events")
 
-        # The host graphs (pyqtgraph, ~0.5 s to import and build) are made after the first
-        # paint (build_graphs), or when first needed: the tiles need not wait for them.
+        # The host graphs (pyqtgraph, ~0.5 s to import and build) are made when the app says
+        # (build_graphs, once the first answers are shown) or when asked for (graphs): the
+        # tiles need not wait for them. Until then the graphed host is only remembered.
         self._graphs: Any = None
         self._graph_host: str | None = None
         self._graphs_due = False
@@ -263,6 +264,8 @@ class MonitorPage(QWidget):
         self.host_panel.graphs_title.hide()  # the graphs carry the host's name
         # Five minutes show movement from the first minute on; the toggle offers 1 h.
         graphs.set_window(GRAPH_WINDOW_S)
+        if self._graph_host is not None:
+            self._draw_graphs(new_host=True)
 
     @property
     def graph_host(self) -> str | None:
@@ -276,8 +279,11 @@ class MonitorPage(QWidget):
         self._graphs_timer.stop()
         self._graph_host = None
         self.host_panel.show_cost(None)
+        if self._graphs is None:
+            self.host_panel.graphs_title.setText("No host selected")
+            return
         try:
-            self.graphs.set_history(None)
+            self._graphs.set_history(None)
         except Exception:  # a graph bug must not stop the tiles from updating
             log.exception("host graphs failed")
 
@@ -296,17 +302,17 @@ class MonitorPage(QWidget):
 
     def _draw_graphs(self, new_host: bool) -> None:
         host = self._graph_host
-        if host is None:
-            return
+        if host is None or self._graphs is None:
+            return                      # none yet: build_graphs draws the graphed host
         try:
             # The history belongs to the host's poll worker: read it under its lock.
             with self.monitor.host_history(host) as history:
                 if history is None:
                     return
                 if new_host:
-                    self.graphs.set_history(history, lock=self.monitor.history_lock(host))   # redraws
+                    self._graphs.set_history(history, lock=self.monitor.history_lock(host))   # redraws
                 else:
-                    self.graphs.refresh()
+                    self._graphs.refresh()
         except Exception:  # a graph bug must not stop the tiles from updating
             log.exception("host graphs failed")
 
