@@ -11,6 +11,7 @@ from ui_support import make_vm
 
 from hvconsole.monitoring.rows import TileRow
 from hvconsole.ui.monitor.tile_model import MAX_RUN_SIGNALS, TileModel
+from hvconsole.ui.monitor.tile_delegate import VIEW_BACKGROUND
 from hvconsole.ui.monitor.tile_view import TileView
 
 pytestmark = pytest.mark.usefixtures("qapp")
@@ -77,3 +78,31 @@ def test_a_tick_paints_only_the_changed_tiles_and_the_same_picture_as_a_full_rep
     incremental = grab(view)
     view.viewport().repaint()
     assert grab(view) == incremental
+
+
+def test_the_space_the_tiles_leave_is_background(qtbot):
+    """The viewport does not fill itself before painting: the gaps between tiles and the
+    space after the last one are painted by the view, also when tiles go away."""
+    model = TileModel()
+    model.apply({"HV01": tiles("HV01", 24)})
+    view = TileView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(1100, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(100)
+    first = view.visualRect(model.index(0))
+    model.apply({"HV01": tiles("HV01", 1)})        # 23 tiles gone
+    QCoreApplication.sendPostedEvents()
+    QCoreApplication.processEvents()
+    qtbot.wait(50)
+    image = view.viewport().grab().toImage()
+    shot = view.screen().grabWindow(view.winId()).toImage()
+    offset = view.viewport().mapTo(view.window(), first.topLeft()) - first.topLeft()
+    background = VIEW_BACKGROUND.rgb()
+    for y in range(0, view.viewport().height(), 7):
+        for x in range(0, view.viewport().width(), 11):
+            if not first.adjusted(-1, -1, 1, 1).contains(x, y):
+                assert image.pixel(x, y) == background, (x, y)
+                assert shot.pixel(x + offset.x(), y + offset.y()) == background, (x, y)

@@ -121,6 +121,9 @@ class TileDelegate(QStyledItemDelegate):
         self._spark_pen = line
         self._stale_pen = QPen(_FAINT, 0)
         self._size = QSize(TILE_SIZE)
+        # Set by the view while it paints: where each tile went (every tile covers its
+        # whole rectangle, so the view fills only the rest with its background).
+        self.painted: list[tuple[int, int, int, int]] | None = None
 
     # -- size ----------------------------------------------------------------------------
 
@@ -155,6 +158,8 @@ class TileDelegate(QStyledItemDelegate):
         if row is None:
             return
         x, y, width, height = option.rect.getRect()
+        if self.painted is not None:
+            self.painted.append((x, y, width, height))
         state = option.state.value    # an int: Python's flag operators cost a call each
         if state & _SELECTED_BIT:
             edge = EDGE_SELECTED
