@@ -71,3 +71,16 @@ def test_hosts_apart_repaint_only_their_changed_cells_and_the_same_picture_as_a_
     panel.view.viewport().repaint()
     assert grab(panel) == incremental
     assert model.index(5, COL_BUILD).data() == "20348.3693"
+
+
+def test_changed_cells_are_announced_by_runs_within_a_column():
+    rows = hosts(6)
+    model = HostListModel([(r.name, r.address) for r in rows])
+    model.apply(rows)
+    announced: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: announced.append((a.row(), a.column(), b.row(), b.column())))
+    for i in (0, 1, 2, 4):
+        rows[i] = replace(rows[i], poll_ms=rows[i].poll_ms + 1)
+    rows[4] = replace(rows[4], os_ubr=3700)
+    model.apply(rows)
+    assert sorted(announced) == [(0, COL_POLL, 2, COL_POLL), (4, COL_BUILD, 4, COL_BUILD), (4, COL_POLL, 4, COL_POLL)]
