@@ -160,6 +160,9 @@ class FindingsModel(LinesTableModel[FindingLine]):
     def apply(self, changed: Iterable[Any]) -> list[Any]:
         """Merge findings the detector reported as appeared, changed or ended. Returns the
         active critical findings that are new (not seen before under the same key)."""
+        changed = list(changed)
+        if not changed:
+            return []   # most ticks: nothing to merge, no need to index every line
         by_key = {line.key: line for line in self._lines}
         fresh_critical = []
         touched = False
