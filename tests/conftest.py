@@ -1,5 +1,6 @@
-"""Suite-wide test setup: Qt offscreen, and an isolated hvconsole home so that no test
-reads or writes the real user's configuration, data or logs."""
+"""Suite-wide test setup: Qt offscreen, an isolated hvconsole home so that no test reads or
+writes the real user's configuration, data or logs, and the order the workers take tests in
+(tests/scheduling.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests import scheduling
 
 # Before any Qt import: the suite runs without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -15,7 +21,21 @@ os.environ["HVCONSOLE_HOME"] = _home = tempfile.mkdtemp(prefix="hvconsole-test-h
 atexit.register(shutil.rmtree, _home, ignore_errors=True)
 
 
-def pytest_collection_modifyitems(items):
-    """Slow tests first (stable otherwise): the workers take tests in this order, so a slow
-    test left near the end would run alone while the other worker has nothing left to do."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--store-durations", metavar="PATH", default=None,
+                     help="write each test's measured time (of those of at least "
+                          f"{scheduling.STORE_AT_LEAST_S} s) to PATH, merged into it: the suite's "
+                          "order comes from tests/durations.json")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--store-durations")
+    if path:
+        config.pluginmanager.register(scheduling.DurationRecorder(Path(path)), "store-durations")
+
+
+@pytest.hookimpl(tryfirst=True)   # before xdist reads the groups (it adds them to the test ids)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first (stable otherwise): the workers take tests in this order, so a long
+    test left near the end would run alone while the others have nothing left to do."""
+    scheduling.order_and_group(config, items)
