@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import scheduling
+from tests import prewarm, scheduling
 
 # Before any Qt import: the suite runs without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -32,6 +32,13 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--store-durations")
     if path:
         config.pluginmanager.register(scheduling.DurationRecorder(Path(path)), "store-durations")
+
+
+@pytest.hookimpl(optionalhook=True)   # an xdist hook: absent without xdist
+def pytest_xdist_setupnodes(config: pytest.Config) -> None:
+    """The xdist controller, before it starts the workers (tests/prewarm.py); called inside
+    the session, so pytest's own timing includes it."""
+    prewarm.rewrite_before_workers(config)
 
 
 @pytest.hookimpl(tryfirst=True)   # before xdist reads the groups (it adds them to the test ids)
