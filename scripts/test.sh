@@ -58,8 +58,11 @@ export QT_QPA_PLATFORM=offscreen
 # same modules: let them share compiled bytecode (__pycache__, ignored by git) instead of
 # each compiling the product again when the environment says not to write it.
 unset PYTHONDONTWRITEBYTECODE
-# Two workers: most of the suite waits on simulated hosts and child processes, so the two
-# cores are kept busy (docs/performance.md, "Test suite"); `-n 0` as an argument runs it in one process.
+# Six workers on two cores: most of the suite waits (simulated hosts, child processes,
+# servers), it does not compute: on two workers it used a third of one core. Six keep both
+# cores busy without the timing-sensitive GUI tests starving (docs/performance.md, "Test
+# suite"); `-n 0` as an argument runs it in one process. Tests go out longest first
+# (tests/scheduling.py), so xdist must not reorder the groups by their number of tests.
 # A worker that dies (a native crash) ends the run at once with its test named: xdist's
 # replacement worker was seen waiting forever for the dead one's share under loadgroup.
-exec .venv/bin/python -m pytest -n 2 --dist loadgroup --max-worker-restart 0 "$@"
+exec .venv/bin/python -m pytest -n 6 --dist loadgroup --no-loadscope-reorder --max-worker-restart 0 "$@"
