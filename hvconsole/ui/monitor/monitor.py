@@ -167,6 +167,10 @@ class Monitor(QObject):
 
     # -- results -------------------------------------------------------------------------
 
+    def holding_first_results(self) -> bool:
+        """Hosts' first results are waiting for their turn (see FIRST_TILES_PER_TURN)."""
+        return bool(self._held)
+
     def _batch_arrived(self, batch: Sequence[PollResult]) -> None:
         """A tick's results from the polling service (or the held ones, ``[]``): applied
         now, except first results beyond this turn's share, which wait a moment."""

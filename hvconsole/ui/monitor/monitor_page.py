@@ -217,9 +217,12 @@ class MonitorPage(QWidget):
         if self._graphs_due:
             return
         if self._graph_host is None and self._graphs_auto and self.monitor.host_names():
+            if self.monitor.holding_first_results():
+                return                  # the last share of the first results starts them
             self._graph_host = self.monitor.host_names()[0]
             self._graphs_due = True
-            QTimer.singleShot(0, lambda: self._show_graphs(self._graph_host))
+            # A frame later, like every graph refresh: not in the tiles' paint's turn.
+            QTimer.singleShot(GRAPHS_DELAY_MS, self._show_first_graphs)
         elif self._graph_host in stats.hosts:
             # Only when the graphed host has news, and a frame later: the tiles' repaint
             # (this turn) and the graphs' refresh and repaint (~5-10 ms with pyqtgraph)
@@ -295,6 +298,10 @@ class MonitorPage(QWidget):
         self.host_panel.graphs_title.setText(host)
         self.host_panel.show_cost(host)
         self._draw_graphs(new_host=True)
+
+    def _show_first_graphs(self) -> None:
+        if self._graphs_due and self._graph_host is not None:   # not cleared meanwhile
+            self._show_graphs(self._graph_host)
 
     def _refresh_graphs(self) -> None:
         self._graphs_due = False
