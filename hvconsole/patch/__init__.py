@@ -17,6 +17,8 @@ decisions, report); this package does the I/O, always through ``hvconsole.remote
 - ``runner``     waves, hosts in parallel, the failure and cancel paths;
 - ``planning``   the planning service the CLI and the wizard share: draft -> plan, survey,
                  package and pre-flight checks, the review the admin confirms;
+- ``journal_access``  the journal and who executes a run, without the engine (the CLI's
+                 short commands import only this);
 - ``run_view``, ``watch``   a run, open maintenance windows, interrupted and active runs,
                  read from the journal only (whichever process executes the run);
 - ``sites``, ``survey``, ``text``   the HostDirectory (targets -> PatchHost, stager),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from hvconsole import paths
 from hvconsole.assets import asset_path
@@ -21,35 +20,18 @@ from hvconsole.core.catalog import Catalog, CatalogUpdate, load_catalog
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.patch.journal import Journal
 from hvconsole.core.patch.plan import PatchPlan, PlanError
-from hvconsole.core.sqlite_store import private_dir
 
 from .context import EngineOptions, Progress, RunContext
-from .control import RunControl, RunLock, executing_pid
+from .control import RunControl, RunLock
 from .host_api import PatchHost
+from .journal_access import is_being_executed, journal_path, open_journal  # noqa: F401 (the front door's too)
 from .runner import PatchRunner, RunResult
 from .sites import HostDirectory
 from .staging import Stager
 
-JOURNAL_FILE = "patch-journal.sqlite"
-
 
 class EngineError(RuntimeError):
     """A run that cannot start (unknown KB, bad plan, run busy): the message says why."""
-
-
-def journal_path() -> Path:
-    """``<data dir>/patch-journal.sqlite`` (``HVCONSOLE_HOME`` moves it, see ``paths``)."""
-    return paths.data_dir() / JOURNAL_FILE
-
-
-def open_journal(path: Path | None = None) -> Journal:
-    """The journal at ``path`` (default: the real one). A journal under the data folder
-    makes that folder 0700 first (earlier versions left it 0755)."""
-    path = path or journal_path()
-    data = paths.data_dir()
-    if path.parent == data or data in path.parents:
-        private_dir(data)
-    return Journal(path)
 
 
 def load_site_catalog() -> Catalog:
@@ -110,7 +92,3 @@ def execute_with(journal: Journal, run_id: int, host_factory: Callable[[str], Pa
     finally:
         lock.release()
 
-
-def is_being_executed(journal: Journal, run_id: int) -> int | None:
-    """The pid of the process executing ``run_id``, or None when nobody is."""
-    return executing_pid(journal, run_id)
