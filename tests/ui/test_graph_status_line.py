@@ -64,3 +64,22 @@ def test_it_takes_the_height_a_wrapped_label_takes(qtbot):
         QCoreApplication.processEvents()
         assert line.height() == label.height()
     assert all(p.isVisible() for p in panes)
+
+
+def test_the_plots_stay_put_when_the_first_status_arrives(qtbot):
+    """An empty line takes a line's height, as an empty label does: the first status
+    would otherwise move the plots down and repaint them all a second time."""
+    from test_host_graphs_synthetic import synthetic_site
+
+    from hvconsole.ui.hosts.host_graphs import HostGraphs
+    graphs = HostGraphs()
+    qtbot.addWidget(graphs)
+    graphs.resize(820, 560)
+    graphs.show()
+    qtbot.waitExposed(graphs)
+    QCoreApplication.processEvents()
+    empty = graphs.graphics.geometry()
+    graphs.set_history(synthetic_site(ticks=20).host("HV01"))
+    QCoreApplication.processEvents()
+    assert graphs.status.text().startswith("Last poll")
+    assert graphs.graphics.geometry() == empty

@@ -76,7 +76,9 @@ class StatusLine(QWidget):
         return True
 
     def heightForWidth(self, width: int) -> int:
-        return self._measure.heightForWidth(width)
+        # An empty label answers -1 and its layout gives it a line's height (its minimum
+        # size hint): so does this line, or the plots would move down at the first text.
+        return max(self._measure.heightForWidth(width), self._measure.minimumSizeHint().height())
 
     def resizeEvent(self, event: Any) -> None:
         self._laid_out = self._sizes()      # at the new width
