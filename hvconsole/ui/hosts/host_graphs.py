@@ -784,6 +784,9 @@ class HostGraphs(QWidget):
         for band in self.unreachable_bands:
             band.hide()
         self._update_titles(None)
+        # The empty plots already show the live window's still scale: the first data
+        # then moves in under axes drawn beforehand, not with all four drawn anew.
+        self._show_x(-float(self._window_s), 0.0, offset=self._x_offset, relative=True)
 
 
 def stored_history_raw() -> Any:
