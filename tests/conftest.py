@@ -32,6 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--store-durations")
     if path:
         config.pluginmanager.register(scheduling.DurationRecorder(Path(path)), "store-durations")
+    if getattr(config.option, "loadgroup", False):     # an xdist worker under --dist loadgroup
+        config.pluginmanager.register(scheduling.GroupIds(), "xdist-group-ids")
 
 
 @pytest.hookimpl(optionalhook=True)   # an xdist hook: absent without xdist

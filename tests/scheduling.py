@@ -66,7 +66,8 @@ def order_and_group(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Sort ``items`` in place, heaviest unit first (stable otherwise), and put each module
     with a shared fixture in its own ``xdist_group`` when the run distributes by group."""
     durations = load_durations()
-    grouping = config.getoption("dist", "no") == "loadgroup"
+    # On an xdist worker "dist" reads "no" and "loadgroup" says how the controller hands out tests.
+    grouping = bool(getattr(config.option, "loadgroup", False)) or config.getoption("dist", "no") == "loadgroup"
     unit_of: dict[int, str] = {}
     weight: dict[str, float] = {}
     for item in items:
@@ -87,6 +88,31 @@ def order_and_group(config: pytest.Config, items: list[pytest.Item]) -> None:
     position = {id(item): index for index, item in enumerate(items)}
     items.sort(key=lambda item: (-weight[unit_of[id(item)]], first_seen[unit_of[id(item)]],
                                  position[id(item)]))
+
+
+class GroupIds:
+    """Makes ``--dist loadgroup`` group again on pytest 9.2, on an xdist worker.
+
+    xdist (3.8) tells its controller a test's group by appending ``@group`` to the test id it
+    sends, and writes that into a field pytest 9.2 no longer reads (its ids are structured
+    now): the groups silently vanish and every test is handed out alone (pytest-xdist issue
+    1386). After xdist's own attempt, the id of a grouped test that still lacks the suffix
+    gets it through pytest's structured id. Nothing happens where xdist's attempt took.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                            for mark in item.iter_markers("xdist_group")})
+            suffix = "@" + "_".join(names)
+            if not names or item.nodeid.endswith(suffix) or not hasattr(item, "_id"):
+                continue
+            try:
+                from _pytest.nodeid import NodeId
+            except ImportError:
+                return
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 class DurationRecorder:
