@@ -220,10 +220,13 @@ def test_the_engine_sends_its_planned_live_migrations_to_preflight(tmp_path):
     from hvconsole.core.patch.plan import VmHandling
     hosts = fake_site("HV01", "HV03")
     seen: list = []
-    hosts["HV01"].on_call = lambda script, params: script == "patch_preflight" and seen.append(params)
     plan = dataclasses.replace(plan_for(("HV01",)), vm_default=VmHandling("live-migrate", "HV03"))
     journal, run_id = new_run(tmp_path, plan)
+    # Only preflight matters here, and the fake cannot live-migrate: the run is cancelled as
+    # soon as preflight is asked (it stops before the drain, instead of waiting out its timeout).
+    hosts["HV01"].on_call = lambda script, params: script == "patch_preflight" and (
+        seen.append(params), request(journal, run_id, "cancel"))
     running = sorted(v.id for v in hosts["HV01"].vms.values() if v.state == "Running")
-    run(journal, run_id, hosts)          # the fake cannot live-migrate; only preflight matters here
+    run(journal, run_id, hosts)
     assert sorted(m["id"] for m in seen[0]["live_migrations"]) == running
     assert {m["destination"] for m in seen[0]["live_migrations"]} == {"HV03"}
