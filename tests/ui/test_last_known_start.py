@@ -77,6 +77,7 @@ def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, q
         assert all(r.findings == () for r in shown) and monitor.findings.rowCount() == 0
         assert all(h.reachable is None for h in monitor.hosts.rows())   # "Connecting…"
         assert window.status_text.text().startswith("Last known at ")
+        assert page.tabs.tabText(0) == "Findings (connecting…)"      # not an all-clear
         assert "connecting" in window.status_text.text()
         assert window.stack.currentWidget() is page and page.tile_view.isVisible()
         page.grab().save(str(tmp_path / "last-known.png"))              # it paints
@@ -88,6 +89,7 @@ def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, q
         assert window.monitor is monitor and window.page is page      # the same page went on, live
         assert {(r.host, r.vm.id) for r in tiles(window)} == first_vms  # RETIRED-01 is gone
         assert not window.status_text.text().startswith("Last known")
+        assert "connecting" not in page.tabs.tabText(0)
     finally:
         gate.set()
         window.close()

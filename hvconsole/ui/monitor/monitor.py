@@ -68,6 +68,7 @@ class Monitor(QObject):
     applied = Signal(object)          # TickStats, after the models were updated
     new_critical = Signal(object)     # list of findings (re-emitted from the findings model)
     maintenance_changed = Signal()    # the set of hosts being patched changed
+    last_known_changed = Signal()     # hosts showing last known tiles: some shown, or gone live
 
     def __init__(self, workers: Sequence[HostWorker], *, polling: PollingService | None = None,
                  maintenance: MaintenanceFeed | None = None,
@@ -159,6 +160,7 @@ class Monitor(QObject):
         self.hosts.apply(r for r in host_rows if r.name in wanted)
         self._last_known |= wanted
         self.last_known_at = at
+        self.last_known_changed.emit()
         return wanted
 
     def last_known_hosts(self) -> set[str]:
@@ -193,11 +195,13 @@ class Monitor(QObject):
             changed.extend(result.changed_findings)
         self._first_pending.difference_update(newest)
         tiles = {}
+        went_live = False
         for host, r in newest.items():
             if host in self._last_known:
                 if not r.tiles and not _lists_vms(r):
                     continue            # no VM list yet: the last known tiles stay
                 self._last_known.discard(host)
+                went_live = True
             tiles[host] = r.tiles
         tile_stats = self.tiles.apply(tiles)
         self.hosts.apply(r.host_row for r in newest.values())
@@ -214,6 +218,8 @@ class Monitor(QObject):
         self.ticks += 1
         self.last_tick = stats
         self.maintenance.renew(self.clock())
+        if went_live:
+            self.last_known_changed.emit()
         self.applied.emit(stats)
         return stats
 

@@ -176,6 +176,7 @@ class MonitorPage(QWidget):
         monitor.applied.connect(self._applied)
         monitor.findings.counts_changed.connect(self._findings_changed)
         monitor.maintenance_changed.connect(self._findings_changed)
+        monitor.last_known_changed.connect(self._findings_changed)
         monitor.tile_proxy.rowsInserted.connect(self._update_count)
         monitor.tile_proxy.rowsRemoved.connect(self._update_count)
         monitor.tile_proxy.modelReset.connect(self._update_count)
@@ -238,7 +239,14 @@ class MonitorPage(QWidget):
         critical = self.monitor.alerting(self.monitor.findings.unacknowledged_critical())
         self.banner.set_findings(critical)
         active = len(self.monitor.findings.active())
-        self.tabs.setTabText(TAB_FINDINGS, f"Findings ({active})" if active else "Findings")
+        if active:
+            title = f"Findings ({active})"
+        elif self.monitor.last_known_hosts():
+            # "No active findings" below would read as all clear: nothing was judged yet.
+            title = "Findings (connecting…)"
+        else:
+            title = "Findings"
+        self.tabs.setTabText(TAB_FINDINGS, title)
 
     def _update_count(self, *args: object) -> None:
         self.filter_bar.set_count(self.monitor.tile_proxy.rowCount(), self.monitor.tiles.rowCount())
