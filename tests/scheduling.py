@@ -118,22 +118,27 @@ class GroupIds:
 class DurationRecorder:
     """Adds up each test's setup, call and teardown time (on the xdist controller the
     workers' reports arrive here too) and writes the tests of at least
-    ``STORE_AT_LEAST_S`` to ``path``, merged into what the file already holds."""
+    ``STORE_AT_LEAST_S``, and every test marked ``slow``, to ``path``, merged into what the
+    file already holds."""
 
     def __init__(self, path: Path):
         self.path = path
         self.measured: dict[str, float] = {}
+        # Kept whatever they took: left out, they would count as unmeasured slow tests.
+        self.marked_slow: set[str] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = base_nodeid(report.nodeid)
         self.measured[nodeid] = self.measured.get(nodeid, 0.0) + report.duration
+        if "slow" in report.keywords:
+            self.marked_slow.add(nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if getattr(session.config, "workerinput", None) is not None:
             return      # a worker: the controller writes the file
         merged = load_durations(self.path)
         for nodeid, seconds in self.measured.items():
-            if seconds >= STORE_AT_LEAST_S:
+            if seconds >= STORE_AT_LEAST_S or nodeid in self.marked_slow:
                 merged[nodeid] = round(seconds, 1)
             else:
                 merged.pop(nodeid, None)
