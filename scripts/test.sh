@@ -60,8 +60,8 @@ export QT_QPA_PLATFORM=offscreen
 unset PYTHONDONTWRITEBYTECODE
 # Six workers on two cores: most of the suite waits (simulated hosts, child processes,
 # servers), it does not compute: on two workers it used a third of one core. Six keep both
-# cores busy without the timing-sensitive GUI tests starving (docs/performance.md, "Test
-# suite"); `-n 0` as an argument runs it in one process. Tests go out longest first
+# cores busy; eight starved GUI tests that race their own window (docs/performance.md,
+# "Test suite", fourth round); `-n 0` as an argument runs it in one process. Tests go out longest first
 # (tests/scheduling.py), so xdist must not reorder the groups by their number of tests.
 # A worker that dies (a native crash) ends the run at once with its test named: xdist's
 # replacement worker was seen waiting forever for the dead one's share under loadgroup.
