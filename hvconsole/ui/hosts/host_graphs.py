@@ -60,7 +60,7 @@ from .time_axis import TimeAxis
 
 # 5 min and 1 h come from the in-memory history; 1 day, 7 days and 90 days from the
 # history file (stored_history.py), when the window's site has one.
-WINDOW_CHOICES: tuple[tuple[str, int], ...] = (("5 min", 300), ("1 h", 3600)) + LONG_WINDOW_CHOICES
+WINDOW_CHOICES: tuple[tuple[str, int], ...] = (("5 min", 300), ("1 h", 3600), *LONG_WINDOW_CHOICES)
 DEFAULT_WINDOW_S = 3600
 
 # Tableau-10 hues: distinguishable, and readable on light and dark backgrounds alike.
@@ -238,14 +238,14 @@ class LegendLine(pg.GraphicsWidget):
 
     def text(self) -> str:
         """What the line says, e.g. ``■ total 41 %   ■ guest 3 %``."""
-        return "   ".join(f"{key} {value}" for (_, key), value in zip(self._keys, self._values))
+        return "   ".join(f"{key} {value}" for (_, key), value in zip(self._keys, self._values, strict=True))
 
     def set_values(self, values: tuple[str, ...]) -> None:
         if values != self._values:
             m = self._metrics
             self._value_widths = tuple(
                 width if new == old else m.horizontalAdvance(new)
-                for new, old, width in zip(values, self._values, self._value_widths))
+                for new, old, width in zip(values, self._values, self._value_widths, strict=True))
             self._values = values
             self.update()
 
@@ -258,7 +258,7 @@ class LegendLine(pg.GraphicsWidget):
         y = rect.top() + (rect.height() - m.height()) / 2 + m.ascent()
         painter.setFont(self._font)
         for (colour, key), key_width, value, value_width in zip(
-                self._keys, self._key_widths, self._values, self._value_widths):
+                self._keys, self._key_widths, self._values, self._value_widths, strict=True):
             painter.setPen(colour)
             painter.drawText(QPointF(x, y), key)
             x += key_width + space
@@ -332,7 +332,7 @@ class StoredData:
 
 
 def title_and_toggle(owner: QWidget, title: QWidget, window_s: int,
-                     on_change: Any) -> tuple[QHBoxLayout, "WindowToggle"]:
+                     on_change: Any) -> tuple[QHBoxLayout, WindowToggle]:
     """A row with ``title`` on the left and the time-range toggle (set to ``window_s``,
     calling ``on_change(seconds)`` on a click) on the right: the host graphs, a VM window."""
     toggle = WindowToggle(owner)
@@ -703,7 +703,7 @@ class HostGraphs(QWidget):
             with self._lock:
                 self.refresh()
 
-    def _update_curves(self, data: "SeriesWindow | StoredData") -> None:
+    def _update_curves(self, data: SeriesWindow | StoredData) -> None:
         times, col = data.times, data.column
         self.cpu_total.setData(times, col("cpu_total_pct"))
         self.cpu_guest.setData(times, col("cpu_guest_pct"))
