@@ -19,7 +19,7 @@ shell's requests take a lean path (:class:`_SteadyLane`): the request is sealed 
 straight onto the kept connection with a head made once, and the answer read by
 ``lean_http`` instead of requests, urllib3 and http.client. The guarantees above hold on
 both paths. Whatever is not steady state stays on requests: the handshake, a connection
-that has to be made again (NTLM must authenticate it first), Kerberos, CredSSP and client
+that has to be made again (NTLM and Kerberos must log it on first), CredSSP and client
 certificates.
 """
 
@@ -77,10 +77,10 @@ class BoundedTransport(Transport):
             answer = lane.send(message)
             if answer is not None:
                 return answer
-            if self.auth_method == "ntlm":
+            if self.auth_method in _CONNECTION_LOGONS:
                 # The kept connection is gone (the host drops one idle for 2 minutes). NTLM
-                # logs a connection on, and the sealing keys are that logon's: sent as it
-                # is, the message would meet a 401, and requests_ntlm would log the new
+                # and Kerberos log a connection on, and the sealing keys are that logon's:
+                # sent as it is, the message would meet a 401, the auth would log the new
                 # connection on and resend it sealed with the old keys (HTTP 400). So: a
                 # new session, which logs on first and seals with the new keys. The shell
                 # lives on the host, not on the connection.
@@ -102,14 +102,16 @@ class BoundedTransport(Transport):
         if pool is None or session.cert or any(session.proxies.get(k) for k in ("http", "https", "all")):
             return None
         auth = session.auth
-        if self.auth_method == "ntlm":
-            # Authenticated once session_security exists; the connection carries it since.
-            if getattr(auth, "session_security", None) is None:
+        if self.auth_method in _CONNECTION_LOGONS:
+            # Logged on once requests_ntlm holds the session keys, or the Kerberos auth has
+            # checked the host's answer (mutual authentication); from then on the connection
+            # carries the logon and requests go out without an Authorization header.
+            if getattr(auth, "session_security" if self.auth_method == "ntlm" else "auth_done", None) in (None, False):
                 return None
             if self.encryption is not None and not hasattr(self.encryption, "_encrypt_message"):
                 return None
         elif not isinstance(auth, HTTPBasicAuth) or self.encryption is not None:
-            return None     # Kerberos (its mutual authentication reads every answer), CredSSP
+            return None     # CredSSP, client certificates: requests throughout
         self._lane = _SteadyLane(self, session, pool)
         return self._lane
 
@@ -275,6 +277,8 @@ class _SteadyLane:
 
 
 _LENGTH_MARK = "0000000000"
+# Auth methods that log the connection on (not each request).
+_CONNECTION_LOGONS = ("ntlm", "kerberos")
 
 
 class _Content:

@@ -264,7 +264,7 @@ def test_compressed_bodies_are_decoded(encoding, body):
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + (b"100\r\n" + b"a" * 256 + b"\r\n") * 8,
     b"HTTP/1.1 200 OK\r\n\r\n" + b"a" * 2000,                                             # until close
     b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
-    % (len(gzip.compress(b"a" * 5000, mtime=0)), gzip.compress(b"a" * 5000, mtime=0)),                   # inflates past it
+    % (len(gzip.compress(b"a" * 5000, mtime=0)), gzip.compress(b"a" * 5000, mtime=0)),       # inflates past it
 ])
 def test_bodies_over_the_limit_are_refused(raw):
     with pytest.raises(lean_http.TooLarge):
@@ -297,3 +297,68 @@ def test_after_read_can_stop_the_exchange():
         lean_http.exchange(client, b"x", limit=1000, after_read=stop)
     client.close()
     server.close()
+
+
+# -- Kerberos: a real KDC on loopback, client and endpoint in a child process ----------
+
+KERBEROS_CHILD = r"""
+import json, socket, sys, time
+import requests.adapters
+from hvconsole.remote.collector import Collector
+from hvconsole.remote.target import Target
+from hvconsole.sim.wsman.endpoint import WsmanEndpoint
+sys.path.insert(0, "tests/remote")
+from scripted_host import ScriptedRunner, good_answer
+principal, keytab, host_name, doc = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+_resolve = socket.getaddrinfo
+socket.getaddrinfo = lambda host, *a, **k: _resolve("127.0.0.1" if host == host_name else host, *a, **k)
+sends = [0]
+original = requests.adapters.HTTPAdapter.send
+def counting(self, *a, **k):
+    sends[0] += 1
+    return original(self, *a, **k)
+requests.adapters.HTTPAdapter.send = counting
+endpoint = WsmanEndpoint(ScriptedRunner(lambda p: good_answer(doc)), username=principal, password="",
+                         auth="kerberos", keytab=keytab, name="HV01")
+endpoint.start()
+c = Collector(Target("HV01", f"http://{host_name}:{endpoint.port}/wsman", principal, "", transport="kerberos"),
+              timeout_s=20)
+out = {"first": c.poll().reachable}
+before, sealed = sends[0], endpoint.stats.get("encrypted_requests")
+out["steady"] = [c.poll().reachable for _ in range(3)]
+out["steady_through_requests"] = sends[0] - before
+out["steady_sealed"] = endpoint.stats.get("encrypted_requests") - sealed
+endpoint._connections.cut_all()
+time.sleep(0.1)
+out["after_drop"] = [(s.reachable, s.error and s.error.message) for s in (c.poll(), c.poll())]
+out["creates"] = endpoint.stats.per_action["Create"]
+c.close()
+endpoint.stop()
+print(json.dumps(out))
+"""
+
+
+def test_kerberos_takes_the_lean_path_sealed_and_survives_a_dropped_connection(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.integration import kdc
+    missing = kdc.missing()
+    if missing:
+        pytest.skip(missing)
+    realm = kdc.start(tmp_path / "realm")
+    try:
+        ccache = tmp_path / "ccache"
+        got = realm.kinit(ccache)
+        assert got.returncode == 0, got.stderr
+        done = subprocess.run([sys.executable, "-c", KERBEROS_CHILD, realm.principal, str(realm.keytab),
+                               realm.service_host, json.dumps(host_doc())],
+                              env=realm.client_env(ccache), cwd=Path(__file__).resolve().parents[2],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        realm.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["first"] and out["steady"] == [True] * 3
+    assert out["steady_through_requests"] == 0 and out["steady_sealed"] == 9
+    assert out["after_drop"] == [[True, None], [True, None]] and out["creates"] == 1
