@@ -25,18 +25,22 @@ TIMEOUT_S = 120
 
 
 def files_to_rewrite(config: pytest.Config) -> list[Path]:
-    """The modules pytest rewrites on import under the configured test paths: test files
-    and conftest.py, whose rewritten copy is missing or out of date."""
+    """The modules pytest rewrites on import among the paths this run collects (the
+    command line's, else the configured test paths): test files and conftest.py, whose
+    rewritten copy is missing or out of date."""
     from _pytest.assertion.rewrite import PYC_TAIL, _read_pyc
-    patterns = config.getini("python_files")
-    root = config.rootpath
+    patterns = [*config.getini("python_files"), "conftest.py"]
+    here = config.invocation_params.dir
     found: set[Path] = set()
-    for testpath in config.getini("testpaths") or ["."]:
-        base = root / testpath
-        for pattern in [*patterns, "conftest.py"]:
-            found.update(p for p in base.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts)
-    return sorted(p for p in found
-                  if _read_pyc(p, p.parent / "__pycache__" / (p.name[:-3] + PYC_TAIL)) is None)
+    for arg in config.args:
+        base = (here / arg.split("::", 1)[0]).resolve()
+        if base.is_file():
+            found.add(base)
+        elif base.is_dir():
+            for pattern in patterns:
+                found.update(p for p in base.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(p for p in found if p.suffix == ".py"
+                  and _read_pyc(p, p.parent / "__pycache__" / (p.name[:-3] + PYC_TAIL)) is None)
 
 
 def rewrite_before_workers(config: pytest.Config) -> None:
