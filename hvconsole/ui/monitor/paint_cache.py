@@ -300,6 +300,23 @@ class RenderedTiles:
         self.hits += 1
         return pixmap
 
+    def lookup(self, row: Any, look: tuple) -> QPixmap | bool:
+        """:meth:`get` and :meth:`seen_before` in one call (a tile's paint makes both):
+        the cached pixmap, else True if the row was painted with this look before (and
+        is worth rendering now), else False (and remembered as painted once)."""
+        key = (id(row), look)
+        pixmap = self._lru.get(key)
+        if pixmap is not None and self._rows.get(id(row)) is row:
+            self.hits += 1
+            return pixmap
+        self.misses += 1
+        if self._seen.get(key) is row:
+            return True
+        if len(self._seen) >= SEEN_LIMIT:
+            self._seen.clear()
+        self._seen[key] = row
+        return False
+
     def seen_before(self, row: Any, look: tuple) -> bool:
         """True if this row was painted with this look before (and not cached then);
         otherwise remembers that it has been now."""

@@ -46,13 +46,22 @@ def paint_sparkline(painter: QPainter, transform: QTransform, runs: tuple[tuple[
         painter.setRenderHint(_ANTIALIAS, False)
         painter.setPen(_NO_PEN)
         painter.setBrush(fill)
+        lines = []
         for _, fill_points in runs:
-            painter.drawPolygon(polygon(fill_points))
+            area = polygon(fill_points)
+            painter.drawPolygon(area)
+            # The fill is the line closed down to 0 (see spark_geometry): the same
+            # polygon without its first and last point is the line, no second copy.
+            area.removeFirst()
+            area.removeLast()
+            lines.append(area)
+    else:
+        lines = [polygon(line_points) for line_points, _ in runs]
     painter.setRenderHint(_ANTIALIAS, True)
     painter.setPen(line)
     painter.setBrush(_NO_BRUSH)
-    for line_points, _ in runs:
-        painter.drawPolyline(polygon(line_points))
+    for points in lines:
+        painter.drawPolyline(points)
 
 
 def unit_transform(rect: QRectF) -> QTransform:

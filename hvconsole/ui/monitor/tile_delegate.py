@@ -124,6 +124,9 @@ class TileDelegate(QStyledItemDelegate):
         # Set by the view while it paints: where each tile went (every tile covers its
         # whole rectangle, so the view fills only the rest with its background).
         self.painted: list[tuple[int, int, int, int]] | None = None
+        # Also set by the view while it paints: its device pixel ratio (asking the
+        # painter's device costs two calls per tile).
+        self.view_dpr = 0.0
 
     # -- size ----------------------------------------------------------------------------
 
@@ -169,18 +172,18 @@ class TileDelegate(QStyledItemDelegate):
             edge = EDGE_HOVER
         else:
             edge = EDGE_PLAIN
-        dpr = painter.device().devicePixelRatioF()
+        dpr = self.view_dpr or painter.device().devicePixelRatioF()
         look = (width, height, edge, dpr)
         cache = self._rendered
-        pixmap = cache.get(row, look)
-        if pixmap is not None:
-            painter.drawPixmap(x, y, pixmap)
-        elif cache.seen_before(row, look):
+        found = cache.lookup(row, look)
+        if found is True:
             # Painted a second time (another tick repainting the view, a hover nearby):
             # worth one pixmap, blitted from now on.
             pixmap = self.render_tile(row, QSize(width, height), edge, dpr)
             cache.put(row, look, pixmap)
             painter.drawPixmap(x, y, pixmap)
+        elif found is not False:
+            painter.drawPixmap(x, y, found)
         else:
             # First sight of this row: most rows are shown once and replaced by the next
             # poll's, so draw straight onto the view instead of into a pixmap.

@@ -97,6 +97,7 @@ class TileView(QListView):
         delegate = self.tile_delegate
         painted: list[tuple[int, int, int, int]] = []
         delegate.painted = painted
+        delegate.view_dpr = self.viewport().devicePixelRatioF()
         try:
             if count < 2:
                 super().paintEvent(event)
@@ -105,6 +106,7 @@ class TileView(QListView):
                     super().paintEvent(QPaintEvent(rect))
         finally:
             delegate.painted = None
+            delegate.view_dpr = 0.0
         covered = QRegion()
         for x, y, width, height in painted:
             covered += QRect(x, y, width, height)
