@@ -10,8 +10,8 @@ from PySide6.QtGui import QImage
 from ui_support import make_vm
 
 from hvconsole.monitoring.rows import TileRow
-from hvconsole.ui.monitor.tile_model import MAX_RUN_SIGNALS, TileModel
 from hvconsole.ui.monitor.tile_delegate import VIEW_BACKGROUND
+from hvconsole.ui.monitor.tile_model import MAX_RUN_SIGNALS, TileModel
 from hvconsole.ui.monitor.tile_view import TileView
 
 pytestmark = pytest.mark.usefixtures("qapp")
