@@ -14,6 +14,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from ui_support import ScriptedCollector, make_worker  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory, monkeypatch):
+    """Each GUI test its own hvconsole home: the window remembers state between starts
+    (the sites' last known hosts and VMs, history files), so one test's demo run must not
+    be what the next test's window shows first. Tests with a ``home`` fixture set their own."""
+    monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path_factory.mktemp("home")))
+
+
 
 
 @pytest.fixture
