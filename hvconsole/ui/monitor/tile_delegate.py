@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen, QPixmap, QT
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from hvconsole.monitoring.formatting import mem_tile_variants, plain_tooltip
+from hvconsole.monitoring.last_known import LAST_KNOWN_WORDS
 from hvconsole.monitoring.rows import TileRow
 from hvconsole.monitoring.vmstate import SEVERITY_TINT
 
@@ -309,7 +310,12 @@ class TileDelegate(QStyledItemDelegate):
         host_w = small.draw(painter, left, top + 19, 16, row.host + " · ")
         if texts.vcpus:
             small.draw(painter, right, top + 78, 16, texts.vcpus, right_aligned=True)
-        painter.setPen(_BAD if stale else self._state_ink(vm.state, state_colour))
+        # A host that stopped answering is news (red); the last known state shown while the
+        # console starts is not, and is only dimmed (texts.status, in the key, tells them apart).
+        if stale:
+            painter.setPen(_MUTED if (row.stale_reason or "").startswith(LAST_KNOWN_WORDS) else _BAD)
+        else:
+            painter.setPen(self._state_ink(vm.state, state_colour))
         small.draw(painter, left + host_w, top + 19, 16, small.elided(texts.status, int(right - left - host_w)))
         spark = lay.spark
         painter.setPen(_BORDER)
