@@ -32,3 +32,15 @@ def scripted_workers():
         workers = [make_worker(h, c) for h, c in collectors.items()]
         return workers, collectors
     return build
+
+
+@pytest.fixture
+def graphs(qtbot):
+    """A host graphs pane on screen, the size of the window's."""
+    from hvconsole.ui.hosts.host_graphs import HostGraphs
+    w = HostGraphs()
+    qtbot.addWidget(w)
+    w.resize(420, 760)
+    w.show()
+    qtbot.waitExposed(w)
+    return w

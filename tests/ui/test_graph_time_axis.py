@@ -18,16 +18,6 @@ from hvconsole.ui.hosts.host_graphs import HostGraphs
 from hvconsole.ui.hosts.time_axis import TimeAxis, relative_label, relative_step
 
 
-@pytest.fixture
-def graphs(qtbot) -> HostGraphs:
-    w = HostGraphs()
-    qtbot.addWidget(w)
-    w.resize(420, 760)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
-
-
 def paint(graphs: HostGraphs) -> None:
     QCoreApplication.sendPostedEvents()
     QCoreApplication.processEvents()

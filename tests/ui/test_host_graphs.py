@@ -24,16 +24,6 @@ def site() -> SiteHistory:
     return synthetic_site()
 
 
-@pytest.fixture
-def graphs(qtbot) -> HostGraphs:
-    w = HostGraphs()
-    qtbot.addWidget(w)
-    w.resize(420, 760)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
-
-
 def xy(curve: pg.PlotCurveItem) -> tuple[np.ndarray, np.ndarray]:
     x, y = curve.getData()
     return (np.array([]), np.array([])) if x is None else (x, y)

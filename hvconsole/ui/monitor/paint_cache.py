@@ -74,16 +74,23 @@ class TextCache:
         ``y`` that :meth:`put` and :meth:`put_right` take)."""
         return top + (line_height - self.height) / 2
 
+    def _first_sight(self, text: str) -> bool:
+        """True the first time ``text`` is drawn (drawn plainly then: preparing a static
+        text costs three plain draws, and most texts are shown once)."""
+        if text in self._seen:
+            return False
+        if len(self._seen) >= self._limit:
+            self._seen.clear()
+        self._seen.add(text)
+        return True
+
     def put(self, painter: QPainter, x: float, y: float, text: str) -> None:
         """:meth:`draw` for a left-aligned text whose width nobody needs, at the top ``y``
         of :meth:`line_top`: the same pixels, without measuring a text seen for the first
         time (measuring shapes it again) and with the position's ``QPointF`` made once."""
         st = self._texts.get(text)
         if st is None:
-            if text not in self._seen:
-                if len(self._seen) >= self._limit:
-                    self._seen.clear()
-                self._seen.add(text)
+            if self._first_sight(text):
                 painter.drawText(QPointF(x, y + self.ascent), text)
                 return
             st = self.get(text)
@@ -99,10 +106,7 @@ class TextCache:
             w = self._widths[text] = self.metrics.horizontalAdvance(text)
         st = self._texts.get(text)
         if st is None:
-            if text not in self._seen:
-                if len(self._seen) >= self._limit:
-                    self._seen.clear()
-                self._seen.add(text)
+            if self._first_sight(text):
                 painter.drawText(QPointF(right - w, y + self.ascent), text)
                 return w
             st = self.get(text)
@@ -129,10 +133,7 @@ class TextCache:
         st = self._texts.get(text)
         y = top + (line_height - self.height) / 2
         if st is None:
-            if text not in self._seen:
-                if len(self._seen) >= self._limit:
-                    self._seen.clear()
-                self._seen.add(text)
+            if self._first_sight(text):
                 w = self.metrics.horizontalAdvance(text)
                 # drawText takes the baseline; a static text its top. Always plain text.
                 painter.drawText(QPointF(x - w if right_aligned else x, y + self.ascent), text)
