@@ -15,7 +15,7 @@ from test_host_graphs_synthetic import HOSTILE_NAME, INTERVAL_S, START, TICKS, s
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot, unreachable
-from hvconsole.ui.hosts.host_graphs import BLUE, HostGraphs, local_hms
+from hvconsole.ui.hosts.host_graphs import BLUE, local_hms
 from hvconsole.ui.hosts.status_line import StatusLine
 
 
