@@ -7,7 +7,6 @@ import math
 from datetime import timedelta
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -16,6 +15,7 @@ from test_host_graphs_synthetic import HOSTILE_NAME, INTERVAL_S, START, TICKS, s
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot, unreachable
 from hvconsole.ui.hosts.host_graphs import BLUE, local_hms
+from hvconsole.ui.hosts.live_curve import Series
 from hvconsole.ui.hosts.status_line import StatusLine
 
 
@@ -24,7 +24,7 @@ def site() -> SiteHistory:
     return synthetic_site()
 
 
-def xy(curve: pg.PlotCurveItem) -> tuple[np.ndarray, np.ndarray]:
+def xy(curve: Series) -> tuple[np.ndarray, np.ndarray]:
     x, y = curve.getData()
     return (np.array([]), np.array([])) if x is None else (x, y)
 
@@ -96,13 +96,13 @@ def test_set_window_from_code_updates_the_toggle(graphs, site):
 def test_refresh_is_one_set_data_per_curve(graphs, site, monkeypatch):
     graphs.set_history(site.host("HV01"))
     calls: list[int] = []
-    original = pg.PlotCurveItem.setData
+    original = Series.setData
 
     def counting(self, *args, **kwargs):
         calls.append(id(self))
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(pg.PlotCurveItem, "setData", counting)
+    monkeypatch.setattr(Series, "setData", counting)
     graphs.set_window(300)    # a new window: read in full, one setData per curve
     assert sorted(calls) == sorted(id(c) for c in graphs.curves)
     calls.clear()

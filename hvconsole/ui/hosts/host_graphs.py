@@ -8,9 +8,11 @@ host has news. A refresh is built to fit a frame next to 2,000 tiles (docs/perfo
 * the window's data is kept here and only the rows added since the last refresh are read
   from the ring buffer and appended (:class:`SeriesWindow`); a new host, a new window
   length or a buffer that went back in time reloads it;
-* one ``setData`` per curve on light ``PlotCurveItem`` objects (~20 µs each, whatever
-  the number of points up to an hour's 792; a ``PlotDataItem`` costs ~150 µs for its
-  downsampling and clipping, which pay off only for far larger series than ours);
+* one ``setData`` per curve, which only keeps the arrays: a plot's curves are drawn by
+  one light item (live_curve.py) with pyqtgraph's own path and fill functions, not by a
+  ``PlotCurveItem`` each (its bookkeeping, signals and paint cost ~0.15 ms a curve; a
+  ``PlotDataItem`` more, for downsampling and clipping that pay off only for far larger
+  series than ours);
 * fixed or "nice" y ranges that change only when the data outgrows them (no auto-range
   passes, no axis re-layout every tick), antialiasing off and 1-px pens;
 * each plot's legend (colour key, name, current value) is drawn as plain text by
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsItem,
@@ -53,7 +55,7 @@ from PySide6.QtWidgets import (
 from hvconsole.core.history import HostHistory
 
 from . import stored_history
-from .live_curve import LiveCurve
+from .live_curve import CurveLayer, Series
 from .status_line import StatusLine
 from .stored_history import LONG_WINDOW_CHOICES, MarkerLayer, RangeLoader, StoredRange, is_long
 from .time_axis import TimeAxis
@@ -197,14 +199,16 @@ def nice_ceiling(*series: np.ndarray, floor: float) -> float:
     return top
 
 
-def make_series_curve(color: str, *, dashed: bool = False, fill: bool = False,
-                      width: float = 1) -> LiveCurve:
-    """A light curve for a live series: NaN breaks the line, no antialiasing; its owner
-    gives its bounds (:meth:`LiveCurve.set_frame`)."""
-    curve = LiveCurve(pen=_curve_pen(color, width, dashed), antialias=False, connect="finite")
+def add_series(layer: CurveLayer, color: str, *, dashed: bool = False, fill: bool = False,
+               width: float = 1) -> Series:
+    """A curve of a live series drawn by ``layer``: NaN breaks the line, no antialiasing,
+    optionally shaded down to zero in its colour, faintly (as :func:`_fill_under`)."""
+    brush = None
     if fill:
-        _fill_under(curve, color)
-    return curve
+        shade = QColor(color)
+        shade.setAlpha(60)
+        brush = QBrush(shade)
+    return layer.add(_curve_pen(color, width, dashed), brush)
 
 
 class LegendLine(pg.GraphicsWidget):
@@ -402,7 +406,7 @@ class HostGraphs(QWidget):
         self._y_tops: dict[int, float] = {}
         # The x axis: seconds before the newest poll (live windows) or Unix time (stored).
         self._shifts: dict[int, pg.ItemGroup] = {}
-        self._framed: list[tuple[Any, LiveCurve]] = []
+        self._layers: dict[int, tuple[Any, CurveLayer]] = {}   # per view: (plot or view, its curves)
         self._x_offset = 0.0
         self._x_range: tuple[float, float] | None = None
         bg, fg = palette_colors(self)
@@ -517,20 +521,23 @@ class HostGraphs(QWidget):
             plot.addItem(band, ignoreBounds=True)
             self.unreachable_bands.append(band)
 
-    def _curve(self, plot: Any, color: str, **style: Any) -> LiveCurve:
-        """A curve in ``plot``'s (or a view box's) shift group: its data keep their Unix
-        times; the group moves them under a fixed x range (see :meth:`_show_x`)."""
-        curve = make_series_curve(color, **style)
-        self._shift_group(plot).addItem(curve)
-        self._framed.append((plot, curve))
-        return curve
+    def _curve(self, plot: Any, color: str, **style: Any) -> Series:
+        """A curve drawn by the one curve layer in ``plot``'s (or a view box's) shift
+        group: its data keep their Unix times; the group moves them under a fixed x range
+        (see :meth:`_show_x`)."""
+        entry = self._layers.get(id(plot))
+        if entry is None:
+            layer = CurveLayer()
+            self._shift_group(plot).addItem(layer)
+            entry = self._layers[id(plot)] = (plot, layer)
+        return add_series(entry[1], color, **style)
 
     def _frame_curves(self) -> None:
-        """Bound each curve by its plot's shown time and y range (see live_curve.py)."""
+        """Bound each plot's curves by its shown time and y range (see live_curve.py)."""
         left, right = self.shown_range()
-        for plot, curve in self._framed:
+        for plot, layer in self._layers.values():
             bottom, top = plot.viewRange()[1]
-            curve.set_frame(left, right, bottom, top)
+            layer.set_frame(left, right, bottom, top)
 
     def _shift_group(self, plot: Any) -> pg.ItemGroup:
         group = self._shifts.get(id(plot))
@@ -539,7 +546,7 @@ class HostGraphs(QWidget):
             plot.addItem(group, ignoreBounds=True)
         return group
 
-    def _add_latency_axis(self, plot: pg.PlotItem, fg: QColor) -> tuple[pg.ViewBox, pg.PlotCurveItem]:
+    def _add_latency_axis(self, plot: pg.PlotItem, fg: QColor) -> tuple[pg.ViewBox, Series]:
         """Latency has its own scale (ms) on the right axis, in a second view box that
         follows the plot's x range and geometry (pyqtgraph's multiple-axes pattern)."""
         view = pg.ViewBox(enableMouse=False, enableMenu=False)

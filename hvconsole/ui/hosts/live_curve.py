@@ -1,31 +1,115 @@
-"""A curve of the host graphs whose bounding rectangle its owner gives: the plot's frame.
+"""The host graphs' curves: one light item per plot that draws all of that plot's curves,
+bounded by the plot's frame.
 
-pyqtgraph's ``PlotCurveItem`` works out its bounding rectangle from its data after every
-``setData`` (NaN-aware minimum and maximum of both axes, the pen's width in pixels from
-the device transform), and Qt asks for it twice per curve and refresh to mark what to
-repaint: about half a millisecond a refresh for the host graphs' ten curves, to learn
-what is known beforehand. A live curve always spans its plot's shown time range, its
-values stay under the plot's y ceiling, and the plot's view clips what it draws, so the
-shown range and y range (padded by a pen's width) bound it.
+pyqtgraph's ``PlotCurveItem`` is one scene item per curve, and each refresh of the ten
+host curves paid per curve for its ``setData`` (bookkeeping, signals, bounds), for Qt's
+visit of one more item (its bounding rectangle asked from Python, the painter's state
+saved and restored) and for its ``paint`` (option checks, fill and path caches): about
+0.15 ms a curve, most of the graphs' turn at 2,000 VMs (docs/performance.md). Here a plot's
+curves are plain :class:`Series` objects drawn by one :class:`CurveLayer` with the very
+painter calls ``PlotCurveItem`` makes for a 1-px, non-antialiased curve connected where
+finite (``fillPath`` of the same chunked fill paths, then ``drawPath`` of the same path),
+so the pixels are the same.
+
+A layer is bounded by its plot's frame, not by its data: a live curve spans its plot's
+shown time range, stays under the plot's y ceiling and is clipped by its view, so the
+shown range and y range (padded by a pen's width) hold all it can draw.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+import numpy as np
+from pyqtgraph import functions as fn
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+# pyqtgraph fills a curve in chunks of this many points on a raster device; the same
+# chunks give the same pixels where two chunks meet.
+FILL_CHUNK = 50
+EMPTY = np.empty(0)
 
 
-class LiveCurve(pg.PlotCurveItem):
-    """A ``PlotCurveItem`` bounded by :meth:`set_frame`, not by its data."""
+class Series:
+    """One curve: its data, pen and optional fill down to zero, drawn by its layer.
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    Offers the part of ``PlotCurveItem``'s interface the graphs and their tests use:
+    ``setData(x, y)``, ``getData()`` and ``mapToItem``."""
+
+    def __init__(self, layer: CurveLayer, pen: QPen, brush: QBrush | None = None):
+        self.layer = layer
+        self.pen = QPen(pen)
+        self.brush = brush
+        self.x: np.ndarray = EMPTY
+        self.y: np.ndarray = EMPTY
+        self._path: QPainterPath | None = None
+        self._fill: list[QPainterPath] | None = None
+
+    def setData(self, x: Any, y: Any) -> None:
+        self.x = np.asarray(x, dtype=float)
+        self.y = np.asarray(y, dtype=float)
+        if self.x.shape != self.y.shape:
+            raise ValueError("x and y differ in length")
+        self._path = self._fill = None      # built again at the next paint
+        self.layer.update()
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x, self.y
+
+    def mapToItem(self, item: QGraphicsItem, point: QPointF) -> QPointF:
+        return self.layer.mapToItem(item, point)
+
+    def path(self) -> QPainterPath:
+        if self._path is None:
+            self._path = fn.arrayToQPath(self.x, self.y, connect="finite")
+        return self._path
+
+    def fill_paths(self) -> list[QPainterPath]:
+        """Down to zero, one run of finite points at a time, in pyqtgraph's chunks."""
+        if self._fill is None:
+            x, y = self.x, self.y
+            breaks = np.concatenate(([-1], np.nonzero(~(np.isfinite(x) & np.isfinite(y)))[0], [x.size]))
+            paths = []
+            for start, end in zip(breaks[:-1] + 1, breaks[1:], strict=True):
+                if end - start >= 2:
+                    paths += _chunked_fill(x[start:end], y[start:end])
+            self._fill = paths
+        return self._fill
+
+
+def _chunked_fill(x: np.ndarray, y: np.ndarray) -> list[QPainterPath]:
+    paths = []
+    offset = 0
+    buf = np.empty((FILL_CHUNK + 3, 2))
+    while offset < len(x) - 1:
+        sub_x, sub_y = x[offset:offset + FILL_CHUNK], y[offset:offset + FILL_CHUNK]
+        size = len(sub_x)
+        xy = buf[:size + 3]
+        xy[:-3, 0], xy[:-3, 1] = sub_x, sub_y
+        xy[-3:, 0] = sub_x[[-1, 0, 0]]
+        xy[-3:, 1] = (0.0, 0.0, sub_y[0])
+        offset += size - 1          # the chunk's last point starts the next one
+        paths.append(fn.arrayToQPath(xy[:, 0], xy[:, 1], connect="all", finiteCheck=False))
+    return paths
+
+
+class CurveLayer(QGraphicsItem):
+    """Draws its :class:`Series` in the order they were added, bounded by its frame."""
+
+    def __init__(self, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self.series: list[Series] = []
         self._frame = QRectF()
 
+    def add(self, pen: QPen, brush: QBrush | None = None) -> Series:
+        series = Series(self, pen, brush)
+        self.series.append(series)
+        return series
+
     def set_frame(self, left: float, right: float, bottom: float, top: float) -> None:
-        """The rectangle (in the curve's own x, i.e. Unix time, and y) that holds all it
+        """The rectangle (in the curves' own x, i.e. Unix time, and y) that holds all they
         can show: the plot's time range and y range, with room for the pen."""
         pad_x = (right - left) * 0.01
         pad_y = (top - bottom) * 0.01
@@ -36,3 +120,15 @@ class LiveCurve(pg.PlotCurveItem):
 
     def boundingRect(self) -> QRectF:
         return self._frame
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for series in self.series:
+            if series.x.size == 0:
+                continue
+            if series.brush is not None:
+                for path in series.fill_paths():
+                    painter.fillPath(path, series.brush)
+            painter.setPen(series.pen)
+            painter.drawPath(series.path())
