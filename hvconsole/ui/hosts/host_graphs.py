@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -75,6 +75,11 @@ LEFT_AXIS_WIDTH = 58
 RIGHT_AXIS_WIDTH = 46
 # Memory in binary GB (1024 MB), as Windows, Hyper-V Manager and the tiles show it.
 MB_PER_GB = 1024.0
+# Between two staged plot updates (HostGraphs.staged): enough for the event loop to paint
+# the first and serve what else is waiting before the next.
+STAGE_DELAY_MS = 2
+# A plot's share of a refresh: (curve, values) pairs and (view, y ceiling) pairs.
+PlotStep = tuple[tuple[tuple[Series, np.ndarray], ...], tuple[tuple[Any, float], ...]]
 
 
 # -- helpers shared with vm_detail ------------------------------------------------------
@@ -404,8 +409,14 @@ class HostGraphs(QWidget):
         self._data = SeriesWindow()
         self._shown_rows = 0
         self._y_tops: dict[int, float] = {}
+        # Staged updates (see _update_curves): on for the monitoring page, off by default.
+        self.staged = False
+        self._staged_steps: list[tuple[np.ndarray, Any, Any]] = []
+        self._stage_timer = QTimer(self)
+        self._stage_timer.setSingleShot(True)
+        self._stage_timer.setInterval(STAGE_DELAY_MS)
+        self._stage_timer.timeout.connect(self._next_staged)
         # The x axis: seconds before the newest poll (live windows) or Unix time (stored).
-        self._shifts: dict[int, pg.ItemGroup] = {}
         self._layers: dict[int, tuple[Any, CurveLayer]] = {}   # per view: (plot or view, its curves)
         self._x_offset = 0.0
         self._x_range: tuple[float, float] | None = None
@@ -522,29 +533,22 @@ class HostGraphs(QWidget):
             self.unreachable_bands.append(band)
 
     def _curve(self, plot: Any, color: str, **style: Any) -> Series:
-        """A curve drawn by the one curve layer in ``plot``'s (or a view box's) shift
-        group: its data keep their Unix times; the group moves them under a fixed x range
-        (see :meth:`_show_x`)."""
+        """A curve drawn by the one curve layer of ``plot`` (or of a view box): its data
+        keep their Unix times; the layer draws them shifted under a fixed x range (see
+        :meth:`_show_x`)."""
         entry = self._layers.get(id(plot))
         if entry is None:
             layer = CurveLayer()
-            self._shift_group(plot).addItem(layer)
+            plot.addItem(layer, ignoreBounds=True)
             entry = self._layers[id(plot)] = (plot, layer)
         return add_series(entry[1], color, **style)
 
     def _frame_curves(self) -> None:
-        """Bound each plot's curves by its shown time and y range (see live_curve.py)."""
-        left, right = self.shown_range()
+        """Bound each plot's curves by its shown x and y range (see live_curve.py): in a
+        live window the same from poll to poll."""
         for plot, layer in self._layers.values():
-            bottom, top = plot.viewRange()[1]
+            (left, right), (bottom, top) = plot.viewRange()
             layer.set_frame(left, right, bottom, top)
-
-    def _shift_group(self, plot: Any) -> pg.ItemGroup:
-        group = self._shifts.get(id(plot))
-        if group is None:
-            group = self._shifts[id(plot)] = pg.ItemGroup()
-            plot.addItem(group, ignoreBounds=True)
-        return group
 
     def _add_latency_axis(self, plot: pg.PlotItem, fg: QColor) -> tuple[pg.ViewBox, Series]:
         """Latency has its own scale (ms) on the right axis, in a second view box that
@@ -630,16 +634,17 @@ class HostGraphs(QWidget):
     def _show_x(self, left: float, right: float, *, offset: float, relative: bool) -> None:
         """Show x from ``left`` to ``right`` with the curves moved by ``-offset``.
 
-        Live windows hold the x range still at (-window, 0) and move the curves (one
-        ``setPos`` per view box): the axes keep their ticks and grid, the views their
-        transforms, and only the curves are painted again. Stored windows move the range
+        Live windows hold the x range still at (-window, 0) and draw the curves shifted
+        (each plot's curve layer): the axes keep their ticks and grid, the views their
+        transforms, the layers their place and bounds, and only the curves are painted
+        again. Stored windows move the range
         over Unix time (offset 0) under a clock and calendar axis."""
         for axis in self.time_axes:
             axis.set_relative(relative)
         if offset != self._x_offset:
             self._x_offset = offset
-            for group in self._shifts.values():
-                group.setPos(-offset, 0.0)
+            for _, layer in self._layers.values():
+                layer.set_offset(offset)
         if (left, right) != self._x_range:
             self._x_range = (left, right)
             self.cpu_plot.setXRange(left, right, padding=0)
@@ -665,6 +670,7 @@ class HostGraphs(QWidget):
             self._long_host = h.name
             self._data.clear()
             self.markers.clear()
+            self._drop_staged()
             for curve in self.curves:
                 curve.setData([], [])
         if self._loader.needs(h.name, None, self._window_s, right):
@@ -711,34 +717,74 @@ class HostGraphs(QWidget):
                 self.refresh()
 
     def _update_curves(self, data: SeriesWindow | StoredData) -> None:
+        """Hand each plot its new series and y ceilings. Staged (:attr:`staged`), a plot
+        whose scale changes waits for its own event-loop turn when another plot's scale
+        already changed in this one: a value axis drawn again (ticks, labels, its pixmap)
+        costs a few milliseconds, and a new host changes three or four at once."""
         times, col = data.times, data.column
-        self.cpu_total.setData(times, col("cpu_total_pct"))
-        self.cpu_guest.setData(times, col("cpu_guest_pct"))
-        self.cpu_root.setData(times, col("cpu_root_pct"))
-
         used_gb = col("memory_used_mb") / MB_PER_GB
         total_gb = col("memory_total_mb") / MB_PER_GB
-        self.mem_used.setData(times, used_gb)
-        self.mem_total.setData(times, total_gb)
-        self._set_y(self.mem_plot, nice_ceiling(used_gb, total_gb, floor=1.0))
-
         read, write, latency = col("storage_read_bps"), col("storage_write_bps"), col("storage_latency_ms")
-        self.disk_read.setData(times, read)
-        self.disk_write.setData(times, write)
-        self.disk_latency.setData(times, latency)
-        self._set_y(self.disk_plot, nice_ceiling(read, write, floor=1e6))
-        self._set_y(self.latency_view, nice_ceiling(latency, floor=10.0))
-
         rx, tx = col("network_rx_bps"), col("network_tx_bps")
-        self.net_rx.setData(times, rx)
-        self.net_tx.setData(times, tx)
-        self._set_y(self.net_plot, nice_ceiling(rx, tx, floor=1e6))
+        steps: tuple[PlotStep, ...] = (
+            (((self.cpu_total, col("cpu_total_pct")), (self.cpu_guest, col("cpu_guest_pct")),
+              (self.cpu_root, col("cpu_root_pct"))), ()),
+            (((self.mem_used, used_gb), (self.mem_total, total_gb)),
+             ((self.mem_plot, nice_ceiling(used_gb, total_gb, floor=1.0)),)),
+            (((self.disk_read, read), (self.disk_write, write), (self.disk_latency, latency)),
+             ((self.disk_plot, nice_ceiling(read, write, floor=1e6)),
+              (self.latency_view, nice_ceiling(latency, floor=10.0)))),
+            (((self.net_rx, rx), (self.net_tx, tx)), ((self.net_plot, nice_ceiling(rx, tx, floor=1e6)),)),
+        )
+        self._drop_staged()
+        rescaled = False
+        for curves, ceilings in steps:
+            rescales = any(self._y_tops.get(id(view)) != top for view, top in ceilings)
+            if self.staged and rescales and rescaled:
+                self._staged_steps.append((times, curves, ceilings))
+                continue
+            rescaled = rescaled or rescales
+            self._apply_step(times, curves, ceilings)
+        if self._staged_steps:
+            self._stage_timer.start()
+
+    def _apply_step(self, times: np.ndarray, curves: tuple[tuple[Series, np.ndarray], ...],
+                    ceilings: tuple[tuple[Any, float], ...]) -> None:
+        for curve, values in curves:
+            curve.setData(times, values)
+        for view, top in ceilings:
+            self._set_y(view, top)
+
+    def _next_staged(self) -> None:
+        """One waiting plot: its series, its new scale, its curves' frame."""
+        if not self._staged_steps:
+            return
+        self._apply_step(*self._staged_steps.pop(0))
+        self._frame_curves()
+        if self._staged_steps:
+            self._stage_timer.start()
+
+    def _drop_staged(self) -> None:
+        self._staged_steps.clear()
+        self._stage_timer.stop()
+
+    def finish_staged(self) -> None:
+        """Apply every plot still waiting for its turn now (tests, and before a grab)."""
+        while self._staged_steps:
+            self._next_staged()
 
     def _set_y(self, plot: Any, top: float) -> None:
         """Change a y range only when its ceiling changed (each change re-lays the axis)."""
         if self._y_tops.get(id(plot)) != top:
             self._y_tops[id(plot)] = top
             plot.setYRange(0, top, padding=0.02)
+            if not isinstance(plot, pg.ViewBox):
+                # A new SI prefix ("B/s" to "MB/s") changes the axis label's width, and
+                # pyqtgraph centres the label only when the axis is resized: now.
+                plot.getAxis("left").resizeEvent()
+            # The view's new transform now, not at the start of the next paint, where it
+            # would mark the scene dirty again and have it painted twice.
+            (plot if isinstance(plot, pg.ViewBox) else plot.vb).prepareForPaint()
 
     @staticmethod
     def _set_text(label: QLabel, text: str) -> None:
@@ -782,6 +828,7 @@ class HostGraphs(QWidget):
                 band.show()
 
     def _show_empty(self, name: str | None = None) -> None:
+        self._drop_staged()
         self.markers.clear()
         self._set_text(self.title, name or "No host selected")
         self._set_status("No data yet" if name else "", alarming=False)

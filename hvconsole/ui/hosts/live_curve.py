@@ -13,7 +13,10 @@ so the pixels are the same.
 
 A layer is bounded by its plot's frame, not by its data: a live curve spans its plot's
 shown time range, stays under the plot's y ceiling and is clipped by its view, so the
-shown range and y range (padded by a pen's width) hold all it can draw.
+shown range and y range (padded by a pen's width) hold all it can draw. The curves keep
+their Unix times and the layer draws them shifted by an offset (the newest poll, in a live
+window): its frame, in the view's coordinates, then holds still from poll to poll, and Qt
+neither moves an item nor re-indexes one; only the plot area is drawn again.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ class Series:
         return self.x, self.y
 
     def mapToItem(self, item: QGraphicsItem, point: QPointF) -> QPointF:
-        return self.layer.mapToItem(item, point)
+        """Where a point of the data (Unix time, value) is in ``item``'s coordinates."""
+        return self.layer.mapToItem(item, QPointF(point.x() - self.layer.offset, point.y()))
 
     def path(self) -> QPainterPath:
         if self._path is None:
@@ -102,15 +106,22 @@ class CurveLayer(QGraphicsItem):
         super().__init__(parent)
         self.series: list[Series] = []
         self._frame = QRectF()
+        self.offset = 0.0       # subtracted from the curves' x when drawn
 
     def add(self, pen: QPen, brush: QBrush | None = None) -> Series:
         series = Series(self, pen, brush)
         self.series.append(series)
         return series
 
+    def set_offset(self, offset: float) -> None:
+        """Draw the curves with ``offset`` subtracted from their x (their data unchanged)."""
+        if offset != self.offset:
+            self.offset = offset
+            self.update()
+
     def set_frame(self, left: float, right: float, bottom: float, top: float) -> None:
-        """The rectangle (in the curves' own x, i.e. Unix time, and y) that holds all they
-        can show: the plot's time range and y range, with room for the pen."""
+        """The rectangle (in the view's x and y) that holds all the curves can show: the
+        plot's shown x range and y range, with room for the pen."""
         pad_x = (right - left) * 0.01
         pad_y = (top - bottom) * 0.01
         frame = QRectF(left - pad_x, bottom - pad_y, right - left + 2 * pad_x, top - bottom + 2 * pad_y)
@@ -124,6 +135,8 @@ class CurveLayer(QGraphicsItem):
     def paint(self, painter: QPainter, *args: Any) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self.offset:
+            painter.translate(-self.offset, 0.0)
         for series in self.series:
             if series.x.size == 0:
                 continue

@@ -273,6 +273,8 @@ class MonitorPage(QWidget):
         layout_ = self.host_panel.graphs_layout
         layout_.insertWidget(layout_.indexOf(self.host_panel.cost_row), graphs, 1)
         self.host_panel.graphs_title.hide()  # the graphs carry the host's name
+        # A new host rescales three or four plots at once: one plot per event-loop turn.
+        graphs.staged = True
         # Five minutes show movement from the first minute on; the toggle offers 1 h.
         graphs.set_window(GRAPH_WINDOW_S)
         if self._graph_host is not None:
