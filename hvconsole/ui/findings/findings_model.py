@@ -22,7 +22,7 @@ from hvconsole.monitoring.formatting import format_clock, one_line, plain_toolti
 from hvconsole.monitoring.vmstate import SEVERITY_RANK, SEVERITY_TINT
 
 from .. import theme
-from ..table_base import BACKGROUND, DECORATION, DISPLAY, FONT, FOREGROUND, TOOLTIP, LinesTableModel
+from ..table_base import BACKGROUND, DECORATION, DISPLAY, FONT, FOREGROUND, TOOLTIP, LinesTableModel, runs
 
 FindingKey = tuple[str, "str | None", str, Any]
 FindingRole = int(Qt.ItemDataRole.UserRole) + 1
@@ -36,6 +36,8 @@ _MUTED = QColor("#80868b")
 # the line itself) are answered when asked.
 _CACHED_ROLES = (DISPLAY, FOREGROUND, BACKGROUND, FONT, DECORATION)
 _UNCACHED_ROLES = frozenset({TOOLTIP, FindingRole})
+# Above this many separate areas of changed cells in one update, one signal spans them.
+MAX_CELL_SIGNALS = 32
 
 
 def finding_key(f: Any) -> FindingKey:
@@ -84,13 +86,23 @@ class FindingsModel(LinesTableModel[FindingLine]):
         if not index.isValid():
             return None
         line = self._lines[index.row()]
-        cached = self._cells.get(id(line))
-        if cached is None or cached[0] is not line:
-            cached = self._cells[id(line)] = (line, [self._make_cells(line, col) for col in range(len(COLUMNS))])
-        value = cached[1][index.column()].get(role)
+        value = self._cells_of(line)[index.column()].get(role)
         if value is not None or role not in _UNCACHED_ROLES:
             return value
         return self._line_data(line, index.column(), role)
+
+    def _cells_of(self, line: FindingLine) -> list[dict[int, Any]]:
+        cached = self._cells.get(id(line))
+        if cached is None or cached[0] is not line:
+            cached = self._cells[id(line)] = (line, [self._make_cells(line, col) for col in range(len(COLUMNS))])
+        return cached[1]
+
+    def measure_key(self, row: int, col: int) -> tuple:
+        """What a cell's width depends on (its text, font and icon), for a view that
+        measures each different cell once (the findings panel's column fitting)."""
+        cell = self._cells_of(self._lines[row])[col]
+        icon = cell.get(DECORATION)
+        return (col, cell.get(DISPLAY), cell.get(FONT) is not None, None if icon is None else icon.cacheKey())
 
     def _make_cells(self, line: FindingLine, col: int) -> dict[int, Any]:
         cell = {}
@@ -211,31 +223,49 @@ class FindingsModel(LinesTableModel[FindingLine]):
         # Last seen, Status and Evidence (all eight columns cost ~1 ms a tick), and only
         # the lines that moved (a tick's hosts' lines lie apart: one span repainted the
         # lines between them too).
-        for first, last in _runs(sorted(rows)):
+        for first, last in runs(sorted(rows)):
             self.dataChanged.emit(self.index(first, COL_LAST), self.index(last, COL_EVIDENCE))
         return len(rows)
 
     def acknowledge(self, keys: Iterable[FindingKey]) -> int:
         """Mark findings as seen by the admin; returns how many changed."""
         wanted = set(keys)
-        changed = 0
+        changed: list[tuple[int, FindingLine]] = []
         for i, line in enumerate(self._lines):
             if line.key in wanted and not line.acknowledged:
                 self._lines[i] = FindingLine(line.finding, acknowledged=True)
-                changed += 1
+                changed.append((i, line))
         if changed:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._lines) - 1, len(COLUMNS) - 1))
+            self._announce(changed)
             self.counts_changed.emit()
-        return changed
+        return len(changed)
 
     def _replace(self, lines: list[FindingLine]) -> None:
-        # A few dozen lines at most: a reset is simpler than computing moves, and the
-        # selection is restored by key by the view's owner.
-        self.beginResetModel()
-        self._lines = lines
+        """Show ``lines`` by removing, moving and inserting lines and announcing only the
+        cells that look different: a reset repainted and re-measured every line (and
+        dropped the selection) whenever one finding appeared, changed or ended."""
+        changed = self._replace_lines(lines, key=_line_key)
         self._forget_cells()
-        self.endResetModel()
+        if changed:
+            self._announce(changed)
         self.counts_changed.emit()
+
+    def _announce(self, changed: list[tuple[int, FindingLine]]) -> None:
+        """One ``dataChanged`` per run of adjacent lines whose cell in the same column
+        looks different (new, old line); all of them as one span when there are many."""
+        by_column: dict[int, list[int]] = {}
+        for row, old in changed:
+            new_cells, old_cells = self._cells_of(self._lines[row]), self._cells_of(old)
+            for col in range(len(COLUMNS)):
+                if new_cells[col] != old_cells[col]:
+                    by_column.setdefault(col, []).append(row)
+        spans = [(col, first, last) for col, rows in by_column.items() for first, last in runs(sorted(rows))]
+        if len(spans) > MAX_CELL_SIGNALS:
+            rows = [row for row, _ in changed]
+            spans = [(-1, min(rows), max(rows))]
+        for col, first, last in spans:
+            left, right = (0, len(COLUMNS) - 1) if col < 0 else (col, col)
+            self.dataChanged.emit(self.index(first, left), self.index(last, right))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -250,15 +280,8 @@ class FindingsModel(LinesTableModel[FindingLine]):
                 if line.finding.active and line.finding.severity == "critical" and not line.acknowledged]
 
 
-def _runs(rows: list[int]) -> list[tuple[int, int]]:
-    """Sorted row numbers as (first, last) runs of adjacent rows."""
-    runs: list[tuple[int, int]] = []
-    for row in rows:
-        if runs and runs[-1][1] == row - 1:
-            runs[-1] = (runs[-1][0], row)
-        else:
-            runs.append((row, row))
-    return runs
+def _line_key(line: FindingLine) -> FindingKey:
+    return line.key
 
 
 def finding_tooltip(line: FindingLine) -> str:
