@@ -7,9 +7,13 @@ the console's alone: this process's CPU time (all threads: the poll workers' NTL
 HTTP, XML, JSON parsing, the freeze detector, history and rows; and the GUI thread's model
 updates and painting) over a measured stretch, as percent of one core.
 
+``--history`` attaches a history writer (a throwaway file) to every worker, as the window
+does. The figure is split per thread: the GUI thread, the poll workers, the watchdog, the
+history writer and the rest, from each thread's own CPU time in ``/proc``.
+
 Run (offscreen works)::
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/console_cpu.py [--seconds 60]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/console_cpu.py [--seconds 60] [--history]
     # where the time goes: sample every thread with py-spy while it runs
     py-spy record --idle -o profile.svg -- .venv/bin/python benchmarks/console_cpu.py
 """
@@ -22,6 +26,8 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -76,6 +82,33 @@ def process_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def thread_cpu_s() -> dict[int, float]:
+    """Each thread's user + system CPU so far, by its native id (Linux; empty elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:     # the thread ended meanwhile
+            continue
+        out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def thread_split(before: dict[int, float], after: dict[int, float], kinds: dict[int, str]) -> dict[str, float]:
+    """CPU seconds between two readings, summed by kind of thread."""
+    split: dict[str, float] = {}
+    for tid in set(before) | set(after):
+        kind = kinds.get(tid, "other")
+        split[kind] = split.get(kind, 0.0) + after.get(tid, before.get(tid, 0.0)) - before.get(tid, 0.0)
+    return split
+
+
 def main() -> int:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -85,6 +118,8 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring")
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds measured")
+    parser.add_argument("--history", action="store_true",
+                        help="attach a history writer to every worker, as the window does")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(CPU time is this process's own; wall-clock figures grow with the load)")
@@ -105,9 +140,11 @@ def main() -> int:
         targets = [Target(h["host"], h["url"], h["user"], h["password"], transport="ntlm") for h in hosts]
         workers = [worker_for_target(t, timeout_s=10.0, poll_interval_s=args.interval) for t in targets]
         polls = [0]     # polls finished (a loaded machine may fit fewer into the minute)
+        kinds: dict[int, str] = {threading.get_native_id(): "GUI thread"}
 
         def counted(poll_once):
             def poll(*a, **kw):
+                kinds[threading.get_native_id()] = "poll workers"
                 try:
                     return poll_once(*a, **kw)
                 finally:
@@ -117,9 +154,16 @@ def main() -> int:
         for w in workers:
             w.poll_once = counted(w.poll_once)
         monitor = Monitor(workers, interval_s=args.interval)
+        history_writer = None
+        if args.history:
+            from hvconsole.core.historydb import HistoryWriter
+            history_writer = HistoryWriter(Path(tempfile.mkdtemp(prefix="hvc-cpu-")) / "history.sqlite")
+            for w in workers:
+                w.history_writer = history_writer
         window = make_window(monitor)
         marks: dict[str, tuple[float, float, int, float, int]] = {}
         site_cpu: dict[str, float] = {}
+        threads: dict[str, dict[int, float]] = {}
 
         def site_cpu_s() -> float:
             with open(f"/proc/{site.pid}/stat") as f:
@@ -129,6 +173,7 @@ def main() -> int:
         def mark(name: str) -> None:
             marks[name] = (time.perf_counter(), process_cpu_s(), monitor.ticks, time.thread_time(), polls[0])
             site_cpu[name] = site_cpu_s()
+            threads[name] = thread_cpu_s()
 
         monitor.start()
         QTimer.singleShot(int(args.warmup * 1000), lambda: mark("start"))
@@ -147,10 +192,19 @@ def main() -> int:
         print(f"  of which GUI thread {100 * gui / wall:5.1f} % of one core   (CPU {gui:.1f} s)")
         print(f"  {measured_polls} polls finished, {1000 * cpu / max(1, measured_polls):.2f} ms of console CPU a poll "
               f"({args.hosts * wall / args.interval:.0f} due)")
+        for t in threading.enumerate():     # the Python threads' names, by native id
+            if t.native_id is not None and t.native_id not in kinds:
+                kinds[t.native_id] = {"hvc-watchdog": "watchdog", "history-writer": "history writer"}.get(
+                    t.name, "other")
+        split = thread_split(threads["start"], threads["end"], kinds)
+        print("  by thread: " + ", ".join(f"{kind} {100 * s / wall:.1f} %"
+                                          for kind, s in sorted(split.items(), key=lambda kv: -kv[1])))
         print(f"  simulated site process (not the console) {100 * (site_cpu['end'] - site_cpu['start']) / wall:5.1f} %")
         print(f"  reachable {sum(1 for r in rows if r.reachable)} of {hosts_shown} hosts")
         window.close()
         monitor.shutdown(5.0)
+        if history_writer is not None:
+            history_writer.close()
     finally:
         site.terminate()
         site.wait(10)
