@@ -90,3 +90,24 @@ def test_an_unchanged_vm_keeps_its_row_object_and_a_changed_one_its_sort_key():
     # Another host's row for the same id is not taken for this one's.
     other = build_tile_rows("HV02", [off], {off.id: history[off.id]}, {}, None, {r.vm_id: r for r in first})
     assert other[0] is not first[0] and other[0].host == "HV02"
+
+
+def test_texts_reused_from_the_previous_row_are_the_ones_formatted_afresh():
+    # A running VM's CPU, uptime (within and across the hour, the day, the minute) and
+    # vCPUs move from poll to poll; whatever the previous row's texts, the new row's texts
+    # equal those of a row built without a previous one.
+    rng = random.Random(5)
+    cpus = [None, 0.0, 0.5, 1.5, 2.5, 49.5, 99.4, 99.5, 100.0, 100.4, 150.0, -0.3, 12.345]
+    uptimes = [None, 0, 30, 59, 60, 3599, 3600, 86_399, 86_400, 89_999, 90_000, 93_600, 10**7]
+    previous = None
+    for _ in range(400):
+        sample = VmSample(id="id-1", name="VM01", state=rng.choice(["Running", "Running", "Off", "Saved"]),
+                          health="Ok", heartbeat="OkApplicationsHealthy", cpu_pct=rng.choice(cpus),
+                          vcpus=rng.choice([None, 0, 2, 4]), memory_assigned_mb=8192.0,
+                          memory_demand_mb=rng.choice([4000.0, 4100.0]), uptime_s=rng.choice(uptimes))
+        stale = rng.choice([None, None, "host unreachable"])
+        fresh = TileRow(host="HV01", vm=sample, cpu_history=(), stale_reason=stale)
+        reused = TileRow(host="HV01", vm=sample, cpu_history=(), stale_reason=stale, previous=previous)
+        assert reused.texts == fresh.texts
+        assert reused == fresh
+        previous = reused
