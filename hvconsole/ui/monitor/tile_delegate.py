@@ -14,6 +14,7 @@ Layouts are computed once per tile size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
@@ -26,7 +27,7 @@ from hvconsole.monitoring.rows import TileRow
 from hvconsole.monitoring.vmstate import SEVERITY_TINT
 
 from .. import theme
-from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache
+from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache, TextChips
 from .sparkline import paint_sparkline, unit_transform
 from .tile_model import TileRole
 
@@ -42,6 +43,7 @@ EDGE_SELECTED, EDGE_SEVERITY, EDGE_HOVER, EDGE_PLAIN = "selected", "severity", "
 # 2×, several screens' worth; beyond that the least recently shown are rendered again.
 TILE_CACHE_BYTES = 24 * 2**20
 BASE_CACHE_BYTES = 24 * 2**20
+CHIP_CACHE_BYTES = 8 * 2**20   # live text lines: ~4-15 KB each at 1×
 MEMORY_LINES_KEPT = 4096   # memory wordings remembered by (full wording, room)
 
 _TEXT = QColor("#202124")
@@ -86,6 +88,11 @@ class LiveLayout:
     memory_y: float
     uptime_y: float
     spark: QTransform
+    # Where each line's chip may go (left, top, right, bottom; see TextChips): inside the
+    # card's border and stripe, each line in its own band, the CPU's clear of the sparkline.
+    cpu_band: tuple[int, int, int, int]
+    memory_band: tuple[int, int, int, int]
+    uptime_band: tuple[int, int, int, int]
 
 
 def tile_layout(size: QSize, badge_size: QSize | None) -> TileLayout:
@@ -114,6 +121,8 @@ class TileDelegate(QStyledItemDelegate):
         self._cards = CardCache(STRIPE_W, VIEW_BACKGROUND)
         self._bases = PixmapLru(BASE_CACHE_BYTES)
         self._rendered = RenderedTiles(TILE_CACHE_BYTES)
+        self._chips = TextChips(CHIP_CACHE_BYTES)
+        self._backgrounds: dict[tuple[str | None, bool], QColor] = {}
         self._layouts: dict[tuple, TileLayout] = {}
         self._live: dict[tuple[int, int], LiveLayout] = {}
         self._memory: dict[tuple[str, int], str] = {}
@@ -126,8 +135,11 @@ class TileDelegate(QStyledItemDelegate):
         # whole rectangle, so the view fills only the rest with its background).
         self.painted: list[tuple[int, int, int, int]] | None = None
         # Also set by the view while it paints: its device pixel ratio (asking the
-        # painter's device costs two calls per tile).
+        # painter's device costs two calls per tile), and the row at a view row when
+        # the view's rows are the tile model's own (asking the index for its data goes
+        # through the filter proxy into the model, two calls back into Python a tile).
         self.view_dpr = 0.0
+        self.row_at: Callable[[int], TileRow] | None = None
 
     # -- size ----------------------------------------------------------------------------
 
@@ -158,7 +170,8 @@ class TileDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
-        row: TileRow | None = index.data(TileRole)
+        row_at = self.row_at
+        row: TileRow | None = index.data(TileRole) if row_at is None else row_at(index.row())
         if row is None:
             return
         x, y, width, height = option.rect.getRect()
@@ -191,7 +204,7 @@ class TileDelegate(QStyledItemDelegate):
             painter.save()
             painter.translate(x, y)
             painter.drawPixmap(0, 0, self._base(row, width, height, edge, dpr))
-            self._draw_live(painter, row, width, height)
+            self._draw_live(painter, row, width, height, edge, dpr)
             painter.restore()
 
     def render_tile(self, row: TileRow, size: QSize, edge: str, dpr: float) -> QPixmap:
@@ -201,47 +214,101 @@ class TileDelegate(QStyledItemDelegate):
         pixmap = self._base(row, width, height, edge, dpr).copy()
         pixmap.setDevicePixelRatio(dpr)
         painter = QPainter(pixmap)
-        self._draw_live(painter, row, width, height)
+        self._draw_live(painter, row, width, height, edge, dpr)
         painter.end()
         return pixmap
 
-    def _draw_live(self, painter: QPainter, row: TileRow, width: int, height: int) -> None:
+    def _draw_live(self, painter: QPainter, row: TileRow, width: int, height: int, edge: str,
+                   dpr: float) -> None:
         """CPU, memory, heartbeat, uptime and the sparkline: what changes with every poll.
-        Leaves the painter's state changed (see :func:`.sparkline.paint_sparkline`): the
-        callers restore or end it."""
+        Each text line is a chip when it has been seen before (see
+        :class:`.paint_cache.TextChips`), else drawn directly. Leaves the painter's state
+        changed (see :func:`.sparkline.paint_sparkline`): the callers restore or end it."""
         live = self._live.get((width, height))
         if live is None:
             live = self._live_layout(width, height)
         texts = row.texts
+        severity = row.severity
         stale = row.stale_reason is not None
-        ink = _MUTED if stale else _TEXT
-        small = self._small
-        # Grouped by font: each setFont costs more than a few extra lines of Python.
-        painter.setPen(ink)
-        painter.setFont(self._text.font)
-        self._text.put(painter, live.left, live.cpu_y, texts.cpu)
-        painter.setFont(small.font)
-        if texts.heartbeat_bad:
-            painter.setPen(_BAD)
-            heart_w = small.put_right(painter, live.right, live.memory_y, texts.heartbeat)
-            painter.setPen(ink)
-        else:
-            heart_w = small.put_right(painter, live.right, live.memory_y, texts.heartbeat)
-        small.put(painter, live.left, live.memory_y, self._memory_line(row, live.text_width - heart_w - 8))
-        if not stale:
-            painter.setPen(_MUTED)
-        small.put(painter, live.left, live.uptime_y, texts.uptime)
+        chips = self._chips
+        look = (width, height, edge, dpr, severity, stale)
+        heartbeat = texts.heartbeat
+        heart_w = self._small.advance(heartbeat)
+        memory = self._memory_line(row, live.text_width - heart_w - 8)
+        uptime = texts.uptime
+        for key in ((look, texts.cpu), (look, memory, heartbeat, texts.heartbeat_bad),
+                    (look, uptime, texts.vcpus)):
+            chip = chips.get(key)
+            if chip is None:
+                chip = chips.make(key, *self._line(live, key, stale), self._base(row, width, height, edge, dpr), dpr)
+            if chip is False:
+                self._draw_line(painter, live, key, stale)
+            else:
+                painter.drawPixmap(chip[0], chip[1], chip[2])  # type: ignore[index]
         paint_sparkline(painter, live.spark, row.spark, self._stale_pen if stale else self._spark_pen,
                         None if stale else _SPARK_FILL)
+
+    def _line(self, live: LiveLayout, key: tuple, stale: bool
+              ) -> tuple[list[tuple[TextCache, QColor, float, str, bool]], float, tuple[int, int, int, int]]:
+        """The parts, top and band of the line ``key`` (one of the three
+        :meth:`_draw_live` makes), for :meth:`.paint_cache.TextChips.make`."""
+        ink = _MUTED if stale else _TEXT
+        small = self._small
+        if len(key) == 2:
+            return [(self._text, ink, live.left, key[1], False)], live.cpu_y, live.cpu_band
+        if len(key) == 4:
+            _, memory, heartbeat, bad = key
+            return ([(small, _BAD if bad else ink, live.right, heartbeat, True),
+                     (small, ink, live.left, memory, False)], live.memory_y, live.memory_band)
+        return [(small, _MUTED, live.left, key[1], False)], live.uptime_y, live.uptime_band
+
+    def _draw_line(self, painter: QPainter, live: LiveLayout, key: tuple, stale: bool) -> None:
+        """The line ``key`` of :meth:`_draw_live` drawn directly on the tile."""
+        ink = _MUTED if stale else _TEXT
+        if len(key) == 2:
+            painter.setPen(ink)
+            painter.setFont(self._text.font)
+            self._text.put(painter, live.left, live.cpu_y, key[1])
+            return
+        small = self._small
+        painter.setFont(small.font)
+        if len(key) == 4:
+            _, memory, heartbeat, bad = key
+            painter.setPen(_BAD if bad else ink)
+            small.put_right(painter, live.right, live.memory_y, heartbeat)
+            if bad:
+                painter.setPen(ink)
+            small.put(painter, live.left, live.memory_y, memory)
+            return
+        painter.setPen(_MUTED)
+        small.put(painter, live.left, live.uptime_y, key[1])
+
+    def _background(self, severity: str | None, stale: bool) -> QColor:
+        """The card's colour (as :meth:`_base` paints it)."""
+        colour = self._backgrounds.get((severity, stale))
+        if colour is None:
+            if severity:
+                colour = theme.colour(SEVERITY_TINT.get(severity, "#ffffff"))
+            else:
+                colour = _STALE_BG if stale else _WHITE
+            self._backgrounds[(severity, stale)] = colour
+        return colour
 
     def _live_layout(self, width: int, height: int) -> LiveLayout:
         lay = self.layout(QSize(width, height), None)
         small = self._small
+        frame, top = lay.frame, lay.top
+        # Clear of the state stripe and the card's right border; the uptime line's
+        # descenders reach the bottom border, which its chip copies from the base.
+        left, right = frame.left() + STRIPE_W + 4, frame.right() - 4
         live = LiveLayout(left=lay.left, right=lay.right, text_width=int(lay.right - lay.left),
-                          cpu_y=self._text.line_top(lay.top + 39, 20),
-                          memory_y=small.line_top(lay.top + 62, 16),
-                          uptime_y=small.line_top(lay.top + 78, 16),
-                          spark=unit_transform(lay.spark_area))
+                          cpu_y=self._text.line_top(top + 39, 20),
+                          memory_y=small.line_top(top + 62, 16),
+                          uptime_y=small.line_top(top + 78, 16),
+                          spark=unit_transform(lay.spark_area),
+                          cpu_band=(left, top + 39, int(lay.spark.left()) - 1, top + 59),
+                          memory_band=(left, top + 62, right, top + 78),
+                          uptime_band=(left, top + 78, right, height))
         self._live[(width, height)] = live
         return live
 
@@ -285,10 +352,7 @@ class TileDelegate(QStyledItemDelegate):
             border, border_w = _HOVER, 1.5
         else:
             border, border_w = _BORDER, 1.0
-        if severity:
-            background = theme.colour(SEVERITY_TINT.get(severity, "#ffffff"))
-        else:
-            background = _STALE_BG if stale else _WHITE
+        background = self._background(severity, stale)
 
         pixmap = QPixmap(size * dpr)
         pixmap.setDevicePixelRatio(dpr)

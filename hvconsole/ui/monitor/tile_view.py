@@ -8,9 +8,9 @@ a :class:`~hvconsole.ui.monitor.tile_filter.TileFilter`.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QRect, QSize, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hvconsole.monitoring.rows import TileRow
 from hvconsole.monitoring.vmstate import STATE_GROUPS
 
 from .tile_delegate import TILE_SIZE, VIEW_BACKGROUND, TileDelegate
 from .tile_filter import TileFilter
-from .tile_model import TileRole
+from .tile_model import TileModel, TileRole
 
 ALL_HOSTS = "All hosts"
 ALL_STATES = "All states"
@@ -88,13 +89,17 @@ class TileView(QListView):
         worst-case tick."""
         region = event.region()
         count = region.rectCount()
+        delegate = self.tile_delegate
+        delegate.row_at = self._row_at()
         if count > MAX_PAINT_AREAS or QApplication.mouseButtons() != Qt.MouseButton.NoButton:
             # In one pass over a filled background (a rubber band being dragged is drawn
             # once, over the tiles and the gaps alike).
             self._fill_background(region)
-            super().paintEvent(event)
+            try:
+                super().paintEvent(event)
+            finally:
+                delegate.row_at = None
             return
-        delegate = self.tile_delegate
         painted: list[tuple[int, int, int, int]] = []
         delegate.painted = painted
         delegate.view_dpr = self.viewport().devicePixelRatioF()
@@ -107,10 +112,24 @@ class TileView(QListView):
         finally:
             delegate.painted = None
             delegate.view_dpr = 0.0
+            delegate.row_at = None
         covered = QRegion()
         for x, y, width, height in painted:
             covered += QRect(x, y, width, height)
         self._fill_background(region.subtracted(covered))
+
+    def _row_at(self) -> Callable[[int], TileRow] | None:
+        """The tile model's row at a row of this view, when the two are the same rows
+        (the model itself, or a filter proxy that hides nothing and does not sort: it
+        keeps the model's order); else None and the delegate asks each index."""
+        model = self.model()
+        if isinstance(model, TileModel):
+            return model.row
+        if isinstance(model, QSortFilterProxyModel) and model.sortColumn() < 0:
+            source = model.sourceModel()
+            if isinstance(source, TileModel) and model.rowCount() == source.rowCount():
+                return source.row
+        return None
 
     def _fill_background(self, region: QRegion) -> None:
         if region.isEmpty():
