@@ -73,6 +73,32 @@ def test_hosts_apart_repaint_only_their_changed_cells_and_the_same_picture_as_a_
     assert model.index(5, COL_BUILD).data() == "20348.3693"
 
 
+def test_a_run_of_adjacent_hosts_repaints_only_its_cells_and_the_same_picture(qtbot):
+    """Qt's QTreeView makes the area of a range of several lines far too large (every
+    cell right of and below the run); the view passes such a range on line by line."""
+    rows = hosts(20)
+    model = HostListModel([(r.name, r.address) for r in rows])
+    model.apply(rows)
+    panel = HostPanel(model)
+    qtbot.addWidget(panel)
+    delegate = CountingDelegate(panel.view)
+    panel.view.setItemDelegate(delegate)
+    panel.resize(700, 900)
+    panel.show()
+    qtbot.waitExposed(panel)
+    QCoreApplication.processEvents()
+
+    delegate.cells.clear()
+    tick(model, rows, list(range(3, 10)), poll_ms=lambda r: r.poll_ms + 1)
+    assert delegate.cells == {COL_POLL: 7}
+    delegate.cells.clear()
+    tick(model, rows, list(range(3, 10)), poll_ms=lambda r: r.poll_ms + 1, os_ubr=lambda r: r.os_ubr + 1)
+    assert delegate.cells == {COL_POLL: 7, COL_BUILD: 7}
+    incremental = grab(panel)
+    panel.view.viewport().repaint()
+    assert grab(panel) == incremental
+
+
 def test_changed_cells_are_announced_by_runs_within_a_column():
     rows = hosts(6)
     model = HostListModel([(r.name, r.address) for r in rows])

@@ -9,7 +9,9 @@ Double-clicking a host's Health cell asks for the health check of that host (``h
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QRect, Qt, Signal
+from collections.abc import Sequence
+
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
 from PySide6.QtGui import QPaintEvent, QRegion
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -77,6 +79,22 @@ class HostListView(QTreeView):
             for rect in rest:
                 lines += QRect(0, rect.top(), width, rect.height())
             super().paintEvent(QPaintEvent(lines))
+
+    def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
+                    bottom_right: QModelIndex | QPersistentModelIndex, roles: Sequence[int] = ()) -> None:
+        """Changes of several lines are passed on line by line. For a range of lines Qt's
+        ``QTreeView`` (6.x, ``QTreeViewPrivate::intersectedRect``) builds the area of every
+        line after the first with its right and bottom edges taken for a width and a
+        height: a tick's run of seven Poll cells repainted every cell to the right of and
+        below them (64 cells for 7). For one line the area is exact."""
+        first, last = top_left.row(), bottom_right.row()
+        if first == last or not top_left.isValid():
+            super().dataChanged(top_left, bottom_right, list(roles))
+            return
+        model, parent = top_left.model(), top_left.parent()
+        left, right = top_left.column(), bottom_right.column()
+        for row in range(first, last + 1):
+            super().dataChanged(model.index(row, left, parent), model.index(row, right, parent), list(roles))
 
     def _highlighted_lines(self) -> QRegion:
         """Where the selected and the current line are, as whole lines."""
