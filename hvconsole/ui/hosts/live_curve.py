@@ -8,8 +8,9 @@ saved and restored) and for its ``paint`` (option checks, fill and path caches):
 0.15 ms a curve, most of the graphs' turn at 2,000 VMs (docs/performance.md). Here a plot's
 curves are plain :class:`Series` objects drawn by one :class:`CurveLayer` with the very
 painter calls ``PlotCurveItem`` makes for a 1-px, non-antialiased curve connected where
-finite (``fillPath`` of the same chunked fill paths, then ``drawPath`` of the same path),
-so the pixels are the same.
+finite (``fillPath`` of the same chunked fill paths, then ``drawPath`` of the same path,
+or ``drawPolyline`` of its points where all are finite: the same pixels, tested), so the
+pixels are the same.
 
 A layer is bounded by its plot's frame, not by its data: a live curve spans its plot's
 shown time range, stays under the plot's y ceiling and is clipped by its view, so the
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 from pyqtgraph import functions as fn
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem
 
 # pyqtgraph fills a curve in chunks of this many points on a raster device; the same
@@ -47,7 +48,7 @@ class Series:
         self.brush = brush
         self.x: np.ndarray = EMPTY
         self.y: np.ndarray = EMPTY
-        self._path: QPainterPath | None = None
+        self._path: QPainterPath | QPolygonF | None = None
         self._fill: list[QPainterPath] | None = None
 
     def setData(self, x: Any, y: Any) -> None:
@@ -65,9 +66,17 @@ class Series:
         """Where a point of the data (Unix time, value) is in ``item``'s coordinates."""
         return self.layer.mapToItem(item, QPointF(point.x() - self.layer.offset, point.y()))
 
-    def path(self) -> QPainterPath:
+    def path(self) -> QPainterPath | QPolygonF:
+        """The line: a polyline when every point is finite (the usual case; drawn with
+        the same pixels as the path, without building one), else the path broken at NaN."""
         if self._path is None:
-            self._path = fn.arrayToQPath(self.x, self.y, connect="finite")
+            if np.isfinite(self.x).all() and np.isfinite(self.y).all():
+                line = fn.create_qpolygonf(self.x.size)
+                xy = fn.ndarray_from_qpolygonf(line)
+                xy[:, 0], xy[:, 1] = self.x, self.y
+                self._path = line
+            else:
+                self._path = fn.arrayToQPath(self.x, self.y, connect="finite")
         return self._path
 
     def fill_paths(self) -> list[QPainterPath]:
@@ -144,4 +153,8 @@ class CurveLayer(QGraphicsItem):
                 for path in series.fill_paths():
                     painter.fillPath(path, series.brush)
             painter.setPen(series.pen)
-            painter.drawPath(series.path())
+            line = series.path()
+            if isinstance(line, QPolygonF):
+                painter.drawPolyline(line)
+            else:
+                painter.drawPath(line)
