@@ -25,8 +25,8 @@ def polygon(packed: bytes) -> QPolygonF:
 # Looked up once: reading a Qt enum member through PySide costs about a microsecond,
 # a noticeable share of a sparkline drawn thirty times per repaint.
 _ANTIALIAS = QPainter.RenderHint.Antialiasing
-_NO_PEN = Qt.PenStyle.NoPen
-_NO_BRUSH = Qt.BrushStyle.NoBrush
+# A QPen object, not the enum: PySide converts the enum into a pen on every call.
+_NO_PEN = QPen(Qt.PenStyle.NoPen)
 
 
 def paint_sparkline(painter: QPainter, transform: QTransform, runs: tuple[tuple[bytes, bytes], ...],
@@ -38,7 +38,8 @@ def paint_sparkline(painter: QPainter, transform: QTransform, runs: tuple[tuple[
 
     Drawn last on a tile, so the painter's transform, pen, brush and anti-aliasing are
     left as they are for the caller's ``restore()`` or ``end()``: saving and restoring
-    the painter's state here cost as much as drawing the line."""
+    the painter's state here cost as much as drawing the line. The fill's brush is left
+    set too: a polyline is never filled."""
     if not runs:
         return
     painter.setWorldTransform(transform, True)
@@ -59,7 +60,6 @@ def paint_sparkline(painter: QPainter, transform: QTransform, runs: tuple[tuple[
         lines = [polygon(line_points) for line_points, _ in runs]
     painter.setRenderHint(_ANTIALIAS, True)
     painter.setPen(line)
-    painter.setBrush(_NO_BRUSH)
     for points in lines:
         painter.drawPolyline(points)
 
