@@ -11,6 +11,7 @@ from ui_support import make_vm
 
 from hvconsole.monitoring.rows import TileRow
 from hvconsole.ui.monitor.tile_delegate import VIEW_BACKGROUND
+from hvconsole.ui.monitor.tile_filter import TileFilter, TileFilterProxy
 from hvconsole.ui.monitor.tile_model import MAX_RUN_SIGNALS, TileModel
 from hvconsole.ui.monitor.tile_view import TileView
 
@@ -106,3 +107,27 @@ def test_the_space_the_tiles_leave_is_background(qtbot):
             if not first.adjusted(-1, -1, 1, 1).contains(x, y):
                 assert image.pixel(x, y) == background, (x, y)
                 assert shot.pixel(x + offset.x(), y + offset.y()) == background, (x, y)
+
+
+@pytest.mark.parametrize("hosts", [frozenset(), frozenset({"HV02"})])
+def test_the_view_paints_its_proxys_rows_filtered_or_not(qtbot, hosts):
+    """Unfiltered, the view hands the delegate the model's rows directly; filtered, the
+    delegate asks each index (the proxy's row is then another row of the model)."""
+    model = TileModel()
+    model.apply({h: tiles(h, 4) for h in ("HV01", "HV02", "HV03")})
+    proxy = TileFilterProxy(model)
+    proxy.set_tile_filter(TileFilter(hosts=hosts))
+    view = TileView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.resize(1100, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(100)
+    painted: list[TileRow] = []
+    original = view.tile_delegate._draw_live
+    view.tile_delegate._draw_live = lambda p, row, *size: painted.append(row) or original(p, row, *size)
+    view.tile_delegate._rendered.clear()       # every tile painted afresh
+    view.viewport().repaint()
+    expected = [model.row(i) for i in range(model.rowCount()) if not hosts or model.row(i).host in hosts]
+    assert {id(r) for r in painted} == {id(r) for r in expected}   # in the view's own order
