@@ -28,7 +28,7 @@ def rows() -> list[TileRow]:
     frozen = (TileFinding("frozen", "critical", AT, ("no heartbeat",)),)
     return [
         TileRow(host="HV01", vm=make_vm("HV01", 0, cpu=41.0, uptime_s=7260), cpu_history=history),
-        TileRow(host="HV01", vm=make_vm("HV01", 1, heartbeat="NoContact"), cpu_history=history),
+        TileRow(host="HV01", vm=make_vm("HV01", 1, heartbeat="LostCommunication"), cpu_history=history),
         TileRow(host="HV01", vm=make_vm("HV01", 2), cpu_history=history, findings=frozen),
         TileRow(host="HV01", vm=make_vm("HV01", 3), cpu_history=history, stale_reason="Host not answering"),
         TileRow(host="HV01", vm=make_vm("HV01", 4, state="Off"), cpu_history=()),
