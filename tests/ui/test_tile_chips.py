@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import QRect
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 from ui_support import make_vm
 
 from hvconsole.monitoring.rows import TileFinding, TileRow
+from hvconsole.ui.monitor.paint_cache import TextCache, TextChips
 from hvconsole.ui.monitor.tile_delegate import TILE_SIZE, VIEW_BACKGROUND, TileDelegate
 from hvconsole.ui.monitor.tile_model import TileModel
 
@@ -79,3 +80,27 @@ def test_chips_stay_within_their_budget():
         for _ in range(2):
             paint(delegate, replace(row), QStyle.StateFlag.State_None, 1.0)
     assert delegate._chips.nbytes <= 40_000
+
+
+def test_the_chips_shown_last_are_kept_when_the_budget_is_full():
+    text = TextCache(QFont())
+    base = QPixmap(200, 40)
+    base.fill(QColor("white"))
+    chips = TextChips(budget_bytes=10**9)
+    ink = QColor("black")
+
+    def show(word: str) -> object:
+        chip = chips.get(word)
+        if chip is None:
+            chip = chips.make(word, [(text, ink, 10, word, False)], 10.0, (0, 0, 200, 40), base, 1.0)
+        return chip
+
+    for word in ("a", "b", "c"):
+        assert show(word) is False       # first sight: drawn directly
+        assert show(word) is not False   # second: a chip
+    chips.budget_bytes = chips.nbytes    # full
+    assert show("a") is not False        # shown again: now the most recent
+    show("d"), show("d")                 # a new chip: the least recently shown goes
+    assert chips.get("a") not in (None, False)
+    assert chips.get("b") is None        # dropped (seen before: made again when shown)
+    assert chips.nbytes <= chips.budget_bytes

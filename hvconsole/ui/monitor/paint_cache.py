@@ -375,7 +375,9 @@ class TextChips:
 
     def __init__(self, budget_bytes: int):
         self.budget_bytes = budget_bytes
-        self._chips: dict[Hashable, tuple[int, int, QPixmap] | bool] = {}
+        # Least recently shown first: when the budget is full the oldest chips go, not
+        # all of them (a tick after a clean slate would make every visible line again).
+        self._chips: OrderedDict[Hashable, tuple[int, int, QPixmap] | bool] = OrderedDict()
         self._seen: set[Hashable] = set()
         self._bytes = 0
 
@@ -392,6 +394,7 @@ class TextChips:
         (:meth:`make`)."""
         chip = self._chips.get(key)
         if chip is not None:
+            self._chips.move_to_end(key)
             return chip
         if key in self._seen:
             return None
@@ -409,10 +412,12 @@ class TextChips:
         chip = self._render(parts, top, band, base, dpr)
         if chip is not False:
             self._bytes += pixmap_bytes(chip[2])  # type: ignore[index]
-            if self._bytes > self.budget_bytes:
-                self._chips.clear()
-                self._bytes = pixmap_bytes(chip[2])  # type: ignore[index]
         self._chips[key] = chip
+        chips = self._chips
+        while (self._bytes > self.budget_bytes or len(chips) > SEEN_LIMIT) and len(chips) > 1:
+            _, dropped = chips.popitem(last=False)
+            if dropped is not False:
+                self._bytes -= pixmap_bytes(dropped[2])  # type: ignore[index]
         return chip
 
     @staticmethod
