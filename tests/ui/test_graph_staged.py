@@ -4,8 +4,11 @@ data that a newer refresh or a cleared selection replaced."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from PySide6.QtGui import QImage
-from test_host_graphs_synthetic import synthetic_site
+from test_host_graphs_synthetic import INTERVAL_S, synthetic_site
 
 from hvconsole.ui.hosts.host_graphs import HostGraphs
 
@@ -35,10 +38,12 @@ def test_a_new_host_is_drawn_one_rescaled_plot_per_turn(qtbot):
     plain, staged = make(qtbot, staged=False), make(qtbot, staged=True)
     plain.set_history(site.host("HV01"))
     staged.set_history(site.host("HV01"))
-    # This turn: the CPU plot (fixed scale) and one plot with a new scale.
+    # This turn: the CPU plot (a fixed scale); the other three wait for a turn each.
     shown = plain.cpu_total.getData()[0].size   # the 5-minute window's polls
-    assert shown > 0 and rescaled(staged) == 1 and staged.cpu_total.getData()[0].size == shown
-    assert staged.net_rx.getData()[0].size == 0
+    assert shown > 0 and rescaled(staged) == 0 and staged.cpu_total.getData()[0].size == shown
+    assert staged.net_rx.getData()[0].size == 0 and len(staged._staged_steps) == 3
+    staged._next_staged()
+    assert staged.mem_used.getData()[0].size == shown and staged.net_rx.getData()[0].size == 0
     qtbot.waitUntil(lambda: not staged._staged_steps, timeout=2000)
     assert rescaled(staged) == 4
     for a, b in zip(plain.curves, staged.curves, strict=True):
@@ -57,3 +62,23 @@ def test_a_newer_refresh_or_no_host_replaces_the_waiting_plots(qtbot):
     graphs.set_history(site.host("HV01"))
     graphs.finish_staged()
     assert not graphs._staged_steps and len({c.getData()[0].size for c in graphs.curves}) == 1
+
+
+def test_a_poll_that_rescales_two_plots_draws_the_second_a_turn_later(qtbot):
+    site = synthetic_site(ticks=80)
+    graphs = make(qtbot, staged=True)
+    graphs.set_history(site.host("HV01"))
+    graphs.finish_staged()
+    host = site.host("HV01")
+    last = host.last_snapshot
+    res = last.resources
+    site.add(replace(last, polled_at=last.polled_at + timedelta(seconds=INTERVAL_S),
+                     resources=replace(res, storage_read_bps=res.storage_read_bps * 100,
+                                       network_rx_bps=res.network_rx_bps * 100)))
+    graphs.refresh()
+    # Storage rescaled now, with every plot's new poll; network's new scale waits a turn.
+    newest = graphs.cpu_total.getData()[0][-1]
+    assert graphs.disk_read.getData()[0][-1] == newest and graphs.net_rx.getData()[0][-1] < newest
+    assert len(graphs._staged_steps) == 1
+    qtbot.waitUntil(lambda: not graphs._staged_steps, timeout=2000)
+    assert graphs.net_rx.getData()[0][-1] == newest

@@ -623,10 +623,10 @@ class HostGraphs(QWidget):
         past = self._stored_past(h, path, left, right, data)
         if past is not None:
             self._shown_rows = -1
-            self._update_curves(past)
+            self._update_curves(past, whole=True)
         elif data.appended or data.reloaded or data.times.size != self._shown_rows:
             self._shown_rows = data.times.size
-            self._update_curves(data)
+            self._update_curves(data, whole=data.reloaded)
         self._show_x(-float(self._window_s), 0.0, offset=right, relative=True)
         self._update_titles(h)
         self._update_bands(h, right)
@@ -687,7 +687,7 @@ class HostGraphs(QWidget):
             self._set_status("No stored history of this host yet", alarming=False)
             return
         s = result.series
-        self._update_curves(StoredData(s.times, s.mean, s.fields))
+        self._update_curves(StoredData(s.times, s.mean, s.fields), whole=True)
         self._frame_curves()      # the y ceilings may have changed
         self.markers.show(result.markers)
 
@@ -716,11 +716,12 @@ class HostGraphs(QWidget):
             with self._lock:
                 self.refresh()
 
-    def _update_curves(self, data: SeriesWindow | StoredData) -> None:
+    def _update_curves(self, data: SeriesWindow | StoredData, *, whole: bool = False) -> None:
         """Hand each plot its new series and y ceilings. Staged (:attr:`staged`), a plot
         whose scale changes waits for its own event-loop turn when another plot's scale
-        already changed in this one: a value axis drawn again (ticks, labels, its pixmap)
-        costs a few milliseconds, and a new host changes three or four at once."""
+        already changed in this one (a value axis drawn again, ticks, labels and its
+        pixmap, costs a few milliseconds, and a new host changes three or four at once),
+        and a ``whole`` new series (a new host or window) is shown one plot per turn."""
         times, col = data.times, data.column
         used_gb = col("memory_used_mb") / MB_PER_GB
         total_gb = col("memory_total_mb") / MB_PER_GB
@@ -738,9 +739,9 @@ class HostGraphs(QWidget):
         )
         self._drop_staged()
         rescaled = False
-        for curves, ceilings in steps:
+        for index, (curves, ceilings) in enumerate(steps):
             rescales = any(self._y_tops.get(id(view)) != top for view, top in ceilings)
-            if self.staged and rescales and rescaled:
+            if self.staged and index and (whole or (rescales and rescaled)):
                 self._staged_steps.append((times, curves, ceilings))
                 continue
             rescaled = rescaled or rescales
