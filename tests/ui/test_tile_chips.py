@@ -104,3 +104,16 @@ def test_the_chips_shown_last_are_kept_when_the_budget_is_full():
     assert chips.get("a") not in (None, False)
     assert chips.get("b") is None        # dropped (seen before: made again when shown)
     assert chips.nbytes <= chips.budget_bytes
+
+
+def test_a_paint_makes_only_the_chips_it_is_allowed_and_the_rest_later():
+    delegate = TileDelegate()
+    row = rows()[0]
+    delegate.chip_allowance(1)
+    first = paint(delegate, replace(row), QStyle.StateFlag.State_None, 1.0)   # three lines seen
+    second = paint(delegate, replace(row), QStyle.StateFlag.State_None, 1.0)
+    assert len(delegate._chips) == 1            # one made, two drawn directly again
+    delegate.chip_allowance(5)
+    third = paint(delegate, replace(row), QStyle.StateFlag.State_None, 1.0)
+    assert len(delegate._chips) == 3
+    assert first == second == third

@@ -168,6 +168,10 @@ class TileDelegate(QStyledItemDelegate):
 
     # -- painting ------------------------------------------------------------------------
 
+    def chip_allowance(self, count: int | None) -> None:
+        """At most ``count`` text chips made until the next call (None: no limit)."""
+        self._chips.allowance = count
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         row_at = self.row_at

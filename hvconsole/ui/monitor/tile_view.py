@@ -35,6 +35,8 @@ ALL_HOSTS = "All hosts"
 ALL_STATES = "All states"
 # A repaint of more separate areas than this is done in one pass (see TileView.paintEvent).
 MAX_PAINT_AREAS = 24
+# Text chips made at most per paint (see paint_cache.TextChips.allowance).
+CHIPS_PER_PAINT = 8
 # Typing in the search box re-filters after a short pause, not on every key.
 SEARCH_DELAY_MS = 150
 
@@ -91,6 +93,7 @@ class TileView(QListView):
         count = region.rectCount()
         delegate = self.tile_delegate
         delegate.row_at = self._row_at()
+        delegate.chip_allowance(CHIPS_PER_PAINT)
         if count > MAX_PAINT_AREAS or QApplication.mouseButtons() != Qt.MouseButton.NoButton:
             # In one pass over a filled background (a rubber band being dragged is drawn
             # once, over the tiles and the gaps alike).
@@ -99,6 +102,7 @@ class TileView(QListView):
                 super().paintEvent(event)
             finally:
                 delegate.row_at = None
+                delegate.chip_allowance(None)
             return
         painted: list[tuple[int, int, int, int]] = []
         delegate.painted = painted
@@ -113,6 +117,7 @@ class TileView(QListView):
             delegate.painted = None
             delegate.view_dpr = 0.0
             delegate.row_at = None
+            delegate.chip_allowance(None)
         covered = QRegion()
         for x, y, width, height in painted:
             covered += QRect(x, y, width, height)
