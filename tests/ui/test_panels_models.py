@@ -14,7 +14,7 @@ from hvconsole.core.snapshot import HostEvent
 from hvconsole.monitoring import formatting
 from hvconsole.monitoring.rows import HostRow
 from hvconsole.ui.findings.events_model import LEVEL_CHOICES, EventsFilterProxy, EventsModel
-from hvconsole.ui.findings.findings_model import COL_EVIDENCE, COL_LAST, COL_STATUS, FindingsModel, finding_key
+from hvconsole.ui.findings.findings_model import COL_LAST, COL_STATUS, FindingsModel, finding_key
 from hvconsole.ui.findings.notify import notification_text
 from hvconsole.ui.hosts.host_model import COL_BUILD, COL_FINDINGS, HostListModel, alert_text
 from hvconsole.ui.hosts.host_model import COL_STATUS as HOST_STATUS
@@ -53,7 +53,7 @@ def test_a_changed_finding_replaces_its_line_and_keeps_its_acknowledgement():
     assert model.index(0, COL_STATUS).data() == "Ended, acknowledged"
 
 
-def test_a_moved_last_seen_repaints_only_its_lines_last_three_cells():
+def test_a_moved_last_seen_repaints_only_its_lines_last_seen_cells():
     model = FindingsModel()
     found = [finding(f"VM{i}", minutes=i) for i in range(5)]
     model.apply(found)
@@ -64,7 +64,7 @@ def test_a_moved_last_seen_repaints_only_its_lines_last_three_cells():
     assert model.refresh_seen([later[0], later[1], later[4]]) == 3
     rows = {model.line(r).finding.vm_name: r for r in range(model.rowCount())}
     moved = sorted(rows[n] for n in ("VM0", "VM1", "VM4"))
-    assert announced == [(moved[0], COL_LAST, moved[0], COL_EVIDENCE), (moved[1], COL_LAST, moved[2], COL_EVIDENCE)]
+    assert announced == [(moved[0], COL_LAST, moved[0], COL_LAST), (moved[1], COL_LAST, moved[2], COL_LAST)]
     after = [model.index(r, COL_LAST).data() for r in range(model.rowCount())]
     changed = {r for r in range(model.rowCount()) if after[r] != shown[r]}
     assert changed == set(moved)      # the new figures are shown, the others kept
