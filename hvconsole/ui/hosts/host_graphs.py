@@ -20,11 +20,15 @@ host has news. A refresh is built to fit a frame next to 2,000 tiles (docs/perfo
 * only the bottom plot labels the time axis (the plots share it); the others keep the
   vertical grid lines;
 * the live windows (5 min, 1 h) hold their x range still at seconds before the newest
-  poll ("−5 min" ... "now", time_axis.py) and move the curves under it (one ``setPos``
-  per view): the axes keep their ticks and grid, as pixmaps, and the views their
-  transforms; the stored windows (1 day and more) keep clock and dates;
+  poll ("−5 min" ... "now", time_axis.py) and draw the curves shifted under it (each
+  plot's curve layer subtracts the newest poll's time): the axes keep their ticks and
+  grid, as pixmaps, the views their transforms, the layers their place and bounds; the
+  stored windows (1 day and more) keep clock and dates;
 * the curves are bounded by their plot's frame (live_curve.py), not by their data, and
-  the status line is repainted without re-laying the pane (status_line.py).
+  the status line is repainted without re-laying the pane (status_line.py);
+* staged (:attr:`HostGraphs.staged`, the monitoring page's), a new host or window is
+  shown one plot per event-loop turn, and a poll that rescales two plots draws the
+  second a turn later: each value axis drawn again costs a few milliseconds.
 
 Also holds the small plotting helpers that the VM detail dialog shares (time plots with a
 local-clock axis, curves, the window toggle, value formatting).
