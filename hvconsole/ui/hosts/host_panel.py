@@ -181,6 +181,12 @@ class HostPanel(QWidget):
         self.cost_line.setObjectName("monitoringCost")
         self.cost_line.setTextFormat(Qt.TextFormat.PlainText)
         self.cost_line.setWordWrap(True)
+        # The graphs above redraw every plot and axis (~25 ms) when this row's height
+        # changes: it keeps two lines' height, shown or not (and the graphs hold still).
+        policy = self.cost_line.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.cost_line.setSizePolicy(policy)
+        self.cost_line.setFixedHeight(2 * self.cost_line.fontMetrics().lineSpacing())
         self.cost_line.hide()
         self.raise_button = QPushButton(self.cost_row)
         self.raise_button.setObjectName("raisePollInterval")

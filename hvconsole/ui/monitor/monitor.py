@@ -46,7 +46,7 @@ if TYPE_CHECKING:   # the history and the workers (numpy) load with the site, no
 # Hosts' first results: about this many new tiles per event-loop turn (each drawn for the
 # first time, ~0.1 ms apiece, with their host lines), the next ones a frame later: a shorter
 # pause is already due when the first share's paint ends, and runs straight after it.
-FIRST_TILES_PER_TURN = 40
+FIRST_TILES_PER_TURN = 20
 FIRST_RESULTS_PAUSE_MS = 16
 
 
