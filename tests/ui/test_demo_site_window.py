@@ -76,8 +76,10 @@ class SteppedSite:
 
     def wait_for(self, hosts, before: dict[str, int] | None = None) -> None:
         before = before or {}
-        self.qtbot.waitUntil(lambda: all(len(self.results[h]) > before.get(h, 0) for h in hosts),
-                             timeout=ROUND_TIMEOUT_MS)
+        # Answered, and applied: hosts' first results may wait a turn or two for their share
+        # (Monitor.holding_first_results).
+        self.qtbot.waitUntil(lambda: all(len(self.results[h]) > before.get(h, 0) for h in hosts)
+                             and not self.monitor.holding_first_results(), timeout=ROUND_TIMEOUT_MS)
 
     def step(self, hosts=None) -> None:
         """Advance site time by one interval and poll (the given hosts' answers awaited)."""
