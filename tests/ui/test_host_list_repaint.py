@@ -46,8 +46,9 @@ def tick(model: HostListModel, rows: list[HostRow], changed: list[int], **fields
     QCoreApplication.processEvents()
 
 
-def test_hosts_apart_repaint_only_their_changed_cells_and_the_same_picture_as_a_full_repaint(qtbot):
-    rows = hosts(20)
+def shown_panel(qtbot, count: int = 20):
+    """A host list of ``count`` hosts on screen, its cells counted as they are painted."""
+    rows = hosts(count)
     model = HostListModel([(r.name, r.address) for r in rows])
     model.apply(rows)
     panel = HostPanel(model)
@@ -58,6 +59,11 @@ def test_hosts_apart_repaint_only_their_changed_cells_and_the_same_picture_as_a_
     panel.show()
     qtbot.waitExposed(panel)
     QCoreApplication.processEvents()
+    return rows, model, panel, delegate
+
+
+def test_hosts_apart_repaint_only_their_changed_cells_and_the_same_picture_as_a_full_repaint(qtbot):
+    rows, model, panel, delegate = shown_panel(qtbot)
 
     delegate.cells.clear()
     tick(model, rows, [1, 5, 9, 13], poll_ms=lambda r: r.poll_ms + 1)
@@ -76,17 +82,7 @@ def test_hosts_apart_repaint_only_their_changed_cells_and_the_same_picture_as_a_
 def test_a_run_of_adjacent_hosts_repaints_only_its_cells_and_the_same_picture(qtbot):
     """Qt's QTreeView makes the area of a range of several lines far too large (every
     cell right of and below the run); the view passes such a range on line by line."""
-    rows = hosts(20)
-    model = HostListModel([(r.name, r.address) for r in rows])
-    model.apply(rows)
-    panel = HostPanel(model)
-    qtbot.addWidget(panel)
-    delegate = CountingDelegate(panel.view)
-    panel.view.setItemDelegate(delegate)
-    panel.resize(700, 900)
-    panel.show()
-    qtbot.waitExposed(panel)
-    QCoreApplication.processEvents()
+    rows, model, panel, delegate = shown_panel(qtbot)
 
     delegate.cells.clear()
     tick(model, rows, list(range(3, 10)), poll_ms=lambda r: r.poll_ms + 1)

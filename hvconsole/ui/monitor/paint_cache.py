@@ -322,12 +322,7 @@ class RenderedTiles:
             self.hits += 1
             return pixmap
         self.misses += 1
-        if self._seen.get(key) is row:
-            return True
-        if len(self._seen) >= SEEN_LIMIT:
-            self._seen.clear()
-        self._seen[key] = row
-        return False
+        return self.seen_before(row, look)
 
     def seen_before(self, row: Any, look: tuple) -> bool:
         """True if this row was painted with this look before (and not cached then);
