@@ -20,7 +20,7 @@ from hvconsole.monitoring.rows import HostRow
 from hvconsole.monitoring.vmstate import SEVERITY_TINT
 
 from .. import theme
-from ..table_base import ALIGN, BACKGROUND, DECORATION, DISPLAY, FONT, FOREGROUND, TOOLTIP, ColumnsTableModel
+from ..table_base import ALIGN, BACKGROUND, DECORATION, DISPLAY, FONT, FOREGROUND, TOOLTIP, ColumnsTableModel, runs
 
 HostRowRole = int(Qt.ItemDataRole.UserRole) + 1
 
@@ -259,7 +259,7 @@ class HostListModel(ColumnsTableModel):
         by_column: dict[int, list[int]] = {}
         for r, c in changed:
             by_column.setdefault(c, []).append(r)
-        spans = [(c, first, last) for c, lines in by_column.items() for first, last in _runs(sorted(lines))]
+        spans = [(c, first, last) for c, lines in by_column.items() for first, last in runs(sorted(lines))]
         if len(spans) <= MAX_CELL_SIGNALS:
             for c, first, last in spans:
                 self.dataChanged.emit(self.index(first, c), self.index(last, c))
@@ -293,17 +293,6 @@ class HostListModel(ColumnsTableModel):
 
     def rows(self) -> list[HostRow]:
         return list(self._rows)
-
-
-def _runs(lines: list[int]) -> list[tuple[int, int]]:
-    """Sorted line numbers as (first, last) runs of adjacent lines."""
-    runs: list[tuple[int, int]] = []
-    for line in lines:
-        if runs and runs[-1][1] == line - 1:
-            runs[-1] = (runs[-1][0], line)
-        else:
-            runs.append((line, line))
-    return runs
 
 
 def host_icon_name(row: HostRow) -> str:
