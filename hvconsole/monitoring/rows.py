@@ -15,13 +15,11 @@ from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-import numpy as np
-
 from hvconsole.core.snapshot import Snapshot, VmSample
 
 from .formatting import format_duration, format_mem_pair
 from .host_compliance import UNKNOWN_NOT_POLLED, HostCompliance
-from .spark_geometry import spark_runs
+from .spark_geometry import spark_batch, spark_runs
 from .vmstate import GROUP_RUNNING, SEVERITY_RANK, heartbeat_is_bad, heartbeat_text, state_group
 
 # CPU points per tile sparkline: 3 minutes at the default 5 s interval.
@@ -277,58 +275,6 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
             object.__setattr__(row, "sort_key", old.sort_key)
         rows[i] = row
     return tuple(cast(list[TileRow], rows))  # every place is filled by now
-
-
-# The sparkline's x positions and the packing of points, as spark_geometry.spark_runs
-# makes them (tests/unit/test_rows_batch.py holds the two to the same bytes).
-_PAIR_BYTES = 16
-
-
-def _x_positions(n: int, capacity: int) -> np.ndarray:
-    step = 1.0 / (capacity - 1)
-    return 1.0 - step * (n - 1 - np.arange(n, dtype=np.float64))
-
-
-def spark_batch(histories: Sequence[Sequence[float | None]], capacity: int, y_max: float = 100.0
-                ) -> list[tuple | None]:
-    """``spark_runs(h, capacity, y_max)`` for every history, the same bytes, with the
-    usual case (a series without gaps, the same length for most VMs of a host) worked out
-    by NumPy for all of them at once rather than one VM at a time. An entry left None is
-    for the caller to work out alone (a series with gaps or unknowns, or a lone value)."""
-    out: list[tuple | None] = [None] * len(histories)
-    if capacity < 2:
-        return out
-    by_length: dict[int, list[int]] = {}
-    for i, h in enumerate(histories):
-        by_length.setdefault(len(h), []).append(i)
-    for n, members in by_length.items():
-        if n < 2 or len(members) < 2:
-            continue  # a lone value, or one VM alone: nothing to gain
-        try:
-            # None becomes NaN here, and a row with a NaN is left to spark_runs.
-            ys = np.array([histories[i] for i in members], dtype=np.float64)
-        except (TypeError, ValueError):
-            continue
-        ys /= y_max
-        np.minimum(ys, 1.0, out=ys)
-        np.maximum(ys, 0.0, out=ys)
-        gaps = cast(list[bool], np.isnan(ys).any(axis=1).tolist())
-        xs = _x_positions(n, capacity)
-        # Each row: the fill's first pair, the line's n pairs, the fill's last pair.
-        width = 2 * n + 4
-        points = np.zeros((len(members), width))
-        points[:, 0] = xs[0]
-        points[:, 2:2 * n + 2:2] = xs
-        points[:, 3:2 * n + 2:2] = ys
-        points[:, 2 * n + 2] = xs[-1]
-        blob = points.tobytes()
-        size = 8 * width
-        start = 0
-        for i, gap in zip(members, gaps, strict=True):
-            if not gap:
-                out[i] = ((blob[start + _PAIR_BYTES:start + size - _PAIR_BYTES], blob[start:start + size]),)
-            start += size
-    return out
 
 
 def vm_maintenance_notes(registry: Any, host: str, at: datetime) -> dict[str, str]:

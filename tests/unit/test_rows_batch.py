@@ -8,8 +8,8 @@ import math
 import random
 
 from hvconsole.core.snapshot import VmSample
-from hvconsole.monitoring.rows import SPARK_POINTS, TileFinding, TileRow, build_tile_rows, spark_batch
-from hvconsole.monitoring.spark_geometry import spark_runs
+from hvconsole.monitoring.rows import SPARK_POINTS, TileFinding, TileRow, build_tile_rows
+from hvconsole.monitoring.spark_geometry import spark_batch, spark_runs
 
 
 def vm(i: int, *, cpu: float | None = 12.0, demand: float = 4000.0, uptime: int = 90_000,
