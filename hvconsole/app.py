@@ -282,7 +282,7 @@ class GuiSession(QObject):
         from .monitoring.last_known import LastKnownRecorder, last_known_file
         self._close_last_known()
         state, self._last_known_state = self._last_known_state, None
-        path = last_known_file(paths.demo_data_dir() if site.simulated else paths.data_dir())
+        path = last_known_file(paths.site_data_dir(site.simulated))
         recorder = self.last_known = LastKnownRecorder(
             path, site.label, [(w.name, w.address) for w in workers], seed=state)
         for worker in workers:
@@ -504,7 +504,7 @@ def _with_history(site: Any, closing: threading.Event) -> tuple[Any, Any]:
         return site, None
     from . import paths
     from .core.historydb import HistoryDbError, HistoryWriter, history_file
-    path = history_file(paths.demo_data_dir() if site.simulated else paths.data_dir())
+    path = history_file(paths.site_data_dir(site.simulated))
     try:
         return site, HistoryWriter(path)
     except (HistoryDbError, OSError) as exc:
@@ -519,7 +519,7 @@ def _read_last_known(demo: bool) -> Any:
     from . import paths
     from .monitoring.last_known import last_known_file, last_known_host_row, last_known_tiles, read_last_known
     from .ui.monitor import monitor_page  # noqa: F401  (imported here, off the GUI thread)
-    state = read_last_known(last_known_file(paths.demo_data_dir() if demo else paths.data_dir()))
+    state = read_last_known(last_known_file(paths.site_data_dir(demo)))
     if state is None or not state.hosts:
         return None
     tiles = {h.name: last_known_tiles(h) for h in state.hosts}

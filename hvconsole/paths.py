@@ -64,7 +64,13 @@ def demo_data_dir() -> Path:
     return data_dir() / DEMO_FOLDER
 
 
+def site_data_dir(demo: bool = False) -> Path:
+    """Where a site's own state lives (patch journal, history, last known hosts): the
+    data folder for the configured hosts, its ``demo`` folder for the simulated site."""
+    return demo_data_dir() if demo else data_dir()
+
+
 def patch_journal_path(demo: bool = False) -> Path:
     """The patch journal: ``<data dir>/patch-journal.sqlite`` for the configured hosts,
     ``<data dir>/demo/patch-journal.sqlite`` for the simulated demo site."""
-    return (demo_data_dir() if demo else data_dir()) / PATCH_JOURNAL_FILE
+    return site_data_dir(demo) / PATCH_JOURNAL_FILE

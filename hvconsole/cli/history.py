@@ -84,7 +84,7 @@ def history_path(args: argparse.Namespace) -> Path:
         return Path(args.file)
     from hvconsole import paths
     from hvconsole.core.historydb import history_file
-    return history_file(paths.demo_data_dir() if args.demo else paths.data_dir())
+    return history_file(paths.site_data_dir(bool(args.demo)))
 
 
 def parse_when(text: str, now: float) -> float:
