@@ -267,25 +267,16 @@ class TileDelegate(QStyledItemDelegate):
         return [(small, _MUTED, live.left, key[1], False)], live.uptime_y, live.uptime_band
 
     def _draw_line(self, painter: QPainter, live: LiveLayout, key: tuple, stale: bool) -> None:
-        """The line ``key`` of :meth:`_draw_live` drawn directly on the tile."""
-        ink = _MUTED if stale else _TEXT
-        if len(key) == 2:
+        """The line ``key`` of :meth:`_draw_live` drawn directly on the tile: the same
+        parts a chip of it is made of (:meth:`_line`)."""
+        parts, top, _band = self._line(live, key, stale)
+        for cache, ink, x, text, right_aligned in parts:
+            painter.setFont(cache.font)
             painter.setPen(ink)
-            painter.setFont(self._text.font)
-            self._text.put(painter, live.left, live.cpu_y, key[1])
-            return
-        small = self._small
-        painter.setFont(small.font)
-        if len(key) == 4:
-            _, memory, heartbeat, bad = key
-            painter.setPen(_BAD if bad else ink)
-            small.put_right(painter, live.right, live.memory_y, heartbeat)
-            if bad:
-                painter.setPen(ink)
-            small.put(painter, live.left, live.memory_y, memory)
-            return
-        painter.setPen(_MUTED)
-        small.put(painter, live.left, live.uptime_y, key[1])
+            if right_aligned:
+                cache.put_right(painter, x, top, text)
+            else:
+                cache.put(painter, x, top, text)
 
     def _background(self, severity: str | None, stale: bool) -> QColor:
         """The card's colour (as :meth:`_base` paints it)."""
