@@ -15,6 +15,7 @@ code (both work with ``QT_QPA_PLATFORM=offscreen``).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import logging
@@ -536,13 +537,11 @@ def _prepare_site_view() -> Any:
     from .monitoring import workers  # noqa: F401
     from .monitoring.host_compliance import CatalogSource
     from .remote import collector  # noqa: F401
-    from .ui.monitor import monitor_page  # noqa: F401
     from .ui import patch_entry
+    from .ui.monitor import monitor_page  # noqa: F401
     if patch_entry.wizard_available():
-        try:
+        with contextlib.suppress(Exception):     # said by make_session, when the site is shown
             importlib.import_module(patch_entry.SESSION_MODULE)
-        except Exception:       # said by make_session, when the site is shown
-            pass
     catalog = CatalogSource()
     catalog.get()
     return catalog

@@ -13,11 +13,13 @@ therefore waits only up to a bound and then lets go (see :func:`park`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
@@ -76,10 +78,8 @@ class TaskRunner(QObject):
         with self._outcomes_lock:
             self._outcomes[task_id] = (result, error)
         del result, error       # the GUI thread holds the only references from here on
-        try:
+        with contextlib.suppress(RuntimeError):  # the runner was deleted while this task ran: nobody is listening
             self._finished.emit(task_id)
-        except RuntimeError:
-            pass  # the runner was deleted while this task ran: nobody is listening
 
     @Slot(int)
     def _deliver(self, task_id: int) -> None:

@@ -17,14 +17,27 @@ recent snapshots for the bundle.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.inventory import Host
 from ..remote.target import CancelToken
@@ -229,7 +242,7 @@ class DoctorDialog(QDialog):
 
     # -- closing -------------------------------------------------------------------------
 
-    def done(self, code: int) -> None:   # noqa: D401 (Qt's name) — every way of closing ends here
+    def done(self, code: int) -> None:   # every way of closing ends here
         self.cancel(silent=True)
         self._runner.shutdown(time.monotonic())
         super().done(code)

@@ -11,9 +11,11 @@ receiving thread takes them out in order and calls ``deliver`` with each.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -34,10 +36,8 @@ class Mailbox(QObject):
     def post(self, item: Any) -> None:
         with self._lock:
             self._items.append(item)
-        try:
+        with contextlib.suppress(RuntimeError):  # the receiver was deleted while the sender went on: nobody listens
             self._posted.emit()
-        except RuntimeError:
-            pass    # the receiver was deleted while the sender went on: nobody is listening
 
     @Slot()
     def _drain(self) -> None:

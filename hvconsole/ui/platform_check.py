@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 # The libraries libqxcb.so needs beyond libxcb itself (ldd of PySide6's plugin), with the
 # Debian/Ubuntu package that ships each (packages.debian.org, bookworm and trixie; Ubuntu

@@ -8,7 +8,7 @@ even from an odd install.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import cache
 
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 
-@lru_cache(maxsize=None)
+@cache
 def colour(hex_value: str) -> QColor:
     return QColor(hex_value)
 
@@ -33,7 +33,7 @@ def severity_qcolour(severity: str | None) -> QColor:
     return colour(vmstate.SEVERITY_COLOUR.get(severity or "", "#5f6368"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     """``resources/icons/<name>.svg`` as an icon (an empty icon if missing)."""
     path = asset_path("icons", f"{name}.svg")

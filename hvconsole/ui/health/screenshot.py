@@ -49,7 +49,7 @@ def save_health_screenshot(path: str, *, timeout_s: float = TIMEOUT_S) -> int:
             dialog.close()
 
 
-def grab(dialog: "object", path: str) -> int:
+def grab(dialog: object, path: str) -> int:
     """Select the first critical problem (its evidence shows below the list) and save the
     dialog as a PNG; 0 when saved."""
     dialog.view.select_first()  # type: ignore[attr-defined]
@@ -61,7 +61,7 @@ def grab(dialog: "object", path: str) -> int:
     return 0
 
 
-def save_audits_screenshot(audits: list, targets: list, path: str, thresholds: "object" = None) -> int:
+def save_audits_screenshot(audits: list, targets: list, path: str, thresholds: object = None) -> int:
     """The view of audits already made (``hvconsole audit --screenshot``); 0 when saved."""
     import os
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # a picture never needs a visible window

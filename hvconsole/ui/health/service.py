@@ -15,13 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from hvconsole.core.health import (CRITICAL, INFO, WARNING, HealthThresholds, HostAudit, LiveTracker, Problem,
-                                   count_by_severity)
+from hvconsole.core.health import (
+    CRITICAL,
+    INFO,
+    WARNING,
+    HealthThresholds,
+    HostAudit,
+    LiveTracker,
+    Problem,
+    count_by_severity,
+)
 from hvconsole.core.snapshot import Snapshot
 from hvconsole.core.timeutil import utcnow
 from hvconsole.remote.target import CancelToken, Target

@@ -17,9 +17,23 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QMessageBox, QPushButton, QSplitter, QTextBrowser, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hvconsole.core.health import CRITICAL, INFO, WARNING, Problem, count_by_severity, report_document
 from hvconsole.core.health.rules import SEVERITY_RANK, at_or_above
@@ -175,8 +189,9 @@ class HealthView(QWidget):
                 top.setText(2, f"not audited: {audit.error_message or audit.error_kind}")
                 top.setForeground(2, QBrush(QColor(SEVERITY_COLOUR[CRITICAL])))
             else:
-                top.setText(2, counts_text(list(audit.problems)) + (
-                    f" ({len(audit.problems) - len(mine)} hidden by the filter)" if len(mine) < len(audit.problems) else ""))
+                hidden = len(audit.problems) - len(mine)
+                suffix = f" ({hidden} hidden by the filter)" if hidden else ""
+                top.setText(2, counts_text(list(audit.problems)) + suffix)
                 worst = min((p.severity for p in audit.problems), key=SEVERITY_RANK.__getitem__, default=None)
                 if worst:
                     top.setIcon(0, self._icons[worst])

@@ -1,6 +1,7 @@
 """Add or edit one host: name, address, connection (with the HTTPS certificate options),
 port, account, password and group, a **Test connection** that runs off the GUI thread,
-**Check this host…** (the doctor's checks, issue 17, in their own dialog), and Save, which writes the inventory and the password store as one step
+**Check this host…** (the doctor's checks, issue 17, in their own dialog), and Save, which
+writes the inventory and the password store as one step
 (:class:`~hvconsole.core.inventory.HostBook`).
 
 The dialog owns no rules: every field is checked by the inventory's own validators, so the
@@ -14,7 +15,8 @@ both succeeded (or show why they did not).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (
@@ -273,7 +275,8 @@ class HostDialog(QDialog):
             self.resize(width, need)
 
     def _browse_ca(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "CA bundle", "", "PEM certificates (*.pem *.crt *.cer);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "CA bundle", "",
+                                              "PEM certificates (*.pem *.crt *.cer);;All files (*)")
         if path:
             self.ca_edit.setText(path)
 
@@ -381,9 +384,9 @@ class HostDialog(QDialog):
         self.saved_host = host
         self.accept()
 
-    _FIELD_WIDGETS = {"name": "name_edit", "address": "address_edit", "transport": "transport_combo",
-                      "port": "port_spin", "username": "user_edit", "password": "password_edit",
-                      "group": "group_combo", "ca_bundle": "ca_edit"}
+    _FIELD_WIDGETS: ClassVar[dict[str, str]] = {
+        "name": "name_edit", "address": "address_edit", "transport": "transport_combo", "port": "port_spin",
+        "username": "user_edit", "password": "password_edit", "group": "group_combo", "ca_bundle": "ca_edit"}
 
     def _flag(self, problem: Exception | None) -> None:
         """Show ``problem`` under the form and put the cursor where it can be fixed."""

@@ -11,7 +11,8 @@ and only the current run's answer is shown).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -89,7 +90,7 @@ class ProbePanel(QWidget):
         run, token = self._run, CancelToken()
         self._token = token
 
-        def work() -> "ProbeResult":
+        def work() -> ProbeResult:
             probe = self._probe
             if probe is None:  # imported here, on the worker: the dialog opens without pywinrm
                 from hvconsole.remote.probe import probe_host as probe
@@ -124,7 +125,7 @@ class ProbePanel(QWidget):
         self.cancel(silent=True)
         self._runner.shutdown(time.monotonic())
 
-    def _deliver(self, run: int, result: "ProbeResult") -> None:
+    def _deliver(self, run: int, result: ProbeResult) -> None:
         if run != self._run:
             return                      # cancelled or superseded meanwhile
         self._token = None

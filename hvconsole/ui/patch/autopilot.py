@@ -7,8 +7,9 @@ work and queued signals arrive exactly as they do for a person at the screen."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QEventLoop, QTimer
 
@@ -109,7 +110,7 @@ class Autopilot:
         self.next(WINDOW)
 
     def review_and_start(self) -> int:
-        page = self.settle(REVIEW)
+        self.settle(REVIEW)
         self.next(REVIEW)
         self.settle(RUN)
         return self.wizard.state.run_id

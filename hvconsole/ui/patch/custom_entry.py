@@ -10,8 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from PySide6.QtCore import QDate
-from PySide6.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
-                               QSpinBox)
+from PySide6.QtWidgets import QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QSpinBox
 
 from hvconsole.core.atomic_file import atomic_write_text
 from hvconsole.core.catalog import SCHEMA_ID, parse_catalog

@@ -8,8 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QRadioButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+)
 
 from hvconsole.remote.smb_stage import host_path_for
 
@@ -78,7 +88,8 @@ class PackagePage(WizardPageBase):
             self._show(self.state.package)
 
     def _browse(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Update package", "", "Update packages (*.msu *.cab);;All files (*)")
+        name, _ = QFileDialog.getOpenFileName(self, "Update package", "",
+                                              "Update packages (*.msu *.cab);;All files (*)")
         if name:
             self.local_path.setText(name)
             self.push.setChecked(True)

@@ -30,9 +30,10 @@ def review_html(state: Any, review: Any) -> str:
     rows = [("Test ring", ", ".join(plan.pilot.hosts) + f" (then a {plan.gate.soak_minutes:g} min soak and "
              "your “Promote to production”)")]
     rows += [(w.name.capitalize(), ", ".join(w.hosts)) for w in plan.waves[1:]]
+    how_staged = "pushed over SMB" if plan.package.kind == "smb-push" else "already on the hosts"
     rows += [("Hosts at a time", plan.pilot.parallel),
              ("On a failure", "the rollout stops" if plan.stop_on_failure else "the others go on"),
-             ("Package", f"{plan.package.location} ({'pushed over SMB' if plan.package.kind == 'smb-push' else 'already on the hosts'})"
+             ("Package", f"{plan.package.location} ({how_staged})"
               + (f", SHA-256 {plan.package.sha256}" if plan.package.sha256 else "")),
              ("Window", f"{draft.window_start:%Y-%m-%d %H:%M} UTC" if draft.window_start else "now")]
     if state.kept_out:

@@ -6,12 +6,21 @@ its gate the run waits for "Promote to production" or "Halt"."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
-                               QVBoxLayout, QWizard)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWizard,
+)
 
 from hvconsole.patch.text import clean
 
@@ -83,10 +92,8 @@ class RunPage(WizardPageBase):
         self._timer.stop()
         if self._connected:
             self._connected = False
-            try:
+            with contextlib.suppress(RuntimeError, TypeError):     # the session went first
                 self.wiz.session.controller.event.disconnect(self._progressed)
-            except (RuntimeError, TypeError):
-                pass        # the session went first
 
     def _progressed(self, _event: Any) -> None:
         self.refresh()
@@ -118,8 +125,9 @@ class RunPage(WizardPageBase):
     def show_view(self, view: Any) -> None:
         self.view = view
         self.timeline.show(view)
-        if self.progress.value() != int(round(view.progress_fraction * 100)):
-            self.progress.setValue(int(round(view.progress_fraction * 100)))
+        percent = round(view.progress_fraction * 100)
+        if self.progress.value() != percent:
+            self.progress.setValue(percent)
         state = str(view.state)
         who = ("executed by this window" if self.wiz.session.executes(view.run_id)
                else f"executed by process {view.executing_pid}" if view.executing_pid

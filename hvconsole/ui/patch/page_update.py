@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QPushButton, QVBoxLayout
 
 from hvconsole.core.compliance import assess
@@ -70,8 +69,8 @@ class UpdatePage(WizardPageBase):
             self.table.setItem(r, 0, cell(update.kb, why))
             self.table.setItem(r, 1, cell(update.kind))
             self.table.setItem(r, 2, cell(update.released.isoformat()))
-            self.table.setItem(r, 3, cell(f"{len(needing)}: {', '.join(needing)}" if needing else "none (all compliant)",
-                                          why, OK_COLOR if not needing else BAD_COLOR))
+            needs = f"{len(needing)}: {', '.join(needing)}" if needing else "none (all compliant)"
+            self.table.setItem(r, 3, cell(needs, why, OK_COLOR if not needing else BAD_COLOR))
             self.table.setItem(r, 4, cell(", ".join(f"{t.product} {t.version}" for t in update.targets)))
             self.table.setItem(r, 5, cell(update.title, update.title))
         if state.draft.kb in self._kbs:

@@ -10,8 +10,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget,
-                               QTextBrowser, QVBoxLayout, QWidget, QWizard)
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+)
 
 from hvconsole.core.patch.report import render_html
 

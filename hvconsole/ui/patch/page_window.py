@@ -4,14 +4,24 @@ save it as .eml, or open it in the mail client)."""
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDateTime, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import (QDateTimeEdit, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QDateTimeEdit,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from .notice_mail import eml_bytes, mailto_url
 from .page_base import BAD_COLOR, OK_COLOR, WizardPageBase
@@ -73,7 +83,7 @@ class WindowPage(WizardPageBase):
             self.notice.setPlainText(draft.notice)
 
     def _start_changed(self, value: QDateTime) -> None:
-        self.state.draft.window_start = value.toPython().astimezone(timezone.utc)
+        self.state.draft.window_start = value.toPython().astimezone(UTC)
 
     def compose(self) -> None:
         state, planning = self.state, self.wiz.planning

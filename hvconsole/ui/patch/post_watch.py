@@ -12,9 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..mailbox import Mailbox
-
 from hvconsole.core.detector import CRITICAL, Detector
+
+from ..mailbox import Mailbox
 
 POLL_HOST_S = 30.0          # host seconds between rounds (the monitor polls about as often)
 

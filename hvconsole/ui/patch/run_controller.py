@@ -12,6 +12,7 @@ run at the next wait, resumable from the journal.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -79,7 +80,5 @@ class RunController(QObject):
         self._post("finished", result)
 
     def _post(self, signal_name: str, value: Any) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):     # the controller was deleted while the run went on
             self._mailbox.post((signal_name, value))
-        except RuntimeError:
-            pass        # the controller was deleted while the run went on

@@ -19,7 +19,7 @@ SHORT = {"maintenance-on": "maint. on", "maintenance-off": "maint. off"}
 def elapsed_text(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s}s" if s < 60 else f"{s // 60}m{s % 60:02d}s"
 
 

@@ -5,17 +5,32 @@ Pages, the controller and the session import them from here, so the GUI has one 
 
 from __future__ import annotations
 
+from hvconsole.core.patch.journal import Journal, JournalError
+from hvconsole.core.patch.plan import PatchPlan, PlanError, VmHandling
+from hvconsole.core.patch.report import build_report, render_html
+from hvconsole.core.patch.vocabulary import FINISHED_STATES, RunState
+from hvconsole.patch.control import ControlError, request
+from hvconsole.patch.engine import EngineError, create_run, load_site_catalog
+from hvconsole.patch.planning import (
+    HostPreflight,
+    PackageCheck,
+    PlanDraft,
+    PlanningService,
+    PlanReview,
+    build_plan,
+    with_notice,
+)
+from hvconsole.patch.run_view import RunView, run_view
+from hvconsole.patch.watch import active_runs, interrupted_runs, open_maintenance
 
-from hvconsole.core.patch.journal import Journal, JournalError  # noqa: F401
-from hvconsole.core.patch.plan import PatchPlan, PlanError, VmHandling  # noqa: F401
-from hvconsole.core.patch.report import build_report, render_html  # noqa: F401
-from hvconsole.core.patch.vocabulary import FINISHED_STATES, RunState  # noqa: F401
-from hvconsole.patch.control import ControlError, request  # noqa: F401
-from hvconsole.patch.engine import EngineError, create_run, load_site_catalog  # noqa: F401
-from hvconsole.patch.planning import (HostPreflight, PackageCheck, PlanDraft, PlanningService,  # noqa: F401
-                                      PlanReview, build_plan, with_notice)
-from hvconsole.patch.run_view import RunView, run_view  # noqa: F401
-from hvconsole.patch.watch import active_runs, interrupted_runs, open_maintenance  # noqa: F401
+# What the seam offers, in the order of the docstring: imported here to be used elsewhere.
+__all__ = [
+    "PlanningService", "PlanDraft", "PlanReview", "HostPreflight", "PackageCheck", "build_plan", "with_notice",
+    "RunView", "run_view", "build_report", "render_html",
+    "active_runs", "interrupted_runs", "open_maintenance", "Journal", "JournalError",
+    "request", "ControlError", "create_run", "EngineError", "load_site_catalog",
+    "RunState", "FINISHED_STATES", "AWAITING_PROMOTION", "PatchPlan", "PlanError", "VmHandling",
+]
 
 AWAITING_PROMOTION = RunState.AWAITING_PROMOTION
 

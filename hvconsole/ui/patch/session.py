@@ -6,10 +6,12 @@ another process executes (a banner: Watch, with Pause/Cancel on the Run page).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -27,7 +29,8 @@ class PatchSession(QObject):
     maintenance_changed = Signal(object)   # list[ActiveMaintenance]
     runs_changed = Signal()
 
-    def __init__(self, site: Any, window: QWidget, add_banner: Callable[[QWidget], None], parent: QObject | None = None):
+    def __init__(self, site: Any, window: QWidget, add_banner: Callable[[QWidget], None],
+                 parent: QObject | None = None):
         super().__init__(parent)
         self.site = site
         self.window = window
@@ -74,10 +77,9 @@ class PatchSession(QObject):
             return True
         choice = self.ask_close()
         if choice == "pause":
-            try:
+            # Already ending: stopping is enough, resume continues it.
+            with contextlib.suppress(services.ControlError):
                 self.request(self.controller.run_id, "pause")
-            except services.ControlError:
-                pass        # already ending: stopping is enough, resume continues it
             self.controller.stop()
             return True
         if choice == "cancel":
@@ -104,10 +106,8 @@ class PatchSession(QObject):
         deadline = time.monotonic() + wait_s
         self._timer.stop()
         for w in list(self.wizards):
-            try:
+            with contextlib.suppress(RuntimeError):     # already deleted by Qt
                 w.shutdown(0.1)
-            except RuntimeError:
-                pass            # already deleted by Qt
         self.controller.stop()
         ok = self.controller.join(max(0.0, deadline - time.monotonic()))
         ok = self.tasks.shutdown(deadline) and ok
@@ -207,7 +207,8 @@ class PatchSession(QObject):
 
     def _interrupted_banner(self, r: Any) -> RunBanner:
         return RunBanner(self._banner_text("interrupted", r),
-                         [("Resume", lambda: self._resume_from_banner(r.run_id)), ("Review", lambda: self.show_run(r.run_id))])
+                         [("Resume", lambda: self._resume_from_banner(r.run_id)),
+                          ("Review", lambda: self.show_run(r.run_id))])
 
     def _elsewhere_banner(self, r: Any) -> RunBanner:
         return RunBanner(self._banner_text("elsewhere", r), [("Watch", lambda: self.show_run(r.run_id))])

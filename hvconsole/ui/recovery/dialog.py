@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
@@ -383,7 +384,7 @@ class RecoveryDialog(QDialog):
 
     # -- closing -------------------------------------------------------------------------
 
-    def closeEvent(self, event: Any) -> None:   # noqa: N802 (Qt's name)
+    def closeEvent(self, event: Any) -> None:
         if self.engine is not None and self.busy:
             self.engine.cancel()
         self._timer.stop()

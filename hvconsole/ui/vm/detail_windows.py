@@ -9,7 +9,8 @@ switches the dialog's time window. Dialogs are non-modal; one per VM.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget

@@ -13,8 +13,9 @@ plain-text tooltips), never rich text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import nullcontext
-from typing import Any, Iterable
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -273,7 +274,7 @@ class VmDetailDialog(QDialog):
             self._loader.forget()
             self.markers.clear()
         times, values = vm.buffer.since(left, copy=True)  # pyqtgraph keeps them (see HostGraphs)
-        col = dict(zip(vm.buffer.fields, values))
+        col = dict(zip(vm.buffer.fields, values, strict=True))
         assigned = col["memory_assigned_mb"] / MB_PER_GB
         demand = col["memory_demand_mb"] / MB_PER_GB
         self.cpu_curve.setData(times, col["cpu_pct"])
@@ -287,7 +288,7 @@ class VmDetailDialog(QDialog):
         if not is_long(self._window_s) or result.series is None:
             return
         s = result.series
-        col = dict(zip(s.fields, s.mean))
+        col = dict(zip(s.fields, s.mean, strict=True))
         assigned = col["memory_assigned_mb"] / MB_PER_GB
         demand = col["memory_demand_mb"] / MB_PER_GB
         self.cpu_curve.setData(s.times, col["cpu_pct"])
