@@ -140,8 +140,9 @@ def test_view_repaints_only_visible_changed_tiles(qtbot):
     view.show()
     qtbot.waitExposed(view)
     painted = []
-    original = view.tile_delegate.paint
-    view.tile_delegate.paint = lambda p, o, i: (painted.append(i.row()), original(p, o, i))
+    original = view.tile_delegate.paint_row
+    view.tile_delegate.paint_row = lambda p, row, *rest: (painted.append(model.position(row.host, row.vm_id)),
+                                                          original(p, row, *rest))
     qtbot.wait(50)
     painted.clear()
     # Only the last 50 tiles (far below the visible ones) change.

@@ -182,15 +182,22 @@ class TileDelegate(QStyledItemDelegate):
         if self.painted is not None:
             self.painted.append((x, y, width, height))
         state = option.state.value    # an int: Python's flag operators cost a call each
-        if state & _SELECTED_BIT:
+        self.paint_row(painter, row, x, y, width, height, bool(state & _SELECTED_BIT),
+                       bool(state & _HOVERED_BIT), self.view_dpr or painter.device().devicePixelRatioF())
+
+    def paint_row(self, painter: QPainter, row: TileRow, x: int, y: int, width: int, height: int,
+                  selected: bool, hovered: bool, dpr: float) -> None:
+        """The tile of ``row`` at ``x``, ``y`` (what :meth:`paint` does once it knows the
+        row, the rectangle and the state; the view calls it directly, see
+        :meth:`.tile_view.TileView.paintEvent`)."""
+        if selected:
             edge = EDGE_SELECTED
         elif row.findings:
             edge = EDGE_SEVERITY      # the severity's border wins over the hover's
-        elif state & _HOVERED_BIT:
+        elif hovered:
             edge = EDGE_HOVER
         else:
             edge = EDGE_PLAIN
-        dpr = self.view_dpr or painter.device().devicePixelRatioF()
         look = (width, height, edge, dpr)
         cache = self._rendered
         found = cache.lookup(row, look)

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,6 +59,7 @@ class TileView(QListView):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._hover = QPersistentModelIndex()   # the tile under the mouse (see viewportEvent)
         self.setObjectName("tileView")
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setUniformItemSizes(True)
@@ -84,6 +95,13 @@ class TileView(QListView):
         possibly a rendering); a tick that changed tiles far apart then repainted the
         whole grid. A tile in two areas is painted twice, harmlessly: tiles are opaque.
 
+        While the view's rows are the tile model's own (see :meth:`_row_at`) and the
+        tiles lie on a regular grid, the view finds the tiles in each area itself and
+        hands the delegate their rows directly (:meth:`_paint_grid`): ``QListView``'s
+        own paint costs a style option, a proxy ``flags()`` (a Python ``rowCount()``
+        through the proxy's mapping) and a call into the delegate with three wrapped
+        arguments for every tile, a sixth of a worst-case tick.
+
         The viewport does not fill its background before painting (see ``__init__``):
         the tiles are opaque and cover most of it, so only what they left uncovered
         (the gaps between them, the space after the last one) is filled afterwards.
@@ -92,9 +110,16 @@ class TileView(QListView):
         region = event.region()
         count = region.rectCount()
         delegate = self.tile_delegate
-        delegate.row_at = self._row_at()
+        row_at = self._row_at()
+        pressed = QApplication.mouseButtons() != Qt.MouseButton.NoButton
+        if count <= MAX_PAINT_AREAS and not pressed and row_at is not None:
+            grid = self._grid()
+            if grid is not None:
+                self._paint_grid(region, grid, row_at)
+                return
+        delegate.row_at = row_at
         delegate.chip_allowance(CHIPS_PER_PAINT)
-        if count > MAX_PAINT_AREAS or QApplication.mouseButtons() != Qt.MouseButton.NoButton:
+        if count > MAX_PAINT_AREAS or pressed:
             # In one pass over a filled background (a rubber band being dragged is drawn
             # once, over the tiles and the gaps alike).
             self._fill_background(region)
@@ -123,6 +148,99 @@ class TileView(QListView):
             covered += QRect(x, y, width, height)
         self._fill_background(region.subtracted(covered))
 
+    def _grid(self) -> tuple[int, int, int, int, int, int, int, int] | None:
+        """Where the tiles are, in viewport coordinates: (x, y of the first tile, the
+        step to the next column and to the next line, columns, tiles, tile width and
+        height), or None unless ``QListView``'s own layout (asked for four tiles: the
+        first, the second, the first of the second line and the last) is that grid,
+        e.g. while it is still laying out, or right to left."""
+        model = self.model()
+        n = model.rowCount() if model is not None else 0
+        if n == 0 or self.isRightToLeft():
+            return None
+        rect = self.visualRect
+        first = rect(model.index(0, 0))
+        x0, y0, width, height = first.getRect()
+        if width <= 0 or height <= 0:
+            return None
+        step_x, step_y, columns = width, height, 1
+        if n > 1:
+            second = rect(model.index(1, 0))
+            if second.y() == y0:
+                step_x = second.x() - x0
+                if step_x < width:
+                    return None
+                columns = max(1, (self.viewport().width() - x0 + step_x - width) // step_x)
+            if columns < n:
+                below = rect(model.index(columns, 0))
+                if below.x() != x0 or below.y() <= y0:
+                    return None
+                step_y = below.y() - y0
+                if step_y < height:
+                    return None
+        last = n - 1
+        expected = QRect(x0 + (last % columns) * step_x, y0 + (last // columns) * step_y, width, height)
+        if rect(model.index(last, 0)) != expected:
+            return None
+        return x0, y0, step_x, step_y, columns, n, width, height
+
+    def _paint_grid(self, region: QRegion, grid: tuple[int, int, int, int, int, int, int, int],
+                    row_at: Callable[[int], TileRow]) -> None:
+        """The tiles of ``grid`` (see :meth:`_grid`) inside ``region``, each through
+        :meth:`.tile_delegate.TileDelegate.paint_row`, then the rest of the region in the
+        view's background; the state ``QListView`` would give each tile (selected,
+        under the mouse) read once per paint."""
+        x0, y0, step_x, step_y, columns, n, width, height = grid
+        delegate = self.tile_delegate
+        paint_row = delegate.paint_row
+        dpr = self.viewport().devicePixelRatioF()
+        hover = self._hover.row() if self._hover.isValid() else -1
+        selected = self._selected_rows()
+        covered = QRegion()
+        painter = QPainter(self.viewport())
+        delegate.chip_allowance(CHIPS_PER_PAINT)
+        try:
+            for area in region:
+                left, top, area_w, area_h = area.getRect()
+                # Lines and columns whose tiles reach into the area (ceil of the first).
+                line_first = max(0, -((y0 + height - 1 - top) // step_y))
+                line_last = (top + area_h - 1 - y0) // step_y
+                col_first = max(0, -((x0 + width - 1 - left) // step_x))
+                col_last = min(columns - 1, (left + area_w - 1 - x0) // step_x)
+                if line_last < line_first or col_last < col_first:
+                    continue
+                for line in range(line_first, line_last + 1):
+                    y = y0 + line * step_y
+                    base = line * columns
+                    for row in range(base + col_first, min(n, base + col_last + 1)):
+                        x = x0 + (row - base) * step_x
+                        paint_row(painter, row_at(row), x, y, width, height, row in selected,
+                                  row == hover, dpr)
+                        covered += QRect(x, y, width, height)
+            self._fill(painter, region.subtracted(covered))
+        finally:
+            painter.end()
+            delegate.chip_allowance(None)
+
+    def _selected_rows(self) -> set[int] | frozenset[int]:
+        selection = self.selectionModel()
+        if selection is None or not selection.hasSelection():
+            return frozenset()
+        rows: set[int] = set()
+        for span in selection.selection():
+            rows.update(range(span.top(), span.bottom() + 1))
+        return rows
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        # The tile under the mouse, as QAbstractItemView keeps it for its own paint (the
+        # same events, the same index): the grid paint above shows it hovered.
+        kind = event.type()
+        if kind == QEvent.Type.HoverMove or kind == QEvent.Type.HoverEnter:
+            self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))  # type: ignore[attr-defined]
+        elif kind == QEvent.Type.HoverLeave:
+            self._hover = QPersistentModelIndex()
+        return super().viewportEvent(event)
+
     def _row_at(self) -> Callable[[int], TileRow] | None:
         """The tile model's row at a row of this view, when the two are the same rows
         (the model itself, or a filter proxy that hides nothing and does not sort: it
@@ -140,9 +258,22 @@ class TileView(QListView):
         if region.isEmpty():
             return
         painter = QPainter(self.viewport())
-        for rect in region:
-            painter.fillRect(rect, VIEW_BACKGROUND)
+        self._fill(painter, region)
         painter.end()
+
+    @staticmethod
+    def _fill(painter: QPainter, region: QRegion) -> None:
+        """``region`` in the view's background: one fill clipped to it (the gaps between
+        tiles are dozens of rectangles, a call from Python each)."""
+        if region.isEmpty():
+            return
+        if region.rectCount() == 1:
+            painter.fillRect(region.boundingRect(), VIEW_BACKGROUND)
+            return
+        painter.save()
+        painter.setClipRegion(region)
+        painter.fillRect(region.boundingRect(), VIEW_BACKGROUND)
+        painter.restore()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
