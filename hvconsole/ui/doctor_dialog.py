@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.inventory import Host
+from ..core.timeutil import utcnow
 from ..remote.target import CancelToken
 from .background import TaskRunner
 from .mailbox import Mailbox
@@ -56,7 +58,7 @@ class DoctorDialog(QDialog):
     line_shown = Signal(object)         # each CheckResult of the current run, as its row is filled
     bundle_saved = Signal(object)       # the Path written, or the exception that stopped it
 
-    def __init__(self, host: Host, password: Callable[[], Any], *, clock: Callable[[], Any] | None = None,
+    def __init__(self, host: Host, password: Callable[[], Any], *, clock: Callable[[], datetime] | None = None,
                  snapshots: Callable[[], Iterable[Any]] | None = None, runner: Any = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -131,7 +133,8 @@ class DoctorDialog(QDialog):
         self._token = token
         self.report = None
         self._reset_rows()
-        relay, host, clock = self._relay, self.host, self._clock
+        relay, host = self._relay, self.host
+        clock = self._clock if self._clock is not None else utcnow
 
         def work() -> Any:
             # On a pool thread: the keyring, the network, the log capture.
@@ -142,8 +145,7 @@ class DoctorDialog(QDialog):
             def emit(result: Any) -> None:
                 relay.post((run, result))       # the dialog gone: dropped, nobody is listening
             with capture_log() as lines:
-                report = run_doctor(host, secret, cancel=token, on_result=emit,
-                                    **({"clock": clock} if clock is not None else {}))
+                report = run_doctor(host, secret, clock=clock, cancel=token, on_result=emit)
             # Handed to the GUI thread with the report: the bundle scrubs this password.
             return report, (secret.reveal() if hasattr(secret, "reveal") else secret), list(lines)
 
@@ -176,8 +178,7 @@ class DoctorDialog(QDialog):
         verdict = result.verdict.value
         found = result.detail + (f"\nFix: {result.fix}" if result.fix else "")
         self._set_row(row, verdict, result.title, found)
-        done = sum(1 for i in range(self.table.rowCount())
-                   if self.table.item(i, COLUMN_RESULT).data(Qt.ItemDataRole.UserRole) != "waiting")
+        done = sum(1 for i in range(self.table.rowCount()) if self._verdict_at(i) != "waiting")
         self.status.setText(f"Checking {self.host.name}… {done} of {len(self._checks)} checks done")
 
     def _done(self, run: int, outcome: tuple[Any, Any, list[str]]) -> None:
@@ -272,9 +273,17 @@ class DoctorDialog(QDialog):
 
     def row_texts(self) -> list[tuple[str, str, str]]:
         """What the table shows, row by row (verdict key, check, found): for tests."""
-        return [(self.table.item(r, COLUMN_RESULT).data(Qt.ItemDataRole.UserRole),
-                 self.table.item(r, COLUMN_CHECK).text(), self.table.item(r, COLUMN_FOUND).text())
+        return [(self._verdict_at(r), self._text_at(r, COLUMN_CHECK), self._text_at(r, COLUMN_FOUND))
                 for r in range(self.table.rowCount())]
+
+    # A row's cells are all set together (_set_row); "" stands for one not set yet.
+    def _verdict_at(self, row: int) -> str:
+        item = self.table.item(row, COLUMN_RESULT)
+        return "" if item is None else str(item.data(Qt.ItemDataRole.UserRole))
+
+    def _text_at(self, row: int, column: int) -> str:
+        item = self.table.item(row, column)
+        return "" if item is None else item.text()
 
 
 def _plain_label(parent: QWidget) -> QLabel:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -107,9 +108,8 @@ class HealthService(QObject):
                 continue
             token = CancelToken()
             self._running[name] = token
-            self._runner.submit(lambda name=name, token=token: self._work(name, token),
-                                lambda result, name=name: self._done(name, result),
-                                lambda exc, name=name: self._failed(name, exc))
+            self._runner.submit(partial(self._work, name, token), partial(self._done, name),
+                                partial(self._failed, name))
         self.running_changed.emit(bool(self._running))
 
     def _work(self, name: str, token: CancelToken) -> HostAudit:

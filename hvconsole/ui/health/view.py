@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -223,12 +224,11 @@ class HealthView(QWidget):
 
     def select_first(self, severity: str = CRITICAL) -> bool:
         """Select the first problem of ``severity`` (for screenshots and keyboard users)."""
-        for i in range(self.tree.topLevelItemCount()):
-            top = self.tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                p = top.child(j).data(0, PROBLEM_ROLE)
+        for top in _children(self.tree.invisibleRootItem()):
+            for item in _children(top):
+                p = item.data(0, PROBLEM_ROLE)
                 if p is not None and p.severity == severity:
-                    self.tree.setCurrentItem(top.child(j))
+                    self.tree.setCurrentItem(item)
                     return True
         return False
 
@@ -286,6 +286,13 @@ class HealthView(QWidget):
             path.write_text(_html_report(audits), encoding="utf-8")
         else:
             raise ValueError(f"unknown file type {suffix or '(none)'}: use .html, .csv or .json")
+
+
+def _children(item: QTreeWidgetItem) -> Iterator[QTreeWidgetItem]:
+    for i in range(item.childCount()):
+        child = item.child(i)
+        if child is not None:       # only past the end, which the range never reaches
+            yield child
 
 
 def _cell(text: str) -> str:

@@ -48,6 +48,7 @@ from hvconsole.core.inventory import (
     InventoryError,
     Transport,
 )
+from hvconsole.core.inventory.book import Password
 from hvconsole.core.inventory.fields import MAX_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S
 from hvconsole.credentials import CredentialStoreError, Secret
 
@@ -84,7 +85,7 @@ class HostDialog(QDialog):
         self._build()
         self.probe_panel = ProbePanel(self, runner=runner, probe=probe, timeout_s=probe_timeout_s)
         self.probe_panel.button.clicked.connect(self._toggle_test)
-        self.layout().insertWidget(self.layout().count() - 1, self.probe_panel)
+        self._outer.insertWidget(self._outer.count() - 1, self.probe_panel)     # above Save / Cancel
         self.doctor_button = QPushButton("Check this &host…", self)
         self.doctor_button.setObjectName("checkThisHost")
         self.doctor_button.setToolTip("Run every read-only check the console needs on this host, "
@@ -130,7 +131,9 @@ class HostDialog(QDialog):
         self.group_combo.setEditable(True)
         self.group_combo.setMinimumWidth(220)
         self.group_combo.addItems(sorted({h.group for h in self.book.inventory if h.group}))
-        self.group_combo.lineEdit().setPlaceholderText("optional, e.g. pilot or prod")
+        group_line = self.group_combo.lineEdit()      # there since setEditable(True)
+        if group_line is not None:
+            group_line.setPlaceholderText("optional, e.g. pilot or prod")
         # One below the lowest interval stands for "the window's default" (Qt shows the
         # special text at the minimum), so the field can never hold an invalid number.
         self.interval_spin = QSpinBox(self)
@@ -163,10 +166,10 @@ class HostDialog(QDialog):
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
-        layout.addWidget(self.buttons)
+        self._outer = QVBoxLayout(self)
+        self._outer.addLayout(form)
+        self._outer.addWidget(self.problem)
+        self._outer.addWidget(self.buttons)
         self.transport_combo.currentIndexChanged.connect(self._sync_transport)
 
     def _build_tls_box(self) -> QGroupBox:
@@ -284,17 +287,19 @@ class HostDialog(QDialog):
         """The host the fields describe (raises :class:`HostValidationError`)."""
         transport = self._transport()
         choice = self.validation.checkedId() if transport.uses_tls else VALIDATE_SYSTEM
-        fields = {
+        ca_bundle = self.ca_edit.text() if choice == VALIDATE_BUNDLE else None
+        if ca_bundle is not None and not ca_bundle.strip():
+            raise HostValidationError("ca_bundle", "choose the CA bundle file, or another validation option")
+        # Any: one set of keyword arguments makes a new Host or changes the one edited
+        # (with_changes keeps what is not named here, the id included).
+        fields: dict[str, Any] = {
             "name": self.name_edit.text(), "address": self.address_edit.text(),
             "username": self.user_edit.text(), "transport": transport,
             "port": self.port_spin.value() or None, "group": self.group_combo.currentText(),
-            "ca_bundle": self.ca_edit.text() if choice == VALIDATE_BUNDLE else None,
-            "verify_tls": choice != VALIDATE_NONE,
+            "ca_bundle": ca_bundle, "verify_tls": choice != VALIDATE_NONE,
             "poll_interval_s": (None if self.interval_spin.value() == self.interval_spin.minimum()
                                 else self.interval_spin.value()),
         }
-        if choice == VALIDATE_BUNDLE and not fields["ca_bundle"].strip():
-            raise HostValidationError("ca_bundle", "choose the CA bundle file, or another validation option")
         host = self.original.with_changes(**fields) if self.original else Host(**fields)
         clash = self.book.inventory.find(host.name)
         if clash is not None and clash.id != host.id:
@@ -333,7 +338,7 @@ class HostDialog(QDialog):
     def _doctor_gone(self, *args: object) -> None:
         self.doctor = None
 
-    def _connection_inputs(self, purpose: str) -> tuple[Host, Callable[[], Secret]] | None:
+    def _connection_inputs(self, purpose: str) -> tuple[Host, Callable[[], Password]] | None:
         """The host the fields describe and a callable for its password (called on a worker
         thread: the keyring may block), or None after saying what to fix."""
         try:
@@ -350,10 +355,10 @@ class HostDialog(QDialog):
             return None
         book, original = self.book, self.original
 
-        def password() -> Secret:        # on the worker thread: the keyring may block
+        def password() -> Password:      # on the worker thread: the keyring may block
             if typed is not None:
                 return typed
-            stored = book.password(original) if book.passwords is not None else None
+            stored = book.password(original) if original is not None and book.passwords is not None else None
             if stored is None:
                 raise LookupError("No password is stored for this host: type it to test.")
             return stored
@@ -415,13 +420,17 @@ def _place_beside(root: QWidget, anchor: QWidget, widget: QWidget) -> None:
         if isinstance(layout, QBoxLayout) and layout.indexOf(anchor) >= 0:
             return layout
         for i in range(layout.count()):
-            found = find(layout.itemAt(i).layout())
+            item = layout.itemAt(i)
+            found = find(item.layout() if item is not None else None)
             if found is not None:
                 return found
         return None
 
-    row = find(root.layout())
+    outer = root.layout()
+    row = find(outer)
     if row is not None:
         row.insertWidget(row.indexOf(anchor) + 1, widget)
+    elif outer is not None:
+        outer.addWidget(widget)
     else:
-        root.layout().addWidget(widget)
+        QVBoxLayout(root).addWidget(widget)

@@ -93,7 +93,8 @@ class ProbePanel(QWidget):
         def work() -> ProbeResult:
             probe = self._probe
             if probe is None:  # imported here, on the worker: the dialog opens without pywinrm
-                from hvconsole.remote.probe import probe_host as probe
+                from hvconsole.remote.probe import probe_host
+                probe = probe_host
             return probe(host, password(), timeout_s=self._timeout_s, cancel=token)
 
         self.button.setText("Cancel &test")

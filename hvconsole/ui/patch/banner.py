@@ -8,21 +8,22 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 
 class RunBanner(QFrame):
     hidden_by_admin = Signal()
 
-    def __init__(self, text: str, actions: list[tuple[str, Callable[[], None]]], parent=None):
+    def __init__(self, text: str, actions: list[tuple[str, Callable[[], None]]],
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("patchRunBanner")
-        self.setFrameShape(QFrame.StyledPanel)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("#patchRunBanner { background: #fff4ce; border: 1px solid #e0c36a; border-radius: 4px; }")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         self.label = QLabel()
-        self.label.setTextFormat(Qt.PlainText)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setWordWrap(True)
         layout.addWidget(self.label, 1)
         self.buttons: dict[str, QPushButton] = {}
@@ -31,7 +32,9 @@ class RunBanner(QFrame):
             b.clicked.connect(fn)
             self.buttons[text_] = b
             layout.addWidget(b)
-        close = QToolButton(text="✕", toolTip="Hide this banner (the run stays in the journal)")
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Hide this banner (the run stays in the journal)")
         close.setAutoRaise(True)
         close.clicked.connect(self._hide_pressed)
         layout.addWidget(close)

@@ -10,7 +10,17 @@ from datetime import date
 from pathlib import Path
 
 from PySide6.QtCore import QDate
-from PySide6.QtWidgets import QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QSpinBox
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
 
 from hvconsole.core.atomic_file import atomic_write_text
 from hvconsole.core.catalog import SCHEMA_ID, parse_catalog
@@ -19,7 +29,7 @@ PRODUCTS = {"Windows Server 2019": 17763, "Windows Server 2022": 20348, "Windows
 
 
 class CustomEntryDialog(QDialog):
-    def __init__(self, folder: Path, parent=None):
+    def __init__(self, folder: Path, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Custom catalog entry")
         self.folder = folder
@@ -30,7 +40,8 @@ class CustomEntryDialog(QDialog):
         self.product = QComboBox()
         self.product.addItems(list(PRODUCTS))
         self.min_ubr = QSpinBox(maximum=99999)
-        self.released = QDateEdit(QDate.currentDate(), calendarPopup=True)
+        self.released = QDateEdit(QDate.currentDate())
+        self.released.setCalendarPopup(True)
         self.package = QLineEdit(placeholderText="windows10.0-kb5070000-x64.msu")
         self.sha256 = QLineEdit(placeholderText="optional: the package's SHA-256 from the vendor")
         for label, widget in (("KB", self.kb), ("Title", self.title), ("Product", self.product),
@@ -41,7 +52,7 @@ class CustomEntryDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #b00020;")
         form.addRow(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.Save | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._save)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)

@@ -21,9 +21,9 @@ class WizardPageBase(QWizardPage):
         self.setTitle(title)
         self.setSubTitle(subtitle)
         self.status = QLabel()
-        self.status.setTextFormat(Qt.PlainText)       # messages quote host-provided text
+        self.status.setTextFormat(Qt.TextFormat.PlainText)       # messages quote host-provided text
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._busy = 0
 
     # The PatchWizard (``wizard()`` is only set once the page is added).
@@ -77,20 +77,20 @@ def make_table(headers: list[str], stretch: int | None = None) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
-    table.setEditTriggers(QTableWidget.NoEditTriggers)
-    table.setSelectionBehavior(QTableWidget.SelectRows)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
     table.setAlternatingRowColors(True)
     header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeToContents)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     if stretch is not None:
-        header.setSectionResizeMode(stretch, QHeaderView.Stretch)
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     return table
 
 
 def cell(text: Any, tooltip: str | None = None, color: str | None = None) -> QTableWidgetItem:
     """A read-only cell; host-provided text is set as plain text (never rich text)."""
     item = QTableWidgetItem("—" if text is None else str(text))
-    item.setFlags(Qt.ItemIsSelectable | Qt.ItemIsEnabled)
+    item.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
     if tooltip:
         item.setToolTip(tooltip)
     if color:

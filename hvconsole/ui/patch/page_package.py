@@ -67,8 +67,8 @@ class PackagePage(WizardPageBase):
         layout.addStretch(1)
         for w in (self.on_host, self.push):
             w.toggled.connect(self._edited)
-        for w in (self.host_path, self.local_path, self.sha):
-            w.textEdited.connect(self._edited)
+        for edit in (self.host_path, self.local_path, self.sha):
+            edit.textEdited.connect(self._edited)
         self.hashed.connect(self._hashed)
 
     def initializePage(self) -> None:

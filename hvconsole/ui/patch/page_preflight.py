@@ -5,6 +5,7 @@ The run repeats the check on every host right before patching it."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
@@ -52,8 +53,8 @@ class PreflightPage(WizardPageBase):
             self.table.setItem(r, 0, cell(host))
             self.table.setItem(r, 1, cell(self._rings[host]))
             self.table.setItem(r, 2, cell("checking…", color=MUTED_COLOR))
-            self.run_off_thread(lambda cancel, h=host: _preflight(planning, draft, h, cancel),
-                                self._checked, f"the pre-flight of {host}")
+            self.run_off_thread(partial(_preflight, planning, draft, host), self._checked,
+                                f"the pre-flight of {host}")
         self.rerun.setEnabled(False)
         self.say(f"Checking {len(self._rows)} host(s)…")
 

@@ -59,7 +59,7 @@ class ReviewPage(WizardPageBase):
         super().__init__("Review", "Everything on one page. Nothing has been changed on any host yet: the run "
                          "starts when you press “Start run”.", parent)
         self.setCommitPage(True)
-        self.setButtonText(QWizard.CommitButton, "Start run")
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Start run")
         self.view = QTextBrowser()
         self.view.setOpenLinks(False)
         layout = QVBoxLayout(self)

@@ -36,7 +36,7 @@ class RunPage(WizardPageBase):
     def __init__(self, parent: Any = None):
         super().__init__("Run", "Pause and Cancel act between steps: an install or a reboot under way always "
                          "finishes first. Closing this wizard does not stop the run.", parent)
-        self.setButtonText(QWizard.CancelButton, "Close")
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Close")
         self.header = QLabel()
         self.header.setWordWrap(True)
         self.progress = QProgressBar()
@@ -45,8 +45,8 @@ class RunPage(WizardPageBase):
         self.timeline = RunTable()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(LOG_LINES)
-        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
-        self.log.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         for key, text in (("pause", "Pause"), ("continue", "Continue"), ("cancel", "Cancel run…"),
@@ -83,7 +83,7 @@ class RunPage(WizardPageBase):
         # The engine's progress events arrive as queued signals: each one asks for a fresh
         # view at once instead of at the next tick.
         if not self._connected:
-            self.wiz.session.controller.event.connect(self._progressed)
+            self.wiz.session.controller.progress.connect(self._progressed)
             self._connected = True
         self.refresh()
         self._timer.start()
@@ -93,7 +93,7 @@ class RunPage(WizardPageBase):
         if self._connected:
             self._connected = False
             with contextlib.suppress(RuntimeError, TypeError):     # the session went first
-                self.wiz.session.controller.event.disconnect(self._progressed)
+                self.wiz.session.controller.progress.disconnect(self._progressed)
 
     def _progressed(self, _event: Any) -> None:
         self.refresh()
@@ -206,7 +206,7 @@ class RunPage(WizardPageBase):
         answer = QMessageBox.question(self, "Cancel the run", "Cancel this run? A step under way finishes first; "
                                       "then every host that was started is put back: VMs as they were, alerts on. "
                                       "A host whose install already ran stays pending a reboot.")
-        return answer == QMessageBox.Yes
+        return answer == QMessageBox.StandardButton.Yes
 
     def isComplete(self) -> bool:
         return self.view is not None and str(self.view.state) in FINISHED_STATES

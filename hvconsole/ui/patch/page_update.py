@@ -18,7 +18,7 @@ class UpdatePage(WizardPageBase):
         super().__init__("Update", "Choose the update to roll out. Every host was asked what it runs; the "
                          "count says how many still need each update.", parent)
         self.table = make_table(["KB", "Kind", "Released", "Hosts needing it", "Targets", "Title"], stretch=5)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.itemSelectionChanged.connect(self._selected)
         self.refresh_button = QPushButton("Ask the hosts again")
         self.refresh_button.clicked.connect(self._survey)

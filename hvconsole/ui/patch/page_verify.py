@@ -33,7 +33,7 @@ class VerifyPage(WizardPageBase):
     def __init__(self, parent: Any = None):
         super().__init__("Verify", "What the run proved on every host, and a watch for the freeze coming back.",
                          parent)
-        self.setButtonText(QWizard.FinishButton, "Close")
+        self.setButtonText(QWizard.WizardButton.FinishButton, "Close")
         self.hosts = make_table(["Host", "Verdict", "Build before", "Build after", "KB before", "KB after",
                                  "Proof"], stretch=6)
         self.vms = make_table(["VM", "Host", "Before", "After"])

@@ -4,7 +4,7 @@ save it as .eml, or open it in the mail client)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,8 @@ class WindowPage(WizardPageBase):
             self.notice.setPlainText(draft.notice)
 
     def _start_changed(self, value: QDateTime) -> None:
-        self.state.draft.window_start = value.toPython().astimezone(UTC)
+        # From the instant, not toPython(): the same moment, typed (its stub says object).
+        self.state.draft.window_start = datetime.fromtimestamp(value.toMSecsSinceEpoch() / 1000, UTC)
 
     def compose(self) -> None:
         state, planning = self.state, self.wiz.planning

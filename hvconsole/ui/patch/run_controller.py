@@ -4,7 +4,7 @@ only through queued signals.
 ``engine.execute`` blocks until the run ends, pauses for good or is stopped; it is run on
 a plain Python thread owned by this object. Its progress callback is called on that
 thread (and on the wave's worker threads): it only posts to the controller's mailbox
-(``ui/mailbox.py``), which emits :attr:`event` on the controller's own (GUI) thread — no
+(``ui/mailbox.py``), which emits :attr:`progress` on the controller's own (GUI) thread — no
 signal carries a Python object across threads. The engine reads pause/cancel from the journal between
 steps; :meth:`stop` (closing the window) sets the engine's ``stop`` event, which ends the
 run at the next wait, resumable from the journal.
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class RunController(QObject):
-    event = Signal(object)          # vocabulary.ProgressEvent
+    # Not ``event``: that name is QObject's virtual event handler, which a signal would shadow.
+    progress = Signal(object)       # vocabulary.ProgressEvent
     finished = Signal(object)       # the engine's RunResult
     failed = Signal(str)            # the run could not start or broke: one sentence
 
@@ -68,7 +69,7 @@ class RunController(QObject):
         from hvconsole.patch.engine import execute
 
         def progress(event: Any) -> None:
-            self._post("event", event)
+            self._post("progress", event)
 
         try:
             with Journal(self.journal_path) as journal:

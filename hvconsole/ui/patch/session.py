@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
 from ..background import TaskRunner
 from . import services
@@ -73,34 +73,36 @@ class PatchSession(QObject):
         self._show(PatchWizard(self, state, start_at_run=True))
 
     def confirm_close(self) -> bool:
-        if not self.controller.running:
+        run_id = self.controller.run_id     # set before the run's thread starts
+        if run_id is None or not self.controller.running:
             return True
         choice = self.ask_close()
         if choice == "pause":
             # Already ending: stopping is enough, resume continues it.
             with contextlib.suppress(services.ControlError):
-                self.request(self.controller.run_id, "pause")
+                self.request(run_id, "pause")
             self.controller.stop()
             return True
         if choice == "cancel":
-            self.request(self.controller.run_id, "cancel")
+            self.request(run_id, "cancel")
             self._close_when_finished = True
-            self.show_run(self.controller.run_id)
+            self.show_run(run_id)
             return False
         return False
 
     def ask_close(self) -> str:
         """pause | cancel | stay (a dialog; tests replace it)."""
-        box = QMessageBox(QMessageBox.Warning, "A patch run is executing",
+        box = QMessageBox(QMessageBox.Icon.Warning, "A patch run is executing",
                           f"Run {self.controller.run_id} is being executed by this window.", parent=self.window)
         box.setInformativeText("Keep it paused: it stops after the step under way and the next start offers to "
                                "resume it.\nCancel safely: hosts under way are put back (VMs as they were), then "
                                "the window closes.")
-        pause = box.addButton("Keep paused for later", QMessageBox.AcceptRole)
-        cancel = box.addButton("Cancel safely", QMessageBox.DestructiveRole)
-        box.addButton("Stay", QMessageBox.RejectRole)
+        pause = box.addButton("Keep paused for later", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton("Cancel safely", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
         box.exec()
-        return {pause: "pause", cancel: "cancel"}.get(box.clickedButton(), "stay")
+        choices: dict[QAbstractButton, str] = {pause: "pause", cancel: "cancel"}
+        return choices.get(box.clickedButton(), "stay")
 
     def shutdown(self, wait_s: float) -> bool:
         deadline = time.monotonic() + wait_s

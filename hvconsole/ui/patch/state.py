@@ -89,4 +89,5 @@ class WizardState:
 
     def vms_of_plan(self) -> list[tuple[str, Any]]:
         """(host, VmSample) of every VM on a planned host, as the survey saw them."""
-        return [(h, vm) for h in self.planned_hosts() for vm in (self.snaps.get(h).vms if self.snaps.get(h) else ())]
+        surveyed = [(h, self.snaps.get(h)) for h in self.planned_hosts()]
+        return [(h, vm) for h, snap in surveyed if snap is not None for vm in snap.vms]

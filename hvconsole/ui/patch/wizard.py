@@ -33,12 +33,12 @@ PAGE_CLASSES = (UpdatePage, HostsPage, PackagePage, PreflightPage, VmsPage, Wind
 class PatchWizard(QWizard):
     def __init__(self, session: Any, state: WizardState, *, start_at_run: bool = False, parent: Any = None):
         super().__init__(parent)
-        self.setWindowFlag(Qt.Window, True)
-        self.setAttribute(Qt.WA_DeleteOnClose, True)
+        self.setWindowFlag(Qt.WindowType.Window, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setWindowTitle(f"Patch wizard — {session.site.label}")
-        self.setWizardStyle(QWizard.ModernStyle)
-        self.setOption(QWizard.NoBackButtonOnLastPage, True)
-        self.setOption(QWizard.NoCancelButtonOnLastPage, True)
+        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.resize(1040, 720)
         self.session = session
         self.state = state
