@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian/Ubuntu machine (or reuses what
-# is there), then runs the import contracts and the whole pytest suite. CI runs exactly this.
+# is there), then runs the static checks (scripts/check.sh) and the whole pytest suite. CI
+# runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,15 +44,9 @@ else echo "note: no krb5-config (libkrb5-dev): Kerberos support not installed, i
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import hvconsole, PySide6, winrm, pytestqt' # fail fast if the install did not take
 
-echo "== import contracts"
-.venv/bin/lint-imports
-# Lint and type-check the packages that pass them (docs/house-rules.md); the paths and rules
-# are in pyproject.toml ([tool.ruff], [tool.mypy]).
-echo "== ruff"
-.venv/bin/ruff check hvconsole/core hvconsole/remote hvconsole/patch hvconsole/recovery hvconsole/doctor \
-  hvconsole/credentials.py hvconsole/site.py hvconsole/monitoring hvconsole/agent hvconsole/sim hvconsole/cli
-echo "== mypy"
-.venv/bin/mypy
+# The import contracts, ruff and mypy (docs/house-rules.md); the paths and rules are in
+# pyproject.toml ([tool.importlinter], [tool.ruff], [tool.mypy]).
+bash scripts/check.sh
 echo "== tests"
 export QT_QPA_PLATFORM=offscreen
 # The suite starts Python processes by the dozen (the CLI, the simulator) that import the

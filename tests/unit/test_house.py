@@ -169,12 +169,19 @@ def test_the_simulator_is_beside_the_stack_not_in_it():
 
 
 @pytest.mark.parametrize("name", ["core", "remote", "patch", "recovery", "doctor", "monitoring", "agent", "sim",
-                                  "cli"])
+                                  "cli", "app.py", "ui/patch", "ui/recovery", "ui/health", "ui/vm"])
 def test_lint_and_type_check_cover_the_checked_packages(name):
     with open(ROOT / "pyproject.toml", "rb") as f:
         tool = tomllib.load(f)["tool"]
     assert f"hvconsole/{name}" in tool["mypy"]["files"]
+
+
+def test_ruff_checks_what_mypy_checks_and_the_test_script_runs_both():
+    # One list of paths ([tool.mypy] files), read by scripts/check.sh for ruff too.
+    check = (ROOT / "scripts" / "check.sh").read_text(encoding="utf-8")
+    assert '["tool"]["mypy"]["files"]' in check
+    assert re.search(r'^\.venv/bin/ruff check "\$\{checked\[@\]\}"$', check, re.M)
+    assert re.search(r"^\.venv/bin/mypy$", check, re.M)
+    assert re.search(r"^\.venv/bin/lint-imports$", check, re.M)
     script = (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
-    # The ruff command may go on over backslash-continued lines.
-    assert re.search(rf"ruff check (?:[^\n]|\\\n)*hvconsole/{name}\b", script)
-    assert ".venv/bin/mypy" in script
+    assert re.search(r"^bash scripts/check\.sh$", script, re.M)
