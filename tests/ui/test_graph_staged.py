@@ -29,7 +29,7 @@ def image(graphs: HostGraphs) -> QImage:
 
 
 def rescaled(graphs: HostGraphs) -> int:
-    views = (graphs.mem_plot, graphs.disk_plot, graphs.latency_view, graphs.net_plot)
+    views = (graphs.mem_plot.scale, graphs.disk_plot.scale, graphs.latency_view, graphs.net_plot.scale)
     return sum(1 for v in views if graphs._y_tops.get(id(v)) is not None)
 
 

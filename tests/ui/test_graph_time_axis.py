@@ -8,14 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QPointF
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QImage
 from test_host_graphs_synthetic import INTERVAL_S, START, synthetic_site
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot, unreachable
 from hvconsole.ui.hosts.host_graphs import HostGraphs
-from hvconsole.ui.hosts.time_axis import TimeAxis, relative_label, relative_step
+from hvconsole.ui.hosts.time_axis import clock_ticks, relative_label, relative_step, relative_ticks
 
 
 def paint(graphs: HostGraphs) -> None:
@@ -41,11 +41,22 @@ def test_labels_read_the_windows_way():
     assert relative_step(300.00000000000006) == 60
 
 
-def test_relative_ticks_cover_the_window_from_edge_to_edge(qapp):
-    axis = TimeAxis()
-    axis.set_relative(True)
-    assert axis.tickValues(-300.0, 5e-14, 300) == [(60.0, [-300.0, -240.0, -180.0, -120.0, -60.0, 0.0])]
-    assert axis.tickStrings([-3600.0, 0.0], 1.0, 900.0) == ["−1 h", "now"]
+def test_relative_ticks_cover_the_window_from_edge_to_edge():
+    assert relative_ticks(-300.0, 5e-14) == [(-300.0, "−5 min"), (-240.0, "−4 min"), (-180.0, "−3 min"),
+                                             (-120.0, "−2 min"), (-60.0, "−1 min"), (0.0, "now")]
+    assert [label for _, label in relative_ticks(-3600.0, 0.0)] == ["−1 h", "−45 min", "−30 min", "−15 min", "now"]
+
+
+def test_clock_ticks_fall_on_whole_hours_and_midnights():
+    from datetime import datetime
+    right = datetime(2026, 11, 25, 17, 20).timestamp()       # local time
+    day = clock_ticks(right - 86400, right, 700)
+    assert 2 <= len(day) <= 7
+    assert all(datetime.fromtimestamp(t).minute == 0 for t, _ in day)
+    assert all(label.count(":") == 1 or " " in label for _, label in day)   # "18:00" or "25 Nov"
+    week = clock_ticks(right - 7 * 86400, right, 700)
+    assert all(datetime.fromtimestamp(t).hour == 0 for t, _ in week)
+    assert all(label.split()[1] in ("Nov",) for _, label in week)
 
 
 def test_a_live_window_holds_its_scale_still_and_moves_the_curves(graphs):
@@ -53,22 +64,21 @@ def test_a_live_window_holds_its_scale_still_and_moves_the_curves(graphs):
     graphs.set_window(300)
     graphs.set_history(site.host("HV01"))
     paint(graphs)
-    axis = graphs.net_plot.getAxis("bottom")
-    assert axis.relative and graphs.net_plot.vb.viewRange()[0] == pytest.approx([-300, 0])
-    picture, transform = axis.picture, graphs.cpu_plot.vb.childGroup.transform()
-    assert picture is not None
+    canvas = graphs.graphics
+    assert canvas.relative and graphs.net_plot.view_range()[0] == pytest.approx((-300, 0))
+    drawn = canvas.still_draws
     for tick in range(100, 106):
         poll(site, tick)
         graphs.refresh()
         paint(graphs)
-    # The axis was not drawn again and the view not re-transformed ...
-    assert axis.picture is picture and graphs.cpu_plot.vb.childGroup.transform() == transform
+    # The axes, grid and labels were not drawn again ...
+    assert canvas.still_draws == drawn
     # ... while the newest poll sits at "now", the right edge, and the data keep their times.
-    x, y = graphs.cpu_total.getData()
+    x, _ = graphs.cpu_total.getData()
     host = site.host("HV01")
     assert x[-1] == host.last_time
-    newest = graphs.cpu_total.mapToItem(graphs.cpu_plot.vb.childGroup, QPointF(x[-1], y[-1]))
-    assert newest.x() == pytest.approx(0.0, abs=1e-6)
+    ax, bx, _, _ = graphs.cpu_plot.pixel_map(graphs.cpu_plot.scale)
+    assert ax * x[-1] + bx == pytest.approx(graphs.cpu_plot.view_rect.right(), abs=1e-6)
     assert graphs.shown_range() == pytest.approx((host.last_time - 300, host.last_time))
 
 
@@ -80,11 +90,11 @@ def test_a_stored_window_reads_clock_times(graphs, monkeypatch):
     graphs.set_history(site.host("HV01"))
     graphs.set_window(86400)
     host = site.host("HV01")
-    assert not graphs.net_plot.getAxis("bottom").relative
-    assert graphs.cpu_plot.vb.viewRange()[0] == pytest.approx([host.last_time - 86400, host.last_time])
+    assert not graphs.graphics.relative
+    assert graphs.cpu_plot.view_range()[0] == pytest.approx((host.last_time - 86400, host.last_time))
     assert graphs.shown_range() == pytest.approx((host.last_time - 86400, host.last_time))
     graphs.set_window(300)
-    assert graphs.net_plot.getAxis("bottom").relative
+    assert graphs.graphics.relative
 
 
 def grab_painted(graphs: HostGraphs) -> QImage:
@@ -93,13 +103,13 @@ def grab_painted(graphs: HostGraphs) -> QImage:
 
 
 def test_refreshes_leave_the_picture_a_full_repaint_draws(graphs, qtbot):
-    """The curves' bounds, the moved curves and the cached axes: nothing stale is left
-    on screen by the incremental repaints, through an outage and a new y ceiling."""
+    """The moved curves, the band and the still picture of the axes: nothing stale is
+    left on screen by the incremental repaints, through an outage and a new y ceiling."""
     site = synthetic_site(ticks=60)
     graphs.set_window(300)
     graphs.set_history(site.host("HV01"))
     qtbot.wait(50)
-    graphs.graphics.viewport().repaint()
+    graphs.graphics.repaint()
     for tick in range(60, 72):
         if 64 <= tick < 67:
             site.add(unreachable("HV01", START + timedelta(seconds=tick * INTERVAL_S), "timeout", "no answer"))
@@ -108,6 +118,7 @@ def test_refreshes_leave_the_picture_a_full_repaint_draws(graphs, qtbot):
         graphs.refresh()
         paint(graphs)
     incremental = grab_painted(graphs)
+    graphs.graphics.redraw_still()     # the axes' picture too, drawn anew
     graphs.repaint()
-    graphs.graphics.viewport().repaint()
+    graphs.graphics.repaint()
     assert grab_painted(graphs) == incremental

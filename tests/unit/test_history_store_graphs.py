@@ -88,7 +88,7 @@ def test_seven_days_come_from_the_file_with_markers(graphs, stored, qtbot) -> No
     assert np.nanmax(x) - np.nanmin(x) >= 7 * 86400 - 3600
     assert np.nanmedian(y) == pytest.approx(30.0, abs=0.01)    # the stored week, not the live hour
     assert len(graphs.markers) == 7
-    lo, hi = graphs.cpu_plot.vb.viewRange()[0]
+    lo, hi = graphs.cpu_plot.view_range()[0]
     assert hi - lo == pytest.approx(7 * 86400, rel=1e-6)
     # Back to the hour: the in-memory 5 minutes and, before them, the stored polls.
     graphs.toggle.buttons[3600].click()

@@ -1,23 +1,11 @@
-"""The host graphs' curves: one light item per plot that draws all of that plot's curves,
-bounded by the plot's frame.
+"""One curve of the host graphs: its data, pen and optional shade down to zero, and the
+polylines it draws in a plot's pixels.
 
-pyqtgraph's ``PlotCurveItem`` is one scene item per curve, and each refresh of the ten
-host curves paid per curve for its ``setData`` (bookkeeping, signals, bounds), for Qt's
-visit of one more item (its bounding rectangle asked from Python, the painter's state
-saved and restored) and for its ``paint`` (option checks, fill and path caches): about
-0.15 ms a curve, most of the graphs' turn at 2,000 VMs (docs/performance.md). Here a plot's
-curves are plain :class:`Series` objects drawn by one :class:`CurveLayer` with the very
-painter calls ``PlotCurveItem`` makes for a 1-px, non-antialiased curve connected where
-finite (``fillPath`` of the same chunked fill paths, then ``drawPath`` of the same path,
-or ``drawPolyline`` of its points where all are finite: the same pixels, tested), so the
-pixels are the same.
-
-A layer is bounded by its plot's frame, not by its data: a live curve spans its plot's
-shown time range, stays under the plot's y ceiling and is clipped by its view, so the
-shown range and y range (padded by a pen's width) hold all it can draw. The curves keep
-their Unix times and the layer draws them shifted by an offset (the newest poll, in a live
-window): its frame, in the view's coordinates, then holds still from poll to poll, and Qt
-neither moves an item nor re-indexes one; only the plot area is drawn again.
+The graph canvas (graph_canvas.py) paints each plot's curves itself, so a curve is not a
+scene item: a new poll costs one ``setData`` (the arrays are kept, nothing is computed)
+and, at the next paint, the points mapped to pixels with one NumPy expression and drawn
+as one ``drawPolyline`` per run of finite points (NaN, an unanswered poll, breaks the
+line as pyqtgraph's ``connect="finite"`` does), 1-px cosmetic pens, no antialiasing.
 """
 
 from __future__ import annotations
@@ -26,135 +14,86 @@ from typing import Any
 
 import numpy as np
 from pyqtgraph import functions as fn
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen, QPolygonF
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QPainter, QPen, QPolygonF
 
-# pyqtgraph fills a curve in chunks of this many points on a raster device; the same
-# chunks give the same pixels where two chunks meet.
-FILL_CHUNK = 50
 EMPTY = np.empty(0)
+# (ax, bx, ay, by): a data point (x, y) is drawn at (ax·x + bx, ay·y + by) pixels.
+PixelMap = tuple[float, float, float, float]
+
+
+def _polygon(px: np.ndarray, py: np.ndarray) -> QPolygonF:
+    line = fn.create_qpolygonf(px.size)
+    xy = fn.ndarray_from_qpolygonf(line)
+    xy[:, 0], xy[:, 1] = px, py
+    return line
 
 
 class Series:
-    """One curve: its data, pen and optional fill down to zero, drawn by its layer.
+    """One curve. ``changed`` is called after each :meth:`setData` (its plot repaints)."""
 
-    Offers the part of ``PlotCurveItem``'s interface the graphs and their tests use:
-    ``setData(x, y)``, ``getData()`` and ``mapToItem``."""
-
-    def __init__(self, layer: CurveLayer, pen: QPen, brush: QBrush | None = None):
-        self.layer = layer
+    def __init__(self, pen: QPen, brush: QBrush | None = None, changed: Any = None):
         self.pen = QPen(pen)
+        self.pen.setCosmetic(True)
         self.brush = brush
+        self.changed = changed
         self.x: np.ndarray = EMPTY
         self.y: np.ndarray = EMPTY
-        self._path: QPainterPath | QPolygonF | None = None
-        self._fill: list[QPainterPath] | None = None
+        self._runs: list[tuple[int, int]] = []
+        self._drawn: tuple[PixelMap, list[QPolygonF], list[QPolygonF]] | None = None
 
     def setData(self, x: Any, y: Any) -> None:
         self.x = np.asarray(x, dtype=float)
         self.y = np.asarray(y, dtype=float)
         if self.x.shape != self.y.shape:
             raise ValueError("x and y differ in length")
-        self._path = self._fill = None      # built again at the next paint
-        self.layer.update()
+        finite = np.isfinite(self.x) & np.isfinite(self.y)
+        if finite.all():
+            self._runs = [(0, self.x.size)] if self.x.size else []
+        else:
+            edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.view(np.int8), [0]))))
+            self._runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+        self._drawn = None
+        if self.changed is not None:
+            self.changed()
 
     def getData(self) -> tuple[np.ndarray, np.ndarray]:
         return self.x, self.y
 
-    def mapToItem(self, item: QGraphicsItem, point: QPointF) -> QPointF:
-        """Where a point of the data (Unix time, value) is in ``item``'s coordinates."""
-        return self.layer.mapToItem(item, QPointF(point.x() - self.layer.offset, point.y()))
+    def runs(self) -> list[tuple[int, int]]:
+        """[start, end) of each run of finite points."""
+        return list(self._runs)
 
-    def path(self) -> QPainterPath | QPolygonF:
-        """The line: a polyline when every point is finite (the usual case; drawn with
-        the same pixels as the path, without building one), else the path broken at NaN."""
-        if self._path is None:
-            if np.isfinite(self.x).all() and np.isfinite(self.y).all():
-                line = fn.create_qpolygonf(self.x.size)
-                xy = fn.ndarray_from_qpolygonf(line)
-                xy[:, 0], xy[:, 1] = self.x, self.y
-                self._path = line
+    def polylines(self, pixels: PixelMap) -> tuple[list[QPolygonF], list[QPolygonF]]:
+        """(lines, shades) in pixels: a polyline per run of finite points and, with a
+        brush, the polygon from it down to zero."""
+        if self._drawn is not None and self._drawn[0] == pixels:
+            return self._drawn[1], self._drawn[2]
+        ax, bx, ay, by = pixels
+        px, py = ax * self.x + bx, ay * self.y + by
+        lines, shades = [], []
+        for start, end in self._runs:
+            lines.append(_polygon(px[start:end], py[start:end]))
+            if self.brush is not None and end - start >= 2:
+                xs = np.concatenate((px[start:end], px[[end - 1, start]]))
+                ys = np.concatenate((py[start:end], (by, by)))
+                shades.append(_polygon(xs, ys))
+        self._drawn = (pixels, lines, shades)
+        return lines, shades
+
+    def paint(self, painter: QPainter, pixels: PixelMap) -> None:
+        if not self._runs:
+            return
+        lines, shades = self.polylines(pixels)
+        if shades:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self.brush)
+            for shade in shades:
+                painter.drawPolygon(shade)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(self.pen)
+        for line in lines:
+            if line.size() == 1:
+                painter.drawPoint(line.at(0))
             else:
-                self._path = fn.arrayToQPath(self.x, self.y, connect="finite")
-        return self._path
-
-    def fill_paths(self) -> list[QPainterPath]:
-        """Down to zero, one run of finite points at a time, in pyqtgraph's chunks."""
-        if self._fill is None:
-            x, y = self.x, self.y
-            breaks = np.concatenate(([-1], np.nonzero(~(np.isfinite(x) & np.isfinite(y)))[0], [x.size]))
-            paths = []
-            for start, end in zip(breaks[:-1] + 1, breaks[1:], strict=True):
-                if end - start >= 2:
-                    paths += _chunked_fill(x[start:end], y[start:end])
-            self._fill = paths
-        return self._fill
-
-
-def _chunked_fill(x: np.ndarray, y: np.ndarray) -> list[QPainterPath]:
-    paths = []
-    offset = 0
-    buf = np.empty((FILL_CHUNK + 3, 2))
-    while offset < len(x) - 1:
-        sub_x, sub_y = x[offset:offset + FILL_CHUNK], y[offset:offset + FILL_CHUNK]
-        size = len(sub_x)
-        xy = buf[:size + 3]
-        xy[:-3, 0], xy[:-3, 1] = sub_x, sub_y
-        xy[-3:, 0] = sub_x[[-1, 0, 0]]
-        xy[-3:, 1] = (0.0, 0.0, sub_y[0])
-        offset += size - 1          # the chunk's last point starts the next one
-        paths.append(fn.arrayToQPath(xy[:, 0], xy[:, 1], connect="all", finiteCheck=False))
-    return paths
-
-
-class CurveLayer(QGraphicsItem):
-    """Draws its :class:`Series` in the order they were added, bounded by its frame."""
-
-    def __init__(self, parent: QGraphicsItem | None = None):
-        super().__init__(parent)
-        self.series: list[Series] = []
-        self._frame = QRectF()
-        self.offset = 0.0       # subtracted from the curves' x when drawn
-
-    def add(self, pen: QPen, brush: QBrush | None = None) -> Series:
-        series = Series(self, pen, brush)
-        self.series.append(series)
-        return series
-
-    def set_offset(self, offset: float) -> None:
-        """Draw the curves with ``offset`` subtracted from their x (their data unchanged)."""
-        if offset != self.offset:
-            self.offset = offset
-            self.update()
-
-    def set_frame(self, left: float, right: float, bottom: float, top: float) -> None:
-        """The rectangle (in the view's x and y) that holds all the curves can show: the
-        plot's shown x range and y range, with room for the pen."""
-        pad_x = (right - left) * 0.01
-        pad_y = (top - bottom) * 0.01
-        frame = QRectF(left - pad_x, bottom - pad_y, right - left + 2 * pad_x, top - bottom + 2 * pad_y)
-        if frame != self._frame:
-            self.prepareGeometryChange()
-            self._frame = frame
-
-    def boundingRect(self) -> QRectF:
-        return self._frame
-
-    def paint(self, painter: QPainter, *args: Any) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        if self.offset:
-            painter.translate(-self.offset, 0.0)
-        for series in self.series:
-            if series.x.size == 0:
-                continue
-            if series.brush is not None:
-                for path in series.fill_paths():
-                    painter.fillPath(path, series.brush)
-            painter.setPen(series.pen)
-            line = series.path()
-            if isinstance(line, QPolygonF):
                 painter.drawPolyline(line)
-            else:
-                painter.drawPath(line)
