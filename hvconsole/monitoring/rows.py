@@ -15,7 +15,7 @@ from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from hvconsole.core.snapshot import Snapshot, VmSample
+from hvconsole.core.snapshot import Snapshot, VmSample, positional_maker
 
 from .formatting import format_duration, format_mem_pair
 from .host_compliance import UNKNOWN_NOT_POLLED, HostCompliance
@@ -138,24 +138,14 @@ class TileRow:
     previous: InitVar[TileRow | None] = None
 
     def __post_init__(self, spark_given: tuple | None, previous: TileRow | None) -> None:
-        if self.findings:
-            rank = min(SEVERITY_RANK.get(f.severity, RANK_WARNING) for f in self.findings)
-        elif self.stale_reason is not None and self.patching is None:
-            # A host in a patch run is expected to go quiet: not a problem to sort first.
-            rank = RANK_STALE
-        else:
-            rank = RANK_NORMAL
-        vm = self.vm
-        # The name's folded form from the previous row when the name is the same.
-        folded = (previous.name_folded if previous is not None and previous.vm.name == vm.name
-                  else vm.name.casefold())
-        group = state_group(vm.state)
-        object.__setattr__(self, "vm_id", vm.id)
+        rank, sort_key, folded, group, texts = _derived(
+            self.host.casefold(), self.vm, self.findings, self.stale_reason, self.patching, previous)
+        object.__setattr__(self, "vm_id", self.vm.id)
         object.__setattr__(self, "rank", rank)
         object.__setattr__(self, "name_folded", folded)
         object.__setattr__(self, "group", group)
-        object.__setattr__(self, "sort_key", (rank, folded, self.host.casefold(), vm.id))
-        object.__setattr__(self, "texts", tile_texts(vm, group, self.stale_reason, self.patching, previous))
+        object.__setattr__(self, "sort_key", sort_key)
+        object.__setattr__(self, "texts", texts)
         object.__setattr__(self, "spark", spark_runs(self.cpu_history, SPARK_POINTS)
                            if spark_given is None else spark_given)
 
@@ -171,6 +161,34 @@ class TileRow:
     @property
     def is_problem(self) -> bool:
         return self.rank < RANK_NORMAL
+
+
+def _derived(host_folded: str, vm: VmSample, findings: tuple[TileFinding, ...], stale_reason: str | None,
+             patching: str | None, previous: TileRow | None) -> tuple[int, tuple, str, str, TileTexts]:
+    """A tile row's derived fields (rank, sort key, folded name, group, texts) from its
+    inputs; ``previous`` (this VM's row of the poll before) lends what did not change."""
+    if findings:
+        rank = min(SEVERITY_RANK.get(f.severity, RANK_WARNING) for f in findings)
+    elif stale_reason is not None and patching is None:
+        # A host in a patch run is expected to go quiet: not a problem to sort first.
+        rank = RANK_STALE
+    else:
+        rank = RANK_NORMAL
+    # The name's folded form from the previous row when the name is the same.
+    folded = (previous.name_folded if previous is not None and previous.vm.name == vm.name
+              else vm.name.casefold())
+    group = state_group(vm.state)
+    sort_key = (rank, folded, host_folded, vm.id)
+    if previous is not None and previous.sort_key == sort_key:
+        # Same place in the order: share the key object, so that the GUI thread sees
+        # "order unchanged" with an identity test.
+        sort_key = previous.sort_key
+    return rank, sort_key, folded, group, tile_texts(vm, group, stale_reason, patching, previous)
+
+
+# TileRow's fields in order (init=False ones included), set without its __init__: see
+# build_tile_rows.
+_make_tile = positional_maker(TileRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,14 +284,16 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
         todo.append((len(rows), vm, history, findings, note, old))
         rows.append(None)  # its place, filled below
     sparks = spark_batch([item[2] for item in todo], SPARK_POINTS)
+    host_folded = host.casefold()
     for (i, vm, history, findings, note, old), spark in zip(todo, sparks, strict=True):
-        row = TileRow(host=host, vm=vm, cpu_history=history, findings=findings,
-                      stale_reason=stale_reason, patching=note, spark_given=spark, previous=old)
-        if old is not None and old.sort_key == row.sort_key:
-            # Same place in the order: share the key object, so that the GUI thread
-            # sees "order unchanged" with an identity test.
-            object.__setattr__(row, "sort_key", old.sort_key)
-        rows[i] = row
+        # What TileRow(host=…, vm=…, …, spark_given=spark, previous=old) makes, with the
+        # fields set straight into its slots (a row is made for every running VM at every
+        # poll; its dataclass __init__ and __post_init__ set each field twice as slowly).
+        rank, sort_key, folded, group, texts = _derived(host_folded, vm, findings, stale_reason, note, old)
+        if spark is None:   # a series the batch leaves alone (a gap, too short)
+            spark = spark_runs(history, SPARK_POINTS)
+        rows[i] = _make_tile(host, vm, history, findings, stale_reason, note, vm.id, rank, sort_key,
+                             folded, group, texts, spark)
     return tuple(cast(list[TileRow], rows))  # every place is filled by now
 
 
