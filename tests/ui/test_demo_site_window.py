@@ -77,9 +77,9 @@ class SteppedSite:
     def wait_for(self, hosts, before: dict[str, int] | None = None) -> None:
         before = before or {}
         # Answered, and applied: hosts' first results may wait a turn or two for their share
-        # (Monitor.holding_first_results).
+        # (Monitor.results_waiting).
         self.qtbot.waitUntil(lambda: all(len(self.results[h]) > before.get(h, 0) for h in hosts)
-                             and not self.monitor.holding_first_results(), timeout=ROUND_TIMEOUT_MS)
+                             and not self.monitor.results_waiting(), timeout=ROUND_TIMEOUT_MS)
 
     def step(self, hosts=None) -> None:
         """Advance site time by one interval and poll (the given hosts' answers awaited)."""

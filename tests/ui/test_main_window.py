@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtGui import Qt as GuiQt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QStyleOptionViewItem, QToolTip
 from ui_support import T0, down, make_snapshot, make_vm
 
@@ -63,13 +65,24 @@ def window(qtbot, site, scripted_workers):
     qtbot.waitExposed(win)
     monitor.start()
     polling.flush()
+    settle(win)
     yield win
     win.close()
+
+
+def settle(win):
+    """Let the monitor's turns run: a tick whose tiles on screen changed shows them in one
+    turn and its host lines, findings and events in the next, a frame later."""
+    deadline = time.monotonic() + 5
+    while win.monitor.results_waiting() and time.monotonic() < deadline:
+        QTest.qWait(5)
+    assert not win.monitor.results_waiting()
 
 
 def poll(win):
     win.monitor.polling.poll_now()
     win.monitor.polling.flush()
+    settle(win)
 
 
 def shown_tiles(win):
@@ -279,6 +292,7 @@ def test_menu_actions_refresh_filter_and_find(window, qtbot):
     before = window.monitor.ticks
     window.refresh_action.trigger()
     window.monitor.polling.flush()
+    settle(window)
     assert window.monitor.ticks == before + 1
     window.problems_action.trigger()
     assert window.page.filter_bar.problems.isChecked()

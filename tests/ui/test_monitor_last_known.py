@@ -78,13 +78,42 @@ def test_first_results_are_applied_a_few_hosts_per_turn(qtbot, scripted_workers,
     applied = []
     monitor.applied.connect(lambda stats: applied.append(stats.hosts))
     monitor.start()
-    qtbot.waitUntil(lambda: monitor.tiles.rowCount() == 30, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: monitor.hosts.rows()[-1].reachable is not None, timeout=WAIT_MS)
+    assert monitor.tiles.rowCount() == 30 and not monitor.results_waiting()
     assert [len(hosts) for hosts in applied[:3]] == [2, 2, 2]       # 10 tiles a turn: two hosts
-    # Later results (every host shown) are applied in one go, however many.
+    # Later results (every host shown): the tiles that may change on screen count, and with
+    # no screen (nothing says which rows are shown) every tile does.
+    monkeypatch.setattr(monitor_module, "TILES_PER_TURN", 30)
+    applied.clear()
+    monitor.polling.poll_now()
+    qtbot.waitUntil(lambda: not monitor.results_waiting() and bool(applied), timeout=WAIT_MS)
+    assert [len(hosts) for hosts in applied] == [6]
+    # Nothing on screen: nothing to repaint, one turn whatever the tiles.
+    monitor.shown_rows = lambda: range(0)
     applied.clear()
     monitor.polling.poll_now()
     qtbot.waitUntil(lambda: bool(applied), timeout=WAIT_MS)
     assert len(applied[0]) == 6
+    assert monitor.shutdown(1.0)
+
+
+def test_a_heavy_tick_shows_its_tiles_first_and_its_host_lines_a_turn_later(qtbot, scripted_workers):
+    workers, _ = scripted_workers(steady_site(hosts=6, vms=10))
+    monitor = Monitor(workers, runner_factory=lambda name: InlineTaskRunner(), tick_ms=10)
+    monitor.apply_batch([w.poll_once() for w in workers])     # every host shown
+    before = {r.name: r for r in monitor.hosts.rows()}
+    tiles_before = [monitor.tiles.row(i) for i in range(monitor.tiles.rowCount())]
+    applied = []
+    monitor.applied.connect(lambda stats: applied.append(stats.hosts))
+    monitor._batch_arrived([w.poll_once() for w in workers])   # 60 changed tiles
+    # This turn: the first share's tiles (two hosts: up to TILES_PER_TURN), nothing else yet.
+    changed = sum(1 for i, old in enumerate(tiles_before) if monitor.tiles.row(i) is not old)
+    assert changed == 20 and applied == [] and monitor.results_waiting()
+    assert all(r is before[r.name] for r in monitor.hosts.rows())
+    qtbot.waitUntil(lambda: not monitor.results_waiting(), timeout=WAIT_MS)
+    assert [len(hosts) for hosts in applied] == [2, 2, 2]
+    assert all(r is not before[r.name] for r in monitor.hosts.rows())
+    assert all(monitor.tiles.row(i) is not old for i, old in enumerate(tiles_before))
     assert monitor.shutdown(1.0)
 
 

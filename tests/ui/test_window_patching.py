@@ -7,11 +7,13 @@ opening on the main graphs' range."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 from ui_support import T0, ScriptedCollector, StubDetector, make_snapshot, make_vm
 
@@ -99,13 +101,24 @@ def window(qtbot, site):
     win.show()
     monitor.start()
     polling.flush()
+    settle(win)
     yield win
     win.close()
+
+
+def settle(win):
+    """Let the monitor's turns run: a tick whose tiles on screen changed shows them in one
+    turn and its host lines, findings and events in the next, a frame later."""
+    deadline = time.monotonic() + 5
+    while win.monitor.results_waiting() and time.monotonic() < deadline:
+        QTest.qWait(5)
+    assert not win.monitor.results_waiting()
 
 
 def poll(win):
     win.monitor.polling.poll_now()
     win.monitor.polling.flush()
+    settle(win)
 
 
 def tiles(win, host):
@@ -174,6 +187,7 @@ def test_a_host_being_patched_says_so_and_raises_no_alerts(window, site, qtbot):
 
     session.maintenance_changed.emit([Active(4, "hv01", "install")])   # the journal's spelling
     window.monitor.polling.flush()                  # the host was polled at once
+    settle(window)
     assert host_cell(window, "HV01", COL_STATUS) == "patching: install"
     assert all(t.texts.status == "patching: install · Running" for t in tiles(window, "HV01"))
     assert host_cell(window, "HV02", COL_STATUS) == "OK"
@@ -186,6 +200,7 @@ def test_a_host_being_patched_says_so_and_raises_no_alerts(window, site, qtbot):
 
     session.maintenance_changed.emit([])             # the run left maintenance
     window.monitor.polling.flush()
+    settle(window)
     assert host_cell(window, "HV01", COL_STATUS) == "OK"
     assert all(t.texts.status == "Running" for t in tiles(window, "HV01"))
     assert window.page.banner.isVisible()            # a freeze after patching is news
@@ -268,6 +283,7 @@ def test_maintenance_read_from_a_real_journal_marks_the_host(window, tmp_path):
     window.set_patch_session(session, tmp_path / "patch-journal.sqlite")
     session.maintenance_changed.emit(active)
     window.monitor.polling.flush()
+    settle(window)
     assert host_cell(window, "HV01", COL_STATUS) == "patching: install"
     assert window.monitor.under_maintenance("HV01") and not window.monitor.under_maintenance("HV02")
 

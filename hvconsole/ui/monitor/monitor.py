@@ -7,10 +7,12 @@ hosts' names, shows the tiles they had when the window last ran
 (:meth:`Monitor.connect_workers`). A host's last known tiles give way to its first poll
 that lists its VMs; until then they stay (an unreachable host still shows what it ran).
 
-The polling service's batches are applied as they come, except hosts' first results: those
-insert or replace every tile of the host (each drawn for the first time), so at most
-:data:`FIRST_TILES_PER_TURN` tiles of them are applied per event-loop turn, the rest a
-moment later, and no turn holds the GUI thread for long however many hosts answer at once.
+The polling service's batches are applied in shares that each fit one event-loop turn
+(:mod:`.turn_shares`): a share's tiles in one turn, and, when it was heavy (many tiles on
+screen changed, or new ones), its host lines, findings and events a frame later in a turn of
+their own; the next share a frame after that. A tick of a few hosts is one turn, as before;
+hosts' first results (every tile new) go :data:`FIRST_TILES_PER_TURN` tiles a turn. So no
+turn holds the GUI thread for much more than a frame however many hosts answer at once.
 
 Per batch: the newest tiles and host line of each host that answered, every finding
 change and every new event of every result (in arrival order), then one update of each
@@ -22,10 +24,10 @@ lock for the block, and redraw later under :meth:`Monitor.history_lock`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -37,17 +39,36 @@ from ..hosts.host_model import HostListModel
 from .polling import DEFAULT_SHUTDOWN_WAIT_S, PollingService
 from .tile_filter import TileFilterProxy
 from .tile_model import ApplyStats, TileModel
+from .turn_shares import take_share
 
 if TYPE_CHECKING:   # the history and the workers (numpy) load with the site, not before
     from hvconsole.core.history import HostHistory, SiteHistory
     from hvconsole.monitoring.host_worker import HostWorker, PollResult
     from hvconsole.monitoring.rows import HostRow, TileRow
 
-# Hosts' first results: about this many new tiles per event-loop turn (each drawn for the
-# first time, ~0.1 ms apiece, with their host lines), the next ones a frame later: a shorter
-# pause is already due when the first share's paint ends, and runs straight after it.
-FIRST_TILES_PER_TURN = 20
-FIRST_RESULTS_PAUSE_MS = 16
+# One event-loop turn repaints at most TILES_PER_TURN tiles on screen that changed (~0.35 ms
+# apiece with real hosts' tiles, their apply included) or FIRST_TILES_PER_TURN new ones
+# (drawn for the first time, the grid laid out again: ~0.5 ms apiece). A share of at most
+# SMALL_SHARE changed tiles on screen has its host lines, findings and events applied in
+# the same turn; a heavier one has them in a turn of their own (~3-9 ms with their repaint).
+TILES_PER_TURN = 24
+FIRST_TILES_PER_TURN = 16
+SMALL_SHARE = 8
+# The pause before the next turn: one frame, so that the turn's repaint (a posted event,
+# run before any timer) is over when it comes and other events get their turn between.
+# A shorter pause is already due when the repaint ends and runs straight after it.
+TURN_PAUSE_MS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _TilesShown:
+    """A share whose tiles are applied: what its host lines, findings and events need."""
+
+    batch: list[PollResult]
+    newest: dict[str, PollResult]
+    stats: ApplyStats
+    went_live: bool
+    apply_ms: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +113,18 @@ class Monitor(QObject):
         # Hosts still showing their last known tiles, and when those were true (newest).
         self._last_known: set[str] = set()
         self.last_known_at: Any = None
-        # Hosts whose first result has not been applied yet, and first results held back
-        # for the next turn (see FIRST_TILES_PER_TURN).
+        # Hosts whose first result has not been applied yet.
         self._first_pending = set(self._names)
-        self._held: list[PollResult] = []
-        self._held_timer = QTimer(self)
-        self._held_timer.setSingleShot(True)
-        self._held_timer.setInterval(FIRST_RESULTS_PAUSE_MS)
-        self._held_timer.timeout.connect(lambda: self._batch_arrived([]))
+        # Results waiting for their turn (oldest first), and a share whose tiles are shown
+        # but whose host lines, findings and events wait for the next turn.
+        self._waiting: list[PollResult] = []
+        self._tiles_shown: _TilesShown | None = None
+        self._turn_timer = QTimer(self)
+        self._turn_timer.setSingleShot(True)
+        self._turn_timer.setInterval(TURN_PAUSE_MS)
+        self._turn_timer.timeout.connect(self._turn)
+        # Which tile rows are on screen (set by the page; None: count every tile).
+        self.shown_rows: Callable[[], range | None] | None = None
         if hosts is None or workers:
             self.connect_workers(workers, polling=polling, maintenance=maintenance, **polling_options)
 
@@ -138,8 +163,9 @@ class Monitor(QObject):
         self.polling.start()
 
     def shutdown(self, wait_s: float = DEFAULT_SHUTDOWN_WAIT_S) -> bool:
-        self._held_timer.stop()
-        self._held = []
+        self._turn_timer.stop()
+        self._waiting = []
+        self._tiles_shown = None
         return self.polling.shutdown(wait_s)
 
     def host_names(self) -> list[str]:
@@ -169,30 +195,68 @@ class Monitor(QObject):
 
     # -- results -------------------------------------------------------------------------
 
-    def holding_first_results(self) -> bool:
-        """Hosts' first results are waiting for their turn (see FIRST_TILES_PER_TURN)."""
-        return bool(self._held)
+    def results_waiting(self) -> bool:
+        """Results are waiting for their turn (hosts' first results, or the rest of a
+        heavy tick): what the polling service delivered is not all applied yet."""
+        return bool(self._waiting) or self._tiles_shown is not None
 
     def _batch_arrived(self, batch: Sequence[PollResult]) -> None:
-        """A tick's results from the polling service (or the held ones, ``[]``): applied
-        now, except first results beyond this turn's share, which wait a moment."""
-        batch = [*self._held, *batch] if self._held else list(batch)
-        self._held = []
-        now, later = _first_results_paced(batch, self._first_pending)
-        if later:
-            self._held = later
-            self._held_timer.start()
-        if now:
-            self.apply_batch(now)
+        """A tick's results from the polling service: applied in this turn when no turn
+        is pending, else after the ones already waiting."""
+        self._waiting.extend(batch)
+        if not self._turn_timer.isActive():
+            self._turn()
+
+    def _turn(self) -> None:
+        """One turn's work: the held back rest of a share, or the next share's tiles (and
+        its rest, when light); the next turn a frame later while anything waits."""
+        shown, self._tiles_shown = self._tiles_shown, None
+        if shown is not None:
+            self._apply_rest(shown)
+        elif self._waiting:
+            # Weights in units of which a turn holds TILES_PER_TURN × FIRST_TILES_PER_TURN.
+            weight = self._tile_weight()
+            share, self._waiting, spent = take_share(self._waiting, weight,
+                                                     TILES_PER_TURN * FIRST_TILES_PER_TURN)
+            shown = self._apply_tiles(share)
+            if spent <= SMALL_SHARE * FIRST_TILES_PER_TURN:
+                self._apply_rest(shown)
+            else:
+                self._tiles_shown = shown
+        if self._waiting or self._tiles_shown is not None:
+            self._turn_timer.start()
+
+    def _tile_weight(self) -> Callable[[PollResult], int]:
+        """What a result's tiles cost a turn: a tile on screen that may change (the model
+        tells which did only once applied) FIRST_TILES_PER_TURN units, a new tile
+        TILES_PER_TURN units, a tile off screen none."""
+        changed, new = FIRST_TILES_PER_TURN, TILES_PER_TURN
+        rows = self.shown_rows() if self.shown_rows is not None else None
+        first, last_known, position = self._first_pending, self._last_known, self.tiles.position
+
+        def weight(result: PollResult) -> int:
+            host, tiles = result.host, result.tiles
+            if host in first and host not in last_known:
+                return new * len(tiles)
+            if rows is None:
+                return changed * len(tiles)
+            cost = 0
+            for t in tiles:
+                at = position(host, t.vm_id)
+                cost += new if at is None else changed if at in rows else 0
+            return cost
+        return weight
 
     def apply_batch(self, batch: Sequence[PollResult]) -> TickStats:
-        """Apply everything that arrived since the last tick, one model update each."""
+        """Apply everything that arrived since the last tick, one model update each, now."""
+        return self._apply_rest(self._apply_tiles(batch))
+
+    def _apply_tiles(self, batch: Sequence[PollResult]) -> _TilesShown:
+        """The tiles of the newest result of each host in ``batch``."""
         started = time.perf_counter()
         newest: dict[str, PollResult] = {}
-        changed: list[Any] = []
         for result in batch:
             newest[result.host] = result   # a host polled twice in one tick: newest wins
-            changed.extend(result.changed_findings)
         self._first_pending.difference_update(newest)
         tiles = {}
         went_live = False
@@ -203,22 +267,29 @@ class Monitor(QObject):
                 self._last_known.discard(host)
                 went_live = True
             tiles[host] = r.tiles
-        tile_stats = self.tiles.apply(tiles)
+        stats = self.tiles.apply(tiles)
+        return _TilesShown(batch=list(batch), newest=newest, stats=stats, went_live=went_live,
+                           apply_ms=(time.perf_counter() - started) * 1000.0)
+
+    def _apply_rest(self, shown: _TilesShown) -> TickStats:
+        """The host lines, findings and events of a batch whose tiles are applied."""
+        started = time.perf_counter()
+        batch, newest = shown.batch, shown.newest
         self.hosts.apply(r.host_row for r in newest.values())
-        fresh = self.findings.apply(changed)
+        fresh = self.findings.apply([f for result in batch for f in result.changed_findings])
         self.findings.refresh_seen(f for r in newest.values() for f in r.active_findings)
         new_events = 0
         for result in batch:
             if result.events:
                 new_events += self.events.add(result.host, result.events,
                                               lambda vm_id, host=result.host: self._vm_name(host, vm_id))
-        stats = TickStats(results=len(batch), hosts=tuple(newest), tiles=tile_stats,
+        stats = TickStats(results=len(batch), hosts=tuple(newest), tiles=shown.stats,
                           new_findings=len(fresh), new_events=new_events,
-                          apply_ms=(time.perf_counter() - started) * 1000.0)
+                          apply_ms=shown.apply_ms + (time.perf_counter() - started) * 1000.0)
         self.ticks += 1
         self.last_tick = stats
         self.maintenance.renew(self.clock())
-        if went_live:
+        if shown.went_live:
             self.last_known_changed.emit()
         self.applied.emit(stats)
         return stats
@@ -296,25 +367,3 @@ def _lists_vms(result: PollResult) -> bool:
     snap = result.snapshot
     return bool(snap.reachable) and (snap.vm_query is None or bool(snap.vm_query.ok))
 
-
-def _first_results_paced(batch: list[PollResult], pending: set[str]) -> tuple[list[PollResult], list[PollResult]]:
-    """Split ``batch`` into what to apply now and what to hold for the next turn: every
-    result of a host already shown, and first results (hosts in ``pending``) up to about
-    FIRST_TILES_PER_TURN tiles (at least one host). Order is kept on both sides."""
-    if not pending or not any(r.host in pending for r in batch):
-        return batch, []
-    taken: set[str] = set()
-    held: set[str] = set()
-    budget = FIRST_TILES_PER_TURN
-    for result in batch:
-        host = result.host
-        if host not in pending or host in taken or host in held:
-            continue
-        if taken and len(result.tiles) > budget:
-            held.add(host)
-        else:
-            taken.add(host)
-            budget -= len(result.tiles)
-    if not held:
-        return batch, []
-    return [r for r in batch if r.host not in held], [r for r in batch if r.host in held]

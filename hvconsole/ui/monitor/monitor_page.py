@@ -13,9 +13,10 @@ window opens the recovery, which needs the site.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFrame,
@@ -174,6 +175,8 @@ class MonitorPage(QWidget):
         self.banner.show_clicked.connect(self.show_problems)
         self.banner.ack_clicked.connect(self.acknowledge_critical)
         monitor.applied.connect(self._applied)
+        # A tick's share of the GUI thread is counted in tiles this grid repaints.
+        monitor.shown_rows = self._shown_tile_rows
         monitor.findings.counts_changed.connect(self._findings_changed)
         monitor.maintenance_changed.connect(self._findings_changed)
         monitor.last_known_changed.connect(self._findings_changed)
@@ -218,7 +221,7 @@ class MonitorPage(QWidget):
         if self._graphs_due:
             return
         if self._graph_host is None and self._graphs_auto and self.monitor.host_names():
-            if self.monitor.holding_first_results():
+            if self.monitor.results_waiting():
                 return                  # the last share of the first results starts them
             self._graph_host = self.monitor.host_names()[0]
             self._graphs_due = True
@@ -249,6 +252,35 @@ class MonitorPage(QWidget):
         # QTabBar re-lays its tabs on every setTabText, even to the same text (~0.8 ms).
         if self.tabs.tabText(TAB_FINDINGS) != title:
             self.tabs.setTabText(TAB_FINDINGS, title)
+
+    def _shown_tile_rows(self) -> range | None:
+        """The tile model's rows on screen now (``Monitor.shown_rows``); None when unsure
+        (the grid shows a subset in another order, or is not laid out yet)."""
+        view, proxy = self.tile_view, self.monitor.tile_proxy
+        count = proxy.rowCount()
+        if count != self.monitor.tiles.rowCount() or proxy.sortColumn() >= 0:
+            return None             # a filter: its rows are not the model's
+        if count == 0 or not view.isVisible():
+            return range(0)
+        height = view.viewport().height()
+
+        def first_row(below: Callable[[QRect], bool]) -> int | None:
+            # Tiles are laid out in rows order, left to right and top down.
+            low, high = 0, count
+            while low < high:
+                middle = (low + high) // 2
+                rect = view.visualRect(proxy.index(middle, 0))
+                if rect.isNull():
+                    return None     # not laid out yet
+                if below(rect):
+                    high = middle
+                else:
+                    low = middle + 1
+            return low
+
+        first = first_row(lambda rect: rect.bottom() >= 0)
+        end = first_row(lambda rect: rect.top() >= height)
+        return None if first is None or end is None else range(first, end)
 
     def _update_count(self, *args: object) -> None:
         self.filter_bar.set_count(self.monitor.tile_proxy.rowCount(), self.monitor.tiles.rowCount())
