@@ -172,8 +172,10 @@ def test_the_simulator_is_beside_the_stack_not_in_it():
                                   "cli", "app.py", "ui/patch", "ui/recovery", "ui/health", "ui/vm"])
 def test_lint_and_type_check_cover_the_checked_packages(name):
     with open(ROOT / "pyproject.toml", "rb") as f:
-        tool = tomllib.load(f)["tool"]
-    assert f"hvconsole/{name}" in tool["mypy"]["files"]
+        files = tomllib.load(f)["tool"]["mypy"]["files"]
+    path = f"hvconsole/{name}"
+    # Named itself or inside a named folder (all of hvconsole, once every part passes).
+    assert any(path == p or path.startswith(p.rstrip("/") + "/") for p in files), path
 
 
 def test_ruff_checks_what_mypy_checks_and_the_test_script_runs_both():
