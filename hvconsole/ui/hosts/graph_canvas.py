@@ -86,7 +86,6 @@ class GraphCanvas(QWidget):
         self.still_draws = 0                    # still layers drawn (for tests and benchmarks)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMouseTracking(False)
 
     def add_plot(self, scale: Scale, legend: tuple[tuple[str, str], ...], legend_font: QFont, *,
                  right: Scale | None = None, levels: tuple[float, ...] = ()) -> GraphPlot:
@@ -138,9 +137,6 @@ class GraphCanvas(QWidget):
         self._place()
         self._still = None
         super().resizeEvent(event)
-
-    def sizeHint(self) -> Any:
-        return super().sizeHint().expandedTo(self.minimumSize())
 
     # -- painting ------------------------------------------------------------------------------
 
