@@ -74,9 +74,12 @@ class Watchdog:
         A deadline already past or a cancel already set fires at once."""
         w = Watch(deadline, cancelled, on_fire)
         needed = math.inf if deadline is None else deadline
-        if cancelled is not None:
-            needed = min(needed, time.monotonic() + CANCEL_POLL_S)
         with self._cond:
+            if cancelled is not None:
+                # Read the clock under the lock: the thread plans its next look from a
+                # clock reading taken under it too, so a cancel check it will make anyway
+                # is never taken for one it must be woken for.
+                needed = min(needed, time.monotonic() + CANCEL_POLL_S)
             if deadline is not None:
                 heapq.heappush(self._heap, (deadline, next(self._seq), w))
             if cancelled is not None:
