@@ -15,9 +15,10 @@ known because this transport's connection pools create them through
 ``_TrackedConnection`` (urllib3's ``_new_conn``), which records each one.
 
 Once the connection is set up (authenticated, and for NTLM the sealing keys agreed), the
-shell's requests take a lean path (:class:`_SteadyLane`): the request is sealed and written
-straight onto the kept connection with a head made once, and the answer read by
-``lean_http`` instead of requests, urllib3 and http.client. The guarantees above hold on
+shell's requests take a lean path (:class:`_SteadyLane`): the request is sealed (NTLM by
+``ntlm_sealing``, Kerberos by pywinrm's own ``Encryption``) and written straight onto the
+kept connection with a head made once, and the answer read by ``lean_http`` instead of
+requests, urllib3 and http.client. The guarantees above hold on
 both paths. Whatever is not steady state stays on requests: the handshake, a connection
 that has to be made again (NTLM and Kerberos must log it on first), CredSSP and client
 certificates.
@@ -30,6 +31,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,8 +46,9 @@ from winrm.transport import Transport
 
 from . import lean_http, trust
 from .errors import RemoteError, seconds_text
+from .ntlm_sealing import NtlmSealing
 from .target import CancelToken
-from .watchdog import WATCHDOG
+from .watchdog import WATCHDOG, Watch
 
 _CHUNK = 64 * 1024
 
@@ -119,20 +122,11 @@ class BoundedTransport(Transport):
                               prepared_request: requests.PreparedRequest) -> requests.Response:
         self._equip(session)
         self.requests_sent += 1
-        watch = self._watch()
-        try:
+        with self._watched():
             response = session.send(prepared_request, timeout=self.read_timeout_sec, stream=True)
             # requests_ntlm keeps the 401 challenge legs in history: they were requests too.
             self.requests_sent += len(response.history)
             self._load_body(response)
-        except Exception:
-            if watch.fired is not None:
-                raise self._stopped(watch.fired) from None
-            raise
-        finally:
-            watch.done()
-        if watch.fired is not None:  # stopped just as the answer completed: the socket is gone
-            raise self._stopped(watch.fired)
         if response.status_code == 401:
             raise InvalidCredentialsError("the specified credentials were rejected by the server")
         if response.status_code >= 400:
@@ -140,12 +134,24 @@ class BoundedTransport(Transport):
             raise WinRMTransportError("http", response.status_code, text.decode("utf-8", "replace"))
         return response
 
-    def _watch(self) -> Any:
-        """Register this request with the watchdog: at the deadline or on cancel it shuts
-        this transport's sockets down."""
+    @contextlib.contextmanager
+    def _watched(self) -> Iterator[Watch]:
+        """One request under the watchdog: at the deadline or on cancel it shuts this
+        transport's sockets down, and whatever that makes the request raise (or its answer,
+        if it completed just then: the socket is gone) becomes the timeout or cancel error."""
         cancel = self.cancel
-        return WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None else None,
-                              self._stop)
+        watch = WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None else None,
+                               self._stop)
+        try:
+            yield watch
+        except Exception:
+            if watch.fired is not None:
+                raise self._stopped(watch.fired) from None
+            raise
+        finally:
+            watch.done()
+        if watch.fired is not None:
+            raise self._stopped(watch.fired)
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -225,6 +231,10 @@ class _SteadyLane:
                                        f'boundary="Encrypted Boundary"')
             self.marker = f'protocol="{encryption.protocol_string.decode()}"'
             self.host = urlsplit(transport.endpoint).hostname
+        # NTLM sealing done here rather than through pyspnego's per-message work
+        # (ntlm_sealing.py); Kerberos and any other NTLM context keep pywinrm's.
+        self.sealing = NtlmSealing.of(getattr(getattr(session.auth, "session_security", None), "_context", None)) \
+            if encryption is not None and transport.auth_method == "ntlm" else None
         headers["Content-Length"] = _LENGTH_MARK
         before, after = _rendered_head(pool, prepared.path_url, headers).split(_LENGTH_MARK.encode())
         self.head_before, self.head_after = before, after
@@ -242,33 +252,35 @@ class _SteadyLane:
             pool._put_conn(conn)
             return None
         encryption = t.encryption
-        body = message if encryption is None else \
-            encryption._encrypt_message(message, self.host) + encryption.MIME_BOUNDARY + b"--\r\n"
+        sealing = self.sealing
+        if sealing is not None:
+            body = sealing.body(message)
+        elif encryption is not None:
+            body = encryption._encrypt_message(message, self.host) + encryption.MIME_BOUNDARY + b"--\r\n"
+        else:
+            body = message
         t.requests_sent += 1
-        watch = t._watch()
-        keep = False
-        try:
-            conn.sock.settimeout(t.read_timeout_sec)
-            answer = lean_http.exchange(conn.sock, b"%s%d%s%s" % (self.head_before, len(body), self.head_after, body),
-                                        limit=t.max_body_bytes, after_read=t._check_deadline)
-            keep = answer.keep_alive
-        except lean_http.TooLarge:
-            raise t._too_large() from None
-        except Exception:
-            if watch.fired is not None:
-                raise t._stopped(watch.fired) from None
-            raise
-        finally:
-            watch.done()
-            if not keep or watch.fired is not None:
-                conn.close()    # an unfinished or unwanted stream never serves another request
-            pool._put_conn(conn)
-        if watch.fired is not None:  # stopped just as the answer completed: the socket is gone
-            raise t._stopped(watch.fired)
+        with t._watched() as watch:
+            keep = False
+            try:
+                conn.sock.settimeout(t.read_timeout_sec)
+                request = b"%s%d%s%s" % (self.head_before, len(body), self.head_after, body)
+                answer = lean_http.exchange(conn.sock, request, limit=t.max_body_bytes,
+                                            after_read=t._check_deadline)
+                keep = answer.keep_alive
+            except lean_http.TooLarge:
+                raise t._too_large() from None
+            finally:
+                if not keep or watch.fired is not None:
+                    conn.close()    # an unfinished or unwanted stream never serves another request
+                pool._put_conn(conn)
         status = answer.status
         text = answer.content
         if encryption is not None and self.marker in answer.headers.get("content-type", ""):
-            text = encryption._decrypt_response(_Content(text), self.host)  # type: ignore[arg-type]
+            if sealing is not None:
+                text = sealing.open_body(text)
+            else:
+                text = encryption._decrypt_response(_Content(text), self.host)  # type: ignore[arg-type]
         if status == 401:
             raise InvalidCredentialsError("the specified credentials were rejected by the server")
         if status >= 400:
