@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
-from pyqtgraph.functions import siScale
+from .graph_words import si_scale
 
 PADDING = 0.02          # of the range, below 0 and above the ceiling
 MAX_INTERVALS = 5       # at most this many steps between 0 and the ceiling
@@ -77,8 +77,7 @@ class Scale:
     def _scale(self) -> tuple[float, str]:
         if not self.si_prefix:
             return 1.0, ""
-        scale, prefix = siScale(self.top)
-        return scale, prefix
+        return si_scale(self.top)
 
     def title(self) -> str:
         """"Storage (MB/s)": the label with its units, prefixed for the present ceiling."""

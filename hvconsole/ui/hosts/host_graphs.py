@@ -22,8 +22,9 @@ host has news. A refresh is built to fit a frame next to 2,000 tiles (docs/perfo
   shown one plot per event-loop turn, and a poll that rescales two plots draws the
   second a turn later.
 
-The VM window's pyqtgraph plots and the words and colours both share are in plot_helpers.py
-(re-exported here for it).
+The words and colours the VM window shares are in graph_words.py, its pyqtgraph plots in
+plot_helpers.py (re-exported here for it, imported when it asks: the main window never
+imports pyqtgraph).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from hvconsole.core.history import HostHistory
@@ -44,8 +45,7 @@ from .graph_plot import GraphPlot
 from .graph_scale import Scale, nice_ceiling, rate_ceiling
 from .graph_series import SeriesWindow, StoredData
 from .graph_toggle import WINDOW_CHOICES, WindowToggle, title_and_toggle
-from .live_curve import Series
-from .plot_helpers import (
+from .graph_words import (
     BLUE,
     GREEN,
     GREY,
@@ -53,25 +53,33 @@ from .plot_helpers import (
     ORANGE,
     PURPLE,
     RED,
-    _curve_pen,
     fmt_gb,
     fmt_ms,
     fmt_pct,
     fmt_rate,
     legend_html,
     local_hms,
-    make_curve,
-    make_time_plot,
     palette_colors,
 )
+from .live_curve import Series
 from .status_line import StatusLine
 from .stored_history import RangeLoader, StoredRange, is_long
 
 # What the VM window (and tests) take from here.
 __all__ = ["BLUE", "DEFAULT_WINDOW_S", "GREEN", "GREY", "MB_PER_GB", "ORANGE", "PURPLE", "RED",
            "WINDOW_CHOICES", "HostGraphs", "SeriesWindow", "StoredData", "WindowToggle", "fmt_gb",
-           "fmt_ms", "fmt_pct", "fmt_rate", "legend_html", "local_hms", "make_curve", "make_time_plot",
-           "nice_ceiling", "palette_colors", "rate_ceiling", "title_and_toggle"]
+           "fmt_ms", "fmt_pct", "fmt_rate", "legend_html", "local_hms", "nice_ceiling",
+           "palette_colors", "rate_ceiling", "title_and_toggle"]
+# The VM window's pyqtgraph plots, imported (with pyqtgraph) when it asks for them.
+_PLOT_HELPERS = ("make_curve", "make_time_plot")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PLOT_HELPERS:
+        from . import plot_helpers
+        return getattr(plot_helpers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DEFAULT_WINDOW_S = 3600
 # Between two staged plot updates (HostGraphs.staged): enough for the event loop to paint
@@ -91,7 +99,8 @@ def _series(plot: GraphPlot, colour: str, *, dashed: bool = False, fill: bool = 
         shade = QColor(colour)
         shade.setAlpha(60)
         brush = QBrush(shade)
-    return plot.add_series(_curve_pen(colour, 1, dashed), brush, right=right)
+    pen = QPen(QColor(colour), 1, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+    return plot.add_series(pen, brush, right=right)
 
 
 class HostGraphs(QWidget):

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pyqtgraph import functions as fn
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QPainter, QPen, QPolygonF
+from shiboken6 import VoidPtr
 
 EMPTY = np.empty(0)
 # (ax, bx, ay, by): a data point (x, y) is drawn at (ax·x + bx, ay·y + by) pixels.
@@ -23,8 +23,11 @@ PixelMap = tuple[float, float, float, float]
 
 
 def _polygon(px: np.ndarray, py: np.ndarray) -> QPolygonF:
-    line = fn.create_qpolygonf(px.size)
-    xy = fn.ndarray_from_qpolygonf(line)
+    """The points written straight into a QPolygonF's memory (as pyqtgraph does), not one
+    QPointF each."""
+    line = QPolygonF()
+    line.resize(px.size)
+    xy = np.frombuffer(VoidPtr(line.data(), px.size * 16, True), dtype=np.float64).reshape((-1, 2))
     xy[:, 0], xy[:, 1] = px, py
     return line
 

@@ -1,37 +1,17 @@
-"""What the host graphs and the VM window's graphs share: colours, value wording, the
-palette, and the VM window's pyqtgraph plots (a local-clock time axis, curves, the legend
-as a title). The host graphs paint their own plots (graph_canvas.py); the VM window shows
-two small plots that a poll of one VM refreshes, and keeps pyqtgraph for them.
-"""
+"""The VM window's two small plots, which keep pyqtgraph: a plot with a local-clock time
+axis, grid and the legend as its title, and its curves. Imported only with the VM window
+(host_graphs re-exports these names for it on first use), so the main window never
+imports pyqtgraph; the host graphs paint their own plots (graph_canvas.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QColor
 
 from .graph_plot import LEFT_AXIS_WIDTH, RIGHT_AXIS_WIDTH
-from .graph_scale import nice_ceiling, rate_ceiling
-
-__all__ = ["nice_ceiling", "rate_ceiling"]
-
-# Tableau-10 hues: distinguishable, and readable on light and dark backgrounds alike.
-# Blue is always "in" (read, receive), orange always "out" (write, send).
-BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#7f7f7f")
-# Memory in binary GB (1024 MB), as Windows, Hyper-V Manager and the tiles show it.
-MB_PER_GB = 1024.0
-
-
-def palette_colors(widget: QWidget) -> tuple[QColor, QColor]:
-    """(background, foreground) of the surrounding Qt palette, so graphs follow the
-    application's light or dark theme instead of pyqtgraph's fixed black."""
-    pal = widget.palette()
-    return pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.WindowText)
 
 
 def make_time_plot(layout: pg.GraphicsLayout, foreground: QColor, *, units: str,
@@ -93,33 +73,3 @@ def make_curve(plot: pg.PlotItem, color: str, *, dashed: bool = False,
         _fill_under(curve, color)
     plot.addItem(curve)
     return curve
-
-
-def legend_html(entries: list[tuple[str, str, str]]) -> str:
-    """A plot title that is its legend: colour key, name and current value per curve.
-    Only our own fixed words and formatted numbers go in here, never host-provided text
-    (pyqtgraph renders titles as HTML)."""
-    return "&nbsp;&nbsp;".join(
-        f"<span style='color:{color}'>&#9632; {name}</span>&nbsp;{value}"
-        for color, name, value in entries)
-
-
-def fmt_pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:.0f} %"
-
-
-def fmt_rate(v: float | None) -> str:
-    return "—" if v is None else pg.siFormat(v, precision=3, suffix="B/s")
-
-
-def fmt_gb(mb: float | None) -> str:
-    return "—" if mb is None else f"{mb / MB_PER_GB:.1f} GB"
-
-
-def fmt_ms(v: float | None) -> str:
-    return "—" if v is None else f"{v:.1f} ms"
-
-
-def local_hms(dt: datetime) -> str:
-    """The admin's wall clock, like the graphs' time axes."""
-    return dt.astimezone().strftime("%H:%M:%S")

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QThreadPool
 
 from hvconsole.monitoring.formatting import plain_tooltip
@@ -135,14 +134,16 @@ class RangeLoader(QObject):
 
 
 class MarkerLayer:
-    """Vertical lines on plots for stored markers: findings red/orange by severity, patch
-    steps purple, recoveries green. Tooltips are plain text (the texts carry host data)."""
+    """Vertical lines on the VM window's pyqtgraph plots for stored markers: findings
+    red/orange by severity, patch steps purple, recoveries green. Tooltips are plain text
+    (the texts carry host data). The host graphs draw theirs themselves (graph_canvas.py)."""
 
     def __init__(self, plots: tuple[Any, ...]):
         self._plots = plots
         self._lines: list[tuple[Any, Any]] = []
 
     def show(self, markers: tuple[Any, ...]) -> None:
+        import pyqtgraph as pg  # the VM window's plots: imported with them, not with this module
         self.clear()
         for m in markers:
             colour = MARKER_COLOURS.get(m.category) or MARKER_COLOURS.get(m.severity or "", "#7f7f7f")
