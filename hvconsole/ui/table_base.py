@@ -8,7 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Callable, Generic, Hashable, Sequence, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt
 
 # The item roles as the ints ``data()`` receives (the enum compares slower on every call).
 DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -18,7 +18,6 @@ BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 DECORATION = int(Qt.ItemDataRole.DecorationRole)
 ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
 FONT = int(Qt.ItemDataRole.FontRole)
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 LineT = TypeVar("LineT")
 
@@ -42,8 +41,17 @@ class ColumnsTableModel(QAbstractTableModel):
             return self.columns[section]
         return None
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+    # No flags() here: QAbstractTableModel's own answers the same (enabled, selectable, no
+    # children; nothing for an invalid index), and a view asks it of every cell it paints,
+    # which in Python cost a call back from C++ per cell.
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
+        """Every role a cell's paint asks for in one call from C++ (Qt 6's item delegate
+        asks seven at once), answered by ``data()`` as one call each would be: the calls
+        back from C++ into Python were most of a table's repaint."""
+        data = self.data
+        for item in roles:
+            item.setData(data(index, item.role()))
 
 
 class LinesTableModel(ColumnsTableModel, Generic[LineT]):

@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtGui import Qt as GuiQt
 from ui_support import T0, StubFinding
 
@@ -191,3 +192,50 @@ def test_plain_tooltip_header_cannot_turn_rich():
     assert not GuiQt.mightBeRichText(tip)
     assert "<html>body</html>" in tip
     assert max(len(line) for line in tip.splitlines()) <= formatting.TOOLTIP_WIDTH + 4
+
+
+# -- what a repaint reads ---------------------------------------------------------------
+
+def _multi(model, index, roles):
+    """What ``multiData`` answers for each of ``roles`` (a view's delegate asks for seven
+    at once; Python builds spans of one)."""
+    answers = []
+    for role in roles:
+        item = QModelRoleData(role)
+        model.multiData(index, QModelRoleDataSpan(item))
+        answers.append(_comparable(item.data()))
+    return answers
+
+
+def _comparable(value):
+    return ("icon", value.cacheKey()) if isinstance(value, QIcon) else value
+
+
+PAINT_ROLES = [int(role) for role in (
+    Qt.ItemDataRole.FontRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole,
+    Qt.ItemDataRole.CheckStateRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole, int(Qt.ItemDataRole.UserRole) + 1)]
+
+
+def test_every_table_answers_a_cells_roles_at_once_as_one_by_one():
+    """A cell's paint asks for its roles in one multiData call; the answers are data()'s,
+    and the flags are Qt's own for a table (enabled, selectable, no children)."""
+    hosts = HostListModel([("HV01", "hv01"), ("HV02", "hv02"), ("HV03", "hv03")])
+    hosts.apply([HostRow(name="HV01", address="hv01", reachable=True, os_build=20348, os_ubr=3692, critical=1),
+                 HostRow(name="HV02", address="hv02", reachable=False, error_kind="refused",
+                         error_message="connection refused", unreachable_since=T0)])
+    findings = FindingsModel()
+    findings.apply([finding("VM1"), finding("VM2", "warning", minutes=2), finding("VM3", active=False)])
+    findings.acknowledge([finding_key(finding("VM1"))])
+    events = EventsModel()
+    events.add("HV01", [event(1, "Critical", vm_id="a1"), event(2, "Warning")],
+               vm_name=lambda vm_id: {"a1": "SQL-PROD-02"}.get(vm_id))
+    expected_flags = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                      | Qt.ItemFlag.ItemNeverHasChildren)
+    for model in (hosts, findings, events):
+        for row in range(model.rowCount()):
+            for col in range(model.columnCount()):
+                index = model.index(row, col)
+                assert _multi(model, index, PAINT_ROLES) == [_comparable(index.data(role)) for role in PAINT_ROLES]
+                assert model.flags(index) == expected_flags
+        assert model.flags(model.index(-1, 0)) == Qt.ItemFlag.NoItemFlags

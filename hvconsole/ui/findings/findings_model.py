@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
 from hvconsole.monitoring.finding_words import evidence_words, kind_words
@@ -90,6 +90,22 @@ class FindingsModel(LinesTableModel[FindingLine]):
         if value is not None or role not in _UNCACHED_ROLES:
             return value
         return self._line_data(line, index.column(), role)
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
+        """The roles a cell's paint asks for at once (see ``ColumnsTableModel.multiData``),
+        read from the line's worked-out cells as ``data()`` reads them."""
+        if not index.isValid():
+            for item in roles:
+                item.clearData()
+            return
+        line = self._lines[index.row()]
+        get = self._cells_of(line)[index.column()].get
+        for item in roles:
+            role = item.role()
+            value = get(role)
+            if value is None and role in _UNCACHED_ROLES:
+                value = self._line_data(line, index.column(), role)
+            item.setData(value)
 
     def _cells_of(self, line: FindingLine) -> list[dict[int, Any]]:
         cached = self._cells.get(id(line))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
 from hvconsole.core import compliance as cc
@@ -150,6 +150,21 @@ class HostListModel(ColumnsTableModel):
         if role == TOOLTIP:
             return self._tooltip(self._rows[index.row()], index.column())
         return None
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
+        """The roles a cell's paint asks for at once (see ``ColumnsTableModel.multiData``),
+        read from the cell's worked-out values."""
+        if not index.isValid():
+            for item in roles:
+                item.clearData()
+            return
+        get = self._cells[index.row()][index.column()].get
+        for item in roles:
+            role = item.role()
+            value = get(role)
+            if value is None and role in (HostRowRole, TOOLTIP):
+                value = self.data(index, role)
+            item.setData(value)
 
     def _tooltip(self, row: HostRow, col: int) -> str:
         # Made when asked (a hover), not with every poll: wrapping the tooltips of every
