@@ -303,3 +303,21 @@ def test_menu_actions_refresh_filter_and_find(window, qtbot):
     qtbot.waitActive(window)
     window.search_action.trigger()
     assert window.page.filter_bar.search.hasFocus()
+
+
+def test_the_monitor_knows_which_tile_rows_are_on_screen(window, qtbot):
+    """A tick's turns are weighed by the tiles on screen it may repaint (Monitor.shown_rows)."""
+    view, shown = window.page.tile_view, window.monitor.shown_rows
+
+    def on_screen():
+        area = view.viewport().rect()
+        return [r for r in range(view.model().rowCount()) if view.visualRect(view.model().index(r, 0)).intersects(area)]
+
+    assert list(shown()) == on_screen() and shown().start == 0
+    view.setFixedHeight(120)                              # a row or two of tiles
+    qtbot.waitUntil(lambda: view.viewport().height() < 120, timeout=5000)
+    assert list(shown()) == on_screen() and len(shown()) < len(HOSTS) * VMS
+    view.verticalScrollBar().setValue(view.verticalScrollBar().maximum())
+    assert list(shown()) == on_screen() and shown().stop == len(HOSTS) * VMS and shown().start > 0
+    window.page.filter_bar.select_host("HV02")            # a subset: the rows are not the model's
+    qtbot.waitUntil(lambda: shown() is None, timeout=5000)

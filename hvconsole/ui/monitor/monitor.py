@@ -227,24 +227,28 @@ class Monitor(QObject):
             self._turn_timer.start()
 
     def _tile_weight(self) -> Callable[[PollResult], int]:
-        """What a result's tiles cost a turn: a tile on screen that may change (the model
-        tells which did only once applied) FIRST_TILES_PER_TURN units, a new tile
-        TILES_PER_TURN units, a tile off screen none."""
+        """What a result's tiles cost a turn: each of its host's tiles on screen (each may
+        change) FIRST_TILES_PER_TURN units, a host's first tiles (new) TILES_PER_TURN units
+        apiece, tiles off screen nothing."""
         changed, new = FIRST_TILES_PER_TURN, TILES_PER_TURN
         rows = self.shown_rows() if self.shown_rows is not None else None
-        first, last_known, position = self._first_pending, self._last_known, self.tiles.position
+        first, last_known = self._first_pending, self._last_known
+        on_screen: dict[str, int] | None = None
+        if rows is not None:
+            # One look at the tiles on screen (a few dozen), not one per tile of each host.
+            on_screen = {}
+            row = self.tiles.row
+            for i in rows:
+                host = row(i).host
+                on_screen[host] = on_screen.get(host, 0) + 1
 
         def weight(result: PollResult) -> int:
-            host, tiles = result.host, result.tiles
+            host = result.host
             if host in first and host not in last_known:
-                return new * len(tiles)
-            if rows is None:
-                return changed * len(tiles)
-            cost = 0
-            for t in tiles:
-                at = position(host, t.vm_id)
-                cost += new if at is None else changed if at in rows else 0
-            return cost
+                return new * len(result.tiles)
+            if on_screen is None:
+                return changed * len(result.tiles)
+            return changed * on_screen.get(host, 0)
         return weight
 
     def apply_batch(self, batch: Sequence[PollResult]) -> TickStats:

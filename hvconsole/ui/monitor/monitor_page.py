@@ -177,6 +177,8 @@ class MonitorPage(QWidget):
         monitor.applied.connect(self._applied)
         # A tick's share of the GUI thread is counted in tiles this grid repaints.
         monitor.shown_rows = self._shown_tile_rows
+        self._shown_key: tuple[int, int, int, int] | None = None
+        self._shown: range | None = None
         monitor.findings.counts_changed.connect(self._findings_changed)
         monitor.maintenance_changed.connect(self._findings_changed)
         monitor.last_known_changed.connect(self._findings_changed)
@@ -262,7 +264,19 @@ class MonitorPage(QWidget):
             return None             # a filter: its rows are not the model's
         if count == 0 or not view.isVisible():
             return range(0)
-        height = view.viewport().height()
+        # Equal tiles in rows order: where they are depends on these alone (asked per tick).
+        viewport = view.viewport()
+        height = viewport.height()
+        key = (count, view.verticalScrollBar().value(), viewport.width(), height)
+        if key == self._shown_key:
+            return self._shown
+        shown = self._tile_rows_within(count, height)
+        if shown is not None:           # laid out: kept until one of those changes
+            self._shown_key, self._shown = key, shown
+        return shown
+
+    def _tile_rows_within(self, count: int, height: int) -> range | None:
+        view, proxy = self.tile_view, self.monitor.tile_proxy
 
         def first_row(below: Callable[[QRect], bool]) -> int | None:
             # Tiles are laid out in rows order, left to right and top down.
