@@ -140,9 +140,9 @@ def test_view_repaints_only_visible_changed_tiles(qtbot):
     view.show()
     qtbot.waitExposed(view)
     painted = []
-    original = view.tile_delegate.paint_row
-    view.tile_delegate.paint_row = lambda p, row, *rest: (painted.append(model.position(row.host, row.vm_id)),
-                                                          original(p, row, *rest))
+    original = view.tile_delegate.paint_rows
+    view.tile_delegate.paint_rows = lambda p, tiles, dpr: (
+        painted.extend(model.position(t[0].host, t[0].vm_id) for t in tiles), original(p, tiles, dpr))
     qtbot.wait(50)
     painted.clear()
     # Only the last 50 tiles (far below the visible ones) change.

@@ -1,7 +1,8 @@
 """The tile view paints its grid itself (the tiles in each changed area, their rows
-straight from the model): the picture is the one ``QListView``'s own paint through the
-delegate makes, selected and hovered tiles included, scrolled or not; and where the
-layout is not a plain grid the view leaves the paint to ``QListView``."""
+straight from the model, every sparkline after every tile's texts): the picture is the one
+``QListView``'s own paint through the delegate makes tile by tile, selected, hovered,
+stale and problem tiles included, scrolled or not; and where the layout is not a plain
+grid the view leaves the paint to ``QListView``."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def rows(host: str, n: int, cpu: float = 10.0) -> list[TileRow]:
     for i in range(n):
         state = "Off" if i % 7 == 3 else "Running"
         out.append(TileRow(host=host, vm=make_vm(host, i, cpu=cpu + i, state=state), cpu_history=history,
-                           findings=frozen if i % 11 == 5 else ()))
+                           findings=frozen if i % 11 == 5 else (),
+                           stale_reason="Host not answering" if i % 5 == 2 else None))
     return out
 
 

@@ -65,8 +65,8 @@ def test_a_tick_paints_only_the_changed_tiles_and_the_same_picture_as_a_full_rep
     view.viewport().repaint()
     QCoreApplication.processEvents()
     painted: list[object] = []
-    original = view.tile_delegate._draw_live
-    view.tile_delegate._draw_live = lambda p, row, *size: painted.append(row) or original(p, row, *size)
+    original = view.tile_delegate._draw_lines
+    view.tile_delegate._draw_lines = lambda p, row, *size: painted.append(row) or original(p, row, *size)
     area = view.viewport().rect()
     shown = sum(1 for i in range(model.rowCount()) if area.intersects(view.visualRect(model.index(i))))
     assert shown > 16                           # all three hosts' first tiles are on screen
@@ -125,8 +125,8 @@ def test_the_view_paints_its_proxys_rows_filtered_or_not(qtbot, hosts):
     qtbot.waitExposed(view)
     qtbot.wait(100)
     painted: list[TileRow] = []
-    original = view.tile_delegate._draw_live
-    view.tile_delegate._draw_live = lambda p, row, *size: painted.append(row) or original(p, row, *size)
+    original = view.tile_delegate._draw_lines
+    view.tile_delegate._draw_lines = lambda p, row, *size: painted.append(row) or original(p, row, *size)
     view.tile_delegate._rendered.clear()       # every tile painted afresh
     view.viewport().repaint()
     expected = [model.row(i) for i in range(model.rowCount()) if not hosts or model.row(i).host in hosts]

@@ -64,6 +64,46 @@ def paint_sparkline(painter: QPainter, transform: QTransform, runs: tuple[tuple[
         painter.drawPolyline(points)
 
 
+def paint_sparklines(painter: QPainter,
+                     sparks: list[tuple[QTransform, tuple[tuple[bytes, bytes], ...], QPen, QColor | None]]) -> None:
+    """Several sparklines that do not overlap, each (transform onto its place, runs, line
+    pen, fill or None) as :func:`paint_sparkline` draws it: every fill first, then every
+    line, so that the painter's anti-aliasing, pen and brush change once for all (each
+    sparkline's line still lands after its own fill: the same pixels). Each transform
+    replaces the painter's: the caller restores its own afterwards."""
+    lines: list[tuple[QTransform, QPolygonF, QPen]] = []
+    brush: QColor | None = None
+    for transform, runs, line, fill in sparks:
+        if fill is None:
+            lines.extend((transform, polygon(line_points), line) for line_points, _ in runs)
+            continue
+        if brush is None:
+            painter.setRenderHint(_ANTIALIAS, False)
+            painter.setPen(_NO_PEN)
+        if fill is not brush:
+            painter.setBrush(fill)
+            brush = fill
+        painter.setWorldTransform(transform)
+        for _, fill_points in runs:
+            area = polygon(fill_points)
+            painter.drawPolygon(area)
+            # The line is the fill without its first and last point (see paint_sparkline).
+            area.removeFirst()
+            area.removeLast()
+            lines.append((transform, area, line))
+    painter.setRenderHint(_ANTIALIAS, True)
+    pen: QPen | None = None
+    placed: QTransform | None = None
+    for transform, points, line in lines:
+        if line is not pen:
+            painter.setPen(line)
+            pen = line
+        if transform is not placed:
+            painter.setWorldTransform(transform)
+            placed = transform
+        painter.drawPolyline(points)
+
+
 def unit_transform(rect: QRectF) -> QTransform:
     """The unit square (y up) onto ``rect``: what ``translate(left, bottom)`` and
     ``scale(width, -height)`` make, as one transform."""

@@ -14,7 +14,7 @@ Layouts are computed once per tile size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
@@ -28,7 +28,7 @@ from hvconsole.monitoring.vmstate import SEVERITY_TINT
 
 from .. import theme
 from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache, TextChips
-from .sparkline import paint_sparkline, unit_transform
+from .sparkline import paint_sparkline, paint_sparklines, unit_transform
 from .tile_model import TileRole
 
 TILE_SIZE = QSize(244, 104)       # the narrowest a tile gets; the view widens it to fill rows
@@ -45,6 +45,7 @@ TILE_CACHE_BYTES = 24 * 2**20
 BASE_CACHE_BYTES = 24 * 2**20
 CHIP_CACHE_BYTES = 8 * 2**20   # live text lines: ~4-15 KB each at 1×
 MEMORY_LINES_KEPT = 4096   # memory wordings remembered by (full wording, room)
+SPARK_PLACES_KEPT = 1024   # sparkline transforms remembered by tile size and place
 
 _TEXT = QColor("#202124")
 _MUTED = QColor("#5f6368")
@@ -60,6 +61,10 @@ _SPARK_FILL = QColor("#dce7f5")   # opaque on purpose: a translucent fill costs 
 VIEW_BACKGROUND = QColor("#e9ebef")  # the tile view's background, behind the cards' corners
 _SELECTED_BIT = QStyle.StateFlag.State_Selected.value
 _HOVERED_BIT = QStyle.StateFlag.State_MouseOver.value
+
+
+# A tile to paint: row, x, y, width, height, selected, hovered (see TileDelegate.paint_rows).
+PlacedTile = tuple[TileRow, int, int, int, int, bool, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,7 @@ class TileDelegate(QStyledItemDelegate):
         self._layouts: dict[tuple, TileLayout] = {}
         self._live: dict[tuple[int, int], LiveLayout] = {}
         self._memory: dict[tuple[str, int], str] = {}
+        self._spark_places: dict[tuple[int, int, int, int], QTransform] = {}
         self._state_inks: dict[str, QColor] = {}
         line = QPen(_SPARK_LINE, 0)  # cosmetic 1 px: a wider pen costs ten times more
         self._spark_pen = line
@@ -182,41 +188,68 @@ class TileDelegate(QStyledItemDelegate):
         if self.painted is not None:
             self.painted.append((x, y, width, height))
         state = option.state.value    # an int: Python's flag operators cost a call each
-        self.paint_row(painter, row, x, y, width, height, bool(state & _SELECTED_BIT),
-                       bool(state & _HOVERED_BIT), self.view_dpr or painter.device().devicePixelRatioF())
+        # In its own painter state: the next tile's texts are drawn as on a fresh painter.
+        painter.save()
+        self.paint_rows(painter, [(row, x, y, width, height, bool(state & _SELECTED_BIT),
+                                   bool(state & _HOVERED_BIT))],
+                        self.view_dpr or painter.device().devicePixelRatioF())
+        painter.restore()
 
-    def paint_row(self, painter: QPainter, row: TileRow, x: int, y: int, width: int, height: int,
-                  selected: bool, hovered: bool, dpr: float) -> None:
-        """The tile of ``row`` at ``x``, ``y`` (what :meth:`paint` does once it knows the
-        row, the rectangle and the state; the view calls it directly, see
-        :meth:`.tile_view.TileView.paintEvent`)."""
-        if selected:
-            edge = EDGE_SELECTED
-        elif row.findings:
-            edge = EDGE_SEVERITY      # the severity's border wins over the hover's
-        elif hovered:
-            edge = EDGE_HOVER
-        else:
-            edge = EDGE_PLAIN
-        look = (width, height, edge, dpr)
+    def paint_rows(self, painter: QPainter, tiles: Sequence[PlacedTile], dpr: float) -> None:
+        """Tiles (row, x, y, width, height, selected, hovered) that do not overlap, as
+        :meth:`paint` paints each: a row shown before is one blit; a row seen for the
+        first time is drawn straight onto the view (most rows are shown once and replaced
+        by the next poll's), its sparkline after every tile's texts, all of them in one
+        pass (:func:`.sparkline.paint_sparklines`: the painter's pen, brush and
+        anti-aliasing set once for all instead of for each tile; tiles apart, so the same
+        pixels). Leaves the painter's pen, brush, font and hints changed, its transform
+        as it found it."""
         cache = self._rendered
-        found = cache.lookup(row, look)
-        if found is True:
-            # Painted a second time (another tick repainting the view, a hover nearby):
-            # worth one pixmap, blitted from now on.
-            pixmap = self.render_tile(row, QSize(width, height), edge, dpr)
-            cache.put(row, look, pixmap)
-            painter.drawPixmap(x, y, pixmap)
-        elif found is not False:
-            painter.drawPixmap(x, y, found)
-        else:
-            # First sight of this row: most rows are shown once and replaced by the next
-            # poll's, so draw straight onto the view instead of into a pixmap.
-            painter.save()
-            painter.translate(x, y)
-            painter.drawPixmap(0, 0, self._base(row, width, height, edge, dpr))
-            self._draw_live(painter, row, width, height, edge, dpr)
-            painter.restore()
+        sparks: list[tuple[QTransform, tuple, QPen, QColor | None]] = []
+        for row, x, y, width, height, selected, hovered in tiles:
+            if selected:
+                edge = EDGE_SELECTED
+            elif row.findings:
+                edge = EDGE_SEVERITY      # the severity's border wins over the hover's
+            elif hovered:
+                edge = EDGE_HOVER
+            else:
+                edge = EDGE_PLAIN
+            look = (width, height, edge, dpr)
+            found = cache.lookup(row, look)
+            if found is True:
+                # Painted a second time (another tick repainting the view, a hover nearby):
+                # worth one pixmap, blitted from now on.
+                pixmap = self.render_tile(row, QSize(width, height), edge, dpr)
+                cache.put(row, look, pixmap)
+                painter.drawPixmap(x, y, pixmap)
+            elif found is not False:
+                painter.drawPixmap(x, y, found)
+            else:
+                painter.drawPixmap(x, y, self._base(row, width, height, edge, dpr))
+                live = self._draw_lines(painter, row, width, height, edge, dpr, x, y)
+                if row.spark:
+                    stale = row.stale_reason is not None
+                    sparks.append((self._spark_at(live, width, height, x, y), row.spark,
+                                   self._stale_pen if stale else self._spark_pen, None if stale else _SPARK_FILL))
+        if sparks:
+            placed = painter.worldTransform()
+            if not placed.isIdentity():
+                sparks = [(transform * placed, *rest) for transform, *rest in sparks]  # type: ignore[misc]
+            paint_sparklines(painter, sparks)
+            painter.setWorldTransform(placed)
+
+    def _spark_at(self, live: LiveLayout, width: int, height: int, x: int, y: int) -> QTransform:
+        """The sparkline's transform of a tile at ``x``, ``y``: what translating the
+        painter there and combining :attr:`LiveLayout.spark` with it makes (the same
+        product), kept per place: the grid puts tiles at the same few places."""
+        key = (width, height, x, y)
+        transform = self._spark_places.get(key)
+        if transform is None:
+            if len(self._spark_places) >= SPARK_PLACES_KEPT:
+                self._spark_places.clear()
+            transform = self._spark_places[key] = live.spark * QTransform.fromTranslate(x, y)
+        return transform
 
     def render_tile(self, row: TileRow, size: QSize, edge: str, dpr: float) -> QPixmap:
         """The whole tile as one opaque pixmap: the cached parts that rarely change (see
@@ -231,10 +264,20 @@ class TileDelegate(QStyledItemDelegate):
 
     def _draw_live(self, painter: QPainter, row: TileRow, width: int, height: int, edge: str,
                    dpr: float) -> None:
-        """CPU, memory, heartbeat, uptime and the sparkline: what changes with every poll.
-        Each text line is a chip when it has been seen before (see
-        :class:`.paint_cache.TextChips`), else drawn directly. Leaves the painter's state
-        changed (see :func:`.sparkline.paint_sparkline`): the callers restore or end it."""
+        """CPU, memory, heartbeat, uptime and the sparkline: what changes with every poll
+        (see :meth:`_draw_lines`). Leaves the painter's state changed (see
+        :func:`.sparkline.paint_sparkline`): the callers restore or end it."""
+        live = self._draw_lines(painter, row, width, height, edge, dpr)
+        stale = row.stale_reason is not None
+        paint_sparkline(painter, live.spark, row.spark, self._stale_pen if stale else self._spark_pen,
+                        None if stale else _SPARK_FILL)
+
+    def _draw_lines(self, painter: QPainter, row: TileRow, width: int, height: int, edge: str,
+                    dpr: float, x: int = 0, y: int = 0) -> LiveLayout:
+        """The live text lines of a tile at ``x``, ``y``. Each line is a chip when it has
+        been seen before (see :class:`.paint_cache.TextChips`), else drawn directly (the
+        painter translated there and back: whole pixels, the transform comes back
+        exact). Returns the tile size's live layout."""
         live = self._live.get((width, height))
         if live is None:
             live = self._live_layout(width, height)
@@ -253,11 +296,15 @@ class TileDelegate(QStyledItemDelegate):
             if chip is None:
                 chip = chips.make(key, *self._line(live, key, stale), self._base(row, width, height, edge, dpr), dpr)
             if chip is False:
-                self._draw_line(painter, live, key, stale)
+                if x or y:
+                    painter.translate(x, y)
+                    self._draw_line(painter, live, key, stale)
+                    painter.translate(-x, -y)
+                else:
+                    self._draw_line(painter, live, key, stale)
             else:
-                painter.drawPixmap(chip[0], chip[1], chip[2])  # type: ignore[index]
-        paint_sparkline(painter, live.spark, row.spark, self._stale_pen if stale else self._spark_pen,
-                        None if stale else _SPARK_FILL)
+                painter.drawPixmap(x + chip[0], y + chip[1], chip[2])  # type: ignore[index]
+        return live
 
     def _line(self, live: LiveLayout, key: tuple, stale: bool
               ) -> tuple[list[tuple[TextCache, QColor, float, str, bool]], float, tuple[int, int, int, int]]:
