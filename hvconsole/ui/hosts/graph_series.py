@@ -19,6 +19,9 @@ class SeriesWindow:
     views of the ring buffer that a poller thread writes after the lock is released."""
 
     def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
         self.history: HostHistory | None = None
         self.window_s: float = 0.0
         self.times = np.empty(0)
@@ -27,15 +30,15 @@ class SeriesWindow:
         self.appended = 0        # rows added by the last update (for tests and benchmarks)
         self.reloaded = False    # True if the last update read the whole window
 
-    def clear(self) -> None:
-        self.__init__()
-
     def column(self, field: str) -> np.ndarray:
         return self.values[self.fields.index(field)]
 
     def update(self, h: HostHistory, window_s: float) -> None:
         """Bring the window up to ``h``'s newest row (caller holds the history's lock)."""
         right = h.last_time
+        if right is None:        # nothing polled yet: nothing to show
+            self.clear()
+            return
         left = right - window_s
         buf = h.buffer
         last = float(self.times[-1]) if self.times.size else None

@@ -235,7 +235,7 @@ class HostGraphs(QWidget):
             return
         path = stored_history.store()
         if is_long(self._window_s) and path is not None:
-            self._refresh_long(h, path)
+            self._refresh_long(h, path, h.last_time)
             return
         if self._long_host is not None:      # back from a stored range
             self._long_host = None
@@ -269,9 +269,8 @@ class HostGraphs(QWidget):
 
     # -- stored history ------------------------------------------------------------------
 
-    def _refresh_long(self, h: HostHistory, path: Any) -> None:
+    def _refresh_long(self, h: HostHistory, path: Any, right: float) -> None:
         """1 day / 7 days / 90 days: drawn from the history file, read off this thread."""
-        right = h.last_time
         left = right - self._window_s
         self._set_text(self.title, h.name)
         self._update_status(h)

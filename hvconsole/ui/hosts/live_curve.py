@@ -18,6 +18,9 @@ from PySide6.QtGui import QBrush, QPainter, QPen, QPolygonF
 from shiboken6 import VoidPtr
 
 EMPTY = np.empty(0)
+# shiboken's view of raw memory. PySide's stubs type QPolygonF.data() as a QPointF; it is
+# the address of the first point.
+_memory: Any = VoidPtr
 # (ax, bx, ay, by): a data point (x, y) is drawn at (ax·x + bx, ay·y + by) pixels.
 PixelMap = tuple[float, float, float, float]
 
@@ -27,7 +30,7 @@ def _polygon(px: np.ndarray, py: np.ndarray) -> QPolygonF:
     QPointF each."""
     line = QPolygonF()
     line.resize(px.size)
-    xy = np.frombuffer(VoidPtr(line.data(), px.size * 16, True), dtype=np.float64).reshape((-1, 2))
+    xy = np.frombuffer(_memory(line.data(), px.size * 16, True), dtype=np.float64).reshape((-1, 2))
     xy[:, 0], xy[:, 1] = px, py
     return line
 
