@@ -64,18 +64,59 @@ def paint_sparkline(painter: QPainter, transform: QTransform, runs: tuple[tuple[
         painter.drawPolyline(points)
 
 
+class PolygonPool:
+    """``QPolygonF`` objects kept from one paint to the next, by point count, each with a
+    writable view of its points: a sparkline's points are copied into one (one copy from
+    Python) instead of a new polygon being made, sized and addressed (four calls into
+    Qt each, twice per tile). A polygon taken in a paint is not taken again in that paint
+    (the lines are drawn after every fill); :meth:`new_paint` starts the count over."""
+
+    def __init__(self, limit: int = 4096):
+        self._kept: dict[int, list[tuple[QPolygonF, memoryview]]] = {}
+        self._taken: dict[int, int] = {}
+        self._count = 0
+        self._limit = limit
+
+    def new_paint(self) -> None:
+        self._taken.clear()
+        if self._count > self._limit:   # a paint of unusual lengths: start over
+            self._kept.clear()
+            self._count = 0
+
+    def take(self, packed: bytes) -> QPolygonF:
+        """A polygon holding the packed float64 (x, y) pairs ``packed``."""
+        size = len(packed) // 16
+        kept = self._kept.setdefault(size, [])
+        taken = self._taken.get(size, 0)
+        if taken < len(kept):
+            poly, points = kept[taken]
+        else:
+            poly = QPolygonF()
+            poly.resize(size)
+            points = memoryview(VoidPtr(poly.data(), len(packed), True))
+            kept.append((poly, points))
+            self._count += 1
+        points[:] = packed
+        self._taken[size] = taken + 1
+        return poly
+
+
 def paint_sparklines(painter: QPainter,
-                     sparks: list[tuple[QTransform, tuple[tuple[bytes, bytes], ...], QPen, QColor | None]]) -> None:
+                     sparks: list[tuple[QTransform, tuple[tuple[bytes, bytes], ...], QPen, QColor | None]],
+                     pool: PolygonPool) -> None:
     """Several sparklines that do not overlap, each (transform onto its place, runs, line
     pen, fill or None) as :func:`paint_sparkline` draws it: every fill first, then every
     line, so that the painter's anti-aliasing, pen and brush change once for all (each
-    sparkline's line still lands after its own fill: the same pixels). Each transform
-    replaces the painter's: the caller restores its own afterwards."""
-    lines: list[tuple[QTransform, QPolygonF, QPen]] = []
+    sparkline's line still lands after its own fill: the same pixels). The polygons come
+    from ``pool``. Each transform replaces the painter's: the caller restores its own
+    afterwards."""
+    pool.new_paint()
+    take = pool.take
+    lines: list[tuple[QTransform, bytes, QPen]] = []
     brush: QColor | None = None
     for transform, runs, line, fill in sparks:
         if fill is None:
-            lines.extend((transform, polygon(line_points), line) for line_points, _ in runs)
+            lines.extend((transform, line_points, line) for line_points, _ in runs)
             continue
         if brush is None:
             painter.setRenderHint(_ANTIALIAS, False)
@@ -84,13 +125,9 @@ def paint_sparklines(painter: QPainter,
             painter.setBrush(fill)
             brush = fill
         painter.setWorldTransform(transform)
-        for _, fill_points in runs:
-            area = polygon(fill_points)
-            painter.drawPolygon(area)
-            # The line is the fill without its first and last point (see paint_sparkline).
-            area.removeFirst()
-            area.removeLast()
-            lines.append((transform, area, line))
+        for line_points, fill_points in runs:
+            painter.drawPolygon(take(fill_points))
+            lines.append((transform, line_points, line))
     painter.setRenderHint(_ANTIALIAS, True)
     pen: QPen | None = None
     placed: QTransform | None = None
@@ -101,7 +138,7 @@ def paint_sparklines(painter: QPainter,
         if transform is not placed:
             painter.setWorldTransform(transform)
             placed = transform
-        painter.drawPolyline(points)
+        painter.drawPolyline(take(points))
 
 
 def unit_transform(rect: QRectF) -> QTransform:

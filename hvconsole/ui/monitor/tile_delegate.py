@@ -28,7 +28,7 @@ from hvconsole.monitoring.vmstate import SEVERITY_TINT
 
 from .. import theme
 from .paint_cache import BadgeCache, CardCache, PixmapLru, RenderedTiles, TextCache, TextChips
-from .sparkline import paint_sparkline, paint_sparklines, unit_transform
+from .sparkline import PolygonPool, paint_sparkline, paint_sparklines, unit_transform
 from .tile_model import TileRole
 
 TILE_SIZE = QSize(244, 104)       # the narrowest a tile gets; the view widens it to fill rows
@@ -132,6 +132,7 @@ class TileDelegate(QStyledItemDelegate):
         self._live: dict[tuple[int, int], LiveLayout] = {}
         self._memory: dict[tuple[str, int], str] = {}
         self._spark_places: dict[tuple[int, int, int, int], QTransform] = {}
+        self._polygons = PolygonPool()
         self._state_inks: dict[str, QColor] = {}
         line = QPen(_SPARK_LINE, 0)  # cosmetic 1 px: a wider pen costs ten times more
         self._spark_pen = line
@@ -236,7 +237,7 @@ class TileDelegate(QStyledItemDelegate):
             placed = painter.worldTransform()
             if not placed.isIdentity():
                 sparks = [(transform * placed, *rest) for transform, *rest in sparks]  # type: ignore[misc]
-            paint_sparklines(painter, sparks)
+            paint_sparklines(painter, sparks, self._polygons)
             painter.setWorldTransform(placed)
 
     def _spark_at(self, live: LiveLayout, width: int, height: int, x: int, y: int) -> QTransform:
