@@ -13,7 +13,7 @@ from hvconsole.monitoring.spark_geometry import LONE_POINT_HALF_STEP, spark_runs
 
 def pairs(packed: bytes) -> list[tuple[float, float]]:
     flat = struct.unpack(f"{len(packed) // 8}d", packed)
-    return list(zip(flat[0::2], flat[1::2]))
+    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def test_a_full_series_is_one_run_right_aligned_and_clamped():

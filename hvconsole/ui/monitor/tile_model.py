@@ -13,8 +13,9 @@ when a VM's sort key changed, which is rare and is a plain Python sort.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
@@ -179,7 +180,7 @@ class TileModel(QAbstractListModel):
         positions = sorted((self._pos[h][v] for h, v in keys), reverse=True)
         # Remove contiguous runs from the bottom up so earlier positions stay valid.
         start = end = positions[0]
-        for p in positions[1:] + [None]:
+        for p in [*positions[1:], None]:
             if p is not None and p == start - 1:
                 start = p
                 continue
