@@ -57,7 +57,7 @@ SITE_STOP_WAIT_S = 3.0
 HISTORY_CLOSE_WAIT_S = 3.0
 # Closing writes the last known hosts and VMs (one small file) within this.
 LAST_KNOWN_CLOSE_WAIT_S = 1.0
-# The host graphs (pyqtgraph: ~0.4 s of imports, on a background thread) are made once the
+# The host graphs (~0.1 s of imports, on a background thread) are made once the
 # first answers are shown, and this long after: the tiles' first paint comes first.
 GRAPHS_AFTER_TILES_MS = 50
 SCREENSHOT_SIZE = (1600, 1000)
@@ -235,7 +235,7 @@ class GuiSession(QObject):
         self._waiting = (monitor, kind)
 
     def _graphs_after_first_answers(self, monitor: Any, page: Any) -> None:
-        """The page's host graphs once the first answers are shown: pyqtgraph is imported
+        """The page's host graphs once the first answers are shown: their module is imported
         off the GUI thread meanwhile (importing it there would compete with the site's
         start and the first polls for the interpreter, which the tiles wait for)."""
         def build(_result: Any = None) -> None:
@@ -438,7 +438,7 @@ class GuiSession(QObject):
     def _attach_history(self, writer: Any, workers: list) -> None:
         """Every poll of the site also goes into its history file, written in batches by
         the writer's thread; the graphs read 1 day / 7 days / 90 days from it (told once
-        they are made, see _share_history_store: its module imports pyqtgraph)."""
+        they are made, see _share_history_store: it imports the graphs' module)."""
         self._close_history()
         if writer is None:
             return
@@ -531,7 +531,7 @@ def _read_last_known(demo: bool) -> Any:
 def _prepare_site_view() -> Any:
     """On a background thread while the first site opens: the modules the monitoring page
     and the poll workers need (numpy, the WinRM stack, the patch session, the patch
-    engine's catalog reader; not pyqtgraph: the graphs come after the first answers),
+    engine's catalog reader; not the graphs: they come after the first answers),
     imported here so that the GUI thread never waits for them, and the site catalog read
     once. Returns the read ``CatalogSource``."""
     from .monitoring import workers  # noqa: F401
@@ -548,7 +548,8 @@ def _prepare_site_view() -> Any:
 
 
 def _import_graphs() -> None:
-    """On a background thread: pyqtgraph and the host graphs' module (~0.5 s of imports)."""
+    """On a background thread: the host graphs' module (~0.1 s of imports; pyqtgraph
+    comes only with a VM window's plots)."""
     from .ui.hosts import host_graphs  # noqa: F401
 
 
@@ -590,7 +591,7 @@ def _initial_size(app: QApplication, screenshot: bool) -> tuple[int, int]:
 
 def freeze_startup_objects() -> None:
     """Take everything alive once the first answers are shown (modules, Qt wrappers,
-    pyqtgraph, the window, the first rows) out of the garbage collector's sight. A full
+    the window, the first rows) out of the garbage collector's sight. A full
     collection walked all of it on whichever thread allocated, the GUI thread's longest
     pause (~100 ms); now it walks only what was made since (docs.python.org: gc.freeze)."""
     gc.freeze()
