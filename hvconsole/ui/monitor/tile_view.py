@@ -2,8 +2,11 @@
 
 :class:`TileView` is a ``QListView`` in icon mode with uniform item sizes and batched
 layout: the view lays out thousands of equal tiles without asking each one its size,
-and the delegate paints only the visible ones. :class:`FilterBar` turns its controls into
-a :class:`~hvconsole.ui.monitor.tile_filter.TileFilter`.
+and the delegate paints only the visible ones. While no filter hides a tile, the view
+paints that grid itself (which tiles an area holds is arithmetic on the grid, and the
+delegate gets all of a paint's tiles at once); ``QListView``'s per-item paint is kept for
+the rest. :class:`FilterBar` turns its controls into a
+:class:`~hvconsole.ui.monitor.tile_filter.TileFilter`.
 """
 
 from __future__ import annotations
