@@ -110,13 +110,12 @@ class TileModel(QAbstractListModel):
         for host, tiles in tiles_by_host.items():
             host_pos = self._pos.get(host, {})
             position = host_pos.get
-            known = 0
+            new_before = len(added)
             for tile in tiles:
                 i = position(tile.vm_id)
                 if i is None:
                     added.append(tile)
                     continue
-                known += 1
                 old = rows[i]
                 # Workers hand back the very same object for an unchanged VM (they compare
                 # on their own thread); a new object counts as a change, at worst one
@@ -125,14 +124,15 @@ class TileModel(QAbstractListModel):
                     continue
                 rows[i] = tile
                 changed.append(i)
-                # The sort key is (rank, folded name, host, VM id), and a position is the
-                # place of this host's VM: only rank and name can differ. The folded name
-                # is the previous row's object while the name stays (an identity test).
-                if old.rank != tile.rank or old.name_folded != tile.name_folded:
+                # Workers share the sort key object while a VM keeps its place (an
+                # identity test). Else: the key is (rank, folded name, host, VM id) and a
+                # position is the place of this host's VM, so only rank and name can differ.
+                if old.sort_key is not tile.sort_key and (
+                        old.rank != tile.rank or old.name_folded != tile.name_folded):
                     order_dirty = filter_dirty = True
-                elif old.group != tile.group:
+                elif old.group is not tile.group and old.group != tile.group:
                     filter_dirty = True
-            if len(host_pos) != known:
+            if len(host_pos) != len(tiles) - (len(added) - new_before):
                 kept = {t.vm_id for t in tiles}
                 gone += [(host, vm_id) for vm_id in host_pos if vm_id not in kept]
         if changed:
