@@ -136,6 +136,9 @@ def test_steady_requests_skip_requests_and_send_the_same_bytes(scripted_endpoint
         assert len(sent) - create - 1 == 3 + 3 * 3               # the first poll's call, then 3 polls
         if auth == "ntlm":
             assert b"multipart/encrypted" in reference and endpoint.stats.get("encrypted_requests") >= 10
+            # sealed by remote/ntlm_sealing.py, not through pyspnego's wrap (a pyspnego whose
+            # context it does not know would fall back silently, and cost more)
+            assert c.session._protocol.transport._lane.sealing is not None
         c.close()
     finally:
         relay.close()
@@ -169,6 +172,8 @@ def test_a_kept_connection_the_host_dropped_costs_no_poll(scripted_endpoint, aut
         assert snap.reachable, snap.error
     assert endpoint.stats.per_action["Create"] == 1          # the same shell throughout
     assert endpoint.stats.get("connections") == 2
+    if auth == "ntlm":      # the new logon's keys, sealed by ntlm_sealing.py
+        assert c.session._protocol.transport._lane.sealing is not None
     c.close()
 
 
