@@ -168,14 +168,14 @@ class TileView(QListView):
                 self.horizontalOffset(), self.verticalOffset(), size.width(), size.height(),
                 self.isRightToLeft())
 
-    def _grid(self, key: tuple | None = None) -> Grid | None:
+    def _grid(self) -> Grid | None:
         """Where the tiles are, in viewport coordinates: (x, y of the first tile, the
         step to the next column and to the next line, columns, tiles, tile width and
         height), or None unless ``QListView``'s own layout (asked for four tiles: the
         first, the second, the first of the second line and the last) is that grid,
         e.g. while it is still laying out, or right to left. A grid found is kept
         until its key (:meth:`_grid_key`) changes."""
-        key = self._grid_key() if key is None else key
+        key = self._grid_key()
         known = self._known_grid
         if known is not None and known[0] == key:
             return known[1]
