@@ -321,3 +321,14 @@ def test_the_monitor_knows_which_tile_rows_are_on_screen(window, qtbot):
     assert list(shown()) == on_screen() and shown().stop == len(HOSTS) * VMS and shown().start > 0
     window.page.filter_bar.select_host("HV02")            # a subset: the rows are not the model's
     qtbot.waitUntil(lambda: shown() is None, timeout=5000)
+
+
+def test_a_new_finding_is_shown_a_turn_after_its_tiles(window, site, qtbot):
+    """The findings table's repaint gets a turn of its own, a frame after the tiles'."""
+    site.frozen.add(("HV02", 3))
+    window.monitor.polling.poll_now()
+    window.monitor.polling.flush()
+    assert shown_tiles(window)[0].vm.name == "HV02-VM003"         # the tile: this turn
+    assert window.monitor.findings.rowCount() == 0 and window.monitor.results_waiting()
+    settle(window)
+    assert window.monitor.findings.rowCount() == 1                # its finding: the next

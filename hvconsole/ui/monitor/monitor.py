@@ -9,8 +9,9 @@ that lists its VMs; until then they stay (an unreachable host still shows what i
 
 The polling service's batches are applied in shares that each fit one event-loop turn
 (:mod:`.turn_shares`): a share's tiles in one turn, and, when it was heavy (many tiles on
-screen changed, or new ones), its host lines, findings and events a frame later in a turn of
-their own; the next share a frame after that. A tick of a few hosts is one turn, as before;
+screen changed, or new ones) or brings a finding or an event, its host lines, findings and
+events a frame later in a turn of their own; the next share a frame after that. A quiet
+tick of a few hosts is one turn, as before;
 hosts' first results (every tile new) go :data:`FIRST_TILES_PER_TURN` tiles a turn. So no
 turn holds the GUI thread for much more than a frame however many hosts answer at once.
 
@@ -49,8 +50,9 @@ if TYPE_CHECKING:   # the history and the workers (numpy) load with the site, no
 # One event-loop turn repaints at most TILES_PER_TURN tiles on screen that changed (~0.35 ms
 # apiece with real hosts' tiles, their apply included) or FIRST_TILES_PER_TURN new ones
 # (drawn for the first time, the grid laid out again: ~0.5 ms apiece). A share of at most
-# SMALL_SHARE changed tiles on screen has its host lines, findings and events applied in
-# the same turn; a heavier one has them in a turn of their own (~3-9 ms with their repaint).
+# SMALL_SHARE changed tiles on screen, and no finding or event, has its host lines, findings
+# and events applied in the same turn; any other has them in a turn of their own (~3-9 ms
+# with their repaint).
 TILES_PER_TURN = 24
 FIRST_TILES_PER_TURN = 16
 SMALL_SHARE = 8
@@ -219,7 +221,9 @@ class Monitor(QObject):
             share, self._waiting, spent = take_share(self._waiting, weight,
                                                      TILES_PER_TURN * FIRST_TILES_PER_TURN)
             shown = self._apply_tiles(share)
-            if spent <= SMALL_SHARE * FIRST_TILES_PER_TURN:
+            # A finding or an event costs its table's repaint (~2-5 ms): a turn of its own.
+            if spent <= SMALL_SHARE * FIRST_TILES_PER_TURN and not any(
+                    r.changed_findings or r.events for r in share):
                 self._apply_rest(shown)
             else:
                 self._tiles_shown = shown
