@@ -79,19 +79,32 @@ def clock_ticks(left: float, right: float, width_px: float) -> list[Tick]:
         return []
     most = max(2, int(width_px // CLOCK_LABEL_PX))
     step = next((s for s in CLOCK_STEPS_S if span / s <= most), CLOCK_STEPS_S[-1])
-    offset = _utc_offset(right)
-    # Local midnights and whole hours, counted in local seconds since the epoch.
-    first = math.ceil((left + offset) / step) * step - offset
+    # Local midnights and whole hours, counted in local seconds since the epoch, each
+    # turned back into Unix time at its own UTC offset: a week or 90 days across a
+    # daylight-saving change keep their day lines on midnight (one offset for the whole
+    # range put them an hour off, and a day's label on the evening before).
+    local_left = left + _utc_offset(left)
     ticks = []
-    t = first
-    while t <= right + 1e-6:
+    k = math.ceil(local_left / step)
+    while True:
+        t = _unix(k * step)
+        if t > right + 1e-6:
+            break
+        k += 1
+        if t < left - 1e-6:
+            continue
         local = datetime.fromtimestamp(t)
         if step >= DAY_S or (local.hour, local.minute) == (0, 0):
             ticks.append((t, local.strftime("%d %b").lstrip("0")))
         else:
             ticks.append((t, local.strftime("%H:%M")))
-        t += step
     return ticks
+
+
+def _unix(local: float) -> float:
+    """Unix time of a local wall-clock time (seconds since the epoch in local time)."""
+    t = local - _utc_offset(local)
+    return local - _utc_offset(t)
 
 
 def time_ticks(left: float, right: float, *, relative: bool, width_px: float) -> list[Tick]:
