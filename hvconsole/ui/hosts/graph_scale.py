@@ -17,6 +17,9 @@ from .graph_words import si_scale
 PADDING = 0.02          # of the range, below 0 and above the ceiling
 MAX_INTERVALS = 5       # at most this many steps between 0 and the ceiling
 PX_PER_INTERVAL = 18    # and at least this many pixels each
+# A ceiling this high would label the axis with five digits ("20000"), wider than the
+# axis has room for beside its title: a scale with a larger unit switches to it.
+LARGER_UNIT_FROM = 10_000.0
 
 
 def rate_ceiling(*series: object, floor: float) -> float:
@@ -25,10 +28,13 @@ def rate_ceiling(*series: object, floor: float) -> float:
     import numpy as np
     top = floor
     for s in series:
-        arr = np.asarray(s)
-        if arr.size and not np.isnan(arr).all():
-            top = max(top, float(np.nanmax(arr)) * 1.1)
-    return top
+        arr = np.asarray(s, dtype=float)
+        # An infinite value (a counter divided by no time) is not drawn, so it does not
+        # set the scale either; nor does a finite one whose 10 % more overflows.
+        arr = arr[np.isfinite(arr)]
+        if arr.size:
+            top = max(top, float(arr.max()) * 1.1)
+    return top if math.isfinite(top) else floor
 
 
 def nice_ceiling(*series: object, floor: float) -> float:
@@ -60,29 +66,38 @@ class Scale:
 
     ``fixed_ticks`` pins the ticks (CPU: 0, 25, 50, 75, 100 %); ``si_prefix`` scales the
     labels and units of large values (B/s → MB/s), never for units that must not be
-    scaled (no "mGB", no "kms")."""
+    scaled (no "mGB", no "kms"); those may name a ``larger`` unit instead, (how many of
+    ``units`` it holds, its name), used from a ceiling of :data:`LARGER_UNIT_FROM` on:
+    a 12 TB host's memory reads "Memory (TB)", a stalled disk's latency "latency (s)"."""
 
     def __init__(self, label: str, units: str, *, top: float = 1.0, si_prefix: bool = True,
-                 fixed_ticks: tuple[float, ...] | None = None, colour: str | None = None):
+                 fixed_ticks: tuple[float, ...] | None = None, colour: str | None = None,
+                 larger: tuple[float, str] | None = None):
         self.label = label
         self.units = units
         self.top = top
         self.si_prefix = si_prefix
         self.fixed_ticks = fixed_ticks
         self.colour = colour           # tick labels and title; None: the foreground
+        self.larger = larger
 
     def view_range(self) -> tuple[float, float]:
         return -PADDING * self.top, (1 + PADDING) * self.top
 
     def _scale(self) -> tuple[float, str]:
-        if not self.si_prefix:
-            return 1.0, ""
-        return si_scale(self.top)
+        """(factor, units) the labels are written in: values × factor, in units."""
+        if self.si_prefix:
+            factor, prefix = si_scale(self.top)
+            return factor, prefix + self.units
+        if self.larger is not None and self.top >= LARGER_UNIT_FROM:
+            size, units = self.larger
+            return 1.0 / size, units
+        return 1.0, self.units
 
     def title(self) -> str:
         """"Storage (MB/s)": the label with its units, prefixed for the present ceiling."""
-        _, prefix = self._scale()
-        return f"{self.label} ({prefix}{self.units})" if self.units else self.label
+        _, units = self._scale()
+        return f"{self.label} ({units})" if self.units else self.label
 
     def ticks(self, height_px: float) -> list[tuple[float, str]]:
         """(value, label) of each tick, from 0 up to the ceiling."""
@@ -92,7 +107,10 @@ class Scale:
             step = min(b - a for a, b in pairwise(values)) if len(values) > 1 else 1.0
         else:
             most = max(2, min(MAX_INTERVALS, int(height_px // PX_PER_INTERVAL)))
-            step = nice_step(self.top, most)
+            if self.si_prefix or scale == 1.0:
+                step = nice_step(self.top, most)
+            else:       # a larger unit: ticks on its round numbers (10 TB, not 10000 GB)
+                step = nice_step(self.top * scale, most) / scale
             values = [k * step for k in range(int(self.top / step + 1e-9) + 1)]
         decimals = max(0, -math.floor(math.log10(step * scale) + 1e-9))
         return [(v, "0" if v == 0 else f"{v * scale:.{decimals}f}") for v in values]

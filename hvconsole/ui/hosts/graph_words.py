@@ -71,7 +71,10 @@ def fmt_gb(mb: float | None) -> str:
 
 
 def fmt_ms(v: float | None) -> str:
-    return "—" if v is None else f"{v:.1f} ms"
+    """``1.8 ms``; from 10 s on in seconds, as the latency axis then reads (``12.5 s``)."""
+    if v is None:
+        return "—"
+    return f"{v / 1000:.1f} s" if v >= 10_000 else f"{v:.1f} ms"
 
 
 def local_hms(dt: datetime) -> str:

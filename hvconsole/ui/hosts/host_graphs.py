@@ -38,11 +38,12 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from hvconsole.core.history import HostHistory
+from hvconsole.monitoring.formatting import format_mb
 
 from . import stored_history
 from .graph_canvas import GraphCanvas
 from .graph_plot import GraphPlot
-from .graph_scale import Scale, nice_ceiling, rate_ceiling
+from .graph_scale import LARGER_UNIT_FROM, Scale, nice_ceiling, rate_ceiling
 from .graph_series import SeriesWindow, StoredData
 from .graph_toggle import WINDOW_CHOICES, WindowToggle, title_and_toggle
 from .graph_words import (
@@ -156,7 +157,8 @@ class HostGraphs(QWidget):
         # Per plot: the legend entries (colour, name, history field, value formatter).
         cpu_legend = ((BLUE, "total", "cpu_total_pct", fmt_pct), (GREEN, "guest", "cpu_guest_pct", fmt_pct),
                       (ORANGE, "root", "cpu_root_pct", fmt_pct))
-        mem_legend = ((PURPLE, "used", "memory_used_mb", fmt_gb), (GREY, "total", "memory_total_mb", fmt_gb))
+        # Memory as the host list and tiles write it ("175.6 GB", "1.50 TB").
+        mem_legend = ((PURPLE, "used", "memory_used_mb", format_mb), (GREY, "total", "memory_total_mb", format_mb))
         disk_legend = ((BLUE, "read", "storage_read_bps", fmt_rate), (ORANGE, "write", "storage_write_bps", fmt_rate),
                        (RED, "latency", "storage_latency_ms", fmt_ms))
         net_legend = ((BLUE, "rx", "network_rx_bps", fmt_rate), (ORANGE, "tx", "network_tx_bps", fmt_rate))
@@ -171,12 +173,14 @@ class HostGraphs(QWidget):
         self.cpu_guest = _series(self.cpu_plot, GREEN)
         self.cpu_root = _series(self.cpu_plot, ORANGE)
 
-        self.mem_plot = canvas.add_plot(Scale("Memory", "GB", si_prefix=False), keys(mem_legend), font)
+        self.mem_plot = canvas.add_plot(Scale("Memory", "GB", si_prefix=False, larger=(1024.0, "TB")),
+                                        keys(mem_legend), font)
         self.mem_used = _series(self.mem_plot, PURPLE, fill=True)
         self.mem_total = _series(self.mem_plot, GREY, dashed=True)
 
         # Latency has its own scale (ms, never "kms") on the right axis, in red.
-        self.latency_view = Scale("latency", "ms", top=10.0, si_prefix=False, colour=RED)
+        self.latency_view = Scale("latency", "ms", top=10.0, si_prefix=False, colour=RED,
+                                  larger=(1000.0, "s"))
         self.disk_plot = canvas.add_plot(Scale("Storage", "B/s", top=1e6), keys(disk_legend), font,
                                          right=self.latency_view)
         self.disk_read = _series(self.disk_plot, BLUE)
@@ -338,7 +342,7 @@ class HostGraphs(QWidget):
             (((self.cpu_total, col("cpu_total_pct")), (self.cpu_guest, col("cpu_guest_pct")),
               (self.cpu_root, col("cpu_root_pct"))), ()),
             (((self.mem_used, used_gb), (self.mem_total, total_gb)),
-             ((self.mem_plot.scale, nice_ceiling(used_gb, total_gb, floor=1.0)),)),
+             ((self.mem_plot.scale, memory_ceiling(used_gb, total_gb)),)),
             (((self.disk_read, read), (self.disk_write, write), (self.disk_latency, latency)),
              ((self.disk_plot.scale, nice_ceiling(read, write, floor=1e6)),
               (self.latency_view, nice_ceiling(latency, floor=10.0)))),
@@ -444,6 +448,15 @@ class HostGraphs(QWidget):
         # then moves in under axes drawn beforehand, not with all four drawn anew.
         self._show_x(-float(self._window_s), 0.0, offset=self.graphics.offset, relative=True)
 
+
+
+def memory_ceiling(used_gb: np.ndarray, total_gb: np.ndarray) -> float:
+    """The memory plot's ceiling in GB: 1, 2 or 5 × 10ⁿ GB, or TB once the axis reads TB
+    (50 TB, not 50,000 GB, so its top tick is a round number of TB)."""
+    top = nice_ceiling(used_gb, total_gb, floor=1.0)
+    if top >= LARGER_UNIT_FROM:
+        top = nice_ceiling(used_gb / 1024.0, total_gb / 1024.0, floor=1.0) * 1024.0
+    return top
 
 
 def stored_history_raw() -> Any:
