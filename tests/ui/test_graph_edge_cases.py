@@ -7,7 +7,6 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pytest
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot
