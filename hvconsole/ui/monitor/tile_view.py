@@ -25,7 +25,15 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAccessible, QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
+from PySide6.QtGui import (
+    QAccessible,
+    QCursor,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QRegion,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -82,7 +90,11 @@ class TileView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(TILE_SIZE.height() // 3)
-        self.setMouseTracking(True)  # hover highlight
+        # Hover highlight: QAbstractItemView follows the mouse only through the viewport's
+        # hover events, which Qt sends only to a widget with WA_Hover (the style sets it on
+        # buttons and the like, not here): without it no tile lit up under the mouse.
+        self.setMouseTracking(True)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_Hover, True)
         # Always there, so that the width tiles are fitted to does not flip with it.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         # The cards are painted opaque on this colour (see paint_cache.CardCache).
@@ -96,6 +108,8 @@ class TileView(QListView):
         self.tile_delegate = TileDelegate(self, self.font())
         self.setItemDelegate(self.tile_delegate)
         self.activated.connect(self._activated)  # double click, or Enter on the current tile
+        self.verticalScrollBar().valueChanged.connect(self._hover_after_scroll)
+        self.horizontalScrollBar().valueChanged.connect(self._hover_after_scroll)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         """Paint only the tiles inside the changed areas. ``QListView`` paints every
@@ -309,14 +323,24 @@ class TileView(QListView):
         return rows
 
     def viewportEvent(self, event: QEvent) -> bool:
-        # The tile under the mouse, as QAbstractItemView keeps it for its own paint (the
-        # same events, the same index): the grid paint above shows it hovered.
+        # The tile under the mouse, as QAbstractItemView keeps it for its own paint: the
+        # grid paint shows it hovered. Qt sets its index from the viewport's hover events
+        # (see __init__) and after a scroll (see _hover_after_scroll), and clears it when
+        # the mouse leaves the viewport.
         kind = event.type()
         if kind == QEvent.Type.HoverMove or kind == QEvent.Type.HoverEnter:
             self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))  # type: ignore[attr-defined]
-        elif kind == QEvent.Type.HoverLeave:
+        elif kind == QEvent.Type.HoverLeave or kind == QEvent.Type.Leave:
             self._hover = QPersistentModelIndex()
         return super().viewportEvent(event)
+
+    def _hover_after_scroll(self, _value: int) -> None:
+        """A scroll under a still mouse brings another tile under it: Qt takes that one as
+        hovered when the cursor is inside the viewport (connected after Qt's own slot)."""
+        viewport = self.viewport()
+        at = viewport.mapFromGlobal(QCursor.pos())
+        if viewport.rect().contains(at):
+            self._hover = QPersistentModelIndex(self.indexAt(at))
 
     def _row_at(self) -> Callable[[int], TileRow] | None:
         """The tile model's row at a row of this view, when the two are the same rows
