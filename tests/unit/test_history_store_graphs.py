@@ -99,6 +99,31 @@ def test_seven_days_come_from_the_file_with_markers(graphs, stored, qtbot) -> No
     assert np.nanmax(y) == pytest.approx(50.0)
 
 
+def test_back_to_seven_days_within_the_minute_reads_them_again(graphs, stored, qtbot) -> None:
+    """The hour's curves replaced the stored week's: coming back must not count on them."""
+    graphs.set_history(stored.host("HV01"))
+    graphs.set_window(7 * 86400)
+    qtbot.waitUntil(lambda: points(graphs.cpu_total)[0].size > 10_000, timeout=20_000)
+    graphs.set_window(3600)
+    graphs.set_window(7 * 86400)
+    qtbot.waitUntil(lambda: points(graphs.cpu_total)[0].size > 10_000, timeout=20_000)
+    assert len(graphs.markers) == 7
+
+
+def test_a_host_shown_again_while_another_s_range_is_read_gets_its_own(graphs, stored, qtbot) -> None:
+    """HV01's week shown, HV02 asked for (the read still running), HV01 again: HV01's
+    week comes back, not empty curves until the next minute."""
+    stored.add(Snapshot(host="HV02", polled_at=END, reachable=True,
+                        resources=HostResources(cpu_total_run_pct=10.0)))
+    graphs.set_history(stored.host("HV01"))
+    graphs.set_window(7 * 86400)
+    qtbot.waitUntil(lambda: points(graphs.cpu_total)[0].size > 10_000, timeout=20_000)
+    graphs.set_history(stored.host("HV02"))
+    graphs.set_history(stored.host("HV01"))
+    qtbot.waitUntil(lambda: points(graphs.cpu_total)[0].size > 10_000, timeout=20_000)
+    assert graphs.title.text() == "HV01" and len(graphs.markers) == 7
+
+
 def test_without_a_history_file_the_long_range_shows_the_hour_held(graphs, stored, qtbot) -> None:
     stored_history.set_store(None)
     graphs.set_history(stored.host("HV01"))
@@ -154,3 +179,22 @@ def test_the_window_s_poll_worker_queues_each_poll_and_its_findings(tmp_path: Pa
         assert len(times) == 13 and cpu[0] == 40.0
         kinds = {m.kind for m in r.markers("HV01", 0, 2e9, categories=("finding",))}
         assert kinds & {"heartbeat-lost", "heartbeat-lost-cpu-flat"}
+
+
+def test_ranges_asked_for_and_replaced_while_queued_are_not_read(monkeypatch) -> None:
+    queued: list = []
+
+    class Runner:
+        def submit(self, fn, done, failed):
+            queued.append((fn, done))
+
+    reads: list[str] = []
+    monkeypatch.setattr(stored_history, "read_range",
+                        lambda path, host, *args: reads.append(host) or host)
+    loader = stored_history.RangeLoader(runner=Runner())
+    shown: list[str] = []
+    for host in ("HV01", "HV02", "HV03"):
+        loader.request(Path("h.sqlite"), host, None, 90 * 86400, 1e9, shown.append)
+    for fn, done in queued:      # the one worker thread gets to them in turn
+        done(fn())
+    assert reads == ["HV03"] and shown == ["HV03"]

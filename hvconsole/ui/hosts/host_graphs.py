@@ -285,6 +285,9 @@ class HostGraphs(QWidget):
             self._drop_staged()
             for curve in self.curves:
                 curve.setData([], [])
+            # The range the loader last delivered is no longer drawn (and one still being
+            # read is another host's): read this one, however recently it was read.
+            self._loader.forget()
         if self._loader.needs(h.name, None, self._window_s, right):
             self._loader.request(path, h.name, None, self._window_s, right, self._show_stored)
         self._show_x(left, right, offset=0.0, relative=False)

@@ -106,8 +106,8 @@ class RangeLoader(QObject):
         key = (host, vm_id, window_s)
         self.pending_key = key
 
-        def done(result: StoredRange) -> None:
-            if generation != self._generation:
+        def done(result: StoredRange | None) -> None:
+            if generation != self._generation or result is None:
                 return   # a newer request replaced this one
             self.pending_key = None
             self.loaded_key, self.loaded_right = key, right
@@ -118,7 +118,15 @@ class RangeLoader(QObject):
                 self.pending_key = None
             log.warning("reading the stored history failed: %s", exc)
 
-        self._runner.submit(lambda: read_range(path, host, vm_id, right - window_s, right, tier), done, failed)
+        def read() -> StoredRange | None:
+            # Still queued behind older reads when the admin clicked on: a range nobody
+            # waits for any more is not read (a few hosts clicked through at 90 days
+            # would otherwise each be read in turn before the last one shows).
+            if generation != self._generation:
+                return None
+            return read_range(path, host, vm_id, right - window_s, right, tier)
+
+        self._runner.submit(read, done, failed)
 
     def needs(self, host: str, vm_id: str | None, window_s: float, right: float) -> bool:
         """True when the shown range is not this one, or is stale by a minute."""
