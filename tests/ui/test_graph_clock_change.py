@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from itertools import pairwise
 
 import pytest
 
@@ -37,3 +38,17 @@ def test_a_day_across_a_clock_change_keeps_whole_hours(berlin):
     assert ticks
     assert all(datetime.fromtimestamp(t).minute == 0 for t, _ in ticks)
     assert all(t1 - DAY_S <= t <= t1 for t, _ in ticks)
+
+
+@pytest.mark.parametrize("days", [1, 7])
+def test_a_stored_window_in_the_pane_labels_its_axis_often_without_overlap(graphs, days):
+    """At the pane's 420 px a week read "30 Apr" alone (labels were given 90 px each)."""
+    canvas = graphs.graphics
+    right = datetime(2026, 5, 4, 9, 30).timestamp()
+    canvas.set_x(right - days * DAY_S, right, offset=0.0, relative=False)
+    ticks = canvas.time_ticks()
+    assert len(ticks) >= 3
+    ax, _ = graphs.net_plot.x_map()
+    m = canvas.style_.metrics
+    for (t0, a), (t1, b) in pairwise(ticks):
+        assert (ax * t1 - ax * t0) - (m.horizontalAdvance(a) + m.horizontalAdvance(b)) / 2 >= 8

@@ -27,7 +27,7 @@ from hvconsole.monitoring.formatting import plain_tooltip
 from .graph_plot import TICK_PX, GraphPlot, Legend
 from .graph_scale import Scale
 from .stored_history import MARKER_COLOURS
-from .time_axis import EDGE_LABEL_PX, time_ticks
+from .time_axis import CLOCK_LABEL_GAP_PX, EDGE_LABEL_PX, WIDEST_CLOCK_LABEL, Tick, time_ticks
 
 MARGINS = (2, 2, 8, 2)      # left, top, right, bottom
 SPACING = 4                 # between two plots
@@ -44,6 +44,8 @@ class CanvasStyle:
         self.font = QFont(font)
         self.metrics = QFontMetricsF(self.font)
         self.edge_px = EDGE_LABEL_PX
+        # A stored window's clock labels, measured: as many as fit, not a guess at 90 px.
+        self.clock_label_px = self.metrics.horizontalAdvance(WIDEST_CLOCK_LABEL) + CLOCK_LABEL_GAP_PX
 
 
 class Markers:
@@ -144,8 +146,7 @@ class GraphCanvas(QWidget):
         self.still_draws += 1
         painter = QPainter(pixmap)
         style = self.style_
-        ticks = time_ticks(*self.x_range, relative=self.relative,
-                           width_px=self.plots[0].view_rect.width() if self.plots else 400.0)
+        ticks = self.time_ticks()
         markers = [(t, colour) for t, colour, _ in self.markers.shown]
         whole = len(plots) == len(self.plots)
         if whole:
@@ -159,6 +160,12 @@ class GraphCanvas(QWidget):
             plot.paint_still(painter, style, ticks, markers)
             painter.restore()
         painter.end()
+
+    def time_ticks(self) -> list[Tick]:
+        """The shared time axis's ticks (the view's x, label) as the still layer draws them."""
+        return time_ticks(*self.x_range, relative=self.relative,
+                          width_px=self.plots[0].view_rect.width() if self.plots else 400.0,
+                          label_px=self.style_.clock_label_px)
 
     def still_layer(self) -> QPixmap:
         """The picture of what holds still between polls, drawn if out of date."""

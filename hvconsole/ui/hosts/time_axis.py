@@ -28,8 +28,11 @@ MAX_LABELS = 5
 CLOCK_STEPS_S = (600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400,
                  14 * 86400, 28 * 86400)
 DAY_S = 86400
-# How many pixels a clock label needs, with room between two.
+# How many pixels a clock label needs, with room between two, when the caller does not
+# measure its font (the canvas does: the widest label and CLOCK_LABEL_GAP_PX).
 CLOCK_LABEL_PX = 90
+CLOCK_LABEL_GAP_PX = 20
+WIDEST_CLOCK_LABEL = "30 Sep"       # wider than "18:00" in the fonts we meet
 # How far an edge label ("−5 min", "now") may reach past the plot's edge, in pixels:
 # into the empty corners below the left and right axes.
 EDGE_LABEL_PX = 24
@@ -70,14 +73,14 @@ def _utc_offset(t: float) -> float:
     return datetime.fromtimestamp(t).astimezone().utcoffset().total_seconds()  # type: ignore[union-attr]
 
 
-def clock_ticks(left: float, right: float, width_px: float) -> list[Tick]:
+def clock_ticks(left: float, right: float, width_px: float, label_px: float = CLOCK_LABEL_PX) -> list[Tick]:
     """Ticks of a stored window (x = Unix time) on the admin's clock: whole hours or days
     in local time, as many as fit in ``width_px``; "14:00" within a day, the date
     ("25 Nov") at midnight and for steps of a day or more."""
     span = right - left
     if span <= 0:
         return []
-    most = max(2, int(width_px // CLOCK_LABEL_PX))
+    most = max(2, int(width_px // max(1.0, label_px)))
     step = next((s for s in CLOCK_STEPS_S if span / s <= most), CLOCK_STEPS_S[-1])
     # Local midnights and whole hours, counted in local seconds since the epoch, each
     # turned back into Unix time at its own UTC offset: a week or 90 days across a
@@ -107,5 +110,6 @@ def _unix(local: float) -> float:
     return local - _utc_offset(t)
 
 
-def time_ticks(left: float, right: float, *, relative: bool, width_px: float) -> list[Tick]:
-    return relative_ticks(left, right) if relative else clock_ticks(left, right, width_px)
+def time_ticks(left: float, right: float, *, relative: bool, width_px: float,
+               label_px: float = CLOCK_LABEL_PX) -> list[Tick]:
+    return relative_ticks(left, right) if relative else clock_ticks(left, right, width_px, label_px)
