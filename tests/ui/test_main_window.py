@@ -181,6 +181,21 @@ def test_an_unreachable_host_is_marked_with_its_error(window, site):
     assert all(t.stale_reason is None for t in shown_tiles(window) if t.host != "HV03")
 
 
+def test_the_alert_lines_come_a_frame_after_the_tick_that_resizes_the_list(window, site, qtbot):
+    alerts = window.page.host_panel.alerts
+    site.down.add("HV03")
+    poll(window)
+    assert alerts.isHidden()                  # the host list keeps its size in the tick's turn
+    qtbot.waitUntil(lambda: alerts.isVisible(), timeout=5000)
+    assert alerts.text().startswith("HV03 unreachable")
+    site.down.add("HV01")
+    poll(window)
+    qtbot.waitUntil(lambda: len(alerts.text().splitlines()) == 2, timeout=5000)
+    site.down.clear()
+    poll(window)
+    qtbot.waitUntil(lambda: alerts.isHidden(), timeout=5000)
+
+
 def test_filter_bar_narrows_the_tiles(window, site, qtbot):
     site.frozen.add(("HV01", 2))
     poll(window)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QPaintEvent, QRegion
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,6 +47,8 @@ COLUMN_SAMPLES = {COL_HOST: "HV-NODE-01 ", COL_BUILD: "20348.3692",
                   COL_VMS: "40/40", COL_FINDINGS: "1 crit, 1 warn", COL_HEALTH: "Health"}
 # A repaint of more separate areas than this is done in one pass (see HostListView).
 MAX_PAINT_AREAS = 64
+# A new, gone or longer alert list waits this long (a frame: see HostPanel.update_alerts).
+ALERTS_PAUSE_MS = 16
 # The status column stretches but never below this (it also carries the certificate badge).
 STATUS_SAMPLE = "patching: postcheck"
 
@@ -158,6 +160,12 @@ class HostPanel(QWidget):
         self.alerts.setTextFormat(Qt.TextFormat.PlainText)
         self.alerts.setWordWrap(True)
         self.alerts.hide()
+        self._alerts_text = ""
+        self._alerts_lines = 0
+        self._alerts_timer = QTimer(self)
+        self._alerts_timer.setSingleShot(True)
+        self._alerts_timer.setInterval(ALERTS_PAUSE_MS)
+        self._alerts_timer.timeout.connect(self._show_alerts)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.clicked.connect(self._clicked)
         self.view.doubleClicked.connect(self._double_clicked)
@@ -218,10 +226,25 @@ class HostPanel(QWidget):
         layout.addWidget(self.splitter)
 
     def update_alerts(self) -> None:
-        """Show one line per host that is unreachable or whose VM list fails."""
+        """Show one line per host that is unreachable or whose VM list fails. When that
+        shows, hides or changes the number of lines, the list above resizes and repaints
+        whole (~5 ms): that is done a frame later, not in the turn of the tick that said so."""
         lines = [text for text in (alert_text(row) for row in self.model.rows()) if text]
-        self.alerts.setText("\n".join(lines))
-        self.alerts.setVisible(bool(lines))
+        text = "\n".join(lines)
+        if text == self._alerts_text:
+            return
+        self._alerts_text = text
+        if bool(lines) != (not self.alerts.isHidden()) or len(lines) != self._alerts_lines:
+            self._alerts_timer.start()
+        else:
+            self._show_alerts()
+
+    def _show_alerts(self) -> None:
+        self._alerts_timer.stop()
+        text = self._alerts_text
+        self._alerts_lines = len(text.splitlines())
+        self.alerts.setText(text)
+        self.alerts.setVisible(bool(text))
 
     def show_cost(self, host: str | None) -> None:
         """The monitoring cost line for ``host`` (the one whose graphs are shown)."""
