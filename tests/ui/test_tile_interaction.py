@@ -178,3 +178,24 @@ def test_filters_hosts_and_resizes_while_scrolled(qtbot, tiles):
     view.resize(800, 520)                       # fewer columns
     qtbot.wait(50)
     assert_as_list_view(qtbot, view)
+
+
+def test_the_current_tile_has_a_ring_while_the_view_has_the_focus(qtbot, tiles):
+    _model, _proxy, view = tiles
+    view.clearFocus()
+    settle(qtbot)
+    plain = on_screen(view)
+    view.setFocus()
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Down):  # moves without selecting
+        qtbot.keyClick(view, key, ctrl)
+    settle(qtbot)
+    current = view.currentIndex()
+    assert current.isValid() and not view.selectionModel().hasSelection()
+    ringed = changed_area(plain, on_screen(view))
+    assert not ringed.isEmpty(), "nothing shows which tile the keyboard is on"
+    assert view.visualRect(current).contains(ringed)
+    assert_as_list_view(qtbot, view)
+    view.clearFocus()
+    settle(qtbot)
+    assert on_screen(view) == plain

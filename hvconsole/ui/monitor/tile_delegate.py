@@ -59,6 +59,7 @@ _STALE_BG = QColor("#eceef1")
 _SPARK_LINE = QColor("#2f6db5")
 _SPARK_FILL = QColor("#dce7f5")   # opaque on purpose: a translucent fill costs 25× more
 VIEW_BACKGROUND = QColor("#e9ebef")  # the tile view's background, behind the cards' corners
+FOCUS_RING = QColor("#1e6fd9")       # the current tile's ring (drawn by the view, in the tile's margin)
 _SELECTED_BIT = QStyle.StateFlag.State_Selected.value
 _HOVERED_BIT = QStyle.StateFlag.State_MouseOver.value
 

@@ -31,6 +31,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
+    QPen,
     QRegion,
     QResizeEvent,
 )
@@ -49,7 +50,7 @@ from PySide6.QtWidgets import (
 from hvconsole.monitoring.rows import TileRow
 from hvconsole.monitoring.vmstate import STATE_GROUPS
 
-from .tile_delegate import TILE_SIZE, VIEW_BACKGROUND, PlacedTile, TileDelegate
+from .tile_delegate import FOCUS_RING, TILE_SIZE, VIEW_BACKGROUND, PlacedTile, TileDelegate
 from .tile_filter import TileFilter
 from .tile_model import TileModel, TileRole
 
@@ -105,6 +106,9 @@ class TileView(QListView):
         # them): Qt need not fill it first, nor paint what lies behind it.
         self.viewport().setAutoFillBackground(False)
         self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        # Solid: a dashed line's phase depends on how much of it the view clipped, so a
+        # ring repainted after a scroll did not match the part of it scrolled into place.
+        self._focus_pen = QPen(FOCUS_RING, 0)
         self.tile_delegate = TileDelegate(self, self.font())
         self.setItemDelegate(self.tile_delegate)
         self.activated.connect(self._activated)  # double click, or Enter on the current tile
@@ -151,6 +155,7 @@ class TileView(QListView):
             finally:
                 delegate.row_at = None
                 delegate.chip_allowance(None)
+            self._focus_over(region)
             return
         painted: list[tuple[int, int, int, int]] = []
         delegate.painted = painted
@@ -170,6 +175,35 @@ class TileView(QListView):
         for x, y, width, height in painted:
             covered += QRect(x, y, width, height)
         self._fill_background(region.subtracted(covered))
+        self._focus_over(region)
+
+    def _focus_over(self, region: QRegion) -> None:
+        if self.hasFocus():
+            painter = QPainter(self.viewport())
+            self._paint_focus(painter, region)
+            painter.end()
+
+    def _paint_focus(self, painter: QPainter, region: QRegion) -> None:
+        """A ring just outside the current tile's card while the view has the
+        keyboard focus. The delegate draws no focus frame, and Ctrl+arrows move the
+        current tile without selecting it (Space then selects it): without a ring the
+        admin could not see where the keyboard is. Qt repaints the tiles the current
+        index leaves and enters, and the current one when the focus comes and goes."""
+        if not self.hasFocus():
+            return
+        current = self.currentIndex()
+        if not current.isValid():
+            return
+        rect = self.visualRect(current)
+        if not region.intersects(rect):
+            return
+        painter.save()
+        painter.setClipRegion(region)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(self._focus_pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(rect.adjusted(0, 0, -1, -1))   # the tile's margin, outside its card
+        painter.restore()
 
     def _grid_key(self) -> tuple:
         """What the grid's geometry follows from (the layout of equal tiles in rows is a
@@ -263,6 +297,7 @@ class TileView(QListView):
             delegate.paint_rows(painter, tiles, dpr)
             # Every tile reaching into the region was painted whole: the rest is background.
             self._fill(painter, region.subtracted(self._tiles_region(grid)))
+            self._paint_focus(painter, region)
         finally:
             painter.end()
             delegate.chip_allowance(None)
