@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot
@@ -88,4 +89,12 @@ def test_a_latency_of_seconds_reads_in_seconds_beside_the_right_title(graphs):
     assert [label for _, label in scale.ticks(200)][-1] == "50"
     assert min(_label_room(graphs, graphs.disk_plot, scale, left=False)) >= 0
     assert "latency 25.0 s" in graphs.legend_text(graphs.disk_plot)
-    assert fmt_ms(1.8) == "1.8 ms" and fmt_ms(9_999.0) == "9999.0 ms"
+    assert fmt_ms(1.8) == "1.8 ms" and fmt_ms(999.0) == "999.0 ms" and fmt_ms(2_345.0) == "2.35 s"
+
+
+@pytest.mark.parametrize("latency_ms", [600.0, 1_500.0, 4_000.0, 8_000.0])
+def test_a_latency_of_a_few_seconds_labels_fit_beside_the_right_title(graphs, latency_ms):
+    graphs.set_history(_host([{"storage_latency_ms": latency_ms}] * 5))
+    graphs.finish_staged()
+    assert graphs.latency_view.title() == "latency (s)"
+    assert min(_label_room(graphs, graphs.disk_plot, graphs.latency_view, left=False)) >= 0

@@ -18,7 +18,8 @@ PADDING = 0.02          # of the range, below 0 and above the ceiling
 MAX_INTERVALS = 5       # at most this many steps between 0 and the ceiling
 PX_PER_INTERVAL = 18    # and at least this many pixels each
 # A ceiling this high would label the axis with five digits ("20000"), wider than the
-# axis has room for beside its title: a scale with a larger unit switches to it.
+# left axis has room for beside its title: a scale with a larger unit switches to it
+# (the right axis, narrower, from four digits: see Scale's ``larger``).
 LARGER_UNIT_FROM = 10_000.0
 
 
@@ -66,13 +67,14 @@ class Scale:
 
     ``fixed_ticks`` pins the ticks (CPU: 0, 25, 50, 75, 100 %); ``si_prefix`` scales the
     labels and units of large values (B/s → MB/s), never for units that must not be
-    scaled (no "mGB", no "kms"); those may name a ``larger`` unit instead, (how many of
-    ``units`` it holds, its name), used from a ceiling of :data:`LARGER_UNIT_FROM` on:
-    a 12 TB host's memory reads "Memory (TB)", a stalled disk's latency "latency (s)"."""
+    scaled (no "mGB", no "kms"); those may name a ``larger`` unit instead (how many of
+    ``units`` it holds, its name, and the ceiling from which it is used, by default
+    :data:`LARGER_UNIT_FROM`): a 12 TB host's memory reads "Memory (TB)", a stalled
+    disk's latency "latency (s)"."""
 
     def __init__(self, label: str, units: str, *, top: float = 1.0, si_prefix: bool = True,
                  fixed_ticks: tuple[float, ...] | None = None, colour: str | None = None,
-                 larger: tuple[float, str] | None = None):
+                 larger: tuple[float, str] | tuple[float, str, float] | None = None):
         self.label = label
         self.units = units
         self.top = top
@@ -89,9 +91,10 @@ class Scale:
         if self.si_prefix:
             factor, prefix = si_scale(self.top)
             return factor, prefix + self.units
-        if self.larger is not None and self.top >= LARGER_UNIT_FROM:
-            size, units = self.larger
-            return 1.0 / size, units
+        if self.larger is not None:
+            size, units = self.larger[:2]
+            if self.top >= (self.larger[2] if len(self.larger) > 2 else LARGER_UNIT_FROM):
+                return 1.0 / size, units
         return 1.0, self.units
 
     def title(self) -> str:

@@ -71,10 +71,13 @@ def fmt_gb(mb: float | None) -> str:
 
 
 def fmt_ms(v: float | None) -> str:
-    """``1.8 ms``; from 10 s on in seconds, as the latency axis then reads (``12.5 s``)."""
+    """``1.8 ms``; from a second on in seconds, as the latency axis then reads
+    (``2.35 s``, ``12.5 s``)."""
     if v is None:
         return "—"
-    return f"{v / 1000:.1f} s" if v >= 10_000 else f"{v:.1f} ms"
+    if v < 1000:
+        return f"{v:.1f} ms"
+    return f"{v / 1000:.2f} s" if v < 10_000 else f"{v / 1000:.1f} s"
 
 
 def local_hms(dt: datetime) -> str:

@@ -178,9 +178,10 @@ class HostGraphs(QWidget):
         self.mem_used = _series(self.mem_plot, PURPLE, fill=True)
         self.mem_total = _series(self.mem_plot, GREY, dashed=True)
 
-        # Latency has its own scale (ms, never "kms") on the right axis, in red.
+        # Latency has its own scale (ms, never "kms") on the right axis, in red; in seconds
+        # from a ceiling of 1 s ("2000" does not fit beside the axis title).
         self.latency_view = Scale("latency", "ms", top=10.0, si_prefix=False, colour=RED,
-                                  larger=(1000.0, "s"))
+                                  larger=(1000.0, "s", 1000.0))
         self.disk_plot = canvas.add_plot(Scale("Storage", "B/s", top=1e6), keys(disk_legend), font,
                                          right=self.latency_view)
         self.disk_read = _series(self.disk_plot, BLUE)
