@@ -175,6 +175,12 @@ def test_filters_hosts_and_resizes_while_scrolled(qtbot, tiles):
     assert_as_list_view(qtbot, view)
     model.apply({h: rows(h, cpu=50.0) for h in HOSTS[1:]})          # and one goes
     assert_as_list_view(qtbot, view)
+    moved = rows("HV03", cpu=60.0)                # a VM's finding moves its tile to the front
+    moved[30] = TileRow(host="HV03", vm=moved[30].vm, cpu_history=moved[30].cpu_history,
+                        findings=(TileFinding("frozen", "critical", AT, ("no heartbeat",)),))
+    model.apply({"HV02": rows("HV02", cpu=60.0), "HV03": moved})
+    assert "HV03-VM030" in [model.row(i).vm.name for i in range(12)]   # among the problems
+    assert_as_list_view(qtbot, view)
     view.resize(800, 520)                       # fewer columns
     qtbot.wait(50)
     assert_as_list_view(qtbot, view)
