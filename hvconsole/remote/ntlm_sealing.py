@@ -18,7 +18,8 @@ directly, with the keys, RC4 streams and sequence numbers of the context pyspneg
 The RC4 handles and the sequence numbers stay pyspnego's own objects and fields (read and
 advanced here), so the context remains right if anything else seals on it. Only the
 common case is taken over: an ``NTLMProxy`` context that negotiated signing, sealing and
-extended session security (every Windows version since Vista negotiates these). Anything
+extended session security (pyspnego's client asks for all three; the handshake's flags say
+whether the host granted them, and this module checks them). Anything
 else (no extended session security, a GSSAPI or SSPI context, Kerberos) stays on pywinrm's
 ``Encryption`` (:func:`NtlmSealing.of` returns None). tests/remote/test_ntlm_sealing.py
 checks the bytes against pyspnego's, both ways.
