@@ -124,6 +124,24 @@ def test_a_host_shown_again_while_another_s_range_is_read_gets_its_own(graphs, s
     assert graphs.title.text() == "HV01" and len(graphs.markers) == 7
 
 
+def test_a_stored_range_holds_its_axes_still_between_its_reads(graphs, stored, qtbot) -> None:
+    """Polls between two reads of the range (a minute apart) draw no axis again."""
+    host = stored.host("HV01")
+    graphs.set_history(host)
+    graphs.set_window(86400)
+    qtbot.waitUntil(lambda: points(graphs.cpu_total)[0].size > 1_000, timeout=20_000)
+    graphs.graphics.grab()
+    drawn, shown = graphs.graphics.still_draws, graphs.shown_range()
+    for i in range(1, 6):
+        stored.add(poll(END + timedelta(seconds=5 * i), 40.0))
+        graphs.refresh()
+        graphs.graphics.grab()
+    assert graphs.graphics.still_draws == drawn and graphs.shown_range() == shown
+    stored.add(poll(END + timedelta(seconds=65), 40.0))    # a minute on: read again, moved
+    graphs.refresh()
+    qtbot.waitUntil(lambda: graphs.shown_range()[1] == pytest.approx(host.last_time), timeout=20_000)
+
+
 def test_without_a_history_file_the_long_range_shows_the_hour_held(graphs, stored, qtbot) -> None:
     stored_history.set_store(None)
     graphs.set_history(stored.host("HV01"))

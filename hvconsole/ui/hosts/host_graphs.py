@@ -291,7 +291,15 @@ class HostGraphs(QWidget):
             self._loader.forget()
         if self._loader.needs(h.name, None, self._window_s, right):
             self._loader.request(path, h.name, None, self._window_s, right, self._show_stored)
-        self._show_x(left, right, offset=0.0, relative=False)
+        # The range ends where the stored curves end, moved when they are read again (once
+        # a minute): moving it with every poll drew all four axes again each time (a
+        # day's 5 s is a tenth of a pixel) while the curves held still.
+        loader = self._loader
+        if loader.loaded_key == (h.name, None, self._window_s) and loader.loaded_right is not None:
+            left, right_shown = loader.loaded_right - self._window_s, loader.loaded_right
+        else:
+            right_shown = right
+        self._show_x(left, right_shown, offset=0.0, relative=False)
         self._update_titles(h)
         self._update_bands(h, right)
 
@@ -305,6 +313,7 @@ class HostGraphs(QWidget):
         s = result.series
         self._update_curves(StoredData(s.times, s.mean, s.fields), whole=True)
         self.markers.show(result.markers)
+        self._show_x(result.t0, result.t1, offset=0.0, relative=False)
 
     def _stored_past(self, h: HostHistory, path: Any, left: float, right: float,
                      data: SeriesWindow) -> StoredData | None:
