@@ -55,7 +55,10 @@ def settle(qtbot) -> None:
 def on_screen(view: TileView) -> QImage:
     """The viewport as the window shows it now (its backing store, not a fresh paint)."""
     image = view.screen().grabWindow(view.winId()).toImage()
-    return image.copy(view.viewport().geometry()).convertToFormat(QImage.Format.Format_RGB32)
+    dpr = image.devicePixelRatio()
+    x, y, width, height = view.viewport().geometry().getRect()
+    return image.copy(round(x * dpr), round(y * dpr), round(width * dpr),
+                      round(height * dpr)).convertToFormat(QImage.Format.Format_RGB32)
 
 
 def list_views_paint(view: TileView) -> QImage:
@@ -98,7 +101,9 @@ def changed_area(before: QImage, after: QImage) -> QRect:
         return QRect()
     top, left = (int(v) for v in changed.min(axis=0))
     bottom, right = (int(v) for v in changed.max(axis=0))
-    return QRect(QPoint(left // 4, top), QPoint(right // 4, bottom))     # 4 bytes a pixel
+    dpr = before.devicePixelRatio()      # in the view's (logical) pixels, as visualRect
+    return QRect(QPoint(int(left // 4 / dpr), int(top / dpr)),        # 4 bytes a pixel
+                 QPoint(int(right // 4 / dpr), int(bottom / dpr)))
 
 
 def test_hover_follows_the_mouse_and_clears_when_it_leaves(qtbot, tiles):

@@ -14,6 +14,7 @@ Layouts are computed once per tile size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -132,7 +133,7 @@ class TileDelegate(QStyledItemDelegate):
         self._layouts: dict[tuple, TileLayout] = {}
         self._live: dict[tuple[int, int], LiveLayout] = {}
         self._memory: dict[tuple[str, int], str] = {}
-        self._spark_places: dict[tuple[int, int, int, int], QTransform] = {}
+        self._spark_places: dict[tuple[int, int, float, float], QTransform] = {}
         self._polygons = PolygonPool()
         self._state_inks: dict[str, QColor] = {}
         line = QPen(_SPARK_LINE, 0)  # cosmetic 1 px: a wider pen costs ten times more
@@ -208,6 +209,7 @@ class TileDelegate(QStyledItemDelegate):
         as it found it."""
         cache = self._rendered
         sparks: list[tuple[QTransform, tuple, QPen, QColor | None]] = []
+        fractional = dpr != int(dpr)
         for row, x, y, width, height, selected, hovered in tiles:
             if selected:
                 edge = EDGE_SELECTED
@@ -229,10 +231,16 @@ class TileDelegate(QStyledItemDelegate):
                 painter.drawPixmap(x, y, found)
             else:
                 painter.drawPixmap(x, y, self._base(row, width, height, edge, dpr))
-                live = self._draw_lines(painter, row, width, height, edge, dpr, x, y)
+                # At a fractional ratio the base lands on the device pixel its place rounds
+                # to, while what is drawn straight goes exactly where it is put: drawn at
+                # the rounded place too, the tile looks as its cached pixmap will (at 1.5×
+                # its text lines moved a device pixel when it was next painted from cache).
+                # No chips are made at such a ratio (see TextChips), so none is blitted there.
+                at_x, at_y = (on_device_pixel(x, dpr), on_device_pixel(y, dpr)) if fractional else (x, y)
+                live = self._draw_lines(painter, row, width, height, edge, dpr, at_x, at_y)
                 if row.spark:
                     stale = row.stale_reason is not None
-                    sparks.append((self._spark_at(live, width, height, x, y), row.spark,
+                    sparks.append((self._spark_at(live, width, height, at_x, at_y), row.spark,
                                    self._stale_pen if stale else self._spark_pen, None if stale else _SPARK_FILL))
         if sparks:
             placed = painter.worldTransform()
@@ -241,7 +249,7 @@ class TileDelegate(QStyledItemDelegate):
             paint_sparklines(painter, sparks, self._polygons)
             painter.setWorldTransform(placed)
 
-    def _spark_at(self, live: LiveLayout, width: int, height: int, x: int, y: int) -> QTransform:
+    def _spark_at(self, live: LiveLayout, width: int, height: int, x: float, y: float) -> QTransform:
         """The sparkline's transform of a tile at ``x``, ``y``: what translating the
         painter there and combining :attr:`LiveLayout.spark` with it makes (the same
         product), kept per place: the grid puts tiles at the same few places."""
@@ -275,7 +283,7 @@ class TileDelegate(QStyledItemDelegate):
                         None if stale else _SPARK_FILL)
 
     def _draw_lines(self, painter: QPainter, row: TileRow, width: int, height: int, edge: str,
-                    dpr: float, x: int = 0, y: int = 0) -> LiveLayout:
+                    dpr: float, x: float = 0, y: float = 0) -> LiveLayout:
         """The live text lines of a tile at ``x``, ``y``. Each line is a chip when it has
         been seen before (see :class:`.paint_cache.TextChips`), else drawn directly (the
         painter translated there and back: whole pixels, the transform comes back
@@ -469,6 +477,12 @@ class TileDelegate(QStyledItemDelegate):
                 QToolTip.showText(event.globalPos(), text, view)
                 return True
         return super().helpEvent(event, view, option, index)
+
+
+def on_device_pixel(position: int, dpr: float) -> float:
+    """Where a pixmap blitted at ``position`` (logical) lands at ratio ``dpr``: Qt
+    rounds its device position to a whole pixel (half up), back in logical units."""
+    return math.floor(position * dpr + 0.5) / dpr
 
 
 def badge_tooltip(row: TileRow) -> str:
