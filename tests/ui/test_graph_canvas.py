@@ -7,7 +7,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtGui import QColor
 from test_host_graphs_synthetic import synthetic_site
 
 
@@ -35,7 +34,12 @@ def test_markers_are_lines_with_a_plain_tooltip(graphs):
     assert canvas.marker_at(x + 40, y) is None
     paint()
     image = canvas.grab().toImage()
-    assert QColor(image.pixel(round(x), round(y))) != QColor(image.pixel(round(x) + 40, round(y)))
+    r = canvas.devicePixelRatioF()      # the image's pixels (QT_SCALE_FACTOR 1.5, 2)
+
+    def colours(at_x: float) -> set[int]:   # along the dashed line, a dash and a gap at least
+        return {image.pixel(int(at_x * r), int((y + dy) * r)) for dy in range(-6, 7)}
+
+    assert colours(x) != colours(x + 40)
     graphs.markers.clear()
     assert len(graphs.markers) == 0 and canvas.marker_at(x, y) is None
 
@@ -58,5 +62,6 @@ def test_a_resize_draws_the_still_picture_at_the_new_size(graphs, qtbot):
     graphs.set_history(synthetic_site(ticks=30).host("HV01"))
     paint()
     graphs.resize(500, 800)
-    qtbot.waitUntil(lambda: graphs.graphics.still_layer().size() == graphs.graphics.size())
+    canvas = graphs.graphics
+    qtbot.waitUntil(lambda: canvas.still_layer().deviceIndependentSize().toSize() == canvas.size())
     assert graphs.net_plot.view_rect.bottom() < graphs.graphics.height()

@@ -180,7 +180,7 @@ def test_clearing_the_host_empties_the_graphs(graphs, site):
 def test_renders_curves_at_the_target_size(graphs, site, qtbot):
     graphs.set_history(site.host("HV01"))
     image = graphs.grab().toImage()
-    assert (image.width(), image.height()) == (420, 760)
+    assert image.deviceIndependentSize().toSize().toTuple() == (420, 760)   # any QT_SCALE_FACTOR
     # Antialiasing is off, so 1-px pens paint their exact colour: count the blue pixels
     # (CPU total, storage read, network rx) to know the curves were really drawn.
     blue = QColor(BLUE).rgb()
