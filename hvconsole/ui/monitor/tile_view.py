@@ -28,6 +28,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAccessible,
     QCursor,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -91,11 +92,7 @@ class TileView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(TILE_SIZE.height() // 3)
-        # Hover highlight: QAbstractItemView follows the mouse only through the viewport's
-        # hover events, which Qt sends only to a widget with WA_Hover (the style sets it on
-        # buttons and the like, not here): without it no tile lit up under the mouse.
-        self.setMouseTracking(True)
-        self.viewport().setAttribute(Qt.WidgetAttribute.WA_Hover, True)
+        self.setMouseTracking(True)  # hover highlight
         # Always there, so that the width tiles are fitted to does not flip with it.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         # The cards are painted opaque on this colour (see paint_cache.CardCache).
@@ -359,15 +356,20 @@ class TileView(QListView):
 
     def viewportEvent(self, event: QEvent) -> bool:
         # The tile under the mouse, as QAbstractItemView keeps it for its own paint: the
-        # grid paint shows it hovered. Qt sets its index from the viewport's hover events
-        # (see __init__) and after a scroll (see _hover_after_scroll), and clears it when
-        # the mouse leaves the viewport.
+        # grid paint shows it hovered. Qt sets its index from every mouse move (see
+        # mouseMoveEvent; hover events come only with WA_Hover, which the style does not
+        # set here), after a scroll (see _hover_after_scroll), and clears it when the
+        # mouse leaves the viewport.
         kind = event.type()
         if kind == QEvent.Type.HoverMove or kind == QEvent.Type.HoverEnter:
             self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))  # type: ignore[attr-defined]
         elif kind == QEvent.Type.HoverLeave or kind == QEvent.Type.Leave:
             self._hover = QPersistentModelIndex()
         return super().viewportEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))
+        super().mouseMoveEvent(event)
 
     def _hover_after_scroll(self, _value: int) -> None:
         """A scroll under a still mouse brings another tile under it: Qt takes that one as
