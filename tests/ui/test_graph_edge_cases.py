@@ -50,6 +50,12 @@ def test_an_infinite_rate_breaks_the_line_and_leaves_the_scale_alone(graphs):
     graphs.grab()       # and paints
 
 
+def test_an_infinite_newest_value_reads_unknown_in_the_legend(graphs):
+    graphs.set_history(_host([{}, {"network_rx_bps": math.inf, "cpu_total_run_pct": -math.inf}]))
+    assert graphs.legend_text(graphs.net_plot).startswith("■ rx —   ■ tx 1 MB/s")
+    assert graphs.legend_text(graphs.cpu_plot).startswith("■ total —   ■ guest 30 %")
+
+
 def _label_room(graphs, plot, scale, *, left: bool) -> list[float]:
     """Per tick label of ``scale``: pixels between it and its axis title (< 0: they overlap)."""
     m = graphs.graphics.style_.metrics

@@ -29,6 +29,7 @@ imports pyqtgraph).
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from typing import Any
 
@@ -414,7 +415,7 @@ class HostGraphs(QWidget):
     def _update_titles(self, h: HostHistory | None) -> None:
         for plot, entries in self._legends:
             plot.set_legend_values(tuple(
-                fmt(None if h is None else h.buffer.latest(field)) for _, _, field, fmt in entries))
+                fmt(None if h is None else _finite(h.buffer.latest(field))) for _, _, field, fmt in entries))
 
     def legend_text(self, plot: GraphPlot) -> str:
         """What ``plot``'s legend line says (for tests and accessibility)."""
@@ -461,6 +462,12 @@ class HostGraphs(QWidget):
         # then moves in under axes drawn beforehand, not with all four drawn anew.
         self._show_x(-float(self._window_s), 0.0, offset=self.graphics.offset, relative=True)
 
+
+
+def _finite(value: float | None) -> float | None:
+    """A legend's value: an infinite one (a counter divided by no time) is as unknown as
+    NaN, "—" rather than "inf B/s"."""
+    return value if value is None or math.isfinite(value) else None
 
 
 def memory_ceiling(used_gb: np.ndarray, total_gb: np.ndarray) -> float:
