@@ -27,7 +27,7 @@ from hvconsole.monitoring.formatting import plain_tooltip
 from .graph_plot import TICK_PX, GraphPlot, Legend
 from .graph_scale import Scale
 from .stored_history import MARKER_COLOURS
-from .time_axis import CLOCK_LABEL_GAP_PX, EDGE_LABEL_PX, WIDEST_CLOCK_LABEL, Tick, time_ticks
+from .time_axis import CLOCK_LABEL_GAP_PX, CLOCK_LABEL_SAMPLES, EDGE_LABEL_PX, Tick, time_ticks
 
 MARGINS = (2, 2, 8, 2)      # left, top, right, bottom
 SPACING = 4                 # between two plots
@@ -45,7 +45,7 @@ class CanvasStyle:
         self.metrics = QFontMetricsF(self.font)
         self.edge_px = EDGE_LABEL_PX
         # A stored window's clock labels, measured: as many as fit, not a guess at 90 px.
-        self.clock_label_px = self.metrics.horizontalAdvance(WIDEST_CLOCK_LABEL) + CLOCK_LABEL_GAP_PX
+        self.clock_label_px = max(map(self.metrics.horizontalAdvance, CLOCK_LABEL_SAMPLES)) + CLOCK_LABEL_GAP_PX
 
 
 class Markers:

@@ -32,7 +32,8 @@ DAY_S = 86400
 # measure its font (the canvas does: the widest label and CLOCK_LABEL_GAP_PX).
 CLOCK_LABEL_PX = 90
 CLOCK_LABEL_GAP_PX = 20
-WIDEST_CLOCK_LABEL = "30 Sep"       # wider than "18:00" in the fonts we meet
+# The widest of these is measured (a time, and dates with wide letters).
+CLOCK_LABEL_SAMPLES = ("18:00", "30 Sep", "28 May", "30 Mar")
 # How far an edge label ("−5 min", "now") may reach past the plot's edge, in pixels:
 # into the empty corners below the left and right axes.
 EDGE_LABEL_PX = 24
