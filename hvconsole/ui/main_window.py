@@ -13,12 +13,14 @@ its service (:meth:`MainWindow.set_health`), made by the app for each site; Reco
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QToolBar, QVBoxLayout, QWidget
 
@@ -45,7 +47,8 @@ NO_HEALTH_TEXT = "Open a site first: the health check reads the hosts shown here
 HEALTH_ICON_SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24">
 <rect x="4" y="3.5" width="16" height="19" rx="2" fill="#1e6fd9" stroke="#174ea6"/>
 <rect x="8.5" y="1.8" width="7" height="4" rx="1" fill="#eef1f5" stroke="#174ea6"/>
-<path d="M8 13.5l3 3 5.5-6" fill="none" stroke="#ffffff" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>
+<path d="M8 13.5l3 3 5.5-6" fill="none" stroke="#ffffff" stroke-width="2.2"
+      stroke-linecap="round" stroke-linejoin="round"/>
 </svg>"""
 
 
@@ -189,7 +192,7 @@ class MainWindow(QMainWindow):
         """The host whose graphs are shown (the one picked in the host list)."""
         return None if self.page is None else self.page.graph_host
 
-    def _with_selected_host(self, signal: Signal) -> None:
+    def _with_selected_host(self, signal: SignalInstance) -> None:
         host = self.selected_host()
         if host is not None:
             signal.emit(host)
@@ -215,7 +218,8 @@ class MainWindow(QMainWindow):
     def banners(self) -> list[QWidget]:
         found = []
         for i in range(self._banner_layout.count()):
-            w = self._banner_layout.itemAt(i).widget()
+            item = self._banner_layout.itemAt(i)
+            w = item.widget() if item is not None else None
             if w is not None and not w.isHidden():
                 found.append(w)
         return found
@@ -237,10 +241,8 @@ class MainWindow(QMainWindow):
         Its maintenance windows reach the monitor; its wizard is behind the Patch menu."""
         old = self.patch_session
         if old is not None and old is not session:
-            try:
+            with contextlib.suppress(RuntimeError, TypeError):     # already gone or never connected
                 old.maintenance_changed.disconnect(self._maintenance_changed)
-            except (RuntimeError, TypeError):
-                pass
         self.patch_session = session
         self.journal_path = journal_path
         if session is not None and session is not old:
@@ -460,7 +462,7 @@ class MainWindow(QMainWindow):
         if stale:
             parts.append(f"{len(stale)} {'host' if len(stale) == 1 else 'hosts'} still as last known")
         # In the hosts' clock, like every other time in the window (a demo's runs faster).
-        parts.append(f"updated {format_clock(self.monitor.clock() if self.monitor is not None else datetime.now(timezone.utc))}")
+        parts.append(f"updated {format_clock(self.monitor.clock() if self.monitor is not None else datetime.now(UTC))}")
         self.status_text.setText(" · ".join(parts))
 
     def _focus_search(self) -> None:

@@ -6,9 +6,17 @@ events): fixed column names, rows from one Python list, selectable cells, no chi
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Callable, Generic, Hashable, Sequence, TypeVar
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar, cast
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    QPersistentModelIndex,
+    Qt,
+)
 
 # The item roles as the ints ``data()`` receives (the enum compares slower on every call).
 DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -45,12 +53,14 @@ class ColumnsTableModel(QAbstractTableModel):
     # children; nothing for an invalid index), and a view asks it of every cell it paints,
     # which in Python cost a call back from C++ per cell.
 
-    def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, span: QModelRoleDataSpan | QModelRoleData) -> None:
         """Every role a cell's paint asks for in one call from C++ (Qt 6's item delegate
         asks seven at once), answered by ``data()`` as one call each would be: the calls
         back from C++ into Python were most of a table's repaint."""
         data = self.data
-        for item in roles:
+        # Qt hands a span, which PySide6 iterates (one QModelRoleData per role); its stub
+        # lists a single QModelRoleData too and no iteration.
+        for item in cast("Iterable[QModelRoleData]", span):
             item.setData(data(index, item.role()))
 
 

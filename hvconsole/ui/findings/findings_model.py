@@ -10,11 +10,12 @@ banner and the tray from nagging, the tile badge stays as long as the finding is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, cast
 
-from PySide6.QtCore import QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QModelRoleData, QModelRoleDataSpan, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
 from hvconsole.monitoring.finding_words import evidence_words, kind_words
@@ -91,9 +92,10 @@ class FindingsModel(LinesTableModel[FindingLine]):
             return value
         return self._line_data(line, index.column(), role)
 
-    def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, span: QModelRoleDataSpan | QModelRoleData) -> None:
         """The roles a cell's paint asks for at once (see ``ColumnsTableModel.multiData``),
         read from the line's worked-out cells as ``data()`` reads them."""
+        roles = cast("Iterable[QModelRoleData]", span)     # as in ColumnsTableModel.multiData
         if not index.isValid():
             for item in roles:
                 item.clearData()
@@ -206,7 +208,7 @@ class FindingsModel(LinesTableModel[FindingLine]):
         lines = sorted(by_key.values(), key=lambda line: line.order)
         ended = [line for line in lines if not line.finding.active]
         if len(ended) > self._keep_ended:
-            drop = {line.key for line in sorted(ended, key=lambda l: l.finding.last_seen)
+            drop = {line.key for line in sorted(ended, key=lambda old: old.finding.last_seen)
                     [: len(ended) - self._keep_ended]}
             lines = [line for line in lines if line.key not in drop]
         self._replace(lines)

@@ -7,10 +7,11 @@ HTTPS certificate is not checked carries an open-padlock badge.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, cast
 
-from PySide6.QtCore import QModelIndex, QModelRoleDataSpan, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QModelRoleData, QModelRoleDataSpan, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
 from hvconsole.core import compliance as cc
@@ -151,9 +152,10 @@ class HostListModel(ColumnsTableModel):
             return self._tooltip(self._rows[index.row()], index.column())
         return None
 
-    def multiData(self, index: QModelIndex | QPersistentModelIndex, roles: QModelRoleDataSpan) -> None:
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, span: QModelRoleDataSpan | QModelRoleData) -> None:
         """The roles a cell's paint asks for at once (see ``ColumnsTableModel.multiData``),
         read from the cell's worked-out values."""
+        roles = cast("Iterable[QModelRoleData]", span)     # as in ColumnsTableModel.multiData
         if not index.isValid():
             for item in roles:
                 item.clearData()
@@ -206,10 +208,9 @@ class HostListModel(ColumnsTableModel):
                 cell[DECORATION] = theme.icon(host_icon_name(row))
             if col == COL_STATUS and row.cert_check_off:
                 cell[DECORATION] = theme.icon("cert-off")
-            if col == COL_HEALTH and health is not None:
-                if health.worst in _HEALTH_INK:
-                    cell[FOREGROUND] = _HEALTH_INK[health.worst]
-                    cell[DECORATION] = theme.icon(health.worst)
+            if col == COL_HEALTH and health is not None and health.worst in _HEALTH_INK:
+                cell[FOREGROUND] = _HEALTH_INK[health.worst]
+                cell[DECORATION] = theme.icon(health.worst)
             if col in (COL_POLL, COL_VMS):
                 cell[ALIGN] = _RIGHT
             cells.append(cell)

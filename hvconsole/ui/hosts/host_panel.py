@@ -9,7 +9,8 @@ Double-clicking a host's Health cell asks for the health check of that host (``h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QPaintEvent, QRegion
@@ -70,7 +71,7 @@ class HostListView(QTreeView):
             return
         whole = self._highlighted_lines()
         rest = QRegion()
-        for rect in region:
+        for rect in cast("Iterable[QRect]", region):     # PySide6 iterates a QRegion; its stub does not say so
             if whole.intersects(rect):
                 rest += rect
             else:
@@ -78,7 +79,7 @@ class HostListView(QTreeView):
         if not rest.isEmpty():
             width = self.viewport().width()
             lines = QRegion()
-            for rect in rest:
+            for rect in cast("Iterable[QRect]", rest):
                 lines += QRect(0, rect.top(), width, rect.height())
             super().paintEvent(QPaintEvent(lines))
 

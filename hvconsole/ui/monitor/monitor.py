@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -146,8 +147,10 @@ class Monitor(QObject):
         self.workers = {w.name: w for w in workers}
         # Hosts in a patch run's maintenance window; the workers read the same feed.
         shared = {id(w.maintenance): w.maintenance for w in workers if getattr(w, "maintenance", None)}
-        self.maintenance = maintenance or (next(iter(shared.values())) if len(shared) == 1
-                                           else self.maintenance)
+        if maintenance is None and len(shared) == 1:
+            maintenance = next(iter(shared.values()))
+        if maintenance is not None:
+            self.maintenance = maintenance
         if polling is not None:
             old, self.polling = self.polling, polling
             old.deleteLater()
@@ -289,8 +292,7 @@ class Monitor(QObject):
         new_events = 0
         for result in batch:
             if result.events:
-                new_events += self.events.add(result.host, result.events,
-                                              lambda vm_id, host=result.host: self._vm_name(host, vm_id))
+                new_events += self.events.add(result.host, result.events, partial(self._vm_name, result.host))
         stats = TickStats(results=len(batch), hosts=tuple(newest), tiles=shown.stats,
                           new_findings=len(fresh), new_events=new_events,
                           apply_ms=shown.apply_ms + (time.perf_counter() - started) * 1000.0)

@@ -12,6 +12,7 @@ window opens the recovery, which needs the site.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -387,10 +388,8 @@ class MonitorPage(QWidget):
         """Show ``service``'s verdicts (a ``ui.health.HealthService``; None: none)."""
         old, self.health = self.health, service
         if old is not None:
-            try:
+            with contextlib.suppress(RuntimeError, TypeError):     # already gone or never connected
                 old.updated.disconnect(self._health_updated)
-            except (RuntimeError, TypeError):
-                pass
         for dialog in list(self._health_tabs):
             self._drop_health_tab(dialog)
         for host in self.monitor.host_names():
@@ -445,10 +444,8 @@ class MonitorPage(QWidget):
 
     @staticmethod
     def _title_health_tab(dialog: Any, panel: Any) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):     # the dialog is already gone
             dialog.tabs.setTabText(dialog.tabs.indexOf(panel), f"Health ({panel.count})")
-        except RuntimeError:
-            pass
 
     # -- recovery ------------------------------------------------------------------------
 
