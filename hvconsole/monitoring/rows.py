@@ -127,7 +127,7 @@ class TileRow:
     sort_key: tuple = field(default=(), init=False)
     name_folded: str = field(default="", init=False)
     group: str = field(default="", init=False)
-    texts: TileTexts | None = field(default=None, init=False, repr=False)
+    texts: TileTexts = field(init=False, repr=False)       # set by __post_init__ (and _make_tile)
     spark: tuple = field(default=(), init=False, repr=False)   # see spark_geometry
     # Not stored, not compared: what build_tile_rows already knows. ``spark_given``: the
     # sparkline geometry of ``cpu_history``, worked out for a whole host at once;
