@@ -17,13 +17,16 @@ from hvconsole.ui.monitor.tile_delegate import TILE_SIZE, TileDelegate
 pytestmark = pytest.mark.usefixtures("qapp")
 
 
-def painted(delegate: TileDelegate, row: TileRow, dpr: float, x: int, y: int) -> np.ndarray:
-    """``row``'s tile painted at ``x``, ``y`` on a view-like surface at ratio ``dpr``."""
+def painted(delegate: TileDelegate, row: TileRow, dpr: float, x: int, y: int, origin: int) -> np.ndarray:
+    """``row``'s tile painted at ``x``, ``y`` on a view-like surface at ratio ``dpr`` whose
+    logical 0 is ``origin`` logical pixels into the image (a viewport inside its window's
+    frame)."""
     width, height = TILE_SIZE.width() + 20, TILE_SIZE.height() + 20
     image = QImage(round(width * dpr), round(height * dpr), QImage.Format.Format_RGB32)
     image.setDevicePixelRatio(dpr)
     image.fill(QColor("#e9ebef"))
     painter = QPainter(image)
+    painter.translate(origin, origin)
     delegate.paint_rows(painter, [(row, x, y, TILE_SIZE.width(), TILE_SIZE.height(), False, False)], dpr)
     painter.end()
     return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine()).copy()
@@ -31,15 +34,18 @@ def painted(delegate: TileDelegate, row: TileRow, dpr: float, x: int, y: int) ->
 
 @pytest.mark.parametrize("dpr", [1.25, 1.5, 1.75, 2.0])
 @pytest.mark.parametrize("at", [(3, 3), (5, 9), (4, 14)])
-def test_a_tile_drawn_straight_looks_as_its_cached_pixmap(dpr, at):
+@pytest.mark.parametrize("texts_seen", [False, True])
+@pytest.mark.parametrize("origin", [0, 1])
+def test_a_tile_drawn_straight_looks_as_its_cached_pixmap(dpr, at, texts_seen, origin):
     history = tuple(float((k * 17) % 100) for k in range(30))
     row, same = (TileRow(host="HV01", vm=make_vm("HV01", 1, cpu=37.0), cpu_history=history) for _ in range(2))
     delegate = TileDelegate()
-    # Another row object with the same texts first, as on a screen of tiles: a text's very
-    # first draw is a plain drawText, later ones a prepared static text (not compared here).
-    painted(delegate, same, dpr, *at)
-    first = painted(delegate, row, dpr, *at)        # first sight: drawn straight
-    cached = painted(delegate, row, dpr, *at)       # painted again: rendered, then blitted
+    if texts_seen:
+        # Another row object with the same texts first, as on a screen of tiles: a text's
+        # first draw is a plain drawText, later ones a prepared static text.
+        painted(delegate, same, dpr, *at, origin)
+    first = painted(delegate, row, dpr, *at, origin)        # first sight: drawn straight
+    cached = painted(delegate, row, dpr, *at, origin)       # painted again: rendered, then blitted
     look = (TILE_SIZE.width(), TILE_SIZE.height(), "plain", dpr)
     assert delegate._rendered.lookup(row, look) not in (None, True, False)
     difference = np.abs(first.astype(np.int16) - cached)

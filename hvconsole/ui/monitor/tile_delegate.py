@@ -131,7 +131,7 @@ class TileDelegate(QStyledItemDelegate):
         self._chips = TextChips(CHIP_CACHE_BYTES)
         self._backgrounds: dict[tuple[str | None, bool], QColor] = {}
         self._layouts: dict[tuple, TileLayout] = {}
-        self._live: dict[tuple[int, int], LiveLayout] = {}
+        self._live: dict[tuple[int, int, float], LiveLayout] = {}
         self._memory: dict[tuple[str, int], str] = {}
         self._spark_places: dict[tuple[int, int, float, float], QTransform] = {}
         self._polygons = PolygonPool()
@@ -210,6 +210,11 @@ class TileDelegate(QStyledItemDelegate):
         cache = self._rendered
         sparks: list[tuple[QTransform, tuple, QPen, QColor | None]] = []
         fractional = dpr != int(dpr)
+        if fractional:
+            # Where the painter's origin is on the device (a child widget's is wherever the
+            # widget sits in its window): whole device pixels are counted from there.
+            device = painter.deviceTransform()
+            origin_x, origin_y = device.dx(), device.dy()
         for row, x, y, width, height, selected, hovered in tiles:
             if selected:
                 edge = EDGE_SELECTED
@@ -236,7 +241,10 @@ class TileDelegate(QStyledItemDelegate):
                 # the rounded place too, the tile looks as its cached pixmap will (at 1.5×
                 # its text lines moved a device pixel when it was next painted from cache).
                 # No chips are made at such a ratio (see TextChips), so none is blitted there.
-                at_x, at_y = (on_device_pixel(x, dpr), on_device_pixel(y, dpr)) if fractional else (x, y)
+                if fractional:
+                    at_x, at_y = on_device_pixel(x, dpr, origin_x), on_device_pixel(y, dpr, origin_y)
+                else:
+                    at_x, at_y = x, y
                 live = self._draw_lines(painter, row, width, height, edge, dpr, at_x, at_y)
                 if row.spark:
                     stale = row.stale_reason is not None
@@ -288,9 +296,9 @@ class TileDelegate(QStyledItemDelegate):
         been seen before (see :class:`.paint_cache.TextChips`), else drawn directly (the
         painter translated there and back: whole pixels, the transform comes back
         exact). Returns the tile size's live layout."""
-        live = self._live.get((width, height))
+        live = self._live.get((width, height, dpr))
         if live is None:
-            live = self._live_layout(width, height)
+            live = self._live_layout(width, height, dpr)
         texts = row.texts
         severity = row.severity
         stale = row.stale_reason is not None
@@ -353,22 +361,27 @@ class TileDelegate(QStyledItemDelegate):
             self._backgrounds[(severity, stale)] = colour
         return colour
 
-    def _live_layout(self, width: int, height: int) -> LiveLayout:
+    def _live_layout(self, width: int, height: int, dpr: float) -> LiveLayout:
         lay = self.layout(QSize(width, height), None)
         small = self._small
         frame, top = lay.frame, lay.top
         # Clear of the state stripe and the card's right border; the uptime line's
         # descenders reach the bottom border, which its chip copies from the base.
         left, right = frame.left() + STRIPE_W + 4, frame.right() - 4
+        cpu_y, memory_y = self._text.line_top(top + 39, 20), small.line_top(top + 62, 16)
+        uptime_y = small.line_top(top + 78, 16)
+        if dpr != int(dpr):
+            # A text's first draw (drawText) and its later ones (a static text) round a
+            # top between device pixels differently (at 1.5× a line moved a pixel when its
+            # text was drawn again): the tops put on whole device pixels (the tile is).
+            cpu_y, memory_y, uptime_y = (on_device_pixel(v, dpr) for v in (cpu_y, memory_y, uptime_y))
         live = LiveLayout(left=lay.left, right=lay.right, text_width=int(lay.right - lay.left),
-                          cpu_y=self._text.line_top(top + 39, 20),
-                          memory_y=small.line_top(top + 62, 16),
-                          uptime_y=small.line_top(top + 78, 16),
+                          cpu_y=cpu_y, memory_y=memory_y, uptime_y=uptime_y,
                           spark=unit_transform(lay.spark_area),
                           cpu_band=(left, top + 39, int(lay.spark.left()) - 1, top + 59),
                           memory_band=(left, top + 62, right, top + 78),
                           uptime_band=(left, top + 78, right, height))
-        self._live[(width, height)] = live
+        self._live[(width, height, dpr)] = live
         return live
 
     def _memory_line(self, row: TileRow, room: int) -> str:
@@ -479,10 +492,11 @@ class TileDelegate(QStyledItemDelegate):
         return super().helpEvent(event, view, option, index)
 
 
-def on_device_pixel(position: int, dpr: float) -> float:
-    """Where a pixmap blitted at ``position`` (logical) lands at ratio ``dpr``: Qt
-    rounds its device position to a whole pixel (half up), back in logical units."""
-    return math.floor(position * dpr + 0.5) / dpr
+def on_device_pixel(position: float, dpr: float, origin: float = 0.0) -> float:
+    """Where a pixmap blitted at ``position`` (logical) lands at ratio ``dpr`` on a device
+    whose logical 0 is at device ``origin``: Qt rounds its device position to a whole
+    pixel (half up); back in logical units."""
+    return (math.floor(position * dpr + origin + 0.5) - origin) / dpr
 
 
 def badge_tooltip(row: TileRow) -> str:

@@ -199,7 +199,10 @@ class TileView(QListView):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setPen(self._focus_pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(rect.adjusted(0, 0, -1, -1))   # the tile's margin, outside its card
+        # In the tile's margin, outside its card, a pixel clear of its edge: at a fractional
+        # ratio a line on the edge could fall on a device row the tile's own repaint does
+        # not cover, and stay behind when the current tile moves.
+        painter.drawRect(rect.adjusted(1, 1, -2, -2))
         painter.restore()
 
     def _grid_key(self) -> tuple:
