@@ -11,6 +11,12 @@ Times are float seconds since the Unix epoch (UTC), which is what pyqtgraph's
 ``DateAxisItem`` expects. "Now" is always the newest ``polled_at`` seen, never the wall
 clock, so replaying a trace gives the same history as watching it live.
 
+The console's clock may be stepped (core.timeutil says the rule). Forward, the series
+show a gap, as for any silence. Back by more than ``CLOCK_STEP_BACK_S``, the host's and
+its VMs' series are moved back so that their newest row lies one poll interval before the
+new poll, and go on from there: what was measured stays, labelled on the corrected clock,
+instead of every new poll being dropped until the clock catches up (hours, possibly).
+
 Not thread-safe: whoever calls :meth:`SiteHistory.add` and whoever reads must share one
 lock, and a reader that keeps arrays after releasing it asks for ``copy=True``.
 """
@@ -21,11 +27,12 @@ import math
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from .snapshot import HostEvent, Snapshot, VmSample
+from .timeutil import CLOCK_STEP_BACK_S
 
 DEFAULT_WINDOW_S = 3600.0
 DEFAULT_POLL_INTERVAL_S = 5.0
@@ -125,6 +132,13 @@ class RingBuffer:
         self._last_is_gap = gap
         if self._size < self._capacity:
             self._size += 1
+
+    def shift(self, dt: float) -> None:
+        """Move every row's time by ``dt`` (the clock they were stamped with was stepped);
+        the order, and so the binary search, stays valid."""
+        if self._last_t is not None:
+            self._times += dt    # unused slots are NaN and stay NaN
+            self._last_t += dt
 
     def append_gap(self, t: float) -> None:
         """Add an all-NaN row at ``t``: a graph breaks its line there."""
@@ -308,6 +322,12 @@ class VmHistory:
         _append_with_gap(self.buffer, t, (vm.cpu_pct, vm.memory_assigned_mb, vm.memory_demand_mb),
                          self._gap_after_s)
 
+    def _shift(self, dt: float) -> None:
+        self.buffer.shift(dt)
+        step = timedelta(seconds=dt)
+        self.last_seen = None if self.last_seen is None else self.last_seen + step
+        self.vanished_at = None if self.vanished_at is None else self.vanished_at + step
+
     def _mark_gap(self, t: float) -> None:
         last = self.buffer.last_time
         # After a live migration the new host may already have reported a later sample.
@@ -342,6 +362,7 @@ class SiteHistory:
         self._vms: dict[str, VmHistory] = {}
         self._last_prune: float | None = None
         self.dropped_out_of_order = 0
+        self.clock_steps_back = 0   # polls that found the console's clock stepped back
 
     def set_poll_interval(self, poll_interval_s: float) -> None:
         """The hosts are now polled every ``poll_interval_s``: a silence is a gap only past
@@ -361,14 +382,19 @@ class SiteHistory:
 
     def add(self, snap: Snapshot) -> bool:
         """Route one snapshot into the host's and its VMs' series. Returns False (and
-        records nothing) for a snapshot older than the host's newest one."""
+        records nothing) for a snapshot older than the host's newest one by less than
+        ``CLOCK_STEP_BACK_S``; older by more, the console's clock was stepped back and the
+        host's series move back to meet the new poll (see the module docstring)."""
         host = self._hosts.get(snap.host)
         if host is None:
             host = self._hosts[snap.host] = HostHistory(
                 snap.host, self.capacity, self.gap_after_s, self._events_per_host)
         elif host.last_snapshot is not None and snap.polled_at < host.last_snapshot.polled_at:
-            self.dropped_out_of_order += 1
-            return False
+            back = (host.last_snapshot.polled_at - snap.polled_at).total_seconds()
+            if back <= CLOCK_STEP_BACK_S:
+                self.dropped_out_of_order += 1
+                return False
+            self._step_back(host, -(back + self.poll_interval_s))
         previous_vm_ids = host.vm_ids
         host._add(snap)
         t = snap.polled_at.timestamp()
@@ -412,8 +438,23 @@ class SiteHistory:
                 vm.vanished_at = snap.polled_at
                 vm._mark_gap(t)
 
+    def _step_back(self, host: HostHistory, dt: float) -> None:
+        """The console's clock went back: move the host's rows and those of the VMs it
+        reported by ``dt`` (negative) so that they stay in order before the new poll."""
+        self.clock_steps_back += 1
+        host.buffer.shift(dt)
+        step = timedelta(seconds=dt)
+        if host.unreachable_since is not None:
+            host.unreachable_since += step
+        # Keep the old snapshots: they are the newest the host sent (the GUI reads them);
+        # only their place on the time axis moved. last_time is read from the new poll.
+        for vm in self._vms.values():
+            if vm.host == host.name:
+                vm._shift(dt)
+        self._last_prune = None
+
     def _maybe_prune(self, now: float) -> None:
-        if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY_S:
+        if self._last_prune is not None and 0 <= now - self._last_prune < PRUNE_EVERY_S:
             return
         self._last_prune = now
         cutoff = now - self.forget_after_s

@@ -2,6 +2,25 @@
 
 Windows PowerShell 5.1 serialises DateTime as ``"\\/Date(ms)\\/"`` (sometimes with a zone
 offset suffix, ``\\/Date(ms+0100)\\/``); the parser accepts that form too.
+
+The console's own clock. ``polled_at`` is the console's wall clock when the poll was made
+(:func:`utcnow`): it is what the window shows and what the history file stores. That clock
+can be stepped either way while the console runs (NTP after a resume from sleep, a VM's
+clock corrected, an admin fixing the time), so nothing that orders or spaces polls trusts
+it blindly. The rule, kept where each part lives:
+
+* when to poll next, timeouts and "how long did this take" use ``time.monotonic()``
+  (the schedulers' timers, the poll deadline, ``poll_ms``);
+* a host's polls reach each consumer in the order they were made (one worker per host),
+  so a poll stamped *earlier* than the previous one of the same host by more than
+  :data:`CLOCK_STEP_BACK_S` means the console's clock went back: the in-memory history
+  moves what it holds back by the step and carries on (core.history), the freeze detector
+  counts the step as one ordinary poll spacing (core.detector.poll_clock). A poll earlier
+  by less is out of order and dropped (counted): a freeze of at most that long;
+* a forward step looks like a silence: the graphs draw a gap, and the detector counts a
+  spacing longer than :data:`WATCHED_SPACING_S` that the host's own clock does not confirm
+  as one ordinary spacing (the console's clock jumped: no time was watched, so it is no
+  evidence of a frozen guest or a silent host).
 """
 
 from __future__ import annotations
@@ -14,6 +33,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # .NET's DateTime.MaxValue in epoch ms has 15 digits; anything much longer is not a time
 # (and int() of a 4,300-digit string would raise an error of its own).
 _MAX_MS_DIGITS = 18
+
+# See the module docstring. Below this a poll stamped earlier than its predecessor is
+# dropped as out of order; above it the console's clock was stepped back.
+CLOCK_STEP_BACK_S = 30.0
+# The longest spacing of two polls of one host that the console really watched: the poll
+# interval backed off to its 60 s cap, plus the poll deadline and scheduling slack.
+WATCHED_SPACING_S = 180.0
 
 
 def parse_time(text: object) -> datetime:
