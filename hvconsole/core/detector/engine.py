@@ -3,7 +3,9 @@
 Feed it each snapshot as the pollers deliver it (the GUI tick, the patch workflow's soak
 check) or a whole trace through :func:`detect`. Time comes only from the snapshots'
 ``polled_at`` (and ``host_time`` for uptime), never the wall clock, so the same trace gives
-the same findings however fast it is fed. Memory is bounded: a few counters and a small
+the same findings however fast it is fed. ``polled_at`` is the console's clock, which may
+be stepped: each host's polls are spaced by :class:`~.poll_clock.PollClock`, which does
+not count a step (either way) as time watched. Memory is bounded: a few counters and a small
 CPU window per VM, state of VMs and hosts that disappear is dropped after a while, and the
 history of ended findings is capped. Not thread-safe: one owner thread feeds and reads.
 """
@@ -43,6 +45,8 @@ class Detector:
         self._now = float("-inf")
         self._next_sweep = float("-inf")
         self.ignored = 0  # snapshots not after the previous poll of the same host
+        # Polls at which the console's clock had jumped (or it had not watched for long).
+        self.clock_steps = 0
         self.snapshots = 0
         self.vm_samples = 0
 
@@ -51,13 +55,17 @@ class Detector:
     def feed(self, snap: Snapshot) -> list[Finding]:
         """Take one snapshot; return the findings that appeared, changed or ended with it.
         A snapshot that is not newer than the previous one of its host is ignored."""
-        t = snap.polled_at.timestamp()
+        wall = snap.polled_at.timestamp()
         h = self._hosts.get(snap.host)
         if h is None:
             h = self._hosts[snap.host] = HostTrack(snap.host)
-        elif t <= h.last_t:
+        steps = h.clock.steps
+        t_or_none = h.clock.advance(wall, None if snap.host_time is None else snap.host_time.timestamp())
+        if t_or_none is None:
             self.ignored += 1
             return []
+        t = t_or_none
+        self.clock_steps += h.clock.steps - steps
         book = self._book
         changes: list[Finding] = []
         book.changes = changes
@@ -110,7 +118,9 @@ class Detector:
             ctx = vm_rules.VmContext(t, t, False, th)
         covered = (_NO_VMS if self.maintenance is None or host_note is not None
                    else self.maintenance.covered_vm_ids(snap.host, at))
-        touched = self._take_events(h, snap, t, ctx.clock, covered, host_note) if snap.events else None
+        # How old an event is: by the host's clock, else by the console's as it is now.
+        age_ref = ctx.clock if snap.host_time is not None else snap.polled_at.timestamp()
+        touched = self._take_events(h, snap, t, age_ref, covered, host_note) if snap.events else None
         bad: list[tuple[float, str, str]] = []
         running = 0
         if inventory_ok:

@@ -12,6 +12,7 @@ from datetime import datetime
 from ..snapshot import Snapshot
 from .events import HOST_CATEGORIES, RecentEvents, SeenEvents
 from .findings import Slots
+from .poll_clock import PollClock
 from .vm_track import VmTrack
 
 # Error kinds that prove the host answered (it rejected us, or the script failed on it).
@@ -23,7 +24,7 @@ class HostTrack:
         "name", "last_t", "polls", "answered", "answered_t", "down_since", "down_polls",
         "down_kinds", "last_error", "last_boot", "boot_before_down",
         "query_since", "query_polls", "vmms_status", "query_error", "query_elapsed_ms",
-        "vms", "slots", "seen", "events",
+        "vms", "slots", "seen", "events", "clock",
     )
 
     def __init__(self, name: str) -> None:
@@ -47,6 +48,7 @@ class HostTrack:
         self.slots: Slots = {}
         self.seen = SeenEvents()
         self.events = {c: RecentEvents() for c in HOST_CATEGORIES}
+        self.clock = PollClock()   # detector time of this host's polls (see poll_clock)
 
     def observe(self, snap: Snapshot, t: float) -> bool:
         """Reachability and VM-query runs; True when the VM inventory can be trusted."""
