@@ -11,6 +11,14 @@ aggregate of the minute in progress (its samples are in the raw chunk).
 
 "Now" is the newest sample time seen, never the wall clock: retention and tiers follow
 the hosts' clock, as the in-memory history does.
+
+Sample times are ``polled_at``, the console's wall clock, which may be stepped while it
+runs (core.timeutil says the rule). A poll older than its series' newest by a few seconds
+(up to ``CLOCK_STEP_BACK_S``) is out of order and dropped, counted. Older by more, the
+console's clock went back: the series finishes what it was accumulating and goes on at
+the new times, written into the chunks that cover them beside what they already hold
+(in time order; a bucket's aggregate merged with the one there), and "now" follows. The
+file keeps what the clock said, both times: nothing is dropped until the clock catches up.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import math
 import sqlite3
 import warnings
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +38,7 @@ import numpy as np
 
 from ..history import HOST_FIELDS, VM_FIELDS, _host_row
 from ..snapshot import Snapshot
+from ..timeutil import CLOCK_STEP_BACK_S
 from . import codec
 from .schema import MINUTE, QUARTER, RAW, TIERS, Tier
 
@@ -152,6 +162,7 @@ class _Series:
 class IngestStats:
     samples: int = 0
     dropped_out_of_order: int = 0
+    clock_steps_back: int = 0      # polls that found the console's clock stepped back
     batches: int = 0
     chunks_written: int = 0
     annotations: int = 0
@@ -209,10 +220,13 @@ class Ingest:
         t = snap.polled_at.timestamp()
         host = self._get("host", snap.host.casefold(), snap.host, snap.host, t)
         if host.last_t is not None and t < host.last_t:
-            # An older poll of this host (a worker replaced while one was in flight): the
-            # whole snapshot is dropped, its VM states included.
-            self.stats.dropped_out_of_order += 1
-            return
+            if host.last_t - t <= CLOCK_STEP_BACK_S:
+                # An older poll of this host (a worker replaced while one was in flight):
+                # the whole snapshot is dropped, its VM states included.
+                self.stats.dropped_out_of_order += 1
+                return
+            self.stats.clock_steps_back += 1
+            self._now = t       # the right edge of the graphs follows the clock back
         at = _At(t)     # every sample of a poll shares its time: where it lands is worked out once
         self._add(host, at, _floats(_host_row(snap)) if snap.reachable else [NAN] * host.nf)
         if not snap.reachable:
@@ -231,8 +245,10 @@ class Ingest:
         """One sample (NaN: unknown) into the raw chunk and the minute in progress."""
         t = at.t
         if s.last_t is not None and t < s.last_t:
-            self.stats.dropped_out_of_order += 1
-            return
+            if s.last_t - t <= CLOCK_STEP_BACK_S:
+                self.stats.dropped_out_of_order += 1
+                return
+            self._clock_went_back(s)
         s.last_t = t
         if self._now is None or t > self._now:
             self._now = t
@@ -241,8 +257,15 @@ class Ingest:
             self._flush_raw(s)
             s.raw_start, s.raw_offsets, s.raw_values = at.raw_start, array(codec.U32), array("f")
             self._load_raw(s)
-        s.raw_offsets.append(at.offset_ms)
-        s.raw_values.extend(vals)
+        offsets = s.raw_offsets
+        if offsets and at.offset_ms < offsets[-1]:
+            # Back in a chunk that holds later samples (the clock went back): in time order.
+            i = bisect_right(offsets, at.offset_ms)
+            offsets.insert(i, at.offset_ms)
+            s.raw_values[i * s.nf:i * s.nf] = array("f", vals)
+        else:
+            offsets.append(at.offset_ms)
+            s.raw_values.extend(vals)
         s.raw_dirty = True
         acc = s.minute
         if acc is not None and acc.bucket != at.minute:
@@ -251,6 +274,14 @@ class Ingest:
         if acc is None:
             acc = s.minute = _Acc(at.minute, s.nf)
         acc.add_sample(vals)
+
+    def _clock_went_back(self, s: _Series) -> None:
+        """Store the minute and quarter in progress and the raw chunk, and start the series
+        again at the earlier time (see the module docstring)."""
+        self._finish_minute(s)
+        self._finish_quarter(s)
+        self._flush_raw(s)
+        s.raw_start, s.raw_offsets, s.raw_values = None, array(codec.U32), array("f")
 
     def _finish_minute(self, s: _Series) -> None:
         acc, s.minute = s.minute, None
@@ -291,8 +322,7 @@ class Ingest:
             return chunk
         if chunk is not None and chunk.dirty:
             self._queue_agg(s, tier, chunk)
-        row = self.conn.execute("SELECT data FROM chunks WHERE series_id=? AND tier=? AND start=?",
-                                (s.id, tier.id, start)).fetchone()
+        row = self._stored_chunk(s.id, tier.id, start)
         if row is not None:
             try:
                 counts, stats = codec.decode_agg(kinds_for(s.kind), row[0])
@@ -308,8 +338,7 @@ class Ingest:
 
     def _load_raw(self, s: _Series) -> None:
         """Continue a raw chunk written before a restart instead of overwriting it."""
-        row = self.conn.execute("SELECT data FROM chunks WHERE series_id=? AND tier=? AND start=?",
-                                (s.id, RAW.id, s.raw_start)).fetchone()
+        row = self._stored_chunk(s.id, RAW.id, s.raw_start)
         if row is None:
             return
         try:
@@ -318,6 +347,16 @@ class Ingest:
             return
         s.raw_offsets = array(codec.U32, offsets.tolist())
         s.raw_values = array("f", values.ravel().tolist())
+
+    def _stored_chunk(self, sid: int, tier_id: int, start: int | None) -> tuple[bytes] | None:
+        """A chunk as last written: this batch's pending version first (a series whose
+        clock went back may return to a chunk it left in the same batch), else the file's."""
+        pending = self._pending.get((sid, tier_id, start)) if start is not None else None
+        if pending is not None:
+            return (pending,)
+        row = self.conn.execute("SELECT data FROM chunks WHERE series_id=? AND tier=? AND start=?",
+                                (sid, tier_id, start)).fetchone()
+        return None if row is None else (row[0],)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -429,7 +468,9 @@ class Ingest:
 
     def _maybe_retain(self) -> None:
         now = self._now
-        if now is None or (self._last_retention is not None and now - self._last_retention < RETENTION_EVERY_S):
+        # 0 <=: after the clock went back, "now" is earlier than the last retention.
+        if now is None or (self._last_retention is not None
+                           and 0 <= now - self._last_retention < RETENTION_EVERY_S):
             return
         self._last_retention = now
         self.retain(now)
