@@ -66,7 +66,7 @@ class RingBuffer:
     """
 
     __slots__ = ("fields", "_index", "_times", "_values", "_head", "_size", "_last_t",
-                 "_last_is_gap", "_capacity", "_width")
+                 "_last_is_gap", "_capacity", "_width", "shifts")
 
     def __init__(self, capacity: int, fields: Sequence[str]):
         if capacity < 2:
@@ -85,6 +85,9 @@ class RingBuffer:
         self._last_is_gap = False
         self._capacity = capacity
         self._width = len(self.fields)
+        # How often :meth:`shift` moved the rows: a reader that keeps a copy of the newest
+        # rows and only appends what came since must read everything again when it changes.
+        self.shifts = 0
 
     @property
     def capacity(self) -> int:
@@ -139,6 +142,7 @@ class RingBuffer:
         if self._last_t is not None:
             self._times += dt    # unused slots are NaN and stay NaN
             self._last_t += dt
+            self.shifts += 1
 
     def append_gap(self, t: float) -> None:
         """Add an all-NaN row at ``t``: a graph breaks its line there."""

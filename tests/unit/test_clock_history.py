@@ -59,6 +59,7 @@ def test_a_step_back_of_an_hour_keeps_every_poll_and_moves_the_old_rows_back():
     vm_times, vm_values = site.vm("vm-a").buffer.view()
     assert list(vm_times) == list(times) and list(vm_values[0]) == list(cpu)
     assert site.vm("vm-a").last_seen == clock.now
+    assert host.buffer.shifts == 1      # tells a reader holding old rows to read them again
 
 
 def test_a_small_step_back_is_out_of_order_and_dropped_for_at_most_that_long():
