@@ -8,12 +8,14 @@ import io
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from hvconsole.cli import detect as detect_cli
+from hvconsole.core.timeutil import parse_time
 from hvconsole.core.trace import write_snapshot
 
 from .builders import FakeSite
@@ -200,8 +202,10 @@ def test_host_names_in_a_bad_line_warning_are_cleaned(tmp_path: Path):
     evil = json.loads(lines[1])
     evil["host"] = "HV01\x1b]0;pwned\x07\u202e"
     path = tmp_path / "evil.jsonl"
-    # the same host name twice, the second going back in time: "out of order: <host> ..."
-    path.write_text("\n".join([lines[0], json.dumps(evil), json.dumps({**evil, "polled_at": "2000-01-01T00:00:00Z"})]))
+    # the same host name twice, the second a few seconds back in time: "out of order: <host> ..."
+    # (further back would be the recording console's clock stepped back, and kept)
+    earlier = (parse_time(evil["polled_at"]) - timedelta(seconds=10)).isoformat()
+    path.write_text("\n".join([lines[0], json.dumps(evil), json.dumps({**evil, "polled_at": earlier})]))
     rc, _, err = cli([str(path)])
     assert rc == 0 and "out of order" in err
     assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
