@@ -11,11 +11,14 @@ Times are float seconds since the Unix epoch (UTC), which is what pyqtgraph's
 ``DateAxisItem`` expects. "Now" is always the newest ``polled_at`` seen, never the wall
 clock, so replaying a trace gives the same history as watching it live.
 
-The console's clock may be stepped (core.timeutil says the rule). Forward, the series
-show a gap, as for any silence. Back by more than ``CLOCK_STEP_BACK_S``, the host's and
-its VMs' series are moved back so that their newest row lies one poll interval before the
-new poll, and go on from there: what was measured stays, labelled on the corrected clock,
-instead of every new poll being dropped until the clock catches up (hours, possibly).
+The console's clock may be stepped (core.timeutil says the rule). Back by more than
+``CLOCK_STEP_BACK_S``, the host's and its VMs' series are moved back so that their newest
+row lies one poll spacing before the new poll (as the host's clock measured it, else one
+poll interval), and go on from there: what was measured stays, labelled on the corrected
+clock, instead of every new poll being dropped until the clock catches up (hours,
+possibly). Forward, a silence is a gap, unless the host's clock says only an ordinary
+spacing passed: then the console's clock jumped, and the series move forward the same way
+instead of showing a gap of hours that nobody was away for.
 
 Not thread-safe: whoever calls :meth:`SiteHistory.add` and whoever reads must share one
 lock, and a reader that keeps arrays after releasing it asks for ``copy=True``.
@@ -277,6 +280,15 @@ class HostHistory:
         self.events.extend(snap.events)
 
 
+def _host_spacing(prev: Snapshot, snap: Snapshot, longest: float) -> float | None:
+    """Seconds between two polls by the host's own clock when both carry it and it is an
+    ordinary spacing (above 0, up to ``longest``); None otherwise."""
+    if prev.host_time is None or snap.host_time is None:
+        return None
+    h = (snap.host_time - prev.host_time).total_seconds()
+    return h if 0 < h <= longest else None
+
+
 def _host_row(snap: Snapshot) -> tuple[float | None, ...]:
     r = snap.resources
     if r is None:
@@ -367,6 +379,8 @@ class SiteHistory:
         self._last_prune: float | None = None
         self.dropped_out_of_order = 0
         self.clock_steps_back = 0   # polls that found the console's clock stepped back
+        self.clock_steps_forward = 0    # ... or jumped forward (the host's clock says so)
+        self.last_shift_s = 0.0     # how far the last add moved its host's rows (0: not at all)
 
     def set_poll_interval(self, poll_interval_s: float) -> None:
         """The hosts are now polled every ``poll_interval_s``: a silence is a gap only past
@@ -387,18 +401,28 @@ class SiteHistory:
     def add(self, snap: Snapshot) -> bool:
         """Route one snapshot into the host's and its VMs' series. Returns False (and
         records nothing) for a snapshot older than the host's newest one by less than
-        ``CLOCK_STEP_BACK_S``; older by more, the console's clock was stepped back and the
-        host's series move back to meet the new poll (see the module docstring)."""
+        ``CLOCK_STEP_BACK_S``; when the console's clock was stepped, the host's series move
+        to meet the new poll (see the module docstring)."""
+        self.last_shift_s = 0.0
         host = self._hosts.get(snap.host)
         if host is None:
             host = self._hosts[snap.host] = HostHistory(
                 snap.host, self.capacity, self.gap_after_s, self._events_per_host)
-        elif host.last_snapshot is not None and snap.polled_at < host.last_snapshot.polled_at:
-            back = (host.last_snapshot.polled_at - snap.polled_at).total_seconds()
-            if back <= CLOCK_STEP_BACK_S:
-                self.dropped_out_of_order += 1
-                return False
-            self._step_back(host, -(back + self.poll_interval_s))
+        elif host.last_snapshot is not None:
+            prev = host.last_snapshot
+            dt = (snap.polled_at - prev.polled_at).total_seconds()
+            if dt < 0:
+                if -dt <= CLOCK_STEP_BACK_S:
+                    self.dropped_out_of_order += 1
+                    return False
+                h = _host_spacing(prev, snap, self.gap_after_s)
+                self.clock_steps_back += 1
+                self._clock_stepped(host, dt - (self.poll_interval_s if h is None else h))
+            elif dt > self.gap_after_s:
+                h = _host_spacing(prev, snap, self.gap_after_s)
+                if h is not None and dt - h > CLOCK_STEP_BACK_S:
+                    self.clock_steps_forward += 1
+                    self._clock_stepped(host, dt - h)
         previous_vm_ids = host.vm_ids
         host._add(snap)
         t = snap.polled_at.timestamp()
@@ -442,10 +466,10 @@ class SiteHistory:
                 vm.vanished_at = snap.polled_at
                 vm._mark_gap(t)
 
-    def _step_back(self, host: HostHistory, dt: float) -> None:
-        """The console's clock went back: move the host's rows and those of the VMs it
-        reported by ``dt`` (negative) so that they stay in order before the new poll."""
-        self.clock_steps_back += 1
+    def _clock_stepped(self, host: HostHistory, dt: float) -> None:
+        """The console's clock was stepped: move the host's rows and those of the VMs it
+        reported by ``dt`` so that they lie before the new poll as they were measured."""
+        self.last_shift_s = dt
         host.buffer.shift(dt)
         step = timedelta(seconds=dt)
         if host.unreachable_since is not None:

@@ -17,10 +17,13 @@ it blindly. The rule, kept where each part lives:
   moves what it holds back by the step and carries on (core.history), the freeze detector
   counts the step as one ordinary poll spacing (core.detector.poll_clock). A poll earlier
   by less is out of order and dropped (counted): a freeze of at most that long;
-* a forward step looks like a silence: the graphs draw a gap, and the detector counts a
-  spacing longer than :data:`WATCHED_SPACING_S` that the host's own clock does not confirm
-  as one ordinary spacing (the console's clock jumped: no time was watched, so it is no
-  evidence of a frozen guest or a silent host).
+* a forward step looks like a silence. The host's own clock (``host_time``) tells the two
+  apart: when it says only an ordinary spacing passed, the console's clock jumped, and the
+  in-memory history moves its rows forward to meet the new poll (no gap of hours nobody
+  was away for), while the detector counts that spacing, not the jump (no time was watched,
+  so it is no evidence of a frozen guest or a silent host). When both clocks agree (the
+  console slept, or polls really stopped), the graphs draw a gap. A spacing longer than
+  :data:`WATCHED_SPACING_S` that no clock confirms counts as the previous one.
 """
 
 from __future__ import annotations

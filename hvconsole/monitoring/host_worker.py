@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostEvent, Snapshot, VmSample, unreachable
-from hvconsole.core.timeutil import CLOCK_STEP_BACK_S, utcnow
+from hvconsole.core.timeutil import utcnow
 from hvconsole.remote.monitoring_cost import MonitoringCost, cost_of_polls
 
 from .host_compliance import UNKNOWN_NOT_POLLED, CatalogSource, HostCompliance, summarize
@@ -98,7 +98,6 @@ class HostWorker:
         # poll is queued there too; queuing never waits on the disk.
         self.history_writer: Any = None
         self._last_answer: Snapshot | None = None       # newest poll with a VM list
-        self._last_polled_at: datetime | None = None
         self._unreachable_since: datetime | None = None
         self._cpu: dict[str, deque[float]] = {}
         self._tiles: dict[str, TileRow] = {}           # last rows, reused when unchanged
@@ -124,12 +123,16 @@ class HostWorker:
         self._notify(snap)
         with self.history_lock:
             self.history.add(snap)
+            shift_s = self.history.last_shift_s
         writer = self.history_writer
         if writer is not None:
             writer.add(snap, changed)
 
         vm_list_ok = snap.reachable and (snap.vm_query is None or snap.vm_query.ok)
-        self._follow_clock_step(snap.polled_at)
+        if shift_s and self._unreachable_since is not None:
+            # The console's clock was stepped and the history moved the host's rows: "since"
+            # moves with them, or the row would say down since a time still to come.
+            self._unreachable_since += timedelta(seconds=shift_s)
         if snap.reachable:
             self._unreachable_since = None
         elif self._unreachable_since is None:
@@ -188,17 +191,6 @@ class HostWorker:
             log.exception("%s: poll raised", self.name)
             return unreachable(self.name, self.clock(), "protocol",
                                f"polling failed inside the console ({type(exc).__name__})")
-
-    def _follow_clock_step(self, polled_at: datetime) -> None:
-        """``polled_at`` is the console's wall clock (core.timeutil says the rule). When it
-        went back, "unreachable since" moves back with the history's rows, so the host row
-        does not say the host has been down since a time still to come."""
-        prev, self._last_polled_at = self._last_polled_at, polled_at
-        if prev is None or self._unreachable_since is None:
-            return
-        back = (prev - polled_at).total_seconds()
-        if back > CLOCK_STEP_BACK_S:
-            self._unreachable_since -= timedelta(seconds=back + self.poll_interval_s)
 
     def _assess(self, answered: Snapshot | None) -> HostCompliance:
         """The Compliance column, worked out again only when the host's OS facts change."""

@@ -110,3 +110,20 @@ def test_the_host_graphs_move_on_after_a_step_back(graphs):
     assert f"Last poll {local_hms(clocks.console)}" in graphs.status.text()
     x, _ = graphs.cpu_total.getData()
     assert x is not None and len(x) == 18
+
+
+def test_the_host_graphs_show_no_gap_of_an_hour_after_a_forward_jump(graphs):
+    clocks = Clocks()
+    worker = make(clocks)
+    polls(worker, 12)
+    graphs.set_history(worker.history.host(HOST), worker.history_lock)
+    clocks.console += HOUR      # the console's clock only: the host's says 5 s passed
+    polls(worker, 6)
+    with worker.history_lock:
+        graphs.refresh()
+    assert graphs.shown_range()[1] == clocks.console.timestamp()
+    with worker.history_lock:
+        times, values = worker.history.host(HOST).buffer.view(copy=True)
+    assert len(times) == 18 and not any(math.isnan(v) for v in values[0])
+    _, y = graphs.cpu_total.getData()
+    assert y is not None and len(y) >= 12 and not any(math.isnan(v) for v in y)

@@ -31,10 +31,12 @@ class SteppingClock:
         self.now += timedelta(seconds=seconds)
 
 
-def snap(at: datetime, cpu: float = 20.0, vm_ids: tuple[str, ...] = ("vm-a",)) -> Snapshot:
+def snap(at: datetime, cpu: float = 20.0, vm_ids: tuple[str, ...] = ("vm-a",),
+         host_time: datetime | None = None) -> Snapshot:
     resources = HostResources(cpu_total_run_pct=cpu, memory_total_mb=65536.0, memory_available_mb=16384.0)
     vms = tuple(VmSample(id=i, name=i, state="Running", cpu_pct=cpu) for i in vm_ids)
-    return Snapshot(host="HV01", polled_at=at, reachable=True, resources=resources, vms=vms)
+    return Snapshot(host="HV01", polled_at=at, reachable=True, resources=resources, vms=vms,
+                    host_time=host_time)
 
 
 def feed(site: SiteHistory, clock: SteppingClock, polls: int, cpu: float = 20.0,
@@ -81,6 +83,31 @@ def test_a_step_forward_is_a_gap_and_the_series_go_on():
     times, values = site.host("HV01").buffer.view()
     assert len(times) == 7 and math.isnan(values[0][3])     # one gap row, midway
     assert site.host("HV01").last_time == clock.now.timestamp()
+
+
+def test_a_forward_jump_the_hosts_clock_does_not_confirm_moves_the_rows_forward_without_a_gap():
+    site, clock = SiteHistory(poll_interval_s=5), SteppingClock()
+    host_clock = T0
+    for i in range(6):
+        if i == 3:
+            clock.step(HOUR)                  # the console's clock only
+        host_clock += timedelta(seconds=5)
+        site.add(snap(clock.tick(), vm_ids=("vm-a",), host_time=host_clock))
+    times, values = site.host("HV01").buffer.view()
+    assert len(times) == 6 and not np.isnan(values[0]).any()
+    assert np.allclose(np.diff(times), 5.0) and times[-1] == clock.now.timestamp()
+    assert site.clock_steps_forward == 1 and site.last_shift_s == 0.0
+    assert list(site.vm("vm-a").buffer.view()[0]) == list(times)
+
+
+def test_a_silence_both_clocks_agree_on_is_still_a_gap():
+    site, clock = SiteHistory(poll_interval_s=5), SteppingClock()
+    for i in range(4):
+        if i == 2:
+            clock.step(HOUR)                  # the console slept: the host's clock moved too
+        site.add(snap(clock.tick(), host_time=clock.now))
+    times, values = site.host("HV01").buffer.view()
+    assert len(times) == 5 and math.isnan(values[0][2]) and site.clock_steps_forward == 0
 
 
 def test_unreachable_since_moves_back_with_the_rows():
