@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
 from .parse import SnapshotFormatError, parse_snapshot_json
 from .snapshot import Snapshot
+from .timeutil import CLOCK_STEP_BACK_S
 
 # A single line longer than this is not a snapshot a collector could have produced; it
 # is refused without being held in memory whole.
@@ -38,10 +40,13 @@ def read_trace(stream: IO[bytes], *, strict: bool = False,
                on_bad_line: Callable[[BadLine], None] | None = None) -> Iterator[Snapshot]:
     """Yield snapshots from a binary JSONL stream, one line at a time.
 
-    Out-of-order lines (``polled_at`` going backwards for the same host) are reported as
-    bad and skipped: replaying them would make time run backwards for the detector.
+    Out-of-order lines (``polled_at`` going backwards for the same host, by up to
+    ``CLOCK_STEP_BACK_S``) are reported as bad and skipped. A line further back is the
+    recording console's clock stepped back (core.timeutil says the rule) and is kept: the
+    detector spaces such polls itself, and skipping would drop every line until the clock
+    caught up with the newest one.
     """
-    last_polled: dict[str, object] = {}
+    last_polled: dict[str, datetime] = {}
     line_no = 0
     while True:
         raw = stream.readline(MAX_LINE_BYTES + 1)
@@ -62,7 +67,7 @@ def read_trace(stream: IO[bytes], *, strict: bool = False,
                 problem = str(exc)
             if snap is not None:
                 prev = last_polled.get(snap.host)
-                if prev is not None and snap.polled_at < prev:  # type: ignore[operator]
+                if prev is not None and 0 < (prev - snap.polled_at).total_seconds() <= CLOCK_STEP_BACK_S:
                     problem = f"out of order: {snap.host} polled_at goes back in time"
                     snap = None
                 else:

@@ -54,3 +54,18 @@ def test_oversized_line_is_refused_without_reading_it_whole(monkeypatch):
     bad: list[BadLine] = []
     snaps = list(read_trace(io.BytesIO(data), on_bad_line=bad.append))
     assert len(snaps) == 1 and bad[0].line_no == 1 and "longer" in bad[0].problem
+
+
+def test_a_line_far_back_is_the_recording_console_clock_stepped_back_and_is_kept():
+    from datetime import timedelta
+
+    from hvconsole.core.parse import parse_snapshot_json
+    from hvconsole.core.snapshot import Snapshot
+
+    first = parse_snapshot_json(EXAMPLE.read_bytes().splitlines()[0])
+    back = Snapshot(**{**{k: getattr(first, k) for k in first.__dataclass_fields__},
+                       "polled_at": first.polled_at - timedelta(hours=1)})
+    data = EXAMPLE.read_bytes().splitlines()[0] + b"\n" + json.dumps(back.to_dict()).encode() + b"\n"
+    bad: list[BadLine] = []
+    snaps = list(read_trace(io.BytesIO(data), on_bad_line=bad.append))
+    assert [s.polled_at for s in snaps] == [first.polled_at, back.polled_at] and bad == []

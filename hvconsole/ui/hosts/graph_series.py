@@ -29,6 +29,7 @@ class SeriesWindow:
         self.fields: tuple[str, ...] = ()
         self.appended = 0        # rows added by the last update (for tests and benchmarks)
         self.reloaded = False    # True if the last update read the whole window
+        self.shifts = 0          # the buffer's shift count when we read it
 
     def column(self, field: str) -> np.ndarray:
         return self.values[self.fields.index(field)]
@@ -42,9 +43,12 @@ class SeriesWindow:
         left = right - window_s
         buf = h.buffer
         last = float(self.times[-1]) if self.times.size else None
-        if h is not self.history or window_s != self.window_s or last is None or right < last:
+        # A shifted buffer (the console's clock went back) holds our rows at other times.
+        if (h is not self.history or window_s != self.window_s or last is None or right < last
+                or buf.shifts != self.shifts):
             times, values = buf.since(left, copy=True)
             self.history, self.window_s, self.fields = h, window_s, buf.fields
+            self.shifts = buf.shifts
             self.times, self.values = times, values
             self.appended, self.reloaded = times.size, True
             return
