@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .auth import (
     SOAP_CONTENT_TYPE,
@@ -34,7 +35,10 @@ from .shells import (
     ShellTable,
 )
 from .soap import RequestError, parse_request
-from .tls import TlsConfig
+
+if TYPE_CHECKING:
+    # cryptography's X.509 (~20 ms to import) only for HTTPS endpoints, which bring a TlsConfig.
+    from .tls import TlsConfig
 
 log = logging.getLogger(__name__)
 
