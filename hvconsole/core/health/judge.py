@@ -5,8 +5,10 @@ and an :class:`AuditContext` with what the console knows besides: the time, the 
 compliance with the update catalog, whether the host is in a maintenance window, and what
 polling saw live (:class:`~.live.LiveView`). Every problem carries one evidence sentence
 with the numbers that made it fire. Times taken from the host (checkpoint creation, last
-backup) are compared with the host's own clock (``facts.host_time``), live observations
-with the console's (``context.now``).
+backup) are compared with the host's own clock (``facts.host_time``), as is how long a merge
+has been seen (audits stamp it with ``host_time``); how long a live run lasted comes measured
+with the run (:class:`~.live.LiveVm`), never as the console's clock now minus its start: that
+clock may have been stepped since (core.timeutil).
 """
 
 from __future__ import annotations
@@ -225,7 +227,7 @@ def _vm_memory(vm: VmFacts, facts: HostFacts, t: HealthThresholds, ctx: AuditCon
                                           f"(startup {_mb(vm.memory_startup_mb or 0)}).", vm)
     live = ctx.live.vms.get(vm.id) if ctx.live is not None else None
     if live is not None and live.pressure_since is not None:
-        lasted = (ctx.now - live.pressure_since).total_seconds() / 60.0
+        lasted = live.pressure_s / 60.0
         if lasted >= t.pressure_minutes:
             out.add("memory-pressure", f"demand above assigned memory for {lasted:.0f} minutes since "
                                        f"{_day(live.pressure_since)} (up to {_mb(live.pressure_peak_mb)} short), "
