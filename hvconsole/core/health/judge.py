@@ -31,6 +31,8 @@ _BPA_SEVERITY = {"error": CRITICAL, "warning": WARNING, "information": INFO}
 
 @dataclass(frozen=True, slots=True)
 class AuditContext:
+    # The console's clock when the check runs. No rule measures a duration with it: it may
+    # have been stepped since the polls it would be compared with (core.timeutil).
     now: datetime
     compliance: Sequence[Compliance] = ()
     in_maintenance: bool = False
