@@ -66,11 +66,13 @@ class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
     closing it all again in bounded time."""
 
-    def __init__(self, window: MainWindow, *, demo_speed: float = 1.0):
+    def __init__(self, window: MainWindow, *, demo_speed: float = 1.0, demo_start: DemoStart | None = None):
         super().__init__(window)
         self.window = window
         self.site: Any = None
         self.demo_speed = demo_speed
+        # The demo site already opening (run_gui starts it before the window is built).
+        self._demo_start = demo_start
         self.patch_session: Any = None
         self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
         self._starter = TaskRunner()
@@ -97,6 +99,8 @@ class GuiSession(QObject):
         window.edit_host.connect(self.edit_host)
         window.remove_host.connect(self.remove_host)
         window.closing.connect(self._closing.set)
+        if demo_start is not None:
+            window.closing.connect(demo_start.closing.set)
 
     def when_site_shown(self, callback: Any) -> None:
         """Call ``callback(site)`` once the monitor has shown the site's first answers."""
@@ -183,8 +187,14 @@ class GuiSession(QObject):
         self.window.welcome.set_busy("Starting the demo site…")
         self.window.show_starting(STARTING_TEXT)
         closing, speed = self._closing, self.demo_speed
-        self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
-                             self._site_started, self._site_failed)
+        early, self._demo_start = self._demo_start, None
+        if early is not None and early.speed == speed:
+            self._starter.submit(early.result, self._site_started, self._site_failed)
+        else:
+            if early is not None:
+                early.discard()
+            self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
+                                 self._site_started, self._site_failed)
         self._show_last_known("demo")
         self._prepare()
 
@@ -302,7 +312,6 @@ class GuiSession(QObject):
         ``waiting``: the monitor already showing these hosts' last known tiles."""
         from .monitoring.host_compliance import CatalogSource
         from .monitoring.workers import site_workers
-        from .ui import patch_entry
         from .ui.monitor.monitor import Monitor  # numpy & co. load after first paint
         self.site = site
         # One read of the site catalog for polling and health (read already, if the
@@ -315,16 +324,8 @@ class GuiSession(QObject):
         if waiting is not None:
             monitor = waiting
             monitor.connect_workers(workers, interval_s=interval_s)     # + each host's own interval
-            page = self.window.page
-            self.window.set_site_label(site.label)
         else:
             monitor = Monitor(workers, interval_s=interval_s, parent=self)
-            page = self.window.attach(monitor, site.label)
-        self._graphs_after_first_answers(monitor, page)
-        self._offer_interval_changes(site, monitor, page)
-        self.window.set_site(site)      # Recover… acts on its hosts
-        self.patch_session = patch_entry.make_session(site, self.window)
-        self.window.set_patch_session(self.patch_session, site.journal_path)
         if self._on_site_shown:
             callbacks, self._on_site_shown = self._on_site_shown, []
 
@@ -333,13 +334,48 @@ class GuiSession(QObject):
                 for callback in callbacks:
                     callback(site)
             monitor.applied.connect(first_tick)
-        # Polling starts once the catalog is read (off the GUI thread; the first poll
-        # needed it anyway), so that the health check sees every snapshot from the first.
+        # Polling starts before the page is built and the patch session made: the first
+        # answers take the hosts a while (a shell, powershell.exe's start, the collection),
+        # and that is when the GUI thread builds the rest. Results reach the monitor only
+        # through the event loop, after this call. It starts once the catalog is read (off
+        # the GUI thread; the first poll needs it anyway), so that the health check sees
+        # every snapshot from the first.
         if read is not None:
             self._start_polling(site, monitor, catalog)
+        else:
+            self._starter.submit(catalog.get, lambda _r: self._start_polling(site, monitor, catalog),
+                                 lambda _exc: self._start_polling(site, monitor, None))
+        if waiting is not None:
+            page = self.window.page
+            self.window.set_site_label(site.label)
+        else:
+            # On a first start the page's modules are imported here, while the first polls
+            # are out (before, they competed with the site's start for the interpreter).
+            page = self.window.attach(monitor, site.label)
+        self.window.set_site(site)      # Recover… acts on its hosts
+        self._page_shown(site, monitor, page)
+
+    def _page_shown(self, site: Any, monitor: Any, page: Any) -> None:
+        """What goes with the site's page once it shows: its graphs (after the first
+        answers), the interval offers, the patch session."""
+        self._graphs_after_first_answers(monitor, page)
+        self._offer_interval_changes(site, monitor, page)
+        self._make_patch_session(site)
+
+    def _make_patch_session(self, site: Any) -> None:
+        """The site's patch session, once its module is imported (off the GUI thread, while
+        the first polls are out: the first tiles do not wait for it)."""
+        from .ui import patch_entry
+
+        def make(_result: Any = None) -> None:
+            if self.site is not site or self._closing.is_set():
+                return
+            self.patch_session = patch_entry.make_session(site, self.window)
+            self.window.set_patch_session(self.patch_session, site.journal_path)
+        if not patch_entry.wizard_available() or patch_entry.SESSION_MODULE in sys.modules:
+            make()
             return
-        self._starter.submit(catalog.get, lambda _r: self._start_polling(site, monitor, catalog),
-                             lambda _exc: self._start_polling(site, monitor, None))
+        self._starter.submit(_import_patch_session, make, lambda _exc: make())
 
     def _offer_interval_changes(self, site: Any, monitor: Any, page: Any) -> None:
         """"Raise to 9 s" under a host's graphs: confirmed, saved in the site's inventory
@@ -422,6 +458,9 @@ class GuiSession(QObject):
     def stop(self) -> bool:
         """Close the site (bounded). True when everything stopped in time."""
         self._closing.set()
+        early, self._demo_start = self._demo_start, None
+        if early is not None:
+            early.discard()
         clean = self._starter.shutdown(time.monotonic() + 0.5)
         # The window's shutdown already stopped the patch session; this only closes the site.
         self.patch_session = None
@@ -516,35 +555,43 @@ def _with_history(site: Any, closing: threading.Event) -> tuple[Any, Any]:
 def _read_last_known(demo: bool) -> Any:
     """On a background thread: the site's last known state and the rows that show it, as
     ``(state, tiles by host, host rows, newest time)``, or None (no file, or nothing in it).
-    The monitoring page's modules are imported here too (the GUI thread needs them next)."""
+    With a state, the monitoring page's modules are imported here too (the GUI thread needs
+    them next); without one (a first start) the GUI thread imports them as it builds the
+    page, once the first polls are out: imported here they competed with the site's start
+    for the interpreter, which the first tiles wait for."""
     from . import paths
     from .monitoring.last_known import last_known_file, last_known_host_row, last_known_tiles, read_last_known
-    from .ui.monitor import monitor_page  # noqa: F401  (imported here, off the GUI thread)
     state = read_last_known(last_known_file(paths.site_data_dir(demo)))
     if state is None or not state.hosts:
         return None
+    from .ui.monitor import monitor_page  # noqa: F401  (imported here, off the GUI thread)
     tiles = {h.name: last_known_tiles(h) for h in state.hosts}
     return (state, tiles, [last_known_host_row(h) for h in state.hosts],
             max(h.polled_at for h in state.hosts))
 
 
 def _prepare_site_view() -> Any:
-    """On a background thread while the first site opens: the modules the monitoring page
-    and the poll workers need (numpy, the WinRM stack, the patch session, the patch
-    engine's catalog reader; not the graphs: they come after the first answers),
-    imported here so that the GUI thread never waits for them, and the site catalog read
-    once. Returns the read ``CatalogSource``."""
+    """On a background thread while the first site opens: the modules the poll workers
+    and the monitor need (numpy, the WinRM stack, the patch engine's catalog reader; not
+    the page, the patch session or the graphs: they come while the first polls are out,
+    or after their answers), imported here so that the GUI thread never waits for
+    them, and the site catalog read once. Returns the read ``CatalogSource``."""
     from .monitoring import workers  # noqa: F401
     from .monitoring.host_compliance import CatalogSource
     from .remote import collector  # noqa: F401
-    from .ui import patch_entry
-    from .ui.monitor import monitor_page  # noqa: F401
-    if patch_entry.wizard_available():
-        with contextlib.suppress(Exception):     # said by make_session, when the site is shown
-            importlib.import_module(patch_entry.SESSION_MODULE)
+    from .ui.monitor import monitor  # noqa: F401
     catalog = CatalogSource()
     catalog.get()
     return catalog
+
+
+def _import_patch_session() -> None:
+    """On a background thread: the patch session's module (the wizard's services), when
+    this build has the wizard; a failure is said by make_session."""
+    from .ui import patch_entry
+    if patch_entry.wizard_available():
+        with contextlib.suppress(Exception):
+            importlib.import_module(patch_entry.SESSION_MODULE)
 
 
 def _import_graphs() -> None:
@@ -568,6 +615,67 @@ def _open_demo(closing: threading.Event, speed: float) -> Any:
         site.close(SITE_STOP_WAIT_S)
         return None
     return site
+
+
+class DemoStart:
+    """The demo site opening on a thread of its own from the moment ``run_gui`` starts,
+    before the window is built: on a first start (no last known tiles to show) the first
+    tiles wait for the site to listen and for its hosts' first answers, so the site's
+    start (its modules, the WinRM client's, the simulated hosts) runs while the window
+    is made rather than after it is shown. :meth:`result` (on a starter thread) waits
+    for it; :meth:`discard` closes a site nobody took."""
+
+    def __init__(self, speed: float):
+        self.speed = speed
+        self.closing = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._opened: tuple[Any, Any] | None = None
+        self._error: BaseException | None = None
+        self._discarded = False
+        threading.Thread(target=self._run, name="demo-site-start", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            opened = _with_history(_open_demo(self.closing, self.speed), self.closing)
+        except BaseException as exc:    # handed to whoever takes the result
+            with self._lock:
+                self._error = exc
+            self._done.set()
+            return
+        with self._lock:
+            discarded = self._discarded
+            if not discarded:
+                self._opened = opened
+        if discarded:
+            _close_opened(opened)
+        self._done.set()
+
+    def result(self) -> tuple[Any, Any]:
+        """(site or None, history writer or None), as ``_with_history`` returns them."""
+        self._done.wait()
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            assert self._opened is not None
+            return self._opened
+
+    def discard(self) -> None:
+        """Not wanted after all (the window closed first): stop the site, now or once
+        it is open."""
+        self.closing.set()
+        with self._lock:
+            self._discarded = True
+            opened, self._opened = self._opened, None
+        if opened is not None:
+            _close_opened(opened)
+
+
+def _close_opened(opened: tuple[Any, Any]) -> None:
+    site, history = opened
+    _close_writer(history)
+    if site is not None:
+        site.close(SITE_STOP_WAIT_S)
 
 
 def demo_workers(served: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
@@ -611,6 +719,8 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
         if demo_speed is None:
             demo_speed = WIZARD_SCREENSHOT_SPEED
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # The demo site starts first: what the first tiles wait for longest (see DemoStart).
+    demo_start = DemoStart(demo_speed if demo_speed is not None else 1.0) if demo else None
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "hvconsole"])
     assert isinstance(app, QApplication)
     app.setApplicationName("hvconsole")
@@ -618,7 +728,8 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     app.setDesktopFileName("hvconsole")  # Wayland matches the window to hvconsole.desktop
     theme.apply_theme(app)
     window = MainWindow()
-    session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0)
+    session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0,
+                         demo_start=demo_start)
     window.resize(*_initial_size(app, bool(screenshot or wizard_screenshots)))
     if demo:
         window.show_starting(STARTING_TEXT)
