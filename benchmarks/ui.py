@@ -513,6 +513,82 @@ run_gui(demo=True)
 """
 
 
+# A first start's timeline: the same child, with marks where the first tiles wait (the
+# site's modules and start, the GUI's turn, each host's shell, command and answer, the
+# batch handed to the monitor), each with its thread and that thread's CPU time.
+TIMELINE = r"""
+import functools, importlib.abc, importlib.util, sys, threading, time
+T0 = float(sys.argv[1])
+LOCK = threading.Lock()
+def mark(what):
+    line = (f"{(time.time() - T0) * 1000:7.0f} ms  {threading.current_thread().name[:20]:20s}"
+            f"  thread CPU {time.thread_time() * 1000:5.0f} ms"
+            f"  process CPU {time.process_time() * 1000:5.0f} ms  {what}\n")
+    with LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+def wrap(owner, attr, label, who=None):
+    orig = getattr(owner, attr, None)
+    if orig is None:
+        return
+    @functools.wraps(orig)
+    def marked(*a, **k):
+        name = label + (" " + who(*a) if who else "")
+        mark("> " + name)
+        try:
+            return orig(*a, **k)
+        finally:
+            mark("< " + name)
+    setattr(owner, attr, marked)
+host = lambda self, *a: self.target.name
+PATCHES = {
+    "hvconsole.app": lambda m: [wrap(m, "_open_demo", "the demo site opens"),
+                                wrap(m, "_with_history", "its history file opens"),
+                                wrap(m, "_prepare_site_view", "the workers' and monitor's modules"),
+                                wrap(m, "_read_last_known", "the last known state"),
+                                wrap(m.GuiSession, "_monitor_site", "GUI: workers, monitor, page"),
+                                wrap(m.GuiSession, "_start_polling", "GUI: polling starts")],
+    "hvconsole.remote.collector": lambda m: wrap(m.Collector, "poll", "poll", host),
+    "hvconsole.remote.session": lambda m: [wrap(m.HostSession, "_ensure_shell", "shell opened", host),
+                                           wrap(m.HostSession, "_receive_all", "command's answer", host)],
+    "hvconsole.ui.monitor.polling": lambda m: wrap(m.PollingService, "flush", "batch to the monitor"),
+}
+class Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name not in PATCHES:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            mark(f"import {name}")
+            run(module)
+            PATCHES[name](module)
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, Hook())
+"""
+
+
+def bench_timeline() -> None:
+    """One first start (a fresh home), marked: where the time to the first tiles goes."""
+    import tempfile
+    print_load()
+    base = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    child = TIMELINE + CHILD.replace("def mark(what):\n    print(what, time.time(), time.process_time(), flush=True)\n",
+                                     "").replace("import os; os._exit(0)", "sys.stdout.flush(); import os; os._exit(0)")
+    with tempfile.TemporaryDirectory(prefix="hvconsole-timeline-") as tmp:
+        proc = subprocess.run([sys.executable, "-c", child, repr(time.time())], capture_output=True, text=True,
+                              env=dict(base, HVCONSOLE_HOME=tmp), timeout=120, cwd=ROOT)
+    print("a first start of --demo, from process start (wall), by thread:")
+    print(proc.stdout, end="")
+    if proc.returncode != 0:
+        print(proc.stderr[-2000:])
+
+
 def _startup_run(env: dict) -> dict[str, tuple[float, float]]:
     """One child process: {mark: (seconds since start, its CPU seconds by then)}."""
     t0 = time.time()
@@ -565,10 +641,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", default="all", choices=("tick", "stall", "memory", "startup", "all"))
     parser.add_argument("--seconds", type=float, default=60.0, help="stall: how long to watch")
+    parser.add_argument("--timeline", action="store_true",
+                        help="startup: one first start's timeline instead of the 5+5 runs")
     parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
                         help="stall: leave out the app's gc.freeze() at the first tick (to compare)")
     args = parser.parse_args()
-    if args.what in ("startup", "all"):
+    if args.what == "startup" and args.timeline:
+        bench_timeline()
+    elif args.what in ("startup", "all"):
         bench_startup()
     if args.what in ("tick", "all"):
         bench_tick()
