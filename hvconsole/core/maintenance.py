@@ -9,6 +9,16 @@ Windows always carry an ``until``: a workflow that dies must not silence a host 
 ``since`` (optional) bounds the start, so a recorded window can be replayed over a trace.
 Times are compared with the poll's ``polled_at``, never the wall clock, so live and replay
 agree. Thread-safe: the patch workflow and the GUI tick run on different threads.
+
+``since`` and ``until`` are on the console's clock as it was when the caller set them
+(now + the window's length). That clock may be stepped while the window is open
+(core.timeutil): a step forward would end a patched host's window early (alerts while it
+reboots on purpose), a step back would hold a dead workflow's alerts for longer. So the
+freeze detector does not compare them with ``polled_at`` once the console's clock has
+stepped: it takes each window onto the host's poll clock when it first sees it
+(core.detector.window_clock) and measures it there. ``begun`` (the console's clock when
+the caller wrote the times) tells it which side of a step they were written on. The plain
+lookups here (:meth:`~MaintenanceRegistry.covers` and co.) compare the times as given.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ class MaintenanceWindow:
     until: datetime
     reason: str
     since: datetime | None = None
+    begun: datetime | None = None   # the console's clock when since/until were written
 
     def covers(self, at: datetime) -> bool:
         return (self.since is None or self.since <= at) and at < self.until
@@ -53,18 +64,20 @@ class MaintenanceRegistry:
         self._windows: dict[tuple[str, str | None], MaintenanceWindow] = {}
 
     def begin(self, host: str, vm_id: str | None = None, *, until: datetime, reason: str,
-              since: datetime | None = None) -> None:
-        """Start (or replace) the window for ``host`` or one of its VMs."""
+              since: datetime | None = None, begun: datetime | None = None) -> None:
+        """Start (or replace) the window for ``host`` or one of its VMs. ``begun``: the
+        console's clock (the pollers' clock) when ``until`` was computed from it."""
         if not isinstance(host, str) or not host:
             raise ValueError("host must be a non-empty string")
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("a maintenance window needs a reason")
         _check_time("until", until)
         _check_time("since", since)
+        _check_time("begun", begun)
         if since is not None and since >= until:
             raise ValueError("since must be before until")
         window = MaintenanceWindow(host=host, vm_id=_vm_key(vm_id), until=until,
-                                   reason=reason.strip(), since=since)
+                                   reason=reason.strip(), since=since, begun=begun)
         with self._lock:
             self._windows[(_host_key(host), window.vm_id)] = window
 
@@ -102,6 +115,15 @@ class MaintenanceRegistry:
                 return frozenset()
             return frozenset(vm for (h, vm), w in self._windows.items()
                              if h == key and vm is not None and w.covers(at))
+
+    def host_windows(self, host: str) -> list[MaintenanceWindow]:
+        """Every window of ``host`` and of its VMs, whatever their times (the detector
+        judges them on the host's poll clock)."""
+        key = _host_key(host)
+        with self._lock:
+            if not self._windows:
+                return []
+            return [w for (h, _vm), w in self._windows.items() if h == key]
 
     def windows(self) -> list[MaintenanceWindow]:
         with self._lock:

@@ -12,11 +12,12 @@ history of ended findings is capped. Not thread-safe: one owner thread feeds and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
-from ..maintenance import MaintenanceRegistry
+from ..maintenance import MaintenanceRegistry, MaintenanceWindow
 from ..snapshot import Snapshot
 from . import host_rules, vm_rules
 from .events import GUEST_CRASH, HOST_CATEGORIES, HYPERV_ERROR, RecentEvents, classify, describe
@@ -28,7 +29,7 @@ from .vm_track import UP_STATES, VmTrack
 
 HISTORY_LIMIT = 10_000  # ended findings kept for all()/document(); older ones are counted
 SWEEP_EVERY_S = 60.0  # how often (trace time) to look for hosts that stopped being polled
-_NO_VMS: frozenset[str] = frozenset()
+_NO_WINDOWS: Mapping[str, MaintenanceWindow] = MappingProxyType({})
 
 
 class Detector:
@@ -77,13 +78,16 @@ class Detector:
         inventory_ok = h.observe(snap, t)
         if came_back and "reach" in h.slots:
             book.close(h.slots, "reach", host_rules.back_note(h, t))
-        window = None if self.maintenance is None else self.maintenance.window_for(snap.host, None, at)
+        # Windows are measured on the host's poll clock, not by polled_at (window_clock).
+        host_window, covered = ((None, _NO_WINDOWS) if self.maintenance is None
+                                else h.windows.covering(self.maintenance.host_windows(snap.host), h.clock, t))
         host_note = None
-        if window is not None:
+        if host_window is not None:
+            window, until_t = host_window
             host_note = (f"{clean(h.name, 60)} under maintenance at {clock(t)}: "
-                         f"{clean(window.reason)} (until {clock(window.until.timestamp(), t)})")
+                         f"{clean(window.reason)} (until {clock(until_t, t)})")
             book.close_all(h.slots, host_note)
-        self._evaluate(h, snap, t, at, inventory_ok, first_poll, host_note)
+        self._evaluate(h, snap, t, at, inventory_ok, first_poll, host_note, covered)
         if self._now >= self._next_sweep:
             self._sweep(self._now)
         return changes
@@ -107,7 +111,8 @@ class Detector:
     # -- one poll -------------------------------------------------------------------------
 
     def _evaluate(self, h: HostTrack, snap: Snapshot, t: float, at: datetime,
-                  inventory_ok: bool, first_poll: bool, host_note: str | None) -> None:
+                  inventory_ok: bool, first_poll: bool, host_note: str | None,
+                  vm_windows: Mapping[str, MaintenanceWindow]) -> None:
         """Observe everything the snapshot says; hold or clear findings unless the whole
         host is under maintenance (``host_note``), in which case tracks stay current (so
         nothing fires on stale data when the window ends) but no finding is held."""
@@ -116,8 +121,7 @@ class Detector:
             ctx = vm_rules.VmContext(t, snap.host_time.timestamp(), True, th)
         else:
             ctx = vm_rules.VmContext(t, t, False, th)
-        covered = (_NO_VMS if self.maintenance is None or host_note is not None
-                   else self.maintenance.covered_vm_ids(snap.host, at))
+        covered = _NO_WINDOWS if host_note is not None else vm_windows
         # How old an event is: by the host's clock, else by the console's as it is now.
         age_ref = ctx.clock if snap.host_time is not None else snap.polled_at.timestamp()
         touched = self._take_events(h, snap, t, age_ref, covered, host_note) if snap.events else None
@@ -142,7 +146,7 @@ class Detector:
                 _decide(book, slots, category, host_rules.host_events(h, category, t, th), h.name, at)
 
     def _observe_vms(self, h: HostTrack, snap: Snapshot, ctx: vm_rules.VmContext, at: datetime,
-                     covered: frozenset[str], host_note: str | None, first_poll: bool,
+                     covered: Mapping[str, MaintenanceWindow], host_note: str | None, first_poll: bool,
                      touched: set[VmTrack] | None, bad: list[tuple[float, str, str]]) -> int:
         """The hot loop: one :meth:`VmTrack.observe` per VM; rules only for VMs where
         something is unusual or a finding is open. Returns how many VMs are running."""
@@ -159,7 +163,7 @@ class Detector:
             if vt.observe(vm, t, clk, host_clock, th) or vt.slots or (touched and vt in touched):
                 if host_note is not None or vm.id in covered:
                     if vt.slots:
-                        book.close_all(vt.slots, host_note or self._vm_note(h.name, vm.id, at))
+                        book.close_all(vt.slots, host_note or _vm_note(covered[vm.id], at))
                 else:
                     vm_rules.evaluate(book, h.name, vt, ctx, at)
                     onset = vm_rules.freeze_onset(vt, ctx)
@@ -191,7 +195,7 @@ class Detector:
                 del h.vms[vm_id]
 
     def _take_events(self, h: HostTrack, snap: Snapshot, t: float, ref: float,
-                     covered: frozenset[str], host_note: str | None) -> set[VmTrack]:
+                     covered: Mapping[str, MaintenanceWindow], host_note: str | None) -> set[VmTrack]:
         """File new events under their host or VM; returns the VMs that got some. Events
         of an entity under maintenance are marked seen and dropped: they were expected."""
         touched: set[VmTrack] = set()
@@ -221,12 +225,7 @@ class Detector:
                 h.events[HYPERV_ERROR if category == GUEST_CRASH else category].add(line, when, t)
         return touched
 
-    # -- maintenance and housekeeping -----------------------------------------------------
-
-    def _vm_note(self, host: str, vm_id: str, at: datetime) -> str:
-        w = self.maintenance.window_for(host, vm_id, at) if self.maintenance else None
-        return (f"VM under maintenance at {clock(at.timestamp())}: "
-                f"{clean(w.reason) if w else 'maintenance'}")
+    # -- housekeeping -----------------------------------------------------
 
     def _sweep(self, now: float) -> None:
         """Drop hosts with no poll for ``host_forget_s`` of trace time (removed from the
@@ -241,6 +240,10 @@ class Detector:
             for vt in h.vms.values():
                 self._book.close_all(vt.slots, note)
             del self._hosts[name]
+
+
+def _vm_note(window: MaintenanceWindow, at: datetime) -> str:
+    return f"VM under maintenance at {clock(at.timestamp())}: {clean(window.reason)}"
 
 
 def _decide(book: FindingBook, slots: Slots, slot: str, verdict: Verdict | None, host: str,

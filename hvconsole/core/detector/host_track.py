@@ -14,6 +14,7 @@ from .events import HOST_CATEGORIES, RecentEvents, SeenEvents
 from .findings import Slots
 from .poll_clock import PollClock
 from .vm_track import VmTrack
+from .window_clock import WindowClock
 
 # Error kinds that prove the host answered (it rejected us, or the script failed on it).
 ANSWERED_KINDS = frozenset({"auth", "tls", "fault", "protocol", "script"})
@@ -24,7 +25,7 @@ class HostTrack:
         "name", "last_t", "polls", "answered", "answered_t", "down_since", "down_polls",
         "down_kinds", "last_error", "last_boot", "boot_before_down",
         "query_since", "query_polls", "vmms_status", "query_error", "query_elapsed_ms",
-        "vms", "slots", "seen", "events", "clock",
+        "vms", "slots", "seen", "events", "clock", "windows",
     )
 
     def __init__(self, name: str) -> None:
@@ -49,6 +50,7 @@ class HostTrack:
         self.seen = SeenEvents()
         self.events = {c: RecentEvents() for c in HOST_CATEGORIES}
         self.clock = PollClock()   # detector time of this host's polls (see poll_clock)
+        self.windows = WindowClock()    # its maintenance windows on that clock
 
     def observe(self, snap: Snapshot, t: float) -> bool:
         """Reachability and VM-query runs; True when the VM inventory can be trusted."""

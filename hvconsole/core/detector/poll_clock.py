@@ -22,6 +22,8 @@ console really watched:
 The detector's time equals ``polled_at`` until the first step; after one it runs apart from
 the wall clock by the steps' sum, so the clock times in a finding's evidence lines are on
 the clock as it was before the step, while first/last seen stay the poll's own ``polled_at``.
+A time written on the console's clock (a maintenance window's end) is taken onto the
+detector's time by :meth:`PollClock.offset`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ CLOCKS_AGREE_S = 15.0
 
 
 class PollClock:
-    __slots__ = ("t", "wall", "host", "spacing", "steps")
+    __slots__ = ("t", "wall", "host", "spacing", "steps", "before")
 
     def __init__(self) -> None:
         self.t = float("-inf")          # detector time of the newest poll taken
@@ -46,11 +48,13 @@ class PollClock:
         self.host: float | None = None  # its host_time, when the poll carried one
         self.spacing: float | None = None   # the previous counted spacing
         self.steps = 0                  # polls at which the console's clock had jumped
+        self.before: float | None = None    # wall - t before the newest poll's jump, if it had one
 
     def advance(self, wall: float, host: float | None) -> float | None:
         """The detector time of a poll stamped ``wall`` (host clock ``host``), or None when
         the poll is to be ignored (see the module docstring)."""
         last = self.wall
+        self.before = None
         if last is None:
             self.t = wall
         else:
@@ -66,9 +70,28 @@ class PollClock:
             else:
                 # The console's clock jumped: the host's clock says how long it really was.
                 self.steps += 1
+                self.before = last - self.t
                 fallback = DEFAULT_SPACING_S if prev is None else prev
                 step = h if h is not None and 0 < h <= limit else fallback
             self.spacing = step
             self.t += step
         self.wall, self.host = wall, host
         return self.t
+
+    def offset(self, written: float | None) -> float:
+        """``polled_at - t`` for a time the console's clock gave at ``written`` (None: not
+        known, taken as now). That is the offset of the newest poll, except for a time
+        written between the previous poll and this one when the console's clock jumped in
+        that gap: written on the clock before the jump, it is on the offset before it. The
+        clock before the jump would read ``t + before`` now; a time written after the
+        previous poll lies below that on the old clock and near ``wall`` on the new one."""
+        assert self.wall is not None, "no poll taken yet"
+        now = self.wall - self.t
+        before = self.before
+        if before is None or written is None:
+            return now
+        old_wall = self.t + before
+        # Stepped forward: the old clock's times are the lower ones (nearer old_wall than
+        # wall); stepped back: the new clock's are no later than wall.
+        on_old = written < (self.wall + old_wall) / 2 if self.wall > old_wall else written > self.wall
+        return before if on_old else now
