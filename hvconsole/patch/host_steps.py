@@ -24,7 +24,7 @@ from hvconsole.core.timeutil import format_time, parse_time, utcnow
 from hvconsole.remote.errors import RemoteError
 
 from .audit_step import health_evidence
-from .context import HostContext
+from .context import HostContext, RunContext
 from .install_steps import install, reboot
 from .preflight import judge, planned_live_migrations
 from .staging import STAGING_DIR, package_plan, stage
@@ -68,15 +68,24 @@ def compliant_before(hc: HostContext) -> bool:
     return bool(pre and (pre.evidence or {}).get("compliant"))
 
 
-def maintenance_on(hc: HostContext) -> str:
-    run, opts = hc.run, hc.run.options
+def window_length(run: RunContext) -> timedelta:
+    """How long a host's maintenance window holds its alerts at most (real time): every
+    step's budget from drain to the last reboot, and a margin."""
+    opts = run.options
     window_host_s = (opts.drain_timeout_s + opts.install_timeout_s + 2 * opts.settle_timeout_s
                      + run.plan.reboot_timeout_s * (1 + opts.max_extra_reboots) + opts.maintenance_margin_s)
+    return timedelta(seconds=opts.real(window_host_s))
+
+
+def maintenance_on(hc: HostContext) -> str:
+    run = hc.run
     now = utcnow()
-    until = now + timedelta(seconds=opts.real(window_host_s))
+    until = now + window_length(run)
     reason = f"patching {run.update.kb} (patch run {run.run_id})"
     h = hc.begin(Step.MAINTENANCE_ON, {"until": format_time(until), "reason": reason}, "holding alerts for the host")
-    run.maintenance.begin(hc.name, until=until, reason=reason)
+    # begun: the detector measures the window from here on each host's poll clock, so a
+    # step of the console's clock neither ends it early nor holds it longer (core.maintenance).
+    run.maintenance.begin(hc.name, until=until, reason=reason, begun=now)
     return h.finish(StepOutcome.OK, f"alerts for {hc.name} held until {until:%H:%M:%S} UTC at the latest",
                     since=format_time(now), until=format_time(until), reason=reason)
 

@@ -46,10 +46,10 @@ from hvconsole.core.patch.vocabulary import (
     StepOutcome,
     phase_for_run_state,
 )
-from hvconsole.core.timeutil import parse_time
+from hvconsole.core.timeutil import utcnow
 
 from .context import HostContext, RunContext
-from .host_steps import SETTLE_FUNCTIONS, run_step
+from .host_steps import SETTLE_FUNCTIONS, run_step, window_length
 from .soak import run_soak, soak_state
 from .waiting import StopRequested
 
@@ -336,18 +336,22 @@ class PatchRunner:
 
     def _reopen_maintenance_windows(self) -> None:
         """The registry lives in memory: after a restart, hosts between maintenance-on and
-        maintenance-off are quiet again until their recorded ``until``."""
+        maintenance-off are quiet again, for a whole window from now. Not until the
+        recorded ``until``: that is on the console's clock as it was at maintenance-on, and
+        the clock may have been stepped since (NTP after the machine resumed, an admin
+        fixing the time), which would end the window at once (alerts while the host is
+        rebooted on purpose) or hold it for as long again; nothing watched the time in
+        between. The run goes on acting on the host from here, within one window's budget,
+        and ends the window at maintenance-off."""
         run = self.run
         for name in run.plan.hosts:
             on = run.journal.last_ok(run.run_id, name, Step.MAINTENANCE_ON)
             off = [r for r in run.journal.steps(run.run_id, name) if r.step == Step.MAINTENANCE_OFF and r.outcome]
             if on is not None and not off:
                 ev = on.evidence or {}
-                try:
-                    run.maintenance.begin(name, until=parse_time(ev["until"]),
-                                          reason=str(ev.get("reason") or "patching"))
-                except (KeyError, ValueError):
-                    log.warning("maintenance window of %s in run %s is unreadable", name, run.run_id)
+                now = utcnow()
+                run.maintenance.begin(name, until=now + window_length(run), begun=now,
+                                      reason=str(ev.get("reason") or "patching"))
 
 
 def _began(records: list[StepRecord], step: str) -> bool:
