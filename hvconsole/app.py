@@ -66,13 +66,11 @@ class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
     closing it all again in bounded time."""
 
-    def __init__(self, window: MainWindow, *, demo_speed: float = 1.0, demo_start: DemoStart | None = None):
+    def __init__(self, window: MainWindow, *, demo_speed: float = 1.0):
         super().__init__(window)
         self.window = window
         self.site: Any = None
         self.demo_speed = demo_speed
-        # The demo site already opening (run_gui starts it before the window is built).
-        self._demo_start = demo_start
         self.patch_session: Any = None
         self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
         self._starter = TaskRunner()
@@ -99,8 +97,6 @@ class GuiSession(QObject):
         window.edit_host.connect(self.edit_host)
         window.remove_host.connect(self.remove_host)
         window.closing.connect(self._closing.set)
-        if demo_start is not None:
-            window.closing.connect(demo_start.closing.set)
 
     def when_site_shown(self, callback: Any) -> None:
         """Call ``callback(site)`` once the monitor has shown the site's first answers."""
@@ -187,14 +183,8 @@ class GuiSession(QObject):
         self.window.welcome.set_busy("Starting the demo site…")
         self.window.show_starting(STARTING_TEXT)
         closing, speed = self._closing, self.demo_speed
-        early, self._demo_start = self._demo_start, None
-        if early is not None and early.speed == speed:
-            self._starter.submit(early.result, self._site_started, self._site_failed)
-        else:
-            if early is not None:
-                early.discard()
-            self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
-                                 self._site_started, self._site_failed)
+        self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
+                             self._site_started, self._site_failed)
         self._show_last_known("demo")
         self._prepare()
 
@@ -458,9 +448,6 @@ class GuiSession(QObject):
     def stop(self) -> bool:
         """Close the site (bounded). True when everything stopped in time."""
         self._closing.set()
-        early, self._demo_start = self._demo_start, None
-        if early is not None:
-            early.discard()
         clean = self._starter.shutdown(time.monotonic() + 0.5)
         # The window's shutdown already stopped the patch session; this only closes the site.
         self.patch_session = None
@@ -617,67 +604,6 @@ def _open_demo(closing: threading.Event, speed: float) -> Any:
     return site
 
 
-class DemoStart:
-    """The demo site opening on a thread of its own from the moment ``run_gui`` starts,
-    before the window is built: on a first start (no last known tiles to show) the first
-    tiles wait for the site to listen and for its hosts' first answers, so the site's
-    start (its modules, the WinRM client's, the simulated hosts) runs while the window
-    is made rather than after it is shown. :meth:`result` (on a starter thread) waits
-    for it; :meth:`discard` closes a site nobody took."""
-
-    def __init__(self, speed: float):
-        self.speed = speed
-        self.closing = threading.Event()
-        self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._opened: tuple[Any, Any] | None = None
-        self._error: BaseException | None = None
-        self._discarded = False
-        threading.Thread(target=self._run, name="demo-site-start", daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            opened = _with_history(_open_demo(self.closing, self.speed), self.closing)
-        except BaseException as exc:    # handed to whoever takes the result
-            with self._lock:
-                self._error = exc
-            self._done.set()
-            return
-        with self._lock:
-            discarded = self._discarded
-            if not discarded:
-                self._opened = opened
-        if discarded:
-            _close_opened(opened)
-        self._done.set()
-
-    def result(self) -> tuple[Any, Any]:
-        """(site or None, history writer or None), as ``_with_history`` returns them."""
-        self._done.wait()
-        with self._lock:
-            if self._error is not None:
-                raise self._error
-            assert self._opened is not None
-            return self._opened
-
-    def discard(self) -> None:
-        """Not wanted after all (the window closed first): stop the site, now or once
-        it is open."""
-        self.closing.set()
-        with self._lock:
-            self._discarded = True
-            opened, self._opened = self._opened, None
-        if opened is not None:
-            _close_opened(opened)
-
-
-def _close_opened(opened: tuple[Any, Any]) -> None:
-    site, history = opened
-    _close_writer(history)
-    if site is not None:
-        site.close(SITE_STOP_WAIT_S)
-
-
 def demo_workers(served: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
                  timeout_s: float = DEMO_POLL_TIMEOUT_S, catalog: Any = None) -> list:
     """Poll workers for a simulated site served in this process (tests serve their own)."""
@@ -719,8 +645,6 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
         if demo_speed is None:
             demo_speed = WIZARD_SCREENSHOT_SPEED
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    # The demo site starts first: what the first tiles wait for longest (see DemoStart).
-    demo_start = DemoStart(demo_speed if demo_speed is not None else 1.0) if demo else None
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "hvconsole"])
     assert isinstance(app, QApplication)
     app.setApplicationName("hvconsole")
@@ -728,8 +652,7 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     app.setDesktopFileName("hvconsole")  # Wayland matches the window to hvconsole.desktop
     theme.apply_theme(app)
     window = MainWindow()
-    session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0,
-                         demo_start=demo_start)
+    session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0)
     window.resize(*_initial_size(app, bool(screenshot or wizard_screenshots)))
     if demo:
         window.show_starting(STARTING_TEXT)

@@ -99,7 +99,10 @@ def test_open_demo_site_from_the_welcome_page(qtbot, monkeypatch):
     assert window.windowTitle().endswith("Demo site (simulated)")
     # The demo has its own patch journal (Patch ▸ Patch runs… reads it), never the real one.
     assert window.journal_path == site.journal_path and window.journal_path.parent.name == "demo"
-    assert window.patch_session is session.patch_session
+    # The patch session is made while the first polls are out (its module imported off
+    # the GUI thread), for the site shown.
+    qtbot.waitUntil(lambda: session.patch_session is not None, timeout=10_000)
+    assert window.patch_session is session.patch_session and session.patch_session.site is site
     # The history file opened with the site, off the GUI thread: opening waits for a file
     # another process is writing, and for the network when the home is on a share.
     assert on_gui_thread == [False] and session.history_writer is not None
@@ -156,53 +159,3 @@ def test_wizard_screenshots_walk_a_full_demo_run(tmp_path, qapp):
         image = QImage(str(out / name))
         assert not image.isNull() and image.width() > 600 and image.height() > 400, name
 
-
-@pytest.mark.slow
-def test_the_demo_site_started_before_the_window_is_the_one_shown(qtbot):
-    """run_gui starts the demo site before it builds the window (app.DemoStart): the
-    welcome page's "Open the demo" takes that site, polled through the same client."""
-    from hvconsole.app import DemoStart, GuiSession
-    from hvconsole.ui.main_window import MainWindow
-    early = DemoStart(1.0)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    session = GuiSession(window, demo_start=early)
-    window.show()
-    session.open_demo()
-    qtbot.waitUntil(lambda: session.site is not None and window.monitor is not None, timeout=30_000)
-    site, _writer = early.result()
-    assert session.site is site and site.kind == "demo"
-    qtbot.waitUntil(lambda: window.monitor.tiles.rowCount() > 0, timeout=30_000)
-    qtbot.waitUntil(lambda: session.patch_session is not None, timeout=10_000)
-    window.close()
-    assert session.stop()
-    assert site.closed
-
-
-def test_a_demo_start_nobody_takes_is_stopped(monkeypatch):
-    """The window closed before it took the early demo site: the site stops, whether it
-    was still starting or already open."""
-    from hvconsole import app
-    closed: list = []
-    monkeypatch.setattr(app, "_close_opened", closed.append)
-    opened = object()
-    monkeypatch.setattr(app, "_with_history", lambda site, closing: (opened, None))
-    monkeypatch.setattr(app, "_open_demo", lambda closing, speed: "site")
-    early = app.DemoStart(1.0)
-    early._done.wait(10)
-    early.discard()                 # already open: closed now
-    assert closed == [(opened, None)] and early.closing.is_set()
-
-    import threading
-    release = threading.Event()
-
-    def slow_open(closing, speed):
-        release.wait(10)
-        return "site"
-    monkeypatch.setattr(app, "_open_demo", slow_open)
-    closed.clear()
-    late = app.DemoStart(1.0)
-    late.discard()                  # still starting: closed once open
-    release.set()
-    late._done.wait(10)
-    assert closed == [(opened, None)]
