@@ -76,22 +76,28 @@ class MaintenanceFeed:
             if k not in fresh:
                 self.registry.end(p.host)
         for p in fresh.values():
-            self._begin(p, until)
+            self._begin(p, until, now)
         return changed
 
     def renew(self, now: datetime) -> None:
-        """Keep the registry's windows open while the journal says maintenance goes on."""
+        """Keep the registry's windows open while the journal says maintenance goes on.
+        The detector measures each window's length on the host's poll clock from when it
+        was begun; ``now`` is the console's clock, which may have been stepped back since
+        (then the end looks further away than ``HOLD``): renewed then too, or the window
+        would run out, watched, before ``now`` came near enough to renew it."""
         with self._lock:
-            if self._until is None or not self._hosts or self._until - now > RENEW_BEFORE:
+            if (self._until is None or not self._hosts
+                    or RENEW_BEFORE < self._until - now <= HOLD):
                 return
             self._until = until = now + HOLD
             hosts = list(self._hosts.values())
         for p in hosts:
-            self._begin(p, until)
+            self._begin(p, until, now)
 
-    def _begin(self, p: HostPatching, until: datetime) -> None:
+    def _begin(self, p: HostPatching, until: datetime, now: datetime) -> None:
         reason = f"patch run {p.run_id}: {p.step}" if p.run_id is not None else f"patching: {p.step}"
-        self.registry.begin(p.host, until=until, reason=reason)
+        # begun: which side of a step of the console's clock ``until`` was written on.
+        self.registry.begin(p.host, until=until, reason=reason, begun=now)
 
     def patching(self, host: str) -> HostPatching | None:
         with self._lock:
