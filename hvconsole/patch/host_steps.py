@@ -167,7 +167,9 @@ def postcheck(hc: HostContext) -> str:
     # The health check again once the host is back to normal: after the restart AND the
     # restore (at verify the drained VMs are still saved, and a rule like the boot storm
     # would call their absence a fix). Still inside the maintenance window.
-    in_window = hc.run.maintenance.covers(hc.name, None, utcnow())
+    # The run's window is open until its maintenance-off, whatever the console's clock
+    # says now (it may have been stepped since maintenance-on): the run is acting on it.
+    in_window = any(w.vm_id is None for w in hc.run.maintenance.host_windows(hc.name))
     evidence["health_after"] = health_evidence(hc, snap, in_maintenance=in_window)
     if not snap.reachable:
         return h.finish(StepOutcome.FAILED, f"{hc.name} stopped answering after patching", **evidence)

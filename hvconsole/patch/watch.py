@@ -49,12 +49,14 @@ def open_maintenance(journal: Journal, now: datetime | None = None) -> list[Acti
     """Hosts between maintenance-on and maintenance-off of an unfinished run, whichever
     process runs it (or none: a drained host of an interrupted run is still in its
     window). A window past its recorded ``until`` is left out when no process executes
-    the run (its workflow died: it must not silence the host forever). A run some process
-    executes keeps its hosts until their maintenance-off, whatever the recorded ``until``
-    says: that is on the console's clock as it was at maintenance-on, which may have been
-    stepped since (a step forward would page for hosts rebooting on purpose), and a resumed
-    run holds its window from the resume (the runner reopens it), not from the recording.
-    The executing process's own window is measured on each host's poll clock."""
+    the run (its workflow died: it must not silence the host forever) or the run is
+    paused (a forgotten pause must not either). A run some process is acting on keeps its
+    hosts until their maintenance-off, whatever the recorded ``until`` says: that is on
+    the console's clock as it was at maintenance-on, which may have been stepped since (a
+    step forward would page for hosts rebooting on purpose), and a resumed run holds its
+    window from the resume (the runner reopens it), not from the recording; its steps'
+    own budgets bound how long it acts. Its own window is measured on each host's poll
+    clock (core.maintenance)."""
     now = now or utcnow()
     out: list[ActiveMaintenance] = []
     for run in unfinished_runs(journal):
@@ -68,7 +70,7 @@ def open_maintenance(journal: Journal, now: datetime | None = None) -> list[Acti
             until = _time(ev.get("until"))
             if pid is True:
                 pid = executing_pid(journal, run.id)
-            if until is not None and until <= now and pid is None:
+            if until is not None and until <= now and (pid is None or run.state == RunState.PAUSED):
                 continue
             where = _where(records)
             out.append(ActiveMaintenance(run.id, host, where.step if where else str(Step.MAINTENANCE_ON),

@@ -34,6 +34,9 @@ def test_a_run_being_executed_keeps_its_host_past_the_recorded_end_on_a_stepped_
     try:
         (held,) = open_maintenance(journal, now=stepped)
         assert (held.host, held.executing_pid) == ("HV01", os.getpid())
+        journal.set_run_state(run_id, RunState.PAUSED)    # a forgotten pause silences nobody for ever
+        assert open_maintenance(journal, now=stepped) == []
+        journal.set_run_state(run_id, RunState.RUNNING)
     finally:
         lock.release()
     # Nobody executes it: the dead workflow's window ends at its recorded end.

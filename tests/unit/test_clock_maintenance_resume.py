@@ -3,7 +3,8 @@ when the console's clock was stepped in between (NTP after the machine resumed, 
 fixing the time). The window the runner opens again must not be judged on the recorded
 ``until``, which is on the clock as it was at maintenance-on: a step forward would end it
 at once (alerts while the host is rebooted on purpose), a step back would hold the host's
-alerts for as long again. Through the real engine with the fake site."""
+alerts for as long again. And the health check after patching, still inside the window,
+is judged so though the clock jumped. Through the real engine with the fake site."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.patch.vocabulary import RunState, Step
 from hvconsole.core.timeutil import parse_time, utcnow
-from hvconsole.patch import runner
+from hvconsole.patch import host_steps, runner
 from hvconsole.patch.engine import execute_with
 from hvconsole.patch.host_api import PatchHost
 from tests.unit.patch.test_engine_fakes import OPTIONS, fake_site, new_run, plan_for, run
@@ -58,3 +59,22 @@ def test_a_window_reopened_after_a_kill_is_a_whole_window_from_the_resume(tmp_pa
     assert until > stepped_now                                  # not over at once (step forward)
     assert until - stepped_now <= length                        # not held for a day longer (step back)
     assert (begun, until) == (stepped_now, stepped_now + length)   # one window's length from the resume
+
+
+def test_the_health_check_after_patching_is_in_the_window_after_a_step_forward(tmp_path, monkeypatch):
+    hosts = fake_site("HV01")
+    journal, run_id = new_run(tmp_path, plan_for(("HV01",)))
+    offset = [timedelta(0)]
+    monkeypatch.setattr(host_steps, "utcnow", lambda: utcnow() + offset[0])
+    verify = host_steps.STEP_FUNCTIONS[Step.VERIFY]
+
+    def verify_then_step(hc):  # type: ignore[no-untyped-def]
+        offset[0] = DAY                         # the console's clock jumps a day forward
+        return verify(hc)
+
+    monkeypatch.setitem(host_steps.STEP_FUNCTIONS, Step.VERIFY, verify_then_step)
+    seen: list[bool] = []
+    monkeypatch.setattr(host_steps, "health_evidence",
+                        lambda hc, snap, *, in_maintenance: seen.append(in_maintenance) or {})
+    assert run(journal, run_id, hosts).state == RunState.DONE
+    assert seen == [False, True]                # preflight outside, postcheck inside the window
