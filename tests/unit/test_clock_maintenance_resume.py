@@ -9,17 +9,22 @@ is judged so though the clock jumped. Through the real engine with the fake site
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
+from hvconsole.core.detector import Detector
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.patch.vocabulary import RunState, Step
 from hvconsole.core.timeutil import parse_time, utcnow
 from hvconsole.patch import host_steps, runner
 from hvconsole.patch.engine import execute_with
 from hvconsole.patch.host_api import PatchHost
+from tests.unit.detector.builders import FakeSite
+from tests.unit.detector.conftest import Run
 from tests.unit.patch.test_engine_fakes import OPTIONS, fake_site, new_run, plan_for, run
+from tests.unit.test_clock_maintenance import HOUR, step_console_clock
 
 DAY = timedelta(days=1)
 
@@ -78,3 +83,26 @@ def test_the_health_check_after_patching_is_in_the_window_after_a_step_forward(t
                         lambda hc, snap, *, in_maintenance: seen.append(in_maintenance) or {})
     assert run(journal, run_id, hosts).state == RunState.DONE
     assert seen == [False, True]                # preflight outside, postcheck inside the window
+
+
+def test_the_engines_window_holds_a_rebooting_hosts_alerts_across_a_step_forward(tmp_path):
+    """maintenance-on's own window (now + its length, begun now) read by a detector whose
+    polls' console clock jumps an hour forward while the host is down on purpose."""
+    hosts = fake_site("HV01")
+    journal, run_id = new_run(tmp_path, plan_for(("HV01",)))
+    hosts["HV01"].stop_after[("patch_install_start", 1)] = threading.Event()   # left inside the window
+    registry = MaintenanceRegistry()
+    options = replace(OPTIONS, maintenance_margin_s=3_600_000.0)               # about an hour, real
+    execute_with(journal, run_id, lambda name: PatchHost(name, hosts[name], hosts[name]),
+                 options=options, maintenance=registry)
+    (window,) = registry.windows()
+    assert window.begun is not None and timedelta(minutes=55) < window.until - window.begun < timedelta(hours=2)
+
+    watch = Run(FakeSite(start=utcnow()), Detector(maintenance=registry))
+    host = watch.site.host("HV01", vms=2)
+    watch.run(60)
+    host.reachable = False                                  # rebooting on purpose
+    watch.run(10)
+    step_console_clock(watch.site, 2 * HOUR)
+    watch.run(120)
+    assert watch.findings(host="HV01") == []
