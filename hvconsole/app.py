@@ -565,7 +565,7 @@ def _prepare_site_view() -> Any:
     them, and the site catalog read once. Returns the read ``CatalogSource``."""
     from .monitoring import workers  # noqa: F401
     from .monitoring.host_compliance import CatalogSource
-    from .remote import collector  # noqa: F401
+    from .remote import collector, configured  # noqa: F401  (configured: the hosts' own intervals)
     from .ui.monitor import monitor  # noqa: F401
     catalog = CatalogSource()
     catalog.get()
