@@ -23,7 +23,11 @@ it blindly. The rule, kept where each part lives:
   was away for), while the detector counts that spacing, not the jump (no time was watched,
   so it is no evidence of a frozen guest or a silent host). When both clocks agree (the
   console slept, or polls really stopped), the graphs draw a gap. A spacing longer than
-  :data:`WATCHED_SPACING_S` that no clock confirms counts as the previous one.
+  :data:`WATCHED_SPACING_S` that no clock confirms counts as the previous one;
+* a time set as the console's clock now plus a length (a maintenance window's end) is not
+  compared with a later ``polled_at`` as it is: the detector measures the window on each
+  host's poll clock (core.detector.window_clock), and a window reopened after a restart
+  is a whole one from then (patch.runner).
 """
 
 from __future__ import annotations

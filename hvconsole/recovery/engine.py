@@ -337,7 +337,9 @@ class RecoveryEngine:
         now = self._clock()
         until = now + timedelta(seconds=budget_s + 120)
         vm = None if step == rules.RESTART_VMMS else self.vm_id
-        self.maintenance.begin(self.host.name, vm, until=until, reason=f"recovery: {rules.TITLES[step]}")
+        # begun: which side of a later step of the console's clock these times were written on.
+        self.maintenance.begin(self.host.name, vm, until=until, reason=f"recovery: {rules.TITLES[step]}",
+                               begun=now)
         return True
 
     def _maintenance_off(self, step: str) -> None:
