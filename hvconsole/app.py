@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
 from .ui import theme
@@ -61,6 +61,7 @@ LAST_KNOWN_CLOSE_WAIT_S = 1.0
 # first answers are shown, and this long after: the tiles' first paint comes first.
 GRAPHS_AFTER_TILES_MS = 50
 SCREENSHOT_SIZE = (1600, 1000)
+STARTER_THREADS = 4
 WIZARD_SCREENSHOT_SPEED = 60.0
 class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
@@ -73,7 +74,12 @@ class GuiSession(QObject):
         self.demo_speed = demo_speed
         self.patch_session: Any = None
         self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
-        self._starter = TaskRunner()
+        # Opening a site, reading its last known state and preparing its page run at once
+        # (a pool as wide as the cores queued the preparation behind the other two, and the
+        # first polls wait for it), plus the catalog's read.
+        pool = QThreadPool()
+        pool.setMaxThreadCount(STARTER_THREADS)
+        self._starter = TaskRunner(pool)
         self._starting = False
         # Set when the window closes; a site that finishes opening after that is closed
         # on the starter's thread, since its result is no longer delivered.
@@ -300,6 +306,7 @@ class GuiSession(QObject):
         """Poll ``site``'s hosts in the window and give it a patch session; ``history`` is
         its history file's writer, opened with the site off the GUI thread (or None);
         ``waiting``: the monitor already showing these hosts' last known tiles."""
+        _import(*CLIENT_MODULES, *WORKER_MODULES)     # imported already, unless still under way
         from .monitoring.host_compliance import CatalogSource
         from .monitoring.workers import site_workers
         from .ui.monitor.monitor import Monitor  # numpy & co. load after first paint
@@ -335,12 +342,18 @@ class GuiSession(QObject):
         else:
             self._starter.submit(catalog.get, lambda _r: self._start_polling(site, monitor, catalog),
                                  lambda _exc: self._start_polling(site, monitor, None))
+        self._show_page(site, monitor, waiting)
+
+    def _show_page(self, site: Any, monitor: Any, waiting: Any) -> None:
+        """The site's page (the one showing its last known tiles, if any), with what goes
+        with it."""
         if waiting is not None:
             page = self.window.page
             self.window.set_site_label(site.label)
         else:
             # On a first start the page's modules are imported here, while the first polls
             # are out (before, they competed with the site's start for the interpreter).
+            _import(PAGE_MODULE)
             page = self.window.attach(monitor, site.label)
         self.window.set_site(site)      # Recover… acts on its hosts
         self._page_shown(site, monitor, page)
@@ -511,10 +524,31 @@ class GuiSession(QObject):
         app.exit(code)
 
 
+# Startup imports on several threads at once (the site's, its last known state's, the
+# page's preparation, the GUI thread's) take turns, a group of modules at a time: two
+# threads importing a package with import cycles (pywinrm, numpy) at the same moment can
+# see it half initialised (CPython's import deadlock avoidance: "cannot import name ...
+# from partially initialized module"). The CPU is the interpreter's either way.
+_startup_imports = threading.RLock()
+
+
+def _import(*modules: str) -> None:
+    with _startup_imports:
+        for module in modules:
+            importlib.import_module(module)
+
+
+CLIENT_MODULES = ("hvconsole.remote.collector", "hvconsole.remote.configured")
+WORKER_MODULES = ("hvconsole.monitoring.workers", "hvconsole.monitoring.host_compliance",
+                  "hvconsole.ui.monitor.monitor")
+PAGE_MODULE = "hvconsole.ui.monitor.monitor_page"
+
+
 def _read_configured(passwords: Any) -> Any:
     """On a background thread: the inventory and the keyring. The first read opens the
     keyring only if a host needs a password (an empty inventory never prompts to unlock
     one); a reload keeps the session's password store."""
+    _import("hvconsole.site", *CLIENT_MODULES)
     from .site import open_configured_site
     if passwords is None:
         return open_configured_site()
@@ -530,6 +564,7 @@ def _with_history(site: Any, closing: threading.Event) -> tuple[Any, Any]:
     if site is None or not site.targets or closing.is_set():
         return site, None
     from . import paths
+    _import("hvconsole.core.historydb")
     from .core.historydb import HistoryDbError, HistoryWriter, history_file
     path = history_file(paths.site_data_dir(site.simulated))
     try:
@@ -547,11 +582,12 @@ def _read_last_known(demo: bool) -> Any:
     page, once the first polls are out: imported here they competed with the site's start
     for the interpreter, which the first tiles wait for."""
     from . import paths
+    _import("hvconsole.monitoring.last_known")
     from .monitoring.last_known import last_known_file, last_known_host_row, last_known_tiles, read_last_known
     state = read_last_known(last_known_file(paths.site_data_dir(demo)))
     if state is None or not state.hosts:
         return None
-    from .ui.monitor import monitor_page  # noqa: F401  (imported here, off the GUI thread)
+    _import(PAGE_MODULE)               # imported here, off the GUI thread
     tiles = {h.name: last_known_tiles(h) for h in state.hosts}
     return (state, tiles, [last_known_host_row(h) for h in state.hosts],
             max(h.polled_at for h in state.hosts))
@@ -563,10 +599,9 @@ def _prepare_site_view() -> Any:
     the page, the patch session or the graphs: they come while the first polls are out,
     or after their answers), imported here so that the GUI thread never waits for
     them, and the site catalog read once. Returns the read ``CatalogSource``."""
-    from .monitoring import workers  # noqa: F401
+    _import(*CLIENT_MODULES)           # configured: the hosts' own poll intervals
+    _import(*WORKER_MODULES)
     from .monitoring.host_compliance import CatalogSource
-    from .remote import collector, configured  # noqa: F401  (configured: the hosts' own intervals)
-    from .ui.monitor import monitor  # noqa: F401
     catalog = CatalogSource()
     catalog.get()
     return catalog
@@ -578,13 +613,13 @@ def _import_patch_session() -> None:
     from .ui import patch_entry
     if patch_entry.wizard_available():
         with contextlib.suppress(Exception):
-            importlib.import_module(patch_entry.SESSION_MODULE)
+            _import(patch_entry.SESSION_MODULE)
 
 
 def _import_graphs() -> None:
     """On a background thread: the host graphs' module (~0.1 s of imports; pyqtgraph
     comes only with a VM window's plots)."""
-    from .ui.hosts import host_graphs  # noqa: F401
+    _import("hvconsole.ui.hosts.host_graphs")
 
 
 def _close_writer(writer: Any) -> None:
@@ -596,6 +631,7 @@ def _close_writer(writer: Any) -> None:
 def _open_demo(closing: threading.Event, speed: float) -> Any:
     """On a background thread: building the site and binding its endpoints takes a
     moment. Returns None (the site stopped again) if the window closed meanwhile."""
+    _import("hvconsole.site", "hvconsole.sim.serve")
     from .site import open_demo_site
     site = open_demo_site(speed=speed, name=DEMO_SITE_NAME, closing=closing)
     if closing.is_set() or site.closed:
