@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from .ui import theme
@@ -61,7 +61,6 @@ LAST_KNOWN_CLOSE_WAIT_S = 1.0
 # first answers are shown, and this long after: the tiles' first paint comes first.
 GRAPHS_AFTER_TILES_MS = 50
 SCREENSHOT_SIZE = (1600, 1000)
-STARTER_THREADS = 4
 WIZARD_SCREENSHOT_SPEED = 60.0
 class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
@@ -74,12 +73,7 @@ class GuiSession(QObject):
         self.demo_speed = demo_speed
         self.patch_session: Any = None
         self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
-        # Opening a site, reading its last known state and preparing its page run at once
-        # (a pool as wide as the cores queued the preparation behind the other two, and the
-        # first polls wait for it), plus the catalog's read.
-        pool = QThreadPool()
-        pool.setMaxThreadCount(STARTER_THREADS)
-        self._starter = TaskRunner(pool)
+        self._starter = TaskRunner()
         self._starting = False
         # Set when the window closes; a site that finishes opening after that is closed
         # on the starter's thread, since its result is no longer delivered.
@@ -353,7 +347,6 @@ class GuiSession(QObject):
         else:
             # On a first start the page's modules are imported here, while the first polls
             # are out (before, they competed with the site's start for the interpreter).
-            _import(PAGE_MODULE)
             page = self.window.attach(monitor, site.label)
         self.window.set_site(site)      # Recover… acts on its hosts
         self._page_shown(site, monitor, page)
@@ -524,11 +517,12 @@ class GuiSession(QObject):
         app.exit(code)
 
 
-# Startup imports on several threads at once (the site's, its last known state's, the
-# page's preparation, the GUI thread's) take turns, a group of modules at a time: two
-# threads importing a package with import cycles (pywinrm, numpy) at the same moment can
-# see it half initialised (CPython's import deadlock avoidance: "cannot import name ...
-# from partially initialized module"). The CPU is the interpreter's either way.
+# The client stack and the workers' modules are imported by the page's preparation and,
+# when it is not done yet, by the GUI thread as the site opens: they take turns, a group
+# of modules at a time. Two threads importing a package with import cycles (pywinrm) at
+# the same moment can see it half initialised (CPython's import deadlock avoidance:
+# "cannot import name ... from partially initialized module"). The last known state's
+# read does not wait for them: a second start shows its tiles first.
 _startup_imports = threading.RLock()
 
 
@@ -541,7 +535,6 @@ def _import(*modules: str) -> None:
 CLIENT_MODULES = ("hvconsole.remote.collector", "hvconsole.remote.configured")
 WORKER_MODULES = ("hvconsole.monitoring.workers", "hvconsole.monitoring.host_compliance",
                   "hvconsole.ui.monitor.monitor")
-PAGE_MODULE = "hvconsole.ui.monitor.monitor_page"
 
 
 def _read_configured(passwords: Any) -> Any:
@@ -564,7 +557,6 @@ def _with_history(site: Any, closing: threading.Event) -> tuple[Any, Any]:
     if site is None or not site.targets or closing.is_set():
         return site, None
     from . import paths
-    _import("hvconsole.core.historydb")
     from .core.historydb import HistoryDbError, HistoryWriter, history_file
     path = history_file(paths.site_data_dir(site.simulated))
     try:
@@ -582,12 +574,11 @@ def _read_last_known(demo: bool) -> Any:
     page, once the first polls are out: imported here they competed with the site's start
     for the interpreter, which the first tiles wait for."""
     from . import paths
-    _import("hvconsole.monitoring.last_known")
     from .monitoring.last_known import last_known_file, last_known_host_row, last_known_tiles, read_last_known
     state = read_last_known(last_known_file(paths.site_data_dir(demo)))
     if state is None or not state.hosts:
         return None
-    _import(PAGE_MODULE)               # imported here, off the GUI thread
+    from .ui.monitor import monitor_page  # noqa: F401  (imported here, off the GUI thread)
     tiles = {h.name: last_known_tiles(h) for h in state.hosts}
     return (state, tiles, [last_known_host_row(h) for h in state.hosts],
             max(h.polled_at for h in state.hosts))
@@ -631,7 +622,6 @@ def _close_writer(writer: Any) -> None:
 def _open_demo(closing: threading.Event, speed: float) -> Any:
     """On a background thread: building the site and binding its endpoints takes a
     moment. Returns None (the site stopped again) if the window closed meanwhile."""
-    _import("hvconsole.site", "hvconsole.sim.serve")
     from .site import open_demo_site
     site = open_demo_site(speed=speed, name=DEMO_SITE_NAME, closing=closing)
     if closing.is_set() or site.closed:

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hvconsole import paths
+from hvconsole.patch.sites import HostDirectory, SiteError
 from hvconsole.remote.target import Target
 
 if TYPE_CHECKING:
     from hvconsole.core.inventory.book import HostBook
-    from hvconsole.patch.sites import HostDirectory, SiteError
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +43,6 @@ CLOSE_WAIT_S = 10.0        # a simulated site that does not stop in this long is
 
 __all__ = ["Site", "SiteError", "open_demo_site", "open_configured_site", "journal_path",
            "served_targets", "site_for_served", "DEMO_LABEL", "CONFIGURED_LABEL"]
-
-
-def __getattr__(name: str) -> Any:
-    # The patch engine's half (SiteError, HostDirectory: ~20 ms of patch modules) is
-    # imported when first asked for: opening a site and polling its hosts never need it.
-    if name in ("SiteError", "HostDirectory"):
-        from hvconsole.patch import sites
-        return getattr(sites, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _site_error(message: str) -> Exception:
-    from hvconsole.patch.sites import SiteError
-    return SiteError(message)
 
 
 def journal_path(demo: bool) -> Path:
@@ -101,7 +87,6 @@ class Site:
     def directory(self) -> HostDirectory:
         """The hosts for the patch engine and the planning service. The site keeps owning
         the hosts: closing the directory does not stop them, :meth:`close` does."""
-        from hvconsole.patch.sites import HostDirectory
         return HostDirectory(list(self.targets), speed=self.speed,
                              description=self.description or self.label)
 
@@ -189,19 +174,19 @@ def open_demo_site(*, speed: float = 1.0, name: str = "demo-patch",
     if state is not None:
         return _served_elsewhere(state)
     if not embedded:
-        raise _site_error("no simulated site is running: the run's hosts live in the `hvconsole-sim serve "
+        raise SiteError("no simulated site is running: the run's hosts live in the `hvconsole-sim serve "
                         "--state-file` process it started against (an embedded demo site ends with the "
                         "process that ran it)")
     if name not in serve.DEMO_SITES:
-        raise _site_error(f"no demo site {name!r}; choose one of {', '.join(sorted(serve.DEMO_SITES))}")
+        raise SiteError(f"no demo site {name!r}; choose one of {', '.join(sorted(serve.DEMO_SITES))}")
     if not (speed > 0 and math.isfinite(speed)):
-        raise _site_error(f"the demo speed must be a positive number, not {speed:g}")
+        raise SiteError(f"the demo speed must be a positive number, not {speed:g}")
     if closing is not None and closing.is_set():
-        raise _site_error("the demo site was not started: the window is closing")
+        raise SiteError("the demo site was not started: the window is closing")
     try:
         served = serve.start_demo(speed=speed, site=name)
     except OSError as exc:
-        raise _site_error(f"the simulated site cannot listen on this machine: {exc}") from None
+        raise SiteError(f"the simulated site cannot listen on this machine: {exc}") from None
     site = site_for_served(served, description=f"the embedded {name} site", owned=True)
     if closing is not None and closing.is_set():
         site.close()
