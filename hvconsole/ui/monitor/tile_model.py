@@ -154,19 +154,25 @@ class TileModel(QAbstractListModel):
         when there are more than ``MAX_RUN_SIGNALS`` runs. A single span made the view
         repaint every tile between the first and the last changed one: the whole grid
         when a tick brings two hosts whose tiles lie apart."""
-        low, high = min(changed), max(changed)
-        runs: list[tuple[int, int]] = []
-        if high - low + 1 > len(changed):
-            start = end = -2
-            for i in sorted(changed):
-                if i != end + 1:
-                    if end >= 0:
-                        runs.append((start, end))
-                    start = i
-                end = i
-            runs.append((start, end))
-        if not runs or len(runs) > MAX_RUN_SIGNALS:
-            runs = [(low, high)]
+        if len(changed) >= len(self._rows):
+            # Every tile changed (the worst-case tick): one run over them all, without
+            # looking for its ends among 2,000 positions (a position named twice would
+            # only make the run cover more than changed, never less).
+            runs = [(0, len(self._rows) - 1)]
+        else:
+            low, high = min(changed), max(changed)
+            runs = []
+            if high - low + 1 > len(changed):
+                start = end = -2
+                for i in sorted(changed):
+                    if i != end + 1:
+                        if end >= 0:
+                            runs.append((start, end))
+                        start = i
+                    end = i
+                runs.append((start, end))
+            if not runs or len(runs) > MAX_RUN_SIGNALS:
+                runs = [(low, high)]
         for first, last in runs:
             self.dataChanged.emit(self.index(first), self.index(last), _CHANGED_ROLES)
 
