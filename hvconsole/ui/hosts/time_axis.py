@@ -71,6 +71,7 @@ def relative_ticks(left: float, right: float) -> list[Tick]:
 
 
 def _utc_offset(t: float) -> float:
+    # An aware time (astimezone) always has an offset; utcoffset() is typed for naive ones too.
     return datetime.fromtimestamp(t).astimezone().utcoffset().total_seconds()  # type: ignore[union-attr]
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap, QStaticText
@@ -145,10 +145,10 @@ class TextCache:
         y = top + (line_height - self.height) / 2
         if st is None:
             if self._first_sight(text):
-                w = self.metrics.horizontalAdvance(text)
+                advance = self.metrics.horizontalAdvance(text)
                 # drawText takes the baseline; a static text its top. Always plain text.
-                painter.drawText(QPointF(x - w if right_aligned else x, y + self.ascent), text)
-                return w
+                painter.drawText(QPointF(x - advance if right_aligned else x, y + self.ascent), text)
+                return advance
             st = self.get(text)
         w = self._widths.get(text)
         if w is None:
@@ -241,12 +241,15 @@ def pixmap_bytes(pixmap: QPixmap) -> int:
     return pixmap.width() * pixmap.height() * 4
 
 
-class PixmapLru:
+KeyT = TypeVar("KeyT", bound=Hashable)
+
+
+class PixmapLru(Generic[KeyT]):
     """Pixmaps by value key, bounded by memory: the least recently used go first."""
 
     def __init__(self, budget_bytes: int):
         self.budget_bytes = budget_bytes
-        self._items: OrderedDict[Hashable, QPixmap] = OrderedDict()
+        self._items: OrderedDict[KeyT, QPixmap] = OrderedDict()
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -256,13 +259,13 @@ class PixmapLru:
     def nbytes(self) -> int:
         return self._bytes
 
-    def get(self, key: Hashable) -> QPixmap | None:
+    def get(self, key: KeyT) -> QPixmap | None:
         pixmap = self._items.get(key)
         if pixmap is not None:
             self._items.move_to_end(key)
         return pixmap
 
-    def put(self, key: Hashable, pixmap: QPixmap) -> None:
+    def put(self, key: KeyT, pixmap: QPixmap) -> None:
         old = self._items.pop(key, None)
         if old is not None:
             self._bytes -= pixmap_bytes(old)
@@ -277,6 +280,9 @@ class PixmapLru:
         self._bytes = 0
 
 
+# A text chip: where it goes in the tile (x, y) and its pixels (see TextChips).
+Chip = tuple[int, int, QPixmap]
+
 # Rows remembered as painted once (a few screens' worth; the memo starts over when full).
 SEEN_LIMIT = 4096
 
@@ -290,7 +296,7 @@ class RenderedTiles:
     entry keeps its row alive, so that an ``id`` cannot be reused while it is cached."""
 
     def __init__(self, budget_bytes: int):
-        self._lru = PixmapLru(budget_bytes)
+        self._lru: PixmapLru[tuple[int, tuple]] = PixmapLru(budget_bytes)     # (id of the row, look)
         self._rows: dict[int, Any] = {}
         self._seen: dict[tuple, Any] = {}   # (id, look) -> row, painted once so far
         self.hits = 0
@@ -372,7 +378,7 @@ class TextChips:
         self.budget_bytes = budget_bytes
         # Least recently shown first: when the budget is full the oldest chips go, not
         # all of them (a tick after a clean slate would make every visible line again).
-        self._chips: OrderedDict[Hashable, tuple[int, int, QPixmap] | bool] = OrderedDict()
+        self._chips: OrderedDict[Hashable, Chip | Literal[False]] = OrderedDict()
         self._seen: set[Hashable] = set()
         self._bytes = 0
         # Chips still to be made in this paint (None: no limit). Making one costs ~40 µs
@@ -387,7 +393,7 @@ class TextChips:
     def nbytes(self) -> int:
         return self._bytes
 
-    def get(self, key: Hashable) -> tuple[int, int, QPixmap] | bool | None:
+    def get(self, key: Hashable) -> Chip | Literal[False] | None:
         """The chip (x, y, pixmap), False if the line is drawn directly (it does not fit
         its band, or this is its first sight), None if it is worth a chip now
         (:meth:`make`)."""
@@ -409,25 +415,25 @@ class TextChips:
         return False
 
     def make(self, key: Hashable, parts: list[tuple[TextCache, QColor, float, str, bool]], top: float,
-             band: tuple[int, int, int, int], base: QPixmap, dpr: float) -> tuple[int, int, QPixmap] | bool:
+             band: tuple[int, int, int, int], base: QPixmap, dpr: float) -> Chip | Literal[False]:
         """Render the line ``parts`` (text cache, ink, x, text, right-aligned at x) with
         its texts' top at ``top`` (tile-local) on a copy of ``base`` (the tile without
         its live figures), if its ink fits ``band`` (left, top, right, bottom; right and
         bottom exclusive); remembered either way."""
         chip = self._render(parts, top, band, base, dpr)
         if chip is not False:
-            self._bytes += pixmap_bytes(chip[2])  # type: ignore[index]
+            self._bytes += pixmap_bytes(chip[2])
         self._chips[key] = chip
         chips = self._chips
         while (self._bytes > self.budget_bytes or len(chips) > SEEN_LIMIT) and len(chips) > 1:
             _, dropped = chips.popitem(last=False)
             if dropped is not False:
-                self._bytes -= pixmap_bytes(dropped[2])  # type: ignore[index]
+                self._bytes -= pixmap_bytes(dropped[2])
         return chip
 
     @staticmethod
     def _render(parts: list[tuple[TextCache, QColor, float, str, bool]], top: float,
-                band: tuple[int, int, int, int], base: QPixmap, dpr: float) -> tuple[int, int, QPixmap] | bool:
+                band: tuple[int, int, int, int], base: QPixmap, dpr: float) -> Chip | Literal[False]:
         if dpr != int(dpr):
             return False   # a fractional ratio puts the chip between device pixels: resampled
         placed = []

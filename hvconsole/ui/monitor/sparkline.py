@@ -9,16 +9,29 @@ cosmetic pen (its width does not scale with the transform).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF, QTransform
 from shiboken6 import VoidPtr
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from typing_extensions import Buffer
+
+# The memory behind a wrapped Qt object, writable: VoidPtr(object, size, True). shiboken6's
+# stub lists only VoidPtr(int) and no buffer; the real one takes the object (here the
+# QPointF that QPolygonF.data() wraps around the first point), a size and a writable flag,
+# and memoryview reads and writes through it. Named once, so no call pays for the cast.
+_memory = cast("Callable[[object, int, bool], Buffer]", VoidPtr)
 
 
 def polygon(packed: bytes) -> QPolygonF:
     """A QPolygonF from packed float64 (x, y) pairs, copied into its memory in one go."""
     poly = QPolygonF()
     poly.resize(len(packed) // 16)
-    memoryview(VoidPtr(poly.data(), len(packed), True))[:] = packed
+    memoryview(_memory(poly.data(), len(packed), True))[:] = packed
     return poly
 
 
@@ -93,7 +106,7 @@ class PolygonPool:
         else:
             poly = QPolygonF()
             poly.resize(size)
-            points = memoryview(VoidPtr(poly.data(), len(packed), True))
+            points = memoryview(_memory(poly.data(), len(packed), True))
             kept.append((poly, points))
             self._count += 1
         points[:] = packed

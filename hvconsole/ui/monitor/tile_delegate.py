@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPoint, QRect, QRectF, QSize
 from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
@@ -118,7 +119,7 @@ def tile_layout(size: QSize, badge_size: QSize | None) -> TileLayout:
 class TileDelegate(QStyledItemDelegate):
     """See the module docstring."""
 
-    def __init__(self, parent=None, base_font: QFont | None = None):
+    def __init__(self, parent: QObject | None = None, base_font: QFont | None = None):
         super().__init__(parent)
         base = QFont(base_font) if base_font is not None else QFont()
         self._text = TextCache(theme.sized(base, 0.0))
@@ -126,7 +127,7 @@ class TileDelegate(QStyledItemDelegate):
         self._small = TextCache(theme.sized(base, -0.5))
         self._badges = BadgeCache(theme.bold(base, -1.5))
         self._cards = CardCache(STRIPE_W, VIEW_BACKGROUND)
-        self._bases = PixmapLru(BASE_CACHE_BYTES)
+        self._bases: PixmapLru[tuple] = PixmapLru(BASE_CACHE_BYTES)    # by what a base shows (see _base)
         self._rendered = RenderedTiles(TILE_CACHE_BYTES)
         self._chips = TextChips(CHIP_CACHE_BYTES)
         self._backgrounds: dict[tuple[str | None, bool], QColor] = {}
@@ -187,7 +188,7 @@ class TileDelegate(QStyledItemDelegate):
         row: TileRow | None = index.data(TileRole) if row_at is None else row_at(index.row())
         if row is None:
             return
-        x, y, width, height = option.rect.getRect()
+        x, y, width, height = cast("tuple[int, int, int, int]", option.rect.getRect())    # its stub says object
         if self.painted is not None:
             self.painted.append((x, y, width, height))
         state = option.state.value    # an int: Python's flag operators cost a call each
@@ -253,7 +254,7 @@ class TileDelegate(QStyledItemDelegate):
         if sparks:
             placed = painter.worldTransform()
             if not placed.isIdentity():
-                sparks = [(transform * placed, *rest) for transform, *rest in sparks]  # type: ignore[misc]
+                sparks = [(transform * placed, spark, pen, fill) for transform, spark, pen, fill in sparks]
             paint_sparklines(painter, sparks, self._polygons)
             painter.setWorldTransform(placed)
 
@@ -321,7 +322,9 @@ class TileDelegate(QStyledItemDelegate):
                 else:
                     self._draw_line(painter, live, key, stale)
             else:
-                painter.drawPixmap(x + chip[0], y + chip[1], chip[2])  # type: ignore[index]
+                # x and y are whole here: chips are made only at a whole pixel ratio (TextChips),
+                # where tiles sit on whole positions; only a fractional one passes fractions.
+                painter.drawPixmap(x + chip[0], y + chip[1], chip[2])  # type: ignore[call-overload]
         return live
 
     def _line(self, live: LiveLayout, key: tuple, stale: bool

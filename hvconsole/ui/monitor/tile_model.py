@@ -218,7 +218,7 @@ class TileModel(QAbstractListModel):
         keys = [self._rows[p.row()].key if p.isValid() else None for p in persistent]
         self._rows = [self._rows[i] for i in order]
         self._reindex()
-        new_indexes = [QModelIndex() if k is None or self.position(*k) is None else self.index(self.position(*k))
+        new_indexes = [self.index(pos) if k is not None and (pos := self.position(*k)) is not None else QModelIndex()
                        for k in keys]
         self.changePersistentIndexList(persistent, new_indexes)
         self.layoutChanged.emit()

@@ -12,10 +12,12 @@ the rest. :class:`FilterBar` turns its controls into a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from PySide6.QtCore import (
     QAbstractItemModel,
     QEvent,
+    QItemSelectionRange,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -28,6 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAccessible,
     QCursor,
+    QHoverEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -161,7 +164,7 @@ class TileView(QListView):
             if count < 2:
                 super().paintEvent(event)
             else:
-                for rect in region:
+                for rect in cast("Iterable[QRect]", region):   # PySide6 iterates a QRegion; its stub does not say so
                     super().paintEvent(QPaintEvent(rect))
         finally:
             delegate.painted = None
@@ -236,7 +239,7 @@ class TileView(QListView):
             return None
         rect = self.visualRect
         first = rect(model.index(0, 0))
-        x0, y0, width, height = first.getRect()
+        x0, y0, width, height = cast("tuple[int, int, int, int]", first.getRect())   # its stub says object
         if width <= 0 or height <= 0:
             return None
         step_x, step_y, columns = width, height, 1
@@ -273,8 +276,8 @@ class TileView(QListView):
         selected = self._selected_rows()
         tiles: list[PlacedTile] = []
         seen: set[int] = set()      # a tile in two areas is painted once (see paint_rows)
-        for area in region:
-            left, top, area_w, area_h = area.getRect()
+        for area in cast("Iterable[QRect]", region):      # as in paintEvent
+            left, top, area_w, area_h = cast("tuple[int, int, int, int]", area.getRect())
             # Lines and columns whose tiles reach into the area (ceil of the first).
             line_first = max(0, -((y0 + height - 1 - top) // step_y))
             line_last = (top + area_h - 1 - y0) // step_y
@@ -353,7 +356,7 @@ class TileView(QListView):
         if selection is None or not selection.hasSelection():
             return frozenset()
         rows: set[int] = set()
-        for span in selection.selection():
+        for span in cast("Iterable[QItemSelectionRange]", selection.selection()):   # iterable, as a QRegion
             rows.update(range(span.top(), span.bottom() + 1))
         return rows
 
@@ -365,7 +368,8 @@ class TileView(QListView):
         # mouse leaves the viewport.
         kind = event.type()
         if kind == QEvent.Type.HoverMove or kind == QEvent.Type.HoverEnter:
-            self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))  # type: ignore[attr-defined]
+            # PySide6 hands the QHoverEvent itself; the stub of viewportEvent says QEvent.
+            self._hover = QPersistentModelIndex(self.indexAt(cast(QHoverEvent, event).position().toPoint()))
         elif kind == QEvent.Type.HoverLeave or kind == QEvent.Type.Leave:
             self._hover = QPersistentModelIndex()
         return super().viewportEvent(event)
