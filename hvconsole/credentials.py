@@ -76,6 +76,7 @@ class Secret:
         # Constant time: equality is used to decide whether a password changed.
         return hmac.compare_digest(self._value.encode("utf-8"), other._value.encode("utf-8"))
 
+    # Unhashable on purpose (Python's idiom beside __eq__); typeshed types __hash__ as a method.
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self):  # no pickling into caches, queues or crash reports

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     bad = _BadLines(name, err)
     counter = _LineCounter(raw)
     try:
-        for snap in read_trace(counter, strict=args.strict, on_bad_line=bad):  # type: ignore[arg-type]
+        for snap in read_trace(counter, strict=args.strict, on_bad_line=bad):
             detector.feed(snap)
     except TraceError as exc:
         print(f"{PROG}: {name} line {exc.line_no}: {clean(exc.problem, 300)}", file=err)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO
+from typing import IO, Protocol
 
 from .parse import SnapshotFormatError, parse_snapshot_json
 from .snapshot import Snapshot
@@ -36,7 +36,14 @@ class BadLine:
     problem: str
 
 
-def read_trace(stream: IO[bytes], *, strict: bool = False,
+class LineSource(Protocol):
+    """What the reader needs of its input: ``readline`` with a size limit (a binary file,
+    or a wrapper that counts lines, as ``hvconsole detect`` uses)."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def read_trace(stream: LineSource, *, strict: bool = False,
                on_bad_line: Callable[[BadLine], None] | None = None) -> Iterator[Snapshot]:
     """Yield snapshots from a binary JSONL stream, one line at a time.
 
@@ -82,7 +89,7 @@ def read_trace(stream: IO[bytes], *, strict: bool = False,
         yield snap
 
 
-def _skip_rest_of_line(stream: IO[bytes]) -> None:
+def _skip_rest_of_line(stream: LineSource) -> None:
     while True:
         chunk = stream.readline(1024 * 1024)
         if not chunk or chunk.endswith(b"\n"):

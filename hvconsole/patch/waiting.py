@@ -65,9 +65,10 @@ def wait_for_reboot(hc: HostContext, last_boot_before: datetime | None, timeout_
                  started)
         if not snap.reachable:
             seen_down = True
-        elif booted_since(snap, last_boot_before) and hyperv_ready(snap):
+        elif booted_since(snap, last_boot_before) and hyperv_ready(snap) and snap.os and snap.os.last_boot:
+            # (booted_since already needs os.last_boot; said again so the text below is safe)
             return RebootWait(True, seen_down, snap, time.monotonic() - started,
-                              f"back with last boot {snap.os.last_boot.isoformat()}")  # type: ignore[union-attr]
+                              f"back with last boot {snap.os.last_boot.isoformat()}")
         if time.monotonic() >= deadline:
             break
         _sleep(hc, opts.real(opts.reboot_poll_s))

@@ -10,6 +10,6 @@ __all__ = ["INTERVAL_S", "HealthService", "HealthDialog", "HealthView", "VmProbl
            "save_health_screenshot"]
 
 
-def save_health_screenshot(path: str, **kwargs: object) -> int:
+def save_health_screenshot(path: str, **kwargs: float) -> int:
     from .screenshot import save_health_screenshot as save
-    return save(path, **kwargs)  # type: ignore[arg-type]
+    return save(path, **kwargs)

@@ -7,9 +7,16 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from hvconsole.core.health.thresholds import HealthThresholds
+    from hvconsole.remote.target import Target
+
+    from .view import HealthDialog
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = 180.0
@@ -27,9 +34,9 @@ def save_health_screenshot(path: str, *, timeout_s: float = TIMEOUT_S) -> int:
     from .view import HealthDialog
 
     app = QApplication.instance()
-    if app is None:
+    if not isinstance(app, QApplication):
         raise RuntimeError("save_health_screenshot needs a QApplication")
-    apply_theme(app)  # type: ignore[arg-type]
+    apply_theme(app)
     updates = load_catalog(asset_path("catalog", "updates.json")).updates
     with open_demo_site(name="demo") as site:
         service = HealthService(site.targets, updates=updates, clock=site.clock)
@@ -49,28 +56,30 @@ def save_health_screenshot(path: str, *, timeout_s: float = TIMEOUT_S) -> int:
             dialog.close()
 
 
-def grab(dialog: object, path: str) -> int:
+def grab(dialog: HealthDialog, path: str) -> int:
     """Select the first critical problem (its evidence shows below the list) and save the
     dialog as a PNG; 0 when saved."""
-    dialog.view.select_first()  # type: ignore[attr-defined]
+    dialog.view.select_first()
     QTest.qWait(200)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if not dialog.grab().save(str(path)):  # type: ignore[attr-defined]
+    if not dialog.grab().save(str(path)):
         log.error("health screenshot: cannot write %s", path)
         return 1
     return 0
 
 
-def save_audits_screenshot(audits: list, targets: list, path: str, thresholds: object = None) -> int:
+def save_audits_screenshot(audits: list, targets: list[Target], path: str,
+                           thresholds: HealthThresholds | None = None) -> int:
     """The view of audits already made (``hvconsole audit --screenshot``); 0 when saved."""
     import os
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # a picture never needs a visible window
     from ..theme import apply_theme
     from .service import HealthService
     from .view import HealthDialog
-    app = QApplication.instance() or QApplication([])
-    apply_theme(app)  # type: ignore[arg-type]
-    service = HealthService(targets, thresholds=thresholds)  # type: ignore[arg-type]
+    instance = QApplication.instance()
+    app = instance if isinstance(instance, QApplication) else QApplication([])
+    apply_theme(app)
+    service = HealthService(targets, thresholds=thresholds)
     dialog = HealthDialog(service)
     try:
         dialog.show()
