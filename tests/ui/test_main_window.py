@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtGui import Qt as GuiQt
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QStyleOptionViewItem, QToolTip
-from ui_support import T0, down, make_snapshot, make_vm
+from ui_support import T0, down, make_snapshot, make_vm, settle
 
 from hvconsole.core.snapshot import HostEvent
 from hvconsole.ui.background import InlineTaskRunner
@@ -68,15 +66,6 @@ def window(qtbot, site, scripted_workers):
     settle(win)
     yield win
     win.close()
-
-
-def settle(win):
-    """Let the monitor's turns run: a tick whose tiles on screen changed shows them in one
-    turn and its host lines, findings and events in the next, a frame later."""
-    deadline = time.monotonic() + 5
-    while win.monitor.results_waiting() and time.monotonic() < deadline:
-        QTest.qWait(5)
-    assert not win.monitor.results_waiting()
 
 
 def poll(win):

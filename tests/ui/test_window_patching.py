@@ -7,15 +7,13 @@ opening on the main graphs' range."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
-from ui_support import T0, ScriptedCollector, StubDetector, make_snapshot, make_vm
+from ui_support import T0, ScriptedCollector, StubDetector, make_snapshot, make_vm, settle
 
 from hvconsole.core.patch.journal import Journal
 from hvconsole.monitoring.host_worker import HostWorker, certificate_check_off
@@ -104,15 +102,6 @@ def window(qtbot, site):
     settle(win)
     yield win
     win.close()
-
-
-def settle(win):
-    """Let the monitor's turns run: a tick whose tiles on screen changed shows them in one
-    turn and its host lines, findings and events in the next, a frame later."""
-    deadline = time.monotonic() + 5
-    while win.monitor.results_waiting() and time.monotonic() < deadline:
-        QTest.qWait(5)
-    assert not win.monitor.results_waiting()
 
 
 def poll(win):

@@ -9,6 +9,7 @@ thresholds: it flags a Running VM whose heartbeat is LostCommunication as a crit
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -132,3 +133,13 @@ def make_worker(name: str, collector: ScriptedCollector, detector: StubDetector 
     det = detector or StubDetector()
     return HostWorker(name, f"{name.lower()}.example.test", collector_factory=lambda: collector,
                       detector_factory=lambda: det)
+
+
+def settle(win) -> None:
+    """Let the monitor's turns run: a tick whose tiles on screen changed shows them in one
+    turn and its host lines, findings and events in the next, a frame later."""
+    from PySide6.QtTest import QTest
+    deadline = time.monotonic() + 5
+    while win.monitor.results_waiting() and time.monotonic() < deadline:
+        QTest.qWait(5)
+    assert not win.monitor.results_waiting()
