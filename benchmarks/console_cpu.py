@@ -36,30 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # The site process: HOSTS hosts of VMS VMs each, roles cycled from the demo's load
 # profiles, served with NTLM over HTTP (sealed bodies), one line of JSON per host.
 SITE = r"""
-import json, secrets, sys, uuid, random, signal, threading
+import json, secrets, sys, signal, threading
+sys.path.insert(0, sys.argv[3])
+from bench_site import populate
 from hvconsole.sim.model.clock import SimClock
-from hvconsole.sim.scenarios.demo import _ROLE
 from hvconsole.sim.agent.host_agent import HostAgent
-from hvconsole.sim.model.host import SimHost
 from hvconsole.sim.model.site import SimSite
-from hvconsole.sim.model.vm import SimVM
 from hvconsole.sim.serve import ServedHost, ServedSite
 from hvconsole.sim.wsman import WsmanEndpoint
 hosts, vms = int(sys.argv[1]), int(sys.argv[2])
 site = SimSite(SimClock(), seed=7, name="cpu-bench")
-rng = random.Random(7)
-roles = sorted(_ROLE)
-for h in range(hosts):
-    host = site.add_host(SimHost(f"HV{h + 1:03d}", build=20348, ubr=3695, hotfixes=("KB5061906",),
-                                 logical_processors=64, memory_total_mb=524288, cluster=None,
-                                 clock_skew_ms=0, clixml_progress=False, uptime_s=10 * 86400))
-    for i in range(vms):
-        role = roles[(h + i) % len(roles)]
-        host.add_vm(SimVM(f"HV{h + 1:03d}-VM{i:03d}", str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                          vcpus=4, memory_mb=8192, dynamic_memory=bool(i % 2), generation=2,
-                          guest="windows", load=_ROLE[role], automatic_start_action="StartIfRunning",
-                          automatic_stop_action="Save", backup_hour=None, is_clustered=False,
-                          state="Off" if i % 10 == 0 else "Running", uptime_s=5 * 86400))
+populate(site, hosts, vms)
 served_hosts = []
 bench_password = secrets.token_urlsafe(16)      # made up at run time
 for sim in site.hosts.values():
@@ -132,7 +119,8 @@ def main() -> int:
     from hvconsole.remote.target import Target
     from hvconsole.ui.monitor.monitor import Monitor
 
-    site = subprocess.Popen([sys.executable, "-c", SITE, str(args.hosts), str(args.vms)],
+    site = subprocess.Popen([sys.executable, "-c", SITE, str(args.hosts), str(args.vms),
+                             str(Path(__file__).resolve().parent)],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         hosts = [json.loads(site.stdout.readline()) for _ in range(args.hosts)]

@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import random
 import statistics
 import sys
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -67,29 +65,16 @@ class Stages:
 
 def record_answers(hosts: int, vms: int, rounds: int) -> dict[str, list[str]]:
     """``rounds`` collect answers (stdout text) per host, 5 simulated seconds apart."""
+    from bench_site import populate
+
     from hvconsole.remote import loader
     from hvconsole.sim.agent.host_agent import HostAgent
     from hvconsole.sim.model.clock import SimClock
-    from hvconsole.sim.model.host import SimHost
     from hvconsole.sim.model.site import SimSite
-    from hvconsole.sim.model.vm import SimVM
-    from hvconsole.sim.scenarios.demo import _ROLE
 
     clock = SimClock.manual()
     site = SimSite(clock, seed=7, name="rows-bench")
-    rng = random.Random(7)
-    roles = sorted(_ROLE)
-    for h in range(hosts):      # the same site as console_cpu.py's
-        host = site.add_host(SimHost(f"HV{h + 1:03d}", build=20348, ubr=3695, hotfixes=("KB5061906",),
-                                     logical_processors=64, memory_total_mb=524288, cluster=None,
-                                     clock_skew_ms=0, clixml_progress=False, uptime_s=10 * 86400))
-        for i in range(vms):
-            role = roles[(h + i) % len(roles)]
-            host.add_vm(SimVM(f"HV{h + 1:03d}-VM{i:03d}", str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                              vcpus=4, memory_mb=8192, dynamic_memory=bool(i % 2), generation=2,
-                              guest="windows", load=_ROLE[role], automatic_start_action="StartIfRunning",
-                              automatic_stop_action="Save", backup_hour=None, is_clustered=False,
-                              state="Off" if i % 10 == 0 else "Running", uptime_s=5 * 86400))
+    populate(site, hosts, vms)      # the same site as console_cpu.py's
     env = loader.shell_environment(("collect",))
     agents = {name: HostAgent(sim, site, latency_scale=0.0) for name, sim in site.hosts.items()}
     answers: dict[str, list[str]] = {name: [] for name in agents}
