@@ -41,6 +41,24 @@ def test_results_are_coalesced_into_one_batch_per_tick(qtbot, scripted_workers):
     assert service.shutdown(1.0)
 
 
+def test_a_hosts_first_answer_does_not_wait_for_the_tick(qtbot, scripted_workers):
+    # A window that has just opened shows each host's tiles as its first poll answers;
+    # later answers share the (here: minute-long) tick.
+    workers, _ = scripted_workers(steady_site(hosts=2, vms=2))
+    service = inline_service(workers, tick_ms=60_000)
+    batches = []
+    service.batch_ready.connect(batches.append)
+    service.start()
+    qtbot.waitUntil(lambda: sum(len(b) for b in batches) == 2, timeout=WAIT_MS)
+    delivered = len(batches)
+    service.poll_now("HV02")        # a second answer: it waits for the tick
+    qtbot.wait(100)
+    assert len(batches) == delivered
+    service.flush()
+    assert [r.host for r in batches[-1]] == ["HV02"]
+    assert service.shutdown(1.0)
+
+
 def test_unreachable_host_backs_off_and_recovers(qtbot, scripted_workers):
     answers = iter(["down", "down", "down", "up"])
 

@@ -36,6 +36,10 @@ DEFAULT_BACKOFF_CAP_S = BACKOFF_CAP_S
 # updates and repaints a second, however many hosts answer, and no later than a quarter
 # of a second after the answer.
 DEFAULT_TICK_MS = 250
+# A host's first answer waits at most this long for others to share its tick: a window
+# that has just opened shows each host's tiles as its first poll answers, not a quarter
+# of a second later (the monitor spreads new tiles over turns itself).
+FIRST_ANSWER_TICK_MS = 16
 # How long closing the window may wait for hosts that are in the middle of a poll.
 DEFAULT_SHUTDOWN_WAIT_S = 1.0
 DEFAULT_JITTER = JITTER
@@ -59,6 +63,7 @@ class _HostSlot:
     interval_s: float
     failures: int = 0
     cancel: CancelToken | None = None  # the poll in flight, if any
+    answered: bool = False             # a result of this host was handed on already
 
 
 class PollingService(QObject):
@@ -84,6 +89,7 @@ class PollingService(QObject):
         self._tick = QTimer(self)
         self._tick.setSingleShot(True)
         self._tick.setInterval(tick_ms)
+        self._tick_ms = tick_ms
         self._tick.timeout.connect(self.flush)
         self._runner_factory = runner_factory
         self.add_workers(workers, interval_s=interval_s, intervals=intervals)
@@ -214,8 +220,11 @@ class PollingService(QObject):
             return
         slot.failures = 0 if result.snapshot.reachable else slot.failures + 1
         self._pending.append(result)
-        if not self._tick.isActive():
-            self._tick.start()
+        first, slot.answered = not slot.answered, True
+        if first and (not self._tick.isActive() or self._tick.remainingTime() > FIRST_ANSWER_TICK_MS):
+            self._tick.start(min(FIRST_ANSWER_TICK_MS, self._tick_ms))
+        elif not self._tick.isActive():
+            self._tick.start(self._tick_ms)
         self._schedule(slot)
 
     def _on_error(self, slot: _HostSlot, token: CancelToken, exc: BaseException) -> None:
