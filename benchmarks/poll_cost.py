@@ -67,7 +67,7 @@ def start_site(ntlm: bool = False) -> tuple[subprocess.Popen, list[dict]]:
     With ``ntlm``: one host of console_cpu.py's site (40 VMs, NTLM, sealed bodies)."""
     if ntlm:
         from console_cpu import ROOT, SITE
-        cmd = [sys.executable, "-c", SITE, "1", "40"]
+        cmd = [sys.executable, "-c", SITE, "1", "40", str(Path(__file__).resolve().parent)]  # + bench_site.py
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     else:
         exe = Path(sys.executable).with_name("hvconsole-sim")
