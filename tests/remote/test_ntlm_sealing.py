@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 import types
 
 import pytest
@@ -16,7 +17,7 @@ from winrm.exceptions import WinRMError
 
 from hvconsole.remote.ntlm_sealing import NtlmSealing
 
-USER, PASSWORD = "bench", "not-a-real-secret"
+USER, PASSWORD = "bench", secrets.token_urlsafe(16)      # made up at run time
 MESSAGES = [b"", b"<s:Envelope/>", os.urandom(3000), ("<x>\u00e9\u4e2d</x>" * 5000).encode("utf-8"), os.urandom(70_000)]
 
 
