@@ -136,7 +136,13 @@ class NtlmSealing:
                 payload = payload[:-len(_END)]
             if payload.startswith(_OCTET_STREAM):
                 payload = payload[len(_OCTET_STREAM):]
+            if len(payload) < 4:
+                raise WinRMError("the encrypted answer's payload is cut short")
             (signature_length,) = struct.unpack_from("<i", payload)
+            if signature_length != 16 or len(payload) < 4 + signature_length:
+                # MS-WSMV 2.2.9.1.1: NTLM's signature is 16 bytes; anything else is not an
+                # answer this connection sealed (and would be misread as one).
+                raise WinRMError("the encrypted answer's signature length is not NTLM's")
             plain = self.unseal(payload[4:4 + signature_length], payload[4 + signature_length:])
             if len(plain) != int(length_text):
                 raise WinRMError("Encrypted length from server does not match the expected size, "

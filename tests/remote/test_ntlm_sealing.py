@@ -130,6 +130,21 @@ def test_an_altered_answer_is_refused(contexts, where):
         ours.open_body(bytes(body))
 
 
+@pytest.mark.parametrize("payload", [b"", b"\x10\x00", b"\xff\xff\xff\xff" + b"x" * 40,
+                                     b"\x10\x00\x00\x00" + b"x" * 8, b"\x00\x01\x00\x00" + b"x" * 40])
+def test_a_malformed_payload_is_refused_in_words(contexts, payload):
+    # A cut or garbled answer says what is wrong (WinRMError), never a struct or index error.
+    client, _ = contexts
+    ours = NtlmSealing.of(client)
+    assert ours is not None
+    head = b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n" \
+           b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=5\r\n"
+    body = head + b"--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n" + payload \
+        + b"--Encrypted Boundary--\r\n"
+    with pytest.raises(WinRMError):
+        ours.open_body(body)
+
+
 def test_other_contexts_stay_on_pywinrm(contexts):
     client, _ = contexts
     assert NtlmSealing.of(None) is None
