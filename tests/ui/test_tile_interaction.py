@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, QRect, Qt
-from PySide6.QtGui import QCursor, QImage, QWheelEvent
+from PySide6.QtGui import QCursor, QImage, QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from ui_support import make_vm
 
 from hvconsole.monitoring.rows import TileFinding, TileRow
@@ -59,6 +59,9 @@ def tiles(qtbot):
         QTest.mouseRelease(view.viewport(), QApplication.mouseButtons(), Qt.KeyboardModifier.NoModifier, corner)
     for key in (Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta):
         QTest.keyRelease(view, key)
+    grabber = QWidget.mouseGrabber()     # a widget of an earlier test may still hold the mouse
+    if grabber is not None:
+        grabber.releaseMouse()
     qtbot.wait(100)                             # the delayed layout and its full repaint
     return model, proxy, view
 
@@ -136,11 +139,20 @@ def changed_area(before: QImage, after: QImage) -> QRect:
                  QPoint(int(right // 4 / dpr), int(bottom / dpr)))
 
 
+def move_to(viewport, at: QPoint) -> None:
+    """The mouse move the viewport gets from the window system, delivered to it directly
+    (the window system's path passes through process-wide state earlier tests can leave
+    behind: a mouse grab, a popup)."""
+    QCoreApplication.sendEvent(viewport, QMouseEvent(
+        QEvent.Type.MouseMove, QPointF(at), QPointF(viewport.mapToGlobal(at)), Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+
+
 def test_hover_follows_the_mouse_and_clears_when_it_leaves(qtbot, tiles):
     _model, _proxy, view = tiles
     viewport = view.viewport()
     plain = settled_screen(qtbot, view)
-    qtbot.mouseMove(viewport, centre(view, 13))
+    move_to(viewport, centre(view, 13))
     # (the move reaches the view through the window system: on a loaded machine later
     # than one short wait)
     qtbot.waitUntil(lambda: not changed_area(plain, on_screen(view)).isEmpty(), timeout=WAIT_MS)
@@ -149,7 +161,7 @@ def test_hover_follows_the_mouse_and_clears_when_it_leaves(qtbot, tiles):
     assert not changed_area(plain, lit).isEmpty(), "no tile lit up under the mouse"
     assert tile.contains(changed_area(plain, lit))
     assert_as_list_view(qtbot, view)
-    qtbot.mouseMove(viewport, centre(view, 18))
+    move_to(viewport, centre(view, 18))
     there = view.visualRect(view.model().index(18, 0))
     qtbot.waitUntil(lambda: there.contains(changed_area(plain, on_screen(view))), timeout=WAIT_MS)
     moved = settled_screen(qtbot, view)
