@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -11,7 +11,13 @@ from hvconsole.core.snapshot import Snapshot
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from ui_support import ScriptedCollector, make_worker  # noqa: E402
+from ui_support import ScriptedCollector, make_worker, release_input
+
+
+@pytest.fixture(autouse=True)
+def _input_released():
+    """Every GUI test starts with no mouse button or modifier held (see release_input)."""
+    release_input()
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QCursor, QImage, QMouseEvent, QWheelEvent
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
 from ui_support import make_vm
 
 from hvconsole.monitoring.rows import TileFinding, TileRow
@@ -51,17 +49,6 @@ def tiles(qtbot):
     QCursor.setPos(view.screen().geometry().bottomRight())
     view.show()
     qtbot.waitExposed(view)
-    # Nor is a button or a modifier still held: Qt keeps the last pressed ones process-wide,
-    # and an earlier test whose window closed on a click (a double click that opened another
-    # window) never delivered their release. Release them here, where the view sees it.
-    corner = QPoint(view.viewport().width() - 1, view.viewport().height() - 1)
-    if QApplication.mouseButtons() != Qt.MouseButton.NoButton:
-        QTest.mouseRelease(view.viewport(), QApplication.mouseButtons(), Qt.KeyboardModifier.NoModifier, corner)
-    for key in (Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta):
-        QTest.keyRelease(view, key)
-    grabber = QWidget.mouseGrabber()     # a widget of an earlier test may still hold the mouse
-    if grabber is not None:
-        grabber.releaseMouse()
     qtbot.wait(100)                             # the delayed layout and its full repaint
     return model, proxy, view
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from hvconsole.core.detector.findings import Finding
 from hvconsole.core.snapshot import HostEvent, HostResources, OsInfo, Snapshot, VmQuery, VmSample, unreachable
 from hvconsole.monitoring.host_worker import HostWorker
 
-T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=UTC)
 
 
 def vm_id(host: str, i: int) -> str:
@@ -143,3 +143,34 @@ def settle(win) -> None:
     while win.monitor.results_waiting() and time.monotonic() < deadline:
         QTest.qWait(5)
     assert not win.monitor.results_waiting()
+
+
+def release_input() -> None:
+    """Qt keeps the mouse buttons and keyboard modifiers last pressed, and a mouse grab,
+    process-wide; a test whose window closed on a click (a double click that opened another
+    window) never delivers their release, and the next GUI test in the same worker would
+    start with Left held (no hover drawn, Shift-click selection) or its mouse moves sent to
+    a dead grabber. When anything is held, release it through a window of our own."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    if not isinstance(QApplication.instance(), QApplication):
+        return
+    buttons, modifiers = QApplication.mouseButtons(), QApplication.keyboardModifiers()
+    grabber = QWidget.mouseGrabber()
+    if grabber is not None:
+        grabber.releaseMouse()
+    if buttons == Qt.MouseButton.NoButton and modifiers == Qt.KeyboardModifier.NoModifier:
+        return
+    window = QWidget()
+    window.resize(20, 20)
+    window.show()
+    try:
+        if buttons != Qt.MouseButton.NoButton:
+            QTest.mouseRelease(window, buttons, Qt.KeyboardModifier.NoModifier, QPoint(10, 10))
+        for key in (Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta):
+            QTest.keyRelease(window, key)
+    finally:
+        window.close()
+        window.deleteLater()
