@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QColor
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostResources, Snapshot
@@ -54,6 +55,19 @@ def test_an_infinite_newest_value_reads_unknown_in_the_legend(graphs):
     graphs.set_history(_host([{}, {"network_rx_bps": math.inf, "cpu_total_run_pct": -math.inf}]))
     assert graphs.legend_text(graphs.net_plot).startswith("■ rx —   ■ tx 1 MB/s")
     assert graphs.legend_text(graphs.cpu_plot).startswith("■ total —   ■ guest 30 %")
+
+
+def test_a_host_with_one_poll_shows_its_values_at_now(graphs):
+    """A first poll is one point at the view's right edge (clipped): it was drawn as a
+    single pixel there, so a host's graphs stayed empty until its second poll."""
+    graphs.set_history(_host([{}]))
+    graphs.finish_staged()
+    image = graphs.graphics.grab().toImage()
+    view = graphs.cpu_plot.view_rect.toAlignedRect()
+    blue = QColor("#1f77b4").rgb()      # the total CPU's pen
+    drawn = [(x, y) for x in range(view.left(), view.right() + 1) for y in range(view.top(), view.bottom() + 1)
+             if image.pixel(x, y) == blue]
+    assert drawn and all(x >= view.right() - 8 for x, _ in drawn)   # at "now", not spread back in time
 
 
 def _label_room(graphs, plot, scale, *, left: bool) -> list[float]:

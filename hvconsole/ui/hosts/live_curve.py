@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QBrush, QPainter, QPen, QPolygonF
 from shiboken6 import VoidPtr
 
@@ -23,6 +23,10 @@ EMPTY = np.empty(0)
 _memory: Any = VoidPtr
 # (ax, bx, ay, by): a data point (x, y) is drawn at (ax·x + bx, ay·y + by) pixels.
 PixelMap = tuple[float, float, float, float]
+# A run of one finite point (a host's first poll, or one answer between two it missed) has
+# no segment to draw, and the newest point sits on the view's right edge, which the clip
+# leaves out: a short dash centred on it shows its value where the line will start.
+LONE_POINT_HALF_PX = 4.0
 
 
 def _polygon(px: np.ndarray, py: np.ndarray) -> QPolygonF:
@@ -100,6 +104,7 @@ class Series:
         painter.setPen(self.pen)
         for line in lines:
             if line.size() == 1:
-                painter.drawPoint(line.at(0))
+                p = line.at(0)
+                painter.drawLine(QPointF(p.x() - LONE_POINT_HALF_PX, p.y()), QPointF(p.x() + LONE_POINT_HALF_PX, p.y()))
             else:
                 painter.drawPolyline(line)
