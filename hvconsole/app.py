@@ -3,7 +3,9 @@ none) and ``hvconsole --demo``.
 
 The window is shown first; the site (:mod:`hvconsole.site`: the inventory and the keyring,
 or the simulated demo site) is opened on a background thread and the window switches to
-the monitoring page when that is done, so first paint never waits for either. Meanwhile
+the monitoring page when that is done, so first paint never waits for either. With
+``--demo`` the simulated site is served by a process of its own, started before the window
+is built (the other core builds and serves it meanwhile; ``hvconsole.site.start_demo_process``). Meanwhile
 the site's last known hosts and VMs (``monitoring/last_known.py``, written while the window
 last ran) are read on another and shown at once, dimmed and stamped "last known"; each
 host's tiles turn live with its first answer. Once a site is open, the patch wizard's
@@ -66,11 +68,15 @@ class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
     closing it all again in bounded time."""
 
-    def __init__(self, window: MainWindow, *, demo_speed: float = 1.0):
+    def __init__(self, window: MainWindow, *, demo_speed: float = 1.0, demo_process: Any = False):
         super().__init__(window)
         self.window = window
         self.site: Any = None
         self.demo_speed = demo_speed
+        # The demo site in a process of its own (hvconsole.site.start_demo_process): False
+        # serves it in this process (tests serve their own sites so), True starts one when
+        # the demo opens, or the process run_gui started before the window was built.
+        self._demo_process = demo_process
         self.patch_session: Any = None
         self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
         self._starter = TaskRunner()
@@ -183,8 +189,13 @@ class GuiSession(QObject):
         self.window.welcome.set_busy("Starting the demo site…")
         self.window.show_starting(STARTING_TEXT)
         closing, speed = self._closing, self.demo_speed
-        self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
-                             self._site_started, self._site_failed)
+        process, self._demo_process = self._demo_process, bool(self._demo_process)   # a started one is used once
+        if process:
+            self._starter.submit(lambda: _with_history(_open_demo(closing, speed, process), closing),
+                                 self._site_started, self._site_failed)
+        else:
+            self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
+                                 self._site_started, self._site_failed)
         self._show_last_known("demo")
         self._prepare()
 
@@ -454,6 +465,9 @@ class GuiSession(QObject):
     def stop(self) -> bool:
         """Close the site (bounded). True when everything stopped in time."""
         self._closing.set()
+        started, self._demo_process = self._demo_process, False
+        if started is not True and started:
+            started.stop(0.0)           # started for a demo that was never opened
         clean = self._starter.shutdown(time.monotonic() + 0.5)
         # The window's shutdown already stopped the patch session; this only closes the site.
         self.patch_session = None
@@ -532,6 +546,9 @@ def _import(*modules: str) -> None:
             importlib.import_module(module)
 
 
+# monitoring.last_known.FILE_NAME, named here so that a first start learns there is none
+# without importing the reader (tests/ui/test_last_known_start.py checks they agree).
+LAST_KNOWN_FILE_NAME = "last-known.json"
 CLIENT_MODULES = ("hvconsole.remote.collector", "hvconsole.remote.configured")
 WORKER_MODULES = ("hvconsole.monitoring.workers", "hvconsole.monitoring.host_compliance",
                   "hvconsole.ui.monitor.monitor")
@@ -574,6 +591,10 @@ def _read_last_known(demo: bool) -> Any:
     page, once the first polls are out: imported here they competed with the site's start
     for the interpreter, which the first tiles wait for."""
     from . import paths
+    if not (paths.site_data_dir(demo) / LAST_KNOWN_FILE_NAME).exists():
+        # A first start: nothing to show, and the reader's modules (~0.1 s of the one
+        # interpreter) would only compete with the client's, which the first polls wait for.
+        return None
     from .monitoring.last_known import last_known_file, last_known_host_row, last_known_tiles, read_last_known
     state = read_last_known(last_known_file(paths.site_data_dir(demo)))
     if state is None or not state.hosts:
@@ -619,15 +640,28 @@ def _close_writer(writer: Any) -> None:
         writer.close(HISTORY_CLOSE_WAIT_S)
 
 
-def _open_demo(closing: threading.Event, speed: float) -> Any:
+def _open_demo(closing: threading.Event, speed: float, process: Any = False) -> Any:
     """On a background thread: building the site and binding its endpoints takes a
-    moment. Returns None (the site stopped again) if the window closed meanwhile."""
+    moment, or waiting for its own process (``process``: see GuiSession) to serve it.
+    Returns None (the site stopped again) if the window closed meanwhile."""
     from .site import open_demo_site
-    site = open_demo_site(speed=speed, name=DEMO_SITE_NAME, closing=closing)
+    site = open_demo_site(speed=speed, name=DEMO_SITE_NAME, closing=closing, process=process)
     if closing.is_set() or site.closed:
         site.close(SITE_STOP_WAIT_S)
         return None
     return site
+
+
+def _start_demo_process(speed: float) -> Any:
+    """The demo site's process, started now; True (open_demo starts one, and says why it
+    cannot) when it fails to start here, None-like never: a running ``hvconsole-sim serve
+    --state-file`` is preferred, and then nothing is started (True as well)."""
+    from .site import start_demo_process
+    try:
+        return start_demo_process(speed=speed, name=DEMO_SITE_NAME) or True
+    except Exception as exc:            # said in the window when the demo opens
+        log.warning("the demo site's process did not start: %s", exc)
+        return True
 
 
 def demo_workers(served: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
@@ -670,6 +704,9 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
         demo = True
         if demo_speed is None:
             demo_speed = WIZARD_SCREENSHOT_SPEED
+    # The demo site's own process starts first: it imports, builds and serves the site on
+    # the other core while this one builds the window and imports the WinRM client.
+    demo_process = _start_demo_process(demo_speed if demo_speed is not None else 1.0) if demo else False
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "hvconsole"])
     assert isinstance(app, QApplication)
@@ -678,7 +715,8 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     app.setDesktopFileName("hvconsole")  # Wayland matches the window to hvconsole.desktop
     theme.apply_theme(app)
     window = MainWindow()
-    session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0)
+    session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0,
+                         demo_process=demo_process)
     window.resize(*_initial_size(app, bool(screenshot or wizard_screenshots)))
     if demo:
         window.show_starting(STARTING_TEXT)

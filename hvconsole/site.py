@@ -7,14 +7,18 @@ Two kinds:
   with each host's password from the OS keyring. Real time, the real patch journal.
 * **demo** (:func:`open_demo_site`): the simulated site on loopback: a running
   ``hvconsole-sim serve --state-file`` when there is one (it outlives a killed runner),
-  else one started in this process. Its own clock and speed, and its own patch journal
-  under the data folder's ``demo/``, so a demo run never shows up among real runs.
+  else one started in this process, or (the window) in a process of its own that the
+  window's pipe keeps alive (:func:`start_demo_process`, ``hvconsole.sim.child``). Its own
+  clock and speed, and its own patch journal under the data folder's ``demo/``, so a demo
+  run never shows up among real runs.
 
 This is the only product module outside ``hvconsole.sim`` that imports the simulator; the
 window, the command lines and the patch engine get a :class:`Site` (or the
 :class:`~hvconsole.patch.sites.HostDirectory` it makes) and never know which kind it is.
 
-Opening a site reads the keyring or binds sockets: callers run it off the GUI thread.
+Opening a site reads the keyring, binds sockets or waits for the demo's process: callers
+run it off the GUI thread. Importing this module is light (no patch engine, no WinRM
+client): the window imports it first thing to start the demo's process.
 """
 
 from __future__ import annotations
@@ -29,17 +33,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hvconsole import paths
-from hvconsole.patch.sites import HostDirectory, SiteError
-from hvconsole.remote.target import Target
 
 if TYPE_CHECKING:
     from hvconsole.core.inventory.book import HostBook
+    from hvconsole.patch.sites import HostDirectory, SiteError
+    from hvconsole.remote.target import Target
+    from hvconsole.sim.child import DemoProcess
 
 log = logging.getLogger(__name__)
 
 DEMO_LABEL = "Demo site (simulated)"
 CONFIGURED_LABEL = "Configured hosts"
 CLOSE_WAIT_S = 10.0        # a simulated site that does not stop in this long is left to exit with us
+
+def __getattr__(name: str) -> Any:
+    """``SiteError`` and ``HostDirectory`` on first use: the window imports this module at
+    its very start (to start the demo's process), before the patch engine and the WinRM
+    client it pulls in, which are imported off the GUI thread."""
+    if name in ("SiteError", "HostDirectory"):
+        from hvconsole.patch import sites
+        return getattr(sites, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Site", "SiteError", "open_demo_site", "open_configured_site", "journal_path",
            "served_targets", "site_for_served", "DEMO_LABEL", "CONFIGURED_LABEL"]
@@ -87,6 +102,7 @@ class Site:
     def directory(self) -> HostDirectory:
         """The hosts for the patch engine and the planning service. The site keeps owning
         the hosts: closing the directory does not stop them, :meth:`close` does."""
+        from hvconsole.patch.sites import HostDirectory
         return HostDirectory(list(self.targets), speed=self.speed,
                              description=self.description or self.label)
 
@@ -156,41 +172,106 @@ def open_configured_site(book: HostBook | None = None, *, only: Iterable[str] | 
 
 # -- the simulated demo site -------------------------------------------------------------
 
+def served_elsewhere() -> dict[str, Any] | None:
+    """The state of a running ``hvconsole-sim serve --state-file`` (preferred to starting a
+    demo site: it outlives a killed runner), or None. Reads one small file; no simulator."""
+    from hvconsole.sim.state_file import default_state_file, read_state
+    return read_state(default_state_file())
+
+
+def start_demo_process(*, speed: float = 1.0, name: str = "demo-patch") -> DemoProcess | None:
+    """Start the demo site's own process now, or None when a running ``hvconsole-sim serve
+    --state-file`` is there (it is used instead). Cheap for the caller: the child imports,
+    builds and serves the site on another core; :func:`open_demo_site` with ``process=``
+    waits for it (off the GUI thread). A SiteError when it cannot be started at all."""
+    from hvconsole.sim.child import DemoProcess
+    if served_elsewhere() is not None:
+        return None
+    _check_demo(name, speed)
+    try:
+        return DemoProcess.spawn(name, speed)
+    except OSError as exc:
+        raise _site_error(f"its process could not be started: {exc.strerror or exc}") from None
+
+
+def serve_demo_child(argv: list[str]) -> int:
+    """The child's end of :func:`start_demo_process` (``hvconsole --serve-demo-child``)."""
+    from hvconsole.sim.child import main
+    return main(argv)
+
+
 def open_demo_site(*, speed: float = 1.0, name: str = "demo-patch",
-                   closing: threading.Event | None = None, embedded: bool = True) -> Site:
+                   closing: threading.Event | None = None, embedded: bool = True,
+                   process: DemoProcess | bool = False) -> Site:
     """The simulated demo site. A running ``hvconsole-sim serve --state-file`` is used when
     there is one (its own site and speed apply; closing this Site leaves it running);
     otherwise ``name`` ("demo": 4 hosts, 40 VMs, a freeze at 35 s; "demo-patch": the demo
-    plus a second host on the regressed build, the fix's package staged on both) starts in
-    this process at ``speed`` and :meth:`Site.close` stops it.
+    plus a second host on the regressed build, the fix's package staged on both) starts at
+    ``speed`` and :meth:`Site.close` stops it: in this process, or with ``process`` in a
+    process of its own (True: started now; or the one :func:`start_demo_process` started),
+    whose first answer this call waits for, at most ``sim.child.READY_TIMEOUT_S``.
 
     ``embedded=False``: never start one (an existing run must go on against the site it
     started on); raises :class:`SiteError` when none is running. ``closing``: set by a
     window that closed while the site was starting; the site is then stopped again and the
     returned Site is already closed (``site.closed``)."""
-    from hvconsole.sim import serve
-
-    state = serve.read_state(serve.default_state_file())
+    state = served_elsewhere()
     if state is not None:
+        if process is not True and process:
+            process.stop(0.0)          # started before the state file was there: not needed
         return _served_elsewhere(state)
     if not embedded:
-        raise SiteError("no simulated site is running: the run's hosts live in the `hvconsole-sim serve "
-                        "--state-file` process it started against (an embedded demo site ends with the "
-                        "process that ran it)")
-    if name not in serve.DEMO_SITES:
-        raise SiteError(f"no demo site {name!r}; choose one of {', '.join(sorted(serve.DEMO_SITES))}")
-    if not (speed > 0 and math.isfinite(speed)):
-        raise SiteError(f"the demo speed must be a positive number, not {speed:g}")
+        raise _site_error("no simulated site is running: the run's hosts live in the `hvconsole-sim serve "
+                          "--state-file` process it started against (an embedded demo site ends with the "
+                          "process that ran it)")
+    _check_demo(name, speed)
     if closing is not None and closing.is_set():
-        raise SiteError("the demo site was not started: the window is closing")
-    try:
-        served = serve.start_demo(speed=speed, site=name)
-    except OSError as exc:
-        raise SiteError(f"the simulated site cannot listen on this machine: {exc}") from None
-    site = site_for_served(served, description=f"the embedded {name} site", owned=True)
+        if process is not True and process:
+            process.stop(0.0)
+        raise _site_error("the demo site was not started: the window is closing")
+    if process:
+        site = _open_demo_process(process, name=name, speed=speed, closing=closing)
+    else:
+        from hvconsole.sim import serve
+        try:
+            served = serve.start_demo(speed=speed, site=name)
+        except OSError as exc:
+            raise _site_error(f"the simulated site cannot listen on this machine: {exc}") from None
+        site = site_for_served(served, description=f"the embedded {name} site", owned=True)
     if closing is not None and closing.is_set():
         site.close()
     return site
+
+
+def _site_error(message: str) -> Exception:
+    from hvconsole.patch.sites import SiteError
+    return SiteError(message)
+
+
+def _check_demo(name: str, speed: float) -> None:
+    from hvconsole.sim.child import DEMO_SITE_NAMES
+    if name not in DEMO_SITE_NAMES:
+        raise _site_error(f"no demo site {name!r}; choose one of {', '.join(sorted(DEMO_SITE_NAMES))}")
+    if not (speed > 0 and math.isfinite(speed)):
+        raise _site_error(f"the demo speed must be a positive number, not {speed:g}")
+
+
+def _open_demo_process(process: DemoProcess | bool, *, name: str, speed: float,
+                       closing: threading.Event | None) -> Site:
+    """The demo site served by a child process (see hvconsole.sim.child), once it answers."""
+    from hvconsole.sim.child import DemoProcess, DemoProcessError
+    child = process if isinstance(process, DemoProcess) else start_demo_process(speed=speed, name=name)
+    if child is None:                  # a state file appeared meanwhile
+        state = served_elsewhere()
+        if state is None:
+            raise _site_error("the simulated site served by another process has just ended")
+        return _served_elsewhere(state)
+    try:
+        doc = child.ready(cancel=closing)
+    except DemoProcessError as exc:
+        raise _site_error(str(exc)) from None
+    return _served_elsewhere(doc, description=f"the {name} site served by process {child.pid}",
+                             closer=child.stop)
 
 
 def site_for_served(served: Any, *, description: str = "a simulated site", owned: bool = False) -> Site:
@@ -207,6 +288,7 @@ def served_targets(hosts: Iterable[Any]) -> list[Target]:
     """Targets for simulated hosts (objects with name, url, user, password, as a
     ``ServedHost`` or a state-file entry gives them). The simulated endpoints speak Basic
     over HTTP on loopback: pywinrm's "plaintext", which a Target allows there only."""
+    from hvconsole.remote.target import Target
     return [Target(name=h.name, url=h.url, username=h.user, password=h.password,
                    transport=getattr(h, "transport", "plaintext")) for h in hosts]
 
@@ -235,9 +317,11 @@ class _StateHost:
     password: str = field(repr=False)
 
 
-def _served_elsewhere(state: dict[str, Any]) -> Site:
+def _served_elsewhere(state: dict[str, Any], *, description: str = "",
+                      closer: Callable[[], Any] | None = None) -> Site:
     """The site of a running ``hvconsole-sim serve --state-file`` (read with
-    ``serve.read_state``, which has checked its shape and that its process lives)."""
+    ``state_file.read_state``, which has checked its shape and that its process lives), or
+    of the demo's own process (its first line, the same document; ``closer`` stops it)."""
     hosts = [_StateHost(h["host"], h["url"], h["user"], h["password"]) for h in state["hosts"]]
     try:
         speed = float(state.get("speed") or 1.0)
@@ -246,7 +330,9 @@ def _served_elsewhere(state: dict[str, Any]) -> Site:
     return Site(kind="demo", label=DEMO_LABEL, targets=served_targets(hosts),
                 speed=speed if speed > 0 else 1.0, clock=_state_clock(state, speed),
                 journal_path=journal_path(True), simulated=True,
-                description=f"the simulated site {state.get('site', '')!s} served by process {state['pid']}")
+                description=description or f"the simulated site {state.get('site', '')!s} served by process "
+                                           f"{state['pid']}",
+                _closer=closer)
 
 
 def _state_clock(state: dict[str, Any], speed: float) -> Callable[[], datetime] | None:

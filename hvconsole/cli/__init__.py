@@ -60,7 +60,17 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
+# Hidden: the window starts its demo site's process with it (hvconsole.site.serve_demo_child).
+# It goes before the parser is built, so that the child imports no command modules, and it
+# works in the frozen bundle, whose executable is the app rather than python.
+SERVE_DEMO_CHILD = "--serve-demo-child"
+
+
 def main(argv: list[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else argv
+    if args_given[:1] == [SERVE_DEMO_CHILD]:
+        from hvconsole.site import serve_demo_child
+        return serve_demo_child(args_given[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -10,7 +10,8 @@ answers again. Faults set by hand on an endpoint stay until the host's condition
 A site served by ``hvconsole-sim serve --state-file`` can be found by another process (the
 patch CLI, whose runner a test may SIGKILL while the hosts live on): the state file says
 which process serves it, at what speed, and each host's URL and credentials
-(:func:`write_state_file`, :func:`read_state_file`, :func:`default_state_file`).
+(:func:`write_state_file` here; reading it: :mod:`hvconsole.sim.state_file`, without the
+simulator, so that the window can look before importing any of it).
 
 A test that does not measure latency can shorten the simulated hosts' own latencies
 (powershell.exe start-up, Get-VM, a script's run time) in a site served by another process
@@ -26,7 +27,6 @@ import json
 import logging
 import os
 import secrets
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,14 @@ from .model.clock import SimClock
 from .model.host import SimHost
 from .model.site import SimSite
 from .scenarios.demo import build_demo_site, build_patch_demo_site
+from .state_file import (  # noqa: F401  (the state file's reading, importable from here as before)
+    STATE_FILE_NAME,
+    default_state_file,
+    pid_alive,
+    read_state,
+    read_state_file,
+    remove_state_file,
+)
 
 if TYPE_CHECKING:
     from .wsman import WsmanEndpoint
@@ -188,107 +196,21 @@ def start_demo(*, seed: int = 1, speed: float = 1.0, base_port: int = 0, site: s
     return serve_site(DEMO_SITES[site](seed, SimClock(speed=speed)), base_port=base_port)
 
 
-# -- the state file --------------------------------------------------------------------
+# -- the state file (hvconsole.sim.state_file reads it) ----------------------------------
 
-STATE_FILE_NAME = "demo-site.json"
-_HOST_KEYS = ("host", "url", "user", "password")
-
-
-def default_state_file() -> Path:
-    """``$HVCONSOLE_HOME/demo-site.json``, else the platform's per-user runtime folder
-    (``$XDG_RUNTIME_DIR/hvconsole`` on Linux): a place that is private and that a reboot
-    clears, as it should for a file naming a process and holding passwords."""
-    from hvconsole import paths  # late: keeps this module light for the GUI
-
-    home = os.environ.get(paths.HOME_ENV, "").strip()
-    if home:
-        return Path(home).expanduser() / STATE_FILE_NAME
-    import warnings
-
-    import platformdirs
-    with warnings.catch_warnings():
-        # Without XDG_RUNTIME_DIR platformdirs falls back to /tmp/runtime-<uid> and says so;
-        # that fallback is fine here, and a warning would only alarm the admin.
-        warnings.simplefilter("ignore", UserWarning)
-        return platformdirs.user_runtime_path(paths.APP_NAME, appauthor=False) / STATE_FILE_NAME
+def state_document(served: ServedSite, *, site: str, speed: float) -> dict[str, Any]:
+    """What a state file says about ``served``; also the first line a demo site's own process
+    writes to the window through its pipe (hvconsole.sim.child)."""
+    from hvconsole.core.timeutil import format_time, utcnow
+    return {"pid": os.getpid(), "site": site, "speed": speed,
+            # Where the site's clock stood at a wall-clock moment: another process (the window,
+            # a patch run) follows the simulated time from these two (hvconsole.site).
+            "sim_now": format_time(served.site.clock.now()), "written_at": format_time(utcnow()),
+            "hosts": [{"host": h.name, "url": h.url, "user": h.user, "password": h.password}
+                      for h in served.hosts]}
 
 
 def write_state_file(path: Path, served: ServedSite, *, site: str, speed: float) -> None:
     """Write the state file atomically, readable by this user only (it holds passwords)."""
-    from hvconsole.core.timeutil import format_time, utcnow
-    doc = {"pid": os.getpid(), "site": site, "speed": speed,
-           # Where the site's clock stood at a wall-clock moment: another process (the window,
-           # a patch run) follows the simulated time from these two (hvconsole.site).
-           "sim_now": format_time(served.site.clock.now()), "written_at": format_time(utcnow()),
-           "hosts": [{"host": h.name, "url": h.url, "user": h.user, "password": h.password} for h in served.hosts]}
+    doc = state_document(served, site=site, speed=speed)
     atomic_write_text(Path(path), json.dumps(doc, indent=1) + "\n")
-
-
-def remove_state_file(path: Path) -> bool:
-    """Remove the state file if this process wrote it (never another server's)."""
-    state = read_state(path, check_pid=False)
-    if state is None or state.get("pid") != os.getpid():
-        return False
-    Path(path).unlink(missing_ok=True)
-    return True
-
-
-def read_state(path: Path | None = None, *, check_pid: bool = True) -> dict[str, Any] | None:
-    """The whole state document, or None when the file is missing, unreadable, not a state
-    file, or (with ``check_pid``) names a process that is no longer running."""
-    try:
-        doc = json.loads(Path(path or default_state_file()).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("pid"), int) or not isinstance(doc.get("hosts"), list):
-        return None
-    if not all(isinstance(h, dict) and all(isinstance(h.get(k), str) for k in _HOST_KEYS) for h in doc["hosts"]):
-        return None
-    if check_pid and not pid_alive(doc["pid"]):
-        return None
-    return doc
-
-
-def read_state_file(path: Path | None = None) -> list[dict] | None:
-    """The served hosts (``host``, ``url``, ``user``, ``password``) of a running
-    ``hvconsole-sim serve --state-file``; None when there is none or it has died."""
-    state = read_state(path)
-    return None if state is None else list(state["hosts"])
-
-
-def pid_alive(pid: int) -> bool:
-    """Is process ``pid`` running (a zombie is not)?"""
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        return _pid_alive_windows(pid)
-    try:
-        os.kill(pid, 0)              # signal 0: existence check only
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True                  # exists, owned by someone else
-    try:                             # Linux: a killed child not yet reaped is a zombie
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-# Windows only, behind sys.platform (which mypy understands: on Linux it skips this block).
-if sys.platform == "win32":
-    def _pid_alive_windows(pid: int) -> bool:
-        # os.kill(pid, 0) would *terminate* the process on Windows: ask the kernel instead.
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32
-        handle = kernel32.OpenProcess(0x1000, False, pid)      # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return kernel32.GetLastError() == 5                # access denied: it exists
-        try:
-            code = ctypes.c_ulong()
-            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-                return True
-            return code.value == 259                           # STILL_ACTIVE
-        finally:
-            kernel32.CloseHandle(handle)

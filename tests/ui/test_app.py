@@ -112,6 +112,52 @@ def test_open_demo_site_from_the_welcome_page(qtbot, monkeypatch):
     assert wait_parked(10)
 
 
+@pytest.mark.slow
+def test_the_window_serves_its_demo_site_from_a_process_of_its_own(qtbot, tmp_path, monkeypatch):
+    """``run_gui`` starts the demo's process before the window is built (GuiSession's
+    ``demo_process``); the site opens off the GUI thread, polls, and closing reaps it."""
+    from hvconsole.app import GuiSession, _start_demo_process
+    from hvconsole.sim.serve import pid_alive
+    from hvconsole.ui.background import wait_parked
+    from hvconsole.ui.main_window import MainWindow
+    monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path))
+    process = _start_demo_process(1.0)
+    assert process is not True and pid_alive(process.pid)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    session = GuiSession(window, demo_process=process)
+    window.show()
+    session.open_demo()
+    qtbot.waitUntil(lambda: session.site is not None and window.monitor is not None
+                    and window.monitor.tiles.rowCount() > 0, timeout=30_000)
+    site = session.site
+    assert len(site.targets) == 5 and site.embedded is None and f"process {process.pid}" in site.description
+    window.close()
+    assert session.stop()
+    assert process.proc.returncode == 0            # ended on its pipe's close, and reaped
+    assert wait_parked(10)
+
+
+def test_a_demo_process_that_fails_is_said_in_the_window(qtbot, tmp_path, monkeypatch):
+    from hvconsole.app import GuiSession
+    from hvconsole.sim import child
+    from hvconsole.ui.main_window import MainWindow
+    monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path))
+    monkeypatch.setattr(child, "child_command", lambda site, speed: [
+        sys.executable, "-c", "print('{\"error\": \"no port left on this machine\"}')"])
+    window = MainWindow()
+    qtbot.addWidget(window)
+    session = GuiSession(window, demo_process=True)
+    window.show()
+    session.open_demo()                             # returns at once: the wait is off the GUI thread
+    assert window.stack.currentWidget() is window.starting
+    qtbot.waitUntil(lambda: window.status_text.text().startswith("The demo site could not start"), timeout=30_000)
+    assert "no port left on this machine" in window.status_text.text()
+    assert window.stack.currentWidget() is window.welcome and session.site is None
+    window.close()
+    assert session.stop()
+
+
 # -- the window's command line --------------------------------------------------------------------
 
 def test_version(capsys):

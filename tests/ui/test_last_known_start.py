@@ -133,3 +133,10 @@ def test_configured_site_last_known_tiles_give_way_to_the_welcome_page(home, qtb
         gate.set()
         window.close()
         assert session.stop()
+
+
+def test_the_window_names_the_last_known_file_as_its_reader_does():
+    # A first start learns there is no file without importing the reader (app._read_last_known).
+    from hvconsole import app
+    from hvconsole.monitoring import last_known
+    assert app.LAST_KNOWN_FILE_NAME == last_known.FILE_NAME

@@ -1,0 +1,187 @@
+"""The window's demo site in a process of its own, both ends of its pipe.
+
+The window is bound by one interpreter at start: building and serving the simulated site in
+it competed with Qt, the WinRM client and the page for that interpreter, and every request's
+server half ran in it too. In a child process the second core imports, builds and serves the
+site while the window starts, and the hosts' answers cost the window only its client's half.
+
+The window's end (:class:`DemoProcess`) starts ``hvconsole --serve-demo-child SITE SPEED``:
+the bundle's own executable when frozen (``sys.executable`` is then the app, not Python),
+else this interpreter with ``-m hvconsole``. The child (:func:`main`) serves the site, writes
+one JSON line on its stdout, the same document as a state file (``serve.state_document``:
+its pid, speed, where its clock stands, each host's URL, user and password) or
+``{"error": "..."}``, and then reads its stdin until end of file. Its stdin is a pipe only
+the window holds: the window closing it (:meth:`DemoProcess.stop`), exiting, crashing or
+being killed all end the child, on Windows too. The passwords travel only through the pipe,
+never a file or a command line.
+
+This module imports nothing of the simulator at its top: the window imports it early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, Any
+
+CHILD_FLAG = "--serve-demo-child"
+DEMO_SITE_NAMES = ("demo", "demo-patch")     # serve.DEMO_SITES, named without importing it
+READY_TIMEOUT_S = 30.0        # a cold start of a frozen bundle on a loaded, virus-scanned PC
+CANCEL_LOOK_S = 0.1           # how often a wait for the child looks whether the window closed
+STOP_WAIT_S = 2.0             # after its pipe closed, before the child is killed
+_MAX_LINE = 1 << 20           # the first line is a few hundred bytes; anything else is not ours
+
+
+class DemoProcessError(Exception):
+    """The demo site's process failed, ended or did not answer in time (one sentence)."""
+
+
+def child_command(site: str, speed: float) -> list[str]:
+    """How to start the child: the frozen app with the hidden argument, or ``python -m hvconsole``."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, CHILD_FLAG, site, repr(float(speed))]
+    return [sys.executable, "-m", "hvconsole", CHILD_FLAG, site, repr(float(speed))]
+
+
+class DemoProcess:
+    """A started child serving the demo site. :meth:`ready` waits for its first line (call
+    it off the GUI thread); :meth:`stop` ends it and reaps it (idempotent, bounded)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]):
+        self.proc = proc
+        self._lines: queue.Queue[bytes] = queue.Queue(maxsize=1)
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        # A thread of its own reads the first line: a deadline that works on Windows pipes
+        # too (select() does not), and a child that hangs never holds the caller past it.
+        threading.Thread(target=self._read_first_line, name="demo-child-reader", daemon=True).start()
+
+    @classmethod
+    def spawn(cls, site: str, speed: float) -> DemoProcess:
+        """Start the child (an OSError when the executable cannot be started)."""
+        kwargs: dict[str, Any] = {}
+        if sys.platform == "win32":
+            # python.exe is a console program: without this a console window flashes up.
+            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
+        proc = subprocess.Popen(child_command(site, speed), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=None, close_fds=True, **kwargs)
+        return cls(proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read_first_line(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        try:
+            line = stdout.readline(_MAX_LINE)
+        except (OSError, ValueError):
+            line = b""
+        self._lines.put(line)
+        stdout.close()
+
+    def ready(self, timeout_s: float = READY_TIMEOUT_S, *, cancel: threading.Event | None = None) -> dict[str, Any]:
+        """The child's document (state-file shape) once it serves. A child that reports an
+        error, ends or says nothing within ``timeout_s`` (or before ``cancel`` is set: the
+        window closed) is stopped and a DemoProcessError."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                line = self._lines.get(timeout=min(CANCEL_LOOK_S, max(0.0, deadline - time.monotonic())))
+                break
+            except queue.Empty:
+                if cancel is not None and cancel.is_set():
+                    self.stop(0.0)
+                    raise DemoProcessError("the window closed while it started") from None
+                if time.monotonic() >= deadline:
+                    self.stop(0.0)
+                    raise DemoProcessError(f"its process did not answer within {timeout_s:.0f} s") from None
+        try:
+            doc = json.loads(line.decode("utf-8")) if line.strip() else None
+        except (UnicodeDecodeError, ValueError):
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+            self.stop()
+            raise DemoProcessError(doc["error"])
+        if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
+            code = self.proc.poll()
+            self.stop()
+            ended = f"its process ended (exit code {code})" if code is not None else "its process said nothing usable"
+            raise DemoProcessError(ended)
+        return doc
+
+    def stop(self, wait_s: float = STOP_WAIT_S) -> bool:
+        """Close the child's pipe (it stops its site and exits), kill it if it has not
+        within ``wait_s``, and reap it. True when it ended on its own."""
+        with self._stop_lock:
+            if self._stopped:
+                return self.proc.poll() is not None
+            self._stopped = True
+        # Only stdin: closing stdout would wait for the reader thread's readline (one lock);
+        # the child's end ends that read anyway.
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(wait_s)
+            return True
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            # Not even gone when killed: the OS reaps it later.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(STOP_WAIT_S)
+            return False
+
+
+# -- the child's end ---------------------------------------------------------------------
+
+def _binary_stream(fd: int, name: str, mode: str) -> IO[bytes]:
+    """stdin or stdout in bytes; a windowed (frozen) app on Windows may have no sys.stdin/
+    sys.stdout objects even when its handles are pipes: open them by descriptor then."""
+    stream = getattr(sys, name, None)
+    if stream is not None and hasattr(stream, "buffer"):
+        return stream.buffer
+    return os.fdopen(fd, mode, buffering=0)
+
+
+def main(argv: list[str]) -> int:
+    """``hvconsole --serve-demo-child SITE SPEED``: serve the demo site until stdin closes."""
+    # Ctrl+C in the window's terminal reaches its whole process group: the child ends with
+    # its pipe instead, after the window has closed its site, never with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = _binary_stream(1, "stdout", "wb")
+    inp = _binary_stream(0, "stdin", "rb")
+
+    def say(doc: dict[str, Any]) -> None:
+        out.write(json.dumps(doc).encode("utf-8") + b"\n")
+        out.flush()
+
+    try:
+        site, speed = argv[0], float(argv[1])
+        from .serve import DEMO_SITES, start_demo, state_document
+        if site not in DEMO_SITES:
+            raise ValueError(f"no demo site {site!r}")
+        served = start_demo(speed=speed, site=site)
+    except OSError as exc:
+        say({"error": f"the simulated site cannot listen on this machine: {exc}"})
+        return 1
+    except Exception as exc:       # said to the window in one sentence, not a traceback
+        say({"error": str(exc) or type(exc).__name__})
+        return 1
+    try:
+        say(state_document(served, site=site, speed=speed))
+        while inp.read(4096):      # nothing is sent; end of file is the window gone
+            pass
+    except OSError:
+        pass                       # the window's end broke: the same as closed
+    finally:
+        served.stop()
+    return 0
