@@ -66,8 +66,16 @@ _SELECTED_BIT = QStyle.StateFlag.State_Selected.value
 _HOVERED_BIT = QStyle.StateFlag.State_MouseOver.value
 
 
-# A tile to paint: row, x, y, width, height, selected, hovered (see TileDelegate.paint_rows).
-PlacedTile = tuple[TileRow, int, int, int, int, bool, bool]
+# Where a tile's live part starts, tile-local (the CPU line's band is at 47, the sparkline's
+# area at 48; a margin of two pixels): everything that changes from poll to poll without
+# the tile's base (see TileDelegate._base) changing is drawn below it. Above it are the
+# card's top, the badge, the name, the host and the state: a tile whose base did not change
+# is repainted from here down only (see TileView.dataChanged).
+LIVE_TOP = 45
+
+# A tile to paint: row, x, y, width, height, selected, hovered, and the tile-local top of
+# the part to paint (0: all of it; LIVE_TOP: its live part, see TileDelegate.paint_rows).
+PlacedTile = tuple[TileRow, int, int, int, int, bool, bool, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,28 +203,36 @@ class TileDelegate(QStyledItemDelegate):
         # In its own painter state: the next tile's texts are drawn as on a fresh painter.
         painter.save()
         self.paint_rows(painter, [(row, x, y, width, height, bool(state & _SELECTED_BIT),
-                                   bool(state & _HOVERED_BIT))],
+                                   bool(state & _HOVERED_BIT), 0)],
                         self.view_dpr or painter.device().devicePixelRatioF())
         painter.restore()
 
     def paint_rows(self, painter: QPainter, tiles: Sequence[PlacedTile], dpr: float) -> None:
-        """Tiles (row, x, y, width, height, selected, hovered) that do not overlap, as
-        :meth:`paint` paints each: a row shown before is one blit; a row seen for the
+        """Tiles (row, x, y, width, height, selected, hovered, part) that do not overlap,
+        as :meth:`paint` paints each: a row shown before is one blit; a row seen for the
         first time is drawn straight onto the view (most rows are shown once and replaced
         by the next poll's), its sparkline after every tile's texts, all of them in one
         pass (:func:`.sparkline.paint_sparklines`: the painter's pen, brush and
         anti-aliasing set once for all instead of for each tile; tiles apart, so the same
         pixels). Leaves the painter's pen, brush, font and hints changed, its transform
-        as it found it."""
+        as it found it.
+
+        ``part`` is where the tile's picture starts, tile-local: 0 for the whole tile,
+        :data:`LIVE_TOP` for its live part only, at a whole pixel ratio (the view asks for
+        that where only the live parts are to be repainted: what lies above is on screen
+        already and the same). The pixels from there down are those of the whole tile;
+        only less of its cached base is copied (a base is cold in the memory caches by the
+        time a tick paints it: its blit was the largest part of a changed tile's paint)."""
         cache = self._rendered
         sparks: list[tuple[QTransform, tuple, QPen, QColor | None]] = []
         fractional = dpr != int(dpr)
+        ratio = int(dpr)
         if fractional:
             # Where the painter's origin is on the device (a child widget's is wherever the
             # widget sits in its window): whole device pixels are counted from there.
             device = painter.deviceTransform()
             origin_x, origin_y = device.dx(), device.dy()
-        for row, x, y, width, height, selected, hovered in tiles:
+        for row, x, y, width, height, selected, hovered, part in tiles:
             if selected:
                 edge = EDGE_SELECTED
             elif row.findings:
@@ -230,13 +246,19 @@ class TileDelegate(QStyledItemDelegate):
             if found is True:
                 # Painted a second time (another tick repainting the view, a hover nearby):
                 # worth one pixmap, blitted from now on.
-                pixmap = self.render_tile(row, QSize(width, height), edge, dpr)
-                cache.put(row, look, pixmap)
-                painter.drawPixmap(x, y, pixmap)
-            elif found is not False:
-                painter.drawPixmap(x, y, found)
+                found = self.render_tile(row, QSize(width, height), edge, dpr)
+                cache.put(row, look, found)
+            if found is not False:
+                if part and not fractional:
+                    painter.drawPixmap(x, y + part, found, 0, part * ratio, width * ratio, (height - part) * ratio)
+                else:
+                    painter.drawPixmap(x, y, found)
             else:
-                painter.drawPixmap(x, y, self._base(row, width, height, edge, dpr))
+                base = self._base(row, width, height, edge, dpr)
+                if part and not fractional:
+                    painter.drawPixmap(x, y + part, base, 0, part * ratio, width * ratio, (height - part) * ratio)
+                else:
+                    painter.drawPixmap(x, y, base)
                 # At a fractional ratio the base lands on the device pixel its place rounds
                 # to, while what is drawn straight goes exactly where it is put: drawn at
                 # the rounded place too, the tile looks as its cached pixmap will (at 1.5×
@@ -411,6 +433,7 @@ class TileDelegate(QStyledItemDelegate):
         severity = row.severity
         stale = row.stale_reason is not None
         texts = row.texts
+        # What the key takes from the row is what same_base compares (keep the two alike).
         key = (width, height, edge, dpr, severity, stale, vm.state, vm.name, row.host, texts.status, texts.vcpus)
         pixmap = self._bases.get(key)
         if pixmap is not None:
@@ -493,6 +516,25 @@ class TileDelegate(QStyledItemDelegate):
                 QToolTip.showText(event.globalPos(), text, view)
                 return True
         return super().helpEvent(event, view, option, index)
+
+
+def same_base(old: TileRow, new: TileRow) -> bool:
+    """Whether the tiles of two rows have the same base at the same look (what
+    :meth:`TileDelegate._base` keys it by from the row: findings, stale or not, state,
+    name, host, status, vCPUs; the edge a finding gives is the severity's), so that only
+    the live part of a tile that showed ``old`` needs painting for ``new``. Usually two
+    polls of a VM differ only in their live figures: the strings are then the poll
+    before's own objects (see :func:`hvconsole.monitoring.rows.tile_texts`), and most
+    comparisons are identity tests."""
+    if old is new:
+        return True
+    vm, was = new.vm, old.vm
+    texts, had = new.texts, old.texts
+    return (vm.name == was.name and vm.state == was.state and new.host == old.host
+            and texts.status == had.status and texts.vcpus == had.vcpus
+            and (new.stale_reason is None) == (old.stale_reason is None)
+            and (new.findings[0].severity if new.findings else None)
+            == (old.findings[0].severity if old.findings else None))
 
 
 def on_device_pixel(position: float, dpr: float, origin: float = 0.0) -> float:

@@ -11,6 +11,7 @@ the rest. :class:`FilterBar` turns its controls into a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
@@ -54,7 +55,7 @@ from PySide6.QtWidgets import (
 from hvconsole.monitoring.rows import TileRow
 from hvconsole.monitoring.vmstate import STATE_GROUPS
 
-from .tile_delegate import FOCUS_RING, TILE_SIZE, VIEW_BACKGROUND, PlacedTile, TileDelegate
+from .tile_delegate import FOCUS_RING, LIVE_TOP, TILE_SIZE, VIEW_BACKGROUND, PlacedTile, TileDelegate, same_base
 from .tile_filter import TileFilter
 from .tile_model import TileModel, TileRole
 
@@ -63,7 +64,8 @@ Grid = tuple[int, int, int, int, int, int, int, int]
 
 ALL_HOSTS = "All hosts"
 ALL_STATES = "All states"
-# A repaint of more separate areas than this is done in one pass (see TileView.paintEvent).
+# A repaint of more separate areas than this is done in one pass when QListView paints it
+# (see TileView.paintEvent); the grid paint takes any number.
 MAX_PAINT_AREAS = 24
 # Text chips made at most per paint (see paint_cache.TextChips.allowance).
 CHIPS_PER_PAINT = 8
@@ -82,6 +84,12 @@ class TileView(QListView):
         self._hover = QPersistentModelIndex()   # the tile under the mouse (see viewportEvent)
         self._known_grid: tuple[tuple, Grid] | None = None   # see _grid
         self._grid_region: tuple[Grid, QRegion] | None = None  # see _tiles_region
+        self._live_parts: tuple[Grid, QRegion] | None = None   # see _live_region
+        # The row last painted at each view row by the grid paint, and the grid's key then:
+        # what the window shows there, for dataChanged to tell a tile whose base stays
+        # (only its live part is repainted) from one whose base changed.
+        self._shown: dict[int, TileRow] = {}
+        self._shown_key: tuple | None = None
         self.setObjectName("tileView")
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setUniformItemSizes(True)
@@ -139,11 +147,14 @@ class TileView(QListView):
         delegate = self.tile_delegate
         row_at = self._row_at()
         pressed = QApplication.mouseButtons() != Qt.MouseButton.NoButton
-        if count <= MAX_PAINT_AREAS and not pressed and row_at is not None:
+        if not pressed and row_at is not None:
             grid = self._grid()
             if grid is not None:
                 self._paint_grid(region, grid, row_at)
                 return
+        # Painted tile by tile by QListView: what the window shows is no longer what the
+        # grid paint last painted (see dataChanged).
+        self._shown.clear()
         delegate.row_at = row_at
         delegate.chip_allowance(CHIPS_PER_PAINT)
         if count > MAX_PAINT_AREAS or pressed:
@@ -268,14 +279,24 @@ class TileView(QListView):
         """The tiles of ``grid`` (see :meth:`_grid`) inside ``region``, each through
         :meth:`.tile_delegate.TileDelegate.paint_rows`, then the rest of the region in the
         view's background; the state ``QListView`` would give each tile (selected,
-        under the mouse) read once per paint."""
+        under the mouse) read once per paint. A tile the region reaches only below its
+        live top (see :meth:`dataChanged`) is painted from there down; the rows painted
+        are remembered (``_shown``) for the next ``dataChanged``."""
         x0, y0, step_x, step_y, columns, n, width, height = grid
         delegate = self.tile_delegate
         dpr = self.viewport().devicePixelRatioF()
+        # The live part alone only at a whole ratio: at a fractional one the part's top
+        # would fall between device pixels.
+        live_top = LIVE_TOP if dpr == int(dpr) else height
         hover = self._hover.row() if self._hover.isValid() else -1
         selected = self._selected_rows()
         tiles: list[PlacedTile] = []
-        seen: set[int] = set()      # a tile in two areas is painted once (see paint_rows)
+        placed: dict[int, int] = {}      # a tile in two areas is painted once (see paint_rows)
+        known = self._known_grid
+        if known is not None and known[0] != self._shown_key:
+            self._shown.clear()
+            self._shown_key = known[0]
+        shown = self._shown
         for area in cast("Iterable[QRect]", region):      # as in paintEvent
             left, top, area_w, area_h = cast("tuple[int, int, int, int]", area.getRect())
             # Lines and columns whose tiles reach into the area (ceil of the first).
@@ -288,12 +309,18 @@ class TileView(QListView):
             for line in range(line_first, line_last + 1):
                 y = y0 + line * step_y
                 base = line * columns
+                # From where the area reaches into this line's tiles: the whole tile, or its live part.
+                part = LIVE_TOP if top >= y + live_top else 0
                 for row in range(base + col_first, min(n, base + col_last + 1)):
-                    if row in seen:
+                    at = placed.get(row)
+                    if at is not None:
+                        if not part and tiles[at][7]:      # another area reaches higher
+                            tiles[at] = (*tiles[at][:7], 0)
                         continue
-                    seen.add(row)
+                    placed[row] = len(tiles)
                     x = x0 + (row - base) * step_x
-                    tiles.append((row_at(row), x, y, width, height, row in selected, row == hover))
+                    shown[row] = tile = row_at(row)
+                    tiles.append((tile, x, y, width, height, row in selected, row == hover, part))
         painter = QPainter(self.viewport())
         delegate.chip_allowance(CHIPS_PER_PAINT)
         try:
@@ -331,7 +358,11 @@ class TileView(QListView):
         the grid the last paint found (see :meth:`_grid`) the tiles of rows ``first`` to
         ``last`` lie in known lines: the same area, worked out at once. With a single
         tile, no grid known for the view as it is now, or accessibility active (Qt tells
-        it what changed), ``QListView`` does it."""
+        it what changed), ``QListView`` does it.
+
+        Where the grid paint last painted the visible tiles of the run (and nothing moved
+        since), only the live part of each tile whose base stays the same is repainted
+        (see :meth:`_live_update`)."""
         first, last = top_left.row(), bottom_right.row()
         known = self._known_grid
         if last <= first or known is None or QAccessible.isActive() or known[0] != self._grid_key():
@@ -348,8 +379,87 @@ class TileView(QListView):
                      (right - left) * step_x + width, (line_last - line_first) * step_y + height)
         viewport = self.viewport()
         area = area.intersected(viewport.rect())
-        if not area.isEmpty():
-            viewport.update(area)
+        if area.isEmpty():
+            return
+        if self._shown and self._shown_key == known[0] and self._live_update(first, last, known[1], area):
+            return
+        viewport.update(area)
+
+    def _live_update(self, first: int, last: int, grid: Grid, area: QRect) -> bool:
+        """Repaint the visible tiles of rows ``first`` to ``last`` (inside ``area``): the
+        live part (from :data:`.tile_delegate.LIVE_TOP` down) of each whose base is the
+        one the window shows (:func:`.tile_delegate.same_base` against the row the grid
+        paint last painted there), the whole of the others. A changed tile's base is cold
+        in the memory caches by the time the tick paints it, and the copy of it was the
+        largest part of the tile's paint: what is on screen above the live part is left
+        as it is. Any tile's live part may be repainted (``area`` may hold tiles beside
+        the run): a base that changed since a tile's last paint has its whole tile in
+        the pending update. False (nothing done) at a fractional pixel ratio (a part's
+        top would fall between device pixels) or unless the rows are the tile model's own."""
+        viewport = self.viewport()
+        dpr = viewport.devicePixelRatioF()
+        row_at = self._row_at()
+        if dpr != int(dpr) or row_at is None:
+            return False
+        x0, y0, step_x, step_y, columns, _n, width, height = grid
+        shown = self._shown
+        region = self._live_region(grid).intersected(area)
+        # The lines of the run that are on screen (ceil of the first, as in _paint_grid).
+        line_first = max(first // columns, -((y0 + height - 1) // step_y))
+        line_last = min(last // columns, (viewport.height() - 1 - y0) // step_y)
+        for line in range(line_first, line_last + 1):
+            base = line * columns
+            for row in range(max(first, base), min(last, base + columns - 1) + 1):
+                old = shown.get(row)
+                if old is None or not same_base(old, row_at(row)):
+                    region += QRect(x0 + (row - base) * step_x, y0 + line * step_y, width, height)
+        if not region.isEmpty():
+            viewport.update(region)
+        return True
+
+    def _live_region(self, grid: Grid) -> QRegion:
+        """The live parts of the tiles of ``grid`` on screen (kept with the grid, as
+        :meth:`_tiles_region`)."""
+        known = self._live_parts
+        if known is not None and known[0] is grid:
+            return known[1]
+        x0, y0, step_x, step_y, columns, n, width, height = grid
+        region = QRegion()
+        line = max(0, -((y0 + height - 1) // step_y))
+        bottom = self.viewport().height()
+        while line * columns < n and y0 + line * step_y < bottom:
+            y = y0 + line * step_y + LIVE_TOP
+            for column in range(min(columns, n - line * columns)):
+                region += QRect(x0 + column * step_x, y, width, height - LIVE_TOP)
+            line += 1
+        self._live_parts = (grid, region)
+        return region
+
+    def doItemsLayout(self) -> None:
+        # Tiles may move (a new order, rows added or removed): QListView repaints the
+        # viewport after a layout, and the rows painted before tell nothing then.
+        self._shown.clear()
+        super().doItemsLayout()
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        old = self.model()
+        if old is not None:
+            with contextlib.suppress(RuntimeError, TypeError):    # not connected, or already gone
+                old.layoutChanged.disconnect(self._order_changed)
+        self._shown.clear()
+        super().setModel(model)
+        if model is not None:
+            model.layoutChanged.connect(self._order_changed)
+
+    def _order_changed(self) -> None:
+        """The rows moved (the model announced a new order): QListView lays the grid out
+        again a turn later and repaints it then. A tick announces its changed rows before
+        their new order, and the live parts it asked for (see :meth:`_live_update`) were
+        worked out at the old places: a paint before that layout would put one tile's
+        live part under another's top. The whole viewport is repainted instead, with
+        nothing remembered of it."""
+        self._shown.clear()
+        self.viewport().update()
 
     def _selected_rows(self) -> set[int] | frozenset[int]:
         selection = self.selectionModel()
