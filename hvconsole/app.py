@@ -96,6 +96,10 @@ class GuiSession(QObject):
         # The site catalog, read (and the page's and workers' modules imported) on a
         # background thread while the first site opens; taken by the first site shown.
         self._catalog: Any = None
+        # The CatalogSource that preparation is reading, as soon as it exists: a site that
+        # opens before the read is done shares it (one read, not two at once).
+        self._catalog_reading: list[Any] = []
+        self._page_shown_before = False
         self._preparing = False
         self._on_site_shown: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
@@ -122,16 +126,14 @@ class GuiSession(QObject):
         self.window.show_starting(READING_TEXT)
         self._show_last_known("configured")
         self._prepare()
-        passwords, closing = (self.book.passwords if self.book is not None else None), self._closing
+        passwords = self.book.passwords if self.book is not None else None
         # A fresh read of the inventory (the CLI may have changed it), but the same password
         # store: passwords typed "for this session only" must survive the reload.
-        self._starter.submit(lambda: _with_history(_read_configured(passwords), closing),
-                             self._configured_loaded, self._configured_failed)
+        self._starter.submit(lambda: _read_configured(passwords), self._configured_loaded,
+                             self._configured_failed)
 
-    def _configured_loaded(self, opened: tuple[Any, Any]) -> None:
-        site, history = opened
+    def _configured_loaded(self, site: Any) -> None:
         if self._closing.is_set() or (self.site is not None and self.site.kind == "demo"):
-            _close_writer(history)
             site.close()
             return
         self.book = site.book
@@ -142,7 +144,7 @@ class GuiSession(QObject):
             self.window.show_welcome()
             self.window.set_host_actions(True, can_edit=not inventory_empty)
         else:
-            self._monitor_site(site, CONFIGURED_POLL_INTERVAL_S, CONFIGURED_POLL_TIMEOUT_S, history, waiting)
+            self._monitor_site(site, CONFIGURED_POLL_INTERVAL_S, CONFIGURED_POLL_TIMEOUT_S, waiting)
             self.window.set_host_actions(True, can_edit=True)
         notes = [*site.problems, *site.warnings]
         if notes:
@@ -191,19 +193,15 @@ class GuiSession(QObject):
         closing, speed = self._closing, self.demo_speed
         process, self._demo_process = self._demo_process, bool(self._demo_process)   # a started one is used once
         if process:
-            self._starter.submit(lambda: _with_history(_open_demo(closing, speed, process), closing),
-                                 self._site_started, self._site_failed)
+            self._starter.submit(lambda: _open_demo(closing, speed, process), self._site_started, self._site_failed)
         else:
-            self._starter.submit(lambda: _with_history(_open_demo(closing, speed), closing),
-                                 self._site_started, self._site_failed)
+            self._starter.submit(lambda: _open_demo(closing, speed), self._site_started, self._site_failed)
         self._show_last_known("demo")
         self._prepare()
 
-    def _site_started(self, opened: tuple[Any, Any]) -> None:
+    def _site_started(self, site: Any) -> None:
         self._starting = False
-        site, history = opened
         if site is None or site.closed or self._closing.is_set():
-            _close_writer(history)
             if site is not None:
                 site.close(SITE_STOP_WAIT_S)
             return
@@ -211,7 +209,7 @@ class GuiSession(QObject):
         waiting = self._take_waiting(site)   # else the configured hosts, if shown, go
         self.window.set_host_actions(False)  # the demo's hosts are not the inventory's
         interval = max(DEMO_MIN_POLL_INTERVAL_S, DEMO_POLL_INTERVAL_S / max(site.speed, 1.0))
-        self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S, history, waiting)
+        self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S, waiting)
 
     def _site_failed(self, exc: BaseException) -> None:
         self._starting = False
@@ -269,9 +267,11 @@ class GuiSession(QObject):
         self._preparing = True
 
         def prepared(catalog: Any) -> None:
+            self._catalog_reading.clear()   # read: a later site reads the catalog afresh
             if self.site is None:           # else the shown site read its own
                 self._catalog = catalog
-        self._starter.submit(_prepare_site_view, prepared,
+        reading = self._catalog_reading
+        self._starter.submit(lambda: _prepare_site_view(reading), prepared,
                              lambda exc: log.warning("preparing the monitoring page failed: %s", exc))
 
     def _take_waiting(self, site: Any) -> Any:
@@ -306,11 +306,9 @@ class GuiSession(QObject):
 
     # -- either ---------------------------------------------------------------------------
 
-    def _monitor_site(self, site: Any, interval_s: float, timeout_s: float, history: Any,
-                      waiting: Any = None) -> None:
-        """Poll ``site``'s hosts in the window and give it a patch session; ``history`` is
-        its history file's writer, opened with the site off the GUI thread (or None);
-        ``waiting``: the monitor already showing these hosts' last known tiles."""
+    def _monitor_site(self, site: Any, interval_s: float, timeout_s: float, waiting: Any = None) -> None:
+        """Poll ``site``'s hosts in the window and give it a patch session and its history
+        file; ``waiting``: the monitor already showing these hosts' last known tiles."""
         _import(*CLIENT_MODULES, *WORKER_MODULES)     # imported already, unless still under way
         from .monitoring.host_compliance import CatalogSource
         from .monitoring.workers import site_workers
@@ -319,9 +317,8 @@ class GuiSession(QObject):
         # One read of the site catalog for polling and health (read already, if the
         # preparation finished before the site opened).
         read, self._catalog = self._catalog, None
-        catalog = read or CatalogSource()
+        catalog = read or (self._catalog_reading[0] if self._catalog_reading else None) or CatalogSource()
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
-        self._attach_history(history, workers)
         self._record_last_known(site, workers)
         if waiting is not None:
             monitor = waiting
@@ -341,13 +338,25 @@ class GuiSession(QObject):
         # and that is when the GUI thread builds the rest. Results reach the monitor only
         # through the event loop, after this call. It starts once the catalog is read (off
         # the GUI thread; the first poll needs it anyway), so that the health check sees
-        # every snapshot from the first.
+        # every snapshot from the first; the page waits for that too (built before, it held
+        # the GUI thread when the read came in, and the polls left that much later).
+        # A page that replaces another (a reload) is built at once, as before: MainWindow.attach
+        # unhooks the previous page's Problems link, which must happen before that page goes.
+        page_at_once = self._page_shown_before
+        self._page_shown_before = True
+        if page_at_once:
+            self._show_page(site, monitor, waiting)
+
+        def start(read_ok: bool) -> None:
+            self._start_polling(site, monitor, catalog if read_ok else None)
+            if self.site is site and not self._closing.is_set():
+                self._open_history(site, workers)
+                if not page_at_once:
+                    self._show_page(site, monitor, waiting)
         if read is not None:
-            self._start_polling(site, monitor, catalog)
+            start(True)
         else:
-            self._starter.submit(catalog.get, lambda _r: self._start_polling(site, monitor, catalog),
-                                 lambda _exc: self._start_polling(site, monitor, None))
-        self._show_page(site, monitor, waiting)
+            self._starter.submit(catalog.get, lambda _r: start(True), lambda _exc: start(False))
 
     def _show_page(self, site: Any, monitor: Any, waiting: Any) -> None:
         """The site's page (the one showing its last known tiles, if any), with what goes
@@ -481,6 +490,22 @@ class GuiSession(QObject):
 
     # -- the history file ------------------------------------------------------------------
 
+    def _open_history(self, site: Any, workers: list) -> None:
+        """The site's history file, opened off the GUI thread once its first polls are out
+        (opening it imports the history store and may wait for a file another process
+        writes, or for a share: before, the first polls waited for that). It is there
+        long before the first answers; one that comes later misses only those."""
+        closing = self._closing
+
+        def opened(result: tuple[Any, Any]) -> None:
+            _site, writer = result
+            if self.site is not site or self._closing.is_set():
+                _close_writer(writer)
+                return
+            self._attach_history(writer, workers)
+        self._starter.submit(lambda: _with_history(site, closing), opened,
+                             lambda exc: log.warning("the history file was not opened: %s", exc))
+
     def _attach_history(self, writer: Any, workers: list) -> None:
         """Every poll of the site also goes into its history file, written in batches by
         the writer's thread; the graphs read 1 day / 7 days / 90 days from it (told once
@@ -605,16 +630,18 @@ def _read_last_known(demo: bool) -> Any:
             max(h.polled_at for h in state.hosts))
 
 
-def _prepare_site_view() -> Any:
+def _prepare_site_view(reading: list[Any]) -> Any:
     """On a background thread while the first site opens: the modules the poll workers
     and the monitor need (numpy, the WinRM stack, the patch engine's catalog reader; not
     the page, the patch session or the graphs: they come while the first polls are out,
     or after their answers), imported here so that the GUI thread never waits for
-    them, and the site catalog read once. Returns the read ``CatalogSource``."""
+    them, and the site catalog read once (the source put in ``reading`` first). Returns
+    the read ``CatalogSource``."""
     _import(*CLIENT_MODULES)           # configured: the hosts' own poll intervals
     _import(*WORKER_MODULES)
     from .monitoring.host_compliance import CatalogSource
     catalog = CatalogSource()
+    reading.append(catalog)             # a site opening meanwhile shares this read
     catalog.get()
     return catalog
 

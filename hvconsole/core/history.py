@@ -31,11 +31,26 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .snapshot import HostEvent, Snapshot, VmSample
 from .timeutil import CLOCK_STEP_BACK_S
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    class _NumpyOnFirstUse:
+        """numpy, imported where this module first uses it (a ring buffer made, on a poll's
+        answer): the window's poll workers are made, and their first polls sent, before
+        numpy's ~0.1 s of imports, which then run while the hosts answer. The first use
+        puts the real module in its place: no cost per use after it."""
+
+        def __getattr__(self, name: str):
+            import numpy
+            globals()["np"] = numpy
+            return getattr(numpy, name)
+
+    np = _NumpyOnFirstUse()
 
 DEFAULT_WINDOW_S = 3600.0
 DEFAULT_POLL_INTERVAL_S = 5.0
