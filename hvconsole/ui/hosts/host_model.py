@@ -190,8 +190,8 @@ class HostListModel(ColumnsTableModel):
         elif row.vm_query_ok is False or row.warning:
             background = _TINT["warning"]
         cells = []
-        for col in range(len(COLUMNS)):
-            cell: dict[int, Any] = {DISPLAY: self._text(row, col)}
+        for col, text in enumerate(self._texts(row)):
+            cell: dict[int, Any] = {DISPLAY: text}
             if background is not None:
                 cell[BACKGROUND] = background
             if (trouble and col in (COL_HOST, COL_STATUS)) or (col == COL_FINDINGS and row.critical):
@@ -216,30 +216,21 @@ class HostListModel(ColumnsTableModel):
             cells.append(cell)
         return cells
 
-    def _text(self, row: HostRow, col: int) -> str:
-        if col == COL_HOST:
-            return row.name
-        if col == COL_STATUS:
-            return status_text(row)
-        if col == COL_BUILD:
-            return format_os_build(row.os_build, row.os_ubr)
-        if col == COL_COMPLIANCE:
-            return row.compliance.text
-        if col == COL_POLL:
-            return format_ms(row.poll_ms)
-        if col == COL_VMS:
-            return f"{row.vm_running}/{row.vm_total}" if row.vm_total else "—"
-        if col == COL_FINDINGS:
+    def _texts(self, row: HostRow) -> tuple[str, ...]:
+        """The line's eight texts, in column order (one call a host a poll, not eight)."""
+        vms = f"{row.vm_running}/{row.vm_total}" if row.vm_total else "—"
+        if row.critical or row.warning:
             parts = []
             if row.critical:
                 parts.append(f"{row.critical} crit")
             if row.warning:
                 parts.append(f"{row.warning} warn")
-            return ", ".join(parts) if parts else "—"
-        if col == COL_HEALTH:
-            health = self._health.get(row.name)
-            return "" if health is None else health.text
-        return ""
+            findings = ", ".join(parts)
+        else:
+            findings = "—"
+        health = self._health.get(row.name)
+        return (row.name, status_text(row), format_os_build(row.os_build, row.os_ubr), row.compliance.text,
+                format_ms(row.poll_ms), vms, findings, "" if health is None else health.text)
 
     # -- updating / reading --------------------------------------------------------------
 
@@ -251,6 +242,10 @@ class HostListModel(ColumnsTableModel):
         are announced by runs within a column (up to ``MAX_CELL_SIGNALS`` signals), more
         as one range."""
         changed: list[tuple[int, int]] = []
+        # Cells whose text alone changed (their colours, font and icon are the old ones):
+        # announced with the display role only, which the view repaints without asking
+        # anything else of the model (see HostListView.dataChanged).
+        texts_changed: list[tuple[int, int]] = []
         for row in rows:
             i = self._pos.get(row.name)
             if i is None:
@@ -269,13 +264,16 @@ class HostListModel(ColumnsTableModel):
                 # fonts and icons, and only a cell whose text changed is made anew (a copy
                 # of the old one), instead of every cell of the line being built again and
                 # compared with the old one (half of the host list's share of a tick).
-                new_cells = old_cells.copy()
-                for c, cell in enumerate(old_cells):
-                    text = self._text(row, c)
+                new_cells = None
+                for c, text in enumerate(self._texts(row)):
+                    cell = old_cells[c]
                     if text != cell[DISPLAY]:
+                        if new_cells is None:
+                            new_cells = old_cells.copy()
                         new_cells[c] = {**cell, DISPLAY: text}
-                        changed.append((i, c))
-                self._cells[i] = new_cells
+                        texts_changed.append((i, c))
+                if new_cells is not None:
+                    self._cells[i] = new_cells
                 continue
             self._cells[i] = new_cells = self._make_cells(row)
             # Only cells that look different are announced: a row whose other facts
@@ -285,15 +283,12 @@ class HostListModel(ColumnsTableModel):
         # One signal per run of adjacent lines whose cell in the same column changed (a
         # tick of many hosts: the Poll column is one run, not one signal per host; each
         # signal costs the view ~10 µs, and covers exactly the cells it names).
-        by_column: dict[int, list[int]] = {}
-        for r, c in changed:
-            by_column.setdefault(c, []).append(r)
-        spans = [(c, first, last) for c, lines in by_column.items() for first, last in runs(sorted(lines))]
+        spans = _column_runs(texts_changed, (DISPLAY,)) + _column_runs(changed, ())
         if len(spans) <= MAX_CELL_SIGNALS:
-            for c, first, last in spans:
-                self.dataChanged.emit(self.index(first, c), self.index(last, c))
-        else:
-            rows_changed = [r for r, _ in changed]
+            for c, first, last, roles in spans:
+                self.dataChanged.emit(self.index(first, c), self.index(last, c), roles)
+        elif spans:
+            rows_changed = [r for r, _ in changed + texts_changed]
             self.dataChanged.emit(self.index(min(rows_changed), 0),
                                   self.index(max(rows_changed), len(COLUMNS) - 1))
 
@@ -322,6 +317,15 @@ class HostListModel(ColumnsTableModel):
 
     def rows(self) -> list[HostRow]:
         return list(self._rows)
+
+
+def _column_runs(cells: list[tuple[int, int]], roles: tuple[int, ...]) -> list[tuple[int, int, int, list[int]]]:
+    """(column, first line, last line, roles) for each run of adjacent lines of
+    ``cells`` (line, column) in the same column."""
+    by_column: dict[int, list[int]] = {}
+    for r, c in cells:
+        by_column.setdefault(c, []).append(r)
+    return [(c, first, last, list(roles)) for c, lines in by_column.items() for first, last in runs(sorted(lines))]
 
 
 def _style_inputs(row: HostRow) -> tuple:

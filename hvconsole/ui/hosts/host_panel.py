@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import cast
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QPaintEvent, QRegion
+from PySide6.QtGui import QAccessible, QPaintEvent, QRegion
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..table_base import DISPLAY
 from .host_model import (
     COL_BUILD,
     COL_COMPLIANCE,
@@ -91,6 +92,8 @@ class HostListView(QTreeView):
         height: a tick's run of seven Poll cells repainted every cell to the right of and
         below them (64 cells for 7). For one line the area is exact."""
         first, last = top_left.row(), bottom_right.row()
+        if (len(roles) == 1 and roles[0] == DISPLAY and self._update_texts(top_left, bottom_right)):
+            return
         if first == last or not top_left.isValid():
             super().dataChanged(top_left, bottom_right, list(roles))
             return
@@ -98,6 +101,25 @@ class HostListView(QTreeView):
         left, right = top_left.column(), bottom_right.column()
         for row in range(first, last + 1):
             super().dataChanged(model.index(row, left, parent), model.index(row, right, parent), list(roles))
+
+    def _update_texts(self, top_left: QModelIndex | QPersistentModelIndex,
+                      bottom_right: QModelIndex | QPersistentModelIndex) -> bool:
+        """Repaint a column's run of cells whose text alone changed (the model says so
+        with the display role only): the area ``QTreeView`` would repaint for them, without
+        its work for a change of look. That work (the line heights' cache, the first line's
+        size hint from every cell of it, each line's place in the view) asks the model for
+        its row and column counts and cells a few dozen times, each a call into Python; a
+        new text in the same font and a line of uniform height changes none of it. False
+        when the view cannot take this path (Qt then does the whole of it)."""
+        if (not top_left.isValid() or top_left.column() != bottom_right.column()
+                or not self.uniformRowHeights() or QAccessible.isActive()):
+            return False
+        rect = self.visualRect(top_left)
+        if not rect.isValid():
+            return False        # not laid out yet: Qt's own path knows what to do
+        lines = bottom_right.row() - top_left.row() + 1
+        self.viewport().update(QRect(rect.x(), rect.y(), rect.width(), rect.height() * lines))
+        return True
 
     def _highlighted_lines(self) -> QRegion:
         """Where the selected and the current line are, as whole lines."""
