@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hvconsole.monitoring.rows import HostRow
+
 from ..table_base import DISPLAY
 from .host_model import (
     COL_BUILD,
@@ -226,6 +228,8 @@ class HostPanel(QWidget):
         self.raise_button.hide()
         self.raise_button.clicked.connect(self._raise_clicked)
         self._raise_offer: tuple[str, int] | None = None
+        # The host and its line the cost line shows now (none: hidden, as it starts).
+        self._cost_shown: tuple[str | None, HostRow | None] = (None, None)
         cost_layout.addWidget(self.cost_line, 1)
         cost_layout.addWidget(self.raise_button, 0, Qt.AlignmentFlag.AlignTop)
         self.graphs_layout.addWidget(self.cost_row)
@@ -272,6 +276,11 @@ class HostPanel(QWidget):
     def show_cost(self, host: str | None) -> None:
         """The monitoring cost line for ``host`` (the one whose graphs are shown)."""
         row = None if host is None else self.model.row_for(host)
+        # Asked after every tick: the same host's same line shows the same words (each
+        # label and button call below is a call into Qt, a few a tick for nothing).
+        if row is self._cost_shown[1] and host == self._cost_shown[0]:
+            return
+        self._cost_shown = (host, row)
         if row is None or row.monitoring_cost is None:
             self.cost_line.hide()
             self._offer(None)
