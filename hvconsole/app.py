@@ -92,6 +92,8 @@ class GuiSession(QObject):
         # kind of site ("demo" or "configured"); the state read for it (seeds the recorder).
         self._waiting: tuple[Any, str] | None = None
         self._last_known_read_for: str | None = None
+        self._last_known_reading = False
+        self._held_sites: list[tuple[Any, Any]] = []    # opened while that read was under way
         self._last_known_state: Any = None
         # The site catalog, read (and the page's and workers' modules imported) on a
         # background thread while the first site opens; taken by the first site shown.
@@ -135,6 +137,8 @@ class GuiSession(QObject):
     def _configured_loaded(self, site: Any) -> None:
         if self._closing.is_set() or (self.site is not None and self.site.kind == "demo"):
             site.close()
+            return
+        if self._after_last_known(site, self._configured_loaded):
             return
         self.book = site.book
         self._drop_site()
@@ -200,6 +204,8 @@ class GuiSession(QObject):
         self._prepare()
 
     def _site_started(self, site: Any) -> None:
+        if site is not None and not self._closing.is_set() and self._after_last_known(site, self._site_started):
+            return                      # still "starting": shown after the last known tiles
         self._starting = False
         if site is None or site.closed or self._closing.is_set():
             if site is not None:
@@ -226,14 +232,41 @@ class GuiSession(QObject):
         if self.window.monitor is not None or self._waiting is not None:
             return
         self._last_known_read_for = kind
+        self._last_known_reading = True
+
+        def failed(exc: BaseException) -> None:
+            log.warning("the last known state was not shown: %s", exc)
+            self._last_known_done()
         self._starter.submit(lambda: _read_last_known(kind == "demo"),
-                             lambda read: self._last_known_read(kind, read),
-                             lambda exc: log.warning("the last known state was not shown: %s", exc))
+                             lambda read: self._last_known_read(kind, read), failed)
+
+    def _after_last_known(self, site: Any, then: Any) -> bool:
+        """While the last known state of ``site``'s kind is being read, hold the opened
+        site and call ``then(site)`` once it is shown (True: held). A site opened first
+        (the demo's own process is quick) would drop those tiles, and a second start
+        would show nothing until the first answers."""
+        if not self._last_known_reading or self._last_known_read_for != site.kind:
+            return False
+        self._held_sites.append((site, then))
+        return True
+
+    def _last_known_done(self) -> None:
+        self._last_known_reading = False
+        held, self._held_sites = self._held_sites, []
+        for site, then in held:
+            then(site)
 
     def _last_known_read(self, kind: str, read: Any) -> None:
+        try:
+            self._show_read_last_known(kind, read)
+        finally:
+            self._last_known_done()
+
+    def _show_read_last_known(self, kind: str, read: Any) -> None:
         if (read is None or self._closing.is_set() or self._last_known_read_for != kind
                 or self.site is not None or self.window.monitor is not None):
             return
+        self._page_shown_before = True
         from .ui.monitor.monitor import Monitor
         state, tiles, host_rows, newest = read
         self._last_known_state = state
@@ -474,6 +507,9 @@ class GuiSession(QObject):
     def stop(self) -> bool:
         """Close the site (bounded). True when everything stopped in time."""
         self._closing.set()
+        held, self._held_sites = self._held_sites, []
+        for opened, _then in held:          # opened, never shown
+            opened.close(SITE_STOP_WAIT_S)
         started, self._demo_process = self._demo_process, False
         if started is not True and started:
             started.stop(0.0)           # started for a demo that was never opened

@@ -135,6 +135,44 @@ def test_configured_site_last_known_tiles_give_way_to_the_welcome_page(home, qtb
         assert session.stop()
 
 
+def test_a_site_that_opens_before_the_last_known_read_waits_for_its_tiles(home, qtbot, monkeypatch):
+    """The demo's own process can be up before the last known state is read: the opened
+    site is held until those tiles show (else a second start shows nothing until the first
+    answers), then the same page goes on, live."""
+    from datetime import UTC, datetime
+
+    from hvconsole import app
+    from hvconsole.core.snapshot import VmSample
+    from hvconsole.monitoring.last_known import KnownHost, LastKnown, write_last_known
+    names = ["HV01", "HV02", "HV03", "HV04", "HV05"]        # the demo-patch site's hosts
+    write_last_known(last_known_file(paths.demo_data_dir()), LastKnown(label="Demo site (simulated)", hosts=tuple(
+        KnownHost(name=name, address="127.0.0.1", polled_at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+                  vms=(VmSample(id=f"v-{name}", name=f"OLD-{name}", state="Running"),)) for name in names)))
+    gate = threading.Event()
+    real_read = app._read_last_known
+
+    def held_read(demo):
+        gate.wait(WAIT_MS / 1000)
+        return real_read(demo)
+    monkeypatch.setattr(app, "_read_last_known", held_read)
+    window, session = start_window(qtbot)
+    try:
+        qtbot.waitUntil(lambda: bool(session._held_sites), timeout=WAIT_MS)    # opened first, held
+        assert session.site is None and window.monitor is None
+        gate.set()
+        qtbot.waitUntil(lambda: window.monitor is not None and window.monitor.tiles.rowCount() > 0, timeout=10_000)
+        monitor = window.monitor
+        assert any((r.stale_reason or "").startswith(LAST_KNOWN_WORDS) for r in tiles(window))
+        qtbot.waitUntil(lambda: session.site is not None and all(h.reachable for h in monitor.hosts.rows()),
+                        timeout=WAIT_MS)
+        assert window.monitor is monitor and session._held_sites == []
+        qtbot.waitUntil(lambda: all(r.stale_reason is None for r in tiles(window)), timeout=WAIT_MS)
+    finally:
+        gate.set()
+        window.close()
+        assert session.stop()
+
+
 def test_the_window_names_the_last_known_file_as_its_reader_does():
     # A first start learns there is no file without importing the reader (app._read_last_known).
     from hvconsole import app
