@@ -29,10 +29,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import IO, Any
 
 CHILD_FLAG = "--serve-demo-child"
 DEMO_SITE_NAMES = ("demo", "demo-patch")     # serve.DEMO_SITES, named without importing it
+CONSOLE_TWIN = "hvconsole-cli"               # installer/hvconsole.spec's CLI_NAME, beside the app
 READY_TIMEOUT_S = 30.0        # a cold start of a frozen bundle on a loaded, virus-scanned PC
 CANCEL_LOOK_S = 0.1           # how often a wait for the child looks whether the window closed
 STOP_WAIT_S = 2.0             # after its pipe closed, before the child is killed
@@ -44,10 +46,16 @@ class DemoProcessError(Exception):
 
 
 def child_command(site: str, speed: float) -> list[str]:
-    """How to start the child: the frozen app with the hidden argument, or ``python -m hvconsole``."""
+    """How to start the child: the frozen bundle's console twin (else its app) with the
+    hidden argument, or ``python -m hvconsole``. The twin, because the windowed app has no
+    sys.stdin/sys.stdout objects on Windows (installer/hvconsole.spec); both executables
+    share one entry point, and CREATE_NO_WINDOW keeps the twin's console from showing."""
+    args = [CHILD_FLAG, site, repr(float(speed))]
     if getattr(sys, "frozen", False):
-        return [sys.executable, CHILD_FLAG, site, repr(float(speed))]
-    return [sys.executable, "-m", "hvconsole", CHILD_FLAG, site, repr(float(speed))]
+        app = Path(sys.executable)
+        twin = app.with_name(CONSOLE_TWIN + app.suffix)
+        return [str(twin if twin.is_file() else app), *args]
+    return [sys.executable, "-m", "hvconsole", *args]
 
 
 class DemoProcess:
@@ -113,6 +121,9 @@ class DemoProcess:
             raise DemoProcessError(doc["error"])
         if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
             code = self.proc.poll()
+            if code is None and not line:       # its stdout ended: it is exiting, say how
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self.proc.wait(STOP_WAIT_S)
             self.stop()
             ended = f"its process ended (exit code {code})" if code is not None else "its process said nothing usable"
             raise DemoProcessError(ended)

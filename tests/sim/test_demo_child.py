@@ -157,3 +157,14 @@ def test_the_hidden_argument_serves_through_the_entry_point(home):
 
 def test_the_demo_names_agree_with_the_simulator():
     assert set(child_module.DEMO_SITE_NAMES) == set(serve.DEMO_SITES)
+
+
+def test_the_frozen_bundle_starts_its_console_twin_with_the_hidden_argument(tmp_path, monkeypatch):
+    app = tmp_path / "hvconsole.exe"
+    app.write_bytes(b"")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(app))
+    # Without the twin, the app itself; with it, the twin (it has stdin and stdout objects).
+    assert child_module.child_command("demo", 2) == [str(app), "--serve-demo-child", "demo", "2.0"]
+    (tmp_path / "hvconsole-cli.exe").write_bytes(b"")
+    assert child_module.child_command("demo", 2)[0] == str(tmp_path / "hvconsole-cli.exe")
