@@ -27,7 +27,8 @@ def painted(delegate: TileDelegate, row: TileRow, dpr: float, x: int, y: int, or
     image.fill(QColor("#e9ebef"))
     painter = QPainter(image)
     painter.translate(origin, origin)
-    delegate.paint_rows(painter, [(row, x, y, TILE_SIZE.width(), TILE_SIZE.height(), False, False, 0)], dpr)
+    width, height = TILE_SIZE.width(), TILE_SIZE.height()
+    delegate.paint_rows(painter, [(row, x, y, width, height, False, False, 0, height)], dpr)
     painter.end()
     return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine()).copy()
 

@@ -1,8 +1,9 @@
 """A tick whose tiles keep their base (same VM state, name, host, status, findings: the
-usual case) repaints only their live part, from ``LIVE_TOP`` down; what is above it is
-left on screen. The picture is the one a full repaint draws: everything a poll changes
-without changing the base lies below ``LIVE_TOP``, a tile painted from there down over the
-old one is the new tile, and a tile whose base changed is painted whole."""
+usual case) repaints only their live part, from ``LIVE_TOP`` down to ``UPTIME_TOP`` (to the
+bottom when the uptime line changes); the rest is left on screen. The picture is the one a
+full repaint draws: everything a poll changes without changing the base lies inside that
+part, a tile painted there over the old one is the new tile, and a tile whose base changed
+is painted whole."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from ui_support import make_vm
 
 from hvconsole.monitoring.rows import TileFinding, TileRow
-from hvconsole.ui.monitor.tile_delegate import LIVE_TOP, TILE_SIZE, TileDelegate, same_base
+from hvconsole.ui.monitor.tile_delegate import LIVE_TOP, TILE_SIZE, UPTIME_TOP, TileDelegate, same_base
 from hvconsole.ui.monitor.tile_model import TileModel
 from hvconsole.ui.monitor.tile_view import TileView
 
@@ -43,10 +44,14 @@ def image(dpr: float) -> QImage:
     return out
 
 
-def paint(delegate: TileDelegate, target: QImage, tile: TileRow, part: int, dpr: float,
-          selected: bool = False) -> None:
+def paint(delegate: TileDelegate, target: QImage, tile: TileRow, dpr: float, selected: bool = False,
+          rows: tuple[int, int] = (0, TILE_SIZE.height())) -> None:
+    """``tile`` painted at 5, 5; only its ``rows`` (tile-local) get through, as the view's
+    paint region lets them."""
     painter = QPainter(target)
-    delegate.paint_rows(painter, [(tile, 5, 5, TILE_SIZE.width(), TILE_SIZE.height(), selected, False, part)], dpr)
+    width, height = TILE_SIZE.width(), TILE_SIZE.height()
+    painter.setClipRect(5, 5 + rows[0], width, rows[1] - rows[0])
+    delegate.paint_rows(painter, [(tile, 5, 5, width, height, selected, False, *rows)], dpr)
     painter.end()
 
 
@@ -54,18 +59,21 @@ def pixels(target: QImage) -> np.ndarray:
     return np.frombuffer(target.constBits(), np.uint8).reshape(target.height(), target.bytesPerLine()).copy()
 
 
-def test_what_a_poll_changes_without_the_base_lies_below_the_live_top():
+def test_what_a_poll_changes_without_the_base_lies_in_the_live_part():
     delegate = TileDelegate()
+    width, height = TILE_SIZE.width(), TILE_SIZE.height()
+    assert delegate._live_layout(width, height, 1.0).uptime_band[1] == UPTIME_TOP
     old = row()
     for new in (row(cpu=99.0, shift=3), row(cpu=4.0, shift=5, uptime=3 * 86400 + 7200),
                 row(heartbeat="LostCommunication", shift=1), row(cpu=100.0, shift=2)):
         assert same_base(old, new)
-        size = TILE_SIZE
-        a = delegate.render_tile(old, size, "plain", 1.0).toImage()
-        b = delegate.render_tile(new, size, "plain", 1.0).toImage()
-        top_a, top_b = pixels(a)[:LIVE_TOP], pixels(b)[:LIVE_TOP]
-        assert np.array_equal(top_a, top_b)
-        assert not np.array_equal(pixels(a), pixels(b))       # the live part did change
+        bottom = delegate.live_bottom(old, new, width, height, 1.0)
+        assert bottom == (UPTIME_TOP if new.texts.uptime == old.texts.uptime else height)
+        a = pixels(delegate.render_tile(old, TILE_SIZE, "plain", 1.0).toImage())
+        b = pixels(delegate.render_tile(new, TILE_SIZE, "plain", 1.0).toImage())
+        assert np.array_equal(a[:LIVE_TOP], b[:LIVE_TOP])
+        assert np.array_equal(a[bottom:], b[bottom:])
+        assert not np.array_equal(a, b)       # the live part did change
 
 
 def test_rows_whose_base_differs_are_told_apart():
@@ -81,22 +89,25 @@ def test_rows_whose_base_differs_are_told_apart():
 @pytest.mark.parametrize("dpr", [1.0, 2.0])
 @pytest.mark.parametrize("selected", [False, True])
 @pytest.mark.parametrize("sight", ["first", "chips", "cached"])
-def test_the_live_part_painted_over_the_old_tile_is_the_new_tile(dpr, selected, sight):
+@pytest.mark.parametrize("uptime", [86400, 5 * 86400])
+def test_the_live_part_painted_over_the_old_tile_is_the_new_tile(dpr, selected, sight, uptime):
     delegate = TileDelegate()
-    old, new = row(cpu=12.0), row(cpu=64.0, shift=7, heartbeat="LostCommunication", uptime=5 * 86400)
+    old, new = row(cpu=12.0), row(cpu=64.0, shift=7, heartbeat="LostCommunication", uptime=uptime)
     if sight != "first":
         # Lines seen before are chips (made on their second sight); a row painted twice is
         # blitted from its own rendered pixmap.
-        seen = row(cpu=64.0, heartbeat="LostCommunication", uptime=5 * 86400)
+        seen = row(cpu=64.0, heartbeat="LostCommunication", uptime=uptime)
         for _ in range(2):
-            paint(delegate, image(dpr), seen, 0, dpr, selected)
+            paint(delegate, image(dpr), seen, dpr, selected)
     if sight == "cached":
-        paint(delegate, image(dpr), new, 0, dpr, selected)
+        paint(delegate, image(dpr), new, dpr, selected)
+    bottom = delegate.live_bottom(old, new, TILE_SIZE.width(), TILE_SIZE.height(), dpr)
+    assert bottom == (UPTIME_TOP if uptime == 86400 else TILE_SIZE.height())
     partial = image(dpr)
-    paint(delegate, partial, old, 0, dpr, selected)
-    paint(delegate, partial, new, LIVE_TOP, dpr, selected)
+    paint(delegate, partial, old, dpr, selected)
+    paint(delegate, partial, new, dpr, selected, (LIVE_TOP, bottom))
     whole = image(dpr)
-    paint(delegate, whole, new, 0, dpr, selected)
+    paint(delegate, whole, new, dpr, selected)
     assert np.array_equal(pixels(partial), pixels(whole))
 
 
@@ -126,13 +137,17 @@ def test_a_tick_repaints_the_live_parts_and_leaves_the_full_repaints_picture(qtb
     view.selectionModel().select(model.index(4), QItemSelectionModel.SelectionFlag.Select)
     QCoreApplication.processEvents()
     parts: dict[str, int] = {}
+    bottoms: dict[str, int] = {}
     original = view.tile_delegate.paint_rows
 
     def recorded(painter, tiles, dpr):
         parts.update({t[0].vm.name: t[7] for t in tiles})
+        bottoms.update({t[0].vm.name: t[8] for t in tiles})
         original(painter, tiles, dpr)
 
     view.tile_delegate.paint_rows = recorded    # type: ignore[method-assign]
+    ratio = view.viewport().devicePixelRatioF()
+    whole_ratio = ratio == int(ratio)
     for tick in range(1, 4):
         parts.clear()
         new = {h: rows(h, 5, 10.0 + 13 * tick, tick) for h in hosts}
@@ -143,12 +158,23 @@ def test_a_tick_repaints_the_live_parts_and_leaves_the_full_repaints_picture(qtb
         changed = new["HV02"][at] = replace(new["HV02"][at], patching="patching: install")
         new["HV01"][1] = TileRow(host="HV01", vm=make_vm("HV01", 1, cpu=5.0, state="Saved" if tick % 2 else "Running"),
                                  cpu_history=history(tick))
+        # One VM's uptime moves to the next hour: its live part is repainted to the bottom.
+        new["HV03"][0] = TileRow(host="HV03", vm=make_vm("HV03", 0, cpu=50.0, uptime_s=86400 + 3600 * tick),
+                                 cpu_history=history(tick))
         model.apply(new)
         QCoreApplication.sendPostedEvents()
         QCoreApplication.processEvents()
         assert parts, "the tick repainted nothing"
-        assert parts.get(changed.vm.name) == 0 and parts.get("HV01-VM001") == 0
-        assert sum(1 for part in parts.values() if part == LIVE_TOP) >= 10
+        if not whole_ratio:
+            # A part's top would fall between device pixels: whole tiles (QT_SCALE_FACTOR=1.5).
+            assert set(parts.values()) == {0} and set(bottoms.values()) == {TILE_SIZE.height()}
+        else:
+            assert (parts["HV03-VM000"], bottoms["HV03-VM000"]) == (LIVE_TOP, TILE_SIZE.height())
+            assert parts.get(changed.vm.name) == 0 and parts.get("HV01-VM001") == 0
+            assert sum(1 for part in parts.values() if part == LIVE_TOP) >= 10
+            # The uptime lines stay (all over a day, the same hour) but the one that changes.
+            assert sum(1 for name, bottom in bottoms.items()
+                       if parts[name] == LIVE_TOP and bottom == UPTIME_TOP) >= 9
         incremental = grab(view)
         view.viewport().repaint()               # every tile whole
         assert grab(view) == incremental, f"tick {tick}"
@@ -166,3 +192,18 @@ def test_a_tick_repaints_the_live_parts_and_leaves_the_full_repaints_picture(qtb
     incremental = grab(view)
     view.viewport().repaint()
     assert grab(view) == incremental
+
+
+def test_a_line_whose_ink_may_reach_the_uptime_line_has_the_live_part_repainted_to_the_bottom(monkeypatch):
+    """A text whose ink reaches below its band (none of the console's own wordings; a
+    heartbeat the host reports in words the console does not know is shown as it comes)
+    may touch the uptime line's band: that band is repainted too."""
+    width, height = TILE_SIZE.width(), TILE_SIZE.height()
+    old, new = row(heartbeat="Odd"), row(heartbeat="Deep", cpu=80.0)
+    assert TileDelegate().live_bottom(old, new, width, height, 1.0) == UPTIME_TOP
+    delegate = TileDelegate()
+    small = delegate._small
+    measured = small.ink_bottom
+    monkeypatch.setattr(small, "ink_bottom", lambda text: 40 if "Deep" in text else measured(text))
+    assert delegate.live_bottom(old, new, width, height, 1.0) == height
+    assert delegate.live_bottom(new, old, width, height, 1.0) == height      # the old line's ink too

@@ -41,6 +41,7 @@ class TextCache:
         self._texts: dict[str, QStaticText] = {}
         self._seen: set[str] = set()
         self._widths: dict[str, int] = {}
+        self._ink: dict[str, int] = {}
         self._elided: dict[tuple[str, int], str] = {}
         self._points: dict[tuple[float, float], QPointF] = {}
         self._limit = limit
@@ -79,6 +80,17 @@ class TextCache:
                 self._widths.clear()
             w = self._widths[text] = self.metrics.horizontalAdvance(text)
         return w
+
+    def ink_bottom(self, text: str) -> int:
+        """How far below its top (the ``y`` of :meth:`put`) a text's ink reaches: the
+        glyphs' own extent under the baseline, fallback fonts' glyphs included (what
+        :class:`TextChips` checks a line's band with). Remembered: measuring shapes the text."""
+        bottom = self._ink.get(text)
+        if bottom is None:
+            if len(self._ink) >= self._limit:
+                self._ink.clear()
+            bottom = self._ink[text] = self.ascent + self.metrics.boundingRect(text).bottom()
+        return bottom
 
     def line_top(self, top: float, line_height: float) -> float:
         """Where a text vertically centred in a line starting at ``top`` has its top (the

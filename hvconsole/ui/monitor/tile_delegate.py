@@ -48,6 +48,7 @@ BASE_CACHE_BYTES = 24 * 2**20
 CHIP_CACHE_BYTES = 8 * 2**20   # live text lines: ~4-15 KB each at 1×
 MEMORY_LINES_KEPT = 4096   # memory wordings remembered by (full wording, room)
 SPARK_PLACES_KEPT = 1024   # sparkline transforms remembered by tile size and place
+LINES_CHECKED_KEPT = 8192  # live lines checked against the uptime line's band (see live_bottom)
 
 _TEXT = QColor("#202124")
 _MUTED = QColor("#5f6368")
@@ -72,10 +73,14 @@ _HOVERED_BIT = QStyle.StateFlag.State_MouseOver.value
 # card's top, the badge, the name, the host and the state: a tile whose base did not change
 # is repainted from here down only (see TileView.dataChanged).
 LIVE_TOP = 45
+# Where the uptime line's band starts, tile-local (TileDelegate._live_layout): a tick that
+# leaves a tile's uptime as it was repaints its live part down to here only (see
+# TileDelegate.live_bottom).
+UPTIME_TOP = 86
 
-# A tile to paint: row, x, y, width, height, selected, hovered, and the tile-local top of
-# the part to paint (0: all of it; LIVE_TOP: its live part, see TileDelegate.paint_rows).
-PlacedTile = tuple[TileRow, int, int, int, int, bool, bool, int]
+# A tile to paint: row, x, y, width, height, selected, hovered, and the tile-local rows of
+# the part to paint, top and bottom (0 and height: all of it; see TileDelegate.paint_rows).
+PlacedTile = tuple[TileRow, int, int, int, int, bool, bool, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +147,7 @@ class TileDelegate(QStyledItemDelegate):
         self._layouts: dict[tuple, TileLayout] = {}
         self._live: dict[tuple[int, int, float], LiveLayout] = {}
         self._memory: dict[tuple[str, int], str] = {}
+        self._clear_of_uptime: dict[tuple, bool] = {}
         self._spark_places: dict[tuple[int, int, float, float], QTransform] = {}
         self._polygons = PolygonPool()
         self._state_inks: dict[str, QColor] = {}
@@ -203,12 +209,12 @@ class TileDelegate(QStyledItemDelegate):
         # In its own painter state: the next tile's texts are drawn as on a fresh painter.
         painter.save()
         self.paint_rows(painter, [(row, x, y, width, height, bool(state & _SELECTED_BIT),
-                                   bool(state & _HOVERED_BIT), 0)],
+                                   bool(state & _HOVERED_BIT), 0, height)],
                         self.view_dpr or painter.device().devicePixelRatioF())
         painter.restore()
 
     def paint_rows(self, painter: QPainter, tiles: Sequence[PlacedTile], dpr: float) -> None:
-        """Tiles (row, x, y, width, height, selected, hovered, part) that do not overlap,
+        """Tiles (row, x, y, width, height, selected, hovered, top, bottom) that do not overlap,
         as :meth:`paint` paints each: a row shown before is one blit; a row seen for the
         first time is drawn straight onto the view (most rows are shown once and replaced
         by the next poll's), its sparkline after every tile's texts, all of them in one
@@ -217,12 +223,13 @@ class TileDelegate(QStyledItemDelegate):
         pixels). Leaves the painter's pen, brush, font and hints changed, its transform
         as it found it.
 
-        ``part`` is where the tile's picture starts, tile-local: 0 for the whole tile,
-        :data:`LIVE_TOP` for its live part only, at a whole pixel ratio (the view asks for
-        that where only the live parts are to be repainted: what lies above is on screen
-        already and the same). The pixels from there down are those of the whole tile;
-        only less of its cached base is copied (a base is cold in the memory caches by the
-        time a tick paints it: its blit was the largest part of a changed tile's paint)."""
+        ``top`` and ``bottom`` are the tile-local rows the painter's clip lets through (0
+        and the tile's height: all of it; the view asks for the live part alone, from
+        :data:`LIVE_TOP` down, where what lies above is on screen already and the same).
+        At a whole pixel ratio only those rows of the tile's cached base are copied (a
+        base is cold in the memory caches by the time a tick paints it: its copy was the
+        largest part of a changed tile's paint); the texts and the sparkline are drawn as
+        for the whole tile, and the clip keeps what lies outside. The same pixels there."""
         cache = self._rendered
         sparks: list[tuple[QTransform, tuple, QPen, QColor | None]] = []
         fractional = dpr != int(dpr)
@@ -232,7 +239,8 @@ class TileDelegate(QStyledItemDelegate):
             # widget sits in its window): whole device pixels are counted from there.
             device = painter.deviceTransform()
             origin_x, origin_y = device.dx(), device.dy()
-        for row, x, y, width, height, selected, hovered, part in tiles:
+        for row, x, y, width, height, selected, hovered, top, bottom in tiles:
+            part = not fractional and (top > 0 or bottom < height)
             if selected:
                 edge = EDGE_SELECTED
             elif row.findings:
@@ -249,14 +257,14 @@ class TileDelegate(QStyledItemDelegate):
                 found = self.render_tile(row, QSize(width, height), edge, dpr)
                 cache.put(row, look, found)
             if found is not False:
-                if part and not fractional:
-                    painter.drawPixmap(x, y + part, found, 0, part * ratio, width * ratio, (height - part) * ratio)
+                if part:
+                    painter.drawPixmap(x, y + top, found, 0, top * ratio, width * ratio, (bottom - top) * ratio)
                 else:
                     painter.drawPixmap(x, y, found)
             else:
                 base = self._base(row, width, height, edge, dpr)
-                if part and not fractional:
-                    painter.drawPixmap(x, y + part, base, 0, part * ratio, width * ratio, (height - part) * ratio)
+                if part:
+                    painter.drawPixmap(x, y + top, base, 0, top * ratio, width * ratio, (bottom - top) * ratio)
                 else:
                     painter.drawPixmap(x, y, base)
                 # At a fractional ratio the base lands on the device pixel its place rounds
@@ -279,6 +287,46 @@ class TileDelegate(QStyledItemDelegate):
                 sparks = [(transform * placed, spark, pen, fill) for transform, spark, pen, fill in sparks]
             paint_sparklines(painter, sparks, self._polygons)
             painter.setWorldTransform(placed)
+
+    def live_bottom(self, old: TileRow, new: TileRow, width: int, height: int, dpr: float) -> int:
+        """Where the part of a tile to repaint for ``new`` ends (tile-local, exclusive)
+        when it showed ``old`` with the same base (see :func:`same_base`): at
+        :data:`UPTIME_TOP` when the uptime line stays as it was and the ink of the lines
+        above it, the old ones and the new, ends above it (so that the uptime line's band
+        is the same pixels before and after); else at the tile's bottom."""
+        texts, had = new.texts, old.texts
+        if texts.uptime != had.uptime:
+            return height
+        clear = self._clear_of_uptime
+        new_key = (width, texts.cpu, texts.memory, texts.heartbeat)
+        old_key = (width, had.cpu, had.memory, had.heartbeat)
+        new_clear = clear.get(new_key)
+        if new_clear is None:
+            new_clear = self._lines_clear_of_uptime(new, width, height, dpr, new_key)
+        old_clear = clear.get(old_key)
+        if old_clear is None:
+            old_clear = self._lines_clear_of_uptime(old, width, height, dpr, old_key)
+        return UPTIME_TOP if new_clear and old_clear else height
+
+    def _lines_clear_of_uptime(self, row: TileRow, width: int, height: int, dpr: float, key: tuple) -> bool:
+        """Whether the ink of ``row``'s CPU and memory lines ends above the uptime line's
+        band (the extent TextChips checks a line's band with: two pixels of margin);
+        remembered by ``key`` (the tile's width and the lines' texts: the memory wording
+        shown is chosen by the room the width leaves)."""
+        live = self._live.get((width, height, dpr))
+        if live is None:
+            live = self._live_layout(width, height, dpr)
+        small = self._small
+        texts = row.texts
+        heartbeat = texts.heartbeat
+        memory = self._memory_line(row, live.text_width - small.advance(heartbeat) - 8)
+        memory_limit = UPTIME_TOP - 2 - live.memory_y
+        clear = (small.ink_bottom(memory) <= memory_limit and small.ink_bottom(heartbeat) <= memory_limit
+                 and self._text.ink_bottom(texts.cpu) <= UPTIME_TOP - 2 - live.cpu_y)
+        if len(self._clear_of_uptime) >= LINES_CHECKED_KEPT:
+            self._clear_of_uptime.clear()
+        self._clear_of_uptime[key] = clear
+        return clear
 
     def _spark_at(self, live: LiveLayout, width: int, height: int, x: float, y: float) -> QTransform:
         """The sparkline's transform of a tile at ``x``, ``y``: what translating the
@@ -394,7 +442,7 @@ class TileDelegate(QStyledItemDelegate):
         # descenders reach the bottom border, which its chip copies from the base.
         left, right = frame.left() + STRIPE_W + 4, frame.right() - 4
         cpu_y, memory_y = self._text.line_top(top + 39, 20), small.line_top(top + 62, 16)
-        uptime_y = small.line_top(top + 78, 16)
+        uptime_y = small.line_top(UPTIME_TOP, 16)
         if dpr != int(dpr):
             # A text's first draw (drawText) and its later ones (a static text) round a
             # top between device pixels differently (at 1.5× a line moved a pixel when its
@@ -404,8 +452,8 @@ class TileDelegate(QStyledItemDelegate):
                           cpu_y=cpu_y, memory_y=memory_y, uptime_y=uptime_y,
                           spark=unit_transform(lay.spark_area),
                           cpu_band=(left, top + 39, int(lay.spark.left()) - 1, top + 59),
-                          memory_band=(left, top + 62, right, top + 78),
-                          uptime_band=(left, top + 78, right, height))
+                          memory_band=(left, top + 62, right, UPTIME_TOP),
+                          uptime_band=(left, UPTIME_TOP, right, height))
         self._live[(width, height, dpr)] = live
         return live
 

@@ -55,7 +55,16 @@ from PySide6.QtWidgets import (
 from hvconsole.monitoring.rows import TileRow
 from hvconsole.monitoring.vmstate import STATE_GROUPS
 
-from .tile_delegate import FOCUS_RING, LIVE_TOP, TILE_SIZE, VIEW_BACKGROUND, PlacedTile, TileDelegate, same_base
+from .tile_delegate import (
+    FOCUS_RING,
+    LIVE_TOP,
+    TILE_SIZE,
+    UPTIME_TOP,
+    VIEW_BACKGROUND,
+    PlacedTile,
+    TileDelegate,
+    same_base,
+)
 from .tile_filter import TileFilter
 from .tile_model import TileModel, TileRole
 
@@ -279,15 +288,12 @@ class TileView(QListView):
         """The tiles of ``grid`` (see :meth:`_grid`) inside ``region``, each through
         :meth:`.tile_delegate.TileDelegate.paint_rows`, then the rest of the region in the
         view's background; the state ``QListView`` would give each tile (selected,
-        under the mouse) read once per paint. A tile the region reaches only below its
-        live top (see :meth:`dataChanged`) is painted from there down; the rows painted
-        are remembered (``_shown``) for the next ``dataChanged``."""
+        under the mouse) read once per paint. The delegate learns which of a tile's rows
+        the region reaches (a tick asks for live parts alone, see :meth:`dataChanged`);
+        the rows painted are remembered (``_shown``) for the next ``dataChanged``."""
         x0, y0, step_x, step_y, columns, n, width, height = grid
         delegate = self.tile_delegate
         dpr = self.viewport().devicePixelRatioF()
-        # The live part alone only at a whole ratio: at a fractional one the part's top
-        # would fall between device pixels.
-        live_top = LIVE_TOP if dpr == int(dpr) else height
         hover = self._hover.row() if self._hover.isValid() else -1
         selected = self._selected_rows()
         tiles: list[PlacedTile] = []
@@ -309,18 +315,20 @@ class TileView(QListView):
             for line in range(line_first, line_last + 1):
                 y = y0 + line * step_y
                 base = line * columns
-                # From where the area reaches into this line's tiles: the whole tile, or its live part.
-                part = LIVE_TOP if top >= y + live_top else 0
+                # The rows of this line's tiles the area reaches (tile-local).
+                part_top, part_bottom = max(0, top - y), min(height, top + area_h - y)
                 for row in range(base + col_first, min(n, base + col_last + 1)):
                     at = placed.get(row)
                     if at is not None:
-                        if not part and tiles[at][7]:      # another area reaches higher
-                            tiles[at] = (*tiles[at][:7], 0)
+                        placed_tile = tiles[at]
+                        if part_top < placed_tile[7] or part_bottom > placed_tile[8]:    # reached by two areas
+                            tiles[at] = (*placed_tile[:7], min(part_top, placed_tile[7]),
+                                         max(part_bottom, placed_tile[8]))
                         continue
                     placed[row] = len(tiles)
                     x = x0 + (row - base) * step_x
                     shown[row] = tile = row_at(row)
-                    tiles.append((tile, x, y, width, height, row in selected, row == hover, part))
+                    tiles.append((tile, x, y, width, height, row in selected, row == hover, part_top, part_bottom))
         painter = QPainter(self.viewport())
         delegate.chip_allowance(CHIPS_PER_PAINT)
         try:
@@ -387,15 +395,18 @@ class TileView(QListView):
 
     def _live_update(self, first: int, last: int, grid: Grid, area: QRect) -> bool:
         """Repaint the visible tiles of rows ``first`` to ``last`` (inside ``area``): the
-        live part (from :data:`.tile_delegate.LIVE_TOP` down) of each whose base is the
-        one the window shows (:func:`.tile_delegate.same_base` against the row the grid
-        paint last painted there), the whole of the others. A changed tile's base is cold
-        in the memory caches by the time the tick paints it, and the copy of it was the
-        largest part of the tile's paint: what is on screen above the live part is left
-        as it is. Any tile's live part may be repainted (``area`` may hold tiles beside
-        the run): a base that changed since a tile's last paint has its whole tile in
-        the pending update. False (nothing done) at a fractional pixel ratio (a part's
-        top would fall between device pixels) or unless the rows are the tile model's own."""
+        live part (from :data:`.tile_delegate.LIVE_TOP` down to
+        :data:`.tile_delegate.UPTIME_TOP`, or to the bottom when the uptime line changes:
+        :meth:`.tile_delegate.TileDelegate.live_bottom`) of each whose base is the one the
+        window shows (:func:`.tile_delegate.same_base` against the row the grid paint last
+        painted there), the whole of the others. A changed tile's base is cold in the
+        memory caches by the time the tick paints it, and copying it was the largest part
+        of the tile's paint (the view's backing store is as cold: each row written costs):
+        what is on screen outside the live part is left as it is. Any tile's live part
+        may be repainted (``area`` may hold tiles beside the run): a base that changed
+        since a tile's last paint has its whole tile in the pending update. False
+        (nothing done) at a fractional pixel ratio (a part's top would fall between
+        device pixels) or unless the rows are the tile model's own."""
         viewport = self.viewport()
         dpr = viewport.devicePixelRatioF()
         row_at = self._row_at()
@@ -407,19 +418,24 @@ class TileView(QListView):
         # The lines of the run that are on screen (ceil of the first, as in _paint_grid).
         line_first = max(first // columns, -((y0 + height - 1) // step_y))
         line_last = min(last // columns, (viewport.height() - 1 - y0) // step_y)
+        live_bottom = self.tile_delegate.live_bottom
         for line in range(line_first, line_last + 1):
             base = line * columns
             for row in range(max(first, base), min(last, base + columns - 1) + 1):
                 old = shown.get(row)
-                if old is None or not same_base(old, row_at(row)):
+                new = row_at(row)
+                if old is None or not same_base(old, new):
                     region += QRect(x0 + (row - base) * step_x, y0 + line * step_y, width, height)
+                elif live_bottom(old, new, width, height, dpr) > UPTIME_TOP:
+                    region += QRect(x0 + (row - base) * step_x, y0 + line * step_y + UPTIME_TOP,
+                                    width, height - UPTIME_TOP)
         if not region.isEmpty():
             viewport.update(region)
         return True
 
     def _live_region(self, grid: Grid) -> QRegion:
-        """The live parts of the tiles of ``grid`` on screen (kept with the grid, as
-        :meth:`_tiles_region`)."""
+        """The live parts down to the uptime line (see :meth:`_live_update`) of the tiles
+        of ``grid`` on screen (kept with the grid, as :meth:`_tiles_region`)."""
         known = self._live_parts
         if known is not None and known[0] is grid:
             return known[1]
@@ -430,7 +446,7 @@ class TileView(QListView):
         while line * columns < n and y0 + line * step_y < bottom:
             y = y0 + line * step_y + LIVE_TOP
             for column in range(min(columns, n - line * columns)):
-                region += QRect(x0 + column * step_x, y, width, height - LIVE_TOP)
+                region += QRect(x0 + column * step_x, y, width, UPTIME_TOP - LIVE_TOP)
             line += 1
         self._live_parts = (grid, region)
         return region
