@@ -104,6 +104,7 @@ class GuiSession(QObject):
         self._page_shown_before = False
         self._preparing = False
         self._on_site_shown: list[Any] = []
+        self._on_patch_session: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
         window.welcome.add_host.connect(self.add_host)
         window.edit_host.connect(self.edit_host)
@@ -113,6 +114,15 @@ class GuiSession(QObject):
     def when_site_shown(self, callback: Any) -> None:
         """Call ``callback(site)`` once the monitor has shown the site's first answers."""
         self._on_site_shown.append(callback)
+
+    def when_patch_session_made(self, callback: Any) -> None:
+        """Call ``callback()`` once the shown site's patch session is made (or found not
+        to be in this build): at once if it is. A fast demo's first answers can come
+        before it (it is made while the first polls are out)."""
+        if self.patch_session is not None:
+            callback()
+        else:
+            self._on_patch_session.append(callback)
 
     # -- the configured site ------------------------------------------------------------
 
@@ -350,7 +360,8 @@ class GuiSession(QObject):
         # One read of the site catalog for polling and health (read already, if the
         # preparation finished before the site opened).
         read, self._catalog = self._catalog, None
-        catalog = read or (self._catalog_reading[0] if self._catalog_reading else None) or CatalogSource()
+        catalog = read or (self._catalog_reading[0] if self._catalog_reading else None) or \
+            CatalogSource(load_site_catalog)
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
         self._record_last_known(site, workers)
         if waiting is not None:
@@ -421,6 +432,9 @@ class GuiSession(QObject):
                 return
             self.patch_session = patch_entry.make_session(site, self.window)
             self.window.set_patch_session(self.patch_session, site.journal_path)
+            callbacks, self._on_patch_session = self._on_patch_session, []
+            for callback in callbacks:
+                callback()
         if not patch_entry.wizard_available() or patch_entry.SESSION_MODULE in sys.modules:
             make()
             return
@@ -676,10 +690,21 @@ def _prepare_site_view(reading: list[Any]) -> Any:
     _import(*CLIENT_MODULES)           # configured: the hosts' own poll intervals
     _import(*WORKER_MODULES)
     from .monitoring.host_compliance import CatalogSource
-    catalog = CatalogSource()
+    catalog = CatalogSource(load_site_catalog)
     reading.append(catalog)             # a site opening meanwhile shares this read
     catalog.get()
     return catalog
+
+
+def load_site_catalog() -> Any:
+    """The site catalog as the patch engine reads it (``patch.engine.load_site_catalog``:
+    the shipped catalog plus the admin's ``catalog.d``; a test checks they agree), without
+    importing the engine: ~80 ms of the one interpreter before the first polls could leave.
+    The engine comes with the patch session, while they are out."""
+    from . import paths
+    from .assets import asset_path
+    from .core.catalog import load_catalog
+    return load_catalog(asset_path("catalog", "updates.json"), paths.config_dir() / "catalog.d")
 
 
 def _import_patch_session() -> None:
@@ -793,8 +818,8 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     session.when_site_shown(lambda _site: freeze_startup_objects())
     if wizard_screenshots:
         out_dir = Path(wizard_screenshots)
-        session.when_site_shown(
-            lambda _site: QTimer.singleShot(0, lambda: session.wizard_screenshots_and_quit(out_dir)))
+        session.when_site_shown(lambda _site: session.when_patch_session_made(
+            lambda: QTimer.singleShot(0, lambda: session.wizard_screenshots_and_quit(out_dir))))
     code = app.exec()
     clean = window.shutdown(CLOSE_WAIT_S)
     clean = session.stop() and clean

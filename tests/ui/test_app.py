@@ -158,6 +158,23 @@ def test_a_demo_process_that_fails_is_said_in_the_window(qtbot, tmp_path, monkey
     assert session.stop()
 
 
+def test_the_window_reads_the_site_catalog_as_the_patch_engine_does(tmp_path, monkeypatch):
+    # The window reads it without importing the engine (before its first polls leave).
+    import json
+
+    from hvconsole import paths
+    from hvconsole.app import load_site_catalog
+    from hvconsole.patch.engine import load_site_catalog as engine_reads
+    monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path))
+    own = paths.config_dir() / "catalog.d"
+    own.mkdir(parents=True)
+    (own / "site.json").write_text(json.dumps({"schema": "hvconsole.catalog/1", "updates": [
+        {"kb": "KB9990077", "title": "A site's own entry", "released": "2025-06-01", "kind": "OOB",
+         "targets": [{"product": "Windows Server 2022", "build": 20348, "min_ubr": 3700}]}]}), encoding="utf-8")
+    assert load_site_catalog() == engine_reads()
+    assert load_site_catalog().get("KB9990077") is not None
+
+
 # -- the window's command line --------------------------------------------------------------------
 
 def test_version(capsys):
