@@ -64,6 +64,40 @@ LAST_KNOWN_CLOSE_WAIT_S = 1.0
 GRAPHS_AFTER_TILES_MS = 50
 SCREENSHOT_SIZE = (1600, 1000)
 WIZARD_SCREENSHOT_SPEED = 60.0
+class SnapshotRelay:
+    """A poll worker observer that holds snapshots until its target exists, then hands
+    them on in order (any thread); once closed without a target it drops them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._target: Any = None
+        self._held: list[Any] = []
+        self._closed = False
+
+    def __call__(self, snap: Any) -> None:
+        with self._lock:
+            target = self._target
+            if target is None:
+                if not self._closed:
+                    self._held.append(snap)
+                return
+        target(snap)
+
+    def connect(self, target: Any) -> None:
+        """Hand the held snapshots to ``target`` (under the lock: a newer one cannot pass
+        them), then every later one."""
+        with self._lock:
+            held, self._held = self._held, []
+            for snap in held:
+                target(snap)
+            self._target = target
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._held = []
+
+
 class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
     closing it all again in bounded time."""
@@ -453,14 +487,21 @@ class GuiSession(QObject):
     def _start_polling(self, site: Any, monitor: Any, catalog: Any) -> None:
         if self.site is not site or self._closing.is_set():
             return                              # replaced or closing meanwhile
+        # The polls leave first; the health check (~50 ms of imports) is made right after
+        # and still sees every snapshot from the first: the relay holds what comes before.
+        relay = SnapshotRelay()
+        for worker in monitor.workers.values():
+            worker.observers += (relay,)
+        monitor.start()
         try:
             if catalog is not None:
-                self._start_health(site, monitor, catalog)
+                self._start_health(site, monitor, catalog, relay)
         except Exception:                       # the health check must not stop monitoring
             log.exception("the health check could not start")
-        monitor.start()
+        finally:
+            relay.close()                       # nothing more to hold, whatever happened
 
-    def _start_health(self, site: Any, monitor: Any, catalog: Any) -> None:
+    def _start_health(self, site: Any, monitor: Any, catalog: Any, relay: SnapshotRelay) -> None:
         """The health check of ``site``'s hosts (issue 14), fed every poll's snapshot; its
         audits start once every host has answered (or failed) its first poll, so that the
         first audit already knows each host's build and pending reboot, then every 15 min."""
@@ -472,8 +513,7 @@ class GuiSession(QObject):
         health = self.health = HealthService(
             site.targets, updates=updates, clock=clock, parent=self,
             in_maintenance=lambda host: registry.covers(host, None, clock()))
-        for worker in monitor.workers.values():
-            worker.observers += (health.observe,)
+        relay.connect(health.observe)
         self.window.set_health(health)
         waiting = set(monitor.host_names())
 

@@ -175,6 +175,24 @@ def test_the_window_reads_the_site_catalog_as_the_patch_engine_does(tmp_path, mo
     assert load_site_catalog().get("KB9990077") is not None
 
 
+def test_the_snapshot_relay_holds_until_the_health_check_exists_then_hands_on_in_order():
+    # The first polls leave before the health check is made (app.GuiSession._start_polling).
+    from hvconsole.app import SnapshotRelay
+    relay, seen = SnapshotRelay(), []
+    relay("first")
+    relay("second")
+    relay.connect(seen.append)
+    relay("third")
+    relay.close()
+    relay("fourth")
+    assert seen == ["first", "second", "third", "fourth"]
+    dropped = SnapshotRelay()
+    dropped("held")
+    dropped.close()                 # the health check failed to start: nothing is kept
+    dropped("later")
+    assert dropped._held == []
+
+
 # -- the window's command line --------------------------------------------------------------------
 
 def test_version(capsys):
