@@ -129,6 +129,11 @@ class TileRow:
     group: str = field(default="", init=False)
     texts: TileTexts = field(init=False, repr=False)       # set by __post_init__ (and _make_tile)
     spark: tuple = field(default=(), init=False, repr=False)   # see spark_geometry
+    # What the tile's slow-changing part shows (name, state, host, status, vCPUs, stale or
+    # not, the worst finding's severity; see tile_look): the poll before's own tuple while
+    # equal, so that the GUI thread tells a tile whose only change is its live figures by
+    # an identity test (it then repaints only those).
+    look: tuple = field(default=(), init=False, repr=False)
     # Not stored, not compared: what build_tile_rows already knows. ``spark_given``: the
     # sparkline geometry of ``cpu_history``, worked out for a whole host at once;
     # ``previous``: this VM's row of the poll before, whose texts are reused where their
@@ -148,6 +153,8 @@ class TileRow:
         object.__setattr__(self, "texts", texts)
         object.__setattr__(self, "spark", spark_runs(self.cpu_history, SPARK_POINTS)
                            if spark_given is None else spark_given)
+        object.__setattr__(self, "look", tile_look(self.host, self.vm, self.findings, self.stale_reason, texts,
+                                                   previous))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -184,6 +191,17 @@ def _derived(host_folded: str, vm: VmSample, findings: tuple[TileFinding, ...], 
         # "order unchanged" with an identity test.
         sort_key = previous.sort_key
     return rank, sort_key, folded, group, tile_texts(vm, group, stale_reason, patching, previous)
+
+
+def tile_look(host: str, vm: VmSample, findings: tuple[TileFinding, ...], stale_reason: str | None,
+              texts: TileTexts, previous: TileRow | None) -> tuple:
+    """A tile row's ``look``: what its slow-changing part shows, the previous row's tuple
+    when equal (see TileRow.look)."""
+    look = (vm.name, vm.state, host, texts.status, texts.vcpus, stale_reason is not None,
+            findings[0].severity if findings else None)
+    if previous is not None and previous.look == look:
+        return previous.look
+    return look
 
 
 # TileRow's fields in order (init=False ones included), set without its __init__: see
@@ -293,7 +311,7 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
         if spark is None:   # a series the batch leaves alone (a gap, too short)
             spark = spark_runs(history, SPARK_POINTS)
         rows[i] = _make_tile(host, vm, history, findings, stale_reason, note, vm.id, rank, sort_key,
-                             folded, group, texts, spark)
+                             folded, group, texts, spark, tile_look(host, vm, findings, stale_reason, texts, old))
     return tuple(cast(list[TileRow], rows))  # every place is filled by now
 
 

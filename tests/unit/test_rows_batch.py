@@ -111,3 +111,26 @@ def test_texts_reused_from_the_previous_row_are_the_ones_formatted_afresh():
         assert reused.texts == fresh.texts
         assert reused == fresh
         previous = reused
+
+
+def test_a_row_keeps_the_previous_rows_look_while_what_the_tiles_base_shows_is_the_same():
+    """A tile's base (name, state, host, status, vCPUs, stale or not, worst severity) is
+    handed on as the very same ``look`` object while it is equal, so that the GUI thread
+    tells a change of live figures alone by identity; any change of the base is a new one."""
+    frozen = (TileFinding("frozen", "critical", None, ("no heartbeat",)),)
+    first = build_tile_rows("HV01", [vm(1, cpu=10.0)], {"id-1": (5.0, 10.0)}, {}, None)[0]
+    busy = build_tile_rows("HV01", [vm(1, cpu=90.0, demand=6000.0, uptime=200_000)], {"id-1": (10.0, 90.0)}, {},
+                           None, {"id-1": first})[0]
+    assert busy is not first and busy.look is first.look
+    assert TileRow(host="HV01", vm=vm(1, cpu=50.0), cpu_history=(), previous=first).look is first.look
+    changes = [
+        build_tile_rows("HV01", [vm(1, cpu=None, state="Off", heartbeat=None)], {}, {}, None, {"id-1": busy}),
+        build_tile_rows("HV01", [vm(1, name="renamed")], {}, {}, None, {"id-1": busy}),
+        build_tile_rows("HV01", [vm(1)], {}, {"id-1": frozen}, None, {"id-1": busy}),
+        build_tile_rows("HV01", [vm(1)], {}, {}, "host unreachable", {"id-1": busy}),
+        build_tile_rows("HV01", [vm(1)], {}, {}, None, {"id-1": busy}, patching="patching: install"),
+    ]
+    for (row,) in changes:
+        assert row.look is not busy.look and row.look != busy.look
+    # Built either way, the same row has the same look (compared by value).
+    assert build_tile_rows("HV01", [vm(1)], {}, {}, None)[0].look == TileRow(host="HV01", vm=vm(1), cpu_history=()).look

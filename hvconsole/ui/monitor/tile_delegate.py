@@ -477,15 +477,15 @@ class TileDelegate(QStyledItemDelegate):
         """Card, badge, name, host and state, vCPUs and the sparkline's base line: the
         parts that change only with the VM's state, findings or the tile's look, cached
         by those values (so a new row object with a new CPU figure reuses them)."""
+        # The row's look is everything the base shows of it (see same_base).
+        key = (width, height, edge, dpr, row.look)
+        pixmap = self._bases.get(key)
+        if pixmap is not None:
+            return pixmap
         vm = row.vm
         severity = row.severity
         stale = row.stale_reason is not None
         texts = row.texts
-        # What the key takes from the row is what same_base compares (keep the two alike).
-        key = (width, height, edge, dpr, severity, stale, vm.state, vm.name, row.host, texts.status, texts.vcpus)
-        pixmap = self._bases.get(key)
-        if pixmap is not None:
-            return pixmap
         size = QSize(width, height)
         badge_text = BADGE_TEXT.get(severity, "PROBLEM") if severity else None
         lay = self.layout(size, badge_text)
@@ -568,21 +568,13 @@ class TileDelegate(QStyledItemDelegate):
 
 def same_base(old: TileRow, new: TileRow) -> bool:
     """Whether the tiles of two rows have the same base at the same look (what
-    :meth:`TileDelegate._base` keys it by from the row: findings, stale or not, state,
-    name, host, status, vCPUs; the edge a finding gives is the severity's), so that only
-    the live part of a tile that showed ``old`` needs painting for ``new``. Usually two
-    polls of a VM differ only in their live figures: the strings are then the poll
-    before's own objects (see :func:`hvconsole.monitoring.rows.tile_texts`), and most
-    comparisons are identity tests."""
-    if old is new:
-        return True
-    vm, was = new.vm, old.vm
-    texts, had = new.texts, old.texts
-    return (vm.name == was.name and vm.state == was.state and new.host == old.host
-            and texts.status == had.status and texts.vcpus == had.vcpus
-            and (new.stale_reason is None) == (old.stale_reason is None)
-            and (new.findings[0].severity if new.findings else None)
-            == (old.findings[0].severity if old.findings else None))
+    :meth:`TileDelegate._base` keys it by from the row: its ``look``, see
+    :func:`hvconsole.monitoring.rows.tile_look`; the edge a finding gives is the
+    severity's), so that only the live part of a tile that showed ``old`` needs painting
+    for ``new``. A worker hands on the poll before's ``look`` while it is equal: an
+    identity test, without reading the rows' texts (cold in the memory caches by the
+    time a tick is applied)."""
+    return old.look is new.look or old.look == new.look
 
 
 def on_device_pixel(position: float, dpr: float, origin: float = 0.0) -> float:
