@@ -137,6 +137,7 @@ class GuiSession(QObject):
         self._catalog_reading: list[Any] = []
         self._page_shown_before = False
         self._preparing = False
+        self._prepared = False
         self._on_site_shown: list[Any] = []
         self._on_patch_session: list[Any] = []
         window.welcome.open_demo.connect(self.open_demo)
@@ -182,7 +183,7 @@ class GuiSession(QObject):
         if self._closing.is_set() or (self.site is not None and self.site.kind == "demo"):
             site.close()
             return
-        if self._after_last_known(site, self._configured_loaded):
+        if self._hold_site(site, self._configured_loaded):
             return
         self.book = site.book
         self._drop_site()
@@ -248,7 +249,7 @@ class GuiSession(QObject):
         self._prepare()
 
     def _site_started(self, site: Any) -> None:
-        if site is not None and not self._closing.is_set() and self._after_last_known(site, self._site_started):
+        if site is not None and not self._closing.is_set() and self._hold_site(site, self._site_started):
             return                      # still "starting": shown after the last known tiles
         self._starting = False
         if site is None or site.closed or self._closing.is_set():
@@ -280,22 +281,28 @@ class GuiSession(QObject):
 
         def failed(exc: BaseException) -> None:
             log.warning("the last known state was not shown: %s", exc)
-            self._last_known_done()
+            self._last_known_reading = False
+            self._release_held_sites()
         self._starter.submit(lambda: _read_last_known(kind == "demo"),
                              lambda read: self._last_known_read(kind, read), failed)
 
-    def _after_last_known(self, site: Any, then: Any) -> bool:
-        """While the last known state of ``site``'s kind is being read, hold the opened
-        site and call ``then(site)`` once it is shown (True: held). A site opened first
+    def _hold_site(self, site: Any, then: Any) -> bool:
+        """Hold an opened site (True) and call ``then(site)`` once the last known state of
+        its kind is shown and the preparation's imports are done. A site opened before
         (the demo's own process is quick) would drop those tiles, and a second start
-        would show nothing until the first answers."""
-        if not self._last_known_reading or self._last_known_read_for != site.kind:
+        would show nothing until the first answers; and the GUI thread would wait for
+        the client's imports, with the last known tiles not yet painted."""
+        reading = self._last_known_reading and self._last_known_read_for == site.kind
+        if not reading and not self._prepare_pending():
             return False
         self._held_sites.append((site, then))
         return True
 
-    def _last_known_done(self) -> None:
-        self._last_known_reading = False
+    def _prepare_pending(self) -> bool:
+        return self._preparing and not self._prepared
+
+    def _release_held_sites(self) -> None:
+        """Each held site is offered again (held again if it must still wait)."""
         held, self._held_sites = self._held_sites, []
         for site, then in held:
             then(site)
@@ -304,7 +311,8 @@ class GuiSession(QObject):
         try:
             self._show_read_last_known(kind, read)
         finally:
-            self._last_known_done()
+            self._last_known_reading = False
+            self._release_held_sites()
 
     def _show_read_last_known(self, kind: str, read: Any) -> None:
         if (read is None or self._closing.is_set() or self._last_known_read_for != kind
@@ -347,9 +355,17 @@ class GuiSession(QObject):
             self._catalog_reading.clear()   # read: a later site reads the catalog afresh
             if self.site is None:           # else the shown site read its own
                 self._catalog = catalog
+            done()
+
+        def failed(exc: BaseException) -> None:
+            log.warning("preparing the monitoring page failed: %s", exc)
+            done()                          # the GUI thread imports what is missing
+
+        def done() -> None:
+            self._prepared = True
+            self._release_held_sites()
         reading = self._catalog_reading
-        self._starter.submit(lambda: _prepare_site_view(reading), prepared,
-                             lambda exc: log.warning("preparing the monitoring page failed: %s", exc))
+        self._starter.submit(lambda: _prepare_site_view(reading), prepared, failed)
 
     def _take_waiting(self, site: Any) -> Any:
         """The monitor showing last known tiles, when it shows exactly ``site``'s hosts
@@ -593,7 +609,7 @@ class GuiSession(QObject):
                 _close_writer(writer)
                 return
             self._attach_history(writer, workers)
-        self._starter.submit(lambda: _with_history(site, closing), opened,
+        self._starter.submit(lambda: _after_polls_left(site, closing), opened,
                              lambda exc: log.warning("the history file was not opened: %s", exc))
 
     def _attach_history(self, writer: Any, workers: list) -> None:
@@ -679,6 +695,14 @@ def _read_configured(passwords: Any) -> Any:
         return open_configured_site()
     from .remote.configured import open_book
     return open_configured_site(open_book(passwords=passwords))
+
+
+def _after_polls_left(site: Any, closing: threading.Event) -> tuple[Any, Any]:
+    """On a background thread once the first polls are out: numpy (the answers' ring
+    buffers and sparklines use it: ~0.1 s of imports, here while the hosts answer rather
+    than on a poll thread with the first answer), then the site's history file."""
+    _import("numpy")
+    return _with_history(site, closing)
 
 
 def _with_history(site: Any, closing: threading.Event) -> tuple[Any, Any]:
