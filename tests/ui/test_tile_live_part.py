@@ -182,11 +182,12 @@ def test_a_tick_repaints_the_live_parts_and_leaves_the_full_repaints_picture(qtb
     # out at the old places, so the view is repainted whole, never a tile's live part
     # under another one's top.
     parts.clear()
-    new = {h: rows(h, 5, 77.0, 9) for h in hosts}
-    new["HV03"][4] = replace(new["HV03"][4], findings=FROZEN)
-    model.apply(new)
+    moved = rows("HV03", 5, 77.0, 9)
+    moved[4] = replace(moved[4], findings=FROZEN)
+    model.apply({"HV03": moved})              # one host: its lines of tiles, not the whole grid
     QCoreApplication.sendPostedEvents()
     assert parts and set(parts.values()) == {0}
+    assert any(name.startswith("HV03") for name in parts)
     QCoreApplication.processEvents()
     qtbot.wait(20)                              # the delayed layout and its repaint
     incremental = grab(view)

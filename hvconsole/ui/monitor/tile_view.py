@@ -99,6 +99,7 @@ class TileView(QListView):
         # (only its live part is repainted) from one whose base changed.
         self._shown: dict[int, TileRow] = {}
         self._shown_key: tuple | None = None
+        self._live_asked = QRect()      # where live parts wait to be painted (see _order_changed)
         self.setObjectName("tileView")
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setUniformItemSizes(True)
@@ -164,6 +165,7 @@ class TileView(QListView):
         # Painted tile by tile by QListView: what the window shows is no longer what the
         # grid paint last painted (see dataChanged).
         self._shown.clear()
+        self._live_asked = QRect()
         delegate.row_at = row_at
         delegate.chip_allowance(CHIPS_PER_PAINT)
         if count > MAX_PAINT_AREAS or pressed:
@@ -298,6 +300,7 @@ class TileView(QListView):
         selected = self._selected_rows()
         tiles: list[PlacedTile] = []
         placed: dict[int, int] = {}      # a tile in two areas is painted once (see paint_rows)
+        self._live_asked = QRect()
         known = self._known_grid
         if known is not None and known[0] != self._shown_key:
             self._shown.clear()
@@ -431,6 +434,7 @@ class TileView(QListView):
                                     width, height - UPTIME_TOP)
         if not region.isEmpty():
             viewport.update(region)
+            self._live_asked = self._live_asked.united(region.boundingRect())
         return True
 
     def _live_region(self, grid: Grid) -> QRegion:
@@ -469,13 +473,17 @@ class TileView(QListView):
 
     def _order_changed(self) -> None:
         """The rows moved (the model announced a new order): QListView lays the grid out
-        again a turn later and repaints it then. A tick announces its changed rows before
-        their new order, and the live parts it asked for (see :meth:`_live_update`) were
-        worked out at the old places: a paint before that layout would put one tile's
-        live part under another's top. The whole viewport is repainted instead, with
-        nothing remembered of it."""
+        again a turn later and repaints the viewport then. A tick announces its changed
+        rows before their new order, and the live parts it asked for (see
+        :meth:`_live_update`) were worked out at the old places: a paint before that
+        layout would put one tile's live part under another's top. The lines of tiles
+        those parts are in are repainted whole instead (what the grid paint did before
+        live parts), and nothing is remembered of what was painted."""
         self._shown.clear()
-        self.viewport().update()
+        asked = self._live_asked
+        if not asked.isEmpty():
+            self._live_asked = QRect()
+            self.viewport().update(asked.adjusted(0, -LIVE_TOP, 0, 0))
 
     def _selected_rows(self) -> set[int] | frozenset[int]:
         selection = self.selectionModel()
