@@ -4,12 +4,13 @@ none) and ``hvconsole --demo``.
 The window is shown first; the site (:mod:`hvconsole.site`: the inventory and the keyring,
 or the simulated demo site) is opened on a background thread and the window switches to
 the monitoring page when that is done, so first paint never waits for either. With
-``--demo`` the simulated site is served by a process of its own, started before the window
-is built (the other core builds and serves it meanwhile; ``hvconsole.site.start_demo_process``). Meanwhile
-the site's last known hosts and VMs (``monitoring/last_known.py``, written while the window
-last ran) are read on another and shown at once, dimmed and stamped "last known"; each
-host's tiles turn live with its first answer. Once a site is open, the patch wizard's
-session is made for it (when this build has the wizard).
+``--demo`` the simulated site is served by a process of its own, started as the window
+first shows (the other core builds and serves it while this one imports the WinRM client;
+``hvconsole.site.start_demo_process``). Meanwhile the site's last known hosts and VMs
+(``monitoring/last_known.py``, written while the window last ran) are read on another and
+shown at once, dimmed and stamped "last known"; each host's tiles turn live with its first
+answer. Once a site is open, the patch wizard's session is made for it (when this build
+has the wizard).
 ``--screenshot PATH --after S`` saves a PNG of the window after S seconds and exits;
 ``--wizard-screenshots DIR`` walks the patch wizard through a demo run and exits with its
 code (both work with ``QT_QPA_PLATFORM=offscreen``).
@@ -109,7 +110,8 @@ class GuiSession(QObject):
         self.demo_speed = demo_speed
         # The demo site in a process of its own (hvconsole.site.start_demo_process): False
         # serves it in this process (tests serve their own sites so), True starts one when
-        # the demo opens, or the process run_gui started before the window was built.
+        # the demo opens (run_gui), or one started already. Started before the window was
+        # built, it took the window's share of a busy machine: first paint 0.26 -> 0.4 s.
         self._demo_process = demo_process
         self.patch_session: Any = None
         self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
@@ -804,18 +806,6 @@ def _open_demo(closing: threading.Event, speed: float, process: Any = False) -> 
     return site
 
 
-def _start_demo_process(speed: float) -> Any:
-    """The demo site's process, started now; True (open_demo starts one, and says why it
-    cannot) when it fails to start here, None-like never: a running ``hvconsole-sim serve
-    --state-file`` is preferred, and then nothing is started (True as well)."""
-    from .site import start_demo_process
-    try:
-        return start_demo_process(speed=speed, name=DEMO_SITE_NAME) or True
-    except Exception as exc:            # said in the window when the demo opens
-        log.warning("the demo site's process did not start: %s", exc)
-        return True
-
-
 def demo_workers(served: Any, *, poll_interval_s: float = DEMO_POLL_INTERVAL_S,
                  timeout_s: float = DEMO_POLL_TIMEOUT_S, catalog: Any = None) -> list:
     """Poll workers for a simulated site served in this process (tests serve their own)."""
@@ -856,9 +846,6 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
         demo = True
         if demo_speed is None:
             demo_speed = WIZARD_SCREENSHOT_SPEED
-    # The demo site's own process starts first: it imports, builds and serves the site on
-    # the other core while this one builds the window and imports the WinRM client.
-    demo_process = _start_demo_process(demo_speed if demo_speed is not None else 1.0) if demo else False
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "hvconsole"])
     assert isinstance(app, QApplication)
@@ -868,7 +855,7 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     theme.apply_theme(app)
     window = MainWindow()
     session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0,
-                         demo_process=demo_process)
+                         demo_process=demo)
     window.resize(*_initial_size(app, bool(screenshot or wizard_screenshots)))
     if demo:
         window.show_starting(STARTING_TEXT)

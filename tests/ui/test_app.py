@@ -114,15 +114,16 @@ def test_open_demo_site_from_the_welcome_page(qtbot, monkeypatch):
 
 @pytest.mark.slow
 def test_the_window_serves_its_demo_site_from_a_process_of_its_own(qtbot, tmp_path, monkeypatch):
-    """``run_gui`` starts the demo's process before the window is built (GuiSession's
-    ``demo_process``); the site opens off the GUI thread, polls, and closing reaps it."""
-    from hvconsole.app import GuiSession, _start_demo_process
+    """``run_gui`` serves the demo from a process of its own (GuiSession's ``demo_process``;
+    here one started already); the site opens off the GUI thread, polls, and closing reaps it."""
+    from hvconsole.app import GuiSession
     from hvconsole.sim.serve import pid_alive
     from hvconsole.ui.background import wait_parked
     from hvconsole.ui.main_window import MainWindow
     monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path))
-    process = _start_demo_process(1.0)
-    assert process is not True and pid_alive(process.pid)
+    from hvconsole.site import start_demo_process
+    process = start_demo_process(speed=1.0, name="demo-patch")
+    assert process is not None and pid_alive(process.pid)
     window = MainWindow()
     qtbot.addWidget(window)
     session = GuiSession(window, demo_process=process)
