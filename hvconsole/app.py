@@ -294,6 +294,8 @@ class GuiSession(QObject):
         (the demo's own process is quick) would drop those tiles, and a second start
         would show nothing until the first answers; and the GUI thread would wait for
         the client's imports, with the last known tiles not yet painted."""
+        if not site.targets:            # nothing to monitor: the welcome page, at once
+            return False
         reading = self._last_known_reading and self._last_known_read_for == site.kind
         if not reading and not self._prepare_pending():
             return False
