@@ -419,6 +419,11 @@ class MainWindow(QMainWindow):
             self.fix_offers.deleteLater()
             self.fix_offers = None
         if self.page is not None:
+            # Unhook the Problems action from this page's checkbox while both live: once the
+            # page is deleted, disconnecting its bound method fails the next page's attach.
+            if self._problems_link is not None:
+                self.problems_action.toggled.disconnect(self._problems_link)
+                self._problems_link = None
             self.page.details.close_all()
             self.stack.removeWidget(self.page)
             self.page.deleteLater()

@@ -336,3 +336,23 @@ def test_a_new_finding_is_shown_a_turn_after_its_tiles(window, site, qtbot):
     assert window.monitor.findings.rowCount() == 0 and window.monitor.results_waiting()
     settle(window)
     assert window.monitor.findings.rowCount() == 1                # its finding: the next
+
+
+def test_a_page_attached_after_a_detach_gets_the_problems_action(window, site, scripted_workers, qtbot):
+    """The host list changed: the page is dropped (deleted a turn later) and a new one
+    attached. The Problems action was still connected to the dropped page's checkbox, and
+    disconnecting that deleted object failed the new page's attach."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    window.detach()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)    # the old page is deleted
+    workers, _ = scripted_workers({h: site.script(h) for h in HOSTS})
+    polling = PollingService(workers, runner_factory=lambda name: InlineTaskRunner(), interval_s=3600)
+    monitor = Monitor(workers, polling=polling)
+    page = window.attach(monitor, "Test site")
+    monitor.start()
+    polling.flush()
+    settle(window)
+    window.problems_action.setChecked(True)
+    assert page.filter_bar.problems.isChecked()
+    window.problems_action.setChecked(False)
+    assert not page.filter_bar.problems.isChecked()
