@@ -288,6 +288,18 @@ class TileDelegate(QStyledItemDelegate):
             paint_sparklines(painter, sparks, self._polygons)
             painter.setWorldTransform(placed)
 
+    def live_part_holds(self, width: int, height: int, dpr: float) -> bool:
+        """Whether everything a poll changes on a tile of this size lies below
+        :data:`LIVE_TOP`: the CPU line is centred in its band, and the admin's font decides
+        how tall it is (from ~17 pt its top comes above LIVE_TOP, and a live part alone
+        left the top of the old figures on screen). The line's top (its ascent) bounds the
+        ink of every CPU text (letters, digits and signs); the lines below it are far
+        from LIVE_TOP, the sparkline's place is fixed."""
+        live = self._live.get((width, height, dpr))
+        if live is None:
+            live = self._live_layout(width, height, dpr)
+        return live.cpu_y >= LIVE_TOP
+
     def live_bottom(self, old: TileRow, new: TileRow, width: int, height: int, dpr: float) -> int:
         """Where the part of a tile to repaint for ``new`` ends (tile-local, exclusive)
         when it showed ``old`` with the same base (see :func:`same_base`): at

@@ -409,13 +409,17 @@ class TileView(QListView):
         may be repainted (``area`` may hold tiles beside the run): a base that changed
         since a tile's last paint has its whole tile in the pending update. False
         (nothing done) at a fractional pixel ratio (a part's top would fall between
-        device pixels) or unless the rows are the tile model's own."""
+        device pixels), with a font whose CPU line reaches above the live part
+        (:meth:`.tile_delegate.TileDelegate.live_part_holds`), or unless the rows are
+        the tile model's own."""
         viewport = self.viewport()
         dpr = viewport.devicePixelRatioF()
         row_at = self._row_at()
         if dpr != int(dpr) or row_at is None:
             return False
         x0, y0, step_x, step_y, columns, _n, width, height = grid
+        if not self.tile_delegate.live_part_holds(width, height, dpr):
+            return False
         shown = self._shown
         region = self._live_region(grid).intersected(area)
         # The lines of the run that are on screen (ceil of the first, as in _paint_grid).
