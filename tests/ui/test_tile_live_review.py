@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from ui_support import T0, down, make_snapshot, make_vm, settle
 
-from hvconsole.monitoring.rows import TileRow
+from hvconsole.monitoring.rows import TileFinding, TileRow
 from hvconsole.ui.background import InlineTaskRunner
 from hvconsole.ui.main_window import MainWindow
 from hvconsole.ui.monitor.monitor import Monitor
@@ -27,6 +27,8 @@ from hvconsole.ui.monitor.tile_model import TileModel
 from hvconsole.ui.monitor.tile_view import FilterBar, TileView
 
 pytestmark = pytest.mark.usefixtures("qapp")
+
+FROZEN = (TileFinding("frozen", "critical", None, ("no heartbeat",)),)
 
 
 def history(shift: int) -> tuple[float, ...]:
@@ -198,3 +200,35 @@ def test_the_window_after_each_poll_shows_what_a_full_repaint_shows(qtbot, scrip
     poll("filter off")
     view.verticalScrollBar().setValue(0)
     poll("scrolled back")
+
+
+def test_a_new_order_before_its_layout_repaints_the_asked_lines_to_their_bottom(qtbot):
+    """A tick announces its changed rows, then their new order; QListView lays the grid
+    out (and repaints it) only a turn later. A paint in between repaints the lines whose
+    live parts were asked for whole: to the bottom of their tiles, where the uptime line
+    of the VM that moved into a place is not the one of the VM that was there."""
+    model = TileModel()
+
+    def ticked(shift: int, frozen: int | None = None) -> list[TileRow]:
+        return [TileRow(host="HV01", vm=make_vm("HV01", i, cpu=10.0 + shift + i, uptime_s=86400 + 7200 * i),
+                        cpu_history=history(shift + i), findings=FROZEN if i == frozen else ())
+                for i in range(8)]
+
+    model.apply({"HV01": ticked(0, frozen=7)})   # first: problems come first
+    view = TileView()
+    qtbot.addWidget(view)
+    view.setModel(TileFilterProxy(model))
+    view.resize(900, 400)                      # three lines of tiles
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(50)
+    model.apply({"HV01": ticked(1, frozen=7)})  # live parts to the uptime line, painted
+    QCoreApplication.processEvents()
+    # The frozen VM recovers: its whole tile is asked for at the front, the others' live
+    # parts down to their uptime lines; it goes back to the last place, the others one
+    # place forward.
+    model.apply({"HV01": ticked(2)})
+    QCoreApplication.sendPostedEvents()         # the paint before the layout
+    incremental = shown_on_screen(view)
+    view.viewport().repaint()
+    assert shown_on_screen(view) == incremental

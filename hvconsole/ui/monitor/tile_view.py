@@ -487,7 +487,9 @@ class TileView(QListView):
         asked = self._live_asked
         if not asked.isEmpty():
             self._live_asked = QRect()
-            self.viewport().update(asked.adjusted(0, -LIVE_TOP, 0, 0))
+            # From the first line's tops to the last line's bottoms: its parts may end at
+            # the uptime line, and the VM moving into a place has its own uptime line.
+            self.viewport().update(asked.adjusted(0, -LIVE_TOP, 0, self.tile_delegate.tile_size.height() - UPTIME_TOP))
 
     def _selected_rows(self) -> set[int] | frozenset[int]:
         selection = self.selectionModel()
