@@ -27,11 +27,11 @@ certificates.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,7 +91,9 @@ class BoundedTransport(Transport):
         return super().send_message(message)
 
     def close_session(self) -> None:
-        self._lane = None
+        lane, self._lane = self._lane, None
+        if lane is not None:
+            lane.release()
         super().close_session()
 
     def _open_lane(self) -> _SteadyLane | None:
@@ -134,24 +136,13 @@ class BoundedTransport(Transport):
             raise WinRMTransportError("http", response.status_code, text.decode("utf-8", "replace"))
         return response
 
-    @contextlib.contextmanager
-    def _watched(self) -> Iterator[Watch]:
+    def _watched(self) -> _Watched:
         """One request under the watchdog: at the deadline or on cancel it shuts this
         transport's sockets down, and whatever that makes the request raise (or its answer,
         if it completed just then: the socket is gone) becomes the timeout or cancel error."""
         cancel = self.cancel
-        watch = WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None else None,
-                               self._stop)
-        try:
-            yield watch
-        except Exception:
-            if watch.fired is not None:
-                raise self._stopped(watch.fired) from None
-            raise
-        finally:
-            watch.done()
-        if watch.fired is not None:
-            raise self._stopped(watch.fired)
+        return _Watched(self, WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None
+                                             else None, self._stop))
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -212,6 +203,28 @@ class BoundedTransport(Transport):
                                        f"{megabytes(self.output_limit_bytes)}")
 
 
+class _Watched:
+    """``with transport._watched() as watch:`` (a class rather than a generator: it runs
+    three times a poll, on a worker whose caches went cold while it waited)."""
+
+    __slots__ = ("_transport", "_watch")
+
+    def __init__(self, transport: BoundedTransport, watch: Watch) -> None:
+        self._transport = transport
+        self._watch = watch
+
+    def __enter__(self) -> Watch:
+        return self._watch
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        watch = self._watch
+        watch.done()    # after this the watchdog no longer fires it: ``fired`` is final
+        if exc is not None and not isinstance(exc, Exception):
+            return      # KeyboardInterrupt, SystemExit: as they are
+        if watch.fired is not None:
+            raise self._transport._stopped(watch.fired) from None
+
+
 class _SteadyLane:
     """The lean path of one set-up transport: the kept connection of the pool requests
     used, a request head rendered once by urllib3 itself (so the bytes on the wire are
@@ -238,18 +251,62 @@ class _SteadyLane:
         headers["Content-Length"] = _LENGTH_MARK
         before, after = _rendered_head(pool, prepared.path_url, headers).split(_LENGTH_MARK.encode())
         self.head_before, self.head_after = before, after
+        # The kept connection stays with the lane between requests instead of going back
+        # to the pool and out again (a queue and urllib3's dropped-connection check each
+        # time); it is looked at with one poll(0) of a poll object kept for its socket.
+        self._conn: Any = None
+        self._poller: Any = None
+        self._polled: Any = None     # the socket the poller watches
+        # A lane dropped without release() (a session nobody closed) closes its connection
+        # when collected, as urllib3's pool does with the connections it holds.
+        self._held: list[Any] = [None]
+        weakref.finalize(self, _close_held, self._held)
+
+    def _take(self) -> Any:
+        """The connection for the next request, or None when there is no live one (the
+        caller then takes the requests path, which connects and authenticates)."""
+        conn, self._conn = self._conn, None
+        self._held[0] = None
+        if conn is None:
+            try:
+                conn = self.pool._get_conn()    # urllib3 closes a connection the host has dropped
+            except ClosedPoolError:
+                return None
+            if conn.sock is None:
+                self.pool._put_conn(conn)
+                return None
+            return conn
+        sock = conn.sock
+        if sock is None or self._dropped(sock):
+            # What urllib3's pool does with a connection the host has dropped (readable
+            # while idle: closed, or something the host should not have sent).
+            conn.close()
+            self.pool._put_conn(conn)
+            return None
+        return conn
+
+    def _dropped(self, sock: Any) -> bool:
+        if self._polled is not sock:
+            self._poller = select.poll()
+            self._poller.register(sock, select.POLLIN)
+            self._polled = sock
+        return bool(self._poller.poll(0))
+
+    def release(self) -> None:
+        """Hand the kept connection back to the pool (closed): the session is closing."""
+        conn, self._conn = self._conn, None
+        self._held[0] = None
+        self._poller = self._polled = None
+        if conn is not None:
+            conn.close()
+            self.pool._put_conn(conn)
 
     def send(self, message: bytes) -> bytes | None:
         """Send ``message`` and return the answer's text, or None if the kept connection
         is gone (the caller takes the requests path, which connects and authenticates)."""
         t = self.transport
-        pool = self.pool
-        try:
-            conn = pool._get_conn()     # urllib3 closes a connection the host has dropped
-        except ClosedPoolError:
-            return None
-        if conn.sock is None:
-            pool._put_conn(conn)
+        conn = self._take()
+        if conn is None:
             return None
         encryption = t.encryption
         sealing = self.sealing
@@ -273,7 +330,9 @@ class _SteadyLane:
             finally:
                 if not keep or watch.fired is not None:
                     conn.close()    # an unfinished or unwanted stream never serves another request
-                pool._put_conn(conn)
+                    self.pool._put_conn(conn)
+                else:
+                    self._conn = self._held[0] = conn
         status = answer.status
         text = answer.content
         if encryption is not None and self.marker in answer.headers.get("content-type", ""):
@@ -286,6 +345,12 @@ class _SteadyLane:
         if status >= 400:
             raise WinRMTransportError("http", status, text.decode("utf-8", "replace"))
         return text
+
+
+def _close_held(held: list[Any]) -> None:
+    conn = held[0]
+    if conn is not None:
+        conn.close()
 
 
 _LENGTH_MARK = "0000000000"
