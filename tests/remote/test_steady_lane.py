@@ -367,3 +367,24 @@ def test_kerberos_takes_the_lean_path_sealed_and_survives_a_dropped_connection(t
     assert out["first"] and out["steady"] == [True] * 3
     assert out["steady_through_requests"] == 0 and out["steady_sealed"] == 9
     assert out["after_drop"] == [[True, None], [True, None]] and out["creates"] == 1
+
+
+@pytest.mark.parametrize("auth", ["basic", "ntlm"])
+def test_the_lane_keeps_one_connection_and_closing_hands_it_back_closed(scripted_endpoint, auth):
+    _, target = scripted_endpoint(runner(), auth=auth)
+    c = Collector(target, timeout_s=20)
+    try:
+        assert c.poll().reachable
+        assert c.poll().reachable
+        transport = c.session._protocol.transport
+        lane = transport._lane
+        kept = lane._conn
+        assert kept is not None and kept.sock is not None
+        sock = kept.sock
+        for _ in range(2):
+            assert c.poll().reachable
+        assert lane._conn is kept and kept.sock is sock     # the same TCP connection throughout
+    finally:
+        c.close()
+    assert transport._lane is None and lane._conn is None
+    assert kept.sock is None                                 # closed, not left to the collector
