@@ -470,10 +470,33 @@ class TileView(QListView):
         if old is not None:
             with contextlib.suppress(RuntimeError, TypeError):    # not connected, or already gone
                 old.layoutChanged.disconnect(self._order_changed)
+                old.rowsRemoved.disconnect(self._rows_removed)
         self._shown.clear()
         super().setModel(model)
         if model is not None:
             model.layoutChanged.connect(self._order_changed)
+            model.rowsRemoved.connect(self._rows_removed)
+
+    def _rows_removed(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        """Tiles were removed (VMs gone): every tile after them moves forward, and
+        QListView lays the grid out (and repaints it) only a turn later. A tick announces
+        its changed rows before it removes the gone ones (see :meth:`_order_changed`): a
+        paint in between put the live parts asked for at the old places under other
+        VMs' tops, and showed the gone VM where the next one now is. The places from the
+        first removed one down are repainted whole instead, and nothing is remembered."""
+        self._shown.clear()
+        self._live_asked = QRect()
+        viewport = self.viewport()
+        known = self._known_grid
+        # The grid's places stay where they were (the same tiles' size and scroll), but
+        # for the row count: the key without it.
+        if known is None or known[0][2:] != self._grid_key()[2:] or known[0][0] is not self.model():
+            viewport.update()
+            return
+        _x0, y0, _step_x, step_y, columns = known[1][:5]
+        top = max(0, y0 + (first // columns) * step_y)
+        if top < viewport.height():
+            viewport.update(QRect(0, top, viewport.width(), viewport.height() - top))
 
     def _order_changed(self) -> None:
         """The rows moved (the model announced a new order): QListView lays the grid out
