@@ -235,17 +235,21 @@ def test_a_new_order_before_its_layout_repaints_the_asked_lines_to_their_bottom(
     assert shown_on_screen(view) == incremental
 
 
-def test_a_vm_removed_before_the_layout_repaints_the_asked_lines_whole(qtbot):
+@pytest.mark.parametrize("recovers", [None, 5])
+def test_a_vm_removed_before_the_layout_repaints_the_asked_lines_whole(qtbot, recovers):
     """As a new order: a tick announces its changed rows, then removes a VM that is gone
     (the tiles after it move one place forward), and QListView lays the grid out a turn
-    later. A paint in between must not show a VM's live part under another VM's top."""
+    later. A paint in between must not show a VM's live part under another VM's top,
+    nor when the same tick also brings a new order (a frozen VM recovers: it goes back
+    from the front to its place by name, the tiles before it one place back)."""
     model = TileModel()
 
-    def ticked(shift: int, gone: int | None = None) -> list[TileRow]:
+    def ticked(shift: int, gone: int | None = None, frozen: int | None = None) -> list[TileRow]:
         return [TileRow(host="HV01", vm=make_vm("HV01", i, cpu=10.0 + shift + i, uptime_s=86400 + 7200 * i),
-                        cpu_history=history(shift + i)) for i in range(8) if i != gone]
+                        cpu_history=history(shift + i), findings=FROZEN if i == frozen else ())
+                for i in range(8) if i != gone]
 
-    model.apply({"HV01": ticked(0)})
+    model.apply({"HV01": ticked(0, frozen=recovers)})
     view = TileView()
     qtbot.addWidget(view)
     view.setModel(TileFilterProxy(model))
@@ -253,9 +257,9 @@ def test_a_vm_removed_before_the_layout_repaints_the_asked_lines_whole(qtbot):
     view.show()
     qtbot.waitExposed(view)
     qtbot.wait(50)
-    model.apply({"HV01": ticked(1)})           # live parts, painted
+    model.apply({"HV01": ticked(1, frozen=recovers)})   # live parts, painted
     QCoreApplication.processEvents()
-    model.apply({"HV01": ticked(2, gone=2)})
+    model.apply({"HV01": ticked(2, gone=2 if recovers is None else 7)})
     QCoreApplication.sendPostedEvents()         # the paint before the layout
     incremental = shown_on_screen(view)
     view.viewport().repaint()

@@ -483,9 +483,10 @@ class TileView(QListView):
         its changed rows before it removes the gone ones (see :meth:`_order_changed`): a
         paint in between put the live parts asked for at the old places under other
         VMs' tops, and showed the gone VM where the next one now is. The places from the
-        first removed one down are repainted whole instead, and nothing is remembered."""
+        first removed one down are repainted whole instead, and nothing is remembered.
+        The live parts asked for stay known: a new order may follow in the same tick
+        (:meth:`_order_changed` repaints their lines whole)."""
         self._shown.clear()
-        self._live_asked = QRect()
         viewport = self.viewport()
         known = self._known_grid
         # The grid's places stay where they were (the same tiles' size and scroll), but
