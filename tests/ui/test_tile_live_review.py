@@ -19,12 +19,13 @@ from ui_support import T0, down, make_snapshot, make_vm, settle
 from hvconsole.monitoring.rows import TileFinding, TileRow
 from hvconsole.ui.background import InlineTaskRunner
 from hvconsole.ui.main_window import MainWindow
+from hvconsole.ui.monitor.filter_bar import FilterBar
 from hvconsole.ui.monitor.monitor import Monitor
 from hvconsole.ui.monitor.polling import PollingService
 from hvconsole.ui.monitor.tile_delegate import LIVE_TOP
 from hvconsole.ui.monitor.tile_filter import TileFilterProxy
 from hvconsole.ui.monitor.tile_model import TileModel
-from hvconsole.ui.monitor.tile_view import FilterBar, TileView
+from hvconsole.ui.monitor.tile_view import TileView
 
 pytestmark = pytest.mark.usefixtures("qapp")
 

@@ -39,10 +39,11 @@ from ..findings.findings_panel import RECOVER_TIP, FindingsPanel, recoverable
 from ..hosts.host_model import host_health
 from ..hosts.host_panel import HostPanel
 from ..vm.detail_windows import VmDetailWindows
+from .filter_bar import FilterBar
 from .monitor import Monitor, TickStats
 from .tile_filter import TileFilter
 from .tile_model import TileRole
-from .tile_view import FilterBar, TileView
+from .tile_view import TileView
 
 log = logging.getLogger(__name__)
 
