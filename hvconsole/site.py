@@ -87,6 +87,8 @@ class Site:
     # reach the simulated hosts through it. None for configured hosts or another process's site.
     embedded: Any = field(default=None, repr=False)
     _closer: Callable[[], None] | None = field(default=None, repr=False)
+    # The demo's own process: DemoProcess.when_ended (see :meth:`when_ended`).
+    _end_watch: Callable[[Callable[[str], None]], None] | None = field(default=None, repr=False)
     _close_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = field(default=False, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -105,6 +107,14 @@ class Site:
         from hvconsole.patch.sites import HostDirectory
         return HostDirectory(list(self.targets), speed=self.speed,
                              description=self.description or self.label)
+
+    def when_ended(self, callback: Callable[[str], None]) -> None:
+        """``callback(sentence)`` (from another thread) if the process serving this site
+        ends while it is open: the demo's own process killed or crashed. Nothing for the
+        other kinds (configured hosts, a site served in this process or by
+        ``hvconsole-sim serve``)."""
+        if self._end_watch is not None:
+            self._end_watch(callback)
 
     @property
     def closed(self) -> bool:
@@ -270,8 +280,10 @@ def _open_demo_process(process: DemoProcess | bool, *, name: str, speed: float,
         doc = child.ready(cancel=closing)
     except DemoProcessError as exc:
         raise _site_error(str(exc)) from None
-    return _served_elsewhere(doc, description=f"the {name} site served by process {child.pid}",
+    site = _served_elsewhere(doc, description=f"the {name} site served by process {child.pid}",
                              closer=child.stop)
+    site._end_watch = child.when_ended
+    return site
 
 
 def site_for_served(served: Any, *, description: str = "a simulated site", owned: bool = False) -> Site:

@@ -29,8 +29,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from .state_file import is_state_document
 
 CHILD_FLAG = "--serve-demo-child"
 DEMO_SITE_NAMES = ("demo", "demo-patch")     # serve.DEMO_SITES, named without importing it
@@ -119,7 +122,7 @@ class DemoProcess:
         if isinstance(doc, dict) and isinstance(doc.get("error"), str):
             self.stop()
             raise DemoProcessError(doc["error"])
-        if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
+        if not is_state_document(doc):
             code = self.proc.poll()
             if code is None and not line:       # its stdout ended: it is exiting, say how
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -128,6 +131,19 @@ class DemoProcess:
             ended = f"its process ended (exit code {code})" if code is not None else "its process said nothing usable"
             raise DemoProcessError(ended)
         return doc
+
+    def when_ended(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(sentence)``, from a thread of its own, if the child ends without
+        :meth:`stop` (killed, crashed): its hosts stop answering, and the window says why
+        instead of leaving them "not answering" unexplained. The thread sleeps in the OS's
+        wait for the process (no polling), and reaps it."""
+        def watch() -> None:
+            code = self.proc.wait()
+            with self._stop_lock:
+                if self._stopped:
+                    return
+            callback(f"the demo site's process ended (exit code {code})")
+        threading.Thread(target=watch, name="demo-child-watch", daemon=True).start()
 
     def stop(self, wait_s: float = STOP_WAIT_S) -> bool:
         """Close the child's pipe (it stops its site and exits), kill it if it has not

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 STATE_FILE_NAME = "demo-site.json"
 _HOST_KEYS = ("host", "url", "user", "password")
@@ -50,13 +50,20 @@ def read_state(path: Path | None = None, *, check_pid: bool = True) -> dict[str,
         doc = json.loads(Path(path or default_state_file()).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("pid"), int) or not isinstance(doc.get("hosts"), list):
-        return None
-    if not all(isinstance(h, dict) and all(isinstance(h.get(k), str) for k in _HOST_KEYS) for h in doc["hosts"]):
+    if not is_state_document(doc):
         return None
     if check_pid and not pid_alive(doc["pid"]):
         return None
     return doc
+
+
+def is_state_document(doc: Any) -> TypeGuard[dict[str, Any]]:
+    """Has ``doc`` a state document's shape (a pid; hosts, each with a host name, URL, user
+    and password as strings)? The demo's own process says the same document on its pipe;
+    anything else from either is not ours, and is never half used."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("pid"), int) or not isinstance(doc.get("hosts"), list):
+        return False
+    return all(isinstance(h, dict) and all(isinstance(h.get(k), str) for k in _HOST_KEYS) for h in doc["hosts"])
 
 
 def read_state_file(path: Path | None = None) -> list[dict] | None:
