@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from .ui import theme
@@ -103,6 +103,9 @@ class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
     closing it all again in bounded time."""
 
+    # (site, sentence) from the thread watching the demo's own process: it ended unasked.
+    _site_process_ended = Signal(object, str)
+
     def __init__(self, window: MainWindow, *, demo_speed: float = 1.0, demo_process: Any = False):
         super().__init__(window)
         self.window = window
@@ -113,6 +116,7 @@ class GuiSession(QObject):
         # the demo opens (run_gui), or one started already. Started before the window was
         # built, it took the window's share of a busy machine: first paint 0.26 -> 0.4 s.
         self._demo_process = demo_process
+        self._site_process_ended.connect(self._process_ended)
         self.patch_session: Any = None
         self.health: Any = None         # the site's HealthService (ui.health), once its catalog is read
         self._starter = TaskRunner()
@@ -263,6 +267,18 @@ class GuiSession(QObject):
         self.window.set_host_actions(False)  # the demo's hosts are not the inventory's
         interval = max(DEMO_MIN_POLL_INTERVAL_S, DEMO_POLL_INTERVAL_S / max(site.speed, 1.0))
         self._monitor_site(site, interval, DEMO_POLL_TIMEOUT_S, waiting)
+        site.when_ended(lambda sentence: self._site_process_ended.emit(site, sentence))
+
+    def _process_ended(self, site: Any, sentence: str) -> None:
+        """The demo's own process ended while its site is shown (killed, crashed): its
+        hosts turn "not answering" at their next polls; this says why, until another
+        message replaces it. The process is not started again behind the admin's back."""
+        if self.site is not site or self._closing.is_set():
+            return
+        log.warning("%s", sentence)
+        self.window.statusBar().showMessage(
+            f"{sentence[:1].upper()}{sentence[1:]}: its hosts no longer answer. "
+            "Start hvconsole again for a new demo site.")
 
     def _site_failed(self, exc: BaseException) -> None:
         self._starting = False

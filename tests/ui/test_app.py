@@ -139,6 +139,38 @@ def test_the_window_serves_its_demo_site_from_a_process_of_its_own(qtbot, tmp_pa
     assert wait_parked(10)
 
 
+@pytest.mark.slow
+def test_a_demo_process_killed_mid_session_is_said_and_its_hosts_do_not_answer(qtbot, tmp_path, monkeypatch):
+    """The demo's own process killed while the window shows its site: the window says so,
+    its hosts turn "not answering", and closing is neither slowed nor a traceback."""
+    import time
+
+    from hvconsole.app import GuiSession
+    from hvconsole.site import start_demo_process
+    from hvconsole.ui.background import wait_parked
+    from hvconsole.ui.main_window import MainWindow
+    monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path))
+    process = start_demo_process(speed=1.0, name="demo")
+    window = MainWindow()
+    qtbot.addWidget(window)
+    session = GuiSession(window, demo_process=process)
+    window.show()
+    session.open_demo()
+    qtbot.waitUntil(lambda: window.monitor is not None and window.monitor.tiles.rowCount() > 0, timeout=30_000)
+    process.proc.kill()
+    qtbot.waitUntil(lambda: "process ended" in window.statusBar().currentMessage(), timeout=15_000)
+    message = window.statusBar().currentMessage()
+    assert message.startswith("The demo site's process ended") and "no longer answer" in message
+    assert all(t.password not in message for t in session.site.targets)
+    monitor = window.monitor
+    qtbot.waitUntil(lambda: not any(r.reachable for r in monitor.hosts.rows()), timeout=30_000)
+    window.close()
+    started = time.monotonic()
+    assert session.stop()
+    assert time.monotonic() - started < 5
+    assert wait_parked(10)
+
+
 def test_a_demo_process_that_fails_is_said_in_the_window(qtbot, tmp_path, monkeypatch):
     from hvconsole.app import GuiSession
     from hvconsole.sim import child
