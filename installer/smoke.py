@@ -63,7 +63,9 @@ def _environment(home: Path) -> dict[str, str]:
 def _run(name: str, argv: list[str], env: dict[str, str], judge) -> Check:
     start = time.perf_counter()
     try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
+        # stdin: end of file at once. The demo site's own process serves until its stdin ends,
+        # and nothing here should wait on the terminal the smoke check was started from.
+        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               encoding="utf-8", errors="replace", timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return Check(name, False, time.perf_counter() - start, f"no answer within {RUN_TIMEOUT_S:.0f} s")
@@ -90,6 +92,18 @@ def _expect_snapshot(out: str):
     return None
 
 
+def _expect_demo_hosts(out: str):
+    """The demo site's own process (``--serve-demo-child``, as the window starts it): its
+    first line names the hosts it serves. Never quoted back: that line holds their passwords."""
+    try:
+        doc = json.loads(out.splitlines()[0]) if out.strip() else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list) or not doc["hosts"]:
+        return "no hosts line"
+    return None
+
+
 def _expect_png(path: Path):
     def judge(_out: str):
         if not path.is_file() or path.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
@@ -108,6 +122,9 @@ def run_checks(bundle: Path, screenshot: Path, demo_seconds: float) -> list[Chec
             _run("cli --help", [cli, "--help"], env, _expect_text("usage:")),
             _run("cli collect --demo HV01 --json", [cli, "collect", "--demo", "HV01", "--json"],
                  env, _expect_snapshot),
+            # The window's demo is served by the console twin so (hvconsole.sim.child): it
+            # starts, serves, says its hosts and ends when its stdin does.
+            _run("demo site's own process", [cli, "--serve-demo-child", "demo", "1"], env, _expect_demo_hosts),
             # --after 0: start, first paint, screenshot, quit; the nearest thing to "start time".
             _run("window: start to first screenshot", [gui, "--screenshot", str(first_paint), "--after", "0"],
                  env, _expect_png(first_paint)),

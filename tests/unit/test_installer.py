@@ -429,7 +429,8 @@ def test_smoke_runner_passes_on_a_working_product_and_reports_a_broken_one(tmp_p
         script.chmod(0o755)
     checks = smoke.run_checks(bundle, tmp_path / "shot.png", demo_seconds=1.0)
     assert [c.name for c in checks if not c.ok] == [], smoke.report(bundle, checks)
-    assert len(checks) == 5
+    assert len(checks) == 6
+    assert "demo site's own process" in {c.name for c in checks}
 
     (bundle / "hvconsole").write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
     broken = {c.name: c for c in smoke.run_checks(bundle, tmp_path / "shot2.png", demo_seconds=1.0)}
