@@ -81,8 +81,12 @@ class DemoProcess:
         if sys.platform == "win32":
             # python.exe is a console program: without this a console window flashes up.
             kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
+        # Its stderr is the window's own (its tracebacks land where the window's do), or the
+        # null device when the window has none (the frozen windowed app on Windows):
+        # subprocess would make a pipe whose reading end is closed, where every write fails.
+        stderr = subprocess.DEVNULL if sys.stderr is None else None
         proc = subprocess.Popen(child_command(site, speed), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=None, close_fds=True, **kwargs)
+                                stderr=stderr, close_fds=True, **kwargs)
         return cls(proc)
 
     @property

@@ -130,3 +130,27 @@ def test_a_child_killed_mid_session_is_seen_ended(home):
         started = time.monotonic()
         site.close()
         assert time.monotonic() - started < 5
+
+
+def test_a_window_without_stderr_gives_its_child_none_either(monkeypatch):
+    # The frozen windowed app on Windows has no stderr: subprocess would hand the child a
+    # pipe whose reading end is already closed, and every traceback or warning it prints
+    # fails there. Its stderr is the null device then; otherwise the window's own.
+    seen = []
+
+    class Popen:
+        def __init__(self, args, **kwargs):
+            seen.append(kwargs)
+            self.stdout = None
+            self.pid = 0
+
+    monkeypatch.setattr(child_module.subprocess, "Popen", Popen)
+    monkeypatch.setattr(child_module.DemoProcess, "__init__", lambda self, proc: None)
+    monkeypatch.setattr(sys, "stderr", None)
+    DemoProcess.spawn("demo", 1.0)
+    assert seen[-1]["stderr"] is subprocess.DEVNULL
+    monkeypatch.undo()
+    monkeypatch.setattr(child_module.subprocess, "Popen", Popen)
+    monkeypatch.setattr(child_module.DemoProcess, "__init__", lambda self, proc: None)
+    DemoProcess.spawn("demo", 1.0)
+    assert seen[-1]["stderr"] is None
