@@ -872,8 +872,10 @@ def run_gui(demo: bool = False, screenshot: str | None = None, after: float = 10
     app.setDesktopFileName("hvconsole")  # Wayland matches the window to hvconsole.desktop
     theme.apply_theme(app)
     window = MainWindow()
+    # The demo in a process of its own however it opens: --demo, or the welcome page's
+    # button of a window started without it (a new admin's first demo).
     session = GuiSession(window, demo_speed=demo_speed if demo_speed is not None else 1.0,
-                         demo_process=demo)
+                         demo_process=True)
     window.resize(*_initial_size(app, bool(screenshot or wizard_screenshots)))
     if demo:
         window.show_starting(STARTING_TEXT)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -106,3 +107,30 @@ def test_two_windows_at_once_each_end_their_own(tmp_path):
     for home in homes:
         assert (home / "shot.png").is_file()
         assert wait_for(lambda home=home: not demo_children(home), GONE_WITHIN_S)
+
+
+def test_the_demo_opened_from_the_welcome_page_is_served_by_its_own_process_too(tmp_path):
+    # `hvconsole` with no hosts shows the welcome page; its "Open the demo" is the first
+    # thing a new admin does, and gets the same demo as `hvconsole --demo`.
+    script = textwrap.dedent("""
+        import sys
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        from hvconsole.app import run_gui
+
+        def open_demo():
+            for widget in QApplication.topLevelWidgets():
+                if hasattr(widget, "welcome"):
+                    widget.welcome.open_demo.emit()
+        QApplication([])
+        QTimer.singleShot(1000, open_demo)
+        sys.exit(run_gui(screenshot=sys.argv[1], after=8))
+        """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HVCONSOLE_HOME=str(tmp_path))
+    window = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "shot.png")], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    served_by_a_child = wait_for(lambda: demo_children(tmp_path), 7.0)
+    code, err = finish(window)
+    assert code == 0, err
+    assert served_by_a_child
+    assert wait_for(lambda: not demo_children(tmp_path), GONE_WITHIN_S)
