@@ -231,9 +231,9 @@ def open_demo_site(*, speed: float = 1.0, name: str = "demo-patch",
             process.stop(0.0)          # started before the state file was there: not needed
         return _served_elsewhere(state)
     if not embedded:
-        raise _site_error("no simulated site is running: the run's hosts live in the `hvconsole-sim serve "
-                          "--state-file` process it started against (an embedded demo site ends with the "
-                          "process that ran it)")
+        raise _site_error("no simulated site is running: a demo run goes on only against the `hvconsole-sim "
+                          "serve --state-file` process it started against; the demo site of the command or "
+                          "window that started it ended with that command or window")
     _check_demo(name, speed)
     if closing is not None and closing.is_set():
         if process is not True and process:

@@ -154,3 +154,13 @@ def test_a_window_without_stderr_gives_its_child_none_either(monkeypatch):
     monkeypatch.setattr(child_module.DemoProcess, "__init__", lambda self, proc: None)
     DemoProcess.spawn("demo", 1.0)
     assert seen[-1]["stderr"] is None
+
+
+def test_resuming_a_demo_run_without_its_site_says_where_its_hosts_were(home):
+    # A run started in the window had its hosts in the window's demo process, which ended
+    # with the window: the sentence must not send the admin looking for a server only.
+    with pytest.raises(SiteError) as raised:
+        site_module.open_demo_site(name="demo-patch", embedded=False)
+    message = str(raised.value)
+    assert "no simulated site is running" in message
+    assert "hvconsole-sim serve --state-file" in message and "window" in message
