@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import signal
@@ -195,8 +196,18 @@ def main(argv: list[str]) -> int:
         out.write(json.dumps(doc).encode("utf-8") + b"\n")
         out.flush()
 
+    if len(argv) != 2:              # only the window starts it; a person trying it gets told how
+        say({"error": f"usage: hvconsole {CHILD_FLAG} SITE SPEED"})
+        return 1
+    site, speed_text = argv
     try:
-        site, speed = argv[0], float(argv[1])
+        speed = float(speed_text)
+    except ValueError:
+        speed = math.nan
+    if not (speed > 0 and math.isfinite(speed)):
+        say({"error": f"the demo speed must be a positive number, not {speed_text!r}"})
+        return 1
+    try:
         from .serve import DEMO_SITES, start_demo, state_document
         if site not in DEMO_SITES:
             raise ValueError(f"no demo site {site!r}")

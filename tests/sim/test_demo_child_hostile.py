@@ -164,3 +164,18 @@ def test_resuming_a_demo_run_without_its_site_says_where_its_hosts_were(home):
     message = str(raised.value)
     assert "no simulated site is running" in message
     assert "hvconsole-sim serve --state-file" in message and "window" in message
+
+
+@pytest.mark.parametrize("argv, said", [
+    ([], "usage: hvconsole --serve-demo-child SITE SPEED"),
+    (["demo"], "usage: hvconsole --serve-demo-child SITE SPEED"),
+    (["demo", "abc"], "the demo speed must be a positive number, not 'abc'"),
+    (["demo", "nan"], "the demo speed must be a positive number, not 'nan'"),
+    (["demo", "-1"], "the demo speed must be a positive number, not '-1'"),
+])
+def test_the_hidden_argument_misused_by_hand_is_one_clear_sentence(home, argv, said):
+    proc = subprocess.run([sys.executable, "-m", "hvconsole", "--serve-demo-child", *argv], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == {"error": said}
+    assert proc.stderr == ""
