@@ -280,8 +280,12 @@ def _open_demo_process(process: DemoProcess | bool, *, name: str, speed: float,
         doc = child.ready(cancel=closing)
     except DemoProcessError as exc:
         raise _site_error(str(exc)) from None
-    site = _served_elsewhere(doc, description=f"the {name} site served by process {child.pid}",
-                             closer=child.stop)
+    try:
+        site = _served_elsewhere(doc, description=f"the {name} site served by process {child.pid}",
+                                 closer=child.stop)
+    except Exception as exc:           # hosts a Target refuses (not loopback): not our child's line
+        child.stop()
+        raise _site_error(f"its process said nothing usable ({exc})") from None
     site._end_watch = child.when_ended
     return site
 

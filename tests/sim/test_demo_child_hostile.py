@@ -62,6 +62,23 @@ def test_a_first_line_with_broken_hosts_is_one_sentence_and_the_child_is_reaped(
     assert process.proc.wait(10) is not None
 
 
+def test_hosts_a_target_refuses_are_one_sentence_and_the_child_is_reaped(home, monkeypatch):
+    # Basic over plain HTTP is allowed to loopback only: a child naming another address is
+    # not ours, and is stopped rather than left to the garbage collector.
+    line = json.dumps({"pid": 1, "site": "demo", "hosts": [
+        {"host": "HV01", "url": "http://192.0.2.1:5985/wsman", "user": "u", "password": "p"}]})
+    fake_child(monkeypatch, f"""
+        import sys
+        sys.stdout.write({line!r} + "\\n"); sys.stdout.flush()
+        sys.stdin.read()
+        """)
+    process = DemoProcess.spawn("demo", 1.0)
+    with pytest.raises(SiteError, match="said nothing usable") as raised:
+        site_module.open_demo_site(name="demo", process=process)
+    assert "'p'" not in str(raised.value)
+    assert process.proc.wait(10) is not None
+
+
 def test_a_line_too_long_is_one_sentence_in_bounded_time(home, monkeypatch):
     fake_child(monkeypatch, """
         import sys, time
