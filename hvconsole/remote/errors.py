@@ -43,6 +43,11 @@ WSMAN_QUOTA_MAX_OPERATIONS = 2150859174  # 0x803381A6: the user's operations quo
 #                                         (a text shell counts every command until deleted)
 
 
+# Windows' own words for a shell or command that no longer exists (the InvalidSelectors
+# fault's texts), found in the body of an answer that is not a SOAP fault.
+_SHELL_GONE_TEXTS = ("invalidselectors", "shell was not found", "shell no longer exists",
+                     "command identifier that does not exist")
+
 # Finer causes of an ``auth`` error when the transport is Kerberos (``RemoteError.cause``):
 # each needs a different fix from the admin, none of which is "check the password".
 KRB_NO_TICKET = "kerberos-no-ticket"        # no ticket for the account here, or it expired
@@ -136,11 +141,24 @@ def fault_reason(exc: WSManFaultError) -> str:
 
 
 def is_shell_gone(exc: BaseException) -> bool:
-    """A fault meaning the shell (or command) no longer exists on the host."""
+    """A fault meaning the shell (or command) no longer exists on the host: InvalidSelectors,
+    or an HTTP 400 whose body says so in Windows' words."""
+    if isinstance(exc, WinRMTransportError) and exc.code == 400:
+        text = (exc.response_text or "").lower()
+        return any(words in text for words in _SHELL_GONE_TEXTS)
     if not isinstance(exc, WSManFaultError):
         return False
     sub = (exc.fault_subcode or "").lower()
     return exc.wsman_fault_code == WSMAN_INVALID_SELECTORS or sub.endswith("invalidselectors")
+
+
+def is_bare_bad_request(exc: BaseException) -> bool:
+    """An HTTP 400 that carries no WS-Management fault (pywinrm turns one with a SOAP fault
+    into a WSManFaultError). Windows answers this to requests in a shell past its
+    MaxShellRunTime (https://github.com/diyan/pywinrm/issues/325) or idle too long
+    (https://github.com/diyan/pywinrm/issues/377); the session decides from context
+    whether it means "shell gone" (``session.py``, "Shell recycling")."""
+    return isinstance(exc, WinRMTransportError) and exc.code == 400 and not is_shell_gone(exc)
 
 
 def is_quota(exc: BaseException) -> bool:

@@ -10,12 +10,32 @@ subclass that sends prepared envelopes (``shell_protocol.py``):
 * output is read with ``get_command_output_raw`` in our own loop, so every HTTP request
   gets what is left of the deadline as its timeout and the cancel flag is checked between
   requests (``get_command_output`` would retry operation timeouts forever);
-* a shell that is gone or spent (InvalidSelectors, quota) or that lacks the scripts
-  (loader exit 86) is replaced, and the call retried once when nothing ran yet;
+* a shell that is gone or spent (InvalidSelectors, quota, a bare HTTP 400 where a shell
+  that answered before is asked to run a command) or that lacks the scripts (loader exit
+  86) is replaced, and the call retried once when nothing ran yet;
+* a shell is replaced before Windows refuses it: after ``recycle_after_commands``
+  commands or ``recycle_after_s`` seconds, at the start of a call ("Shell recycling" below);
 * after a timeout or cancel the shell is abandoned and deleted in the background, so the
   next call starts clean without waiting on a host that stopped answering.
 
 A HostSession belongs to one thread at a time (pywinrm sessions are not thread-safe).
+
+Shell recycling. Windows puts two limits on a kept shell. Every command counts as one of
+the user's operations until the shell is deleted (a Signal does not release it), and
+MaxConcurrentOperationsPerUser defaults to 1,500: at one poll every 5 s a shell hits that
+quota fault after ~2 h (https://github.com/diyan/pywinrm/issues/124,
+https://github.com/ansible/ansible/issues/23165, https://github.com/WinRb/WinRM/issues/197).
+And a shell ends after MaxShellRunTime, 28,800,000 ms by default (MS-WSMV 2.2.4.42
+https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/7ffb4acd-cf01-4fbe-9e48-7746f5001957);
+afterwards the host answers its requests with a bare HTTP 400, not InvalidSelectors
+(https://github.com/diyan/pywinrm/issues/325; a shell left idle answers the same,
+https://github.com/diyan/pywinrm/issues/377). So the session deletes its shell and opens a
+new one at the start of a call once the shell ran ``recycle_after_commands`` commands or
+lived ``recycle_after_s`` (well inside both limits): one Delete more than a steady call,
+one request fewer than the quota fault's retry (Command fault, Delete, Create, ...). And a
+bare 400 to the Command of a shell that ran commands before counts as "shell gone": the
+call is retried once on a new shell, whose own answer decides (a request the host really
+cannot read fails again there, and is reported).
 """
 
 from __future__ import annotations
@@ -24,7 +44,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -32,7 +52,7 @@ from winrm.exceptions import WinRMOperationTimeoutError
 from winrm.protocol import Protocol
 
 from . import loader
-from .errors import RemoteError, classify, is_quota, is_shell_gone, seconds_text
+from .errors import RemoteError, classify, is_bare_bad_request, is_quota, is_shell_gone, seconds_text
 from .shell_protocol import TemplatedProtocol
 from .target import CancelToken, Target
 from .transport import BoundedTransport, megabytes
@@ -48,6 +68,17 @@ MAX_ENV_VALUE_CHARS = 32_767
 # How long a background clean-up of an abandoned shell, or close(), may take.
 CLEANUP_DEADLINE_S = 10.0
 CLOSE_DEADLINE_S = 5.0
+# Replace the shell after this many commands or seconds (module docstring, "Shell
+# recycling"). 1,000 commands leave a third of the default 1,500-operation quota to the
+# user's other shells (patching, a second console on the same account); an hour is far
+# inside the 8 h MaxShellRunTime and the 2 h IdleTimeout, and at 5 s polls it comes first
+# (720 commands), so a steady console replaces its shell once an hour.
+RECYCLE_AFTER_COMMANDS = 1000
+RECYCLE_AFTER_S = 3600.0
+# The Delete of a shell being recycled may use this share of what is left of the call's
+# deadline; if the host does not answer in time the shell is deleted in the background and
+# the call goes on with the rest, so recycling never costs a poll its answer.
+RECYCLE_DELETE_SHARE = 0.25
 # With a cancel token, a Receive waits at most this long on the host. A cancel itself is
 # acted on at once (the transport's watchdog shuts the request's socket down); the cap
 # keeps the host's side of an abandoned Receive short as well.
@@ -78,15 +109,25 @@ class HostSession:
     """Runs shipped scripts on one host over one reused WinRM shell."""
 
     def __init__(self, target: Target, *, operation_timeout_s: int = 20,
-                 max_output_bytes: int = 8 * 2**20, scripts: tuple[str, ...] | None = None):
+                 max_output_bytes: int = 8 * 2**20, scripts: tuple[str, ...] | None = None,
+                 recycle_after_commands: int = RECYCLE_AFTER_COMMANDS,
+                 recycle_after_s: float = RECYCLE_AFTER_S,
+                 clock: Callable[[], float] = time.monotonic):
         """``scripts``: the shipped scripts this session may run (their bodies travel in
-        the shell's environment); None means all of them."""
+        the shell's environment); None means all of them. ``recycle_after_commands`` and
+        ``recycle_after_s``: when a call starts by replacing the shell (module docstring);
+        ``clock`` measures a shell's age."""
         if operation_timeout_s < 1:
             raise ValueError("operation_timeout_s must be at least 1")
         self.target = target
         self.scripts = scripts
         self.operation_timeout_s = int(operation_timeout_s)
         self.max_output_bytes = int(max_output_bytes)
+        self.recycle_after_commands = int(recycle_after_commands)
+        self.recycle_after_s = float(recycle_after_s)
+        self._clock = clock
+        self._shell_opened = 0.0            # self._clock() when the current shell was created
+        self._shell_commands = 0            # Commands sent in it (each is an operation until it is deleted)
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
         self._env: dict[str, str] | None = None
@@ -182,6 +223,9 @@ class HostSession:
                   cancel: CancelToken | None) -> tuple[bytes, bytes, int]:
         stage = "shell"
         command_id: str | None = None
+        # On a retry there is no shell here any more, so this acts on a call's first attempt.
+        self._recycle_if_due(deadline)
+        reused = self._shell_id is not None     # opened by an earlier call, not this attempt
         try:
             self._ensure_shell(deadline, timeout_s, cancel)
             protocol, shell_id = self._protocol, self._shell_id
@@ -190,6 +234,7 @@ class HostSession:
             self._arm(deadline, cancel, timeout_s)
             # Direct CreateProcess (no cmd.exe): one process less, and no cmd.exe parsing
             # of the command line. powershell.exe is found on the system path.
+            self._shell_commands += 1           # the host counts it even if the answer is lost
             command_id = protocol.run_command(shell_id, call.command, [call.arguments],
                                               console_mode_stdin=call.stdin is None,
                                               skip_cmd_shell=True)
@@ -202,7 +247,7 @@ class HostSession:
         except _RetryOnFreshShell:
             raise
         except Exception as exc:
-            raise self._fail(exc, stage, command_id, deadline, timeout_s) from None
+            raise self._fail(exc, stage, command_id, deadline, timeout_s, reused=reused) from None
         self._signal_done(protocol, shell_id, command_id, deadline)
         return stdout, stderr, code
 
@@ -238,7 +283,7 @@ class HostSession:
             self._discard_shell(abandon=True, command_id=command_id)
 
     def _fail(self, exc: Exception, stage: str, command_id: str | None, deadline: float,
-              timeout_s: float) -> Exception:
+              timeout_s: float, *, reused: bool = False) -> Exception:
         """Turn a failure into the RemoteError to raise (or a retry), and decide what
         happens to the shell."""
         error = classify(exc, host=self.target.name, timeout_s=timeout_s)
@@ -256,6 +301,13 @@ class HostSession:
             # On Receive/Signal it may be only the command, so the shell is still deleted.
             self._discard_shell(abandon=stage == "running", command_id=command_id)
             return _RetryOnFreshShell(error) if stage == "command" else error
+        if stage == "command" and reused and is_bare_bad_request(exc):
+            # A shell past MaxShellRunTime (or idle too long) answers a bare 400 (module
+            # docstring), and a Command that got one did not run. Retry on a new shell; the
+            # old one is deleted in the background in case it was alive after all (it would
+            # hold its operations against the user's quota until its idle timeout).
+            self._discard_shell(abandon=True)
+            return _RetryOnFreshShell(error)
         if stage != "shell" or error.kind == "timeout":
             # The shell's state is unknown (timeout, cancel, oversized or garbled answer, or a
             # connection that dropped mid-command): it may live on and count against the
@@ -277,6 +329,8 @@ class HostSession:
         env = self._shell_env()
         self._arm(deadline, cancel, timeout_s)
         self._shell_id = self._protocol.open_shell(codepage=65001, noprofile=True, env_vars=env)
+        self._shell_opened = self._clock()
+        self._shell_commands = 0
         log.debug("%s: opened shell %s", self.target.name, self._shell_id)
 
     def _shell_env(self) -> dict[str, str]:
@@ -341,6 +395,20 @@ class HostSession:
             protocol.transport.close_session()
         except Exception as exc:  # closing sockets of a broken connection may complain
             log.debug("%s: closing HTTP session: %r", self.target.name, exc)
+
+    def _recycle_if_due(self, deadline: float) -> None:
+        """At a call's start: replace a shell that ran its share of commands or lived its
+        share of time (module docstring). The Delete gets a share of the deadline; whatever
+        happens to it, the call goes on and opens a new shell."""
+        if self._shell_id is None:
+            return
+        age = self._clock() - self._shell_opened
+        if self._shell_commands < self.recycle_after_commands and age < self.recycle_after_s:
+            return
+        log.info("%s: replacing the shell after %d commands and %.0f s", self.target.name,
+                 self._shell_commands, age)
+        now = time.monotonic()
+        self._replace_shell_now(min(deadline, now + max(0.0, deadline - now) * RECYCLE_DELETE_SHARE))
 
     def _replace_shell_now(self, deadline: float) -> None:
         """Delete the current shell before the caller opens a new one (the host is

@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 import winrm
-from winrm.exceptions import WinRMOperationTimeoutError, WSManFaultError
+from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
 from hvconsole.sim.wsman import WsmanEndpoint
 from wsman_support import (  # noqa: F401 (fixtures)
@@ -226,6 +226,30 @@ class SteppedClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def test_a_shell_past_its_run_time_answers_a_bare_400_to_every_request(make_endpoint, make_protocol) -> None:
+    """MaxShellRunTime (8 h by default, scaled here): the shell ends however busy it is,
+    every later request naming it gets HTTP 400 with no fault, its operations are given
+    back, and a new shell works."""
+    clock = SteppedClock()
+    endpoint = make_endpoint(max_shell_run_time_s=100.0, max_operations_per_user=3, clock=clock)
+    protocol = make_protocol(endpoint)
+    old = protocol.open_shell()
+    protocol.run_command(old, "cmd.exe", ["/c echo hi"])
+    clock.now += 99
+    protocol.run_command(old, "cmd.exe", ["/c echo hi"])        # still inside its run time
+    clock.now += 1
+    for call in (lambda: protocol.run_command(old, "cmd.exe", ["/c echo hi"]),
+                 lambda: protocol.close_shell(old, close_session=False)):
+        with pytest.raises(WinRMTransportError) as caught:
+            call()
+        assert caught.value.code == 400 and caught.value.response_text == ""
+    assert endpoint.shells() == []
+    assert endpoint.stats.get("expired_shell_requests") == 2
+    fresh = protocol.open_shell()                             # the quota of 3 is free again
+    protocol.run_command(fresh, "cmd.exe", ["/c echo hi"])
+    protocol.run_command(fresh, "cmd.exe", ["/c echo hi"])
 
 
 def test_idle_shells_expire_after_the_advertised_idle_timeout(make_endpoint, make_protocol) -> None:

@@ -30,6 +30,7 @@ from .service import Caller, ShellService
 from .shells import (
     IDLE_TIMEOUT_S,
     MAX_OPERATIONS_PER_USER,
+    MAX_SHELL_RUN_TIME_S,
     MAX_SHELLS_PER_USER,
     ShellInfo,
     ShellTable,
@@ -71,6 +72,7 @@ class WsmanEndpoint:
                  max_shells_per_user: int = MAX_SHELLS_PER_USER,
                  max_operations_per_user: int = MAX_OPERATIONS_PER_USER,
                  idle_timeout_s: float = IDLE_TIMEOUT_S,
+                 max_shell_run_time_s: float = MAX_SHELL_RUN_TIME_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._bind = _loopback_only(bind)
         self._requested_port = port
@@ -81,7 +83,8 @@ class WsmanEndpoint:
         self.stats = EndpointStats()
         self._shells = ShellTable(runner, max_shells_per_user=max_shells_per_user,
                                   max_operations_per_user=max_operations_per_user,
-                                  idle_timeout_s=idle_timeout_s, clock=clock)
+                                  idle_timeout_s=idle_timeout_s,
+                                  max_shell_run_time_s=max_shell_run_time_s, clock=clock)
         self._connections = ConnectionSet()
         self._lock = threading.Lock()
         self._listener: Listener | None = None
@@ -223,6 +226,9 @@ class WsmanEndpoint:
             return
         assert self._service is not None
         reply = self._service.handle(request, Caller(outcome.user, handler.client_address[0]))
+        if not reply.body:          # a bare status (HTTP 400 for an ended shell): nothing to seal
+            self._reply(handler, reply.status, b"", headers=auth_headers)
+            return
         sealed, sealed_type = conn.seal_body(reply.body)
         if sealed_type != SOAP_CONTENT_TYPE:
             self.stats.count("encrypted_replies")

@@ -19,6 +19,7 @@ from .shells import (
     CommandNotFound,
     QuotaExceeded,
     RunnerFailed,
+    ShellExpired,
     ShellNotFound,
     ShellOptions,
     ShellTable,
@@ -86,6 +87,10 @@ class ShellService:
             if handler is None:
                 raise _Fault(faults.action_not_supported())
             return Reply(200, handler(request, caller))
+        except ShellExpired:
+            # Past MaxShellRunTime Windows answers no fault at all (shells.py).
+            self._stats.count("expired_shell_requests")
+            return Reply(400, b"")
         except ShellNotFound as exc:
             spec = faults.shell_not_found(exc.shell_id)
         except CommandNotFound:

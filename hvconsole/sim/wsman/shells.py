@@ -1,11 +1,16 @@
-"""The shells an endpoint holds, with Windows' per-user quotas and idle expiry.
+"""The shells an endpoint holds, with Windows' per-user quotas, idle expiry and run time.
 
 Windows defaults: 30 shells per user (MaxShellsPerUser) and 1500 operations per user
 (MaxConcurrentOperationsPerUser). A text shell counts every command it ever ran as an
 operation until the shell is deleted: a Signal does not release it (MS-WSMV product behaviour
-note 118), so a shell reused for thousands of commands eventually hits the quota and must be
-recreated. Idle shells expire after their IdleTimeOut. A shell belongs to the user who created
-it; another user sees "shell not found".
+note 118; https://github.com/diyan/pywinrm/issues/124), so a shell reused for thousands of
+commands eventually hits the quota and must be recreated. Idle shells expire after their
+IdleTimeOut. A shell ends after MaxShellRunTime (28,800,000 ms, MS-WSMV 2.2.4.42 WinrsType
+https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/7ffb4acd-cf01-4fbe-9e48-7746f5001957)
+however busy it is, and from then on a request naming it gets a bare HTTP 400, not the
+"shell not found" fault (https://github.com/diyan/pywinrm/issues/325): modelled by
+:class:`ShellExpired`. A shell belongs to the user who created it; another user sees "shell
+not found".
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -25,12 +31,24 @@ log = logging.getLogger(__name__)
 MAX_SHELLS_PER_USER = 30
 MAX_OPERATIONS_PER_USER = 1500
 IDLE_TIMEOUT_S = 7200.0
+MAX_SHELL_RUN_TIME_S = 28800.0
+# Ended shells remembered so that later requests naming them still get the 400 (bounded:
+# a client that never stops asking about old shells must not grow the table).
+ENDED_SHELLS_KEPT = 256
 # cmd.exe's limit on a command line; longer ones fail without starting anything.
 COMMAND_LINE_MAX = 8191
 COMMAND_LINE_TOO_LONG = b"The command line is too long.\r\n"
 
 
 class ShellNotFound(LookupError):
+    def __init__(self, shell_id: str) -> None:
+        super().__init__(shell_id)
+        self.shell_id = shell_id
+
+
+class ShellExpired(LookupError):
+    """The shell outlived MaxShellRunTime: Windows answers a bare HTTP 400."""
+
     def __init__(self, shell_id: str) -> None:
         super().__init__(shell_id)
         self.shell_id = shell_id
@@ -87,6 +105,7 @@ class Shell:
     options: ShellOptions
     idle_timeout_s: float
     last_used: float                 # the table's clock; created counts as used
+    created: float = 0.0             # the table's clock
     commands: dict[str, Command] = field(default_factory=dict)
     operations: int = 1              # the shell itself is one operation
 
@@ -106,6 +125,7 @@ class ShellTable:
     def __init__(self, runner: ProcessRunner, *, max_shells_per_user: int = MAX_SHELLS_PER_USER,
                  max_operations_per_user: int = MAX_OPERATIONS_PER_USER,
                  idle_timeout_s: float = IDLE_TIMEOUT_S,
+                 max_shell_run_time_s: float = MAX_SHELL_RUN_TIME_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._runner = runner
         self._lock = threading.Lock()
@@ -113,6 +133,8 @@ class ShellTable:
         self.max_shells_per_user = max_shells_per_user
         self.max_operations_per_user = max_operations_per_user
         self.idle_timeout_s = idle_timeout_s
+        self.max_shell_run_time_s = max_shell_run_time_s
+        self._ended: OrderedDict[str, str] = OrderedDict()   # shell id -> owner, past its run time
         self._clock = clock
 
     def create(self, owner: str, client_ip: str, options: ShellOptions) -> Shell:
@@ -124,7 +146,8 @@ class ShellTable:
             if self._operations(mine) + 1 > self.max_operations_per_user:
                 raise QuotaExceeded("operations", self.max_operations_per_user)
             idle = options.idle_timeout_s or self.idle_timeout_s
-            shell = Shell(new_id(), owner, client_ip, options, idle, self._clock())
+            now = self._clock()
+            shell = Shell(new_id(), owner, client_ip, options, idle, now, created=now)
             self._shells[shell.shell_id] = shell
             return shell
 
@@ -133,6 +156,7 @@ class ShellTable:
         with self._lock:
             shell = self._shells.get(shell_id or "")
             if shell is None or shell.owner != owner:
+                self._raise_if_ended(shell_id, owner)
                 raise ShellNotFound(shell_id or "")
             shell.last_used = self._clock()
             return shell
@@ -184,18 +208,31 @@ class ShellTable:
         with self._lock:
             shell = self._shells.get(shell_id or "")
             if shell is None or shell.owner != owner:
+                self._raise_if_ended(shell_id, owner)
                 raise ShellNotFound(shell_id or "")
             del self._shells[shell.shell_id]
         self._terminate(shell)
 
     def expire_idle(self) -> None:
+        """End shells idle past their IdleTimeOut (forgotten: "shell not found") and shells
+        past MaxShellRunTime (remembered: a bare 400)."""
         now = self._clock()
         with self._lock:
             expired = [s for s in self._shells.values() if now - s.last_used > s.idle_timeout_s]
-            for shell in expired:
+            ended = [s for s in self._shells.values()
+                     if now - s.created >= self.max_shell_run_time_s and s not in expired]
+            for shell in expired + ended:
                 del self._shells[shell.shell_id]
-        for shell in expired:
+            for shell in ended:
+                self._ended[shell.shell_id] = shell.owner
+                while len(self._ended) > ENDED_SHELLS_KEPT:
+                    self._ended.popitem(last=False)
+        for shell in expired + ended:
             self._terminate(shell)
+
+    def _raise_if_ended(self, shell_id: str | None, owner: str) -> None:
+        if shell_id and self._ended.get(shell_id) == owner:
+            raise ShellExpired(shell_id)
 
     def close_all(self) -> None:
         """Every shell and process is gone, as after a reboot or a service restart."""
