@@ -70,7 +70,7 @@ GAUGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
      "Host disk writes, as the host measured them",
      _H),
     ("lat", "hvconsole_host_storage_latency_seconds",
-     "Host disk latency",
+     "Host disk latency: average over the interval between the last two polls",
      _H),
     ("rx", "hvconsole_host_network_receive_bytes_per_second",
      "Host network receive",

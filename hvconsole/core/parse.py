@@ -165,9 +165,37 @@ def _cluster(o: Mapping[str, Any], p: str) -> ClusterInfo:
 def _resources(o: Mapping[str, Any], p: str) -> HostResources:
     kw: dict[str, Any] = {}
     for name in HostResources.__dataclass_fields__:
-        conv = _int if name == "logical_processors" else _num
+        conv = _int if name == "logical_processors" else _storage_raw if name == "storage_latency_raw" else _num
         kw[name] = conv(o.get(name), f"{p}.{name}")
     return HostResources(**kw)
+
+
+_UINT32 = 2**32
+_RAW_KEY_MAX = 32          # collect.ps1 sends 10 hex digits
+_RAW_DEVICES_MAX = 4096    # far above any host's virtual disks: bounds what one answer can hold
+
+
+def _storage_raw(v: object, p: str) -> tuple[tuple[str, int, int], ...] | None:
+    """Per virtual storage device ``[key, Latency, Latency_Base]`` (core/storage_latency.py).
+    The key is the host's digest of the instance name: only ever compared, so a short
+    string is all it must be; the counters are uint32."""
+    if v is None:
+        return None
+    if type(v) is not list:
+        raise SnapshotFormatError(p, f"expected a list, got {_kind(v)}")
+    if len(v) > _RAW_DEVICES_MAX:
+        raise SnapshotFormatError(p, "too many devices")
+    out = []
+    for i, d in enumerate(v):
+        if type(d) is not list or len(d) != 3 or type(d[0]) is not str or not 0 < len(d[0]) <= _RAW_KEY_MAX:
+            raise SnapshotFormatError(f"{p}[{i}]", "expected [key, ticks, operations]")
+        key, ticks, ops = d
+        if type(ticks) is not int or type(ops) is not int:
+            ticks, ops = _int(ticks, f"{p}[{i}][1]"), _int(ops, f"{p}[{i}][2]")
+        if ticks is None or ops is None or not (0 <= ticks < _UINT32 and 0 <= ops < _UINT32):
+            raise SnapshotFormatError(f"{p}[{i}]", "counter outside uint32")
+        out.append((key, ticks, ops))
+    return tuple(out)
 
 
 def _vm_query(o: Mapping[str, Any], p: str) -> VmQuery:

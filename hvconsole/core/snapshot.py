@@ -63,6 +63,12 @@ class HostResources:
     network_rx_bps: float | None = None
     network_tx_bps: float | None = None
     system_drive_free_mb: float | None = None
+    # The raw counters storage_latency_ms is worked out from by the console, between two
+    # polls (core/storage_latency.py); the host leaves storage_latency_ms null. Per virtual
+    # storage device: (short digest of its instance name, Latency ticks, Latency_Base
+    # operations). Optional, beyond the contract's listed fields.
+    storage_latency_freq: float | None = None
+    storage_latency_raw: tuple[tuple[str, int, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +181,7 @@ class Snapshot:
                 "drain_status": self.cluster.drain_status,
                 **({} if self.cluster.bitlocker_csvs is None else {"bitlocker_csvs": self.cluster.bitlocker_csvs}),
             },
-            "resources": None if self.resources is None else _fields(self.resources),
+            "resources": None if self.resources is None else _resources_dict(self.resources),
             "vm_query": None if self.vm_query is None else _fields(self.vm_query),
             "vms": [_vm_dict(vm) for vm in self.vms],
             "events": [_event_dict(e) for e in self.events],
@@ -194,6 +200,13 @@ def _t(dt: datetime | None) -> str | None:
 
 def _fields(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
+def _resources_dict(r: HostResources) -> dict[str, Any]:
+    d = _fields(r)
+    if r.storage_latency_raw is not None:       # JSON's lists, as the host sends them
+        d["storage_latency_raw"] = [list(device) for device in r.storage_latency_raw]
+    return d
 
 
 def _vm_dict(vm: VmSample) -> dict[str, Any]:

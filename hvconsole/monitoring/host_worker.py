@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from hvconsole.core.history import SiteHistory
 from hvconsole.core.snapshot import HostEvent, Snapshot, VmSample, unreachable
+from hvconsole.core.storage_latency import StorageLatency
 from hvconsole.core.timeutil import utcnow
 from hvconsole.remote.monitoring_cost import MonitoringCost, cost_of_polls
 
@@ -108,6 +109,7 @@ class HostWorker:
         # the window's and the agent's schedulers use instead of their default; None: theirs.
         self.scheduled_interval_s: float | None = None
         self._costs: deque[Any] = deque(maxlen=COST_POLLS)   # collect_cost of recent polls
+        self._storage_latency = StorageLatency()       # latency from this poll and the last
         # Called with every snapshot on this thread (e.g. the health check's observe);
         # replaced as a whole tuple from the GUI thread, so no lock is needed to read it.
         self.observers: tuple[Callable[[Snapshot], None], ...] = ()
@@ -119,6 +121,7 @@ class HostWorker:
         started = time.monotonic()
         snap = self._collect(cancel)
         poll_ms = (time.monotonic() - started) * 1000.0
+        snap = self._storage_latency.apply(snap)
         changed, active = self._detect(snap)
         self._notify(snap)
         with self.history_lock:

@@ -285,7 +285,8 @@ function Get-HostResources($OsCim) {
   $r = [ordered]@{ logical_processors = $null; cpu_total_run_pct = $null; cpu_guest_run_pct = $null
     cpu_root_run_pct = $null; memory_total_mb = $null; memory_available_mb = $null
     storage_read_bps = $null; storage_write_bps = $null; storage_latency_ms = $null
-    network_rx_bps = $null; network_tx_bps = $null; system_drive_free_mb = $null }
+    network_rx_bps = $null; network_tx_bps = $null; system_drive_free_mb = $null
+    storage_latency_freq = $null; storage_latency_raw = $null }
   $hv = 'Win32_PerfFormattedData_HvStats_HyperVHypervisor'
   Invoke-Probe 'resources.cpu_total' {
     # The non-_Total instances count the host's logical processors, which the root
@@ -314,14 +315,35 @@ function Get-HostResources($OsCim) {
     if ($null -ne $devices) {
       $r.storage_read_bps = Get-CimSum $devices 'ReadBytesPersec'
       $r.storage_write_bps = Get-CimSum $devices 'WriteBytesPersec'
-      # Each device's latency weighted by its operations, so idle disks do not dilute it.
-      $ops = 0.0; $weighted = 0.0
-      foreach ($d in $devices) {
-        $n = (Get-CimSum @($d) 'ReadOperationsPerSec') + (Get-CimSum @($d) 'WriteOperationsPerSec')
-        $ops += $n; $weighted += $n * (Get-CimSum @($d) 'Latency')
+      # Latency is a PERF_AVERAGE_TIMER: the formatted class holds it as whole seconds, 0 on
+      # a healthy host (https://github.com/prometheus-community/windows_exporter/issues/2282,
+      # https://github.com/DataDog/dd-agent/issues/1244). The raw class keeps per device
+      # the total time of its operations in ticks of Frequency_PerfTime (Latency, a uint32
+      # that wraps) and their count (Latency_Base). Each device's pair goes to the console,
+      # which takes each device's growth between two polls (a sum over devices could not be
+      # unwrapped in a storage stall; docs/collection-script.md). A device is named by the
+      # first 5 bytes of the SHA-256 of its instance name (a VHD path) in hex: short, and the
+      # path itself never leaves the host. The CryptoServiceProvider class, since the managed
+      # one throws on hosts in FIPS mode. storage_latency_ms stays null here.
+      try {
+        $raw = @(Get-PerfInstances 'Win32_PerfRawData_Counters_HyperVVirtualStorageDevice')
+        $pairs = [Collections.Generic.List[object]]::new()
+        if ($raw.Count -gt 0) {
+          $r.storage_latency_freq = Get-CimNumber $raw[0] 'Frequency_PerfTime'
+          $sha = [Security.Cryptography.SHA256CryptoServiceProvider]::new()   # freed when the poll's process ends
+          foreach ($d in $raw) {
+            $ticks = Get-CimNumber $d 'Latency'; $ops = Get-CimNumber $d 'Latency_Base'
+            if ($null -eq $ticks -or $null -eq $ops) { continue }
+            $hash = $sha.ComputeHash([Text.Encoding]::UTF8.GetBytes([string]$d.Name))
+            $key = [BitConverter]::ToString($hash, 0, 5).Replace('-', '').ToLowerInvariant()
+            $pairs.Add(@($key, [int64]$ticks, [int64]$ops))
+          }
+        }
+        $r.storage_latency_raw = $pairs
+      } catch {
+        $r.storage_latency_freq = $null; $r.storage_latency_raw = $null
+        Add-Warning 'resources.storage_latency' $_
       }
-      if ($devices.Count -gt 0) { $r.storage_latency_ms = 0.0 }
-      if ($ops -gt 0) { $r.storage_latency_ms = [Math]::Round($weighted / $ops, 2) }
     } else {
       # Formatted PhysicalDisk latency is in whole seconds (always 0): leave it unknown.
       $disk = Get-TotalInstance 'Win32_PerfFormattedData_PerfDisk_PhysicalDisk'

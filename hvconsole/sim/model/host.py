@@ -18,6 +18,7 @@ from typing import Any
 from .events import EventLog
 from .host_patch import HostPatchState
 from .load import jitter, text_key, unit
+from .storage_counters import PERF_FREQUENCY, StorageCounters
 from .timeline import Timeline, action_calling
 from .vm import SimVM
 
@@ -106,6 +107,7 @@ class SimHost:
         self.recovery_actions: list[tuple[float, str, str | None]] = []
         self.slow_factor = 1.0       # collection takes this many times longer
         self.storage_stalled = False
+        self.storage_counters = StorageCounters()   # the raw latency counters (collect.ps1)
         self.boot_fails = False      # the next boot never completes
         self.reboots = 0
         self._vmms_ready_t = -1e18
@@ -176,7 +178,15 @@ class SimHost:
             return "vmms-starting"
         return None
 
-    def resources(self, t: float, samples: list[dict[str, Any]]) -> dict[str, float | int | None]:
+    def storage_load(self, t: float, busy_vcpus: float) -> tuple[float, float]:
+        """(latency in ms, operations a second) of the VMs' disks at ``t``."""
+        if self.storage_stalled:
+            # Stalled storage completes little, and slowly.
+            return jitter(self.seed ^ 3, t, 140.0, 420.0), jitter(self.seed ^ 9, t, 15.0, 60.0)
+        return (jitter(self.seed ^ 3, t, 0.6, 2.1) + busy_vcpus / self.logical_processors * 2.0,
+                busy_vcpus * 60.0 + jitter(self.seed ^ 9, t, 40.0, 160.0))
+
+    def resources(self, t: float, samples: list[dict[str, Any]]) -> dict[str, Any]:
         lp = self.logical_processors
         busy = sum((s["cpu_pct"] or 0) * (s["vcpus"] or 0) for s in samples) / 100.0  # busy vCPUs
         guest = min(100.0, busy / lp * 100.0)
@@ -184,9 +194,16 @@ class SimHost:
         assigned = sum(s["memory_assigned_mb"] or 0 for s in samples)
         reserve = 4096 + self.memory_total_mb * 0.02
         available = max(512.0, self.memory_total_mb - reserve - assigned - jitter(self.seed, t, 0, 600, grain_s=10))
-        latency = jitter(self.seed ^ 3, t, 0.6, 2.1) + busy / lp * 2.0
-        if self.storage_stalled:
-            latency = jitter(self.seed ^ 3, t, 140.0, 420.0)
+        latency, iops = self.storage_load(t, busy)
+        # One virtual disk per VM that has its disks open, sharing the host's operations by
+        # how busy its VM is; the host sends each one's raw counters and leaves the latency
+        # to the console, as collect.ps1 does.
+        open_disks = [s for s in samples if str(s.get("state") or "").removesuffix("Critical") not in ("Off", "Saved")]
+        weights = [1.0 + (s["cpu_pct"] or 0) * (s["vcpus"] or 0) / 100.0 for s in open_disks]
+        share = iops / (sum(weights) or 1.0)
+        raw = self.storage_counters.read(t, self.last_boot_t, [
+            (f"D:-Hyper-V-Virtual Hard Disks-{s['name']}_{s['id']}.vhdx", w * share, latency)
+            for s, w in zip(open_disks, weights, strict=True)])
         return {
             "logical_processors": lp,
             "cpu_total_run_pct": round(min(100.0, guest + root), 2),
@@ -197,10 +214,12 @@ class SimHost:
             "memory_available_mb": round(available, 1),
             "storage_read_bps": round(busy * 3.2e6 + jitter(self.seed ^ 4, t, 2e5, 9e5)),
             "storage_write_bps": round(busy * 1.4e6 + jitter(self.seed ^ 5, t, 1e5, 6e5)),
-            "storage_latency_ms": round(latency, 2),
+            "storage_latency_ms": None,
             "network_rx_bps": round(busy * 9.0e5 + jitter(self.seed ^ 6, t, 5e4, 3e5)),
             "network_tx_bps": round(busy * 6.5e5 + jitter(self.seed ^ 8, t, 4e4, 2e5)),
             "system_drive_free_mb": float(int(self.system_drive_free_mb - t / 3600.0 * 4.0)),
+            "storage_latency_freq": PERF_FREQUENCY if raw else None,
+            "storage_latency_raw": raw,
         }
 
     # -- conditions ---------------------------------------------------------------------
