@@ -12,9 +12,14 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy (~0.1 s of imports) is imported where it is first used, a host's first answer,
+# not with this module: the window imports the workers' modules before its first polls
+# leave, and a first start waits for those imports (docs/performance.md, "Startup").
 
 # Half the width of the tick that stands for a lone known value, in units of one step.
 LONE_POINT_HALF_STEP = 0.5
@@ -36,6 +41,7 @@ def spark_runs(values: Sequence[float | None], capacity: int, y_max: float = 100
     if n == 1 or None in values or any(v != v for v in values):   # NaN is not equal to itself
         # Gaps (or nothing known: a VM that is off) are rarer: per value in Python.
         return _runs_with_gaps(values, capacity, y_max)
+    import numpy as np
     ys = np.array(values, dtype=np.float64)
     ys /= y_max
     # Clamped to [0, 1] with the ufuncs themselves: np.clip's Python wrapper costs more
@@ -86,6 +92,7 @@ def _x_positions(n: int, capacity: int) -> np.ndarray:
     """x of each of ``n`` values, right-aligned over ``capacity`` points (read-only)."""
     xs = _X_CACHE.get((n, capacity))
     if xs is None:
+        import numpy as np
         step = 1.0 / (capacity - 1)
         xs = 1.0 - step * (n - 1 - np.arange(n, dtype=np.float64))
         xs.flags.writeable = False
@@ -103,6 +110,7 @@ def spark_batch(histories: Sequence[Sequence[float | None]], capacity: int, y_ma
     out: list[tuple | None] = [None] * len(histories)
     if capacity < 2:
         return out
+    import numpy as np
     by_length: dict[int, list[int]] = {}
     for i, h in enumerate(histories):
         by_length.setdefault(len(h), []).append(i)

@@ -20,13 +20,16 @@ def site_workers(site: Any, *, poll_interval_s: float = DEFAULT_INTERVAL_S,
     (hosts being patched) and one catalog (the Compliance column; by default the site
     catalog, read once by the first worker that needs it). A host's own interval (the
     inventory's) wins over ``poll_interval_s``."""
-    from hvconsole.remote.configured import host_poll_intervals  # the inventory and keyring: on first use
-
     feed, catalog = MaintenanceFeed(), catalog or CatalogSource()
     # The history spaces its samples in the hosts' time: a demo clock running N times
     # faster puts N × the interval between two polls (else every poll looks like a gap).
     scale = site.speed if site.clock is not None else 1.0
-    intervals = host_poll_intervals(site)
+    intervals: dict[str, float] = {}
+    if getattr(site, "book", None) is not None:
+        # Only an inventory has hosts' own intervals; its reader brings the keyring's stack,
+        # which the demo (no inventory) never imports.
+        from hvconsole.remote.configured import host_poll_intervals
+        intervals = host_poll_intervals(site)
     return [worker_for_target(target, timeout_s=timeout_s,
                               poll_interval_s=intervals.get(target.name, poll_interval_s) * scale,
                               clock=site.clock, maintenance=feed, catalog=catalog,
