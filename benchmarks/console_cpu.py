@@ -176,8 +176,10 @@ def main() -> int:
         print(f"console CPU: {args.hosts} hosts × {args.vms} VMs = {monitor.tiles.rowCount()} tiles, polled every "
               f"{args.interval:g} s over NTLM (sealed), window 1920×1080 shown; {args.warmup:g} s warm-up, "
               f"{wall:.0f} s measured, {marks['end'][2] - marks['start'][2]} ticks")
-        print(f"  console process   {100 * cpu / wall:5.1f} % of one core   (CPU {cpu:.1f} s in {wall:.1f} s wall)")
-        print(f"  of which GUI thread {100 * gui / wall:5.1f} % of one core   (CPU {gui:.1f} s)")
+        # Hundredths and milliseconds: a change of a tenth of a percent is what a pass moves.
+        print(f"  console process   {100 * cpu / wall:5.2f} % of one core   "
+              f"(CPU {1000 * cpu:.0f} ms in {wall:.1f} s wall)")
+        print(f"  of which GUI thread {100 * gui / wall:5.2f} % of one core   (CPU {1000 * gui:.0f} ms)")
         print(f"  {measured_polls} polls finished, {1000 * cpu / max(1, measured_polls):.2f} ms of console CPU a poll "
               f"({args.hosts * wall / args.interval:.0f} due)")
         for t in threading.enumerate():     # the Python threads' names, by native id
@@ -185,7 +187,7 @@ def main() -> int:
                 kinds[t.native_id] = {"hvc-watchdog": "watchdog", "history-writer": "history writer"}.get(
                     t.name, "other")
         split = thread_split(threads["start"], threads["end"], kinds)
-        print("  by thread: " + ", ".join(f"{kind} {100 * s / wall:.1f} %"
+        print("  by thread: " + ", ".join(f"{kind} {100 * s / wall:.2f} %"
                                           for kind, s in sorted(split.items(), key=lambda kv: -kv[1])))
         print(f"  simulated site process (not the console) {100 * (site_cpu['end'] - site_cpu['start']) / wall:5.1f} %")
         print(f"  reachable {sum(1 for r in rows if r.reachable)} of {hosts_shown} hosts")
