@@ -163,6 +163,15 @@ def main() -> int:
             site_cpu[name] = site_cpu_s()
             threads[name] = thread_cpu_s()
 
+        # As the app does (run_gui): once the first answers are shown, everything alive is
+        # moved out of the garbage collector's sight (hvconsole.app.freeze_startup_objects);
+        # without it every collection of a worker walks the window's objects too.
+        from hvconsole.app import freeze_startup_objects
+
+        def first_tick(_stats: object) -> None:
+            monitor.applied.disconnect(first_tick)
+            freeze_startup_objects()
+        monitor.applied.connect(first_tick)
         monitor.start()
         QTimer.singleShot(int(args.warmup * 1000), lambda: mark("start"))
         QTimer.singleShot(int((args.warmup + args.seconds) * 1000), lambda: (mark("end"), app.quit()))
