@@ -336,16 +336,21 @@ class TileView(QListView):
         known = self._grid_region
         if known is not None and known[0] is grid:
             return known[1]
-        x0, y0, step_x, step_y, columns, n, width, height = grid
+        region = self._band_of_each_tile(grid, 0, grid[7])
+        self._grid_region = (grid, region)
+        return region
+
+    def _band_of_each_tile(self, grid: Grid, top: int, height: int) -> QRegion:
+        """The rows ``top`` to ``top + height`` of every tile of ``grid`` on screen."""
+        x0, y0, step_x, step_y, columns, n, width, tile_height = grid
         region = QRegion()
-        line = max(0, -((y0 + height - 1) // step_y))
+        line = max(0, -((y0 + tile_height - 1) // step_y))
         bottom = self.viewport().height()
         while line * columns < n and y0 + line * step_y < bottom:
-            y = y0 + line * step_y
+            y = y0 + line * step_y + top
             for column in range(min(columns, n - line * columns)):
                 region += QRect(x0 + column * step_x, y, width, height)
             line += 1
-        self._grid_region = (grid, region)
         return region
 
     def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
@@ -434,15 +439,7 @@ class TileView(QListView):
         known = self._live_parts
         if known is not None and known[0] is grid:
             return known[1]
-        x0, y0, step_x, step_y, columns, n, width, height = grid
-        region = QRegion()
-        line = max(0, -((y0 + height - 1) // step_y))
-        bottom = self.viewport().height()
-        while line * columns < n and y0 + line * step_y < bottom:
-            y = y0 + line * step_y + LIVE_TOP
-            for column in range(min(columns, n - line * columns)):
-                region += QRect(x0 + column * step_x, y, width, UPTIME_TOP - LIVE_TOP)
-            line += 1
+        region = self._band_of_each_tile(grid, LIVE_TOP, UPTIME_TOP - LIVE_TOP)
         self._live_parts = (grid, region)
         return region
 
