@@ -431,7 +431,7 @@ class GuiSession(QObject):
         # preparation finished before the site opened).
         read, self._catalog = self._catalog, None
         catalog = read or (self._catalog_reading[0] if self._catalog_reading else None) or \
-            CatalogSource(load_site_catalog)
+            CatalogSource()
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
         self._record_last_known(site, workers)
         if waiting is not None:
@@ -769,29 +769,18 @@ def _read_last_known(demo: bool) -> Any:
 
 def _prepare_site_view(reading: list[Any]) -> Any:
     """On a background thread while the first site opens: the modules the poll workers
-    and the monitor need (numpy, the WinRM stack, the patch engine's catalog reader; not
-    the page, the patch session or the graphs: they come while the first polls are out,
-    or after their answers), imported here so that the GUI thread never waits for
-    them, and the site catalog read once (the source put in ``reading`` first). Returns
-    the read ``CatalogSource``."""
+    and the monitor need (the WinRM client, the monitoring modules, the site catalog's
+    light reader; not numpy, the keyring's stack, the page, the patch session or the
+    graphs: they come while the first polls are out, or after their answers), imported
+    here so that the GUI thread never waits for them, and the site catalog read once (the
+    source put in ``reading`` first). Returns the read ``CatalogSource``."""
     _import(*CLIENT_MODULES)
     _import(*WORKER_MODULES)
     from .monitoring.host_compliance import CatalogSource
-    catalog = CatalogSource(load_site_catalog)
+    catalog = CatalogSource()
     reading.append(catalog)             # a site opening meanwhile shares this read
     catalog.get()
     return catalog
-
-
-def load_site_catalog() -> Any:
-    """The site catalog as the patch engine reads it (``patch.engine.load_site_catalog``:
-    the shipped catalog plus the admin's ``catalog.d``; a test checks they agree), without
-    importing the engine: ~80 ms of the one interpreter before the first polls could leave.
-    The engine comes with the patch session, while they are out."""
-    from . import paths
-    from .assets import asset_path
-    from .core.catalog import load_catalog
-    return load_catalog(asset_path("catalog", "updates.json"), paths.config_dir() / "catalog.d")
 
 
 def _import_patch_session() -> None:

@@ -141,7 +141,7 @@ def fix_offers(findings: Iterable[Any], fixes_by_host: dict[str, tuple[FreezeFix
 
 class CatalogSource:
     """The site catalog, loaded once by the first caller (a poll worker thread), shared by
-    every worker. ``loader`` defaults to the patch engine's ``load_site_catalog`` (the
+    every worker. ``loader`` defaults to ``patch.site_catalog.load_site_catalog`` (the
     shipped catalog plus the admin's own entries). A catalog that cannot be read is
     remembered as a problem, not retried every poll."""
 
@@ -159,7 +159,7 @@ class CatalogSource:
                 try:
                     loader = self._loader
                     if loader is None:
-                        from hvconsole.patch.engine import load_site_catalog
+                        from hvconsole.patch.site_catalog import load_site_catalog
                         loader = load_site_catalog
                     self._catalog = loader()
                 except Exception as exc:   # a broken catalog must not stop polling

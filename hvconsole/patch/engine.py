@@ -15,8 +15,7 @@ import threading
 from collections.abc import Callable
 
 from hvconsole import paths
-from hvconsole.assets import asset_path
-from hvconsole.core.catalog import Catalog, CatalogUpdate, load_catalog
+from hvconsole.core.catalog import Catalog, CatalogUpdate
 from hvconsole.core.maintenance import MaintenanceRegistry
 from hvconsole.core.patch.journal import Journal
 from hvconsole.core.patch.plan import PatchPlan, PlanError
@@ -26,17 +25,13 @@ from .control import RunControl, RunLock
 from .host_api import PatchHost
 from .journal_access import is_being_executed, journal_path, open_journal  # noqa: F401 (the front door's too)
 from .runner import PatchRunner, RunResult
+from .site_catalog import load_site_catalog
 from .sites import HostDirectory
 from .staging import Stager
 
 
 class EngineError(RuntimeError):
     """A run that cannot start (unknown KB, bad plan, run busy): the message says why."""
-
-
-def load_site_catalog() -> Catalog:
-    """The shipped catalog plus the admin's ``<config>/catalog.d/*.json``."""
-    return load_catalog(asset_path("catalog", "updates.json"), paths.config_dir() / "catalog.d")
 
 
 def catalog_update(kb: str, catalog: Catalog | None = None) -> CatalogUpdate:

@@ -196,8 +196,11 @@ def test_the_window_reads_the_site_catalog_as_the_patch_engine_does(tmp_path, mo
     import json
 
     from hvconsole import paths
-    from hvconsole.app import load_site_catalog
+    from hvconsole.monitoring.host_compliance import CatalogSource
     from hvconsole.patch.engine import load_site_catalog as engine_reads
+
+    def load_site_catalog():
+        return CatalogSource().get()[0]      # what the window's catalog source reads
     monkeypatch.setenv("HVCONSOLE_HOME", str(tmp_path))
     own = paths.config_dir() / "catalog.d"
     own.mkdir(parents=True)
