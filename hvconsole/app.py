@@ -454,8 +454,8 @@ class GuiSession(QObject):
         # the GUI thread; the first poll needs it anyway), so that the health check sees
         # every snapshot from the first; the page waits for that too (built before, it held
         # the GUI thread when the read came in, and the polls left that much later).
-        # A page that replaces another (a reload) is built at once, as before: MainWindow.attach
-        # unhooks the previous page's Problems link, which must happen before that page goes.
+        # A page that replaces another (a reload, the demo after the configured hosts) is
+        # built at once, as before, so that the window never shows no page in between.
         page_at_once = self._page_shown_before
         self._page_shown_before = True
         if page_at_once:

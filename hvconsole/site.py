@@ -282,11 +282,10 @@ def _open_demo_process(process: DemoProcess | bool, *, name: str, speed: float,
         raise _site_error(str(exc)) from None
     try:
         site = _served_elsewhere(doc, description=f"the {name} site served by process {child.pid}",
-                                 closer=child.stop)
+                                 closer=child.stop, end_watch=child.when_ended)
     except Exception as exc:           # hosts a Target refuses (not loopback): not our child's line
         child.stop()
         raise _site_error(f"its process said nothing usable ({exc})") from None
-    site._end_watch = child.when_ended
     return site
 
 
@@ -334,10 +333,12 @@ class _StateHost:
 
 
 def _served_elsewhere(state: dict[str, Any], *, description: str = "",
-                      closer: Callable[[], Any] | None = None) -> Site:
+                      closer: Callable[[], Any] | None = None,
+                      end_watch: Callable[[Callable[[str], None]], None] | None = None) -> Site:
     """The site of a running ``hvconsole-sim serve --state-file`` (read with
     ``state_file.read_state``, which has checked its shape and that its process lives), or
-    of the demo's own process (its first line, the same document; ``closer`` stops it)."""
+    of the demo's own process (its first line, the same document; ``closer`` stops it,
+    ``end_watch`` tells when it ends unasked)."""
     hosts = [_StateHost(h["host"], h["url"], h["user"], h["password"]) for h in state["hosts"]]
     try:
         speed = float(state.get("speed") or 1.0)
@@ -348,7 +349,7 @@ def _served_elsewhere(state: dict[str, Any], *, description: str = "",
                 journal_path=journal_path(True), simulated=True,
                 description=description or f"the simulated site {state.get('site', '')!s} served by process "
                                            f"{state['pid']}",
-                _closer=closer)
+                _closer=closer, _end_watch=end_watch)
 
 
 def _state_clock(state: dict[str, Any], speed: float) -> Callable[[], datetime] | None:
