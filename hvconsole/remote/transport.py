@@ -286,6 +286,12 @@ class _SteadyLane:
         return conn
 
     def _dropped(self, sock: Any) -> bool:
+        """Is the idle kept socket readable (closed by the host, or sent something it
+        should not have)? One poll(0) of a poll object kept for the socket; Windows has no
+        select.poll (https://docs.python.org/3/library/select.html#select.poll: "not
+        supported by all operating systems"), where a zero-timeout select() asks the same."""
+        if not _HAS_POLL:
+            return bool(select.select([sock], [], [], 0)[0])
         if self._polled is not sock:
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
@@ -345,6 +351,9 @@ class _SteadyLane:
         if status >= 400:
             raise WinRMTransportError("http", status, text.decode("utf-8", "replace"))
         return text
+
+
+_HAS_POLL = hasattr(select, "poll")
 
 
 def _close_held(held: list[Any]) -> None:

@@ -177,6 +177,22 @@ def test_a_kept_connection_the_host_dropped_costs_no_poll(scripted_endpoint, aut
     c.close()
 
 
+def test_without_select_poll_as_on_windows_a_dropped_connection_is_still_found(scripted_endpoint, monkeypatch):
+    """Windows has no select.poll: the kept connection is looked at with select() there."""
+    from hvconsole.remote import transport
+    monkeypatch.setattr(transport, "_HAS_POLL", False)
+    endpoint, target = scripted_endpoint(runner(), auth="ntlm")
+    c = Collector(target, timeout_s=20)
+    assert c.poll().reachable and c.poll().reachable           # the kept connection, looked at
+    assert endpoint.stats.get("connections") == 1
+    endpoint._connections.cut_all()
+    time.sleep(0.1)
+    snap = c.poll()
+    assert snap.reachable, snap.error
+    assert endpoint.stats.get("connections") == 2
+    c.close()
+
+
 def test_a_steady_request_ends_at_the_deadline_and_on_cancel(scripted_endpoint):
     endpoint, target = scripted_endpoint(runner())
     c = Collector(target, timeout_s=2)
