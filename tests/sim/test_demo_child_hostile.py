@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -65,8 +66,9 @@ def test_a_first_line_with_broken_hosts_is_one_sentence_and_the_child_is_reaped(
 def test_hosts_a_target_refuses_are_one_sentence_and_the_child_is_reaped(home, monkeypatch):
     # Basic over plain HTTP is allowed to loopback only: a child naming another address is
     # not ours, and is stopped rather than left to the garbage collector.
+    secret = secrets.token_urlsafe(12)      # made up here: the sentence must not quote it
     line = json.dumps({"pid": 1, "site": "demo", "hosts": [
-        {"host": "HV01", "url": "http://192.0.2.1:5985/wsman", "user": "u", "password": "p"}]})
+        {"host": "HV01", "url": "http://192.0.2.1:5985/wsman", "user": "u", "password": secret}]})
     fake_child(monkeypatch, f"""
         import sys
         sys.stdout.write({line!r} + "\\n"); sys.stdout.flush()
@@ -75,7 +77,7 @@ def test_hosts_a_target_refuses_are_one_sentence_and_the_child_is_reaped(home, m
     process = DemoProcess.spawn("demo", 1.0)
     with pytest.raises(SiteError, match="said nothing usable") as raised:
         site_module.open_demo_site(name="demo", process=process)
-    assert "'p'" not in str(raised.value)
+    assert secret not in str(raised.value)
     assert process.proc.wait(10) is not None
 
 
