@@ -22,13 +22,21 @@ from hvconsole.core.snapshot import SCHEMA_ID, Snapshot, unreachable
 from hvconsole.core.timeutil import format_time, parse_time, utcnow
 
 from .answer import json_document
+from .collect_loop import CollectLoop, LoopUnavailable
 from .errors import RemoteError
-from .session import HostSession
+from .session import HostSession, ScriptResult
 from .target import CancelToken, Target
 
 log = logging.getLogger(__name__)
 
 SCRIPT = "collect"
+# Hosts (name, address) whose collect loop failed to start in this process: polled with the
+# one-shot call until the console restarts (docs/winrm.md, "The collect loop").
+_LOOP_REFUSED: set[tuple[str, str]] = set()
+# A poll whose loop failed is redone one-shot only if at least this much of its deadline is left.
+REDO_MIN_S = 1.0
+# What close() gives the Signal that ends a running loop.
+LOOP_STOP_S = 3.0
 
 
 def snapshot_from_answer(doc: dict, host: str, polled_at: datetime) -> tuple[Snapshot, str | None]:
@@ -70,6 +78,8 @@ class Collector:
         # scripts' bodies do not travel to every host every time a shell is replaced.
         self._session = HostSession(target, operation_timeout_s=operation_timeout_s,
                                     max_output_bytes=max_output_bytes, scripts=(SCRIPT,))
+        self._loop = CollectLoop(self._session, SCRIPT) \
+            if target.collect_loop and (target.name, target.url) not in _LOOP_REFUSED else None
         self._bookmark: str | None = None
         self._busy = threading.Lock()
 
@@ -77,6 +87,11 @@ class Collector:
     def session(self) -> HostSession:
         """The underlying session (request counts for tests and benchmarks)."""
         return self._session
+
+    @property
+    def loop(self) -> CollectLoop | None:
+        """The collect loop in use, None when polling one-shot."""
+        return self._loop
 
     @property
     def events_bookmark(self) -> str | None:
@@ -111,6 +126,10 @@ class Collector:
             log.info("%s: poll still running; not closing its session", self.target.name)
             return
         try:
+            if self._loop is not None and self._loop.running:
+                # Its process must not outlive the shell (whether a host ends a shell's
+                # processes with it is contested: docs/winrm.md).
+                self._loop.stop(time.monotonic() + LOOP_STOP_S)
             self._session.close()
         except Exception:  # close is best effort by contract
             log.debug("%s: close failed", self.target.name, exc_info=True)
@@ -122,7 +141,7 @@ class Collector:
     def _poll(self, cancel: CancelToken | None, started: float) -> Snapshot:
         params = {"events_since": self._bookmark, "max_events": self.max_events,
                   "vm_query_timeout_ms": self.vm_query_timeout_ms}
-        result = self._session.run_script(SCRIPT, params, timeout_s=self.timeout_s, cancel=cancel)
+        result = self._run(params, cancel, started)
         doc = json_document(result, host=self.target.name, script=SCRIPT)
         try:
             snap, bookmark = snapshot_from_answer(doc, self.target.name, self._clock())
@@ -134,6 +153,23 @@ class Collector:
             self._bookmark = bookmark
         # else keep the previous one: events may repeat, but none are skipped.
         return snap
+
+    def _run(self, params: dict, cancel: CancelToken | None, started: float) -> ScriptResult:
+        loop = self._loop
+        if loop is None:
+            return self._session.run_script(SCRIPT, params, timeout_s=self.timeout_s, cancel=cancel)
+        try:
+            return loop.call(params, timeout_s=self.timeout_s, cancel=cancel)
+        except LoopUnavailable as exc:
+            log.warning("%s: the collect loop did not answer (%s); polling with one call each time "
+                        "until the console restarts", self.target.name, exc.reason)
+            _LOOP_REFUSED.add((self.target.name, self.target.url))
+            self._loop = None
+            left = self.timeout_s - (time.monotonic() - started)
+            if left < REDO_MIN_S:
+                raise exc.error if exc.error is not None else RemoteError(
+                    "timeout", f"no answer from {self.target.name} within {self.timeout_s:g} s") from None
+            return self._session.run_script(SCRIPT, params, timeout_s=left, cancel=cancel)
 
     def _failed(self, kind: str, message: str, started: float, elapsed_ms: int | None = None) -> Snapshot:
         if elapsed_ms is None:

@@ -33,6 +33,8 @@ POWERSHELL_ARGS = "-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -E
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _B64 = re.compile(r"^[A-Za-z0-9+/=]*$")
+# A loop's request numbers: the client counts up from 1 per loop, at most 2^31-1.
+SEQ_MAX = 2**31 - 1
 
 # The loader. {var} is ENV_PREFIX + NAME ([A-Z0-9_]); {params} is either a single-quoted
 # base64 literal or the stdin expression. Nothing else is ever substituted.
@@ -48,6 +50,10 @@ _LOADER = (
     "& ([scriptblock]::Create($s)) -HvcParams {params};"
     "exit $LASTEXITCODE"
 )
+# The loop form (docs/winrm.md, "The collect loop"): the same text with the script block
+# invoked with -HvcLoop instead of -HvcParams; the requests then come as lines on stdin.
+# {var} is the only substitution.
+_LOOP_LOADER = _LOADER.replace(" -HvcParams {params};", " -HvcLoop;")
 STDIN_PARAMS = "([Console]::In.ReadToEnd())"
 # Exit code of the loader when the shell lacks the script (recreate the shell and retry).
 EXIT_SCRIPT_NOT_LOADED = 86
@@ -118,3 +124,25 @@ def prepare_call(script: str, params: Mapping[str, Any]) -> PreparedCall:
     if call.command_line_length > COMMAND_LINE_MAX:
         raise ValueError(f"command line of {call.command_line_length} characters exceeds {COMMAND_LINE_MAX}")
     return call
+
+
+def prepare_loop_call(script: str) -> PreparedCall:
+    """The command line that starts ``script`` as a loop (``-HvcLoop``): the loader with
+    only the environment variable's name substituted. Its requests go on stdin
+    (:func:`request_line`); the command must be started with stdin as a pipe."""
+    text = _LOOP_LOADER.format(var=env_var_name(script))
+    encoded_loader = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
+    call = PreparedCall(command=POWERSHELL, arguments=f"{POWERSHELL_ARGS} {encoded_loader}", stdin=None)
+    if call.command_line_length > COMMAND_LINE_MAX:
+        raise ValueError(f"command line of {call.command_line_length} characters exceeds {COMMAND_LINE_MAX}")
+    return call
+
+
+def request_line(seq: int, params: Mapping[str, Any]) -> bytes:
+    """One request to a running loop: ``<seq> <base64 params>`` and a newline, ASCII."""
+    if not 1 <= seq <= SEQ_MAX:
+        raise ValueError(f"request number {seq} is out of range")
+    encoded = encode_params(params)
+    if not _B64.match(encoded):  # cannot happen with b64encode; a guard against future edits
+        raise ValueError("parameters did not encode to base64")
+    return f"{seq} {encoded}\n".encode("ascii")

@@ -105,6 +105,10 @@ class _RetryOnFreshShell(Exception):
         self.error = error
 
 
+# The same, for the collect loop's start (HostSession.loop_start).
+ShellRetry = _RetryOnFreshShell
+
+
 class HostSession:
     """Runs shipped scripts on one host over one reused WinRM shell."""
 
@@ -216,6 +220,57 @@ class HostSession:
         end = time.monotonic() + CLOSE_DEADLINE_S
         for t in threads:
             t.join(max(0.0, end - time.monotonic()))
+
+    # -- what the collect loop (collect_loop.py) shares: the shell, its rules, the deadline
+
+    @property
+    def shell_id(self) -> str | None:
+        return self._shell_id
+
+    def recycle_due(self) -> bool:
+        """Would the next call start by replacing the shell (module docstring)?"""
+        return self._shell_id is not None and (
+            self._shell_commands >= self.recycle_after_commands
+            or self._clock() - self._shell_opened >= self.recycle_after_s)
+
+    def loop_start(self, call: loader.PreparedCall, deadline: float, timeout_s: float,
+                   cancel: CancelToken | None) -> tuple[Protocol, str, str]:
+        """Start a long-running command (the collect loop) with stdin as a pipe, on this
+        session's shell after the same recycle and shell rules as a call. Returns the
+        protocol, shell and command ids; raises :class:`RemoteError`, or
+        :class:`ShellRetry` when the shell was gone and nothing ran (retry once)."""
+        stage = "shell"
+        self._recycle_if_due(deadline)
+        reused = self._shell_id is not None
+        try:
+            self._ensure_shell(deadline, timeout_s, cancel)
+            protocol, shell_id = self._protocol, self._shell_id
+            assert protocol is not None and shell_id is not None
+            stage = "command"
+            self._arm(deadline, cancel, timeout_s)
+            self._shell_commands += 1
+            # stdin a pipe (not a console): the requests are lines written to it one by one.
+            command_id = protocol.run_command(shell_id, call.command, [call.arguments],
+                                              console_mode_stdin=False, skip_cmd_shell=True)
+        except _RetryOnFreshShell:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, stage, None, deadline, timeout_s, reused=reused) from None
+        return protocol, shell_id, command_id
+
+    def arm(self, deadline: float, cancel: CancelToken | None, timeout_s: float | None,
+            *, receive: bool = False) -> None:
+        """Before each request of a loop's poll (see ``_arm``)."""
+        self._arm(deadline, cancel, timeout_s, receive=receive)
+
+    def fail_running(self, exc: Exception, command_id: str, deadline: float, timeout_s: float) -> Exception:
+        """A loop's poll failed while its command ran: the error to raise; the shell is
+        handled as after a failed call (deleted in the background, the command signalled)."""
+        return self._fail(exc, "running", command_id, deadline, timeout_s)
+
+    def signal_done(self, protocol: Protocol, shell_id: str, command_id: str, deadline: float) -> None:
+        """Signal terminate for a command; if that fails the shell is replaced next time."""
+        self._signal_done(protocol, shell_id, command_id, deadline)
 
     # -- one attempt ---------------------------------------------------------------------
 

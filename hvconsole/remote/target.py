@@ -37,6 +37,9 @@ class Target:
     transport: TransportName = "ntlm"
     server_cert_validation: CertValidation = "validate"
     ca_trust_path: str | None = None
+    # Poll through the collect loop (docs/winrm.md, "The collect loop"): off until the
+    # checks listed there pass on a real host.
+    collect_loop: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.strip():

@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -46,6 +47,15 @@ HANDLER_MODULES = ("hvconsole.sim.agent.collect", "hvconsole.sim.agent.probe",
 EXIT_SCRIPT_NOT_LOADED = 86
 EXIT_TERMINATED = 0xC000013A        # STATUS_CONTROL_C_EXIT: what a killed console process returns
 POWERSHELL_START_S = 0.25           # powershell.exe itself takes a moment before the script runs
+# The collect loop's own limits (docs/winrm.md, "The collect loop"): it exits after this
+# long without a request line, after this many answers, or once it has run this long
+# (simulated seconds; it answers the line that reaches a limit first).
+LOOP_SCRIPTS = ("collect",)
+LOOP_IDLE_EXIT_S = 120.0
+LOOP_MAX_ANSWERS = 720
+LOOP_MAX_AGE_S = 3600.0
+EXIT_BAD_LINE = 2
+BAD_LINE_ANSWER = b'0 {"hvc_error":{"message":"bad request line"}}\n'
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +117,9 @@ _LOADER = re.compile(
     r"\$z=New-Object System\.IO\.Compression\.GZipStream\(\$m,"
     r"\[System\.IO\.Compression\.CompressionMode\]::Decompress\);"
     r"\$s=\(New-Object System\.IO\.StreamReader\(\$z,\[System\.Text\.Encoding\]::UTF8\)\)\.ReadToEnd\(\);"
-    r"& \(\[scriptblock\]::Create\(\$s\)\) -HvcParams "
-    r"(?:'(?P<inline>[A-Za-z0-9+/=]*)'|(?P<stdin>\(\[Console\]::In\.ReadToEnd\(\)\)));"
+    r"& \(\[scriptblock\]::Create\(\$s\)\) "
+    r"(?:-HvcParams (?:'(?P<inline>[A-Za-z0-9+/=]*)'|(?P<stdin>\(\[Console\]::In\.ReadToEnd\(\)\)))"
+    r"|(?P<loop>-HvcLoop));"
     r"exit \$LASTEXITCODE")
 _FLAGS = ("nologo", "noexit", "sta", "mta", "noprofile", "noninteractive")
 _VALUED = ("version", "psconsolefile", "inputformat", "outputformat", "windowstyle",
@@ -127,7 +138,8 @@ class Rejected(Exception):
 @dataclass(frozen=True, slots=True)
 class LoaderCall:
     env_var: str
-    inline_params: str | None      # None: the parameters come on stdin
+    inline_params: str | None      # None: the parameters come on stdin (or, with loop, request lines)
+    loop: bool = False             # the loop form: -HvcLoop, one request line after another
 
 
 def _parameter(token: str) -> str | None:
@@ -187,7 +199,7 @@ def interpret(command_line: str) -> LoaderCall | str:
     if match is None:
         raise Rejected("This simulated Hyper-V host cannot run arbitrary PowerShell: the encoded "
                        "command is not the hvconsole script loader.")
-    return LoaderCall(match["var"], match["inline"])
+    return LoaderCall(match["var"], match["inline"], loop=match["loop"] is not None)
 
 
 def _shipped_body(name: str) -> str | None:
@@ -233,8 +245,11 @@ class HostAgent:
         self.site = site
         self.latency_scale = latency_scale
         self.handlers = load_handler_modules()
+        # False: the host's collect script has no loop (an older collect.ps1), so the
+        # loop form of the loader fails at once (docs/winrm.md, "The collect loop").
+        self.serves_loop = True
 
-    def start(self, command_line: str, env: Mapping[str, str], codepage: int) -> SimulatedProcess:
+    def start(self, command_line: str, env: Mapping[str, str], codepage: int) -> SimulatedProcess | LoopProcess:
         with self.site.acting():
             answering = self.host.reachability() == "up"
         if not answering:
@@ -246,6 +261,8 @@ class HostAgent:
         except Rejected as rejected:
             answer = self._rejected(rejected, codepage)
             return SimulatedProcess(lambda _stdin: answer, wants_stdin=False, latency_scale=self.latency_scale)
+        if isinstance(call, LoaderCall) and call.loop:
+            return self._start_loop(call, env, codepage)
         wants_stdin = isinstance(call, LoaderCall) and call.inline_params is None
         return SimulatedProcess(lambda stdin: self._run(call, env, stdin, codepage),
                                 wants_stdin=wants_stdin, latency_scale=self.latency_scale)
@@ -259,6 +276,27 @@ class HostAgent:
             return self._rejected(rejected, codepage)
         return self._run(call, env, stdin, codepage)
 
+    def _start_loop(self, call: LoaderCall, env: Mapping[str, str], codepage: int) -> SimulatedProcess | LoopProcess:
+        """The loop form of the loader (``-HvcLoop``): a process that answers request
+        lines as they arrive on stdin. A script that has no loop, or an agent that serves
+        none (``serves_loop``), fails the way powershell.exe does for a parameter the
+        script does not declare."""
+        found = self._script_handler(call, env, codepage)
+        if isinstance(found, ScriptAnswer):
+            answer = found
+        elif not self.serves_loop or found[0] not in LOOP_SCRIPTS:
+            answer = ScriptAnswer(b"", _encode_stderr(clixml_error(
+                "A parameter cannot be found that matches parameter name 'HvcLoop'."), codepage), 1, 0.05)
+        else:
+            name, handler = found
+            return LoopProcess(lambda encoded: self._answer(name, handler, encoded, codepage),
+                               clock=self.site.clock.elapsed,
+                               start_delay_s=POWERSHELL_START_S * self.host.slow_factor,
+                               latency_scale=self.latency_scale)
+        started = ScriptAnswer(answer.stdout, answer.stderr, answer.exit_code,
+                               answer.duration_s + POWERSHELL_START_S * self.host.slow_factor)
+        return SimulatedProcess(lambda _stdin: started, wants_stdin=False, latency_scale=self.latency_scale)
+
     def _rejected(self, rejected: Rejected, codepage: int) -> ScriptAnswer:
         if rejected.powershell:
             return ScriptAnswer(b"", _encode_stderr(clixml_error(rejected.text), codepage),
@@ -270,6 +308,10 @@ class HostAgent:
         if call == "hostname":
             return ScriptAnswer(self.host.name.encode("ascii", "replace") + b"\r\n", b"", 0, 0.03)
         assert isinstance(call, LoaderCall)
+        if call.loop:   # only a started process (start) serves a loop, line by line
+            return ScriptAnswer(b"", _encode_stderr(clixml_error(
+                "The simulated host runs the loop form of the loader only as a started command."), codepage),
+                1, 0.05)
         answer = self._run_loader(call, env, stdin, codepage)
         stderr = answer.stderr
         if self.host.clixml_progress:
@@ -279,6 +321,36 @@ class HostAgent:
 
     def _run_loader(self, call: LoaderCall, env: Mapping[str, str], stdin: bytes | None,
                     codepage: int) -> ScriptAnswer:
+        found = self._script_handler(call, env, codepage)
+        if isinstance(found, ScriptAnswer):
+            return found
+        name, handler = found
+        encoded = call.inline_params
+        if encoded is None:
+            encoded = (stdin or b"").decode("utf-8", errors="replace")
+        if not encoded.strip():
+            return ScriptAnswer(b"", _encode_stderr(clixml_error(
+                "Cannot bind argument to parameter 'HvcParams' because it is an empty string."), codepage), 1, 0.05)
+        return self._answer(name, handler, encoded, codepage)
+
+    def _answer(self, name: str, handler: Handler, encoded: str, codepage: int) -> ScriptAnswer:
+        """One run of a handler for base64 parameters: its answer, or the hvc_error
+        document of a script-level failure."""
+        try:
+            params = _decode_params(encoded)
+            with self.site.acting():
+                return handler(self.host, params, self.site.time_of(self.site.t))
+        except ScriptFailure as failure:
+            return _hvc_error(failure)
+        except Exception as exc:  # a bug in a simulated handler must not kill the endpoint
+            log.exception("simulated script %s failed on %s", name, self.host.name)
+            return ScriptAnswer(b"", _encode_stderr(clixml_error(
+                f"internal error in the simulated host: {exc.__class__.__name__}: {exc}"), codepage), 1, 0.05)
+
+    def _script_handler(self, call: LoaderCall, env: Mapping[str, str],
+                        codepage: int) -> tuple[str, Handler] | ScriptAnswer:
+        """The shipped script in the shell's environment and its handler, or what
+        powershell.exe answers when there is none."""
         # Windows environment variable names are case-insensitive.
         b = next((v for k, v in env.items() if k.upper() == call.env_var.upper()), "")
         if not b:
@@ -302,22 +374,7 @@ class HostAgent:
         if handler is None:
             return ScriptAnswer(b"", _encode_stderr(clixml_error(
                 f"The simulated host has no answer for hvconsole script '{name}' yet."), codepage), 1, 0.05)
-        encoded = call.inline_params
-        if encoded is None:
-            encoded = (stdin or b"").decode("utf-8", errors="replace")
-        if not encoded.strip():
-            return ScriptAnswer(b"", _encode_stderr(clixml_error(
-                "Cannot bind argument to parameter 'HvcParams' because it is an empty string."), codepage), 1, 0.05)
-        try:
-            params = _decode_params(encoded)
-            with self.site.acting():
-                return handler(self.host, params, self.site.time_of(self.site.t))
-        except ScriptFailure as failure:
-            return _hvc_error(failure)
-        except Exception as exc:  # a bug in a simulated handler must not kill the endpoint
-            log.exception("simulated script %s failed on %s", name, self.host.name)
-            return ScriptAnswer(b"", _encode_stderr(clixml_error(
-                f"internal error in the simulated host: {exc.__class__.__name__}: {exc}"), codepage), 1, 0.05)
+        return name, handler
 
 
 # -- PowerShell's own text forms -------------------------------------------------------
@@ -429,4 +486,130 @@ class SimulatedProcess:
     def terminate(self) -> None:
         with self._cond:
             self._terminated = True
+            self._cond.notify_all()
+
+
+# A request line without its "\n": a decimal seq, one space, base64 parameters; a
+# trailing "\r" is ignored.
+_REQUEST_LINE = re.compile(rb"([0-9]{1,10}) ([A-Za-z0-9+/=]+)\r?")
+_SEQ_MAX = 2**31 - 1
+
+
+class LoopProcess:
+    """A running collect loop: reads request lines from stdin as Send delivers them and
+    answers each with one line, ``<seq> <answer>``, where the answer is the handler's
+    stdout for those parameters (opaque text, on one line). It starts after
+    powershell.exe's start delay (once), answers one line after another, and ends
+    (exit 0) at the end of its input, after ``LOOP_IDLE_EXIT_S`` without a line, after
+    its ``LOOP_MAX_ANSWERS``th answer or once ``LOOP_MAX_AGE_S`` have passed; a line
+    that is not a request is answered ``BAD_LINE_ANSWER`` and ends it with exit 2.
+    ``clock``: simulated seconds (idle and age); ``latency_scale`` scales real waits."""
+
+    def __init__(self, answer: Callable[[str], ScriptAnswer], *, clock: Callable[[], float],
+                 start_delay_s: float, latency_scale: float):
+        self._answer = answer
+        self._clock = clock
+        self._scale = latency_scale
+        self._cond = threading.Condition()
+        self._started = self._last_line = clock()
+        self._stdin = bytearray()
+        # Answer lines not yet read: (when they are written, in time.monotonic(), stdout, stderr).
+        self._output: deque[tuple[float, bytes, bytes]] = deque()
+        self._free_at = time.monotonic() + start_delay_s * latency_scale   # when the next answer may start
+        self._answers = 0
+        self._exit_code: int | None = None      # the loop ended; reported once its output is read
+        self._delivered = False
+        self._terminated = False
+        self._writing = threading.Lock()        # one Send's lines at a time, in order
+
+    @property
+    def answers(self) -> int:
+        return self._answers
+
+    def write_stdin(self, data: bytes, end: bool) -> None:
+        with self._writing:
+            with self._cond:
+                self._check_idle()
+                if self._exit_code is not None or self._terminated:
+                    return      # the process has ended: the pipe takes nothing more
+                self._stdin += data
+                lines = []
+                while (cut := self._stdin.find(b"\n")) >= 0:
+                    lines.append(bytes(self._stdin[:cut]))
+                    del self._stdin[:cut + 1]
+                if lines:
+                    self._last_line = self._clock()
+            for line in lines:
+                if not self._serve(line):
+                    return
+            if end:
+                with self._cond:
+                    if self._exit_code is None:
+                        self._exit_code = 0
+                    self._cond.notify_all()
+
+    def _serve(self, line: bytes) -> bool:
+        """Answer one request line; False once the loop has ended."""
+        match = _REQUEST_LINE.fullmatch(line)
+        seq = int(match[1]) if match is not None else 0
+        if match is None or not 1 <= seq <= _SEQ_MAX:
+            self._emit(BAD_LINE_ANSWER, b"", 0.0, EXIT_BAD_LINE)
+            return False
+        answer = self._answer(match[2].decode("ascii"))
+        with self._cond:
+            self._answers += 1
+            spent = self._answers >= LOOP_MAX_ANSWERS or self._clock() - self._started >= LOOP_MAX_AGE_S
+        # One line: the answer as the one-shot call writes it, without its line end.
+        text = b"%d %s\n" % (seq, answer.stdout.strip())
+        self._emit(text, answer.stderr, answer.duration_s, 0 if spent else None)
+        return not spent
+
+    def _emit(self, stdout: bytes, stderr: bytes, duration_s: float, exit_code: int | None) -> None:
+        with self._cond:
+            if self._terminated:
+                return
+            at = max(time.monotonic(), self._free_at) + duration_s * self._scale
+            self._free_at = at
+            self._output.append((at, stdout, stderr))
+            if exit_code is not None:
+                self._exit_code = exit_code
+            self._cond.notify_all()
+
+    def _check_idle(self) -> None:
+        """Its own idle timer: no request line for LOOP_IDLE_EXIT_S (called with the lock)."""
+        if self._exit_code is None and not self._output and not self._terminated \
+                and self._clock() - self._last_line >= LOOP_IDLE_EXIT_S:
+            self._exit_code = 0
+
+    def read(self, timeout_s: float) -> ProcessOutput:
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._cond:
+            while True:
+                if self._delivered:
+                    return ProcessOutput(b"", b"", True, self._exit_code)
+                if self._terminated:
+                    self._delivered = True
+                    self._exit_code = EXIT_TERMINATED
+                    return ProcessOutput(b"", b"", True, EXIT_TERMINATED)
+                now = time.monotonic()
+                out: list[bytes] = []
+                err: list[bytes] = []
+                while self._output and self._output[0][0] <= now:
+                    _, o, e = self._output.popleft()
+                    out.append(o)
+                    err.append(e)
+                self._check_idle()
+                done = self._exit_code is not None and not self._output
+                if out or done:
+                    self._delivered = done
+                    return ProcessOutput(b"".join(out), b"".join(err), done, self._exit_code if done else None)
+                if now >= deadline:
+                    return ProcessOutput(b"", b"", False, None)
+                wake = deadline if not self._output else min(deadline, self._output[0][0])
+                self._cond.wait(wake - now)
+
+    def terminate(self) -> None:
+        with self._cond:
+            self._terminated = True
+            self._output.clear()
             self._cond.notify_all()

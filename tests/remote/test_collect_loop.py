@@ -1,0 +1,290 @@
+"""The collect loop end to end (docs/winrm.md, "The collect loop"): the console's Collector
+against the simulated site's real WS-Man endpoint (NTLM, sealed bodies), whose host agent
+serves the loop. Request counts come from the endpoint's own statistics."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import logging
+import secrets
+import threading
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from hvconsole.remote import collector as collector_module
+from hvconsole.remote import loader
+from hvconsole.remote.collector import Collector
+from hvconsole.remote.target import CancelToken, Target
+from hvconsole.sim.agent import host_agent
+from hvconsole.sim.agent.host_agent import LOOP_IDLE_EXIT_S, HostAgent
+from hvconsole.sim.model import LoadProfile, SimHost, SimSite, SimVM
+from hvconsole.sim.model.clock import SimClock
+from hvconsole.sim.wsman.endpoint import WsmanEndpoint
+
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@dataclasses.dataclass
+class Site:
+    site: SimSite
+    agent: HostAgent
+    endpoint: WsmanEndpoint
+    target: Target
+
+    def actions(self) -> Counter:
+        return Counter(self.endpoint.stats.per_action)
+
+    def collector(self, *, loop: bool = True, timeout_s: float = 20) -> Collector:
+        return Collector(dataclasses.replace(self.target, collect_loop=loop), timeout_s=timeout_s)
+
+
+@pytest.fixture
+def sim_site():
+    started: list[WsmanEndpoint] = []
+
+    def start(*, auth: str = "ntlm", latency_scale: float = 0.0) -> Site:
+        site = SimSite(SimClock.manual(START), seed=3)
+        host = site.add_host(SimHost("HV01"))
+        for i in range(4):
+            host.add_vm(SimVM(f"VM{i}", str(uuid.UUID(int=i + 1)), load=LoadProfile(5, 3)))
+        agent = HostAgent(host, site, latency_scale=latency_scale)
+        password = secrets.token_urlsafe(16)
+        endpoint = WsmanEndpoint(agent, username="hvc-admin", password=password, auth=auth, name="HV01")
+        endpoint.start()
+        started.append(endpoint)
+        target = Target(name="HV01", url=endpoint.url, username="hvc-admin", password=password,
+                        transport="ntlm" if auth == "ntlm" else "plaintext", collect_loop=True)
+        return Site(site, agent, endpoint, target)
+
+    yield start
+    for endpoint in started:
+        endpoint.stop()
+
+
+def poll_counting(s: Site, c: Collector, **kw):
+    before = s.actions()
+    snap = c.poll(**kw)
+    after = s.actions()
+    return snap, {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+
+def comparable(snap) -> dict:
+    doc = snap.to_dict()
+    doc.pop("polled_at", None)
+    return doc
+
+
+def test_a_steady_poll_is_send_and_receive_sealed(sim_site) -> None:
+    s = sim_site()
+    c = s.collector()
+    first, actions = poll_counting(s, c)
+    assert first.reachable, first.error
+    assert actions == {"Create": 1, "Command": 1, "Send": 1, "Receive": 1}
+    for _ in range(5):
+        sealed = s.endpoint.stats.get("encrypted_requests")
+        sent = c.session.requests_sent
+        snap, actions = poll_counting(s, c)
+        assert snap.reachable, snap.error
+        assert actions == {"Send": 1, "Receive": 1}
+        assert c.session.requests_sent - sent == 2
+        assert s.endpoint.stats.get("encrypted_requests") - sealed == 2    # NTLM sealed, both
+        s.site.clock.advance(5)
+    assert c.loop is not None and c.loop.loops_started == 1
+    c.close()
+
+
+def test_answers_equal_the_one_shot_answers(sim_site) -> None:
+    s = sim_site()
+    loop, one_shot = s.collector(), s.collector(loop=False)
+    for _ in range(3):
+        a, b = loop.poll(), one_shot.poll()
+        assert a.reachable and b.reachable
+        assert comparable(a) == comparable(b)
+        s.site.clock.advance(5)
+    assert loop.loop is not None and loop.loop.running
+    loop.close()
+    one_shot.close()
+
+
+def test_switch_off_polls_as_before(sim_site) -> None:
+    s = sim_site()
+    c = s.collector(loop=False)
+    c.poll()
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable and c.loop is None
+    assert actions == {"Command": 1, "Receive": 1, "Signal": 1}
+    c.close()
+
+
+def test_after_its_last_answer_the_next_poll_starts_a_new_loop(sim_site, monkeypatch) -> None:
+    monkeypatch.setattr(host_agent, "LOOP_MAX_ANSWERS", 3)
+    s = sim_site()
+    c = s.collector()
+    c.poll()
+    c.poll()
+    snap, actions = poll_counting(s, c)     # the 3rd answer, then Done: the command is signalled
+    assert snap.reachable and actions == {"Send": 1, "Receive": 1, "Signal": 1}
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable and actions == {"Command": 1, "Send": 1, "Receive": 1}
+    assert c.loop is not None and c.loop.loops_started == 2
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable and actions == {"Send": 1, "Receive": 1}
+    c.close()
+
+
+def test_a_loop_ended_by_its_idle_timer_is_replaced_within_the_poll(sim_site, caplog) -> None:
+    s = sim_site()
+    c = s.collector()
+    c.poll()
+    s.site.clock.advance(LOOP_IDLE_EXIT_S + 1)
+    with caplog.at_level(logging.WARNING):
+        snap, actions = poll_counting(s, c)
+    assert snap.reachable, snap.error
+    # The line went to an ended loop (Send, Receive: Done), which is signalled; a new one answers.
+    assert actions == {"Send": 2, "Receive": 2, "Signal": 1, "Command": 1}
+    assert c.loop is not None and c.loop.loops_started == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable and actions == {"Send": 1, "Receive": 1}
+    c.close()
+
+
+def slow_second_answer(agent: HostAgent, hang: threading.Event) -> None:
+    """The loop's answers take forever while ``hang`` is set."""
+    handler = agent.handlers["collect"]
+
+    def answer(host, params, now):
+        got = handler(host, params, now)
+        return dataclasses.replace(got, duration_s=3600.0) if hang.is_set() else dataclasses.replace(got, duration_s=0)
+
+    agent.handlers["collect"] = answer
+
+
+def test_a_hung_loop_meets_the_deadline_and_the_next_poll_is_fine(sim_site) -> None:
+    s = sim_site(latency_scale=1.0)
+    hang = threading.Event()
+    slow_second_answer(s.agent, hang)
+    c = s.collector(timeout_s=2)
+    assert c.poll().reachable
+    hang.set()
+    snap = c.poll()
+    assert not snap.reachable and snap.error.kind == "timeout"
+    hang.clear()
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable, snap.error
+    # A new shell and a new loop; the old shell was deleted (its loop signalled) in the background.
+    assert actions.get("Create") == 1 and actions.get("Command") == 1
+    assert c.loop is not None and c.loop.loops_started == 2
+    c.close()
+
+
+def test_cancel_ends_a_waiting_poll_and_the_next_poll_is_fine(sim_site) -> None:
+    s = sim_site(latency_scale=1.0)
+    hang = threading.Event()
+    slow_second_answer(s.agent, hang)
+    c = s.collector(timeout_s=30)
+    assert c.poll().reachable
+    hang.set()
+    token = CancelToken()
+    threading.Timer(0.5, token.cancel).start()
+    snap = c.poll(cancel=token)
+    assert not snap.reachable and "cancelled" in snap.error.message
+    hang.clear()
+    snap = c.poll()
+    assert snap.reachable, snap.error
+    assert c.loop is not None and c.loop.loops_started == 2
+    c.close()
+
+
+def test_a_host_without_the_loop_is_polled_one_shot_after_one_warning(sim_site, caplog) -> None:
+    s = sim_site()
+    s.agent.serves_loop = False
+    c = s.collector()
+    with caplog.at_level(logging.WARNING):
+        snap, actions = poll_counting(s, c)
+        assert snap.reachable, snap.error       # redone one-shot within the same poll
+        for _ in range(3):
+            snap, actions = poll_counting(s, c)
+            assert snap.reachable and actions == {"Command": 1, "Receive": 1, "Signal": 1}
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "HV01" in warnings[0].getMessage()
+    assert c.loop is None
+    c.close()
+    # ... until the console restarts: a new Collector for the same host stays one-shot.
+    again = s.collector()
+    assert again.loop is None
+    again.close()
+    collector_module._LOOP_REFUSED.clear()
+
+
+def test_the_shell_recycle_terminates_the_loop_first(sim_site) -> None:
+    s = sim_site()
+    c = s.collector()
+    c.poll()
+    c.session.recycle_after_s = 0.0
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable, snap.error
+    assert actions == {"Signal": 1, "Delete": 1, "Create": 1, "Command": 1, "Send": 1, "Receive": 1}
+    c.session.recycle_after_s = 3600.0
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable and actions == {"Send": 1, "Receive": 1}
+    assert len(s.endpoint.shells()) == 1
+    c.close()
+
+
+def test_an_ended_shell_with_a_loop_running_is_replaced(sim_site) -> None:
+    """A bare 400 (the 8 h MaxShellRunTime) or a forgotten shell: the loop goes with it and
+    the poll still succeeds on a new shell."""
+    s = sim_site()
+    c = s.collector()
+    c.poll()
+    s.endpoint.reset_shells()
+    snap = c.poll()
+    if not snap.reachable:      # the Send met the gone shell: that poll fails, the next one starts over
+        snap = c.poll()
+    assert snap.reachable, snap.error
+    assert c.loop is not None and c.loop.loops_started == 2
+    c.close()
+
+
+def test_close_terminates_the_loop(sim_site) -> None:
+    s = sim_site()
+    c = s.collector()
+    c.poll()
+    before = s.actions()
+    c.close()
+    after = s.actions()
+    assert after["Signal"] - before["Signal"] == 1 and after["Delete"] - before["Delete"] == 1
+
+
+# -- the loader's loop form and the request line -----------------------------------------
+
+def loader_text(call) -> str:
+    return base64.b64decode(call.arguments.rsplit(" ", 1)[1]).decode("utf-16-le")
+
+
+def test_the_loop_loader_is_the_one_shot_loader_invoked_with_hvcloop() -> None:
+    one_shot = loader_text(loader.prepare_call("collect", {"a": 1}))
+    loop = loader.prepare_loop_call("collect")
+    assert loop.stdin is None and loop.command == loader.POWERSHELL
+    encoded = loader.encode_params({"a": 1})
+    assert loader_text(loop) == one_shot.replace(f" -HvcParams '{encoded}';", " -HvcLoop;")
+    assert "HVC_SCRIPT_COLLECT" in loader_text(loop)
+    with pytest.raises(ValueError):
+        loader.prepare_loop_call("bad name")
+
+
+def test_a_request_line_is_seq_space_base64_newline() -> None:
+    line = loader.request_line(7, {"events_since": None, "note": "ä'; $x"})
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    seq, params = line[:-1].split(b" ")
+    assert seq == b"7"
+    assert json.loads(base64.b64decode(params, validate=True)) == {"events_since": None, "note": "ä'; $x"}
+    for bad in (0, -1, 2**31):
+        with pytest.raises(ValueError):
+            loader.request_line(bad, {})
