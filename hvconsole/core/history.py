@@ -342,16 +342,19 @@ class VmHistory:
         """``t``: ``polled_at`` as epoch seconds (worked out once per poll, not per VM)."""
         prev = self.latest
         if prev is None or prev.state != vm.state or prev.heartbeat != vm.heartbeat:
-            self.transitions.append(VmTransition(
-                time=polled_at, state=vm.state, heartbeat=vm.heartbeat,
-                previous_state=None if prev is None else prev.state,
-                previous_heartbeat=None if prev is None else prev.heartbeat))
+            self._transition(polled_at, vm, prev)
         self.host = host
         self.latest = vm
         self.last_seen = polled_at
         self.vanished_at = None
         _append_with_gap(self.buffer, t, (vm.cpu_pct, vm.memory_assigned_mb, vm.memory_demand_mb),
                          self._gap_after_s)
+
+    def _transition(self, polled_at: datetime, vm: VmSample, prev: VmSample | None) -> None:
+        self.transitions.append(VmTransition(
+            time=polled_at, state=vm.state, heartbeat=vm.heartbeat,
+            previous_state=None if prev is None else prev.state,
+            previous_heartbeat=None if prev is None else prev.heartbeat))
 
     def _shift(self, dt: float) -> None:
         self.buffer.shift(dt)
@@ -465,14 +468,27 @@ class SiteHistory:
             if vm is None:
                 vm = vms[vm_id] = VmHistory(
                     vm_id, name, self.capacity, self.gap_after_s, self._transitions_per_vm)
-            else:
-                last = vm.buffer.last_time
-                if last is not None and t < last:
-                    # Another host already reported it later, or a gap row was written after
-                    # this sample's time (a vanish or an outage seen by another host's worker
-                    # first).
-                    continue
-            vm._add(name, at, sample, t)
+                vm._add(name, at, sample, t)
+                continue
+            buf = vm.buffer
+            last = buf._last_t
+            if last is not None and t < last:
+                # Another host already reported it later, or a gap row was written after
+                # this sample's time (a vanish or an outage seen by another host's worker
+                # first).
+                continue
+            # What vm._add(name, at, sample, t) does, written out: once per VM per poll,
+            # where each call and property read costs more than the work it wraps.
+            prev = vm.latest
+            if prev is None or prev.state != sample.state or prev.heartbeat != sample.heartbeat:
+                vm._transition(polled_at=at, vm=sample, prev=prev)
+            vm.host = name
+            vm.latest = sample
+            vm.last_seen = at
+            vm.vanished_at = None
+            if last is not None and t - last > vm._gap_after_s and not buf._last_is_gap:
+                buf.append_gap(last + (t - last) / 2.0)
+            buf.append(t, (sample.cpu_pct, sample.memory_assigned_mb, sample.memory_demand_mb))
         host = self._hosts[name]
         host.vm_ids = frozenset(seen)
         for vm_id in previous_vm_ids - seen:
