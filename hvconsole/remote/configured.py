@@ -9,7 +9,7 @@ this off the GUI thread. A host without a saved password is reported, not guesse
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hvconsole import paths
@@ -111,7 +111,9 @@ def _add_host(site: ConfiguredSite, book: HostBook, host: Host) -> None:
         site.problems.append(f"{host.name}: no password saved; edit the host to enter it")
         return
     try:
-        site.targets.append(target_for(host, password))
+        target = target_for(host, password)
+        # The host's collect-loop switch (docs/winrm.md, "The collect loop"), off by default.
+        site.targets.append(replace(target, collect_loop=True) if host.collect_loop else target)
     except ValueError as exc:       # TargetError, or an address no URL can carry (an IPv6 zone)
         reason = str(exc)
         site.problems.append(reason if reason.startswith(f"{host.name}:") else f"{host.name}: {reason}")

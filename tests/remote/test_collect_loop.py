@@ -288,3 +288,40 @@ def test_a_request_line_is_seq_space_base64_newline() -> None:
     for bad in (0, -1, 2**31):
         with pytest.raises(ValueError):
             loader.request_line(bad, {})
+
+
+# -- the switch: the inventory's optional field, passed on to the Target -------------------
+
+def test_the_inventory_switch_round_trips_and_is_absent_when_off(tmp_path) -> None:
+    from hvconsole.core.inventory import Host, Inventory, InventoryStore
+    from hvconsole.core.inventory.exchange import export_csv, export_json, parse_import
+
+    on = Host(name="HV01", address="hv01.example.test", username="EXAMPLE\\admin", collect_loop=True)
+    off = Host(name="HV02", address="hv02.example.test", username="EXAMPLE\\admin")
+    assert on.to_dict()["collect_loop"] is True and "collect_loop" not in off.to_dict()
+    store = InventoryStore(tmp_path / "inventory.json")
+    store.save(Inventory([on, off]))
+    loaded = {h.name: h.collect_loop for h in InventoryStore(tmp_path / "inventory.json").load().inventory}
+    assert loaded == {"HV01": True, "HV02": False}
+    assert {h.name: h.collect_loop for h in parse_import(export_csv(Inventory([on, off])), "csv")} == loaded
+    assert {h.name: h.collect_loop for h in parse_import(export_json(Inventory([on, off])), "json")} == loaded
+    assert "collect_loop" not in export_csv(Inventory([off]))
+    with pytest.raises(ValueError):
+        Host(name="HV03", address="hv03.example.test", username="EXAMPLE\\admin", collect_loop="maybe")
+
+
+def test_configured_targets_carry_the_switch() -> None:
+    from hvconsole.core.inventory import Host, Inventory
+    from hvconsole.remote.configured import ConfiguredSite, _add_host
+
+    class Book:
+        inventory = Inventory([])
+
+        def password(self, host):
+            return "made-up-at-run-time-" + host.name
+
+    site = ConfiguredSite(book=Book())     # type: ignore[arg-type]
+    for name, loop in (("HV01", True), ("HV02", False)):
+        _add_host(site, Book(), Host(name=name, address=f"{name.lower()}.example.test",   # type: ignore[arg-type]
+                                     username="EXAMPLE\\admin", collect_loop=loop))
+    assert [(t.name, t.collect_loop) for t in site.targets] == [("HV01", True), ("HV02", False)]

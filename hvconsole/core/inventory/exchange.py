@@ -9,7 +9,7 @@ import csv
 import io
 import json
 
-from .fields import FIELDS, SECRET_KEYS, InventoryError
+from .fields import FIELDS, OPTIONAL_FIELDS, SECRET_KEYS, InventoryError
 from .model import Host, Inventory
 from .store import decode_document
 
@@ -21,9 +21,10 @@ def export_json(inventory: Inventory) -> str:
 
 def export_csv(inventory: Inventory) -> str:
     out = io.StringIO()
-    # The optional poll_interval_s column only when a host has one, as in the JSON: a
-    # site that never set one exports the same columns as before (spreadsheets keyed on them).
-    columns = [k for k in FIELDS if k != "poll_interval_s" or any(h.poll_interval_s for h in inventory)]
+    # An optional column (poll_interval_s, collect_loop) only when a host sets it, as in the
+    # JSON: a site that never set one exports the same columns as before (spreadsheets
+    # keyed on them).
+    columns = [k for k in FIELDS if k not in OPTIONAL_FIELDS or any(getattr(h, k) for h in inventory)]
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for host in inventory:

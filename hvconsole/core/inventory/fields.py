@@ -50,7 +50,9 @@ TRANSPORT_LABELS: Mapping[Transport, str] = {
 
 # Columns of the CSV export, in order; also the keys of one JSON host entry (plus "id").
 FIELDS = ("name", "address", "port", "transport", "username", "group", "ca_bundle", "verify_tls",
-          "poll_interval_s")
+          "poll_interval_s", "collect_loop")
+# Optional columns: exported only when some host sets them (absent = the default).
+OPTIONAL_FIELDS = ("poll_interval_s", "collect_loop")
 # The per-host poll interval (optional; absent = the window's default). Every poll starts
 # one powershell.exe on the host (remote/monitoring_cost.py), so below 5 s monitoring
 # itself becomes load; above an hour a frozen VM would go unnoticed for too long.

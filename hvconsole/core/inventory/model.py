@@ -53,6 +53,9 @@ class Host:
     # Seconds between polls of this host; None = the window's default. Optional in the
     # file: version-1 files without it load unchanged (from_dict reads only known keys).
     poll_interval_s: int | None = None
+    # Poll through the collect loop (docs/winrm.md, "The collect loop"): off until its
+    # checks pass on the host. Optional in the file like poll_interval_s.
+    collect_loop: bool = False
     id: str = field(default_factory=new_host_id)
 
     def __post_init__(self) -> None:
@@ -74,6 +77,7 @@ class Host:
         put("ca_bundle", validate_path(self.ca_bundle, "ca_bundle"))
         put("verify_tls", parse_bool(self.verify_tls, "verify_tls"))
         put("poll_interval_s", validate_poll_interval(self.poll_interval_s))
+        put("collect_loop", parse_bool(self.collect_loop, "collect_loop"))
         if not isinstance(self.id, str) or not re.fullmatch(r"[0-9a-f]{32}", self.id):
             raise HostValidationError("id", "must be 32 lowercase hex digits")
         self._check_transport_rules()
@@ -123,6 +127,8 @@ class Host:
         })
         if self.poll_interval_s is not None:    # absent = default: the file stays as before
             d["poll_interval_s"] = self.poll_interval_s
+        if self.collect_loop:                   # absent = off, as above
+            d["collect_loop"] = True
         return d
 
     @classmethod
