@@ -17,6 +17,8 @@ which sees every request, authentication legs included. Run::
     .venv/bin/python benchmarks/poll_cost.py [--polls 20] [--host NAME]
     # one host of console_cpu.py's site instead: 40 VMs, NTLM with sealed messages
     .venv/bin/python benchmarks/poll_cost.py --ntlm --polls 200
+    # ours through the collect loop (docs/winrm.md, "The collect loop"): Send + Receive
+    .venv/bin/python benchmarks/poll_cost.py --ntlm --polls 40 --loop
 """
 
 from __future__ import annotations
@@ -89,10 +91,11 @@ def start_site(ntlm: bool = False) -> tuple[subprocess.Popen, list[dict]]:
     return proc, hosts
 
 
-def target_of(host: dict) -> Target:
+def target_of(host: dict, loop: bool = False) -> Target:
     # hvconsole-sim serve speaks Basic over HTTP on loopback (pywinrm's "plaintext").
+    extra = {"collect_loop": True} if loop else {}      # a "before" export's Target has no such field
     return Target(name=host["host"], url=host["url"], username=host["user"], password=host["password"],
-                  transport=host.get("transport", "plaintext"))
+                  transport=host.get("transport", "plaintext"), **extra)
 
 
 Sample = tuple[float, float, int]   # wall seconds, client CPU seconds, HTTP requests
@@ -154,6 +157,8 @@ def main() -> int:
     parser.add_argument("--host", help="demo host to poll (default: the first)")
     parser.add_argument("--ntlm", action="store_true",
                         help="poll one 40-VM host over NTLM with sealed messages (console_cpu.py's site)")
+    parser.add_argument("--loop", action="store_true",
+                        help="ours through the collect loop (Target.collect_loop): Send + Receive a poll")
     args = parser.parse_args()
 
     proc, hosts = start_site(args.ntlm)
@@ -165,7 +170,7 @@ def main() -> int:
         host = next((h for h in hosts if h["host"] == args.host), None) if args.host else hosts[0]
         if host is None:
             raise SystemExit(f"no host {args.host!r}; the site has {', '.join(h['host'] for h in hosts)}")
-        target = target_of(host)
+        target = target_of(host, args.loop)
         reuse = poll_reuse(target, args.polls)
         fresh = poll_fresh(target, args.polls, counter)
     finally:
@@ -185,7 +190,7 @@ def main() -> int:
 
     print(f"host {target.name} ({target.transport}, {target.url}), {args.polls} steady-state polls each")
     print(f"{'approach':<24}{'polls':>6}{'HTTP/poll':>11}{'median ms':>12}{'p90 ms':>10}{'client CPU ms':>15}")
-    print(row("reused shell (ours)", reuse))
+    print(row("collect loop (ours)" if args.loop else "reused shell (ours)", reuse))
     print(row("fresh session+shell", fresh))
     print(f"{'ratio fresh / ours':<30}{ratio(2, statistics.mean):>11.2f}x{ratio(0):>11.2f}x"
           f"{'':>10}{ratio(1):>14.2f}x")

@@ -27,11 +27,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from winrm.exceptions import WinRMError, WinRMOperationTimeoutError
+from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 from winrm.protocol import Protocol
 
 from . import loader
-from .errors import RemoteError
+from .errors import RemoteError, is_bare_bad_request
 from .session import HostSession, ScriptResult, ShellRetry
 from .target import CancelToken
 
@@ -134,11 +134,14 @@ class CollectLoop:
             s.arm(deadline, cancel, timeout_s)
             try:
                 protocol.send_command_input(shell_id, command_id, line, end=False)
-            except WinRMError as exc:
-                if isinstance(exc, WinRMOperationTimeoutError) or getattr(exc, "code", None) != 500:
-                    raise
-                # A WS-Man fault to Send: the process no longer takes input (it ended).
-                raise _LoopEnded(f"the loop refused a request ({exc})", answered) from None
+            except (WSManFaultError, WinRMTransportError) as exc:
+                if isinstance(exc, WSManFaultError) or (answered and is_bare_bad_request(exc)):
+                    # A WS-Man fault to Send: the process no longer takes input (it ended),
+                    # or the shell is gone; a bare 400 to a shell that served this loop is
+                    # a shell past MaxShellRunTime (session.py, "Shell recycling"). Either
+                    # way the loop is over; a new one (on a new shell if need be) follows.
+                    raise _LoopEnded(f"the loop refused a request ({exc})", answered) from None
+                raise
             sent = True
             return self._receive(protocol, shell_id, command_id, deadline, timeout_s, cancel)
         except _LoopEnded:

@@ -25,6 +25,7 @@ from hvconsole.sim.agent.host_agent import LOOP_IDLE_EXIT_S, HostAgent
 from hvconsole.sim.model import LoadProfile, SimHost, SimSite, SimVM
 from hvconsole.sim.model.clock import SimClock
 from hvconsole.sim.wsman.endpoint import WsmanEndpoint
+from hvconsole.sim.wsman.shells import MAX_SHELL_RUN_TIME_S
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -47,14 +48,15 @@ class Site:
 def sim_site():
     started: list[WsmanEndpoint] = []
 
-    def start(*, auth: str = "ntlm", latency_scale: float = 0.0) -> Site:
+    def start(*, auth: str = "ntlm", latency_scale: float = 0.0, **endpoint_kw) -> Site:
         site = SimSite(SimClock.manual(START), seed=3)
         host = site.add_host(SimHost("HV01"))
         for i in range(4):
             host.add_vm(SimVM(f"VM{i}", str(uuid.UUID(int=i + 1)), load=LoadProfile(5, 3)))
         agent = HostAgent(host, site, latency_scale=latency_scale)
         password = secrets.token_urlsafe(16)
-        endpoint = WsmanEndpoint(agent, username="hvc-admin", password=password, auth=auth, name="HV01")
+        endpoint = WsmanEndpoint(agent, username="hvc-admin", password=password, auth=auth, name="HV01",
+                                 **endpoint_kw)
         endpoint.start()
         started.append(endpoint)
         target = Target(name="HV01", url=endpoint.url, username="hvc-admin", password=password,
@@ -249,6 +251,25 @@ def test_an_ended_shell_with_a_loop_running_is_replaced(sim_site) -> None:
         snap = c.poll()
     assert snap.reachable, snap.error
     assert c.loop is not None and c.loop.loops_started == 2
+    c.close()
+
+
+@pytest.mark.parametrize("auth", ["basic", "ntlm"])
+def test_a_shell_past_its_run_time_with_a_loop_running_costs_no_poll(sim_site, auth) -> None:
+    """The host's 8 h shell end (a bare HTTP 400 to every request naming the shell) met
+    by the loop's Send: the loop goes with its shell and the same poll is answered by a
+    new loop on a new shell."""
+    endpoint_clock = [1000.0]
+    s = sim_site(auth=auth, clock=lambda: endpoint_clock[0])
+    c = s.collector()
+    assert c.poll().reachable
+    endpoint_clock[0] += MAX_SHELL_RUN_TIME_S + 1
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable, snap.error
+    assert actions.get("Create") == 1 and actions.get("Command") == 1
+    assert c.loop is not None and c.loop.loops_started == 2
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable and actions == {"Send": 1, "Receive": 1}
     c.close()
 
 
