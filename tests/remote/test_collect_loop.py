@@ -44,6 +44,13 @@ class Site:
         return Collector(dataclasses.replace(self.target, collect_loop=loop), timeout_s=timeout_s)
 
 
+@pytest.fixture(autouse=True)
+def forget_refused_loops():
+    """A host's one-shot fallback lasts for the process: each test starts without any."""
+    yield
+    collector_module._LOOP_REFUSED.clear()
+
+
 @pytest.fixture
 def sim_site():
     started: list[WsmanEndpoint] = []
@@ -221,7 +228,24 @@ def test_a_host_without_the_loop_is_polled_one_shot_after_one_warning(sim_site, 
     again = s.collector()
     assert again.loop is None
     again.close()
-    collector_module._LOOP_REFUSED.clear()
+
+
+def test_a_loop_that_never_sees_its_requests_falls_back_after_one_deadline(sim_site, monkeypatch, caplog) -> None:
+    """What a host would do if Send did not reach the loop's line reader (check 1 of the
+    nine): the first answer never comes. That poll meets its deadline (no time is left
+    to redo it); from then on the host is polled one-shot."""
+    monkeypatch.setattr(host_agent.LoopProcess, "_serve", lambda self, line: True)
+    s = sim_site()
+    c = s.collector(timeout_s=2)
+    with caplog.at_level(logging.WARNING):
+        snap = c.poll()
+        assert not snap.reachable and snap.error.kind == "timeout"
+        assert c.loop is None
+        snap, actions = poll_counting(s, c)
+        assert snap.reachable, snap.error
+        assert actions.get("Send", 0) == 0 and actions.get("Command") == 1
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
+    c.close()
 
 
 def test_the_shell_recycle_terminates_the_loop_first(sim_site) -> None:
