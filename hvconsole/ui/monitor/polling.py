@@ -1,25 +1,41 @@
-"""The polling service: one worker per host, results coalesced into one batch per tick.
+"""The polling service: one thread per host that keeps its own schedule, results coalesced
+into one batch per tick.
 
 Each host gets its own single-thread pool (so its Collector and WinRM session stay on one
 thread for the life of the window) and its own schedule: every ``interval_s`` while it
-answers, with capped exponential backoff while it does not. At most one poll per host is
-in flight, so a hung host ties up only its own thread; the others keep updating.
+answers, with capped exponential backoff while it does not. The host's thread waits out
+that interval itself (a condition with a timeout), polls, and waits again; the GUI thread
+only moves the deadline (:meth:`PollingService.poll_now`, :meth:`~PollingService.set_interval`,
+:meth:`~PollingService.shutdown`) and wakes it. At most one poll per host is in flight, so
+a hung host ties up only its own thread; the others keep updating.
 
-Results arrive on the GUI thread one by one; they are collected and handed on as one
-``batch_ready(list[PollResult])`` per tick, so the models update (and the views repaint)
-once per tick however many hosts answered. The GUI thread never calls the network.
+Why the GUI thread keeps no timer per host and receives no call per poll: with 50 hosts
+every 5 s that was ten timer events and ten queued results a second, each a call from Qt
+into Python that waits for the interpreter lock in a process of 50 busy threads (about a
+third of the GUI thread's steady-state CPU). Now a host's thread appends its result to a
+locked list, and only the result that finds no tick asked for posts one queued call; the
+GUI thread starts the tick and hands the list on as one ``batch_ready(list[PollResult])``,
+so the models update (and the views repaint) once per tick however many hosts answered.
+No lock a host's thread holds during a poll is ever taken on the GUI thread, and no host's
+poll waits for another's. The GUI thread never calls the network.
+
+A runner without a thread pool (:class:`~hvconsole.ui.background.InlineTaskRunner`, for
+tests) polls on the GUI thread instead, from a timer per host, on the same schedule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from hvconsole.monitoring.schedule import BACKOFF_CAP_S, DEFAULT_INTERVAL_S, JITTER, next_delay_s, own_interval
 from hvconsole.remote.target import CancelToken
@@ -46,8 +62,8 @@ DEFAULT_JITTER = JITTER
 
 
 def host_thread_runner(name: str) -> TaskRunner:
-    """A runner whose pool has exactly one thread that never expires: every poll of the
-    host runs on the same thread, which therefore owns the host's session."""
+    """A runner whose pool has exactly one thread that never expires: the host's loop runs
+    on it for the life of the service, so that thread owns the host's session."""
     pool = QThreadPool()
     pool.setObjectName(f"poll-{name}")
     pool.setMaxThreadCount(1)
@@ -57,19 +73,30 @@ def host_thread_runner(name: str) -> TaskRunner:
 
 @dataclass(eq=False)
 class _HostSlot:
+    """One host's schedule. Its fields change under ``wake``'s lock, which is held only
+    while they change (never during a poll), by the host's thread and the GUI thread."""
+
     worker: HostWorker
-    runner: Any                        # TaskRunner or InlineTaskRunner
-    timer: QTimer
+    runner: Any                        # TaskRunner (its pool runs the loop) or InlineTaskRunner
     interval_s: float
     failures: int = 0
     cancel: CancelToken | None = None  # the poll in flight, if any
     answered: bool = False             # a result of this host was handed on already
+    due: float | None = None           # time.monotonic() of the next poll; None: none scheduled
+    stopped: bool = False
+    looping: bool = False              # the host's loop was started on its pool
+    timer: QTimer | None = None        # runners without a pool: polls from the GUI thread
+    wake: threading.Condition = field(default_factory=threading.Condition)
 
 
 class PollingService(QObject):
     """Schedules polls of every host and emits their results in batches."""
 
     batch_ready = Signal(object)        # list[PollResult], oldest first
+    # Emitted by a host's thread when its result finds no tick asked for. It carries
+    # nothing: queued signals that carry Python objects between threads are where
+    # PySide6 6.8+ has crashed (see background.TaskRunner); the results wait in a list.
+    _tick_wanted = Signal()
 
     def __init__(self, workers: Sequence[HostWorker], *,
                  runner_factory: Callable[[str], Any] = host_thread_runner,
@@ -84,13 +111,22 @@ class PollingService(QObject):
         self._backoff_cap_s = backoff_cap_s
         self._jitter = jitter
         self._random = random.Random()
-        self._pending: list[PollResult] = []
         self._running = False
+        # Results not handed on yet (oldest first), and the tick already asked for since
+        # the last batch (ms; None: none). Both under this lock, held only to read or
+        # append: a host's thread never holds it during a poll.
+        self._pending_lock = threading.Lock()
+        self._pending: list[PollResult] = []
+        self._asked_ms: int | None = None
         self._tick = QTimer(self)
         self._tick.setSingleShot(True)
-        self._tick.setInterval(tick_ms)
         self._tick_ms = tick_ms
         self._tick.timeout.connect(self.flush)
+        self._tick_wanted.connect(self._arm_tick)
+        # A service deleted without shutdown (its parent went) must not leave host threads
+        # waiting out their intervals: destroying a pool waits for its thread. The hook
+        # holds the slots, not the service, which is gone by then.
+        self.destroyed.connect(lambda *_, slots=self._slots: _stop(slots.values()))
         self._runner_factory = runner_factory
         self.add_workers(workers, interval_s=interval_s, intervals=intervals)
 
@@ -102,14 +138,15 @@ class PollingService(QObject):
         for worker in workers:
             if worker.name in self._slots:
                 raise ValueError(f"{worker.name} is polled already")
-            timer = QTimer(self)
-            timer.setSingleShot(True)
-            slot = _HostSlot(worker=worker, runner=self._runner_factory(worker.name), timer=timer,
+            slot = _HostSlot(worker=worker, runner=self._runner_factory(worker.name),
                              interval_s=(intervals or {}).get(worker.name) or own_interval(worker) or interval_s)
-            timer.timeout.connect(lambda slot=slot: self._poll(slot))
+            if not isinstance(getattr(slot.runner, "pool", None), QThreadPool):
+                slot.timer = QTimer(self)
+                slot.timer.setSingleShot(True)
+                slot.timer.timeout.connect(lambda slot=slot: self._poll_here(slot))
             self._slots[worker.name] = slot
             if self._running:
-                self._poll(slot)
+                self._poll_soon(slot)
 
     # -- control -------------------------------------------------------------------------
 
@@ -127,16 +164,14 @@ class PollingService(QObject):
         """Poll every host now, then on each host's own schedule."""
         self._running = True
         for slot in self._slots.values():
-            self._poll(slot)
+            self._poll_soon(slot)
 
     def poll_now(self, host: str | None = None) -> None:
         """Poll one host (or all) now, unless a poll of it is already in flight."""
         if not self._running:
             return
         for slot in self._slots.values() if host is None else [self._slots[host]]:
-            if slot.cancel is None:
-                slot.timer.stop()
-                self._poll(slot)
+            self._poll_soon(slot)
 
     def in_flight(self, host: str) -> bool:
         return self._slots[host].cancel is not None
@@ -147,7 +182,8 @@ class PollingService(QObject):
 
     def due_in_ms(self, host: str) -> int:
         """Milliseconds until the host's next scheduled poll (-1: none scheduled)."""
-        return self._slots[host].timer.remainingTime()
+        due = self._slots[host].due
+        return -1 if due is None else max(0, math.ceil((due - time.monotonic()) * 1000))
 
     def interval(self, host: str) -> float:
         """Seconds between two polls of ``host`` while it answers."""
@@ -157,12 +193,18 @@ class PollingService(QObject):
         """Poll ``host`` every ``interval_s`` from now on. Only that host's slot changes:
         the other hosts' workers (their history, detector state and session) and
         schedules are untouched, and so is this host's worker. A poll in flight finishes
-        and schedules the next one with the new interval; a waiting timer is restarted
-        so that a shorter interval is not held up by the old, longer wait."""
+        and schedules the next one with the new interval; a waiting host is woken and
+        waits the new delay from now, so that a shorter interval is not held up by the
+        old, longer wait."""
         if not (interval_s > 0 and interval_s < float("inf")):
             raise ValueError("the poll interval must be a positive number of seconds")
         slot = self._slots[host]
-        old, slot.interval_s = slot.interval_s, float(interval_s)
+        old = slot.interval_s
+        with slot.wake:
+            slot.interval_s = float(interval_s)
+            if self._running and slot.cancel is None and slot.due is not None:
+                slot.due = time.monotonic() + self._delay_s(slot)
+                slot.wake.notify()
         # The worker's own interval (its monitoring cost and history spacing) follows in
         # proportion: the demo's worker counts in simulated seconds, N × the real ones.
         worker = slot.worker
@@ -174,8 +216,7 @@ class PollingService(QObject):
         if history is not None and lock is not None and getattr(worker, "poll_interval_s", None):
             with lock:              # the graphs read it under this lock
                 history.set_poll_interval(worker.poll_interval_s)
-        if self._running and slot.cancel is None and slot.timer.isActive():
-            self._schedule(slot)
+        self._rearm(slot)
 
     def next_delay(self, host: str) -> float:
         slot = self._slots[host]
@@ -187,12 +228,15 @@ class PollingService(QObject):
         a worker stuck in a hung host's network read is left to finish on its own."""
         self._running = False
         self._tick.stop()
-        self._pending.clear()
+        with self._pending_lock:
+            self._pending.clear()
+            self._asked_ms = None
+        _stop(self._slots.values())
         for slot in self._slots.values():
-            slot.timer.stop()
-            if slot.cancel is not None:
-                slot.cancel.cancel()
-            slot.runner.run_last(slot.worker.close)
+            if slot.timer is not None:
+                slot.timer.stop()
+            if not slot.looping:    # a running loop closes the session itself when it ends
+                slot.runner.run_last(slot.worker.close)
         deadline = time.monotonic() + wait_s
         clean = True
         for slot in self._slots.values():
@@ -201,51 +245,148 @@ class PollingService(QObject):
             log.warning("closed while some hosts were still answering a poll; not waiting for them")
         return clean
 
-    # -- internals -----------------------------------------------------------------------
-
-    def _poll(self, slot: _HostSlot) -> None:
-        if not self._running or slot.cancel is not None:
-            return
-        token = CancelToken()
-        slot.cancel = token
-        worker = slot.worker
-        slot.runner.submit(lambda: worker.poll_once(token),
-                           lambda result: self._on_result(slot, token, result),
-                           lambda exc: self._on_error(slot, token, exc))
-
-    def _on_result(self, slot: _HostSlot, token: CancelToken, result: PollResult) -> None:
-        if slot.cancel is token:
-            slot.cancel = None
-        if not self._running:
-            return
-        slot.failures = 0 if result.snapshot.reachable else slot.failures + 1
-        self._pending.append(result)
-        first, slot.answered = not slot.answered, True
-        if first and (not self._tick.isActive() or self._tick.remainingTime() > FIRST_ANSWER_TICK_MS):
-            self._tick.start(min(FIRST_ANSWER_TICK_MS, self._tick_ms))
-        elif not self._tick.isActive():
-            self._tick.start(self._tick_ms)
-        self._schedule(slot)
-
-    def _on_error(self, slot: _HostSlot, token: CancelToken, exc: BaseException) -> None:
-        # poll_once does not raise by design; if it does, keep the host on its schedule.
-        log.error("poll of %s failed inside the console", slot.worker.name, exc_info=exc)
-        if slot.cancel is token:
-            slot.cancel = None
-        if self._running:
-            slot.failures += 1
-            self._schedule(slot)
-
-    def _schedule(self, slot: _HostSlot) -> None:
-        delay = next_delay_s(slot.interval_s, slot.failures, self._backoff_cap_s)
-        if self._jitter:
-            delay *= self._random.uniform(1 - self._jitter, 1 + self._jitter)
-        slot.timer.start(int(delay * 1000))
-
     def flush(self) -> None:
         """Hand every result received since the last tick on, as one batch."""
         self._tick.stop()
-        if not self._pending:
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+            self._asked_ms = None
+        if batch:
+            self.batch_ready.emit(batch)
+
+    # -- scheduling (any thread, under the slot's lock) ----------------------------------
+
+    def _delay_s(self, slot: _HostSlot) -> float:
+        delay = next_delay_s(slot.interval_s, slot.failures, self._backoff_cap_s)
+        if self._jitter:
+            delay *= self._random.uniform(1 - self._jitter, 1 + self._jitter)
+        return delay
+
+    def _begin(self, slot: _HostSlot) -> CancelToken | None:
+        """The token of a poll starting now; None when the host is stopped or busy."""
+        if slot.stopped or slot.cancel is not None:
+            return None
+        slot.cancel, slot.due = CancelToken(), None
+        return slot.cancel
+
+    def _finished(self, slot: _HostSlot, token: CancelToken, result: PollResult | None,
+                  error: BaseException | None) -> None:
+        """A poll ended: count it, schedule the next one, and queue its result."""
+        if error is not None:
+            # poll_once does not raise by design; if it does, keep the host on its schedule.
+            log.error("poll of %s failed inside the console", slot.worker.name, exc_info=error)
+        with slot.wake:
+            if slot.cancel is token:
+                slot.cancel = None
+            if slot.stopped:
+                return
+            if result is None:
+                slot.failures += 1
+            else:
+                slot.failures = 0 if result.snapshot.reachable else slot.failures + 1
+            slot.due = time.monotonic() + self._delay_s(slot)
+            first = result is not None and not slot.answered
+            if result is not None:
+                slot.answered = True
+        if result is not None:
+            self._queue(result, first)
+
+    def _queue(self, result: PollResult, first: bool) -> None:
+        wanted = min(FIRST_ANSWER_TICK_MS, self._tick_ms) if first else self._tick_ms
+        with self._pending_lock:
+            if not self._running:
+                return
+            self._pending.append(result)
+            post = self._asked_ms is None or wanted < self._asked_ms
+            if post:
+                self._asked_ms = wanted
+        if post:
+            with contextlib.suppress(RuntimeError):     # the service was deleted meanwhile
+                self._tick_wanted.emit()
+
+    @Slot()
+    def _arm_tick(self) -> None:
+        # On the GUI thread, once per tick (and once more for a host's first answer).
+        with self._pending_lock:
+            wanted = self._asked_ms if self._pending and self._running else None
+        if wanted is not None and (not self._tick.isActive() or self._tick.remainingTime() > wanted):
+            self._tick.start(wanted)
+
+    # -- a host's own thread -------------------------------------------------------------
+
+    def _loop(self, slot: _HostSlot) -> None:
+        """Wait for the host's next poll, poll, repeat; close its session when stopped."""
+        try:
+            while True:
+                with slot.wake:
+                    while not slot.stopped:
+                        wait_s = None if slot.due is None else slot.due - time.monotonic()
+                        if wait_s is not None and wait_s <= 0:
+                            break
+                        slot.wake.wait(wait_s)
+                    token = self._begin(slot)
+                if token is None:
+                    return
+                try:
+                    result, error = slot.worker.poll_once(token), None
+                except Exception as exc:
+                    result, error = None, exc
+                self._finished(slot, token, result, error)
+                del result, error
+        finally:
+            try:
+                slot.worker.close()
+            except Exception:   # best effort: polling is over
+                log.debug("closing %s's session failed", slot.worker.name, exc_info=True)
+
+    # -- the GUI thread ------------------------------------------------------------------
+
+    def _poll_soon(self, slot: _HostSlot) -> None:
+        """Poll ``slot``'s host now, unless a poll of it is in flight."""
+        with slot.wake:
+            if slot.stopped or slot.cancel is not None:
+                return
+            slot.due = time.monotonic()
+            slot.wake.notify()
+        if slot.timer is not None:
+            slot.timer.stop()
+            self._poll_here(slot)
+        elif not slot.looping:
+            slot.looping = True
+            slot.runner.pool.start(lambda slot=slot: self._loop(slot))
+
+    def _rearm(self, slot: _HostSlot) -> None:
+        """Runners without a pool: start the host's timer for its next poll."""
+        if slot.timer is None:
             return
-        batch, self._pending = self._pending, []
-        self.batch_ready.emit(batch)
+        due = slot.due
+        if due is None or slot.stopped or slot.cancel is not None:
+            slot.timer.stop()
+        else:
+            slot.timer.start(max(0, math.ceil((due - time.monotonic()) * 1000)))
+
+    def _poll_here(self, slot: _HostSlot) -> None:
+        if not self._running:
+            return
+        with slot.wake:
+            token = self._begin(slot)
+        if token is None:
+            return
+        worker = slot.worker
+
+        def done(result: PollResult | None, error: BaseException | None) -> None:
+            self._finished(slot, token, result, error)
+            self._rearm(slot)
+        slot.runner.submit(lambda: worker.poll_once(token), lambda result: done(result, None),
+                           lambda exc: done(None, exc))
+
+
+def _stop(slots: Iterable[_HostSlot]) -> None:
+    """Stop the hosts' schedules: cancel polls in flight and wake waiting threads, which
+    end their loops (closing their sessions) instead of polling again."""
+    for slot in slots:
+        with slot.wake:
+            slot.stopped, slot.due = True, None
+            if slot.cancel is not None:
+                slot.cancel.cancel()
+            slot.wake.notify()
