@@ -1,5 +1,11 @@
 """Judging a shipped script's answer: one JSON document on stdout and an exit code.
 
+The document comes plain or, from ``collect.ps1``, compressed: ``HVCZ1:`` then base64 of
+gzip of the UTF-8 JSON (docs/collection-script.md "The answer on the wire"). The prefix
+cannot begin a JSON text, so the two forms never get mistaken for each other; the plain
+form stays readable because recorded answers, old captures and the loader's own
+"script not loaded" document are plain.
+
 stderr is not a verdict: Windows PowerShell writes CLIXML progress records there even on
 success. A call succeeded when the exit code is 0 and stdout holds one JSON object that
 is not an ``{"hvc_error": ...}`` envelope. Error text from stderr (CLIXML or plain) is
@@ -8,8 +14,10 @@ only used to explain a failure.
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
+import zlib
 from typing import Any
 
 from .errors import RemoteError
@@ -19,12 +27,22 @@ _CLIXML_ERROR = re.compile(r'<S S="Error">(.*?)</S>', re.DOTALL)
 _CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _XML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
 MAX_DETAIL_CHARS = 240
+COMPRESSED_PREFIX = "HVCZ1:"
+# The session's default cap on an answer (HostSession's max_output_bytes): the JSON inside a
+# compressed answer may be no larger than a plain answer could have been.
+MAX_DOCUMENT_BYTES = 8 * 2**20
+# gzip framing for zlib: header and trailer (CRC-32, length) checked, no zlib header.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
-def json_document(result: ScriptResult, *, host: str, script: str) -> dict[str, Any]:
+def json_document(result: ScriptResult, *, host: str, script: str,
+                  max_bytes: int = MAX_DOCUMENT_BYTES) -> dict[str, Any]:
     """The JSON object the script printed, or a :class:`RemoteError` (kind ``script``
-    for a failure the script reported, ``protocol`` for an answer that is not one)."""
+    for a failure the script reported, ``protocol`` for an answer that is not one).
+    ``max_bytes`` caps the JSON text a compressed answer may inflate to."""
     text = result.stdout.strip()
+    if text.startswith(COMPRESSED_PREFIX):
+        text = answer_text(text, host=host, script=script, max_bytes=max_bytes)
     doc: Any = None
     problem: str | None = None
     if not text:
@@ -47,6 +65,34 @@ def json_document(result: ScriptResult, *, host: str, script: str) -> dict[str, 
     if not isinstance(doc, dict):
         raise RemoteError("protocol", f"the answer of {script} from {host} is not a JSON object")
     return doc
+
+
+def answer_text(stdout: str, *, host: str, script: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+    """The JSON text of an answer in either form: plain text is returned as it is, the
+    compressed form inflated (at most ``max_bytes`` of it: a small answer must not be able
+    to inflate into gigabytes). A compressed form that does not decode is a
+    :class:`RemoteError` of kind ``protocol``."""
+    text = stdout.strip()
+    if not text.startswith(COMPRESSED_PREFIX):
+        return text
+    where = f"the compressed answer of {script} from {host}"
+    try:
+        packed = binascii.a2b_base64(text[len(COMPRESSED_PREFIX):], strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise RemoteError("protocol", f"{where} is not valid base64") from None
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+    try:
+        raw = inflater.decompress(packed, max_bytes + 1)
+    except zlib.error as exc:
+        raise RemoteError("protocol", f"{where} is not valid gzip ({exc})") from None
+    if len(raw) > max_bytes or inflater.unconsumed_tail:
+        raise RemoteError("protocol", f"{where} inflates to more than {max_bytes:,} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise RemoteError("protocol", f"{where} is not valid gzip (truncated or followed by other data)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RemoteError("protocol", f"{where} is not UTF-8 text (byte {exc.start})") from None
 
 
 def _hvc_error_text(err: object) -> str:

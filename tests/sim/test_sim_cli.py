@@ -14,6 +14,7 @@ from typing import IO
 
 import pytest
 
+from hvconsole.remote.answer import answer_text
 from hvconsole.remote.loader import prepare_call, shell_environment
 from hvconsole.sim import cli
 from hvconsole.sim.scenarios.freeze import SCENARIOS
@@ -50,7 +51,7 @@ def test_serve_prints_json_lines_answers_pywinrm_and_stops_on_sigint(site: str, 
         stdout, _, code = protocol.get_command_output(shell, command)
         protocol.cleanup_command(shell, command)
         protocol.close_shell(shell)
-        assert code == 0 and json.loads(stdout)["vms"]
+        assert code == 0 and json.loads(answer_text(stdout.decode(), host="HV01", script="collect"))["vms"]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:

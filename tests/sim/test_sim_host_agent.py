@@ -15,6 +15,7 @@ import pytest
 
 from hvconsole.core.parse import parse_snapshot
 from hvconsole.core.snapshot import SCHEMA_ID
+from hvconsole.remote.answer import answer_text
 from hvconsole.remote.loader import encode_body, prepare_call, shell_environment
 from hvconsole.sim.agent import host_agent
 from hvconsole.sim.model.clock import SimClock
@@ -48,8 +49,14 @@ def command_line(params: dict = PARAMS, script: str = "collect") -> str:
     return f"{call.command} {call.arguments}"
 
 
+def answer_doc(stdout: bytes | str) -> dict:
+    """A collect answer as the client reads it (the script writes it compressed)."""
+    text = stdout.decode("utf-8") if isinstance(stdout, bytes) else stdout
+    return json.loads(answer_text(text, host="HV01", script="collect"))
+
+
 def as_snapshot(stdout: bytes, host: str = "HV01") -> dict:
-    doc = json.loads(stdout.decode("utf-8"))
+    doc = answer_doc(stdout)
     doc.pop("events_bookmark")
     doc.update({"schema": SCHEMA_ID, "host": host, "polled_at": "2026-11-25T09:00:01.000Z",
                 "reachable": True, "error": None})
@@ -71,11 +78,12 @@ def test_collect_answers_the_contract(agent: HostAgent) -> None:
 
 def test_output_is_powershell_51_json(agent: HostAgent) -> None:
     stdout = agent.execute(command_line(), shell_environment()).stdout
-    text = stdout.decode("utf-8")
+    assert stdout.startswith(b"HVCZ1:")
+    text = answer_text(stdout.decode("ascii"), host="HV01", script="collect")
     assert "\\u0027" in text and "\\u003c" in text and "\\u0026" in text   # ' < & escaped
     assert "'" not in text and "<" not in text
     assert "Büro" in text                                               # UTF-8, not \u escapes
-    assert not text.endswith("\n")                                      # [Console]::Out.Write
+    assert not stdout.endswith(b"\n")                                   # [Console]::Out.Write
     assert json.loads(text)["vms"][1]["name"] == TRICKY_NAME
 
 
@@ -101,7 +109,7 @@ def test_output_appears_after_the_simulated_run_time(site: SimSite) -> None:
     first = process.read(0.0)
     assert first.done is False and first.stdout == b""
     out = process.read(30.0)
-    assert out.done and out.exit_code == 0 and json.loads(out.stdout)["vm_query"]["ok"] is False
+    assert out.done and out.exit_code == 0 and answer_doc(out.stdout)["vm_query"]["ok"] is False
 
 
 def test_terminate_ends_a_running_process(site: SimSite) -> None:
@@ -187,9 +195,9 @@ def test_params_are_clamped_as_the_script_does(agent: HostAgent, site: SimSite) 
     host = site.host("HV01")
     for i in range(30):
         host.events.write(-100.0 + i, "vm_started", vm_id=str(i), vm=f"VM{i}")
-    doc = json.loads(agent.execute(command_line({"max_events": -5}), shell_environment()).stdout)
+    doc = answer_doc(agent.execute(command_line({"max_events": -5}), shell_environment()).stdout)
     assert doc["events"] == [] and doc["events_bookmark"] is None
-    doc = json.loads(agent.execute(command_line({"max_events": 5000}), shell_environment()).stdout)
+    doc = answer_doc(agent.execute(command_line({"max_events": 5000}), shell_environment()).stdout)
     assert len(doc["events"]) == 30
 
 
@@ -202,7 +210,7 @@ def test_events_since_bookmark_returns_each_event_once(agent: HostAgent, site: S
         if poll % 5 == 0:
             site.vm("DC01").guest_reboot()
             host.events.write(site.advance() + 0.0004, "vm_reset", vm_id=site.vm("DC01").id, vm="DC01")
-        doc = json.loads(agent.execute(command_line({"events_since": bookmark, "max_events": 100}),
+        doc = answer_doc(agent.execute(command_line({"events_since": bookmark, "max_events": 100}),
                                        shell_environment()).stdout)
         seen += [(e["time"], e["id"], e["message"]) for e in doc["events"]]
         bookmark = doc["events_bookmark"]
@@ -217,7 +225,7 @@ def test_only_the_newest_max_events_are_returned(agent: HostAgent, site: SimSite
         host.events.write(1.0 + i, "vm_started", vm_id=str(uuid.UUID(int=i)), vm=f"VM{i}")
     host.events.write(5.5, "planned_restart", host="HV01", user="x")   # not read by collect.ps1
     site.clock.advance(30)
-    doc = json.loads(agent.execute(command_line({"events_since": None, "max_events": 4}), shell_environment()).stdout)
+    doc = answer_doc(agent.execute(command_line({"events_since": None, "max_events": 4}), shell_environment()).stdout)
     assert [e["message"][:4] for e in doc["events"]] == ["'VM8", "'VM9", "'VM1", "'VM1"]
     assert doc["events_bookmark"] == doc["events"][-1]["time"]
 
@@ -225,7 +233,7 @@ def test_only_the_newest_max_events_are_returned(agent: HostAgent, site: SimSite
 def test_wedged_vmms_times_out_the_vm_query_only(agent: HostAgent, site: SimSite) -> None:
     site.host("HV01").wedge_vmms()
     answer = agent.execute(command_line(dict(PARAMS, vm_query_timeout_ms=3000)), shell_environment())
-    doc = json.loads(answer.stdout)
+    doc = answer_doc(answer.stdout)
     assert answer.exit_code == 0 and answer.duration_s >= 3.0
     assert doc["vm_query"]["ok"] is False and doc["vm_query"]["error"] == "timeout after 3000 ms"
     assert doc["vm_query"]["elapsed_ms"] >= 3000 and doc["vms"] == []
@@ -238,7 +246,7 @@ def test_slow_host_takes_longer(agent: HostAgent, site: SimSite) -> None:
     site.host("HV01").set_slow(8.0)
     slow = agent.execute(command_line(), shell_environment())
     assert slow.duration_s > 4 * normal.duration_s
-    assert json.loads(slow.stdout)["collect_ms"] > 4 * json.loads(normal.stdout)["collect_ms"]
+    assert answer_doc(slow.stdout)["collect_ms"] > 4 * answer_doc(normal.stdout)["collect_ms"]
 
 
 def test_a_host_that_is_down_never_answers(site: SimSite) -> None:

@@ -15,6 +15,7 @@ import pytest
 import winrm  # noqa: E402
 
 from hvconsole.core.snapshot import SCHEMA_ID  # noqa: E402
+from hvconsole.remote.answer import answer_text  # noqa: E402
 from hvconsole.remote.collector import Collector  # noqa: E402
 from hvconsole.remote.loader import prepare_call, shell_environment  # noqa: E402
 from hvconsole.remote.target import Target  # noqa: E402
@@ -57,7 +58,7 @@ def test_demo_answers_pywinrm_with_the_collect_contract() -> None:
         finally:
             protocol.close_shell(shell)
     assert code == 0
-    doc = json.loads(stdout)
+    doc = json.loads(answer_text(stdout.decode(), host="HV02", script="collect"))   # the client's decoding
     doc.pop("events_bookmark")
     doc.update({"schema": SCHEMA_ID, "host": "HV02", "polled_at": doc["host_time"], "reachable": True, "error": None})
     VALIDATOR.validate(doc)

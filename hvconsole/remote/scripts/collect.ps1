@@ -443,6 +443,22 @@ function Get-ClusterInfo($Services, $Job, [int]$TimeoutMs) {
     bitlocker_csvs = $v.bitlocker_csvs }
 }
 
+# The answer on the wire (docs/collection-script.md "The answer on the wire"): 'HVCZ1:' then
+# base64 of gzip of the UTF-8 JSON, about a fifth of the JSON's size and never mistaken for
+# JSON by the client (remote/answer.py). GZipStream compresses with zlib from .NET 4.5 on and
+# at CompressionLevel.Optimal by default (Microsoft Learn, "GZipStream Class" and
+# "GZipStream Constructor (Stream, CompressionMode, Boolean)"); Dispose writes the gzip
+# footer (Close is Dispose; the name keeps this apart from the runspaces, which are
+# never disposed here), and MemoryStream.ToArray "works when the MemoryStream is closed" (Microsoft
+# Learn, "MemoryStream.ToArray Method"). ToBase64String inserts no line breaks unless asked.
+function ConvertTo-WireAnswer([string]$Json) {
+  $bytes = (New-Object Text.UTF8Encoding $false).GetBytes($Json)
+  $packed = New-Object IO.MemoryStream
+  $gzip = New-Object IO.Compression.GZipStream($packed, [IO.Compression.CompressionMode]::Compress)
+  try { $gzip.Write($bytes, 0, $bytes.Length) } finally { $gzip.Close() }
+  return 'HVCZ1:' + [Convert]::ToBase64String($packed.ToArray())
+}
+
 function Get-IntParam($Value, [int]$Default, [int]$Min, [int]$Max) {
   if ($null -eq $Value) { return $Default }
   return [int][Math]::Min($Max, [Math]::Max($Min, [int]$Value))
@@ -514,7 +530,11 @@ try {
     collect_cost = $cost
   }
   $json = ConvertTo-Json -InputObject $doc -Depth 6 -Compress
+  # If compression itself fails, the plain JSON still reads: the client takes both forms.
+  try { $json = ConvertTo-WireAnswer $json } catch { }
 } catch {
+  # The failure document stays plain JSON: a few hundred bytes, which compression would
+  # only make longer, and readable whatever went wrong above.
   $failure = [ordered]@{ hvc_error = [ordered]@{ message = (Get-InnermostMessage $_); where = $where } }
   [Console]::Out.Write((ConvertTo-Json -InputObject $failure -Compress))
   [Console]::Out.Flush()

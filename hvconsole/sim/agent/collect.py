@@ -3,11 +3,15 @@
 Output is the host part of snapshot-v1 plus ``events_bookmark`` (docs/architecture.md):
 names rather than enum integers, ISO UTC times, printed the way Windows PowerShell 5.1
 ``ConvertTo-Json -Compress`` prints (``< > ' &`` escaped as ``\\u003c`` ...), one document
-and a CRLF. Times come from the host's own, slightly wrong, clock.
+and a CRLF. Times come from the host's own, slightly wrong, clock. On the wire the document
+travels as the script writes it: ``HVCZ1:`` and base64 of gzip of its UTF-8 text
+(:func:`wire_answer`), so the demo and the tests go through the client's decoder.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,6 +89,14 @@ def ps_json(doc: object) -> str:
     for char, escaped in _PS_ESCAPES.items():
         text = text.replace(char, escaped)
     return text
+
+
+def wire_answer(json_text: str) -> bytes:
+    """The answer as collect.ps1 writes it: the compressed form of remote/answer.py.
+    Level 6 is zlib's default and near what .NET's GZipStream (CompressionLevel.Optimal)
+    produces; ``mtime=0`` keeps the bytes the same for the same document."""
+    packed = gzip.compress(json_text.encode("utf-8"), compresslevel=6, mtime=0)
+    return b"HVCZ1:" + base64.b64encode(packed)
 
 
 def collect_document(host: SimHost, params: CollectParams, t: float) -> tuple[dict[str, Any], float]:
@@ -208,8 +220,8 @@ def handle_collect(host: SimHost, params: Mapping[str, Any], now: datetime) -> S
     assert site is not None
     parsed = CollectParams.from_json(params)
     doc, seconds = collect_document(host, parsed, site.t_of(now))
-    # [Console]::Out.Write: the document and no newline.
-    return ScriptAnswer(stdout=ps_json(doc).encode("utf-8"), stderr=b"",
+    # [Console]::Out.Write: the compressed document and no newline.
+    return ScriptAnswer(stdout=wire_answer(ps_json(doc)), stderr=b"",
                         exit_code=0, duration_s=seconds)
 
 
