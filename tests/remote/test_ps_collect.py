@@ -16,7 +16,7 @@ import pytest
 from tree_sitter import Node
 
 from hvconsole.core import enums
-from test_ps_scripts import (PARAM_LINE, owner, body, code_only, commands, parse, same,
+from test_ps_scripts import (LOOP_PARAM_LINE, owner, body, code_only, commands, parse, same,
                              text, top_statements, walk)
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "fixtures" / "contracts" / "snapshot-v1.schema.json").read_text())
@@ -72,19 +72,27 @@ def test_collect_reads_exactly_the_documented_parameters():
     assert read == {"events_since", "max_events", "vm_query_timeout_ms"}
 
 
-def test_collect_only_decodes_its_parameters():
-    src = body("collect")
-    uses = [n for n in walk(parse(src).root_node) if n.type == "variable" and text(n).lower() == "$hvcparams"]
+def _statements_using(src: str, variable: str) -> list[str]:
+    uses = [n for n in walk(parse(src).root_node) if n.type == "variable" and text(n).lower() == variable.lower()]
     statements = []
     for use in uses:
         n = use
-        while n.type not in ("param_block", "pipeline"):
+        while n.type not in ("param_block", "pipeline", "function_statement"):
             n = n.parent
-        statements.append(text(n))
-    assert statements[0] == PARAM_LINE
-    assert len(statements) == 2, statements
-    assert "[Convert]::FromBase64String($HvcParams.Trim())" in statements[1]
-    assert statements[1].rstrip().endswith("| ConvertFrom-Json")
+        statements.append(text(n) if n.type != "function_statement" else text(n).split("\n", 1)[0])
+    return statements
+
+
+def test_collect_only_decodes_its_parameters():
+    src = body("collect")
+    # The one-shot call hands $HvcParams to the poll; the loop hands it each request's text.
+    outer = _statements_using(src, "$HvcParams")
+    assert outer == [LOOP_PARAM_LINE, "Invoke-CollectPoll $HvcParams 0 $poll"], outer
+    inner = _statements_using(src, "$ParamsText")
+    assert len(inner) == 2, inner
+    assert inner[0].startswith("function Invoke-CollectPoll([string]$ParamsText,")
+    assert "[Convert]::FromBase64String($ParamsText.Trim())" in inner[1]
+    assert inner[1].rstrip().endswith("| ConvertFrom-Json")
 
 
 def test_collect_filters_events_and_cim_with_data_not_text():
@@ -154,14 +162,25 @@ def test_collect_reports_the_four_services():
     assert all(re.search(rf"\b{n}\b", described) for n in names)
 
 
+def function_body(src: str, name: str) -> Node:
+    (fn,) = [n for n in walk(parse(src).root_node) if n.type == "function_statement"
+             and re.match(rf"function {name}\b", text(n))]
+    return fn
+
+
 def test_collect_failure_path_prints_hvc_error_and_exits_1():
     src = body("collect")
-    (main,) = [st for st in top_statements(src) if st.type == "try_statement"]
+    poll = function_body(src, "Invoke-CollectPoll")
+    (main,) = [st for st in walk(poll) if st.type == "try_statement" and same(owner(st), poll)]
     catch = next(c for c in walk(main) if c.type == "catch_clause" and same(owner(c), main))
     assert "hvc_error" in text(catch) and "where = $where" in text(catch)
-    assert re.search(r"^\s*exit 1\s*$", text(catch), re.M)
+    assert "$Result.failed = $true" in text(catch)
+    # The poll never exits (the loop must outlive a failed poll); the one-shot call does.
+    assert not [n for n in walk(poll) if n.type == "flow_control_statement" and text(n).lower().startswith("exit")]
+    assert [text(st) for st in top_statements(src)][-2:] == ["if ($poll.failed) { exit 1 }", "exit 0"]
     code = code_only(src)
-    assert code.count("[Console]::Out.Write(") == 2  # one for the document, one for the envelope
+    # the one-shot answer, the loop's answer line, the loop's bad-line answer
+    assert code.count("[Console]::Out.Write(") == 3
     assert len(re.findall(r"ConvertTo-Json -InputObject \$\w+ (-Depth 6 )?-Compress", code)) == 2
 
 
@@ -169,8 +188,15 @@ def test_collect_bounds_the_vm_query_without_a_blocking_stop():
     code = code_only(body("collect"))
     for needed in ("[powershell]::Create(", ".BeginInvoke()", ".AsyncWaitHandle.WaitOne(", ".BeginStop("):
         assert needed in code, needed
-    for forbidden in (r"\.Stop\(\)", r"\.Dispose\(\)", r"\.Invoke\(\)"):
+    for forbidden in (r"\.Stop\(\)", r"\.Invoke\(\)"):
         assert not re.search(forbidden, code), forbidden
+    # Dispose only a finished query, in the loop (whose process outlives it): never on the
+    # timed-out branch, where it would block like Stop().
+    assert re.findall(r"[$\w.]+\.Dispose\(\)", code) == ["$Job.Shell.Dispose()"]
+    wait = code[code.index("function Wait-BoundedQuery"):]
+    wait = wait[:wait.index("\n}\n")]
+    assert wait.index("$result.ok = $true") < wait.index("if ($HvcLoop) { $Job.Shell.Dispose() }")
+    assert wait.index("$abandoned.Add($Job.Shell)") < wait.index("} else {") < wait.index(".Dispose()")
     assert "Hyper-V\\Get-VM" in code
 
 

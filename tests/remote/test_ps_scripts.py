@@ -30,6 +30,10 @@ from hvconsole.remote import loader
 ENV_VAR_BUDGET = 30_000
 SCRIPTS = loader.shipped_scripts()
 PARAM_LINE = "param([Parameter(Mandatory=$true)][string]$HvcParams)"
+# collect.ps1 also runs as the collect loop (docs/collection-script.md "Loop mode"): the
+# loader passes either -HvcParams or -HvcLoop, so neither is mandatory.
+LOOP_PARAM_LINE = "param([string]$HvcParams, [switch]$HvcLoop)"
+LOOP_SCRIPTS = frozenset({"collect"})
 # Spacing around '=' carries no meaning in PowerShell; the order and the values do.
 PREFERENCE_LINE = re.compile(r"\$ProgressPreference\s*=\s*'SilentlyContinue';\s*\$ErrorActionPreference\s*=\s*'Stop'")
 
@@ -237,7 +241,7 @@ def test_script_parses_without_errors(name):
 def test_script_starts_with_the_fixed_header(name):
     lines = body(name).splitlines()
     assert lines[0] == f"# hvconsole-script: {name}"
-    assert lines[1] == PARAM_LINE
+    assert lines[1] == (LOOP_PARAM_LINE if name in LOOP_SCRIPTS else PARAM_LINE)
     assert PREFERENCE_LINE.fullmatch(lines[2])
 
 

@@ -1,19 +1,15 @@
 # hvconsole-script: collect
-param([Parameter(Mandatory=$true)][string]$HvcParams)
+param([string]$HvcParams, [switch]$HvcLoop)
 $ProgressPreference='SilentlyContinue'; $ErrorActionPreference='Stop'
 # One poll of one Hyper-V host: the snapshot-v1 host part as one JSON document on stdout
 # (docs/collection-script.md). Windows PowerShell 5.1, any UI language: enums go out as
 # names, times as UTC ISO text we format ourselves, counters come from CIM classes (English
 # names) rather than localized Get-Counter paths. $HvcParams is data, never script text.
+# With -HvcLoop the same poll answers one request line after another on stdin (the loop
+# mode, docs/collection-script.md "Loop mode"); without it, one poll and exit as always.
 
-$clock = [Diagnostics.Stopwatch]::StartNew()
-$hostTime = [DateTime]::UtcNow
-# What this poll costs the host (collect_cost): when each stage ended ($stageEnds, ms since
-# the start), and at the end the CPU time and peak working set of this powershell.exe.
-$stageEnds = [ordered]@{}
-$where = 'start'
-$warnings = [Collections.Generic.List[string]]::new()
 # Pipelines that timed out; their threads may never come back (see the end of the script).
+# Kept for the life of the process: the loop ends once it holds one.
 $abandoned = [Collections.Generic.List[object]]::new()
 $inv = [Globalization.CultureInfo]::InvariantCulture
 $levelNames = @{ 0 = 'Information'; 1 = 'Critical'; 2 = 'Error'; 3 = 'Warning'; 4 = 'Information'; 5 = 'Verbose' }
@@ -47,9 +43,13 @@ function Get-InnermostMessage($Failure) {
 
 function Add-Warning([string]$Area, $Failure) { $warnings.Add($Area + ': ' + (Get-InnermostMessage $Failure)) }
 
-# TotalProcessorTime is user + kernel time of this process since it started (powershell.exe
-# start-up, .NET and module loading included): what one poll costs the host's CPU.
-function Get-OwnCost {
+# What this poll costs the host (collect_cost): when each stage ended ($stageEnds of
+# Invoke-CollectPoll, ms since the poll began), the CPU time and the peak working set of this
+# powershell.exe. TotalProcessorTime is user + kernel time of this process since it started
+# (powershell.exe start-up, .NET and module loading included): what one poll costs the host's
+# CPU. $CpuBaseMs is that time when the poll began: 0 for the one-shot call, whose cost is
+# the whole process's; in the loop, the poll's own share.
+function Get-OwnCost([double]$CpuBaseMs) {
   $probesMs = [ordered]@{}
   $previous = [int64]0
   foreach ($stage in @($stageEnds.Keys)) {
@@ -59,7 +59,7 @@ function Get-OwnCost {
   $cost = [ordered]@{ cpu_ms = $null; peak_working_set_mb = $null; probes_ms = $probesMs }
   Invoke-Probe 'collect_cost' {
     $self = [Diagnostics.Process]::GetCurrentProcess()
-    $cost.cpu_ms = [int64]$self.TotalProcessorTime.TotalMilliseconds
+    $cost.cpu_ms = [int64]($self.TotalProcessorTime.TotalMilliseconds - $CpuBaseMs)
     $cost.peak_working_set_mb = [Math]::Round($self.PeakWorkingSet64 / 1048576, 1)
   }
   return $cost
@@ -127,6 +127,10 @@ function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
         if ($out.Count -gt 0) { $result.value = $out[$out.Count - 1] }
         $result.ok = $true
       } catch { $result.error = Get-InnermostMessage $_ }
+      # The loop's process outlives the query: free its runspace (and the modules loaded in
+      # it) now, or every poll would leave one behind. Only a finished pipeline is disposed;
+      # a stuck one never is (that blocks like Stop()). A one-shot process ends anyway.
+      if ($HvcLoop) { $Job.Shell.Dispose() }
     }
   }
   $result.elapsed_ms = [int64]$Job.Clock.ElapsedMilliseconds
@@ -464,87 +468,178 @@ function Get-IntParam($Value, [int]$Default, [int]$Min, [int]$Max) {
   return [int][Math]::Min($Max, [Math]::Max($Min, [int]$Value))
 }
 
-# -- main --------------------------------------------------------------------------------
-try {
-  $where = 'params'
-  $params = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($HvcParams.Trim())) | ConvertFrom-Json
-  $maxEvents = Get-IntParam $params.max_events 100 0 1000
-  # The default is the client's budget for a 10 s poll (core/poll_budget.py): the script
-  # gives up on Get-VM early enough for its answer to beat the call's deadline.
-  $vmTimeoutMs = Get-IntParam $params.vm_query_timeout_ms 7000 500 120000
-  $since = $null
-  if ($params.events_since -is [DateTime]) { $since = $params.events_since.ToUniversalTime() }
-  elseif ($params.events_since) {
-    $since = [DateTime]::Parse([string]$params.events_since, $inv, [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal')
+# -- one poll ----------------------------------------------------------------------------
+# The whole work of one poll, for the one-shot call and for each request of the loop. It
+# never exits (an `exit` here would end powershell.exe, and with it the loop) and writes
+# nothing: the answer goes into $Result (answer: the text for stdout; failed: whether it is
+# the hvc_error document), and callers discard its pipeline output ($null = ...), so no stray
+# value can reach stdout. $ParamsText is base64 of a UTF-8 JSON object, data only. The
+# per-poll state ($stageEnds, $where, $warnings) lives in this function's scope, where the
+# helpers above find it (PowerShell looks a variable up through the callers' scopes).
+function Invoke-CollectPoll([string]$ParamsText, [double]$CpuBaseMs, [hashtable]$Result) {
+  $clock = [Diagnostics.Stopwatch]::StartNew()
+  $hostTime = [DateTime]::UtcNow
+  $stageEnds = [ordered]@{}
+  $where = 'start'
+  $warnings = [Collections.Generic.List[string]]::new()
+  $Result.answer = ''; $Result.failed = $false
+  try {
+    $where = 'params'
+    $params = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($ParamsText.Trim())) | ConvertFrom-Json
+    $maxEvents = Get-IntParam $params.max_events 100 0 1000
+    # The default is the client's budget for a 10 s poll (core/poll_budget.py): the script
+    # gives up on Get-VM early enough for its answer to beat the call's deadline.
+    $vmTimeoutMs = Get-IntParam $params.vm_query_timeout_ms 7000 500 120000
+    $since = $null
+    if ($params.events_since -is [DateTime]) { $since = $params.events_since.ToUniversalTime() }
+    elseif ($params.events_since) {
+      $since = [DateTime]::Parse([string]$params.events_since, $inv, [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal')
+    }
+
+    $stageEnds['params'] = $clock.ElapsedMilliseconds
+
+    # Start the slow, bounded queries first; the rest of the collection overlaps with them.
+    $where = 'vm query start'
+    $vmJob = Start-BoundedQuery $vmQueryBody
+    $stageEnds['vm_query_start'] = $clock.ElapsedMilliseconds
+    $where = 'services'
+    $services = Get-ServiceStates @('vmms', 'vmcompute', 'clussvc', 'winrm')
+    $clusterJob = $null
+    if ($services.states['clussvc'] -eq 'Running') { $clusterJob = Start-BoundedQuery $clusterQueryBody }
+    $stageEnds['services'] = $clock.ElapsedMilliseconds
+
+    $where = 'os'
+    $osCim = Get-OsCim
+    $os = Get-OsInfo $osCim
+    $stageEnds['os'] = $clock.ElapsedMilliseconds
+    $where = 'resources'
+    $resources = Get-HostResources $osCim
+    $stageEnds['resources'] = $clock.ElapsedMilliseconds
+    $where = 'events'
+    $events = Get-HostEvents $since $maxEvents
+    $stageEnds['events'] = $clock.ElapsedMilliseconds
+
+    $where = 'vm query'
+    $vmResult = Wait-BoundedQuery $vmJob $vmTimeoutMs
+    $vms = @()
+    if ($vmResult.ok) {
+      $vms = @($vmResult.value.vms)
+      foreach ($problem in @($vmResult.value.problems)) { if ($problem) { $warnings.Add('vm_query: ' + $problem) } }
+    }
+    $stageEnds['vm_query'] = $clock.ElapsedMilliseconds
+    $where = 'cluster'
+    $cluster = Get-ClusterInfo $services $clusterJob $vmTimeoutMs
+    $stageEnds['cluster'] = $clock.ElapsedMilliseconds
+
+    $where = 'output'
+    $cost = Get-OwnCost $CpuBaseMs
+    $doc = [ordered]@{
+      host_time = ConvertTo-IsoUtc $hostTime
+      collect_ms = [int64]$clock.ElapsedMilliseconds
+      os = $os
+      services = $services.states
+      cluster = $cluster
+      resources = $resources
+      vm_query = [ordered]@{ ok = $vmResult.ok; elapsed_ms = $vmResult.elapsed_ms; error = $vmResult.error }
+      vms = $vms
+      events = @($events.events)
+      events_bookmark = $events.bookmark
+      warnings = $warnings.ToArray()
+      collect_cost = $cost
+    }
+    $json = ConvertTo-Json -InputObject $doc -Depth 6 -Compress
+    # If compression itself fails, the plain JSON still reads: the client takes both forms.
+    try { $json = ConvertTo-WireAnswer $json } catch { }
+    $Result.answer = $json
+  } catch {
+    # The failure document stays plain JSON: a few hundred bytes, which compression would
+    # only make longer, and readable whatever went wrong above.
+    $failure = [ordered]@{ hvc_error = [ordered]@{ message = (Get-InnermostMessage $_); where = $where } }
+    $Result.answer = ConvertTo-Json -InputObject $failure -Compress
+    $Result.failed = $true
   }
-
-  $stageEnds['params'] = $clock.ElapsedMilliseconds
-
-  # Start the slow, bounded queries first; the rest of the collection overlaps with them.
-  $where = 'vm query start'
-  $vmJob = Start-BoundedQuery $vmQueryBody
-  $stageEnds['vm_query_start'] = $clock.ElapsedMilliseconds
-  $where = 'services'
-  $services = Get-ServiceStates @('vmms', 'vmcompute', 'clussvc', 'winrm')
-  $clusterJob = $null
-  if ($services.states['clussvc'] -eq 'Running') { $clusterJob = Start-BoundedQuery $clusterQueryBody }
-  $stageEnds['services'] = $clock.ElapsedMilliseconds
-
-  $where = 'os'
-  $osCim = Get-OsCim
-  $os = Get-OsInfo $osCim
-  $stageEnds['os'] = $clock.ElapsedMilliseconds
-  $where = 'resources'
-  $resources = Get-HostResources $osCim
-  $stageEnds['resources'] = $clock.ElapsedMilliseconds
-  $where = 'events'
-  $events = Get-HostEvents $since $maxEvents
-  $stageEnds['events'] = $clock.ElapsedMilliseconds
-
-  $where = 'vm query'
-  $vmResult = Wait-BoundedQuery $vmJob $vmTimeoutMs
-  $vms = @()
-  if ($vmResult.ok) {
-    $vms = @($vmResult.value.vms)
-    foreach ($problem in @($vmResult.value.problems)) { if ($problem) { $warnings.Add('vm_query: ' + $problem) } }
-  }
-  $stageEnds['vm_query'] = $clock.ElapsedMilliseconds
-  $where = 'cluster'
-  $cluster = Get-ClusterInfo $services $clusterJob $vmTimeoutMs
-  $stageEnds['cluster'] = $clock.ElapsedMilliseconds
-
-  $where = 'output'
-  $cost = Get-OwnCost
-  $doc = [ordered]@{
-    host_time = ConvertTo-IsoUtc $hostTime
-    collect_ms = [int64]$clock.ElapsedMilliseconds
-    os = $os
-    services = $services.states
-    cluster = $cluster
-    resources = $resources
-    vm_query = [ordered]@{ ok = $vmResult.ok; elapsed_ms = $vmResult.elapsed_ms; error = $vmResult.error }
-    vms = $vms
-    events = @($events.events)
-    events_bookmark = $events.bookmark
-    warnings = $warnings.ToArray()
-    collect_cost = $cost
-  }
-  $json = ConvertTo-Json -InputObject $doc -Depth 6 -Compress
-  # If compression itself fails, the plain JSON still reads: the client takes both forms.
-  try { $json = ConvertTo-WireAnswer $json } catch { }
-} catch {
-  # The failure document stays plain JSON: a few hundred bytes, which compression would
-  # only make longer, and readable whatever went wrong above.
-  $failure = [ordered]@{ hvc_error = [ordered]@{ message = (Get-InnermostMessage $_); where = $where } }
-  [Console]::Out.Write((ConvertTo-Json -InputObject $failure -Compress))
-  [Console]::Out.Flush()
-  if ($abandoned.Count -gt 0) { [Environment]::Exit(1) }
-  exit 1
 }
-[Console]::Out.Write($json)
+
+# -- loop mode (-HvcLoop) ------------------------------------------------------------------
+# One long-running powershell.exe per polling shell answers poll after poll: no process
+# start and no Hyper-V module load on the host every interval, one Send and one Receive for
+# the client. The protocol is fixed for the client and the simulator (docs/collection-script.md
+# "Loop mode"): a request line is "<seq> <params>" (seq 1..2^31-1, params exactly the
+# one-shot call's base64 text); the answer line is "<seq> <answer>" with exactly what the
+# one-shot call would have written. The loop ends by itself, exit code 0, at end of input,
+# after $loopIdleMs without a request, after $loopMaxAnswers answers or $loopMaxSeconds, and
+# after any poll that abandoned a query (its thread may never return; the next poll starts
+# a new loop, as a one-shot call would start a new process). A line that is not a request
+# is answered "0" + the hvc_error document and ends the loop with exit code 2.
+$loopIdleMs = 120000
+$loopMaxAnswers = 720
+$loopMaxSeconds = 3600
+$loopBadLine = '0 {"hvc_error":{"message":"bad request line"}}'
+$requestLine = '^([0-9]{1,10}) ([A-Za-z0-9+/=]+)$'
+
+# Reading stdin with a timeout. [Console]::In cannot give up: on .NET Framework it is a
+# SyncTextReader whose ReadLineAsync simply runs ReadLine (Microsoft Learn, "Console.In
+# Property": read operations on it "execute synchronously ... even if an asynchronous
+# method, such as ReadLineAsync, is called"; dotnet/interactive#1907 met exactly that). A
+# StreamReader of our own over the raw stdin stream reads through Stream.ReadAsync, which a
+# stream without asynchronous I/O of its own (the console stream) runs as its synchronous
+# Read on a thread-pool thread (the .NET Framework's Stream.cs: "default implementations of
+# asynchronous reads & writes, in terms of the synchronous reads & writes"), so the caller
+# can wait with a timeout; a thread-pool thread still blocked in that read does not keep
+# the process alive. Under WinRS stdin is a pipe the client feeds with Send (MS-WSMV
+# 3.1.4.13; WSManSendShellInput "pipes the input stream to a running command"); a closed
+# input reads as end of stream (null). [Console]::Out is a StreamWriter with AutoFlush
+# (the .NET Framework's Console.cs, InitializeStdOutError); each answer line is flushed
+# anyway so that it leaves before the next request is read.
+function Invoke-CollectLoop([hashtable]$State) {
+  $reader = New-Object IO.StreamReader([Console]::OpenStandardInput(), (New-Object Text.UTF8Encoding $false))
+  $alive = [Diagnostics.Stopwatch]::StartNew()
+  $answered = 0
+  while ($true) {
+    $line = $null
+    try {
+      $task = $reader.ReadLineAsync()
+      if (-not $task.Wait($loopIdleMs)) { return }      # idle: nobody polls any more
+      $line = $task.Result
+    } catch { return }                                   # stdin broken: same as its end
+    if ($null -eq $line) { return }                      # end of input
+    $request = [regex]::Match($line.TrimEnd([char]13), $requestLine)
+    $seq = [int64]0
+    if ($request.Success) { $seq = [int64]$request.Groups[1].Value }
+    if ($seq -lt 1 -or $seq -gt [int]::MaxValue) {
+      [Console]::Out.Write($loopBadLine + "`n")
+      [Console]::Out.Flush()
+      $State.exit_code = 2
+      return
+    }
+    $poll = @{ answer = ''; failed = $false }
+    $cpuMs = [Diagnostics.Process]::GetCurrentProcess().TotalProcessorTime.TotalMilliseconds
+    $null = Invoke-CollectPoll $request.Groups[2].Value $cpuMs $poll
+    [Console]::Out.Write($seq.ToString($inv) + ' ' + $poll.answer + "`n")
+    [Console]::Out.Flush()
+    $answered += 1
+    if ($answered -ge $loopMaxAnswers -or $alive.Elapsed.TotalSeconds -ge $loopMaxSeconds -or $abandoned.Count -gt 0) { return }
+  }
+}
+
+# -- main --------------------------------------------------------------------------------
+if ($HvcLoop) {
+  $loop = @{ exit_code = 0 }
+  $null = Invoke-CollectLoop $loop
+  # [Environment]::Exit, not exit: a read may still wait on stdin and an abandoned pipeline
+  # may hold a foreground thread; the answers are written, so leave at once.
+  [Environment]::Exit($loop.exit_code)
+}
+$poll = @{ answer = ''; failed = $false }
+$null = Invoke-CollectPoll $HvcParams 0 $poll
+[Console]::Out.Write($poll.answer)
 [Console]::Out.Flush()
 # A timed-out pipeline runs on a foreground thread that may never leave its WMI call, and
 # powershell.exe may wait for it (or try to close its runspace) on the way out. The answer
 # is written; leave at once rather than hang the WinRM command.
-if ($abandoned.Count -gt 0) { [Environment]::Exit(0) }
+if ($abandoned.Count -gt 0) {
+  if ($poll.failed) { [Environment]::Exit(1) }
+  [Environment]::Exit(0)
+}
+if ($poll.failed) { exit 1 }
 exit 0
