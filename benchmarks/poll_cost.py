@@ -38,7 +38,9 @@ import winrm
 
 from hvconsole.core.timeutil import utcnow
 from hvconsole.remote import loader
+from hvconsole.remote.answer import json_document
 from hvconsole.remote.collector import Collector, snapshot_from_answer
+from hvconsole.remote.session import ScriptResult
 from hvconsole.remote.target import Target
 
 
@@ -146,8 +148,10 @@ def fresh_poll(target: Target) -> None:
     protocol.cleanup_command(shell_id, command_id)
     protocol.close_shell(shell_id)
     assert code == 0, stderr
-    # The same client-side work as Collector.poll: decode, add client fields, parse.
-    doc = json.loads(stdout.decode("utf-8").lstrip("\ufeff"))
+    # The same client-side work as Collector.poll: decode (either answer form), add client
+    # fields, parse.
+    result = ScriptResult(stdout.decode("utf-8").lstrip("\ufeff"), stderr.decode("utf-8", "replace"), code, 0, 0)
+    doc = json_document(result, host=target.name, script="collect")
     snapshot_from_answer(doc, target.name, utcnow())
 
 
