@@ -6,7 +6,8 @@ The answers are recorded first from an in-process simulated site (the hosts and 
 replayed through ``HostWorker.poll_once`` with a collector that does the client's half of
 a poll (``json_document`` and ``snapshot_from_answer``) on the recorded text, so no
 network and no NTLM are measured. Each stage's thread CPU time (``time.thread_time()``)
-is summed per poll, in three arrangements of the same work:
+is summed per poll (and, apart, the sparkline geometry within the tile rows, and the
+garbage collections that ran during the polls), in four arrangements of the same work:
 
 * ``hot``: one host polled again and again in a loop (what a micro-benchmark sees);
 * ``round``: every host in turn on one thread, as many hosts as ``console_cpu.py``
@@ -38,7 +39,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
-STAGES = ("json_document", "snapshot_from_answer", "detector", "history", "tile_rows", "host_row")
+STAGES = ("json_document", "snapshot_from_answer", "detector", "history", "tile_rows", "sparklines", "host_row",
+          "gc")
 
 
 class Stages:
@@ -135,14 +137,28 @@ def make_workers(answers: dict[str, list[str]], stages: Stages) -> list[Any]:
 
 
 def patch_rows(stages: Stages) -> Callable[[], None]:
-    """Time the row builders where host_worker calls them; returns the undo."""
-    from hvconsole.monitoring import host_worker
-    saved = host_worker.build_tile_rows, host_worker.build_host_row
+    """Time the row builders where host_worker calls them, the sparkline geometry (part of
+    tile_rows) where rows calls it, and the garbage collections; returns the undo."""
+    from hvconsole.monitoring import host_worker, rows
+    saved = host_worker.build_tile_rows, host_worker.build_host_row, rows.spark_batch
     host_worker.build_tile_rows = stages.timed("tile_rows", saved[0])
     host_worker.build_host_row = stages.timed("host_row", saved[1])
+    rows.spark_batch = stages.timed("sparklines", saved[2])
+    started: dict[int, float] = {}
+
+    def collection(phase: str, info: dict[str, Any]) -> None:
+        key = threading.get_ident()
+        if phase == "start":
+            started[key] = time.thread_time()
+        elif key in started and stages.on:
+            spent = time.thread_time() - started.pop(key)
+            with stages._lock:
+                stages.seconds["gc"] += spent
+    gc.callbacks.append(collection)
 
     def undo() -> None:
-        host_worker.build_tile_rows, host_worker.build_host_row = saved
+        host_worker.build_tile_rows, host_worker.build_host_row, rows.spark_batch = saved
+        gc.callbacks.remove(collection)
     return undo
 
 
@@ -219,6 +235,8 @@ def main() -> int:
     gc.collect()
     gc.freeze()     # as the app does at its first tick: what was there before is left alone
     names = ("poll_once", *STAGES)
+    print("(sparklines: the NumPy geometry, within tile_rows; gc: the collections during the polls, "
+          "within whichever stage made them)")
     print(f"{'arrangement':<10}" + "".join(f"{n[:18]:>20}" for n in names))
     for arrangement in ("hot", "round", "turns", "threads"):
         runs = [run(arrangement, answers, args.rounds, warm) for _ in range(args.repeat)]
