@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 from hvconsole.core.snapshot import VmSample
 from hvconsole.monitoring.rows import SPARK_POINTS, TileFinding, TileRow, build_tile_rows
@@ -35,10 +36,10 @@ def _sample(rng: random.Random, i: int, was: VmSample | None) -> VmSample:
                         dynamic_memory=was.dynamic_memory)
     if was is not None and rng.random() < 0.6:
         # One slow-changing field moved beside the live ones.
-        changed = {"name": rng.choice(NAMES), "state": rng.choice(STATES), "heartbeat": rng.choice(HEARTBEATS),
-                   "vcpus": rng.choice(VCPUS)}
+        changed: dict[str, Any] = {"name": rng.choice(NAMES), "state": rng.choice(STATES),
+                                   "heartbeat": rng.choice(HEARTBEATS), "vcpus": rng.choice(VCPUS)}
         key = rng.choice(sorted(changed))
-        fields = {"name": was.name, "state": was.state, "heartbeat": was.heartbeat, "vcpus": was.vcpus,
+        fields: dict[str, Any] = {"name": was.name, "state": was.state, "heartbeat": was.heartbeat, "vcpus": was.vcpus,
                   key: changed[key]}
         return VmSample(id=was.id, health=was.health, operational_status=was.operational_status,
                         cpu_pct=rng.choice(CPUS), memory_assigned_mb=was.memory_assigned_mb,
@@ -117,7 +118,7 @@ def test_a_steady_running_host_shares_the_previous_rows_objects():
                     uptime_s=90_000) for i in range(5)]
     first = build_tile_rows("HV01", vms, {v.id: (1.0, 2.0) for v in vms}, {}, None)
     moved = [VmSample(id=v.id, name=v.name, state=v.state, health=v.health, heartbeat=v.heartbeat,
-                      cpu_pct=v.cpu_pct + 1, vcpus=v.vcpus, memory_assigned_mb=8192.0, memory_demand_mb=4100.0,
+                      cpu_pct=(v.cpu_pct or 0.0) + 1, vcpus=v.vcpus, memory_assigned_mb=8192.0, memory_demand_mb=4100.0,
                       uptime_s=90_005) for v in vms]
     second = build_tile_rows("HV01", moved, {v.id: (2.0, 3.0) for v in vms}, {}, None,
                              {r.vm_id: r for r in first})
