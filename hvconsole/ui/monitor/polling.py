@@ -254,16 +254,18 @@ class PollingService(QObject):
         if batch:
             self.batch_ready.emit(batch)
 
-    # -- scheduling (any thread, under the slot's lock) ----------------------------------
+    # -- scheduling (the host's thread, or the GUI thread for a runner without a pool) --
 
     def _delay_s(self, slot: _HostSlot) -> float:
+        # Under the slot's lock (its failures and interval).
         delay = next_delay_s(slot.interval_s, slot.failures, self._backoff_cap_s)
         if self._jitter:
             delay *= self._random.uniform(1 - self._jitter, 1 + self._jitter)
         return delay
 
     def _begin(self, slot: _HostSlot) -> CancelToken | None:
-        """The token of a poll starting now; None when the host is stopped or busy."""
+        """The token of a poll starting now; None when the host is stopped or busy.
+        Under the slot's lock."""
         if slot.stopped or slot.cancel is not None:
             return None
         slot.cancel, slot.due = CancelToken(), None
@@ -332,7 +334,7 @@ class PollingService(QObject):
                 except Exception as exc:
                     result, error = None, exc
                 self._finished(slot, token, result, error)
-                del result, error
+                del result, error   # not kept alive (its rows, its snapshot) while the host waits
         finally:
             try:
                 slot.worker.close()
