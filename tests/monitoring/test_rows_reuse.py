@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 from hvconsole.core.snapshot import VmSample
@@ -21,19 +22,32 @@ CPUS = [None, 0.0, -0.0, 0.5, 1.5, 2.5, 49.5, 99.5, 100.0, 100.4, 150.0, -0.3, m
 MEMS = [None, 0.0, -0.0, 512.0, 1023.4, 1023.5, 1024.0, 8192.0, 5000.5, 10.0**9, math.nan, -5.0]
 UPTIMES = [None, 0, 30, 59, 60, 3599, 3600, 86_399, 86_400, 89_999, 90_000, 93_600, 10**7, -1, 10**15]
 VCPUS = [None, 0, 1, 4, 4, 64, -1]
+BACKUP = datetime(2026, 12, 6, 22, 30, tzinfo=UTC)
 FINDINGS = [(), (), (), (TileFinding("frozen", "critical", None, ("no heartbeat",)),),
             (TileFinding("slow", "warning", None, ("disk",)), TileFinding("odd", "info", None, ()))]
+
+
+def _others(rng: random.Random) -> dict[str, Any]:
+    """The fields the reuse does not compare (no tile text or look reads them today): moved
+    too, so that a text or look that comes to read one fails here until the reuse compares it."""
+    return {"health": rng.choice([None, "Ok", "Critical", "Warning"]),
+            "operational_status": rng.choice([(), ("Ok",), ("Degraded", "Stressed"), ("Dormant",)]),
+            "dynamic_memory": rng.choice([None, True, False]),
+            "automatic_start_action": rng.choice([None, "Nothing", "Start"]),
+            "automatic_stop_action": rng.choice([None, "Save", "TurnOff"]),
+            "generation": rng.choice([None, 1, 2]), "is_clustered": rng.choice([None, True, False]),
+            "last_backup": rng.choice([None, BACKUP]), "confidential": rng.choice([None, True, False])}
 
 
 def _sample(rng: random.Random, i: int, was: VmSample | None) -> VmSample:
     """A VM: most often the previous sample with only its live figures moved."""
     if was is not None and rng.random() < 0.7:
-        return VmSample(id=was.id, name=was.name, state=was.state, health=was.health, heartbeat=was.heartbeat,
-                        operational_status=was.operational_status, cpu_pct=rng.choice(CPUS), vcpus=was.vcpus,
+        return VmSample(id=was.id, name=was.name, state=was.state, heartbeat=was.heartbeat,
+                        cpu_pct=rng.choice(CPUS), vcpus=was.vcpus,
                         memory_assigned_mb=rng.choice([was.memory_assigned_mb, *MEMS]),
                         memory_demand_mb=rng.choice([was.memory_demand_mb, was.memory_demand_mb, *MEMS]),
                         uptime_s=rng.choice([None if was.uptime_s is None else was.uptime_s + 5, *UPTIMES]),
-                        dynamic_memory=was.dynamic_memory)
+                        **_others(rng))
     if was is not None and rng.random() < 0.6:
         # One slow-changing field moved beside the live ones.
         changed: dict[str, Any] = {"name": rng.choice(NAMES), "state": rng.choice(STATES),
