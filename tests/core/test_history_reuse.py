@@ -1,7 +1,8 @@
 """The history's per-VM add, written out in ``SiteHistory._add_vms`` instead of calling
 ``VmHistory._add``: the same series, gaps, transitions, newest samples and vanish times as
 the plain calls, on varied and odd polls (migrations, duplicates, gaps, clock steps, odd
-values, ids in mixed case, unreachable hosts)."""
+values, ids in mixed case, unreachable hosts, the interval changed live, hosts removed,
+vanished VMs forgotten)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def _assert_same(got: SiteHistory, want: SiteHistory) -> None:
     assert sorted(got._vms) == sorted(want._vms)
     for vm_id, w in want._vms.items():
         g = got._vms[vm_id]
-        assert (g.host, g.last_seen, g.vanished_at) == (w.host, w.last_seen, w.vanished_at)
+        assert (g.host, g.last_seen, g.vanished_at, g._gap_after_s) == \
+               (w.host, w.last_seen, w.vanished_at, w._gap_after_s)
         assert g.latest is w.latest
         assert list(g.transitions) == list(w.transitions)
         assert (g.buffer.last_time, g.buffer.last_row_is_gap(), len(g.buffer)) == \
@@ -82,10 +84,11 @@ def _assert_same(got: SiteHistory, want: SiteHistory) -> None:
 def test_the_written_out_add_keeps_what_the_plain_calls_keep():
     rng = random.Random(77)
     for run in range(6):
+        forget = rng.choice([None, 60.0, 900.0])     # vanished VMs forgotten (pruned) soon or late
         fast = SiteHistory(poll_interval_s=5.0, capacity=rng.choice([2, 5, 40]),
-                           transitions_per_vm=rng.choice([1, 4, 32]))
+                           transitions_per_vm=rng.choice([1, 4, 32]), forget_after_s=forget)
         plain = PlainHistory(poll_interval_s=5.0, capacity=fast.capacity,
-                             transitions_per_vm=fast._transitions_per_vm)
+                             transitions_per_vm=fast._transitions_per_vm, forget_after_s=forget)
         t0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
         clocks = {"HV01": t0, "HV02": t0}
         samples: dict[int, VmSample] = {}
@@ -101,6 +104,13 @@ def test_the_written_out_add_keeps_what_the_plain_calls_keep():
                 vms.append(samples[i])
             if vms and rng.random() < 0.1:
                 vms.append(rng.choice(vms))     # a VM listed twice
+            if rng.random() < 0.03:     # the interval changed live: gaps are judged anew
+                interval = rng.choice([1.0, 5.0, 20.0, 60.0])
+                fast.set_poll_interval(interval)
+                plain.set_poll_interval(interval)
+            if rng.random() < 0.01:     # a host taken out of the inventory (and maybe added back)
+                fast.remove_host(host)
+                plain.remove_host(host)
             snap = Snapshot(host=host, polled_at=clocks[host], reachable=reachable,
                             host_time=clocks[host] if rng.random() < 0.5 else None,
                             vms=tuple(vms) if reachable else ())
