@@ -75,6 +75,11 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--poll-interval", metavar="S",
                        help="seconds between polls of this host, 5 to 3600 (default: the window's)"
                             + ("; 'default' goes back to it" if editing else ""))
+        # Off until the host passed the checks in docs/winrm.md ("The collect loop").
+        p.add_argument("--collect-loop", choices=("on", "off"),
+                       help="poll through one long-running collect per shell (Send + Receive a poll, no "
+                            "powershell.exe start each time); off by default until the checks in "
+                            "docs/winrm.md pass on the host")
 
     p = sub.add_parser("add", help="add a host and store its password")
     p.add_argument("name")
@@ -157,7 +162,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     host = Host(name=args.name, address=args.address, username=args.user, port=args.port,
                 transport=Transport(args.transport or "ntlm"), ca_bundle=args.ca_bundle,
-                verify_tls=not args.no_verify, group=args.group, poll_interval_s=args.poll_interval)
+                verify_tls=not args.no_verify, group=args.group, poll_interval_s=args.poll_interval,
+                collect_loop=args.collect_loop == "on")
     _check_ca_bundle(host)
     # Kerberos logs on with the ticket cache (domain logon or kinit), never with a stored
     # password (docs/kerberos.md): none is asked for unless one is piped in.
@@ -192,14 +198,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         # The POLL column only when some host has its own interval (the others: "default").
         polls = any(r.get("poll_interval_s") for r in rows)
+        loops = any(r.get("collect_loop") for r in rows)     # LOOP likewise, only once one is on
         table = [("NAME", "URL", "TRANSPORT", "USER", "GROUP") + (("POLL",) if polls else ())
-                 + (("PASSWORD",) if args.passwords else ())]
+                 + (("LOOP",) if loops else ()) + (("PASSWORD",) if args.passwords else ())]
         for r in rows:
             pw = {True: "stored", False: "MISSING", None: "?"}[r["password_stored"]]
             transport = r["transport"] + (" (NOT VERIFIED)" if r["verify_tls"] is False else "")
             poll = f"{r['poll_interval_s']} s" if r.get("poll_interval_s") else "default"
             table.append((r["name"], r["url"], transport, r["username"], r["group"] or "")
-                         + ((poll,) if polls else ()) + ((pw,) if args.passwords else ()))
+                         + ((poll,) if polls else ()) + (("on" if r.get("collect_loop") else "off",) if loops else ())
+                         + ((pw,) if args.passwords else ()))
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         for row in table:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -227,6 +235,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if args.poll_interval is not None:
         # Validated by Host (one message naming the field); "default" clears it.
         changes["poll_interval_s"] = None if args.poll_interval.strip().lower() == "default" else args.poll_interval
+    if args.collect_loop is not None:
+        changes["collect_loop"] = args.collect_loop == "on"
     if args.no_verify or args.verify:
         changes["verify_tls"] = bool(args.verify)
     if args.no_verify:

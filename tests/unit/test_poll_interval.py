@@ -190,3 +190,32 @@ def test_configured_site_workers_carry_each_hosts_interval() -> None:
     workers = {w.name: w for w in site_workers(site, poll_interval_s=15.0)}
     assert workers["HV01"].scheduled_interval_s == 40.0 and workers["HV01"].poll_interval_s == 40.0
     assert workers["HV02"].scheduled_interval_s is None and workers["HV02"].poll_interval_s == 15.0
+
+
+# -- the collect loop's switch (docs/winrm.md, "The collect loop") -----------------------------------
+
+def saved_loops() -> dict[str, bool | None]:
+    doc = json.loads(paths.inventory_path().read_text(encoding="utf-8"))
+    return {h["name"]: h.get("collect_loop") for h in doc["hosts"]}
+
+
+def test_cli_add_and_edit_turn_the_collect_loop_on_and_off(home, monkeypatch, capsys) -> None:
+    assert run(monkeypatch, *add_args("HV01", "--collect-loop", "on"), stdin="pw\n") == cli.EXIT_OK
+    assert run(monkeypatch, *add_args("HV02"), stdin="pw\n") == cli.EXIT_OK
+    assert saved_loops() == {"HV01": True, "HV02": None}          # off is left out of the file
+    capsys.readouterr()
+    assert run(monkeypatch, "list") == cli.EXIT_OK
+    header, first, second = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "LOOP" and first.split()[-1] == "on" and second.split()[-1] == "off"
+    assert run(monkeypatch, "edit", "HV01", "--collect-loop", "off") == cli.EXIT_OK
+    assert run(monkeypatch, "edit", "HV02", "--collect-loop", "on") == cli.EXIT_OK
+    assert saved_loops() == {"HV01": None, "HV02": True}
+    assert run(monkeypatch, "edit", "HV02", "--group", "pilot") == cli.EXIT_OK   # untouched unless given
+    assert saved_loops() == {"HV01": None, "HV02": True}
+    capsys.readouterr()
+    assert run(monkeypatch, "list") == cli.EXIT_OK
+    assert "LOOP" in capsys.readouterr().out.splitlines()[0]
+    assert run(monkeypatch, "edit", "HV02", "--collect-loop", "off") == cli.EXIT_OK
+    capsys.readouterr()
+    assert run(monkeypatch, "list") == cli.EXIT_OK
+    assert "LOOP" not in capsys.readouterr().out.splitlines()[0]
