@@ -277,3 +277,21 @@ def test_a_service_deleted_without_shutdown_ends_its_host_threads(qtbot, polling
     service.deleteLater()
     qtbot.waitUntil(lambda: all(c.closed for c in collectors.values()), timeout=WAIT_MS)
     assert all(c.threads == {c.closed_on} for c in collectors.values())
+
+
+def test_an_interval_change_does_not_put_off_a_poll_already_asked_for(qtbot, polling):
+    # "Poll now" (or start, or a host added) and then a new interval before the host's
+    # thread took its turn: the poll asked for still starts now, not an interval later.
+    # The slot's condition is held so that the thread cannot take its turn in between
+    # (it is re-entrant: the GUI thread's own calls still take it).
+    workers, collectors = site(hosts=1)
+    service = polling(workers, interval_s=3600, jitter=0, tick_ms=10)
+    service.start()
+    qtbot.waitUntil(lambda: collectors["HV01"].polls == 1 and not service.in_flight("HV01"), timeout=WAIT_MS)
+    with service._slots["HV01"].wake:
+        service.poll_now("HV01")
+        service.set_interval("HV01", 1800)
+        assert service.due_in_ms("HV01") == 0
+    qtbot.waitUntil(lambda: collectors["HV01"].polls == 2 and not service.in_flight("HV01"), timeout=WAIT_MS)
+    assert 1_700_000 < service.due_in_ms("HV01") <= 1_800_000     # then the new interval
+    assert service.shutdown(5.0)

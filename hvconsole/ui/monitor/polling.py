@@ -202,8 +202,11 @@ class PollingService(QObject):
         old = slot.interval_s
         with slot.wake:
             slot.interval_s = float(interval_s)
-            if self._running and slot.cancel is None and slot.due is not None:
-                slot.due = time.monotonic() + self._delay_s(slot)
+            now = time.monotonic()
+            # A due time already reached is a poll asked for now (poll_now, start, a host
+            # added) that the host's thread has not begun yet: it stays due.
+            if self._running and slot.cancel is None and slot.due is not None and slot.due > now:
+                slot.due = now + self._delay_s(slot)
                 slot.wake.notify()
         # The worker's own interval (its monitoring cost and history spacing) follows in
         # proportion: the demo's worker counts in simulated seconds, N × the real ones.
