@@ -35,7 +35,7 @@ from hvconsole.core.timeutil import format_time, parse_time, utcnow
 from hvconsole.patch.host_api import PatchHost
 from hvconsole.patch.staging import STAGING_DIR
 from hvconsole.remote import loader
-from hvconsole.remote.answer import json_document
+from hvconsole.remote.answer import COMPRESSED_PREFIX, answer_text, json_document
 from hvconsole.remote.collector import snapshot_from_answer
 from hvconsole.remote.errors import RemoteError
 from hvconsole.remote.probe import Outcome, ProbeResult, judge, probe_host, target_for
@@ -539,7 +539,7 @@ class _DoctorRun:
 
     def _call(self, session: HostSession, script: str, params: Mapping[str, Any], timeout_s: float) -> ScriptResult:
         result = session.run_script(script, params, timeout_s=timeout_s, cancel=self.cancel)
-        self.report.raw_answers[script] = result.stdout
+        self.report.raw_answers[script] = _readable_answer(result.stdout, host=self.host.name, script=script)
         return result
 
     def _stopping(self) -> bool:
@@ -621,3 +621,15 @@ def _duration(seconds: float) -> str:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _readable_answer(stdout: str, *, host: str, script: str) -> str:
+    """An answer as the bundle keeps it: JSON text. The collect script sends its answer
+    compressed (remote/answer.py); kept that way, the bundle's redaction would neither see
+    nor hide the VM names inside it, while anyone could inflate them."""
+    if not stdout.lstrip().startswith(COMPRESSED_PREFIX):
+        return stdout
+    try:
+        return answer_text(stdout, host=host, script=script)
+    except RemoteError as err:
+        return f"(an answer that does not decode: {err.message})"

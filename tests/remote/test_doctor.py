@@ -63,6 +63,8 @@ def test_a_healthy_host_passes_every_check(auth: str, transport: str) -> None:
     assert report.snapshot is not None and report.snapshot.reachable and report.snapshot.vms == ()
     assert set(report.raw_answers) == {"doctor", "collect", "patch_preflight", "patch_stage_check", "audit"}
     assert json.loads(report.raw_answers["doctor"])["language_mode"] == "FullLanguage"
+    # kept as JSON, not in the compressed wire form: the bundle's redaction reads it
+    assert "vms" in json.loads(report.raw_answers["collect"])
 
 
 def test_https_with_its_ca_passes_and_checks_tls(tls) -> None:
@@ -230,3 +232,16 @@ def test_host_for_target_round_trips_the_demo_targets() -> None:
         again = host_for_target(target_for(host, "x"))
     assert (again.name, again.address, again.port, again.transport, again.username) == \
         (host.name, host.address, host.port, host.transport, host.username)
+
+
+def test_a_compressed_answer_is_kept_as_its_json_and_a_broken_one_as_a_sentence() -> None:
+    from hvconsole.doctor.checks import _readable_answer
+    from hvconsole.sim.agent.collect import wire_answer
+
+    text = json.dumps({"vms": [{"name": "payroll-db <&>"}]})
+    packed = wire_answer(text).decode("ascii")
+    assert packed.startswith("HVCZ1:")
+    assert json.loads(_readable_answer(packed, host="HV01", script="collect")) == json.loads(text)
+    assert _readable_answer('{"plain": 1}\n', host="HV01", script="collect") == '{"plain": 1}\n'
+    broken = _readable_answer("HVCZ1:not base64!", host="HV01", script="collect")
+    assert broken.startswith("(an answer that does not decode:") and "payroll" not in broken
