@@ -121,3 +121,24 @@ def test_the_loop_reports_each_polls_own_cpu():
     loop = text(function("Invoke-CollectLoop"))
     assert "$cpuMs = [Diagnostics.Process]::GetCurrentProcess().TotalProcessorTime.TotalMilliseconds" in loop
     assert "- $CpuBaseMs)" in text(function("Get-OwnCost"))
+
+
+def test_a_finished_query_frees_its_runspace_in_the_loop():
+    # [powershell]::Create(<InitialSessionState>) opens a runspace and hands it over through
+    # the public Runspace setter, which leaves IsRunspaceOwner false, and PowerShell.Dispose()
+    # disposes the runspace only when it owns it (PowerShell/PowerShell,
+    # src/System.Management.Automation/engine/hostifaces/PowerShell.cs: Create(InitialSessionState),
+    # the Runspace setter's SetRunspace(value, false), Dispose(bool)). So disposing the
+    # PowerShell alone would leave every poll's open runspace, its session state and the
+    # modules loaded into it, in the loop's process until it ends.
+    start = text(function("Start-BoundedQuery"))
+    assert "[powershell]::Create([Management.Automation.Runspaces.InitialSessionState]::CreateDefault2())" in start
+    wait = code_only(text(function("Wait-BoundedQuery")))
+    freed = wait[wait.index("if ($HvcLoop)"):]
+    assert "$Job.Shell.Dispose()" in freed
+    assert re.search(r"\$(\w+) = \$Job\.Shell\.Runspace\b", freed), "the runspace must be taken before Dispose"
+    runspace = re.search(r"\$(\w+) = \$Job\.Shell\.Runspace\b", freed)[1]
+    assert f"${runspace}.Dispose()" in freed
+    # Only a finished pipeline's: a stuck one is abandoned (disposing it blocks like Stop()).
+    timed_out = wait[:wait.index("} else {")]
+    assert "Dispose()" not in timed_out

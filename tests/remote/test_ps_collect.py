@@ -190,12 +190,12 @@ def test_collect_bounds_the_vm_query_without_a_blocking_stop():
         assert needed in code, needed
     for forbidden in (r"\.Stop\(\)", r"\.Invoke\(\)"):
         assert not re.search(forbidden, code), forbidden
-    # Dispose only a finished query, in the loop (whose process outlives it): never on the
-    # timed-out branch, where it would block like Stop().
-    assert re.findall(r"[$\w.]+\.Dispose\(\)", code) == ["$Job.Shell.Dispose()"]
+    # Dispose only a finished query (the PowerShell and its runspace), in the loop (whose
+    # process outlives it): never on the timed-out branch, where it would block like Stop().
+    assert re.findall(r"[$\w.]+\.Dispose\(\)", code) == ["$Job.Shell.Dispose()", "$runspace.Dispose()"]
     wait = code[code.index("function Wait-BoundedQuery"):]
     wait = wait[:wait.index("\n}\n")]
-    assert wait.index("$result.ok = $true") < wait.index("if ($HvcLoop) { $Job.Shell.Dispose() }")
+    assert wait.index("$result.ok = $true") < wait.index("if ($HvcLoop) {") < wait.index("$Job.Shell.Dispose()")
     assert wait.index("$abandoned.Add($Job.Shell)") < wait.index("} else {") < wait.index(".Dispose()")
     assert "Hyper-V\\Get-VM" in code
 

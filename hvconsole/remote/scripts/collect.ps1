@@ -128,9 +128,19 @@ function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
         $result.ok = $true
       } catch { $result.error = Get-InnermostMessage $_ }
       # The loop's process outlives the query: free its runspace (and the modules loaded in
-      # it) now, or every poll would leave one behind. Only a finished pipeline is disposed;
-      # a stuck one never is (that blocks like Stop()). A one-shot process ends anyway.
-      if ($HvcLoop) { $Job.Shell.Dispose() }
+      # it) now, or every poll would leave one behind. The PowerShell does not own that
+      # runspace: Create(InitialSessionState) hands it over through the Runspace setter
+      # (IsRunspaceOwner stays false) and PowerShell.Dispose() disposes only a runspace it
+      # owns (PowerShell/PowerShell, engine/hostifaces/PowerShell.cs), so both are disposed.
+      # Only a finished pipeline's; a stuck one never is (that blocks like Stop()). A
+      # one-shot process ends anyway. A failure here must not fail the poll.
+      if ($HvcLoop) {
+        try {
+          $runspace = $Job.Shell.Runspace
+          $Job.Shell.Dispose()
+          $runspace.Dispose()
+        } catch { Add-Warning 'query.dispose' $_ }
+      }
     }
   }
   $result.elapsed_ms = [int64]$Job.Clock.ElapsedMilliseconds
@@ -452,8 +462,7 @@ function Get-ClusterInfo($Services, $Job, [int]$TimeoutMs) {
 # JSON by the client (remote/answer.py). GZipStream compresses with zlib from .NET 4.5 on and
 # at CompressionLevel.Optimal by default (Microsoft Learn, "GZipStream Class" and
 # "GZipStream Constructor (Stream, CompressionMode, Boolean)"); Dispose writes the gzip
-# footer (Close is Dispose; the name keeps this apart from the runspaces, which are
-# never disposed here), and MemoryStream.ToArray "works when the MemoryStream is closed" (Microsoft
+# footer (Close is Dispose), and MemoryStream.ToArray "works when the MemoryStream is closed" (Microsoft
 # Learn, "MemoryStream.ToArray Method"). ToBase64String inserts no line breaks unless asked.
 function ConvertTo-WireAnswer([string]$Json) {
   $bytes = (New-Object Text.UTF8Encoding $false).GetBytes($Json)
