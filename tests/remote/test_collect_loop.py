@@ -146,6 +146,24 @@ def test_after_its_last_answer_the_next_poll_starts_a_new_loop(sim_site, monkeyp
     c.close()
 
 
+def test_a_poll_whose_vm_query_was_abandoned_is_answered_and_the_next_poll_starts_a_new_loop(sim_site, caplog) -> None:
+    s = sim_site()
+    c = s.collector()
+    assert c.poll().reachable
+    s.site.host("HV01").vmms_wedged = True
+    with caplog.at_level(logging.WARNING):
+        snap, actions = poll_counting(s, c)     # answered (host part, no VMs), then Done: signalled
+    assert snap.reachable, snap.error
+    assert snap.vm_query is not None and not snap.vm_query.ok
+    assert actions == {"Send": 1, "Receive": 1, "Signal": 1}
+    s.site.host("HV01").vmms_wedged = False
+    snap, actions = poll_counting(s, c)
+    assert snap.reachable and actions == {"Command": 1, "Send": 1, "Receive": 1}
+    assert c.loop is not None and c.loop.loops_started == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]     # no fallback
+    c.close()
+
+
 def test_a_loop_ended_by_its_idle_timer_is_replaced_within_the_poll(sim_site, caplog) -> None:
     s = sim_site()
     c = s.collector()

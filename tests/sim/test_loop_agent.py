@@ -169,3 +169,25 @@ def test_only_the_collect_script_has_a_loop(agent: HostAgent) -> None:
     process = agent.start(f"{call.command} {call.arguments}", shell_environment(("probe",)), 65001)
     assert not isinstance(process, LoopProcess)
     assert process.read(1.0).exit_code == 1
+
+
+def test_a_poll_that_abandoned_its_vm_query_is_answered_and_ends_the_loop(agent: HostAgent, site: SimSite) -> None:
+    # collect.ps1's loop returns after answering a poll whose Get-VM timed out: the query's
+    # thread may never come back, so the next poll gets a new process (exit code 0).
+    process = start_loop(agent)
+    process.write_stdin(request_line(1, PARAMS), end=False)
+    assert read_all(process)[1] is False
+    site.host("HV01").vmms_wedged = True
+    process.write_stdin(request_line(2, PARAMS), end=False)
+    out, done, code = read_all(process)
+    assert out.startswith(b"2 ") and out.endswith(b"\n") and done and code == 0
+    process.write_stdin(request_line(3, PARAMS), end=False)     # the process has ended
+    assert read_all(process) == (b"", True, 0)
+
+
+def test_a_vmms_that_is_only_starting_does_not_end_the_loop(agent: HostAgent, site: SimSite) -> None:
+    # Get-VM failing at once is an answer, not an abandoned query: the loop goes on.
+    site.host("HV01").stop_vmms()
+    process = start_loop(agent)
+    process.write_stdin(request_line(1, PARAMS), end=False)
+    assert read_all(process)[1] is False

@@ -219,10 +219,12 @@ def handle_collect(host: SimHost, params: Mapping[str, Any], now: datetime) -> S
     site = host.site
     assert site is not None
     parsed = CollectParams.from_json(params)
-    doc, seconds = collect_document(host, parsed, site.t_of(now))
-    # [Console]::Out.Write: the compressed document and no newline.
+    t = site.t_of(now)
+    doc, seconds = collect_document(host, parsed, t)
+    # [Console]::Out.Write: the compressed document and no newline. A wedged VMMS is the
+    # script's timed-out (abandoned) VM query: a loop ends after this answer.
     return ScriptAnswer(stdout=wire_answer(ps_json(doc)), stderr=b"",
-                        exit_code=0, duration_s=seconds)
+                        exit_code=0, duration_s=seconds, abandoned=host.vm_query_problem(t) == "wedged")
 
 
 register_script_handler("collect", handle_collect)

@@ -66,6 +66,9 @@ class ScriptAnswer:
     stderr: bytes
     exit_code: int
     duration_s: float
+    # The poll gave up on a query whose thread may never return (collect.ps1's $abandoned):
+    # a collect loop answers it and then ends (docs/collection-script.md "Loop mode").
+    abandoned: bool = False
 
 
 class ScriptFailure(Exception):
@@ -501,7 +504,8 @@ class LoopProcess:
     stdout for those parameters (opaque text, on one line). It starts after
     powershell.exe's start delay (once), answers one line after another, and ends
     (exit 0) at the end of its input, after ``LOOP_IDLE_EXIT_S`` without a line, after
-    its ``LOOP_MAX_ANSWERS``th answer or once ``LOOP_MAX_AGE_S`` have passed; a line
+    its ``LOOP_MAX_ANSWERS``th answer, once ``LOOP_MAX_AGE_S`` have passed, or after
+    answering a poll that abandoned a query (``ScriptAnswer.abandoned``); a line
     that is not a request is answered ``BAD_LINE_ANSWER`` and ends it with exit 2.
     ``clock``: simulated seconds (idle and age); ``latency_scale`` scales real waits."""
 
@@ -558,7 +562,8 @@ class LoopProcess:
         answer = self._answer(match[2].decode("ascii"))
         with self._cond:
             self._answers += 1
-            spent = self._answers >= LOOP_MAX_ANSWERS or self._clock() - self._started >= LOOP_MAX_AGE_S
+            spent = self._answers >= LOOP_MAX_ANSWERS or self._clock() - self._started >= LOOP_MAX_AGE_S \
+                or answer.abandoned
         # One line: the answer as the one-shot call writes it, without its line end.
         text = b"%d %s\n" % (seq, answer.stdout.strip())
         self._emit(text, answer.stderr, answer.duration_s, 0 if spent else None)
