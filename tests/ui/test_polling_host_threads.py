@@ -7,6 +7,9 @@ what the service shows, never on a time."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -295,3 +298,35 @@ def test_an_interval_change_does_not_put_off_a_poll_already_asked_for(qtbot, pol
     qtbot.waitUntil(lambda: collectors["HV01"].polls == 2 and not service.in_flight("HV01"), timeout=WAIT_MS)
     assert 1_700_000 < service.due_in_ms("HV01") <= 1_800_000     # then the new interval
     assert service.shutdown(5.0)
+
+
+# A process that polled and ends without shutting its service down (a script or a test
+# that failed half-way, a window whose shutdown raised): it must still exit.
+_EXIT_WITHOUT_SHUTDOWN = """
+import threading
+from PySide6.QtWidgets import QApplication
+from hvconsole.ui.monitor.polling import PollingService
+
+class Worker:
+    def __init__(self, name):
+        self.name, self.polled = name, threading.Event()
+    def poll_once(self, cancel=None):
+        self.polled.set()
+    def close(self):
+        pass
+
+app = QApplication([])
+workers = [Worker("HV01"), Worker("HV02")]
+service = PollingService(workers, interval_s=3600)
+service.start()
+for worker in workers:
+    assert worker.polled.wait(30)
+print("polled", flush=True)
+"""
+
+
+def test_a_process_that_never_shut_its_service_down_still_exits():
+    # Each host's thread waits out its hour; destroying its pool at exit waits for it.
+    done = subprocess.run([sys.executable, "-c", _EXIT_WITHOUT_SHUTDOWN], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.stdout.strip() == "polled" and done.returncode == 0, done.stderr

@@ -25,12 +25,14 @@ tests) polls on the GUI thread instead, from a timer per host, on the same sched
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import math
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -86,6 +88,7 @@ class _HostSlot:
     stopped: bool = False
     looping: bool = False              # the host's loop was started on its pool
     timer: QTimer | None = None        # runners without a pool: polls from the GUI thread
+    close_on_stop: bool = True         # the loop closes the session as it ends (not at exit)
     wake: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -145,6 +148,7 @@ class PollingService(QObject):
                 slot.timer.setSingleShot(True)
                 slot.timer.timeout.connect(lambda slot=slot: self._poll_here(slot))
             self._slots[worker.name] = slot
+            _LIVE.add(slot)
             if self._running:
                 self._poll_soon(slot)
 
@@ -340,7 +344,8 @@ class PollingService(QObject):
                 del result, error   # not kept alive (its rows, its snapshot) while the host waits
         finally:
             try:
-                slot.worker.close()
+                if slot.close_on_stop:
+                    slot.worker.close()
             except Exception:   # best effort: polling is over
                 log.debug("closing %s's session failed", slot.worker.name, exc_info=True)
 
@@ -386,12 +391,29 @@ class PollingService(QObject):
                            lambda exc: done(None, exc))
 
 
-def _stop(slots: Iterable[_HostSlot]) -> None:
+# Every host slot not collected yet, for _stop_at_exit.
+_LIVE: weakref.WeakSet[_HostSlot] = weakref.WeakSet()
+
+
+def _stop(slots: Iterable[_HostSlot], *, close: bool = True) -> None:
     """Stop the hosts' schedules: cancel polls in flight and wake waiting threads, which
-    end their loops (closing their sessions) instead of polling again."""
+    end their loops (closing their sessions unless ``close`` is false) instead of polling
+    again."""
     for slot in slots:
         with slot.wake:
+            if not slot.stopped:
+                slot.close_on_stop = close
             slot.stopped, slot.due = True, None
             if slot.cancel is not None:
                 slot.cancel.cancel()
             slot.wake.notify()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    # A process ending without shutdown (a script, a test that failed half-way, a window
+    # whose shutdown raised) destroys the pools, and destroying a pool waits for its
+    # thread: a host's loop waiting out its interval would hold the exit for good. Wake
+    # them to end now, without a last network call to close each session (a session left
+    # open expires on the host, as it did before the loops).
+    _stop(list(_LIVE), close=False)
