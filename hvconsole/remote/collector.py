@@ -142,7 +142,9 @@ class Collector:
         params = {"events_since": self._bookmark, "max_events": self.max_events,
                   "vm_query_timeout_ms": self.vm_query_timeout_ms}
         result = self._run(params, cancel, started)
-        doc = json_document(result, host=self.target.name, script=SCRIPT)
+        # A compressed answer may inflate to no more than a plain answer could have been.
+        doc = json_document(result, host=self.target.name, script=SCRIPT,
+                            max_bytes=self._session.max_output_bytes)
         try:
             snap, bookmark = snapshot_from_answer(doc, self.target.name, self._clock())
         except SnapshotFormatError as exc:

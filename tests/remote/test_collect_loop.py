@@ -18,6 +18,7 @@ import pytest
 
 from hvconsole.remote import collector as collector_module
 from hvconsole.remote import loader
+from hvconsole.remote.answer import COMPRESSED_PREFIX, answer_text
 from hvconsole.remote.collector import Collector
 from hvconsole.remote.target import CancelToken, Target
 from hvconsole.sim.agent import host_agent
@@ -388,3 +389,30 @@ def test_configured_targets_carry_the_switch() -> None:
         _add_host(site, Book(), Host(name=name, address=f"{name.lower()}.example.test",   # type: ignore[arg-type]
                                      username="EXAMPLE\\admin", collect_loop=loop))
     assert [(t.name, t.collect_loop) for t in site.targets] == [("HV01", True), ("HV02", False)]
+
+
+@pytest.mark.parametrize("loop", [True, False])
+def test_a_compressed_answer_may_inflate_no_further_than_the_sessions_cap(sim_site, loop: bool) -> None:
+    # The inflate cap follows the collector's output cap, as a plain answer's size would.
+    s = sim_site()
+    c = s.collector(loop=loop)
+    snap = c.poll()
+    assert snap.reachable, snap.error
+    packed, plain = (len(x) for x in _answer_sizes(s))
+    assert packed < plain
+    small = Collector(dataclasses.replace(s.target, collect_loop=loop), timeout_s=20,
+                      max_output_bytes=(packed + plain) // 2)
+    snap = small.poll()
+    assert not snap.reachable and snap.error.kind == "protocol" and "inflates to more than" in snap.error.message
+    c.close()
+    small.close()
+
+
+def _answer_sizes(s: Site) -> tuple[bytes, bytes]:
+    """The simulated host's collect answer now: as sent (compressed) and inflated."""
+    call = loader.prepare_call("collect", {})
+    got = s.agent.execute(f"{call.command} {call.arguments}", loader.shell_environment(("collect",)))
+    sent = got.stdout.strip()
+    assert sent.startswith(COMPRESSED_PREFIX.encode())
+    return sent, answer_text(sent.decode("ascii"), host="HV01", script="collect").encode("utf-8")
+
