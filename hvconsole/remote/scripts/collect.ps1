@@ -344,7 +344,7 @@ function Get-HostResources($OsCim) {
         $pairs = [Collections.Generic.List[object]]::new()
         if ($raw.Count -gt 0) {
           $r.storage_latency_freq = Get-CimNumber $raw[0] 'Frequency_PerfTime'
-          $sha = [Security.Cryptography.SHA256CryptoServiceProvider]::new()   # freed when the poll's process ends
+          $sha = [Security.Cryptography.SHA256CryptoServiceProvider]::new()   # freed at process end or, in the loop, by its finalizer
           foreach ($d in $raw) {
             $ticks = Get-CimNumber $d 'Latency'; $ops = Get-CimNumber $d 'Latency_Base'
             if ($null -eq $ticks -or $null -eq $ops) { continue }
@@ -571,8 +571,9 @@ function Invoke-CollectPoll([string]$ParamsText, [double]$CpuBaseMs, [hashtable]
 
 # -- loop mode (-HvcLoop) ------------------------------------------------------------------
 # One long-running powershell.exe per polling shell answers poll after poll: no process
-# start and no Hyper-V module load on the host every interval, one Send and one Receive for
-# the client. The protocol is fixed for the client and the simulator (docs/collection-script.md
+# start on the host every interval, one Send and one Receive for the client. (Each poll's
+# VM query still opens a runspace and loads the Hyper-V module into it, as the one-shot
+# call does; docs/collection-script.md "Loop mode".) The protocol is fixed for the client and the simulator (docs/collection-script.md
 # "Loop mode"): a request line is "<seq> <params>" (seq 1..2^31-1, params exactly the
 # one-shot call's base64 text); the answer line is "<seq> <answer>" with exactly what the
 # one-shot call would have written. The loop ends by itself, exit code 0, at end of input,
@@ -597,7 +598,11 @@ $requestLine = '^([0-9]{1,10}) ([A-Za-z0-9+/=]+)$'
 # can wait with a timeout; a thread-pool thread still blocked in that read does not keep
 # the process alive. Under WinRS stdin is a pipe the client feeds with Send (MS-WSMV
 # 3.1.4.13; WSManSendShellInput "pipes the input stream to a running command"); a closed
-# input reads as end of stream (null). [Console]::Out is a StreamWriter with AutoFlush
+# input reads as end of stream (null): mscorlib 4.x's __ConsoleStream has no asynchronous
+# read of its own, reads a pipe with ReadFile and takes ERROR_BROKEN_PIPE / ERROR_NO_DATA as
+# end of stream. StreamReader.ReadLineAsync awaits with ConfigureAwait(false), so Wait() on
+# this thread cannot deadlock; a line ending in a bare CR at the end of what has arrived
+# makes it read on (is an LF next?), which is why request lines end in LF. [Console]::Out is a StreamWriter with AutoFlush
 # (the .NET Framework's Console.cs, InitializeStdOutError); each answer line is flushed
 # anyway so that it leaves before the next request is read.
 function Invoke-CollectLoop([hashtable]$State) {
