@@ -142,3 +142,15 @@ def test_a_finished_query_frees_its_runspace_in_the_loop():
     # Only a finished pipeline's: a stuck one is abandoned (disposing it blocks like Stop()).
     timed_out = wait[:wait.index("} else {")]
     assert "Dispose()" not in timed_out
+
+
+def test_the_loaders_never_name_dollar_input_so_powershell_leaves_stdin_to_the_loop():
+    # powershell.exe reads stdin itself (all of it, into the pipeline's input) only when the
+    # -Command / -EncodedCommand text uses $input (ConsoleHost's initial command:
+    # AstSearcher.IsUsingDollarInput -> Executor.ExecutionOptions.ReadInputObjects; the same in
+    # Windows PowerShell's console host). The loop's own reader must be the only one.
+    for call in (loader.prepare_loop_call("collect"), loader.prepare_call("collect", {"max_events": 1})):
+        src = base64.b64decode(call.arguments.rsplit(" ", 1)[1]).decode("utf-16-le")
+        variables = {text(n).lower() for n in walk(parse(src).root_node) if n.type == "variable"}
+        assert variables and "$input" not in variables, variables
+        assert "$input" not in src.lower()
