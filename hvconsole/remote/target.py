@@ -7,7 +7,10 @@ machine), because pywinrm would otherwise do exactly that without a word.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -74,15 +77,41 @@ def is_loopback(hostname: str) -> bool:
 
 class CancelToken:
     """Thread-safe "please stop" flag. A cancelled call stops at its next boundary
-    (between two HTTP requests); it never interrupts a request half-way."""
+    (between two HTTP requests); a request in flight is stopped by the watchdog, which
+    hears of the cancel through :meth:`on_cancel` rather than asking every tenth of a
+    second (it did, and with fifty hosts polling that was ten wake-ups a second)."""
 
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "_lock", "_listeners")
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            self._event.set()
+            listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:   # one listener's failure must not keep the others from hearing
+                logging.getLogger(__name__).exception("a cancel listener failed")
+
+    def on_cancel(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` (once, on the cancelling thread, so it must not block) when
+        the token is cancelled; at once when it already is. Returns a function that
+        unregisters it (harmless after it ran)."""
+        with self._lock:
+            if not self._event.is_set():
+                self._listeners.append(listener)
+                return lambda: self._forget(listener)
+        listener()
+        return _nothing
+
+    def _forget(self, listener: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):     # it ran already: nothing to take back
+            self._listeners.remove(listener)
 
     @property
     def cancelled(self) -> bool:
@@ -91,3 +120,7 @@ class CancelToken:
     def wait(self, timeout_s: float) -> bool:
         """Sleep up to ``timeout_s`` or until cancelled; True when cancelled."""
         return self._event.wait(max(0.0, timeout_s))
+
+
+def _nothing() -> None:
+    pass

@@ -141,8 +141,13 @@ class BoundedTransport(Transport):
         transport's sockets down, and whatever that makes the request raise (or its answer,
         if it completed just then: the socket is gone) becomes the timeout or cancel error."""
         cancel = self.cancel
-        return _Watched(self, WATCHDOG.watch(self.deadline, (lambda: cancel.cancelled) if cancel is not None
-                                             else None, self._stop))
+        if cancel is None:
+            return _Watched(self, WATCHDOG.watch(self.deadline, None, self._stop))
+        if type(cancel) is CancelToken:     # it tells the watchdog when it is cancelled
+            return _Watched(self, WATCHDOG.watch(self.deadline, None, self._stop, token=cancel))
+        # A subclass cancelled from outside (the patch run's stop event, a GUI worker's
+        # event) never calls cancel(): the watchdog asks it every tenth of a second.
+        return _Watched(self, WATCHDOG.watch(self.deadline, lambda: cancel.cancelled, self._stop))
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -20,6 +20,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class Watch:
     """One registered call. ``fired`` tells why it was stopped: ``"timeout"``,
     ``"cancelled"``, or ``None`` while it was not."""
 
-    __slots__ = ("deadline", "cancelled", "on_fire", "fired", "_active")
+    __slots__ = ("deadline", "cancelled", "on_fire", "fired", "_active", "_unlisten")
 
     def __init__(self, deadline: float | None, cancelled: Callable[[], bool] | None,
                  on_fire: Callable[[str], None]):
@@ -40,6 +41,7 @@ class Watch:
         self.on_fire = on_fire
         self.fired: str | None = None
         self._active = True
+        self._unlisten: Callable[[], None] | None = None    # a token's listener, if any
 
     def done(self) -> None:
         """The call finished (or failed by itself): nothing to stop any more."""
@@ -59,6 +61,7 @@ class Watchdog:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Watch]] = []     # by deadline
         self._polled: set[Watch] = set()                     # watches with a cancel check
+        self._cancelled: list[Watch] = []                    # told by their token
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         # When the thread will look again by itself (a time.monotonic() value; inf: only
@@ -68,10 +71,14 @@ class Watchdog:
         self._wake_at = math.inf
 
     def watch(self, deadline: float | None, cancelled: Callable[[], bool] | None,
-              on_fire: Callable[[str], None]) -> Watch:
+              on_fire: Callable[[str], None], *, token: CancelSource | None = None) -> Watch:
         """Call ``on_fire("timeout")`` at ``deadline`` (a ``time.monotonic()`` value) or
         ``on_fire("cancelled")`` once ``cancelled()`` is true, unless ``done()`` came first.
-        A deadline already past or a cancel already set fires at once."""
+        A deadline already past or a cancel already set fires at once.
+
+        ``token`` (a ``CancelToken``) instead of ``cancelled``: the token tells the
+        watchdog when it is cancelled, so the thread is not woken every ``CANCEL_POLL_S``
+        to ask (the poll workers' requests are watched like this)."""
         w = Watch(deadline, cancelled, on_fire)
         needed = math.inf if deadline is None else deadline
         with self._cond:
@@ -87,13 +94,27 @@ class Watchdog:
             if self._ensure_thread() or needed < self._wake_at:
                 self._wake_at = needed   # until the thread plans again itself
                 self._cond.notify()
+        if token is not None:
+            # Outside the lock: an already cancelled token calls back at once.
+            w._unlisten = token.on_cancel(lambda: self._cancel(w))
         return w
 
     def remove(self, w: Watch) -> None:
         with self._cond:
             w._active = False
             self._polled.discard(w)
+            unlisten, w._unlisten = w._unlisten, None
             # Its heap entry is dropped lazily when it comes up (inactive).
+        if unlisten is not None:
+            unlisten()
+
+    def _cancel(self, w: Watch) -> None:
+        """A token said it is cancelled (on the cancelling thread): fire on the watchdog's."""
+        with self._cond:
+            if w._active:
+                self._cancelled.append(w)
+                self._wake_at = 0.0
+                self._cond.notify()
 
     # -- the thread ----------------------------------------------------------------------
 
@@ -114,6 +135,10 @@ class Watchdog:
                     _, _, w = heapq.heappop(self._heap)
                     if w._active:
                         to_fire.append((w, "timeout"))
+                told, self._cancelled = self._cancelled, []
+                for w in told:
+                    if w._active and all(w is not f for f, _ in to_fire):
+                        to_fire.append((w, "cancelled"))
                 for w in list(self._polled):
                     if w._active and all(w is not f for f, _ in to_fire) and _safe_check(w):
                         to_fire.append((w, "cancelled"))
@@ -135,6 +160,12 @@ class Watchdog:
                     w.on_fire(why)
                 except Exception:  # a failing stop must not stop the watchdog for everyone
                     log.exception("stopping a call (%s) failed", why)
+
+
+class CancelSource(Protocol):
+    """What a watch needs of a cancel token (``remote.target.CancelToken``)."""
+
+    def on_cancel(self, listener: Callable[[], None]) -> Callable[[], None]: ...
 
 
 def _safe_check(w: Watch) -> bool:

@@ -62,3 +62,69 @@ def test_a_cancel_is_seen_within_the_poll_interval_without_a_wake_per_watch() ->
     assert not any(e.is_set() for i, e in enumerate(events) if i != 3)
     for w in (*watches, *more):
         dog.remove(w)
+
+
+# -- watches told by their CancelToken ---------------------------------------------------------
+
+def _counting_waits(dog: Watchdog) -> list[int]:
+    count = [0]
+    original = dog._cond.wait
+
+    def wait(timeout: float | None = None) -> bool:
+        count[0] += 1
+        return original(timeout)
+    dog._cond.wait = wait  # type: ignore[method-assign]
+    return count
+
+
+def test_a_token_watch_does_not_wake_the_thread_to_ask_and_a_cancel_fires_at_once() -> None:
+    from hvconsole.remote.target import CancelToken
+
+    dog = Watchdog()
+    waits = _counting_waits(dog)
+    tokens = [CancelToken() for _ in range(5)]
+    events = [threading.Event() for _ in tokens]
+    watches = [dog.watch(time.monotonic() + 30, None, lambda why, e=e: e.set(), token=t)
+               for t, e in zip(tokens, events, strict=True)]
+    time.sleep(5 * CANCEL_POLL_S)
+    # A polled check would have woken the thread ~5 times by now; a told one sleeps.
+    assert waits[0] <= 2
+    tokens[2].cancel()
+    assert events[2].wait(5)
+    assert watches[2].fired == "cancelled"
+    assert not any(e.is_set() for i, e in enumerate(events) if i != 2)
+    for w in watches:
+        dog.remove(w)
+    # done() takes the listener back: a token outliving many requests does not collect them
+    assert all(not t._listeners for t in tokens)
+    tokens[0].cancel()
+    time.sleep(2 * CANCEL_POLL_S)
+    assert watches[0].fired is None
+
+
+def test_a_token_cancelled_before_the_watch_fires_at_once() -> None:
+    from hvconsole.remote.target import CancelToken
+
+    dog = Watchdog()
+    token = CancelToken()
+    token.cancel()
+    event = threading.Event()
+    w = dog.watch(time.monotonic() + 30, None, lambda why: event.set(), token=token)
+    assert event.wait(5) and w.fired == "cancelled"
+    dog.remove(w)
+
+
+def test_a_failing_listener_does_not_keep_the_others_from_hearing() -> None:
+    from hvconsole.remote.target import CancelToken
+
+    token = CancelToken()
+    heard = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+    token.on_cancel(broken)
+    token.on_cancel(lambda: heard.append(1))
+    token.cancel()
+    assert heard == [1] and token.cancelled
+    token.on_cancel(lambda: heard.append(2))      # already cancelled: at once
+    assert heard == [1, 2]
