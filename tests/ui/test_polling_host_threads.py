@@ -15,6 +15,8 @@ import time
 from datetime import timedelta
 
 import pytest
+import shiboken6
+from PySide6.QtCore import QObject
 from shiboken6 import isValid
 from ui_support import T0, ScriptedCollector, down, make_snapshot, make_vm, make_worker, steady_site
 
@@ -330,3 +332,38 @@ def test_a_process_that_never_shut_its_service_down_still_exits():
     done = subprocess.run([sys.executable, "-c", _EXIT_WITHOUT_SHUTDOWN], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.stdout.strip() == "polled" and done.returncode == 0, done.stderr
+
+
+class HeldCloseWorker:
+    """Answers nothing; its session's close waits for ``release``."""
+
+    def __init__(self, name: str, release: threading.Event):
+        self.name, self.release = name, release
+        self.polled, self.closing = threading.Event(), threading.Event()
+
+    def poll_once(self, cancel=None):
+        self.polled.set()
+
+    def close(self) -> None:
+        self.closing.set()
+        self.release.wait(30)
+
+
+def test_a_service_deleted_without_shutdown_lets_its_pools_go_on_the_gui_thread(qtbot):
+    # Once the GUI side holds the service no more, its host loops hold it; the last loop
+    # to end would then destroy the pools on a pool thread, its own among them, and
+    # destroying a pool waits for its threads: that thread would wait for itself for good.
+    release = threading.Event()
+    workers = [HeldCloseWorker("HV01", release), HeldCloseWorker("HV02", release)]
+    parent = QObject()
+    service = PollingService(workers, interval_s=3600, parent=parent)
+    service.start()
+    qtbot.waitUntil(lambda: all(w.polled.is_set() for w in workers), timeout=WAIT_MS)
+    gone: list[str] = []
+    for name in service.hosts:
+        service._slots[name].runner.pool.destroyed.connect(lambda *_, name=name: gone.append(name))
+    del service
+    shiboken6.delete(parent)
+    qtbot.waitUntil(lambda: all(w.closing.is_set() for w in workers), timeout=WAIT_MS)
+    release.set()
+    qtbot.waitUntil(lambda: sorted(gone) == ["HV01", "HV02"], timeout=WAIT_MS)

@@ -42,7 +42,7 @@ from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 from hvconsole.monitoring.schedule import BACKOFF_CAP_S, DEFAULT_INTERVAL_S, JITTER, next_delay_s, own_interval
 from hvconsole.remote.target import CancelToken
 
-from ..background import TaskRunner
+from ..background import TaskRunner, park
 
 if TYPE_CHECKING:   # the workers (and numpy with them) load with the site, not with the window
     from hvconsole.monitoring.host_worker import HostWorker, PollResult
@@ -129,7 +129,7 @@ class PollingService(QObject):
         # A service deleted without shutdown (its parent went) must not leave host threads
         # waiting out their intervals: destroying a pool waits for its thread. The hook
         # holds the slots, not the service, which is gone by then.
-        self.destroyed.connect(lambda *_, slots=self._slots: _stop(slots.values()))
+        self.destroyed.connect(lambda *_, slots=self._slots: _forsake(slots.values()))
         self._runner_factory = runner_factory
         self.add_workers(workers, interval_s=interval_s, intervals=intervals)
 
@@ -389,6 +389,19 @@ class PollingService(QObject):
             self._rearm(slot)
         slot.runner.submit(lambda: worker.poll_once(token), lambda result: done(result, None),
                            lambda exc: done(None, exc))
+
+
+def _forsake(slots: Iterable[_HostSlot]) -> None:
+    """The service was deleted without shutdown: stop its hosts, and park their pools.
+    Once nothing on the GUI side holds the service, the host loops' runnables do, and
+    the last loop to end lets it go on its own pool thread, pools and all: that thread
+    would destroy its own pool, which waits for its threads, itself among them, for good.
+    Parked, each pool is let go on the GUI thread once its thread is idle."""
+    slots = list(slots)
+    _stop(slots)
+    for slot in slots:
+        if slot.looping:
+            park(slot.runner.pool)
 
 
 # Every host slot not collected yet, for _stop_at_exit.
