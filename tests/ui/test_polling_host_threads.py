@@ -367,3 +367,22 @@ def test_a_service_deleted_without_shutdown_lets_its_pools_go_on_the_gui_thread(
     qtbot.waitUntil(lambda: all(w.closing.is_set() for w in workers), timeout=WAIT_MS)
     release.set()
     qtbot.waitUntil(lambda: sorted(gone) == ["HV01", "HV02"], timeout=WAIT_MS)
+
+
+
+def test_a_host_thread_asks_for_its_tick_on_an_object_that_outlives_the_service(qtbot):
+    # PySide6 lets the interpreter lock go inside an emit, so a host's thread emitting on
+    # the service itself could meet the service's teardown on the GUI thread half-way (a
+    # crash; a narrow window, seen under stress, not reliably in a test). It emits on a
+    # relay that lives as long as the service's Python object; deleted, the service just
+    # no longer hears it.
+    parent = QObject()
+    service = PollingService([], parent=parent)
+    service.start()
+    relay = service._relay
+    shiboken6.delete(parent)
+    assert not isValid(service) and isValid(relay)
+    asked = threading.Thread(target=lambda: service._queue(object(), False))     # a result, no tick asked yet
+    asked.start()
+    asked.join(30)
+    assert not asked.is_alive()

@@ -26,7 +26,6 @@ tests) polls on the GUI thread instead, from a timer per host, on the same sched
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import math
 import random
@@ -92,14 +91,27 @@ class _HostSlot:
     wake: threading.Condition = field(default_factory=threading.Condition)
 
 
+class _TickRelay(QObject):
+    """What a host's thread emits on to ask for a tick, instead of the service itself.
+    PySide6 lets the interpreter lock go during an emit, so a service deleted on the GUI
+    thread (its parent gone without a shutdown, or after a shutdown that stopped waiting)
+    could be torn down while a host's thread was inside an emit on it: a crash (seen
+    under stress). A flag closed under a lock by the service's ``destroyed`` does not
+    help: that runs when the service is half torn down already. The relay has no parent
+    and lives as long as anything (a host's loop among them) holds the service's Python
+    object, so it is never deleted during an emit; when the service goes, Qt drops the
+    queued connection under its own lock, and a tick asked for then goes nowhere. (It
+    may be let go on a host's thread: it only sends, so no event of it is lost.)"""
+
+    # It carries nothing: queued signals that carry Python objects between threads are
+    # where PySide6 6.8+ has crashed (see background.TaskRunner); the results wait in a list.
+    tick_wanted = Signal()
+
+
 class PollingService(QObject):
     """Schedules polls of every host and emits their results in batches."""
 
     batch_ready = Signal(object)        # list[PollResult], oldest first
-    # Emitted by a host's thread when its result finds no tick asked for. It carries
-    # nothing: queued signals that carry Python objects between threads are where
-    # PySide6 6.8+ has crashed (see background.TaskRunner); the results wait in a list.
-    _tick_wanted = Signal()
 
     def __init__(self, workers: Sequence[HostWorker], *,
                  runner_factory: Callable[[str], Any] = host_thread_runner,
@@ -125,7 +137,8 @@ class PollingService(QObject):
         self._tick.setSingleShot(True)
         self._tick_ms = tick_ms
         self._tick.timeout.connect(self.flush)
-        self._tick_wanted.connect(self._arm_tick)
+        self._relay = _TickRelay()
+        self._relay.tick_wanted.connect(self._arm_tick)
         # A service deleted without shutdown (its parent went) must not leave host threads
         # waiting out their intervals: destroying a pool waits for its thread. The hook
         # holds the slots, not the service, which is gone by then.
@@ -310,8 +323,7 @@ class PollingService(QObject):
             if post:
                 self._asked_ms = wanted
         if post:
-            with contextlib.suppress(RuntimeError):     # the service was deleted meanwhile
-                self._tick_wanted.emit()
+            self._relay.tick_wanted.emit()
 
     @Slot()
     def _arm_tick(self) -> None:
