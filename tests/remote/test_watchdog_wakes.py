@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from hvconsole.remote.watchdog import CANCEL_POLL_S, Watchdog
+from hvconsole.remote.watchdog import CANCEL_POLL_S, Watch, Watchdog
 
 
 def _fired_event() -> tuple[threading.Event, list[str]]:
@@ -128,3 +128,48 @@ def test_a_failing_listener_does_not_keep_the_others_from_hearing() -> None:
     assert heard == [1] and token.cancelled
     token.on_cancel(lambda: heard.append(2))      # already cancelled: at once
     assert heard == [1, 2]
+
+
+def test_a_token_shared_by_requests_on_many_threads_and_cancelled_meanwhile() -> None:
+    # A cancel can land while a watch is being registered, while another is being taken
+    # back, or twice: every watch registered before or during the cancel still fires,
+    # none is fired twice, and the token keeps no listener once its requests are done.
+    from hvconsole.remote.target import CancelToken
+
+    dog = Watchdog()
+    token = CancelToken()
+    fired: dict[int, list[str]] = {}
+    last: dict[int, tuple[threading.Event, Watch]] = {}
+    go = threading.Barrier(7)
+
+    def requests(n: int) -> None:
+        go.wait()
+        while True:
+            event = threading.Event()
+            reasons: list[str] = []
+
+            def on_fire(why: str, event: threading.Event = event, reasons: list[str] = reasons) -> None:
+                reasons.append(why)
+                event.set()
+            w = dog.watch(time.monotonic() + 30, None, on_fire, token=token)
+            if token.cancelled:     # registered after or during the cancel: it must fire
+                last[n] = (event, w)
+                fired[n] = reasons
+                event.wait(5)
+                dog.remove(w)
+                return
+            dog.remove(w)
+
+    threads = [threading.Thread(target=requests, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    go.wait()
+    time.sleep(0.05)
+    token.cancel()
+    token.cancel()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert all(event.is_set() and w.fired == "cancelled" for event, w in last.values())
+    assert all(reasons == ["cancelled"] for reasons in fired.values())
+    assert not token._listeners
