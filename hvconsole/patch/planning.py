@@ -552,6 +552,7 @@ class _EventToken(CancelToken):
     __slots__ = ()
 
     def __init__(self, event: threading.Event):
+        super().__init__()      # the token's lock and listeners (CancelToken.on_cancel)
         self._event = event
 
 

@@ -173,3 +173,14 @@ def test_a_token_shared_by_requests_on_many_threads_and_cancelled_meanwhile() ->
     assert all(event.is_set() and w.fired == "cancelled" for event, w in last.values())
     assert all(reasons == ["cancelled"] for reasons in fired.values())
     assert not token._listeners
+
+
+def test_the_planning_services_event_token_is_a_whole_cancel_token() -> None:
+    from hvconsole.patch.planning import _token
+
+    event = threading.Event()
+    token = _token(event)
+    heard: list[int] = []
+    token.on_cancel(lambda: heard.append(1))
+    token.cancel()                  # raised AttributeError while it skipped CancelToken.__init__
+    assert event.is_set() and token.cancelled and heard == [1]
