@@ -133,15 +133,21 @@ def test_a_finished_query_frees_its_runspace_in_the_loop():
     # modules loaded into it, in the loop's process until it ends.
     start = text(function("Start-BoundedQuery"))
     assert "[powershell]::Create([Management.Automation.Runspaces.InitialSessionState]::CreateDefault2())" in start
-    wait = code_only(text(function("Wait-BoundedQuery")))
-    freed = wait[wait.index("if ($HvcLoop)"):]
+    close = code_only(text(function("Close-FinishedQuery")))
+    guards, freed = close[:close.index("try {")], close[close.index("try {"):]
     assert "$Job.Shell.Dispose()" in freed
     assert re.search(r"\$(\w+) = \$Job\.Shell\.Runspace\b", freed), "the runspace must be taken before Dispose"
     runspace = re.search(r"\$(\w+) = \$Job\.Shell\.Runspace\b", freed)[1]
     assert f"${runspace}.Dispose()" in freed
-    # Only a finished pipeline's: a stuck one is abandoned (disposing it blocks like Stop()).
-    timed_out = wait[:wait.index("} else {")]
-    assert "Dispose()" not in timed_out
+    # Only in the loop, and only a finished pipeline's: a stuck one is abandoned (disposing
+    # it blocks like Stop()).
+    for guard in ("-not $HvcLoop", "$abandoned.Contains($Job.Shell)", "-not $Job.Handle.IsCompleted"):
+        assert guard in guards, guard
+    assert "Dispose()" not in code_only(text(function("Wait-BoundedQuery")))
+    # after each wait for a query
+    src = code_only(text(function("Invoke-CollectPoll"))) + code_only(text(function("Get-ClusterInfo")))
+    assert "Wait-BoundedQuery $vmJob $vmTimeoutMs\n    Close-FinishedQuery $vmJob" in src
+    assert "Wait-BoundedQuery $Job $TimeoutMs\n  Close-FinishedQuery $Job" in src
 
 
 def test_the_loaders_never_name_dollar_input_so_powershell_leaves_stdin_to_the_loop():

@@ -193,10 +193,9 @@ def test_collect_bounds_the_vm_query_without_a_blocking_stop():
     # Dispose only a finished query (the PowerShell and its runspace), in the loop (whose
     # process outlives it): never on the timed-out branch, where it would block like Stop().
     assert re.findall(r"[$\w.]+\.Dispose\(\)", code) == ["$Job.Shell.Dispose()", "$runspace.Dispose()"]
-    wait = code[code.index("function Wait-BoundedQuery"):]
-    wait = wait[:wait.index("\n}\n")]
-    assert wait.index("$result.ok = $true") < wait.index("if ($HvcLoop) {") < wait.index("$Job.Shell.Dispose()")
-    assert wait.index("$abandoned.Add($Job.Shell)") < wait.index("} else {") < wait.index(".Dispose()")
+    close = code[code.index("function Close-FinishedQuery"):]
+    close = close[:close.index("\n}\n")]
+    assert close.index("$abandoned.Contains($Job.Shell)") < close.index("$Job.Shell.Dispose()")
     assert "Hyper-V\\Get-VM" in code
 
 

@@ -127,26 +127,30 @@ function Wait-BoundedQuery($Job, [int]$TimeoutMs) {
         if ($out.Count -gt 0) { $result.value = $out[$out.Count - 1] }
         $result.ok = $true
       } catch { $result.error = Get-InnermostMessage $_ }
-      # The loop's process outlives the query: free its runspace (and the modules loaded in
-      # it) now, or every poll would leave one behind. The PowerShell does not own that
-      # runspace: Create(InitialSessionState) hands it over through the Runspace setter
-      # (IsRunspaceOwner stays false) and PowerShell.Dispose() disposes only a runspace it
-      # owns (PowerShell/PowerShell, engine/hostifaces/PowerShell.cs), so both are disposed.
-      # Only a finished pipeline's; a stuck one never is (that blocks like Stop()). A
-      # one-shot process ends anyway. A failure here must not fail the poll.
-      if ($HvcLoop) {
-        try {
-          $runspace = $Job.Shell.Runspace
-          $Job.Shell.Dispose()
-          $runspace.Dispose()
-        } catch { Add-Warning 'query.dispose' $_ }
-      }
     }
   }
   $result.elapsed_ms = [int64]$Job.Clock.ElapsedMilliseconds
   # The query's own time when it reports one: the script may come to wait for it late.
   if ($result.ok -and $null -ne $result.value.elapsed_ms) { $result.elapsed_ms = [int64]$result.value.elapsed_ms }
   return $result
+}
+
+# The loop's process outlives a query: free its runspace (and the modules loaded in it)
+# once the query finished, or every poll would leave one behind. The PowerShell does not
+# own that runspace: Create(InitialSessionState) hands it over through the Runspace setter
+# (IsRunspaceOwner stays false) and PowerShell.Dispose() disposes only a runspace it owns
+# (PowerShell/PowerShell, engine/hostifaces/PowerShell.cs), so both are disposed. Never a
+# stuck (abandoned) one: that blocks like Stop(). A one-shot process ends anyway. Kept
+# apart from Wait-BoundedQuery, whose text audit.ps1 shares (docs/house-rules.md). A
+# failure here must not fail the poll.
+function Close-FinishedQuery($Job) {
+  if (-not $HvcLoop -or $null -eq $Job -or $null -ne $Job.Failure) { return }
+  if ($abandoned.Contains($Job.Shell) -or -not $Job.Handle.IsCompleted) { return }
+  try {
+    $runspace = $Job.Shell.Runspace
+    $Job.Shell.Dispose()
+    $runspace.Dispose()
+  } catch { Add-Warning 'query.dispose' $_ }
 }
 
 # Runs in the second runspace: nothing from this script's scope is visible there.
@@ -447,6 +451,7 @@ function Get-ClusterInfo($Services, $Job, [int]$TimeoutMs) {
     return [ordered]@{ name = ''; node_state = 'Down'; drain_status = 'Unknown'; bitlocker_csvs = $null }
   }
   $result = Wait-BoundedQuery $Job $TimeoutMs
+  Close-FinishedQuery $Job
   if (-not $result.ok) {
     $warnings.Add('cluster: ' + $result.error)
     return [ordered]@{ name = ''; node_state = 'Unknown'; drain_status = 'Unknown'; bitlocker_csvs = $null }
@@ -530,6 +535,7 @@ function Invoke-CollectPoll([string]$ParamsText, [double]$CpuBaseMs, [hashtable]
 
     $where = 'vm query'
     $vmResult = Wait-BoundedQuery $vmJob $vmTimeoutMs
+    Close-FinishedQuery $vmJob
     $vms = @()
     if ($vmResult.ok) {
       $vms = @($vmResult.value.vms)
