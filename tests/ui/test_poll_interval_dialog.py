@@ -52,3 +52,28 @@ def test_the_poll_interval_field_round_trips_through_the_inventory(qtbot, book) 
     d2.interval_spin.setValue(d2.interval_spin.minimum())  # back to "default"
     save(d2)
     assert saved_interval("HV01") == "absent"
+
+
+def saved_loop(name: str):
+    doc = json.loads(paths.inventory_path().read_text(encoding="utf-8"))
+    return next(h for h in doc["hosts"] if h["name"] == name).get("collect_loop", "absent")
+
+
+def test_the_collect_loop_box_round_trips_through_the_inventory_and_is_off_for_a_new_host(qtbot, book) -> None:
+    new = dialog(qtbot, book)
+    assert not new.loop_check.isChecked()                   # off by default (docs/winrm.md)
+    book.add(Host(name="HV01", address="hv01.corp.example", username="CORP\\hvadmin"), Secret("pw"))
+    d = dialog(qtbot, book, host_name="HV01")
+    assert not d.loop_check.isChecked()
+    d.loop_check.setChecked(True)
+    save(d)
+    assert saved_loop("HV01") is True
+    d2 = dialog(qtbot, book, host_name="HV01")
+    assert d2.loop_check.isChecked()
+    d2.interval_spin.setValue(60)                           # other edits keep it
+    save(d2)
+    assert saved_loop("HV01") is True
+    d3 = dialog(qtbot, book, host_name="HV01")
+    d3.loop_check.setChecked(False)
+    save(d3)
+    assert saved_loop("HV01") == "absent"
