@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -307,10 +308,16 @@ def test_a_shell_past_its_run_time_with_a_loop_running_costs_no_poll(sim_site, a
     c = s.collector()
     assert c.poll().reachable
     endpoint_clock[0] += MAX_SHELL_RUN_TIME_S + 1
+    base = s.actions()
     snap, actions = poll_counting(s, c)
     assert snap.reachable, snap.error
     assert actions.get("Create") == 1 and actions.get("Command") == 1
     assert c.loop is not None and c.loop.loops_started == 2
+    # The old shell is let go in the background (its loop signalled, the shell deleted):
+    # wait for that, or its requests may land in the next poll's count.
+    deadline = time.monotonic() + 10
+    while s.actions()["Delete"] == base["Delete"] and time.monotonic() < deadline:
+        time.sleep(0.02)
     snap, actions = poll_counting(s, c)
     assert snap.reachable and actions == {"Send": 1, "Receive": 1}
     c.close()
