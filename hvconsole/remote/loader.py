@@ -107,42 +107,42 @@ def encode_params(params: Mapping[str, Any]) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def prepare_call(script: str, params: Mapping[str, Any]) -> PreparedCall:
-    """Build the command line (and stdin, if needed) that runs ``script`` with ``params``."""
-    var = env_var_name(script)
+def _inert_params(params: Mapping[str, Any]) -> str:
+    """The parameters as they travel: base64, checked against its alphabet (so no quote,
+    semicolon or ``$`` can reach the host's command line or a loop's stdin)."""
     encoded = encode_params(params)
     if not _B64.match(encoded):  # cannot happen with b64encode; a guard against future edits
         raise ValueError("parameters did not encode to base64")
-    inline = len(encoded) <= INLINE_PARAMS_MAX
-    text = _LOADER.format(var=var, params=f"'{encoded}'" if inline else STDIN_PARAMS)
-    encoded_loader = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
-    call = PreparedCall(
-        command=POWERSHELL,
-        arguments=f"{POWERSHELL_ARGS} {encoded_loader}",
-        stdin=None if inline else encoded.encode("ascii"),
-    )
+    return encoded
+
+
+def _powershell_call(loader_text: str, stdin: bytes | None) -> PreparedCall:
+    """``powershell.exe -EncodedCommand <loader>``, held to the command-line cap."""
+    encoded_loader = base64.b64encode(loader_text.encode("utf-16-le")).decode("ascii")
+    call = PreparedCall(command=POWERSHELL, arguments=f"{POWERSHELL_ARGS} {encoded_loader}", stdin=stdin)
     if call.command_line_length > COMMAND_LINE_MAX:
         raise ValueError(f"command line of {call.command_line_length} characters exceeds {COMMAND_LINE_MAX}")
     return call
+
+
+def prepare_call(script: str, params: Mapping[str, Any]) -> PreparedCall:
+    """Build the command line (and stdin, if needed) that runs ``script`` with ``params``."""
+    var = env_var_name(script)
+    encoded = _inert_params(params)
+    inline = len(encoded) <= INLINE_PARAMS_MAX
+    text = _LOADER.format(var=var, params=f"'{encoded}'" if inline else STDIN_PARAMS)
+    return _powershell_call(text, None if inline else encoded.encode("ascii"))
 
 
 def prepare_loop_call(script: str) -> PreparedCall:
     """The command line that starts ``script`` as a loop (``-HvcLoop``): the loader with
     only the environment variable's name substituted. Its requests go on stdin
     (:func:`request_line`); the command must be started with stdin as a pipe."""
-    text = _LOOP_LOADER.format(var=env_var_name(script))
-    encoded_loader = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
-    call = PreparedCall(command=POWERSHELL, arguments=f"{POWERSHELL_ARGS} {encoded_loader}", stdin=None)
-    if call.command_line_length > COMMAND_LINE_MAX:
-        raise ValueError(f"command line of {call.command_line_length} characters exceeds {COMMAND_LINE_MAX}")
-    return call
+    return _powershell_call(_LOOP_LOADER.format(var=env_var_name(script)), None)
 
 
 def request_line(seq: int, params: Mapping[str, Any]) -> bytes:
     """One request to a running loop: ``<seq> <base64 params>`` and a newline, ASCII."""
     if not 1 <= seq <= SEQ_MAX:
         raise ValueError(f"request number {seq} is out of range")
-    encoded = encode_params(params)
-    if not _B64.match(encoded):  # cannot happen with b64encode; a guard against future edits
-        raise ValueError("parameters did not encode to base64")
-    return f"{seq} {encoded}\n".encode("ascii")
+    return f"{seq} {_inert_params(params)}\n".encode("ascii")

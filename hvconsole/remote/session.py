@@ -97,16 +97,12 @@ class ScriptResult:
     elapsed_ms: int
 
 
-class _RetryOnFreshShell(Exception):
+class ShellRetry(Exception):
     """Internal: the shell is unusable and nothing ran yet; retry on a new shell."""
 
     def __init__(self, error: RemoteError):
         super().__init__(error.message)
         self.error = error
-
-
-# The same, for the collect loop's start (HostSession.loop_start).
-ShellRetry = _RetryOnFreshShell
 
 
 class HostSession:
@@ -173,7 +169,7 @@ class HostSession:
             for attempt in (1, 2):
                 try:
                     stdout, stderr, code = self._run_once(call, deadline, timeout_s, cancel)
-                except _RetryOnFreshShell as retry:
+                except ShellRetry as retry:
                     if attempt == 2:
                         raise retry.error from None
                     log.info("%s: retrying on a new shell (%s)", self.target.name, retry.error.message)
@@ -239,24 +235,8 @@ class HostSession:
         session's shell after the same recycle and shell rules as a call. Returns the
         protocol, shell and command ids; raises :class:`RemoteError`, or
         :class:`ShellRetry` when the shell was gone and nothing ran (retry once)."""
-        stage = "shell"
-        self._recycle_if_due(deadline)
-        reused = self._shell_id is not None
-        try:
-            self._ensure_shell(deadline, timeout_s, cancel)
-            protocol, shell_id = self._protocol, self._shell_id
-            assert protocol is not None and shell_id is not None
-            stage = "command"
-            self._arm(deadline, cancel, timeout_s)
-            self._shell_commands += 1
-            # stdin a pipe (not a console): the requests are lines written to it one by one.
-            command_id = protocol.run_command(shell_id, call.command, [call.arguments],
-                                              console_mode_stdin=False, skip_cmd_shell=True)
-        except _RetryOnFreshShell:
-            raise
-        except Exception as exc:
-            raise self._fail(exc, stage, None, deadline, timeout_s, reused=reused) from None
-        return protocol, shell_id, command_id
+        # stdin a pipe (not a console): the requests are lines written to it one by one.
+        return self._start_command(call, deadline, timeout_s, cancel, stdin_pipe=True)
 
     def arm(self, deadline: float, cancel: CancelToken | None, timeout_s: float | None,
             *, receive: bool = False) -> None:
@@ -274,10 +254,11 @@ class HostSession:
 
     # -- one attempt ---------------------------------------------------------------------
 
-    def _run_once(self, call: loader.PreparedCall, deadline: float, timeout_s: float,
-                  cancel: CancelToken | None) -> tuple[bytes, bytes, int]:
+    def _start_command(self, call: loader.PreparedCall, deadline: float, timeout_s: float,
+                       cancel: CancelToken | None, *, stdin_pipe: bool) -> tuple[Protocol, str, str]:
+        """The shell (replaced first when due, opened when missing) and ``call`` started on
+        it: the protocol, shell and command ids. A failure is already judged (``_fail``)."""
         stage = "shell"
-        command_id: str | None = None
         # On a retry there is no shell here any more, so this acts on a call's first attempt.
         self._recycle_if_due(deadline)
         reused = self._shell_id is not None     # opened by an earlier call, not this attempt
@@ -291,18 +272,27 @@ class HostSession:
             # of the command line. powershell.exe is found on the system path.
             self._shell_commands += 1           # the host counts it even if the answer is lost
             command_id = protocol.run_command(shell_id, call.command, [call.arguments],
-                                              console_mode_stdin=call.stdin is None,
-                                              skip_cmd_shell=True)
-            stage = "running"
+                                              console_mode_stdin=not stdin_pipe, skip_cmd_shell=True)
+        except ShellRetry:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, stage, None, deadline, timeout_s, reused=reused) from None
+        return protocol, shell_id, command_id
+
+    def _run_once(self, call: loader.PreparedCall, deadline: float, timeout_s: float,
+                  cancel: CancelToken | None) -> tuple[bytes, bytes, int]:
+        protocol, shell_id, command_id = self._start_command(call, deadline, timeout_s, cancel,
+                                                             stdin_pipe=call.stdin is not None)
+        try:
             if call.stdin is not None:
                 self._arm(deadline, cancel, timeout_s)
                 protocol.send_command_input(shell_id, command_id, call.stdin, end=True)
             stdout, stderr, code = self._receive_all(protocol, shell_id, command_id, deadline,
                                                      timeout_s, cancel)
-        except _RetryOnFreshShell:
+        except ShellRetry:
             raise
         except Exception as exc:
-            raise self._fail(exc, stage, command_id, deadline, timeout_s, reused=reused) from None
+            raise self._fail(exc, "running", command_id, deadline, timeout_s) from None
         self._signal_done(protocol, shell_id, command_id, deadline)
         return stdout, stderr, code
 
@@ -348,21 +338,21 @@ class HostSession:
             # gives them back, and must happen before the new shell asks for its own.
             if stage == "command":
                 self._replace_shell_now(deadline)
-                return _RetryOnFreshShell(error)
+                return ShellRetry(error)
             self._discard_shell(abandon=stage == "running", command_id=command_id)
             return error
         if is_shell_gone(exc):
             # On Command the shell itself is unknown: nothing to delete, and nothing ran.
             # On Receive/Signal it may be only the command, so the shell is still deleted.
             self._discard_shell(abandon=stage == "running", command_id=command_id)
-            return _RetryOnFreshShell(error) if stage == "command" else error
+            return ShellRetry(error) if stage == "command" else error
         if stage == "command" and reused and is_bare_bad_request(exc):
             # A shell past MaxShellRunTime (or idle too long) answers a bare 400 (module
             # docstring), and a Command that got one did not run. Retry on a new shell; the
             # old one is deleted in the background in case it was alive after all (it would
             # hold its operations against the user's quota until its idle timeout).
             self._discard_shell(abandon=True)
-            return _RetryOnFreshShell(error)
+            return ShellRetry(error)
         if stage != "shell" or error.kind == "timeout":
             # The shell's state is unknown (timeout, cancel, oversized or garbled answer, or a
             # connection that dropped mid-command): it may live on and count against the
