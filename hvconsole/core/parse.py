@@ -11,6 +11,7 @@ naming the field, never a bare KeyError or TypeError.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import operator
@@ -105,7 +106,8 @@ def parse_snapshot(obj: object) -> Snapshot:
         cluster=_opt(o, "cluster", "", _cluster),
         resources=_opt(o, "resources", "", _resources),
         vm_query=_opt(o, "vm_query", "", _vm_query),
-        vms=tuple(_vm(v, f"vms[{i}]") for i, v in enumerate(_list(o.get("vms"), "vms"))),
+        # Each VM's path ("vms[3]") is only written out for an error message.
+        vms=tuple(map(_vm, _list(o.get("vms"), "vms"), itertools.count())),
         events=tuple(_event(e, f"events[{i}]") for i, e in enumerate(_list(o.get("events"), "events"))),
         collect_cost=_opt(o, "collect_cost", "", _collect_cost),
         extra={k: v for k, v in o.items() if k not in _KNOWN_TOP},
@@ -167,9 +169,15 @@ def _cluster(o: Mapping[str, Any], p: str) -> ClusterInfo:
 
 def _resources(o: Mapping[str, Any], p: str) -> HostResources:
     kw: dict[str, Any] = {}
+    get = o.get
     for name in HostResources.__dataclass_fields__:
-        conv = _int if name == "logical_processors" else _storage_raw if name == "storage_latency_raw" else _num
-        kw[name] = conv(o.get(name), f"{p}.{name}")
+        # The well-formed value as it is; the converter (and the field's path) otherwise.
+        if name == "logical_processors":
+            kw[name] = _int_at(get(name), p, name)
+        elif name == "storage_latency_raw":
+            kw[name] = _storage_raw(get(name), f"{p}.{name}")
+        else:
+            kw[name] = _num_at(get(name), p, name)
     return HostResources(**kw)
 
 
@@ -190,6 +198,13 @@ def _storage_raw(v: object, p: str) -> tuple[tuple[str, int, int], ...] | None:
         raise SnapshotFormatError(p, "too many devices")
     out = []
     for i, d in enumerate(v):
+        if type(d) is list and len(d) == 3:
+            # A device as collect.ps1 sends it, taken in one test (36 of them a poll).
+            key, ticks, ops = d
+            if (type(key) is str and 0 < len(key) <= _RAW_KEY_MAX and type(ticks) is int and type(ops) is int
+                    and 0 <= ticks < _UINT32 and 0 <= ops < _UINT32):
+                out.append((key, ticks, ops))
+                continue
         if type(d) is not list or len(d) != 3 or type(d[0]) is not str or not 0 < len(d[0]) <= _RAW_KEY_MAX:
             raise SnapshotFormatError(f"{p}[{i}]", "expected [key, ticks, operations]")
         key, ticks, ops = d
@@ -215,26 +230,30 @@ def _collect_cost(o: Mapping[str, Any], p: str) -> CollectCost:
         return None if v is None or v < 0 else v
     cpu = non_negative(_int(o.get("cpu_ms"), f"{p}.cpu_ms"))
     raw = o.get("probes_ms")
-    probes = {str(k): _int(v, f"{p}.probes_ms.{k}") for k, v in _obj(raw, f"{p}.probes_ms").items()} \
-        if raw is not None else {}
+    probes: dict[str, int | None] = {}
+    if raw is not None:
+        where = f"{p}.probes_ms"
+        probes = {str(k): _int_at(v, where, k) for k, v in _obj(raw, where).items()}
     return CollectCost(cpu_ms=None if cpu is None else int(cpu),
                        peak_working_set_mb=non_negative(_num(o.get("peak_working_set_mb"), f"{p}.peak_working_set_mb")),
                        probes_ms={k: v for k, v in probes.items() if v is not None and v >= 0})
 
 
-def _vm(raw: object, p: str) -> VmSample:
+def _vm(raw: object, p: str | int) -> VmSample:
     """The hot path of every poll (40 VMs a host). A VM object as collect.ps1 writes it
     (every field there, each already its well-formed JSON type, or null where null is
     allowed) is taken as it comes in one pass; anything else goes through
     :func:`_vm_tolerant`, which converts what it can and names the field it cannot.
-    Same results either way (tests/unit/test_parse_fast_path.py holds the two together)."""
+    Same results either way (tests/unit/test_parse_fast_path.py holds the two together).
+    ``p``: the VM's path, or its index in ``vms`` (the path is then written out only
+    when it is needed)."""
     if type(raw) is not dict:
-        return _vm_tolerant(raw, p)
+        return _vm_tolerant(raw, _vm_path(p))
     try:
         (vm_id, name, state, health, heartbeat, ops, cpu, vcpus, assigned, demand, dynamic,
          uptime, start, stop, generation, clustered, backup) = _VM_FIELDS(raw)
     except KeyError:
-        return _vm_tolerant(raw, p)
+        return _vm_tolerant(raw, _vm_path(p))
     confidential = raw.get("confidential")
     # Each test below is what the tolerant path takes as it is; the checks of type come
     # first, so that an unhashable value never reaches a set's "in".
@@ -252,12 +271,33 @@ def _vm(raw: object, p: str) -> VmSample:
             and (generation is None or (type(generation) is int and -_EXACT < generation < _EXACT))
             and (clustered is None or type(clustered) is bool)
             and (confidential is None or type(confidential) is bool)):
-        return _vm_tolerant(raw, p)
-    cpu, assigned, demand = _plain_num(cpu), _plain_num(assigned), _plain_num(demand)
-    if cpu is _MISSING or assigned is _MISSING or demand is _MISSING:
-        return _vm_tolerant(raw, p)
+        return _vm_tolerant(raw, _vm_path(p))
+    # The three figures as _num_at takes them (NaN and Inf: unknown), or the tolerant
+    # path for anything else; written out, three calls a VM saved.
+    if type(cpu) is float:
+        if cpu - cpu != 0.0:
+            cpu = None          # NaN and Inf: a counter that could not be read
+    elif type(cpu) is int and -_EXACT < cpu < _EXACT:
+        cpu = float(cpu)
+    elif cpu is not None:
+        return _vm_tolerant(raw, _vm_path(p))
+    if type(assigned) is float:
+        if assigned - assigned != 0.0:
+            assigned = None
+    elif type(assigned) is int and -_EXACT < assigned < _EXACT:
+        assigned = float(assigned)
+    elif assigned is not None:
+        return _vm_tolerant(raw, _vm_path(p))
+    if type(demand) is float:
+        if demand - demand != 0.0:
+            demand = None
+    elif type(demand) is int and -_EXACT < demand < _EXACT:
+        demand = float(demand)
+    elif demand is not None:
+        return _vm_tolerant(raw, _vm_path(p))
     # Every other field is well formed, so a bad backup time is the first error either way.
-    backup = None if backup is None else _time(backup, f"{p}.last_backup")
+    if backup is not None:
+        backup = _backup_time(backup, p)
     # Every status was checked to be a known name above.
     statuses = () if not ops else _ONE_STATUS[ops[0]] if len(ops) == 1 else tuple(ops)
     return _make_vm(vm_id.lower(), name, state, health, heartbeat, statuses, cpu, vcpus,
@@ -265,14 +305,26 @@ def _vm(raw: object, p: str) -> VmSample:
                     backup, confidential)
 
 
-def _plain_num(v: object) -> Any:
-    """A number field as the tolerant path would take it as it is (NaN and Inf: unknown),
-    or _MISSING: "let the tolerant path see it"."""
-    if type(v) is float:
-        return v if v - v == 0.0 else None
-    if type(v) is int and -_EXACT < v < _EXACT:
-        return float(v)
-    return None if v is None else _MISSING
+def _vm_path(p: str | int) -> str:
+    return p if type(p) is str else f"vms[{p}]"
+
+
+# Last backup times as parsed, by their text: a VM's last backup is the same text at
+# every poll until the next backup, and parsing it is the dearest field of a VM.
+_BACKUP_TIMES: dict[str, datetime] = {}
+_BACKUP_TIMES_MAX = 8192
+
+
+def _backup_time(v: object, p: str | int) -> datetime | None:
+    known = _BACKUP_TIMES.get(v) if type(v) is str else None
+    if known is not None:
+        return known
+    parsed = _time(v, f"{_vm_path(p)}.last_backup")
+    if type(v) is str and parsed is not None:
+        if len(_BACKUP_TIMES) >= _BACKUP_TIMES_MAX:
+            _BACKUP_TIMES.clear()   # a bound, not an LRU: texts rarely change
+        _BACKUP_TIMES[v] = parsed
+    return parsed
 
 
 def _vm_tolerant(raw: object, p: str) -> VmSample:
