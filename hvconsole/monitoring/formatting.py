@@ -39,14 +39,15 @@ def format_mem_pair(assigned_mb: float | None, demand_mb: float | None) -> str:
         biggest = assigned_mb
     else:
         biggest = demand_mb
+    # Each figure formatted in line, not through a nested helper: a running VM's memory
+    # demand moves at most polls, so this runs for nearly every VM at every poll.
     if biggest < 1024:
-        def f(v: float | None) -> str:
-            return "—" if v is None else f"{v:.0f}"
-        return f"{f(assigned_mb)} / {f(demand_mb)} MB"
-
-    def g(v: float | None) -> str:
-        return "—" if v is None else f"{v / 1024:.1f}"
-    return f"{g(assigned_mb)} / {g(demand_mb)} GB"
+        a = "—" if assigned_mb is None else f"{assigned_mb:.0f}"
+        d = "—" if demand_mb is None else f"{demand_mb:.0f}"
+        return f"{a} / {d} MB"
+    a = "—" if assigned_mb is None else f"{assigned_mb / 1024:.1f}"
+    d = "—" if demand_mb is None else f"{demand_mb / 1024:.1f}"
+    return f"{a} / {d} GB"
 
 
 def format_mem_tile(assigned_mb: float | None, demand_mb: float | None) -> str:
