@@ -27,13 +27,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
-from winrm.protocol import Protocol
-
 from . import loader
 from .errors import RemoteError, is_bare_bad_request
 from .session import HostSession, ScriptResult, ShellRetry
+from .shell_protocol import TemplatedProtocol
 from .target import CancelToken
+from .wsman_errors import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class CollectLoop:
         self.session = session
         self.script = script
         self._call = loader.prepare_loop_call(script)
-        self._protocol: Protocol | None = None
+        self._protocol: TemplatedProtocol | None = None
         self._shell_id: str | None = None
         self._command_id: str | None = None
         self._seq = 0                   # the last request line's number in this loop
@@ -157,7 +156,7 @@ class CollectLoop:
                 raise LoopUnavailable(error.message, error) from None
             raise error from None
 
-    def _receive(self, protocol: Protocol, shell_id: str, command_id: str, deadline: float,
+    def _receive(self, protocol: TemplatedProtocol, shell_id: str, command_id: str, deadline: float,
                  timeout_s: float, cancel: CancelToken | None) -> str:
         s = self.session
         out = self._out

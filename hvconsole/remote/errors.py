@@ -3,9 +3,12 @@
 an admin can act on ("no answer from HV01 within 30 s"), never a traceback and never a
 password.
 
-:func:`classify` maps what requests, urllib3, ssl, socket and pywinrm raise. Their
+:func:`classify` maps what requests, urllib3, ssl, socket and the WinRM client raise. Their
 exceptions nest (requests wraps urllib3's MaxRetryError, which holds the socket error in
-``reason``), so the cause chain is searched, most specific kind first.
+``reason``), so the cause chain is searched, most specific kind first. The client's WinRM
+exceptions are its own (``wsman_errors.py``, so that a Basic-auth host never imports
+pywinrm); pywinrm's classes of the same names, raised by its code on the NTLM, Kerberos and
+CredSSP paths, are recognised alike (:func:`_alike`).
 """
 
 from __future__ import annotations
@@ -14,23 +17,24 @@ import errno
 import re
 import socket
 import ssl
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import TypeVar
 
 import requests
 import urllib3.exceptions as u3
-from winrm.exceptions import (
+
+from hvconsole.core.enums import ERROR_KINDS
+
+from .kerberos_ticket import ticket_expired
+from .wsman_errors import (
     AuthenticationError,
     WinRMError,
     WinRMOperationTimeoutError,
     WinRMTransportError,
     WSManFaultError,
 )
-
-from hvconsole.core.enums import ERROR_KINDS
-
-from .kerberos_ticket import ticket_expired
 
 KINDS = ERROR_KINDS   # the snapshot contract's error kinds
 MAX_MESSAGE_CHARS = 400
@@ -143,10 +147,10 @@ def fault_reason(exc: WSManFaultError) -> str:
 def is_shell_gone(exc: BaseException) -> bool:
     """A fault meaning the shell (or command) no longer exists on the host: InvalidSelectors,
     or an HTTP 400 whose body says so in Windows' words."""
-    if isinstance(exc, WinRMTransportError) and exc.code == 400:
+    if isinstance(exc, _alike(WinRMTransportError)) and exc.code == 400:
         text = (exc.response_text or "").lower()
         return any(words in text for words in _SHELL_GONE_TEXTS)
-    if not isinstance(exc, WSManFaultError):
+    if not isinstance(exc, _alike(WSManFaultError)):
         return False
     sub = (exc.fault_subcode or "").lower()
     return exc.wsman_fault_code == WSMAN_INVALID_SELECTORS or sub.endswith("invalidselectors")
@@ -158,12 +162,12 @@ def is_bare_bad_request(exc: BaseException) -> bool:
     MaxShellRunTime (https://github.com/diyan/pywinrm/issues/325) or idle too long
     (https://github.com/diyan/pywinrm/issues/377); the session decides from context
     whether it means "shell gone" (``session.py``, "Shell recycling")."""
-    return isinstance(exc, WinRMTransportError) and exc.code == 400 and not is_shell_gone(exc)
+    return isinstance(exc, _alike(WinRMTransportError)) and exc.code == 400 and not is_shell_gone(exc)
 
 
 def is_quota(exc: BaseException) -> bool:
     """A fault meaning a per-user or per-shell quota is spent (a new shell may help)."""
-    if not isinstance(exc, WSManFaultError):
+    if not isinstance(exc, _alike(WSManFaultError)):
         return False
     sub = (exc.fault_subcode or "").lower()
     return (exc.wsman_fault_code in (WSMAN_QUOTA_MAX_SHELLS, WSMAN_QUOTA_MAX_OPERATIONS)
@@ -172,18 +176,30 @@ def is_quota(exc: BaseException) -> bool:
 
 # -- internals ---------------------------------------------------------------------------
 
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _alike(cls: type[_E]) -> tuple[type[_E], ...]:
+    """Our WinRM exception class and, once pywinrm is loaded, pywinrm's class of the same
+    name (same attributes; its code raises it on the NTLM, Kerberos and CredSSP paths).
+    Until its exceptions module is loaded no pywinrm exception can exist, so looking it up
+    in ``sys.modules`` is enough and imports nothing."""
+    theirs = getattr(sys.modules.get("winrm.exceptions"), cls.__name__, None)
+    return (cls, theirs) if theirs is not None else (cls,)
+
+
 def _classify(exc: BaseException, host: str, timeout_s: float | None) -> RemoteError:
     within = f" within {seconds_text(timeout_s)}" if timeout_s is not None else ""
     causes = list(_causes(exc))
 
-    fault = _first(causes, WSManFaultError)
+    fault = _first(causes, *_alike(WSManFaultError))
     if fault is not None:
         code = fault.wsman_fault_code
         where = f"WS-Management fault {code} (0x{code:08X})" if code is not None else \
             f"a WS-Management fault (HTTP {fault.code})"
         return RemoteError("fault", f"{host} answered with {where}: {fault_reason(fault)}",
                            wsman_code=code)
-    if _first(causes, WinRMOperationTimeoutError) is not None:
+    if _first(causes, *_alike(WinRMOperationTimeoutError)) is not None:
         return RemoteError("timeout", f"no answer from {host}{within} (operation timed out on the host)",
                            wsman_code=WSMAN_OPERATION_TIMEOUT)
     kerberos = next((c for c in causes if _is_kerberos_error(c)), None)
@@ -193,9 +209,9 @@ def _classify(exc: BaseException, host: str, timeout_s: float | None) -> RemoteE
     # challenge token"): an OSError, but nothing to do with the network.
     if any(isinstance(c, PermissionError) and "ntlm challenge" in str(c).lower() for c in causes):
         return RemoteError("auth", f"{host} does not accept NTLM logons (Kerberos only)", cause=NTLM_NOT_OFFERED)
-    if _first(causes, AuthenticationError) is not None:
+    if _first(causes, *_alike(AuthenticationError)) is not None:
         return RemoteError("auth", f"{host} rejected the user name or password")
-    transport_err = _first(causes, WinRMTransportError)
+    transport_err = _first(causes, *_alike(WinRMTransportError))
     if transport_err is not None:
         if transport_err.code in (401, 403):
             return RemoteError("auth", f"{host} refused access (HTTP {transport_err.code})")
@@ -238,7 +254,7 @@ def _classify(exc: BaseException, host: str, timeout_s: float | None) -> RemoteE
         return RemoteError("protocol", f"{host} gave an unexpected WS-Management answer")
     if _first(causes, requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) is not None:
         return RemoteError("protocol", f"the answer from {host} was cut off or garbled")
-    if _first(causes, WinRMError) is not None:
+    if _first(causes, *_alike(WinRMError)) is not None:
         return RemoteError("protocol", f"the WinRM exchange with {host} failed: {exc}")
     if _first(causes, OSError) is not None:
         return RemoteError("refused", f"{host} cannot be reached ({type(exc).__name__})")
@@ -341,9 +357,6 @@ def _causes(exc: BaseException, depth: int = 0) -> Iterator[BaseException]:
         if isinstance(inner, BaseException) and inner is not exc and all(inner is not s for s in seen):
             seen.append(inner)
             yield from _causes(inner, depth + 1)
-
-
-_E = TypeVar("_E", bound=BaseException)
 
 
 def _first(causes: list[BaseException], *types: type[_E]) -> _E | None:

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import winrm.transport
-
 from ..core.inventory import Host, Transport
 from ..core.inventory.book import Password
 from . import answer, trust
@@ -47,6 +45,7 @@ from .errors import (
 )
 from .session import HostSession
 from .target import CancelToken, Target, TransportName
+from .wsman_transport import pywinrm_transport
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +217,8 @@ def probe_host(host: Host, password: Password | str, *, timeout_s: float = DEFAU
 
 
 def _check_client_setup(host: Host) -> None:
-    if host.transport is Transport.KERBEROS and not winrm.transport.HAVE_KERBEROS:
+    # pywinrm (and the auth stacks it carries) only for the transports that need them.
+    if host.transport is Transport.KERBEROS and not pywinrm_transport().HAVE_KERBEROS:
         raise _Stop(Outcome.CLIENT_SETUP, "Kerberos support is not installed on this PC",
                     "install it (`pip install 'pywinrm[kerberos]'`) or choose the ntlm transport", "setup")
     if host.transport is Transport.KERBEROS and _is_ip_address(host.address):
@@ -228,7 +228,7 @@ def _check_client_setup(host: Host) -> None:
         raise _Stop(Outcome.CLIENT_SETUP, f"Kerberos cannot log on to an IP address ({host.address})",
                     "enter the host's DNS name as registered in its service principal name "
                     "(`setspn -L HOSTNAME` lists them, e.g. HTTP/hv01.corp.example)", "setup")
-    if host.transport is Transport.CREDSSP and not winrm.transport.HAVE_CREDSSP:
+    if host.transport is Transport.CREDSSP and not pywinrm_transport().HAVE_CREDSSP:
         raise _Stop(Outcome.CLIENT_SETUP, "CredSSP support is not installed on this PC",
                     "install it (`pip install 'pywinrm[credssp]'`) or choose the ntlm transport", "setup")
     if host.ca_bundle and not os.path.isfile(host.ca_bundle):

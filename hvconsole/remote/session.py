@@ -2,8 +2,9 @@
 
 pywinrm's ``Session.run_ps`` opens and deletes a shell (and a TCP/NTLM connection) per
 call and waits forever on a silent host. :class:`HostSession` instead drives
-``winrm.Protocol`` itself (docs/architecture.md, "Running a shipped script"), through a
-subclass that sends prepared envelopes (``shell_protocol.py``):
+pywinrm's ``Protocol`` operations itself (docs/architecture.md, "Running a shipped script"),
+through our own equivalent that sends prepared envelopes (``shell_protocol.py``; pywinrm is
+imported only for the NTLM, Kerberos and CredSSP logons, ``wsman_transport.py``):
 
 * the shell is opened lazily with codepage 65001, no profile and every shipped script's
   body in its environment, then reused: a steady-state call is Command + Receive + Signal;
@@ -48,14 +49,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from winrm.exceptions import WinRMOperationTimeoutError
-from winrm.protocol import Protocol
-
 from . import loader
 from .errors import RemoteError, classify, is_bare_bad_request, is_quota, is_shell_gone, seconds_text
 from .shell_protocol import TemplatedProtocol
 from .target import CancelToken, Target
 from .transport import BoundedTransport, megabytes
+from .wsman_errors import WinRMOperationTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ class HostSession:
         self._clock = clock
         self._shell_opened = 0.0            # self._clock() when the current shell was created
         self._shell_commands = 0            # Commands sent in it (each is an operation until it is deleted)
-        self._protocol: Protocol | None = None
+        self._protocol: TemplatedProtocol | None = None
         self._shell_id: str | None = None
         self._env: dict[str, str] | None = None
         self._retired_requests = 0          # requests of protocols already discarded
@@ -230,7 +229,7 @@ class HostSession:
             or self._clock() - self._shell_opened >= self.recycle_after_s)
 
     def loop_start(self, call: loader.PreparedCall, deadline: float, timeout_s: float,
-                   cancel: CancelToken | None) -> tuple[Protocol, str, str]:
+                   cancel: CancelToken | None) -> tuple[TemplatedProtocol, str, str]:
         """Start a long-running command (the collect loop) with stdin as a pipe, on this
         session's shell after the same recycle and shell rules as a call. Returns the
         protocol, shell and command ids; raises :class:`RemoteError`, or
@@ -248,14 +247,14 @@ class HostSession:
         handled as after a failed call (deleted in the background, the command signalled)."""
         return self._fail(exc, "running", command_id, deadline, timeout_s)
 
-    def signal_done(self, protocol: Protocol, shell_id: str, command_id: str, deadline: float) -> None:
+    def signal_done(self, protocol: TemplatedProtocol, shell_id: str, command_id: str, deadline: float) -> None:
         """Signal terminate for a command; if that fails the shell is replaced next time."""
         self._signal_done(protocol, shell_id, command_id, deadline)
 
     # -- one attempt ---------------------------------------------------------------------
 
     def _start_command(self, call: loader.PreparedCall, deadline: float, timeout_s: float,
-                       cancel: CancelToken | None, *, stdin_pipe: bool) -> tuple[Protocol, str, str]:
+                       cancel: CancelToken | None, *, stdin_pipe: bool) -> tuple[TemplatedProtocol, str, str]:
         """The shell (replaced first when due, opened when missing) and ``call`` started on
         it: the protocol, shell and command ids. A failure is already judged (``_fail``)."""
         stage = "shell"
@@ -296,7 +295,7 @@ class HostSession:
         self._signal_done(protocol, shell_id, command_id, deadline)
         return stdout, stderr, code
 
-    def _receive_all(self, protocol: Protocol, shell_id: str, command_id: str, deadline: float,
+    def _receive_all(self, protocol: TemplatedProtocol, shell_id: str, command_id: str, deadline: float,
                      timeout_s: float, cancel: CancelToken | None) -> tuple[bytes, bytes, int]:
         out = bytearray()
         err = bytearray()
@@ -314,7 +313,7 @@ class HostSession:
             if done:
                 return bytes(out), bytes(err), code
 
-    def _signal_done(self, protocol: Protocol, shell_id: str, command_id: str, deadline: float) -> None:
+    def _signal_done(self, protocol: TemplatedProtocol, shell_id: str, command_id: str, deadline: float) -> None:
         """Signal terminate for a finished command. If there is no time left or it fails,
         the result stands and the shell is replaced next time."""
         if deadline - time.monotonic() <= 0.05:
@@ -393,13 +392,12 @@ class HostSession:
             self._env = env
         return self._env
 
-    def _new_protocol(self) -> Protocol:
+    def _new_protocol(self) -> TemplatedProtocol:
         t = self.target
         op = self.operation_timeout_s
         protocol = TemplatedProtocol(endpoint=t.url, transport=t.transport, username=t.username,
                                      password=t.password, server_cert_validation=t.server_cert_validation,
-                                     # None: no CA bundle (pywinrm accepts it; its annotation says str)
-                                     ca_trust_path=t.ca_trust_path,  # type: ignore[arg-type]
+                                     ca_trust_path=t.ca_trust_path,     # None: no CA bundle
                                      read_timeout_sec=op + 10,
                                      operation_timeout_sec=op, proxy=None)
         # Same settings, our transport: bounded answers, deadline on the body, counting.
@@ -511,12 +509,12 @@ class HostSession:
                     protocol.transport.close_session()
 
 
-def _bounded(protocol: Protocol) -> BoundedTransport:
+def _bounded(protocol: TemplatedProtocol) -> BoundedTransport:
     """The protocol's transport: always ours, ``_new_protocol`` puts it there."""
     return cast(BoundedTransport, protocol.transport)
 
 
-def _set_timeouts(protocol: Protocol, deadline: float, operation_cap_s: int, *,
+def _set_timeouts(protocol: TemplatedProtocol, deadline: float, operation_cap_s: int, *,
                   cancel: CancelToken | None = None, timeout_s: float | None = None) -> None:
     """The next request may take what is left of the deadline (requests reads
     ``read_timeout_sec`` at send time); the host is asked to answer a second before that
@@ -526,8 +524,7 @@ def _set_timeouts(protocol: Protocol, deadline: float, operation_cap_s: int, *,
     remaining = deadline - time.monotonic()
     protocol.operation_timeout_sec = max(1, min(operation_cap_s, int(remaining) - 1))
     transport = _bounded(protocol)
-    # pywinrm annotates it int, but hands it to requests, which takes a float timeout.
-    transport.read_timeout_sec = max(remaining, 0.001)  # type: ignore[assignment]
+    transport.read_timeout_sec = max(remaining, 0.001)     # requests takes a float timeout
     transport.deadline = deadline
     transport.cancel = cancel
     transport.timeout_s = timeout_s

@@ -3,7 +3,8 @@
 Same methods, same wire format, same answers and exceptions as ``winrm.Protocol`` 0.5;
 only cheaper per request: the envelopes come from :mod:`.wsman_messages` instead of
 ``xmltodict.unparse``, and a Receive answer is walked once instead of three times.
-Transport, fault handling (``send_message``) and everything else are pywinrm's own.
+Settings and fault handling (``send_message``) are pywinrm's, as :mod:`.wsman_protocol`
+has them without importing pywinrm (the exceptions are :mod:`.wsman_errors`').
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from typing import cast
 
-from winrm.protocol import Protocol
-
 from . import wsman_messages as msg
+from .wsman_protocol import WsmanProtocol
 
 _STATE_DONE = "CommandState/Done"
 
 
-class TemplatedProtocol(Protocol):
-    """``winrm.Protocol`` whose shell operations send prepared envelopes."""
+class TemplatedProtocol(WsmanProtocol):
+    """``winrm.Protocol``'s shell operations, sending prepared envelopes."""
 
     def open_shell(self, i_stream: str = "stdin", o_stream: str = "stdout stderr",
                    working_directory: str | None = None, env_vars: dict[str, str] | None = None,

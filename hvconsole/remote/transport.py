@@ -1,6 +1,7 @@
-"""pywinrm's HTTP transport with what it lacks: a bound on how much of an answer is read,
-one deadline for the whole exchange (body included) that a cancel can cut short, a count of
-HTTP requests, and the OS trust store for HTTPS.
+"""The WinRM HTTP transport (pywinrm's, as ``wsman_transport.py`` has it) with what it
+lacks: a bound on how much of an answer is read, one deadline for the whole exchange (body
+included) that a cancel can cut short, a count of HTTP requests, and the OS trust store for
+HTTPS.
 
 pywinrm reads every answer whole (``session.send`` without ``stream``), so a host that
 answers with gigabytes would exhaust memory before any check could run. Here the answer
@@ -32,7 +33,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -41,20 +42,22 @@ from requests.auth import HTTPBasicAuth
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ClosedPoolError
-from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
-from winrm.transport import Transport
 
 from . import lean_http, trust
 from .errors import RemoteError, seconds_text
-from .ntlm_sealing import NtlmSealing
 from .target import CancelToken
 from .watchdog import WATCHDOG, Watch
+from .wsman_errors import InvalidCredentialsError, WinRMTransportError
+from .wsman_transport import WsmanTransport
+
+if TYPE_CHECKING:
+    from .ntlm_sealing import NtlmSealing
 
 _CHUNK = 64 * 1024
 
 
-class BoundedTransport(Transport):
-    """A :class:`winrm.transport.Transport` that streams answers with a size cap and a
+class BoundedTransport(WsmanTransport):
+    """A :class:`.wsman_transport.WsmanTransport` that streams answers with a size cap and a
     deadline, and counts the HTTP requests it sends (NTLM handshake legs included)."""
 
     def __init__(self, *args: Any, host_label: str = "the host", max_body_bytes: int = 32 * 2**20,
@@ -251,8 +254,12 @@ class _SteadyLane:
             self.host = urlsplit(transport.endpoint).hostname
         # NTLM sealing done here rather than through pyspnego's per-message work
         # (ntlm_sealing.py); Kerberos and any other NTLM context keep pywinrm's.
-        self.sealing = NtlmSealing.of(getattr(getattr(session.auth, "session_security", None), "_context", None)) \
-            if encryption is not None and transport.auth_method == "ntlm" else None
+        self.sealing: NtlmSealing | None = None
+        if encryption is not None and transport.auth_method == "ntlm":
+            # Imported here: it uses pywinrm's exceptions, loaded by now (the NTLM logon
+            # was pywinrm's), and a Basic-auth client never needs it.
+            from .ntlm_sealing import NtlmSealing
+            self.sealing = NtlmSealing.of(getattr(getattr(session.auth, "session_security", None), "_context", None))
         headers["Content-Length"] = _LENGTH_MARK
         before, after = _rendered_head(pool, prepared.path_url, headers).split(_LENGTH_MARK.encode())
         self.head_before, self.head_after = before, after
@@ -350,7 +357,7 @@ class _SteadyLane:
             if sealing is not None:
                 text = sealing.open_body(text)
             else:
-                text = encryption._decrypt_response(_Content(text), self.host)  # type: ignore[arg-type]
+                text = encryption._decrypt_response(_Content(text), self.host)
         if status == 401:
             raise InvalidCredentialsError("the specified credentials were rejected by the server")
         if status >= 400:
