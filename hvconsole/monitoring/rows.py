@@ -193,28 +193,6 @@ def _derived(host_folded: str, vm: VmSample, findings: tuple[TileFinding, ...], 
     return rank, sort_key, folded, group, tile_texts(vm, group, stale_reason, patching, previous)
 
 
-def _live_texts(old: TileRow, vm: VmSample, stale_reason: str | None) -> TileTexts:
-    """``tile_texts(vm, old.group, stale_reason, old.patching, old)`` for a VM whose name,
-    state, heartbeat and vCPUs are those of ``old.vm``, on the same host, stale reason and
-    note: the status, heartbeat and vCPU texts are the previous row's."""
-    texts = old.texts
-    was = old.vm
-    running = old.group == GROUP_RUNNING
-    cpu_pct = vm.cpu_pct
-    assigned, demand, uptime = vm.memory_assigned_mb, vm.memory_demand_mb, vm.uptime_s
-    return TileTexts(
-        texts.status,
-        _cpu_text(cpu_pct) if cpu_pct is not None and running and stale_reason is None else "CPU —",
-        texts.memory if (was.memory_assigned_mb == assigned and was.memory_demand_mb == demand)
-        else "Mem " + format_mem_pair(assigned, demand),
-        texts.heartbeat,
-        texts.heartbeat_bad,
-        texts.uptime if _same_uptime_text(was.uptime_s, uptime)
-        else "Up " + (format_duration(uptime) if uptime or running else "—"),
-        texts.vcpus,
-    )
-
-
 def tile_look(host: str, vm: VmSample, findings: tuple[TileFinding, ...], stale_reason: str | None,
               texts: TileTexts, previous: TileRow | None) -> tuple:
     """A tile row's ``look``: what its slow-changing part shows, the previous row's tuple
@@ -303,8 +281,9 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
     # First what each VM's row is made of, and whether the previous row already is it:
     # a row's derived fields follow from these inputs alone, so equal inputs mean an
     # equal row, and the previous object is reused without building a new one.
+    # ``live``: the previous row differs only in the live figures (see below).
     todo: list[tuple[int, VmSample, tuple[float, ...], tuple[TileFinding, ...], str | None,
-                     TileRow | None]] = []
+                     TileRow | None, bool]] = []
     rows: list[TileRow | None] = []
     seen: set[str] = set()
     for vm in vms:
@@ -316,30 +295,49 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
         findings = findings_by_vm.get(vm_id, ())
         note = vm_notes.get(vm_id, patching) if vm_notes else patching
         old = None if previous is None else previous.get(vm_id)
-        if (old is not None and old.host == host and old.stale_reason == stale_reason
-                and old.patching == note and old.cpu_history == history
-                and old.findings == findings and old.vm == vm):
-            rows.append(old)
-            continue
-        todo.append((len(rows), vm, history, findings, note, old))
+        live = False
+        if old is not None and old.host == host and old.stale_reason == stale_reason and old.patching == note:
+            if old.cpu_history == history and old.findings == findings and old.vm == vm:
+                rows.append(old)
+                continue
+            was = old.vm
+            live = (was.name == vm.name and was.state == vm.state and was.heartbeat == vm.heartbeat
+                    and was.vcpus == vm.vcpus and was.id == vm_id and old.findings == findings)
+        todo.append((len(rows), vm, history, findings, note, old, live))
         rows.append(None)  # its place, filled below
     sparks = spark_batch([item[2] for item in todo], SPARK_POINTS)
     host_folded = host.casefold()
-    for (i, vm, history, findings, note, old), spark in zip(todo, sparks, strict=True):
+    for (i, vm, history, findings, note, old, live), spark in zip(todo, sparks, strict=True):
         if spark is None:   # a series the batch leaves alone (a gap, too short)
             spark = spark_runs(history, SPARK_POINTS)
-        if old is not None and old.host == host and old.stale_reason == stale_reason and old.patching == note:
+        if live and old is not None:
+            # Only the live figures moved (a running VM's CPU, memory, uptime: nearly
+            # every row at every poll): rank, sort key, folded name, group, look and
+            # every other text follow from inputs equal to the previous row's, so they
+            # are its own objects, as _derived and tile_look would hand them back. The
+            # texts are what tile_texts(vm, old.group, stale_reason, note, old) makes: the
+            # status, heartbeat and vCPU texts the previous row's, the CPU, memory and uptime
+            # texts formatted or reused on its terms (written out here: a call a VM saved).
+            texts = old.texts
             was = old.vm
-            if (was.name == vm.name and was.state == vm.state and was.heartbeat == vm.heartbeat
-                    and was.vcpus == vm.vcpus and was.id == vm.id and old.findings == findings):
-                # Only the live figures moved (a running VM's CPU, memory, uptime: nearly
-                # every row at every poll): rank, sort key, folded name, group, look and
-                # every other text follow from inputs equal to the previous row's, so they
-                # are its own objects, as _derived and tile_look would hand them back.
-                rows[i] = _make_tile(host, vm, history, findings, stale_reason, note, vm.id, old.rank,
-                                     old.sort_key, old.name_folded, old.group, _live_texts(old, vm, stale_reason),
-                                     spark, old.look)
-                continue
+            running = old.group == GROUP_RUNNING
+            cpu_pct = vm.cpu_pct
+            assigned, demand, uptime = vm.memory_assigned_mb, vm.memory_demand_mb, vm.uptime_s
+            rows[i] = _make_tile(
+                host, vm, history, findings, stale_reason, note, vm.id, old.rank,
+                old.sort_key, old.name_folded, old.group,
+                TileTexts(
+                    texts.status,
+                    _cpu_text(cpu_pct) if cpu_pct is not None and running and stale_reason is None else "CPU —",
+                    texts.memory if (was.memory_assigned_mb == assigned and was.memory_demand_mb == demand)
+                    else "Mem " + format_mem_pair(assigned, demand),
+                    texts.heartbeat,
+                    texts.heartbeat_bad,
+                    texts.uptime if _same_uptime_text(was.uptime_s, uptime)
+                    else "Up " + (format_duration(uptime) if uptime or running else "—"),
+                    texts.vcpus),
+                spark, old.look)
+            continue
         # What TileRow(host=…, vm=…, …, spark_given=spark, previous=old) makes, with the
         # fields set straight into its slots (a row is made for every running VM at every
         # poll; its dataclass __init__ and __post_init__ set each field twice as slowly).
@@ -374,6 +372,10 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
     if res is not None and res.memory_total_mb and res.memory_available_mb is not None:
         mem_pct = 100.0 * (res.memory_total_mb - res.memory_available_mb) / res.memory_total_mb
     vms = base.vms if base is not None else ()
+    # Running VMs counted by state name: state_group once per distinct state, not per VM.
+    states = [vm.state for vm in vms]
+    running = sum(states.count(state) for state in set(states) if state_group(state) == GROUP_RUNNING)
+    suggestion = "" if cost is None else cost.suggestion()
     return HostRow(
         name=name, address=address,
         reachable=None if snap is None else snap.reachable,
@@ -387,7 +389,7 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
         polled_at=None if snap is None else snap.polled_at,
         unreachable_since=unreachable_since,
         vm_total=len(vms),
-        vm_running=sum(1 for vm in vms if state_group(vm.state) == "Running"),
+        vm_running=running,
         critical=severities.count("critical"),
         warning=severities.count("warning"),
         vm_query_ok=None if snap is None or snap.vm_query is None else snap.vm_query.ok,
@@ -398,14 +400,15 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
         host_findings=findings_by_vm.get(None, ()),
         compliance=compliance, patching=patching, cert_check_off=cert_check_off,
         monitoring_cost=None if cost is None else cost.text(),
-        cost_suggestion="" if cost is None else cost.suggestion(),
-        suggested_interval_s=suggested_interval(cost),
+        cost_suggestion=suggestion,
+        suggested_interval_s=suggested_interval(cost, suggestion),
     )
 
 
-def suggested_interval(cost: Any) -> int | None:
-    """The longer interval the cost line offers (see HostRow.suggested_interval_s)."""
-    if cost is None or not cost.suggestion():
+def suggested_interval(cost: Any, suggestion: str | None = None) -> int | None:
+    """The longer interval the cost line offers (see HostRow.suggested_interval_s).
+    ``suggestion``: ``cost.suggestion()`` when the caller has it already."""
+    if cost is None or not (cost.suggestion() if suggestion is None else suggestion):
         return None
     from hvconsole.core.inventory.fields import MAX_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S
     from hvconsole.remote.monitoring_cost import HIGH_SHARE, interval_for_share
