@@ -27,6 +27,7 @@ checks the bytes against pyspnego's, both ways.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import struct
 from typing import Any
@@ -58,14 +59,14 @@ _OCTET_STREAM = b"\tContent-Type: application/octet-stream\r\n"
 class NtlmSealing:
     """Seals requests and opens answers on one NTLM-authenticated connection."""
 
-    __slots__ = ("_context", "_seal", "_open", "_sign_key_out", "_sign_key_in", "_key_exch")
+    __slots__ = ("_context", "_seal", "_open", "_mac_out", "_mac_in", "_key_exch")
 
     def __init__(self, context: Any) -> None:
         self._context = context
         self._seal = context._handle_out.update
         self._open = context._handle_in.update
-        self._sign_key_out: bytes = context._sign_key_out
-        self._sign_key_in: bytes = context._sign_key_in
+        self._mac_out = _HmacMd5(context._sign_key_out)
+        self._mac_in = _HmacMd5(context._sign_key_in)
         self._key_exch = bool(int(context._context_attr) & _KEY_EXCH)
 
     @classmethod
@@ -91,7 +92,7 @@ class NtlmSealing:
         setattr(context, _SEQ_OUT, seq_num + 1)
         sealed = self._seal(message)     # the message first: one RC4 stream for both
         seq = struct.pack("<I", seq_num)
-        checksum = hmac.digest(self._sign_key_out, seq + message, "md5")[:8]
+        checksum = self._mac_out.digest(seq, message)[:8]
         if self._key_exch:
             checksum = self._seal(checksum)
         return _VERSION + checksum + seq, sealed
@@ -104,7 +105,7 @@ class NtlmSealing:
         setattr(context, _SEQ_IN, seq_num + 1)
         message = self._open(sealed)
         seq = struct.pack("<I", seq_num)
-        checksum = hmac.digest(self._sign_key_in, seq + message, "md5")[:8]
+        checksum = self._mac_in.digest(seq, message)[:8]
         if self._key_exch:
             checksum = self._open(checksum)
         if not hmac.compare_digest(signature, _VERSION + checksum + seq):
@@ -149,3 +150,33 @@ class NtlmSealing:
                                  "message has been tampered with")
             message.append(plain)
         return b"".join(message)
+
+
+class _HmacMd5:
+    """HMAC-MD5 (RFC 2104) under one key, with the key's padded inner and outer blocks
+    hashed once: ``hmac.digest`` sets the key up again for every message (an OpenSSL MAC
+    fetched and keyed per call), and needs the sequence number and the message joined
+    into one copy first. Here a message costs two hash copies and its own bytes."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _MD5_BLOCK:
+            key = hashlib.md5(key).digest()
+        key = key.ljust(_MD5_BLOCK, b"\0")
+        self._inner = hashlib.md5(key.translate(_IPAD))
+        self._outer = hashlib.md5(key.translate(_OPAD))
+
+    def digest(self, seq: bytes, message: bytes) -> bytes:
+        """HMAC-MD5(key, seq || message)."""
+        inner = self._inner.copy()
+        inner.update(seq)
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+_MD5_BLOCK = 64
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))

@@ -4,6 +4,7 @@ pywinrm's Encryption and requests_ntlm's shim) does, on the same context state."
 from __future__ import annotations
 
 import copy
+import hmac
 import os
 import secrets
 import types
@@ -15,7 +16,7 @@ from spnego._ntlm_raw.crypto import rc4init, sealkey
 from winrm.encryption import Encryption
 from winrm.exceptions import WinRMError
 
-from hvconsole.remote.ntlm_sealing import NtlmSealing
+from hvconsole.remote.ntlm_sealing import NtlmSealing, _HmacMd5
 
 USER, PASSWORD = "bench", secrets.token_urlsafe(16)      # made up at run time
 MESSAGES = [b"", b"<s:Envelope/>", os.urandom(3000), ("<x>\u00e9\u4e2d</x>" * 5000).encode("utf-8"), os.urandom(70_000)]
@@ -154,3 +155,14 @@ def test_other_contexts_stay_on_pywinrm(contexts):
     assert NtlmSealing.of(without_ess) is None
     unfinished = spnego.client(USER, PASSWORD, hostname="host", service="HTTP", protocol="ntlm")
     assert NtlmSealing.of(unfinished) is None
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 16, 63, 64, 65, 200])
+def test_the_prepared_hmac_is_hmac_md5(key_length):
+    """The key's blocks hashed once give RFC 2104's HMAC-MD5, for any key length."""
+    key = os.urandom(key_length)
+    mac = _HmacMd5(key)
+    for message in MESSAGES:
+        seq = os.urandom(4)
+        assert mac.digest(seq, message) == hmac.digest(key, seq + message, "md5")
+        assert mac.digest(seq, message) == hmac.digest(key, seq + message, "md5")     # reusable
