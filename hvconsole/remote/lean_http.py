@@ -36,7 +36,9 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADERS = 100
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__ (four calls an
+# answer, three answers a poll); nothing changes an Answer after it is made.
+@dataclass(slots=True)
 class Answer:
     status: int
     headers: dict[str, str]     # names in lower case; repeated headers joined with ", "
@@ -59,13 +61,17 @@ def exchange(sock: socket.socket, request: bytes, *, limit: int, after_read: Cal
         version, status, headers = reader.head()
         if not 100 <= status < 200 or status == 101:
             break   # 1xx interim answers (100 Continue) are skipped, as http.client does
-    keep = _keeps_alive(version, headers)
+    get = headers.get
+    # The usual answer (HTTP/1.1, no Connection header, a plain Content-Length, no
+    # Content-Encoding) takes the shortest way through each step below.
+    keep = True if version == "HTTP/1.1" and "connection" not in headers else _keeps_alive(version, headers)
+    transfer = get("transfer-encoding")
     if head_only or status in (204, 304) or 100 <= status < 200:
         raw = b""
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
+    elif transfer is not None and "chunked" in transfer.lower():
         raw = reader.chunked(limit)
-    elif "content-length" in headers:
-        length = _content_length(headers["content-length"])
+    elif (length_text := get("content-length")) is not None:
+        length = int(length_text) if length_text.isdigit() else _content_length(length_text)
         if length > limit:
             raise TooLarge
         raw = reader.exactly(length)
@@ -74,7 +80,8 @@ def exchange(sock: socket.socket, request: bytes, *, limit: int, after_read: Cal
         keep = False
     if reader.pending():
         keep = False        # bytes past the answer: the stream is not where HTTP says it is
-    return Answer(status, headers, _decoded(raw, headers.get("content-encoding", ""), limit), keep)
+    coding = get("content-encoding")
+    return Answer(status, headers, raw if coding is None else _decoded(raw, coding, limit), keep)
 
 
 class _Reader:
@@ -109,7 +116,7 @@ class _Reader:
             if not self._fill():
                 raise ProtocolError("Connection aborted.", http.client.RemoteDisconnected(
                     "Remote end closed connection without response"))
-        lines = bytes(buf[:end]).decode("iso-8859-1").split("\r\n")
+        lines = buf[:end].decode("iso-8859-1").split("\r\n")
         del buf[:end + 4]
         version, _, rest = lines[0].partition(" ")
         code = rest[:3]
@@ -134,6 +141,9 @@ class _Reader:
         while len(buf) < length:
             if not self._fill():
                 raise _cut_off(len(buf), length)
+        if len(buf) == length:      # the usual end of an answer: all of the buffer
+            self._buf = bytearray()
+            return bytes(buf)
         body = bytes(buf[:length])
         del buf[:length]
         return body
