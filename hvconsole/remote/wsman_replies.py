@@ -80,9 +80,10 @@ def command_id(res: bytes | str) -> str:
     return cast(str, next(node for node in _descendants(res) if node.tag.endswith("CommandId")).text)
 
 
-def check_relates_to(res: bytes | str, message_id: uuid.UUID) -> None:
+def check_relates_to(res: bytes | str, message_id: uuid.UUID | str) -> None:
     """A Signal or Delete answer must relate to the request's MessageID (AssertionError
-    when it does not; ``Protocol.cleanup_command`` and ``close_shell``)."""
+    when it does not; ``Protocol.cleanup_command`` and ``close_shell``). ``message_id``:
+    the UUID, or its text as the request carried it."""
     if type(res) is bytes and (head := _HEAD.match(res)):
         body = _EMPTY_BODY.fullmatch(res, head.end())
         if body and (head.group("rsp") or body.start() == body.end() - len(_END)):
@@ -91,7 +92,7 @@ def check_relates_to(res: bytes | str, message_id: uuid.UUID) -> None:
             # (upper case, braces) goes through uuid.UUID below.
             if relates == b"uuid:%s" % str(message_id).encode():
                 return
-            assert uuid.UUID(relates.decode("ascii").replace("uuid:", "")) == message_id
+            assert uuid.UUID(relates.decode("ascii").replace("uuid:", "")) == _uuid(message_id)
             return
     _check_relates_to_tree(res, message_id)
 
@@ -189,6 +190,10 @@ def _b64decode(text: str) -> bytes:
     return binascii.a2b_base64(text) if text.isascii() else base64.b64decode(text.encode("ascii"))
 
 
-def _check_relates_to_tree(res: bytes | str, message_id: uuid.UUID) -> None:
+def _check_relates_to_tree(res: bytes | str, message_id: uuid.UUID | str) -> None:
     relates_to = cast(str, next(node for node in _descendants(res) if node.tag.endswith("RelatesTo")).text)
-    assert uuid.UUID(relates_to.replace("uuid:", "")) == message_id
+    assert uuid.UUID(relates_to.replace("uuid:", "")) == _uuid(message_id)
+
+
+def _uuid(message_id: uuid.UUID | str) -> uuid.UUID:
+    return message_id if isinstance(message_id, uuid.UUID) else uuid.UUID(message_id)

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from winrm.protocol import Protocol
 
+from hvconsole.remote import wsman_messages as msg
 from hvconsole.remote.shell_protocol import TemplatedProtocol, parse_receive
 
 # Text that must be escaped (or quoted) exactly as xmltodict escapes it.
@@ -126,3 +127,14 @@ def test_receive_done_without_exit_code_fails_the_same() -> None:
         _pywinrm_receive(answer)
     with pytest.raises(StopIteration):
         parse_receive(answer)
+
+
+def test_message_ids_are_uuid4_texts():
+    """new_message_id: what str(uuid.uuid4()) gives (version 4, RFC 4122 variant, lower-case
+    hex, hyphens where UUID text has them), a new one each time."""
+    ids = [msg.new_message_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert {text[19] for text in ids} == set("89ab")

@@ -28,6 +28,8 @@ READERS: dict[str, tuple[Callable, Callable]] = {
     "command": (wr.command_id, _tree_command_id),
     "receive": (wr.receive_output, wr._receive_output_tree),
     "relates": (lambda res: wr.check_relates_to(res, MID), lambda res: wr._check_relates_to_tree(res, MID)),
+    # The id as text (wsman_messages.new_message_id), against pywinrm's UUID comparison.
+    "relates text": (lambda res: wr.check_relates_to(res, str(MID)), lambda res: wr._check_relates_to_tree(res, MID)),
 }
 
 
