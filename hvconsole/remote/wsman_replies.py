@@ -197,3 +197,9 @@ def _check_relates_to_tree(res: bytes | str, message_id: uuid.UUID | str) -> Non
 
 def _uuid(message_id: uuid.UUID | str) -> uuid.UUID:
     return message_id if isinstance(message_id, uuid.UUID) else uuid.UUID(message_id)
+
+
+def shell_id(res: bytes | str) -> str:
+    """The ShellId of a Create answer (``Protocol.open_shell``; once a shell, so the tree
+    walk alone)."""
+    return cast(str, next(node for node in _descendants(res) if node.get("Name") == "ShellId").text)

@@ -203,3 +203,11 @@ def test_mutations_read_or_fail_alike() -> None:
             what = rng.choice(MUTATIONS)
             for mutated in (res[:at], res[:at] + what + res[at + 1:], res[:at] + what + res[at:]):
                 assert_same(mutated)
+
+
+def test_the_shell_id_of_a_create_answer():
+    rel = f"uuid:{MID}"
+    for res in (r for r in captured() if b"ResourceCreated" in r):
+        assert wr.shell_id(res) == res.split(b"<rsp:ShellId>")[1].split(b"<")[0].decode()
+    assert wr.shell_id(sim.create_response(rel, sim.ShellDescription(
+        "ABC-1", "http://h:5985/wsman", "user", "127.0.0.1", {}, None, "PT60S", "stdin", "stdout stderr"))) == "ABC-1"
