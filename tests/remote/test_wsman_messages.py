@@ -40,7 +40,9 @@ def _sent(cls: type[Protocol], operation: str, *args: Any, **kwargs: Any) -> str
 
     protocol.send_message = send_message  # type: ignore[method-assign]
     protocol.transport.close_session = lambda: None  # type: ignore[method-assign]
-    with mock.patch("uuid.uuid4", return_value=ANSWER_ID):
+    # The same message id both ways: pywinrm's uuid4 and ours (wsman_messages.new_message_id).
+    with mock.patch("uuid.uuid4", return_value=ANSWER_ID), \
+            mock.patch.object(msg, "new_message_id", return_value=str(ANSWER_ID)):
         getattr(protocol, operation)(*args, **kwargs)
     assert len(sent) == 1
     return sent[0]
