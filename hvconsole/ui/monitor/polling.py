@@ -57,6 +57,9 @@ DEFAULT_TICK_MS = 250
 # that has just opened shows each host's tiles as its first poll answers, not a quarter
 # of a second later (the monitor spreads new tiles over turns itself).
 FIRST_ANSWER_TICK_MS = 16
+# The very first answer of all is handed on at the next event-loop turn: an empty window
+# has nothing else to show, and waiting the 16 ms for company only put its tiles off.
+FIRST_OF_ALL_TICK_MS = 0
 # How long closing the window may wait for hosts that are in the middle of a poll.
 DEFAULT_SHUTDOWN_WAIT_S = 1.0
 DEFAULT_JITTER = JITTER
@@ -133,6 +136,7 @@ class PollingService(QObject):
         self._pending_lock = threading.Lock()
         self._pending: list[PollResult] = []
         self._asked_ms: int | None = None
+        self._any_answered = False         # a first answer was queued (FIRST_OF_ALL_TICK_MS)
         self._tick = QTimer(self)
         self._tick.setSingleShot(True)
         self._tick_ms = tick_ms
@@ -318,6 +322,9 @@ class PollingService(QObject):
         with self._pending_lock:
             if not self._running:
                 return
+            if first and not self._any_answered:
+                self._any_answered = True
+                wanted = min(FIRST_OF_ALL_TICK_MS, wanted)
             self._pending.append(result)
             post = self._asked_ms is None or wanted < self._asked_ms
             if post:
