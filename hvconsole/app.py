@@ -63,6 +63,12 @@ LAST_KNOWN_CLOSE_WAIT_S = 1.0
 # The host graphs (~0.1 s of imports, on a background thread) are made once the
 # first answers are shown, and this long after: the tiles' first paint comes first.
 GRAPHS_AFTER_TILES_MS = 50
+# The health check, the history file and the page are made this long after the first polls
+# leave: the hosts' threads open their shells and send their commands in ~20-40 ms when the
+# interpreter is theirs; the answers take the hosts ~0.45 s more, so nothing waits for this.
+POLLS_AWAY_MS = 40
+# The preparation's imports wait at most this long for the demo's process to be started.
+SPAWN_WAIT_S = 0.5
 SCREENSHOT_SIZE = (1600, 1000)
 WIZARD_SCREENSHOT_SPEED = 60.0
 class SnapshotRelay:
@@ -146,6 +152,7 @@ class GuiSession(QObject):
         self._prepared = False
         self._on_site_shown: list[Any] = []
         self._on_patch_session: list[Any] = []
+        self._unshown_monitor: Any = None     # polling, its page not built yet (see stop)
         window.welcome.open_demo.connect(self.open_demo)
         window.welcome.add_host.connect(self.add_host)
         window.edit_host.connect(self.edit_host)
@@ -247,12 +254,19 @@ class GuiSession(QObject):
         self.window.show_starting(STARTING_TEXT)
         closing, speed = self._closing, self.demo_speed
         process, self._demo_process = self._demo_process, bool(self._demo_process)   # a started one is used once
+        # The preparation's imports (the WinRM client) wait until the demo's process is
+        # started (a few ms): it then builds its site on the other core meanwhile, rather
+        # than once the starter thread gets its turn among them.
+        spawned = threading.Event()
+        if process is not True:
+            spawned.set()
         if process:
-            self._starter.submit(lambda: _open_demo(closing, speed, process), self._site_started, self._site_failed)
+            self._starter.submit(lambda: _open_demo(closing, speed, process, spawned),
+                                 self._site_started, self._site_failed)
         else:
             self._starter.submit(lambda: _open_demo(closing, speed), self._site_started, self._site_failed)
         self._show_last_known("demo")
-        self._prepare()
+        self._prepare(after=spawned)
 
     def _site_started(self, site: Any) -> None:
         if site is not None and not self._closing.is_set() and self._hold_site(site, self._site_started):
@@ -364,9 +378,9 @@ class GuiSession(QObject):
             self._starter.submit(_import_graphs, build, lambda _exc: build())
         monitor.applied.connect(first_answers)
 
-    def _prepare(self) -> None:
-        """While the first site opens: its catalog and the modules its page and workers
-        need, on a background thread (see _prepare_site_view)."""
+    def _prepare(self, after: threading.Event | None = None) -> None:
+        """While the first site opens: its catalog and the modules its workers need, on a
+        background thread (see _prepare_site_view), once ``after`` is set (or a moment)."""
         if self._preparing or self.window.monitor is not None:
             return
         self._preparing = True
@@ -384,8 +398,13 @@ class GuiSession(QObject):
         def done() -> None:
             self._prepared = True
             self._release_held_sites()
+            if MONITOR_MODULE not in sys.modules and not self._closing.is_set():
+                # While the site still opens (the demo's process may be building its
+                # site): the monitor's modules, which the GUI thread imports as the first
+                # polls leave when the site is open by now.
+                self._starter.submit(lambda: _import(MONITOR_MODULE), lambda _r: None, lambda _exc: None)
         reading = self._catalog_reading
-        self._starter.submit(lambda: _prepare_site_view(reading), prepared, failed)
+        self._starter.submit(lambda: _prepare_site_view(reading, after), prepared, failed)
 
     def _take_waiting(self, site: Any) -> Any:
         """The monitor showing last known tiles, when it shows exactly ``site``'s hosts
@@ -425,7 +444,6 @@ class GuiSession(QObject):
         _import(*CLIENT_MODULES, *WORKER_MODULES)     # imported already, unless still under way
         from .monitoring.host_compliance import CatalogSource
         from .monitoring.workers import site_workers
-        from .ui.monitor.monitor import Monitor  # numpy & co. load after first paint
         self.site = site
         # One read of the site catalog for polling and health (read already, if the
         # preparation finished before the site opened).
@@ -434,19 +452,6 @@ class GuiSession(QObject):
             CatalogSource()
         workers = site_workers(site, poll_interval_s=interval_s, timeout_s=timeout_s, catalog=catalog)
         self._record_last_known(site, workers)
-        if waiting is not None:
-            monitor = waiting
-            monitor.connect_workers(workers, interval_s=interval_s)     # + each host's own interval
-        else:
-            monitor = Monitor(workers, interval_s=interval_s, parent=self)
-        if self._on_site_shown:
-            callbacks, self._on_site_shown = self._on_site_shown, []
-
-            def first_tick(_stats: Any) -> None:
-                monitor.applied.disconnect(first_tick)
-                for callback in callbacks:
-                    callback(site)
-            monitor.applied.connect(first_tick)
         # Polling starts before the page is built and the patch session made: the first
         # answers take the hosts a while (a shell, powershell.exe's start, the collection),
         # and that is when the GUI thread builds the rest. Results reach the monitor only
@@ -458,19 +463,86 @@ class GuiSession(QObject):
         # built at once, as before, so that the window never shows no page in between.
         page_at_once = self._page_shown_before
         self._page_shown_before = True
-        if page_at_once:
-            self._show_page(site, monitor, waiting)
+        monitor: Any = None
+        if waiting is not None or page_at_once:
+            monitor = self._monitor_for(site, workers, interval_s, waiting)
+            if page_at_once:
+                self._show_page(site, monitor, waiting)
 
         def start(read_ok: bool) -> None:
-            self._start_polling(site, monitor, catalog if read_ok else None)
-            if self.site is site and not self._closing.is_set():
-                self._open_history(site, workers)
-                if not page_at_once:
-                    self._show_page(site, monitor, waiting)
+            nonlocal monitor
+            if self.site is not site or self._closing.is_set():
+                return                          # replaced or closing meanwhile
+            relay, monitor = self._start_polling(site, workers, interval_s, monitor)
+            # The rest once the polls' requests are out: run now, its imports (the health
+            # check's, numpy and the history store's, the page's) took the interpreter from
+            # the hosts' threads while they opened their shells and sent their commands.
+            QTimer.singleShot(POLLS_AWAY_MS, lambda: self._after_polls_away(
+                site, monitor, workers, catalog if read_ok else None, relay, page_at_once, waiting))
         if read is not None:
             start(True)
         else:
             self._starter.submit(catalog.get, lambda _r: start(True), lambda _exc: start(False))
+
+    def _monitor_for(self, site: Any, workers: list, interval_s: float, waiting: Any,
+                     polling: Any = None) -> Any:
+        """The monitor of ``site``'s hosts: the one showing their last known tiles, given the
+        workers, or a new one (polling with ``polling`` when given)."""
+        _import(MONITOR_MODULE)                  # under the startup imports' lock
+        from .ui.monitor.monitor import Monitor
+        if waiting is not None:
+            monitor = waiting
+            monitor.connect_workers(workers, interval_s=interval_s)     # + each host's own interval
+        elif polling is not None:
+            monitor = Monitor(workers, polling=polling, parent=self)
+            polling.setParent(monitor)
+            # Not the window's until its page is built: closing before that stops it here.
+            self._unshown_monitor = monitor
+        else:
+            monitor = Monitor(workers, interval_s=interval_s, parent=self)
+        if self._on_site_shown:
+            callbacks, self._on_site_shown = self._on_site_shown, []
+
+            def first_tick(_stats: Any) -> None:
+                monitor.applied.disconnect(first_tick)
+                for callback in callbacks:
+                    callback(site)
+            monitor.applied.connect(first_tick)
+        return monitor
+
+    def _start_polling(self, site: Any, workers: list, interval_s: float, monitor: Any) -> tuple[SnapshotRelay, Any]:
+        """The first polls leave; then the monitor is made, when there is none yet (its
+        modules, ~40 ms of imports, need not come before the polls: results reach it only
+        through the event loop, after this call). The health check, made later, still
+        sees every snapshot from the first: the returned relay holds what comes before."""
+        relay = SnapshotRelay()
+        for worker in workers:
+            worker.observers += (relay,)
+        if monitor is not None:
+            monitor.start()
+            return relay, monitor
+        from .ui.monitor.polling import PollingService
+        polling = PollingService(workers, interval_s=interval_s, parent=self)
+        polling.start()
+        return relay, self._monitor_for(site, workers, interval_s, None, polling)
+
+    def _after_polls_away(self, site: Any, monitor: Any, workers: list, catalog: Any,
+                          relay: SnapshotRelay, page_at_once: bool, waiting: Any) -> None:
+        """Once the first polls' requests are out: the health check, the history file and
+        the page (unless shown already)."""
+        if self.site is not site or self._closing.is_set():
+            relay.close()                       # replaced or closing meanwhile
+            return
+        try:
+            if catalog is not None:
+                self._start_health(site, monitor, catalog, relay)
+        except Exception:                       # the health check must not stop monitoring
+            log.exception("the health check could not start")
+        finally:
+            relay.close()                       # nothing more to hold, whatever happened
+        self._open_history(site, workers)
+        if not page_at_once:
+            self._show_page(site, monitor, waiting)
 
     def _show_page(self, site: Any, monitor: Any, waiting: Any) -> None:
         """The site's page (the one showing its last known tiles, if any), with what goes
@@ -482,6 +554,8 @@ class GuiSession(QObject):
             # On a first start the page's modules are imported here, while the first polls
             # are out (before, they competed with the site's start for the interpreter).
             page = self.window.attach(monitor, site.label)
+        if self._unshown_monitor is monitor:
+            self._unshown_monitor = None        # the window's now: its shutdown stops it
         self.window.set_site(site)      # Recover… acts on its hosts
         self._page_shown(site, monitor, page)
 
@@ -519,23 +593,6 @@ class GuiSession(QObject):
         page.raise_interval_requested.connect(lambda host, seconds: changer.request(host, seconds, self.window))
         changer.message.connect(lambda text: self.window.statusBar().showMessage(text, 30_000))
         self.interval_changer = changer
-
-    def _start_polling(self, site: Any, monitor: Any, catalog: Any) -> None:
-        if self.site is not site or self._closing.is_set():
-            return                              # replaced or closing meanwhile
-        # The polls leave first; the health check (~50 ms of imports) is made right after
-        # and still sees every snapshot from the first: the relay holds what comes before.
-        relay = SnapshotRelay()
-        for worker in monitor.workers.values():
-            worker.observers += (relay,)
-        monitor.start()
-        try:
-            if catalog is not None:
-                self._start_health(site, monitor, catalog, relay)
-        except Exception:                       # the health check must not stop monitoring
-            log.exception("the health check could not start")
-        finally:
-            relay.close()                       # nothing more to hold, whatever happened
 
     def _start_health(self, site: Any, monitor: Any, catalog: Any, relay: SnapshotRelay) -> None:
         """The health check of ``site``'s hosts (issue 14), fed every poll's snapshot; its
@@ -604,6 +661,9 @@ class GuiSession(QObject):
         if started is not True and started:
             started.stop(0.0)           # started for a demo that was never opened
         clean = self._starter.shutdown(time.monotonic() + 0.5)
+        unshown, self._unshown_monitor = self._unshown_monitor, None
+        if unshown is not None and unshown is not self.window.monitor:
+            clean = unshown.shutdown(CLOSE_WAIT_S) and clean     # closed before its page was built
         # The window's shutdown already stopped the patch session; this only closes the site.
         self.patch_session = None
         self._stop_health()
@@ -704,8 +764,10 @@ LAST_KNOWN_FILE_NAME = "last-known.json"
 # the keyring's stack (~65 ms of imports), which the demo never needs; a configured site
 # imports it where it is opened (_read_configured).
 CLIENT_MODULES = ("hvconsole.remote.collector",)
-WORKER_MODULES = ("hvconsole.monitoring.workers", "hvconsole.monitoring.host_compliance",
-                  "hvconsole.ui.monitor.monitor")
+# The monitor's own modules (~40 ms) are not among them: a first start makes its monitor
+# once the first polls are out (GuiSession._start_polling).
+WORKER_MODULES = ("hvconsole.monitoring.workers", "hvconsole.monitoring.host_compliance")
+MONITOR_MODULE = "hvconsole.ui.monitor.monitor"
 
 
 def _read_configured(passwords: Any) -> Any:
@@ -767,13 +829,16 @@ def _read_last_known(demo: bool) -> Any:
             max(h.polled_at for h in state.hosts))
 
 
-def _prepare_site_view(reading: list[Any]) -> Any:
+def _prepare_site_view(reading: list[Any], after: threading.Event | None = None) -> Any:
     """On a background thread while the first site opens: the modules the poll workers
     and the monitor need (the WinRM client, the monitoring modules, the site catalog's
     light reader; not numpy, the keyring's stack, the page, the patch session or the
     graphs: they come while the first polls are out, or after their answers), imported
     here so that the GUI thread never waits for them, and the site catalog read once (the
-    source put in ``reading`` first). Returns the read ``CatalogSource``."""
+    source put in ``reading`` first). Returns the read ``CatalogSource``. ``after``: set
+    once the demo's process is started (waited for at most SPAWN_WAIT_S)."""
+    if after is not None:
+        after.wait(SPAWN_WAIT_S)
     _import(*CLIENT_MODULES)
     _import(*WORKER_MODULES)
     from .monitoring.host_compliance import CatalogSource
@@ -804,11 +869,20 @@ def _close_writer(writer: Any) -> None:
         writer.close(HISTORY_CLOSE_WAIT_S)
 
 
-def _open_demo(closing: threading.Event, speed: float, process: Any = False) -> Any:
+def _open_demo(closing: threading.Event, speed: float, process: Any = False,
+               spawned: threading.Event | None = None) -> Any:
     """On a background thread: building the site and binding its endpoints takes a
     moment, or waiting for its own process (``process``: see GuiSession) to serve it.
-    Returns None (the site stopped again) if the window closed meanwhile."""
-    from .site import open_demo_site
+    ``spawned`` is set once that process is started (or failed to). Returns None (the
+    site stopped again) if the window closed meanwhile."""
+    try:
+        from .site import open_demo_site, start_demo_process
+        if process is True and not closing.is_set():
+            # None: a running hvconsole-sim serve is there, which open_demo_site finds.
+            process = start_demo_process(speed=speed, name=DEMO_SITE_NAME) or True
+    finally:
+        if spawned is not None:
+            spawned.set()
     site = open_demo_site(speed=speed, name=DEMO_SITE_NAME, closing=closing, process=process)
     if closing.is_set() or site.closed:
         site.close(SITE_STOP_WAIT_S)

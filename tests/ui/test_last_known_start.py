@@ -45,7 +45,9 @@ def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, q
 
     # First start: the demo site answers, then the window closes (its state is written).
     window, session = start_window(qtbot)
-    qtbot.waitUntil(lambda: session.site is not None and window.monitor.tiles.rowCount() > 0
+    # The page (window.monitor) comes a moment after the site is open: once its first polls are out.
+    qtbot.waitUntil(lambda: session.site is not None and window.monitor is not None
+                    and window.monitor.tiles.rowCount() > 0
                     and all(h.reachable for h in window.monitor.hosts.rows()), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: all(r.stale_reason is None for r in tiles(window)), timeout=WAIT_MS)
     # By VM id: a VM the demo live-migrates changes host between a look and the close.
