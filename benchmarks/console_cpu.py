@@ -13,9 +13,16 @@ docs/winrm.md "The collect loop"): a steady poll is Send + Receive instead of Co
 Receive + Signal. The figure is split per thread: the GUI thread, the poll workers, the watchdog, the
 history writer and the rest, from each thread's own CPU time in ``/proc``.
 
+``--phases`` says where the GUI thread's CPU goes: every top-level event dispatch timed in
+the thread's CPU (event type and receiver), and the thread's Python profiled, over the
+measured stretch. Both cost CPU themselves: compare phases with each other, and the
+percentages only with runs without it.
+
 Run (offscreen works)::
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/console_cpu.py [--seconds 60] [--history] [--loop]
+    # the GUI thread's CPU by event and by Python function
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/console_cpu.py --phases
     # where the time goes: sample every thread with py-spy while it runs
     py-spy record --idle -o profile.svg -- .venv/bin/python benchmarks/console_cpu.py
 """
@@ -98,6 +105,81 @@ def thread_split(before: dict[int, float], after: dict[int, float], kinds: dict[
     return split
 
 
+class Phases:
+    """The GUI thread's CPU by top-level event dispatch (event type → receiver) and by
+    Python function, between :meth:`measuring` (True) and :meth:`measuring` (False)."""
+
+    def __init__(self) -> None:
+        import cProfile
+        self.by_event: dict[str, list[float]] = {}      # what -> [CPU s, count]
+        self.depth = 0
+        self.on = False
+        self.profile = cProfile.Profile()
+
+    def install(self) -> None:
+        from PySide6.QtCore import QEvent, QObject
+        from PySide6.QtWidgets import QApplication
+        phases = self
+
+        class PhaseApplication(QApplication):
+            def notify(self, receiver, event):
+                if not phases.on or not isinstance(receiver, QObject):
+                    return super().notify(receiver, event)
+                if phases.depth:
+                    if event.type() != QEvent.Type.Paint:
+                        return super().notify(receiver, event)
+                    # A widget's paint (its children's are events of their own).
+                    c0 = time.thread_time()
+                    try:
+                        return super().notify(receiver, event)
+                    finally:
+                        phases.count(f"  Paint → {type(receiver).__name__}({receiver.objectName()})",
+                                     time.thread_time() - c0)
+                phases.depth += 1
+                c0 = time.thread_time()
+                try:
+                    return super().notify(receiver, event)
+                finally:
+                    phases.depth -= 1
+                    spent = time.thread_time() - c0
+                    try:
+                        what = f"{event.type().name} → {type(receiver).__name__}({receiver.objectName()})"
+                    except RuntimeError:    # deleted by its own event
+                        what = f"{event.type().name} → (deleted)"
+                    phases.count(what, spent)
+        self.app = PhaseApplication([sys.argv[0]])
+
+    def count(self, what: str, spent: float) -> None:
+        entry = self.by_event.setdefault(what, [0.0, 0])
+        entry[0] += spent
+        entry[1] += 1
+
+    def measuring(self, on: bool) -> None:
+        self.on = on
+        if on:
+            self.profile.enable()       # this thread only (Python < 3.12)
+        else:
+            self.profile.disable()
+
+    def report(self, gui_s: float, wall_s: float) -> None:
+        import io
+        import pstats
+        inside = sum(s for what, (s, _n) in self.by_event.items() if not what.startswith(" "))
+        print(f"  GUI thread: {1000 * gui_s:.0f} ms of CPU, {1000 * inside:.0f} ms of it in event dispatches "
+              f"(timed and profiled, so more than without --phases); by dispatch, most first "
+              "(indented: widgets' paints inside them):")
+        for what, (spent, count) in sorted(self.by_event.items(), key=lambda kv: -kv[1][0])[:25]:
+            print(f"    {1000 * spent:7.1f} ms  {count:6d} × {1e6 * spent / count:7.0f} µs  {what}")
+        out = io.StringIO()
+        pstats.Stats(self.profile, stream=out).sort_stats("cumulative").print_stats(45)
+        print("  the GUI thread's Python, by cumulative time:")
+        print(out.getvalue())
+        out = io.StringIO()
+        pstats.Stats(self.profile, stream=out).sort_stats("tottime").print_stats(30)
+        print("  the same, by own time:")
+        print(out.getvalue())
+
+
 def main() -> int:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -111,6 +193,8 @@ def main() -> int:
                         help="attach a history writer to every worker, as the window does")
     parser.add_argument("--loop", action="store_true",
                         help="poll every host through the collect loop (Target.collect_loop)")
+    parser.add_argument("--phases", action="store_true",
+                        help="time the GUI thread's event dispatches and profile its Python (costs CPU itself)")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(CPU time is this process's own; wall-clock figures grow with the load)")
@@ -128,6 +212,9 @@ def main() -> int:
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         hosts = [json.loads(site.stdout.readline()) for _ in range(args.hosts)]
+        phases = Phases() if args.phases else None
+        if phases is not None:
+            phases.install()    # the timing application must exist before make_app's
         app = make_app()
         # collect_loop only when asked: a "before" export's Target has no such field.
         loop = {"collect_loop": True} if args.loop else {}
@@ -165,6 +252,8 @@ def main() -> int:
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
         def mark(name: str) -> None:
+            if phases is not None:
+                phases.measuring(name == "start")
             marks[name] = (time.perf_counter(), process_cpu_s(), monitor.ticks, time.thread_time(), polls[0])
             site_cpu[name] = site_cpu_s()
             threads[name] = thread_cpu_s()
@@ -207,6 +296,8 @@ def main() -> int:
                                           for kind, s in sorted(split.items(), key=lambda kv: -kv[1])))
         print(f"  simulated site process (not the console) {100 * (site_cpu['end'] - site_cpu['start']) / wall:5.1f} %")
         print(f"  reachable {sum(1 for r in rows if r.reachable)} of {hosts_shown} hosts")
+        if phases is not None:
+            phases.report(gui, wall)
         window.close()
         monitor.shutdown(5.0)
         if history_writer is not None:
