@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +124,8 @@ class MainWindow(QMainWindow):
         self.journal_path: Path | None = None
         self.page: MonitorPage | None = None
         self.monitor: Monitor | None = None
+        # Per host, whether its line says it does not answer (the status text; None: count anew).
+        self._down: dict[str, bool] | None = None
         self.site_label = QLabel(self)
         self.site_label.setObjectName("siteLabel")
         self.site_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -450,7 +451,10 @@ class MainWindow(QMainWindow):
         if self.health is not None:
             self.page.set_health(self.health)
         self.set_site_label(site_label)
+        self._down = None
         monitor.applied.connect(self._applied)
+        # Last known host lines come outside a tick: the next tick counts every line again.
+        monitor.last_known_changed.connect(self._recount_down)
         monitor.new_critical.connect(self.notifier.critical_findings)
         self.problems_action.setEnabled(True)
         if self._problems_link is not None:              # the previous page's
@@ -479,19 +483,37 @@ class MainWindow(QMainWindow):
         self.site_label.setText(site_label)
         self.setWindowTitle(f"{APP_TITLE} — {site_label}")
 
+    def _recount_down(self) -> None:
+        self._down = None
+
     def _applied(self, stats: TickStats) -> None:
-        rows = self.monitor.hosts.rows() if self.monitor is not None else []
-        down = sum(1 for r in rows if r.reachable is False)
-        vms = self.monitor.tiles.rowCount() if self.monitor is not None else 0
-        parts = [f"{len(rows)} hosts"]
-        if down:
-            parts.append(f"{down} not answering")
-        parts.append(f"{vms} VMs")
-        stale = self.monitor.last_known_hosts() if self.monitor is not None else set()
+        monitor = self.monitor
+        if monitor is None:
+            return
+        # Which hosts do not answer, by host: a tick looks at its own hosts' lines, not at
+        # every host's (cold in the caches by then); all of them once, and after last
+        # known lines were shown.
+        hosts = monitor.hosts
+        down = self._down
+        if down is None or len(down) != hosts.rowCount():
+            self._down = down = {r.name: r.reachable is False for r in hosts.rows()}
+        else:
+            row_for = hosts.row_for
+            for host in stats.hosts:
+                row = row_for(host)
+                down[host] = row is not None and row.reachable is False
+        not_answering = sum(down.values())
+        parts = [f"{len(down)} hosts"]
+        if not_answering:
+            parts.append(f"{not_answering} not answering")
+        parts.append(f"{monitor.tiles.rowCount()} VMs")
+        stale = monitor.last_known_hosts()
         if stale:
             parts.append(f"{len(stale)} {'host' if len(stale) == 1 else 'hosts'} still as last known")
-        # In the hosts' clock, like every other time in the window (a demo's runs faster).
-        parts.append(f"updated {format_clock(self.monitor.clock() if self.monitor is not None else datetime.now(UTC))}")
+        # In the hosts' clock, like every other time in the window (a demo's runs faster):
+        # the tick's own reading of it (the maintenance windows were renewed against it).
+        now = monitor.tick_clock if monitor.tick_clock is not None else monitor.clock()
+        parts.append(f"updated {format_clock(now)}")
         self.status_text.setText(" · ".join(parts))
 
     def _focus_search(self) -> None:

@@ -89,7 +89,7 @@ class FixOffers(QObject):
         self._start_wizard = start_wizard
         self.banners: dict[str, FixBanner] = {}
         self._dismissed: dict[str, frozenset[str]] = {}    # kb -> hosts it was dismissed for
-        monitor.applied.connect(self.refresh)
+        monitor.applied.connect(self._applied)
         monitor.findings.counts_changed.connect(self.refresh)
         monitor.maintenance_changed.connect(self.refresh)
 
@@ -103,6 +103,19 @@ class FixOffers(QObject):
         if not fixes:
             return {}
         return fix_offers(self._monitor.alerting(self._monitor.findings.active()), fixes)
+
+    def _applied(self, stats: Any) -> None:
+        """After a tick. An offer needs a host whose line names a freeze fix and an active
+        freeze finding on it; a new finding comes with its host's tick (or changes the
+        counts), a fix with its host's line. So while no banner is up or dismissed and no
+        host of this tick names a fix, nothing can be offered: the walk over every host's
+        line (each tick, for nothing, on most sites) is left out."""
+        if not self.banners and not self._dismissed:
+            row_for = self._monitor.hosts.row_for
+            if not any((row := row_for(host)) is not None and row.compliance.freeze_fixes
+                       for host in stats.hosts):
+                return
+        self.refresh()
 
     def refresh(self, *args: object) -> None:
         offers = self.offers()

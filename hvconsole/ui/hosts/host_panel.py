@@ -187,6 +187,7 @@ class HostPanel(QWidget):
         self.alerts.hide()
         self._alerts_text = ""
         self._alerts_lines = 0
+        self._alert_of: dict[str, str | None] | None = None   # host -> its alert line, once known
         self._alerts_timer = QTimer(self)
         self._alerts_timer.setSingleShot(True)
         self._alerts_timer.setInterval(ALERTS_PAUSE_MS)
@@ -252,11 +253,30 @@ class HostPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
 
-    def update_alerts(self) -> None:
+    def update_alerts(self, hosts: Iterable[str] | None = None) -> None:
         """Show one line per host that is unreachable or whose VM list fails. When that
         shows, hides or changes the number of lines, the list above resizes and repaints
-        whole (~5 ms): that is done a frame later, not in the turn of the tick that said so."""
-        lines = [text for text in (alert_text(row) for row in self.model.rows()) if text]
+        whole (~5 ms): that is done a frame later, not in the turn of the tick that said so.
+
+        ``hosts``: the hosts whose lines may have changed (a tick's); None: any. A tick
+        looks at its own few hosts' lines, not at every host's (cold in the caches by
+        then, a tick's largest walk); the text is put together again only when one of
+        theirs changed."""
+        alert_of = self._alert_of
+        if hosts is None or alert_of is None:
+            self._alert_of = alert_of = {row.name: alert_text(row) for row in self.model.rows()}
+        else:
+            row_for, changed = self.model.row_for, False
+            for host in hosts:
+                row = row_for(host)
+                line = None if row is None else alert_text(row)
+                if host not in alert_of or alert_of[host] != line:
+                    alert_of[host] = line
+                    changed = True
+            if not changed:
+                return
+        # In the list's order (it only ever grows at its end).
+        lines = [line for line in (alert_of.get(row.name) for row in self.model.rows()) if line]
         text = "\n".join(lines)
         if text == self._alerts_text:
             return

@@ -113,6 +113,7 @@ class Monitor(QObject):
         self.findings.new_critical.connect(self._new_critical)
         self.ticks = 0
         self.last_tick: TickStats | None = None
+        self.tick_clock: Any = None         # the pollers' clock when the last tick was applied
         # Hosts still showing their last known tiles, and when those were true (newest).
         self._last_known: set[str] = set()
         self.last_known_at: Any = None
@@ -128,6 +129,8 @@ class Monitor(QObject):
         self._turn_timer.timeout.connect(self._turn)
         # Which tile rows are on screen (set by the page; None: count every tile).
         self.shown_rows: Callable[[], range | None] | None = None
+        # Tiles on screen by host, for the rows and the order they were counted for.
+        self._on_screen: tuple[tuple[range, int], dict[str, int]] | None = None
         if hosts is None or workers:
             self.connect_workers(workers, polling=polling, maintenance=maintenance, **polling_options)
 
@@ -242,12 +245,18 @@ class Monitor(QObject):
         first, last_known = self._first_pending, self._last_known
         on_screen: dict[str, int] | None = None
         if rows is not None:
-            # One look at the tiles on screen (a few dozen), not one per tile of each host.
-            on_screen = {}
-            row = self.tiles.row
-            for i in rows:
-                host = row(i).host
-                on_screen[host] = on_screen.get(host, 0) + 1
+            # One look at the tiles on screen (a few dozen), not one per tile of each host,
+            # and only when those rows or the VMs at them changed since the last look.
+            seen = (rows, self.tiles.order_version)
+            if self._on_screen is not None and self._on_screen[0] == seen:
+                on_screen = self._on_screen[1]
+            else:
+                on_screen = {}
+                row = self.tiles.row
+                for i in rows:
+                    host = row(i).host
+                    on_screen[host] = on_screen.get(host, 0) + 1
+                self._on_screen = (seen, on_screen)
 
         def weight(result: PollResult) -> int:
             host = result.host
@@ -298,7 +307,9 @@ class Monitor(QObject):
                           apply_ms=shown.apply_ms + (time.perf_counter() - started) * 1000.0)
         self.ticks += 1
         self.last_tick = stats
-        self.maintenance.renew(self.clock())
+        # Read once a tick: the window's status text says the same time.
+        self.tick_clock = self.clock()
+        self.maintenance.renew(self.tick_clock)
         if shown.went_live:
             self.last_known_changed.emit()
         self.applied.emit(stats)

@@ -181,9 +181,21 @@ class MonitorPage(QWidget):
         monitor.shown_rows = self._shown_tile_rows
         self._shown_key: tuple[int, int, int, int] | None = None
         self._shown: range | None = None
+        # The answer above stands until the tiles on screen may be others (a scroll, a
+        # resize, the view shown or hidden, tiles added, removed, filtered or reordered):
+        # a tick then asks nothing of the view. A late word would only divide a tick
+        # into turns otherwise, never change what is drawn.
+        self._shown_fresh = False
+        self.tile_view.verticalScrollBar().valueChanged.connect(self._shown_stale)
+        self.tile_view.tiles_moved.connect(self._shown_stale)
+        for moved in (monitor.tile_proxy.rowsInserted, monitor.tile_proxy.rowsRemoved,
+                      monitor.tile_proxy.modelReset, monitor.tile_proxy.layoutChanged):
+            moved.connect(self._shown_stale)
         monitor.findings.counts_changed.connect(self._findings_changed)
         monitor.maintenance_changed.connect(self._findings_changed)
         monitor.last_known_changed.connect(self._findings_changed)
+        # Last known host lines are shown outside a tick: the alerts look at every line.
+        monitor.last_known_changed.connect(self._last_known_changed)
         monitor.tile_proxy.rowsInserted.connect(self._update_count)
         monitor.tile_proxy.rowsRemoved.connect(self._update_count)
         monitor.tile_proxy.modelReset.connect(self._update_count)
@@ -220,7 +232,7 @@ class MonitorPage(QWidget):
             self._show_graphs(host)
 
     def _applied(self, stats: TickStats) -> None:
-        self.host_panel.update_alerts()
+        self.host_panel.update_alerts(stats.hosts)
         self.host_panel.show_cost(self._graph_host)
         if self._graphs_due:
             return
@@ -238,6 +250,9 @@ class MonitorPage(QWidget):
             # run in the same sweep of posted events as the tiles' repaint: one pause.
             self._graphs_due = True
             self._graphs_timer.start()
+
+    def _last_known_changed(self) -> None:
+        self.host_panel.update_alerts()
 
     def _findings_changed(self) -> None:
         self._open_findings = frozenset((f.host.casefold(), f.vm_id.lower())
@@ -260,6 +275,8 @@ class MonitorPage(QWidget):
     def _shown_tile_rows(self) -> range | None:
         """The tile model's rows on screen now (``Monitor.shown_rows``); None when unsure
         (the grid shows a subset in another order, or is not laid out yet)."""
+        if self._shown_fresh:
+            return self._shown
         view, proxy = self.tile_view, self.monitor.tile_proxy
         count = proxy.rowCount()
         if count != self.monitor.tiles.rowCount() or proxy.sortColumn() >= 0:
@@ -275,7 +292,11 @@ class MonitorPage(QWidget):
         shown = self._tile_rows_within(count, height)
         if shown is not None:           # laid out: kept until one of those changes
             self._shown_key, self._shown = key, shown
+            self._shown_fresh = True
         return shown
+
+    def _shown_stale(self, *args: object) -> None:
+        self._shown_fresh = False
 
     def _tile_rows_within(self, count: int, height: int) -> range | None:
         view, proxy = self.tile_view, self.monitor.tile_proxy

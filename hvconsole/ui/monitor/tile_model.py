@@ -55,6 +55,8 @@ class TileModel(QAbstractListModel):
         super().__init__(parent)
         self._rows: list[TileRow] = []
         self._pos: dict[str, dict[str, int]] = {}   # host -> vm id -> row
+        # Counts every change of which VM is at which row (rows added, removed, reordered).
+        self.order_version = 0
 
     # -- Qt interface --------------------------------------------------------------------
 
@@ -206,6 +208,7 @@ class TileModel(QAbstractListModel):
         for i in range(first, len(self._rows)):
             row = self._rows[i]
             self._pos.setdefault(row.host, {})[row.vm_id] = i
+        self.order_version += 1
         self.endInsertRows()
 
     def _restore_order(self) -> bool:
@@ -225,6 +228,7 @@ class TileModel(QAbstractListModel):
         return True
 
     def _reindex(self) -> None:
+        self.order_version += 1
         pos: dict[str, dict[str, int]] = {}
         for i, row in enumerate(self._rows):
             pos.setdefault(row.host, {})[row.vm_id] = i

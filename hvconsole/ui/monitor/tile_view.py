@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAccessible,
     QCursor,
+    QHideEvent,
     QHoverEvent,
     QMouseEvent,
     QPainter,
@@ -37,6 +38,7 @@ from PySide6.QtGui import (
     QPen,
     QRegion,
     QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -74,6 +76,9 @@ class TileView(QListView):
     double-clicked (or pressed Enter on)."""
 
     tile_activated = Signal(object)
+    # The tiles on screen may now be others: the view was resized, shown or hidden (a
+    # scroll says so through the scroll bar, a new set of tiles through the model).
+    tiles_moved = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -571,6 +576,15 @@ class TileView(QListView):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.fit_tiles()
+        self.tiles_moved.emit()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.tiles_moved.emit()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.tiles_moved.emit()
 
     def fit_tiles(self) -> None:
         """Widen the tiles so that each row of them fills the view (no ragged right edge)."""
