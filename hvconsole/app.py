@@ -831,9 +831,9 @@ def _read_last_known(demo: bool) -> Any:
 
 def _prepare_site_view(reading: list[Any], after: threading.Event | None = None) -> Any:
     """On a background thread while the first site opens: the modules the poll workers
-    and the monitor need (the WinRM client, the monitoring modules, the site catalog's
-    light reader; not numpy, the keyring's stack, the page, the patch session or the
-    graphs: they come while the first polls are out, or after their answers), imported
+    need (the WinRM client, the monitoring modules, the site catalog's light reader; not
+    the monitor's, numpy, the keyring's stack, the page, the patch session or the graphs:
+    they come while the site opens or the first polls are out, or after their answers), imported
     here so that the GUI thread never waits for them, and the site catalog read once (the
     source put in ``reading`` first). Returns the read ``CatalogSource``. ``after``: set
     once the demo's process is started (waited for at most SPAWN_WAIT_S)."""
