@@ -22,21 +22,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from .child_serve import CHILD_FLAG, main  # noqa: F401  (the child's end, importable from here as before)
 from .state_file import is_state_document
 
-CHILD_FLAG = "--serve-demo-child"
 DEMO_SITE_NAMES = ("demo", "demo-patch")     # serve.DEMO_SITES, named without importing it
 CONSOLE_TWIN = "hvconsole-cli"               # installer/hvconsole.spec's CLI_NAME, beside the app
 READY_TIMEOUT_S = 30.0        # a cold start of a frozen bundle on a loaded, virus-scanned PC
@@ -72,7 +69,7 @@ def child_command(site: str, speed: float) -> list[str]:
 
 
 # The child from source (child_command): sys.argv is ["-c", CHILD_FLAG, SITE, SPEED].
-_FROM_SOURCE = ("import sys; sys.path.insert(0, {root!r}); from hvconsole.sim.child import main; "
+_FROM_SOURCE = ("import sys; sys.path.insert(0, {root!r}); from hvconsole.sim.child_serve import main; "
                 "raise SystemExit(main(sys.argv[2:]))")
 
 
@@ -185,59 +182,3 @@ class DemoProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(STOP_WAIT_S)
             return False
-
-
-# -- the child's end ---------------------------------------------------------------------
-
-def _binary_stream(fd: int, name: str, mode: str) -> IO[bytes]:
-    """stdin or stdout in bytes; a windowed (frozen) app on Windows may have no sys.stdin/
-    sys.stdout objects even when its handles are pipes: open them by descriptor then."""
-    stream = getattr(sys, name, None)
-    if stream is not None and hasattr(stream, "buffer"):
-        return stream.buffer
-    return os.fdopen(fd, mode, buffering=0)
-
-
-def main(argv: list[str]) -> int:
-    """``hvconsole --serve-demo-child SITE SPEED``: serve the demo site until stdin closes."""
-    # Ctrl+C in the window's terminal reaches its whole process group: the child ends with
-    # its pipe instead, after the window has closed its site, never with a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    out = _binary_stream(1, "stdout", "wb")
-    inp = _binary_stream(0, "stdin", "rb")
-
-    def say(doc: dict[str, Any]) -> None:
-        out.write(json.dumps(doc).encode("utf-8") + b"\n")
-        out.flush()
-
-    if len(argv) != 2:              # only the window starts it; a person trying it gets told how
-        say({"error": f"usage: hvconsole {CHILD_FLAG} SITE SPEED"})
-        return 1
-    site, speed_text = argv
-    try:
-        speed = float(speed_text)
-    except ValueError:
-        speed = math.nan
-    if not (speed > 0 and math.isfinite(speed)):
-        say({"error": f"the demo speed must be a positive number, not {speed_text!r}"})
-        return 1
-    try:
-        from .serve import DEMO_SITES, start_demo, state_document
-        if site not in DEMO_SITES:
-            raise ValueError(f"no demo site {site!r}")
-        served = start_demo(speed=speed, site=site)
-    except OSError as exc:
-        say({"error": f"the simulated site cannot listen on this machine: {exc}"})
-        return 1
-    except Exception as exc:       # said to the window in one sentence, not a traceback
-        say({"error": str(exc) or type(exc).__name__})
-        return 1
-    try:
-        say(state_document(served, site=site, speed=speed))
-        while inp.read(4096):      # nothing is sent; end of file is the window gone
-            pass
-    except OSError:
-        pass                       # the window's end broke: the same as closed
-    finally:
-        served.stop()
-    return 0

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hvconsole.core.atomic_file import atomic_write_text
-
 from .agent.host_agent import HostAgent
 from .model.clock import SimClock
 from .model.host import SimHost
@@ -212,5 +210,8 @@ def state_document(served: ServedSite, *, site: str, speed: float) -> dict[str, 
 
 def write_state_file(path: Path, served: ServedSite, *, site: str, speed: float) -> None:
     """Write the state file atomically, readable by this user only (it holds passwords)."""
+    # Imported here: its temporary-file machinery is not needed by a demo site's own process,
+    # whose first line (the same document) goes through its pipe.
+    from hvconsole.core.atomic_file import atomic_write_text
     doc = state_document(served, site=site, speed=speed)
     atomic_write_text(Path(path), json.dumps(doc, indent=1) + "\n")

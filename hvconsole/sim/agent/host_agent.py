@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape as xml_escape
 
 from ..wsman.runner import ProcessOutput
+from ..wsman.xmltext import escape as xml_escape
 
 if TYPE_CHECKING:
     from datetime import datetime

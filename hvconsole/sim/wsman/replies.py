@@ -13,7 +13,6 @@ import base64
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 from .soap import (
     ACTION_FAULT,
@@ -29,6 +28,7 @@ from .soap import (
     NS_WSMAN_MS,
     RESOURCE_CMD,
 )
+from .xmltext import escape
 
 _PREFIXES = {
     "s": NS_SOAP, "a": NS_ADDRESSING, "x": NS_TRANSFER, "e": NS_EVENTING,
