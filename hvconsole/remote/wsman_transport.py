@@ -16,9 +16,11 @@ Message encryption is then pywinrm's ``Encryption`` object, as before.
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import warnings
+from importlib import metadata
 from types import ModuleType
 from typing import Any
 
@@ -43,10 +45,72 @@ _pywinrm_import = threading.Lock()
 
 
 def pywinrm_transport() -> ModuleType:
-    """pywinrm's transport module (and with it its auth stacks), imported on first use."""
+    """pywinrm's transport module (and with it its auth stacks), imported on first use.
+    A broken install (a missing or unloadable auth stack) used to stop the console at
+    start; now it would surface on the first NTLM/Kerberos/CredSSP poll, so it is named."""
     with _pywinrm_import:
-        import winrm.transport
+        try:
+            import winrm.transport
+        except ImportError as exc:
+            raise WinRMError(f"the NTLM, Kerberos and CredSSP logon support (pywinrm) could not be "
+                             f"loaded: {exc}") from exc
     return winrm.transport
+
+
+# pywinrm's build_session and setup_encryption run on our transport, which is not a
+# subclass of pywinrm's: they find only what ours has. pywinrm's own history changed both
+# (helpers on its Transport, another _send_message_request signature), and the project
+# takes any pywinrm from 0.5 on, so the first delegated session checks that the installed
+# one reads nothing ours lacks and calls back our methods as we define them; a misfit is
+# named (an admin can act on it) instead of an AttributeError deep in a logon.
+_CALLED_BACK = ("build_session", "setup_encryption", "_send_message_request", "_get_message_response_text",
+                "send_message", "close_session")
+_fitting: set[type] = set()      # pywinrm Transport classes found to fit
+
+
+def _pywinrm_base(transport: WsmanTransport) -> Any:
+    """pywinrm's ``Transport`` class, once it is known to fit ``transport``."""
+    base = pywinrm_transport().Transport
+    if base not in _fitting:
+        check_pywinrm_fits(transport, base)
+        _fitting.add(base)
+    return base
+
+
+def check_pywinrm_fits(transport: WsmanTransport, base: type) -> None:
+    """Raise :class:`WinRMError` if pywinrm's transport ``base`` has a setting or method
+    ``transport`` lacks, or a called-back method with other parameters."""
+    problems: list[str] = []
+    theirs_take = inspect.signature(base).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in theirs_take.values())
+    names = [n for n in inspect.signature(WsmanTransport.__init__).parameters if n != "self"]
+    names += [n for n in theirs_take if n not in names and n != "self"]
+    try:
+        # A throwaway of theirs with our settings: what its constructor sets (no network).
+        theirs = base(**{n: getattr(transport, n) for n in names
+                         if hasattr(transport, n) and (takes_any or n in theirs_take)})
+        missing = sorted(n for n in dir(theirs) if not n.startswith("__") and not hasattr(transport, n))
+        if missing:
+            problems.append(f"its transport has {', '.join(missing)}")
+    except Exception as exc:       # a new required setting, another check: it does not fit
+        problems.append(f"its transport takes other settings ({type(exc).__name__}: {exc})")
+    for name in _CALLED_BACK:
+        if _parameters(getattr(base, name, None)) != _parameters(getattr(type(transport), name)):
+            problems.append(f"its {name} takes other arguments")
+    if problems:
+        raise WinRMError(f"pywinrm {_version()} is not supported by this console (it follows pywinrm 0.5): "
+                         f"{'; '.join(problems)}; install pywinrm 0.5 (pip install 'pywinrm>=0.5,<0.6')")
+
+
+def _parameters(function: Any) -> list[str] | None:
+    return list(inspect.signature(function).parameters) if callable(function) else None
+
+
+def _version() -> str:
+    try:
+        return metadata.version("pywinrm")
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"
 
 
 class WsmanTransport:
@@ -123,7 +187,7 @@ class WsmanTransport:
         if not self.builds_own_session:
             # pywinrm's own session building, on this object: it reads the same attributes
             # and calls back this object's setup_encryption and _send_message_request.
-            return pywinrm_transport().Transport.build_session(self)
+            return _pywinrm_base(self).build_session(self)
         session = requests.Session()
         self._apply_settings(session)
         session.auth = HTTPBasicAuth(username=self.username or "", password=self.password or "")
@@ -174,7 +238,7 @@ class WsmanTransport:
     def setup_encryption(self, session: requests.Session) -> None:
         """pywinrm's (called from its build_session): a blank message sets the security
         context up, then its ``Encryption`` seals and opens the messages."""
-        pywinrm_transport().Transport.setup_encryption(self, session)
+        _pywinrm_base(self).setup_encryption(self, session)
 
     def close_session(self) -> None:
         if not self.session:
