@@ -45,6 +45,7 @@ from .errors import (
 )
 from .session import HostSession
 from .target import CancelToken, Target, TransportName
+from .wsman_errors import WinRMError
 from .wsman_transport import pywinrm_transport
 
 log = logging.getLogger(__name__)
@@ -216,9 +217,21 @@ def probe_host(host: Host, password: Password | str, *, timeout_s: float = DEFAU
                            _ms(started))
 
 
+# The logons pywinrm's code makes (NTLM, inside HTTPS too; Kerberos; CredSSP).
+_PYWINRM_LOGONS = (Transport.NTLM, Transport.HTTPS, Transport.KERBEROS, Transport.CREDSSP)
+
+
 def _check_client_setup(host: Host) -> None:
-    # pywinrm (and the auth stacks it carries) only for the transports that need them.
-    if host.transport is Transport.KERBEROS and not pywinrm_transport().HAVE_KERBEROS:
+    # pywinrm (and the auth stacks it carries) only for the transports that need them. It
+    # is imported on first use, not at start: a broken install, or a pywinrm this console
+    # does not fit, is named here rather than as a host that does not speak WinRM.
+    if host.transport in _PYWINRM_LOGONS:
+        try:
+            pywinrm = pywinrm_transport()
+        except WinRMError as exc:
+            raise _Stop(Outcome.CLIENT_SETUP, str(exc), "reinstall the console's packages "
+                        "(`pip install --force-reinstall 'pywinrm>=0.5,<0.6'`)", "setup") from None
+    if host.transport is Transport.KERBEROS and not pywinrm.HAVE_KERBEROS:
         raise _Stop(Outcome.CLIENT_SETUP, "Kerberos support is not installed on this PC",
                     "install it (`pip install 'pywinrm[kerberos]'`) or choose the ntlm transport", "setup")
     if host.transport is Transport.KERBEROS and _is_ip_address(host.address):
@@ -228,7 +241,7 @@ def _check_client_setup(host: Host) -> None:
         raise _Stop(Outcome.CLIENT_SETUP, f"Kerberos cannot log on to an IP address ({host.address})",
                     "enter the host's DNS name as registered in its service principal name "
                     "(`setspn -L HOSTNAME` lists them, e.g. HTTP/hv01.corp.example)", "setup")
-    if host.transport is Transport.CREDSSP and not pywinrm_transport().HAVE_CREDSSP:
+    if host.transport is Transport.CREDSSP and not pywinrm.HAVE_CREDSSP:
         raise _Stop(Outcome.CLIENT_SETUP, "CredSSP support is not installed on this PC",
                     "install it (`pip install 'pywinrm[credssp]'`) or choose the ntlm transport", "setup")
     if host.ca_bundle and not os.path.isfile(host.ca_bundle):

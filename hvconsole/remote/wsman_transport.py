@@ -45,9 +45,18 @@ _pywinrm_import = threading.Lock()
 
 
 def pywinrm_transport() -> ModuleType:
-    """pywinrm's transport module (and with it its auth stacks), imported on first use.
-    A broken install (a missing or unloadable auth stack) used to stop the console at
-    start; now it would surface on the first NTLM/Kerberos/CredSSP poll, so it is named."""
+    """pywinrm's transport module (and with it its auth stacks), imported on first use and
+    checked to fit ours (:func:`check_pywinrm_fits`). A broken install (a missing or
+    unloadable auth stack) used to stop the console at start; now it would surface on the
+    first NTLM/Kerberos/CredSSP host, so it is named there (:class:`WinRMError`)."""
+    module = _import_pywinrm()
+    if module.Transport not in _fitting:
+        check_pywinrm_fits(module.Transport)
+        _fitting.add(module.Transport)
+    return module
+
+
+def _import_pywinrm() -> ModuleType:
     with _pywinrm_import:
         try:
             import winrm.transport
@@ -60,42 +69,34 @@ def pywinrm_transport() -> ModuleType:
 # pywinrm's build_session and setup_encryption run on our transport, which is not a
 # subclass of pywinrm's: they find only what ours has. pywinrm's own history changed both
 # (helpers on its Transport, another _send_message_request signature), and the project
-# takes any pywinrm from 0.5 on, so the first delegated session checks that the installed
-# one reads nothing ours lacks and calls back our methods as we define them; a misfit is
-# named (an admin can act on it) instead of an AttributeError deep in a logon.
+# takes any pywinrm from 0.5 on, so the installed one is checked, once, to read nothing
+# ours lacks and to call back our methods as we define them; a misfit is named (an admin
+# can act on it) instead of an AttributeError deep in a logon.
 _CALLED_BACK = ("build_session", "setup_encryption", "_send_message_request", "_get_message_response_text",
                 "send_message", "close_session")
 _fitting: set[type] = set()      # pywinrm Transport classes found to fit
 
 
-def _pywinrm_base(transport: WsmanTransport) -> Any:
-    """pywinrm's ``Transport`` class, once it is known to fit ``transport``."""
-    base = pywinrm_transport().Transport
-    if base not in _fitting:
-        check_pywinrm_fits(transport, base)
-        _fitting.add(base)
-    return base
-
-
-def check_pywinrm_fits(transport: WsmanTransport, base: type) -> None:
-    """Raise :class:`WinRMError` if pywinrm's transport ``base`` has a setting or method
-    ``transport`` lacks, or a called-back method with other parameters."""
+def check_pywinrm_fits(base: type) -> None:
+    """Raise :class:`WinRMError` if pywinrm's transport class ``base`` has a setting or
+    method ours lacks, or a method it calls back on ours with other parameters."""
+    ours = WsmanTransport("http://localhost:5985/wsman", username="fit-check", password="", auth_method="ntlm",
+                          ca_trust_path=None, proxy=None)
     problems: list[str] = []
     theirs_take = inspect.signature(base).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in theirs_take.values())
     names = [n for n in inspect.signature(WsmanTransport.__init__).parameters if n != "self"]
-    names += [n for n in theirs_take if n not in names and n != "self"]
+    names += [n for n in theirs_take if n not in names]
     try:
-        # A throwaway of theirs with our settings: what its constructor sets (no network).
-        theirs = base(**{n: getattr(transport, n) for n in names
-                         if hasattr(transport, n) and (takes_any or n in theirs_take)})
-        missing = sorted(n for n in dir(theirs) if not n.startswith("__") and not hasattr(transport, n))
+        # A throwaway of theirs with the same settings: what its constructor sets (no network).
+        theirs = base(**{n: getattr(ours, n) for n in names if hasattr(ours, n) and (takes_any or n in theirs_take)})
+        missing = sorted(n for n in dir(theirs) if not n.startswith("__") and not hasattr(ours, n))
         if missing:
             problems.append(f"its transport has {', '.join(missing)}")
     except Exception as exc:       # a new required setting, another check: it does not fit
         problems.append(f"its transport takes other settings ({type(exc).__name__}: {exc})")
     for name in _CALLED_BACK:
-        if _parameters(getattr(base, name, None)) != _parameters(getattr(type(transport), name)):
+        if _parameters(getattr(base, name, None)) != _parameters(getattr(WsmanTransport, name)):
             problems.append(f"its {name} takes other arguments")
     if problems:
         raise WinRMError(f"pywinrm {_version()} is not supported by this console (it follows pywinrm 0.5): "
@@ -187,7 +188,7 @@ class WsmanTransport:
         if not self.builds_own_session:
             # pywinrm's own session building, on this object: it reads the same attributes
             # and calls back this object's setup_encryption and _send_message_request.
-            return _pywinrm_base(self).build_session(self)
+            return pywinrm_transport().Transport.build_session(self)
         session = requests.Session()
         self._apply_settings(session)
         session.auth = HTTPBasicAuth(username=self.username or "", password=self.password or "")
@@ -238,7 +239,7 @@ class WsmanTransport:
     def setup_encryption(self, session: requests.Session) -> None:
         """pywinrm's (called from its build_session): a blank message sets the security
         context up, then its ``Encryption`` seals and opens the messages."""
-        _pywinrm_base(self).setup_encryption(self, session)
+        pywinrm_transport().Transport.setup_encryption(self, session)
 
     def close_session(self) -> None:
         if not self.session:

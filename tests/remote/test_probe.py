@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -421,3 +422,14 @@ def test_a_host_that_refuses_ntlm_is_told_apart_from_a_network_problem() -> None
     assert stop.outcome is Outcome.CREDENTIALS_REJECTED and "kerberos transport" in stop.hint
     # Any other PermissionError is still a local/network problem, not a logon one.
     assert classify(PermissionError(13, "Permission denied"), host="HV01").kind == "refused"
+
+
+@pytest.mark.parametrize(("transport", "username"), [("kerberos", "demo@corp.example"), ("ntlm", "demo")])
+def test_a_pywinrm_that_cannot_be_loaded_is_a_setup_problem(monkeypatch, transport: str, username: str) -> None:
+    # pywinrm is imported when an NTLM/Kerberos/CredSSP host is first reached (not at start):
+    # a broken install is named there, with what to do, not "failed unexpectedly".
+    monkeypatch.setitem(sys.modules, "winrm.transport", None)
+    with sim_endpoint(auth="ntlm") as sim:
+        result = run(sim.host(transport=transport, username=username), sim.password)
+    assert result.outcome is Outcome.CLIENT_SETUP, result
+    assert "could not be loaded" in result.message and "pip install" in result.hint

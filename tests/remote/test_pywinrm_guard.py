@@ -34,7 +34,7 @@ def _ntlm() -> WsmanTransport:
 def _with_pywinrm(monkeypatch, transport_class: type) -> None:
     """Pretend the installed pywinrm's transport is ``transport_class``."""
     fake = types.SimpleNamespace(Transport=transport_class, HAVE_KERBEROS=True, HAVE_CREDSSP=True)
-    monkeypatch.setattr(wsman_transport, "pywinrm_transport", lambda: fake)
+    monkeypatch.setattr(wsman_transport, "_import_pywinrm", lambda: fake)
 
 
 class _NewSetting(Transport):
@@ -80,7 +80,7 @@ def test_a_pywinrm_whose_transport_does_not_fit_ours_is_named_not_crashed_into(m
 
 
 def test_the_installed_pywinrm_fits() -> None:
-    wsman_transport.check_pywinrm_fits(_ntlm(), Transport)     # raises if not
+    wsman_transport.check_pywinrm_fits(Transport)     # raises if not
 
 
 def test_a_pywinrm_that_cannot_be_loaded_says_so(monkeypatch) -> None:
