@@ -105,6 +105,25 @@ class SnapshotRelay:
             self._held = []
 
 
+class AppliedHosts:
+    """The hosts of the results a monitor applies (GUI thread), until :meth:`stop`."""
+
+    def __init__(self, monitor: Any) -> None:
+        self._monitor = monitor
+        self._hosts: set[str] = set()
+        monitor.applied.connect(self._applied)
+
+    def _applied(self, stats: Any) -> None:
+        self._hosts.update(stats.hosts)
+
+    def stop(self) -> frozenset[str]:
+        """No more; the hosts seen so far."""
+        if self._monitor is not None:
+            self._monitor.applied.disconnect(self._applied)
+            self._monitor = None
+        return frozenset(self._hosts)
+
+
 class GuiSession(QObject):
     """What one run of the window has opened (a site, its monitor, its patch session), and
     closing it all again in bounded time."""
@@ -376,6 +395,9 @@ class GuiSession(QObject):
         def first_answers(_stats: Any) -> None:
             monitor.applied.disconnect(first_answers)
             self._starter.submit(_import_graphs, build, lambda _exc: build())
+        if monitor.ticks:                   # a first start's page comes after the polls left
+            self._starter.submit(_import_graphs, build, lambda _exc: build())
+            return
         monitor.applied.connect(first_answers)
 
     def _prepare(self, after: threading.Event | None = None) -> None:
@@ -474,11 +496,15 @@ class GuiSession(QObject):
             if self.site is not site or self._closing.is_set():
                 return                          # replaced or closing meanwhile
             relay, monitor = self._start_polling(site, workers, interval_s, monitor)
+            # Hosts that answer before the health check and the page exist (refused at
+            # once, say): those wait for their first round and would miss it.
+            answered = AppliedHosts(monitor)
             # The rest once the polls' requests are out: run now, its imports (the health
             # check's, numpy and the history store's, the page's) took the interpreter from
             # the hosts' threads while they opened their shells and sent their commands.
             QTimer.singleShot(POLLS_AWAY_MS, lambda: self._after_polls_away(
-                site, monitor, workers, catalog if read_ok else None, relay, page_at_once, waiting))
+                site, monitor, workers, catalog if read_ok else None, relay, page_at_once, waiting,
+                answered))
         if read is not None:
             start(True)
         else:
@@ -527,15 +553,18 @@ class GuiSession(QObject):
         return relay, self._monitor_for(site, workers, interval_s, None, polling)
 
     def _after_polls_away(self, site: Any, monitor: Any, workers: list, catalog: Any,
-                          relay: SnapshotRelay, page_at_once: bool, waiting: Any) -> None:
+                          relay: SnapshotRelay, page_at_once: bool, waiting: Any,
+                          answered: AppliedHosts | None = None) -> None:
         """Once the first polls' requests are out: the health check, the history file and
-        the page (unless shown already)."""
+        the page (unless shown already). ``answered``: the hosts whose results the monitor
+        applied since the polls left."""
+        hosts = answered.stop() if answered is not None else frozenset()
         if self.site is not site or self._closing.is_set():
             relay.close()                       # replaced or closing meanwhile
             return
         try:
             if catalog is not None:
-                self._start_health(site, monitor, catalog, relay)
+                self._start_health(site, monitor, catalog, relay, answered=hosts)
         except Exception:                       # the health check must not stop monitoring
             log.exception("the health check could not start")
         finally:
@@ -594,10 +623,13 @@ class GuiSession(QObject):
         changer.message.connect(lambda text: self.window.statusBar().showMessage(text, 30_000))
         self.interval_changer = changer
 
-    def _start_health(self, site: Any, monitor: Any, catalog: Any, relay: SnapshotRelay) -> None:
+    def _start_health(self, site: Any, monitor: Any, catalog: Any, relay: SnapshotRelay,
+                      answered: frozenset[str] = frozenset()) -> None:
         """The health check of ``site``'s hosts (issue 14), fed every poll's snapshot; its
         audits start once every host has answered (or failed) its first poll, so that the
-        first audit already knows each host's build and pending reboot, then every 15 min."""
+        first audit already knows each host's build and pending reboot, then every 15 min.
+        ``answered``: hosts whose first results were applied before this (the relay holds
+        their snapshots for it)."""
         from .core.timeutil import utcnow
         from .ui.health import HealthService
         updates = getattr(catalog.get()[0], "updates", ())     # read already: no I/O here
@@ -608,7 +640,10 @@ class GuiSession(QObject):
             in_maintenance=lambda host: registry.covers(host, None, clock()))
         relay.connect(health.observe)
         self.window.set_health(health)
-        waiting = set(monitor.host_names())
+        waiting = set(monitor.host_names()) - answered
+        if not waiting:
+            health.start()
+            return
 
         def first_round(stats: Any) -> None:
             waiting.difference_update(stats.hosts)
@@ -643,12 +678,23 @@ class GuiSession(QObject):
                 clean = False
         self._stop_health()
         self.window.set_site(None)      # closes its Recover… dialogs
+        clean = self._stop_unshown_monitor() and clean
         site, self.site = self.site, None
         if site is not None:
             clean = site.close(SITE_STOP_WAIT_S) and clean
         clean = self._close_history() and clean
         clean = self._close_last_known() and clean
         self.window.clear_banners()     # they spoke about the site that is gone
+        return clean
+
+    def _stop_unshown_monitor(self) -> bool:
+        """Stop the monitor polling a site whose page was not built yet (replaced or closed
+        within POLLS_AWAY_MS): the window's own shutdown stops only the monitor it shows."""
+        unshown, self._unshown_monitor = self._unshown_monitor, None
+        if unshown is None or unshown is self.window.monitor:
+            return True
+        clean = bool(unshown.shutdown(CLOSE_WAIT_S))
+        unshown.deleteLater()
         return clean
 
     def stop(self) -> bool:
@@ -661,9 +707,7 @@ class GuiSession(QObject):
         if started is not True and started:
             started.stop(0.0)           # started for a demo that was never opened
         clean = self._starter.shutdown(time.monotonic() + 0.5)
-        unshown, self._unshown_monitor = self._unshown_monitor, None
-        if unshown is not None and unshown is not self.window.monitor:
-            clean = unshown.shutdown(CLOSE_WAIT_S) and clean     # closed before its page was built
+        clean = self._stop_unshown_monitor() and clean     # closed before its page was built
         # The window's shutdown already stopped the patch session; this only closes the site.
         self.patch_session = None
         self._stop_health()
