@@ -167,3 +167,36 @@ def test_polls_of_hosts_started_together_drift_apart(qtbot, scripted_workers):
     assert all(10_000 * 0.9 * 0.95 - 50 <= ms <= 10_000 * 1.1 * 1.05 for ms in remaining)
     assert len(remaining) > 1
     assert service.shutdown(1.0)
+
+
+def test_the_very_first_answer_is_handed_on_at_once_other_first_answers_share_a_tick(qtbot, scripted_workers,
+                                                                                       monkeypatch):
+    # An empty window has nothing else to show: the first answer of all goes at the next
+    # event-loop turn (FIRST_OF_ALL_TICK_MS); another host's first answer waits for
+    # company (FIRST_ANSWER_TICK_MS, a minute here), later ones for the tick.
+    from hvconsole.ui.monitor import polling
+    monkeypatch.setattr(polling, "FIRST_ANSWER_TICK_MS", 60_000)
+    release = threading.Event()
+
+    def hv02(_n):
+        release.wait(WAIT_MS / 1000)
+        return make_snapshot("HV02", (make_vm("HV02", 0),), T0)
+    workers, _ = scripted_workers({"HV01": lambda _n: make_snapshot("HV01", (make_vm("HV01", 0),), T0),
+                                   "HV02": hv02})
+    service = PollingService(workers, interval_s=3600, tick_ms=60_000)
+    batches = []
+    service.batch_ready.connect(batches.append)
+    service.start()
+    qtbot.waitUntil(lambda: len(batches) == 1, timeout=WAIT_MS)
+    assert [r.host for r in batches[0]] == ["HV01"]
+    release.set()
+
+    def queued() -> bool:
+        with service._pending_lock:
+            return bool(service._pending)
+    qtbot.waitUntil(queued, timeout=WAIT_MS)
+    qtbot.wait(50)
+    assert len(batches) == 1            # waits for company
+    service.flush()
+    assert [r.host for r in batches[1]] == ["HV02"]
+    assert service.shutdown(1.0)
