@@ -558,10 +558,10 @@ class GuiSession(QObject):
         """Once the first polls' requests are out: the health check, the history file and
         the page (unless shown already). ``answered``: the hosts whose results the monitor
         applied since the polls left."""
-        hosts = answered.stop() if answered is not None else frozenset()
         if self.site is not site or self._closing.is_set():
-            relay.close()                       # replaced or closing meanwhile
-            return
+            relay.close()                       # replaced or closing meanwhile (its monitor
+            return                              # stopped and deleted: see _drop_site, stop)
+        hosts = answered.stop() if answered is not None else frozenset()
         try:
             if catalog is not None:
                 self._start_health(site, monitor, catalog, relay, answered=hosts)

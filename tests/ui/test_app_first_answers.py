@@ -88,3 +88,27 @@ def test_a_site_replaced_before_its_page_was_built_stops_polling(home, qtbot, mo
     window.close()
     assert session.stop()
     assert wait_parked(10)
+
+
+@pytest.mark.parametrize("how", ["replaced", "closed"])
+def test_a_site_gone_before_its_page_was_built_leaves_quietly(home, qtbot, monkeypatch, how):
+    # The monitor stopped (and deleted) when its site went; the health check, history and
+    # page that were to follow it are not made, and nothing touches the deleted monitor.
+    from hvconsole.ui.background import wait_parked
+    window, session = start_window(qtbot, monkeypatch, away_ms=300)
+    session._configured_loaded(refusing_site("HV01"))
+    qtbot.waitUntil(lambda: session._unshown_monitor is not None, timeout=WAIT_MS)
+    old = session._unshown_monitor
+    if how == "replaced":
+        session._configured_loaded(refusing_site("HV02"))
+    else:
+        window.close()
+        assert session.stop()
+    assert not old.polling._running
+    qtbot.wait(600)                         # past POLLS_AWAY_MS, the monitor deleted meanwhile
+    assert session.history_writer is None or how == "replaced"
+    if how == "replaced":
+        assert window.page is not None and window.monitor.host_names() == ["HV02"]
+        window.close()
+        assert session.stop()
+    assert wait_parked(10)
