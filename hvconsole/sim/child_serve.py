@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from typing import IO, Any
 
 CHILD_FLAG = "--serve-demo-child"      # the hidden argument (child.child_command puts it on the line)
@@ -63,6 +64,12 @@ def main(argv: list[str]) -> int:
         return 1
     try:
         say(state_document(served, site=site, speed=speed))
+        # What a first command needs (the script handlers' modules...), imported now that
+        # the window knows the hosts, while its polls open their shells: their first
+        # command then finds it ready. One that comes sooner waits for these imports (the
+        # import lock, the handlers' lock) and is answered as before.
+        from .agent.host_agent import load_command_modules
+        threading.Thread(target=load_command_modules, name="demo-child-imports", daemon=True).start()
         while inp.read(4096):      # nothing is sent; end of file is the window gone
             pass
     except OSError:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import importlib
 import json
 import logging
@@ -25,7 +24,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..wsman.runner import ProcessOutput
@@ -91,6 +89,16 @@ def register_script_handler(name: str, fn: Handler) -> None:
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise ValueError(f"bad script name {name!r}")
     _HANDLERS[name] = fn
+
+
+def load_command_modules() -> None:
+    """Import what a first command needs beyond the endpoint (the script handlers, the
+    reading of the shipped scripts and of a gzipped loader). A demo site's process calls
+    it after its first line, so that neither that line nor the first command waits for
+    these imports; anything else imports them at its first command."""
+    import gzip  # noqa: F401
+    from importlib import resources  # noqa: F401
+    load_handler_modules()
 
 
 def load_handler_modules() -> dict[str, Handler]:
@@ -207,6 +215,7 @@ def interpret(command_line: str) -> LoaderCall | str:
 
 def _shipped_body(name: str) -> str | None:
     """Read at every call: a teammate may have changed the script since we started."""
+    from importlib import resources  # imported late, as gzip: see load_command_modules
     try:
         return (resources.files("hvconsole.remote.scripts") / f"{name}.ps1").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
@@ -247,10 +256,19 @@ class HostAgent:
         self.host = host
         self.site = site
         self.latency_scale = latency_scale
-        self.handlers = load_handler_modules()
+        self._handlers: dict[str, Handler] | None = None
         # False: the host's collect script has no loop (an older collect.ps1), so the
         # loop form of the loader fails at once (docs/winrm.md, "The collect loop").
         self.serves_loop = True
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        """The script handlers, their modules imported at the first command (or earlier by
+        :func:`load_handler_modules`): a site serves, and a demo site's process writes its
+        first line, without waiting for the ~5 ms of importing every script's handler."""
+        if self._handlers is None:
+            self._handlers = load_handler_modules()
+        return self._handlers
 
     def start(self, command_line: str, env: Mapping[str, str], codepage: int) -> SimulatedProcess | LoopProcess:
         with self.site.acting():
@@ -360,6 +378,7 @@ class HostAgent:
             message = json.dumps({"hvc_error": {"message": f"script {call.env_var} is not loaded in this shell"}},
                                  separators=(",", ":"))
             return ScriptAnswer(message.encode("utf-8"), b"", EXIT_SCRIPT_NOT_LOADED, 0.02)
+        import gzip  # imported late: see load_command_modules
         try:
             body = gzip.decompress(base64.b64decode("".join(b.split()), validate=True)).decode(
                 "utf-8", errors="replace")
