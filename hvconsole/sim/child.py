@@ -7,7 +7,8 @@ site while the window starts, and the hosts' answers cost the window only its cl
 
 The window's end (:class:`DemoProcess`) starts ``hvconsole --serve-demo-child SITE SPEED``:
 the bundle's own executable when frozen (``sys.executable`` is then the app, not Python),
-else this interpreter with ``-m hvconsole``. The child (:func:`main`) serves the site, writes
+else this interpreter straight into the child's end (:func:`child_command`). The child
+(:func:`main`, in :mod:`.child_serve`: it imports nothing of the window's end) serves the site, writes
 one JSON line on its stdout, the same document as a state file (``serve.state_document``:
 its pid, speed, where its clock stands, each host's URL, user and password) or
 ``{"error": "..."}``, and then reads its stdin until end of file. Its stdin is a pipe only
