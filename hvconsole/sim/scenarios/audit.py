@@ -11,10 +11,10 @@ exactly one thing, returning where the problem must show (host, VM name or None)
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..guid import guid4
 from ..model.clock import SimClock
 from ..model.host import SimHost
 from ..model.load import LoadProfile
@@ -44,7 +44,7 @@ def build_well_set_site(clock: SimClock | None = None, seed: int = 7) -> SimSite
     rng = site.rng("well-set")
     for i, (name, host, vcpus, memory, dynamic) in enumerate(_WELL_SET_VMS):
         h = site.host(host)
-        vm = SimVM(name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), vcpus=vcpus, memory_mb=memory,
+        vm = SimVM(name, guid4(rng.getrandbits(128)), vcpus=vcpus, memory_mb=memory,
                    dynamic_memory=dynamic, load=APP, automatic_stop_action="ShutDown",
                    backup_hour=22.0 + (i % 3) * 0.5, is_clustered=h.cluster is not None, uptime_s=5 * DAY)
         vm.automatic_start_delay_s = 30 * (len(h.vms) + 1)

@@ -24,9 +24,9 @@ KB5061906 is then needed on two hosts, compliant on one, not applicable on two (
 from __future__ import annotations
 
 import random
-import uuid
 from functools import partial
 
+from ..guid import guid4
 from ..model.clock import SimClock
 from ..model.host import SimHost
 from ..model.load import IDLE, LoadProfile
@@ -169,7 +169,7 @@ def _add_hosts(site: SimSite, hosts: tuple, vms: tuple, rng: random.Random) -> N
     for name, host, role, guest, vcpus, memory, dynamic, state, stop, backup in vms:
         clustered = site.host(host).cluster is not None
         site.host(host).add_vm(SimVM(
-            name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), vcpus=vcpus, memory_mb=memory,
+            name, guid4(rng.getrandbits(128)), vcpus=vcpus, memory_mb=memory,
             dynamic_memory=dynamic, generation=1 if guest == "appliance" else 2, guest=guest,
             load=_ROLE[role], automatic_start_action="Nothing" if state == "Off" else "StartIfRunning",
             automatic_stop_action=stop, backup_hour=backup, is_clustered=clustered, state=state,

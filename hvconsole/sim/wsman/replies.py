@@ -10,10 +10,10 @@ here, whoever supplied it.
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..guid import random_guid
 from .soap import (
     ACTION_FAULT,
     ANONYMOUS,
@@ -57,7 +57,7 @@ def _attr(value: str) -> str:
 
 
 def _new_id() -> str:
-    return str(uuid.uuid4()).upper()
+    return random_guid().upper()
 
 
 def envelope(kind: str, action: str, relates_to: str, body: str) -> bytes:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ..guid import random_guid
 from .commands import Command, RefusedProcess
 from .runner import ProcessRunner, SimProcess
 
@@ -116,7 +116,7 @@ class Shell:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4()).upper()
+    return random_guid().upper()
 
 
 class ShellTable:
