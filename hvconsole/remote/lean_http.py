@@ -71,7 +71,9 @@ def exchange(sock: socket.socket, request: bytes, *, limit: int, after_read: Cal
     elif transfer is not None and "chunked" in transfer.lower():
         raw = reader.chunked(limit)
     elif (length_text := get("content-length")) is not None:
-        length = int(length_text) if length_text.isdigit() else _content_length(length_text)
+        # isdigit() alone also takes Latin-1's superscript digits, which int() refuses.
+        usual = len(length_text) < 19 and length_text.isascii() and length_text.isdigit()
+        length = int(length_text) if usual else _content_length(length_text)
         if length > limit:
             raise TooLarge
         raw = reader.exactly(length)
@@ -120,7 +122,7 @@ class _Reader:
         del buf[:end + 4]
         version, _, rest = lines[0].partition(" ")
         code = rest[:3]
-        if not version.startswith("HTTP/") or not code.isdigit():
+        if not version.startswith("HTTP/") or not (code.isascii() and code.isdigit()):
             raise ProtocolError("Connection aborted.", http.client.BadStatusLine(lines[0]))
         if len(lines) > MAX_HEADERS + 1:
             raise ProtocolError("Connection aborted.", http.client.HTTPException("got more than 100 headers"))
@@ -199,9 +201,12 @@ def _keeps_alive(version: str, headers: dict[str, str]) -> bool:
 
 def _content_length(text: str) -> int:
     values = {v.strip() for v in text.split(",")}
-    if len(values) != 1 or not (value := values.pop()).isdigit():
-        raise ProtocolError("Connection aborted.", http.client.HTTPException(f"bad Content-Length {text!r}"))
-    return int(value)
+    if len(values) == 1 and (value := values.pop()).isascii() and value.isdigit():
+        try:
+            return int(value)
+        except ValueError:
+            pass    # more digits than int() reads from text (sys.get_int_max_str_digits)
+    raise ProtocolError("Connection aborted.", http.client.HTTPException(f"bad Content-Length {text!r}"))
 
 
 def _cut_off(got: int, expected: int | None) -> ChunkedEncodingError:
