@@ -66,12 +66,15 @@ def child_command(site: str, speed: float) -> list[str]:
         app = Path(sys.executable)
         twin = app.with_name(CONSOLE_TWIN + app.suffix)
         return [str(twin if twin.is_file() else app), *args]
-    return [sys.executable, "-S", "-c", _FROM_SOURCE.format(root=str(Path(__file__).resolve().parents[2])), *args]
+    return [sys.executable, "-S", "-P", "-c", _FROM_SOURCE.format(root=str(Path(__file__).resolve().parents[2])), *args]
 
 
 # The child from source (child_command): sys.argv is ["-c", CHILD_FLAG, SITE, SPEED].
-_FROM_SOURCE = ("import sys; sys.path.insert(0, {root!r}); from hvconsole.sim.child_serve import main; "
-                "raise SystemExit(main(sys.argv[2:]))")
+# Only the package is looked up in ``root``, which then leaves the path: installed, ``root``
+# is site-packages, whose other modules (an old backport's pathlib.py, say) must not come
+# before the standard library's; -P: nor the working directory's (a json.py there, say).
+_FROM_SOURCE = ("import sys; sys.path.insert(0, {root!r}); import hvconsole; del sys.path[0]; "
+                "from hvconsole.sim.child_serve import main; raise SystemExit(main(sys.argv[2:]))")
 
 
 class DemoProcess:
