@@ -21,7 +21,7 @@ import os
 import threading
 import warnings
 from importlib import metadata
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 import requests
@@ -69,17 +69,18 @@ def _import_pywinrm() -> ModuleType:
 # pywinrm's build_session and setup_encryption run on our transport, which is not a
 # subclass of pywinrm's: they find only what ours has. pywinrm's own history changed both
 # (helpers on its Transport, another _send_message_request signature), and the project
-# takes any pywinrm from 0.5 on, so the installed one is checked, once, to read nothing
-# ours lacks and to call back our methods as we define them; a misfit is named (an admin
-# can act on it) instead of an AttributeError deep in a logon.
-_CALLED_BACK = ("build_session", "setup_encryption", "_send_message_request", "_get_message_response_text",
-                "send_message", "close_session")
+# takes any pywinrm from 0.5 on, so the installed one is checked, once: what those two
+# read on the transport (attributes, helpers, and what the helpers read in turn) must be
+# on ours, and the methods of ours they call must take the parameters theirs take. A
+# misfit is named (an admin can act on it) instead of an AttributeError deep in a logon;
+# anything else a newer pywinrm adds does not matter to us and passes.
+_DELEGATED = ("build_session", "setup_encryption")
 _fitting: set[type] = set()      # pywinrm Transport classes found to fit
 
 
 def check_pywinrm_fits(base: type) -> None:
-    """Raise :class:`WinRMError` if pywinrm's transport class ``base`` has a setting or
-    method ours lacks, or a method it calls back on ours with other parameters."""
+    """Raise :class:`WinRMError` if pywinrm's transport class ``base``'s session building
+    reads a setting or helper ours lacks, or calls a method of ours with other parameters."""
     ours = WsmanTransport("http://localhost:5985/wsman", username="fit-check", password="", auth_method="ntlm",
                           ca_trust_path=None, proxy=None)
     problems: list[str] = []
@@ -90,17 +91,39 @@ def check_pywinrm_fits(base: type) -> None:
     try:
         # A throwaway of theirs with the same settings: what its constructor sets (no network).
         theirs = base(**{n: getattr(ours, n) for n in names if hasattr(ours, n) and (takes_any or n in theirs_take)})
-        missing = sorted(n for n in dir(theirs) if not n.startswith("__") and not hasattr(ours, n))
-        if missing:
-            problems.append(f"its transport has {', '.join(missing)}")
     except Exception as exc:       # a new required setting, another check: it does not fit
         problems.append(f"its transport takes other settings ({type(exc).__name__}: {exc})")
-    for name in _CALLED_BACK:
-        if _parameters(getattr(base, name, None)) != _parameters(getattr(WsmanTransport, name)):
-            problems.append(f"its {name} takes other arguments")
+    else:
+        read = _read_by(base, _DELEGATED)
+        missing = sorted(n for n in read if hasattr(theirs, n) and not hasattr(ours, n))
+        if missing:
+            problems.append(f"its session building reads {', '.join(missing)}")
+        for name in sorted(read | set(_DELEGATED)):
+            mine = getattr(WsmanTransport, name, None)
+            if callable(mine) and _parameters(getattr(base, name, None)) != _parameters(mine):
+                problems.append(f"its {name} takes other arguments")
     if problems:
         raise WinRMError(f"pywinrm {_version()} is not supported by this console (it follows pywinrm 0.5): "
                          f"{'; '.join(problems)}; install pywinrm 0.5 (pip install 'pywinrm>=0.5,<0.6')")
+
+
+def _read_by(base: type, methods: tuple[str, ...]) -> set[str]:
+    """The names ``methods`` of ``base`` read (attributes and globals alike), and those read
+    by the methods of ``base`` they name, in turn (not those ours has: ours run instead)."""
+    read: set[str] = set()
+    todo = list(methods)
+    while todo:
+        code = getattr(getattr(base, todo.pop(), None), "__code__", None)
+        codes = [code] if code is not None else []
+        while codes:
+            current = codes.pop()
+            codes += [c for c in current.co_consts if isinstance(c, CodeType)]
+            for name in current.co_names:
+                if name not in read:
+                    read.add(name)
+                    if callable(getattr(base, name, None)) and not hasattr(WsmanTransport, name):
+                        todo.append(name)
+    return read
 
 
 def _parameters(function: Any) -> list[str] | None:

@@ -83,6 +83,24 @@ def test_the_installed_pywinrm_fits() -> None:
     wsman_transport.check_pywinrm_fits(Transport)     # raises if not
 
 
+class _Unrelated(Transport):
+    """A newer pywinrm with a setting and methods its session building does not use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retries = 3
+
+    def reset(self) -> None:
+        self.retries = 0
+
+    def send_message(self, message: Any, timeout: float | None = None) -> bytes:  # type: ignore[override]
+        raise AssertionError("never called on ours")
+
+
+def test_what_pywinrm_adds_beside_session_building_does_not_matter() -> None:
+    wsman_transport.check_pywinrm_fits(_Unrelated)
+
+
 def test_a_pywinrm_that_cannot_be_loaded_says_so(monkeypatch) -> None:
     # None in sys.modules: the import fails as a broken install's would (ImportError).
     monkeypatch.setitem(sys.modules, "winrm.transport", None)
