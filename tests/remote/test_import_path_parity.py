@@ -147,3 +147,22 @@ def test_a_basic_session_is_built_as_pywinrm_builds_it(monkeypatch, auth: str, v
     assert dict(a.headers) == dict(b.headers)
     assert a.proxies == b.proxies and a.verify == b.verify and a.cert == b.cert
 
+
+
+@pytest.mark.parametrize("auth", ["plaintext", "basic", "ssl"])
+@pytest.mark.parametrize("encryption", ["auto", "always", "never"])
+def test_message_encryption_is_chosen_as_pywinrm_chooses_it(auth: str, encryption: str) -> None:
+    # Basic cannot seal: 'always' is refused when the session is built, with pywinrm's text,
+    # and the session stays built (pywinrm sets it first); 'auto' and 'never' send in clear.
+    kwargs: dict[str, Any] = dict(username="u", password=secrets.token_urlsafe(8), auth_method=auth,
+                                  message_encryption=encryption, ca_trust_path=None, proxy=None)
+    url = ENDPOINT.replace("http:", "https:") if auth == "ssl" else ENDPOINT
+    outcomes = []
+    for transport in (WsmanTransport(url, **kwargs), Transport(url, **kwargs)):
+        try:
+            transport.build_session()
+            raised = None
+        except Exception as exc:
+            raised = (type(exc).__name__, str(exc))
+        outcomes.append((raised, transport.session is not None, transport.encryption))
+    assert outcomes[0] == outcomes[1]
