@@ -20,6 +20,7 @@ from winrm.transport import Transport
 
 from hvconsole.remote import errors, wsman_transport
 from hvconsole.remote.collector import Collector
+from hvconsole.remote.target import CancelToken
 from hvconsole.remote.wsman_errors import WinRMError
 from hvconsole.remote.wsman_transport import WsmanTransport
 
@@ -116,5 +117,26 @@ def test_an_ntlm_poll_still_answers_through_the_check(scripted_endpoint) -> None
     collector = Collector(target, timeout_s=20)
     try:
         assert all(collector.poll().reachable for _ in range(2))
+    finally:
+        collector.close()
+
+
+def test_a_cancel_while_pywinrm_is_being_imported_ends_the_poll_as_cancelled(monkeypatch, scripted_endpoint) -> None:
+    # The import (on the poll worker, when the first NTLM session is built) cannot be cut
+    # short; what follows it must see the cancel: no logon is attempted, the poll says so.
+    _, target = scripted_endpoint(ScriptedRunner(lambda params: good_answer(host_doc())), auth="ntlm")
+    real = wsman_transport._import_pywinrm
+    token = CancelToken()
+
+    def slow_import() -> Any:
+        token.cancel()          # the admin cancels while the import is under way
+        return real()
+
+    monkeypatch.setattr(wsman_transport, "_import_pywinrm", slow_import)
+    collector = Collector(target, timeout_s=20)
+    try:
+        snap = collector.poll(cancel=token)
+        assert not snap.reachable and snap.error is not None
+        assert snap.error.kind == "timeout" and "cancelled" in snap.error.message
     finally:
         collector.close()
