@@ -287,3 +287,25 @@ def test_a_crashing_handler_fails_the_command_not_the_agent(agent: HostAgent, mo
     monkeypatch.setitem(agent.handlers, "collect", broken)
     answer = agent.execute(command_line(), shell_environment())
     assert answer.exit_code == 1 and b"boom" in answer.stderr
+
+
+@pytest.mark.parametrize("on_stdin", [False, True], ids=["inline", "stdin"])
+def test_a_handler_module_that_fails_to_import_fails_the_command_with_its_error(
+        agent: HostAgent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, on_stdin: bool) -> None:
+    # The handlers' modules are imported at the first command (not when the agent is made), so
+    # a broken one is first seen there: as that command's error, whichever way its parameters
+    # come, not as an exception out of the endpoint's Command or Send (a dropped connection).
+    (tmp_path / "hvc_broken_handlers.py").write_text("raise RuntimeError('broken handler module')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(host_agent, "HANDLER_MODULES", ("hvconsole.sim.agent.collect", "hvc_broken_handlers"))
+    monkeypatch.setattr(host_agent, "_handlers_loaded", False)
+    call = prepare_call("collect", dict(PARAMS, padding="x" * 3000) if on_stdin else PARAMS)
+    assert (call.stdin is not None) == on_stdin
+    process = agent.start(f"{call.command} {call.arguments}", shell_environment(), 65001)
+    if call.stdin is not None:
+        process.write_stdin(call.stdin, end=True)
+    out = process.read(5.0)
+    assert out.done and out.exit_code == 1
+    assert b"broken handler module" in out.stderr
+    # Not remembered as loaded: the next command tries again (and says the same).
+    assert host_agent._handlers_loaded is False

@@ -392,7 +392,17 @@ class HostAgent:
             return ScriptAnswer(b"", _encode_stderr(clixml_error(
                 f"This simulated Hyper-V host cannot run arbitrary PowerShell: the script in {call.env_var} "
                 "is not one of the scripts shipped with this hvconsole."), codepage), 1, 0.05)
-        handler = self.handlers.get(name)
+        try:
+            handlers = self.handlers
+        except Exception as exc:
+            # A handler module that exists but fails to import, first seen here since the
+            # modules are imported at the first command: that command's error (the next one
+            # tries again), not an exception out of the endpoint's Command or Send.
+            log.exception("the simulated script handlers failed to load on %s", self.host.name)
+            return ScriptAnswer(b"", _encode_stderr(clixml_error(
+                f"The simulated host cannot load its script handlers: {type(exc).__name__}: {exc}"),
+                codepage), 1, 0.05)
+        handler = handlers.get(name)
         if handler is None:
             return ScriptAnswer(b"", _encode_stderr(clixml_error(
                 f"The simulated host has no answer for hvconsole script '{name}' yet."), codepage), 1, 0.05)
