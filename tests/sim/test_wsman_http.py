@@ -94,3 +94,22 @@ def test_get_is_not_allowed_and_the_connection_stays(endpoint: WsmanEndpoint, cr
 def test_http_date_is_english_whatever_the_locale() -> None:
     assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
     assert http_date(1_780_000_000) == "Thu, 28 May 2026 20:26:40 GMT"
+
+
+def test_expect_100_continue_gets_the_interim_answer_before_the_final_one(
+        endpoint: WsmanEndpoint, creds: Credentials) -> None:
+    create = soap(CREATE, "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams></rsp:Shell>")
+    raw = _post(creds, create, connection="close").replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n", 1)
+    data = _exchange(endpoint, raw)
+    assert data.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert [s for s, _, _ in _responses(data.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n"))] == ["HTTP/1.1 200 OK"]
+
+
+def test_an_http_1_0_client_gets_no_100_continue(endpoint: WsmanEndpoint, creds: Credentials) -> None:
+    # RFC 9110 15.2.1: no 1xx answer to an HTTP/1.0 client, which cannot read one (http.server
+    # sent none either); such a client sends its body without waiting.
+    create = soap(CREATE, "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams></rsp:Shell>")
+    raw = _post(creds, create, connection="", version="HTTP/1.0").replace(
+        b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n", 1)
+    answers = _responses(_exchange(endpoint, raw))
+    assert [s for s, _, _ in answers] == ["HTTP/1.1 200 OK"]

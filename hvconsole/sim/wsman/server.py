@@ -195,7 +195,8 @@ class WsmanHandler(socketserver.StreamRequestHandler):
             self.close_connection = connection != "keep-alive"
         else:
             self.close_connection = connection == "close"
-        if (self.headers.get("Expect") or "").lower() == "100-continue":
+        # No 1xx answer to an HTTP/1.0 client (RFC 9110 15.2.1; http.server sent none either).
+        if self.request_version != "HTTP/1.0" and (self.headers.get("Expect") or "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self.wfile.flush()
         return True
