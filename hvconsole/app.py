@@ -788,9 +788,12 @@ class GuiSession(QObject):
 
 # The client stack and the workers' modules are imported by the page's preparation and,
 # when it is not done yet, by the GUI thread as the site opens: they take turns, a group
-# of modules at a time. Two threads importing a package with import cycles (pywinrm) at
-# the same moment can see it half initialised (CPython's import deadlock avoidance:
-# "cannot import name ... from partially initialized module"). The last known state's
+# of modules at a time. Two threads importing a package with import cycles at the same
+# moment can see it half initialised (CPython's import deadlock avoidance: "cannot import
+# name ... from partially initialized module"); pywinrm, the first such package here, is no
+# longer among them (the client imports it for its first NTLM/Kerberos/CredSSP session, in
+# turns of its own); the turns stay because they cost nothing uncontended and keep any
+# other such package safe here. The last known state's
 # read does not wait for them: a second start shows its tiles first.
 _startup_imports = threading.RLock()
 
