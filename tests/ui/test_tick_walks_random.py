@@ -82,3 +82,56 @@ def test_counts_and_alerts_equal_a_full_look_after_random_runs(qtbot, seed):
         expected = "\n".join(t for t in (alert_text(r) for r in monitor.hosts.rows()) if t)
         assert window.page.host_panel._alerts_text == expected, (seed, step)
     window.detach(0.5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_freeze_fix_offers_equal_a_full_look_after_random_ticks(qtbot, seed):
+    """A tick with no banner up looks only at its own hosts' lines for a freeze fix; the
+    offers then shown are the ones a look at every line and finding gives, whichever
+    hosts ticked (a host with a finding that did not tick this time included)."""
+    from datetime import UTC, datetime, timedelta
+
+    from hvconsole.core.detector.findings import Finding
+    from hvconsole.monitoring.host_compliance import FreezeFix, HostCompliance
+    from hvconsole.ui.findings.fix_banner import FixOffers
+    from hvconsole.ui.monitor.monitor import Monitor
+
+    rng = random.Random(seed)
+    names = [f"HV{i:02d}" for i in range(5)]
+    monitor = Monitor.waiting([(n, n.lower()) for n in names])
+    offers = FixOffers(monitor, lambda banner: None, None)
+    fixes = [FreezeFix("KB9990001", "Fix: VMs stop responding", "VMs freeze"),
+             FreezeFix("KB9990002", "Fix: hosts hang", "host hangs")]
+    t0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    open_findings: dict[str, Finding] = {}
+
+    def shown() -> dict[str, list[str]]:
+        return {kb: list(b.hosts) for kb, b in offers.banners.items()}
+
+    for step in range(120):
+        batch = []
+        for host in rng.sample(names, rng.randint(1, 2)):
+            needs = tuple(f for f in fixes if rng.random() < 0.4)
+            row = replace(line(host, True, step),
+                          compliance=HostCompliance("needs-update", "needs update", needs=(), freeze_fixes=needs))
+            changed = []
+            if rng.random() < 0.3:          # a freeze finding appears on this host, or ends
+                old = open_findings.pop(host, None)
+                if old is not None:
+                    changed.append(replace(old, active=False, last_seen=t0 + timedelta(seconds=step)))
+                else:
+                    at = t0 + timedelta(seconds=step)
+                    open_findings[host] = f = Finding(host, "vm-1", "VM1", "heartbeat-lost", "warning",
+                                                      at, at, True, ("heartbeat lost",))
+                    changed.append(f)
+            r = result(row)
+            r.changed_findings = tuple(changed)
+            batch.append(r)
+        monitor.apply_batch(batch)
+        if offers.banners and rng.random() < 0.1:
+            offers._dismiss(rng.choice(list(offers.banners)))
+        before, dismissed = shown(), dict(offers._dismissed)
+        offers.refresh()                    # a look at every line and finding
+        assert shown() == before and offers._dismissed == dismissed, (seed, step)
+    offers.close()
+    monitor.shutdown(0.5)
