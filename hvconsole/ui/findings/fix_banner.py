@@ -92,6 +92,9 @@ class FixOffers(QObject):
         monitor.applied.connect(self._applied)
         monitor.findings.counts_changed.connect(self.refresh)
         monitor.maintenance_changed.connect(self.refresh)
+        # Ticks may have been applied before these offers were made (the page comes after
+        # a first start's first answers): offer what they hold now, not at the next tick.
+        self.refresh()
 
     def set_wizard(self, start_wizard: Callable[[str, list[str]], Any] | None) -> None:
         self._start_wizard = start_wizard
