@@ -278,12 +278,9 @@ class GuiSession(QObject):
         # than once the starter thread gets its turn among them.
         spawned = threading.Event()
         if process is not True:
-            spawned.set()
-        if process:
-            self._starter.submit(lambda: _open_demo(closing, speed, process, spawned),
-                                 self._site_started, self._site_failed)
-        else:
-            self._starter.submit(lambda: _open_demo(closing, speed), self._site_started, self._site_failed)
+            spawned.set()               # nothing to start: an in-process site, or one started already
+        self._starter.submit(lambda: _open_demo(closing, speed, process, spawned),
+                             self._site_started, self._site_failed)
         self._show_last_known("demo")
         self._prepare(after=spawned)
 
@@ -554,14 +551,14 @@ class GuiSession(QObject):
 
     def _after_polls_away(self, site: Any, monitor: Any, workers: list, catalog: Any,
                           relay: SnapshotRelay, page_at_once: bool, waiting: Any,
-                          answered: AppliedHosts | None = None) -> None:
+                          answered: AppliedHosts) -> None:
         """Once the first polls' requests are out: the health check, the history file and
         the page (unless shown already). ``answered``: the hosts whose results the monitor
         applied since the polls left."""
         if self.site is not site or self._closing.is_set():
             relay.close()                       # replaced or closing meanwhile (its monitor
             return                              # stopped and deleted: see _drop_site, stop)
-        hosts = answered.stop() if answered is not None else frozenset()
+        hosts = answered.stop()
         try:
             if catalog is not None:
                 self._start_health(site, monitor, catalog, relay, answered=hosts)

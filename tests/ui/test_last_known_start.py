@@ -65,9 +65,9 @@ def test_second_start_shows_last_known_tiles_before_any_answer_then_live(home, q
     gate = threading.Event()
     real_open = app._open_demo
 
-    def held_open(closing, speed):
+    def held_open(closing, speed, *rest):
         gate.wait(WAIT_MS / 1000)
-        return real_open(closing, speed)
+        return real_open(closing, speed, *rest)
     monkeypatch.setattr(app, "_open_demo", held_open)
     window, session = start_window(qtbot)
     try:
