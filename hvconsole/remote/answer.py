@@ -21,16 +21,15 @@ import zlib
 from typing import Any
 
 from .errors import RemoteError
-from .session import ScriptResult
+from .session import MAX_OUTPUT_BYTES, ScriptResult
 
 _CLIXML_ERROR = re.compile(r'<S S="Error">(.*?)</S>', re.DOTALL)
 _CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _XML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
 MAX_DETAIL_CHARS = 240
 COMPRESSED_PREFIX = "HVCZ1:"
-# The session's default cap on an answer (HostSession's max_output_bytes): the JSON inside a
-# compressed answer may be no larger than a plain answer could have been.
-MAX_DOCUMENT_BYTES = 8 * 2**20
+# The JSON inside a compressed answer may be no larger than a plain answer could have been.
+MAX_DOCUMENT_BYTES = MAX_OUTPUT_BYTES
 # gzip framing for zlib: header and trailer (CRC-32, length) checked, no zlib header.
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
@@ -40,9 +39,7 @@ def json_document(result: ScriptResult, *, host: str, script: str,
     """The JSON object the script printed, or a :class:`RemoteError` (kind ``script``
     for a failure the script reported, ``protocol`` for an answer that is not one).
     ``max_bytes`` caps the JSON text a compressed answer may inflate to."""
-    text = result.stdout.strip()
-    if text.startswith(COMPRESSED_PREFIX):
-        text = answer_text(text, host=host, script=script, max_bytes=max_bytes)
+    text = answer_text(result.stdout, host=host, script=script, max_bytes=max_bytes)
     doc: Any = None
     problem: str | None = None
     if not text:

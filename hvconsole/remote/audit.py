@@ -33,7 +33,7 @@ from hvconsole.core.timeutil import utcnow
 
 from .answer import json_document
 from .errors import RemoteError
-from .session import HostSession
+from .session import MAX_OUTPUT_BYTES, HostSession
 from .target import CancelToken, Target
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Auditor:
     def __init__(self, target: Target, *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  vm_query_timeout_ms: int = DEFAULT_VM_QUERY_TIMEOUT_MS, read_bpa: bool = True,
                  clock: Callable[[], datetime] = utcnow, operation_timeout_s: int = 20,
-                 max_output_bytes: int = 8 * 2**20):
+                 max_output_bytes: int = MAX_OUTPUT_BYTES):
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.target = target

@@ -24,7 +24,7 @@ from hvconsole.core.timeutil import format_time, parse_time, utcnow
 from .answer import json_document
 from .collect_loop import CollectLoop, LoopUnavailable
 from .errors import RemoteError
-from .session import HostSession, ScriptResult
+from .session import MAX_OUTPUT_BYTES, HostSession, ScriptResult
 from .target import CancelToken, Target
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Collector:
 
     def __init__(self, target: Target, *, timeout_s: float = 30.0, max_events: int = 200,
                  vm_query_timeout_ms: int | None = None, clock: Callable[[], datetime] = utcnow,
-                 max_output_bytes: int = 8 * 2**20, operation_timeout_s: int = 20):
+                 max_output_bytes: int = MAX_OUTPUT_BYTES, operation_timeout_s: int = 20):
         self.target = target
         self.timeout_s = float(timeout_s)
         self.max_events = int(max_events)

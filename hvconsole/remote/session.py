@@ -104,11 +104,17 @@ class ShellRetry(Exception):
         self.error = error
 
 
+# The most of a script's answer a session reads (stdout and stderr together): the size of a
+# collect answer for some hundred VMs many times over, and bounded so that a host cannot
+# flood the console's memory.
+MAX_OUTPUT_BYTES = 8 * 2**20
+
+
 class HostSession:
     """Runs shipped scripts on one host over one reused WinRM shell."""
 
     def __init__(self, target: Target, *, operation_timeout_s: int = 20,
-                 max_output_bytes: int = 8 * 2**20, scripts: tuple[str, ...] | None = None,
+                 max_output_bytes: int = MAX_OUTPUT_BYTES, scripts: tuple[str, ...] | None = None,
                  recycle_after_commands: int = RECYCLE_AFTER_COMMANDS,
                  recycle_after_s: float = RECYCLE_AFTER_S,
                  clock: Callable[[], float] = time.monotonic):

@@ -63,6 +63,3 @@ class TemplatedProtocol(WsmanProtocol):
                                             shell_id, command_id))
         return replies.receive_output(res)
 
-
-# The name tests and callers know (pywinrm's reading of a Receive answer).
-parse_receive = replies.receive_output

@@ -28,8 +28,6 @@ class WsmanProtocol:
 
     DEFAULT_READ_TIMEOUT_SEC = 30
     DEFAULT_OPERATION_TIMEOUT_SEC = 20
-    DEFAULT_MAX_ENV_SIZE = 153600
-    DEFAULT_LOCALE = "en-US"
 
     def __init__(self, endpoint: str, transport: str = "plaintext", username: str | None = None,
                  password: str | None = None, realm: None = None, service: str = "HTTP", keytab: None = None,
@@ -52,8 +50,6 @@ class WsmanProtocol:
             raise WinRMError("read_timeout_sec must exceed operation_timeout_sec, and both must be non-zero")
         self.read_timeout_sec = read_timeout_sec
         self.operation_timeout_sec = operation_timeout_sec
-        self.max_env_sz = self.DEFAULT_MAX_ENV_SIZE
-        self.locale = self.DEFAULT_LOCALE
         self.transport = WsmanTransport(
             endpoint=endpoint, username=username, password=password, realm=realm, service=service,
             keytab=keytab, ca_trust_path=ca_trust_path, cert_pem=cert_pem, cert_key_pem=cert_key_pem,
@@ -61,15 +57,6 @@ class WsmanProtocol:
             kerberos_delegation=kerberos_delegation, kerberos_hostname_override=kerberos_hostname_override,
             auth_method=transport, message_encryption=message_encryption,
             credssp_disable_tlsv1_2=credssp_disable_tlsv1_2, send_cbt=send_cbt, proxy=proxy)
-        self.username = username
-        self.password = password
-        self.service = service
-        self.keytab = keytab
-        self.ca_trust_path = ca_trust_path
-        self.server_cert_validation = server_cert_validation
-        self.kerberos_delegation = kerberos_delegation
-        self.kerberos_hostname_override = kerberos_hostname_override
-        self.credssp_disable_tlsv1_2 = credssp_disable_tlsv1_2
 
     def send_message(self, message: str | bytes) -> bytes:
         """The answer to ``message``; an HTTP error answer that is a SOAP fault raises

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from winrm.protocol import Protocol
 
 from hvconsole.remote import wsman_messages as msg
-from hvconsole.remote.shell_protocol import TemplatedProtocol, parse_receive
+from hvconsole.remote.shell_protocol import TemplatedProtocol
+from hvconsole.remote.wsman_replies import receive_output as parse_receive
 
 # Text that must be escaped (or quoted) exactly as xmltodict escapes it.
 HOSTILE = ['a&b<c>d"e\'f', '"', "'", "\"'", "]]>", "\n\r\t", "&amp;", "<!--x-->", "ü€😀", " ", ""]
