@@ -272,28 +272,8 @@ def _vm(raw: object, p: str | int) -> VmSample:
             and (clustered is None or type(clustered) is bool)
             and (confidential is None or type(confidential) is bool)):
         return _vm_tolerant(raw, _vm_path(p))
-    # The three figures as _num_at takes them (NaN and Inf: unknown), or the tolerant
-    # path for anything else; written out, three calls a VM saved.
-    if type(cpu) is float:
-        if cpu - cpu != 0.0:
-            cpu = None          # NaN and Inf: a counter that could not be read
-    elif type(cpu) is int and -_EXACT < cpu < _EXACT:
-        cpu = float(cpu)
-    elif cpu is not None:
-        return _vm_tolerant(raw, _vm_path(p))
-    if type(assigned) is float:
-        if assigned - assigned != 0.0:
-            assigned = None
-    elif type(assigned) is int and -_EXACT < assigned < _EXACT:
-        assigned = float(assigned)
-    elif assigned is not None:
-        return _vm_tolerant(raw, _vm_path(p))
-    if type(demand) is float:
-        if demand - demand != 0.0:
-            demand = None
-    elif type(demand) is int and -_EXACT < demand < _EXACT:
-        demand = float(demand)
-    elif demand is not None:
+    cpu, assigned, demand = _plain_num(cpu), _plain_num(assigned), _plain_num(demand)
+    if cpu is _MISSING or assigned is _MISSING or demand is _MISSING:
         return _vm_tolerant(raw, _vm_path(p))
     # Every other field is well formed, so a bad backup time is the first error either way.
     if backup is not None:
@@ -325,6 +305,16 @@ def _backup_time(v: object, p: str | int) -> datetime | None:
             _BACKUP_TIMES.clear()   # a bound, not an LRU: texts rarely change
         _BACKUP_TIMES[v] = parsed
     return parsed
+
+
+def _plain_num(v: object) -> Any:
+    """A number field as the tolerant path would take it as it is (NaN and Inf: unknown),
+    or _MISSING: "let the tolerant path see it"."""
+    if type(v) is float:
+        return v if v - v == 0.0 else None
+    if type(v) is int and -_EXACT < v < _EXACT:
+        return float(v)
+    return None if v is None else _MISSING
 
 
 def _vm_tolerant(raw: object, p: str) -> VmSample:
