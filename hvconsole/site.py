@@ -206,7 +206,7 @@ def start_demo_process(*, speed: float = 1.0, name: str = "demo-patch") -> DemoP
 
 def serve_demo_child(argv: list[str]) -> int:
     """The child's end of :func:`start_demo_process` (``hvconsole --serve-demo-child``)."""
-    from hvconsole.sim.child import main
+    from hvconsole.sim.child_serve import main  # the child's end only, not the window's
     return main(argv)
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .child_serve import CHILD_FLAG, main  # noqa: F401  (the child's end, importable from here as before)
+from .child_serve import CHILD_FLAG
 from .state_file import is_state_document
 
 DEMO_SITE_NAMES = ("demo", "demo-patch")     # serve.DEMO_SITES, named without importing it

@@ -35,7 +35,7 @@ IDLE_CONNECTION_TIMEOUT_S = 120.0
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
 MAX_LINE_BYTES = 65536        # a request line or one header line (http.server's limit)
 MAX_HEADERS = 100             # header lines in one request (http.server's limit)
-_REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
             414: "URI Too Long", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
             501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
@@ -67,9 +67,6 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._by_name.get(name.lower(), default)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._by_name
 
 
 class _BadRequest(Exception):
@@ -201,9 +198,6 @@ class WsmanHandler(socketserver.StreamRequestHandler):
             self.wfile.flush()
         return True
 
-    def address_string(self) -> str:
-        return str(self.client_address[0])
-
     def do_POST(self) -> None:
         self.server.request_server.serve(self)
 
@@ -215,9 +209,7 @@ class WsmanHandler(socketserver.StreamRequestHandler):
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}".rstrip(),
                  f"Server: {self.server_version}", f"Date: {http_date()}"]
         for name, value in headers:
-            lines.append(f"{name}: {value}")
-            if name.lower() == "connection":
-                self.close_connection = value.lower() == "close"
+            lines.append(f"{name}: {value}")     # never Connection: set close_connection instead
         if content_type and body:
             lines.append(f"Content-Type: {content_type}")
         lines.append(f"Content-Length: {len(body)}")
