@@ -288,6 +288,7 @@ class MonitorPage(QWidget):
         height = viewport.height()
         key = (count, view.verticalScrollBar().value(), viewport.width(), height)
         if key == self._shown_key:
+            self._shown_fresh = True    # marked stale by a change that moved nothing
             return self._shown
         shown = self._tile_rows_within(count, height)
         if shown is not None:           # laid out: kept until one of those changes
