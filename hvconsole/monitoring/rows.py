@@ -401,13 +401,14 @@ def build_host_row(name: str, address: str, snap: Snapshot | None, last_answer: 
         compliance=compliance, patching=patching, cert_check_off=cert_check_off,
         monitoring_cost=None if cost is None else cost.text(),
         cost_suggestion=suggestion,
-        suggested_interval_s=suggested_interval(cost),
+        suggested_interval_s=suggested_interval(cost, suggestion),
     )
 
 
-def suggested_interval(cost: Any) -> int | None:
-    """The longer interval the cost line offers (see HostRow.suggested_interval_s)."""
-    if cost is None or not cost.suggestion():
+def suggested_interval(cost: Any, suggestion: str | None = None) -> int | None:
+    """The longer interval the cost line offers (see HostRow.suggested_interval_s).
+    ``suggestion``: ``cost.suggestion()`` when the caller has it already."""
+    if cost is None or not (cost.suggestion() if suggestion is None else suggestion):
         return None
     from hvconsole.core.inventory.fields import MAX_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S
     from hvconsole.remote.monitoring_cost import HIGH_SHARE, interval_for_share
