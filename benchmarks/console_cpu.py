@@ -111,6 +111,9 @@ class Phases:
 
     def __init__(self) -> None:
         import cProfile
+
+        from ui import DispatchLog  # benchmarks/ui.py: how a dispatch is named
+        self.names = DispatchLog()
         self.by_event: dict[str, list[float]] = {}      # what -> [CPU s, count]
         self.depth = 0
         self.on = False
@@ -133,20 +136,16 @@ class Phases:
                     try:
                         return super().notify(receiver, event)
                     finally:
-                        phases.count(f"  Paint → {type(receiver).__name__}({receiver.objectName()})",
-                                     time.thread_time() - c0)
+                        spent = time.thread_time() - c0
+                        phases.count(f"  {phases.names.name(receiver, event)}", spent)
                 phases.depth += 1
                 c0 = time.thread_time()
                 try:
                     return super().notify(receiver, event)
                 finally:
                     phases.depth -= 1
-                    spent = time.thread_time() - c0
-                    try:
-                        what = f"{event.type().name} → {type(receiver).__name__}({receiver.objectName()})"
-                    except RuntimeError:    # deleted by its own event
-                        what = f"{event.type().name} → (deleted)"
-                    phases.count(what, spent)
+                    spent = time.thread_time() - c0     # before the naming, which is not the event's
+                    phases.count(phases.names.name(receiver, event), spent)
         self.app = PhaseApplication([sys.argv[0]])
 
     def count(self, what: str, spent: float) -> None:
