@@ -401,16 +401,10 @@ class HostSession:
     def _new_protocol(self) -> TemplatedProtocol:
         t = self.target
         op = self.operation_timeout_s
-        protocol = TemplatedProtocol(endpoint=t.url, transport=t.transport, username=t.username,
-                                     password=t.password, server_cert_validation=t.server_cert_validation,
-                                     ca_trust_path=t.ca_trust_path,     # None: no CA bundle
-                                     read_timeout_sec=op + 10,
-                                     operation_timeout_sec=op, proxy=None)
-        # Same settings, our transport: bounded answers, deadline on the body, counting.
-        # proxy=None: never route a host through an environment proxy (and pywinrm warns
-        # when it would); ca_trust_path None means the OS trust store (trust.py), a CA
-        # bundle means that bundle alone.
-        protocol.transport = BoundedTransport(
+        # Our transport: bounded answers, deadline on the body, counting. proxy=None: never
+        # route a host through an environment proxy (and pywinrm warns when it would);
+        # ca_trust_path None means the OS trust store (trust.py), a CA bundle that bundle alone.
+        transport = BoundedTransport(
             endpoint=t.url, username=t.username, password=t.password, service="HTTP",
             ca_trust_path=t.ca_trust_path, read_timeout_sec=op + 10,
             server_cert_validation=t.server_cert_validation, auth_method=t.transport,
@@ -418,7 +412,8 @@ class HostSession:
             # base64 inflates by 4/3; the envelope adds a little.
             max_body_bytes=self.max_output_bytes * 4 // 3 + 256 * 1024,
             output_limit_bytes=self.max_output_bytes)
-        return protocol
+        return TemplatedProtocol(t.url, read_timeout_sec=op + 10, operation_timeout_sec=op,
+                                 with_transport=transport)
 
     def _arm(self, deadline: float, cancel: CancelToken | None, timeout_s: float | None,
              *, receive: bool = False) -> None:

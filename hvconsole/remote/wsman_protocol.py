@@ -37,7 +37,10 @@ class WsmanProtocol:
                  operation_timeout_sec: str | int = DEFAULT_OPERATION_TIMEOUT_SEC,
                  kerberos_hostname_override: str | None = None, message_encryption: str = "auto",
                  credssp_disable_tlsv1_2: bool = False, send_cbt: bool = True,
-                 proxy: str | None = "legacy_requests") -> None:
+                 proxy: str | None = "legacy_requests", *,
+                 with_transport: WsmanTransport | None = None) -> None:
+        """pywinrm's settings, or ``with_transport``: one built already (the session's bounded
+        one), which then holds the connection settings and the others are not used."""
         try:
             read_timeout_sec = int(read_timeout_sec)
         except ValueError as ve:
@@ -50,6 +53,9 @@ class WsmanProtocol:
             raise WinRMError("read_timeout_sec must exceed operation_timeout_sec, and both must be non-zero")
         self.read_timeout_sec = read_timeout_sec
         self.operation_timeout_sec = operation_timeout_sec
+        if with_transport is not None:
+            self.transport = with_transport
+            return
         self.transport = WsmanTransport(
             endpoint=endpoint, username=username, password=password, realm=realm, service=service,
             keytab=keytab, ca_trust_path=ca_trust_path, cert_pem=cert_pem, cert_key_pem=cert_key_pem,
