@@ -13,9 +13,10 @@ as ``xmltodict.unparse`` escapes it (``xml.sax.saxutils.escape`` for text,
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterable, Mapping
 from xml.sax.saxutils import escape, quoteattr
+
+from hvconsole.core.guid import random_guid
 
 _SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 _CMD_RESOURCE = _SHELL_URI + "/cmd"
@@ -66,16 +67,8 @@ _SELECTOR_END = '</w:Selector></w:SelectorSet>'
 _TAIL = '</env:Body></env:Envelope>'
 
 
-def new_message_id() -> str:
-    """A MessageID's UUID text: what ``str(uuid.uuid4())`` gives (122 random bits, version
-    4, the RFC 4122 variant, lower-case hex) without building a ``uuid.UUID`` on the way
-    (its constructor checks and its formatting were most of a message id's cost)."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
-# The clock_seq_hi digit with the variant's two top bits set to 10 (as uuid.UUID(version=4)).
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+# A MessageID's UUID text: what ``str(uuid.uuid4())`` gives, without building a ``uuid.UUID``.
+new_message_id = random_guid
 
 
 def _header(action: str, message_id: str, operation_timeout_s: int, shell_id: str | None) -> str:

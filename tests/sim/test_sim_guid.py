@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 
-from hvconsole.sim.guid import guid4, random_guid
+from hvconsole.core.guid import guid4, random_guid
 
 
 def test_guid4_is_uuids_version_4_text() -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..guid import guid4
+from hvconsole.core.guid import guid4
+
 from ..model.clock import SimClock
 from ..model.host import SimHost
 from ..model.load import LoadProfile

@@ -26,7 +26,8 @@ from __future__ import annotations
 import random
 from functools import partial
 
-from ..guid import guid4
+from hvconsole.core.guid import guid4
+
 from ..model.clock import SimClock
 from ..model.host import SimHost
 from ..model.load import IDLE, LoadProfile

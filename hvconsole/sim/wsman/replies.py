@@ -13,7 +13,8 @@ import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..guid import random_guid
+from hvconsole.core.guid import random_guid
+
 from .soap import (
     ACTION_FAULT,
     ANONYMOUS,

@@ -22,7 +22,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..guid import random_guid
+from hvconsole.core.guid import random_guid
+
 from .commands import Command, RefusedProcess
 from .runner import ProcessRunner, SimProcess
 
