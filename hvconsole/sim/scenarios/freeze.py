@@ -11,11 +11,12 @@ maintenance windows of ``host-patch-reboot`` are in ``Scenario.maintenance``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict, Unpack
+
+from hvconsole.core.guid import guid4
 
 from ..model.clock import SimClock
 from ..model.host import SimHost
@@ -80,7 +81,7 @@ _TYPICAL_LOAD = LoadProfile(18, 10)
 def _new_vm(site: SimSite, host: SimHost, name: str, **make_up: Unpack[VmMakeUp]) -> SimVM:
     make_up.setdefault("load", _TYPICAL_LOAD)
     rng = site.rng("vm-id", name)
-    vm = SimVM(name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), is_clustered=host.cluster is not None,
+    vm = SimVM(name, guid4(rng.getrandbits(128)), is_clustered=host.cluster is not None,
                uptime_s=rng.uniform(2, 20) * 86400, **make_up)
     return host.add_vm(vm)
 

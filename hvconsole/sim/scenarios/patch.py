@@ -15,9 +15,10 @@ whose every entry must show a freeze or a look-alike).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
+
+from hvconsole.core.guid import guid4
 
 from ..model.clock import SimClock
 from ..model.host import SimHost
@@ -127,7 +128,7 @@ def _vms(site: SimSite, host: SimHost) -> None:
     for name, kw in specs:
         rng = site.rng("patch-vm", name)
         kw.setdefault("load", LoadProfile(18, 10))
-        host.add_vm(SimVM(name, str(uuid.UUID(int=rng.getrandbits(128), version=4)), is_clustered=clustered,
+        host.add_vm(SimVM(name, guid4(rng.getrandbits(128)), is_clustered=clustered,
                           uptime_s=rng.uniform(2, 20) * 86400, **kw))
 
 
