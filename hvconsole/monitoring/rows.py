@@ -193,6 +193,29 @@ def _derived(host_folded: str, vm: VmSample, findings: tuple[TileFinding, ...], 
     return rank, sort_key, folded, group, tile_texts(vm, group, stale_reason, patching, previous)
 
 
+def _live_texts(old: TileRow, vm: VmSample, stale_reason: str | None) -> TileTexts:
+    """``tile_texts(vm, old.group, stale_reason, note, old)`` for a VM whose name, state,
+    heartbeat and vCPUs are those of ``old.vm``, on the same host, stale reason and note:
+    the status, heartbeat and vCPU texts are the previous row's, the CPU, memory and
+    uptime texts formatted or reused on its terms."""
+    texts = old.texts
+    was = old.vm
+    running = old.group == GROUP_RUNNING
+    cpu_pct = vm.cpu_pct
+    assigned, demand, uptime = vm.memory_assigned_mb, vm.memory_demand_mb, vm.uptime_s
+    return TileTexts(
+        texts.status,
+        _cpu_text(cpu_pct) if cpu_pct is not None and running and stale_reason is None else "CPU —",
+        texts.memory if (was.memory_assigned_mb == assigned and was.memory_demand_mb == demand)
+        else "Mem " + format_mem_pair(assigned, demand),
+        texts.heartbeat,
+        texts.heartbeat_bad,
+        texts.uptime if _same_uptime_text(was.uptime_s, uptime)
+        else "Up " + (format_duration(uptime) if uptime or running else "—"),
+        texts.vcpus,
+    )
+
+
 def tile_look(host: str, vm: VmSample, findings: tuple[TileFinding, ...], stale_reason: str | None,
               texts: TileTexts, previous: TileRow | None) -> tuple:
     """A tile row's ``look``: what its slow-changing part shows, the previous row's tuple
@@ -314,29 +337,10 @@ def build_tile_rows(host: str, vms: Sequence[VmSample], cpu_histories: dict[str,
             # Only the live figures moved (a running VM's CPU, memory, uptime: nearly
             # every row at every poll): rank, sort key, folded name, group, look and
             # every other text follow from inputs equal to the previous row's, so they
-            # are its own objects, as _derived and tile_look would hand them back. The
-            # texts are what tile_texts(vm, old.group, stale_reason, note, old) makes: the
-            # status, heartbeat and vCPU texts the previous row's, the CPU, memory and uptime
-            # texts formatted or reused on its terms (written out here: a call a VM saved).
-            texts = old.texts
-            was = old.vm
-            running = old.group == GROUP_RUNNING
-            cpu_pct = vm.cpu_pct
-            assigned, demand, uptime = vm.memory_assigned_mb, vm.memory_demand_mb, vm.uptime_s
-            rows[i] = _make_tile(
-                host, vm, history, findings, stale_reason, note, vm.id, old.rank,
-                old.sort_key, old.name_folded, old.group,
-                TileTexts(
-                    texts.status,
-                    _cpu_text(cpu_pct) if cpu_pct is not None and running and stale_reason is None else "CPU —",
-                    texts.memory if (was.memory_assigned_mb == assigned and was.memory_demand_mb == demand)
-                    else "Mem " + format_mem_pair(assigned, demand),
-                    texts.heartbeat,
-                    texts.heartbeat_bad,
-                    texts.uptime if _same_uptime_text(was.uptime_s, uptime)
-                    else "Up " + (format_duration(uptime) if uptime or running else "—"),
-                    texts.vcpus),
-                spark, old.look)
+            # are its own objects, as _derived and tile_look would hand them back.
+            rows[i] = _make_tile(host, vm, history, findings, stale_reason, note, vm.id, old.rank,
+                                 old.sort_key, old.name_folded, old.group, _live_texts(old, vm, stale_reason),
+                                 spark, old.look)
             continue
         # What TileRow(host=…, vm=…, …, spark_given=spark, previous=old) makes, with the
         # fields set straight into its slots (a row is made for every running VM at every
